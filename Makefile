@@ -1,0 +1,44 @@
+# `make run`: set up and serve the demo on http://127.0.0.1:8000 (embedded SQLite unless DATABASE_URL is set).
+# `make test`: set up the same way and run every test, browser tests included.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_PASSWORD ?= demo1234
+
+# Loopback demo defaults; real deployments set these in the environment.
+export DEBUG ?= True
+export SECURE_SSL_REDIRECT ?= False
+export SECRET_KEY ?= insecure-local-only-key-change-me
+
+.PHONY: run test setup browser messages clean
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+setup: $(BIN)/.installed
+	$(BIN)/python manage.py migrate --noinput -v0
+
+run: setup
+	$(BIN)/python manage.py seed_demo --password $(DEMO_PASSWORD)
+	@echo "Demo password for every login above: $(DEMO_PASSWORD)"
+	@echo "Serving on http://127.0.0.1:8000/"
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# Debian's chromium (never a downloaded browser) and a CJK font for screenshots.
+browser:
+	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "WenQuanYi" || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
+
+test: export DEBUG = False
+test: setup browser
+	$(BIN)/python -m pytest
+
+messages: $(BIN)/.installed
+	$(BIN)/python manage.py makemessages -l en -l zh_Hans --ignore=.venv
+	$(BIN)/python manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -1,0 +1,5 @@
+from rest_framework.views import exception_handler
+
+
+def json_error_handler(exc, context):
+    return exception_handler(exc, context)

@@ -1,0 +1,24 @@
+"""Coded reasons for rejecting a claim or a line. Rule codes are the ids of RULES.md."""
+
+from django.utils.translation import gettext_lazy as _
+
+REASONS = {
+    "E2": _("超过每人每年3次补贴（E2）"),
+    "E3": _("同一职业同一等级已补贴（E3）"),
+    "N3": _("已补贴更高等级（N3）"),
+    "N2": _("证书超过12个月未申领（N2）"),
+    "E9": _("已免费培训，不享受个人证书补贴（E9）"),
+    "N9": _("同一人培训时间重叠或出勤不足（N9）"),
+    "DUP": _("同一申领中学员重复"),
+    "NO_STANDARD": _("无适用的补贴标准"),
+    "LEVEL": _("等级或证书类型不在补贴范围"),
+    "DOCS": _("材料不全或与扫描件不符"),
+    "CERT_INVALID": _("证书无法核验或无效"),
+    "NOT_TRAINED": _("未实际参加培训"),
+    "FRAUD": _("虚假培训或骗取补贴"),
+    "OTHER": _("其他（见审核意见）"),
+}
+
+
+def reason_choices():
+    return [(code, label) for code, label in REASONS.items()]

@@ -1,0 +1,259 @@
+"""The decisions on a claim. Pages, the API and Celery all act through these functions:
+each drives viewflow's activation under the flow's lock, in one transaction with its audit events."""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from guardian.shortcuts import assign_perm
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from audit.services import record_event
+from claims import roles
+from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
+from claims.models import Claim, ClaimStatus, LineDecision, PaymentStatus
+from claims.selectors import user_may_edit_claim
+from claims.services import line_summary, recompute_total, refresh_flags
+from notifications.services import notify_open_tasks
+from workflow.flows import ClaimFlow
+from workflow.steps import END_STATUS, REVIEW_STEPS, STEPS
+
+from .reasons import REASONS
+from .selectors import HUMAN_STEPS, duties_done_by, get_task_for_user, node, open_task_of_claim, user_in_step_scope
+
+DECISIONS = ("approve", "return", "reject")
+
+
+@dataclass(frozen=True)
+class LineDecisionInput:
+    line: int
+    decision: str
+    reason: str = ""
+
+
+def _check_may_act(*, user, task: Task, claim: Claim) -> None:
+    step = STEPS[task.flow_task.name]
+    if not roles.has_role(user, step.role) or not user_in_step_scope(user=user, step_name=step.name, claim=claim):
+        raise ActionForbidden(_("您的角色不能处理“%(step)s”步骤。") % {"step": step.label}, code="role")
+    other_duties = duties_done_by(user=user, process_id=task.process_id) - {step.duty}
+    if other_duties:
+        raise ActionForbidden(
+            _("职责分离：您已处理过本申领的其他环节，不能再处理“%(step)s”（N4，财社〔2023〕181号第25条）。") % {"step": step.label},
+            code="segregation_of_duties",
+        )
+
+
+def _claim_task(*, user, task: Task) -> Task:
+    """Take the task for this user with a conditional UPDATE: of two people acting at once,
+    exactly one changes the row; the other is told the step is taken (also on SQLite)."""
+    now = timezone.now()
+    taken = (
+        Task.objects.filter(pk=task.pk, status__in=(STATUS.NEW, STATUS.ASSIGNED))
+        .filter(Q(owner__isnull=True) | Q(owner=user))
+        .update(status=STATUS.STARTED, owner=user, started=now, assigned=task.assigned or now)
+    )
+    if not taken:
+        raise StepAlreadyTaken(_("该步骤已由他人处理或领取。"))
+    task.refresh_from_db()
+    return task
+
+
+def _sync_claim_status(claim: Claim) -> str:
+    """The claim's status mirrors where its process stands."""
+    open_task = open_task_of_claim(claim)
+    if open_task is not None:
+        status = STEPS[open_task.flow_task.name].claim_status
+    else:
+        finished = Task.objects.filter(process_id=claim.process_id, flow_task__in=[node(n) for n in END_STATUS]).first()
+        status = END_STATUS[finished.flow_task.name]
+    claim.status = status
+    claim.save(update_fields=["status"])
+    return status
+
+
+def _execute(task: Task, **process_data) -> None:
+    process = task.process
+    process.data = {**process.data, **process_data}
+    process.save(update_fields=["data"])
+    task.process = process
+    activation = task.flow_task.activation_class(task)
+    activation.execute()
+
+
+@transaction.atomic
+def submit_claim(*, user, claim: Claim) -> Claim:
+    """Submit a draft (starts the flow) or resubmit a returned claim (to the step that returned it)."""
+    claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    if not user_may_edit_claim(user=user, claim=claim):
+        raise ActionForbidden(_("只有本机构经办人可以提交草稿或退回修改的申领。"))
+    if claim.status == ClaimStatus.RETURNED:
+        return _resubmit(user=user, claim=claim)
+    # Conditional update: a double click submits once.
+    if not Claim.objects.filter(pk=claim.pk, status=ClaimStatus.DRAFT).update(status=ClaimStatus.DEPARTMENT_REVIEW):
+        raise StepAlreadyTaken(_("该申领已提交。"))
+    refresh_flags(claim=claim)
+    process = ClaimFlow.submit.run(submitted_by=user)
+    claim.process = process
+    claim.submitted_at = timezone.now()
+    claim.save(update_fields=["process", "submitted_at"])
+    status = _sync_claim_status(claim)
+    group = claim.department.staff_group
+    if group is not None:
+        assign_perm("claims.view_claim", group, claim)
+        assign_perm("claims.review_claim", group, claim)
+        record_event(actor=user, action="permission.granted", obj=claim, claim=claim,
+                     detail={"group": group.name, "perms": ["view_claim", "review_claim"]})
+    record_event(actor=user, action="claim.submitted", obj=claim, claim=claim, from_state=ClaimStatus.DRAFT,
+                 to_state=status, detail={"total": claim.total, "lines": line_summary(claim)})
+    notify_open_tasks(claim=claim)
+    return claim
+
+
+def _resubmit(*, user, claim: Claim) -> Claim:
+    task = open_task_of_claim(claim)
+    with ClaimFlow.lock(claim.process_id):
+        _check_may_act(user=user, task=task, claim=claim)
+        task = _claim_task(user=user, task=task)
+        refresh_flags(claim=claim)
+        _execute(task, last_decision="resubmit")
+        status = _sync_claim_status(claim)
+        record_event(actor=user, action="claim.resubmitted", obj=claim, claim=claim, from_state=ClaimStatus.RETURNED,
+                     to_state=status, detail={"task": task.pk, "total": claim.total, "lines": line_summary(claim)})
+    notify_open_tasks(claim=claim)
+    return claim
+
+
+@transaction.atomic
+def take_task(*, user, task_id) -> Task:
+    """Assign an open task to oneself, so the team sees who is on it."""
+    task = get_task_for_user(user=user, task_id=task_id)
+    with ClaimFlow.lock(task.process_id):
+        task.refresh_from_db()
+        claim = task.process.claim
+        _check_may_act(user=user, task=task, claim=claim)
+        if not Task.objects.filter(pk=task.pk, status=STATUS.NEW, owner__isnull=True).update(
+            status=STATUS.ASSIGNED, owner=user, assigned=timezone.now()
+        ):
+            raise StepAlreadyTaken(_("该任务已被领取或已处理。"))
+        task.refresh_from_db()
+        record_event(actor=user, action="task.assigned", obj=claim, claim=claim, from_state=claim.status,
+                     to_state=claim.status, detail={"task": task.pk, "step": task.flow_task.name})
+    return task
+
+
+def _parse_decision(*, decision: str, comment: str, reason: str, line_decisions, claim: Claim) -> dict[int, LineDecisionInput]:
+    errors: dict[str, list[str]] = {}
+    if decision not in DECISIONS:
+        errors["decision"] = [_("须为 approve、return 或 reject。")]
+    if decision in ("return", "reject") and not (comment or "").strip():
+        errors["comment"] = [_("退回或不予补贴时须填写意见。")]
+    if decision == "reject" and reason not in REASONS:
+        errors["reason"] = [_("不予补贴须选择理由代码：%(codes)s。") % {"codes": ", ".join(REASONS)}]
+    line_numbers = set(claim.lines.values_list("line_no", flat=True))
+    by_line: dict[int, LineDecisionInput] = {}
+    for index, item in enumerate(line_decisions or []):
+        path = f"lines[{index}]"
+        if item.line not in line_numbers:
+            errors.setdefault(f"{path}.line", []).append(_("本申领没有第 %(n)s 行。") % {"n": item.line})
+        if item.line in by_line:
+            errors.setdefault(f"{path}.line", []).append(_("同一行只能有一个决定。"))
+        if item.decision not in (LineDecision.APPROVE, LineDecision.REJECT):
+            errors.setdefault(f"{path}.decision", []).append(_("须为 approve 或 reject。"))
+        if item.decision == LineDecision.REJECT and item.reason not in REASONS:
+            errors.setdefault(f"{path}.reason", []).append(_("驳回某行须选择理由代码。"))
+        by_line[item.line] = item
+    if errors:
+        raise InvalidInput(_("审核意见有误。"), fields=errors)
+    return by_line
+
+
+def _apply_line_decisions(*, claim: Claim, decision: str, reason: str, by_line: dict[int, LineDecisionInput]) -> None:
+    lines = list(claim.lines.all())
+    for line in lines:
+        if decision == "reject":
+            line.decision, line.decision_reason = LineDecision.REJECT, reason
+        elif line.line_no in by_line:
+            chosen = by_line[line.line_no]
+            line.decision = chosen.decision
+            line.decision_reason = chosen.reason if chosen.decision == LineDecision.REJECT else ""
+        elif line.decision == LineDecision.PENDING:
+            line.decision = LineDecision.APPROVE
+    if decision == "approve" and not any(line.decision == LineDecision.APPROVE for line in lines):
+        raise InvalidInput(_("所有行均被驳回：请选择“不予补贴”。"), fields={"lines": [_("至少须同意一行。")]})
+    type(lines[0]).objects.bulk_update(lines, ["decision", "decision_reason"])
+
+
+@transaction.atomic
+def decide_task(*, user, task_id, decision: str, comment: str = "", reason: str = "", line_decisions=()) -> Claim:
+    """Approve (wholly or in part, by line), return for correction, or reject, at a review step."""
+    task = get_task_for_user(user=user, task_id=task_id)
+    with ClaimFlow.lock(task.process_id):
+        task.refresh_from_db()
+        claim = Claim.objects.select_for_update().get(pk=task.process.claim.pk)
+        step_name = task.flow_task.name
+        if step_name not in REVIEW_STEPS:
+            raise ActionForbidden(_("此步骤不是审核步骤。"), code="role")
+        if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
+            raise StepAlreadyTaken(_("该步骤已处理。"))
+        _check_may_act(user=user, task=task, claim=claim)
+        by_line = _parse_decision(decision=decision, comment=comment, reason=reason, line_decisions=line_decisions, claim=claim)
+        task = _claim_task(user=user, task=task)
+        from_state = claim.status
+        if decision != "return":
+            _apply_line_decisions(claim=claim, decision=decision, reason=reason, by_line=by_line)
+        recompute_total(claim=claim)
+        needs_hr_head = step_name == "hr_review" and claim.total > claim.jurisdiction.hr_head_threshold
+        _execute(task, last_decision=decision, returned_from=step_name if decision == "return" else None, needs_hr_head=needs_hr_head)
+        status = _sync_claim_status(claim)
+        action = {"approve": "claim.approved_step", "return": "claim.returned", "reject": "claim.rejected"}[decision]
+        record_event(
+            actor=user,
+            action=action,
+            obj=claim,
+            claim=claim,
+            from_state=from_state,
+            to_state=status,
+            reason=comment,
+            detail={
+                "task": task.pk,
+                "step": step_name,
+                "decision": decision,
+                "reason_code": reason,
+                "line_decisions": [
+                    {"line": item.line, "decision": item.decision, "reason": item.reason} for item in by_line.values()
+                ],
+                "total": claim.total,
+                "lines": line_summary(claim),
+            },
+        )
+    notify_open_tasks(claim=claim)
+    return claim
+
+
+@transaction.atomic
+def record_disbursement(*, user, task_id, reference: str = "") -> Claim:
+    """Finance records that the approved lines were paid; the claim ends as paid.
+    (Payment batches and bank files replace this single-claim step later.)"""
+    task = get_task_for_user(user=user, task_id=task_id)
+    with ClaimFlow.lock(task.process_id):
+        task.refresh_from_db()
+        claim = Claim.objects.select_for_update().get(pk=task.process.claim.pk)
+        if task.flow_task.name != "disbursement":
+            raise ActionForbidden(_("此步骤不是拨付步骤。"), code="role")
+        if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
+            raise StepAlreadyTaken(_("该申领已拨付。"))
+        _check_may_act(user=user, task=task, claim=claim)
+        task = _claim_task(user=user, task=task)
+        paid = claim.lines.filter(decision=LineDecision.APPROVE, payment_status=PaymentStatus.UNPAID)
+        paid_lines = list(paid.values_list("line_no", flat=True))
+        paid.update(payment_status=PaymentStatus.PAID)
+        _execute(task, last_decision="paid")
+        status = _sync_claim_status(claim)
+        record_event(actor=user, action="claim.paid", obj=claim, claim=claim, from_state=ClaimStatus.APPROVED,
+                     to_state=status, reason=reference, detail={"task": task.pk, "amount": claim.total, "lines": paid_lines})
+    return claim
+
+

@@ -1,0 +1,101 @@
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from claims import roles
+from claims.demo_catalogue import STANDARDS, VERSIONS
+from claims.models import PolicyVersion, SubsidyPolicy
+from claims.organisation import ensure_department, ensure_jurisdiction, ensure_provider, ensure_staff_user
+
+# The annex of the Wenling plan (seed 000): the departments that run training.
+WENLING_DEPARTMENTS = [
+    ("WL-JXJ", "市经信局", "数字经济"),
+    ("WL-JYJ", "市教育局", "职业院校"),
+    ("WL-ZJJ", "市住建局", "建筑"),
+    ("WL-NYJ", "市农业农村和水利局", "农业农村"),
+    ("WL-SWJ", "市商务局", "电子商务"),
+    ("WL-TYJ", "市退役军人事务局", "退役军人"),
+    ("WL-YJJ", "市应急管理局", "高危行业安全"),
+    ("WL-MZJ", "市民政局", "养老护理"),
+    ("WL-WJJ", "市卫生健康局", "健康"),
+    ("WL-CZJ", "市财政局（国资）", "国有企业"),
+    ("WL-SJJ", "市市场监管局", "小微企业、特种设备"),
+    ("WL-GHJ", "市港航和渔业局", "渔业"),
+    ("WL-CL", "市残联", "残疾人"),
+    ("WL-HSH", "市红十字会", "应急救援"),
+    ("WL-RSJ", "市人力社保局", "企业职工、重点群体"),
+]
+
+PROVIDERS = [
+    ("WL-P001", "温岭市某职业技能培训学校", "91331081MA2AL0001X"),
+    ("WL-P002", "温岭市某技工学校", "12331081MB0000002X"),
+]
+
+
+def credit_code(base17: str) -> str:
+    from claims.validators import credit_code_check_char
+
+    return base17 + credit_code_check_char(base17)
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo jurisdiction, departments, providers, catalogue and one user per role."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", required=True, help="password for every demo user")
+
+    @transaction.atomic
+    def handle(self, *args, password, **options):
+        jurisdiction = ensure_jurisdiction(code="WL", name="温岭市")
+        departments = {
+            code: ensure_department(jurisdiction=jurisdiction, code=code, name=name, sector=sector)
+            for code, name, sector in WENLING_DEPARTMENTS
+        }
+        providers = [
+            ensure_provider(jurisdiction=jurisdiction, code=code, name=name, credit_code=credit_code(base[:17]))
+            for code, name, base in PROVIDERS
+        ]
+        for code, name, payee, rule, amounts, certificate_types, source in STANDARDS:
+            policy, _ = SubsidyPolicy.objects.update_or_create(
+                jurisdiction=jurisdiction, code=code, defaults={"name": name, "payee": payee}
+            )
+            for version, valid_from, valid_to in VERSIONS:
+                PolicyVersion.objects.get_or_create(
+                    policy=policy,
+                    version=version,
+                    defaults={
+                        "valid_from": valid_from,
+                        "valid_to": valid_to,
+                        "amount_rule": rule,
+                        "amount_by_level": {str(level): amount for level, amount in amounts.items()},
+                        "certificate_types": [str(value) for value in certificate_types],
+                        "source": source,
+                    },
+                )
+        staff = jurisdiction.staff_group
+        users = [
+            ("provider_clerk", roles.PROVIDER_CLERK, providers[0].staff_group, providers[0].name),
+            ("provider2_clerk", roles.PROVIDER_CLERK, providers[1].staff_group, providers[1].name),
+            ("dept_reviewer", roles.DEPARTMENT_REVIEWER, departments["WL-YJJ"].staff_group, "市应急管理局"),
+            ("dept2_reviewer", roles.DEPARTMENT_REVIEWER, departments["WL-MZJ"].staff_group, "市民政局"),
+            ("hr_reviewer", roles.HR_REVIEWER, staff, "人力社保局 审核"),
+            ("hr_head", roles.HR_HEAD, staff, "人力社保局 负责人"),
+            ("finance_officer", roles.FINANCE_OFFICER, staff, "财政局"),
+            ("finance_officer2", roles.FINANCE_OFFICER, staff, "财政局（复核）"),
+            ("auditor", roles.AUDITOR, staff, "第三方审计"),
+            ("admin", roles.ADMINISTRATOR, None, "系统管理员"),
+        ]
+        for username, role, scope_group, description in users:
+            extra = {"is_staff": True, "is_superuser": True} if role == roles.ADMINISTRATOR else {}
+            ensure_staff_user(
+                username=username,
+                password=password,
+                role=role,
+                scope_group=scope_group,
+                email=f"{username}@demo.invalid",
+                first_name=description,
+                **extra,
+            )
+        self.stdout.write("Demo logins (password: the one given with --password):")
+        for username, role, _group, description in users:
+            self.stdout.write(f"  {username:<17} {role:<20} {description}")

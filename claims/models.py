@@ -1,0 +1,262 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from .validators import validate_credit_code
+
+ZERO = Decimal("0.00")
+
+
+class Level(models.TextChoices):
+    """The eight-level skills ladder (RULES.md E10), lowest first."""
+
+    APPRENTICE = "apprentice", _("学徒工")
+    JUNIOR = "junior", _("初级工")
+    INTERMEDIATE = "intermediate", _("中级工")
+    SENIOR = "senior", _("高级工")
+    TECHNICIAN = "technician", _("技师")
+    SENIOR_TECHNICIAN = "senior_technician", _("高级技师")
+    PRINCIPAL_TECHNICIAN = "principal_technician", _("特级技师")
+    CHIEF_TECHNICIAN = "chief_technician", _("首席技师")
+
+
+class CertificateType(models.TextChoices):
+    QUALIFICATION = "qualification", _("职业资格证书")
+    SKILL_LEVEL = "skill_level", _("职业技能等级证书")
+    SPECIAL_ABILITY = "special_ability", _("专项职业能力证书")
+    SPECIAL_OPERATION = "special_operation", _("特种作业操作证书")
+    TRAINING = "training", _("培训合格证书")
+
+
+class ClaimStatus(models.TextChoices):
+    DRAFT = "draft", _("草稿")
+    DEPARTMENT_REVIEW = "department_review", _("行业部门审核")
+    HR_REVIEW = "hr_review", _("人社局审核")
+    HR_HEAD_APPROVAL = "hr_head_approval", _("人社局负责人审批")
+    APPROVED = "approved", _("已核准，待拨付")
+    PAID = "paid", _("已拨付")
+    RETURNED = "returned", _("退回修改")
+    REJECTED = "rejected", _("不予补贴")
+    WITHDRAWN = "withdrawn", _("已撤回")
+
+
+class LineDecision(models.TextChoices):
+    PENDING = "pending", _("待审核")
+    APPROVE = "approve", _("同意")
+    REJECT = "reject", _("不同意")
+
+
+class PaymentStatus(models.TextChoices):
+    UNPAID = "unpaid", _("未拨付")
+    PAID = "paid", _("已拨付")
+
+
+class Payee(models.TextChoices):
+    PROVIDER = "provider", _("培训机构")
+    TRAINEE = "trainee", _("个人")
+    ENTERPRISE = "enterprise", _("企业")
+
+
+class AmountRule(models.TextChoices):
+    FIXED = "fixed", _("定额")
+    CAP = "cap", _("最高限额（按实际费用，不超过限额）")
+
+
+class Jurisdiction(models.Model):
+    code = models.CharField(_("代码"), max_length=20, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    # Claims whose approved total exceeds this go to the HR head (STORIES 7).
+    hr_head_threshold = models.DecimalField(_("负责人审批金额线"), max_digits=14, decimal_places=2, default=Decimal("100000.00"))
+    # HR, finance and audit staff of the jurisdiction: holds oversee_jurisdiction on it.
+    staff_group = models.OneToOneField(Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="jurisdiction")
+
+    class Meta:
+        verbose_name = _("行政区")
+        verbose_name_plural = _("行政区")
+        permissions = [("oversee_jurisdiction", _("Can see and act on the jurisdiction's submitted claims"))]
+
+    def __str__(self):
+        return self.name
+
+
+class Department(models.Model):
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="departments", verbose_name=_("行政区"))
+    code = models.CharField(_("代码"), max_length=40, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    sector = models.CharField(_("行业"), max_length=100, blank=True)
+    # The department's reviewers: claim permissions are granted to this group.
+    staff_group = models.OneToOneField(Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="department")
+
+    class Meta:
+        verbose_name = _("行业主管部门")
+        verbose_name_plural = _("行业主管部门")
+        ordering = ["code"]
+        permissions = [("review_department_claims", _("Can review the department's claims"))]
+
+    def __str__(self):
+        return self.name
+
+
+class Provider(models.Model):
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="providers", verbose_name=_("行政区"))
+    code = models.CharField(_("代码"), max_length=40, unique=True)
+    name = models.CharField(_("名称"), max_length=200)
+    credit_code = models.CharField(_("统一社会信用代码"), max_length=18, unique=True, validators=[validate_credit_code])
+    # The provider's clerks: claim permissions are granted to this group.
+    staff_group = models.OneToOneField(Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="provider")
+
+    class Meta:
+        verbose_name = _("培训机构")
+        verbose_name_plural = _("培训机构")
+        ordering = ["code"]
+        permissions = [("submit_provider_claims", _("Can draft and submit the provider's claims"))]
+
+    def __str__(self):
+        return self.name
+
+
+class Trainee(models.Model):
+    """A person, identified by the keyed digest of the resident ID number (never stored in clear)."""
+
+    name = models.CharField(_("姓名"), max_length=50)
+    id_number_digest = models.CharField(max_length=64, unique=True)
+    id_number_masked = models.CharField(_("身份证号码"), max_length=18)
+    id_number_encrypted = models.TextField()
+
+    class Meta:
+        verbose_name = _("学员")
+        verbose_name_plural = _("学员")
+
+    def __str__(self):
+        return f"{self.name} {self.id_number_masked}"
+
+
+class SubsidyPolicy(models.Model):
+    """A catalogue standard (S1…S18 of RULES.md §3) in one jurisdiction."""
+
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="policies")
+    code = models.CharField(_("代码"), max_length=10)
+    name = models.CharField(_("名称"), max_length=200)
+    payee = models.CharField(_("补贴对象"), max_length=20, choices=Payee.choices, default=Payee.PROVIDER)
+
+    class Meta:
+        verbose_name = _("补贴标准")
+        verbose_name_plural = _("补贴标准")
+        constraints = [models.UniqueConstraint(fields=["jurisdiction", "code"], name="policy_code_per_jurisdiction")]
+        ordering = ["jurisdiction", "code"]
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+
+class PolicyVersion(models.Model):
+    """The amounts of a standard during one effective period; lines are priced by certificate date."""
+
+    policy = models.ForeignKey(SubsidyPolicy, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField()
+    valid_from = models.DateField()
+    valid_to = models.DateField(null=True, blank=True)
+    amount_rule = models.CharField(max_length=10, choices=AmountRule.choices)
+    # {"senior": "3500.00", ...}: levels the standard covers, with their amount or cap.
+    amount_by_level = models.JSONField(default=dict)
+    certificate_types = models.JSONField(default=list)
+    source = models.CharField(_("依据"), max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["policy", "version"], name="policy_version_unique")]
+        ordering = ["policy", "version"]
+
+    def __str__(self):
+        return f"{self.policy.code} v{self.version}"
+
+
+class Claim(models.Model):
+    number = models.CharField(_("申领编号"), max_length=30, unique=True)
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="claims")
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="claims", verbose_name=_("培训机构"))
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="claims", verbose_name=_("行业主管部门"))
+    policy = models.ForeignKey(SubsidyPolicy, on_delete=models.PROTECT, related_name="claims", verbose_name=_("补贴标准"))
+    class_name = models.CharField(_("班级名称"), max_length=200)
+    training_start = models.DateField(_("培训开始"))
+    training_end = models.DateField(_("培训结束"))
+    status = models.CharField(_("状态"), max_length=30, choices=ClaimStatus.choices, default=ClaimStatus.DRAFT, db_index=True)
+    total = models.DecimalField(_("金额合计"), max_digits=14, decimal_places=2, default=ZERO)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    process = models.OneToOneField("viewflow.Process", null=True, blank=True, on_delete=models.PROTECT, related_name="claim")
+
+    class Meta:
+        verbose_name = _("申领")
+        verbose_name_plural = _("申领")
+        ordering = ["-id"]
+        permissions = [("review_claim", _("Can review the claim for its department"))]
+        indexes = [models.Index(fields=["jurisdiction", "status"])]
+
+    def __str__(self):
+        return self.number
+
+
+class ClaimLine(models.Model):
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="lines")
+    line_no = models.PositiveIntegerField(_("行号"))
+    trainee = models.ForeignKey(Trainee, on_delete=models.PROTECT, related_name="claim_lines")
+    occupation = models.CharField(_("职业（工种）"), max_length=100)
+    level = models.CharField(_("等级"), max_length=30, choices=Level.choices)
+    certificate_type = models.CharField(_("证书类型"), max_length=30, choices=CertificateType.choices)
+    certificate_number = models.CharField(_("证书编号"), max_length=60)
+    certificate_date = models.DateField(_("发证日期"))
+    training_days = models.PositiveIntegerField(_("培训天数"))
+    stated_cost = models.DecimalField(_("实际培训费用"), max_digits=12, decimal_places=2, null=True, blank=True)
+    amount = models.DecimalField(_("补贴金额"), max_digits=12, decimal_places=2, default=ZERO)
+    policy_version = models.ForeignKey(PolicyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    explanation = models.CharField(_("计算说明"), max_length=300, blank=True)
+    # [{"code": "DUP", "message": "..."}]; empty when the line is clean.
+    flags = models.JSONField(default=list, blank=True)
+    decision = models.CharField(_("审核结果"), max_length=10, choices=LineDecision.choices, default=LineDecision.PENDING)
+    decision_reason = models.CharField(_("理由代码"), max_length=30, blank=True)
+    payment_status = models.CharField(_("拨付状态"), max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID)
+
+    class Meta:
+        ordering = ["claim", "line_no"]
+        constraints = [models.UniqueConstraint(fields=["claim", "line_no"], name="line_no_per_claim")]
+
+    def __str__(self):
+        return f"{self.claim.number}#{self.line_no}"
+
+
+# django-guardian object permissions with direct foreign keys (fast joins, real FKs).
+class ClaimUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Claim, on_delete=models.CASCADE)
+
+
+class ClaimGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Claim, on_delete=models.CASCADE)
+
+
+class JurisdictionUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE)
+
+
+class JurisdictionGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE)
+
+
+class DepartmentUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Department, on_delete=models.CASCADE)
+
+
+class DepartmentGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Department, on_delete=models.CASCADE)
+
+
+class ProviderUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Provider, on_delete=models.CASCADE)
+
+
+class ProviderGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Provider, on_delete=models.CASCADE)

@@ -1,0 +1,25 @@
+"""Role groups of DESIGN.md. A user holds one role group and one scope group
+(a provider's, a department's or a jurisdiction's staff group)."""
+
+PROVIDER_CLERK = "provider_clerk"
+DEPARTMENT_REVIEWER = "department_reviewer"
+HR_REVIEWER = "hr_reviewer"
+HR_HEAD = "hr_head"
+FINANCE_OFFICER = "finance_officer"
+AUDITOR = "auditor"
+ADMINISTRATOR = "administrator"
+
+ALL_ROLES = (PROVIDER_CLERK, DEPARTMENT_REVIEWER, HR_REVIEWER, HR_HEAD, FINANCE_OFFICER, AUDITOR, ADMINISTRATOR)
+JURISDICTION_ROLES = (HR_REVIEWER, HR_HEAD, FINANCE_OFFICER, AUDITOR)
+
+
+def has_role(user, role: str) -> bool:
+    if not user.is_authenticated:
+        return False
+    return user.groups.filter(name=role).exists()
+
+
+def roles_of(user) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    return set(user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True))

@@ -1,0 +1,78 @@
+"""Reads, always scoped to what the user may see."""
+
+from django.db.models import Q, QuerySet
+from guardian.shortcuts import get_objects_for_user
+
+from . import roles
+from .errors import NotInScope
+from .models import Claim, ClaimStatus, Department, Jurisdiction, Provider
+
+
+def _objects_with_perm(user, perm: str, klass) -> QuerySet:
+    """Object permissions only: global (model-wide) permissions and superuser status grant nothing here."""
+    if not user.is_authenticated:
+        return klass.objects.none()
+    return get_objects_for_user(user, perm, klass=klass, accept_global_perms=False, with_superuser=False)
+
+
+def jurisdictions_overseen_by(user) -> QuerySet:
+    return _objects_with_perm(user, "claims.oversee_jurisdiction", Jurisdiction)
+
+
+def providers_of_clerk(user) -> QuerySet:
+    return _objects_with_perm(user, "claims.submit_provider_claims", Provider)
+
+
+def departments_of_reviewer(user) -> QuerySet:
+    return _objects_with_perm(user, "claims.review_department_claims", Department)
+
+
+def claims_visible_to(user) -> QuerySet:
+    """Claims granted to the user's provider or department (per claim), plus the submitted
+    claims of any jurisdiction the user oversees. Everything else is invisible."""
+    if not user.is_authenticated:
+        return Claim.objects.none()
+    granted = _objects_with_perm(user, "claims.view_claim", Claim).values("pk")
+    overseen = jurisdictions_overseen_by(user).values("pk")
+    return Claim.objects.filter(
+        Q(pk__in=granted) | (Q(jurisdiction__in=overseen) & ~Q(status=ClaimStatus.DRAFT))
+    )
+
+
+def get_claim_for_user(*, user, claim_id) -> Claim:
+    try:
+        return claims_visible_to(user).select_related("provider", "department", "policy", "jurisdiction").get(pk=claim_id)
+    except (Claim.DoesNotExist, ValueError, TypeError):
+        raise NotInScope("Not found.") from None
+
+
+def departments_visible_to(user) -> QuerySet:
+    """A provider sees every department of its jurisdiction; a reviewer its own; overseers their jurisdictions'."""
+    if not user.is_authenticated:
+        return Department.objects.none()
+    provider_jurisdictions = providers_of_clerk(user).values("jurisdiction")
+    return Department.objects.filter(
+        Q(jurisdiction__in=provider_jurisdictions)
+        | Q(pk__in=departments_of_reviewer(user).values("pk"))
+        | Q(jurisdiction__in=jurisdictions_overseen_by(user).values("pk"))
+    ).select_related("jurisdiction")
+
+
+def providers_visible_to(user) -> QuerySet:
+    """A clerk sees their own provider; reviewers and overseers the providers of their jurisdictions."""
+    if not user.is_authenticated:
+        return Provider.objects.none()
+    reviewer_jurisdictions = departments_of_reviewer(user).values("jurisdiction")
+    return Provider.objects.filter(
+        Q(pk__in=providers_of_clerk(user).values("pk"))
+        | Q(jurisdiction__in=reviewer_jurisdictions)
+        | Q(jurisdiction__in=jurisdictions_overseen_by(user).values("pk"))
+    ).select_related("jurisdiction")
+
+
+def user_may_edit_claim(*, user, claim: Claim) -> bool:
+    return (
+        roles.has_role(user, roles.PROVIDER_CLERK)
+        and user.has_perm("claims.change_claim", claim)
+        and claim.status in (ClaimStatus.DRAFT, ClaimStatus.RETURNED)
+    )

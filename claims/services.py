@@ -1,0 +1,227 @@
+"""Writes to claims. Each public function is one transaction and records its audit events."""
+
+import datetime
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+from guardian.shortcuts import assign_perm
+
+from audit.services import record_event
+
+from . import roles
+from .errors import ActionForbidden, InvalidInput
+from .inputs import ErrorCollector, LineInput, parse_header, parse_lines
+from .models import ZERO, Claim, ClaimLine, ClaimStatus, Department, LineDecision, Provider, SubsidyPolicy, Trainee
+from .personal_data import encrypt_id_number, id_number_digest, mask_id_number
+from .pricing import price_line
+from .selectors import providers_of_clerk, user_may_edit_claim
+
+EDITABLE_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.RETURNED)
+
+
+def _resolve_provider(*, user, provider_code: str | None, errors: ErrorCollector) -> Provider | None:
+    providers = providers_of_clerk(user)
+    if provider_code:
+        provider = providers.filter(code=provider_code).first()
+        if provider is None:
+            errors.add("provider", _("无权以该培训机构名义申领：%(code)s") % {"code": provider_code})
+        return provider
+    own = list(providers[:2])
+    if len(own) != 1:
+        errors.add("provider", _("请指定培训机构代码。"))
+        return None
+    return own[0]
+
+
+def _resolve_department_and_policy(*, data: dict, jurisdiction, errors: ErrorCollector):
+    department = policy = None
+    department_code = str(data.get("department") or "").strip()
+    if not department_code:
+        errors.add("department", _("必填。"))
+    else:
+        department = Department.objects.filter(jurisdiction=jurisdiction, code=department_code).first()
+        if department is None:
+            errors.add("department", _("本地区没有代码为 %(code)s 的行业主管部门。") % {"code": department_code})
+    policy_code = str(data.get("policy") or "").strip()
+    if not policy_code:
+        errors.add("policy", _("必填。"))
+    else:
+        policy = SubsidyPolicy.objects.filter(jurisdiction=jurisdiction, code=policy_code).first()
+        if policy is None:
+            errors.add("policy", _("补贴目录中没有代码为 %(code)s 的标准。") % {"code": policy_code})
+    return department, policy
+
+
+def _trainee_for(line: LineInput) -> Trainee:
+    trainee, _created = Trainee.objects.get_or_create(
+        id_number_digest=id_number_digest(line.id_number),
+        defaults={
+            "name": line.name,
+            "id_number_masked": mask_id_number(line.id_number),
+            "id_number_encrypted": encrypt_id_number(line.id_number),
+        },
+    )
+    return trainee
+
+
+def _write_lines(claim: Claim, lines: list[LineInput]) -> None:
+    claim.lines.all().delete()
+    new_lines = []
+    for line_no, line in enumerate(lines, start=1):
+        priced = price_line(
+            policy=claim.policy,
+            level=line.level,
+            certificate_type=line.certificate_type,
+            certificate_date=line.certificate_date,
+            stated_cost=line.stated_cost,
+        )
+        new_lines.append(
+            ClaimLine(
+                claim=claim,
+                line_no=line_no,
+                trainee=_trainee_for(line),
+                occupation=line.occupation,
+                level=line.level,
+                certificate_type=line.certificate_type,
+                certificate_number=line.certificate_number,
+                certificate_date=line.certificate_date,
+                training_days=line.training_days,
+                stated_cost=line.stated_cost,
+                amount=priced.amount,
+                policy_version=priced.version,
+                explanation=priced.explanation,
+                flags=priced.flags,
+            )
+        )
+    ClaimLine.objects.bulk_create(new_lines)
+    refresh_flags(claim=claim)
+
+
+def refresh_flags(*, claim: Claim) -> None:
+    """Recompute the flags that depend on other lines (DUP: one person twice in one claim)."""
+    lines = list(claim.lines.all())
+    seen: dict[int, int] = {}
+    for line in lines:
+        line.flags = [flag for flag in line.flags if flag["code"] != "DUP"]
+        first = seen.setdefault(line.trainee_id, line.line_no)
+        if first != line.line_no:
+            line.flags.append({"code": "DUP", "message": _("同一学员在本申领中重复出现（见第 %(n)d 行）。") % {"n": first}})
+    ClaimLine.objects.bulk_update(lines, ["flags"])
+    recompute_total(claim=claim)
+
+
+def recompute_total(*, claim: Claim) -> None:
+    """The claim's total is what would be paid: every line not rejected."""
+    total = claim.lines.exclude(decision=LineDecision.REJECT).aggregate(total=Sum("amount"))["total"] or ZERO
+    claim.total = total
+    claim.save(update_fields=["total"])
+
+
+def line_summary(claim: Claim) -> list[dict]:
+    """What the ledger keeps of each line: no personal data beyond the masked ID."""
+    return [
+        {
+            "line": line.line_no,
+            "trainee": line.trainee.id_number_masked,
+            "occupation": line.occupation,
+            "level": line.level,
+            "certificate_number": line.certificate_number,
+            "certificate_date": line.certificate_date,
+            "amount": line.amount,
+            "rule_version": str(line.policy_version) if line.policy_version else None,
+            "flags": [flag["code"] for flag in line.flags],
+            "decision": line.decision,
+        }
+        for line in claim.lines.select_related("trainee", "policy_version__policy")
+    ]
+
+
+@transaction.atomic
+def create_claim(*, user, data: dict) -> Claim:
+    """A provider clerk drafts a claim. All input is checked; on any error nothing is saved."""
+    if not roles.has_role(user, roles.PROVIDER_CLERK):
+        raise ActionForbidden(_("只有培训机构经办人可以创建申领。"))
+    errors = ErrorCollector()
+    provider = _resolve_provider(user=user, provider_code=data.get("provider"), errors=errors)
+    department = policy = None
+    if provider is not None:
+        department, policy = _resolve_department_and_policy(data=data, jurisdiction=provider.jurisdiction, errors=errors)
+    header = parse_header(data, errors)
+    lines = parse_lines(data.get("lines"), errors)
+    if errors:
+        raise InvalidInput(_("申领信息有误，未保存。"), fields=errors.fields)
+
+    claim = Claim.objects.create(
+        number=f"tmp-{datetime.datetime.now().timestamp()}-{user.pk}",
+        jurisdiction=provider.jurisdiction,
+        provider=provider,
+        department=department,
+        policy=policy,
+        class_name=header.class_name,
+        training_start=header.training_start,
+        training_end=header.training_end,
+        created_by=user,
+    )
+    claim.number = f"{provider.jurisdiction.code}-{claim.created_at.year}-{claim.pk:06d}"
+    claim.save(update_fields=["number"])
+    _write_lines(claim, lines)
+    if provider.staff_group is not None:
+        for perm in ("claims.view_claim", "claims.change_claim"):
+            assign_perm(perm, provider.staff_group, claim)
+    record_event(
+        actor=user,
+        action="claim.created",
+        obj=claim,
+        claim=claim,
+        to_state=ClaimStatus.DRAFT,
+        detail={"provider": provider.code, "department": department.code, "policy": policy.code,
+                "class_name": claim.class_name, "total": claim.total, "lines": line_summary(claim)},
+    )
+    if provider.staff_group is not None:
+        record_event(actor=user, action="permission.granted", obj=claim, claim=claim,
+                     detail={"group": provider.staff_group.name, "perms": ["view_claim", "change_claim"]})
+    return claim
+
+
+@transaction.atomic
+def update_claim(*, user, claim: Claim, data: dict) -> Claim:
+    """Edit a draft or returned claim; fields not given keep their values; ``lines`` replaces all lines."""
+    claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    if not user_may_edit_claim(user=user, claim=claim):
+        raise ActionForbidden(_("只有草稿或退回修改的申领可以由本机构经办人修改。"))
+    errors = ErrorCollector()
+    merged = {
+        "department": claim.department.code,
+        "policy": claim.policy.code,
+        "class_name": claim.class_name,
+        "training_start": claim.training_start,
+        "training_end": claim.training_end,
+        **{key: value for key, value in data.items() if key != "lines"},
+    }
+    if claim.status == ClaimStatus.RETURNED and merged["department"] != claim.department.code:
+        errors.add("department", _("退回修改的申领不能更换行业主管部门。"))
+    department, policy = _resolve_department_and_policy(data=merged, jurisdiction=claim.jurisdiction, errors=errors)
+    header = parse_header(merged, errors)
+    lines = parse_lines(data["lines"], errors) if "lines" in data else None
+    if errors:
+        raise InvalidInput(_("申领信息有误，未保存。"), fields=errors.fields)
+    before = {"department": claim.department.code, "policy": claim.policy.code, "class_name": claim.class_name,
+              "training_start": claim.training_start, "training_end": claim.training_end, "total": claim.total}
+    claim.department, claim.policy = department, policy
+    claim.class_name, claim.training_start, claim.training_end = header.class_name, header.training_start, header.training_end
+    claim.save()
+    if lines is not None:
+        _write_lines(claim, lines)
+    after = {"department": claim.department.code, "policy": claim.policy.code, "class_name": claim.class_name,
+             "training_start": claim.training_start, "training_end": claim.training_end, "total": claim.total}
+    record_event(
+        actor=user,
+        action="claim.edited",
+        obj=claim,
+        claim=claim,
+        from_state=claim.status,
+        to_state=claim.status,
+        detail={"before": before, "after": after, **({"lines": line_summary(claim)} if lines is not None else {})},
+    )
+    return claim

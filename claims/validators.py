@@ -1,0 +1,53 @@
+"""Check digits of the national identifiers the claims carry."""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK_CHARS = "10X98765432"
+
+CREDIT_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def resident_id_check_char(first17: str) -> str:
+    """ISO 7064 MOD 11-2 check character of GB 11643-1999."""
+    total = sum(int(digit) * weight for digit, weight in zip(first17, ID_WEIGHTS))
+    return ID_CHECK_CHARS[total % 11]
+
+
+def normalize_resident_id(value: str) -> str:
+    return (value or "").strip().upper()
+
+
+def validate_resident_id(value: str) -> None:
+    """GB 11643-1999: 17 digits, a real birth date, and the check character."""
+    value = normalize_resident_id(value)
+    if len(value) != 18 or not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
+        raise ValidationError(_("身份证号码须为18位：17位数字加1位校验码（数字或X）。"), code="format")
+    try:
+        birth = datetime.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        raise ValidationError(_("身份证号码中的出生日期不存在。"), code="birth_date") from None
+    if birth.year < 1900 or birth > datetime.date.today():
+        raise ValidationError(_("身份证号码中的出生日期不存在。"), code="birth_date")
+    if resident_id_check_char(value[:17]) != value[17]:
+        raise ValidationError(_("身份证号码校验码错误。"), code="check_digit")
+
+
+def credit_code_check_char(first17: str) -> str:
+    total = sum(CREDIT_CODE_ALPHABET.index(char) * weight for char, weight in zip(first17, CREDIT_CODE_WEIGHTS))
+    return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
+
+
+def validate_credit_code(value: str) -> None:
+    """GB 32100-2015 unified social credit code: 18 characters and the check character."""
+    value = (value or "").strip().upper()
+    if len(value) != 18 or any(char not in CREDIT_CODE_ALPHABET for char in value):
+        raise ValidationError(
+            _("统一社会信用代码须为18位，仅含数字和除I、O、S、V、Z外的大写字母。"), code="format"
+        )
+    if credit_code_check_char(value[:17]) != value[17]:
+        raise ValidationError(_("统一社会信用代码校验码错误。"), code="check_digit")
