@@ -1,0 +1,68 @@
+"""Administrators look here; changes to claims go through the services (and so the audit ledger),
+so claims and lines are read-only in the admin."""
+
+from django.contrib import admin
+
+from .models import Claim, ClaimLine, Department, Jurisdiction, PolicyVersion, Provider, SubsidyPolicy
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ClaimLineInline(admin.TabularInline):
+    model = ClaimLine
+    fields = ("line_no", "occupation", "level", "certificate_number", "amount", "flags", "decision", "payment_status")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Claim)
+class ClaimAdmin(ReadOnlyAdmin):
+    list_display = ("number", "provider", "department", "policy", "status", "total", "created_at")
+    list_filter = ("status", "jurisdiction", "department")
+    search_fields = ("number", "class_name")
+    inlines = [ClaimLineInline]
+
+
+@admin.register(Jurisdiction)
+class JurisdictionAdmin(ReadOnlyAdmin):
+    list_display = ("code", "name", "hr_head_threshold")
+
+
+@admin.register(Department)
+class DepartmentAdmin(ReadOnlyAdmin):
+    list_display = ("code", "name", "sector", "jurisdiction")
+
+
+@admin.register(Provider)
+class ProviderAdmin(ReadOnlyAdmin):
+    list_display = ("code", "name", "credit_code", "jurisdiction")
+
+
+class PolicyVersionInline(admin.TabularInline):
+    model = PolicyVersion
+    fields = ("version", "valid_from", "valid_to", "amount_rule", "amount_by_level", "certificate_types", "source")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SubsidyPolicy)
+class SubsidyPolicyAdmin(ReadOnlyAdmin):
+    list_display = ("code", "name", "payee", "jurisdiction")
+    inlines = [PolicyVersionInline]
