@@ -1,6 +1,6 @@
 """Writes to claims. Each public function is one transaction and records its audit events."""
 
-import datetime
+import uuid
 
 from django.db import transaction
 from django.db.models import Sum
@@ -153,7 +153,7 @@ def create_claim(*, user, data: dict) -> Claim:
         raise InvalidInput(_("申领信息有误，未保存。"), fields=errors.fields)
 
     claim = Claim.objects.create(
-        number=f"tmp-{datetime.datetime.now().timestamp()}-{user.pk}",
+        number=f"new-{uuid.uuid4().hex}",  # replaced by the numbered form once the pk exists
         jurisdiction=provider.jurisdiction,
         provider=provider,
         department=department,
