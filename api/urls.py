@@ -1,7 +1,24 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+router = SimpleRouter()
+router.register("claims", views.ClaimViewSet, basename="claim")
+router.register("tasks", views.TaskViewSet, basename="task")
+
+v1 = [
+    path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("departments/", views.DepartmentList.as_view(), name="departments"),
+    path("providers/", views.ProviderList.as_view(), name="providers"),
+    path("policies/", views.PolicyList.as_view(), name="policies"),
+    path("audit/verify/", views.AuditVerifyView.as_view(), name="audit-verify"),
+    *router.urls,
+]
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("v1/", include((v1, "api"), namespace="v1")),
 ]

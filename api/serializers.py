@@ -1,0 +1,276 @@
+"""Shapes of the API v1 (DESIGN.md "API contract v1").
+
+Output serializers only read. The *Input serializers document request bodies in the
+OpenAPI schema; they are never used to validate: the services check every input
+(claims/inputs.py, approvals/services.py) and name the failing fields themselves.
+"""
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from approvals.reasons import REASONS
+from approvals.selectors import open_task_of_claim
+from approvals.services import DECISIONS
+from audit.models import AuditEvent
+from claims.models import (
+    AmountRule,
+    CertificateType,
+    Claim,
+    ClaimLine,
+    ClaimStatus,
+    Department,
+    Level,
+    LineDecision,
+    Payee,
+    PaymentStatus,
+    PolicyVersion,
+    Provider,
+    SubsidyPolicy,
+)
+from workflow.dates import add_working_days
+from workflow.steps import STEPS
+
+
+def money(**kwargs):
+    # DRF renders a DecimalField as a string with exactly two places: "3500.00".
+    return serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, **kwargs)
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"})
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class DepartmentSerializer(serializers.ModelSerializer):
+    jurisdiction = serializers.CharField(source="jurisdiction.code", read_only=True)
+
+    class Meta:
+        model = Department
+        fields = ["code", "name", "sector", "jurisdiction"]
+
+
+class ProviderSerializer(serializers.ModelSerializer):
+    jurisdiction = serializers.CharField(source="jurisdiction.code", read_only=True)
+
+    class Meta:
+        model = Provider
+        fields = ["code", "name", "credit_code", "jurisdiction"]
+
+
+class PolicyVersionSerializer(serializers.ModelSerializer):
+    amount_rule = serializers.ChoiceField(choices=AmountRule.choices, read_only=True)
+    amount_by_level = serializers.DictField(child=serializers.CharField(), read_only=True)
+    # Plain strings (values of the certificate_type enumeration): a second enum of the same
+    # choices would be a second name for one choice set in the schema.
+    certificate_types = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                              help_text="the certificate_type values the version covers")
+
+    class Meta:
+        model = PolicyVersion
+        fields = ["version", "valid_from", "valid_to", "amount_rule", "amount_by_level", "certificate_types", "source"]
+
+
+class PolicySerializer(serializers.ModelSerializer):
+    jurisdiction = serializers.CharField(source="jurisdiction.code", read_only=True)
+    payee = serializers.ChoiceField(choices=Payee.choices, read_only=True)
+    versions = PolicyVersionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = SubsidyPolicy
+        fields = ["code", "name", "payee", "jurisdiction", "versions"]
+
+
+class FlagSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ClaimLineSerializer(serializers.ModelSerializer):
+    trainee = serializers.CharField(source="trainee.id_number_masked", read_only=True, help_text="masked resident ID number")
+    trainee_name = serializers.CharField(source="trainee.name", read_only=True)
+    level = serializers.ChoiceField(choices=Level.choices, read_only=True)
+    certificate_type = serializers.ChoiceField(choices=CertificateType.choices, read_only=True)
+    stated_cost = money(allow_null=True)
+    amount = money()
+    rule_version = serializers.SerializerMethodField(help_text='the catalogue version that priced the line, e.g. "S3 v2"')
+    flags = FlagSerializer(many=True, read_only=True)
+    decision = serializers.ChoiceField(choices=LineDecision.choices, read_only=True)
+    payment_status = serializers.ChoiceField(choices=PaymentStatus.choices, read_only=True)
+
+    class Meta:
+        model = ClaimLine
+        fields = [
+            "id",
+            "line_no",
+            "trainee",
+            "trainee_name",
+            "occupation",
+            "level",
+            "certificate_type",
+            "certificate_number",
+            "certificate_date",
+            "training_days",
+            "stated_cost",
+            "amount",
+            "rule_version",
+            "explanation",
+            "flags",
+            "decision",
+            "decision_reason",
+            "payment_status",
+        ]
+        read_only_fields = fields
+
+    def get_rule_version(self, line) -> str | None:
+        return str(line.policy_version) if line.policy_version_id else None
+
+
+class ClaimSerializer(serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=ClaimStatus.choices, read_only=True)
+    step = serializers.SerializerMethodField(help_text="the open step of the claim's flow, or null")
+    task = serializers.SerializerMethodField(help_text="id of the open step's task, or null")
+    jurisdiction = serializers.CharField(source="jurisdiction.code", read_only=True)
+    department = serializers.CharField(source="department.code", read_only=True)
+    provider = serializers.CharField(source="provider.code", read_only=True)
+    policy = serializers.CharField(source="policy.code", read_only=True)
+    total = money()
+    lines = ClaimLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Claim
+        fields = [
+            "id",
+            "number",
+            "status",
+            "step",
+            "task",
+            "jurisdiction",
+            "department",
+            "provider",
+            "policy",
+            "class_name",
+            "training_start",
+            "training_end",
+            "total",
+            "created_at",
+            "submitted_at",
+            "lines",
+        ]
+        read_only_fields = fields
+
+    def _open_task(self, claim):
+        # One lookup per claim, shared by `step` and `task`.
+        cache = self.context.setdefault("_open_tasks", {})
+        if claim.pk not in cache:
+            cache[claim.pk] = open_task_of_claim(claim)
+        return cache[claim.pk]
+
+    @extend_schema_field(serializers.ChoiceField(choices=list(STEPS), allow_null=True))
+    def get_step(self, claim) -> str | None:
+        task = self._open_task(claim)
+        return task.flow_task.name if task is not None else None
+
+    def get_task(self, claim) -> int | None:
+        task = self._open_task(claim)
+        return task.pk if task is not None else None
+
+
+class TaskSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    claim = serializers.IntegerField(source="process.claim.pk", read_only=True)
+    claim_number = serializers.CharField(source="process.claim.number", read_only=True)
+    step = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField(help_text="viewflow's task status, lowercase: new, assigned, started, done…")
+    assigned_to = serializers.SerializerMethodField(help_text="username of the person holding the task, or null")
+    created = serializers.DateTimeField(read_only=True)
+    due = serializers.SerializerMethodField(help_text="created + the step's time limit in working days")
+
+    @extend_schema_field(serializers.ChoiceField(choices=list(STEPS)))
+    def get_step(self, task) -> str:
+        return task.flow_task.name
+
+    def get_status(self, task) -> str:
+        return str(task.status).lower()
+
+    def get_assigned_to(self, task) -> str | None:
+        return task.owner.get_username() if task.owner_id else None
+
+    @extend_schema_field(OpenApiTypes.DATE)
+    def get_due(self, task) -> str:
+        step = STEPS[task.flow_task.name]
+        return add_working_days(timezone.localtime(task.created), step.working_days).isoformat()
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_username", read_only=True, help_text="the acting user's username")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["seq", "at", "actor", "action", "from_state", "to_state", "reason", "detail", "prev_hash", "hash"]
+        read_only_fields = fields
+
+
+class VerifySerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    events = serializers.IntegerField()
+    head_hash = serializers.CharField()
+    first_bad_seq = serializers.IntegerField(allow_null=True)
+
+
+# Request bodies, for the schema only (see the module docstring).
+
+
+class ClaimLineInputSerializer(serializers.Serializer):
+    id_number = serializers.CharField(help_text="resident ID number (GB 11643-1999)")
+    name = serializers.CharField()
+    occupation = serializers.CharField()
+    level = serializers.ChoiceField(choices=Level.choices)
+    certificate_type = serializers.ChoiceField(choices=CertificateType.choices)
+    certificate_number = serializers.CharField()
+    certificate_date = serializers.DateField()
+    training_days = serializers.IntegerField()
+    stated_cost = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True,
+                                           help_text="the cost the provider charged, where the standard is a cap")
+
+
+class ClaimInputSerializer(serializers.Serializer):
+    provider = serializers.CharField(required=False, help_text="provider code; needed only by a clerk of several providers")
+    department = serializers.CharField(help_text="department code")
+    policy = serializers.CharField(help_text="catalogue code, S1…S18")
+    class_name = serializers.CharField()
+    training_start = serializers.DateField()
+    training_end = serializers.DateField()
+    lines = ClaimLineInputSerializer(many=True, help_text="on PATCH, replaces every line")
+
+
+class LineDecisionInputSerializer(serializers.Serializer):
+    line = serializers.IntegerField(help_text="the line's line_no")
+    decision = serializers.ChoiceField(choices=[LineDecision.APPROVE, LineDecision.REJECT])
+    reason = serializers.ChoiceField(choices=list(REASONS), required=False, help_text="reason code, required to reject")
+
+
+class DecisionInputSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=list(DECISIONS))
+    comment = serializers.CharField(required=False, help_text="required to return or reject")
+    reason = serializers.ChoiceField(choices=list(REASONS), required=False, help_text="reason code, required to reject")
+    lines = LineDecisionInputSerializer(many=True, required=False, help_text="per-line decisions; lines not named are approved")
+
+
+class DisbursementInputSerializer(serializers.Serializer):
+    reference = serializers.CharField(required=False, help_text="the bank's payment reference")

@@ -1,0 +1,259 @@
+"""API v1 views: thin. Scope comes from the selectors, every write and its rules from the services."""
+
+from django.db.models import Prefetch
+from django.db.models.functions import Length
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from viewflow.workflow.models import Task
+
+from approvals import selectors as task_selectors
+from approvals import services as approvals
+from audit.selectors import claim_history, verify_chain
+from claims import roles
+from claims import selectors as claim_selectors
+from claims import services as claims
+from claims.errors import InvalidInput
+from claims.models import Claim, ClaimLine, Department, PolicyVersion, Provider, SubsidyPolicy
+
+from . import serializers as s
+from .filters import ClaimFilter, PolicyFilter, TaskFilter
+from .permissions import HasAnyRole
+
+
+def errors(*statuses: int) -> dict:
+    descriptions = {
+        400: "bad input; `fields` names each failing field by path (lines[1].level)",
+        401: "not authenticated",
+        403: "the caller's role may not do this",
+        404: "not found or outside the caller's scope",
+        409: "the step was already taken or decided",
+    }
+    return {code: OpenApiResponse(s.ErrorSerializer, description=descriptions[code]) for code in statuses}
+
+
+def body(request) -> dict:
+    """The request body as the services expect it: a JSON object."""
+    if not isinstance(request.data, dict):
+        raise InvalidInput(_("请求体须为 JSON 对象。"), fields={"non_field_errors": [_("请求体须为 JSON 对象。")]})
+    return request.data
+
+
+def text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def with_lines(queryset):
+    """Everything a claim response reads, in a fixed number of queries."""
+    return queryset.select_related("jurisdiction", "provider", "department", "policy").prefetch_related(
+        Prefetch("lines", queryset=ClaimLine.objects.select_related("trainee", "policy_version__policy"))
+    )
+
+
+def claim_response(claim: Claim, status: int = 200) -> Response:
+    claim = with_lines(Claim.objects.filter(pk=claim.pk)).get()
+    return Response(s.ClaimSerializer(claim).data, status=status)
+
+
+@extend_schema(
+    tags=["auth"],
+    request=s.TokenRequestSerializer,
+    responses={200: s.TokenSerializer, **errors(400)},
+    summary="Exchange username and password for a token; send it as `Authorization: Token <token>`",
+)
+class TokenView(ObtainAuthToken):
+    # Logging in needs no prior authentication (a stale session or token must not get in the way).
+    authentication_classes = ()
+
+
+@extend_schema(tags=["organisation"], responses={200: s.DepartmentSerializer(many=True), **errors(401)})
+class DepartmentList(ListAPIView):
+    serializer_class = s.DepartmentSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Department.objects.none()
+        return claim_selectors.departments_visible_to(self.request.user).order_by("code")
+
+
+@extend_schema(tags=["organisation"], responses={200: s.ProviderSerializer(many=True), **errors(401)})
+class ProviderList(ListAPIView):
+    serializer_class = s.ProviderSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Provider.objects.none()
+        return claim_selectors.providers_visible_to(self.request.user).order_by("code")
+
+
+@extend_schema(tags=["catalogue"], responses={200: s.PolicySerializer(many=True), **errors(401)})
+class PolicyList(ListAPIView):
+    """The subsidy catalogue is published policy: every signed-in user may read all of it."""
+
+    serializer_class = s.PolicySerializer
+    filterset_class = PolicyFilter
+
+    def get_queryset(self):
+        return (
+            SubsidyPolicy.objects.select_related("jurisdiction")
+            .prefetch_related(Prefetch("versions", queryset=PolicyVersion.objects.order_by("version")))
+            .order_by("jurisdiction__code", Length("code"), "code")  # S1, S2 … S10, not S1, S10, S2
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Claims visible to the caller", responses={200: s.ClaimSerializer(many=True), **errors(400, 401)}),
+    retrieve=extend_schema(summary="One claim with its lines, status and open step", responses={200: s.ClaimSerializer, **errors(401, 404)}),
+    create=extend_schema(
+        summary="Draft a claim (provider clerk); all input is checked, nothing is saved on any error",
+        request=s.ClaimInputSerializer,
+        responses={201: s.ClaimSerializer, **errors(400, 401, 403)},
+    ),
+    partial_update=extend_schema(
+        summary="Edit a draft or returned claim; `lines`, when given, replaces every line",
+        request=s.ClaimInputSerializer(partial=True),
+        responses={200: s.ClaimSerializer, **errors(400, 401, 403, 404)},
+    ),
+)
+@extend_schema(tags=["claims"])
+class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.ClaimSerializer
+    filterset_class = ClaimFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Claim.objects.none()
+        return with_lines(claim_selectors.claims_visible_to(self.request.user))
+
+    def get_object(self):
+        # Out of scope and missing answer alike (404), never revealing that a claim exists.
+        return claim_selectors.get_claim_for_user(user=self.request.user, claim_id=self.kwargs["pk"])
+
+    def retrieve(self, request, pk=None):
+        return claim_response(self.get_object())
+
+    def create(self, request):
+        claim = claims.create_claim(user=request.user, data=body(request))
+        return claim_response(claim, status=201)
+
+    def partial_update(self, request, pk=None):
+        claim = claims.update_claim(user=request.user, claim=self.get_object(), data=body(request))
+        return claim_response(claim)
+
+    @extend_schema(
+        summary="Submit a draft (starts the flow), or resubmit a returned claim to the step that returned it",
+        request=None,
+        responses={200: s.ClaimSerializer, **errors(401, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        claim = approvals.submit_claim(user=request.user, claim=self.get_object())
+        return claim_response(claim)
+
+    @extend_schema(
+        summary="The claim's audit events, oldest first",
+        responses={200: s.AuditEventSerializer(many=True), **errors(401, 404)},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def history(self, request, pk=None):
+        events = claim_history(claim=self.get_object())
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(s.AuditEventSerializer(page, many=True).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The caller's work: open tasks of their role and scope, unassigned or assigned to them",
+        responses={200: s.TaskSerializer(many=True), **errors(400, 401)},
+    ),
+    retrieve=extend_schema(summary="One task of a claim the caller can see", responses={200: s.TaskSerializer, **errors(401, 404)}),
+)
+@extend_schema(tags=["tasks"])
+class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.TaskSerializer
+    filterset_class = TaskFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Task.objects.none()
+        return task_selectors.actionable_tasks(self.request.user)
+
+    def _task_response(self, task_id) -> Response:
+        task = task_selectors.get_task_for_user(user=self.request.user, task_id=task_id)
+        return Response(s.TaskSerializer(task).data)
+
+    def retrieve(self, request, pk=None):
+        return self._task_response(pk)
+
+    @extend_schema(summary="Take the task (assign it to oneself)", request=None,
+                   responses={200: s.TaskSerializer, **errors(401, 403, 404, 409)})
+    @action(detail=True, methods=["post"])
+    def take(self, request, pk=None):
+        approvals.take_task(user=request.user, task_id=pk)
+        return self._task_response(pk)
+
+    @extend_schema(
+        summary="Approve (wholly or by line), return for correction, or reject; returns the claim",
+        request=s.DecisionInputSerializer,
+        responses={200: s.ClaimSerializer, **errors(400, 401, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def decide(self, request, pk=None):
+        data = body(request)
+        claim = approvals.decide_task(
+            user=request.user,
+            task_id=pk,
+            decision=text(data.get("decision")),
+            comment=text(data.get("comment")),
+            reason=text(data.get("reason")),
+            line_decisions=line_decisions(data.get("lines")),
+        )
+        return claim_response(claim)
+
+    @extend_schema(
+        summary="Record that finance paid the claim's approved lines; returns the claim",
+        request=s.DisbursementInputSerializer,
+        responses={200: s.ClaimSerializer, **errors(400, 401, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def disburse(self, request, pk=None):
+        claim = approvals.record_disbursement(user=request.user, task_id=pk, reference=text(body(request).get("reference")))
+        return claim_response(claim)
+
+
+def line_decisions(raw) -> list[approvals.LineDecisionInput]:
+    """Shape only (a list of objects); what the values may be is the service's to check."""
+    if raw in (None, ""):
+        return []
+    if not isinstance(raw, list):
+        raise InvalidInput(_("审核意见有误。"), fields={"lines": [_("须为列表。")]})
+    items = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise InvalidInput(_("审核意见有误。"), fields={f"lines[{index}]": [_("每行须为一个对象。")]})
+        line = item.get("line")
+        if isinstance(line, str) and line.strip().isdigit():
+            line = int(line)
+        elif isinstance(line, bool) or not isinstance(line, int):
+            line = text(line)  # not a line number: the service reports it under lines[i].line
+        items.append(approvals.LineDecisionInput(line=line, decision=text(item.get("decision")), reason=text(item.get("reason"))))
+    return items
+
+
+@extend_schema(
+    tags=["audit"],
+    summary="Recompute the whole ledger's hash chain (auditor and HR head)",
+    responses={200: s.VerifySerializer, **errors(401, 403)},
+)
+class AuditVerifyView(APIView):
+    permission_classes = [IsAuthenticated, HasAnyRole]
+    allowed_roles = (roles.AUDITOR, roles.HR_HEAD)
+
+    def get(self, request):
+        return Response(s.VerifySerializer(verify_chain()).data)
