@@ -7,4 +7,13 @@ app_name = "approvals"
 urlpatterns = [
     path("inbox/", views.inbox, name="inbox"),
     path("tasks/<int:task_id>/", views.task_detail, name="task"),
+    path("tasks/<int:task_id>/take/", views.task_take, name="task_take"),
+    path("tasks/<int:task_id>/decide/", views.task_decide, name="task_decide"),
+    path("tasks/<int:task_id>/pay/", views.task_pay, name="task_pay"),
+    path("claims/", views.claim_list, name="claims"),
+    path("claims/new/", views.claim_new, name="claim_new"),
+    path("claims/<int:claim_id>/", views.claim_detail, name="claim"),
+    path("claims/<int:claim_id>/edit/", views.claim_edit, name="claim_edit"),
+    path("claims/<int:claim_id>/submit/", views.claim_submit, name="claim_submit"),
+    path("finance/", views.finance, name="finance"),
 ]

@@ -1,12 +1,352 @@
+"""The server-rendered pages. Thin: reads come from the selectors, every write goes through
+a service, and the services' errors are shown on the page (404 for anything out of scope)."""
+
+from functools import wraps
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from audit.selectors import claim_history
+from claims import roles
+from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope, StepAlreadyTaken
+from claims.models import ClaimLine, ClaimStatus
+from claims.selectors import claims_visible_to, get_claim_for_user, user_may_edit_claim
+from claims.services import create_claim, update_claim
+from workflow.dates import add_working_days
+from workflow.steps import REVIEW_STEPS, STEPS
+
+from . import selectors
+from .forms import (
+    ClaimHeaderForm,
+    DecisionForm,
+    PaymentForm,
+    add_line_errors,
+    line_formset,
+    lines_for_service,
+    with_added_row,
+)
+from .services import decide_task, record_disbursement, submit_claim, take_task
+
+PAGE_SIZE = 50
 
 
-@login_required
+def scoped(view):
+    """Login required; an object outside the user's scope is answered as if it did not exist."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except NotInScope:
+            raise Http404 from None
+
+    return wrapper
+
+
+def _safe_next(request, default: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return default
+
+
+# --- presentation of tasks --------------------------------------------------------------------
+
+
+def _with_flag_counts(tasks):
+    flagged = (
+        ClaimLine.objects.filter(claim=OuterRef("process__claim"))
+        .exclude(flags=[])
+        .order_by()
+        .values("claim")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return tasks.annotate(flagged_lines=Coalesce(Subquery(flagged, output_field=IntegerField()), Value(0)))
+
+
+def _decorate(task):
+    """What a row shows beside the task itself: its step and due date."""
+    task.step = STEPS[task.flow_task.name]
+    task.claim = task.process.claim
+    task.due = add_working_days(task.created, task.step.working_days)
+    return task
+
+
+def _page(request, queryset, param: str):
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get(param))
+    for task in page.object_list:
+        _decorate(task)
+    return page
+
+
+@scoped
 def inbox(request):
-    return HttpResponse("inbox")
+    clean_only = request.GET.get("clean") == "1"
+    mine = _with_flag_counts(selectors.actionable_tasks(request.user))
+    team = _with_flag_counts(selectors.team_queue(request.user))
+    if clean_only:
+        mine, team = mine.filter(flagged_lines=0), team.filter(flagged_lines=0)
+    return render(
+        request,
+        "approvals/inbox.html",
+        {
+            "mine": _page(request, mine, "mine_page"),
+            "team": _page(request, team, "team_page"),
+            "clean_only": clean_only,
+        },
+    )
 
 
-@login_required
+# --- the task page ------------------------------------------------------------------------
+
+
+def _claim_context(claim) -> dict:
+    history = list(claim_history(claim=claim))
+    returned = [event for event in history if event.action == "claim.returned"]
+    open_task = selectors.open_task_of_claim(claim)
+    if open_task is not None:
+        _decorate(open_task)
+    return {
+        "claim": claim,
+        "lines": list(claim.lines.select_related("trainee", "policy_version__policy")),
+        "history": history,
+        "return_event": returned[-1] if returned and claim.status == ClaimStatus.RETURNED else None,
+        "open_task": open_task,
+    }
+
+
+def _render_task(request, task, *, decision_form=None, payment_form=None, status=200):
+    _decorate(task)
+    claim = task.claim
+    context = _claim_context(claim)
+    may_act = selectors.actionable_tasks(request.user).filter(pk=task.pk).exists()
+    is_review = task.step.name in REVIEW_STEPS
+    is_payment = task.step.name == "disbursement"
+    if may_act and is_review and decision_form is None:
+        decision_form = DecisionForm(lines=context["lines"])
+    if may_act and is_payment and payment_form is None:
+        payment_form = PaymentForm()
+    context.update(
+        task=task,
+        may_act=may_act,
+        is_open=task.status in selectors.OPEN_STATUSES,
+        decision_form=decision_form if may_act and is_review else None,
+        payment_form=payment_form if may_act and is_payment else None,
+        may_edit=user_may_edit_claim(user=request.user, claim=claim),
+    )
+    return render(request, "approvals/task.html", context, status=status)
+
+
+@scoped
 def task_detail(request, task_id):
-    return HttpResponse(f"task {task_id}")
+    task = selectors.get_task_for_user(user=request.user, task_id=task_id)
+    return _render_task(request, task)
+
+
+@require_POST
+@scoped
+def task_take(request, task_id):
+    task = selectors.get_task_for_user(user=request.user, task_id=task_id)
+    try:
+        take_task(user=request.user, task_id=task.pk)
+    except (ActionForbidden, StepAlreadyTaken) as error:
+        messages.error(request, error.message)
+        return redirect(_safe_next(request, reverse("approvals:inbox")))
+    messages.success(request, _("已领取任务：%(number)s") % {"number": task.process.claim.number})
+    return redirect("approvals:task", task.pk)
+
+
+@require_POST
+@scoped
+def task_decide(request, task_id):
+    task = selectors.get_task_for_user(user=request.user, task_id=task_id)
+    claim = task.process.claim
+    form = DecisionForm(request.POST, lines=claim.lines.select_related("trainee", "policy_version__policy"))
+    if not form.is_valid():
+        return _render_task(request, task, decision_form=form, status=400)
+    try:
+        claim = decide_task(
+            user=request.user,
+            task_id=task.pk,
+            decision=form.cleaned_data["decision"],
+            comment=form.cleaned_data["comment"],
+            reason=form.cleaned_data["reason"],
+            line_decisions=form.line_decisions(),
+        )
+    except InvalidInput as error:
+        form.add_service_errors(error.fields)
+        messages.error(request, error.message)
+        return _render_task(request, task, decision_form=form, status=400)
+    except StepAlreadyTaken as error:
+        messages.error(request, _("该步骤已有决定，无需重复处理。") + " " + error.message)
+        return _render_task(request, task, status=409)
+    except ActionForbidden as error:
+        messages.error(request, error.message)
+        return _render_task(request, task, status=403)
+    messages.success(
+        request,
+        _("已提交决定：%(number)s，当前状态：%(status)s") % {"number": claim.number, "status": claim.get_status_display()},
+    )
+    return redirect("approvals:inbox")
+
+
+@require_POST
+@scoped
+def task_pay(request, task_id):
+    task = selectors.get_task_for_user(user=request.user, task_id=task_id)
+    form = PaymentForm(request.POST)
+    if not form.is_valid():
+        return _render_task(request, task, payment_form=form, status=400)
+    try:
+        claim = record_disbursement(user=request.user, task_id=task.pk, reference=form.cleaned_data["reference"])
+    except StepAlreadyTaken as error:
+        messages.error(request, _("该步骤已有决定，无需重复处理。") + " " + error.message)
+        return _render_task(request, task, status=409)
+    except DomainError as error:
+        messages.error(request, error.message)
+        return _render_task(request, task, payment_form=form, status=error.status)
+    messages.success(request, _("已记录拨付：%(number)s，金额 %(total)s") % {"number": claim.number, "total": claim.total})
+    return redirect(_safe_next(request, reverse("approvals:inbox")))
+
+
+# --- claims -------------------------------------------------------------------------------
+
+
+@scoped
+def claim_list(request):
+    claims = claims_visible_to(request.user).select_related("provider", "department", "policy").order_by("-id")
+    status = request.GET.get("status", "")
+    if status in ClaimStatus.values:
+        claims = claims.filter(status=status)
+    else:
+        status = ""
+    query = request.GET.get("q", "").strip()
+    if query:
+        claims = claims.filter(Q(number__icontains=query) | Q(class_name__icontains=query))
+    page = Paginator(claims, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "approvals/claim_list.html",
+        {"page": page, "status": status, "q": query, "statuses": ClaimStatus.choices},
+    )
+
+
+@scoped
+def claim_detail(request, claim_id):
+    claim = get_claim_for_user(user=request.user, claim_id=claim_id)
+    context = _claim_context(claim)
+    open_task = context["open_task"]
+    context.update(
+        may_edit=user_may_edit_claim(user=request.user, claim=claim),
+        task_for_me=(
+            open_task
+            if open_task is not None and selectors.actionable_tasks(request.user).filter(pk=open_task.pk).exists()
+            else None
+        ),
+    )
+    return render(request, "approvals/claim_detail.html", context)
+
+
+@require_POST
+@scoped
+def claim_submit(request, claim_id):
+    claim = get_claim_for_user(user=request.user, claim_id=claim_id)
+    try:
+        claim = submit_claim(user=request.user, claim=claim)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request, _("已提交：%(number)s，当前状态：%(status)s") % {"number": claim.number, "status": claim.get_status_display()}
+        )
+    return redirect("approvals:claim", claim.pk)
+
+
+def _claim_form(request, claim=None):
+    if claim is None and not roles.has_role(request.user, roles.PROVIDER_CLERK):
+        raise PermissionDenied
+    if claim is not None and not user_may_edit_claim(user=request.user, claim=claim):
+        raise PermissionDenied
+    status = 200
+    general_errors: list[str] = []
+    if request.method == "POST":
+        data = with_added_row(request.POST) if "add_row" in request.POST else request.POST
+        header = ClaimHeaderForm(data, user=request.user, claim=claim)
+        formset = line_formset(data=data, claim=claim)
+        if "add_row" not in request.POST and header.is_valid() and formset.is_valid():
+            rows, form_index = lines_for_service(formset, claim)
+            payload = {**header.data_for_service(), "lines": rows}
+            try:
+                if claim is None:
+                    claim = create_claim(user=request.user, data=payload)
+                    messages.success(request, _("已保存草稿：%(number)s") % {"number": claim.number})
+                else:
+                    claim = update_claim(user=request.user, claim=claim, data=payload)
+                    messages.success(request, _("已保存修改：%(number)s") % {"number": claim.number})
+                return redirect("approvals:claim", claim.pk)
+            except InvalidInput as error:
+                header.add_service_errors(error.fields)
+                general_errors = add_line_errors(formset, form_index, error.fields)
+                messages.error(request, error.message)
+                status = 400
+            except ActionForbidden as error:
+                messages.error(request, error.message)
+                status = 403
+        elif "add_row" not in request.POST:
+            status = 400
+    else:
+        initial = None
+        if claim is not None:
+            initial = {
+                "department": claim.department.code,
+                "policy": claim.policy.code,
+                "class_name": claim.class_name,
+                "training_start": claim.training_start,
+                "training_end": claim.training_end,
+            }
+        header = ClaimHeaderForm(initial=initial, user=request.user, claim=claim)
+        formset = line_formset(claim=claim)
+    return render(
+        request,
+        "approvals/claim_form.html",
+        {"claim": claim, "header": header, "formset": formset, "line_errors": general_errors},
+        status=status,
+    )
+
+
+@scoped
+def claim_new(request):
+    return _claim_form(request)
+
+
+@scoped
+def claim_edit(request, claim_id):
+    claim = get_claim_for_user(user=request.user, claim_id=claim_id)
+    return _claim_form(request, claim)
+
+
+# --- finance ------------------------------------------------------------------------------
+
+
+@scoped
+def finance(request):
+    tasks = _with_flag_counts(selectors.team_queue(request.user).filter(flow_task=selectors.node("disbursement")))
+    page = _page(request, tasks, "page")
+    actionable = set(
+        selectors.actionable_tasks(request.user).filter(pk__in=[task.pk for task in page.object_list]).values_list("pk", flat=True)
+    )
+    for task in page.object_list:
+        task.may_act = task.pk in actionable
+    return render(request, "approvals/finance.html", {"page": page})

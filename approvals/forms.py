@@ -1,0 +1,246 @@
+"""Forms of the pages. They only shape the input: every rule is checked by the services,
+whose errors (keyed by path, ``lines[3].id_number``) are put back on the fields here."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from claims.inputs import LINE_FIELDS
+from claims.models import CertificateType, Claim, Level, LineDecision, SubsidyPolicy
+from claims.personal_data import decrypt_id_number
+from claims.selectors import departments_visible_to, providers_of_clerk
+
+from .reasons import REASONS
+from .services import LineDecisionInput
+
+BLANK = [("", "—")]
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+LINE_PATH_PREFIX = "lines["
+
+
+def _split_line_path(path: str) -> tuple[int, str | None] | None:
+    """``lines[3].id_number`` → (3, "id_number"); ``lines[3]`` → (3, None); anything else → None."""
+    if not path.startswith(LINE_PATH_PREFIX) or "]" not in path:
+        return None
+    index_text, _sep, rest = path[len(LINE_PATH_PREFIX):].partition("]")
+    try:
+        index = int(index_text)
+    except ValueError:
+        return None
+    return index, rest.lstrip(".") or None
+
+
+def _add_errors(form: forms.Form, field: str | None, messages) -> None:
+    for message in messages:
+        form.add_error(field if field in form.fields else None, message)
+
+
+# --- reviewing ---------------------------------------------------------------------------
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=_("审核决定"),
+        widget=forms.RadioSelect,
+        choices=[
+            ("approve", pgettext_lazy("decision", "同意")),
+            ("return", pgettext_lazy("decision", "退回修改")),
+            ("reject", pgettext_lazy("decision", "不予补贴")),
+        ],
+    )
+    comment = forms.CharField(label=_("审核意见"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = forms.ChoiceField(
+        label=_("不予补贴理由代码"), required=False, choices=BLANK + [(code, f"{code} {label}") for code, label in REASONS.items()]
+    )
+
+    def __init__(self, *args, lines=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines = list(lines)
+        self._sent_lines: list[int] = []
+        for line in self.lines:
+            self.fields[self.line_field(line.line_no, "decision")] = forms.ChoiceField(
+                label=_("第 %(n)d 行决定") % {"n": line.line_no},
+                required=False,
+                choices=[
+                    ("", _("随整体决定")),
+                    (LineDecision.APPROVE, pgettext_lazy("decision", "同意")),
+                    (LineDecision.REJECT, pgettext_lazy("decision", "驳回")),
+                ],
+            )
+            self.fields[self.line_field(line.line_no, "reason")] = forms.ChoiceField(
+                label=_("第 %(n)d 行理由代码") % {"n": line.line_no},
+                required=False,
+                choices=BLANK + [(code, f"{code} {label}") for code, label in REASONS.items()],
+            )
+
+    @staticmethod
+    def line_field(line_no: int, name: str) -> str:
+        return f"line_{line_no}_{name}"
+
+    def rows(self):
+        """Each line with its two bound fields, for the lines table."""
+        for line in self.lines:
+            yield line, self[self.line_field(line.line_no, "decision")], self[self.line_field(line.line_no, "reason")]
+
+    def line_decisions(self) -> list[LineDecisionInput]:
+        """The per-line choices the reviewer made (lines left on the default are not sent)."""
+        chosen = []
+        self._sent_lines = []
+        for line in self.lines:
+            decision = self.cleaned_data.get(self.line_field(line.line_no, "decision"))
+            if decision:
+                reason = self.cleaned_data.get(self.line_field(line.line_no, "reason")) or ""
+                chosen.append(LineDecisionInput(line=line.line_no, decision=decision, reason=reason))
+                self._sent_lines.append(line.line_no)
+        return chosen
+
+    def add_service_errors(self, fields: dict) -> None:
+        for path, messages in fields.items():
+            split = _split_line_path(path)
+            if split is None:
+                _add_errors(self, path, messages)
+                continue
+            index, name = split
+            if index < len(self._sent_lines) and name in ("decision", "reason"):
+                _add_errors(self, self.line_field(self._sent_lines[index], name), messages)
+            else:
+                _add_errors(self, None, messages)
+
+
+class PaymentForm(forms.Form):
+    reference = forms.CharField(label=_("银行交易流水号"), max_length=100)
+
+
+# --- drafting ------------------------------------------------------------------------------
+
+
+class ClaimHeaderForm(forms.Form):
+    provider = forms.ChoiceField(label=_("培训机构"), required=False)
+    department = forms.ChoiceField(label=_("行业主管部门"), required=False)
+    policy = forms.ChoiceField(label=_("补贴标准"), required=False)
+    class_name = forms.CharField(label=_("班级名称"), required=False, max_length=200)
+    training_start = forms.CharField(label=_("培训开始"), required=False, widget=DATE_WIDGET)
+    training_end = forms.CharField(label=_("培训结束"), required=False, widget=DATE_WIDGET)
+
+    def __init__(self, *args, user, claim: Claim | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if claim is None:
+            providers = list(providers_of_clerk(user))
+            jurisdictions = {provider.jurisdiction_id for provider in providers}
+        else:
+            providers = []
+            jurisdictions = {claim.jurisdiction_id}
+        if len(providers) > 1:
+            self.fields["provider"].choices = BLANK + [(p.code, p.name) for p in providers]
+        else:
+            del self.fields["provider"]
+        departments = departments_visible_to(user).filter(jurisdiction__in=jurisdictions)
+        self.fields["department"].choices = BLANK + [(d.code, d.name) for d in departments]
+        policies = SubsidyPolicy.objects.filter(jurisdiction__in=jurisdictions)
+        self.fields["policy"].choices = BLANK + [(p.code, f"{p.code} {p.name}") for p in policies]
+
+    def data_for_service(self) -> dict:
+        return {key: value for key, value in self.cleaned_data.items() if key != "provider" or value}
+
+    def add_service_errors(self, fields: dict) -> None:
+        for path, messages in fields.items():
+            if _split_line_path(path) is None and path != "lines":
+                _add_errors(self, path, messages)
+
+
+class LineForm(forms.Form):
+    # The line number this row had when the form was opened (edit only): its stored ID number
+    # is used when the ID field is left blank, so the number is never sent to the browser.
+    existing = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    id_number = forms.CharField(label=_("身份证号码"), required=False, max_length=30)
+    name = forms.CharField(label=_("姓名"), required=False, max_length=50)
+    occupation = forms.CharField(label=_("职业（工种）"), required=False, max_length=100)
+    level = forms.ChoiceField(label=_("等级"), required=False, choices=BLANK + list(Level.choices))
+    certificate_type = forms.ChoiceField(label=_("证书类型"), required=False, choices=BLANK + list(CertificateType.choices))
+    certificate_number = forms.CharField(label=_("证书编号"), required=False, max_length=60)
+    certificate_date = forms.CharField(label=_("发证日期"), required=False, widget=DATE_WIDGET)
+    training_days = forms.CharField(label=_("培训天数"), required=False, widget=forms.NumberInput(attrs={"min": 1}))
+    stated_cost = forms.CharField(label=_("实际培训费用"), required=False, widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+
+    def is_blank(self) -> bool:
+        return not any(self.cleaned_data.get(name) for name in (*LINE_FIELDS, "existing"))
+
+
+def line_formset(*, data=None, claim: Claim | None = None, blank_rows: int = 3) -> forms.BaseFormSet:
+    """Rows of the claim (masked ID as placeholder), or blank rows for a new claim."""
+    initial = []
+    if claim is not None:
+        for line in claim.lines.select_related("trainee"):
+            initial.append(
+                {
+                    "existing": line.line_no,
+                    "name": line.trainee.name,
+                    "occupation": line.occupation,
+                    "level": line.level,
+                    "certificate_type": line.certificate_type,
+                    "certificate_number": line.certificate_number,
+                    "certificate_date": line.certificate_date,
+                    "training_days": line.training_days,
+                    "stated_cost": line.stated_cost,
+                }
+            )
+    formset_class = forms.formset_factory(LineForm, extra=0 if initial else blank_rows, can_delete=True)
+    formset = formset_class(data=data, initial=initial or None, prefix="lines")
+    if claim is not None:
+        masked = {line.line_no: line.trainee.id_number_masked for line in claim.lines.select_related("trainee")}
+        for form in formset.forms:
+            existing = form.initial.get("existing") or form.data.get(form.add_prefix("existing"))
+            try:
+                placeholder = masked.get(int(existing)) if existing else None
+            except ValueError:
+                placeholder = None
+            if placeholder:
+                form.fields["id_number"].widget.attrs["placeholder"] = placeholder
+    return formset
+
+
+def with_added_row(data):
+    """The posted data with one more (blank) row: the 'add row' button works without JavaScript."""
+    data = data.copy()
+    key = "lines-TOTAL_FORMS"
+    try:
+        data[key] = str(int(data.get(key, "0")) + 1)
+    except ValueError:
+        pass
+    return data
+
+
+def lines_for_service(formset, claim: Claim | None = None) -> tuple[list[dict], list[int]]:
+    """The rows to send (blank and deleted rows left out), and for each the index of its form."""
+    stored = {}
+    if claim is not None:
+        stored = {line.line_no: line.trainee.id_number_encrypted for line in claim.lines.select_related("trainee")}
+    rows, form_index = [], []
+    for index, form in enumerate(formset.forms):
+        if form.cleaned_data.get("DELETE") or form.is_blank():
+            continue
+        row = {name: form.cleaned_data.get(name) or "" for name in LINE_FIELDS}
+        existing = form.cleaned_data.get("existing")
+        if not row["id_number"] and existing in stored:
+            row["id_number"] = decrypt_id_number(stored[existing])
+        rows.append(row)
+        form_index.append(index)
+    return rows, form_index
+
+
+def add_line_errors(formset, form_index: list[int], fields: dict) -> list[str]:
+    """Put ``lines[i].field`` errors on the row that was sent as line i; return the claim-level line errors."""
+    general = []
+    for path, messages in fields.items():
+        if path == "lines":
+            general.extend(messages)
+            continue
+        split = _split_line_path(path)
+        if split is None:
+            continue
+        index, name = split
+        if index < len(form_index):
+            _add_errors(formset.forms[form_index[index]], name, messages)
+        else:
+            general.extend(messages)
+    return general

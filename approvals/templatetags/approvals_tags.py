@@ -1,0 +1,102 @@
+"""Presentation helpers for the pages: labels for codes kept in the database."""
+
+from django import template
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from claims import roles
+from claims.models import ClaimStatus, LineDecision, PaymentStatus
+from workflow.steps import STEPS
+
+from ..reasons import REASONS
+
+register = template.Library()
+
+ROLE_LABELS = {
+    roles.PROVIDER_CLERK: _("培训机构经办人"),
+    roles.DEPARTMENT_REVIEWER: _("行业部门审核人"),
+    roles.HR_REVIEWER: _("人社局审核人"),
+    roles.HR_HEAD: _("人社局负责人"),
+    roles.FINANCE_OFFICER: _("财政拨付经办人"),
+    roles.AUDITOR: _("审计人员"),
+    roles.ADMINISTRATOR: _("系统管理员"),
+}
+
+ACTION_LABELS = {
+    "claim.created": pgettext_lazy("audit", "创建申领"),
+    "claim.edited": pgettext_lazy("audit", "修改申领"),
+    "claim.submitted": pgettext_lazy("audit", "提交申领"),
+    "claim.resubmitted": pgettext_lazy("audit", "修改后重新提交"),
+    "claim.approved_step": pgettext_lazy("audit", "审核通过"),
+    "claim.returned": pgettext_lazy("audit", "退回修改"),
+    "claim.rejected": pgettext_lazy("audit", "不予补贴"),
+    "claim.paid": pgettext_lazy("audit", "记录拨付"),
+    "task.assigned": pgettext_lazy("audit", "领取任务"),
+    "permission.granted": pgettext_lazy("audit", "授予查看权限"),
+}
+
+
+@register.simple_tag
+def roles_of(user) -> set[str]:
+    return roles.roles_of(user)
+
+
+@register.filter
+def role_labels(user) -> str:
+    return "、".join(str(ROLE_LABELS[role]) for role in roles.ALL_ROLES if role in roles.roles_of(user))
+
+
+@register.filter
+def status_label(value: str) -> str:
+    if not value:
+        return ""
+    try:
+        return ClaimStatus(value).label
+    except ValueError:
+        return value
+
+
+@register.filter
+def decision_label(value: str) -> str:
+    try:
+        return LineDecision(value).label
+    except ValueError:
+        return value
+
+
+@register.filter
+def payment_label(value: str) -> str:
+    try:
+        return PaymentStatus(value).label
+    except ValueError:
+        return value
+
+
+@register.filter
+def step_label(step_name: str) -> str:
+    step = STEPS.get(step_name)
+    return step.label if step else step_name
+
+
+@register.filter
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
+@register.filter
+def reason_label(code: str) -> str:
+    if not code:
+        return ""
+    label = REASONS.get(code)
+    return f"{code} {label}" if label else code
+
+
+@register.filter
+def person(user) -> str:
+    """A user as people know them: full name and login name."""
+    if user is None:
+        return ""
+    full_name = user.get_full_name()
+    if not full_name:
+        return user.username
+    return _("%(name)s（%(username)s）") % {"name": full_name, "username": user.username}

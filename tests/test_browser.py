@@ -1,0 +1,90 @@
+"""One story in a real browser (Debian's chromium through Playwright): the department
+reviewer logs in, opens the task from the inbox and approves it."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from approvals.selectors import open_task_of_claim
+from approvals.services import submit_claim
+from claims.models import Claim
+from claims.services import create_claim
+
+from .conftest import DEMO_PASSWORD, claim_data
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls here are plain sync code.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp"))
+
+
+@pytest.fixture
+def browser_page():
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+@pytest.mark.browser
+def test_department_reviewer_approves_in_the_browser(transactional_db, live_server, demo, browser_page):
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    claim.refresh_from_db()
+    task = open_task_of_claim(claim)
+    page = browser_page
+    expect = playwright_sync.expect
+
+    # Not logged in: the inbox sends the reviewer to the login page.
+    page.goto(f"{live_server.url}/inbox/")
+    expect(page.locator("h1")).to_have_text("登录")
+    page.fill("#id_username", "dept_reviewer")
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("button[type=submit].primary")
+
+    # The inbox lists the claim under "my tasks"; open it.
+    expect(page.locator("h1")).to_contain_text("收件箱")
+    row = page.locator(f'#my-tasks tr[data-task="{task.pk}"]')
+    expect(row).to_contain_text(claim.number)
+    expect(row).to_contain_text("行业部门审核")
+    row.get_by_role("link", name=claim.number).click()
+
+    # The task page: header, lines (masked IDs), the decision form.
+    expect(page.locator("h1")).to_contain_text(claim.number)
+    expect(page.locator("#claim-lines tbody tr")).to_have_count(2)
+    expect(page.locator("#claim-lines")).to_contain_text("********")
+    page.check('input[name="decision"][value="approve"]')
+    page.fill('textarea[name="comment"]', "材料齐全，同意")
+    page.screenshot(path=str(SCREENSHOTS / "browser_task_page.png"), full_page=True)
+    page.get_by_role("button", name="提交决定").click()
+
+    # Back in the inbox with a confirmation; the claim moved on to HR review.
+    expect(page).to_have_url(f"{live_server.url}/inbox/")
+    expect(page.locator(".message.success")).to_contain_text(claim.number)
+    expect(page.locator(".message.success")).to_contain_text("人社局审核")
+    expect(page.locator(f'#my-tasks tr[data-task="{task.pk}"]')).to_have_count(0)
+    assert Claim.objects.get(pk=claim.pk).status == "hr_review"
+
+    page.goto(f"{live_server.url}/claims/{claim.pk}/")
+    expect(page.locator(".kv .status")).to_have_text("人社局审核")
+    expect(page.locator("#claim-history")).to_contain_text("材料齐全，同意")
+    page.screenshot(path=str(SCREENSHOTS / "browser_claim_page.png"), full_page=True)
