@@ -11,7 +11,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from approvals.reasons import REASONS
-from approvals.selectors import open_task_of_claim
 from approvals.services import DECISIONS
 from audit.models import AuditEvent
 from claims.models import (
@@ -174,21 +173,13 @@ class ClaimSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def _open_task(self, claim):
-        # One lookup per claim, shared by `step` and `task`.
-        cache = self.context.setdefault("_open_tasks", {})
-        if claim.pk not in cache:
-            cache[claim.pk] = open_task_of_claim(claim)
-        return cache[claim.pk]
-
+    # Claims come annotated by approvals.selectors.with_open_step (no query per claim).
     @extend_schema_field(serializers.ChoiceField(choices=list(STEPS), allow_null=True))
     def get_step(self, claim) -> str | None:
-        task = self._open_task(claim)
-        return task.flow_task.name if task is not None else None
+        return claim.open_flow_task.name if claim.open_flow_task else None
 
     def get_task(self, claim) -> int | None:
-        task = self._open_task(claim)
-        return task.pk if task is not None else None
+        return claim.open_task_id
 
 
 class TaskSerializer(serializers.Serializer):

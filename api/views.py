@@ -51,7 +51,7 @@ def text(value) -> str:
 
 def with_lines(queryset):
     """Everything a claim response reads, in a fixed number of queries."""
-    return queryset.select_related("jurisdiction", "provider", "department", "policy").prefetch_related(
+    return task_selectors.with_open_step(queryset).select_related("jurisdiction", "provider", "department", "policy").prefetch_related(
         Prefetch("lines", queryset=ClaimLine.objects.select_related("trainee", "policy_version__policy"))
     )
 

@@ -1,6 +1,6 @@
 """Reads for the inbox: tasks the user may see or act on, always within their claim scope."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
@@ -97,3 +97,14 @@ def user_in_step_scope(*, user, step_name: str, claim) -> bool:
     if step_name == "department_review":
         return user.has_perm("claims.review_claim", claim)
     return jurisdictions_overseen_by(user).filter(pk=claim.jurisdiction_id).exists()
+
+
+def with_open_step(claims: QuerySet) -> QuerySet:
+    """Annotate each claim with its open human task (``open_task_id``, ``open_flow_task``) in the same query."""
+    open_tasks = Task.objects.filter(
+        process_id=OuterRef("process_id"), status__in=OPEN_STATUSES, flow_task__in=[node(n) for n in HUMAN_STEPS]
+    ).order_by("pk")
+    return claims.annotate(
+        open_task_id=Subquery(open_tasks.values("pk")[:1]),
+        open_flow_task=Subquery(open_tasks.values("flow_task")[:1]),
+    )
