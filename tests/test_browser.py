@@ -35,7 +35,7 @@ SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp"))
 def browser_page():
     with playwright_sync.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})  # browser default locale (en-US): pages must still open in Chinese
         page = context.new_page()
         page.set_default_timeout(15_000)
         try:

@@ -260,6 +260,10 @@ def test_segregation_of_duties_is_shown_not_bypassed(demo, clients):
 
 def test_english_switch_renders_english(demo, clients):
     client = clients["dept_reviewer"]
+    # Chinese by default, even for a browser that asks for English.
+    page = client.get(reverse("approvals:inbox"), HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "我的任务" in page and "My tasks" not in page
+
     response = client.post(reverse("set_language"), {"language": "en", "next": reverse("approvals:inbox")}, follow=True)
     page = response.content.decode()
     assert response.redirect_chain[-1][0] == reverse("approvals:inbox")
