@@ -83,11 +83,23 @@ def _execute(task: Task, **process_data) -> None:
     activation.execute()
 
 
+def _own_claim_submitted_meanwhile(*, user, claim: Claim) -> bool:
+    """A double click or a second tab: the clerk's own claim left draft/returned while they waited
+    for its row lock. That is a step already taken (409), not a forbidden action (403)."""
+    return (
+        claim.status not in (ClaimStatus.DRAFT, ClaimStatus.RETURNED)
+        and roles.has_role(user, roles.PROVIDER_CLERK)
+        and user.has_perm("claims.change_claim", claim)
+    )
+
+
 @transaction.atomic
 def submit_claim(*, user, claim: Claim) -> Claim:
     """Submit a draft (starts the flow) or resubmit a returned claim (to the step that returned it)."""
     claim = Claim.objects.select_for_update().get(pk=claim.pk)
     if not user_may_edit_claim(user=user, claim=claim):
+        if _own_claim_submitted_meanwhile(user=user, claim=claim):
+            raise StepAlreadyTaken(_("该申领已提交。"))
         raise ActionForbidden(_("只有本机构经办人可以提交草稿或退回修改的申领。"))
     if claim.status == ClaimStatus.RETURNED:
         return _resubmit(user=user, claim=claim)
@@ -192,12 +204,13 @@ def decide_task(*, user, task_id, decision: str, comment: str = "", reason: str 
     task = get_task_for_user(user=user, task_id=task_id)
     with ClaimFlow.lock(task.process_id):
         task.refresh_from_db()
-        claim = Claim.objects.select_for_update().get(pk=task.process.claim.pk)
         step_name = task.flow_task.name
         if step_name not in REVIEW_STEPS:
             raise ActionForbidden(_("此步骤不是审核步骤。"), code="role")
+        # Before locking the claim: a resubmission locks the claim, then the process.
         if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
             raise StepAlreadyTaken(_("该步骤已处理。"))
+        claim = Claim.objects.select_for_update().get(pk=task.process.claim.pk)
         _check_may_act(user=user, task=task, claim=claim)
         by_line = _parse_decision(decision=decision, comment=comment, reason=reason, line_decisions=line_decisions, claim=claim)
         task = _claim_task(user=user, task=task)
@@ -240,11 +253,11 @@ def record_disbursement(*, user, task_id, reference: str = "") -> Claim:
     task = get_task_for_user(user=user, task_id=task_id)
     with ClaimFlow.lock(task.process_id):
         task.refresh_from_db()
-        claim = Claim.objects.select_for_update().get(pk=task.process.claim.pk)
         if task.flow_task.name != "disbursement":
             raise ActionForbidden(_("此步骤不是拨付步骤。"), code="role")
         if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
             raise StepAlreadyTaken(_("该申领已拨付。"))
+        claim = Claim.objects.select_for_update().get(pk=task.process.claim.pk)
         _check_may_act(user=user, task=task, claim=claim)
         task = _claim_task(user=user, task=task)
         paid = claim.lines.filter(decision=LineDecision.APPROVE, payment_status=PaymentStatus.UNPAID)

@@ -5,6 +5,7 @@ granted to that body's staff group; a person joins one role group and one staff 
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from guardian.shortcuts import assign_perm
 
@@ -52,7 +53,10 @@ def ensure_department(*, actor=None, jurisdiction: Jurisdiction, code: str, name
 
 @transaction.atomic
 def ensure_provider(*, actor=None, jurisdiction: Jurisdiction, code: str, name: str, credit_code: str) -> Provider:
-    validate_credit_code(credit_code)
+    try:
+        validate_credit_code(credit_code)
+    except ValidationError as error:
+        raise ValidationError({"credit_code": error.error_list}) from None
     provider, created = Provider.objects.update_or_create(
         code=code, defaults={"jurisdiction": jurisdiction, "name": name, "credit_code": credit_code}
     )

@@ -153,7 +153,7 @@ def create_claim(*, user, data: dict) -> Claim:
         raise InvalidInput(_("申领信息有误，未保存。"), fields=errors.fields)
 
     claim = Claim.objects.create(
-        number=f"new-{uuid.uuid4().hex}",  # replaced by the numbered form once the pk exists
+        number=f"new-{uuid.uuid4().hex[:26]}",  # fits max_length 30; replaced by the numbered form once the pk exists
         jurisdiction=provider.jurisdiction,
         provider=provider,
         department=department,

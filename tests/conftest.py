@@ -1,16 +1,75 @@
+"""Shared fixtures: the demo organisation, input helpers, the services some tests need
+(PostgreSQL, Redis and a real Celery worker process) and the test database itself.
+
+Services: a test marked ``postgres`` needs PostgreSQL, one using ``celery_worker`` needs
+Redis. Without them the test is skipped, except under ``CI_REQUIRE_SERVICES=1`` (set by
+``.ci/run``), where a missing service is a failure: CI must never go green by skipping."""
+
 import datetime
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from hypothesis import settings as hypothesis_settings
 
 DEMO_PASSWORD = "demo-pass"
+REQUIRE_SERVICES = os.environ.get("CI_REQUIRE_SERVICES") == "1"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+# No example database written into the checkout; no wall-clock deadline (CI machines are shared).
+hypothesis_settings.register_profile("claims", database=None, deadline=None)
+hypothesis_settings.load_profile("claims")
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip a test whose service is missing; under CI_REQUIRE_SERVICES=1 fail it instead."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (CI_REQUIRE_SERVICES=1: a missing service fails the run)", pytrace=False)
+    pytest.skip(reason)
+
+
+# --------------------------------------------------------------------------- test database
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite, test in a database file, as `make run` does, instead of Django's shared-cache
+    in-memory database: there concurrent writers fail at once with "database table is locked"
+    (shared-cache locks ignore the busy timeout), so threads could not test how two people
+    acting at once are serialised, and a worker process could not open the database at all."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3" and not database.get("TEST", {}).get("NAME"):
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("sqlite") / "test_claims.sqlite3")
+
+
+@pytest.fixture(autouse=True)
+def _services_for_markers(request):
+    if request.node.get_closest_marker("postgres"):
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            skip_or_fail(
+                f"needs PostgreSQL (row locks, advisory locks), the test database is {connection.vendor}: "
+                "run with DATABASE_URL=postgres://…"
+            )
+
+
+# --------------------------------------------------------------------------- demo data
 
 
 @pytest.fixture
 def demo(db):
     """The demo organisation of seed_demo: users by username."""
-    call_command("seed_demo", password=DEMO_PASSWORD, stdout=open("/dev/null", "w"))
+    call_command("seed_demo", password=DEMO_PASSWORD, stdout=open(os.devnull, "w"))
     return {user.username: user for user in get_user_model().objects.all()}
 
 
@@ -55,3 +114,204 @@ def claim_data(lines=None, **overrides):
 def fast_password_hashing(settings):
     # seed_demo creates ten users per test; the production hasher is deliberately slow.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# --------------------------------------------------------------------------- Celery
+
+
+def _celery_app():
+    from config.celery import app
+
+    return app
+
+
+def _purge_queue(app, queue: str) -> None:
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(queue)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def celery_test_queue():
+    """With Redis, every task this test run enqueues goes to a queue of its own, so parallel
+    runs on the same Redis never take each other's tasks and nothing is left in `claims`.
+    Without Redis, Celery runs eagerly (settings) and this does nothing."""
+    if not os.environ.get("REDIS_URL"):
+        yield None
+        return
+    app = _celery_app()
+    queue = f"claims-test-{uuid.uuid4().hex[:12]}"
+    previous = settings.CELERY_TASK_DEFAULT_QUEUE, app.conf.task_default_queue
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    app.conf.task_default_queue = queue
+    yield queue
+    try:
+        _purge_queue(app, queue)
+    finally:
+        settings.CELERY_TASK_DEFAULT_QUEUE, app.conf.task_default_queue = previous
+
+
+def database_url_of(settings_dict) -> str:
+    """DATABASE_URL (dj-database-url syntax) of the database Django is connected to."""
+    engine = settings_dict["ENGINE"]
+    name = str(settings_dict["NAME"])
+    if engine == "django.db.backends.postgresql":
+        user = quote(settings_dict.get("USER") or "", safe="")
+        password = settings_dict.get("PASSWORD") or ""
+        auth = user + (f":{quote(password, safe='')}" if password else "")
+        host = settings_dict.get("HOST") or "localhost"
+        host = quote(host, safe="") if host.startswith("/") else host
+        port = settings_dict.get("PORT") or 5432
+        options = {k: v for k, v in (settings_dict.get("OPTIONS") or {}).items() if isinstance(v, (str, int))}
+        query = f"?{urlencode(options)}" if options else ""
+        return f"postgres://{auth}{'@' if auth else ''}{host}:{port}/{quote(name, safe='')}{query}"
+    if engine == "django.db.backends.sqlite3":
+        if name == ":memory:" or "mode=memory" in name:
+            raise RuntimeError("an in-memory SQLite database cannot be shared with a worker process")
+        return f"sqlite:///{Path(name).resolve()}"
+    raise RuntimeError(f"no DATABASE_URL for {engine}")
+
+
+
+class WorkerProcess:
+    """A real `celery worker` subprocess (solo pool) on one queue, and its log."""
+
+    START_TIMEOUT = 60.0
+
+    def __init__(self, *, app, queue: str, env: dict, log_path: Path):
+        self.app = app
+        self.queue = queue
+        self.hostname = f"{queue}@pytest"
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+        self.content_types = None
+
+    @property
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "celery", "-A", "config", "worker",
+            "-P", "solo", "-c", "1", "-Q", self.queue, "-n", self.hostname,
+            "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info",
+        ]  # fmt: skip
+
+    def start(self, content_types) -> None:
+        """Start the worker and wait until it answers on the control channel, consuming our queue."""
+        _purge_queue(self.app, self.queue)  # tasks enqueued by earlier tests, for rows long gone
+        with open(self.log_path, "a", encoding="utf-8") as log_file:
+            self.process = subprocess.Popen(self.command, cwd=PROJECT_DIR, env=self.env, stdout=log_file, stderr=subprocess.STDOUT)
+        self.content_types = content_types
+        deadline = time.monotonic() + self.START_TIMEOUT
+        while True:
+            if self.process.poll() is not None:
+                pytest.fail(f"the celery worker exited at start ({self.process.returncode}):\n{self.log()[-4000:]}")
+            if self.app.control.ping(destination=[self.hostname], timeout=1.0):
+                replies = self.app.control.inspect(destination=[self.hostname], timeout=2.0).active_queues() or {}
+                if self.queue in {queue["name"] for queue in replies.get(self.hostname, [])}:
+                    return
+            if time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"the celery worker did not answer within {self.START_TIMEOUT}s:\n{self.log()[-4000:]}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()  # warm shutdown: finishes the task at hand
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def ensure_current(self, content_types) -> None:
+        """A worker caches content type ids (guardian finds permissions through them). In production
+        they never change, but every transactional test's flush recreates them with new ids: so a
+        worker that has lived through a flush is replaced by a fresh one."""
+        if self.process is None or self.process.poll() is not None or content_types != self.content_types:
+            self.stop()
+            self.start(content_types)
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_offset(self) -> int:
+        return len(self.log())
+
+    def wait_for_log(self, pattern: str, *, after: int = 0, count: int = 1, timeout: float = 30.0) -> list[str]:
+        """Wait until the log (from offset ``after``) has ``count`` lines matching ``pattern``."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [line for line in self.log()[after:].splitlines() if regex.search(line)]
+            if len(found) >= count:
+                return found
+            if self.process is None or self.process.poll() is not None:
+                pytest.fail(f"the celery worker is not running:\n{self.log()[-4000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {count}× /{pattern}/ in the worker log within {timeout}s:\n{self.log()[after:][-4000:]}")
+            time.sleep(0.1)
+
+    def wait_for_task(self, task_id: str, *, timeout: float = 30.0) -> str:
+        """Wait until the worker logs that it finished the task with this id (there is no result backend)."""
+        return self.wait_for_log(rf"\[{re.escape(task_id)}\] succeeded", timeout=timeout)[0]
+
+
+def _content_types():
+    from django.contrib.contenttypes.models import ContentType
+
+    return tuple(ContentType.objects.order_by("pk").values_list("pk", "app_label", "model"))
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, celery_test_queue, tmp_path_factory):
+    """A real `celery worker` subprocess on this run's own queue, connected to the test database
+    (env DATABASE_URL built from the test connection), with this run's keys.
+
+    It depends on django_db_setup, so it is stopped before the test database is dropped."""
+    if not os.environ.get("REDIS_URL"):
+        skip_or_fail("needs Redis and a real Celery worker: set REDIS_URL=redis://…")
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        database_url = database_url_of(connection.settings_dict)
+        content_types = _content_types()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url,
+        "CELERY_QUEUE": celery_test_queue,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "PII_HASH_KEY": settings.PII_HASH_KEY,
+        "PII_ENCRYPTION_KEY": settings.PII_ENCRYPTION_KEY,
+        "DEBUG": "False",
+        "PYTHONUNBUFFERED": "1",
+    }
+    worker = WorkerProcess(app=_celery_app(), queue=celery_test_queue, env=env, log_path=tmp_path_factory.mktemp("celery") / "worker.log")
+    try:
+        worker.start(content_types)
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+def celery_worker(celery_worker_process, transactional_db):
+    """The worker process, with this test process enqueuing to it instead of running tasks
+    itself; the test's writes are committed (transactional_db) so the worker sees them."""
+    celery_worker_process.ensure_current(_content_types())
+    app = _celery_app()
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    yield celery_worker_process
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def celery_eager():
+    """Tasks run in this process when enqueued (what `make run` does without Redis)."""
+    app = _celery_app()
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = previous
