@@ -145,7 +145,11 @@ def celery_test_queue():
     app.conf.task_default_queue = queue
     yield queue
     try:
-        _purge_queue(app, queue)
+        with app.connection_for_write() as conn:
+            channel = conn.default_channel
+            channel.queue_purge(queue)
+            # kombu's Redis transport keeps the queue's exchange bindings in these sets.
+            channel.client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
     finally:
         settings.CELERY_TASK_DEFAULT_QUEUE, app.conf.task_default_queue = previous
 
