@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from approvals.selectors import open_task_of_claim
 from approvals.services import submit_claim
@@ -43,6 +44,9 @@ def browser_page():
         finally:
             context.close()
             browser.close()
+            # ORM calls made while Playwright's loop runs open a connection in that context;
+            # close it here, or PostgreSQL cannot drop the test database at the end.
+            connections.close_all()
 
 
 @pytest.mark.browser
