@@ -165,6 +165,39 @@ def test_two_reviewers_deciding_at_once_one_wins_the_other_gets_409(transactiona
 
 
 @pytest.mark.postgres
+def test_two_reviewers_posting_decide_at_once_get_200_and_409(transactional_db, demo, second_department_reviewer):
+    """The same race through the API, as two browsers or integrations would hit it."""
+    from rest_framework.test import APIClient
+
+    claim = submitted_claim(demo)
+    task = inbox.actionable_tasks(demo["dept_reviewer"]).get()
+    reviewers = [demo["dept_reviewer"], second_department_reviewer]
+
+    def post_decide(user):
+        client = APIClient()
+        client.force_authenticate(user)
+        return client.post(f"/api/v1/tasks/{task.pk}/decide/", {"decision": "approve", "comment": user.username}, format="json")
+
+    def lock_process():
+        Process.objects.select_for_update().filter(pk=claim.process_id).exists()
+
+    with Gate(lock_process) as gate:
+        threads, outcomes = run_at_once(*[lambda user=user: post_decide(user) for user in reviewers])
+        waiting = wait_for_postgres_lock_waiters(2)
+        gate.open()
+        join_all(threads)
+    assert waiting == 2, outcomes
+    responses = [response for response, error in outcomes]
+    assert all(error is None for _response, error in outcomes), outcomes
+    assert sorted(response.status_code for response in responses) == [200, 409]
+    conflict = next(response for response in responses if response.status_code == 409)
+    assert conflict.json()["error"]["code"] == "conflict"
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.HR_REVIEW
+    assert AuditEvent.objects.filter(claim=claim, action="claim.approved_step").count() == 1
+
+
+@pytest.mark.postgres
 def test_two_submits_of_one_draft_start_one_process(transactional_db, demo):
     clerk = demo["provider_clerk"]
     claim = create_claim(user=clerk, data=claim_data())
