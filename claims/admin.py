@@ -53,6 +53,7 @@ class ProviderAdmin(ReadOnlyAdmin):
 
 class PolicyVersionInline(admin.TabularInline):
     model = PolicyVersion
+    fk_name = "policy"
     fields = ("version", "valid_from", "valid_to", "amount_rule", "amount_by_level", "certificate_types", "source")
     readonly_fields = fields
     extra = 0

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from .models import CertificateType, Level
+from .models import CertificateType, HardshipGroup, Level
 from .validators import normalize_resident_id, validate_resident_id
 
 LINE_FIELDS = (
@@ -24,6 +24,10 @@ LINE_FIELDS = (
     "certificate_date",
     "training_days",
     "stated_cost",
+    "variant",
+    "hardship_group",
+    "free_training",
+    "periods",
 )
 
 
@@ -38,6 +42,10 @@ class LineInput:
     certificate_date: datetime.date
     training_days: int
     stated_cost: Decimal | None
+    variant: str = ""
+    hardship_group: str = ""
+    free_training: bool = False
+    periods: int | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,36 @@ def parse_line(data: dict, index: int, errors: ErrorCollector) -> LineInput | No
         except InvalidOperation:
             errors.add(f"{prefix}.stated_cost", _("实际费用须为不小于 0、最多两位小数的金额。"))
 
+    variant = str(data.get("variant") or "").strip()
+    if len(variant) > 30:
+        errors.add(f"{prefix}.variant", _("不能超过 %(n)d 个字符。") % {"n": 30})
+    hardship_group = str(data.get("hardship_group") or "").strip()
+    if hardship_group and hardship_group not in HardshipGroup.values:
+        errors.add(
+            f"{prefix}.hardship_group",
+            _("无效的取值“%(value)s”，可选：%(allowed)s。") % {"value": hardship_group, "allowed": ", ".join(HardshipGroup.values)},
+        )
+    free_training = data.get("free_training", False)
+    if isinstance(free_training, str):
+        free_training = free_training.strip().lower()
+        if free_training in ("", "false", "0", "no", "否"):
+            free_training = False
+        elif free_training in ("true", "1", "yes", "是"):
+            free_training = True
+    if free_training is None:
+        free_training = False
+    if not isinstance(free_training, bool):
+        errors.add(f"{prefix}.free_training", _("须为 true 或 false。"))
+    periods = None
+    raw_periods = data.get("periods")
+    if raw_periods not in (None, ""):
+        try:
+            periods = int(str(raw_periods).strip())
+            if periods < 1 or periods > 120 or str(raw_periods).strip() != str(periods):
+                raise ValueError
+        except ValueError:
+            errors.add(f"{prefix}.periods", _("申领期数须为 1 至 120 之间的整数。"))
+
     if sum(len(v) for v in errors.fields.values()) > before:
         return None
     return LineInput(
@@ -163,6 +201,10 @@ def parse_line(data: dict, index: int, errors: ErrorCollector) -> LineInput | No
         certificate_date=certificate_date,
         training_days=training_days,
         stated_cost=stated_cost,
+        variant=variant,
+        hardship_group=hardship_group,
+        free_training=free_training,
+        periods=periods,
     )
 
 

@@ -64,6 +64,44 @@ class Payee(models.TextChoices):
 class AmountRule(models.TextChoices):
     FIXED = "fixed", _("定额")
     CAP = "cap", _("最高限额（按实际费用，不超过限额）")
+    PER_DAY = "per_day", _("按培训天数")
+    PER_PERIOD = "per_period", _("按月或按年（有最长期数）")
+    PERCENT_OF = "percent_of", _("按另一标准的百分比")
+    UPLIFT = "uplift", _("在另一标准上上浮")
+
+
+class Period(models.TextChoices):
+    MONTH = "month", _("月")
+    YEAR = "year", _("年")
+
+
+class PolicyCategory(models.TextChoices):
+    SKILLS = "skills", _("职业技能培训")
+    PROJECT = "project", _("项目制培训")
+    SAFETY = "safety", _("安全技能培训")
+    ENTREPRENEURSHIP = "entrepreneurship", _("创业培训")
+    VETERANS = "veterans", _("退役军人培训")
+    LIVING_ALLOWANCE = "living_allowance", _("培训期间生活费补贴")
+    DEVELOPMENT = "development", _("培训包、题库开发")
+    ELITE = "elite", _("技工班、巧匠班、大师班")
+    ABROAD = "abroad", _("境外培训")
+    APPRENTICESHIP = "apprenticeship", _("新型学徒制")
+    GRADUATES = "graduates", _("校企定向培养毕业生")
+    CONTESTS = "contests", _("岗位练兵、技能竞赛")
+    SELF_EVALUATION = "self_evaluation", _("企业自主评价")
+    CHIEF_TECHNICIAN = "chief_technician", _("企业首席技师")
+    TRADE_FRICTION = "trade_friction", _("受贸易摩擦影响企业")
+    PERSONAL_CERTIFICATE = "personal_certificate", _("个人取证补贴")
+    HIGH_SKILL = "high_skill", _("高技能人才晋级补贴")
+
+
+class HardshipGroup(models.TextChoices):
+    """Groups that may receive the living allowance during training (RULES.md S6)."""
+
+    LOW_INCOME_RURAL = "low_income_rural", _("农村低收入家庭")
+    EMPLOYMENT_DIFFICULTY = "employment_difficulty", _("就业困难人员")
+    ZERO_EMPLOYMENT_FAMILY = "zero_employment_family", _("零就业家庭")
+    TWO_AFTER_STUDENTS = "two_after_students", _("农村或城市低保家庭“两后生”")
 
 
 class Jurisdiction(models.Model):
@@ -141,6 +179,7 @@ class SubsidyPolicy(models.Model):
     jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="policies")
     code = models.CharField(_("代码"), max_length=10)
     name = models.CharField(_("名称"), max_length=200)
+    category = models.CharField(_("类别"), max_length=30, choices=PolicyCategory.choices, default=PolicyCategory.SKILLS)
     payee = models.CharField(_("补贴对象"), max_length=20, choices=Payee.choices, default=Payee.PROVIDER)
 
     class Meta:
@@ -160,11 +199,24 @@ class PolicyVersion(models.Model):
     version = models.PositiveIntegerField()
     valid_from = models.DateField()
     valid_to = models.DateField(null=True, blank=True)
-    amount_rule = models.CharField(max_length=10, choices=AmountRule.choices)
-    # {"senior": "3500.00", ...}: levels the standard covers, with their amount or cap.
+    amount_rule = models.CharField(max_length=20, choices=AmountRule.choices)
+    # {"senior": "3500.00", ...}: levels the standard covers, with their amount (or cap, or rate);
+    # the key "*" covers any level.
     amount_by_level = models.JSONField(default=dict)
+    # {"renewal": "100.00"}: amounts for a line's variant (S3 renewal, S8 out of province…).
+    variant_amounts = models.JSONField(default=dict, blank=True)
+    period = models.CharField(max_length=10, choices=Period.choices, blank=True)
+    max_periods = models.PositiveSmallIntegerField(null=True, blank=True)
+    # percent_of: the share of the base standard (S2: 50); uplift: the largest uplift (S16: 30).
+    percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    base_policy = models.ForeignKey(SubsidyPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Pay the lesser of the computed amount and the stated cost.
+    capped_by_cost = models.BooleanField(default=False)
     certificate_types = models.JSONField(default=list)
     source = models.CharField(_("依据"), max_length=200, blank=True)
+    notes = models.TextField(_("说明"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, null=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["policy", "version"], name="policy_version_unique")]
@@ -212,10 +264,16 @@ class ClaimLine(models.Model):
     certificate_date = models.DateField(_("发证日期"))
     training_days = models.PositiveIntegerField(_("培训天数"))
     stated_cost = models.DecimalField(_("实际培训费用"), max_digits=12, decimal_places=2, null=True, blank=True)
+    # Pricing inputs some standards need (RULES.md §3): S3 renewal, S6 hardship group, E9 free training,
+    # periods claimed for per-month/per-year standards.
+    variant = models.CharField(_("类型"), max_length=30, blank=True)
+    hardship_group = models.CharField(_("困难群体类别"), max_length=30, choices=HardshipGroup.choices, blank=True)
+    free_training = models.BooleanField(_("免费培训"), default=False)
+    periods = models.PositiveSmallIntegerField(_("申领期数"), null=True, blank=True)
     amount = models.DecimalField(_("补贴金额"), max_digits=12, decimal_places=2, default=ZERO)
     policy_version = models.ForeignKey(PolicyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     explanation = models.CharField(_("计算说明"), max_length=300, blank=True)
-    # [{"code": "DUP", "message": "..."}]; empty when the line is clean.
+    # [{"code": "DUP", "message": "…", "message_en": "…", "source": "…"}]; empty when the line is clean.
     flags = models.JSONField(default=list, blank=True)
     decision = models.CharField(_("审核结果"), max_length=10, choices=LineDecision.choices, default=LineDecision.PENDING)
     decision_reason = models.CharField(_("理由代码"), max_length=30, blank=True)
@@ -227,6 +285,50 @@ class ClaimLine(models.Model):
 
     def __str__(self):
         return f"{self.claim.number}#{self.line_no}"
+
+
+class FlagOverride(models.Model):
+    """An HR reviewer's written decision that a flag does not stop the line; survives re-checks."""
+
+    line = models.ForeignKey(ClaimLine, on_delete=models.CASCADE, related_name="overrides")
+    code = models.CharField(max_length=20)
+    reason = models.TextField()
+    overridden_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    overridden_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["line", "code"], name="one_override_per_flag")]
+
+
+class RosterUploadStatus(models.TextChoices):
+    RECEIVED = "received", _("已接收")
+    PROCESSING = "processing", _("处理中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("有错误")
+
+
+class RosterUpload(models.Model):
+    """An uploaded .xlsx roster: kept whole so a worker on any host can process it, exactly once."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="roster_uploads")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The claim's header fields (department, policy, class_name, training_start, training_end).
+    header = models.JSONField(default=dict)
+    filename = models.CharField(max_length=255)
+    content = models.BinaryField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    row_count = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=20, choices=RosterUploadStatus.choices, default=RosterUploadStatus.RECEIVED)
+    # [{"row": 3, "field": "id_number", "message": "…", "message_en": "…"}]
+    errors = models.JSONField(default=list, blank=True)
+    claim = models.OneToOneField(Claim, null=True, blank=True, on_delete=models.PROTECT, related_name="roster_upload")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
 
 
 # django-guardian object permissions with direct foreign keys (fast joins, real FKs).

@@ -27,9 +27,9 @@ def version_in_force(policy: SubsidyPolicy, on: datetime.date) -> PolicyVersion 
     )
 
 
-def price_line(
-    *, policy: SubsidyPolicy, level: str, certificate_type: str, certificate_date: datetime.date, stated_cost: Decimal | None
-) -> PricedLine:
+def price_line(*, policy: SubsidyPolicy, line) -> PricedLine:
+    """Price one line (a claims.inputs.LineInput or a ClaimLine) by the version in force on its certificate date."""
+    level, certificate_type, certificate_date, stated_cost = line.level, line.certificate_type, line.certificate_date, line.stated_cost
     version = version_in_force(policy, certificate_date)
     if version is None:
         message = _("%(date)s 无有效的 %(code)s 补贴标准。") % {"date": certificate_date.isoformat(), "code": policy.code}

@@ -69,13 +69,7 @@ def _write_lines(claim: Claim, lines: list[LineInput]) -> None:
     claim.lines.all().delete()
     new_lines = []
     for line_no, line in enumerate(lines, start=1):
-        priced = price_line(
-            policy=claim.policy,
-            level=line.level,
-            certificate_type=line.certificate_type,
-            certificate_date=line.certificate_date,
-            stated_cost=line.stated_cost,
-        )
+        priced = price_line(policy=claim.policy, line=line)
         new_lines.append(
             ClaimLine(
                 claim=claim,
@@ -88,6 +82,10 @@ def _write_lines(claim: Claim, lines: list[LineInput]) -> None:
                 certificate_date=line.certificate_date,
                 training_days=line.training_days,
                 stated_cost=line.stated_cost,
+                variant=line.variant,
+                hardship_group=line.hardship_group,
+                free_training=line.free_training,
+                periods=line.periods,
                 amount=priced.amount,
                 policy_version=priced.version,
                 explanation=priced.explanation,
