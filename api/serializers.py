@@ -13,6 +13,7 @@ from rest_framework import serializers
 from approvals.reasons import REASONS
 from approvals.services import DECISIONS
 from audit.models import AuditEvent
+from claims.catalogue import in_force
 from claims.models import (
     AmountRule,
     CertificateType,
@@ -24,6 +25,8 @@ from claims.models import (
     LineDecision,
     Payee,
     PaymentStatus,
+    Period,
+    PolicyCategory,
     PolicyVersion,
     Provider,
     SubsidyPolicy,
@@ -74,25 +77,62 @@ class ProviderSerializer(serializers.ModelSerializer):
 
 class PolicyVersionSerializer(serializers.ModelSerializer):
     amount_rule = serializers.ChoiceField(choices=AmountRule.choices, read_only=True)
-    amount_by_level = serializers.DictField(child=serializers.CharField(), read_only=True)
+    amount_by_level = serializers.DictField(
+        child=serializers.CharField(), read_only=True,
+        help_text='{level: amount}: the levels the version covers with their amount, cap or rate; "*" covers any level. '
+                  "Empty for percent_of and uplift, which take the base standard's amounts",
+    )
+    variant_amounts = serializers.DictField(
+        child=serializers.CharField(), read_only=True,
+        help_text='{variant: amount}: the amount for a line with that variant instead (S3 "renewal", S8 "out_of_province")',
+    )
+    period = serializers.ChoiceField(choices=Period.choices, allow_blank=True, read_only=True,
+                                     help_text="per_period: month or year; empty otherwise")
+    percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True, read_only=True,
+                                       help_text="percent_of: the share of the base standard; uplift: the largest uplift")
+    base_policy = serializers.CharField(source="base_policy.code", allow_null=True, read_only=True,
+                                        help_text="percent_of and uplift: the catalogue code of the base standard")
+    capped_by_cost = serializers.BooleanField(read_only=True, help_text="pays the lesser of the computed amount and the stated cost")
     # Plain strings (values of the certificate_type enumeration): a second enum of the same
     # choices would be a second name for one choice set in the schema.
     certificate_types = serializers.ListField(child=serializers.CharField(), read_only=True,
-                                              help_text="the certificate_type values the version covers")
+                                              help_text="the certificate_type values the version covers; empty: any")
 
     class Meta:
         model = PolicyVersion
-        fields = ["version", "valid_from", "valid_to", "amount_rule", "amount_by_level", "certificate_types", "source"]
+        fields = [
+            "version",
+            "valid_from",
+            "valid_to",
+            "amount_rule",
+            "amount_by_level",
+            "variant_amounts",
+            "period",
+            "max_periods",
+            "percent",
+            "base_policy",
+            "capped_by_cost",
+            "certificate_types",
+            "source",
+            "notes",
+            "created_at",
+        ]
 
 
 class PolicySerializer(serializers.ModelSerializer):
     jurisdiction = serializers.CharField(source="jurisdiction.code", read_only=True)
+    category = serializers.ChoiceField(choices=PolicyCategory.choices, read_only=True)
     payee = serializers.ChoiceField(choices=Payee.choices, read_only=True)
+    version_in_force = serializers.SerializerMethodField(help_text="number of the version in force today, or null")
     versions = PolicyVersionSerializer(many=True, read_only=True)
 
     class Meta:
         model = SubsidyPolicy
-        fields = ["code", "name", "payee", "jurisdiction", "versions"]
+        fields = ["code", "name", "category", "payee", "jurisdiction", "version_in_force", "versions"]
+
+    def get_version_in_force(self, policy) -> int | None:
+        version = in_force(policy.versions.all(), timezone.localdate())
+        return version.version if version else None
 
 
 class FlagSerializer(serializers.Serializer):

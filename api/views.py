@@ -102,7 +102,7 @@ class PolicyList(ListAPIView):
     def get_queryset(self):
         return (
             SubsidyPolicy.objects.select_related("jurisdiction")
-            .prefetch_related(Prefetch("versions", queryset=PolicyVersion.objects.order_by("version")))
+            .prefetch_related(Prefetch("versions", queryset=PolicyVersion.objects.select_related("base_policy").order_by("version")))
             .order_by("jurisdiction__code", Length("code"), "code")  # S1, S2 … S10, not S1, S10, S2
         )
 

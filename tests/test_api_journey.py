@@ -35,9 +35,9 @@ def test_claim_travels_from_draft_to_paid_through_the_api(demo):
     assert [l["line_no"] for l in claim["lines"]] == [1, 2, 3]
     assert (first["trainee"], first["trainee_name"]) == (mask(id1), "张三")
     assert (first["amount"], first["stated_cost"], first["rule_version"], first["flags"]) == ("450.00", "450.00", "S3 v2", [])
-    assert "450.00" in first["explanation"] and "500.00" in first["explanation"]
+    assert first["explanation"] == "S3 v2 高级工 ≤500，实际费用 450 → 450"  # the cap, the stated cost and the lesser
     assert (second["amount"], second["stated_cost"], second["rule_version"], second["flags"]) == ("500.00", None, "S3 v2", [])
-    assert "500.00" in second["explanation"]
+    assert second["explanation"] == "S3 v2 高级工 ≤500，未填实际费用 → 按上限 500"
     assert (third["amount"], third["rule_version"]) == ("0.00", "S3 v2")
     assert [flag["code"] for flag in third["flags"]] == ["LEVEL"] and third["flags"][0]["message"]
     assert {l["decision"] for l in claim["lines"]} == {"pending"}

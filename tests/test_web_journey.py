@@ -216,7 +216,7 @@ def test_inbox_filters_to_clean_claims(demo, clients):
 
     # The reviewer sees why the line was flagged.
     page = reviewer.get(reverse("approvals:task", args=[open_task_id(flagged)])).content.decode()
-    assert "LEVEL" in page and "不适用于该等级或证书类型" in page
+    assert "LEVEL" in page and "S3 v2 不适用于该等级（技师）" in page
 
 
 def test_pages_need_login_and_scope(demo, clients):

@@ -3,8 +3,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from claims import roles
-from claims.demo_catalogue import STANDARDS, VERSIONS
-from claims.models import PolicyVersion, SubsidyPolicy
+from claims.catalogue import add_version, create_policy, update_policy
+from claims.demo_catalogue import STANDARDS, versions
+from claims.errors import InvalidInput
+from claims.models import SubsidyPolicy
 from claims.organisation import ensure_department, ensure_jurisdiction, ensure_provider, ensure_staff_user
 
 # The annex of the Wenling plan (seed 000): the departments that run training.
@@ -55,23 +57,7 @@ class Command(BaseCommand):
             ensure_provider(jurisdiction=jurisdiction, code=code, name=name, credit_code=credit_code(base[:17]))
             for code, name, base in PROVIDERS
         ]
-        for code, name, payee, rule, amounts, certificate_types, source in STANDARDS:
-            policy, _ = SubsidyPolicy.objects.update_or_create(
-                jurisdiction=jurisdiction, code=code, defaults={"name": name, "payee": payee}
-            )
-            for version, valid_from, valid_to in VERSIONS:
-                PolicyVersion.objects.get_or_create(
-                    policy=policy,
-                    version=version,
-                    defaults={
-                        "valid_from": valid_from,
-                        "valid_to": valid_to,
-                        "amount_rule": rule,
-                        "amount_by_level": {str(level): amount for level, amount in amounts.items()},
-                        "certificate_types": [str(value) for value in certificate_types],
-                        "source": source,
-                    },
-                )
+        self._seed_catalogue(jurisdiction)
         staff = jurisdiction.staff_group
         users = [
             ("provider_clerk", roles.PROVIDER_CLERK, providers[0].staff_group, providers[0].name),
@@ -99,3 +85,31 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (password: the one given with --password):")
         for username, role, _group, description in users:
             self.stdout.write(f"  {username:<17} {role:<20} {description}")
+        # A demo key for signing ledger checkpoints, unless one is configured or already there.
+        from django.conf import settings
+
+        from audit.signing import create_key_file
+
+        if not settings.AUDIT_SIGNING_KEY and create_key_file(settings.AUDIT_SIGNING_KEY_FILE):
+            self.stdout.write(f"Demo audit signing key written to {settings.AUDIT_SIGNING_KEY_FILE}")
+
+    def _seed_catalogue(self, jurisdiction):
+        """Create what is missing of the demo catalogue through the catalogue services (so the ledger
+        shows it). Existing versions are never changed: a later demo version is added after them, and
+        one the catalogue refuses (it would cut into dates already priced) is reported and skipped."""
+        for standard in STANDARDS:
+            policy = SubsidyPolicy.objects.filter(jurisdiction=jurisdiction, code=standard.code).first()
+            if policy is None:
+                policy = create_policy(actor=None, jurisdiction=jurisdiction, code=standard.code, name=standard.name,
+                                       category=standard.category, payee=standard.payee)
+            else:
+                update_policy(actor=None, policy=policy, name=standard.name, category=standard.category, payee=standard.payee)
+            existing = set(policy.versions.values_list("version", flat=True))
+            for number, terms in versions(standard):
+                if number in existing:
+                    continue
+                try:
+                    add_version(actor=None, policy=policy, terms=terms)
+                except InvalidInput as error:
+                    self.stderr.write(f"demo catalogue: {standard.code} v{number} not added: {error.message} {error.fields}")
+                    break
