@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import imports, views
 
 router = SimpleRouter()
 router.register("claims", views.ClaimViewSet, basename="claim")
@@ -14,6 +14,10 @@ v1 = [
     path("providers/", views.ProviderList.as_view(), name="providers"),
     path("policies/", views.PolicyList.as_view(), name="policies"),
     path("audit/verify/", views.AuditVerifyView.as_view(), name="audit-verify"),
+    # Before the router: "claims/import/" is not a claim's id.
+    path("claims/import/", imports.RosterImportView.as_view(), name="claim-import"),
+    path("claims/import/template/", imports.RosterTemplateView.as_view(), name="claim-import-template"),
+    path("claims/import/<int:pk>/", imports.RosterUploadView.as_view(), name="claim-import-status"),
     *router.urls,
 ]
 

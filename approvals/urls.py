@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import roster_views, views
 
 app_name = "approvals"
 
@@ -12,6 +12,9 @@ urlpatterns = [
     path("tasks/<int:task_id>/pay/", views.task_pay, name="task_pay"),
     path("claims/", views.claim_list, name="claims"),
     path("claims/new/", views.claim_new, name="claim_new"),
+    path("claims/import/", roster_views.roster_import, name="roster_import"),
+    path("claims/import/template/", roster_views.roster_template, name="roster_template"),
+    path("claims/import/<int:upload_id>/", roster_views.roster_status, name="roster_status"),
     path("claims/<int:claim_id>/", views.claim_detail, name="claim"),
     path("claims/<int:claim_id>/edit/", views.claim_edit, name="claim_edit"),
     path("claims/<int:claim_id>/submit/", views.claim_submit, name="claim_submit"),

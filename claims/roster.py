@@ -1,0 +1,533 @@
+"""The Excel roster: the template providers fill in, and reading a filled one back.
+
+Reading only turns cells into the same dicts the API takes (``claims.inputs.parse_line``
+checks every value); what is particular to a spreadsheet is checked here: the file is a
+real .xlsx, the headers are ours, no formulas, dates are real dates, not too many rows.
+
+Every problem is reported with its sheet row number and column title, in Chinese and
+English (``{row, column, column_en, field, message, message_en}``), all at once.
+"""
+
+import datetime
+import io
+import logging
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from .inputs import ErrorCollector, LineInput, parse_line
+from .models import CertificateType, HardshipGroup, Level
+
+logger = logging.getLogger(__name__)
+
+MAX_ROWS = 20_000  # trainees per roster; larger classes are split into several claims
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_UNCOMPRESSED_BYTES = 300 * 1024 * 1024  # a zip bomb is refused before it is parsed
+SHEET_TITLE = "花名册"
+CHOICES_SHEET_TITLE = "可选值"
+HELP_SHEET_TITLE = "填写说明"
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+TEMPLATE_FILENAME = "roster-template.xlsx"
+
+EXAMPLE_ID_NUMBER = "11010519491231002X"
+EXAMPLE_NAME = "张三（示例）"
+
+YES, NO = "是", "否"
+
+
+@dataclass(frozen=True)
+class Column:
+    field: str
+    label: object  # gettext_lazy: Chinese msgid, English translation
+    kind: str  # text, id, date, int, money, choice, bool
+    required: bool
+    width: int
+    choices: type | None = None
+
+    @property
+    def title(self) -> str:
+        """The column's title in the active language."""
+        return str(self.label)
+
+    def header(self) -> str:
+        """The header cell of the template: the Chinese title and the field key."""
+        with translation.override("zh-hans"):
+            return f"{self.title} {self.field}"
+
+
+COLUMNS = (
+    Column("id_number", gettext_lazy("身份证号码"), "id", True, 22),
+    Column("name", gettext_lazy("姓名"), "text", True, 12),
+    Column("occupation", gettext_lazy("职业（工种）"), "text", True, 16),
+    Column("level", gettext_lazy("等级"), "choice", True, 10, Level),
+    Column("certificate_type", gettext_lazy("证书类型"), "choice", True, 20, CertificateType),
+    Column("certificate_number", gettext_lazy("证书编号"), "text", True, 18),
+    Column("certificate_date", gettext_lazy("发证日期"), "date", True, 14),
+    Column("training_days", gettext_lazy("培训天数"), "int", True, 10),
+    Column("stated_cost", gettext_lazy("实际培训费用"), "money", False, 14),
+    Column("variant", gettext_lazy("类型"), "text", False, 12),
+    Column("hardship_group", gettext_lazy("困难群体类别"), "choice", False, 24, HardshipGroup),
+    Column("free_training", gettext_lazy("免费培训"), "bool", False, 10),
+    Column("periods", gettext_lazy("申领期数"), "int", False, 10),
+)
+COLUMNS_BY_FIELD = {column.field: column for column in COLUMNS}
+REQUIRED_FIELDS = tuple(column.field for column in COLUMNS if column.required)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def in_both_languages(build: Callable[[], str]) -> tuple[str, str]:
+    """Call ``build`` (which uses gettext) once in Chinese and once in English."""
+    with translation.override("zh-hans"):
+        chinese = str(build())
+    with translation.override("en"):
+        english = str(build())
+    return chinese, english
+
+
+def column_titles(fields: Iterable[str]) -> Callable[[], str]:
+    return lambda: "、".join(COLUMNS_BY_FIELD[name].title if name in COLUMNS_BY_FIELD else name for name in fields)
+
+
+def _located(row: int | None, column: Column | None, message: str) -> str:
+    """"第5行 发证日期：…" in the active language."""
+    if row is not None and column is not None:
+        return _("第%(row)d行 %(column)s：%(message)s") % {"row": row, "column": column.title, "message": message}
+    if row is not None:
+        return _("第%(row)d行：%(message)s") % {"row": row, "message": message}
+    return message
+
+
+def _error(row: int | None, column: Column | None, message: str, message_en: str) -> dict:
+    column_zh, column_en = in_both_languages(lambda: column.title) if column else ("", "")
+    return {
+        "row": row,
+        "column": column_zh,
+        "column_en": column_en,
+        "column_letter": get_column_letter(COLUMNS.index(column) + 1) if column else "",
+        "field": column.field if column else "",
+        "message": message,
+        "message_en": message_en,
+    }
+
+
+def row_error(row: int | None, field_name: str | None, build: Callable[[], str]) -> dict:
+    """One problem, located by sheet row and column; ``build`` makes the message (with gettext)."""
+    column = COLUMNS_BY_FIELD.get(field_name) if field_name else None
+    message, message_en = in_both_languages(lambda: _located(row, column, str(build())))
+    return _error(row, column, message, message_en)
+
+
+def error_fields(errors: Sequence[dict]) -> dict[str, list[str]]:
+    """Errors as the API's ``fields``: ``rows[5].id_number`` → [Chinese, English]."""
+    fields: dict[str, list[str]] = {}
+    for error in errors:
+        if error["row"] is None:
+            path = "file"
+        else:
+            path = f"rows[{error['row']}]" + (f".{error['field']}" if error["field"] else "")
+        fields.setdefault(path, []).extend([error["message"], error["message_en"]])
+    return fields
+
+
+class RosterFileError(Exception):
+    """The file as a whole cannot be read as a roster (not xlsx, empty, wrong headers, too big)."""
+
+    def __init__(self, errors: list[dict]):
+        super().__init__(errors[0]["message"])
+        self.errors = errors
+
+
+def _file_error(build: Callable[[], str]) -> RosterFileError:
+    return RosterFileError([row_error(None, None, build)])
+
+
+# --------------------------------------------------------------------------- the template
+
+
+def _choice_labels(choices) -> list[str]:
+    with translation.override("zh-hans"):
+        return [str(label) for label in choices.labels]
+
+
+def build_template(*, variants: Sequence[str] = (), today: datetime.date | None = None) -> bytes:
+    """The roster template: headers in Chinese with the field key, an example row, drop-down
+    lists of allowed values (from the 可选值 sheet), text and date formats on the right columns."""
+    today = today or datetime.date.today()
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = SHEET_TITLE
+    header_fill = PatternFill("solid", fgColor="DDE7F3")
+    example_fill = PatternFill("solid", fgColor="F2F2F2")
+    with translation.override("zh-hans"):
+        sheet.append([column.header() for column in COLUMNS])
+    for index, column in enumerate(COLUMNS, start=1):
+        cell = sheet.cell(row=1, column=index)
+        cell.font = Font(bold=True, color="C00000" if column.required else "000000")
+        cell.fill = header_fill
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+        letter = get_column_letter(index)
+        dimension = sheet.column_dimensions[letter]
+        dimension.width = column.width
+        # Formats of the whole column (no cells are created, so the sheet stays its real size).
+        if column.kind in ("id", "text"):
+            dimension.number_format = "@"
+        elif column.kind == "date":
+            dimension.number_format = "yyyy-mm-dd"
+        elif column.kind == "money":
+            dimension.number_format = "0.00"
+    sheet.row_dimensions[1].height = 32
+    sheet.freeze_panes = "A2"
+
+    example = {
+        "id_number": EXAMPLE_ID_NUMBER,
+        "name": EXAMPLE_NAME,
+        "occupation": "电工",
+        "level": _choice_labels(Level)[Level.values.index(Level.JUNIOR)],
+        "certificate_type": _choice_labels(CertificateType)[CertificateType.values.index(CertificateType.SPECIAL_OPERATION)],
+        "certificate_number": "T330000000001",
+        "certificate_date": today - datetime.timedelta(days=30),
+        "training_days": 10,
+        "stated_cost": 450,
+        "free_training": NO,
+    }
+    for index, column in enumerate(COLUMNS, start=1):
+        cell = sheet.cell(row=2, column=index, value=example.get(column.field))
+        cell.fill = example_fill
+        cell.font = Font(italic=True, color="7F7F7F")
+        if column.kind in ("id", "text"):
+            cell.number_format = "@"
+        elif column.kind == "date":
+            cell.number_format = "yyyy-mm-dd"
+        elif column.kind == "money":
+            cell.number_format = "0.00"
+
+    # Allowed values, and drop-down lists that use them.
+    choices_sheet = workbook.create_sheet(CHOICES_SHEET_TITLE)
+    lists = {
+        "level": _choice_labels(Level),
+        "certificate_type": _choice_labels(CertificateType),
+        "hardship_group": _choice_labels(HardshipGroup),
+        "free_training": [YES, NO],
+        "variant": list(variants),
+    }
+    last_row = MAX_ROWS + 1
+    for list_index, (field_name, values) in enumerate(lists.items(), start=1):
+        letter = get_column_letter(list_index)
+        with translation.override("zh-hans"):
+            choices_sheet.cell(row=1, column=list_index, value=COLUMNS_BY_FIELD[field_name].header()).font = Font(bold=True)
+        choices_sheet.column_dimensions[letter].width = 26
+        for row, value in enumerate(values, start=2):
+            choices_sheet.cell(row=row, column=list_index, value=value)
+        if not values:
+            continue
+        target = get_column_letter(COLUMNS.index(COLUMNS_BY_FIELD[field_name]) + 1)
+        validation = DataValidation(
+            type="list",
+            formula1=f"'{CHOICES_SHEET_TITLE}'!${letter}$2:${letter}${len(values) + 1}",
+            allow_blank=not COLUMNS_BY_FIELD[field_name].required,
+            showErrorMessage=field_name != "variant",
+            errorTitle="取值无效",
+            error="请从下拉列表中选择。",
+        )
+        validation.add(f"{target}2:{target}{last_row}")
+        sheet.add_data_validation(validation)
+    date_column = get_column_letter(COLUMNS.index(COLUMNS_BY_FIELD["certificate_date"]) + 1)
+    date_validation = DataValidation(
+        type="date", operator="greaterThan", formula1="DATE(1990,1,1)", showErrorMessage=True,
+        errorTitle="日期无效", error="请填写日期，例如 2026-03-01（不要输入文本）。",
+    )  # fmt: skip
+    date_validation.add(f"{date_column}2:{date_column}{last_row}")
+    sheet.add_data_validation(date_validation)
+
+    help_sheet = workbook.create_sheet(HELP_SHEET_TITLE)
+    help_sheet.column_dimensions["A"].width = 110
+    lines = [
+        "职业技能培训补贴申领 · 学员花名册填写说明",
+        "",
+        f"1. 在“{SHEET_TITLE}”工作表中每行填写一名学员；第1行标题不要修改，也不要增删列。",
+        f"2. 第2行灰色斜体为示例，上传前请删除或用真实数据覆盖（保留示例行会被拒绝）。",
+        "3. 红色标题为必填列。身份证号码请按文本填写（18位，末位可为X）。",
+        "4. 发证日期须为日期格式（如 2026-03-01），不要输入文本或公式。",
+        f"5. 等级、证书类型、困难群体类别、免费培训请从下拉列表选择（可选值见“{CHOICES_SHEET_TITLE}”工作表）。",
+        "6. 实际培训费用：按实际收费填写，可留空（留空时按标准上限计算）。",
+        "7. 类型 variant：新取证留空；复审、换证等按补贴目录填写（如 renewal）。",
+        f"8. 不接受公式。每份花名册最多 {MAX_ROWS} 行；1000 行及以上在后台处理，页面显示进度。",
+        "9. 任何一行有误时整份花名册不保存，系统会列出每个出错的行和列。",
+    ]
+    for row, text in enumerate(lines, start=1):
+        help_sheet.cell(row=row, column=1, value=text)
+    help_sheet["A1"].font = Font(bold=True, size=13)
+
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- reading a roster
+
+
+@dataclass
+class RosterRow:
+    number: int  # the row number in the sheet (the header is row 1)
+    data: dict
+    cell_errors: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class RosterSheet:
+    rows: list[RosterRow]
+    columns: list[str]  # the fields, in the file's column order
+
+
+def _is_blank(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _open_workbook(content: bytes):
+    if not content:
+        raise _file_error(lambda: _("上传的文件是空的。"))
+    if len(content) > MAX_FILE_BYTES:
+        raise _file_error(lambda: _("文件过大（超过 %(mb)d MB）。") % {"mb": MAX_FILE_BYTES // (1024 * 1024)})
+    if content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise _file_error(lambda: _("这是旧版 Excel（.xls）文件，请在 Excel 中“另存为” .xlsx 后再上传。"))
+    if content[:4] != b"PK\x03\x04":
+        raise _file_error(lambda: _("文件不是 Excel .xlsx 格式，请使用下载的模板填写后上传。"))
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            if sum(info.file_size for info in archive.infolist()) > MAX_UNCOMPRESSED_BYTES:
+                raise _file_error(lambda: _("文件解压后过大，无法处理。"))
+            if "xl/workbook.xml" not in archive.namelist():
+                raise _file_error(lambda: _("文件不是 Excel .xlsx 格式，请使用下载的模板填写后上传。"))
+        return load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+    except RosterFileError:
+        raise
+    except zipfile.BadZipFile:
+        raise _file_error(lambda: _("无法读取该 Excel 文件（文件可能已损坏），请用 Excel 打开后重新保存为 .xlsx。")) from None
+    except Exception:  # noqa: BLE001 - openpyxl raises many kinds (BadZipFile, KeyError, XML errors) on a damaged file
+        logger.warning("roster workbook could not be opened", exc_info=True)
+        raise _file_error(lambda: _("无法读取该 Excel 文件（文件可能已损坏），请用 Excel 打开后重新保存为 .xlsx。")) from None
+
+
+def _roster_sheet(workbook):
+    if SHEET_TITLE in workbook.sheetnames:
+        return workbook[SHEET_TITLE]
+    return workbook.worksheets[0]
+
+
+def _header_field(text) -> str | None:
+    if not isinstance(text, str):
+        return None
+    text = " ".join(text.split())
+    if not text:
+        return None
+    key = text.rsplit(" ", 1)[-1].lower()
+    if key in COLUMNS_BY_FIELD:
+        return key
+    for column in COLUMNS:
+        for language in ("zh-hans", "en"):
+            with translation.override(language):
+                if text.lower() == column.title.lower():
+                    return column.field
+    return ""
+
+
+def _read_header(header_row) -> list[str | None]:
+    """The field of each column (None for a blank header); refuses unknown, duplicate or missing columns."""
+    fields: list[str | None] = []
+    unknown: list[str] = []
+    duplicates: list[str] = []
+    for value in header_row:
+        name = _header_field(value)
+        if name == "":
+            unknown.append(str(value).strip())
+        elif name is not None and name in fields:
+            duplicates.append(name)
+        fields.append(name or None)
+    while fields and fields[-1] is None:
+        fields.pop()
+    missing = [name for name in REQUIRED_FIELDS if name not in fields]
+    errors = []
+    if missing:
+        errors.append(row_error(1, None, lambda: _("缺少必填列：%(columns)s。请使用下载的模板，不要修改第1行标题。")
+                                % {"columns": column_titles(missing)()}))
+    if unknown:
+        errors.append(row_error(1, None, lambda: _("无法识别的列：%(columns)s。") % {"columns": "、".join(unknown)}))
+    if duplicates:
+        errors.append(row_error(1, None, lambda: _("列重复：%(columns)s。") % {"columns": column_titles(duplicates)()}))
+    if errors:
+        raise RosterFileError(errors)
+    return fields
+
+
+def _too_many_rows(count: int) -> RosterFileError:
+    return _file_error(
+        lambda: _("花名册超过 %(max)d 行（文件中至少有 %(count)d 行），请分成多份申领上传。") % {"max": MAX_ROWS, "count": count}
+    )
+
+
+PLAIN_VALUES = (str, int, float, bool, datetime.date, datetime.datetime, datetime.time)
+
+
+def _cell_value(column: Column, value, row: int, errors: list[dict]):
+    """The cell's value as parse_line takes it; problems particular to a spreadsheet go to ``errors``.
+    The workbook is read without computed values: a formula comes as its text ("=A1+1") or as an
+    openpyxl formula object, never as a number that might be stale."""
+    if (isinstance(value, str) and value.lstrip().startswith("=")) or (value is not None and not isinstance(value, PLAIN_VALUES)):
+        errors.append(row_error(row, column.field, lambda: _("不接受公式，请复制后“选择性粘贴为数值”。")))
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+    if _is_blank(value):
+        return None
+    if column.kind == "date":
+        if isinstance(value, datetime.datetime):
+            return value.date()
+        if isinstance(value, datetime.date):
+            return value
+        if isinstance(value, str):
+            errors.append(row_error(row, column.field, lambda: _("请使用日期格式，不要使用文本（例如 2026-03-01）。")))
+        else:
+            errors.append(row_error(row, column.field, lambda: _("请使用日期格式：该单元格是数字，不是日期。")))
+        return None
+    if column.kind == "id":
+        if isinstance(value, float):
+            errors.append(row_error(row, column.field, lambda: _(
+                "身份证号码被存成了数字，末几位可能已丢失：请把该列设为文本后重新输入。")))
+            return None
+        return str(value)
+    if isinstance(value, (datetime.date, datetime.datetime, datetime.time)):
+        errors.append(row_error(row, column.field, lambda: _("这里不应填写日期。")))
+        return None
+    if column.kind in ("int", "text") and isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if column.kind == "choice":
+        key = _choice_key(column.choices, str(value))
+        if key is None:
+            errors.append(row_error(row, column.field, lambda: _("无效的取值“%(value)s”，请从下拉列表中选择：%(allowed)s。")
+                                    % {"value": value, "allowed": "、".join(str(label) for label in column.choices.labels)}))
+        return key
+    if column.kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value)
+        return {YES: True, NO: False}.get(text, text)
+    if isinstance(value, bool):
+        return str(value)
+    return value if column.kind == "money" else str(value)
+
+
+_CHOICE_KEYS: dict[type, dict[str, str]] = {}
+
+
+def _choice_key(choices, text: str) -> str | None:
+    """A choice is given by its Chinese label (the drop-down list), its English label or its key."""
+    keys = _CHOICE_KEYS.get(choices)
+    if keys is None:
+        keys = {}
+        for language in ("en", "zh-hans"):
+            with translation.override(language):
+                keys.update({str(label).lower(): value for value, label in choices.choices})
+        keys.update({value: value for value in choices.values})
+        _CHOICE_KEYS[choices] = keys
+    return keys.get(text) or keys.get(text.lower())
+
+
+def read_roster(content: bytes) -> RosterSheet:
+    """Read the roster sheet into one dict per non-blank row. Raises RosterFileError for a
+    file that is not a roster at all; problems of single cells are kept on their rows."""
+    workbook = _open_workbook(content)
+    try:
+        try:
+            sheet = _roster_sheet(workbook)
+            # The sheet's own dimension, when written (Excel always does), refuses a huge file before reading it.
+            if sheet.max_row is not None and sheet.max_row - 1 > MAX_ROWS:
+                raise _too_many_rows(sheet.max_row - 1)
+            rows = sheet.iter_rows(values_only=True)
+            header = next(rows, None)
+            if header is None or all(_is_blank(value) for value in header):
+                raise _file_error(lambda: _("工作表是空的：第1行应为标题，第2行起每行一名学员。"))
+            fields = _read_header(header)
+            width = len(fields)
+            result: list[RosterRow] = []
+            for number, cells in enumerate(rows, start=2):
+                if all(_is_blank(value) for value in cells):
+                    continue
+                if len(result) >= MAX_ROWS:
+                    raise _too_many_rows(len(result) + 1)
+                errors: list[dict] = []
+                data = {}
+                for position, value in enumerate(cells):
+                    name = fields[position] if position < width else None
+                    if name is not None:
+                        data[name] = _cell_value(COLUMNS_BY_FIELD[name], value, number, errors)
+                    elif not _is_blank(value):
+                        letter = get_column_letter(position + 1)
+                        errors.append(row_error(number, None, lambda letter=letter: _(
+                            "%(letter)s列没有标题，其中的内容无法导入：请删除或移到正确的列。") % {"letter": letter}))
+                if data.get("id_number") == EXAMPLE_ID_NUMBER and data.get("name") == EXAMPLE_NAME:
+                    errors.append(row_error(number, None, lambda: _("这是模板的示例行，请删除后再上传。")))
+                result.append(RosterRow(number=number, data=data, cell_errors=errors))
+        except RosterFileError:
+            raise
+        except Exception:  # noqa: BLE001 - a damaged sheet part fails only while it is read
+            logger.warning("roster sheet could not be read", exc_info=True)
+            raise _file_error(lambda: _("无法读取该 Excel 文件（文件可能已损坏），请用 Excel 打开后重新保存为 .xlsx。")) from None
+    finally:
+        workbook.close()
+    if not result:
+        raise _file_error(lambda: _("花名册没有学员：第2行起每行填写一名学员。"))
+    return RosterSheet(rows=result, columns=[name for name in fields if name])
+
+
+# --------------------------------------------------------------------------- checking rows
+
+
+def check_rows(rows: Sequence[RosterRow], *, first_index: int = 0) -> tuple[list[LineInput], list[dict]]:
+    """Check each row with the same parse_line the API uses; its ``lines[i].field`` errors become
+    row-and-column errors in both languages. ``first_index`` is the index of ``rows[0]`` in the roster."""
+    lines: list[LineInput] = []
+    errors: list[dict] = []
+    for offset, row in enumerate(rows):
+        index = first_index + offset
+        with translation.override("zh-hans"):
+            collector = ErrorCollector()
+            line = parse_line(row.data, index, collector)
+        errors.extend(row.cell_errors)
+        if line is not None and not row.cell_errors:
+            lines.append(line)
+            continue
+        if not collector:
+            continue
+        with translation.override("en"):
+            english = ErrorCollector()
+            parse_line(row.data, index, english)
+        located = {error["field"] for error in row.cell_errors}
+        prefix = f"lines[{index}]"
+        for path, messages in collector.fields.items():
+            field_name = path[len(prefix) + 1:] if path.startswith(prefix + ".") else None
+            if field_name in located:
+                continue  # already explained by the cell (a date given as text is not also "required")
+            for position, message in enumerate(messages):
+                message_en = english.fields.get(path, [])[position:position + 1] or [message]
+                errors.append(_parsed_error(row.number, field_name, message, message_en[0]))
+    return lines, errors
+
+
+def _parsed_error(row: int, field_name: str | None, message: str, message_en: str) -> dict:
+    """A parse_line message (already in each language) located by row and column."""
+    column = COLUMNS_BY_FIELD.get(field_name) if field_name else None
+    with translation.override("zh-hans"):
+        located = _located(row, column, message)
+    with translation.override("en"):
+        located_en = _located(row, column, message_en)
+    return _error(row, column, located, located_en)
