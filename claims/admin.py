@@ -54,7 +54,8 @@ class ProviderAdmin(ReadOnlyAdmin):
 class PolicyVersionInline(admin.TabularInline):
     model = PolicyVersion
     fk_name = "policy"
-    fields = ("version", "valid_from", "valid_to", "amount_rule", "amount_by_level", "certificate_types", "source")
+    fields = ("version", "valid_from", "valid_to", "amount_rule", "amount_by_level", "variant_amounts", "period", "max_periods",
+              "percent", "base_policy", "capped_by_cost", "certificate_types", "source", "notes", "created_by", "created_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -65,5 +66,9 @@ class PolicyVersionInline(admin.TabularInline):
 
 @admin.register(SubsidyPolicy)
 class SubsidyPolicyAdmin(ReadOnlyAdmin):
-    list_display = ("code", "name", "payee", "jurisdiction")
+    """Read-only: administrators edit the catalogue at /catalogue/ (claims/catalogue_views.py),
+    where every change goes through claims.catalogue and into the audit ledger."""
+
+    list_display = ("code", "name", "category", "payee", "jurisdiction")
+    list_filter = ("jurisdiction", "category", "payee")
     inlines = [PolicyVersionInline]

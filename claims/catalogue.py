@@ -369,15 +369,22 @@ def add_version(*, actor, policy: SubsidyPolicy, terms: VersionTerms) -> PolicyV
     started; the previous version, if still in force then, ends the day before."""
     _require_administrator(actor)
     policy = _locked_policy(policy)
-    values = _clean_terms(policy=policy, terms=terms)
     previous = PolicyVersion.objects.select_for_update().filter(policy=policy).order_by("-version").first()
-    if previous is not None:
-        if values["valid_from"] <= previous.valid_from:
-            raise InvalidInput(
-                _("新版本的生效日期须晚于 v%(version)d 的生效日期 %(date)s。") % {
-                    "version": previous.version, "date": previous.valid_from.isoformat()},
-                fields={"valid_from": [_("须晚于 %(date)s。") % {"date": previous.valid_from.isoformat()}]},
-            )
+    order_error = None
+    if previous is not None and terms.valid_from is not None and terms.valid_from <= previous.valid_from:
+        order_error = InvalidInput(
+            _("新版本的生效日期须晚于 v%(version)d 的生效日期 %(date)s。") % {
+                "version": previous.version, "date": previous.valid_from.isoformat()},
+            fields={"valid_from": [_("须晚于 %(date)s。") % {"date": previous.valid_from.isoformat()}]},
+        )
+    try:
+        values = _clean_terms(policy=policy, terms=terms)
+    except InvalidInput as error:
+        if order_error is not None:  # every problem at once
+            error.fields.setdefault("valid_from", []).extend(order_error.fields["valid_from"])
+        raise
+    if order_error is not None:
+        raise order_error
     number = previous.version + 1 if previous else 1
     version = PolicyVersion(policy=policy, version=number, created_by=actor, **values)
     if previous is not None and (previous.valid_to is None or previous.valid_to >= version.valid_from):

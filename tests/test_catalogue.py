@@ -10,6 +10,8 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.test import Client
+from django.urls import reverse
 
 from audit.models import AuditEvent
 from audit.selectors import verify_chain
@@ -94,6 +96,9 @@ def test_a_new_version_must_start_after_the_previous_one_started(demo, entry):
     with pytest.raises(InvalidInput) as refused:
         add_version(actor=demo["admin"], policy=entry, terms=terms(valid_from=datetime.date(2024, 1, 1)))
     assert "valid_from" in refused.value.fields
+    with pytest.raises(InvalidInput) as both:  # the date and the terms are reported together
+        add_version(actor=demo["admin"], policy=entry, terms=terms(valid_from=datetime.date(2023, 1, 1), amount_rule="per_period"))
+    assert set(both.value.fields) == {"valid_from", "period"}
     assert list(entry.versions.values_list("version", "valid_to")) == [(1, None)]
     assert catalogue_events() == before
 
@@ -238,6 +243,167 @@ def test_the_api_lists_every_field_of_every_version(demo):
         "enterprise", "year", 2, True)
     assert policies["S3"]["versions"][1]["variant_amounts"] == {"renewal": "100.00"}
     assert (s16["version_in_force"], len(s16["versions"]), s16["versions"][0]["amount_rule"]) == (None, 1, "uplift")
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def web(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def version_post(**overrides) -> dict:
+    """What the add/edit version form posts: S19-like cap for junior and senior."""
+    data = {
+        "valid_from": "2024-01-01", "valid_to": "", "amount_rule": "cap",
+        "amount_junior": "1000.00", "amount_senior": "2000.00",
+        "variant_amounts": "", "period": "", "max_periods": "", "percent": "", "base_policy": "",
+        "certificate_types": ["skill_level"], "source": "002 §三(十三)", "notes": "",
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def test_anyone_signed_in_reads_the_catalogue_and_sees_which_version_is_in_force(demo):
+    for username in ("admin", "dept_reviewer", "provider_clerk"):
+        page = web(demo[username]).get(reverse("claims:catalogue"))
+        assert page.status_code == 200
+        html = page.content.decode()
+        for n in range(1, 19):
+            assert f'id="entry-WL-S{n}"' in html
+    s1 = SubsidyPolicy.objects.get(code="S1")
+    current = catalogue.in_force(list(s1.versions.all()), TODAY)
+    detail = web(demo["dept_reviewer"]).get(reverse("claims:catalogue_policy", args=["WL", "S1"]))
+    html = detail.content.decode()
+    assert detail.status_code == 200
+    assert f'<tr id="version-{current.version}" class="current">' in html
+    assert "002 §二(一)" in html and "演示数据" in html
+    # A reader sees no edit links; the nav link is for administrators.
+    assert reverse("claims:catalogue_version_new", args=["WL", "S1"]) not in html
+    assert 'href="/catalogue/"' not in web(demo["dept_reviewer"]).get(reverse("approvals:inbox")).content.decode()
+    assert 'href="/catalogue/"' in web(demo["admin"]).get(reverse("approvals:inbox")).content.decode()
+
+
+def test_the_short_address_leads_to_the_entry_and_anonymous_users_to_the_login(demo):
+    response = web(demo["auditor"]).get("/catalogue/S3/")
+    assert (response.status_code, response["Location"]) == (302, "/catalogue/WL/S3/")
+    assert web(demo["auditor"]).get("/catalogue/S99/").status_code == 404
+    assert web(demo["auditor"]).get("/catalogue/WL/S3/versions/9/edit/").status_code == 403
+    for url in ("/catalogue/", "/catalogue/WL/S3/"):
+        response = Client().get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize("username", ["dept_reviewer", "hr_reviewer", "hr_head", "finance_officer", "auditor", "provider_clerk"])
+def test_only_an_administrator_opens_the_edit_pages(demo, username):
+    client = web(demo[username])
+    s1 = SubsidyPolicy.objects.get(code="S1")
+    urls = [
+        reverse("claims:catalogue_policy_new"),
+        reverse("claims:catalogue_policy_edit", args=["WL", "S1"]),
+        reverse("claims:catalogue_version_new", args=["WL", "S1"]),
+        reverse("claims:catalogue_version_edit", args=["WL", "S1", 3]),
+    ]
+    events = AuditEvent.objects.count()
+    for url in urls:
+        assert client.get(url).status_code == 403, url
+        assert client.post(url, version_post(valid_from="2027-01-01", name="x", code="S30", category="skills",
+                                             payee="provider", jurisdiction="WL")).status_code == 403, url
+    assert (s1.versions.count(), AuditEvent.objects.count()) == (3, events)
+    assert not SubsidyPolicy.objects.filter(code="S30").exists()
+
+
+def test_the_administrator_adds_an_entry_and_its_versions_through_the_pages(demo):
+    admin = web(demo["admin"])
+    response = admin.post(reverse("claims:catalogue_policy_new"), {
+        "jurisdiction": "WL", "code": "S19", "name": "演示：技能提升补贴", "category": "personal_certificate", "payee": "trainee"})
+    assert (response.status_code, response["Location"]) == (302, "/catalogue/WL/S19/versions/new/")
+    assert admin.get(response["Location"]).status_code == 200
+
+    response = admin.post("/catalogue/WL/S19/versions/new/", version_post())
+    assert (response.status_code, response["Location"]) == (302, "/catalogue/WL/S19/")
+    # The form of the next version starts from the latest one.
+    form = admin.get("/catalogue/WL/S19/versions/new/").content.decode()
+    assert 'name="amount_senior" value="2000.00"' in form and "新增 v2" in form
+    response = admin.post("/catalogue/WL/S19/versions/new/", version_post(valid_from="2026-01-01", amount_senior="2500"))
+    assert response.status_code == 302
+
+    s19 = SubsidyPolicy.objects.get(code="S19")
+    assert list(s19.versions.values_list("version", "valid_from", "valid_to")) == [
+        (1, datetime.date(2024, 1, 1), datetime.date(2025, 12, 31)), (2, datetime.date(2026, 1, 1), None)]
+    assert s19.versions.get(version=2).amount_by_level == {"junior": "1000.00", "senior": "2500.00"}
+    assert {e.actor_id for e in catalogue_events(object_type="claims.policyversion")} >= {demo["admin"].pk}
+    page = admin.get("/catalogue/WL/S19/").content.decode()
+    assert [action for action in ("catalogue.policy_created", "catalogue.version_added", "catalogue.version_closed")
+            if f'data-action="{action}"' in page] == ["catalogue.policy_created", "catalogue.version_added", "catalogue.version_closed"]
+    assert "<del>—</del> → <ins>2025-12-31</ins>" in page  # v1's end date set when v2 was added
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"valid_from": "2025-06-01"}, "须晚于 2026-01-01"),
+    ({"valid_from": "2027-01-01", "amount_rule": "per_period"}, "按月或按年计算的标准须选择期间"),
+    ({"valid_from": "2027-01-01", "amount_rule": "percent_of", "percent": "50", "base_policy": "S2"},
+     "各等级金额：按比例或上浮计算的标准，各等级金额取自基准标准，此处不填。"),
+    ({"valid_from": "2027-01-01", "variant_amounts": "renewal 100\nout of province"}, "第 2 行应为“类型代码 = 金额”。"),
+], ids=["starts before the version in force", "per_period without a period", "percent_of with amounts", "a malformed variant line"])
+def test_a_rejected_version_form_shows_the_errors_and_saves_nothing(demo, overrides, message):
+    events = AuditEvent.objects.count()
+    response = web(demo["admin"]).post("/catalogue/WL/S1/versions/new/", version_post(**overrides))
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert (SubsidyPolicy.objects.get(code="S1").versions.count(), AuditEvent.objects.count()) == (3, events)
+
+
+def test_the_administrator_corrects_an_unused_version_but_not_a_used_one(demo):
+    admin = web(demo["admin"])
+    entry = create_policy(actor=demo["admin"], jurisdiction=Jurisdiction.objects.get(code="WL"), code="S19", name="演示",
+                          category="skills", payee="provider")
+    add_version(actor=demo["admin"], policy=entry, terms=terms())
+    edit_url = "/catalogue/WL/S19/versions/1/edit/"
+    form = admin.get(edit_url)
+    assert form.status_code == 200 and 'name="amount_junior" value="1000.00"' in form.content.decode()
+    response = admin.post(edit_url, version_post(amount_junior="1100", notes="更正初级工金额"))
+    assert (response.status_code, response["Location"]) == (302, "/catalogue/WL/S19/")
+    version = entry.versions.get()
+    assert (version.amount_by_level["junior"], version.notes) == ("1100.00", "更正初级工金额")
+    updated = catalogue_events(action="catalogue.version_updated")[-1]
+    assert (updated.actor_id, updated.detail["before"]["amount_by_level"]["junior"], updated.detail["after"]["amount_by_level"]["junior"]) == (
+        demo["admin"].pk, "1000.00", "1100.00")
+
+    # S3 v2 has priced the lines of a claim: its edit page refuses, and so does a post.
+    priced_s3_claim(demo)
+    s3_v2 = PolicyVersion.objects.get(policy__code="S3", version=2)
+    snapshot, events = version_snapshot(s3_v2), AuditEvent.objects.count()
+    response = admin.get("/catalogue/WL/S3/versions/2/edit/", follow=True)
+    html = response.content.decode()
+    assert response.redirect_chain == [("/catalogue/WL/S3/", 302)]
+    assert "已用于 2 条申领明细的计价" in html and "请新增版本" in html
+    response = admin.post("/catalogue/WL/S3/versions/2/edit/", version_post(valid_from="2022-01-01", amount_senior="600"), follow=True)
+    assert "已用于 2 条申领明细的计价" in response.content.decode()
+    s3_v2.refresh_from_db()
+    assert (version_snapshot(s3_v2), AuditEvent.objects.count()) == (snapshot, events)
+    assert 'href="/catalogue/WL/S3/versions/2/edit/"' not in admin.get("/catalogue/WL/S3/").content.decode()
+
+
+def test_the_catalogue_pages_speak_english_on_request(demo):
+    client = web(demo["admin"])
+    client.post(reverse("set_language"), {"language": "en", "next": "/catalogue/"})
+    html = client.get("/catalogue/").content.decode()
+    assert "Subsidy catalogue" in html and "Standard in force" in html
+    assert "Cap: Junior ≤1000; Intermediate ≤1500; Senior ≤2000" in html  # S17
+    assert "Per year: ≤6000, at most 2 periods; at most the actual cost" in html  # S10
+    assert "50% of S1 for the same level; at most the actual cost" in html  # S2
+    detail = client.get("/catalogue/WL/S3/").content.decode()
+    assert "renewal ≤100" in detail and "Versions" in detail and "History" in detail
+
+
+def test_the_django_admin_shows_the_catalogue_read_only(demo):
+    admin = web(demo["admin"])
+    s1 = SubsidyPolicy.objects.get(code="S1")
+    assert admin.get(f"/admin/claims/subsidypolicy/{s1.pk}/change/").status_code == 200
+    assert admin.get("/admin/claims/subsidypolicy/add/").status_code == 403
 
 
 # --------------------------------------------------------------------------- concurrency
