@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from . import imports, views
+from . import audit_views, imports, views
 
 router = SimpleRouter()
 router.register("claims", views.ClaimViewSet, basename="claim")
@@ -14,6 +14,10 @@ v1 = [
     path("providers/", views.ProviderList.as_view(), name="providers"),
     path("policies/", views.PolicyList.as_view(), name="policies"),
     path("audit/verify/", views.AuditVerifyView.as_view(), name="audit-verify"),
+    path("audit/checkpoints/", audit_views.CheckpointList.as_view(), name="audit-checkpoints"),
+    path("audit/public-key/", audit_views.PublicKeyView.as_view(), name="audit-public-key"),
+    path("audit/inclusion/", audit_views.InclusionProofView.as_view(), name="audit-inclusion"),
+    path("audit/consistency/", audit_views.ConsistencyProofView.as_view(), name="audit-consistency"),
     # Before the router: "claims/import/" is not a claim's id.
     path("claims/import/", imports.RosterImportView.as_view(), name="claim-import"),
     path("claims/import/template/", imports.RosterTemplateView.as_view(), name="claim-import-template"),

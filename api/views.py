@@ -15,7 +15,8 @@ from viewflow.workflow.models import Task
 
 from approvals import selectors as task_selectors
 from approvals import services as approvals
-from audit.selectors import claim_history, verify_chain
+from audit.checkpoints import verify_ledger
+from audit.selectors import claim_history
 from claims import roles
 from claims import selectors as claim_selectors
 from claims import services as claims
@@ -23,6 +24,7 @@ from claims.errors import InvalidInput
 from claims.models import Claim, ClaimLine, Department, PolicyVersion, Provider, SubsidyPolicy
 
 from . import serializers as s
+from .audit_views import LedgerVerifySerializer
 from .filters import ClaimFilter, PolicyFilter, TaskFilter
 from .permissions import HasAnyRole
 
@@ -248,12 +250,12 @@ def line_decisions(raw) -> list[approvals.LineDecisionInput]:
 
 @extend_schema(
     tags=["audit"],
-    summary="Recompute the whole ledger's hash chain (auditor and HR head)",
-    responses={200: s.VerifySerializer, **errors(401, 403)},
+    summary="Verify the whole ledger: the hash chain and every signed checkpoint (auditor and HR head)",
+    responses={200: LedgerVerifySerializer, **errors(401, 403)},
 )
 class AuditVerifyView(APIView):
     permission_classes = [IsAuthenticated, HasAnyRole]
     allowed_roles = (roles.AUDITOR, roles.HR_HEAD)
 
     def get(self, request):
-        return Response(s.VerifySerializer(verify_chain()).data)
+        return Response(LedgerVerifySerializer(verify_ledger()).data)

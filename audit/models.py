@@ -35,3 +35,39 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+
+
+class Checkpoint(models.Model):
+    """A signed tree head: the RFC 6962 root over entries 1..tree_size, as a C2SP
+    tlog-checkpoint signed note. ``note`` is the text exactly as signed and served;
+    the other columns are copies of what it says, for querying."""
+
+    tree_size = models.PositiveBigIntegerField(unique=True)
+    root_hash = models.CharField(max_length=64, help_text="hex of the 32-byte RFC 6962 root")
+    origin = models.CharField(max_length=200)
+    key_name = models.CharField(max_length=200)
+    key_id = models.CharField(max_length=8, help_text="hex of the 4-byte C2SP key id")
+    note = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-tree_size"]
+        verbose_name = _("账本检查点")
+        verbose_name_plural = _("账本检查点")
+
+    def __str__(self):
+        return f"checkpoint {self.tree_size} {self.root_hash[:12]}"
+
+
+class SubtreeHash(models.Model):
+    """Cache of the hashes of perfect, aligned subtrees of the ledger's Merkle tree
+    (``level`` >= audit.tree.CACHE_LEVEL): node ``index`` of ``level`` covers entries
+    index * 2**level + 1 .. (index + 1) * 2**level. They only make proofs fast: a proof is
+    checked against a signed root, and the verifier recomputes roots from the entries."""
+
+    level = models.PositiveSmallIntegerField()
+    index = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="audit_subtree_level_index")]

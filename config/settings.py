@@ -172,6 +172,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "claims")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# Audit ledger checkpoints (see README, "Audit ledger"): the log's origin line, the Ed25519
+# signing key (base64 of the 32-byte seed, or a file holding it; `seed_demo` writes a demo
+# key file), and optionally a verifier key ("<name>+<key id>+<base64>") to check with.
+AUDIT_LOG_ORIGIN = os.environ.get("AUDIT_LOG_ORIGIN", "claims.invalid/audit")
+AUDIT_SIGNING_KEY_NAME = os.environ.get("AUDIT_SIGNING_KEY_NAME", "") or AUDIT_LOG_ORIGIN
+AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY", "")
+AUDIT_SIGNING_KEY_FILE = Path(os.environ.get("AUDIT_SIGNING_KEY_FILE", "") or BASE_DIR / "var" / "audit_signing.key")
+AUDIT_VERIFIER_KEY = os.environ.get("AUDIT_VERIFIER_KEY", "")
+AUDIT_CHECKPOINT_INTERVAL = int(os.environ.get("AUDIT_CHECKPOINT_INTERVAL", "600"))  # seconds
+# `celery -A config beat` sends these; a worker runs them.
+CELERY_BEAT_SCHEDULE = {
+    "audit-checkpoint": {"task": "audit.tasks.sign_checkpoint", "schedule": AUDIT_CHECKPOINT_INTERVAL},
+}
+
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@claims.invalid")
 

@@ -85,6 +85,13 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (password: the one given with --password):")
         for username, role, _group, description in users:
             self.stdout.write(f"  {username:<17} {role:<20} {description}")
+        # A demo key for signing ledger checkpoints, unless one is configured or already there.
+        from django.conf import settings
+
+        from audit.signing import create_key_file
+
+        if not settings.AUDIT_SIGNING_KEY and create_key_file(settings.AUDIT_SIGNING_KEY_FILE):
+            self.stdout.write(f"Demo audit signing key written to {settings.AUDIT_SIGNING_KEY_FILE}")
 
     def _seed_catalogue(self, jurisdiction):
         """Create what is missing of the demo catalogue through the catalogue services (so the ledger
