@@ -14,6 +14,7 @@ from approvals.reasons import REASONS
 from approvals.services import DECISIONS
 from audit.models import AuditEvent
 from claims.catalogue import in_force
+from claims.eligibility import flags_for_display
 from claims.models import (
     AmountRule,
     CertificateType,
@@ -136,8 +137,12 @@ class PolicySerializer(serializers.ModelSerializer):
 
 
 class FlagSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
+    code = serializers.CharField(help_text="the rule's code: E2, E3, N3, N2, N9, E9, DUP, HARDSHIP, NO_STANDARD, LEVEL…")
+    message = serializers.CharField(help_text="in the request's language: Chinese by default, English with Accept-Language: en")
+    source = serializers.CharField(help_text="the policy paragraph the rule comes from")
+    related = serializers.ListField(child=serializers.CharField(), help_text="numbers of the claims the rule found (E2: the earlier ones)")
+    overridden = serializers.BooleanField(help_text="an HR reviewer decided, with a reason, that the flag does not stop the line")
+    override_reason = serializers.CharField(help_text="the written reason of the override; empty when not overridden")
 
 
 class ClaimLineSerializer(serializers.ModelSerializer):
@@ -148,7 +153,7 @@ class ClaimLineSerializer(serializers.ModelSerializer):
     stated_cost = money(allow_null=True)
     amount = money()
     rule_version = serializers.SerializerMethodField(help_text='the catalogue version that priced the line, e.g. "S3 v2"')
-    flags = FlagSerializer(many=True, read_only=True)
+    flags = serializers.SerializerMethodField(help_text="the line's flags; empty when the line is clean")
     decision = serializers.ChoiceField(choices=LineDecision.choices, read_only=True)
     payment_status = serializers.ChoiceField(choices=PaymentStatus.choices, read_only=True)
 
@@ -182,6 +187,13 @@ class ClaimLineSerializer(serializers.ModelSerializer):
 
     def get_rule_version(self, line) -> str | None:
         return str(line.policy_version) if line.policy_version_id else None
+
+    @extend_schema_field(FlagSerializer(many=True))
+    def get_flags(self, line) -> list[dict]:
+        return [
+            {key: flag[key] for key in ("code", "message", "source", "related", "overridden", "override_reason")}
+            for flag in flags_for_display(line)
+        ]
 
 
 class ClaimSerializer(serializers.ModelSerializer):
@@ -305,6 +317,11 @@ class DecisionInputSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, help_text="required to return or reject")
     reason = serializers.ChoiceField(choices=list(REASONS), required=False, help_text="reason code, required to reject")
     lines = LineDecisionInputSerializer(many=True, required=False, help_text="per-line decisions; lines not named are approved")
+
+
+class OverrideInputSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="the code of a flag the line carries (E2, N2…)")
+    reason = serializers.CharField(help_text="why the flag does not stop the line (required)")
 
 
 class DisbursementInputSerializer(serializers.Serializer):

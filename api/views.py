@@ -20,7 +20,7 @@ from audit.selectors import claim_history
 from claims import roles
 from claims import selectors as claim_selectors
 from claims import services as claims
-from claims.errors import InvalidInput
+from claims.errors import InvalidInput, NotInScope
 from claims.models import Claim, ClaimLine, Department, PolicyVersion, Provider, SubsidyPolicy
 
 from . import serializers as s
@@ -54,7 +54,7 @@ def text(value) -> str:
 def with_lines(queryset):
     """Everything a claim response reads, in a fixed number of queries."""
     return task_selectors.with_open_step(queryset).select_related("jurisdiction", "provider", "department", "policy").prefetch_related(
-        Prefetch("lines", queryset=ClaimLine.objects.select_related("trainee", "policy_version__policy"))
+        Prefetch("lines", queryset=ClaimLine.objects.select_related("trainee", "policy_version__policy").prefetch_related("overrides"))
     )
 
 
@@ -156,6 +156,21 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
         claim = approvals.submit_claim(user=request.user, claim=self.get_object())
+        return claim_response(claim)
+
+    @extend_schema(
+        summary="Override a flag on a line (HR reviewer or HR head, at an HR step), with a written reason; returns the claim",
+        request=s.OverrideInputSerializer,
+        responses={200: s.ClaimSerializer, **errors(400, 401, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"], url_path=r"lines/(?P<line_no>\d+)/override")
+    def override(self, request, pk=None, line_no=None):
+        claim = self.get_object()
+        line = claim.lines.filter(line_no=int(line_no)).values_list("pk", flat=True).first()
+        if line is None:
+            raise NotInScope("Not found.")
+        data = body(request)
+        approvals.override_flag(user=request.user, line_id=line, code=text(data.get("code")), reason=text(data.get("reason")))
         return claim_response(claim)
 
     @extend_schema(

@@ -1,4 +1,6 @@
-"""Coded reasons for rejecting a claim or a line. Rule codes are the ids of RULES.md."""
+"""Coded reasons for rejecting a claim or a line. Rule codes are the ids of RULES.md, and the
+flag codes of claims/eligibility.py and claims/pricing.py, so that a flagged line is rejected
+with its flag's code (HARDSHIP: the S6 living allowance without a hardship group)."""
 
 from django.utils.translation import gettext_lazy as _
 
@@ -9,9 +11,12 @@ REASONS = {
     "N2": _("证书超过12个月未申领（N2）"),
     "E9": _("已免费培训，不享受个人证书补贴（E9）"),
     "N9": _("同一人培训时间重叠或出勤不足（N9）"),
+    # The living allowance during training (S6) claimed for someone outside the hardship groups (002 §二(五)).
+    "HARDSHIP": _("不属于困难群体，不享受培训期间生活费补贴（S6）"),
     "DUP": _("同一申领中学员重复"),
     "NO_STANDARD": _("无适用的补贴标准"),
     "LEVEL": _("等级或证书类型不在补贴范围"),
+    "VARIANT": _("补贴类型（如复审）不在该标准范围"),
     "DOCS": _("材料不全或与扫描件不符"),
     "CERT_INVALID": _("证书无法核验或无效"),
     "NOT_TRAINED": _("未实际参加培训"),

@@ -13,9 +13,10 @@ from viewflow.workflow.status import STATUS
 
 from audit.services import record_event
 from claims import roles
-from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
-from claims.models import Claim, ClaimStatus, LineDecision, PaymentStatus
-from claims.selectors import user_may_edit_claim
+from claims.eligibility import active_flags, check_claim
+from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
+from claims.models import Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecision, PaymentStatus
+from claims.selectors import get_claim_for_user, jurisdictions_overseen_by, user_may_edit_claim
 from claims.services import line_summary, recompute_total, refresh_flags
 from notifications.services import notify_open_tasks
 from workflow.flows import ClaimFlow
@@ -25,6 +26,9 @@ from .reasons import REASONS
 from .selectors import HUMAN_STEPS, duties_done_by, get_task_for_user, node, open_task_of_claim, user_in_step_scope
 
 DECISIONS = ("approve", "return", "reject")
+# The HR steps: an approval there may not pass a line with an active flag, and HR may override flags.
+HR_STEPS = ("hr_review", "hr_head_approval")
+OVERRIDE_ROLES = (roles.HR_REVIEWER, roles.HR_HEAD)
 
 
 @dataclass(frozen=True)
@@ -106,10 +110,12 @@ def submit_claim(*, user, claim: Claim) -> Claim:
     # Conditional update: a double click submits once.
     if not Claim.objects.filter(pk=claim.pk, status=ClaimStatus.DRAFT).update(status=ClaimStatus.DEPARTMENT_REVIEW):
         raise StepAlreadyTaken(_("该申领已提交。"))
+    claim.status = ClaimStatus.DEPARTMENT_REVIEW
+    claim.submitted_at = timezone.now()
+    # The eligibility rules as of the submission date, under a lock on the claim's people.
     refresh_flags(claim=claim)
     process = ClaimFlow.submit.run(submitted_by=user)
     claim.process = process
-    claim.submitted_at = timezone.now()
     claim.save(update_fields=["process", "submitted_at"])
     status = _sync_claim_status(claim)
     group = claim.department.staff_group
@@ -198,9 +204,63 @@ def _apply_line_decisions(*, claim: Claim, decision: str, reason: str, by_line: 
     type(lines[0]).objects.bulk_update(lines, ["decision", "decision_reason"])
 
 
-@transaction.atomic
+class ActiveFlagsRefused(InvalidInput):
+    """An approval at an HR step would approve lines that still carry a flag (400)."""
+
+    code = "active_flags"
+
+    def __init__(self, message: str, *, fields: dict, claim_id: int):
+        super().__init__(message, fields=fields)
+        self.claim_id = claim_id
+
+
+def _refuse_active_flags(*, claim: Claim, step_name: str) -> None:
+    """At the HR steps no line may be approved with an active flag: the reviewer rejects the line
+    with the flag's code, or overrides the flag with a written reason. (The department step may
+    pass flagged lines on: the HR bureau decides them.)"""
+    if step_name not in HR_STEPS:
+        return
+    overridden: dict[int, set[str]] = {}
+    for line_id, code in FlagOverride.objects.filter(line__claim=claim).values_list("line_id", "code"):
+        overridden.setdefault(line_id, set()).add(code)
+    blocked = []
+    for line in claim.lines.filter(decision=LineDecision.APPROVE).exclude(flags=[]).order_by("line_no"):
+        codes = [flag["code"] for flag in active_flags(line.flags, overridden.get(line.pk, ()))]
+        if codes:
+            blocked.append(_("第 %(n)d 行（%(codes)s）") % {"n": line.line_no, "codes": "、".join(codes)})
+    if blocked:
+        raise ActiveFlagsRefused(
+            _("有预警的行不能同意：%(lines)s。请以预警代码驳回该行，或豁免该预警（须写明理由）。") % {"lines": "；".join(blocked)},
+            fields={"lines": blocked},
+            claim_id=claim.pk,
+        )
+
+
 def decide_task(*, user, task_id, decision: str, comment: str = "", reason: str = "", line_decisions=()) -> Claim:
-    """Approve (wholly or in part, by line), return for correction, or reject, at a review step."""
+    """Approve (wholly or in part, by line), return for correction, or reject, at a review step.
+
+    The eligibility rules run again first (another claim may have used the person's quota
+    meanwhile). When an HR approval is refused for lines with active flags, the decision is
+    rolled back but the re-checked flags are kept, so the reviewer sees what stopped it."""
+    try:
+        return _decide_task(user=user, task_id=task_id, decision=decision, comment=comment, reason=reason, line_decisions=line_decisions)
+    except ActiveFlagsRefused as refusal:
+        _keep_rechecked_flags(user=user, claim_id=refusal.claim_id)
+        raise
+
+
+@transaction.atomic
+def _keep_rechecked_flags(*, user, claim_id: int) -> None:
+    claim = Claim.objects.select_for_update().get(pk=claim_id)
+    changed = check_claim(claim=claim)
+    if changed:
+        record_event(actor=user, action="claim.flags_rechecked", obj=claim, claim=claim, from_state=claim.status,
+                     to_state=claim.status, detail={"lines": [{"line": line.line_no, "flags": [flag["code"] for flag in line.flags]}
+                                                              for line in changed]})
+
+
+@transaction.atomic
+def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, line_decisions) -> Claim:
     task = get_task_for_user(user=user, task_id=task_id)
     with ClaimFlow.lock(task.process_id):
         task.refresh_from_db()
@@ -215,8 +275,12 @@ def decide_task(*, user, task_id, decision: str, comment: str = "", reason: str 
         by_line = _parse_decision(decision=decision, comment=comment, reason=reason, line_decisions=line_decisions, claim=claim)
         task = _claim_task(user=user, task=task)
         from_state = claim.status
+        # The rules again, under a lock on the claim's people, before the decision.
+        refresh_flags(claim=claim)
         if decision != "return":
             _apply_line_decisions(claim=claim, decision=decision, reason=reason, by_line=by_line)
+        if decision == "approve":
+            _refuse_active_flags(claim=claim, step_name=step_name)
         recompute_total(claim=claim)
         needs_hr_head = step_name == "hr_review" and claim.total > claim.jurisdiction.hr_head_threshold
         _execute(task, last_decision=decision, returned_from=step_name if decision == "return" else None, needs_hr_head=needs_hr_head)
@@ -244,6 +308,69 @@ def decide_task(*, user, task_id, decision: str, comment: str = "", reason: str 
         )
     notify_open_tasks(claim=claim)
     return claim
+
+
+def _override_refusal(*, user, claim: Claim) -> ActionForbidden | None:
+    """Why this user may not override flags on this claim now, or None if they may: an HR
+    reviewer or HR head of the claim's jurisdiction, at an HR step, who has not acted on
+    another step of the claim (segregation of duties)."""
+    if not any(roles.has_role(user, role) for role in OVERRIDE_ROLES):
+        return ActionForbidden(_("只有人社局审核人或负责人可以豁免预警。"), code="role")
+    if not jurisdictions_overseen_by(user).filter(pk=claim.jurisdiction_id).exists():
+        return ActionForbidden(_("只有本地区人社局审核人或负责人可以豁免预警。"), code="role")
+    if claim.status not in (ClaimStatus.HR_REVIEW, ClaimStatus.HR_HEAD_APPROVAL):
+        return ActionForbidden(_("只有在人社局审核或负责人审批环节才能豁免预警。"), code="step")
+    other_duties = duties_done_by(user=user, process_id=claim.process_id) - set(HR_STEPS)
+    if other_duties:
+        return ActionForbidden(
+            _("职责分离：您已处理过本申领的其他环节，不能豁免预警（N4，财社〔2023〕181号第25条）。"), code="segregation_of_duties"
+        )
+    return None
+
+
+def may_override_flags(*, user, claim: Claim) -> bool:
+    """Whether the pages should offer this user the override forms on this claim."""
+    return _override_refusal(user=user, claim=claim) is None
+
+
+@transaction.atomic
+def override_flag(*, user, line_id: int, code: str, reason: str) -> FlagOverride:
+    """An HR reviewer (or the HR head) decides, with a written reason, that a flag does not stop
+    the line: the approval may then pass it. Kept across re-checks; recorded in the ledger."""
+    line = ClaimLine.objects.filter(pk=line_id).values("claim_id").first()
+    if line is None:
+        raise NotInScope("Not found.")
+    get_claim_for_user(user=user, claim_id=line["claim_id"])  # 404 outside the user's scope
+    claim = Claim.objects.select_for_update().get(pk=line["claim_id"])
+    refusal = _override_refusal(user=user, claim=claim)
+    if refusal is not None:
+        raise refusal
+    line = ClaimLine.objects.get(pk=line_id)
+    code = (code or "").strip()
+    reason = (reason or "").strip()
+    errors: dict[str, list[str]] = {}
+    flag = next((flag for flag in line.flags if flag.get("code") == code), None)
+    if flag is None:
+        errors["code"] = [_("第 %(n)d 行没有预警 %(code)s。") % {"n": line.line_no, "code": code or "—"}]
+    if not reason:
+        errors["reason"] = [_("豁免预警须写明理由。")]
+    if errors:
+        raise InvalidInput(_("豁免预警的信息有误。"), fields=errors)
+    if FlagOverride.objects.filter(line=line, code=code).exists():
+        raise StepAlreadyTaken(_("第 %(n)d 行的预警 %(code)s 已被豁免。") % {"n": line.line_no, "code": code})
+    override = FlagOverride.objects.create(line=line, code=code, reason=reason, overridden_by=user)
+    record_event(
+        actor=user,
+        action="flag.overridden",
+        obj=line,
+        claim=claim,
+        from_state=claim.status,
+        to_state=claim.status,
+        reason=reason,
+        detail={"line": line.line_no, "code": code, "message": flag.get("message", ""), "source": flag.get("source", ""),
+                "related": flag.get("related", []), "reason": reason},
+    )
+    return override
 
 
 @transaction.atomic

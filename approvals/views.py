@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from audit.selectors import claim_history
 from claims import roles
+from claims.eligibility import flags_for_display
 from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import ClaimLine, ClaimStatus
 from claims.selectors import claims_visible_to, get_claim_for_user, user_may_edit_claim
@@ -35,7 +36,7 @@ from .forms import (
     lines_for_service,
     with_added_row,
 )
-from .services import decide_task, record_disbursement, submit_claim, take_task
+from .services import decide_task, may_override_flags, override_flag, record_disbursement, submit_claim, take_task
 
 PAGE_SIZE = 50
 
@@ -112,15 +113,26 @@ def inbox(request):
 # --- the task page ------------------------------------------------------------------------
 
 
+def _lines_of(claim) -> list:
+    """The claim's lines as the pages show them, each with its flags in the active language
+    and their overrides (``line.shown_flags``)."""
+    lines = list(claim.lines.select_related("trainee", "policy_version__policy").prefetch_related("overrides__overridden_by"))
+    for line in lines:
+        line.shown_flags = flags_for_display(line)
+    return lines
+
+
 def _claim_context(claim) -> dict:
     history = list(claim_history(claim=claim))
     returned = [event for event in history if event.action == "claim.returned"]
     open_task = selectors.open_task_of_claim(claim)
     if open_task is not None:
         _decorate(open_task)
+    lines = _lines_of(claim)
     return {
         "claim": claim,
-        "lines": list(claim.lines.select_related("trainee", "policy_version__policy")),
+        "lines": lines,
+        "has_flags": any(line.shown_flags for line in lines),
         "history": history,
         "return_event": returned[-1] if returned and claim.status == ClaimStatus.RETURNED else None,
         "open_task": open_task,
@@ -145,6 +157,7 @@ def _render_task(request, task, *, decision_form=None, payment_form=None, status
         decision_form=decision_form if may_act and is_review else None,
         payment_form=payment_form if may_act and is_payment else None,
         may_edit=user_may_edit_claim(user=request.user, claim=claim),
+        may_override=task.status in selectors.OPEN_STATUSES and may_override_flags(user=request.user, claim=claim),
     )
     return render(request, "approvals/task.html", context, status=status)
 
@@ -173,7 +186,7 @@ def task_take(request, task_id):
 def task_decide(request, task_id):
     task = selectors.get_task_for_user(user=request.user, task_id=task_id)
     claim = task.process.claim
-    form = DecisionForm(request.POST, lines=claim.lines.select_related("trainee", "policy_version__policy"))
+    form = DecisionForm(request.POST, lines=_lines_of(claim))
     if not form.is_valid():
         return _render_task(request, task, decision_form=form, status=400)
     try:
@@ -187,6 +200,7 @@ def task_decide(request, task_id):
         )
     except InvalidInput as error:
         form.add_service_errors(error.fields)
+        form.lines = _lines_of(claim)  # the flags as the refused decision re-checked them
         messages.error(request, error.message)
         return _render_task(request, task, decision_form=form, status=400)
     except StepAlreadyTaken as error:
@@ -200,6 +214,25 @@ def task_decide(request, task_id):
         _("已提交决定：%(number)s，当前状态：%(status)s") % {"number": claim.number, "status": claim.get_status_display()},
     )
     return redirect("approvals:inbox")
+
+
+@require_POST
+@scoped
+def line_override(request, task_id, line_no):
+    """An HR reviewer overrides one flag of one line, with a written reason."""
+    task = selectors.get_task_for_user(user=request.user, task_id=task_id)
+    line = task.process.claim.lines.filter(line_no=line_no).first()
+    if line is None:
+        raise Http404
+    code = request.POST.get("code", "")
+    try:
+        override_flag(user=request.user, line_id=line.pk, code=code, reason=request.POST.get("reason", ""))
+    except DomainError as error:
+        problems = [message for messages_ in error.fields.values() for message in messages_]
+        messages.error(request, " ".join([error.message, *problems]))
+        return _render_task(request, task, status=error.status)
+    messages.success(request, _("已豁免第 %(n)d 行的预警 %(code)s。") % {"n": line.line_no, "code": code})
+    return redirect(reverse("approvals:task", args=[task.pk]) + f"#line-{line.line_no}")
 
 
 @require_POST

@@ -11,6 +11,7 @@ from guardian.shortcuts import assign_perm
 from audit.services import record_event
 
 from . import roles
+from .eligibility import check_claim
 from .errors import ActionForbidden, InvalidInput
 from .inputs import ClaimHeaderInput, ErrorCollector, LineInput, parse_header, parse_lines
 from .models import ZERO, Claim, ClaimLine, ClaimStatus, Department, LineDecision, Provider, SubsidyPolicy, Trainee
@@ -124,16 +125,10 @@ def _write_lines(claim: Claim, lines: list[LineInput]) -> None:
     refresh_flags(claim=claim)
 
 
-def refresh_flags(*, claim: Claim) -> None:
-    """Recompute the flags that depend on other lines (DUP: one person twice in one claim)."""
-    lines = list(claim.lines.all())
-    seen: dict[int, int] = {}
-    for line in lines:
-        line.flags = [flag for flag in line.flags if flag["code"] != "DUP"]
-        first = seen.setdefault(line.trainee_id, line.line_no)
-        if first != line.line_no:
-            line.flags.append({"code": "DUP", "message": _("同一学员在本申领中重复出现（见第 %(n)d 行）。") % {"n": first}})
-    ClaimLine.objects.bulk_update(lines, ["flags"])
+def refresh_flags(*, claim: Claim, as_of=None) -> None:
+    """Recompute every line's eligibility flags (claims/eligibility.py: the flags a draft would
+    get if submitted now; under a lock on the claim's people once submitted), then the total."""
+    check_claim(claim=claim, as_of=as_of)
     recompute_total(claim=claim)
 
 

@@ -33,6 +33,8 @@ ACTION_LABELS = {
     "claim.paid": pgettext_lazy("audit", "记录拨付"),
     "task.assigned": pgettext_lazy("audit", "领取任务"),
     "permission.granted": pgettext_lazy("audit", "授予查看权限"),
+    "flag.overridden": pgettext_lazy("audit", "豁免预警"),
+    "claim.flags_rechecked": pgettext_lazy("audit", "重新校验预警"),
 }
 
 

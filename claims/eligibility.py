@@ -1,0 +1,433 @@
+"""The eligibility rules engine (RULES.md §2 and §6): each rule is a small named unit with
+its code, its messages in Chinese and English, the paragraph it comes from, and a check.
+
+A rule that fails flags the line; it never drops it. A flag is a dict stored on the line:
+
+    {"code": "E2", "message": "…", "message_en": "…", "source": "001 §13, …", "related": ["WL-2026-000012", …]}
+
+(``related``, the claims the rule found, only where there are any). The pricing flags
+(NO_STANDARD, LEVEL, claims/pricing.py) use the same keys; they are computed once, when a
+line is priced, and this module keeps them as they are: the certificate-type and level
+check lives in pricing alone.
+
+Codes owned here: DUP, E2, E3, N3, N2, N9, HARDSHIP (living allowance, S6, without a
+hardship group) and E9. ``check_claim`` recomputes them for every line of a claim:
+when it is drafted or edited (the flags it would get if submitted now), on submission and
+resubmission, and at each review step (another claim may have used the quota meanwhile).
+
+What counts against a person's quota and repeat rules (DESIGN.md): the lines of claims
+submitted and not rejected or withdrawn, that are not rejected themselves and not blocked
+by an active (not overridden) E2, E3 or N3 flag; by the calendar year of the certificate
+date, across every provider. The living allowance (category living_allowance) is paid for
+the days of a training, not a training of its own: it neither counts nor is counted.
+"""
+
+import datetime
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.utils import timezone, translation
+
+from .models import Claim, ClaimLine, ClaimStatus, FlagOverride, Level, LineDecision, PolicyCategory, Trainee
+
+# Claims whose lines do not count: not submitted (yet), or out of the running.
+NOT_COUNTING_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN)
+# A line blocked by one of these (not overridden) does not use the person's quota.
+BLOCKING_CODES = frozenset({"E2", "E3", "N3"})
+# Standards that pay for the days of a training rather than for a training (S6).
+NOT_A_TRAINING = frozenset({PolicyCategory.LIVING_ALLOWANCE})
+MAX_TRAININGS_PER_YEAR = 3
+CLAIM_WITHIN_MONTHS = 12
+LEVEL_RANK = {level: rank for rank, level in enumerate(Level.values)}
+
+
+# --------------------------------------------------------------------------- flags
+
+
+@dataclass(frozen=True)
+class Bilingual:
+    """A message parameter written differently in each language (a level's name, a list)."""
+
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a failed check found: the message parameters and the claims it is about."""
+
+    params: dict = field(default_factory=dict)
+    related: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    source: str
+    message: str
+    message_en: str
+    check: Callable[["LineContext"], Finding | None]
+
+    def flag(self, finding: Finding) -> dict:
+        related = list(dict.fromkeys(finding.related))
+
+        def render(template: str, language: str) -> str:
+            params = {
+                key: (getattr(value, language) if isinstance(value, Bilingual) else value)
+                for key, value in finding.params.items()
+            }
+            params["related"] = ("、" if language == "zh" else ", ").join(related)
+            return template % params
+
+        flag = {"code": self.code, "message": render(self.message, "zh"), "message_en": render(self.message_en, "en"), "source": self.source}
+        if related:
+            flag["related"] = related
+        return flag
+
+
+def localized_message(flag: dict) -> str:
+    """The flag's message in the active language (Chinese unless English is active)."""
+    if (translation.get_language() or "").startswith("en"):
+        return flag.get("message_en") or flag.get("message", "")
+    return flag.get("message", "")
+
+
+def active_flags(flags: Iterable[dict], overridden_codes: Iterable[str]) -> list[dict]:
+    """The flags that still stop the line: those no HR reviewer has overridden."""
+    overridden = set(overridden_codes)
+    return [flag for flag in flags if flag.get("code") not in overridden]
+
+
+def flags_for_display(line: ClaimLine) -> list[dict]:
+    """Each flag of the line with its message in the active language and its override, if any
+    (reads ``line.overrides``: prefetch it, and ``overrides__overridden_by`` to show who)."""
+    overrides = {override.code: override for override in line.overrides.all()}
+    shown = []
+    for flag in line.flags:
+        override = overrides.get(flag.get("code"))
+        shown.append(
+            {
+                "code": flag.get("code", ""),
+                "message": localized_message(flag),
+                "source": flag.get("source", ""),
+                "related": list(flag.get("related", [])),
+                "overridden": override is not None,
+                "override_reason": override.reason if override else "",
+                "override": override,  # the FlagOverride (who, when), or None
+            }
+        )
+    return shown
+
+
+def _level_label(level: str) -> Bilingual:
+    try:
+        label = Level(level).label
+    except ValueError:
+        return Bilingual(level, level)
+    with translation.override("zh-hans"):
+        zh = str(label)
+    with translation.override("en"):
+        en = str(label)
+    return Bilingual(zh, en)
+
+
+# --------------------------------------------------------------------------- what a check sees
+
+
+@dataclass(frozen=True)
+class Record:
+    """A line that counts against a person's quota: of another claim, or earlier in this one."""
+
+    claim_number: str
+    occupation: str
+    level: str
+    year: int
+
+
+@dataclass
+class LineContext:
+    line: ClaimLine
+    claim: Claim
+    category: str
+    as_of: datetime.date
+    # The trainee's counting lines elsewhere and earlier in this claim (trainings only).
+    history: list[Record]
+    # Numbers of the other claims of the same kind whose training dates overlap this claim's.
+    overlapping: list[str]
+    # The line number where this trainee first appears in the claim.
+    first_line_no: int
+
+    @property
+    def is_training(self) -> bool:
+        return self.category not in NOT_A_TRAINING
+
+    @property
+    def occupation(self) -> str:
+        return normalize_occupation(self.line.occupation)
+
+
+def normalize_occupation(occupation: str) -> str:
+    """养老护理员 and "养老 护理员 " are one occupation."""
+    return "".join((occupation or "").split()).casefold()
+
+
+# --------------------------------------------------------------------------- the rules
+
+
+def _duplicate_in_claim(ctx: LineContext) -> Finding | None:
+    if ctx.first_line_no != ctx.line.line_no:
+        return Finding({"n": ctx.first_line_no})
+    return None
+
+
+def _over_yearly_quota(ctx: LineContext) -> Finding | None:
+    if not ctx.is_training:
+        return None
+    year = ctx.line.certificate_date.year
+    same_year = [record for record in ctx.history if record.year == year]
+    if len(same_year) >= MAX_TRAININGS_PER_YEAR:
+        return Finding({"year": year, "count": len(same_year)}, tuple(record.claim_number for record in same_year))
+    return None
+
+
+def _same_occupation_and_level(ctx: LineContext) -> Finding | None:
+    if not ctx.is_training:
+        return None
+    same = [record for record in ctx.history if record.occupation == ctx.occupation and record.level == ctx.line.level]
+    if same:
+        return Finding({"occupation": ctx.line.occupation, "level": _level_label(ctx.line.level)}, tuple(r.claim_number for r in same))
+    return None
+
+
+def _lower_after_higher(ctx: LineContext) -> Finding | None:
+    if not ctx.is_training or ctx.line.level not in LEVEL_RANK:
+        return None
+    rank = LEVEL_RANK[ctx.line.level]
+    higher = [record for record in ctx.history if record.occupation == ctx.occupation and LEVEL_RANK.get(record.level, -1) > rank]
+    if higher:
+        highest = max(higher, key=lambda record: LEVEL_RANK[record.level])
+        return Finding({"occupation": ctx.line.occupation, "higher": _level_label(highest.level)}, tuple(r.claim_number for r in higher))
+    return None
+
+
+def claim_deadline(certificate_date: datetime.date) -> datetime.date:
+    """The last day a claim may be made: 12 months after the certificate date (29 Feb → 28 Feb)."""
+    try:
+        return certificate_date.replace(year=certificate_date.year + CLAIM_WITHIN_MONTHS // 12)
+    except ValueError:
+        return certificate_date.replace(year=certificate_date.year + CLAIM_WITHIN_MONTHS // 12, day=28)
+
+
+def _claimed_too_late(ctx: LineContext) -> Finding | None:
+    deadline = claim_deadline(ctx.line.certificate_date)
+    if ctx.as_of > deadline:
+        return Finding({"date": ctx.line.certificate_date.isoformat(), "as_of": ctx.as_of.isoformat(), "deadline": deadline.isoformat()})
+    return None
+
+
+def _overlapping_training(ctx: LineContext) -> Finding | None:
+    if ctx.overlapping:
+        return Finding({"start": ctx.claim.training_start.isoformat(), "end": ctx.claim.training_end.isoformat()}, tuple(ctx.overlapping))
+    return None
+
+
+def _living_allowance_without_hardship(ctx: LineContext) -> Finding | None:
+    if ctx.category == PolicyCategory.LIVING_ALLOWANCE and not ctx.line.hardship_group:
+        return Finding()
+    return None
+
+
+def _personal_certificate_after_free_training(ctx: LineContext) -> Finding | None:
+    if ctx.category == PolicyCategory.PERSONAL_CERTIFICATE and ctx.line.free_training:
+        return Finding()
+    return None
+
+
+QUOTA_SOURCE = "000 §二(三), 001 §13, 002 §五(十九), 004 §四"
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "DUP",
+        "002 §五(十九), 004 §五(三)",
+        "同一学员在本申领中重复出现（见第 %(n)d 行）。",
+        "The trainee appears more than once in this claim (see line %(n)d).",
+        _duplicate_in_claim,
+    ),
+    Rule(
+        "E2",
+        QUOTA_SOURCE,
+        "该学员 %(year)d 年已有 %(count)d 次补贴培训（每人每年不超过 3 次）：%(related)s。",
+        "The trainee already has %(count)d subsidised trainings in %(year)d (at most 3 a year): %(related)s.",
+        _over_yearly_quota,
+    ),
+    Rule(
+        "E3",
+        QUOTA_SOURCE,
+        "该学员“%(occupation)s”%(level)s已获补贴（同一职业同一等级不可重复享受）：%(related)s。",
+        "The trainee was already subsidised for %(occupation)s at level %(level)s (once per occupation and level): %(related)s.",
+        _same_occupation_and_level,
+    ),
+    Rule(
+        "N3",
+        "RULES.md §6 N3（浙江）",
+        "该学员“%(occupation)s”已获更高等级（%(higher)s）补贴，较低等级不再补贴：%(related)s。",
+        "The trainee was already subsidised for %(occupation)s at a higher level (%(higher)s); a lower level is not subsidised: %(related)s.",
+        _lower_after_higher,
+    ),
+    Rule(
+        "N2",
+        "RULES.md §6 N2（浙江、广东）",
+        "证书日期 %(date)s，申领日 %(as_of)s 已超过 12 个月（最迟 %(deadline)s）。",
+        "Certificate dated %(date)s: the claim of %(as_of)s is more than 12 months later (deadline %(deadline)s).",
+        _claimed_too_late,
+    ),
+    Rule(
+        "N9",
+        "RULES.md §6 N9（天津）",
+        "该学员同期（%(start)s 至 %(end)s）还在其他培训班：%(related)s。",
+        "The trainee is in another class whose training dates overlap %(start)s to %(end)s: %(related)s.",
+        _overlapping_training,
+    ),
+    Rule(
+        "HARDSHIP",
+        "002 §二(五)",
+        "培训期间生活费补贴只发给困难群体：未填写困难群体类别。",
+        "The living allowance during training is only for hardship groups: no hardship group is given.",
+        _living_allowance_without_hardship,
+    ),
+    Rule(
+        "E9",
+        "002 §三(十三)",
+        "已享受免费培训，不重复享受个人取证补贴。",
+        "The training was free: no personal certificate subsidy on top of it.",
+        _personal_certificate_after_free_training,
+    ),
+)
+RULES_BY_CODE = {rule.code: rule for rule in RULES}
+ENGINE_CODES = frozenset(RULES_BY_CODE)
+
+
+# --------------------------------------------------------------------------- checking a claim
+
+
+def lock_trainees(claim: Claim) -> None:
+    """Lock the claim's people (PostgreSQL row locks, in primary-key order so that two claims
+    sharing people never deadlock): whoever counts a person's quota next waits for this
+    transaction. SQLite serialises writers already (BEGIN IMMEDIATE).
+
+    FOR NO KEY UPDATE, not FOR UPDATE: it excludes the other counters all the same, but not
+    the FOR KEY SHARE lock that PostgreSQL takes on the person when another transaction
+    inserts a line referring to them. Django's foreign keys are checked at commit, after that
+    transaction has taken the audit ledger's lock: a FOR UPDATE here, held while this
+    transaction waits for the ledger, would deadlock with it."""
+    list(
+        Trainee.objects.filter(pk__in=claim.lines.values("trainee_id"))
+        .order_by("pk")
+        .select_for_update(no_key=True)
+        .values_list("pk", flat=True)
+    )
+
+
+def _claim_date(claim: Claim) -> datetime.date:
+    """The date the claim was made: its (first) submission, or today for a draft."""
+    if claim.submitted_at is not None:
+        return timezone.localdate(claim.submitted_at)
+    return timezone.localdate()
+
+
+def _overridden_codes(claim: Claim) -> dict[int, set[str]]:
+    """Overridden flag codes by line, for every line of every person on the claim."""
+    overridden: dict[int, set[str]] = defaultdict(set)
+    rows = FlagOverride.objects.filter(line__trainee_id__in=claim.lines.values("trainee_id")).values_list("line_id", "code")
+    for line_id, code in rows:
+        overridden[line_id].add(code)
+    return overridden
+
+
+def _blocked(flags: Iterable[dict], overridden: set[str]) -> bool:
+    return any(flag.get("code") in BLOCKING_CODES for flag in active_flags(flags, overridden))
+
+
+def _other_lines(claim: Claim):
+    """Lines of the claim's people in other claims that are submitted and not rejected or withdrawn."""
+    return (
+        ClaimLine.objects.filter(trainee_id__in=claim.lines.values("trainee_id"))
+        .exclude(claim_id=claim.pk)
+        .exclude(decision=LineDecision.REJECT)
+        .exclude(claim__status__in=NOT_COUNTING_STATUSES)
+        .order_by("claim__submitted_at", "claim_id", "line_no")
+        .values(
+            "pk",
+            "trainee_id",
+            "occupation",
+            "level",
+            "certificate_date",
+            "flags",
+            "claim__number",
+            "claim__training_start",
+            "claim__training_end",
+            "claim__policy__category",
+        )
+    )
+
+
+def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool | None = None) -> list[ClaimLine]:
+    """Recompute the eligibility flags of every line of the claim (pricing flags are kept) and
+    save those that changed; return the changed lines.
+
+    ``as_of`` is the date the claim is made (N2): by default its submission date, today for a
+    draft. ``lock`` (by default: unless the claim is a draft, whose lines count for no one)
+    locks the claim's people first, so that two claims for one person submitted or reviewed
+    at the same moment are counted one after the other. Call it inside the transaction that
+    submits or decides."""
+    lines = list(claim.lines.order_by("line_no"))
+    if not lines:
+        return []
+    if lock is None:
+        lock = claim.status != ClaimStatus.DRAFT
+    if lock:
+        lock_trainees(claim)
+    as_of = as_of or _claim_date(claim)
+    category = claim.policy.category
+    is_training = category not in NOT_A_TRAINING
+    overridden = _overridden_codes(claim)
+
+    history: dict[int, list[Record]] = defaultdict(list)
+    overlapping: dict[int, list[str]] = defaultdict(list)
+    for other in _other_lines(claim):
+        other_is_training = other["claim__policy__category"] not in NOT_A_TRAINING
+        if other_is_training == is_training and other["claim__training_start"] <= claim.training_end and other["claim__training_end"] >= claim.training_start:
+            overlapping[other["trainee_id"]].append(other["claim__number"])
+        if other_is_training and not _blocked(other["flags"], overridden.get(other["pk"], set())):
+            history[other["trainee_id"]].append(
+                Record(other["claim__number"], normalize_occupation(other["occupation"]), other["level"], other["certificate_date"].year)
+            )
+
+    first_line_no: dict[int, int] = {}
+    changed = []
+    for line in lines:
+        first_line_no.setdefault(line.trainee_id, line.line_no)
+        ctx = LineContext(
+            line=line,
+            claim=claim,
+            category=category,
+            as_of=as_of,
+            history=list(history[line.trainee_id]),
+            overlapping=list(dict.fromkeys(overlapping[line.trainee_id])),
+            first_line_no=first_line_no[line.trainee_id],
+        )
+        flags = [flag for flag in line.flags if flag.get("code") not in ENGINE_CODES]
+        for rule in RULES:
+            finding = rule.check(ctx)
+            if finding is not None:
+                flags.append(rule.flag(finding))
+        if flags != line.flags:
+            line.flags = flags
+            changed.append(line)
+        # Earlier lines of this claim count for the later ones, as other claims' lines do.
+        if is_training and line.decision != LineDecision.REJECT and not _blocked(flags, overridden.get(line.pk, set())):
+            history[line.trainee_id].append(Record(claim.number, ctx.occupation, line.level, line.certificate_date.year))
+    if changed:
+        ClaimLine.objects.bulk_update(changed, ["flags"])
+    return changed
