@@ -1,10 +1,12 @@
 """API v1 views: thin. Scope comes from the selectors, every write and its rules from the services."""
 
+from django.db import transaction
 from django.db.models import Prefetch
 from django.db.models.functions import Length
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.generics import ListAPIView
@@ -15,6 +17,7 @@ from viewflow.workflow.models import Task
 
 from approvals import selectors as task_selectors
 from approvals import services as approvals
+from audit.access import record_token_issued
 from audit.checkpoints import verify_ledger
 from audit.selectors import claim_history
 from claims import roles
@@ -72,6 +75,17 @@ def claim_response(claim: Claim, status: int = 200) -> Response:
 class TokenView(ObtainAuthToken):
     # Logging in needs no prior authentication (a stale session or token must not get in the way).
     authentication_classes = ()
+
+    def post(self, request, *args, **kwargs):
+        # A wrong password goes through authenticate(), whose user_login_failed signal the ledger
+        # records (audit/access.py); a token handed out is recorded here.
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        with transaction.atomic():
+            token, created = Token.objects.get_or_create(user=user)
+            record_token_issued(request=request, user=user, created=created)
+        return Response({"token": token.key})
 
 
 @extend_schema(tags=["organisation"], responses={200: s.DepartmentSerializer(many=True), **errors(401)})
