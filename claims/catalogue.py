@@ -112,7 +112,7 @@ def _amounts(raw, path: str, allowed_keys, errors: dict, key_message: str) -> di
     return cleaned
 
 
-def _clean_terms(*, policy: SubsidyPolicy, terms: VersionTerms) -> dict:
+def clean_terms(*, policy: SubsidyPolicy, terms: VersionTerms) -> dict:
     """The model field values of a version with these terms, or InvalidInput naming every failing field."""
     errors: dict[str, list[str]] = {}
 
@@ -221,6 +221,12 @@ def _clean_terms(*, policy: SubsidyPolicy, terms: VersionTerms) -> dict:
         "source": source,
         "notes": (terms.notes or "").strip(),
     }
+
+
+def has_terms(version: PolicyVersion, terms: VersionTerms) -> bool:
+    """Whether the version already says exactly what these terms say."""
+    values = clean_terms(policy=version.policy, terms=terms)
+    return all(getattr(version, name) == value for name, value in values.items())
 
 
 def version_snapshot(version: PolicyVersion) -> dict:
@@ -378,7 +384,7 @@ def add_version(*, actor, policy: SubsidyPolicy, terms: VersionTerms) -> PolicyV
             fields={"valid_from": [_("须晚于 %(date)s。") % {"date": previous.valid_from.isoformat()}]},
         )
     try:
-        values = _clean_terms(policy=policy, terms=terms)
+        values = clean_terms(policy=policy, terms=terms)
     except InvalidInput as error:
         if order_error is not None:  # every problem at once
             error.fields.setdefault("valid_from", []).extend(order_error.fields["valid_from"])
@@ -409,7 +415,7 @@ def update_version(*, actor, version: PolicyVersion, terms: VersionTerms) -> Pol
         raise VersionInUse(
             _("%(code)s v%(version)d 已用于 %(n)d 条申领明细的计价，不能修改；请新增版本。") % {
                 "code": policy.code, "version": version.version, "n": used})
-    values = _clean_terms(policy=policy, terms=terms)
+    values = clean_terms(policy=policy, terms=terms)
     siblings = PolicyVersion.objects.select_for_update().filter(policy=policy).exclude(pk=version.pk)
     previous = siblings.filter(version__lt=version.version).order_by("-version").first()
     following = siblings.filter(version__gt=version.version).order_by("version").first()

@@ -1,12 +1,14 @@
+from dataclasses import replace
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from claims import roles
-from claims.catalogue import add_version, create_policy, update_policy
+from audit.models import AuditEvent
+from claims import catalogue, roles
 from claims.demo_catalogue import STANDARDS, versions
-from claims.errors import InvalidInput
-from claims.models import SubsidyPolicy
+from claims.errors import DomainError
+from claims.models import ClaimLine, PolicyVersion, SubsidyPolicy
 from claims.organisation import ensure_department, ensure_jurisdiction, ensure_provider, ensure_staff_user
 
 # The annex of the Wenling plan (seed 000): the departments that run training.
@@ -94,22 +96,34 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo audit signing key written to {settings.AUDIT_SIGNING_KEY_FILE}")
 
     def _seed_catalogue(self, jurisdiction):
-        """Create what is missing of the demo catalogue through the catalogue services (so the ledger
-        shows it). Existing versions are never changed: a later demo version is added after them, and
-        one the catalogue refuses (it would cut into dates already priced) is reported and skipped."""
+        """Bring the demo catalogue up to date through the catalogue services (so the ledger shows it).
+        A missing version is added (closing the one before it); an existing one that differs from the
+        demo is refreshed only while no line has used it and no administrator has edited it (a database
+        seeded by an older seed_demo). Anything the catalogue refuses is reported and skipped."""
+        edited_by_people = set(
+            AuditEvent.objects.filter(action__in=catalogue.ACTIONS, object_type=PolicyVersion._meta.label_lower, actor__isnull=False)
+            .values_list("object_id", flat=True)
+        )
         for standard in STANDARDS:
             policy = SubsidyPolicy.objects.filter(jurisdiction=jurisdiction, code=standard.code).first()
             if policy is None:
-                policy = create_policy(actor=None, jurisdiction=jurisdiction, code=standard.code, name=standard.name,
-                                       category=standard.category, payee=standard.payee)
+                policy = catalogue.create_policy(actor=None, jurisdiction=jurisdiction, code=standard.code, name=standard.name,
+                                                 category=standard.category, payee=standard.payee)
             else:
-                update_policy(actor=None, policy=policy, name=standard.name, category=standard.category, payee=standard.payee)
-            existing = set(policy.versions.values_list("version", flat=True))
+                catalogue.update_policy(actor=None, policy=policy, name=standard.name, category=standard.category, payee=standard.payee)
+            existing = {version.version: version for version in policy.versions.select_related("base_policy")}
             for number, terms in versions(standard):
-                if number in existing:
-                    continue
                 try:
-                    add_version(actor=None, policy=policy, terms=terms)
-                except InvalidInput as error:
-                    self.stderr.write(f"demo catalogue: {standard.code} v{number} not added: {error.message} {error.fields}")
+                    version = existing.get(number)
+                    if version is None:
+                        catalogue.add_version(actor=None, policy=policy, terms=terms)
+                        continue
+                    if terms.valid_to is None and version.valid_to is not None and number < max(existing):
+                        terms = replace(terms, valid_to=version.valid_to)  # closed by a later version: keep that
+                    if str(version.pk) in edited_by_people or catalogue.has_terms(version, terms):
+                        continue
+                    if not ClaimLine.objects.filter(policy_version=version).exists():
+                        catalogue.update_version(actor=None, version=version, terms=terms)
+                except DomainError as error:
+                    self.stderr.write(f"demo catalogue: {standard.code} v{number} left as it is: {error.message} {error.fields}")
                     break
