@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+app_name = "audit"
+
+urlpatterns = [
+    path("", views.search, name="search"),
+    path("sample/", views.sample, name="sample"),
+    path("claims/<int:claim_id>/", views.claim_timeline, name="timeline"),
+    path("claims/<int:claim_id>/as-of/", views.claim_as_of, name="as_of"),
+    path("verify/", views.verify, name="verify"),
+    path("export/xlsx/", views.export_xlsx, name="export_xlsx"),
+    path("export/package/", views.export_package, name="export_package"),
+]

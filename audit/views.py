@@ -1,0 +1,325 @@
+"""The auditor workspace: read-only pages for the auditor role, scoped to the jurisdictions the
+auditor oversees. The only writes are the ledger entries that record a sample draw or an export."""
+
+import datetime
+import io
+import secrets
+import tempfile
+from functools import wraps
+from pathlib import Path
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from claims import roles
+from claims.errors import NotInScope
+from claims.models import ClaimStatus
+from claims.personal_data import id_number_digest
+from claims.selectors import (
+    departments_visible_to,
+    get_claim_for_user,
+    jurisdictions_overseen_by,
+    providers_visible_to,
+)
+from claims.validators import validate_resident_id
+
+from . import selectors
+from .export import ExportError, export_period
+from .services import record_event
+
+PAGE_SIZE = 50
+MAX_SAMPLE = 500
+
+
+def auditor_only(view):
+    """Login required, the auditor role required (403 otherwise); out of scope is 404."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not roles.has_role(request.user, roles.AUDITOR):
+            raise PermissionDenied
+        try:
+            return view(request, *args, **kwargs)
+        except NotInScope:
+            raise Http404 from None
+
+    return wrapper
+
+
+# --- search ------------------------------------------------------------------------------
+
+
+class SearchForm(forms.Form):
+    """The filters as they travel in the URL: the trainee only as the keyed digest."""
+
+    number = forms.CharField(label=gettext_lazy("申领编号"), required=False, max_length=30)
+    provider = forms.ModelChoiceField(label=gettext_lazy("培训机构"), queryset=None, required=False)
+    department = forms.ModelChoiceField(label=gettext_lazy("行业主管部门"), queryset=None, required=False)
+    status = forms.ChoiceField(label=gettext_lazy("状态"), required=False)
+    amount_min = forms.DecimalField(label=gettext_lazy("金额不低于"), required=False, min_value=0, decimal_places=2)
+    amount_max = forms.DecimalField(label=gettext_lazy("金额不高于"), required=False, min_value=0, decimal_places=2)
+    submitted_from = forms.DateField(label=gettext_lazy("提交日期自"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    submitted_to = forms.DateField(label=gettext_lazy("提交日期至"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    trainee_digest = forms.RegexField(regex=r"^[0-9a-f]{64}$", required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].queryset = providers_visible_to(user).order_by("code")
+        self.fields["department"].queryset = departments_visible_to(user).order_by("code")
+        self.fields["status"].choices = [("", _("全部"))] + [
+            choice for choice in ClaimStatus.choices if choice[0] != ClaimStatus.DRAFT
+        ]
+
+
+class TraineeForm(forms.Form):
+    """The resident ID number, typed in full, posted (never in a URL) and turned into its digest."""
+
+    id_number = forms.CharField(label=gettext_lazy("学员身份证号码"), max_length=18, validators=[validate_resident_id])
+
+
+FILTER_KEYS = ("number", "provider", "department", "status", "amount_min", "amount_max", "submitted_from", "submitted_to", "trainee_digest")
+
+
+def _filters_from(data, user) -> tuple[SearchForm, dict]:
+    form = SearchForm({key: value for key, value in data.items() if key in FILTER_KEYS}, user=user)
+    return form, (form.cleaned_data if form.is_valid() else {})
+
+
+def _filters_for_record(filters: dict) -> dict:
+    """The filters as the ledger keeps them: codes and strings; the trainee only as a digest."""
+    recorded = {}
+    for key, value in filters.items():
+        if value in (None, ""):
+            continue
+        recorded[key] = getattr(value, "code", None) or str(value)
+    return recorded
+
+
+def _jurisdiction_of(user):
+    jurisdiction = jurisdictions_overseen_by(user).order_by("pk").first()
+    if jurisdiction is None:
+        raise PermissionDenied
+    return jurisdiction
+
+
+@auditor_only
+@require_http_methods(["GET", "POST"])
+def search(request):
+    if request.method == "POST":
+        trainee_form = TraineeForm(request.POST)
+        if trainee_form.is_valid():
+            query = {key: value for key, value in request.POST.items() if key in FILTER_KEYS and value}
+            query["trainee_digest"] = id_number_digest(trainee_form.cleaned_data["id_number"])
+            return redirect(f"{reverse('audit:search')}?{urlencode(query)}")
+    else:
+        trainee_form = TraineeForm()
+    form, filters = _filters_from(request.GET, request.user)
+    claims = selectors.search_claims(user=request.user, filters=filters)
+    page = Paginator(claims, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "audit/search.html",
+        {
+            "form": form,
+            "trainee_form": trainee_form,
+            "page": page,
+            "param": "page",
+            "trainee_filtered": bool(filters.get("trainee_digest")),
+            "query": request.GET.urlencode(),
+            "sample_form": SampleForm(initial={"year": timezone.localdate().year, "size": 20}),
+            "package_form": PackageForm(initial={"date_from": timezone.localdate().replace(day=1), "date_to": timezone.localdate()}),
+        },
+    )
+
+
+# --- the random sample -------------------------------------------------------------------
+
+
+class SampleForm(forms.Form):
+    year = forms.IntegerField(label=gettext_lazy("年度"), min_value=2000, max_value=2100)
+    size = forms.IntegerField(label=gettext_lazy("抽取件数"), min_value=1, max_value=MAX_SAMPLE)
+    seed = forms.CharField(label=gettext_lazy("随机种子"), required=False, max_length=64, help_text=gettext_lazy("留空则随机生成；同一种子抽取结果相同。"))
+
+
+@auditor_only
+@require_POST
+def sample(request):
+    form = SampleForm(request.POST)
+    if not form.is_valid():
+        return render(request, "audit/sample.html", {"form": form}, status=400)
+    year, size = form.cleaned_data["year"], form.cleaned_data["size"]
+    seed = form.cleaned_data["seed"].strip() or secrets.token_hex(8)
+    jurisdiction = _jurisdiction_of(request.user)
+    with transaction.atomic():
+        numbers, population = selectors.draw_sample(user=request.user, year=year, size=size, seed=seed)
+        event = record_event(
+            actor=request.user,
+            action="audit.sample_drawn",
+            obj=jurisdiction,
+            detail={"year": year, "size": size, "seed": seed, "population": population, "claims": numbers},
+        )
+    claims = {claim.number: claim for claim in selectors.sample_population(user=request.user, year=year).filter(number__in=numbers).select_related("provider", "department")}
+    return render(
+        request,
+        "audit/sample.html",
+        {"form": form, "event": event, "year": year, "seed": seed, "population": population, "drawn": [claims[number] for number in numbers]},
+    )
+
+
+# --- one claim ---------------------------------------------------------------------------
+
+
+@auditor_only
+@require_GET
+def claim_timeline(request, claim_id):
+    claim = get_claim_for_user(user=request.user, claim_id=claim_id)
+    rows = selectors.timeline(claim=claim)
+    statuses = dict(ClaimStatus.choices)
+    for row in rows:
+        row["from_label"] = statuses.get(row["event"].from_state, row["event"].from_state)
+        row["to_label"] = statuses.get(row["event"].to_state, row["event"].to_state)
+    return render(
+        request,
+        "audit/timeline.html",
+        {
+            "claim": claim,
+            "rows": rows,
+            "rule_versions": selectors.rule_versions(claim=claim, rows=rows),
+        },
+    )
+
+
+@auditor_only
+@require_GET
+def claim_as_of(request, claim_id):
+    claim = get_claim_for_user(user=request.user, claim_id=claim_id)
+    error = ""
+    state = None
+    raw = request.GET.get("date", "")
+    if raw:
+        try:
+            day = datetime.date.fromisoformat(raw)
+        except ValueError:
+            error = _("日期格式应为 YYYY-MM-DD。")
+        else:
+            state = selectors.claim_as_of(claim=claim, day=day)
+    return render(
+        request,
+        "audit/as_of.html",
+        {
+            "claim": claim,
+            "state": state,
+            "date": raw,
+            "error": error,
+            "status_label": dict(ClaimStatus.choices).get(state["status"], state["status"]) if state else "",
+        },
+    )
+
+
+# --- the ledger --------------------------------------------------------------------------
+
+
+@auditor_only
+@require_GET
+def verify(request):
+    return render(request, "audit/verify.html", {"result": selectors.verify_ledger()})
+
+
+# --- exports -----------------------------------------------------------------------------
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@auditor_only
+@require_POST
+def export_xlsx(request):
+    """The search result (the filters posted as the query string) as a spreadsheet; masked IDs only."""
+    from openpyxl import Workbook
+
+    form, filters = _filters_from(QueryDict(request.POST.get("query", "")), request.user)
+    if not form.is_valid():
+        raise Http404
+    claims = list(selectors.search_claims(user=request.user, filters=filters).prefetch_related("lines__trainee", "lines__policy_version__policy"))
+    statuses = dict(ClaimStatus.choices)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "claims"
+    sheet.append([_("申领编号"), _("培训机构"), _("行业主管部门"), _("补贴标准"), _("状态"), _("金额合计"), _("提交时间"), _("行数"), _("学员（脱敏）"), _("规则版本")])
+    for claim in claims:
+        lines = list(claim.lines.all())
+        submitted = timezone.localtime(claim.submitted_at).strftime("%Y-%m-%d %H:%M") if claim.submitted_at else ""
+        sheet.append([
+            claim.number,
+            claim.provider.name,
+            claim.department.name,
+            claim.policy.code,
+            str(statuses.get(claim.status, claim.status)),
+            claim.total,
+            submitted,
+            len(lines),
+            "; ".join(line.trainee.id_number_masked for line in lines),
+            "; ".join(sorted({str(line.policy_version) for line in lines if line.policy_version})),
+        ])  # fmt: skip
+    with transaction.atomic():
+        record_event(
+            actor=request.user,
+            action="audit.exported",
+            obj=_jurisdiction_of(request.user),
+            detail={"format": "xlsx", "filters": _filters_for_record(filters), "rows": len(claims)},
+        )
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="audit-claims-{stamp}.xlsx"'
+    return response
+
+
+class PackageForm(forms.Form):
+    date_from = forms.DateField(label=gettext_lazy("期间自"), widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=gettext_lazy("期间至"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
+            raise forms.ValidationError(_("期间的结束日期早于开始日期。"))
+        return data
+
+
+@auditor_only
+@require_POST
+def export_package(request):
+    """The signed ledger package of audit/export.py for a period, as a zip."""
+    form = PackageForm(request.POST)
+    if not form.is_valid():
+        return render(request, "audit/package_error.html", {"errors": form.errors}, status=400)
+    date_from, date_to = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
+    with transaction.atomic():
+        record_event(
+            actor=request.user,
+            action="audit.exported",
+            obj=_jurisdiction_of(request.user),
+            detail={"format": "package", "from": date_from.isoformat(), "to": date_to.isoformat()},
+        )
+    workdir = Path(tempfile.mkdtemp(prefix="audit-export-"))
+    target = workdir / f"audit-ledger-{date_from.isoformat()}-{date_to.isoformat()}.zip"
+    try:
+        export_period(date_from=date_from, date_to=date_to, out=target)
+    except ExportError as error:
+        return render(request, "audit/package_error.html", {"message": str(error)}, status=400)
+    handle = open(target, "rb")
+    target.unlink()  # the open handle keeps the file until the response is sent
+    workdir.rmdir()
+    return FileResponse(handle, as_attachment=True, filename=target.name, content_type="application/zip")
