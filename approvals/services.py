@@ -112,6 +112,7 @@ def submit_claim(*, user, claim: Claim) -> Claim:
         raise StepAlreadyTaken(_("该申领已提交。"))
     claim.status = ClaimStatus.DEPARTMENT_REVIEW
     claim.submitted_at = timezone.now()
+    lines_before, total_before = _line_states(claim), claim.total
     # The eligibility rules as of the submission date, under a lock on the claim's people.
     refresh_flags(claim=claim)
     process = ClaimFlow.submit.run(submitted_by=user)
@@ -125,7 +126,8 @@ def submit_claim(*, user, claim: Claim) -> Claim:
         record_event(actor=user, action="permission.granted", obj=claim, claim=claim,
                      detail={"group": group.name, "perms": ["view_claim", "review_claim"]})
     record_event(actor=user, action="claim.submitted", obj=claim, claim=claim, from_state=ClaimStatus.DRAFT,
-                 to_state=status, detail={"total": claim.total, "lines": line_summary(claim)})
+                 to_state=status, detail={"total": claim.total, "total_before": total_before, "lines": line_summary(claim),
+                                          "line_changes": _line_changes(lines_before, claim)})
     notify_open_tasks(claim=claim)
     return claim
 
@@ -135,11 +137,13 @@ def _resubmit(*, user, claim: Claim) -> Claim:
     with ClaimFlow.lock(claim.process_id):
         _check_may_act(user=user, task=task, claim=claim)
         task = _claim_task(user=user, task=task)
+        lines_before, total_before = _line_states(claim), claim.total
         refresh_flags(claim=claim)
         _execute(task, last_decision="resubmit")
         status = _sync_claim_status(claim)
         record_event(actor=user, action="claim.resubmitted", obj=claim, claim=claim, from_state=ClaimStatus.RETURNED,
-                     to_state=status, detail={"task": task.pk, "total": claim.total, "lines": line_summary(claim)})
+                     to_state=status, detail={"task": task.pk, "total": claim.total, "total_before": total_before,
+                             "lines": line_summary(claim), "line_changes": _line_changes(lines_before, claim)})
     notify_open_tasks(claim=claim)
     return claim
 
@@ -160,6 +164,28 @@ def take_task(*, user, task_id) -> Task:
         record_event(actor=user, action="task.assigned", obj=claim, claim=claim, from_state=claim.status,
                      to_state=claim.status, detail={"task": task.pk, "step": task.flow_task.name})
     return task
+
+
+def _line_states(claim: Claim) -> dict[int, dict]:
+    """What a step may change on each line: decision, its reason, flags, amount, payment status."""
+    return {
+        row["line_no"]: {"decision": row["decision"], "decision_reason": row["decision_reason"],
+                         "flags": [flag.get("code") for flag in row["flags"]], "amount": row["amount"],
+                         "payment_status": row["payment_status"]}
+        for row in claim.lines.values("line_no", "decision", "decision_reason", "flags", "amount", "payment_status")
+    }
+
+
+def _line_changes(before: dict[int, dict], claim: Claim) -> list[dict]:
+    """Before and after of the changed fields of each line that changed since ``before``."""
+    changes = []
+    for line_no, now in sorted(_line_states(claim).items()):
+        was = before.get(line_no, {})
+        changed = [name for name in now if was.get(name) != now[name]]
+        if changed:
+            changes.append({"line": line_no, "before": {name: was.get(name) for name in changed},
+                            "after": {name: now[name] for name in changed}})
+    return changes
 
 
 def _parse_decision(*, decision: str, comment: str, reason: str, line_decisions, claim: Claim) -> dict[int, LineDecisionInput]:
@@ -252,11 +278,13 @@ def decide_task(*, user, task_id, decision: str, comment: str = "", reason: str 
 @transaction.atomic
 def _keep_rechecked_flags(*, user, claim_id: int) -> None:
     claim = Claim.objects.select_for_update().get(pk=claim_id)
+    lines_before = _line_states(claim)
     changed = check_claim(claim=claim)
     if changed:
         record_event(actor=user, action="claim.flags_rechecked", obj=claim, claim=claim, from_state=claim.status,
                      to_state=claim.status, detail={"lines": [{"line": line.line_no, "flags": [flag["code"] for flag in line.flags]}
-                                                              for line in changed]})
+                                                              for line in changed],
+                                                   "line_changes": _line_changes(lines_before, claim)})
 
 
 @transaction.atomic
@@ -275,6 +303,7 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
         by_line = _parse_decision(decision=decision, comment=comment, reason=reason, line_decisions=line_decisions, claim=claim)
         task = _claim_task(user=user, task=task)
         from_state = claim.status
+        lines_before, total_before = _line_states(claim), claim.total
         # The rules again, under a lock on the claim's people, before the decision.
         refresh_flags(claim=claim)
         if decision != "return":
@@ -303,7 +332,9 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
                     {"line": item.line, "decision": item.decision, "reason": item.reason} for item in by_line.values()
                 ],
                 "total": claim.total,
+                "total_before": total_before,
                 "lines": line_summary(claim),
+                "line_changes": _line_changes(lines_before, claim),
             },
         )
     notify_open_tasks(claim=claim)
@@ -387,13 +418,15 @@ def record_disbursement(*, user, task_id, reference: str = "") -> Claim:
         claim = Claim.objects.select_for_update().get(pk=task.process.claim.pk)
         _check_may_act(user=user, task=task, claim=claim)
         task = _claim_task(user=user, task=task)
+        lines_before = _line_states(claim)
         paid = claim.lines.filter(decision=LineDecision.APPROVE, payment_status=PaymentStatus.UNPAID)
         paid_lines = list(paid.values_list("line_no", flat=True))
         paid.update(payment_status=PaymentStatus.PAID)
         _execute(task, last_decision="paid")
         status = _sync_claim_status(claim)
         record_event(actor=user, action="claim.paid", obj=claim, claim=claim, from_state=ClaimStatus.APPROVED,
-                     to_state=status, reason=reference, detail={"task": task.pk, "amount": claim.total, "lines": paid_lines})
+                     to_state=status, reason=reference, detail={"task": task.pk, "amount": claim.total, "lines": paid_lines,
+                             "line_changes": _line_changes(lines_before, claim)})
     return claim
 
 

@@ -21,33 +21,71 @@ def _staff_group(name: str, perm: str, obj, actor) -> Group:
     assign_perm(perm, group, obj)
     if created:
         record_event(actor=actor, action="group.created", obj=group, detail={"group": name, "perm": perm, "on": str(obj.pk)})
+    record_event(actor=actor, action="permission.granted", obj=obj, detail={"group": name, "perms": [perm.split(".")[-1]]})
     return group
+
+
+def _upsert(*, actor, model, kind: str, code: str, values: dict):
+    """Create the object with ``code``, or update its fields to ``values``; the ledger gets
+    "<kind>.created" with the fields, or "<kind>.updated" with before/after of the fields that
+    changed (nothing when none did)."""
+    existing = model.objects.select_for_update().filter(code=code).first()
+    names = list(values)
+    if existing is None:
+        obj = model.objects.create(code=code, **values)
+        record_event(actor=actor, action=f"{kind}.created", obj=obj, detail={"code": code, **_snapshot(obj, names)})
+        return obj
+    before = _snapshot(existing, names)
+    for name, value in values.items():
+        setattr(existing, name, value)
+    existing.save()
+    existing.refresh_from_db()
+    after = _snapshot(existing, names)
+    changed = [name for name in names if before[name] != after[name]]
+    if changed:
+        record_event(actor=actor, action=f"{kind}.updated", obj=existing,
+                     detail={"code": code, "before": {name: before[name] for name in changed},
+                             "after": {name: after[name] for name in changed}})
+    return existing
+
+
+def _snapshot(obj, names) -> dict:
+    """Field values as the ledger keeps them: related objects by their code (or pk)."""
+    values = {}
+    for name in names:
+        value = getattr(obj, name)
+        if hasattr(value, "_meta"):
+            value = getattr(value, "code", None) or str(value.pk)
+        values[name] = value
+    return values
+
+
+def _set_staff_group(*, actor, obj, kind: str, name: str, perm: str) -> None:
+    obj.staff_group = _staff_group(name, perm, obj, actor)
+    obj.save(update_fields=["staff_group"])
+    record_event(actor=actor, action=f"{kind}.updated", obj=obj,
+                 detail={"code": obj.code, "before": {"staff_group": None}, "after": {"staff_group": name}})
 
 
 @transaction.atomic
 def ensure_jurisdiction(*, actor=None, code: str, name: str, hr_head_threshold=None) -> Jurisdiction:
-    defaults = {"name": name}
+    values = {"name": name}
     if hr_head_threshold is not None:
-        defaults["hr_head_threshold"] = hr_head_threshold
-    jurisdiction, created = Jurisdiction.objects.update_or_create(code=code, defaults=defaults)
-    if created:
-        record_event(actor=actor, action="jurisdiction.created", obj=jurisdiction, detail={"code": code, "name": name})
+        values["hr_head_threshold"] = hr_head_threshold
+    jurisdiction = _upsert(actor=actor, model=Jurisdiction, kind="jurisdiction", code=code, values=values)
     if jurisdiction.staff_group is None:
-        jurisdiction.staff_group = _staff_group(f"jurisdiction:{code}", "claims.oversee_jurisdiction", jurisdiction, actor)
-        jurisdiction.save(update_fields=["staff_group"])
+        _set_staff_group(actor=actor, obj=jurisdiction, kind="jurisdiction", name=f"jurisdiction:{code}",
+                         perm="claims.oversee_jurisdiction")
     return jurisdiction
 
 
 @transaction.atomic
 def ensure_department(*, actor=None, jurisdiction: Jurisdiction, code: str, name: str, sector: str = "") -> Department:
-    department, created = Department.objects.update_or_create(
-        code=code, defaults={"jurisdiction": jurisdiction, "name": name, "sector": sector}
-    )
-    if created:
-        record_event(actor=actor, action="department.created", obj=department, detail={"code": code, "name": name})
+    department = _upsert(actor=actor, model=Department, kind="department", code=code,
+                         values={"jurisdiction": jurisdiction, "name": name, "sector": sector})
     if department.staff_group is None:
-        department.staff_group = _staff_group(f"department:{code}", "claims.review_department_claims", department, actor)
-        department.save(update_fields=["staff_group"])
+        _set_staff_group(actor=actor, obj=department, kind="department", name=f"department:{code}",
+                         perm="claims.review_department_claims")
     return department
 
 
@@ -57,14 +95,11 @@ def ensure_provider(*, actor=None, jurisdiction: Jurisdiction, code: str, name: 
         validate_credit_code(credit_code)
     except ValidationError as error:
         raise ValidationError({"credit_code": error.error_list}) from None
-    provider, created = Provider.objects.update_or_create(
-        code=code, defaults={"jurisdiction": jurisdiction, "name": name, "credit_code": credit_code}
-    )
-    if created:
-        record_event(actor=actor, action="provider.created", obj=provider, detail={"code": code, "name": name})
+    provider = _upsert(actor=actor, model=Provider, kind="provider", code=code,
+                       values={"jurisdiction": jurisdiction, "name": name, "credit_code": credit_code})
     if provider.staff_group is None:
-        provider.staff_group = _staff_group(f"provider:{code}", "claims.submit_provider_claims", provider, actor)
-        provider.save(update_fields=["staff_group"])
+        _set_staff_group(actor=actor, obj=provider, kind="provider", name=f"provider:{code}",
+                         perm="claims.submit_provider_claims")
     return provider
 
 
@@ -74,18 +109,33 @@ def ensure_staff_user(*, actor=None, username: str, password: str, role: str, sc
     if role not in roles.ALL_ROLES:
         raise ValueError(f"unknown role {role}")
     user, created = get_user_model().objects.get_or_create(username=username, defaults={"email": email, **extra})
+    fields = ["email", *extra]
+    before_fields = {name: getattr(user, name) for name in fields}
     for key, value in extra.items():
         setattr(user, key, value)
     user.email = email or user.email
-    user.set_password(password)
+    password_changed = created or not user.check_password(password)
+    if password_changed:
+        user.set_password(password)
     user.save()
-    role_group, _ = Group.objects.get_or_create(name=role)
+    role_group, role_created = Group.objects.get_or_create(name=role)
+    if role_created:
+        record_event(actor=actor, action="group.created", obj=role_group, detail={"group": role})
     groups = [role_group] + ([scope_group] if scope_group is not None else [])
     before = sorted(user.groups.values_list("name", flat=True))
     user.groups.set(groups)
     after = sorted(group.name for group in groups)
     if created:
-        record_event(actor=actor, action="user.created", obj=user, detail={"username": username, "groups": after})
-    elif before != after:
+        record_event(actor=actor, action="user.created", obj=user,
+                     detail={"username": username, "groups": after, **{name: getattr(user, name) for name in fields}})
+        return user
+    changed = [name for name in fields if before_fields[name] != getattr(user, name)]
+    if changed or password_changed:
+        # A new password is recorded as such: never what it is, nor its hash.
+        record_event(actor=actor, action="user.updated", obj=user,
+                     detail={"username": username, "password": "reset" if password_changed else "unchanged",
+                             "before": {name: before_fields[name] for name in changed},
+                             "after": {name: getattr(user, name) for name in changed}})
+    if before != after:
         record_event(actor=actor, action="user.groups_changed", obj=user, detail={"before": before, "after": after})
     return user

@@ -257,6 +257,7 @@ def update_claim(*, user, claim: Claim, data: dict) -> Claim:
         raise InvalidInput(_("申领信息有误，未保存。"), fields=errors.fields)
     before = {"department": claim.department.code, "policy": claim.policy.code, "class_name": claim.class_name,
               "training_start": claim.training_start, "training_end": claim.training_end, "total": claim.total}
+    lines_before = line_summary(claim) if lines is not None else None
     claim.department, claim.policy = department, policy
     claim.class_name, claim.training_start, claim.training_end = header.class_name, header.training_start, header.training_end
     claim.save()
@@ -271,6 +272,6 @@ def update_claim(*, user, claim: Claim, data: dict) -> Claim:
         claim=claim,
         from_state=claim.status,
         to_state=claim.status,
-        detail={"before": before, "after": after, **({"lines": line_summary(claim)} if lines is not None else {})},
+        detail={"before": before, "after": after, **({"lines_before": lines_before, "lines": line_summary(claim)} if lines is not None else {})},
     )
     return claim
