@@ -149,6 +149,17 @@ def compute_root(size: int) -> bytes:
     return merkle.root_of_data(payload.encode("utf-8") for _seq, payload in iter_entries(1, size))
 
 
+
+def _leaf_hashes(first_seq: int, last_seq: int) -> list[bytes]:
+    """Leaf hashes of entries first_seq..last_seq, stopping at the first missing sequence number:
+    a deleted entry must not shift later entries into its place."""
+    leaves = []
+    for expected, (seq, payload) in enumerate(iter_entries(first_seq, last_seq), start=first_seq):
+        if seq != expected:
+            raise LookupError(f"the ledger has no entry {expected}")
+        leaves.append(merkle.leaf_hash(payload.encode("utf-8")))
+    return leaves
+
 class LedgerTree:
     """Subtree hashes of the ledger for proofs, with the SubtreeHash cache."""
 
@@ -166,12 +177,11 @@ class LedgerTree:
             # Within one aligned block: its leaves are read once for all the small subtrees of a proof.
             if block not in self._blocks:
                 first = block << CACHE_LEVEL
-                rows = iter_entries(first + 1, first + (1 << CACHE_LEVEL))
-                self._blocks[block] = [merkle.leaf_hash(payload.encode("utf-8")) for _seq, payload in rows]
+                self._blocks[block] = _leaf_hashes(first + 1, first + (1 << CACHE_LEVEL))
             offset = block << CACHE_LEVEL
             leaves = self._blocks[block][start - offset : end - offset]
         else:
-            leaves = [merkle.leaf_hash(payload.encode("utf-8")) for _seq, payload in iter_entries(start + 1, end)]
+            leaves = _leaf_hashes(start + 1, end)
         if len(leaves) != end - start:
             raise LookupError(f"the ledger has no entries {start + 1}..{end}")
         return merkle.root_of_leaf_hashes(leaves)

@@ -291,3 +291,17 @@ def test_a_proof_over_a_ledger_with_a_hole_is_refused_not_made_up(audit_key, dem
         AuditEvent.objects.filter(seq=2).delete()
     assert error(auditor.get(f"/api/v1/audit/inclusion/?seq=2&tree_size={checkpoint.tree_size}"), 409)["code"] == "ledger_broken"
     assert error(auditor.get(f"/api/v1/audit/consistency/?first=1&second={checkpoint.tree_size}"), 409)["code"] == "ledger_broken"
+
+
+def test_a_hole_is_found_even_when_later_entries_fill_its_block(audit_key, demo):
+    """Entries written after a deleted one must not slide into its place in a proof."""
+    from .audit_support import triggers_disabled
+
+    auditor = login("auditor")
+    checkpoint = sign_checkpoint()
+    with triggers_disabled():
+        AuditEvent.objects.filter(seq=2).delete()
+    with transaction.atomic():
+        record_event(actor=None, action="test.after_hole", obj=Group.objects.first())
+    assert AuditEvent.objects.filter(seq__lte=checkpoint.tree_size).count() == checkpoint.tree_size - 1
+    assert error(auditor.get(f"/api/v1/audit/inclusion/?seq=3&tree_size={checkpoint.tree_size}"), 409)["code"] == "ledger_broken"
