@@ -72,7 +72,10 @@ def ledger(audit_key, demo):
 def test_a_good_export_verifies_offline(ledger, auditor_machine, tmp_path, audit_key):
     out = tmp_path / "export"
     assert "Exported entries 1.." in export_today(out)
-    total = AuditEvent.objects.count()
+    # The export itself is recorded, after the entries it exported.
+    exported = AuditEvent.objects.order_by("-seq").first()
+    assert exported.action == "audit.exported" and exported.detail["via"] == "audit_export"
+    total = exported.seq - 1
     # The 7 entries after the late checkpoint were covered by a checkpoint signed for the export.
     assert Checkpoint.objects.order_by("-tree_size").first().tree_size == total
     manifest = json.loads((out / "manifest.json").read_text())
@@ -80,7 +83,7 @@ def test_a_good_export_verifies_offline(ledger, auditor_machine, tmp_path, audit
     assert manifest["period"]["first_seq"] == 1
     assert [c["tree_size"] for c in manifest["checkpoints"]] == [ledger["early"].tree_size, ledger["late"].tree_size, total]
     lines = (out / "entries.jsonl").read_bytes().split(b"\n")
-    assert lines[:-1] == [p.encode() for p in AuditEvent.objects.order_by("seq").values_list("payload", flat=True)]
+    assert lines[:-1] == [p.encode() for p in AuditEvent.objects.filter(seq__lte=total).order_by("seq").values_list("payload", flat=True)]
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
 
@@ -214,6 +217,7 @@ def test_the_period_is_whole_days_in_the_time_zone_and_the_export_reaches_back_t
         datetime.datetime(2026, 3, 2, 23, 59, tzinfo=shanghai),
         datetime.datetime(2026, 3, 3, 0, 1, tzinfo=shanghai),
         datetime.datetime(2026, 3, 4, 9, 0, tzinfo=shanghai),
+        datetime.datetime(2026, 3, 5, 9, 0, tzinfo=shanghai),  # the export's own entry
     ]
 
     class Clock:  # the ledger's clock at the moments above, in turn
@@ -223,9 +227,10 @@ def test_the_period_is_whole_days_in_the_time_zone_and_the_export_reaches_back_t
 
     monkeypatch.setattr(audit.services, "timezone", Clock)
     append_events(6)
-    assert not moments
+    assert len(moments) == 1
     out = tmp_path / "march-2"
     call_command("audit_export", "--from", "2026-03-02", "--to", "2026-03-02", "--out", str(out), stdout=io.StringIO())
+    assert not moments and AuditEvent.objects.order_by("-seq").first().action == "audit.exported"
     manifest = json.loads((out / "manifest.json").read_text())
     assert (manifest["period"]["first_seq"], manifest["period"]["last_seq"]) == (3, 4)
     assert (manifest["period"]["from_utc"], manifest["period"]["until_utc"]) == ("2026-03-01T16:00:00Z", "2026-03-02T16:00:00Z")

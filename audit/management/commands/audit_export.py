@@ -1,10 +1,14 @@
 import datetime
+import getpass
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from audit import checkpoints, signing
 from audit.export import ExportError, export_period
+from audit.models import Checkpoint
+from audit.services import record_event
 
 
 def iso_date(value: str) -> datetime.date:
@@ -31,6 +35,17 @@ class Command(BaseCommand):
             result = export_period(date_from=date_from, date_to=date_to, out=out)
         except (ExportError, signing.SigningKeyMissing, checkpoints.LedgerBroken) as error:
             raise CommandError(str(error)) from error
+        # Exports are recorded like any access to the ledger; from the shell there is no
+        # signed-in user, so the operating-system account is named instead.
+        with transaction.atomic():
+            record_event(
+                actor=None,
+                action="audit.exported",
+                obj=Checkpoint.objects.filter(tree_size=result.count).first(),
+                detail={"format": "package", "via": "audit_export", "os_user": getpass.getuser(),
+                        "from": date_from.isoformat(), "to": date_to.isoformat(),
+                        "first_seq": result.first_seq, "last_seq": result.last_seq, "out": str(result.path)},
+            )
         self.stdout.write(
             f"Exported entries 1..{result.count} (the period: seq {result.first_seq}..{result.last_seq}) "
             f"and {result.checkpoints} checkpoints to {result.path}"
