@@ -116,6 +116,10 @@ def timeline(*, claim) -> list[dict]:
             for key in sorted(set(before) | set(after)):
                 if before.get(key) != after.get(key):
                     diffs.append({"field": key, "before": before.get(key), "after": after.get(key)})
+        for change in detail.get("line_changes") or []:
+            if isinstance(change, dict) and isinstance(change.get("before"), dict) and isinstance(change.get("after"), dict):
+                for key in sorted(set(change["before"]) | set(change["after"])):
+                    diffs.append({"field": f"#{change.get('line')} {key}", "before": change["before"].get(key), "after": change["after"].get(key)})
         rows.append(
             {
                 "event": event,

@@ -114,6 +114,7 @@ def test_the_timeline_shows_every_event_with_actors_comments_decisions_and_rule_
                  "材料齐全，抽查无误", "第2行证书无效", "CERT_INVALID", "S3 v"):  # fmt: skip
         assert text in body, text
     assert resident_id(1) not in body and resident_id(2) not in body
+    assert "#2 decision" in body  # the per-line before/after (line_changes) of the HR decision
 
 
 def test_the_claim_is_replayed_as_it_stood_on_a_past_date(auditor, journey):
