@@ -32,6 +32,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 
+from audit.services import record_event
+
 from . import roles
 from .errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
 from .inputs import ErrorCollector, LineInput
@@ -179,6 +181,14 @@ def receive_roster(*, user, header: dict, filename: str, content: bytes) -> Rost
         if queued:
             from .tasks import import_roster
 
+            # Until the worker has imported it, the upload is a change of its own: record it.
+            record_event(
+                actor=user,
+                action="roster.received",
+                obj=upload,
+                detail={"provider": checked.provider.code, "filename": upload.filename, "sha256": digest,
+                        "rows": upload.row_count, "queued": True},
+            )
             upload_id = upload.pk
             transaction.on_commit(lambda: import_roster.delay(upload_id))
             return upload
@@ -284,16 +294,22 @@ def _import(*, upload_id: int, mine) -> RosterUpload | None:
 
 
 def _finish_failed(mine, upload_id: int, errors: list[dict]) -> RosterUpload | None:
-    mine.update(status=RosterUploadStatus.FAILED, errors=_listed(errors), finished_at=timezone.now())
+    with transaction.atomic():
+        if mine.update(status=RosterUploadStatus.FAILED, errors=_listed(errors), finished_at=timezone.now()):
+            upload = RosterUpload.objects.get(pk=upload_id)
+            record_event(actor=None, action="roster.failed", obj=upload, detail={"rows": upload.row_count, "errors": len(errors)})
     return RosterUpload.objects.filter(pk=upload_id).first()
 
 
 def give_up(*, upload_id: int) -> None:
     """The task's retries are spent: the upload fails with a message the clerk can act on."""
     message = row_error(None, None, lambda: _("处理花名册时系统出错，已多次重试仍未成功。请稍后重新上传，或联系管理员。"))
-    RosterUpload.objects.filter(pk=upload_id).exclude(status=RosterUploadStatus.DONE).update(
-        status=RosterUploadStatus.FAILED, errors=[message], finished_at=timezone.now()
-    )
+    with transaction.atomic():
+        if RosterUpload.objects.filter(pk=upload_id).exclude(status=RosterUploadStatus.DONE).update(
+            status=RosterUploadStatus.FAILED, errors=[message], finished_at=timezone.now()
+        ):
+            record_event(actor=None, action="roster.failed", obj=RosterUpload.objects.get(pk=upload_id),
+                         detail={"gave_up": True})
 
 
 def requeue_stale_uploads() -> list[int]:

@@ -378,6 +378,12 @@ def test_rows_from_1000_are_queued_and_processed_once(transactional_db, demo, ce
     import_roster.delay(upload_row.pk)
     imports.process_roster(upload_id=upload_row.pk)
     assert Claim.objects.count() == 1 and ClaimLine.objects.count() == 1000
+    # The queued upload was in the ledger before the worker made its claim.
+    from audit.models import AuditEvent
+
+    received = AuditEvent.objects.get(action="roster.received", object_id=str(upload_row.pk))
+    created = AuditEvent.objects.get(action="claim.created", claim=upload_row.claim)
+    assert received.seq < created.seq and received.detail["rows"] == 1000
 
 
 def test_a_stale_processing_upload_is_taken_over_and_the_old_run_writes_nothing(transactional_db, demo):
