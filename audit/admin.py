@@ -1,8 +1,12 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 
 from claims.admin import ReadOnlyAdmin
 
 from .models import AuditEvent
+from .services import record_event
 
 
 @admin.register(AuditEvent)
@@ -10,3 +14,71 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("seq", "at", "actor_username", "action", "object_type", "object_id", "from_state", "to_state")
     list_filter = ("action",)
     search_fields = ("object_id", "actor_username")
+
+
+# Users and groups stay editable by administrators in the Django admin, but every change there
+# is recorded in the ledger in the admin's own transaction (the change view runs atomically).
+User = get_user_model()
+
+
+def _relations(obj, names):
+    return {name: sorted(str(item) for item in getattr(obj, name).all()) for name in names} if obj.pk else {}
+
+
+class AuditedAdminMixin:
+    audited_relations: tuple = ()
+    hidden_fields = ("password",)
+
+    def _fields_of(self, obj) -> dict:
+        return {
+            field.name: field.value_from_object(obj)
+            for field in obj._meta.concrete_fields
+            if field.name not in self.hidden_fields
+        }
+
+    def save_model(self, request, obj, form, change):
+        before = self._fields_of(type(obj).objects.get(pk=obj.pk)) if change else {}
+        super().save_model(request, obj, form, change)
+        after = self._fields_of(obj)
+        changed = {key: {"before": before.get(key), "after": after[key]} for key in after if before.get(key) != after[key]}
+        detail = {"via": "admin", "changed": {key: {k: str(v) for k, v in diff.items()} for key, diff in changed.items()}}
+        if "password" in form.changed_data or (not change and "password1" in form.cleaned_data):
+            detail["password_set"] = True
+        label = obj._meta.model_name
+        record_event(actor=request.user, action=f"{label}.{'updated' if change else 'created'}", obj=obj, detail=detail)
+
+    def save_related(self, request, form, formsets, change):
+        obj = form.instance
+        before = _relations(obj, self.audited_relations)
+        super().save_related(request, form, formsets, change)
+        after = _relations(obj, self.audited_relations)
+        if before != after:
+            record_event(
+                actor=request.user,
+                action=f"{obj._meta.model_name}.relations_changed",
+                obj=obj,
+                detail={"via": "admin", "before": before, "after": after},
+            )
+
+    def delete_model(self, request, obj):
+        record_event(actor=request.user, action=f"{obj._meta.model_name}.deleted", obj=obj,
+                     detail={"via": "admin", "fields": {k: str(v) for k, v in self._fields_of(obj).items()}})
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
+    audited_relations = ("groups", "user_permissions")
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
+    audited_relations = ("permissions",)

@@ -1,0 +1,68 @@
+"""Changes made in the Django admin (users, groups, their permissions) land in the ledger too."""
+
+from django.contrib.auth.models import Group, Permission
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from audit.selectors import verify_chain
+
+from .conftest import DEMO_PASSWORD
+
+
+def admin_client(client, demo):
+    assert client.login(username="admin", password=DEMO_PASSWORD)
+    return client
+
+
+def test_creating_a_group_with_permissions_in_the_admin_is_recorded(client, demo):
+    admin = admin_client(client, demo)
+    view_claim = Permission.objects.get(codename="view_claim")
+    response = admin.post("/admin/auth/group/add/", {"name": "inspectors", "permissions": [view_claim.pk]})
+    assert response.status_code == 302, response.content[:500]
+    group = Group.objects.get(name="inspectors")
+    created = AuditEvent.objects.get(action="group.created", object_id=str(group.pk))
+    assert created.actor_username == "admin" and created.detail["via"] == "admin"
+    relations = AuditEvent.objects.get(action="group.relations_changed", object_id=str(group.pk))
+    assert relations.detail["before"] == {"permissions": []}
+    assert relations.detail["after"]["permissions"] == [str(view_claim)]
+    assert verify_chain()["ok"]
+
+
+def test_changing_a_users_groups_in_the_admin_is_recorded_with_before_and_after(client, demo):
+    admin = admin_client(client, demo)
+    auditor = demo["auditor"]
+    before_groups = sorted(group.name for group in auditor.groups.all())
+    finance = Group.objects.get(name="finance_officer")
+    joined = timezone.localtime(auditor.date_joined)
+    response = admin.post(
+        f"/admin/auth/user/{auditor.pk}/change/",
+        {
+            "username": auditor.username,
+            "first_name": auditor.first_name,
+            "last_name": "changed",
+            "email": auditor.email,
+            "is_active": "on",
+            "groups": [group.pk for group in auditor.groups.all()] + [finance.pk],
+            "date_joined_0": joined.date().isoformat(),
+            "date_joined_1": joined.time().strftime("%H:%M:%S"),
+            "initial-date_joined_0": joined.date().isoformat(),
+            "initial-date_joined_1": joined.time().strftime("%H:%M:%S"),
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    updated = AuditEvent.objects.get(action="user.updated", object_id=str(auditor.pk), detail__via="admin")
+    assert updated.detail["changed"]["last_name"] == {"before": "", "after": "changed"}
+    relations = AuditEvent.objects.get(action="user.relations_changed", object_id=str(auditor.pk))
+    assert relations.detail["before"]["groups"] == before_groups
+    assert relations.detail["after"]["groups"] == sorted(before_groups + ["finance_officer"])
+    # No password or its hash in the ledger.
+    assert "pbkdf2" not in updated.payload and "md5$" not in updated.payload
+
+
+def test_deleting_a_group_in_the_admin_is_recorded(client, demo):
+    admin = admin_client(client, demo)
+    group = Group.objects.create(name="temporary")
+    response = admin.post(f"/admin/auth/group/{group.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Group.objects.filter(pk=group.pk).exists()
+    assert AuditEvent.objects.get(action="group.deleted", object_id=str(group.pk)).detail["fields"]["name"] == "temporary"
