@@ -23,7 +23,7 @@ from workflow.flows import ClaimFlow
 from workflow.steps import END_STATUS, REVIEW_STEPS, STEPS
 
 from .reasons import REASONS
-from .selectors import HUMAN_STEPS, duties_done_by, get_task_for_user, node, open_task_of_claim, user_in_step_scope
+from .selectors import duties_done_by, get_task_for_user, node, open_task_of_claim, user_in_step_scope
 
 DECISIONS = ("approve", "return", "reject")
 # The HR steps: an approval there may not pass a line with an active flag, and HR may override flags.

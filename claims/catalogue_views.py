@@ -8,7 +8,6 @@ from functools import wraps
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models.functions import Length
 from django.http import Http404
@@ -18,8 +17,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext
 
+from approvals.views import scoped
+
 from . import catalogue, roles
-from .errors import DomainError, InvalidInput, NotInScope
+from .errors import DomainError, InvalidInput
 from .models import AmountRule, CertificateType, Jurisdiction, Level, Payee, Period, PolicyCategory, PolicyVersion, SubsidyPolicy
 from .pricing import ANY_LEVEL, money_text, variant_label
 
@@ -30,18 +31,8 @@ def _administrator(user) -> bool:
     return roles.has_role(user, roles.ADMINISTRATOR)
 
 
-def catalogue_page(view):
-    """Login required; an unknown entry or version is a 404."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except NotInScope:
-            raise Http404 from None
-
-    return wrapper
+# Login required; an unknown entry or version is a 404 (the same rule as every scoped page).
+catalogue_page = scoped
 
 
 def administrator_page(view):

@@ -1,6 +1,5 @@
 from dataclasses import replace
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
