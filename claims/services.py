@@ -233,6 +233,12 @@ def create_claim_from_inputs(*, user, header: ClaimHeader, lines: list[LineInput
     return claim
 
 
+def _header_fields(claim: Claim) -> dict:
+    """The claim's editable header and total, as the ledger records them before and after an edit."""
+    return {"department": claim.department.code, "policy": claim.policy.code, "class_name": claim.class_name,
+            "training_start": claim.training_start, "training_end": claim.training_end, "total": claim.total}
+
+
 @transaction.atomic
 def update_claim(*, user, claim: Claim, data: dict) -> Claim:
     """Edit a draft or returned claim; fields not given keep their values; ``lines`` replaces all lines."""
@@ -255,16 +261,14 @@ def update_claim(*, user, claim: Claim, data: dict) -> Claim:
     lines = parse_lines(data["lines"], errors) if "lines" in data else None
     if errors:
         raise InvalidInput(_("申领信息有误，未保存。"), fields=errors.fields)
-    before = {"department": claim.department.code, "policy": claim.policy.code, "class_name": claim.class_name,
-              "training_start": claim.training_start, "training_end": claim.training_end, "total": claim.total}
+    before = _header_fields(claim)
     lines_before = line_summary(claim) if lines is not None else None
     claim.department, claim.policy = department, policy
     claim.class_name, claim.training_start, claim.training_end = header.class_name, header.training_start, header.training_end
     claim.save()
     if lines is not None:
         _write_lines(claim, lines)
-    after = {"department": claim.department.code, "policy": claim.policy.code, "class_name": claim.class_name,
-             "training_start": claim.training_start, "training_end": claim.training_end, "total": claim.total}
+    after = _header_fields(claim)
     record_event(
         actor=user,
         action="claim.edited",
