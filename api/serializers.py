@@ -323,6 +323,3 @@ class OverrideInputSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="the code of a flag the line carries (E2, N2…)")
     reason = serializers.CharField(help_text="why the flag does not stop the line (required)")
 
-
-class DisbursementInputSerializer(serializers.Serializer):
-    reference = serializers.CharField(required=False, help_text="the bank's payment reference")

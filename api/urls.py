@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from . import audit_views, imports, views
+from . import audit_views, imports, payments_batches, payments_funds, payments_results, views
 
 router = SimpleRouter()
 router.register("claims", views.ClaimViewSet, basename="claim")
@@ -22,6 +22,9 @@ v1 = [
     path("claims/import/", imports.RosterImportView.as_view(), name="claim-import"),
     path("claims/import/template/", imports.RosterTemplateView.as_view(), name="claim-import-template"),
     path("claims/import/<int:pk>/", imports.RosterUploadView.as_view(), name="claim-import-status"),
+    *payments_funds.urlpatterns,
+    *payments_batches.urlpatterns,
+    *payments_results.urlpatterns,
     *router.urls,
 ]
 

@@ -247,16 +247,6 @@ class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         )
         return claim_response(claim)
 
-    @extend_schema(
-        summary="Record that finance paid the claim's approved lines; returns the claim",
-        request=s.DisbursementInputSerializer,
-        responses={200: s.ClaimSerializer, **errors(400, 401, 403, 404, 409)},
-    )
-    @action(detail=True, methods=["post"])
-    def disburse(self, request, pk=None):
-        claim = approvals.record_disbursement(user=request.user, task_id=pk, reference=text(body(request).get("reference")))
-        return claim_response(claim)
-
 
 def line_decisions(raw) -> list[approvals.LineDecisionInput]:
     """Shape only (a list of objects); what the values may be is the service's to check."""

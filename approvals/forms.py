@@ -107,10 +107,6 @@ class DecisionForm(forms.Form):
                 _add_errors(self, None, messages)
 
 
-class PaymentForm(forms.Form):
-    reference = forms.CharField(label=_("银行交易流水号"), max_length=100)
-
-
 # --- drafting ------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 each drives viewflow's activation under the flow's lock, in one transaction with its audit events."""
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Q
@@ -19,6 +20,7 @@ from claims.models import Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecis
 from claims.selectors import get_claim_for_user, jurisdictions_overseen_by, user_may_edit_claim
 from claims.services import line_summary, recompute_total, refresh_flags
 from notifications.services import notify_open_tasks
+from payments.services.funds import reserve_approved_lines
 from workflow.flows import ClaimFlow
 from workflow.steps import END_STATUS, REVIEW_STEPS, STEPS
 
@@ -65,11 +67,19 @@ def _claim_task(*, user, task: Task) -> Task:
     return task
 
 
-def _sync_claim_status(claim: Claim) -> str:
-    """The claim's status mirrors where its process stands."""
+# Payment states of a line that put its claim "in payment" while the disbursement step is open.
+IN_PAYMENT_LINE_STATES = (PaymentStatus.IN_BATCH, PaymentStatus.IN_PAYMENT, PaymentStatus.PAID, PaymentStatus.RETURNED)
+# A line is settled when nothing more will be paid on it.
+SETTLED_LINE_STATES = (PaymentStatus.PAID, PaymentStatus.RECOVERED, PaymentStatus.CANCELLED)
+
+
+def sync_claim_status(claim: Claim) -> str:
+    """The claim's status mirrors where its process stands (and, awaiting payment, its lines)."""
     open_task = open_task_of_claim(claim)
     if open_task is not None:
         status = STEPS[open_task.flow_task.name].claim_status
+        if status == ClaimStatus.APPROVED and claim.lines.filter(payment_status__in=IN_PAYMENT_LINE_STATES).exists():
+            status = ClaimStatus.IN_PAYMENT
     else:
         finished = Task.objects.filter(process_id=claim.process_id, flow_task__in=[node(n) for n in END_STATUS]).first()
         status = END_STATUS[finished.flow_task.name]
@@ -118,7 +128,7 @@ def submit_claim(*, user, claim: Claim) -> Claim:
     process = ClaimFlow.submit.run(submitted_by=user)
     claim.process = process
     claim.save(update_fields=["process", "submitted_at"])
-    status = _sync_claim_status(claim)
+    status = sync_claim_status(claim)
     group = claim.department.staff_group
     if group is not None:
         assign_perm("claims.view_claim", group, claim)
@@ -140,7 +150,7 @@ def _resubmit(*, user, claim: Claim) -> Claim:
         lines_before, total_before = _line_states(claim), claim.total
         refresh_flags(claim=claim)
         _execute(task, last_decision="resubmit")
-        status = _sync_claim_status(claim)
+        status = sync_claim_status(claim)
         record_event(actor=user, action="claim.resubmitted", obj=claim, claim=claim, from_state=ClaimStatus.RETURNED,
                      to_state=status, detail={"task": task.pk, "total": claim.total, "total_before": total_before,
                              "lines": line_summary(claim), "line_changes": _line_changes(lines_before, claim)})
@@ -313,7 +323,7 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
         recompute_total(claim=claim)
         needs_hr_head = step_name == "hr_review" and claim.total > claim.jurisdiction.hr_head_threshold
         _execute(task, last_decision=decision, returned_from=step_name if decision == "return" else None, needs_hr_head=needs_hr_head)
-        status = _sync_claim_status(claim)
+        status = sync_claim_status(claim)
         action = {"approve": "claim.approved_step", "return": "claim.returned", "reject": "claim.rejected"}[decision]
         record_event(
             actor=user,
@@ -337,6 +347,9 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
                 "line_changes": _line_changes(lines_before, claim),
             },
         )
+        if status == ClaimStatus.APPROVED:
+            # Final approval: the approved amount is reserved against the department's allocation, or refused.
+            reserve_approved_lines(actor=user, claim=claim)
     notify_open_tasks(claim=claim)
     return claim
 
@@ -404,29 +417,25 @@ def override_flag(*, user, line_id: int, code: str, reason: str) -> FlagOverride
     return override
 
 
-@transaction.atomic
-def record_disbursement(*, user, task_id, reference: str = "") -> Claim:
-    """Finance records that the approved lines were paid; the claim ends as paid.
-    (Payment batches and bank files replace this single-claim step later.)"""
-    task = get_task_for_user(user=user, task_id=task_id)
-    with ClaimFlow.lock(task.process_id):
+def settle_claim_if_paid(*, actor, claim: Claim) -> bool:
+    """When every approved line of a claim awaiting payment is settled (paid, recovered or
+    finally not paid, or there was nothing to pay), its disbursement step completes and the
+    claim ends as paid. Called by the payment services in their transaction; True if it ended."""
+    with ClaimFlow.lock(claim.process_id):
+        task = open_task_of_claim(claim)
+        if task is None or task.flow_task.name != "disbursement":
+            return False
+        unsettled = claim.lines.filter(decision=LineDecision.APPROVE, amount__gt=0).exclude(payment_status__in=SETTLED_LINE_STATES)
+        if unsettled.exists():
+            return False
+        from_state = claim.status
+        now = timezone.now()
+        Task.objects.filter(pk=task.pk).update(status=STATUS.STARTED, owner=actor, started=now, assigned=task.assigned or now)
         task.refresh_from_db()
-        if task.flow_task.name != "disbursement":
-            raise ActionForbidden(_("此步骤不是拨付步骤。"), code="role")
-        if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
-            raise StepAlreadyTaken(_("该申领已拨付。"))
-        claim = Claim.objects.select_for_update().get(pk=task.process.claim.pk)
-        _check_may_act(user=user, task=task, claim=claim)
-        task = _claim_task(user=user, task=task)
-        lines_before = _line_states(claim)
-        paid = claim.lines.filter(decision=LineDecision.APPROVE, payment_status=PaymentStatus.UNPAID)
-        paid_lines = list(paid.values_list("line_no", flat=True))
-        paid.update(payment_status=PaymentStatus.PAID)
         _execute(task, last_decision="paid")
-        status = _sync_claim_status(claim)
-        record_event(actor=user, action="claim.paid", obj=claim, claim=claim, from_state=ClaimStatus.APPROVED,
-                     to_state=status, reason=reference, detail={"task": task.pk, "amount": claim.total, "lines": paid_lines,
-                             "line_changes": _line_changes(lines_before, claim)})
-    return claim
-
-
+        status = sync_claim_status(claim)
+        paid = claim.lines.filter(decision=LineDecision.APPROVE, payment_status=PaymentStatus.PAID)
+        record_event(actor=actor, action="claim.paid", obj=claim, claim=claim, from_state=from_state, to_state=status,
+                     detail={"task": task.pk, "paid": sum((line.amount for line in paid), Decimal("0.00")),
+                             "lines": line_summary(claim)})
+    return True

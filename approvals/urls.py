@@ -9,7 +9,6 @@ urlpatterns = [
     path("tasks/<int:task_id>/", views.task_detail, name="task"),
     path("tasks/<int:task_id>/take/", views.task_take, name="task_take"),
     path("tasks/<int:task_id>/decide/", views.task_decide, name="task_decide"),
-    path("tasks/<int:task_id>/pay/", views.task_pay, name="task_pay"),
     path("tasks/<int:task_id>/lines/<int:line_no>/override/", views.line_override, name="line_override"),
     path("claims/", views.claim_list, name="claims"),
     path("claims/new/", views.claim_new, name="claim_new"),

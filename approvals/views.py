@@ -30,13 +30,12 @@ from . import selectors
 from .forms import (
     ClaimHeaderForm,
     DecisionForm,
-    PaymentForm,
     add_line_errors,
     line_formset,
     lines_for_service,
     with_added_row,
 )
-from .services import decide_task, may_override_flags, override_flag, record_disbursement, submit_claim, take_task
+from .services import decide_task, may_override_flags, override_flag, submit_claim, take_task
 
 PAGE_SIZE = 50
 
@@ -139,23 +138,19 @@ def _claim_context(claim) -> dict:
     }
 
 
-def _render_task(request, task, *, decision_form=None, payment_form=None, status=200):
+def _render_task(request, task, *, decision_form=None, status=200):
     _decorate(task)
     claim = task.claim
     context = _claim_context(claim)
     may_act = selectors.actionable_tasks(request.user).filter(pk=task.pk).exists()
     is_review = task.step.name in REVIEW_STEPS
-    is_payment = task.step.name == "disbursement"
     if may_act and is_review and decision_form is None:
         decision_form = DecisionForm(lines=context["lines"])
-    if may_act and is_payment and payment_form is None:
-        payment_form = PaymentForm()
     context.update(
         task=task,
         may_act=may_act,
         is_open=task.status in selectors.OPEN_STATUSES,
         decision_form=decision_form if may_act and is_review else None,
-        payment_form=payment_form if may_act and is_payment else None,
         may_edit=user_may_edit_claim(user=request.user, claim=claim),
         may_override=task.status in selectors.OPEN_STATUSES and may_override_flags(user=request.user, claim=claim),
     )
@@ -233,25 +228,6 @@ def line_override(request, task_id, line_no):
         return _render_task(request, task, status=error.status)
     messages.success(request, _("已豁免第 %(n)d 行的预警 %(code)s。") % {"n": line.line_no, "code": code})
     return redirect(reverse("approvals:task", args=[task.pk]) + f"#line-{line.line_no}")
-
-
-@require_POST
-@scoped
-def task_pay(request, task_id):
-    task = selectors.get_task_for_user(user=request.user, task_id=task_id)
-    form = PaymentForm(request.POST)
-    if not form.is_valid():
-        return _render_task(request, task, payment_form=form, status=400)
-    try:
-        claim = record_disbursement(user=request.user, task_id=task.pk, reference=form.cleaned_data["reference"])
-    except StepAlreadyTaken as error:
-        messages.error(request, _("该步骤已有决定，无需重复处理。") + " " + error.message)
-        return _render_task(request, task, status=409)
-    except DomainError as error:
-        messages.error(request, error.message)
-        return _render_task(request, task, payment_form=form, status=error.status)
-    messages.success(request, _("已记录拨付：%(number)s，金额 %(total)s") % {"number": claim.number, "total": claim.total})
-    return redirect(_safe_next(request, reverse("approvals:inbox")))
 
 
 # --- claims -------------------------------------------------------------------------------

@@ -39,3 +39,10 @@ class StepAlreadyTaken(DomainError):
 
     code = "conflict"
     status = 409
+
+
+class FundsExceeded(DomainError):
+    """The action would commit more money than the department's allocation holds: 409."""
+
+    code = "allocation_exceeded"
+    status = 409

@@ -38,6 +38,7 @@ class ClaimStatus(models.TextChoices):
     HR_REVIEW = "hr_review", _("人社局审核")
     HR_HEAD_APPROVAL = "hr_head_approval", _("人社局负责人审批")
     APPROVED = "approved", _("已核准，待拨付")
+    IN_PAYMENT = "in_payment", _("支付中")
     PAID = "paid", _("已拨付")
     RETURNED = "returned", _("退回修改")
     REJECTED = "rejected", _("不予补贴")
@@ -52,7 +53,16 @@ class LineDecision(models.TextChoices):
 
 class PaymentStatus(models.TextChoices):
     UNPAID = "unpaid", _("未拨付")
+    # Approved: the amount is reserved against the department's allocation, awaiting a batch.
+    RESERVED = "reserved", _("已核准，待拨付")
+    IN_BATCH = "in_batch", _("已编入拨付批次")
+    IN_PAYMENT = "in_payment", _("支付中")
     PAID = "paid", _("已拨付")
+    # 退票: the bank returned the transfer; the payee account is corrected, then it is paid again.
+    RETURNED = "returned", _("退票待更正")
+    RECOVERED = "recovered", _("已追回")
+    # Finally not paid after approval (objection upheld, payee cannot be paid): reservation released.
+    CANCELLED = "cancelled", _("不予拨付")
 
 
 class Payee(models.TextChoices):
@@ -277,7 +287,9 @@ class ClaimLine(models.Model):
     flags = models.JSONField(default=list, blank=True)
     decision = models.CharField(_("审核结果"), max_length=10, choices=LineDecision.choices, default=LineDecision.PENDING)
     decision_reason = models.CharField(_("理由代码"), max_length=30, blank=True)
-    payment_status = models.CharField(_("拨付状态"), max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID)
+    payment_status = models.CharField(_("拨付状态"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID)
+    # The allocation the approved amount is reserved against (set at final approval).
+    allocation = models.ForeignKey("payments.Allocation", null=True, blank=True, on_delete=models.PROTECT, related_name="lines")
 
     class Meta:
         ordering = ["claim", "line_no"]

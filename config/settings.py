@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "claims",
     "workflow",
     "approvals",
+    "payments",
     "notifications",
     "audit",
     "api",

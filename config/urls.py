@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     path("audit/", include("audit.urls")),
+    path("payments/", include("payments.urls")),
     path("", include("claims.urls")),
     path("", include("approvals.urls")),
 ]

@@ -135,11 +135,6 @@ def test_hr_may_not_decide_the_department_step(submitted):
     assert error(decide(login("hr_reviewer"), task_id, decision="approve"), 403)["code"] == "role"
 
 
-def test_finance_cannot_disburse_a_review_step(submitted):
-    _claim, task_id = submitted
-    assert error(login("finance_officer").post(f"/api/v1/tasks/{task_id}/disburse/", {}, format="json"), 403)["code"] == "role"
-
-
 def test_claims_under_review_cannot_be_edited_or_submitted_again(submitted):
     claim, _task_id = submitted
     clerk = login("provider_clerk")
@@ -190,7 +185,7 @@ def test_schema_and_docs_are_public(db):
     paths = schema.json()["paths"]
     for path in ("/api/v1/auth/token/", "/api/v1/claims/", "/api/v1/claims/{id}/", "/api/v1/claims/{id}/submit/",
                  "/api/v1/claims/{id}/history/", "/api/v1/tasks/", "/api/v1/tasks/{id}/decide/",
-                 "/api/v1/tasks/{id}/take/", "/api/v1/tasks/{id}/disburse/", "/api/v1/departments/",
+                 "/api/v1/tasks/{id}/take/", "/api/v1/departments/",
                  "/api/v1/providers/", "/api/v1/policies/", "/api/v1/audit/verify/"):
         assert path in paths, path
     docs = anonymous.get("/api/docs/")

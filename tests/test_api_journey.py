@@ -72,13 +72,10 @@ def test_claim_travels_from_draft_to_paid_through_the_api(demo):
         (1, "approve", ""), (2, "approve", ""), (3, "reject", "LEVEL"),
     ]
 
+    assert [l["payment_status"] for l in claim["lines"]] == ["reserved", "reserved", "unpaid"]
     finance = login("finance_officer")
-    pay_task = only_task(finance)
-    assert pay_task["step"] == "disbursement"
-    claim = ok(finance.post(f"/api/v1/tasks/{pay_task['id']}/disburse/", {"reference": "BANK-2026-0001"}, format="json"))
-    assert (claim["status"], claim["step"], claim["total"]) == ("paid", None, "950.00")
-    assert [l["payment_status"] for l in claim["lines"]] == ["paid", "paid", "unpaid"]
-    assert ok(clerk.get(f"/api/v1/claims/{claim['id']}/"))["status"] == "paid"
+    assert only_task(finance)["step"] == "disbursement"
+    assert ok(clerk.get(f"/api/v1/claims/{claim['id']}/"))["status"] == "approved"
 
     # Every event, in order, chained by hash.
     history = ok(login("auditor").get(f"/api/v1/claims/{claim['id']}/history/"))
@@ -92,9 +89,9 @@ def test_claim_travels_from_draft_to_paid_through_the_api(demo):
         ("task.assigned", "dept_reviewer", "department_review", "department_review"),
         ("claim.approved_step", "dept_reviewer", "department_review", "hr_review"),
         ("claim.approved_step", "hr_reviewer", "hr_review", "approved"),
-        ("claim.paid", "finance_officer", "approved", "paid"),
+        ("allocation.reserved", "hr_reviewer", "", ""),
     ]
-    assert events[5]["reason"] == "材料齐全" and events[-1]["reason"] == "BANK-2026-0001"
+    assert events[5]["reason"] == "材料齐全" and events[-1]["detail"]["amount"] == "950.00"
     assert events[6]["detail"]["line_decisions"] == [{"line": 3, "decision": "reject", "reason": "LEVEL"}]
     seqs = [e["seq"] for e in events]
     assert seqs == sorted(seqs)

@@ -111,6 +111,12 @@ def owners(label: str, pk, row: dict) -> list[tuple]:
         return [("claim", _claim_of_process(pk))]
     if label == "viewflow.task":
         return [("claim", _claim_of_process(value("process_id")))]
+    if label in ("payments.transfer", "payments.batchline", "payments.bankfile"):
+        return [("payments.paymentbatch", value("batch_id"))]
+    if label == "payments.planitem":
+        return [("payments.fundingplan", value("plan_id"))]
+    if label == "payments.recoveryreceipt":
+        return [("payments.recoveryorder", value("order_id"))]
     if label == "authtoken.token":
         return [("auth.user", value("user_id"))]
     if label.endswith("objectpermission"):
@@ -190,7 +196,7 @@ def ledger(demo):
 
 
 def test_every_claim_service_records_each_change_with_before_and_after(demo, ledger):
-    clerk, dept, hr, finance = demo["provider_clerk"], demo["dept_reviewer"], demo["hr_reviewer"], demo["finance_officer"]
+    clerk, dept, hr = demo["provider_clerk"], demo["dept_reviewer"], demo["hr_reviewer"]
 
     with ledger.expect("claim.created", "permission.granted") as call:
         claim = claims.create_claim(user=clerk, data=claim_data())
@@ -228,7 +234,7 @@ def test_every_claim_service_records_each_change_with_before_and_after(demo, led
     with ledger.expect("claim.resubmitted"):
         approvals.submit_claim(user=clerk, claim=claim)
 
-    with ledger.expect("claim.approved_step") as call:
+    with ledger.expect("claim.approved_step", "allocation.reserved") as call:
         approvals.decide_task(user=hr, task_id=open_task(claim).pk, decision="approve", comment="同意",
                               line_decisions=[LineDecisionInput(line=2, decision="reject", reason="DOCS")])
     detail = one(call["entries"], "claim.approved_step").detail
@@ -236,10 +242,9 @@ def test_every_claim_service_records_each_change_with_before_and_after(demo, led
             "after": {"decision": "reject", "decision_reason": "DOCS"}} in detail["line_changes"]
     assert detail["total_before"] != detail["total"]
 
-    with ledger.expect("claim.paid") as call:
-        approvals.record_disbursement(user=finance, task_id=open_task(claim).pk, reference="BANK-1")
-    paid = one(call["entries"], "claim.paid").detail["line_changes"]
-    assert paid == [{"line": 1, "before": {"payment_status": "unpaid"}, "after": {"payment_status": "paid"}}]
+    reserved = one(call["entries"], "allocation.reserved")
+    assert (reserved.detail["amount"], reserved.detail["lines"]) == (str(claim.lines.get(line_no=1).amount), [1])
+    assert open_task(claim).flow_task.name == "disbursement"
 
 
 def test_override_and_rejection_are_recorded_and_a_failed_decision_leaves_nothing(demo, ledger, monkeypatch):

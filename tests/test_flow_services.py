@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from approvals import selectors as inbox
-from approvals.services import LineDecisionInput, decide_task, record_disbursement, submit_claim, take_task
+from approvals.services import LineDecisionInput, decide_task, submit_claim, take_task
 from audit.selectors import claim_history, verify_chain
 from claims.errors import ActionForbidden, StepAlreadyTaken
 from claims.services import create_claim
@@ -46,12 +46,10 @@ def test_claim_travels_from_submission_to_payment(demo):
     assert claim.status == "approved"
     assert claim.total == Decimal("450.00")
 
-    pay_task = only_task(demo["finance_officer"])
-    record_disbursement(user=demo["finance_officer"], task_id=pay_task.pk, reference="BANK-1")
-    claim.refresh_from_db()
-    assert claim.status == "paid"
+    # Final approval reserves the approved amount against the department's allocation.
+    assert only_task(demo["finance_officer"]).flow_task.name == "disbursement"
     assert [(l.line_no, l.decision, l.payment_status) for l in claim.lines.all()] == [
-        (1, "approve", "paid"),
+        (1, "approve", "reserved"),
         (2, "reject", "unpaid"),
     ]
     actions = [event.action for event in claim_history(claim=claim)]
@@ -63,7 +61,7 @@ def test_claim_travels_from_submission_to_payment(demo):
         "task.assigned",
         "claim.approved_step",
         "claim.approved_step",
-        "claim.paid",
+        "allocation.reserved",
     ]
     assert verify_chain()["ok"] is True
 

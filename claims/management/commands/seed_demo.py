@@ -9,6 +9,7 @@ from claims.demo_catalogue import STANDARDS, versions
 from claims.errors import DomainError
 from claims.models import ClaimLine, PolicyVersion, SubsidyPolicy
 from claims.organisation import ensure_department, ensure_jurisdiction, ensure_provider, ensure_staff_user
+from payments.demo_funds import ensure_demo_funds
 
 # The annex of the Wenling plan (seed 000): the departments that run training.
 WENLING_DEPARTMENTS = [
@@ -59,6 +60,7 @@ class Command(BaseCommand):
             for code, name, base in PROVIDERS
         ]
         self._seed_catalogue(jurisdiction)
+        ensure_demo_funds(jurisdiction=jurisdiction)
         staff = jurisdiction.staff_group
         users = [
             ("provider_clerk", roles.PROVIDER_CLERK, providers[0].staff_group, providers[0].name),

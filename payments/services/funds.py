@@ -1,0 +1,257 @@
+"""Fund accounts, the departments' annual plans, the allocations they become (RULES.md M1, M2),
+and the reservation of approved amounts against those allocations.
+
+An allocation's ``committed`` amount changes only through conditional UPDATEs (``committed +
+x <= amount``), checked again by a CHECK constraint: two approvals at once cannot over-commit."""
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audit.services import record_event
+from claims.errors import FundsExceeded, InvalidInput, StepAlreadyTaken
+from claims.models import Claim, ClaimLine, Department, Jurisdiction, LineDecision, PaymentStatus, PolicyCategory
+
+from ..access import require_department_reviewer, require_finance, require_hr
+from ..models import Allocation, FundAccount, FundingPlan, PlanItem, PlanStatus
+
+MONEY_PLACES = Decimal("0.01")
+
+
+def parse_money(value, *, field: str, errors: dict, positive: bool = False) -> Decimal | None:
+    """A money amount from input, or an error under ``field``: two decimals at most, never negative."""
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        errors.setdefault(field, []).append(_("须为金额，如 3500.00。"))
+        return None
+    if not amount.is_finite() or amount != amount.quantize(MONEY_PLACES) or amount < 0 or (positive and amount == 0):
+        errors.setdefault(field, []).append(_("须为大于零、最多两位小数的金额。") if positive else _("须为不小于零、最多两位小数的金额。"))
+        return None
+    return amount.quantize(MONEY_PLACES)
+
+
+# --------------------------------------------------------------------------- fund accounts
+
+
+@transaction.atomic
+def create_fund_account(*, actor, jurisdiction: Jurisdiction, year: int, name: str, bank_name: str, account_number: str,
+                        budget) -> FundAccount:
+    """Finance opens the year's segregated account (专账) with the money placed in it."""
+    require_finance(actor, jurisdiction)
+    errors: dict[str, list[str]] = {}
+    amount = parse_money(budget, field="budget", errors=errors)
+    for field, value in (("name", name), ("bank_name", bank_name), ("account_number", account_number)):
+        if not (value or "").strip():
+            errors.setdefault(field, []).append(_("必填。"))
+    if not isinstance(year, int) or not 2000 <= year <= 2100:
+        errors.setdefault("year", []).append(_("年度须为 2000–2100 之间的整数。"))
+    if FundAccount.objects.filter(jurisdiction=jurisdiction, year=year).exists():
+        errors.setdefault("year", []).append(_("%(year)s 年度的专账已存在。") % {"year": year})
+    if errors:
+        raise InvalidInput(_("专账信息有误。"), fields=errors)
+    account = FundAccount.objects.create(jurisdiction=jurisdiction, year=year, name=name.strip(), bank_name=bank_name.strip(),
+                                         account_number=account_number.strip(), budget=amount, created_by=actor)
+    record_event(actor=actor, action="fund_account.created", obj=account,
+                 detail={"jurisdiction": jurisdiction.code, "year": year, "name": account.name, "budget": amount})
+    return account
+
+
+# --------------------------------------------------------------------------- plans
+
+
+@dataclass(frozen=True)
+class PlanItemInput:
+    category: str
+    headcount: object
+    amount: object
+
+
+def _parse_items(items) -> list[PlanItem]:
+    errors: dict[str, list[str]] = {}
+    parsed, seen = [], set()
+    for index, item in enumerate(items or []):
+        path = f"items[{index}]"
+        if item.category not in PolicyCategory.values:
+            errors.setdefault(f"{path}.category", []).append(_("未知的补贴类别：%(value)s。") % {"value": item.category})
+        elif item.category in seen:
+            errors.setdefault(f"{path}.category", []).append(_("同一类别只能填一行。"))
+        seen.add(item.category)
+        try:
+            headcount = int(item.headcount)
+            if headcount < 0 or str(headcount) != str(item.headcount).strip():
+                raise ValueError
+        except (TypeError, ValueError):
+            errors.setdefault(f"{path}.headcount", []).append(_("须为不小于零的整数。"))
+            headcount = 0
+        amount = parse_money(item.amount, field=f"{path}.amount", errors=errors)
+        parsed.append(PlanItem(category=item.category, headcount=headcount, amount=amount or Decimal("0.00")))
+    if not parsed:
+        errors.setdefault("items", []).append(_("至少填写一个类别。"))
+    if errors:
+        raise InvalidInput(_("年度计划有误。"), fields=errors)
+    return parsed
+
+
+def _plan_state(plan: FundingPlan) -> dict:
+    return {"status": plan.status, "total": plan.total, "headcount": plan.headcount,
+            "items": [{"category": item.category, "headcount": item.headcount, "amount": item.amount} for item in plan.items.all()]}
+
+
+@transaction.atomic
+def save_plan(*, actor, fund_account: FundAccount, department: Department, items) -> FundingPlan:
+    """The department drafts (or redrafts, while draft or refused) its plan for the year."""
+    require_department_reviewer(actor, department)
+    if department.jurisdiction_id != fund_account.jurisdiction_id:
+        raise InvalidInput(_("专账与部门不属于同一行政区。"), fields={"fund_account": [_("行政区不符。")]})
+    parsed = _parse_items(items)
+    plan, created = FundingPlan.objects.select_for_update().get_or_create(
+        fund_account=fund_account, department=department, defaults={"created_by": actor})
+    if plan.status not in (PlanStatus.DRAFT, PlanStatus.REFUSED):
+        raise StepAlreadyTaken(_("计划已报备，不能再修改。"))
+    before = None if created else _plan_state(plan)
+    plan.items.all().delete()
+    for item in parsed:
+        item.plan = plan
+    PlanItem.objects.bulk_create(parsed)
+    plan.total = sum((item.amount for item in parsed), Decimal("0.00"))
+    plan.headcount = sum(item.headcount for item in parsed)
+    plan.status = PlanStatus.DRAFT
+    plan.save(update_fields=["total", "headcount", "status"])
+    record_event(actor=actor, action="plan.saved", obj=plan,
+                 detail={"department": department.code, "year": fund_account.year, "before": before, "after": _plan_state(plan)})
+    return plan
+
+
+def _move_plan(*, plan: FundingPlan, allowed: tuple, to: str, **fields) -> FundingPlan:
+    """Conditional UPDATE: of two people acting on the plan at once, one moves it, the other gets 409."""
+    if not FundingPlan.objects.filter(pk=plan.pk, status__in=allowed).update(status=to, **fields):
+        raise StepAlreadyTaken(_("计划状态已变化，请刷新后重试。"))
+    plan.refresh_from_db()
+    return plan
+
+
+@transaction.atomic
+def file_plan(*, actor, plan: FundingPlan) -> FundingPlan:
+    require_department_reviewer(actor, plan.department)
+    plan = _move_plan(plan=plan, allowed=(PlanStatus.DRAFT,), to=PlanStatus.FILED, filed_by=actor, filed_at=timezone.now())
+    record_event(actor=actor, action="plan.filed", obj=plan, from_state=PlanStatus.DRAFT, to_state=plan.status,
+                 detail={"department": plan.department.code, "year": plan.fund_account.year, "total": plan.total})
+    return plan
+
+
+@transaction.atomic
+def accept_plan_hr(*, actor, plan: FundingPlan) -> FundingPlan:
+    require_hr(actor, plan.fund_account.jurisdiction)
+    plan = _move_plan(plan=plan, allowed=(PlanStatus.FILED,), to=PlanStatus.HR_ACCEPTED, hr_accepted_by=actor,
+                      hr_accepted_at=timezone.now())
+    record_event(actor=actor, action="plan.hr_accepted", obj=plan, from_state=PlanStatus.FILED, to_state=plan.status,
+                 detail={"department": plan.department.code, "year": plan.fund_account.year, "total": plan.total})
+    return plan
+
+
+@transaction.atomic
+def accept_plan_finance(*, actor, plan: FundingPlan) -> Allocation:
+    """Finance accepts the plan HR accepted: its total becomes the department's allocation,
+    provided the year's accepted allocations stay within the account's budget."""
+    require_finance(actor, plan.fund_account.jurisdiction)
+    account = FundAccount.objects.select_for_update().get(pk=plan.fund_account_id)
+    plan = _move_plan(plan=plan, allowed=(PlanStatus.HR_ACCEPTED,), to=PlanStatus.ACCEPTED, finance_accepted_by=actor,
+                      finance_accepted_at=timezone.now())
+    allocated = account.allocations.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
+    if allocated + plan.total > account.budget:
+        raise FundsExceeded(
+            _("专账年度资金 %(budget)s 元，已分配 %(allocated)s 元，不足以分配本计划 %(total)s 元。")
+            % {"budget": account.budget, "allocated": allocated, "total": plan.total},
+            fields={"total": [_("超出专账可分配余额 %(left)s 元。") % {"left": account.budget - allocated}]},
+        )
+    allocation = Allocation.objects.create(fund_account=account, department=plan.department, plan=plan, amount=plan.total)
+    record_event(actor=actor, action="plan.accepted", obj=plan, from_state=PlanStatus.HR_ACCEPTED, to_state=plan.status,
+                 detail={"department": plan.department.code, "year": account.year, "total": plan.total})
+    record_event(actor=actor, action="allocation.created", obj=allocation,
+                 detail={"department": plan.department.code, "year": account.year, "amount": allocation.amount,
+                         "allocated_before": allocated, "budget": account.budget})
+    return allocation
+
+
+@transaction.atomic
+def refuse_plan(*, actor, plan: FundingPlan, reason: str) -> FundingPlan:
+    """HR (a filed plan) or finance (an HR-accepted plan) sends it back with a reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(_("退回须写明理由。"), fields={"reason": [_("必填。")]})
+    if plan.status == PlanStatus.HR_ACCEPTED:
+        require_finance(actor, plan.fund_account.jurisdiction)
+    else:
+        require_hr(actor, plan.fund_account.jurisdiction)
+    before = plan.status
+    plan = _move_plan(plan=plan, allowed=(before,) if before in (PlanStatus.FILED, PlanStatus.HR_ACCEPTED) else (),
+                      to=PlanStatus.REFUSED, refusal_reason=reason)
+    record_event(actor=actor, action="plan.refused", obj=plan, from_state=before, to_state=plan.status, reason=reason,
+                 detail={"department": plan.department.code, "year": plan.fund_account.year})
+    return plan
+
+
+# --------------------------------------------------------------------------- reservations
+
+
+def allocation_for(claim: Claim, *, year: int | None = None) -> Allocation | None:
+    """The claim's department's allocation in the budget year of today (when it is approved)."""
+    year = year or timezone.localdate().year
+    return Allocation.objects.filter(fund_account__jurisdiction_id=claim.jurisdiction_id, fund_account__year=year,
+                                     department_id=claim.department_id).select_related("fund_account").first()
+
+
+def reserve_approved_lines(*, actor, claim: Claim) -> Decimal:
+    """At final approval: reserve the approved, not yet reserved lines against the department's
+    allocation, or refuse (409) when the allocation cannot hold them. Runs in the approval's
+    transaction, so a refusal leaves the claim undecided."""
+    lines = claim.lines.filter(decision=LineDecision.APPROVE, payment_status=PaymentStatus.UNPAID)
+    amount = lines.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
+    allocation = allocation_for(claim)
+    year = timezone.localdate().year
+    if allocation is None:
+        raise FundsExceeded(
+            _("%(department)s 没有 %(year)s 年度已备案的资金分配（年度培训计划须经人社、财政确认），不能核准。")
+            % {"department": claim.department.name, "year": year},
+            fields={"allocation": [_("无已备案的年度分配。")]},
+        )
+    reserved = Allocation.objects.filter(pk=allocation.pk, committed__lte=F("amount") - amount).update(
+        committed=F("committed") + amount)
+    if not reserved:
+        allocation.refresh_from_db()
+        left = allocation.amount - allocation.committed
+        raise FundsExceeded(
+            _("%(department)s %(year)s 年度分配 %(amount)s 元，已占用 %(committed)s 元，余额 %(left)s 元，不足以核准本申领 %(total)s 元。")
+            % {"department": claim.department.name, "year": year, "amount": allocation.amount,
+               "committed": allocation.committed, "left": left, "total": amount},
+            fields={"allocation": [_("余额 %(left)s 元，本申领需 %(total)s 元。") % {"left": left, "total": amount}]},
+        )
+    line_numbers = list(lines.order_by("line_no").values_list("line_no", flat=True))
+    lines.update(payment_status=PaymentStatus.RESERVED, allocation=allocation)
+    allocation.refresh_from_db()
+    record_event(actor=actor, action="allocation.reserved", obj=allocation, claim=claim,
+                 detail={"department": claim.department.code, "year": year, "amount": amount, "lines": line_numbers,
+                         "committed_after": allocation.committed, "allocation": allocation.amount})
+    return amount
+
+
+def release_reservation(*, actor, line: ClaimLine, to_status: str, action: str, amount: Decimal | None = None,
+                        reason: str = "") -> None:
+    """Give a line's money back to its allocation (a rejection or objection after approval, or a
+    recovery): ``amount`` defaults to the line's whole amount. Runs in the caller's transaction."""
+    amount = line.amount if amount is None else amount
+    if line.allocation_id is None:
+        return
+    if amount and not Allocation.objects.filter(pk=line.allocation_id, committed__gte=amount).update(
+            committed=F("committed") - amount):
+        raise StepAlreadyTaken(_("分配占用额不足以释放，请刷新后重试。"))
+    before = line.payment_status
+    ClaimLine.objects.filter(pk=line.pk).update(payment_status=to_status)
+    line.payment_status = to_status
+    record_event(actor=actor, action=action, obj=line.allocation, claim=line.claim, reason=reason,
+                 detail={"line": line.line_no, "amount": amount, "payment_status_before": before, "payment_status": to_status})

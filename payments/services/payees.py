@@ -1,0 +1,84 @@
+"""Where payees are paid (RULES.M3): a provider's bank account, a person's social security card
+account. Account numbers are personal or banking data: stored encrypted, shown masked."""
+
+import re
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from audit.services import record_event
+from claims import roles
+from claims.errors import ActionForbidden, InvalidInput
+from claims.models import Provider, Trainee
+from claims.personal_data import decrypt_id_number, encrypt_id_number
+from claims.selectors import jurisdictions_overseen_by, providers_of_clerk
+
+from ..models import PayeeAccount
+
+ACCOUNT_NUMBER = re.compile(r"^[0-9]{8,30}$")
+
+
+def mask_account_number(number: str) -> str:
+    """6222************1234: the bank's prefix and the last four only."""
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def account_number_of(holder) -> str:
+    """The full number, for the bank file only."""
+    return decrypt_id_number(holder.account_number_encrypted)
+
+
+def _may_set(actor, *, provider: Provider | None, trainee: Trainee | None) -> bool:
+    overseen = jurisdictions_overseen_by(actor)
+    if provider is not None:
+        if providers_of_clerk(actor).filter(pk=provider.pk).exists():
+            return True
+        return roles.has_role(actor, roles.FINANCE_OFFICER) and overseen.filter(pk=provider.jurisdiction_id).exists()
+    return roles.has_role(actor, roles.FINANCE_OFFICER) and overseen.filter(
+        pk__in=trainee.claim_lines.values("claim__jurisdiction")).exists()
+
+
+def clean_account(*, account_name: str, bank_name: str, account_number: str, prefix: str = "") -> tuple[str, str, str]:
+    """The three fields, stripped, or InvalidInput naming each bad one (under ``prefix``)."""
+    account_name, bank_name = (account_name or "").strip(), (bank_name or "").strip()
+    account_number = re.sub(r"\s+", "", account_number or "")
+    errors: dict[str, list[str]] = {}
+    if not account_name:
+        errors[f"{prefix}account_name"] = [_("户名必填。")]
+    if not bank_name:
+        errors[f"{prefix}bank_name"] = [_("开户银行必填。")]
+    if not ACCOUNT_NUMBER.match(account_number):
+        errors[f"{prefix}account_number"] = [_("账号须为 8–30 位数字。")]
+    if errors:
+        raise InvalidInput(_("收款账户信息有误。"), fields=errors)
+    return account_name, bank_name, account_number
+
+
+@transaction.atomic
+def set_payee_account(*, actor, provider: Provider | None = None, trainee: Trainee | None = None, account_name: str,
+                      bank_name: str, account_number: str, reason: str = "") -> PayeeAccount:
+    """Set or correct where a provider (by its clerk or finance) or a person (by finance) is paid."""
+    if (provider is None) == (trainee is None):
+        raise ValueError("exactly one of provider and trainee")
+    if actor is not None and not _may_set(actor, provider=provider, trainee=trainee):
+        raise ActionForbidden(_("您不能修改该收款账户。"), code="role")
+    account_name, bank_name, account_number = clean_account(account_name=account_name, bank_name=bank_name,
+                                                           account_number=account_number)
+    owner = {"provider": provider} if provider is not None else {"trainee": trainee}
+    account = PayeeAccount.objects.select_for_update().filter(**owner).first()
+    before = None
+    if account is not None:
+        before = {"account_name": account.account_name, "bank_name": account.bank_name,
+                  "account_number": account.account_number_masked}
+    else:
+        account = PayeeAccount(**owner)
+    account.account_name, account.bank_name = account_name, bank_name
+    account.account_number_encrypted = encrypt_id_number(account_number)
+    account.account_number_masked = mask_account_number(account_number)
+    account.updated_by = actor
+    account.save()
+    after = {"account_name": account_name, "bank_name": bank_name, "account_number": account.account_number_masked}
+    record_event(actor=actor, action="payee_account.set", obj=account, reason=reason,
+                 detail={"provider": provider.code if provider else None,
+                         "trainee": trainee.id_number_masked if trainee else None, "before": before, "after": after})
+    return account
