@@ -1,1 +1,406 @@
-urlpatterns = []
+"""API v1: fund accounts, annual plans, allocations and the funds report. Thin: scope from
+payments/selectors/funds.py, every write and its rules from payments/services/funds.py."""
+
+from django.http import HttpResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from claims import roles
+from claims.errors import ActionForbidden, InvalidInput
+from claims.models import Department, Jurisdiction, PolicyCategory
+from claims.selectors import departments_of_reviewer, jurisdictions_overseen_by
+from payments.models import Allocation, FundAccount, FundingPlan, PlanStatus
+from payments.selectors import funds as selectors
+from payments.services import funds as services
+
+from .views import body, errors, text
+
+
+def money(**kwargs):
+    return serializers.DecimalField(max_digits=16, decimal_places=2, read_only=True, **kwargs)
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+class FundAccountSerializer(serializers.ModelSerializer):
+    jurisdiction = serializers.CharField(source="jurisdiction.code", read_only=True)
+    budget = money()
+
+    class Meta:
+        model = FundAccount
+        fields = ["id", "jurisdiction", "year", "name", "bank_name", "account_number", "budget", "created_at"]
+
+
+class FundAccountInputSerializer(serializers.Serializer):
+    jurisdiction = serializers.CharField(required=False, help_text="code; may be left out when the caller oversees one jurisdiction")
+    year = serializers.IntegerField()
+    name = serializers.CharField()
+    bank_name = serializers.CharField()
+    account_number = serializers.CharField()
+    budget = serializers.CharField(help_text='money as a string, "8000000.00"')
+
+
+class PlanItemSerializer(serializers.Serializer):
+    category = serializers.ChoiceField(choices=PolicyCategory.choices, read_only=True)
+    category_display = serializers.CharField(source="get_category_display", read_only=True)
+    headcount = serializers.IntegerField(read_only=True)
+    amount = money()
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    fund_account = serializers.IntegerField(source="fund_account_id", read_only=True)
+    year = serializers.IntegerField(source="fund_account.year", read_only=True)
+    department = serializers.CharField(source="department.code", read_only=True)
+    department_name = serializers.CharField(source="department.name", read_only=True)
+    status = serializers.ChoiceField(choices=PlanStatus.choices, read_only=True)
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+    total = money()
+    items = PlanItemSerializer(many=True, read_only=True)
+    allocation = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FundingPlan
+        fields = ["id", "fund_account", "year", "department", "department_name", "status", "status_display", "total", "headcount",
+                  "items", "filed_at", "hr_accepted_at", "finance_accepted_at", "refusal_reason", "allocation"]
+
+    def get_allocation(self, plan) -> int | None:
+        return Allocation.objects.filter(plan=plan).values_list("pk", flat=True).first()
+
+
+class PlanItemInputSerializer(serializers.Serializer):
+    category = serializers.ChoiceField(choices=PolicyCategory.choices)
+    headcount = serializers.IntegerField()
+    amount = serializers.CharField(help_text='money as a string, "3500.00"')
+
+
+class PlanInputSerializer(serializers.Serializer):
+    fund_account = serializers.IntegerField()
+    department = serializers.CharField(required=False, help_text="code; may be left out when the reviewer has one department")
+    items = PlanItemInputSerializer(many=True)
+
+
+class RefuseInputSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class AllocationSerializer(serializers.ModelSerializer):
+    fund_account = serializers.IntegerField(source="fund_account_id", read_only=True)
+    year = serializers.IntegerField(source="fund_account.year", read_only=True)
+    department = serializers.CharField(source="department.code", read_only=True)
+    department_name = serializers.CharField(source="department.name", read_only=True)
+    plan = serializers.IntegerField(source="plan_id", read_only=True)
+    amount = money()
+    committed = money()
+    remaining = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Allocation
+        fields = ["id", "fund_account", "year", "department", "department_name", "plan", "amount", "committed", "remaining"]
+
+    @extend_schema_field(serializers.DecimalField(max_digits=16, decimal_places=2))
+    def get_remaining(self, allocation):
+        return f"{allocation.amount - allocation.committed:.2f}"
+
+
+class ReportFiguresSerializer(serializers.Serializer):
+    allocated = money()
+    reserved = money(help_text="reserved, in a batch or at the bank: bound, not yet paid")
+    paid = money(help_text="paid out (including lines later recovered)")
+    returned = money(help_text="returned by the bank (退票), awaiting a corrected account")
+    recovered = money()
+    committed = money()
+    remaining = money(help_text="allocated − committed")
+
+
+class ReportRowSerializer(ReportFiguresSerializer):
+    allocation = serializers.IntegerField()
+    department = serializers.CharField()
+    department_name = serializers.CharField()
+
+
+class ReportAnomalySerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    department = serializers.CharField()
+    allocation = serializers.IntegerField()
+    committed = money()
+    from_lines = money()
+    message = serializers.CharField()
+
+
+class ReportAccountSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    jurisdiction = serializers.CharField()
+    jurisdiction_name = serializers.CharField()
+    name = serializers.CharField()
+    year = serializers.IntegerField()
+    budget = money(allow_null=True)
+    unallocated = money(allow_null=True)
+    balance = money(allow_null=True, help_text="budget − paid + recovered")
+    rows = ReportRowSerializer(many=True)
+    totals = ReportFiguresSerializer()
+    anomalies = ReportAnomalySerializer(many=True)
+
+
+class ReportSerializer(serializers.Serializer):
+    year = serializers.IntegerField()
+    accounts = ReportAccountSerializer(many=True)
+
+
+YEAR = OpenApiParameter("year", OpenApiTypes.INT, description="budget year; this year when left out")
+
+
+def year_of(request) -> int:
+    raw = request.query_params.get("year")
+    if raw in (None, ""):
+        return timezone.localdate().year
+    try:
+        year = int(raw)
+    except ValueError:
+        year = 0
+    if not 2000 <= year <= 2100:
+        raise InvalidInput(_("年度有误。"), fields={"year": [_("年度须为 2000–2100 之间的整数。")]})
+    return year
+
+
+# --------------------------------------------------------------------------- fund accounts
+
+
+def jurisdiction_for(user, code) -> Jurisdiction:
+    overseen = jurisdictions_overseen_by(user)
+    if code in (None, ""):
+        if overseen.count() == 1:
+            return overseen.get()
+        raise InvalidInput(_("请指定行政区。"), fields={"jurisdiction": [_("必填。")]})
+    found = Jurisdiction.objects.filter(code=str(code)).first()
+    if found is None:
+        raise InvalidInput(_("行政区不存在。"), fields={"jurisdiction": [_("未知的行政区：%(code)s。") % {"code": code}]})
+    return found
+
+
+def as_year(value, field: str = "year"):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(_("年度有误。"), fields={field: [_("年度须为 2000–2100 之间的整数。")]}) from None
+
+
+@extend_schema(tags=["funds"])
+class FundAccountList(GenericAPIView):
+    serializer_class = FundAccountSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return FundAccount.objects.none()
+        return selectors.fund_accounts_visible_to(self.request.user).order_by("jurisdiction__code", "-year")
+
+    @extend_schema(summary="Fund accounts (专账) the caller sees", responses={200: FundAccountSerializer(many=True), **errors(401)})
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(FundAccountSerializer(page, many=True).data)
+
+    @extend_schema(summary="Open the year's fund account (finance officer)", request=FundAccountInputSerializer,
+                   responses={201: FundAccountSerializer, **errors(400, 401, 403)})
+    def post(self, request):
+        data = body(request)
+        account = services.create_fund_account(
+            actor=request.user, jurisdiction=jurisdiction_for(request.user, data.get("jurisdiction")), year=as_year(data.get("year")),
+            name=text(data.get("name")), bank_name=text(data.get("bank_name")), account_number=text(data.get("account_number")),
+            budget=text(data.get("budget")),
+        )
+        return Response(FundAccountSerializer(account).data, status=201)
+
+
+# --------------------------------------------------------------------------- plans
+
+
+def plan_items(raw) -> list[services.PlanItemInput]:
+    if not isinstance(raw, list):
+        raise InvalidInput(_("年度计划有误。"), fields={"items": [_("须为列表。")]})
+    items = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise InvalidInput(_("年度计划有误。"), fields={f"items[{index}]": [_("每行须为一个对象。")]})
+        items.append(services.PlanItemInput(category=text(item.get("category")), headcount=item.get("headcount"),
+                                            amount=text(item.get("amount"))))
+    return items
+
+
+def department_for(user, code) -> Department:
+    if code in (None, ""):
+        own = departments_of_reviewer(user)
+        if own.count() == 1:
+            return own.get()
+        raise InvalidInput(_("请指定部门。"), fields={"department": [_("必填。")]})
+    found = Department.objects.filter(code=str(code)).first()
+    if found is None:
+        raise InvalidInput(_("部门不存在。"), fields={"department": [_("未知的部门：%(code)s。") % {"code": code}]})
+    return found
+
+
+def plan_response(plan: FundingPlan, status: int = 200) -> Response:
+    plan = FundingPlan.objects.select_related("fund_account", "department").prefetch_related("items").get(pk=plan.pk)
+    return Response(PlanSerializer(plan).data, status=status)
+
+
+@extend_schema(tags=["funds"])
+class PlanList(GenericAPIView):
+    serializer_class = PlanSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return FundingPlan.objects.none()
+        plans = selectors.plans_visible_to(self.request.user).prefetch_related("items").order_by("-fund_account__year", "department__code")
+        year = self.request.query_params.get("year")
+        if year:
+            plans = plans.filter(fund_account__year=as_year(year))
+        return plans
+
+    @extend_schema(summary="Annual plans the caller sees", parameters=[OpenApiParameter("year", OpenApiTypes.INT)],
+                   responses={200: PlanSerializer(many=True), **errors(400, 401)})
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(PlanSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Draft (or redraft, while draft or refused) the department's plan for a fund account's year (department reviewer)",
+        request=PlanInputSerializer, responses={201: PlanSerializer, 200: PlanSerializer, **errors(400, 401, 403, 404, 409)},
+    )
+    def post(self, request):
+        data = body(request)
+        if not isinstance(data.get("fund_account"), int):
+            raise InvalidInput(_("年度计划有误。"), fields={"fund_account": [_("须为专账编号。")]})
+        account = selectors.get_fund_account_for_user(user=request.user, account_id=data["fund_account"])
+        department = department_for(request.user, data.get("department"))
+        existed = FundingPlan.objects.filter(fund_account=account, department=department).exists()
+        plan = services.save_plan(actor=request.user, fund_account=account, department=department, items=plan_items(data.get("items")))
+        return plan_response(plan, status=200 if existed else 201)
+
+
+class PlanActionView(APIView):
+    def plan(self, request, pk) -> FundingPlan:
+        return selectors.get_plan_for_user(user=request.user, plan_id=pk)
+
+
+@extend_schema(tags=["funds"])
+class PlanDetail(PlanActionView):
+    @extend_schema(summary="One plan with its items", responses={200: PlanSerializer, **errors(401, 404)})
+    def get(self, request, pk):
+        return plan_response(self.plan(request, pk))
+
+
+@extend_schema(tags=["funds"])
+class PlanFile(PlanActionView):
+    @extend_schema(summary="File the draft plan with HR and finance (department reviewer)", request=None,
+                   responses={200: PlanSerializer, **errors(401, 403, 404, 409)})
+    def post(self, request, pk):
+        return plan_response(services.file_plan(actor=request.user, plan=self.plan(request, pk)))
+
+
+def is_hr(user) -> bool:
+    return any(roles.has_role(user, role) for role in (roles.HR_REVIEWER, roles.HR_HEAD))
+
+
+@extend_schema(tags=["funds"])
+class PlanAccept(PlanActionView):
+    @extend_schema(
+        summary="Accept the plan: HR accepts a filed plan; finance accepts an HR-accepted plan, which becomes the allocation "
+                "(409 allocation_exceeded when the account's budget cannot hold it)",
+        request=None, responses={200: PlanSerializer, **errors(401, 403, 404, 409)},
+    )
+    def post(self, request, pk):
+        plan = self.plan(request, pk)
+        if is_hr(request.user):
+            plan = services.accept_plan_hr(actor=request.user, plan=plan)
+        elif roles.has_role(request.user, roles.FINANCE_OFFICER):
+            plan = services.accept_plan_finance(actor=request.user, plan=plan).plan
+        elif plan.status == PlanStatus.HR_ACCEPTED:
+            plan = services.accept_plan_finance(actor=request.user, plan=plan).plan  # refused: finance only
+        else:
+            plan = services.accept_plan_hr(actor=request.user, plan=plan)  # refused: HR only
+        return plan_response(plan)
+
+
+@extend_schema(tags=["funds"])
+class PlanRefuse(PlanActionView):
+    @extend_schema(summary="Send the plan back with a reason: HR a filed plan, finance an HR-accepted plan",
+                   request=RefuseInputSerializer, responses={200: PlanSerializer, **errors(400, 401, 403, 404, 409)})
+    def post(self, request, pk):
+        plan = self.plan(request, pk)
+        return plan_response(services.refuse_plan(actor=request.user, plan=plan, reason=text(body(request).get("reason"))))
+
+
+# --------------------------------------------------------------------------- allocations and report
+
+
+@extend_schema(tags=["funds"])
+class AllocationList(GenericAPIView):
+    serializer_class = AllocationSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Allocation.objects.none()
+        allocations = selectors.allocations_visible_to(self.request.user).order_by("-fund_account__year", "department__code")
+        year = self.request.query_params.get("year")
+        if year:
+            allocations = allocations.filter(fund_account__year=as_year(year))
+        return allocations
+
+    @extend_schema(summary="Department allocations the caller sees, with committed and remaining",
+                   parameters=[OpenApiParameter("year", OpenApiTypes.INT)],
+                   responses={200: AllocationSerializer(many=True), **errors(400, 401)})
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(AllocationSerializer(page, many=True).data)
+
+
+def require_report_reader(user) -> None:
+    if not selectors.may_read_reports(user):
+        raise ActionForbidden(_("您的角色不能查看资金报表。"), code="role")
+
+
+@extend_schema(tags=["funds"])
+class FundsReport(APIView):
+    @extend_schema(
+        summary="Per fund account and department: allocated, reserved, paid, returned, recovered, remaining; the account's "
+                "balance and unallocated budget; anomalies (committed differing from the lines)",
+        parameters=[YEAR], responses={200: ReportSerializer, **errors(400, 401, 403)},
+    )
+    def get(self, request):
+        require_report_reader(request.user)
+        report = selectors.funds_report(user=request.user, year=year_of(request))
+        return Response(ReportSerializer(report).data)
+
+
+@extend_schema(tags=["funds"])
+class FundsReportXlsx(APIView):
+    @extend_schema(
+        summary="The funds report as a spreadsheet (the export is recorded in the ledger)",
+        parameters=[YEAR],
+        responses={(200, services.XLSX_CONTENT_TYPE): OpenApiResponse(OpenApiTypes.BINARY), **errors(400, 401, 403, 404)},
+    )
+    def get(self, request):
+        content, filename = services.export_funds_report(actor=request.user, year=year_of(request))
+        response = HttpResponse(content, content_type=services.XLSX_CONTENT_TYPE)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+urlpatterns = [
+    path("fund-accounts/", FundAccountList.as_view(), name="fund-accounts"),
+    path("plans/", PlanList.as_view(), name="plans"),
+    path("plans/<int:pk>/", PlanDetail.as_view(), name="plan"),
+    path("plans/<int:pk>/file/", PlanFile.as_view(), name="plan-file"),
+    path("plans/<int:pk>/accept/", PlanAccept.as_view(), name="plan-accept"),
+    path("plans/<int:pk>/refuse/", PlanRefuse.as_view(), name="plan-refuse"),
+    path("allocations/", AllocationList.as_view(), name="allocations"),
+    path("reports/funds/", FundsReport.as_view(), name="report-funds"),
+    path("reports/funds.xlsx", FundsReportXlsx.as_view(), name="report-funds-xlsx"),
+]

@@ -4,6 +4,7 @@ and the reservation of approved amounts against those allocations.
 An allocation's ``committed`` amount changes only through conditional UPDATEs (``committed +
 x <= amount``), checked again by a CHECK constraint: two approvals at once cannot over-commit."""
 
+import io
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -13,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import record_event
-from claims.errors import FundsExceeded, InvalidInput, StepAlreadyTaken
+from claims.errors import ActionForbidden, FundsExceeded, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, Department, Jurisdiction, LineDecision, PaymentStatus, PolicyCategory
 
 from ..access import require_department_reviewer, require_finance, require_hr
@@ -211,6 +212,8 @@ def reserve_approved_lines(*, actor, claim: Claim) -> Decimal:
     allocation, or refuse (409) when the allocation cannot hold them. Runs in the approval's
     transaction, so a refusal leaves the claim undecided."""
     lines = claim.lines.filter(decision=LineDecision.APPROVE, payment_status=PaymentStatus.UNPAID)
+    if not lines.exists():
+        return Decimal("0.00")  # nothing approved is waiting to be reserved: no allocation needed
     amount = lines.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
     allocation = allocation_for(claim)
     year = timezone.localdate().year
@@ -255,3 +258,66 @@ def release_reservation(*, actor, line: ClaimLine, to_status: str, action: str, 
     line.payment_status = to_status
     record_event(actor=actor, action=action, obj=line.allocation, claim=line.claim, reason=reason,
                  detail={"line": line.line_no, "amount": amount, "payment_status_before": before, "payment_status": to_status})
+
+
+# --------------------------------------------------------------------------- report export
+
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+REPORT_COLUMNS = ("allocated", "reserved", "paid", "returned", "recovered", "committed", "remaining")
+
+
+def _report_headers() -> list[str]:
+    return [_("专账"), _("年度"), _("部门代码"), _("行业主管部门"), _("分配金额"), _("已核准待拨付"), _("已拨付"), _("退票"),
+            _("已追回"), _("已占用"), _("可用余额")]
+
+
+@transaction.atomic
+def export_funds_report(*, actor, year: int) -> tuple[bytes, str]:
+    """The year's funds report as a spreadsheet (amounts as numbers, two decimals, a totals row
+    per account); the export is recorded in the ledger, one entry per account exported."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from ..selectors.funds import funds_report, may_read_reports
+
+    if not may_read_reports(actor):
+        raise ActionForbidden(_("您的角色不能查看资金报表。"), code="role")
+    report = funds_report(user=actor, year=year)
+    if not report["accounts"]:
+        raise NotInScope("Not found.")
+    book = Workbook()
+    sheet = book.active
+    sheet.title = f"funds-{year}"
+    sheet.append(_report_headers())
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    money = "#,##0.00"
+
+    def put(values: list, *, bold: bool = False):
+        sheet.append(values)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, Decimal):
+                cell.number_format = money
+            if bold:
+                cell.font = Font(bold=True)
+
+    for account in report["accounts"]:
+        for row in account["rows"]:
+            put([account["name"], account["year"], row["department"], row["department_name"], *(row[name] for name in REPORT_COLUMNS)])
+        put([account["name"], account["year"], "", _("合计"), *(account["totals"][name] for name in REPORT_COLUMNS)], bold=True)
+        if account["budget"] is not None:
+            put([account["name"], account["year"], "", _("年度资金"), account["budget"]])
+            put([account["name"], account["year"], "", _("未分配"), account["unallocated"]])
+            put([account["name"], account["year"], "", _("专账余额"), account["balance"]])
+        for anomaly in account["anomalies"]:
+            put([account["name"], account["year"], anomaly["department"], _("异常：") + anomaly["message"]])
+        sheet.append([])
+    for column, width in zip("ABCDEFGHIJK", (34, 8, 12, 28, 16, 16, 16, 16, 16, 16, 16)):
+        sheet.column_dimensions[column].width = width
+    for account in report["accounts"]:
+        record_event(actor=actor, action="report.exported", obj=FundAccount.objects.get(pk=account["id"]),
+                     detail={"format": "xlsx", "report": "funds", "year": year, "rows": len(account["rows"]),
+                             "totals": account["totals"], "anomalies": len(account["anomalies"])})
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue(), f"funds-report-{year}.xlsx"
