@@ -40,6 +40,50 @@ def _lock_ledger() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
 
 
+def _entry(*, seq: int, prev_hash: str, at, actor, action: str, obj, claim, from_state: str, to_state: str, reason: str,
+           detail: dict | None) -> AuditEvent:
+    """The entry and its hash: SHA-256 over the RFC 8785 bytes of its body, stored exactly as hashed."""
+    actor_username = actor.get_username() if actor is not None else ""
+    canonical_detail = to_canonical_value(detail or {})
+    body = {
+        "seq": seq,
+        "at": to_canonical_value(at),
+        "actor": actor_username,
+        "action": action,
+        "object_type": obj._meta.label_lower,
+        "object_id": str(obj.pk),
+        "claim": claim.number if claim is not None else None,
+        "from_state": from_state,
+        "to_state": to_state,
+        "reason": reason,
+        "detail": canonical_detail,
+        "prev_hash": prev_hash,
+    }
+    payload = rfc8785.dumps(body)
+    return AuditEvent(
+        seq=seq,
+        at=at,
+        actor=actor,
+        actor_username=actor_username,
+        action=action,
+        object_type=body["object_type"],
+        object_id=body["object_id"],
+        claim=claim,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        detail=canonical_detail,
+        payload=payload.decode("utf-8"),
+        prev_hash=prev_hash,
+        hash=hashlib.sha256(payload).hexdigest(),
+    )
+
+
+def _head() -> tuple[int, str]:
+    last = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
+    return (last["seq"], last["hash"]) if last else (0, GENESIS_HASH)
+
+
 def record_event(
     *,
     actor,
@@ -56,41 +100,29 @@ def record_event(
         raise RuntimeError("audit events must be written in the transaction of the change they record")
     with transaction.atomic():
         _lock_ledger()
-        last = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
-        seq = last["seq"] + 1 if last else 1
-        prev_hash = last["hash"] if last else GENESIS_HASH
+        last_seq, prev_hash = _head()
+        entry = _entry(seq=last_seq + 1, prev_hash=prev_hash, at=timezone.now(), actor=actor, action=action, obj=obj,
+                       claim=claim, from_state=from_state, to_state=to_state, reason=reason, detail=detail)
+        entry.save(force_insert=True)
+        return entry
+
+
+def record_events(events: list[dict], *, batch_size: int = 2000) -> list[AuditEvent]:
+    """Append many entries at once (a payment batch's entry for each of its claims): one lock and
+    bulk inserts, chained in list order. Each dict holds record_event's keyword arguments."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit events must be written in the transaction of the change they record")
+    if not events:
+        return []
+    with transaction.atomic():
+        _lock_ledger()
+        last_seq, prev_hash = _head()
         at = timezone.now()
-        actor_username = actor.get_username() if actor is not None else ""
-        canonical_detail = to_canonical_value(detail or {})
-        body = {
-            "seq": seq,
-            "at": to_canonical_value(at),
-            "actor": actor_username,
-            "action": action,
-            "object_type": obj._meta.label_lower,
-            "object_id": str(obj.pk),
-            "claim": claim.number if claim is not None else None,
-            "from_state": from_state,
-            "to_state": to_state,
-            "reason": reason,
-            "detail": canonical_detail,
-            "prev_hash": prev_hash,
-        }
-        payload = rfc8785.dumps(body)
-        return AuditEvent.objects.create(
-            seq=seq,
-            at=at,
-            actor=actor,
-            actor_username=actor_username,
-            action=action,
-            object_type=body["object_type"],
-            object_id=body["object_id"],
-            claim=claim,
-            from_state=from_state,
-            to_state=to_state,
-            reason=reason,
-            detail=canonical_detail,
-            payload=payload.decode("utf-8"),
-            prev_hash=prev_hash,
-            hash=hashlib.sha256(payload).hexdigest(),
-        )
+        entries = []
+        for offset, event in enumerate(events, start=1):
+            entry = _entry(seq=last_seq + offset, prev_hash=prev_hash, at=at, **{
+                "claim": None, "from_state": "", "to_state": "", "reason": "", "detail": None, **event})
+            prev_hash = entry.hash
+            entries.append(entry)
+        AuditEvent.objects.bulk_create(entries, batch_size=batch_size)
+        return entries

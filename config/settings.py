@@ -186,6 +186,7 @@ AUDIT_CHECKPOINT_INTERVAL = int(os.environ.get("AUDIT_CHECKPOINT_INTERVAL", "600
 # `celery -A config beat` sends these; a worker runs them.
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {"task": "audit.tasks.sign_checkpoint", "schedule": AUDIT_CHECKPOINT_INTERVAL},
+    "payments-requeue-stuck-releases": {"task": "payments.tasks.requeue_stuck_releases", "schedule": 300},
 }
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

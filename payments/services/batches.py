@@ -1,0 +1,363 @@
+"""Payment batches: finance builds a batch from approved lines, grouped by payee; another finance
+officer checks and releases it; a Celery task writes the bank's payment file and marks the lines
+"in payment".
+
+Nothing is paid twice: a line enters a batch only by a conditional move out of ``reserved``
+under a row lock, the database allows one live batch line per claim line, and the release runs
+in one transaction that does nothing when the batch is already released (a retried task, a
+second click, a worker killed midway and its message redelivered)."""
+
+import csv
+import datetime
+import hashlib
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from approvals.selectors import node
+from approvals.services import sync_claim_status
+from audit.services import record_event, record_events
+from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
+from claims.models import Claim, ClaimLine, ClaimStatus, Jurisdiction, LineDecision, Payee, PaymentStatus
+from workflow.steps import STEPS
+
+from ..access import require_finance
+from ..models import (
+    BankFile,
+    BankFileKind,
+    BatchLine,
+    BatchLineStatus,
+    BatchStatus,
+    FundAccount,
+    PayeeAccount,
+    PayeeKind,
+    PaymentBatch,
+    Transfer,
+    TransferStatus,
+)
+from .payees import account_number_of
+
+CHUNK = 5000
+PAYMENT_FILE_HEADER = ["批次号", "序号", "收款人类型", "户名", "账号", "开户银行", "金额", "用途"]
+PAYEE_KIND_IN_FILE = {PayeeKind.PROVIDER: "单位", PayeeKind.TRAINEE: "个人"}
+
+
+def _chunks(items: list, size: int = CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _fund_account(jurisdiction: Jurisdiction, year: int | None) -> FundAccount:
+    year = year or timezone.localdate().year
+    account = FundAccount.objects.select_for_update().filter(jurisdiction=jurisdiction, year=year).first()
+    if account is None:
+        raise InvalidInput(_("%(year)s 年度没有专账。") % {"year": year}, fields={"year": [_("无此年度专账。")]})
+    return account
+
+
+def _claims_with_other_duties(*, user, claim_ids) -> set[int]:
+    """Claims on which this person acted at another step: they may not pay them (N4, Art. 25)."""
+    other_nodes = [node(name) for name, step in STEPS.items() if step.duty != STEPS["disbursement"].duty]
+    process_ids = Task.objects.filter(owner=user, status=STATUS.DONE, flow_task__in=other_nodes).values("process_id")
+    return set(Claim.objects.filter(pk__in=claim_ids, process_id__in=process_ids).values_list("pk", flat=True))
+
+
+@dataclass
+class _Payee:
+    kind: str
+    provider_id: int | None
+    trainee_id: int | None
+    account: PayeeAccount
+    lines: list
+
+
+def build_batch(*, actor, jurisdiction: Jurisdiction, claim_ids: list[int] | None = None, year: int | None = None) -> PaymentBatch:
+    """Build a batch from the approved, reserved lines of the year's fund account (or of the given
+    claims only), one transfer per payee. Without ``claim_ids``, lines that cannot be paid yet (no
+    payee account; a claim this officer reviewed) are left out and listed on the batch; with
+    ``claim_ids``, any such line is an error naming the claim."""
+    with transaction.atomic():
+        return _build_batch(actor=actor, jurisdiction=jurisdiction, claim_ids=claim_ids, year=year)
+
+
+def _build_batch(*, actor, jurisdiction, claim_ids, year) -> PaymentBatch:
+    require_finance(actor, jurisdiction)
+    account = _fund_account(jurisdiction, year)  # locked: builds of one account take turns
+    eligible = ClaimLine.objects.filter(
+        allocation__fund_account=account, payment_status=PaymentStatus.RESERVED, decision=LineDecision.APPROVE,
+        amount__gt=0, claim__status__in=(ClaimStatus.APPROVED, ClaimStatus.IN_PAYMENT),
+    )
+    errors: dict[str, list[str]] = {}
+    if claim_ids is not None:
+        wanted = list(dict.fromkeys(claim_ids))
+        visible = set(Claim.objects.filter(pk__in=wanted, jurisdiction=jurisdiction).values_list("pk", flat=True))
+        payable = set(eligible.filter(claim_id__in=wanted).values_list("claim_id", flat=True))
+        for index, claim_id in enumerate(wanted):
+            if claim_id not in visible:
+                errors[f"claims[{index}]"] = [_("没有编号为 %(id)s 的申领。") % {"id": claim_id}]
+            elif claim_id not in payable:
+                errors[f"claims[{index}]"] = [_("该申领没有待拨付的已核准行。")]
+        if errors:
+            raise InvalidInput(_("所选申领不能编入批次。"), fields=errors)
+        eligible = eligible.filter(claim_id__in=wanted)
+    # Lock the lines (PostgreSQL): a concurrent build waits, then no longer sees them as reserved.
+    locking = {"of": ("self",)} if connection.features.has_select_for_update_of else {}
+    rows = list(
+        eligible.select_for_update(**locking).order_by("claim_id", "line_no")
+        .values("pk", "claim_id", "line_no", "amount", "trainee_id", "claim__provider_id", "claim__policy__payee", "claim__number")
+    )
+    if not rows:
+        raise InvalidInput(_("没有可编入批次的已核准待拨付行。"), fields={"claims": [_("没有待拨付的行。")]})
+    claim_numbers = {row["claim_id"]: row["claim__number"] for row in rows}
+    reviewed = _claims_with_other_duties(user=actor, claim_ids=list(claim_numbers))
+    provider_accounts = {acc.provider_id: acc for acc in PayeeAccount.objects.filter(
+        provider_id__in={row["claim__provider_id"] for row in rows})}
+    trainee_accounts = {acc.trainee_id: acc for acc in PayeeAccount.objects.filter(
+        trainee_id__in=eligible.values("trainee_id"))}
+    payees: dict[tuple, _Payee] = {}
+    skipped = []
+    for row in rows:
+        to_person = row["claim__policy__payee"] == Payee.TRAINEE
+        key = (PayeeKind.TRAINEE, row["trainee_id"]) if to_person else (PayeeKind.PROVIDER, row["claim__provider_id"])
+        payee_account = (trainee_accounts if to_person else provider_accounts).get(key[1])
+        reason = None
+        if row["claim_id"] in reviewed:
+            reason = _("职责分离：您审核过该申领，不能为其拨付。")
+        elif payee_account is None:
+            reason = _("收款人没有社会保障卡账户。") if to_person else _("培训机构没有登记银行账户。")
+        if reason:
+            skipped.append({"claim": row["claim__number"], "line": row["line_no"], "amount": row["amount"], "reason": reason})
+            continue
+        payee = payees.setdefault(key, _Payee(kind=key[0], provider_id=key[1] if not to_person else None,
+                                              trainee_id=key[1] if to_person else None, account=payee_account, lines=[]))
+        payee.lines.append(row)
+    if claim_ids is not None and skipped:
+        index_of = {claim_id: index for index, claim_id in enumerate(dict.fromkeys(claim_ids))}
+        number_to_id = {number: claim_id for claim_id, number in claim_numbers.items()}
+        for item in skipped:
+            errors.setdefault(f"claims[{index_of[number_to_id[item['claim']]]}]", []).append(
+                _("第 %(line)s 行：%(reason)s") % {"line": item["line"], "reason": item["reason"]})
+        raise InvalidInput(_("所选申领有不能拨付的行。"), fields=errors)
+    if not payees:
+        raise InvalidInput(_("没有可编入批次的行：%(reason)s") % {"reason": skipped[0]["reason"]},
+                           fields={"claims": sorted({item["reason"] for item in skipped})})
+    line_ids = [row["pk"] for payee in payees.values() for row in payee.lines]
+    moved = sum(
+        ClaimLine.objects.filter(pk__in=chunk, payment_status=PaymentStatus.RESERVED).update(payment_status=PaymentStatus.IN_BATCH)
+        for chunk in _chunks(line_ids)
+    )
+    if moved != len(line_ids):
+        raise StepAlreadyTaken(_("部分行已被他人编入批次，请刷新后重试。"))
+
+    sequence = account.batches.count() + 1
+    batch = PaymentBatch.objects.create(number=f"PB-{jurisdiction.code}-{account.year}-{sequence:04d}", fund_account=account,
+                                        built_by=actor, skipped=[{**item, "amount": f"{item['amount']:.2f}"} for item in skipped])
+    ordered = sorted(payees.values(), key=lambda payee: (payee.kind, payee.account.account_name, payee.provider_id or 0,
+                                                         payee.trainee_id or 0))
+    transfers = Transfer.objects.bulk_create([
+        Transfer(batch=batch, seq=seq, payee_kind=payee.kind, provider_id=payee.provider_id, trainee_id=payee.trainee_id,
+                 account_name=payee.account.account_name, bank_name=payee.account.bank_name,
+                 account_number_encrypted=payee.account.account_number_encrypted,
+                 account_number_masked=payee.account.account_number_masked,
+                 amount=sum((row["amount"] for row in payee.lines), Decimal("0.00")))
+        for seq, payee in enumerate(ordered, start=1)
+    ], batch_size=CHUNK)
+    BatchLine.objects.bulk_create([
+        BatchLine(batch=batch, transfer=transfer, claim_line_id=row["pk"], amount=row["amount"])
+        for transfer, payee in zip(transfers, ordered) for row in payee.lines
+    ], batch_size=CHUNK)
+    batch.total = sum((transfer.amount for transfer in transfers), Decimal("0.00"))
+    batch.line_count, batch.payee_count = len(line_ids), len(transfers)
+    batch.save(update_fields=["total", "line_count", "payee_count"])
+
+    claim_ids_in_batch = sorted({row["claim_id"] for payee in payees.values() for row in payee.lines})
+    for chunk in _chunks(claim_ids_in_batch):
+        Claim.objects.filter(pk__in=chunk, status=ClaimStatus.APPROVED).update(status=ClaimStatus.IN_PAYMENT)
+    record_event(actor=actor, action="payment_batch.built", obj=batch, to_state=batch.status,
+                 detail={"number": batch.number, "year": account.year, "total": batch.total, "lines": batch.line_count,
+                         "payees": batch.payee_count, "claims": len(claim_ids_in_batch), "skipped": batch.skipped})
+    _record_claim_events(actor=actor, batch=batch, action="claim.payment_batched",
+                         lines=[(row, seq) for seq, payee in enumerate(ordered, start=1) for row in payee.lines],
+                         line_from=PaymentStatus.RESERVED, line_to=PaymentStatus.IN_BATCH)
+    return batch
+
+
+def _record_claim_events(*, actor, batch: PaymentBatch, action: str, lines, line_from: str, line_to: str) -> None:
+    """One entry per claim of the batch (so each claim's timeline shows it), appended in bulk."""
+    by_claim: dict[int, list] = defaultdict(list)
+    for row, seq in lines:
+        by_claim[row["claim_id"]].append({"line": row["line_no"], "amount": row["amount"], "transfer": seq,
+                                          "before": {"payment_status": line_from}, "after": {"payment_status": line_to}})
+    claims = Claim.objects.in_bulk(list(by_claim))
+    record_events([
+        {"actor": actor, "action": action, "obj": claims[claim_id], "claim": claims[claim_id], "to_state": claims[claim_id].status,
+         "detail": {"batch": batch.number, "line_changes": changes}}
+        for claim_id, changes in sorted(by_claim.items())
+    ])
+
+
+def _batch_rows(batch: PaymentBatch) -> list:
+    """(row, transfer seq) of each line of the batch, for the claim entries."""
+    return [
+        ({"claim_id": item["claim_line__claim_id"], "line_no": item["claim_line__line_no"], "amount": item["amount"]},
+         item["transfer__seq"])
+        for item in batch.lines.order_by("claim_line__claim_id", "claim_line__line_no").values(
+            "claim_line__claim_id", "claim_line__line_no", "amount", "transfer__seq")
+    ]
+
+
+@transaction.atomic
+def cancel_batch(*, actor, batch: PaymentBatch, reason: str) -> PaymentBatch:
+    """A batch not yet released is withdrawn: its lines go back to await the next batch."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(_("作废批次须写明理由。"), fields={"reason": [_("必填。")]})
+    batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
+    require_finance(actor, batch.fund_account.jurisdiction)
+    if batch.status != BatchStatus.BUILT:
+        raise StepAlreadyTaken(_("批次已发放或已作废，不能作废。"))
+    rows = _batch_rows(batch)
+    line_ids = list(batch.lines.values_list("claim_line_id", flat=True))
+    for chunk in _chunks(line_ids):
+        ClaimLine.objects.filter(pk__in=chunk, payment_status=PaymentStatus.IN_BATCH).update(payment_status=PaymentStatus.RESERVED)
+    batch.lines.update(status=BatchLineStatus.CANCELLED)
+    batch.transfers.update(status=TransferStatus.CANCELLED)
+    batch.status, batch.cancelled_by, batch.cancelled_at = BatchStatus.CANCELLED, actor, timezone.now()
+    batch.save(update_fields=["status", "cancelled_by", "cancelled_at"])
+    for claim in Claim.objects.filter(pk__in={row["claim_id"] for row, _seq in rows}):
+        sync_claim_status(claim)
+    record_event(actor=actor, action="payment_batch.cancelled", obj=batch, from_state=BatchStatus.BUILT, to_state=batch.status,
+                 reason=reason, detail={"number": batch.number, "lines": batch.line_count, "total": batch.total})
+    _record_claim_events(actor=actor, batch=batch, action="claim.payment_unbatched", lines=rows,
+                         line_from=PaymentStatus.IN_BATCH, line_to=PaymentStatus.RESERVED)
+    return batch
+
+
+def check_batch(batch: PaymentBatch) -> list[str]:
+    """What stops a release: totals that do not add up, a payee without an account, a line moved meanwhile."""
+    problems = []
+    transfers_total = batch.transfers.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
+    lines_total = batch.lines.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
+    if not batch.total == transfers_total == lines_total:
+        problems.append(_("金额不符：批次 %(batch)s，收款人合计 %(transfers)s，明细合计 %(lines)s。")
+                        % {"batch": batch.total, "transfers": transfers_total, "lines": lines_total})
+    if batch.transfers.count() != batch.payee_count or batch.lines.count() != batch.line_count:
+        problems.append(_("笔数不符。"))
+    for seq in batch.transfers.filter(account_number_encrypted="").values_list("seq", flat=True):
+        problems.append(_("第 %(seq)s 笔没有收款账号。") % {"seq": seq})
+    moved = batch.lines.exclude(claim_line__payment_status=PaymentStatus.IN_BATCH).count()
+    if moved:
+        problems.append(_("%(n)s 行已不在“已编入批次”状态。") % {"n": moved})
+    return problems
+
+
+def _reviewed_claims_in_batch(*, user, batch: PaymentBatch) -> list[str]:
+    claim_ids = batch.lines.values("claim_line__claim_id")
+    return sorted(Claim.objects.filter(pk__in=_claims_with_other_duties(user=user, claim_ids=claim_ids)).values_list("number", flat=True))
+
+
+@transaction.atomic
+def request_release(*, actor, batch: PaymentBatch) -> PaymentBatch:
+    """The second finance officer checks and releases the batch (four eyes): the bank file is written
+    by a Celery task after commit. Asking again while it is being released only re-queues that task."""
+    from ..tasks import release_batch_task
+
+    batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
+    require_finance(actor, batch.fund_account.jurisdiction)
+    if batch.status == BatchStatus.RELEASING and batch.released_by_id == actor.pk:
+        transaction.on_commit(lambda: release_batch_task.delay(batch.pk))
+        return batch
+    if batch.status != BatchStatus.BUILT:
+        raise StepAlreadyTaken(_("批次 %(number)s 已发放或已作废。") % {"number": batch.number})
+    if batch.built_by_id == actor.pk:
+        raise ActionForbidden(_("复核发放须由生成批次以外的另一名财政经办人办理。"), code="four_eyes")
+    reviewed = _reviewed_claims_in_batch(user=actor, batch=batch)
+    if reviewed:
+        raise ActionForbidden(_("职责分离：您审核过本批次中的申领（%(claims)s），不能发放。") % {"claims": "、".join(reviewed[:10])},
+                              code="segregation_of_duties")
+    problems = check_batch(batch)
+    if problems:
+        raise InvalidInput(_("批次复核未通过。"), fields={"batch": problems})
+    batch.status, batch.released_by, batch.release_requested_at = BatchStatus.RELEASING, actor, timezone.now()
+    batch.save(update_fields=["status", "released_by", "release_requested_at"])
+    record_event(actor=actor, action="payment_batch.release_requested", obj=batch, from_state=BatchStatus.BUILT,
+                 to_state=batch.status, detail={"number": batch.number, "total": batch.total, "lines": batch.line_count,
+                                                "payees": batch.payee_count, "built_by": batch.built_by.get_username()})
+    transaction.on_commit(lambda: release_batch_task.delay(batch.pk))
+    return batch
+
+
+def payment_file_rows(batch: PaymentBatch, transfers: list[Transfer]) -> tuple[list[list], str]:
+    """The bank file's detail rows (full account numbers) and the SHA-256 over them, as the trailer states it."""
+    purpose = f"职业技能培训补贴 {batch.number}"  # the bank's file is in Chinese whatever the officer's language
+    rows = [[batch.number, transfer.seq, PAYEE_KIND_IN_FILE[transfer.payee_kind], transfer.account_name, account_number_of(transfer),
+             transfer.bank_name, f"{transfer.amount:.2f}", purpose] for transfer in transfers]
+    digest = hashlib.sha256("\n".join(",".join(str(value) for value in row) for row in rows).encode("utf-8")).hexdigest()
+    return rows, digest
+
+
+def payment_files(batch: PaymentBatch) -> tuple[bytes, bytes, str]:
+    """CSV (UTF-8 with BOM, so Excel opens it) and XLSX, each ending in a trailer: count, total, checksum."""
+    transfers = list(batch.transfers.order_by("seq"))
+    rows, digest = payment_file_rows(batch, transfers)
+    total = f"{sum((transfer.amount for transfer in transfers), Decimal('0.00')):.2f}"
+    trailer = ["合计", len(rows), "", "", "", "", total, f"SHA256:{digest}"]
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(PAYMENT_FILE_HEADER)
+    writer.writerows(rows)
+    writer.writerow(trailer)
+    csv_bytes = b"\xef\xbb\xbf" + text.getvalue().encode("utf-8")
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(batch.number)
+    sheet.append(PAYMENT_FILE_HEADER)
+    for row in rows:
+        sheet.append([*row[:4], str(row[4]), row[5], Decimal(row[6]), row[7]])  # account as text: no lost digits
+    sheet.append([*trailer[:6], Decimal(total), trailer[7]])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return csv_bytes, buffer.getvalue(), digest
+
+
+def release_batch(*, batch_id: int) -> PaymentBatch | None:
+    """The release task's work, in one transaction: write the bank files, mark transfers sent and
+    lines in payment. A batch already released (or cancelled) is left as it is: safe to retry."""
+    with transaction.atomic():
+        batch = PaymentBatch.objects.select_for_update().filter(pk=batch_id).first()
+        if batch is None or batch.status != BatchStatus.RELEASING:
+            return batch
+        csv_bytes, xlsx_bytes, digest = payment_files(batch)
+        files = [
+            BankFile.objects.create(batch=batch, kind=kind, filename=f"{batch.number}.{extension}", content=content,
+                                    sha256=hashlib.sha256(content).hexdigest(), created_by=batch.released_by)
+            for kind, extension, content in ((BankFileKind.PAYMENT_CSV, "csv", csv_bytes), (BankFileKind.PAYMENT_XLSX, "xlsx", xlsx_bytes))
+        ]
+        batch.transfers.filter(status=TransferStatus.PENDING).update(status=TransferStatus.SENT)
+        batch.lines.filter(status=BatchLineStatus.IN_BATCH).update(status=BatchLineStatus.IN_PAYMENT)
+        ClaimLine.objects.filter(batch_lines__batch=batch, payment_status=PaymentStatus.IN_BATCH).update(
+            payment_status=PaymentStatus.IN_PAYMENT)
+        batch.status, batch.released_at = BatchStatus.RELEASED, timezone.now()
+        batch.save(update_fields=["status", "released_at"])
+        record_event(actor=batch.released_by, action="payment_batch.released", obj=batch, from_state=BatchStatus.RELEASING,
+                     to_state=batch.status, detail={"number": batch.number, "total": batch.total, "lines": batch.line_count,
+                                                    "payees": batch.payee_count, "checksum": digest,
+                                                    "files": {file.kind: file.sha256 for file in files}})
+        _record_claim_events(actor=batch.released_by, batch=batch, action="claim.in_payment", lines=_batch_rows(batch),
+                             line_from=PaymentStatus.IN_BATCH, line_to=PaymentStatus.IN_PAYMENT)
+        return batch
+
+
+def stuck_releases(*, older_than_seconds: int = 120):
+    """Batches asked to be released whose task never ran (Redis was down at commit, the worker died)."""
+    cutoff = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
+    return PaymentBatch.objects.filter(status=BatchStatus.RELEASING, release_requested_at__lt=cutoff)
