@@ -23,6 +23,12 @@ from claims.selectors import departments_of_reviewer, jurisdictions_overseen_by
 from ..models import Allocation, FundAccount, FundingPlan, RecoveryOrder, RecoveryReceipt
 
 ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+
+
+def _money(value) -> Decimal:
+    """Two places, whatever the database returned (SQLite's sums drop them)."""
+    return (value or ZERO).quantize(CENT)
 REPORT_ROLES = (roles.FINANCE_OFFICER, roles.HR_REVIEWER, roles.HR_HEAD, roles.AUDITOR, roles.DEPARTMENT_REVIEWER)
 
 # Money bound but not yet paid.
@@ -106,7 +112,7 @@ def _line_figures(allocation_ids: list[int]) -> dict[int, dict]:
             bound=_sum(Q(payment_status__in=BOUND_STATES)),
         )
     )
-    return {row.pop("allocation_id"): row for row in rows}
+    return {row.pop("allocation_id"): {name: _money(value) for name, value in row.items()} for row in rows}
 
 
 def _recovered(allocation_ids: list[int]) -> dict[int, Decimal]:
@@ -116,7 +122,7 @@ def _recovered(allocation_ids: list[int]) -> dict[int, Decimal]:
         .values("claim_line__allocation_id")
         .annotate(total=Sum("amount_recovered"))
     )
-    return {row["claim_line__allocation_id"]: row["total"] or ZERO for row in rows}
+    return {row["claim_line__allocation_id"]: _money(row["total"]) for row in rows}
 
 
 def _receipt_mismatches(allocation_ids: list[int]) -> list[dict]:
@@ -128,6 +134,7 @@ def _receipt_mismatches(allocation_ids: list[int]) -> list[dict]:
         .annotate(total=Sum("amount"))
         .values_list("order_id", "total")
     )
+    receipts = {order: _money(total) for order, total in receipts.items()}
     orders = RecoveryOrder.objects.filter(claim_line__allocation_id__in=allocation_ids).filter(
         Q(amount_recovered__gt=0) | Q(pk__in=list(receipts))
     ).values("pk", "amount_recovered", "claim_line__allocation_id")

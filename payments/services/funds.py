@@ -163,7 +163,7 @@ def accept_plan_finance(*, actor, plan: FundingPlan) -> Allocation:
     account = FundAccount.objects.select_for_update().get(pk=plan.fund_account_id)
     plan = _move_plan(plan=plan, allowed=(PlanStatus.HR_ACCEPTED,), to=PlanStatus.ACCEPTED, finance_accepted_by=actor,
                       finance_accepted_at=timezone.now())
-    allocated = account.allocations.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
+    allocated = (account.allocations.aggregate(total=Sum("amount"))["total"] or Decimal("0")).quantize(MONEY_PLACES)
     if allocated + plan.total > account.budget:
         raise FundsExceeded(
             _("专账年度资金 %(budget)s 元，已分配 %(allocated)s 元，不足以分配本计划 %(total)s 元。")
@@ -214,7 +214,7 @@ def reserve_approved_lines(*, actor, claim: Claim) -> Decimal:
     lines = claim.lines.filter(decision=LineDecision.APPROVE, payment_status=PaymentStatus.UNPAID)
     if not lines.exists():
         return Decimal("0.00")  # nothing approved is waiting to be reserved: no allocation needed
-    amount = lines.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
+    amount = (lines.aggregate(total=Sum("amount"))["total"] or Decimal("0")).quantize(MONEY_PLACES)  # SQLite drops the places
     allocation = allocation_for(claim)
     year = timezone.localdate().year
     if allocation is None:
