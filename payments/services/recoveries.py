@@ -1,0 +1,137 @@
+"""追回: HR orders money paid on a line to be returned (fraud, a revoked certificate, an
+overpayment); finance records what comes back. Each receipt gives its amount back to the
+department's allocation; the line shows ``recovered`` once its whole amount has come back.
+
+Amounts change only by conditional UPDATEs (recovered + x <= due; committed >= x), also bounded
+by CHECK constraints: two receipts recorded at once never recover more than is due."""
+
+import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from audit.services import record_event
+from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
+from claims.models import ClaimLine, PaymentStatus
+
+from ..access import require_finance, require_hr
+from ..models import Allocation, PayeeKind, RecoveryOrder, RecoveryReason, RecoveryReceipt, RecoveryStatus
+from .funds import parse_money
+
+
+def _claimed_on(line: ClaimLine) -> Decimal:
+    """What the line's orders already claim (an open order its amount due, a closed one what came back)."""
+    return RecoveryOrder.objects.filter(claim_line=line).aggregate(total=Sum("amount_due"))["total"] or Decimal("0.00")
+
+
+def recovered_on(line: ClaimLine) -> Decimal:
+    return RecoveryOrder.objects.filter(claim_line=line).aggregate(total=Sum("amount_recovered"))["total"] or Decimal("0.00")
+
+
+@transaction.atomic
+def open_recovery(*, actor, line: ClaimLine, amount_due, payer_kind: str, payer_name: str, reason_code: str,
+                  reason: str) -> RecoveryOrder:
+    """HR opens a recovery order on a paid line, for at most what no other order claims yet."""
+    line = ClaimLine.objects.select_for_update().select_related("claim__jurisdiction").get(pk=line.pk)
+    require_hr(actor, line.claim.jurisdiction)
+    errors: dict[str, list[str]] = {}
+    amount = parse_money(amount_due, field="amount_due", errors=errors, positive=True)
+    if payer_kind not in PayeeKind.values:
+        errors["payer_kind"] = [_("请选择退款人类型。")]
+    payer_name, reason = (payer_name or "").strip(), (reason or "").strip()
+    if not payer_name:
+        errors["payer_name"] = [_("必填。")]
+    elif len(payer_name) > 200:
+        errors["payer_name"] = [_("最长 200 个字符。")]
+    if reason_code not in RecoveryReason.values:
+        errors["reason_code"] = [_("请选择追回原因。")]
+    if not reason:
+        errors["reason"] = [_("必填：写明追回的情况和依据。")]
+    if line.payment_status != PaymentStatus.PAID:
+        raise StepAlreadyTaken(_("第 %(line)s 行未拨付（%(status)s），不能追回。")
+                               % {"line": line.line_no, "status": line.get_payment_status_display()})
+    if amount is not None:
+        left = line.amount - _claimed_on(line)
+        if amount > left:
+            errors["amount_due"] = [_("超出可追回金额 %(left)s 元（本行拨付 %(amount)s 元，已开追回单的金额除外）。")
+                                    % {"left": left, "amount": line.amount}]
+    if errors:
+        raise InvalidInput(_("追回单信息有误。"), fields=errors)
+    order = RecoveryOrder.objects.create(claim_line=line, amount_due=amount, payer_kind=payer_kind, payer_name=payer_name,
+                                         reason_code=reason_code, reason=reason, opened_by=actor)
+    record_event(actor=actor, action="recovery.opened", obj=order, claim=line.claim, to_state=order.status, reason=reason,
+                 detail={"line": line.line_no, "line_amount": line.amount, "amount_due": amount, "payer_kind": payer_kind,
+                         "payer_name": payer_name, "reason_code": reason_code})
+    return order
+
+
+@transaction.atomic
+def record_recovery_receipt(*, actor, order: RecoveryOrder, amount, received_on, reference: str) -> RecoveryReceipt:
+    """Finance records money that came back on an order: at most what is outstanding. The amount
+    goes back to the allocation; a fully recovered order closes, and the line is ``recovered``
+    when its whole paid amount has come back."""
+    order = RecoveryOrder.objects.select_related("claim_line__claim__jurisdiction", "opened_by").get(pk=order.pk)
+    line = order.claim_line
+    require_finance(actor, line.claim.jurisdiction)
+    if actor.pk == order.opened_by_id:
+        raise ActionForbidden(_("开具追回单的人不能登记该单的到账。"), code="segregation")
+    errors: dict[str, list[str]] = {}
+    value = parse_money(amount, field="amount", errors=errors, positive=True)
+    if isinstance(received_on, str):
+        try:
+            received_on = datetime.date.fromisoformat(received_on.strip())
+        except ValueError:
+            received_on = None
+    if not isinstance(received_on, datetime.date):
+        errors["received_on"] = [_("须为日期，如 2026-03-01。")]
+    elif received_on > timezone.localdate():
+        errors["received_on"] = [_("到账日期不能晚于今天。")]
+    reference = (reference or "").strip()
+    if not reference:
+        errors["reference"] = [_("必填：缴款凭证号。")]
+    elif len(reference) > 60:
+        errors["reference"] = [_("最长 60 个字符。")]
+    if errors:
+        raise InvalidInput(_("到账信息有误。"), fields=errors)
+    if order.status != RecoveryStatus.OPEN:
+        raise StepAlreadyTaken(_("追回单已全部追回。"))
+    # The line's row lock: receipts on two orders of one line are counted one after the other.
+    ClaimLine.objects.select_for_update().filter(pk=line.pk).values_list("pk", flat=True).first()
+    # Conditional UPDATE: two receipts at once never take the order over its amount due.
+    if not RecoveryOrder.objects.filter(pk=order.pk, status=RecoveryStatus.OPEN,
+                                        amount_recovered__lte=F("amount_due") - value).update(
+            amount_recovered=F("amount_recovered") + value):
+        order.refresh_from_db()
+        outstanding = order.amount_due - order.amount_recovered
+        raise InvalidInput(_("到账金额 %(amount)s 元超出尚未追回的 %(left)s 元。") % {"amount": value, "left": outstanding},
+                           fields={"amount": [_("最多 %(left)s 元。") % {"left": outstanding}]})
+    receipt = RecoveryReceipt.objects.create(order=order, amount=value, received_on=received_on, reference=reference,
+                                             recorded_by=actor)
+    order.refresh_from_db()
+    before = RecoveryStatus.OPEN
+    if order.amount_recovered == order.amount_due:
+        RecoveryOrder.objects.filter(pk=order.pk, status=RecoveryStatus.OPEN).update(status=RecoveryStatus.RECOVERED)
+        order.status = RecoveryStatus.RECOVERED
+    record_event(actor=actor, action="recovery.receipt_recorded", obj=order, claim=line.claim, from_state=before,
+                 to_state=order.status,
+                 detail={"line": line.line_no, "receipt": receipt.pk, "amount": value, "received_on": received_on,
+                         "reference": reference, "amount_due": order.amount_due, "amount_recovered": order.amount_recovered,
+                         "outstanding": order.amount_due - order.amount_recovered})
+
+    # The money is back in the fund: the allocation is bound by that much less.
+    if line.allocation_id is not None:
+        if not Allocation.objects.filter(pk=line.allocation_id, committed__gte=value).update(committed=F("committed") - value):
+            raise StepAlreadyTaken(_("分配占用额不足以恢复，请刷新后重试。"))
+        allocation = Allocation.objects.get(pk=line.allocation_id)
+        record_event(actor=actor, action="allocation.restored", obj=allocation, claim=line.claim,
+                     detail={"line": line.line_no, "recovery": order.pk, "amount": value,
+                             "committed_after": allocation.committed, "allocation": allocation.amount})
+    if recovered_on(line) >= line.amount and ClaimLine.objects.filter(
+            pk=line.pk, payment_status=PaymentStatus.PAID).update(payment_status=PaymentStatus.RECOVERED):
+        record_event(actor=actor, action="claim.line_recovered", obj=line.claim, claim=line.claim,
+                     detail={"line": line.line_no, "amount": line.amount, "recovery": order.pk,
+                             "before": PaymentStatus.PAID, "after": PaymentStatus.RECOVERED})
+    return receipt

@@ -1,0 +1,461 @@
+"""The bank's results (回单): transfers paid or returned (退票), the correction of a returned
+payee's account so its lines are paid in a later batch, and the final cancellation of a line's
+payment (approved, but finally not paid).
+
+A result file is checked whole before anything is saved: every bad row is named with its field
+(``rows[3].金额``). Applying it moves transfers, their batch lines and the claim lines with
+set-based UPDATEs (by id lists, in chunks), under the batch's row lock; the same file applied
+twice changes nothing, a result contradicting a recorded one is refused (409)."""
+
+import csv
+import hashlib
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from approvals.reasons import REASONS
+from approvals.services import settle_claim_if_paid, sync_claim_status
+from audit.services import record_event, record_events
+from claims.errors import InvalidInput, StepAlreadyTaken
+from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, PaymentStatus
+from claims.services import recompute_total
+
+from ..access import require_finance, require_hr
+from ..models import (
+    BankFile,
+    BankFileKind,
+    BatchLine,
+    BatchLineStatus,
+    BatchStatus,
+    PaymentBatch,
+    PayeeKind,
+    Transfer,
+    TransferStatus,
+)
+from .funds import MONEY_PLACES, release_reservation
+from .payees import account_number_of, set_payee_account
+
+MAX_RESULT_BYTES = 20 * 1024 * 1024
+CHUNK = 500
+
+# Canonical column (as the bank file names it) ← accepted titles.
+COLUMNS = {
+    "批次号": ("批次号", "batch", "batch_number"),
+    "序号": ("序号", "seq", "sequence"),
+    "账号": ("账号", "account", "account_number"),
+    "金额": ("金额", "amount"),
+    "结果": ("结果", "result", "status"),
+    "银行流水号": ("银行流水号", "bank_reference", "reference"),
+    "失败原因": ("失败原因", "reason", "return_reason", "failure_reason"),
+}
+REQUIRED_COLUMNS = ("批次号", "序号", "账号", "金额", "结果")
+RESULT_VALUES = {
+    "成功": TransferStatus.PAID, "paid": TransferStatus.PAID, "success": TransferStatus.PAID,
+    "失败": TransferStatus.RETURNED, "退票": TransferStatus.RETURNED, "returned": TransferStatus.RETURNED,
+    "failed": TransferStatus.RETURNED, "fail": TransferStatus.RETURNED,
+}
+# Rows after the data that are not transfers (the payment file's trailer, a bank's totals).
+TRAILER_MARKS = ("合计", "总计", "total", "trailer", "#")
+RESULT_STATES = (TransferStatus.PAID, TransferStatus.RETURNED)
+
+
+def chunks(items: list, size: int = CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --------------------------------------------------------------------------- reading the file
+
+
+@dataclass
+class ResultRow:
+    row: int  # the row number in the file; the header is row 1
+    seq: int
+    result: str
+    amount: Decimal
+    bank_reference: str
+    reason: str
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _read_table(*, filename: str, content: bytes) -> list[list[str]]:
+    """The file's rows as text cells: a CSV (UTF-8, with or without BOM) or an .xlsx."""
+    name = (filename or "").lower()
+    if not content:
+        raise InvalidInput(_("银行回单文件为空。"), fields={"file": [_("文件为空。")]})
+    if len(content) > MAX_RESULT_BYTES:
+        raise InvalidInput(_("银行回单文件过大。"), fields={"file": [_("文件超过 20 MB。")]})
+    if name.endswith(".xlsx") or content[:4] == b"PK\x03\x04":
+        try:
+            from openpyxl import load_workbook
+
+            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+            sheet = workbook.worksheets[0]
+            rows = [[_cell(value) for value in row] for row in sheet.iter_rows(values_only=True)]
+            workbook.close()
+            return rows
+        except Exception:  # noqa: BLE001 - any unreadable workbook is the same user error
+            raise InvalidInput(_("无法读取 Excel 文件，请上传银行提供的 .xlsx 或 .csv 回单文件。"),
+                               fields={"file": [_("不是有效的 .xlsx 文件。")]}) from None
+    if not name.endswith(".csv"):
+        raise InvalidInput(_("银行回单文件须为 .csv（UTF-8）或 .xlsx。"), fields={"file": [_("文件类型须为 .csv 或 .xlsx。")]})
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(_("CSV 文件须为 UTF-8 编码。"), fields={"file": [_("CSV 文件须为 UTF-8 编码。")]}) from None
+    return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
+
+
+def _header(rows: list[list[str]]) -> tuple[int, dict[str, int]]:
+    """The header row's index and canonical column → index."""
+    aliases = {alias.lower(): canonical for canonical, names in COLUMNS.items() for alias in names}
+    for index, row in enumerate(rows[:20]):
+        found = {}
+        for position, title in enumerate(row):
+            canonical = aliases.get(title.strip().lower())
+            if canonical and canonical not in found:
+                found[canonical] = position
+        if "序号" in found and "结果" in found:
+            missing = [name for name in REQUIRED_COLUMNS if name not in found]
+            if missing:
+                raise InvalidInput(_("银行回单文件缺少列：%(columns)s。") % {"columns": "、".join(missing)},
+                                   fields={"file": [_("缺少列：%(columns)s。") % {"columns": "、".join(missing)}]})
+            return index, found
+    raise InvalidInput(_("银行回单文件没有表头（须含 批次号、序号、账号、金额、结果 等列）。"),
+                       fields={"file": [_("找不到表头行。")]})
+
+
+def _is_trailer(cells: list[str]) -> bool:
+    first = next((cell for cell in cells if cell), "")
+    return not first or first.lower().startswith(TRAILER_MARKS)
+
+
+def parse_result_file(*, batch: PaymentBatch, filename: str, content: bytes, transfers: dict[int, Transfer]) -> list[ResultRow]:
+    """Every row checked against the batch; InvalidInput naming each bad row and field, or the rows."""
+    rows = _read_table(filename=filename, content=content)
+    header_at, columns = _header(rows)
+    errors: dict[str, list[str]] = {}
+    parsed: list[ResultRow] = []
+    seen: dict[int, int] = {}
+
+    def error(row_no: int, column: str, message: str) -> None:
+        errors.setdefault(f"rows[{row_no}].{column}", []).append(message)
+
+    for offset, cells in enumerate(rows[header_at + 1 :]):
+        row_no = header_at + 2 + offset
+        value = lambda name: cells[columns[name]].strip() if name in columns and columns[name] < len(cells) else ""  # noqa: E731
+        if _is_trailer(cells):
+            continue
+        bad = len(errors)
+        if value("批次号") != batch.number:
+            error(row_no, "批次号", _("批次号 %(value)s 与本批次 %(number)s 不符。") % {"value": value("批次号") or _("（空）"), "number": batch.number})
+        transfer = None
+        try:
+            seq = int(value("序号"))
+        except ValueError:
+            error(row_no, "序号", _("序号须为整数。"))
+            seq = None
+        if seq is not None:
+            transfer = transfers.get(seq)
+            if transfer is None:
+                error(row_no, "序号", _("本批次没有序号为 %(seq)s 的转账。") % {"seq": seq})
+            elif seq in seen:
+                error(row_no, "序号", _("序号 %(seq)s 在第 %(row)s 行已出现。") % {"seq": seq, "row": seen[seq]})
+            else:
+                seen[seq] = row_no
+        try:
+            amount = Decimal(value("金额").replace(",", ""))
+            if not amount.is_finite() or amount != amount.quantize(MONEY_PLACES):
+                raise InvalidOperation
+            amount = amount.quantize(MONEY_PLACES)
+        except (InvalidOperation, ValueError):
+            error(row_no, "金额", _("金额须为最多两位小数的数字，如 3500.00。"))
+            amount = None
+        if transfer is not None:
+            if value("账号").replace(" ", "") != account_number_of(transfer):
+                error(row_no, "账号", _("账号与第 %(seq)s 笔转账的收款账号（%(masked)s）不符。")
+                      % {"seq": seq, "masked": transfer.account_number_masked})
+            if amount is not None and amount != transfer.amount:
+                error(row_no, "金额", _("金额 %(value)s 与第 %(seq)s 笔转账金额 %(amount)s 不符。")
+                      % {"value": amount, "seq": seq, "amount": transfer.amount})
+        result = RESULT_VALUES.get(value("结果").lower())
+        if result is None:
+            error(row_no, "结果", _("结果须为“成功”或“失败”（或 paid / returned），不能是“%(value)s”。") % {"value": value("结果")})
+        reason = value("失败原因")
+        if result == TransferStatus.RETURNED and not reason:
+            error(row_no, "失败原因", _("退票须写明失败原因。"))
+        if len(value("银行流水号")) > 60:
+            error(row_no, "银行流水号", _("银行流水号最长 60 个字符。"))
+        if len(reason) > 200:
+            error(row_no, "失败原因", _("失败原因最长 200 个字符。"))
+        if len(errors) == bad:
+            parsed.append(ResultRow(row=row_no, seq=seq, result=result, amount=amount,
+                                    bank_reference=value("银行流水号"), reason=reason if result == TransferStatus.RETURNED else ""))
+    if not errors and not parsed:
+        errors["file"] = [_("文件中没有转账结果行。")]
+    if errors:
+        raise InvalidInput(_("银行回单文件有 %(count)s 处错误，未作任何处理。") % {"count": sum(len(v) for v in errors.values())},
+                           fields=errors)
+    return parsed
+
+
+# --------------------------------------------------------------------------- applying a result
+
+
+@dataclass
+class ResultSummary:
+    batch: PaymentBatch
+    sha256: str
+    paid: int = 0
+    returned: int = 0
+    unchanged: int = 0
+    lines_paid: int = 0
+    lines_returned: int = 0
+    claims: int = 0
+    claims_paid: int = 0
+    reconciled: bool = False
+    file: BankFile | None = None
+    transfers: list = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.paid or self.returned)
+
+
+def _claim_line_rows(batch_line_filter) -> list[dict]:
+    return list(BatchLine.objects.filter(**batch_line_filter).values(
+        "pk", "claim_line_id", "claim_line__claim_id", "claim_line__line_no", "claim_line__payment_status",
+        "transfer__seq", "transfer__status", "amount"))
+
+
+@transaction.atomic
+def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: bytes) -> ResultSummary:
+    """Finance applies the bank's result file to a released batch (see the module's docstring)."""
+    batch = PaymentBatch.objects.select_for_update().select_related("fund_account__jurisdiction").get(pk=batch.pk)
+    require_finance(actor, batch.fund_account.jurisdiction)
+    sha256 = hashlib.sha256(content or b"").hexdigest()
+    if batch.status not in (BatchStatus.RELEASED, BatchStatus.RECONCILED):
+        raise StepAlreadyTaken(_("批次 %(number)s 尚未发送银行（当前：%(status)s），不能登记银行结果。")
+                               % {"number": batch.number, "status": batch.get_status_display()})
+    transfers = {transfer.seq: transfer for transfer in Transfer.objects.filter(batch=batch)}
+    rows = parse_result_file(batch=batch, filename=filename, content=content, transfers=transfers)
+
+    summary = ResultSummary(batch=batch, sha256=sha256)
+    conflicts: dict[str, list[str]] = {}
+    changed: list[tuple[ResultRow, Transfer]] = []
+    for row in rows:
+        transfer = transfers[row.seq]
+        if transfer.status == row.result:
+            summary.unchanged += 1
+        elif transfer.status in RESULT_STATES:
+            conflicts[f"rows[{row.row}].结果"] = [
+                _("第 %(seq)s 笔转账已登记为“%(recorded)s”，不能改为“%(new)s”。")
+                % {"seq": row.seq, "recorded": transfer.get_status_display(), "new": TransferStatus(row.result).label}]
+        elif transfer.status != TransferStatus.SENT:
+            conflicts[f"rows[{row.row}].序号"] = [
+                _("第 %(seq)s 笔转账状态为“%(status)s”，未发送银行。") % {"seq": row.seq, "status": transfer.get_status_display()}]
+        else:
+            changed.append((row, transfer))
+    if conflicts:
+        raise StepAlreadyTaken(_("回单与已登记的银行结果矛盾，未作任何处理。"), fields=conflicts)
+    if not changed:
+        return summary  # the same result again: nothing to do, nothing recorded
+
+    now = timezone.now()
+    for row, transfer in changed:
+        transfer.status, transfer.result_at = row.result, now
+        transfer.bank_reference, transfer.return_reason = row.bank_reference, row.reason
+        summary.transfers.append({"seq": transfer.seq, "before": TransferStatus.SENT, "after": row.result,
+                                  "amount": transfer.amount, "bank_reference": row.bank_reference, "reason": row.reason})
+        if row.result == TransferStatus.PAID:
+            summary.paid += 1
+        else:
+            summary.returned += 1
+    Transfer.objects.bulk_update([transfer for _row, transfer in changed],
+                                 ["status", "result_at", "bank_reference", "return_reason"], batch_size=CHUNK)
+
+    # The batch lines of the transfers just answered, and their claim lines, as they were.
+    lines = []
+    for chunk in chunks([transfer.pk for _row, transfer in changed]):
+        lines += _claim_line_rows({"transfer_id__in": chunk, "status": BatchLineStatus.IN_PAYMENT})
+    by_outcome = defaultdict(lambda: ([], []))  # outcome → (batch line ids, claim line ids)
+    for item in lines:
+        batch_ids, claim_ids = by_outcome[item["transfer__status"]]
+        batch_ids.append(item["pk"])
+        if item["claim_line__payment_status"] == PaymentStatus.IN_PAYMENT:
+            claim_ids.append(item["claim_line_id"])
+    for outcome, (batch_ids, claim_ids) in by_outcome.items():
+        for chunk in chunks(batch_ids):
+            BatchLine.objects.filter(pk__in=chunk, status=BatchLineStatus.IN_PAYMENT).update(status=outcome)
+        for chunk in chunks(claim_ids):
+            ClaimLine.objects.filter(pk__in=chunk, payment_status=PaymentStatus.IN_PAYMENT).update(payment_status=outcome)
+    summary.lines_paid = len(by_outcome[TransferStatus.PAID][1])
+    summary.lines_returned = len(by_outcome[TransferStatus.RETURNED][1])
+
+    summary.file = BankFile.objects.create(batch=batch, kind=BankFileKind.RESULT, filename=(filename or "result")[:200],
+                                           content=content, sha256=sha256, created_by=actor)
+    pending = Transfer.objects.filter(batch=batch).exclude(status__in=(*RESULT_STATES, TransferStatus.CANCELLED)).exists()
+    from_state = batch.status
+    if not pending and batch.status == BatchStatus.RELEASED:
+        PaymentBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.RECONCILED)
+        batch.status = BatchStatus.RECONCILED
+        summary.reconciled = True
+    record_event(actor=actor, action="payment_batch.result_applied", obj=batch, from_state=from_state, to_state=batch.status,
+                 detail={"number": batch.number, "file": summary.file.filename, "sha256": sha256, "bank_file": summary.file.pk,
+                         "rows": len(rows), "paid": summary.paid, "returned": summary.returned, "unchanged": summary.unchanged,
+                         "lines_paid": summary.lines_paid, "lines_returned": summary.lines_returned,
+                         "reconciled": summary.reconciled, "transfers": summary.transfers})
+
+    # Each claim: its lines' before/after in the ledger, then settled when nothing is left to pay.
+    returns = {row.seq: row.reason for row, _transfer in changed if row.result == TransferStatus.RETURNED}
+    per_claim = defaultdict(list)
+    for item in lines:
+        if item["claim_line__payment_status"] == PaymentStatus.IN_PAYMENT:
+            per_claim[item["claim_line__claim_id"]].append(item)
+    summary.claims = len(per_claim)
+    claims = Claim.objects.in_bulk(sorted(per_claim))
+    record_events([
+        {"actor": actor, "action": "claim.payment_result", "obj": claims[claim_id], "claim": claims[claim_id],
+         "to_state": claims[claim_id].status,
+         "detail": {"batch": batch.number, "line_changes": [
+             {"line": item["claim_line__line_no"], "amount": item["amount"], "transfer": item["transfer__seq"],
+              "before": {"payment_status": PaymentStatus.IN_PAYMENT}, "after": {"payment_status": item["transfer__status"]},
+              **({"reason": returns[item["transfer__seq"]]} if item["transfer__seq"] in returns else {})}
+             for item in sorted(items, key=lambda item: item["claim_line__line_no"])]}}
+        for claim_id, items in sorted(per_claim.items())
+    ])
+    for claim_id, items in sorted(per_claim.items()):
+        claim = claims[claim_id]
+        if any(item["transfer__status"] == TransferStatus.PAID for item in items) and settle_claim_if_paid(actor=actor, claim=claim):
+            summary.claims_paid += 1
+        elif claim.status not in (ClaimStatus.IN_PAYMENT, ClaimStatus.PAID):
+            before = claim.status
+            if sync_claim_status(claim) != before:
+                record_event(actor=actor, action="claim.status_synced", obj=claim, claim=claim, from_state=before,
+                             to_state=claim.status, detail={"batch": batch.number})
+    return summary
+
+
+# --------------------------------------------------------------------------- returns (退票)
+
+
+def _returned_lines_of_payee(transfer: Transfer):
+    """The payee's claim lines still returned, whichever batch returned them, in the batch's jurisdiction."""
+    payee = {"transfer__provider_id": transfer.provider_id} if transfer.payee_kind == PayeeKind.PROVIDER else {
+        "transfer__trainee_id": transfer.trainee_id}
+    batch_lines = BatchLine.objects.filter(status=BatchLineStatus.RETURNED, transfer__status=TransferStatus.RETURNED,
+                                           batch__fund_account__jurisdiction_id=transfer.batch.fund_account.jurisdiction_id,
+                                           transfer__payee_kind=transfer.payee_kind, **payee)
+    return ClaimLine.objects.filter(payment_status=PaymentStatus.RETURNED, pk__in=batch_lines.values("claim_line_id"))
+
+
+def returned_transfer_of_line(line: ClaimLine) -> Transfer | None:
+    batch_line = (BatchLine.objects.filter(claim_line=line, status=BatchLineStatus.RETURNED)
+                  .select_related("transfer__batch__fund_account").order_by("-pk").first())
+    return batch_line.transfer if batch_line else None
+
+
+@transaction.atomic
+def correct_payee_after_return(*, actor, transfer: Transfer | None = None, line: ClaimLine | None = None, account_name: str,
+                               bank_name: str, account_number: str, reason: str) -> list[ClaimLine]:
+    """Finance corrects the account of a payee whose transfer the bank returned; the payee's
+    returned lines go back to ``reserved``, so the next batch pays them (to the new account)."""
+    if (transfer is None) == (line is None):
+        raise ValueError("exactly one of transfer and line")
+    if line is not None:
+        transfer = returned_transfer_of_line(line)
+        if transfer is None or line.payment_status != PaymentStatus.RETURNED:
+            raise StepAlreadyTaken(_("该明细不是退票状态，无需更正收款账户。"))
+    transfer = Transfer.objects.select_related("batch__fund_account__jurisdiction", "provider", "trainee").get(pk=transfer.pk)
+    require_finance(actor, transfer.batch.fund_account.jurisdiction)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(_("更正收款账户须写明理由。"), fields={"reason": [_("必填。")]})
+    if transfer.status != TransferStatus.RETURNED:
+        raise StepAlreadyTaken(_("第 %(seq)s 笔转账不是退票，无需更正。") % {"seq": transfer.seq})
+    lines = list(_returned_lines_of_payee(transfer).select_for_update().order_by("claim_id", "line_no"))
+    if not lines:
+        raise StepAlreadyTaken(_("该收款人的退票明细已更正并重新安排拨付。"))
+    owner = {"provider": transfer.provider} if transfer.payee_kind == PayeeKind.PROVIDER else {"trainee": transfer.trainee}
+    set_payee_account(actor=actor, account_name=account_name, bank_name=bank_name, account_number=account_number,
+                      reason=reason, **owner)
+    ids = [item.pk for item in lines]
+    for chunk in chunks(ids):
+        ClaimLine.objects.filter(pk__in=chunk, payment_status=PaymentStatus.RETURNED).update(payment_status=PaymentStatus.RESERVED)
+    per_claim = defaultdict(list)
+    for item in lines:
+        item.payment_status = PaymentStatus.RESERVED
+        per_claim[item.claim_id].append(item)
+    for claim in Claim.objects.filter(pk__in=list(per_claim)).order_by("pk"):
+        before = claim.status
+        sync_claim_status(claim)
+        record_event(actor=actor, action="claim.payment_requeued", obj=claim, claim=claim, from_state=before, to_state=claim.status,
+                     reason=reason, detail={"batch": transfer.batch.number, "transfer": transfer.seq,
+                                            "return_reason": transfer.return_reason, "line_changes": [
+                                                {"line": item.line_no, "amount": item.amount,
+                                                 "before": {"payment_status": PaymentStatus.RETURNED},
+                                                 "after": {"payment_status": PaymentStatus.RESERVED}} for item in per_claim[claim.pk]]})
+    return lines
+
+
+# --------------------------------------------------------------------------- finally not paid
+
+
+CANCELLABLE = (PaymentStatus.RESERVED, PaymentStatus.RETURNED)
+
+
+@transaction.atomic
+def cancel_line_payment(*, actor, line: ClaimLine, reason_code: str, reason: str) -> ClaimLine:
+    """HR finally refuses to pay an approved line not paid yet (awaiting a batch, or returned):
+    the line is rejected with a coded reason, its reservation goes back to the allocation, and
+    the claim ends when nothing else is left to pay."""
+    claim = Claim.objects.select_for_update().select_related("jurisdiction").get(pk=line.claim_id)
+    require_hr(actor, claim.jurisdiction)
+    errors = {}
+    if reason_code not in REASONS:
+        errors["reason_code"] = [_("请选择理由代码。")]
+    reason = (reason or "").strip()
+    if not reason:
+        errors["reason"] = [_("必填：写明不予拨付的情况。")]
+    if errors:
+        raise InvalidInput(_("不予拨付须写明理由。"), fields=errors)
+    line = ClaimLine.objects.select_for_update().get(pk=line.pk)
+    if line.decision != LineDecision.APPROVE or line.payment_status not in CANCELLABLE:
+        if line.payment_status in (PaymentStatus.IN_BATCH, PaymentStatus.IN_PAYMENT):
+            raise StepAlreadyTaken(_("第 %(line)s 行已编入拨付批次，须先作废批次。") % {"line": line.line_no})
+        if line.payment_status == PaymentStatus.PAID:
+            raise StepAlreadyTaken(_("第 %(line)s 行已拨付，只能开具追回单。") % {"line": line.line_no})
+        raise StepAlreadyTaken(_("第 %(line)s 行不是待拨付的核准明细（%(status)s）。")
+                               % {"line": line.line_no, "status": line.get_payment_status_display()})
+    before = {"decision": line.decision, "decision_reason": line.decision_reason, "payment_status": line.payment_status}
+    ClaimLine.objects.filter(pk=line.pk).update(decision=LineDecision.REJECT, decision_reason=reason_code)
+    line.decision, line.decision_reason = LineDecision.REJECT, reason_code
+    release_reservation(actor=actor, line=line, to_status=PaymentStatus.CANCELLED, action="allocation.released", reason=reason)
+    if line.allocation_id is None:  # nothing was reserved: still not to be paid
+        ClaimLine.objects.filter(pk=line.pk).update(payment_status=PaymentStatus.CANCELLED)
+        line.payment_status = PaymentStatus.CANCELLED
+    total_before, status_before = claim.total, claim.status
+    recompute_total(claim=claim)
+    record_event(actor=actor, action="claim.line_payment_cancelled", obj=claim, claim=claim, reason=reason,
+                 from_state=status_before, to_state=claim.status,
+                 detail={"line": line.line_no, "amount": line.amount, "reason_code": reason_code, "before": before,
+                         "after": {"decision": line.decision, "decision_reason": reason_code, "payment_status": line.payment_status},
+                         "total_before": total_before, "total": claim.total})
+    if not settle_claim_if_paid(actor=actor, claim=claim):
+        before_status = claim.status
+        if sync_claim_status(claim) != before_status:
+            record_event(actor=actor, action="claim.status_synced", obj=claim, claim=claim, from_state=before_status,
+                         to_state=claim.status, detail={"line": line.line_no})
+    return line
