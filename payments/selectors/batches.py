@@ -1,0 +1,150 @@
+"""Reads of payment batches and of what awaits payment, scoped to what the user may see.
+
+Finance officers and auditors read the batches of the jurisdictions they oversee; nobody else
+sees any (out of scope = 404). Every read here is a fixed number of queries whatever the size of
+the batch: the lines and payees of a batch are read a page at a time, as flat rows."""
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from claims import roles
+from claims.errors import NotInScope
+from claims.models import ClaimLine, ClaimStatus, LineDecision, Payee, PaymentStatus, Provider, Trainee
+from claims.selectors import jurisdictions_overseen_by
+
+from ..models import ZERO, BankFile, BatchLine, PaymentBatch, Transfer
+
+READER_ROLES = (roles.FINANCE_OFFICER, roles.AUDITOR)
+
+LINE_FIELDS = (
+    "id", "amount", "status", "claim_line_id", "claim_line__claim_id", "claim_line__claim__number", "claim_line__line_no",
+    "claim_line__payment_status", "transfer_id", "transfer__seq", "transfer__payee_kind", "transfer__account_name",
+    "transfer__account_number_masked", "transfer__bank_name",
+)
+TRANSFER_FIELDS = ("id", "seq", "payee_kind", "account_name", "bank_name", "account_number_masked", "amount", "status",
+                   "bank_reference", "return_reason")
+
+
+def may_read_batches(user) -> bool:
+    return bool(roles.roles_of(user) & set(READER_ROLES))
+
+
+def may_build_batches(user) -> bool:
+    return roles.has_role(user, roles.FINANCE_OFFICER) and jurisdictions_overseen_by(user).exists()
+
+
+def batches_visible_to(user) -> QuerySet:
+    if not user.is_authenticated or not may_read_batches(user):
+        return PaymentBatch.objects.none()
+    return PaymentBatch.objects.filter(fund_account__jurisdiction__in=jurisdictions_overseen_by(user).values("pk")).select_related(
+        "fund_account__jurisdiction", "built_by", "released_by", "cancelled_by")
+
+
+def get_batch_for_user(*, user, batch_id) -> PaymentBatch:
+    try:
+        return batches_visible_to(user).get(pk=batch_id)
+    except (PaymentBatch.DoesNotExist, ValueError, TypeError):
+        raise NotInScope("Not found.") from None
+
+
+def batch_lines(batch: PaymentBatch) -> QuerySet:
+    """The batch's lines as flat rows (one query per page), in file order."""
+    return BatchLine.objects.filter(batch=batch).order_by("transfer__seq", "claim_line__claim_id", "claim_line__line_no", "id").values(
+        *LINE_FIELDS)
+
+
+def batch_transfers(batch: PaymentBatch) -> QuerySet:
+    return Transfer.objects.filter(batch=batch).annotate(line_count=Count("lines")).order_by("seq").values(*TRANSFER_FIELDS, "line_count")
+
+
+def batch_files(batch: PaymentBatch) -> list[BankFile]:
+    """The files of a batch without their content."""
+    return list(BankFile.objects.filter(batch=batch).defer("content").order_by("id"))
+
+
+def get_batch_file(*, batch: PaymentBatch, kind: str) -> BankFile:
+    found = BankFile.objects.filter(batch=batch, kind=kind).order_by("-id").first()
+    if found is None:
+        raise NotInScope("Not found.")
+    return found
+
+
+# --------------------------------------------------------------------------- awaiting payment
+
+
+def awaiting_lines(user) -> QuerySet:
+    """Approved lines reserved against an allocation and not yet in a batch, in the user's jurisdictions."""
+    if not roles.has_role(user, roles.FINANCE_OFFICER) and not roles.has_role(user, roles.AUDITOR):
+        return ClaimLine.objects.none()
+    return ClaimLine.objects.filter(
+        claim__jurisdiction__in=jurisdictions_overseen_by(user).values("pk"), payment_status=PaymentStatus.RESERVED,
+        decision=LineDecision.APPROVE, amount__gt=0, claim__status__in=(ClaimStatus.APPROVED, ClaimStatus.IN_PAYMENT),
+    )
+
+
+TO_PERSON = Q(claim__policy__payee=Payee.TRAINEE)
+NO_ACCOUNT = (TO_PERSON & Q(trainee__payee_account__isnull=True)) | (~TO_PERSON & Q(claim__provider__payee_account__isnull=True))
+
+
+def awaiting_summary(user) -> dict:
+    """How much awaits a batch: lines, claims, amount, payees (providers and persons), and how much of it
+    cannot be paid yet for want of a payee account. One query."""
+    figures = awaiting_lines(user).aggregate(
+        line_total=Count("pk"), claims=Count("claim_id", distinct=True), sum_amount=Coalesce(Sum("amount"), ZERO),
+        providers=Count("claim__provider_id", distinct=True, filter=~TO_PERSON),
+        persons=Count("trainee_id", distinct=True, filter=TO_PERSON),
+        missing_lines=Count("pk", filter=NO_ACCOUNT), sum_missing=Coalesce(Sum("amount", filter=NO_ACCOUNT), ZERO),
+    )
+    figures["lines"], figures["amount"], figures["missing_amount"] = (
+        figures.pop("line_total"), figures.pop("sum_amount"), figures.pop("sum_missing"))
+    figures["payees"] = figures["providers"] + figures["persons"]
+    return figures
+
+
+def awaiting_claims(user) -> QuerySet:
+    """Claims with lines awaiting a batch, one row each with its awaiting lines and amount."""
+    return (
+        awaiting_lines(user).order_by("claim_id").values("claim_id", "claim__number", "claim__provider__name", "claim__department__name",
+                                                          "claim__policy__code", "claim__policy__payee")
+        .annotate(line_count=Count("pk"), awaiting_amount=Sum("amount"), missing=Count("pk", filter=NO_ACCOUNT))
+    )
+
+
+def lines_without_payee_account(user) -> QuerySet:
+    """Lines awaiting payment that no batch can take: their payee (the person, or the provider) has no account."""
+    return awaiting_lines(user).filter(NO_ACCOUNT).order_by("claim_id", "line_no").values(
+        "pk", "claim_id", "claim__number", "line_no", "amount", "claim__policy__payee", "trainee_id", "trainee__name",
+        "trainee__id_number_masked", "claim__provider_id", "claim__provider__code", "claim__provider__name")
+
+
+# --------------------------------------------------------------------------- payees
+
+
+def trainee_for_payee_account(*, user, trainee_id) -> Trainee:
+    """A person whose account finance may see and set: one with a line in a submitted claim of its jurisdictions."""
+    if not roles.has_role(user, roles.FINANCE_OFFICER):
+        raise NotInScope("Not found.")
+    overseen = jurisdictions_overseen_by(user).values("pk")
+    lines = ClaimLine.objects.filter(claim__jurisdiction__in=overseen).exclude(claim__status=ClaimStatus.DRAFT)
+    try:
+        return Trainee.objects.select_related("payee_account").get(pk=trainee_id, pk__in=lines.values("trainee_id"))
+    except (Trainee.DoesNotExist, ValueError, TypeError):
+        raise NotInScope("Not found.") from None
+
+
+def provider_for_payee_account(*, user, code) -> Provider:
+    from claims.selectors import providers_of_clerk
+
+    overseen = jurisdictions_overseen_by(user).values("pk") if roles.has_role(user, roles.FINANCE_OFFICER) else []
+    found = Provider.objects.filter(Q(pk__in=providers_of_clerk(user).values("pk")) | Q(jurisdiction__in=overseen), code=str(code))
+    provider = found.select_related("payee_account").first()
+    if provider is None:
+        raise NotInScope("Not found.")
+    return provider
+
+
+def payee_account_of(owner):
+    try:
+        return owner.payee_account
+    except Exception:  # RelatedObjectDoesNotExist
+        return None

@@ -1,0 +1,19 @@
+"""Handing out a batch's bank files. The payment file holds payees' full account numbers: only
+finance of the batch's jurisdiction may take it, and every download is a ledger entry."""
+
+from django.db import transaction
+
+from audit.services import record_event
+
+from ..access import require_finance
+from ..models import BankFile, PaymentBatch
+
+
+@transaction.atomic
+def download_bank_file(*, actor, batch: PaymentBatch, bank_file: BankFile) -> BankFile:
+    """Check the actor may take the file and record that they did; the caller sends ``bank_file.content``."""
+    require_finance(actor, batch.fund_account.jurisdiction)
+    record_event(actor=actor, action="payment_file.downloaded", obj=batch,
+                 detail={"number": batch.number, "kind": bank_file.kind, "filename": bank_file.filename,
+                         "sha256": bank_file.sha256, "file": bank_file.pk})
+    return bank_file
