@@ -540,3 +540,58 @@ def test_every_funds_service_records_each_change(demo):
     with ledger.expect("report.exported"):
         services.export_funds_report(actor=finance, year=YEAR)
     assert result["entries"][0].object_type == "payments.fundaccount"
+
+
+def report_row(user, code="WL-YJJ"):
+    account = funds_report(user=user, year=YEAR)["accounts"][0]
+    return next(r for r in account["rows"] if r["department"] == code), account
+
+
+def test_report_follows_the_real_payment_services(demo, django_capture_on_commit_callbacks, celery_eager):
+    """Batches, bank results and recoveries as their services drive them; the report follows."""
+    from payments.services.batches import build_batch, request_release
+    from payments.services.recoveries import open_recovery, record_recovery_receipt
+    from payments.services.results import apply_bank_result
+
+    from .payments_support import approved_claim
+    from .test_payment_results import csv_file, result_rows, seq_of
+
+    finance = demo["finance_officer"]
+    paid_claim = approved_claim(demo, serials=(61, 62))  # WL-P001, 900
+    returned_claim = approved_claim(demo, serials=(63,), clerk="provider2_clerk")  # WL-P002, 450
+    row, _account = report_row(finance)
+    assert (row["reserved"], row["paid"], row["committed"]) == (Decimal("1350.00"), Decimal("0.00"), Decimal("1350.00"))
+
+    batch = build_batch(actor=finance, jurisdiction=wl())
+    assert report_row(finance)[0]["reserved"] == Decimal("1350.00")  # in a batch: still bound, not paid
+    with django_capture_on_commit_callbacks(execute=True):
+        request_release(actor=demo["finance_officer2"], batch=batch)
+    assert report_row(finance)[0]["reserved"] == Decimal("1350.00")  # at the bank
+    rows = result_rows(batch, {seq_of(batch, paid_claim): "成功", seq_of(batch, returned_claim): ("失败", "户名不符")})
+    apply_bank_result(actor=finance, batch=batch, filename="result.csv", content=csv_file(rows))
+    later = approved_claim(demo, serials=(64,))  # reserved, awaiting the next batch
+
+    line = paid_claim.lines.get(line_no=1)
+    order = open_recovery(actor=demo["hr_reviewer"], line=line, amount_due="450.00", payer_kind="provider", payer_name="机构",
+                          reason_code="revoked", reason="证书被撤销")
+    record_recovery_receipt(actor=finance, order=order, amount="200.00", received_on=timezone.localdate(), reference="JK-1")
+
+    row, account = report_row(finance)
+    assert {k: row[k] for k in ("reserved", "paid", "returned", "recovered", "committed", "remaining")} == {
+        "reserved": Decimal("450.00"),
+        "paid": Decimal("900.00"),
+        "returned": Decimal("450.00"),
+        "recovered": Decimal("200.00"),
+        "committed": Decimal("1600.00"),  # 450 + 900 + 450 − 200
+        "remaining": Decimal("598400.00"),
+    }
+    assert account["anomalies"] == [], account["anomalies"]
+    assert account["balance"] == Decimal("8000000.00") - Decimal("900.00") + Decimal("200.00")
+    assert later.lines.get().payment_status == "reserved"
+
+    # The rest comes back: the line shows recovered, still counted as paid, all of it recovered.
+    record_recovery_receipt(actor=finance, order=order, amount="250.00", received_on=timezone.localdate(), reference="JK-2")
+    assert ClaimLine.objects.get(pk=line.pk).payment_status == "recovered"
+    row, account = report_row(finance)
+    assert (row["paid"], row["recovered"], row["committed"]) == (Decimal("900.00"), Decimal("450.00"), Decimal("1350.00"))
+    assert account["anomalies"] == []
