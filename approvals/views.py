@@ -23,6 +23,8 @@ from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope
 from claims.models import ClaimLine, ClaimStatus
 from claims.selectors import claims_visible_to, get_claim_for_user, user_may_edit_claim
 from claims.services import create_claim, update_claim
+from payments.selectors.results import line_payment_info, recoveries_of_lines
+from payments.selectors import batches as batch_selectors
 from workflow.dates import add_working_days
 from workflow.steps import REVIEW_STEPS, STEPS
 
@@ -116,8 +118,12 @@ def _lines_of(claim) -> list:
     """The claim's lines as the pages show them, each with its flags in the active language
     and their overrides (``line.shown_flags``)."""
     lines = list(claim.lines.select_related("trainee", "policy_version__policy").prefetch_related("overrides__overridden_by"))
+    payments = line_payment_info([line.pk for line in lines])  # batch and return reason, one query
+    recovery = recoveries_of_lines([line.pk for line in lines])
     for line in lines:
         line.shown_flags = flags_for_display(line)
+        line.payment = payments.get(line.pk)
+        line.recoveries = recovery.get(line.pk, [])
     return lines
 
 
@@ -351,11 +357,10 @@ def claim_edit(request, claim_id):
 
 @scoped
 def finance(request):
-    tasks = _with_flag_counts(selectors.team_queue(request.user).filter(flow_task=selectors.node("disbursement")))
-    page = _page(request, tasks, "page")
-    actionable = set(
-        selectors.actionable_tasks(request.user).filter(pk__in=[task.pk for task in page.object_list]).values_list("pk", flat=True)
-    )
-    for task in page.object_list:
-        task.may_act = task.pk in actionable
-    return render(request, "approvals/finance.html", {"page": page})
+    """Finance's desk: what awaits a payment batch (claims, lines, payees, missing payee accounts) and the latest batches."""
+    claims = Paginator(batch_selectors.awaiting_claims(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "approvals/finance.html", {
+        "claims": claims, "summary": batch_selectors.awaiting_summary(request.user),
+        "batches": batch_selectors.batches_visible_to(request.user).order_by("-id")[:10],
+        "is_finance": roles.has_role(request.user, roles.FINANCE_OFFICER),
+    })

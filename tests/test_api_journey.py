@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 
-from .api_support import create_claim, decide, login, ok, only_task, submit, tasks, working_days_between
+from .api_support import create_claim, decide, error, login, ok, only_task, submit, tasks, working_days_between
 from .conftest import claim_data, line, resident_id
 
 
@@ -14,7 +14,7 @@ def mask(id_number: str) -> str:
     return id_number[:6] + "********" + id_number[-4:]
 
 
-def test_claim_travels_from_draft_to_paid_through_the_api(demo):
+def test_claim_travels_from_draft_to_paid_through_the_api(demo, celery_eager, django_capture_on_commit_callbacks):
     clerk = login("provider_clerk")
     id1, id2, id3 = resident_id(1), resident_id(2), resident_id(3)
     data = claim_data(lines=[
@@ -77,6 +77,25 @@ def test_claim_travels_from_draft_to_paid_through_the_api(demo):
     assert only_task(finance)["step"] == "disbursement"
     assert ok(clerk.get(f"/api/v1/claims/{claim['id']}/"))["status"] == "approved"
 
+    # Finance builds a payment batch of the claim; another finance officer releases it (four eyes).
+    batch = ok(finance.post("/api/v1/payment-batches/", {"claims": [claim["id"]]}, format="json"), 201)
+    assert (batch["status"], batch["built_by"], batch["total"], batch["line_count"]) == ("built", "finance_officer", "950.00", 2)
+    assert [(l["claim"], l["line"], l["amount"], l["status"]) for l in batch["lines"]] == [
+        (claim["id"], 1, "450.00", "in_batch"), (claim["id"], 2, "500.00", "in_batch")]
+    assert ok(clerk.get(f"/api/v1/claims/{claim['id']}/"))["status"] == "in_payment"
+    assert error(finance.post(f"/api/v1/payment-batches/{batch['id']}/release/"), 403)["code"] == "four_eyes"
+    finance2 = login("finance_officer2")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = finance2.post(f"/api/v1/payment-batches/{batch['id']}/release/")
+    assert response.status_code in (200, 202), response.content
+    batch = ok(finance2.get(f"/api/v1/payment-batches/{batch['id']}/"))
+    assert (batch["status"], batch["released_by"]) == ("released", "finance_officer2")
+    assert {l["status"] for l in batch["lines"]} == {"in_payment"}
+    assert sorted(f["kind"] for f in batch["files"]) == ["payment_csv", "payment_xlsx"]
+    claim = ok(clerk.get(f"/api/v1/claims/{claim['id']}/"))
+    assert claim["status"] == "in_payment"
+    assert [l["payment_status"] for l in claim["lines"]] == ["in_payment", "in_payment", "unpaid"]
+
     # Every event, in order, chained by hash.
     history = ok(login("auditor").get(f"/api/v1/claims/{claim['id']}/history/"))
     events = history["results"]
@@ -90,14 +109,22 @@ def test_claim_travels_from_draft_to_paid_through_the_api(demo):
         ("claim.approved_step", "dept_reviewer", "department_review", "hr_review"),
         ("claim.approved_step", "hr_reviewer", "hr_review", "approved"),
         ("allocation.reserved", "hr_reviewer", "", ""),
+        ("claim.payment_batched", "finance_officer", "", "in_payment"),
+        ("claim.in_payment", "finance_officer2", "", "in_payment"),
     ]
-    assert events[5]["reason"] == "材料齐全" and events[-1]["detail"]["amount"] == "950.00"
+    assert events[5]["reason"] == "材料齐全" and events[7]["detail"]["amount"] == "950.00"
+    assert events[-2]["detail"]["batch"] == events[-1]["detail"]["batch"] == batch["number"]
+    assert [(c["line"], c["before"], c["after"]) for c in events[-1]["detail"]["line_changes"]] == [
+        (1, {"payment_status": "in_batch"}, {"payment_status": "in_payment"}),
+        (2, {"payment_status": "in_batch"}, {"payment_status": "in_payment"}),
+    ]
     assert events[6]["detail"]["line_decisions"] == [{"line": 3, "decision": "reject", "reason": "LEVEL"}]
     seqs = [e["seq"] for e in events]
     assert seqs == sorted(seqs)
     # Nothing else happened meanwhile but the people's API logins (the ledger records them too).
     meanwhile = AuditEvent.objects.filter(seq__gt=seqs[0], seq__lt=seqs[-1]).exclude(seq__in=seqs)
-    assert set(meanwhile.values_list("action", flat=True)) <= {"auth.token_issued"}
+    assert set(meanwhile.values_list("action", flat=True)) <= {
+        "auth.token_issued", "access.denied", "payment_batch.built", "payment_batch.release_requested", "payment_batch.released"}
     for earlier, later in zip(events, events[1:]):
         assert len(later["hash"]) == 64
         if later["seq"] == earlier["seq"] + 1:

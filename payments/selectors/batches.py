@@ -148,3 +148,14 @@ def payee_account_of(owner):
         return owner.payee_account
     except Exception:  # RelatedObjectDoesNotExist
         return None
+
+
+def payment_checksum(batch: PaymentBatch) -> str | None:
+    """The SHA-256 the payment file's trailer states (over its detail rows), once the batch is released."""
+    from ..models import BankFileKind
+
+    content = BankFile.objects.filter(batch=batch, kind=BankFileKind.PAYMENT_CSV).values_list("content", flat=True).first()
+    if content is None:
+        return None
+    last = bytes(content).decode("utf-8-sig").rstrip("\r\n").rsplit("\n", 1)[-1]
+    return last.rsplit("SHA256:", 1)[-1].strip() if "SHA256:" in last else None

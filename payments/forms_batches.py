@@ -1,0 +1,29 @@
+"""Forms of the payment batch pages: what finance types in (a reason, a payee account)."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class CancelBatchForm(forms.Form):
+    reason = forms.CharField(label=_("作废理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class PayeeAccountForm(forms.Form):
+    account_name = forms.CharField(label=_("户名"), max_length=200)
+    bank_name = forms.CharField(label=_("开户银行"), max_length=200)
+    account_number = forms.CharField(label=_("账号"), max_length=40, help_text=_("8–30 位数字；社会保障卡金融账户或银行账户。"),
+                                     widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}))
+    reason = forms.CharField(label=_("更正理由"), max_length=500, required=False)
+
+
+def selected_claim_ids(data) -> list[int] | None:
+    """The claims ticked on the build page, or None when the whole awaiting list is to be built."""
+    if data.get("scope") != "selected":
+        return None
+    ids = []
+    for raw in data.getlist("claims"):
+        try:
+            ids.append(int(raw))
+        except (TypeError, ValueError):
+            continue
+    return ids

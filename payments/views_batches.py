@@ -1,0 +1,193 @@
+"""Pages of payment batches: the list, building a batch from what awaits payment, a batch with its
+payees, lines, checks, release (by another finance officer), cancellation and bank files, and
+payee accounts. Thin: reads from payments/selectors/batches.py, writes through the services."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from approvals.views import scoped
+from claims import roles
+from claims.errors import DomainError, NotInScope
+from claims.models import Payee
+from claims.selectors import jurisdictions_overseen_by
+
+from .forms_batches import CancelBatchForm, PayeeAccountForm, selected_claim_ids
+from .models import BankFileKind, BatchStatus
+from .selectors import batches as selectors
+from .services import batches as services
+from .services.batch_files import download_bank_file
+from .services.payees import set_payee_account
+
+PAGE_SIZE = 50
+FILE_KINDS = {"csv": BankFileKind.PAYMENT_CSV, "xlsx": BankFileKind.PAYMENT_XLSX, **{kind: kind for kind in BankFileKind.values}}
+CONTENT_TYPES = {
+    BankFileKind.PAYMENT_CSV: "text/csv; charset=utf-8",
+    BankFileKind.PAYMENT_XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def _require_reader(user) -> None:
+    if not selectors.may_read_batches(user):
+        raise PermissionDenied
+
+
+def _require_finance(user) -> None:
+    if not roles.has_role(user, roles.FINANCE_OFFICER):
+        raise PermissionDenied
+
+
+def _error_text(error: DomainError) -> str:
+    problems = [message for messages_ in error.fields.values() for message in messages_]
+    return " ".join([error.message, *problems])
+
+
+@scoped
+def batch_list(request):
+    _require_reader(request.user)
+    page = Paginator(selectors.batches_visible_to(request.user).order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "payments/batches/list.html", {
+        "page": page, "summary": selectors.awaiting_summary(request.user),
+        "may_build": roles.has_role(request.user, roles.FINANCE_OFFICER),
+    })
+
+
+@scoped
+def batch_build(request):
+    _require_finance(request.user)
+    if request.method == "POST":
+        jurisdictions = list(jurisdictions_overseen_by(request.user))
+        claim_ids = selected_claim_ids(request.POST)
+        if claim_ids == []:
+            messages.error(request, _("请至少勾选一件申领，或选择编入全部待拨付的行。"))
+        elif len(jurisdictions) != 1:
+            messages.error(request, _("您负责多个行政区，请通过接口指定行政区。"))
+        else:
+            try:
+                batch = services.build_batch(actor=request.user, jurisdiction=jurisdictions[0], claim_ids=claim_ids)
+            except DomainError as error:
+                messages.error(request, _error_text(error))
+            else:
+                messages.success(request, _("已生成拨付批次 %(number)s：%(lines)s 行，%(payees)s 个收款人，合计 %(total)s 元。请另一名财政经办人复核发放。")
+                                 % {"number": batch.number, "lines": batch.line_count, "payees": batch.payee_count, "total": batch.total})
+                return redirect("payments:batch", batch.pk)
+    claims = Paginator(selectors.awaiting_claims(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    for row in claims.object_list:
+        row["to_person"] = row["claim__policy__payee"] == Payee.TRAINEE
+    return render(request, "payments/batches/build.html", {
+        "summary": selectors.awaiting_summary(request.user), "claims": claims,
+        "selected": {str(value) for value in request.POST.getlist("claims")},
+    }, status=400 if request.method == "POST" else 200)
+
+
+@scoped
+def batch_detail(request, batch_id):
+    _require_reader(request.user)
+    batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
+    is_finance = roles.has_role(request.user, roles.FINANCE_OFFICER)
+    lines = Paginator(selectors.batch_lines(batch), PAGE_SIZE).get_page(request.GET.get("page"))
+    payees = Paginator(selectors.batch_transfers(batch), PAGE_SIZE).get_page(request.GET.get("payees_page"))
+    built = batch.status == BatchStatus.BUILT
+    released = batch.status in (BatchStatus.RELEASED, BatchStatus.RECONCILED)
+    return render(request, "payments/batches/detail.html", {
+        "batch": batch, "lines": lines, "payees": payees,
+        "files": selectors.batch_files(batch) if released else [],
+        "checksum": selectors.payment_checksum(batch) if released else None,
+        "problems": services.check_batch(batch) if built else [],
+        "may_release": is_finance and built and batch.built_by_id != request.user.pk,
+        "four_eyes": is_finance and built and batch.built_by_id == request.user.pk,
+        "may_cancel": is_finance and built, "may_download": is_finance and released,
+        "releasing": batch.status == BatchStatus.RELEASING,
+        "cancel_form": CancelBatchForm(),
+    })
+
+
+@require_POST
+@scoped
+def batch_release(request, batch_id):
+    _require_finance(request.user)
+    batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
+    try:
+        batch = services.request_release(actor=request.user, batch=batch)
+    except DomainError as error:
+        messages.error(request, _error_text(error))
+    else:
+        messages.success(request, _("已复核并发放批次 %(number)s，正在生成银行支付文件。") % {"number": batch.number})
+    return redirect("payments:batch", batch_id)
+
+
+@require_POST
+@scoped
+def batch_cancel(request, batch_id):
+    _require_finance(request.user)
+    batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
+    form = CancelBatchForm(request.POST)
+    try:
+        batch = services.cancel_batch(actor=request.user, batch=batch, reason=form.data.get("reason", ""))
+    except DomainError as error:
+        messages.error(request, _error_text(error))
+    else:
+        messages.success(request, _("批次 %(number)s 已作废，其中的行已退回待拨付。") % {"number": batch.number})
+    return redirect("payments:batch", batch_id)
+
+
+@scoped
+def batch_file(request, batch_id, kind):
+    _require_reader(request.user)
+    batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
+    if kind not in FILE_KINDS:
+        raise NotInScope("Not found.")
+    bank_file = selectors.get_batch_file(batch=batch, kind=FILE_KINDS[kind])
+    try:
+        download_bank_file(actor=request.user, batch=batch, bank_file=bank_file)
+    except DomainError:
+        raise PermissionDenied from None
+    response = HttpResponse(bytes(bank_file.content), content_type=CONTENT_TYPES.get(bank_file.kind, "application/octet-stream"))
+    response["Content-Disposition"] = f'attachment; filename="{bank_file.filename}"'
+    return response
+
+
+@scoped
+def payee_accounts(request):
+    """Lines awaiting payment whose payee has no account, and the form to enter (or correct) one."""
+    _require_finance(request.user)
+    trainee = provider = None
+    if request.GET.get("trainee") or request.POST.get("trainee"):
+        trainee = selectors.trainee_for_payee_account(user=request.user, trainee_id=request.POST.get("trainee") or request.GET.get("trainee"))
+    elif request.GET.get("provider") or request.POST.get("provider"):
+        provider = selectors.provider_for_payee_account(user=request.user, code=request.POST.get("provider") or request.GET.get("provider"))
+    owner = trainee or provider
+    current = selectors.payee_account_of(owner) if owner is not None else None
+    status = 200
+    if request.method == "POST" and owner is not None:
+        form = PayeeAccountForm(request.POST)
+        if form.is_valid():
+            try:
+                set_payee_account(actor=request.user, trainee=trainee, provider=provider, **form.cleaned_data)
+            except DomainError as error:
+                for field, problems in error.fields.items():
+                    for problem in problems:
+                        form.add_error(field if field in form.fields else None, problem)
+                if not error.fields:
+                    form.add_error(None, error.message)
+            else:
+                messages.success(request, _("已保存 %(name)s 的收款账户。") % {"name": owner.name})
+                return redirect("payments:payee_accounts")
+        status = 400
+    elif owner is not None:
+        initial = {"account_name": current.account_name, "bank_name": current.bank_name} if current else {"account_name": owner.name}
+        form = PayeeAccountForm(initial=initial)
+    else:
+        form = None
+    missing = Paginator(selectors.lines_without_payee_account(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    for row in missing.object_list:
+        row["to_person"] = row["claim__policy__payee"] == Payee.TRAINEE
+    return render(request, "payments/batches/payee_accounts.html", {
+        "missing": missing, "form": form, "trainee": trainee, "provider": provider, "current": current,
+        "summary": selectors.awaiting_summary(request.user), "build_url": reverse("payments:batch_build"),
+    }, status=status)
