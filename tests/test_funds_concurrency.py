@@ -1,5 +1,6 @@
 """Concurrent approvals never over-commit an allocation (PostgreSQL, real threads, each with its
-own connection, closed when the thread ends; the tests commit for real).
+own connection, closed when the thread ends; the tests commit for real), and the funds report
+of a year's 100,000 lines is aggregated in SQL.
 
 A "gate" transaction holds the allocation's row lock while the approvers start, so they are
 all inside their transactions and waiting at once before the first one gets the row."""
@@ -124,3 +125,36 @@ def test_concurrent_reservations_race_on_the_conditional_update(transactional_db
     assert len(lost) == len(claims) - fit and all(isinstance(error, FundsExceeded) and error.status == 409 for error in lost), lost
     assert_never_over_committed(target, claims, fit)
     assert not inbox.actionable_tasks(demo["provider_clerk"]).exists()
+
+
+@pytest.mark.postgres
+def test_report_of_a_year_of_100k_lines_is_aggregated_in_sql(demo, django_assert_max_num_queries):
+    """100,000 lines bound to one allocation (bulk-inserted in SQL): the report takes a few queries
+    and well under a few seconds, and its figures match the lines."""
+    import time
+
+    claim = claim_at_hr(demo, 300)
+    target = allocation()
+    lines = 100_000
+    states = ["reserved", "in_batch", "in_payment", "paid", "returned"]
+    Allocation.objects.filter(pk=target.pk).update(amount=Decimal("99999999.00"), committed=Decimal("45000000.00"))
+    columns = [f.column for f in ClaimLine._meta.concrete_fields if f.column not in ("id", "line_no", "payment_status", "allocation_id")]
+    names = ", ".join(columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO claims_claimline ({names}, line_no, payment_status, allocation_id) "
+            f"SELECT {names}, 1000 + g, (ARRAY{states!r})[1 + g %% 5], %s "
+            f"FROM claims_claimline, generate_series(1, %s) AS g WHERE id = %s",
+            [target.pk, lines, claim.lines.get(line_no=1).pk],
+        )
+        cursor.execute("ANALYZE claims_claimline")
+    started = time.monotonic()
+    with django_assert_max_num_queries(10):
+        report = funds_report(user=demo["finance_officer"], year=YEAR)
+    elapsed = time.monotonic() - started
+    row = next(r for r in report["accounts"][0]["rows"] if r["department"] == "WL-YJJ")
+    per_state = Decimal("450.00") * (lines // 5)
+    assert (row["reserved"], row["paid"], row["returned"]) == (per_state * 3, per_state, per_state)
+    assert row["committed"] == Decimal("45000000.00") and report["accounts"][0]["anomalies"] == []
+    print(f"funds report: {elapsed:.3f}s for {lines} lines")
+    assert elapsed < 5, f"the report took {elapsed:.2f}s for {lines} lines"
