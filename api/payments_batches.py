@@ -40,7 +40,7 @@ def money(**kwargs):
 # --------------------------------------------------------------------------- shapes
 
 
-class PayeeSerializer(serializers.Serializer):
+class BatchPayeeSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text="provider or trainee")
     name = serializers.CharField()
     bank = serializers.CharField()
@@ -53,7 +53,7 @@ class BatchLineSerializer(serializers.Serializer):
     claim_number = serializers.CharField()
     line = serializers.IntegerField(help_text="the line's number in its claim")
     transfer = serializers.IntegerField(help_text="the transfer's sequence number in the bank file")
-    payee = PayeeSerializer()
+    payee = BatchPayeeSerializer()
     amount = money()
     status = serializers.CharField(help_text="in_batch, in_payment, paid, returned, cancelled")
     payment_status = serializers.CharField(help_text="the claim line's payment status")
@@ -69,9 +69,9 @@ class BatchLineSerializer(serializers.Serializer):
         }
 
 
-class TransferSerializer(serializers.Serializer):
+class BatchTransferSerializer(serializers.Serializer):
     seq = serializers.IntegerField()
-    payee = PayeeSerializer()
+    payee = BatchPayeeSerializer()
     amount = money()
     line_count = serializers.IntegerField()
     status = serializers.CharField(help_text="pending, sent, paid, returned, cancelled")
@@ -88,7 +88,7 @@ class TransferSerializer(serializers.Serializer):
         }
 
 
-class BankFileSerializer(serializers.Serializer):
+class BatchFileSerializer(serializers.Serializer):
     kind = serializers.CharField()
     filename = serializers.CharField()
     sha256 = serializers.CharField()
@@ -96,7 +96,7 @@ class BankFileSerializer(serializers.Serializer):
     download = serializers.CharField(help_text="URL of the file (finance only; every download is recorded in the ledger)")
 
 
-class SkippedSerializer(serializers.Serializer):
+class BatchSkippedLineSerializer(serializers.Serializer):
     claim = serializers.CharField(help_text="the claim's number")
     line = serializers.IntegerField()
     amount = serializers.CharField()
@@ -123,9 +123,9 @@ class BatchSummarySerializer(serializers.Serializer):
 
 
 class BatchDetailSerializer(BatchSummarySerializer):
-    skipped = SkippedSerializer(many=True)
-    files = BankFileSerializer(many=True)
-    payees = TransferSerializer(many=True, help_text="the first page of payees; `payees_next` continues")
+    skipped = BatchSkippedLineSerializer(many=True)
+    files = BatchFileSerializer(many=True)
+    payees = BatchTransferSerializer(many=True, help_text="the first page of payees; `payees_next` continues")
     payees_next = serializers.CharField(allow_null=True)
     lines = BatchLineSerializer(many=True, help_text="the first page of lines (?lines_page=, ?lines_page_size=); `lines_next` continues")
     lines_page = serializers.IntegerField()
@@ -134,29 +134,29 @@ class BatchDetailSerializer(BatchSummarySerializer):
     problems = serializers.ListField(child=serializers.CharField(), help_text="what stops a release (built batches only)")
 
 
-class BuildInputSerializer(serializers.Serializer):
+class BatchBuildInputSerializer(serializers.Serializer):
     claims = serializers.ListField(child=serializers.IntegerField(), required=False,
                                    help_text="claim ids; left out: every approved line awaiting payment")
     jurisdiction = serializers.CharField(required=False, help_text="code; may be left out when the caller oversees one")
     year = serializers.IntegerField(required=False, help_text="the fund account's year; this year when left out")
 
 
-class CancelInputSerializer(serializers.Serializer):
+class BatchCancelInputSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
-class PageSerializer(serializers.Serializer):
+class BatchPageSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     next = serializers.CharField(allow_null=True)
     previous = serializers.CharField(allow_null=True)
 
 
-class LinePageSerializer(PageSerializer):
+class BatchLinePageSerializer(BatchPageSerializer):
     results = BatchLineSerializer(many=True)
 
 
-class TransferPageSerializer(PageSerializer):
-    results = TransferSerializer(many=True)
+class BatchTransferPageSerializer(BatchPageSerializer):
+    results = BatchTransferSerializer(many=True)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -198,7 +198,7 @@ def detail(request, batch, status: int = 200) -> Response:
     lines = [BatchLineSerializer.row(item) for item in selectors.batch_lines(batch)[start:start + size]]
     lines_url = reverse("v1:payment-batch-lines", args=[batch.pk])
     payees_url = reverse("v1:payment-batch-payees", args=[batch.pk])
-    payees = [TransferSerializer.row(item) for item in selectors.batch_transfers(batch)[:LINES_PAGE_SIZE]]
+    payees = [BatchTransferSerializer.row(item) for item in selectors.batch_transfers(batch)[:LINES_PAGE_SIZE]]
     data = {
         **summary(batch),
         "skipped": batch.skipped,
@@ -256,7 +256,7 @@ class BatchList(GenericAPIView):
     @extend_schema(
         summary="Build a batch (finance officer): the given claims' approved lines awaiting payment, or without `claims` every "
                 "such line of the jurisdiction's fund account (lines that cannot be paid yet are left out and listed in `skipped`)",
-        request=BuildInputSerializer, responses={201: BatchDetailSerializer, **errors(400, 401, 403, 409)},
+        request=BatchBuildInputSerializer, responses={201: BatchDetailSerializer, **errors(400, 401, 403, 409)},
     )
     def post(self, request):
         data = body(request)
@@ -295,7 +295,7 @@ class BatchDetail(BatchView):
 class BatchLines(BatchView):
     @extend_schema(summary="The batch's lines, paginated", parameters=[OpenApiParameter("page", OpenApiTypes.INT),
                                                                       OpenApiParameter("page_size", OpenApiTypes.INT)],
-                   responses={200: LinePageSerializer, **errors(401, 403, 404)})
+                   responses={200: BatchLinePageSerializer, **errors(401, 403, 404)})
     def get(self, request, pk):
         batch = self.batch(request, pk)
         paginator = Pagination()
@@ -307,12 +307,12 @@ class BatchLines(BatchView):
 class BatchPayees(BatchView):
     @extend_schema(summary="The batch's transfers (one per payee), paginated", parameters=[
         OpenApiParameter("page", OpenApiTypes.INT), OpenApiParameter("page_size", OpenApiTypes.INT)],
-        responses={200: TransferPageSerializer, **errors(401, 403, 404)})
+        responses={200: BatchTransferPageSerializer, **errors(401, 403, 404)})
     def get(self, request, pk):
         batch = self.batch(request, pk)
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.batch_transfers(batch), request, view=self)
-        return paginator.get_paginated_response([TransferSerializer.row(item) for item in page])
+        return paginator.get_paginated_response([BatchTransferSerializer.row(item) for item in page])
 
 
 @extend_schema(tags=["payment batches"])
@@ -332,7 +332,7 @@ class BatchRelease(BatchView):
 @extend_schema(tags=["payment batches"])
 class BatchCancel(BatchView):
     @extend_schema(summary="Withdraw a batch not yet released, with a reason: its lines await the next batch (finance officer)",
-                   request=CancelInputSerializer, responses={200: BatchDetailSerializer, **errors(400, 401, 403, 404, 409)})
+                   request=BatchCancelInputSerializer, responses={200: BatchDetailSerializer, **errors(400, 401, 403, 404, 409)})
     def post(self, request, pk):
         batch = services.cancel_batch(actor=request.user, batch=self.batch(request, pk), reason=text(body(request).get("reason")))
         return detail(request, batch)
