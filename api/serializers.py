@@ -156,6 +156,7 @@ class ClaimLineSerializer(serializers.ModelSerializer):
     flags = serializers.SerializerMethodField(help_text="the line's flags; empty when the line is clean")
     decision = serializers.ChoiceField(choices=LineDecision.choices, read_only=True)
     payment_status = serializers.ChoiceField(choices=PaymentStatus.choices, read_only=True)
+    batch = serializers.SerializerMethodField(help_text="the number of the payment batch the line is (or was last) in; null before any")
 
     class Meta:
         model = ClaimLine
@@ -182,8 +183,16 @@ class ClaimLineSerializer(serializers.ModelSerializer):
             "decision",
             "decision_reason",
             "payment_status",
+            "batch",
         ]
         read_only_fields = fields
+
+    def get_batch(self, line) -> str | None:
+        if hasattr(line, "batch_number"):  # annotated by the claim query (api.views.with_lines)
+            return line.batch_number
+        from payments.selectors.results import line_payment_info
+
+        return line_payment_info([line.pk]).get(line.pk, {}).get("batch")
 
     def get_rule_version(self, line) -> str | None:
         return str(line.policy_version) if line.policy_version_id else None

@@ -25,6 +25,7 @@ from claims import selectors as claim_selectors
 from claims import services as claims
 from claims.errors import InvalidInput, NotInScope
 from claims.models import Claim, ClaimLine, Department, PolicyVersion, Provider, SubsidyPolicy
+from payments.selectors.results import latest_batch_number
 
 from . import serializers as s
 from .audit_views import LedgerVerifySerializer
@@ -57,7 +58,8 @@ def text(value) -> str:
 def with_lines(queryset):
     """Everything a claim response reads, in a fixed number of queries."""
     return task_selectors.with_open_step(queryset).select_related("jurisdiction", "provider", "department", "policy").prefetch_related(
-        Prefetch("lines", queryset=ClaimLine.objects.select_related("trainee", "policy_version__policy").prefetch_related("overrides"))
+        Prefetch("lines", queryset=ClaimLine.objects.select_related("trainee", "policy_version__policy").prefetch_related("overrides")
+                 .annotate(batch_number=latest_batch_number()))
     )
 
 

@@ -1,1 +1,16 @@
-urlpatterns = []
+from django.urls import path
+
+from . import views_results as views
+
+# Included by payments/urls.py under /payments/ (namespace "payments").
+urlpatterns = [
+    path("batches/<int:batch_id>/results/", views.result_upload, name="result_upload"),
+    path("batches/<int:batch_id>/reconciliation/", views.reconciliation, name="reconciliation"),
+    path("returns/", views.returns, name="returns"),
+    path("returns/<int:transfer_id>/correct/", views.return_correct, name="return_correct"),
+    path("claims/<int:claim_id>/lines/<int:line_no>/cancel-payment/", views.line_cancel, name="line_cancel"),
+    path("claims/<int:claim_id>/lines/<int:line_no>/recovery/", views.recovery_open, name="recovery_open"),
+    path("recoveries/", views.recoveries, name="recoveries"),
+    path("recoveries/<int:order_id>/", views.recovery_detail, name="recovery"),
+    path("recoveries/<int:order_id>/receipts/", views.recovery_receipt, name="recovery_receipt"),
+]

@@ -246,3 +246,11 @@ def recovery_figures(line: ClaimLine) -> dict:
         due=Coalesce(Sum("amount_due"), Value(ZERO), output_field=DecimalField(max_digits=12, decimal_places=2)),
         recovered=Coalesce(Sum("amount_recovered"), Value(ZERO), output_field=DecimalField(max_digits=12, decimal_places=2)))
     return {**totals, "available": line.amount - totals["due"]}
+
+
+def recoveries_of_lines(line_ids) -> dict[int, list[RecoveryOrder]]:
+    """line id → its recovery orders (one query)."""
+    found: dict[int, list[RecoveryOrder]] = {}
+    for order in RecoveryOrder.objects.filter(claim_line_id__in=line_ids).order_by("pk"):
+        found.setdefault(order.claim_line_id, []).append(order)
+    return found

@@ -1,0 +1,476 @@
+"""Bank results: transfers paid or returned (退票), re-payment after a corrected account, the final
+cancellation of a line's payment, reconciliation and its anomalies, the pages and the API.
+
+Batches are built and released through the real services (build_batch, request_release and the
+release task run eagerly on commit)."""
+
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from openpyxl import Workbook
+from rest_framework.test import APIClient
+
+from audit.models import AuditEvent
+from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
+from claims.models import Claim, ClaimLine, Jurisdiction
+from payments.models import (
+    LIVE_BATCH_LINE_STATUSES,
+    Allocation,
+    BankFile,
+    BatchLine,
+    PaymentBatch,
+    Transfer,
+)
+from payments.selectors.results import reconciliation
+from payments.services.batches import build_batch, request_release
+from payments.services.payees import account_number_of
+from payments.services.results import apply_bank_result, cancel_line_payment, correct_payee_after_return
+from tests.test_audit_completeness import Ledger
+
+from .payments_support import approved_claim, open_task_id
+
+HEADER = ["批次号", "序号", "账号", "金额", "结果", "银行流水号", "失败原因"]
+
+
+def released_batch(demo, django_capture_on_commit_callbacks, claims=None) -> PaymentBatch:
+    jurisdiction = Jurisdiction.objects.get(code="WL")
+    batch = build_batch(actor=demo["finance_officer"], jurisdiction=jurisdiction,
+                        claim_ids=[claim.pk for claim in claims] if claims else None)
+    with django_capture_on_commit_callbacks(execute=True):
+        request_release(actor=demo["finance_officer2"], batch=batch)
+    batch.refresh_from_db()
+    assert batch.status == "released", batch.status
+    return batch
+
+
+def result_rows(batch: PaymentBatch, outcomes: dict) -> list[list]:
+    """outcomes: {seq: "成功" | ("失败", reason)}; the rows as a bank would send them."""
+    rows = []
+    transfers = {transfer.seq: transfer for transfer in Transfer.objects.filter(batch=batch, seq__in=list(outcomes))}
+    for seq, outcome in outcomes.items():  # in the order given
+        transfer = transfers[seq]
+        result, reason = (outcome, "") if isinstance(outcome, str) else outcome
+        rows.append([batch.number, transfer.seq, account_number_of(transfer), f"{transfer.amount:.2f}", result,
+                     f"BANK-{batch.pk}-{transfer.seq}", reason])
+    return rows
+
+
+def csv_file(rows: list[list], header=HEADER, trailer=True) -> bytes:
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(rows)
+    if trailer:
+        writer.writerow(["合计", len(rows), "", "", "", "", ""])
+    return "\ufeff".join(["", text.getvalue()]).encode("utf-8")
+
+
+def xlsx_file(rows: list[list]) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(HEADER)
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def seq_of(batch: PaymentBatch, claim: Claim) -> int:
+    return BatchLine.objects.filter(batch=batch, claim_line__claim=claim).values_list("transfer__seq", flat=True).first()
+
+
+def states(claim: Claim) -> list[tuple]:
+    return [(line.line_no, line.payment_status) for line in ClaimLine.objects.filter(claim=claim).order_by("line_no")]
+
+
+def has_open_task(claim: Claim) -> bool:
+    try:
+        open_task_id(claim)
+    except Exception:  # noqa: BLE001 - no open task
+        return False
+    return True
+
+
+@pytest.fixture
+def two_payees(demo, django_capture_on_commit_callbacks, celery_eager):
+    """Claim A (WL-P001, two lines) and claim B (WL-P002, one line) in one released batch."""
+    claim_a = approved_claim(demo, serials=(1, 2))
+    claim_b = approved_claim(demo, serials=(3,), clerk="provider2_clerk")
+    batch = released_batch(demo, django_capture_on_commit_callbacks)
+    return claim_a, claim_b, batch
+
+
+# --------------------------------------------------------------------------- results
+
+
+def test_mixed_result_pays_one_claim_and_returns_the_other(demo, two_payees):
+    claim_a, claim_b, batch = two_payees
+    seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
+    ledger = Ledger()
+    content = csv_file(result_rows(batch, {seq_a: "成功", seq_b: ("失败", "户名与账号不符")}))
+    with ledger.expect("payment_batch.result_applied", "claim.payment_result", "claim.paid") as call:
+        summary = apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=content)
+    assert (summary.paid, summary.returned, summary.lines_paid, summary.lines_returned, summary.claims_paid) == (1, 1, 2, 1, 1)
+    assert summary.reconciled
+
+    batch.refresh_from_db()
+    assert batch.status == "reconciled"
+    transfers = {t.seq: t for t in Transfer.objects.filter(batch=batch)}
+    assert (transfers[seq_a].status, transfers[seq_a].bank_reference) == ("paid", f"BANK-{batch.pk}-{seq_a}")
+    assert (transfers[seq_b].status, transfers[seq_b].return_reason) == ("returned", "户名与账号不符")
+    assert sorted(BatchLine.objects.filter(batch=batch).values_list("status", flat=True)) == ["paid", "paid", "returned"]
+    claim_a.refresh_from_db()
+    claim_b.refresh_from_db()
+    assert states(claim_a) == [(1, "paid"), (2, "paid")]
+    assert claim_a.status == "paid" and not has_open_task(claim_a)
+    assert states(claim_b) == [(1, "returned")]
+    assert claim_b.status == "in_payment" and has_open_task(claim_b)
+
+    stored = BankFile.objects.get(batch=batch, kind="result")
+    assert stored.sha256 == summary.sha256 and bytes(stored.content) == content
+    applied = [entry for entry in call["entries"] if entry.action == "payment_batch.result_applied"][0]
+    assert (applied.detail["paid"], applied.detail["returned"], applied.detail["sha256"]) == (1, 1, summary.sha256)
+    per_claim = {entry.claim_id: entry.detail for entry in call["entries"] if entry.action == "claim.payment_result"}
+    assert per_claim[claim_b.pk]["line_changes"] == [{
+        "line": 1, "amount": str(ClaimLine.objects.get(claim=claim_b).amount), "transfer": seq_b, "reason": "户名与账号不符",
+        "before": {"payment_status": "in_payment"}, "after": {"payment_status": "returned"}}]
+
+    # The same file again changes nothing and records nothing.
+    with ledger.nothing():
+        again = apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=content)
+    assert not again.changed and again.unchanged == 2
+
+    # A result contradicting the recorded one is refused, naming the row.
+    contradicting = csv_file(result_rows(batch, {seq_a: ("失败", "账户冻结")}))
+    with ledger.nothing(), pytest.raises(StepAlreadyTaken) as refused:
+        apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单2.csv", content=contradicting)
+    assert list(refused.value.fields) == ["rows[2].结果"]
+
+
+def test_partial_results_in_two_files_xlsx_then_csv(demo, two_payees):
+    claim_a, claim_b, batch = two_payees
+    seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
+    first = apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="part1.xlsx",
+                              content=xlsx_file(result_rows(batch, {seq_b: "成功"})))
+    assert (first.paid, first.reconciled) == (1, False)
+    batch.refresh_from_db()
+    assert batch.status == "released"
+    claim_b.refresh_from_db()
+    assert claim_b.status == "paid"
+    second = apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="part2.csv",
+                               content=csv_file(result_rows(batch, {seq_a: "paid", seq_b: "paid"}), trailer=False))
+    assert (second.paid, second.unchanged, second.reconciled) == (1, 1, True)
+    assert BankFile.objects.filter(batch=batch, kind="result").count() == 2
+
+
+def bad(batch, rows, **change):
+    return [[change.get(index, value) for index, value in enumerate(row)] for row in rows]
+
+
+def test_bad_result_files_name_the_row_and_field_and_save_nothing(demo, two_payees):
+    claim_a, claim_b, batch = two_payees
+    seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
+    rows = result_rows(batch, {seq_a: "成功", seq_b: ("失败", "户名不符")})
+    wrong_amount = [row[:] for row in rows]
+    wrong_amount[1][3] = "1.00"
+    cases = [
+        (wrong_amount, {"rows[3].金额"}),
+        ([rows[0], [batch.number, 99, *rows[1][2:]]], {"rows[3].序号"}),
+        ([[*rows[0][:2], "6222000000000000", *rows[0][3:]], rows[1]], {"rows[2].账号"}),
+        ([[*rows[0][:4], "maybe", *rows[0][5:]], rows[1]], {"rows[2].结果"}),
+        ([["PB-OTHER-1", *rows[0][1:]], rows[1]], {"rows[2].批次号"}),
+        ([rows[0], [*rows[1][:6], ""]], {"rows[3].失败原因"}),
+        ([rows[0], rows[0]], {"rows[3].序号"}),
+    ]
+    ledger = Ledger()
+    for content_rows, fields in cases:
+        with ledger.nothing(), pytest.raises(InvalidInput) as refused:
+            apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(content_rows))
+        assert set(refused.value.fields) == fields, refused.value.fields
+        assert all(message for messages in refused.value.fields.values() for message in messages)
+    for filename, content in (("回单.pdf", b"%PDF-1.4"), ("回单.xlsx", b"not a workbook"), ("回单.csv", b"")):
+        with ledger.nothing(), pytest.raises(InvalidInput) as refused:
+            apply_bank_result(actor=demo["finance_officer"], batch=batch, filename=filename, content=content)
+        assert list(refused.value.fields) == ["file"]
+    with ledger.nothing(), pytest.raises(InvalidInput) as refused:
+        apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv",
+                          content=csv_file(rows, header=["批次号", "序号", "金额", "结果"]))
+    assert "账号" in refused.value.fields["file"][0]
+    # Only finance of the jurisdiction.
+    with ledger.nothing(), pytest.raises(ActionForbidden):
+        apply_bank_result(actor=demo["hr_reviewer"], batch=batch, filename="回单.csv", content=csv_file(rows))
+    assert Transfer.objects.filter(batch=batch, status="sent").count() == 2
+
+
+def test_result_for_a_batch_not_released_is_refused(demo, django_capture_on_commit_callbacks):
+    claim = approved_claim(demo, serials=(1,))
+    batch = build_batch(actor=demo["finance_officer"], jurisdiction=claim.jurisdiction)
+    with pytest.raises(StepAlreadyTaken):
+        apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file([]))
+
+
+# --------------------------------------------------------------------------- re-payment after a return
+
+
+def test_return_corrected_then_paid_in_a_later_batch(demo, two_payees, django_capture_on_commit_callbacks):
+    claim_a, claim_b, batch = two_payees
+    seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
+    apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv",
+                      content=csv_file(result_rows(batch, {seq_a: "成功", seq_b: ("失败", "账号不存在")})))
+    returned = Transfer.objects.get(batch=batch, seq=seq_b)
+    line_b = ClaimLine.objects.get(claim=claim_b)
+    ledger = Ledger()
+    with ledger.nothing(), pytest.raises(InvalidInput):
+        correct_payee_after_return(actor=demo["finance_officer"], transfer=returned, account_name="温岭市某技工学校",
+                                   bank_name="农业银行温岭支行", account_number="123", reason="更正")
+    with ledger.expect("payee_account.set", "claim.payment_requeued"):
+        lines = correct_payee_after_return(actor=demo["finance_officer"], line=line_b, account_name="温岭市某技工学校",
+                                           bank_name="农业银行温岭支行", account_number="6228480000001234567",
+                                           reason="银行退票：账号不存在，机构提供新账号")
+    assert [line.pk for line in lines] == [line_b.pk]
+    assert states(claim_b) == [(1, "reserved")]
+    with pytest.raises(StepAlreadyTaken):  # already corrected
+        correct_payee_after_return(actor=demo["finance_officer"], transfer=returned, account_name="x", bank_name="y",
+                                   account_number="6228480000001234567", reason="again")
+
+    second = released_batch(demo, django_capture_on_commit_callbacks)
+    assert second.pk != batch.pk and second.line_count == 1
+    new_transfer = Transfer.objects.get(batch=second)
+    assert account_number_of(new_transfer) == "6228480000001234567"
+    assert BatchLine.objects.filter(claim_line=line_b, status__in=LIVE_BATCH_LINE_STATUSES).count() == 1
+    apply_bank_result(actor=demo["finance_officer"], batch=second, filename="回单.csv",
+                      content=csv_file(result_rows(second, {new_transfer.seq: "成功"})))
+    claim_b.refresh_from_db()
+    assert states(claim_b) == [(1, "paid")] and claim_b.status == "paid"
+    assert list(BatchLine.objects.filter(claim_line=line_b).order_by("pk").values_list("status", flat=True)) == ["returned", "paid"]
+    assert reconciliation(batch)["anomalies"] == [] and reconciliation(second)["anomalies"] == []
+
+
+# --------------------------------------------------------------------------- finally not paid
+
+
+def test_cancel_a_returned_line_releases_its_reservation_and_finishes_the_claim(demo, django_capture_on_commit_callbacks, celery_eager):
+    claim = approved_claim(demo, serials=(1,))
+    allocation = Allocation.objects.get(pk=ClaimLine.objects.get(claim=claim).allocation_id)
+    committed = allocation.committed
+    batch = released_batch(demo, django_capture_on_commit_callbacks)
+    apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv",
+                      content=csv_file(result_rows(batch, {1: ("失败", "户名不符")})))
+    line = ClaimLine.objects.get(claim=claim)
+    ledger = Ledger()
+    with ledger.nothing(), pytest.raises(ActionForbidden):
+        cancel_line_payment(actor=demo["finance_officer"], line=line, reason_code="CERT_INVALID", reason="x")
+    with ledger.nothing(), pytest.raises(InvalidInput) as refused:
+        cancel_line_payment(actor=demo["hr_reviewer"], line=line, reason_code="NOPE", reason="")
+    assert set(refused.value.fields) == {"reason_code", "reason"}
+    with ledger.expect("claim.line_payment_cancelled", "allocation.released", "claim.paid"):
+        cancel_line_payment(actor=demo["hr_head"], line=line, reason_code="CERT_INVALID", reason="证书经核查已撤销，不予拨付")
+    line.refresh_from_db()
+    claim.refresh_from_db()
+    assert (line.decision, line.decision_reason, line.payment_status) == ("reject", "CERT_INVALID", "cancelled")
+    assert claim.status == "paid" and not has_open_task(claim) and claim.total == Decimal("0.00")
+    allocation.refresh_from_db()
+    assert allocation.committed == committed - line.amount
+    with pytest.raises(StepAlreadyTaken):
+        cancel_line_payment(actor=demo["hr_head"], line=line, reason_code="CERT_INVALID", reason="again")
+
+
+def test_cancel_a_reserved_line_of_a_claim_whose_other_line_is_paid(demo, django_capture_on_commit_callbacks, celery_eager):
+    claim = approved_claim(demo, serials=(1, 2))
+    first, second = ClaimLine.objects.filter(claim=claim).order_by("line_no")
+    # Line 2 is finally not paid before any batch: the batch pays line 1 only, and the claim ends.
+    cancel_line_payment(actor=demo["hr_reviewer"], line=second, reason_code="NOT_TRAINED", reason="未实际参加培训")
+    claim.refresh_from_db()
+    assert claim.status == "approved" and has_open_task(claim)
+    batch = released_batch(demo, django_capture_on_commit_callbacks)
+    assert batch.line_count == 1
+    with pytest.raises(StepAlreadyTaken):  # in payment: not cancellable
+        cancel_line_payment(actor=demo["hr_reviewer"], line=first, reason_code="OTHER", reason="x")
+    apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv",
+                      content=csv_file(result_rows(batch, {1: "成功"})))
+    claim.refresh_from_db()
+    assert states(claim) == [(1, "paid"), (2, "cancelled")] and claim.status == "paid"
+
+
+# --------------------------------------------------------------------------- reconciliation
+
+
+def test_reconciliation_counts_and_an_anomaly(demo, two_payees):
+    claim_a, claim_b, batch = two_payees
+    seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
+    report = reconciliation(batch)
+    assert report["transfers"]["sent"]["count"] == 2 and report["transfers"]["pending"]["count"] == 2
+    assert report["anomalies"] == []
+    apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv",
+                      content=csv_file(result_rows(batch, {seq_a: "成功", seq_b: ("失败", "账户冻结")})))
+    report = reconciliation(batch)
+    amount_b = Transfer.objects.get(batch=batch, seq=seq_b).amount
+    assert report["transfers"]["paid"]["count"] == 1 and report["transfers"]["returned"] == {"count": 1, "amount": amount_b}
+    assert report["transfers"]["pending"]["count"] == 0 and report["lines"]["paid"]["count"] == 2
+    assert report["transfers"]["sent"]["amount"] == batch.total
+    assert report["anomalies"] == []
+
+    # Someone changes a row behind the services' back: the reconciliation shows it.
+    line = ClaimLine.objects.filter(claim=claim_a).order_by("line_no").first()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE claims_claimline SET payment_status = 'reserved' WHERE id = %s", [line.pk])
+        cursor.execute("UPDATE payments_transfer SET amount = amount + 1 WHERE batch_id = %s AND seq = %s", [batch.pk, seq_b])
+    codes = {(item["code"], item["line"], item["transfer"]) for item in reconciliation(batch)["anomalies"]}
+    assert ("paid_not_recorded", 1, seq_a) in codes
+    assert ("reserved_but_live", 1, None) in codes
+    assert ("claim_paid_unsettled", 1, None) in codes
+    assert ("transfer_total", None, seq_b) in codes
+    assert ("batch_total", None, None) in codes
+
+
+# --------------------------------------------------------------------------- pages and API
+
+
+def api(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_api_results_reconciliation_correction_and_scope(demo, two_payees):
+    claim_a, claim_b, batch = two_payees
+    seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
+    url = f"/api/v1/payment-batches/{batch.pk}/results/"
+    rows = result_rows(batch, {seq_a: "成功", seq_b: ("失败", "户名不符")})
+    wrong = [row[:] for row in rows]
+    wrong[0][3] = "9.99"
+    wrong_file = io.BytesIO(csv_file(wrong))
+    wrong_file.name = "回单.csv"
+    response = api(demo["finance_officer"]).post(url, {"file": wrong_file}, format="multipart")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["error"]["fields"]) == ["rows[2].金额"]
+    assert not BankFile.objects.filter(batch=batch, kind="result").exists()
+    upload = io.BytesIO(csv_file(rows))
+    upload.name = "回单.csv"
+    assert api(demo["hr_reviewer"]).post(url, {"file": upload}, format="multipart").status_code == 403
+    assert api(demo["provider_clerk"]).post(url, {"file": upload}, format="multipart").status_code in (403, 404)
+    assert api(demo["dept_reviewer"]).get(f"/api/v1/payment-batches/{batch.pk}/reconciliation/").status_code in (403, 404)
+    upload.seek(0)
+    response = api(demo["finance_officer"]).post(url, {"file": upload}, format="multipart")
+    assert response.status_code == 200, response.content
+    assert (response.json()["paid"], response.json()["returned"], response.json()["reconciled"]) == (1, 1, True)
+
+    response = api(demo["auditor"]).get(f"/api/v1/payment-batches/{batch.pk}/reconciliation/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["transfers"]["returned"] == {"count": 1, "amount": str(Transfer.objects.get(batch=batch, seq=seq_b).amount)}
+    assert body["anomalies"] == []
+
+    # The claim shows each line's payment state and batch.
+    lines = api(demo["hr_reviewer"]).get(f"/api/v1/claims/{claim_b.pk}/").json()["lines"]
+    assert [(line["payment_status"], line["batch"]) for line in lines] == [("returned", batch.number)]
+
+    transfer = Transfer.objects.get(batch=batch, seq=seq_b)
+    correct = f"/api/v1/payment-transfers/{transfer.pk}/correct/"
+    account = {"account_name": "温岭市某技工学校", "bank_name": "建设银行温岭支行", "account_number": "6217000000000012345",
+               "reason": "机构更正账户"}
+    assert api(demo["hr_reviewer"]).post(correct, account, format="json").status_code == 403
+    assert api(demo["finance_officer"]).post("/api/v1/payment-transfers/999999/correct/", account, format="json").status_code == 404
+    response = api(demo["finance_officer"]).post(correct, account, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["lines"][0]["payment_status"] == "reserved"
+    assert api(demo["finance_officer"]).post(correct, account, format="json").status_code == 409
+
+
+def test_api_cancel_payment(demo):
+    claim = approved_claim(demo, serials=(1,))
+    url = f"/api/v1/claims/{claim.pk}/lines/1/cancel-payment/"
+    assert api(demo["finance_officer"]).post(url, {"reason_code": "FRAUD", "reason": "x"}, format="json").status_code == 403
+    assert api(demo["provider_clerk"]).post(url, {"reason_code": "FRAUD", "reason": "x"}, format="json").status_code in (403, 404)
+    assert api(demo["hr_reviewer"]).post(f"/api/v1/claims/{claim.pk}/lines/9/cancel-payment/", {}, format="json").status_code == 404
+    response = api(demo["hr_reviewer"]).post(url, {"reason_code": "FRAUD"}, format="json")
+    assert response.status_code == 400 and "reason" in response.json()["error"]["fields"]
+    response = api(demo["hr_reviewer"]).post(url, {"reason_code": "FRAUD", "reason": "虚假培训"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["payment_status"] == "cancelled"
+    claim.refresh_from_db()
+    assert claim.status == "paid"
+
+
+def test_pages_upload_reconciliation_and_returns(demo, two_payees, client):
+    claim_a, claim_b, batch = two_payees
+    seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
+    client.force_login(demo["finance_officer"])
+    page = client.get(reverse("payments:result_upload", args=[batch.pk]))
+    assert page.status_code == 200
+    wrong = result_rows(batch, {seq_a: "成功"})
+    wrong[0][1] = 42
+    upload = io.BytesIO(csv_file(wrong))
+    upload.name = "回单.csv"
+    page = client.post(reverse("payments:result_upload", args=[batch.pk]), {"file": upload})
+    assert page.status_code == 400 and "rows[2].序号" in page.content.decode()
+    upload = io.BytesIO(csv_file(result_rows(batch, {seq_a: "成功", seq_b: ("失败", "户名不符")})))
+    upload.name = "回单.csv"
+    page = client.post(reverse("payments:result_upload", args=[batch.pk]), {"file": upload})
+    assert page.status_code == 302
+    page = client.get(reverse("payments:reconciliation", args=[batch.pk]))
+    assert page.status_code == 200 and batch.number in page.content.decode()
+    page = client.get(reverse("payments:returns"))
+    assert page.status_code == 200 and "户名不符" in page.content.decode()
+    transfer = Transfer.objects.get(batch=batch, seq=seq_b)
+    page = client.post(reverse("payments:return_correct", args=[transfer.pk]),
+                       {"account_name": "温岭市某技工学校", "bank_name": "建设银行温岭支行", "account_number": "6217000000000012345",
+                        "reason": "机构更正账户"})
+    assert page.status_code == 302
+    assert states(claim_b) == [(1, "reserved")]
+    # The claim page shows the payment state and batch.
+    page = client.get(reverse("approvals:claim", args=[claim_a.pk]))
+    assert page.status_code == 200 and batch.number in page.content.decode()
+    # Out of scope: a department reviewer gets 404; HR may not upload (403).
+    client.force_login(demo["dept_reviewer"])
+    assert client.get(reverse("payments:reconciliation", args=[batch.pk])).status_code == 404
+    client.force_login(demo["hr_reviewer"])
+    assert client.get(reverse("payments:reconciliation", args=[batch.pk])).status_code == 200
+    assert client.get(reverse("payments:result_upload", args=[batch.pk])).status_code == 403
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_uploads_of_one_result_at_once_apply_it_once(demo, celery_eager):
+    """Two finance officers upload the same result at once: the batch's row lock makes the second
+    see the first's result (nothing changes twice, one result file, one set of entries)."""
+    import threading
+
+    from django.db import close_old_connections
+
+    claim = approved_claim(demo, serials=(1, 2))
+    batch = build_batch(actor=demo["finance_officer"], jurisdiction=claim.jurisdiction)
+    request_release(actor=demo["finance_officer2"], batch=batch)  # committed: the eager task ran on commit
+    batch.refresh_from_db()
+    assert batch.status == "released"
+    content = csv_file(result_rows(batch, {1: "成功"}))
+    results, barrier = [], threading.Barrier(2)
+
+    def upload(user):
+        try:
+            barrier.wait()
+            results.append(apply_bank_result(actor=user, batch=batch, filename="回单.csv", content=content).changed)
+        except Exception as error:  # noqa: BLE001
+            results.append(error)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=upload, args=(demo[name],)) for name in ("finance_officer", "finance_officer2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, True], results
+    assert BankFile.objects.filter(batch=batch, kind="result").count() == 1
+    assert AuditEvent.objects.filter(action="claim.payment_result").count() == 1
+    assert AuditEvent.objects.filter(action="claim.paid").count() == 1
+    claim.refresh_from_db()
+    assert claim.status == "paid"
