@@ -180,3 +180,48 @@ def test_recovery_pages(demo, paid_claim, client):
     assert "已追回" in page.content.decode()
     client.force_login(demo["dept_reviewer"])
     assert client.get(reverse("payments:recovery", args=[order.pk])).status_code == 404
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_receipts_at_once_never_recover_more_than_due(demo, celery_eager):
+    """Two finance officers record the whole amount at the same moment: one receipt is taken, the
+    other is refused; the allocation is restored once."""
+    import threading
+
+    from django.db import close_old_connections
+
+    from payments.services.batches import build_batch, request_release
+
+    claim = approved_claim(demo, serials=(1,))
+    batch = build_batch(actor=demo["finance_officer"], jurisdiction=claim.jurisdiction)
+    request_release(actor=demo["finance_officer2"], batch=batch)  # committed: the eager task ran on commit
+    batch.refresh_from_db()
+    apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(result_rows(batch, {1: "成功"})))
+    line = ClaimLine.objects.get(claim=claim)
+    committed = Allocation.objects.get(pk=line.allocation_id).committed
+    order = open_recovery(actor=demo["hr_reviewer"], line=line, amount_due=line.amount, payer_kind="provider", payer_name="机构",
+                          reason_code="fraud", reason="虚假培训")
+    results, barrier = [], threading.Barrier(2)
+
+    def receipt(user, reference):
+        try:
+            barrier.wait()
+            record_recovery_receipt(actor=user, order=order, amount=line.amount, received_on=TODAY, reference=reference)
+            results.append("ok")
+        except (InvalidInput, StepAlreadyTaken) as error:
+            results.append(type(error).__name__)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=receipt, args=(demo[name], name)) for name in ("finance_officer", "finance_officer2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count("ok") == 1, results
+    order.refresh_from_db()
+    line.refresh_from_db()
+    assert (order.status, order.amount_recovered, line.payment_status) == ("recovered", line.amount, "recovered")
+    assert RecoveryReceipt.objects.filter(order=order).count() == 1
+    assert Allocation.objects.get(pk=line.allocation_id).committed == committed - line.amount
