@@ -18,7 +18,7 @@ from claims.models import Payee
 from claims.selectors import jurisdictions_overseen_by
 
 from .forms_batches import CancelBatchForm, PayeeAccountForm, selected_claim_ids
-from .models import BankFileKind, BatchStatus
+from .models import BankFileKind, BatchLineStatus, BatchStatus, TransferStatus
 from .selectors import batches as selectors
 from .services import batches as services
 from .services.batch_files import download_bank_file
@@ -92,6 +92,10 @@ def batch_detail(request, batch_id):
     is_finance = roles.has_role(request.user, roles.FINANCE_OFFICER)
     lines = Paginator(selectors.batch_lines(batch), PAGE_SIZE).get_page(request.GET.get("page"))
     payees = Paginator(selectors.batch_transfers(batch), PAGE_SIZE).get_page(request.GET.get("payees_page"))
+    for row in lines.object_list:
+        row["status_display"] = BatchLineStatus(row["status"]).label
+    for row in payees.object_list:
+        row["status_display"] = TransferStatus(row["status"]).label
     built = batch.status == BatchStatus.BUILT
     released = batch.status in (BatchStatus.RELEASED, BatchStatus.RECONCILED)
     return render(request, "payments/batches/detail.html", {

@@ -4,6 +4,8 @@ Finance officers and auditors read the batches of the jurisdictions they oversee
 sees any (out of scope = 404). Every read here is a fixed number of queries whatever the size of
 the batch: the lines and payees of a batch are read a page at a time, as flat rows."""
 
+from decimal import Decimal
+
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
@@ -95,8 +97,9 @@ def awaiting_summary(user) -> dict:
         persons=Count("trainee_id", distinct=True, filter=TO_PERSON),
         missing_lines=Count("pk", filter=NO_ACCOUNT), sum_missing=Coalesce(Sum("amount", filter=NO_ACCOUNT), ZERO),
     )
+    cents = Decimal("0.01")
     figures["lines"], figures["amount"], figures["missing_amount"] = (
-        figures.pop("line_total"), figures.pop("sum_amount"), figures.pop("sum_missing"))
+        figures.pop("line_total"), Decimal(figures.pop("sum_amount")).quantize(cents), Decimal(figures.pop("sum_missing")).quantize(cents))
     figures["payees"] = figures["providers"] + figures["persons"]
     return figures
 

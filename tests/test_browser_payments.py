@@ -1,0 +1,108 @@
+"""Payment batches in a real browser (Debian's chromium through Playwright): one finance officer
+builds a batch from the approved claims, a second one releases it (four eyes), the page waits
+for the release task, and the bank's CSV is downloaded and checked (rows, trailer, checksum)."""
+
+import csv
+import hashlib
+import io
+import os
+
+import pytest
+from django.db import connections
+
+from claims.models import ClaimLine
+from payments.models import PayeeAccount, PaymentBatch
+from payments.services.payees import account_number_of, set_payee_account
+
+from .conftest import DEMO_PASSWORD
+from .payments_support import approved_claim, living_allowance_claim
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser_page():
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+            connections.close_all()
+
+
+def log_in(page, base_url: str, username: str, next_path: str) -> None:
+    page.goto(f"{base_url}{next_path}")
+    expect = playwright_sync.expect
+    expect(page.locator("h1")).to_have_text("登录")
+    page.fill("#id_username", username)
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("button[type=submit].primary")
+
+
+@pytest.mark.browser
+def test_finance_builds_and_the_other_officer_releases_a_batch_and_downloads_its_file(
+    transactional_db, live_server, demo, celery_eager, browser_page, tmp_path,
+):
+    first = approved_claim(demo, serials=(1, 2))
+    person = living_allowance_claim(demo, serials=(50,))
+    set_payee_account(actor=demo["finance_officer"], trainee=ClaimLine.objects.get(claim=person).trainee,
+                      account_name="学员50", bank_name="社保卡开户银行", account_number="6217000012345678")
+    expected_total = first.total + person.total
+    page, expect, base = browser_page, playwright_sync.expect, live_server.url
+
+    # The first officer sees what awaits payment and builds a batch of all of it.
+    log_in(page, base, "finance_officer", "/payments/batches/new/")
+    expect(page.locator("h1")).to_contain_text("生成拨付批次")
+    expect(page.locator("#awaiting-claims tbody tr")).to_have_count(2)
+    expect(page.locator("#awaiting")).to_contain_text(f"{expected_total:.2f}")
+    page.click("#build-batch")
+    expect(page.locator(".message.success")).to_contain_text("已生成拨付批次")
+    batch = PaymentBatch.objects.get()
+    expect(page.locator("h1")).to_contain_text(batch.number)
+    expect(page.locator("#batch-status")).to_have_attribute("data-status", "built")
+    expect(page.locator("#batch-payees tbody tr")).to_have_count(2)
+    expect(page.locator("#batch-payees")).to_contain_text("6217********5678")  # masked
+    expect(page.locator("#four-eyes")).to_be_visible()
+    expect(page.locator("#release-batch")).to_have_count(0)
+    page.screenshot(path=str(tmp_path / "batch_built.png"), full_page=True)
+    page.get_by_role("button", name="退出").click()
+
+    # The second officer releases it; the page follows the task until the batch is released.
+    log_in(page, base, "finance_officer2", f"/payments/batches/{batch.pk}/")
+    expect(page.locator("h1")).to_contain_text(batch.number)
+    page.click("#release-batch")
+    expect(page.locator("#batch-status")).to_have_attribute("data-status", "released")
+    expect(page.locator("#batch-status")).to_have_text("已发送银行")
+    expect(page.locator("#batch-files tbody tr")).to_have_count(2)
+    checksum_text = page.locator("#batch-checksum").inner_text()
+    page.screenshot(path=str(tmp_path / "batch_released.png"), full_page=True)
+
+    with page.expect_download() as download_info:
+        page.locator('#batch-files tr[data-kind="payment_csv"] a').click()
+    download = download_info.value
+    assert download.suggested_filename == f"{batch.number}.csv"
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+
+    rows = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"))))
+    header, details, trailer = rows[0], rows[1:-1], rows[-1]
+    assert header[:2] == ["批次号", "序号"] and len(details) == 2
+    provider_account = PayeeAccount.objects.get(provider=first.provider)
+    by_kind = {row[2]: row for row in details}
+    assert by_kind["单位"][4] == account_number_of(provider_account) and by_kind["单位"][6] == f"{first.total:.2f}"
+    assert by_kind["个人"][4] == "6217000012345678" and by_kind["个人"][6] == f"{person.total:.2f}"
+    assert trailer[:2] == ["合计", "2"] and trailer[6] == f"{expected_total:.2f}"
+    digest = hashlib.sha256("\n".join(",".join(row) for row in details).encode("utf-8")).hexdigest()
+    assert trailer[7] == f"SHA256:{digest}" == checksum_text
+    assert set(ClaimLine.objects.filter(claim__in=[first, person]).values_list("payment_status", flat=True)) == {"in_payment"}
