@@ -164,7 +164,8 @@ def test_cancel_puts_the_lines_back(demo):
     finance = login("finance_officer")
     batch = ok(build(finance), 201)
     assert "reason" in error(finance.post(f"/api/v1/payment-batches/{batch['id']}/cancel/", {}, format="json"), 400)["fields"]
-    cancelled = ok(finance.post(f"/api/v1/payment-batches/{batch['id']}/cancel/", {"reason": "金额核对有误"}, format="json"))
+    with Ledger().expect("payment_batch.cancelled", "claim.payment_unbatched"):
+        cancelled = ok(finance.post(f"/api/v1/payment-batches/{batch['id']}/cancel/", {"reason": "金额核对有误"}, format="json"))
     assert cancelled["status"] == "cancelled" and {l["status"] for l in cancelled["lines"]} == {"cancelled"}
     assert set(ClaimLine.objects.filter(claim=claim).values_list("payment_status", flat=True)) == {"reserved"}
     assert Claim.objects.get(pk=claim.pk).status == "approved"
