@@ -300,7 +300,7 @@ def test_cancel_a_reserved_line_of_a_claim_whose_other_line_is_paid(demo, django
 # --------------------------------------------------------------------------- reconciliation
 
 
-def test_reconciliation_counts_and_an_anomaly(demo, two_payees):
+def test_reconciliation_counts_and_an_anomaly(demo, two_payees, client):
     claim_a, claim_b, batch = two_payees
     seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
     report = reconciliation(batch)
@@ -326,6 +326,9 @@ def test_reconciliation_counts_and_an_anomaly(demo, two_payees):
     assert ("claim_paid_unsettled", 1, None) in codes
     assert ("transfer_total", None, seq_b) in codes
     assert ("batch_total", None, None) in codes
+    client.force_login(demo["auditor"])
+    page = client.get(reverse("payments:reconciliation", args=[batch.pk])).content.decode()
+    assert 'id="anomalies"' in page and 'data-code="paid_not_recorded"' in page
 
 
 # --------------------------------------------------------------------------- pages and API
