@@ -420,7 +420,8 @@ def override_flag(*, user, line_id: int, code: str, reason: str) -> FlagOverride
 def settle_claim_if_paid(*, actor, claim: Claim) -> bool:
     """When every approved line of a claim awaiting payment is settled (paid, recovered or
     finally not paid, or there was nothing to pay), its disbursement step completes and the
-    claim ends as paid. Called by the payment services in their transaction; True if it ended."""
+    claim ends as paid (rejected when nothing at all was paid). Called by the payment services
+    in their transaction; True if it ended."""
     with ClaimFlow.lock(claim.process_id):
         task = open_task_of_claim(claim)
         if task is None or task.flow_task.name != "disbursement":
@@ -432,10 +433,12 @@ def settle_claim_if_paid(*, actor, claim: Claim) -> bool:
         now = timezone.now()
         Task.objects.filter(pk=task.pk).update(status=STATUS.STARTED, owner=actor, started=now, assigned=task.assigned or now)
         task.refresh_from_db()
-        _execute(task, last_decision="paid")
+        paid = claim.lines.filter(decision=LineDecision.APPROVE, payment_status__in=(PaymentStatus.PAID, PaymentStatus.RECOVERED))
+        # Every approved line finally not paid (an objection upheld, a payee who cannot be paid): rejected.
+        _execute(task, last_decision="paid" if paid.exists() else "nothing_paid")
         status = sync_claim_status(claim)
-        paid = claim.lines.filter(decision=LineDecision.APPROVE, payment_status=PaymentStatus.PAID)
-        record_event(actor=actor, action="claim.paid", obj=claim, claim=claim, from_state=from_state, to_state=status,
+        record_event(actor=actor, action="claim.paid" if status == ClaimStatus.PAID else "claim.payment_cancelled", obj=claim,
+                     claim=claim, from_state=from_state, to_state=status,
                      detail={"task": task.pk, "paid": sum((line.amount for line in paid), Decimal("0.00")),
                              "lines": line_summary(claim)})
     return True

@@ -268,12 +268,13 @@ def test_cancel_a_returned_line_releases_its_reservation_and_finishes_the_claim(
     with ledger.nothing(), pytest.raises(InvalidInput) as refused:
         cancel_line_payment(actor=demo["hr_reviewer"], line=line, reason_code="NOPE", reason="")
     assert set(refused.value.fields) == {"reason_code", "reason"}
-    with ledger.expect("claim.line_payment_cancelled", "allocation.released", "claim.paid"):
+    with ledger.expect("claim.line_payment_cancelled", "allocation.released", "claim.payment_cancelled"):
         cancel_line_payment(actor=demo["hr_head"], line=line, reason_code="CERT_INVALID", reason="证书经核查已撤销，不予拨付")
     line.refresh_from_db()
     claim.refresh_from_db()
     assert (line.decision, line.decision_reason, line.payment_status) == ("reject", "CERT_INVALID", "cancelled")
-    assert claim.status == "paid" and not has_open_task(claim) and claim.total == Decimal("0.00")
+    # Nothing of the claim was paid in the end: it ends rejected, its flow finished.
+    assert claim.status == "rejected" and not has_open_task(claim) and claim.total == Decimal("0.00")
     allocation.refresh_from_db()
     assert allocation.committed == committed - line.amount
     with pytest.raises(StepAlreadyTaken):
@@ -397,7 +398,7 @@ def test_api_cancel_payment(demo):
     assert response.status_code == 200, response.content
     assert response.json()["payment_status"] == "cancelled"
     claim.refresh_from_db()
-    assert claim.status == "paid"
+    assert claim.status == "rejected"  # its only line finally not paid
 
 
 def test_pages_upload_reconciliation_and_returns(demo, two_payees, client):

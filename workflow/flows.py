@@ -67,7 +67,9 @@ class ClaimFlow(flow.Flow):
         .Default(this.hr_review)
     )
 
-    disbursement = flow.View(open_task_in_inbox).Next(this.paid)
+    # Completed by the payment services once every approved line is paid or finally not paid.
+    disbursement = flow.View(open_task_in_inbox).Next(this.after_disbursement)
+    after_disbursement = flow.Switch().Case(this.rejected, decision_is("nothing_paid")).Default(this.paid)
 
     paid = flow.End()
     rejected = flow.End()
