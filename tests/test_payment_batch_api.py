@@ -6,11 +6,13 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
 from audit.models import AuditEvent
 from claims.models import Claim, ClaimLine, Provider
 from payments.models import BatchStatus, PayeeAccount, PaymentBatch
-from payments.services.payees import set_payee_account
+from payments.services.payees import account_number_of
 
 from .api_support import error, login, ok
 from .payments_support import approved_claim, living_allowance_claim
@@ -91,8 +93,6 @@ def test_build_list_detail_and_release_through_the_api(demo, eager_commit):
     download = finance2.get(f"/api/v1/payment-batches/{batch['id']}/files/csv/")
     assert download.status_code == 200 and download["Content-Disposition"].endswith(f'{batch["number"]}.csv"')
     rows = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig"))))
-    from payments.services.payees import account_number_of
-
     assert rows[1][4] == account_number_of(full) and rows[1][6] == batch["total"]
     assert rows[-1][:2] == ["合计", "1"] and rows[-1][6] == batch["total"] and rows[-1][7].startswith("SHA256:")
     event = AuditEvent.objects.filter(action="payment_file.downloaded").latest("seq")
@@ -147,16 +147,13 @@ def test_roles_and_scope(demo):
     assert "claims[0]" in error(build(login("finance_officer"), claims=[999999]), 400)["fields"]
     assert error(build(login("finance_officer2")), 400)["fields"]["claims"]
     # Another jurisdiction's finance officer: the batch does not exist for them.
-    from django.contrib.auth.models import Group
-    from django.contrib.auth import get_user_model
-
     other = get_user_model().objects.create_user("finance_elsewhere", password="x-Pass-12345")
     other.groups.add(Group.objects.get(name="finance_officer"))
     client = login("finance_elsewhere", "x-Pass-12345")
     assert error(client.get(f"/api/v1/payment-batches/{batch['id']}/"), 404)
     assert error(client.post(f"/api/v1/payment-batches/{batch['id']}/release/"), 404)
     assert ok(client.get("/api/v1/payment-batches/"))["count"] == 0
-    assert error(client.get(f"/api/v1/payee-accounts/providers/WL-P001/"), 404)
+    assert error(client.get("/api/v1/payee-accounts/providers/WL-P001/"), 404)
 
 
 def test_cancel_puts_the_lines_back(demo):
