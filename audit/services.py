@@ -2,6 +2,8 @@
 
 import datetime
 import hashlib
+import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +35,32 @@ def to_canonical_value(value: Any) -> Any:
     return value
 
 
+def canonical_json(body: dict) -> bytes:
+    """RFC 8785 (JCS) bytes of an entry's body. For JSON made of ASCII keys, strings, integers,
+    booleans and null (all our entries: money is a string, floats are refused) JCS is exactly
+    Python's sorted, compact, non-ASCII-preserving encoding, which is C-fast; anything else goes
+    through the rfc8785 package. tests/test_audit_canonical.py holds the two equal."""
+    if _simple(body):
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return rfc8785.dumps(body)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SAFE_INTEGER = 2**53 - 1  # JCS numbers are IEEE doubles: larger integers are refused by rfc8785
+
+
+def _simple(value) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and key.isascii() and _simple(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_simple(item) for item in value)
+    if isinstance(value, str):
+        return value.isascii() or not _SURROGATE.search(value)  # a lone surrogate has no UTF-8 form
+    if isinstance(value, bool) or value is None:
+        return True
+    return isinstance(value, int) and -_SAFE_INTEGER <= value <= _SAFE_INTEGER
+
+
 def _lock_ledger() -> None:
     """Serialise appends so chain order is commit order (SQLite serialises writers itself)."""
     if connection.vendor == "postgresql":
@@ -59,7 +87,7 @@ def _entry(*, seq: int, prev_hash: str, at, actor, action: str, obj, claim, from
         "detail": canonical_detail,
         "prev_hash": prev_hash,
     }
-    payload = rfc8785.dumps(body)
+    payload = canonical_json(body)
     return AuditEvent(
         seq=seq,
         at=at,
@@ -124,5 +152,23 @@ def record_events(events: list[dict], *, batch_size: int = 2000) -> list[AuditEv
                 "claim": None, "from_state": "", "to_state": "", "reason": "", "detail": None, **event})
             prev_hash = entry.hash
             entries.append(entry)
-        AuditEvent.objects.bulk_create(entries, batch_size=batch_size)
+        if connection.vendor == "postgresql":
+            _copy_entries(entries)
+        else:
+            AuditEvent.objects.bulk_create(entries, batch_size=batch_size)
         return entries
+
+
+_COPY_COLUMNS = ("seq", "at", "actor", "actor_username", "action", "object_type", "object_id", "claim", "from_state",
+                 "to_state", "reason", "detail", "payload", "prev_hash", "hash")
+
+
+def _copy_entries(entries: list[AuditEvent]) -> None:
+    """PostgreSQL's COPY: several times faster than a bulk INSERT for the thousands of entries of a batch."""
+    fields = [AuditEvent._meta.get_field(name) for name in _COPY_COLUMNS]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {AuditEvent._meta.db_table} ({columns}) FROM STDIN") as copy:
+        for entry in entries:
+            copy.write_row([
+                json.dumps(entry.detail) if field.name == "detail" else getattr(entry, field.attname) for field in fields
+            ])
