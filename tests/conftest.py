@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -19,6 +20,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.test import override_settings
 from hypothesis import settings as hypothesis_settings
 
 DEMO_PASSWORD = "demo-pass"
@@ -66,10 +68,141 @@ def _services_for_markers(request):
 # --------------------------------------------------------------------------- demo data
 
 
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def seed_demo():
+    call_command("seed_demo", password=DEMO_PASSWORD, stdout=open(os.devnull, "w"))
+
+
+def demo_is_seeded() -> bool:
+    return get_user_model().objects.filter(username="provider_clerk").exists()
+
+
+def _managed_tables() -> dict[str, str]:
+    """Table → primary key column of every installed model with a table of its own."""
+    from django.apps import apps
+
+    tables = {}
+    for model in apps.get_models(include_auto_created=True):
+        meta = model._meta
+        if meta.managed and not meta.proxy and not meta.swapped:
+            tables.setdefault(meta.db_table, meta.pk.column)
+    return tables
+
+
+def _rows_by_pk(connection, tables: dict[str, str]) -> dict[str, dict]:
+    quote = connection.ops.quote_name
+    rows = {}
+    with connection.cursor() as cursor:
+        for table, pk in tables.items():
+            cursor.execute(f"SELECT * FROM {quote(table)}")
+            at = [column[0] for column in cursor.description].index(pk)
+            rows[table] = {row[at]: row for row in cursor.fetchall()}
+    return rows
+
+
+class DemoSeed:
+    """The demo organisation, seeded once into the test database (committed), and what it added,
+    so a test that did not ask for it can have the database as migrate left it.
+
+    A plain `db` test runs in a transaction rolled back at its end: `demo` tests find the seed
+    there; any other database test deletes what the seed added inside its own transaction.
+    Transactional tests (pytest-django runs them after all the others) flush the database when
+    they end: `demo` seeds again if the seed is gone, and the first transactional test that does
+    not use `demo` deletes the committed seed."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        if demo_is_seeded():  # a database kept from an earlier run (--reuse-db): start from migrate's
+            call_command("flush", interactive=False, verbosity=0)
+        tables = _managed_tables()
+        before = _rows_by_pk(connection, tables)
+        with override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
+            seed_demo()
+        after = _rows_by_pk(connection, tables)
+        changed = {table: sorted(pk for pk in before[table] if after[table].get(pk) != before[table][pk]) for table in tables}
+        self.changed = {table: pks for table, pks in changed.items() if pks}
+        if self.changed:
+            # remove() only deletes what the seed added: it cannot undo a change to what migrate made.
+            # Then no seed is kept: the database is emptied as after a transactional test, and
+            # `demo` seeds in each test's transaction (slower, as it was before).
+            warnings.warn(f"seed_demo changed rows that migrate made ({self.changed}): the demo is seeded in each test")
+            call_command("flush", interactive=False, verbosity=0)
+        self.added = {table: sorted(set(after[table]) - set(before[table])) for table in tables}
+        self.added = {table: pks for table, pks in self.added.items() if pks}
+        self.pk_columns = {table: tables[table] for table in self.added}
+        self.triggered = set()  # tables with triggers of their own (the ledger's append-only ones)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger WHERE NOT tgisinternal")
+                self.triggered = {name.strip('"') for (name,) in cursor.fetchall()} & set(self.added)
+
+    def remove(self) -> None:
+        """Delete the rows the seed added (call inside a transaction)."""
+        if self.changed:
+            return
+        connection = self.connection
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            for table in self.triggered:
+                cursor.execute(f"ALTER TABLE {quote(table)} DISABLE TRIGGER USER")
+            for table, pks in self.added.items():
+                for start in range(0, len(pks), 500):
+                    chunk = pks[start : start + 500]
+                    placeholders = ", ".join(["%s"] * len(chunk))
+                    cursor.execute(f"DELETE FROM {quote(table)} WHERE {quote(self.pk_columns[table])} IN ({placeholders})", chunk)
+            if self.triggered:
+                # ALTER TABLE refuses to run while deferred foreign-key checks are pending.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                for table in self.triggered:
+                    cursor.execute(f"ALTER TABLE {quote(table)} ENABLE TRIGGER USER")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+_demo_seed: DemoSeed | None = None
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database as pytest-django makes it, with the demo organisation seeded once."""
+    global _demo_seed
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        _demo_seed = DemoSeed(connection)
+    yield
+    _demo_seed = None
+
+
+@pytest.fixture(autouse=True)
+def _no_demo_unless_asked(request):
+    """A database test that does not use `demo` gets the database as migrate left it."""
+    names = request.fixturenames
+    marker = request.node.get_closest_marker("django_db")
+    if "demo" in names:
+        return
+    if "transactional_db" in names or "live_server" in names or (marker and marker.kwargs.get("transaction")):
+        from django.db import transaction
+
+        request.getfixturevalue("transactional_db")
+        if demo_is_seeded():  # the session's seed, committed
+            with transaction.atomic():
+                _demo_seed.remove()
+    elif "db" in names or marker:
+        request.getfixturevalue("db")
+        _demo_seed.remove()
+    else:
+        return
+    assert not demo_is_seeded(), "the demo seed is still there after removing what the session seeded"
+
+
 @pytest.fixture
 def demo(db):
-    """The demo organisation of seed_demo: users by username."""
-    call_command("seed_demo", password=DEMO_PASSWORD, stdout=open(os.devnull, "w"))
+    """The demo organisation of seed_demo: users by username. Seeded once per session (see
+    DemoSeed); seeded again after a transactional test has flushed it."""
+    if not demo_is_seeded():
+        seed_demo()
     return {user.username: user for user in get_user_model().objects.all()}
 
 
@@ -112,8 +245,9 @@ def claim_data(lines=None, **overrides):
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
-    # seed_demo creates ten users per test; the production hasher is deliberately slow.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests log in and create users (and seed_demo ten, also in the session seed: see DemoSeed);
+    # the production hasher is deliberately slow.
+    settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
 
 
 # --------------------------------------------------------------------------- Celery

@@ -13,9 +13,7 @@ from decimal import Decimal
 import pytest
 
 from claims.inputs import LineInput
-from claims.management.commands.seed_demo import Command as SeedDemo
 from claims.models import PolicyVersion, SubsidyPolicy
-from claims.organisation import ensure_jurisdiction
 from claims.pricing import price_line, versions_for
 
 D2020 = datetime.date(2020, 6, 1)
@@ -244,11 +242,10 @@ def line_input(**overrides) -> LineInput:
 
 
 @pytest.fixture
-def catalogue(db):
-    """The demo catalogue alone (no users): what seed_demo puts in the Wenling jurisdiction."""
-    jurisdiction = ensure_jurisdiction(code="WL", name="温岭市")
-    SeedDemo()._seed_catalogue(jurisdiction)
-    return {policy.code: policy for policy in SubsidyPolicy.objects.filter(jurisdiction=jurisdiction)}
+def catalogue(demo):
+    """The demo catalogue: what seed_demo puts in the Wenling jurisdiction (seeded once per
+    session, see tests/conftest.py, rather than built again for each of these many tests)."""
+    return {policy.code: policy for policy in SubsidyPolicy.objects.filter(jurisdiction__code="WL")}
 
 
 def test_every_standard_of_rules_section_3_has_rows():
