@@ -180,6 +180,7 @@ def _build_batch(*, actor, jurisdiction, claim_ids, year) -> PaymentBatch:
     batch.save(update_fields=["total", "line_count", "payee_count"])
 
     claim_ids_in_batch = sorted({row["claim_id"] for payee in payees.values() for row in payee.lines})
+    states_before = dict(Claim.objects.filter(pk__in=claim_ids_in_batch).values_list("pk", "status"))
     for chunk in _chunks(claim_ids_in_batch):
         Claim.objects.filter(pk__in=chunk, status=ClaimStatus.APPROVED).update(status=ClaimStatus.IN_PAYMENT)
     record_event(actor=actor, action="payment_batch.built", obj=batch, to_state=batch.status,
@@ -187,19 +188,22 @@ def _build_batch(*, actor, jurisdiction, claim_ids, year) -> PaymentBatch:
                          "payees": batch.payee_count, "claims": len(claim_ids_in_batch), "skipped": batch.skipped})
     _record_claim_events(actor=actor, batch=batch, action="claim.payment_batched",
                          lines=[(row, seq) for seq, payee in enumerate(ordered, start=1) for row in payee.lines],
-                         line_from=PaymentStatus.RESERVED, line_to=PaymentStatus.IN_BATCH)
+                         line_from=PaymentStatus.RESERVED, line_to=PaymentStatus.IN_BATCH, states_before=states_before)
     return batch
 
 
-def _record_claim_events(*, actor, batch: PaymentBatch, action: str, lines, line_from: str, line_to: str) -> None:
-    """One entry per claim of the batch (so each claim's timeline shows it), appended in bulk."""
+def _record_claim_events(*, actor, batch: PaymentBatch, action: str, lines, line_from: str, line_to: str,
+                         states_before: dict | None = None) -> None:
+    """One entry per claim of the batch (so each claim's timeline shows it), appended in bulk;
+    ``states_before``: the claims' statuses before the change, when it changed them."""
     by_claim: dict[int, list] = defaultdict(list)
     for row, seq in lines:
         by_claim[row["claim_id"]].append({"line": row["line_no"], "amount": row["amount"], "transfer": seq,
                                           "before": {"payment_status": line_from}, "after": {"payment_status": line_to}})
     claims = Claim.objects.in_bulk(list(by_claim))
     record_events([
-        {"actor": actor, "action": action, "obj": claims[claim_id], "claim": claims[claim_id], "to_state": claims[claim_id].status,
+        {"actor": actor, "action": action, "obj": claims[claim_id], "claim": claims[claim_id],
+         "from_state": (states_before or {}).get(claim_id, claims[claim_id].status), "to_state": claims[claim_id].status,
          "detail": {"batch": batch.number, "line_changes": changes}}
         for claim_id, changes in sorted(by_claim.items())
     ])
@@ -226,6 +230,7 @@ def cancel_batch(*, actor, batch: PaymentBatch, reason: str) -> PaymentBatch:
     if batch.status != BatchStatus.BUILT:
         raise StepAlreadyTaken(_("批次已发放或已作废，不能作废。"))
     rows = _batch_rows(batch)
+    states_before = dict(Claim.objects.filter(pk__in={row["claim_id"] for row, _seq in rows}).values_list("pk", "status"))
     line_ids = list(batch.lines.values_list("claim_line_id", flat=True))
     for chunk in _chunks(line_ids):
         ClaimLine.objects.filter(pk__in=chunk, payment_status=PaymentStatus.IN_BATCH).update(payment_status=PaymentStatus.RESERVED)
@@ -238,7 +243,7 @@ def cancel_batch(*, actor, batch: PaymentBatch, reason: str) -> PaymentBatch:
     record_event(actor=actor, action="payment_batch.cancelled", obj=batch, from_state=BatchStatus.BUILT, to_state=batch.status,
                  reason=reason, detail={"number": batch.number, "lines": batch.line_count, "total": batch.total})
     _record_claim_events(actor=actor, batch=batch, action="claim.payment_unbatched", lines=rows,
-                         line_from=PaymentStatus.IN_BATCH, line_to=PaymentStatus.RESERVED)
+                         line_from=PaymentStatus.IN_BATCH, line_to=PaymentStatus.RESERVED, states_before=states_before)
     return batch
 
 
