@@ -328,7 +328,7 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
     claims = Claim.objects.in_bulk(sorted(per_claim))
     record_events([
         {"actor": actor, "action": "claim.payment_result", "obj": claims[claim_id], "claim": claims[claim_id],
-         "to_state": claims[claim_id].status,
+         "from_state": claims[claim_id].status, "to_state": claims[claim_id].status,
          "detail": {"batch": batch.number, "line_changes": [
              {"line": item["claim_line__line_no"], "amount": item["amount"], "transfer": item["transfer__seq"],
               "before": {"payment_status": PaymentStatus.IN_PAYMENT}, "after": {"payment_status": item["transfer__status"]},
