@@ -22,7 +22,7 @@ setup: $(BIN)/.installed
 	$(BIN)/python manage.py migrate --noinput -v0
 
 run: setup
-	$(BIN)/python manage.py seed_demo --password $(DEMO_PASSWORD)
+	$(BIN)/python manage.py seed_demo --password $(DEMO_PASSWORD) --with-claims
 	@echo "Demo password for every login above: $(DEMO_PASSWORD)"
 	@echo "Serving on http://127.0.0.1:8000/"
 	$(BIN)/python manage.py runserver 127.0.0.1:8000

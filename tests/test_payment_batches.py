@@ -5,6 +5,7 @@ On PostgreSQL: two builds at once, two releases at once, a release task that cra
 real worker and is retried; everywhere: four eyes, skipped payees, cancellation, idempotency."""
 
 import csv
+import os
 import datetime
 import hashlib
 import io
@@ -315,3 +316,17 @@ def test_the_worker_retries_a_release_that_crashed_midway_and_pays_once(celery_w
     assert batch.status == "released" and batch.files.count() == 2
     assert statuses(claim) == ["in_payment", "in_payment"]
     assert AuditEvent.objects.filter(action="payment_batch.released", object_id=str(batch.pk)).count() == 1
+
+
+def test_make_runs_demo_claims_give_every_desk_work_and_finance_a_batch_to_build(demo, wl):
+    from django.core.management import call_command
+
+    from claims.models import Claim
+
+    call_command("seed_demo", password="x", with_claims=True, stdout=open(os.devnull, "w"))
+    assert sorted(Claim.objects.values_list("status", flat=True)) == [
+        "approved", "approved", "department_review", "draft", "hr_review"]
+    call_command("seed_demo", password="x", with_claims=True, stdout=open(os.devnull, "w"))
+    assert Claim.objects.count() == 5  # only into a database without claims
+    batch = build_batch(actor=demo["finance_officer"], jurisdiction=wl)
+    assert (batch.line_count, batch.payee_count, batch.skipped) == (5, 2, [])

@@ -47,9 +47,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--password", required=True, help="password for every demo user")
+        parser.add_argument("--with-claims", action="store_true",
+                            help="also a few claims at each step and approved ones awaiting payment (into a database without claims)")
 
     @transaction.atomic
-    def handle(self, *args, password, **options):
+    def handle(self, *args, password, with_claims=False, **options):
         jurisdiction = ensure_jurisdiction(code="WL", name="温岭市")
         departments = {
             code: ensure_department(jurisdiction=jurisdiction, code=code, name=name, sector=sector)
@@ -95,6 +97,12 @@ class Command(BaseCommand):
 
         if not settings.AUDIT_SIGNING_KEY and create_key_file(settings.AUDIT_SIGNING_KEY_FILE):
             self.stdout.write(f"Demo audit signing key written to {settings.AUDIT_SIGNING_KEY_FILE}")
+        if with_claims:
+            from claims.demo_claims import seed_demo_claims
+
+            made = seed_demo_claims()
+            if made:
+                self.stdout.write(f"Demo claims: {made} (a draft, one at each review step, two approved awaiting a payment batch)")
 
     def _seed_catalogue(self, jurisdiction):
         """Bring the demo catalogue up to date through the catalogue services (so the ledger shows it).
