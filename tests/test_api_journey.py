@@ -109,8 +109,8 @@ def test_claim_travels_from_draft_to_paid_through_the_api(demo, celery_eager, dj
         ("claim.approved_step", "dept_reviewer", "department_review", "hr_review"),
         ("claim.approved_step", "hr_reviewer", "hr_review", "approved"),
         ("allocation.reserved", "hr_reviewer", "", ""),
-        ("claim.payment_batched", "finance_officer", "", "in_payment"),
-        ("claim.in_payment", "finance_officer2", "", "in_payment"),
+        ("claim.payment_batched", "finance_officer", "approved", "in_payment"),
+        ("claim.in_payment", "finance_officer2", "in_payment", "in_payment"),
     ]
     assert events[5]["reason"] == "材料齐全" and events[7]["detail"]["amount"] == "950.00"
     assert events[-2]["detail"]["batch"] == events[-1]["detail"]["batch"] == batch["number"]
