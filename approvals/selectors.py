@@ -49,7 +49,7 @@ def duties_done_by(*, user, process_id) -> set[str]:
     return {STEPS[task.flow_task.name].duty for task in done if task.flow_task and task.flow_task.name in STEPS}
 
 
-def _segregation_excluded(user, step_name: str) -> QuerySet:
+def processes_with_other_duties(user, step_name: str) -> QuerySet:
     """Processes where this user performed a duty other than the step's own."""
     duty = STEPS[step_name].duty
     other_duty_nodes = [node(name) for name, step in STEPS.items() if step.duty != duty]
@@ -61,7 +61,7 @@ def actionable_tasks(user) -> QuerySet:
     assigned to them, and not on a claim where they already did another duty."""
     condition = Q(pk__in=[])
     for step_name in _steps_for(user):
-        condition |= Q(flow_task=node(step_name)) & ~Q(process_id__in=_segregation_excluded(user, step_name))
+        condition |= Q(flow_task=node(step_name)) & ~Q(process_id__in=processes_with_other_duties(user, step_name))
     return (
         tasks_visible_to(user)
         .filter(condition, status__in=(STATUS.NEW, STATUS.ASSIGNED))

@@ -7,7 +7,7 @@ import pytest
 from approvals import selectors as inbox
 from approvals.services import LineDecisionInput, decide_task, submit_claim, take_task
 from audit.selectors import claim_history, verify_chain
-from claims.errors import ActionForbidden, StepAlreadyTaken
+from claims.errors import StepAlreadyTaken
 from claims.services import create_claim
 
 from .conftest import claim_data, line, resident_id

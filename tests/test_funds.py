@@ -19,7 +19,7 @@ from audit.models import AuditEvent
 from claims.errors import ActionForbidden, FundsExceeded, InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, Department, Jurisdiction, PaymentStatus
 from claims.services import create_claim
-from payments.models import Allocation, FundAccount, FundingPlan, PlanStatus, RecoveryOrder, RecoveryReceipt
+from payments.models import Allocation, FundAccount, FundingPlan, RecoveryOrder, RecoveryReceipt
 from payments.selectors.funds import funds_report
 from payments.services import funds as services
 from payments.services.funds import PlanItemInput

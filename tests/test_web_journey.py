@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from approvals import selectors as inbox
-from approvals.services import decide_task, submit_claim
+from approvals.services import submit_claim
 from claims.models import Claim
 from claims.services import create_claim
 

@@ -20,15 +20,12 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
-from viewflow.workflow.models import Task
-from viewflow.workflow.status import STATUS
 
-from approvals.selectors import node
+from approvals.selectors import processes_with_other_duties
 from approvals.services import sync_claim_status
 from audit.services import record_event, record_events
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, ClaimStatus, Jurisdiction, LineDecision, Payee, PaymentStatus
-from workflow.steps import STEPS
 
 from ..access import require_finance
 from ..models import (
@@ -66,9 +63,8 @@ def _fund_account(jurisdiction: Jurisdiction, year: int | None) -> FundAccount:
 
 def _claims_with_other_duties(*, user, claim_ids) -> set[int]:
     """Claims on which this person acted at another step: they may not pay them (N4, Art. 25)."""
-    other_nodes = [node(name) for name, step in STEPS.items() if step.duty != STEPS["disbursement"].duty]
-    process_ids = Task.objects.filter(owner=user, status=STATUS.DONE, flow_task__in=other_nodes).values("process_id")
-    return set(Claim.objects.filter(pk__in=claim_ids, process_id__in=process_ids).values_list("pk", flat=True))
+    other_duties = processes_with_other_duties(user, "disbursement")
+    return set(Claim.objects.filter(pk__in=claim_ids, process_id__in=other_duties).values_list("pk", flat=True))
 
 
 @dataclass
@@ -80,16 +76,12 @@ class _Payee:
     lines: list
 
 
+@transaction.atomic
 def build_batch(*, actor, jurisdiction: Jurisdiction, claim_ids: list[int] | None = None, year: int | None = None) -> PaymentBatch:
     """Build a batch from the approved, reserved lines of the year's fund account (or of the given
     claims only), one transfer per payee. Without ``claim_ids``, lines that cannot be paid yet (no
     payee account; a claim this officer reviewed) are left out and listed on the batch; with
     ``claim_ids``, any such line is an error naming the claim."""
-    with transaction.atomic():
-        return _build_batch(actor=actor, jurisdiction=jurisdiction, claim_ids=claim_ids, year=year)
-
-
-def _build_batch(*, actor, jurisdiction, claim_ids, year) -> PaymentBatch:
     require_finance(actor, jurisdiction)
     account = _fund_account(jurisdiction, year)  # locked: builds of one account take turns
     eligible = ClaimLine.objects.filter(
