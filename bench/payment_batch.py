@@ -4,8 +4,8 @@ bulk insert of the same number of rows in the same run.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/claims_bench_batches SECRET_KEY=bench \\
         .venv/bin/python bench/payment_batch.py [--claims 10000] [--lines-per-claim 10] [--keep] [--tracemalloc]
 
-DATABASE_URL names the server and the benchmark's own database (``claims_bench_batches`` when the
-URL names none): it is dropped and created again, migrated and seeded (seed_demo), and dropped at
+DATABASE_URL names the server and the benchmark's own database (``claims_bench_batches`` unless the
+URL names one with "bench" in its name): it is dropped and created again, migrated and seeded (seed_demo), and dropped at
 the end unless --keep. Celery is not involved: request_release queues to an in-memory broker and
 the task's body (payments.services.batches.release_batch) is called here, as the worker would.
 
@@ -56,7 +56,8 @@ def bench_database_url(server_url: str) -> tuple[str, str, str]:
     if parts.scheme not in ("postgres", "postgresql", "pgsql"):
         sys.exit("DATABASE_URL must name a PostgreSQL server (postgres://…): the benchmark is about PostgreSQL.")
     name = parts.path.strip("/") or DEFAULT_DATABASE
-    if name in ("postgres", "template0", "template1"):
+    if "bench" not in name:
+        # It drops and recreates this database: never one an application may be using (CI's "claims").
         name = DEFAULT_DATABASE
     return urlunsplit(parts._replace(path=f"/{name}")), urlunsplit(parts._replace(path="/postgres")), name
 
