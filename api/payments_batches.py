@@ -15,20 +15,15 @@ from rest_framework.views import APIView
 from claims import roles
 from claims.errors import ActionForbidden, InvalidInput, NotInScope
 from claims.models import Payee
-from payments.models import BankFileKind, BatchStatus, PayeeKind
+from payments.models import BatchStatus, PayeeKind
 from payments.selectors import batches as selectors
 from payments.services import batches as services
-from payments.services.batch_files import download_bank_file
+from payments.services.batch_files import FILE_KINDS, content_type_of, download_bank_file
 from payments.services.payees import set_payee_account
 
 from .payments_funds import as_year, jurisdiction_for
 from .views import body, errors, text
 
-FILE_KINDS = {"csv": BankFileKind.PAYMENT_CSV, "xlsx": BankFileKind.PAYMENT_XLSX, **{kind: kind for kind in BankFileKind.values}}
-CONTENT_TYPES = {
-    BankFileKind.PAYMENT_CSV: "text/csv; charset=utf-8",
-    BankFileKind.PAYMENT_XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 LINES_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
@@ -173,16 +168,19 @@ def summary(batch) -> dict:
     }
 
 
+MAX_PAGE_NUMBER = 10**6
+
+
 def _int_param(request, name: str, default: int, maximum: int | None = None) -> int:
+    """A positive whole number from the query string; past ``maximum`` it is taken as ``maximum``, and a
+    number no page could have (more than MAX_PAGE_NUMBER) is refused, naming the parameter."""
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise InvalidInput(_("分页参数有误。"), fields={name: [_("须为正整数。")]})
+    raw = raw.strip()
+    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_PAGE_NUMBER)) else 0
+    if not 1 <= value <= MAX_PAGE_NUMBER:
+        raise InvalidInput(_("分页参数有误。"), fields={name: [_("须为 1 至 %(max)s 的整数。") % {"max": MAX_PAGE_NUMBER}]})
     return min(value, maximum) if maximum else value
 
 
@@ -195,11 +193,14 @@ def detail(request, batch, status: int = 200) -> Response:
     page_number = _int_param(request, "lines_page", 1)
     size = _int_param(request, "lines_page_size", LINES_PAGE_SIZE, MAX_PAGE_SIZE)
     start = (page_number - 1) * size
+    if page_number > 1 and start >= batch.line_count:
+        raise InvalidInput(_("分页参数有误。"), fields={"lines_page": [_("没有这一页。")]})
     lines = [BatchLineSerializer.row(item) for item in selectors.batch_lines(batch)[start:start + size]]
-    lines_url = reverse("v1:payment-batch-lines", args=[batch.pk])
+    # The batch's own URL, whatever call answered (a build, a release and a cancel answer with the batch too).
+    detail_url = reverse("v1:payment-batch", args=[batch.pk])
     payees_url = reverse("v1:payment-batch-payees", args=[batch.pk])
     payees = [BatchTransferSerializer.row(item) for item in selectors.batch_transfers(batch)[:LINES_PAGE_SIZE]]
-    data = {
+    return Response({
         **summary(batch),
         "skipped": batch.skipped,
         "files": [{"kind": file.kind, "filename": file.filename, "sha256": file.sha256, "created_at": file.created_at,
@@ -209,14 +210,28 @@ def detail(request, batch, status: int = 200) -> Response:
         "payees_next": _page_url(request, payees_url, "page", 2, "page_size", LINES_PAGE_SIZE) if batch.payee_count > LINES_PAGE_SIZE else None,
         "lines": lines,
         "lines_page": page_number,
-        "lines_next": _page_url(request, request.path, "lines_page", page_number + 1, "lines_page_size", size)
+        "lines_next": _page_url(request, detail_url, "lines_page", page_number + 1, "lines_page_size", size)
         if start + size < batch.line_count else None,
-        "lines_previous": _page_url(request, request.path, "lines_page", page_number - 1, "lines_page_size", size)
+        "lines_previous": _page_url(request, detail_url, "lines_page", page_number - 1, "lines_page_size", size)
         if page_number > 1 else None,
         "problems": services.check_batch(batch) if batch.status == BatchStatus.BUILT else [],
-    }
-    data["lines_url"] = request.build_absolute_uri(lines_url)
-    return Response(data, status=status)
+    }, status=status)
+
+
+def claim_ids_of(raw) -> list[int] | None:
+    """The build's `claims`: left out (None), or a non-empty list of claim ids. Anything else is refused,
+    naming the item (`claims[2]`); nothing is built from the others."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise InvalidInput(_("所选申领有误。"), fields={"claims": [_("须为申领编号（整数）的列表。")]})
+    if not raw:
+        raise InvalidInput(_("所选申领有误。"), fields={"claims": [_("至少选择一件申领。")]})
+    problems = {f"claims[{index}]": [_("须为申领编号（整数）。")] for index, item in enumerate(raw)
+                if isinstance(item, bool) or not isinstance(item, int) or not 0 < item <= selectors.MAX_ID}
+    if problems:
+        raise InvalidInput(_("所选申领有误。"), fields=problems)
+    return raw
 
 
 def require_reader(user) -> None:
@@ -262,12 +277,7 @@ class BatchList(GenericAPIView):
         data = body(request)
         if not roles.has_role(request.user, roles.FINANCE_OFFICER):
             raise ActionForbidden(_("只有本地区财政部门经办人可以办理。"), code="role")
-        claim_ids = data.get("claims")
-        if claim_ids is not None:
-            if not isinstance(claim_ids, list) or not all(isinstance(item, int) and not isinstance(item, bool) for item in claim_ids):
-                raise InvalidInput(_("所选申领有误。"), fields={"claims": [_("须为申领编号（整数）的列表。")]})
-            if not claim_ids:
-                raise InvalidInput(_("所选申领有误。"), fields={"claims": [_("至少选择一件申领。")]})
+        claim_ids = claim_ids_of(data.get("claims"))
         year = as_year(data["year"]) if data.get("year") not in (None, "") else None
         batch = services.build_batch(actor=request.user, jurisdiction=jurisdiction_for(request.user, data.get("jurisdiction")),
                                      claim_ids=claim_ids, year=year)
@@ -351,7 +361,7 @@ class BatchFile(BatchView):
             raise NotInScope("Not found.")
         bank_file = download_bank_file(actor=request.user, batch=batch,
                                        bank_file=selectors.get_batch_file(batch=batch, kind=FILE_KINDS[kind]))
-        response = HttpResponse(bytes(bank_file.content), content_type=CONTENT_TYPES.get(bank_file.kind, "application/octet-stream"))
+        response = HttpResponse(bytes(bank_file.content), content_type=content_type_of(bank_file))
         response["Content-Disposition"] = f'attachment; filename="{bank_file.filename}"'
         response["X-Content-SHA256"] = bank_file.sha256
         return response

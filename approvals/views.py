@@ -358,9 +358,10 @@ def claim_edit(request, claim_id):
 @scoped
 def finance(request):
     """Finance's desk: what awaits a payment batch (claims, lines, payees, missing payee accounts) and the latest batches."""
-    claims = Paginator(batch_selectors.awaiting_claims(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    if not batch_selectors.may_read_batches(request.user):
+        raise PermissionDenied
     return render(request, "approvals/finance.html", {
-        "claims": claims, "summary": batch_selectors.awaiting_summary(request.user),
+        **batch_selectors.awaiting_page(request.user, request.GET.get("page"), PAGE_SIZE),
         "batches": batch_selectors.batches_visible_to(request.user).order_by("-id")[:10],
         "is_finance": roles.has_role(request.user, roles.FINANCE_OFFICER),
     })

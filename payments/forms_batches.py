@@ -1,11 +1,17 @@
 """Forms of the payment batch pages: what finance types in (a reason, a payee account)."""
 
 from django import forms
+from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
+
+from claims.errors import InvalidInput
+
+from .selectors.batches import MAX_ID
 
 
 class CancelBatchForm(forms.Form):
-    reason = forms.CharField(label=_("作废理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(label=_("作废理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
+                             error_messages={"required": _("作废批次须写明理由。")})
 
 
 class PayeeAccountForm(forms.Form):
@@ -17,13 +23,15 @@ class PayeeAccountForm(forms.Form):
 
 
 def selected_claim_ids(data) -> list[int] | None:
-    """The claims ticked on the build page, or None when the whole awaiting list is to be built."""
+    """The claims ticked on the build page, or None when the whole awaiting list is to be built. An id
+    that is not a claim's (not a number, or too large for one) refuses the whole build: nothing is built
+    from the others."""
     if data.get("scope") != "selected":
         return None
     ids = []
     for raw in data.getlist("claims"):
-        try:
-            ids.append(int(raw))
-        except (TypeError, ValueError):
-            continue
+        raw = raw.strip()
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not 0 < int(raw) <= MAX_ID:
+            raise InvalidInput(gettext_now("所选申领有误。"), fields={"claims": [gettext_now("须为申领编号（整数）。")]})
+        ids.append(int(raw))
     return ids

@@ -18,18 +18,13 @@ from claims.models import Payee
 from claims.selectors import jurisdictions_overseen_by
 
 from .forms_batches import CancelBatchForm, PayeeAccountForm, selected_claim_ids
-from .models import BankFileKind, BatchLineStatus, BatchStatus, TransferStatus
+from .models import BatchLineStatus, BatchStatus, TransferStatus
 from .selectors import batches as selectors
 from .services import batches as services
-from .services.batch_files import download_bank_file
+from .services.batch_files import FILE_KINDS, content_type_of, download_bank_file
 from .services.payees import set_payee_account
 
 PAGE_SIZE = 50
-FILE_KINDS = {"csv": BankFileKind.PAYMENT_CSV, "xlsx": BankFileKind.PAYMENT_XLSX, **{kind: kind for kind in BankFileKind.values}}
-CONTENT_TYPES = {
-    BankFileKind.PAYMENT_CSV: "text/csv; charset=utf-8",
-    BankFileKind.PAYMENT_XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 
 
 def _require_reader(user) -> None:
@@ -53,7 +48,7 @@ def batch_list(request):
     page = Paginator(selectors.batches_visible_to(request.user).order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "payments/batches/list.html", {
         "page": page, "summary": selectors.awaiting_summary(request.user),
-        "may_build": roles.has_role(request.user, roles.FINANCE_OFFICER),
+        "may_build": selectors.may_build_batches(request.user),
     })
 
 
@@ -62,25 +57,21 @@ def batch_build(request):
     _require_finance(request.user)
     if request.method == "POST":
         jurisdictions = list(jurisdictions_overseen_by(request.user))
-        claim_ids = selected_claim_ids(request.POST)
-        if claim_ids == []:
-            messages.error(request, _("请至少勾选一件申领，或选择编入全部待拨付的行。"))
-        elif len(jurisdictions) != 1:
-            messages.error(request, _("您负责多个行政区，请通过接口指定行政区。"))
-        else:
-            try:
-                batch = services.build_batch(actor=request.user, jurisdiction=jurisdictions[0], claim_ids=claim_ids)
-            except DomainError as error:
-                messages.error(request, _error_text(error))
+        try:
+            claim_ids = selected_claim_ids(request.POST)
+            if claim_ids == []:
+                messages.error(request, _("请至少勾选一件申领，或选择编入全部待拨付的行。"))
+            elif len(jurisdictions) != 1:
+                messages.error(request, _("您负责多个行政区，请通过接口指定行政区。"))
             else:
+                batch = services.build_batch(actor=request.user, jurisdiction=jurisdictions[0], claim_ids=claim_ids)
                 messages.success(request, _("已生成拨付批次 %(number)s：%(lines)s 行，%(payees)s 个收款人，合计 %(total)s 元。请另一名财政经办人复核发放。")
                                  % {"number": batch.number, "lines": batch.line_count, "payees": batch.payee_count, "total": batch.total})
                 return redirect("payments:batch", batch.pk)
-    claims = Paginator(selectors.awaiting_claims(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    for row in claims.object_list:
-        row["to_person"] = row["claim__policy__payee"] == Payee.TRAINEE
+        except DomainError as error:
+            messages.error(request, _error_text(error))
     return render(request, "payments/batches/build.html", {
-        "summary": selectors.awaiting_summary(request.user), "claims": claims,
+        **selectors.awaiting_page(request.user, request.GET.get("page"), PAGE_SIZE),
         "selected": {str(value) for value in request.POST.getlist("claims")},
     }, status=400 if request.method == "POST" else 200)
 
@@ -88,7 +79,10 @@ def batch_build(request):
 @scoped
 def batch_detail(request, batch_id):
     _require_reader(request.user)
-    batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
+    return _render_detail(request, selectors.get_batch_for_user(user=request.user, batch_id=batch_id))
+
+
+def _render_detail(request, batch, *, cancel_form: CancelBatchForm | None = None, status: int = 200):
     is_finance = roles.has_role(request.user, roles.FINANCE_OFFICER)
     lines = Paginator(selectors.batch_lines(batch), PAGE_SIZE).get_page(request.GET.get("page"))
     payees = Paginator(selectors.batch_transfers(batch), PAGE_SIZE).get_page(request.GET.get("payees_page"))
@@ -107,8 +101,8 @@ def batch_detail(request, batch_id):
         "four_eyes": is_finance and built and batch.built_by_id == request.user.pk,
         "may_cancel": is_finance and built, "may_download": is_finance and released,
         "releasing": batch.status == BatchStatus.RELEASING,
-        "cancel_form": CancelBatchForm(),
-    })
+        "cancel_form": cancel_form or CancelBatchForm(),
+    }, status=status)
 
 
 @require_POST
@@ -131,8 +125,11 @@ def batch_cancel(request, batch_id):
     _require_finance(request.user)
     batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
     form = CancelBatchForm(request.POST)
+    if not form.is_valid():  # no reason, or too long: the page again, with the form's error
+        messages.error(request, " ".join(str(problem) for problems in form.errors.values() for problem in problems))
+        return _render_detail(request, batch, cancel_form=form, status=400)
     try:
-        batch = services.cancel_batch(actor=request.user, batch=batch, reason=form.data.get("reason", ""))
+        batch = services.cancel_batch(actor=request.user, batch=batch, reason=form.cleaned_data["reason"])
     except DomainError as error:
         messages.error(request, _error_text(error))
     else:
@@ -151,7 +148,7 @@ def batch_file(request, batch_id, kind):
         download_bank_file(actor=request.user, batch=batch, bank_file=bank_file)
     except DomainError:
         raise PermissionDenied from None
-    response = HttpResponse(bytes(bank_file.content), content_type=CONTENT_TYPES.get(bank_file.kind, "application/octet-stream"))
+    response = HttpResponse(bytes(bank_file.content), content_type=content_type_of(bank_file))
     response["Content-Disposition"] = f'attachment; filename="{bank_file.filename}"'
     return response
 

@@ -5,7 +5,6 @@ for the release task, and the bank's CSV is downloaded and checked (rows, traile
 import csv
 import hashlib
 import io
-import os
 
 import pytest
 from django.db import connections
@@ -17,8 +16,6 @@ from payments.services.payees import account_number_of, set_payee_account
 from .conftest import DEMO_PASSWORD
 from .payments_support import approved_claim, living_allowance_claim
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"
@@ -27,7 +24,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 @pytest.fixture
-def browser_page():
+def browser_page(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM calls of these tests are plain sync code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with playwright_sync.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)

@@ -75,7 +75,7 @@ def test_build_list_detail_and_release_through_the_api(demo, eager_commit):
     assert PaymentBatch.objects.get(pk=batch["id"]).status == BatchStatus.BUILT
 
     response = eager_commit(lambda: release(finance2, batch["id"]))
-    assert response.status_code in (200, 202), response.content
+    assert response.status_code == 202, response.content  # the files are written on commit, after the answer
     released = ok(finance2.get(f"/api/v1/payment-batches/{batch['id']}/"))
     assert (released["status"], released["released_by"]) == ("released", "finance_officer2")
     assert {l["status"] for l in released["lines"]} == {"in_payment"}
@@ -86,8 +86,8 @@ def test_build_list_detail_and_release_through_the_api(demo, eager_commit):
     assert Claim.objects.get(pk=second.pk).status == "approved"
 
     # Released twice: 409.
-    assert error(release(finance2, batch["id"]), 409)["code"]
-    assert error(finance2.post(f"/api/v1/payment-batches/{batch['id']}/cancel/", {"reason": "x"}, format="json"), 409)
+    assert error(release(finance2, batch["id"]), 409)["code"] == "conflict"
+    assert error(finance2.post(f"/api/v1/payment-batches/{batch['id']}/cancel/", {"reason": "x"}, format="json"), 409)["code"] == "conflict"
 
     # The CSV: header, one row per payee with the full account, trailer with count, total and checksum.
     download = finance2.get(f"/api/v1/payment-batches/{batch['id']}/files/csv/")
@@ -182,6 +182,9 @@ def test_lines_of_a_batch_are_paginated(demo):
     lines = ok(finance.get(f"/api/v1/payment-batches/{batch['id']}/lines/?page_size=5"))
     assert lines["count"] == 7 and len(lines["results"]) == 5 and lines["next"]
     assert error(finance.get(f"/api/v1/payment-batches/{batch['id']}/?lines_page=0"), 400)["fields"]["lines_page"]
+    for bad in ("99999999999999999999", "4", "x", "9" * 5000):  # too big for any page, past the last page, not a number
+        assert error(finance.get(f"/api/v1/payment-batches/{batch['id']}/?lines_page={bad}&lines_page_size=3"), 400)["fields"]["lines_page"]
+    assert error(finance.get(f"/api/v1/payment-batches/{batch['id']}/?lines_page_size=99999999999999999999"), 400)["fields"]["lines_page_size"]
     payees = ok(finance.get(f"/api/v1/payment-batches/{batch['id']}/payees/"))
     assert payees["count"] == 1 and payees["results"][0]["line_count"] == 7
 
@@ -232,3 +235,24 @@ def test_every_batch_call_through_the_api_is_in_the_ledger(demo, eager_commit):
         error(auditor.get(f"/api/v1/payment-batches/{batch['id']}/files/csv/"), 403)
     assert "payment_file.downloaded" not in [entry.action for entry in call["entries"]]
     assert Claim.objects.get(pk=claim.pk).status == Claim.objects.get(pk=person.pk).status == "in_payment"
+
+
+def test_page_links_of_a_batch_answered_by_a_post_point_at_the_batch(demo):
+    approved_claim(demo, serials=tuple(range(1, 4)))
+    finance = login("finance_officer")
+    batch = ok(finance.post("/api/v1/payment-batches/?lines_page_size=2", {}, format="json"), 201)
+    assert batch["lines_next"] == f"http://testserver/api/v1/payment-batches/{batch['id']}/?lines_page=2&lines_page_size=2"
+    assert "lines_url" not in batch
+    assert [l["line"] for l in ok(finance.get(batch["lines_next"]))["lines"]] == [3]
+    cancelled = ok(finance.post(f"/api/v1/payment-batches/{batch['id']}/cancel/?lines_page=2&lines_page_size=2",
+                                {"reason": "核对"}, format="json"))
+    assert cancelled["lines_previous"] == f"http://testserver/api/v1/payment-batches/{batch['id']}/?lines_page=1&lines_page_size=2"
+
+
+@pytest.mark.parametrize("bad", [2**64, 2**70, True, "1", 1.5, None, 0, -3])
+def test_build_refuses_a_bad_claim_id_and_builds_nothing(demo, bad):
+    claim = approved_claim(demo, serials=(1,))
+    finance = login("finance_officer")
+    with Ledger().nothing():
+        assert set(error(build(finance, claims=[claim.pk, bad]), 400)["fields"]) == {"claims[1]"}
+    assert not PaymentBatch.objects.exists()

@@ -97,7 +97,11 @@ def test_cancel_with_a_reason(demo, clients):
     finance = clients["finance_officer"]
     finance.post(reverse("payments:batch_build"), {"scope": "all"})
     batch = PaymentBatch.objects.get()
-    assert "作废批次须写明理由" in html(finance.post(reverse("payments:batch_cancel", args=[batch.pk]), {"reason": ""}, follow=True))
+    assert "作废批次须写明理由" in html(finance.post(reverse("payments:batch_cancel", args=[batch.pk]), {"reason": ""}), 400)
+    too_long = html(finance.post(reverse("payments:batch_cancel", args=[batch.pk]), {"reason": "长" * 501}), 400)
+    assert 'id="cancel-form"' in too_long
+    batch.refresh_from_db()
+    assert batch.status == "built"
     finance.post(reverse("payments:batch_cancel", args=[batch.pk]), {"reason": "金额核对有误"})
     batch.refresh_from_db()
     assert batch.status == "cancelled"
@@ -135,4 +139,29 @@ def test_scope_and_roles(demo, clients):
     assert clients["auditor"].get(reverse("payments:batch_build")).status_code == 403
     assert clients["auditor"].post(reverse("payments:batch_release", args=[batch.pk])).status_code == 403
     assert clients["finance_officer"].get(reverse("payments:batch", args=[batch.pk + 999])).status_code == 404
+    # Finance's desk is finance's and the auditor's, like the batch pages.
+    for name in ("provider_clerk", "dept_reviewer", "hr_reviewer"):
+        assert clients[name].get(reverse("approvals:finance")).status_code == 403
+    assert clients["auditor"].get(reverse("approvals:finance")).status_code == 200
     assert Client().get(reverse("payments:batches")).status_code == 302  # to the login page
+
+
+@pytest.mark.parametrize("bad", ["abc", str(2**64), "9" * 5000, "-1", "0"])
+def test_build_page_refuses_a_bad_claim_id_and_builds_nothing(demo, clients, bad):
+    first = approved_claim(demo, serials=(1,))
+    approved_claim(demo, serials=(2,))
+    page = html(clients["finance_officer"].post(reverse("payments:batch_build"),
+                                                {"scope": "selected", "claims": [str(first.pk), bad]}), 400)
+    assert "所选申领有误" in page
+    assert not PaymentBatch.objects.exists()
+
+
+def test_awaiting_counts_only_what_a_build_takes_this_year(demo, clients):
+    claim = approved_claim(demo, serials=(1, 2))
+    line = ClaimLine.objects.filter(claim=claim).select_related("allocation__fund_account").first()
+    account = line.allocation.fund_account
+    type(account).objects.filter(pk=account.pk).update(year=account.year - 1)  # reserved against last year's account
+    desk = html(clients["finance_officer"].get(reverse("approvals:finance")))
+    assert claim.number not in desk
+    assert clients["finance_officer"].post(reverse("payments:batch_build"), {"scope": "all"}).status_code == 400
+    assert not PaymentBatch.objects.exists()

@@ -6,8 +6,11 @@ the batch: the lines and payees of a batch are read a page at a time, as flat ro
 
 from decimal import Decimal
 
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from claims import roles
 from claims.errors import NotInScope
@@ -17,6 +20,7 @@ from claims.selectors import jurisdictions_overseen_by
 from ..models import ZERO, BankFile, BatchLine, PaymentBatch, Transfer
 
 READER_ROLES = (roles.FINANCE_OFFICER, roles.AUDITOR)
+MAX_ID = 2**63 - 1  # the largest primary key the database holds; a larger id names nothing
 
 LINE_FIELDS = (
     "id", "amount", "status", "claim_line_id", "claim_line__claim_id", "claim_line__claim__number", "claim_line__line_no",
@@ -75,11 +79,13 @@ def get_batch_file(*, batch: PaymentBatch, kind: str) -> BankFile:
 
 
 def awaiting_lines(user) -> QuerySet:
-    """Approved lines reserved against an allocation and not yet in a batch, in the user's jurisdictions."""
-    if not roles.has_role(user, roles.FINANCE_OFFICER) and not roles.has_role(user, roles.AUDITOR):
+    """Approved lines reserved against this year's fund account and not yet in a batch, in the user's
+    jurisdictions: what a build (which takes this year's account unless told otherwise) would take."""
+    if not may_read_batches(user):
         return ClaimLine.objects.none()
     return ClaimLine.objects.filter(
         claim__jurisdiction__in=jurisdictions_overseen_by(user).values("pk"), payment_status=PaymentStatus.RESERVED,
+        allocation__fund_account__year=timezone.localdate().year,
         decision=LineDecision.APPROVE, amount__gt=0, claim__status__in=(ClaimStatus.APPROVED, ClaimStatus.IN_PAYMENT),
     )
 
@@ -111,6 +117,14 @@ def awaiting_claims(user) -> QuerySet:
                                                           "claim__policy__code", "claim__policy__payee")
         .annotate(line_count=Count("pk"), awaiting_amount=Sum("amount"), missing=Count("pk", filter=NO_ACCOUNT))
     )
+
+
+def awaiting_page(user, page_number, page_size: int) -> dict:
+    """What finance's desk and the build page show: the awaiting figures and a page of awaiting claims."""
+    claims: Page = Paginator(awaiting_claims(user), page_size).get_page(page_number)
+    for row in claims.object_list:
+        row["to_person"] = row["claim__policy__payee"] == Payee.TRAINEE
+    return {"summary": awaiting_summary(user), "claims": claims}
 
 
 def lines_without_payee_account(user) -> QuerySet:
@@ -149,7 +163,7 @@ def provider_for_payee_account(*, user, code) -> Provider:
 def payee_account_of(owner):
     try:
         return owner.payee_account
-    except Exception:  # RelatedObjectDoesNotExist
+    except ObjectDoesNotExist:  # RelatedObjectDoesNotExist: no account yet
         return None
 
 

@@ -6,7 +6,16 @@ from django.db import transaction
 from audit.services import record_event
 
 from ..access import require_finance
-from ..models import BankFile, PaymentBatch
+from ..models import BankFile, BankFileKind, PaymentBatch
+from .funds import XLSX_CONTENT_TYPE
+
+# The kinds a download URL may name (short aliases and the kinds themselves), and each file's MIME type.
+FILE_KINDS = {"csv": BankFileKind.PAYMENT_CSV, "xlsx": BankFileKind.PAYMENT_XLSX, **{kind: kind for kind in BankFileKind.values}}
+CONTENT_TYPES = {BankFileKind.PAYMENT_CSV: "text/csv; charset=utf-8", BankFileKind.PAYMENT_XLSX: XLSX_CONTENT_TYPE}
+
+
+def content_type_of(bank_file: BankFile) -> str:
+    return CONTENT_TYPES.get(bank_file.kind, "application/octet-stream")
 
 
 @transaction.atomic
