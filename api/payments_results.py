@@ -187,6 +187,16 @@ class ReceiptInputSerializer(serializers.Serializer):
 # --------------------------------------------------------------------------- views
 
 
+def _whole_number(value, *, field: str, message: str, errors: dict) -> int | None:
+    """An id from JSON or a form: an int (not a bool, not a float) or a string of digits; else an error on ``field``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    errors[field] = [message]
+    return None
+
+
 @extend_schema(
     tags=["payments"],
     summary="Upload the bank's result file on a released batch (finance)",
@@ -206,8 +216,7 @@ class BatchResultView(APIView):
         upload = request.FILES.get("file")
         if upload is None:
             raise InvalidInput(_("请选择银行回单文件（.csv 或 .xlsx）。"), fields={"file": [_("必填。")]})
-        if upload.size > results.MAX_RESULT_BYTES:
-            raise InvalidInput(_("银行回单文件过大。"), fields={"file": [_("文件超过 20 MB。")]})
+        results.check_result_size(upload.size)  # before reading it into memory
         summary = results.apply_bank_result(actor=request.user, batch=batch, filename=upload.name, content=upload.read())
         return Response(ResultSummarySerializer(summary).data)
 
@@ -277,10 +286,11 @@ class RecoveryListView(GenericAPIView):
                    responses={201: RecoveryOrderSerializer, **errors(400, 401, 403, 404, 409)})
     def post(self, request):
         data = body(request)
-        try:
-            claim_id, line_no = int(data.get("claim")), int(data.get("line"))
-        except (TypeError, ValueError):
-            raise InvalidInput(_("须指明申领和行号。"), fields={"claim": [_("须为申领 id。")], "line": [_("须为行号。")]}) from None
+        problems = {}
+        claim_id = _whole_number(data.get("claim"), field="claim", message=_("须为申领 id（整数）。"), errors=problems)
+        line_no = _whole_number(data.get("line"), field="line", message=_("须为行号（整数）。"), errors=problems)
+        if problems:
+            raise InvalidInput(_("须指明申领和行号。"), fields=problems)
         line = selectors.get_line_for_overseer(user=request.user, claim_id=claim_id, line_no=line_no)
         order = recoveries.open_recovery(
             actor=request.user, line=line, amount_due=text(data.get("amount_due")), payer_kind=text(data.get("payer_kind")),

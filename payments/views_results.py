@@ -12,26 +12,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from approvals.views import scoped
-from claims import roles
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
-from claims.models import PaymentStatus
 
 from .forms_results import CancelPaymentForm, CorrectionForm, ReceiptForm, RecoveryForm, ResultUploadForm
-from .models import BankFile, BankFileKind, BatchLine, BatchStatus, RecoveryStatus
+from .models import BankFile, BankFileKind, BatchLine, BatchStatus, RecoveryStatus, TransferStatus
 from .selectors import results as selectors
 from .services import recoveries as recovery_services
 from .services import results as services
 
 PAGE_SIZE = 50
-HR_ROLES = (roles.HR_REVIEWER, roles.HR_HEAD)
-
-
-def _is_finance(user) -> bool:
-    return roles.has_role(user, roles.FINANCE_OFFICER)
-
-
-def _is_hr(user) -> bool:
-    return any(roles.has_role(user, role) for role in HR_ROLES)
 
 
 def _require(allowed: bool) -> None:
@@ -53,7 +42,7 @@ def _render_upload(request, batch, form, *, status=200, problems=None):
 @scoped
 def result_upload(request, batch_id):
     batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
-    _require(_is_finance(request.user))
+    _require(selectors.is_finance(request.user))
     if request.method != "POST":
         return _render_upload(request, batch, ResultUploadForm())
     form = ResultUploadForm(request.POST, request.FILES)
@@ -61,6 +50,7 @@ def result_upload(request, batch_id):
         return _render_upload(request, batch, form, status=400)
     upload = form.cleaned_data["file"]
     try:
+        services.check_result_size(upload.size)  # before reading it into memory
         summary = services.apply_bank_result(actor=request.user, batch=batch, filename=upload.name, content=upload.read())
     except InvalidInput as error:
         messages.error(request, error.message)
@@ -92,10 +82,10 @@ def _row_order(item):
 def reconciliation(request, batch_id):
     batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
     report = selectors.reconciliation(batch)
-    returned = (batch.transfers.filter(status="returned").order_by("seq")
+    returned = (batch.transfers.filter(status=TransferStatus.RETURNED).order_by("seq")
                 .prefetch_related(Prefetch("lines", queryset=BatchLine.objects.select_related("claim_line__claim").order_by("pk"))))
     return render(request, "payments/results/reconciliation.html", {
-        "batch": batch, "report": report, "returned": returned, "may_upload": _is_finance(request.user),
+        "batch": batch, "report": report, "returned": returned, "may_upload": selectors.is_finance(request.user),
         "files": BankFile.objects.filter(batch=batch, kind=BankFileKind.RESULT).defer("content").order_by("-pk"),
     })
 
@@ -106,10 +96,10 @@ def reconciliation(request, batch_id):
 @scoped
 def returns(request):
     transfers = selectors.returned_transfers_visible_to(request.user).prefetch_related(
-        Prefetch("lines", queryset=BatchLine.objects.filter(claim_line__payment_status=PaymentStatus.RETURNED)
+        Prefetch("lines", queryset=selectors.open_returned_batch_lines()
                  .select_related("claim_line__claim", "claim_line__trainee").order_by("pk"), to_attr="open_batch_lines"))
     page = Paginator(transfers, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "payments/results/returns.html", {"page": page, "may_correct": _is_finance(request.user),
+    return render(request, "payments/results/returns.html", {"page": page, "may_correct": selectors.is_finance(request.user),
                                                              "form": CorrectionForm()})
 
 
@@ -117,9 +107,10 @@ def returns(request):
 @scoped
 def return_correct(request, transfer_id):
     transfer = selectors.get_transfer_for_user(user=request.user, transfer_id=transfer_id)
-    _require(_is_finance(request.user))
+    _require(selectors.is_finance(request.user))
     form = CorrectionForm(request.POST)
-    form.is_valid()
+    if not form.is_valid():
+        return render(request, "payments/results/correct.html", {"transfer": transfer, "form": form}, status=400)
     data = form.cleaned_data
     try:
         lines = services.correct_payee_after_return(actor=request.user, transfer=transfer, account_name=data.get("account_name", ""),
@@ -142,7 +133,7 @@ def return_correct(request, transfer_id):
 @scoped
 def line_cancel(request, claim_id, line_no):
     line = selectors.get_line_for_overseer(user=request.user, claim_id=claim_id, line_no=line_no)
-    _require(_is_hr(request.user))
+    _require(selectors.is_hr(request.user))
     form = CancelPaymentForm(request.POST or None)
     status = 200
     if request.method == "POST" and not form.is_valid():
@@ -169,7 +160,7 @@ def line_cancel(request, claim_id, line_no):
 @scoped
 def recovery_open(request, claim_id, line_no):
     line = selectors.get_line_for_overseer(user=request.user, claim_id=claim_id, line_no=line_no)
-    _require(_is_hr(request.user))
+    _require(selectors.is_hr(request.user))
     figures = selectors.recovery_figures(line)
     initial = {"amount_due": f"{figures['available']:.2f}", "payer_kind": "provider", "payer_name": line.claim.provider.name}
     form = RecoveryForm(request.POST or None, initial=initial)
@@ -211,7 +202,7 @@ def _render_recovery(request, order, form=None, status=200):
         "receipts": order.receipts.select_related("recorded_by").order_by("pk"),
         "outstanding": order.amount_due - order.amount_recovered,
         "form": form or ReceiptForm(),
-        "may_record": _is_finance(request.user) and order.status == RecoveryStatus.OPEN and order.opened_by_id != request.user.pk,
+        "may_record": selectors.is_finance(request.user) and order.status == RecoveryStatus.OPEN and order.opened_by_id != request.user.pk,
     }, status=status)
 
 
@@ -224,9 +215,10 @@ def recovery_detail(request, order_id):
 @scoped
 def recovery_receipt(request, order_id):
     order = selectors.get_recovery_for_user(user=request.user, order_id=order_id)
-    _require(_is_finance(request.user))
+    _require(selectors.is_finance(request.user))
     form = ReceiptForm(request.POST)
-    form.is_valid()
+    if not form.is_valid():
+        return _render_recovery(request, order, form, status=400)
     data = form.cleaned_data
     try:
         recovery_services.record_recovery_receipt(actor=request.user, order=order, amount=data.get("amount", ""),

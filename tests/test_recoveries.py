@@ -125,7 +125,7 @@ def test_recovery_api_and_scope(demo, paid_claim):
     body = {"claim": paid_claim.pk, "line": 1, "amount_due": str(line.amount), "payer_kind": "provider",
             "payer_name": "温岭市某职业技能培训学校", "reason_code": "fraud", "reason": "虚假培训"}
     assert api(demo["finance_officer"]).post("/api/v1/recoveries/", body, format="json").status_code == 403
-    assert api(demo["dept_reviewer"]).post("/api/v1/recoveries/", body, format="json").status_code in (403, 404)
+    assert api(demo["dept_reviewer"]).post("/api/v1/recoveries/", body, format="json").status_code == 404  # out of scope
     assert api(demo["hr_reviewer"]).post("/api/v1/recoveries/", {**body, "line": 9}, format="json").status_code == 404
     response = api(demo["hr_reviewer"]).post("/api/v1/recoveries/", body, format="json")
     assert response.status_code == 201, response.content
@@ -134,9 +134,8 @@ def test_recovery_api_and_scope(demo, paid_claim):
 
     listing = api(demo["auditor"]).get("/api/v1/recoveries/").json()
     assert [item["id"] for item in listing["results"]] == [order["id"]]
-    assert api(demo["provider_clerk"]).get("/api/v1/recoveries/").status_code in (403, 200)
-    if api(demo["provider_clerk"]).get("/api/v1/recoveries/").status_code == 200:
-        assert api(demo["provider_clerk"]).get("/api/v1/recoveries/").json()["count"] == 0
+    response = api(demo["provider_clerk"]).get("/api/v1/recoveries/")  # a list: nothing in scope, not an error
+    assert response.status_code == 200 and response.json()["count"] == 0
     receipts = f"/api/v1/recoveries/{order['id']}/receipts/"
     assert api(demo["hr_reviewer"]).post(receipts, {"amount": "10.00", "received_on": TODAY.isoformat(), "reference": "R"},
                                          format="json").status_code == 403
@@ -170,6 +169,9 @@ def test_recovery_pages(demo, paid_claim, client):
     assert client.post(reverse("payments:recovery_receipt", args=[order.pk]),
                        {"amount": "1.00", "received_on": TODAY.isoformat(), "reference": "R"}).status_code == 403
     client.force_login(demo["finance_officer"])
+    page = client.post(reverse("payments:recovery_receipt", args=[order.pk]),  # an invalid form: 400, nothing recorded
+                       {"amount": str(line.amount), "received_on": TODAY.isoformat(), "reference": "R" * 61})
+    assert page.status_code == 400 and "reference" in page.context["form"].errors
     page = client.post(reverse("payments:recovery_receipt", args=[order.pk]),
                        {"amount": str(line.amount), "received_on": TODAY.isoformat(), "reference": "缴-1"})
     assert page.status_code == 302
@@ -219,7 +221,7 @@ def test_two_receipts_at_once_never_recover_more_than_due(demo, celery_eager):
         thread.start()
     for thread in threads:
         thread.join()
-    assert results.count("ok") == 1, results
+    assert sorted(results) == ["StepAlreadyTaken", "ok"], results  # the loser sees the order closed: 409
     order.refresh_from_db()
     line.refresh_from_db()
     assert (order.status, order.amount_recovered, line.payment_status) == ("recovered", line.amount, "recovered")

@@ -11,11 +11,13 @@ from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QueryS
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
+from approvals.services import SETTLED_LINE_STATES
 from claims import roles
 from claims.errors import NotInScope
 from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, PaymentStatus
 from claims.selectors import jurisdictions_overseen_by
 
+from ..access import HR_ROLES
 from ..models import (
     LIVE_BATCH_LINE_STATUSES,
     BatchLine,
@@ -30,7 +32,6 @@ from ..models import (
 ZERO = Decimal("0.00")
 OVERSEER_ROLES = (roles.FINANCE_OFFICER, roles.HR_REVIEWER, roles.HR_HEAD, roles.AUDITOR)
 ANOMALY_LIMIT = 200
-SETTLED = (PaymentStatus.PAID, PaymentStatus.RECOVERED, PaymentStatus.CANCELLED)
 # The batch line status each transfer status goes with.
 LINE_STATUS_OF_TRANSFER = {
     TransferStatus.PENDING: BatchLineStatus.IN_BATCH,
@@ -43,6 +44,15 @@ LINE_STATUS_OF_TRANSFER = {
 
 def _overseer(user) -> bool:
     return user.is_authenticated and bool(roles.roles_of(user) & set(OVERSEER_ROLES))
+
+
+def is_finance(user) -> bool:
+    """The role only (scope is the selectors' and the services' business): the pages' and the API's one check."""
+    return getattr(user, "is_authenticated", False) and roles.has_role(user, roles.FINANCE_OFFICER)
+
+
+def is_hr(user) -> bool:
+    return getattr(user, "is_authenticated", False) and bool(roles.roles_of(user) & set(HR_ROLES))
 
 
 def batches_visible_to(user) -> QuerySet:
@@ -202,7 +212,7 @@ def anomalies(batch: PaymentBatch) -> list[dict]:
     # A claim that ended as paid while one of its approved lines is not settled.
     claims = Claim.objects.filter(pk__in=claim_lines.values("claim_id"), status=ClaimStatus.PAID)
     add("claim_paid_unsettled", _("申领已办结（已拨付），但有核准明细尚未结清。"),
-        ClaimLine.objects.filter(claim__in=claims, decision=LineDecision.APPROVE, amount__gt=0).exclude(payment_status__in=SETTLED)
+        ClaimLine.objects.filter(claim__in=claims, decision=LineDecision.APPROVE, amount__gt=0).exclude(payment_status__in=SETTLED_LINE_STATES)
         .annotate(actual=F("payment_status")).values(*line_ref, "actual"))
     return found
 
@@ -210,19 +220,21 @@ def anomalies(batch: PaymentBatch) -> list[dict]:
 # --------------------------------------------------------------------------- returns and recoveries
 
 
+def open_returned_batch_lines() -> QuerySet:
+    """Batch lines returned whose claim line is still returned and that are their line's latest
+    batch line: a line returned, corrected, batched again and returned again awaits a correction
+    on its latest transfer only."""
+    later = BatchLine.objects.filter(claim_line=OuterRef("claim_line"), pk__gt=OuterRef("pk"))
+    return BatchLine.objects.filter(status=BatchLineStatus.RETURNED, claim_line__payment_status=PaymentStatus.RETURNED).exclude(
+        Exists(later))
+
+
 def returned_transfers_visible_to(user) -> QuerySet:
     """Returned transfers with at least one of their lines still returned (awaiting a correction)."""
-    still_returned = BatchLine.objects.filter(transfer=OuterRef("pk"), status=BatchLineStatus.RETURNED,
-                                              claim_line__payment_status=PaymentStatus.RETURNED)
+    still_returned = open_returned_batch_lines().filter(transfer=OuterRef("pk"))
     return (Transfer.objects.filter(status=TransferStatus.RETURNED, batch__in=batches_visible_to(user).values("pk"))
             .filter(Exists(still_returned))
-            .annotate(open_lines=Count("lines", filter=Q(lines__claim_line__payment_status=PaymentStatus.RETURNED)))
             .select_related("batch", "provider", "trainee").order_by("-result_at", "-pk"))
-
-
-def lines_of_transfer(transfer: Transfer) -> QuerySet:
-    return (BatchLine.objects.filter(transfer=transfer).select_related("claim_line__claim", "claim_line__trainee")
-            .order_by("claim_line__claim_id", "claim_line__line_no"))
 
 
 def line_payment_info(line_ids) -> dict[int, dict]:

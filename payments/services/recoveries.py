@@ -105,6 +105,8 @@ def record_recovery_receipt(*, actor, order: RecoveryOrder, amount, received_on,
                                         amount_recovered__lte=F("amount_due") - value).update(
             amount_recovered=F("amount_recovered") + value):
         order.refresh_from_db()
+        if order.status != RecoveryStatus.OPEN:  # another receipt closed the order meanwhile
+            raise StepAlreadyTaken(_("追回单已全部追回。"))
         outstanding = order.amount_due - order.amount_recovered
         raise InvalidInput(_("到账金额 %(amount)s 元超出尚未追回的 %(left)s 元。") % {"amount": value, "left": outstanding},
                            fields={"amount": [_("最多 %(left)s 元。") % {"left": outstanding}]})

@@ -12,7 +12,6 @@ import hashlib
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
@@ -37,11 +36,12 @@ from ..models import (
     Transfer,
     TransferStatus,
 )
-from .funds import MONEY_PLACES, release_reservation
+from .funds import parse_money, release_reservation
 from .payees import account_number_of, set_payee_account
 
 MAX_RESULT_BYTES = 20 * 1024 * 1024
-CHUNK = 500
+# The same chunk size as payments.services.batches (whose helper is private to it).
+CHUNK = 5000
 
 # Canonical column (as the bank file names it) ← accepted titles.
 COLUMNS = {
@@ -77,9 +77,14 @@ class ResultRow:
     row: int  # the row number in the file; the header is row 1
     seq: int
     result: str
-    amount: Decimal
     bank_reference: str
     reason: str
+
+
+def check_result_size(size: int) -> None:
+    """The one size check: the page and the API call it on the upload's size before reading it."""
+    if size > MAX_RESULT_BYTES:
+        raise InvalidInput(_("银行回单文件过大。"), fields={"file": [_("文件超过 20 MB。")]})
 
 
 def _cell(value) -> str:
@@ -95,8 +100,7 @@ def _read_table(*, filename: str, content: bytes) -> list[list[str]]:
     name = (filename or "").lower()
     if not content:
         raise InvalidInput(_("银行回单文件为空。"), fields={"file": [_("文件为空。")]})
-    if len(content) > MAX_RESULT_BYTES:
-        raise InvalidInput(_("银行回单文件过大。"), fields={"file": [_("文件超过 20 MB。")]})
+    check_result_size(len(content))
     if name.endswith(".xlsx") or content[:4] == b"PK\x03\x04":
         try:
             from openpyxl import load_workbook
@@ -115,7 +119,11 @@ def _read_table(*, filename: str, content: bytes) -> list[list[str]]:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput(_("CSV 文件须为 UTF-8 编码。"), fields={"file": [_("CSV 文件须为 UTF-8 编码。")]}) from None
-    return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
+    try:
+        return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
+    except csv.Error as error:  # a field over the csv module's limit, a NUL byte, a broken quote
+        raise InvalidInput(_("无法读取 CSV 文件：%(error)s。") % {"error": error},
+                           fields={"file": [_("不是有效的 CSV 文件。")]}) from None
 
 
 def _header(rows: list[list[str]]) -> tuple[int, dict[str, int]]:
@@ -159,6 +167,12 @@ def parse_result_file(*, batch: PaymentBatch, filename: str, content: bytes, tra
         if _is_trailer(cells):
             continue
         bad = len(errors)
+        for position, cell in enumerate(cells):
+            if "\x00" in cell:
+                title = next((name for name, index in columns.items() if index == position), _("第 %(n)s 列") % {"n": position + 1})
+                error(row_no, title, _("单元格含有空字符（\\x00）。"))
+        if len(errors) != bad:
+            continue
         if value("批次号") != batch.number:
             error(row_no, "批次号", _("批次号 %(value)s 与本批次 %(number)s 不符。") % {"value": value("批次号") or _("（空）"), "number": batch.number})
         transfer = None
@@ -175,14 +189,10 @@ def parse_result_file(*, batch: PaymentBatch, filename: str, content: bytes, tra
                 error(row_no, "序号", _("序号 %(seq)s 在第 %(row)s 行已出现。") % {"seq": seq, "row": seen[seq]})
             else:
                 seen[seq] = row_no
-        try:
-            amount = Decimal(value("金额").replace(",", ""))
-            if not amount.is_finite() or amount != amount.quantize(MONEY_PLACES):
-                raise InvalidOperation
-            amount = amount.quantize(MONEY_PLACES)
-        except (InvalidOperation, ValueError):
-            error(row_no, "金额", _("金额须为最多两位小数的数字，如 3500.00。"))
-            amount = None
+        amount_errors: dict[str, list[str]] = {}
+        amount = parse_money(value("金额").replace(",", ""), field=f"rows[{row_no}].金额", errors=amount_errors, positive=True)
+        for name, problems in amount_errors.items():
+            errors.setdefault(name, []).extend(problems)
         if transfer is not None:
             if value("账号").replace(" ", "") != account_number_of(transfer):
                 error(row_no, "账号", _("账号与第 %(seq)s 笔转账的收款账号（%(masked)s）不符。")
@@ -201,7 +211,7 @@ def parse_result_file(*, batch: PaymentBatch, filename: str, content: bytes, tra
         if len(reason) > 200:
             error(row_no, "失败原因", _("失败原因最长 200 个字符。"))
         if len(errors) == bad:
-            parsed.append(ResultRow(row=row_no, seq=seq, result=result, amount=amount,
+            parsed.append(ResultRow(row=row_no, seq=seq, result=result,
                                     bank_reference=value("银行流水号"), reason=reason if result == TransferStatus.RETURNED else ""))
     if not errors and not parsed:
         errors["file"] = [_("文件中没有转账结果行。")]
@@ -263,10 +273,7 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
             conflicts[f"rows[{row.row}].结果"] = [
                 _("第 %(seq)s 笔转账已登记为“%(recorded)s”，不能改为“%(new)s”。")
                 % {"seq": row.seq, "recorded": transfer.get_status_display(), "new": TransferStatus(row.result).label}]
-        elif transfer.status != TransferStatus.SENT:
-            conflicts[f"rows[{row.row}].序号"] = [
-                _("第 %(seq)s 笔转账状态为“%(status)s”，未发送银行。") % {"seq": row.seq, "status": transfer.get_status_display()}]
-        else:
+        else:  # sent: a released (or reconciled) batch has no pending or cancelled transfer
             changed.append((row, transfer))
     if conflicts:
         raise StepAlreadyTaken(_("回单与已登记的银行结果矛盾，未作任何处理。"), fields=conflicts)
@@ -290,6 +297,10 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
     lines = []
     for chunk in chunks([transfer.pk for _row, transfer in changed]):
         lines += _claim_line_rows({"transfer_id__in": chunk, "status": BatchLineStatus.IN_PAYMENT})
+    # The claims' row locks, in pk order, before any claim line or the ledger: the order
+    # cancel_line_payment takes them in (claim, line, ledger), so the two never deadlock.
+    for chunk in chunks(sorted({item["claim_line__claim_id"] for item in lines})):
+        list(Claim.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk", flat=True))
     by_outcome = defaultdict(lambda: ([], []))  # outcome → (batch line ids, claim line ids)
     for item in lines:
         batch_ids, claim_ids = by_outcome[item["transfer__status"]]
@@ -385,7 +396,12 @@ def correct_payee_after_return(*, actor, transfer: Transfer | None = None, line:
         raise InvalidInput(_("更正收款账户须写明理由。"), fields={"reason": [_("必填。")]})
     if transfer.status != TransferStatus.RETURNED:
         raise StepAlreadyTaken(_("第 %(seq)s 笔转账不是退票，无需更正。") % {"seq": transfer.seq})
-    lines = list(_returned_lines_of_payee(transfer).select_for_update().order_by("claim_id", "line_no"))
+    # Claims first (in pk order), then their lines, then the payee's account and the ledger:
+    # the order cancel_line_payment and apply_bank_result lock in.
+    returned = _returned_lines_of_payee(transfer)
+    claim_ids = sorted(set(returned.values_list("claim_id", flat=True)))
+    list(Claim.objects.select_for_update().filter(pk__in=claim_ids).order_by("pk").values_list("pk", flat=True))
+    lines = list(returned.filter(claim_id__in=claim_ids).select_for_update().order_by("claim_id", "line_no"))
     if not lines:
         raise StepAlreadyTaken(_("该收款人的退票明细已更正并重新安排拨付。"))
     owner = {"provider": transfer.provider} if transfer.payee_kind == PayeeKind.PROVIDER else {"trainee": transfer.trainee}
@@ -394,6 +410,13 @@ def correct_payee_after_return(*, actor, transfer: Transfer | None = None, line:
     ids = [item.pk for item in lines]
     for chunk in chunks(ids):
         ClaimLine.objects.filter(pk__in=chunk, payment_status=PaymentStatus.RETURNED).update(payment_status=PaymentStatus.RESERVED)
+    # Each line's own returned transfer (its latest returned batch line): the payee's lines may
+    # come from different batches.
+    own_transfer = {}
+    for chunk in chunks(ids):
+        for row in (BatchLine.objects.filter(claim_line_id__in=chunk, status=BatchLineStatus.RETURNED).order_by("claim_line_id", "pk")
+                    .values("claim_line_id", "transfer__seq", "transfer__batch__number", "transfer__return_reason")):
+            own_transfer[row["claim_line_id"]] = row
     per_claim = defaultdict(list)
     for item in lines:
         item.payment_status = PaymentStatus.RESERVED
@@ -405,6 +428,9 @@ def correct_payee_after_return(*, actor, transfer: Transfer | None = None, line:
                      reason=reason, detail={"batch": transfer.batch.number, "transfer": transfer.seq,
                                             "return_reason": transfer.return_reason, "line_changes": [
                                                 {"line": item.line_no, "amount": item.amount,
+                                                 "batch": own_transfer[item.pk]["transfer__batch__number"],
+                                                 "transfer": own_transfer[item.pk]["transfer__seq"],
+                                                 "return_reason": own_transfer[item.pk]["transfer__return_reason"],
                                                  "before": {"payment_status": PaymentStatus.RETURNED},
                                                  "after": {"payment_status": PaymentStatus.RESERVED}} for item in per_claim[claim.pk]]})
     return lines

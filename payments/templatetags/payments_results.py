@@ -2,7 +2,7 @@
 
 from django import template
 
-from claims import roles
+from payments.selectors.results import is_hr as _is_hr
 
 register = template.Library()
 
@@ -10,10 +10,8 @@ register = template.Library()
 @register.filter
 def is_hr(user) -> bool:
     """Cached on the user for the request: the claim page asks once per line."""
-    if not getattr(user, "is_authenticated", False):
-        return False
     cached = getattr(user, "_payments_is_hr", None)
     if cached is None:
-        cached = bool(roles.roles_of(user) & {roles.HR_REVIEWER, roles.HR_HEAD})
+        cached = _is_hr(user)
         user._payments_is_hr = cached
     return cached
