@@ -12,8 +12,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from claims import roles
-from claims.errors import ActionForbidden, InvalidInput
+from claims.errors import InvalidInput
 from claims.models import Department, Jurisdiction, PolicyCategory
 from claims.selectors import departments_of_reviewer, jurisdictions_overseen_by
 from payments.models import Allocation, FundAccount, FundingPlan, PlanStatus
@@ -31,12 +30,25 @@ def money(**kwargs):
 
 
 class FundAccountSerializer(serializers.ModelSerializer):
+    """A fund account. ``budget`` and ``account_number`` are the whole account's: shown to those who
+    oversee its jurisdiction, null for a department reviewer (as in the funds report)."""
+
+    # The context's ``overseen`` (jurisdiction ids) says whom to show them; without it, to no one.
+
     jurisdiction = serializers.CharField(source="jurisdiction.code", read_only=True)
-    budget = money()
+    budget = money(allow_null=True)
+    account_number = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
         model = FundAccount
         fields = ["id", "jurisdiction", "year", "name", "bank_name", "account_number", "budget", "created_at"]
+
+    def to_representation(self, account):
+        data = super().to_representation(account)
+        if account.jurisdiction_id not in self.context.get("overseen", ()):
+            data["budget"] = None
+            data["account_number"] = None
+        return data
 
 
 class FundAccountInputSerializer(serializers.Serializer):
@@ -72,7 +84,8 @@ class PlanSerializer(serializers.ModelSerializer):
                   "items", "filed_at", "hr_accepted_at", "finance_accepted_at", "refusal_reason", "allocation"]
 
     def get_allocation(self, plan) -> int | None:
-        return Allocation.objects.filter(plan=plan).values_list("pk", flat=True).first()
+        allocation = getattr(plan, "allocation", None)  # select_related by plans_visible_to
+        return allocation.pk if allocation is not None else None
 
 
 class PlanItemInputSerializer(serializers.Serializer):
@@ -161,35 +174,33 @@ def year_of(request) -> int:
     raw = request.query_params.get("year")
     if raw in (None, ""):
         return timezone.localdate().year
-    try:
-        year = int(raw)
-    except ValueError:
-        year = 0
-    if not 2000 <= year <= 2100:
-        raise InvalidInput(_("年度有误。"), fields={"year": [_("年度须为 2000–2100 之间的整数。")]})
-    return year
+    return services.parse_year(raw)
 
 
 # --------------------------------------------------------------------------- fund accounts
 
 
 def jurisdiction_for(user, code) -> Jurisdiction:
+    """The caller's jurisdiction by code, looked up among those it oversees only: a code of
+    another jurisdiction is answered as an unknown one (no hint that it exists)."""
     overseen = jurisdictions_overseen_by(user)
     if code in (None, ""):
         if overseen.count() == 1:
             return overseen.get()
         raise InvalidInput(_("请指定行政区。"), fields={"jurisdiction": [_("必填。")]})
-    found = Jurisdiction.objects.filter(code=str(code)).first()
+    found = overseen.filter(code=str(code)).first()
     if found is None:
         raise InvalidInput(_("行政区不存在。"), fields={"jurisdiction": [_("未知的行政区：%(code)s。") % {"code": code}]})
     return found
 
 
-def as_year(value, field: str = "year"):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(_("年度有误。"), fields={field: [_("年度须为 2000–2100 之间的整数。")]}) from None
+def as_year(value, field: str = "year") -> int:
+    """Kept for the callers elsewhere: services.parse_year."""
+    return services.parse_year(value, field=field)
+
+
+def account_response(request, accounts, *, many: bool = False) -> dict:
+    return FundAccountSerializer(accounts, many=many, context={"overseen": selectors.overseen_jurisdiction_ids(request.user)}).data
 
 
 @extend_schema(tags=["funds"])
@@ -204,18 +215,19 @@ class FundAccountList(GenericAPIView):
     @extend_schema(summary="Fund accounts (专账) the caller sees", responses={200: FundAccountSerializer(many=True), **errors(401)})
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(FundAccountSerializer(page, many=True).data)
+        return self.get_paginated_response(account_response(request, page, many=True))
 
     @extend_schema(summary="Open the year's fund account (finance officer)", request=FundAccountInputSerializer,
                    responses={201: FundAccountSerializer, **errors(400, 401, 403)})
     def post(self, request):
         data = body(request)
         account = services.create_fund_account(
-            actor=request.user, jurisdiction=jurisdiction_for(request.user, data.get("jurisdiction")), year=as_year(data.get("year")),
+            actor=request.user, jurisdiction=jurisdiction_for(request.user, data.get("jurisdiction")),
+            year=services.parse_year(data.get("year")),
             name=text(data.get("name")), bank_name=text(data.get("bank_name")), account_number=text(data.get("account_number")),
             budget=text(data.get("budget")),
         )
-        return Response(FundAccountSerializer(account).data, status=201)
+        return Response(account_response(request, account), status=201)
 
 
 # --------------------------------------------------------------------------- plans
@@ -234,19 +246,20 @@ def plan_items(raw) -> list[services.PlanItemInput]:
 
 
 def department_for(user, code) -> Department:
+    """The reviewer's department by code, looked up among its own departments only."""
     if code in (None, ""):
         own = departments_of_reviewer(user)
         if own.count() == 1:
             return own.get()
         raise InvalidInput(_("请指定部门。"), fields={"department": [_("必填。")]})
-    found = Department.objects.filter(code=str(code)).first()
+    found = departments_of_reviewer(user).filter(code=str(code)).first()  # in scope only: another's is "unknown"
     if found is None:
         raise InvalidInput(_("部门不存在。"), fields={"department": [_("未知的部门：%(code)s。") % {"code": code}]})
     return found
 
 
 def plan_response(plan: FundingPlan, status: int = 200) -> Response:
-    plan = FundingPlan.objects.select_related("fund_account", "department").prefetch_related("items").get(pk=plan.pk)
+    plan = FundingPlan.objects.select_related("fund_account", "department", "allocation").prefetch_related("items").get(pk=plan.pk)
     return Response(PlanSerializer(plan).data, status=status)
 
 
@@ -260,7 +273,7 @@ class PlanList(GenericAPIView):
         plans = selectors.plans_visible_to(self.request.user).prefetch_related("items").order_by("-fund_account__year", "department__code")
         year = self.request.query_params.get("year")
         if year:
-            plans = plans.filter(fund_account__year=as_year(year))
+            plans = plans.filter(fund_account__year=services.parse_year(year))
         return plans
 
     @extend_schema(summary="Annual plans the caller sees", parameters=[OpenApiParameter("year", OpenApiTypes.INT)],
@@ -275,13 +288,14 @@ class PlanList(GenericAPIView):
     )
     def post(self, request):
         data = body(request)
-        if not isinstance(data.get("fund_account"), int):
+        account_id = data.get("fund_account")
+        if not isinstance(account_id, int) or isinstance(account_id, bool):  # JSON true is not account 1
             raise InvalidInput(_("年度计划有误。"), fields={"fund_account": [_("须为专账编号。")]})
-        account = selectors.get_fund_account_for_user(user=request.user, account_id=data["fund_account"])
+        account = selectors.get_fund_account_for_user(user=request.user, account_id=account_id)
         department = department_for(request.user, data.get("department"))
-        existed = FundingPlan.objects.filter(fund_account=account, department=department).exists()
-        plan = services.save_plan(actor=request.user, fund_account=account, department=department, items=plan_items(data.get("items")))
-        return plan_response(plan, status=200 if existed else 201)
+        plan, created = services.save_plan(actor=request.user, fund_account=account, department=department,
+                                           items=plan_items(data.get("items")), with_created=True)
+        return plan_response(plan, status=201 if created else 200)
 
 
 class PlanActionView(APIView):
@@ -304,10 +318,6 @@ class PlanFile(PlanActionView):
         return plan_response(services.file_plan(actor=request.user, plan=self.plan(request, pk)))
 
 
-def is_hr(user) -> bool:
-    return any(roles.has_role(user, role) for role in (roles.HR_REVIEWER, roles.HR_HEAD))
-
-
 @extend_schema(tags=["funds"])
 class PlanAccept(PlanActionView):
     @extend_schema(
@@ -316,16 +326,7 @@ class PlanAccept(PlanActionView):
         request=None, responses={200: PlanSerializer, **errors(401, 403, 404, 409)},
     )
     def post(self, request, pk):
-        plan = self.plan(request, pk)
-        if is_hr(request.user):
-            plan = services.accept_plan_hr(actor=request.user, plan=plan)
-        elif roles.has_role(request.user, roles.FINANCE_OFFICER):
-            plan = services.accept_plan_finance(actor=request.user, plan=plan).plan
-        elif plan.status == PlanStatus.HR_ACCEPTED:
-            plan = services.accept_plan_finance(actor=request.user, plan=plan).plan  # refused: finance only
-        else:
-            plan = services.accept_plan_hr(actor=request.user, plan=plan)  # refused: HR only
-        return plan_response(plan)
+        return plan_response(services.accept_plan(actor=request.user, plan=self.plan(request, pk)))
 
 
 @extend_schema(tags=["funds"])
@@ -350,7 +351,7 @@ class AllocationList(GenericAPIView):
         allocations = selectors.allocations_visible_to(self.request.user).order_by("-fund_account__year", "department__code")
         year = self.request.query_params.get("year")
         if year:
-            allocations = allocations.filter(fund_account__year=as_year(year))
+            allocations = allocations.filter(fund_account__year=services.parse_year(year))
         return allocations
 
     @extend_schema(summary="Department allocations the caller sees, with committed and remaining",
@@ -361,11 +362,6 @@ class AllocationList(GenericAPIView):
         return self.get_paginated_response(AllocationSerializer(page, many=True).data)
 
 
-def require_report_reader(user) -> None:
-    if not selectors.may_read_reports(user):
-        raise ActionForbidden(_("您的角色不能查看资金报表。"), code="role")
-
-
 @extend_schema(tags=["funds"])
 class FundsReport(APIView):
     @extend_schema(
@@ -374,8 +370,7 @@ class FundsReport(APIView):
         parameters=[YEAR], responses={200: ReportSerializer, **errors(400, 401, 403)},
     )
     def get(self, request):
-        require_report_reader(request.user)
-        report = selectors.funds_report(user=request.user, year=year_of(request))
+        report = selectors.funds_report_for(user=request.user, year=year_of(request))
         return Response(ReportSerializer(report).data)
 
 

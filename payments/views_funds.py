@@ -16,12 +16,11 @@ from claims import roles
 from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope
 from claims.selectors import departments_of_reviewer, jurisdictions_overseen_by
 
+from .access import HR_ROLES
 from .forms_funds import FundAccountForm, PlanItemsForm, RefuseForm
 from .models import FundingPlan, PlanStatus
 from .selectors import funds as selectors
 from .services import funds as services
-
-HR_ROLES = (roles.HR_REVIEWER, roles.HR_HEAD)
 
 
 def _is_hr(user) -> bool:
@@ -36,26 +35,46 @@ def _is_reviewer(user) -> bool:
     return roles.has_role(user, roles.DEPARTMENT_REVIEWER)
 
 
+class BadYear(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
 def _year(request) -> int:
+    """?year= (this year when left out), or BadYear with the service's message (a 400 page)."""
+    raw = request.GET.get("year")
+    if raw in (None, ""):
+        return timezone.localdate().year
     try:
-        year = int(request.GET.get("year") or timezone.localdate().year)
-    except ValueError:
-        raise Http404 from None
-    if not 2000 <= year <= 2100:
-        raise Http404
-    return year
+        return services.parse_year(raw)
+    except InvalidInput as error:
+        raise BadYear(" ".join([error.message, *error.fields.get("year", [])])) from None
+
+
+def _bad_year(request, error: BadYear) -> HttpResponse:
+    return render(request, "payments/funds/bad_year.html", {"message": error.message}, status=400)
 
 
 def _require_funds_reader(user) -> None:
-    if not selectors.may_read_reports(user):
-        raise PermissionDenied
+    try:
+        selectors.require_report_reader(user)
+    except ActionForbidden:
+        raise PermissionDenied from None
 
 
 @scoped
 def funds(request):
     _require_funds_reader(request.user)
-    year = _year(request)
+    try:
+        year = _year(request)
+    except BadYear as error:
+        return _bad_year(request, error)
+    overseen = selectors.overseen_jurisdiction_ids(request.user)
     accounts = list(selectors.fund_accounts_visible_to(request.user).order_by("jurisdiction__code", "-year"))
+    for account in accounts:
+        # The whole account's figures (budget, account number) for those who oversee it, as in the report.
+        account.shows_whole = account.jurisdiction_id in overseen
     plans = selectors.plans_visible_to(request.user).filter(fund_account__year=year).order_by("department__code")
     allocations = {a.plan_id: a for a in selectors.allocations_visible_to(request.user).filter(fund_account__year=year)}
     plans = list(plans)
@@ -207,12 +226,9 @@ def plan_file(request, plan_id):
 @scoped
 def plan_accept(request, plan_id):
     plan = selectors.get_plan_for_user(user=request.user, plan_id=plan_id)
-    if _is_hr(request.user):
-        return _act(request, plan, lambda: services.accept_plan_hr(actor=request.user, plan=plan), _("人社局已确认计划，待财政确认。"))
-    if _is_finance(request.user):
-        return _act(request, plan, lambda: services.accept_plan_finance(actor=request.user, plan=plan),
-                    _("财政已确认计划，已形成年度资金分配。"))
-    raise PermissionDenied
+    # The plan's state says whose acceptance is next; the service checks the role.
+    success = _("人社局已确认计划，待财政确认。") if plan.status == PlanStatus.FILED else _("财政已确认计划，已形成年度资金分配。")
+    return _act(request, plan, lambda: services.accept_plan(actor=request.user, plan=plan), success)
 
 
 @require_POST
@@ -240,19 +256,24 @@ def plan_refuse(request, plan_id):
 
 @scoped
 def report(request):
-    _require_funds_reader(request.user)
-    year = _year(request)
-    data = selectors.funds_report(user=request.user, year=year)
+    try:
+        year = _year(request)
+        data = selectors.funds_report_for(user=request.user, year=year)
+    except ActionForbidden:
+        raise PermissionDenied from None
+    except BadYear as error:
+        return _bad_year(request, error)
     return render(request, "payments/funds/report.html", {"report": data, "year": year})
 
 
 @require_POST
 @scoped
 def report_xlsx(request):
-    _require_funds_reader(request.user)
-    year = _year(request)
     try:
+        year = _year(request)
         content, filename = services.export_funds_report(actor=request.user, year=year)
+    except BadYear as error:
+        return _bad_year(request, error)
     except ActionForbidden:
         raise PermissionDenied from None
     except NotInScope:

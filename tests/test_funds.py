@@ -397,9 +397,10 @@ def test_api_plan_lifecycle_roles_and_scope(demo):
     assert error(hr.post(f"/api/v1/plans/{pid}/file/"), 403)["code"] == "role"
     assert ok(reviewer.post(f"/api/v1/plans/{pid}/file/"))["status"] == "filed"
     assert error(reviewer.post(f"/api/v1/plans/{pid}/accept/"), 403)["code"] == "role"
-    assert error(finance.post(f"/api/v1/plans/{pid}/accept/"), 409)["code"] == "conflict"  # HR first
+    # The plan's state picks the acceptance (filed: HR's), the service checks the role.
+    assert error(finance.post(f"/api/v1/plans/{pid}/accept/"), 403)["code"] == "role"  # HR first
     assert ok(hr.post(f"/api/v1/plans/{pid}/accept/"))["status"] == "hr_accepted"
-    assert error(hr.post(f"/api/v1/plans/{pid}/accept/"), 409)["code"] == "conflict"
+    assert error(hr.post(f"/api/v1/plans/{pid}/accept/"), 403)["code"] == "role"  # HR-accepted: finance's now
     assert error(finance.post(f"/api/v1/plans/{pid}/refuse/", {"reason": ""}, format="json"), 400)["fields"] == {"reason": ["必填。"]}
     accepted = ok(finance.post(f"/api/v1/plans/{pid}/accept/"))
     assert accepted["status"] == "accepted" and accepted["allocation"]
@@ -468,7 +469,7 @@ def test_pages_plan_lifecycle_with_errors_next_to_the_field(demo):
     response = hr.post(f"/payments/funds/plans/{plan.pk}/refuse/", {"reason": ""})
     assert response.status_code == 400 and "必填" in response.content.decode()
     assert hr.post(f"/payments/funds/plans/{plan.pk}/accept/").status_code == 302
-    assert hr.post(f"/payments/funds/plans/{plan.pk}/accept/").status_code == 409  # accepted twice
+    assert hr.post(f"/payments/funds/plans/{plan.pk}/accept/").status_code == 403  # HR-accepted: finance's now
     assert finance.post(f"/payments/funds/plans/{plan.pk}/accept/").status_code == 302
     assert finance.post(f"/payments/funds/plans/{plan.pk}/accept/").status_code == 409
     plan.refresh_from_db()
@@ -595,3 +596,132 @@ def test_report_follows_the_real_payment_services(demo, django_capture_on_commit
     row, account = report_row(finance)
     assert (row["paid"], row["recovered"], row["committed"]) == (Decimal("900.00"), Decimal("450.00"), Decimal("1350.00"))
     assert account["anomalies"] == []
+
+
+# --------------------------------------------------------------------------- review findings
+
+
+@pytest.mark.parametrize("value", ["1e30", "1e15", "abc", "-1", "1.001", "1000000000000", "NaN", "Infinity"])
+def test_parse_money_rejects_what_the_columns_cannot_hold(value):
+    errors = {}
+    assert services.parse_money(value, field="budget", errors=errors) is None
+    assert list(errors) == ["budget"]
+
+
+def test_parse_money_accepts_up_to_the_bound_and_takes_a_max_value():
+    errors = {}
+    assert services.parse_money("999999999999.99", field="x", errors=errors) == Decimal("999999999999.99")
+    assert services.parse_money("1e3", field="x", errors=errors) == Decimal("1000.00")
+    assert services.parse_money("100.00", field="x", errors=errors, max_value=100) is None
+    assert list(errors) == ["x"]
+
+
+@pytest.mark.parametrize("value", ["1e30", "1e15", "abc", "-1", "1.001"])
+def test_fund_account_and_plan_amounts_out_of_range_are_400_naming_the_field(demo, value):
+    with pytest.raises(InvalidInput) as raised:
+        services.create_fund_account(actor=demo["finance_officer"], jurisdiction=wl(), year=NEXT, name="x", bank_name="y",
+                                     account_number="1", budget=value)
+    assert list(raised.value.fields) == ["budget"]
+    finance, reviewer = login("finance_officer"), login("dept_reviewer")
+    body = {"year": NEXT, "name": "专账", "bank_name": "工商银行", "account_number": "1", "budget": value}
+    assert list(error(finance.post("/api/v1/fund-accounts/", body, format="json"), 400)["fields"]) == ["budget"]
+    account = next_account(demo)
+    plan_body = {"fund_account": account.pk, "items": [{"category": "safety", "headcount": 1, "amount": value}]}
+    assert list(error(reviewer.post("/api/v1/plans/", plan_body, format="json"), 400)["fields"]) == ["items[0].amount"]
+    assert not FundingPlan.objects.filter(fund_account=account).exists()
+
+
+def test_a_plan_total_beyond_the_bound_is_400_on_items(demo):
+    account = next_account(demo)
+    with pytest.raises(InvalidInput) as raised:
+        services.save_plan(actor=demo["dept_reviewer"], fund_account=account, department=dept(),
+                           items=items(("safety", "1", "600000000000.00"), ("skills", "1", "600000000000.00")))
+    assert list(raised.value.fields) == ["items"]
+
+
+def test_parse_year_one_rule_for_services_api_and_pages(demo):
+    assert services.parse_year("2030") == 2030 and services.parse_year(2030) == 2030
+    for bad in ("abc", "1999", "2101", True, None, "20.5", 2030.0):
+        with pytest.raises(InvalidInput) as raised:
+            services.parse_year(bad, field="y")
+        assert list(raised.value.fields) == ["y"]
+    finance = login("finance_officer")
+    for url in ("/api/v1/reports/funds/?year=abc", "/api/v1/plans/?year=abc", "/api/v1/allocations/?year=1999"):
+        assert list(error(finance.get(url), 400)["fields"]) == ["year"]
+    body = {"year": "abc", "name": "专账", "bank_name": "b", "account_number": "1", "budget": "1.00"}
+    assert list(error(finance.post("/api/v1/fund-accounts/", body, format="json"), 400)["fields"]) == ["year"]
+    page = client_for(demo["finance_officer"])
+    for url in ("/payments/funds/?year=abc", "/payments/funds/report/?year=abc"):
+        response = page.get(url)
+        assert response.status_code == 400 and "2000–2100" in response.content.decode()
+    assert page.post("/payments/funds/report.xlsx?year=abc").status_code == 400
+
+
+def test_only_overseers_see_the_account_budget_and_number(demo):
+    next_account(demo)
+    reviewer = ok(login("dept_reviewer").get("/api/v1/fund-accounts/"))["results"]
+    assert reviewer and all(a["budget"] is None and a["account_number"] is None for a in reviewer)
+    finance = ok(login("finance_officer").get("/api/v1/fund-accounts/"))["results"]
+    assert {a["account_number"] for a in finance} >= {"1207000000000000002"} and all(a["budget"] for a in finance)
+    html = client_for(demo["dept_reviewer"]).get(f"/payments/funds/?year={NEXT}").content.decode()
+    assert "1207000000000000002" not in html and "1000000.00" not in html
+    html = client_for(demo["finance_officer"]).get(f"/payments/funds/?year={NEXT}").content.decode()
+    assert "1207000000000000002" in html and "1000000.00" in html
+
+
+def test_codes_outside_the_callers_scope_are_answered_as_unknown(demo):
+    other = Jurisdiction.objects.create(code="TZ", name="台州市")
+    finance = login("finance_officer")
+    body = {"year": NEXT, "name": "专账", "bank_name": "b", "account_number": "1", "budget": "1.00"}
+    unknown = error(finance.post("/api/v1/fund-accounts/", {**body, "jurisdiction": "NOPE"}, format="json"), 400)
+    foreign = error(finance.post("/api/v1/fund-accounts/", {**body, "jurisdiction": other.code}, format="json"), 400)
+    assert list(foreign["fields"]) == list(unknown["fields"]) == ["jurisdiction"]
+    assert foreign["code"] == unknown["code"]
+    account = next_account(demo)
+    reviewer = login("dept_reviewer")
+    plan_body = {"fund_account": account.pk, "items": [{"category": "safety", "headcount": 1, "amount": "1.00"}]}
+    unknown = error(reviewer.post("/api/v1/plans/", {**plan_body, "department": "NOPE"}, format="json"), 400)
+    foreign = error(reviewer.post("/api/v1/plans/", {**plan_body, "department": "WL-MZJ"}, format="json"), 400)
+    assert list(foreign["fields"]) == list(unknown["fields"]) == ["department"]
+    assert foreign["code"] == unknown["code"]
+
+
+def test_plan_post_rejects_a_boolean_account_and_answers_201_then_200(demo):
+    account = next_account(demo)
+    reviewer = login("dept_reviewer")
+    plan_body = {"fund_account": account.pk, "items": [{"category": "safety", "headcount": 1, "amount": "1.00"}]}
+    assert list(error(reviewer.post("/api/v1/plans/", {**plan_body, "fund_account": True}, format="json"), 400)["fields"]) == [
+        "fund_account"]
+    ok(reviewer.post("/api/v1/plans/", plan_body, format="json"), 201)
+    ok(reviewer.post("/api/v1/plans/", plan_body, format="json"), 200)
+
+
+def test_plan_acceptance_follows_the_plans_state(demo):
+    account = next_account(demo)
+    plan = filed_plan(demo, account)
+    with pytest.raises(ActionForbidden):
+        services.accept_plan(actor=demo["finance_officer"], plan=plan)  # filed: HR's acceptance
+    plan = services.accept_plan(actor=demo["hr_reviewer"], plan=plan)
+    assert plan.status == "hr_accepted"
+    plan = services.accept_plan(actor=demo["finance_officer"], plan=plan)
+    assert plan.status == "accepted" and plan.allocation.amount == Decimal("150000.00")
+    with pytest.raises(StepAlreadyTaken):
+        services.accept_plan(actor=demo["finance_officer"], plan=plan)
+
+
+def test_plan_list_reads_the_allocations_without_a_query_per_plan(demo, django_assert_max_num_queries):
+    finance = login("finance_officer")
+    ok(finance.get(f"/api/v1/plans/?year={YEAR}"))
+    with django_assert_max_num_queries(12):
+        plans = ok(finance.get(f"/api/v1/plans/?year={YEAR}"))["results"]
+    assert plans and all(p["allocation"] for p in plans)
+
+
+def test_a_duplicate_account_lost_in_a_race_is_400_on_year(demo, monkeypatch):
+    next_account(demo)
+    # The exists() check passes (as for two requests at once); the unique constraint answers.
+    monkeypatch.setattr(services.FundAccount.objects, "filter",
+                        lambda *a, **k: FundAccount.objects.none())
+    with pytest.raises(InvalidInput) as raised:
+        next_account(demo)
+    assert list(raised.value.fields) == ["year"]

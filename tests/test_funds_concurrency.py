@@ -128,6 +128,41 @@ def test_concurrent_reservations_race_on_the_conditional_update(transactional_db
 
 
 @pytest.mark.postgres
+def test_two_requests_opening_the_same_years_account_at_once_get_400_not_500(transactional_db, demo):
+    """The gate holds an uncommitted account of the year: the racers pass the exists() check,
+    wait on the unique index, and once it commits each gets 400 on ``year`` (not an IntegrityError)."""
+    from rest_framework.test import APIClient
+
+    from claims.models import Jurisdiction
+    from payments.models import FundAccount
+
+    year = YEAR + 2
+    jurisdiction = Jurisdiction.objects.get(code="WL")
+
+    def first():
+        FundAccount.objects.create(jurisdiction=jurisdiction, year=year, name="先到", bank_name="b", account_number="1",
+                                   budget=Decimal("1.00"), created_by=demo["finance_officer"])
+
+    def open_account():
+        client = APIClient()
+        client.force_authenticate(demo["finance_officer"])
+        return client.post("/api/v1/fund-accounts/", {"year": year, "name": "专账", "bank_name": "b", "account_number": "2",
+                                                      "budget": "2.00"}, format="json")
+
+    with Gate(first) as gate:
+        threads, outcomes = run_at_once(open_account, open_account)
+        waiting = wait_for_postgres_lock_waiters(2)
+        gate.open()
+        join_all(threads)
+    assert waiting == 2, outcomes
+    assert all(error is None for _response, error in outcomes), outcomes
+    for response, _error in outcomes:
+        assert response.status_code == 400, response.content
+        assert list(response.json()["error"]["fields"]) == ["year"]
+    assert FundAccount.objects.filter(jurisdiction=jurisdiction, year=year).count() == 1
+
+
+@pytest.mark.postgres
 def test_report_of_a_year_of_100k_lines_is_aggregated_in_sql(demo, django_assert_max_num_queries):
     """100,000 lines bound to one allocation (bulk-inserted in SQL): the report takes a few queries
     and well under a few seconds, and its figures match the lines."""

@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from claims import roles
-from claims.errors import NotInScope
+from claims.errors import ActionForbidden, NotInScope
 from claims.models import ClaimLine, PaymentStatus
 from claims.selectors import departments_of_reviewer, jurisdictions_overseen_by
 
@@ -58,7 +58,7 @@ def plans_visible_to(user) -> QuerySet:
         return FundingPlan.objects.none()
     return FundingPlan.objects.filter(
         Q(fund_account__jurisdiction__in=_overseen(user)) | Q(department__in=departments_of_reviewer(user).values("pk"))
-    ).select_related("fund_account__jurisdiction", "department")
+    ).select_related("fund_account__jurisdiction", "department", "allocation")
 
 
 def allocations_visible_to(user) -> QuerySet:
@@ -84,12 +84,19 @@ def get_plan_for_user(*, user, plan_id) -> FundingPlan:
     return _get(plans_visible_to(user).prefetch_related("items"), plan_id)
 
 
-def sees_whole_jurisdiction(user) -> bool:
-    return jurisdictions_overseen_by(user).exists()
+def overseen_jurisdiction_ids(user) -> set[int]:
+    """The jurisdictions whose whole accounts (budget, account number) the user may see."""
+    return set(_overseen(user).values_list("pk", flat=True))
 
 
 def may_read_reports(user) -> bool:
     return bool(roles.roles_of(user) & set(REPORT_ROLES))
+
+
+def require_report_reader(user) -> None:
+    """The one check of who reads the funds pages and report (403 otherwise)."""
+    if not may_read_reports(user):
+        raise ActionForbidden(_("您的角色不能查看资金报表。"), code="role")
 
 
 # --------------------------------------------------------------------------- the report
@@ -151,7 +158,7 @@ def funds_report(*, user, year: int) -> dict:
     the totals, the account's balance (budget − paid + recovered) and unallocated budget, and
     any anomaly (an allocation whose committed counter differs from what its lines bind)."""
     accounts = list(fund_accounts_visible_to(user).filter(year=year).order_by("jurisdiction__code"))
-    whole = set(_overseen(user).values_list("pk", flat=True))
+    whole = overseen_jurisdiction_ids(user)
     allocations = list(
         allocations_visible_to(user).filter(fund_account__in=[account.pk for account in accounts]).order_by("department__code")
     )
@@ -226,3 +233,9 @@ def funds_report(*, user, year: int) -> dict:
             entry["balance"] = account.budget - totals["paid"] + totals["recovered"]
         report["accounts"].append(entry)
     return report
+
+
+def funds_report_for(*, user, year: int) -> dict:
+    """The report, for a user whose role may read it (ActionForbidden otherwise)."""
+    require_report_reader(user)
+    return funds_report(user=user, year=year)

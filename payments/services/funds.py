@@ -8,32 +8,58 @@ import io
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import record_event
-from claims.errors import ActionForbidden, FundsExceeded, InvalidInput, NotInScope, StepAlreadyTaken
+from claims.errors import FundsExceeded, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, Department, Jurisdiction, LineDecision, PaymentStatus, PolicyCategory
 
 from ..access import require_department_reviewer, require_finance, require_hr
 from ..models import Allocation, FundAccount, FundingPlan, PlanItem, PlanStatus
 
 MONEY_PLACES = Decimal("0.01")
+# Every money column holds 14 digits, two after the point: amounts stay below 10**12.
+MAX_MONEY = Decimal(10) ** 12
+YEAR_RANGE = (2000, 2100)
 
 
-def parse_money(value, *, field: str, errors: dict, positive: bool = False) -> Decimal | None:
-    """A money amount from input, or an error under ``field``: two decimals at most, never negative."""
+def parse_money(value, *, field: str, errors: dict, positive: bool = False, max_value: Decimal | None = None) -> Decimal | None:
+    """A money amount from input, or an error under ``field``: two decimals at most, never
+    negative, below ``max_value`` (10**12 by default, what the money columns hold)."""
+    limit = MAX_MONEY if max_value is None else Decimal(max_value)
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         errors.setdefault(field, []).append(_("须为金额，如 3500.00。"))
         return None
-    if not amount.is_finite() or amount != amount.quantize(MONEY_PLACES) or amount < 0 or (positive and amount == 0):
+    try:
+        valid = (amount.is_finite() and amount == amount.quantize(MONEY_PLACES) and amount >= 0
+                 and not (positive and amount == 0))
+    except InvalidOperation:  # too many digits to quantize ("1e30")
+        valid = False
+    if not valid:
         errors.setdefault(field, []).append(_("须为大于零、最多两位小数的金额。") if positive else _("须为不小于零、最多两位小数的金额。"))
         return None
+    if amount >= limit:
+        errors.setdefault(field, []).append(_("金额须小于 %(limit)s 元。") % {"limit": f"{limit:f}"})
+        return None
     return amount.quantize(MONEY_PLACES)
+
+
+def parse_year(value, *, field: str = "year") -> int:
+    """A budget year from input (an int or its digits, never a bool), or InvalidInput naming ``field``."""
+    low, high = YEAR_RANGE
+    year = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        year = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        year = int(value.strip())
+    if year is None or not low <= year <= high:
+        raise InvalidInput(_("年度有误。"), fields={field: [_("年度须为 2000–2100 之间的整数。")]})
+    return year
 
 
 # --------------------------------------------------------------------------- fund accounts
@@ -49,14 +75,21 @@ def create_fund_account(*, actor, jurisdiction: Jurisdiction, year: int, name: s
     for field, value in (("name", name), ("bank_name", bank_name), ("account_number", account_number)):
         if not (value or "").strip():
             errors.setdefault(field, []).append(_("必填。"))
-    if not isinstance(year, int) or not 2000 <= year <= 2100:
-        errors.setdefault("year", []).append(_("年度须为 2000–2100 之间的整数。"))
-    if FundAccount.objects.filter(jurisdiction=jurisdiction, year=year).exists():
-        errors.setdefault("year", []).append(_("%(year)s 年度的专账已存在。") % {"year": year})
+    try:
+        year = parse_year(year)
+    except InvalidInput as error:
+        errors.update(error.fields)
+    else:
+        if FundAccount.objects.filter(jurisdiction=jurisdiction, year=year).exists():
+            errors.setdefault("year", []).append(_("%(year)s 年度的专账已存在。") % {"year": year})
     if errors:
         raise InvalidInput(_("专账信息有误。"), fields=errors)
-    account = FundAccount.objects.create(jurisdiction=jurisdiction, year=year, name=name.strip(), bank_name=bank_name.strip(),
-                                         account_number=account_number.strip(), budget=amount, created_by=actor)
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent request may have opened the year's account meanwhile
+            account = FundAccount.objects.create(jurisdiction=jurisdiction, year=year, name=name.strip(), bank_name=bank_name.strip(),
+                                                 account_number=account_number.strip(), budget=amount, created_by=actor)
+    except IntegrityError:
+        raise InvalidInput(_("专账信息有误。"), fields={"year": [_("%(year)s 年度的专账已存在。") % {"year": year}]}) from None
     record_event(actor=actor, action="fund_account.created", obj=account,
                  detail={"jurisdiction": jurisdiction.code, "year": year, "name": account.name, "budget": amount})
     return account
@@ -93,6 +126,8 @@ def _parse_items(items) -> list[PlanItem]:
         parsed.append(PlanItem(category=item.category, headcount=headcount, amount=amount or Decimal("0.00")))
     if not parsed:
         errors.setdefault("items", []).append(_("至少填写一个类别。"))
+    elif sum((item.amount for item in parsed), Decimal("0.00")) >= MAX_MONEY:
+        errors.setdefault("items", []).append(_("计划合计金额须小于 %(limit)s 元。") % {"limit": f"{MAX_MONEY:f}"})
     if errors:
         raise InvalidInput(_("年度计划有误。"), fields=errors)
     return parsed
@@ -104,8 +139,9 @@ def _plan_state(plan: FundingPlan) -> dict:
 
 
 @transaction.atomic
-def save_plan(*, actor, fund_account: FundAccount, department: Department, items) -> FundingPlan:
-    """The department drafts (or redrafts, while draft or refused) its plan for the year."""
+def save_plan(*, actor, fund_account: FundAccount, department: Department, items, with_created: bool = False):
+    """The department drafts (or redrafts, while draft or refused) its plan for the year.
+    Returns the plan, or ``(plan, created)`` when ``with_created``."""
     require_department_reviewer(actor, department)
     if department.jurisdiction_id != fund_account.jurisdiction_id:
         raise InvalidInput(_("专账与部门不属于同一行政区。"), fields={"fund_account": [_("行政区不符。")]})
@@ -125,7 +161,7 @@ def save_plan(*, actor, fund_account: FundAccount, department: Department, items
     plan.save(update_fields=["total", "headcount", "status"])
     record_event(actor=actor, action="plan.saved", obj=plan,
                  detail={"department": department.code, "year": fund_account.year, "before": before, "after": _plan_state(plan)})
-    return plan
+    return (plan, created) if with_created else plan
 
 
 def _move_plan(*, plan: FundingPlan, allowed: tuple, to: str, **fields) -> FundingPlan:
@@ -179,6 +215,16 @@ def accept_plan_finance(*, actor, plan: FundingPlan) -> Allocation:
     return allocation
 
 
+def accept_plan(*, actor, plan: FundingPlan) -> FundingPlan:
+    """The next acceptance the plan's state calls for: HR's of a filed plan, finance's of an
+    HR-accepted one (each service checks the actor's role); any other state is 409."""
+    if plan.status == PlanStatus.FILED:
+        return accept_plan_hr(actor=actor, plan=plan)
+    if plan.status == PlanStatus.HR_ACCEPTED:
+        return accept_plan_finance(actor=actor, plan=plan).plan
+    raise StepAlreadyTaken(_("计划状态已变化，请刷新后重试。"))
+
+
 @transaction.atomic
 def refuse_plan(*, actor, plan: FundingPlan, reason: str) -> FundingPlan:
     """HR (a filed plan) or finance (an HR-accepted plan) sends it back with a reason."""
@@ -215,8 +261,8 @@ def reserve_approved_lines(*, actor, claim: Claim) -> Decimal:
     if not lines.exists():
         return Decimal("0.00")  # nothing approved is waiting to be reserved: no allocation needed
     amount = (lines.aggregate(total=Sum("amount"))["total"] or Decimal("0")).quantize(MONEY_PLACES)  # SQLite drops the places
-    allocation = allocation_for(claim)
     year = timezone.localdate().year
+    allocation = allocation_for(claim, year=year)
     if allocation is None:
         raise FundsExceeded(
             _("%(department)s 没有 %(year)s 年度已备案的资金分配（年度培训计划须经人社、财政确认），不能核准。")
@@ -278,11 +324,9 @@ def export_funds_report(*, actor, year: int) -> tuple[bytes, str]:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    from ..selectors.funds import funds_report, may_read_reports
+    from ..selectors.funds import funds_report_for
 
-    if not may_read_reports(actor):
-        raise ActionForbidden(_("您的角色不能查看资金报表。"), code="role")
-    report = funds_report(user=actor, year=year)
+    report = funds_report_for(user=actor, year=year)
     if not report["accounts"]:
         raise NotInScope("Not found.")
     book = Workbook()
