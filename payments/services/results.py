@@ -36,12 +36,11 @@ from ..models import (
     Transfer,
     TransferStatus,
 )
+from .batches import CHUNK, chunks
 from .funds import parse_money, release_reservation
 from .payees import account_number_of, set_payee_account
 
 MAX_RESULT_BYTES = 20 * 1024 * 1024
-# The same chunk size as payments.services.batches (whose helper is private to it).
-CHUNK = 5000
 
 # Canonical column (as the bank file names it) ← accepted titles.
 COLUMNS = {
@@ -62,11 +61,6 @@ RESULT_VALUES = {
 # Rows after the data that are not transfers (the payment file's trailer, a bank's totals).
 TRAILER_MARKS = ("合计", "总计", "total", "trailer", "#")
 RESULT_STATES = (TransferStatus.PAID, TransferStatus.RETURNED)
-
-
-def chunks(items: list, size: int = CHUNK):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 # --------------------------------------------------------------------------- reading the file
