@@ -289,21 +289,29 @@ def reserve_approved_lines(*, actor, claim: Claim) -> Decimal:
     return amount
 
 
+def give_back_to_allocation(*, actor, line: ClaimLine, amount: Decimal, action: str, reason: str = "",
+                            detail: dict | None = None) -> None:
+    """Lower the line's allocation's committed amount by ``amount`` (a conditional UPDATE, so it
+    never goes below zero) and record it. Runs in the caller's transaction."""
+    if line.allocation_id is None or not amount:
+        return
+    if not Allocation.objects.filter(pk=line.allocation_id, committed__gte=amount).update(committed=F("committed") - amount):
+        raise StepAlreadyTaken(_("分配占用额不足以释放，请刷新后重试。"))
+    allocation = Allocation.objects.get(pk=line.allocation_id)
+    record_event(actor=actor, action=action, obj=allocation, claim=line.claim, reason=reason,
+                 detail={"line": line.line_no, "amount": amount, "committed_after": allocation.committed,
+                         "allocation": allocation.amount, **(detail or {})})
+
+
 def release_reservation(*, actor, line: ClaimLine, to_status: str, action: str, amount: Decimal | None = None,
                         reason: str = "") -> None:
-    """Give a line's money back to its allocation (a rejection or objection after approval, or a
-    recovery): ``amount`` defaults to the line's whole amount. Runs in the caller's transaction."""
+    """A line finally not paid after approval (an objection upheld, a payee who cannot be paid):
+    its money goes back to the allocation and the line takes ``to_status``."""
     amount = line.amount if amount is None else amount
-    if line.allocation_id is None:
-        return
-    if amount and not Allocation.objects.filter(pk=line.allocation_id, committed__gte=amount).update(
-            committed=F("committed") - amount):
-        raise StepAlreadyTaken(_("分配占用额不足以释放，请刷新后重试。"))
-    before = line.payment_status
+    give_back_to_allocation(actor=actor, line=line, amount=amount, action=action, reason=reason,
+                            detail={"payment_status_before": line.payment_status, "payment_status": to_status})
     ClaimLine.objects.filter(pk=line.pk).update(payment_status=to_status)
     line.payment_status = to_status
-    record_event(actor=actor, action=action, obj=line.allocation, claim=line.claim, reason=reason,
-                 detail={"line": line.line_no, "amount": amount, "payment_status_before": before, "payment_status": to_status})
 
 
 # --------------------------------------------------------------------------- report export

@@ -18,8 +18,8 @@ from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.models import ClaimLine, PaymentStatus
 
 from ..access import require_finance, require_hr
-from ..models import Allocation, PayeeKind, RecoveryOrder, RecoveryReason, RecoveryReceipt, RecoveryStatus
-from .funds import parse_money
+from ..models import PayeeKind, RecoveryOrder, RecoveryReason, RecoveryReceipt, RecoveryStatus
+from .funds import give_back_to_allocation, parse_money
 
 
 def _claimed_on(line: ClaimLine) -> Decimal:
@@ -124,13 +124,7 @@ def record_recovery_receipt(*, actor, order: RecoveryOrder, amount, received_on,
                          "outstanding": order.amount_due - order.amount_recovered})
 
     # The money is back in the fund: the allocation is bound by that much less.
-    if line.allocation_id is not None:
-        if not Allocation.objects.filter(pk=line.allocation_id, committed__gte=value).update(committed=F("committed") - value):
-            raise StepAlreadyTaken(_("分配占用额不足以恢复，请刷新后重试。"))
-        allocation = Allocation.objects.get(pk=line.allocation_id)
-        record_event(actor=actor, action="allocation.restored", obj=allocation, claim=line.claim,
-                     detail={"line": line.line_no, "recovery": order.pk, "amount": value,
-                             "committed_after": allocation.committed, "allocation": allocation.amount})
+    give_back_to_allocation(actor=actor, line=line, amount=value, action="allocation.restored", detail={"recovery": order.pk})
     if recovered_on(line) >= line.amount and ClaimLine.objects.filter(
             pk=line.pk, payment_status=PaymentStatus.PAID).update(payment_status=PaymentStatus.RECOVERED):
         record_event(actor=actor, action="claim.line_recovered", obj=line.claim, claim=line.claim,
