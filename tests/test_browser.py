@@ -14,9 +14,6 @@ from claims.services import create_claim
 
 from .conftest import DEMO_PASSWORD, claim_data
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are plain sync code.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"
@@ -33,7 +30,9 @@ SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp"))
 
 
 @pytest.fixture
-def browser_page():
+def browser_page(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM calls here are plain sync code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with playwright_sync.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})  # browser default locale (en-US): pages must still open in Chinese
