@@ -10,8 +10,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from approvals.reasons import REASONS
-from approvals.services import DECISIONS
+from claims.reasons import REASONS
+from workflow.services import DECISIONS
 from audit.models import AuditEvent
 from claims.catalogue import in_force
 from claims.eligibility import flags_for_display
@@ -238,7 +238,7 @@ class ClaimSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    # Claims come annotated by approvals.selectors.with_open_step (no query per claim).
+    # Claims come annotated by workflow.selectors.with_open_step (no query per claim).
     @extend_schema_field(serializers.ChoiceField(choices=list(STEPS), allow_null=True))
     def get_step(self, claim) -> str | None:
         return claim.open_flow_task.name if claim.open_flow_task else None

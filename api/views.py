@@ -15,8 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from viewflow.workflow.models import Task
 
-from approvals import selectors as task_selectors
-from approvals import services as approvals
+from workflow import selectors as task_selectors
+from workflow import services as approvals
 from audit.access import record_token_issued
 from audit.checkpoints import verify_ledger
 from audit.selectors import claim_history

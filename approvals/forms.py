@@ -10,8 +10,8 @@ from claims.models import CertificateType, Claim, Level, LineDecision, SubsidyPo
 from claims.personal_data import decrypt_id_number
 from claims.selectors import departments_visible_to, providers_of_clerk
 
-from .reasons import REASONS
-from .services import LineDecisionInput
+from claims.reasons import REASONS
+from workflow.services import LineDecisionInput
 
 BLANK = [("", "—")]
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")

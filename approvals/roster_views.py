@@ -18,7 +18,7 @@ from claims.models import RosterUploadStatus
 from claims.roster import MAX_FILE_BYTES, MAX_ROWS, TEMPLATE_FILENAME, XLSX_CONTENT_TYPE
 
 from .forms import ClaimHeaderForm
-from .views import scoped
+from claims.http import scoped
 
 
 class RosterImportForm(ClaimHeaderForm):

@@ -21,6 +21,7 @@ from claims import roles
 from claims.eligibility import flags_for_display
 from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import ClaimLine, ClaimStatus
+from claims.http import scoped
 from claims.selectors import claims_visible_to, get_claim_for_user, user_may_edit_claim
 from claims.services import create_claim, update_claim
 from payments.selectors.results import line_payment_info, recoveries_of_lines
@@ -28,7 +29,7 @@ from payments.selectors import batches as batch_selectors
 from workflow.dates import add_working_days
 from workflow.steps import REVIEW_STEPS, STEPS
 
-from . import selectors
+from workflow import selectors
 from .forms import (
     ClaimHeaderForm,
     DecisionForm,
@@ -37,23 +38,9 @@ from .forms import (
     lines_for_service,
     with_added_row,
 )
-from .services import decide_task, may_override_flags, override_flag, submit_claim, take_task
+from workflow.services import decide_task, may_override_flags, override_flag, submit_claim, take_task
 
 PAGE_SIZE = 50
-
-
-def scoped(view):
-    """Login required; an object outside the user's scope is answered as if it did not exist."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except NotInScope:
-            raise Http404 from None
-
-    return wrapper
 
 
 def _safe_next(request, default: str) -> str:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext
 
-from approvals.views import scoped
+from claims.http import scoped
 
 from . import catalogue, roles
 from .errors import DomainError, InvalidInput

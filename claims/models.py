@@ -65,6 +65,12 @@ class PaymentStatus(models.TextChoices):
     CANCELLED = "cancelled", _("不予拨付")
 
 
+# Payment states of a line that put its claim "in payment" while the disbursement step is open.
+IN_PAYMENT_LINE_STATES = (PaymentStatus.IN_BATCH, PaymentStatus.IN_PAYMENT, PaymentStatus.PAID, PaymentStatus.RETURNED)
+# A line is settled when nothing more will be paid on it.
+SETTLED_LINE_STATES = (PaymentStatus.PAID, PaymentStatus.RECOVERED, PaymentStatus.CANCELLED)
+
+
 class Payee(models.TextChoices):
     PROVIDER = "provider", _("培训机构")
     TRAINEE = "trainee", _("个人")

@@ -1,6 +1,6 @@
 from django.db import transaction
 
-from approvals.selectors import open_task_of_claim
+from workflow.selectors import open_task_of_claim
 
 
 def notify_open_tasks(*, claim) -> None:

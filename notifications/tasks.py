@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from approvals.selectors import actionable_tasks
+from workflow.selectors import actionable_tasks
 from workflow.steps import STEPS
 
 from .models import Notification

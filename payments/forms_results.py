@@ -5,7 +5,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from approvals.reasons import reason_choices
+from claims.reasons import reason_choices
 
 from .models import PayeeKind, RecoveryReason
 

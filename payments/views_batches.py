@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from approvals.views import scoped
+from claims.http import scoped
 from claims import roles
 from claims.errors import DomainError, NotInScope
 from claims.models import Payee

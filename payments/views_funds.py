@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from approvals.views import scoped
+from claims.http import scoped
 from claims import roles
 from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope
 from claims.selectors import departments_of_reviewer, jurisdictions_overseen_by

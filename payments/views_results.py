@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from approvals.views import scoped
+from claims.http import scoped
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 
 from .forms_results import CancelPaymentForm, CorrectionForm, ReceiptForm, RecoveryForm, ResultUploadForm

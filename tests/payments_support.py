@@ -1,7 +1,7 @@
 """Claims brought to "approved, awaiting payment" through the real services, for the payment tests."""
 
-from approvals.services import decide_task
-from approvals.services import submit_claim as submit
+from workflow.services import decide_task
+from workflow.services import submit_claim as submit
 from claims.models import Claim
 from claims.services import create_claim
 from viewflow.workflow.models import Task

@@ -13,7 +13,7 @@ import datetime
 import pytest
 
 from claims import roles
-from claims.management.commands.seed_demo import credit_code
+from demo.management.commands.seed_demo import credit_code
 from claims.models import AmountRule, CertificateType, Level, Payee, PolicyVersion, SubsidyPolicy
 from claims.organisation import ensure_department, ensure_jurisdiction, ensure_provider, ensure_staff_user
 

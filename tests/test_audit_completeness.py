@@ -18,8 +18,8 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from rest_framework.test import APIClient
 
-from approvals import services as approvals
-from approvals.services import LineDecisionInput
+from workflow import services as approvals
+from workflow.services import LineDecisionInput
 from audit.models import AuditEvent
 from claims import catalogue, roles
 from claims import services as claims

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from approvals import selectors as inbox
-from approvals.services import LineDecisionInput, decide_task, submit_claim
+from workflow import selectors as inbox
+from workflow.services import LineDecisionInput, decide_task, submit_claim
 from audit.models import AuditEvent
 from claims import roles
 from claims.organisation import ensure_jurisdiction, ensure_staff_user

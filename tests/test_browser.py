@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from approvals.selectors import open_task_of_claim
-from approvals.services import submit_claim
+from workflow.selectors import open_task_of_claim
+from workflow.services import submit_claim
 from claims.models import Claim
 from claims.services import create_claim
 

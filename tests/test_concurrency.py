@@ -14,8 +14,8 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from viewflow.workflow.models import Process, Task
 
-from approvals import selectors as inbox
-from approvals.services import decide_task, submit_claim
+from workflow import selectors as inbox
+from workflow.services import decide_task, submit_claim
 from audit.models import AuditEvent
 from audit.selectors import verify_chain
 from claims import roles

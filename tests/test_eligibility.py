@@ -14,9 +14,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from approvals import selectors as inbox
-from approvals.reasons import REASONS
-from approvals.services import LineDecisionInput, decide_task, override_flag, submit_claim
+from workflow import selectors as inbox
+from claims.reasons import REASONS
+from workflow.services import LineDecisionInput, decide_task, override_flag, submit_claim
 from audit.models import AuditEvent
 from audit.selectors import verify_chain
 from claims.eligibility import ENGINE_CODES, RULES, check_claim, claim_deadline

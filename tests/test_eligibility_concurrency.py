@@ -9,7 +9,7 @@ import datetime
 
 import pytest
 
-from approvals.services import submit_claim
+from workflow.services import submit_claim
 from claims.eligibility import active_flags
 from claims.models import Claim, ClaimLine, ClaimStatus, Trainee
 from claims.personal_data import id_number_digest

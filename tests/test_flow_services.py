@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from approvals import selectors as inbox
-from approvals.services import LineDecisionInput, decide_task, submit_claim, take_task
+from workflow import selectors as inbox
+from workflow.services import LineDecisionInput, decide_task, submit_claim, take_task
 from audit.selectors import claim_history, verify_chain
 from claims.errors import StepAlreadyTaken
 from claims.services import create_claim

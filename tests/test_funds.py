@@ -13,8 +13,8 @@ from django.test import Client
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from approvals import selectors as inbox
-from approvals.services import decide_task, submit_claim
+from workflow import selectors as inbox
+from workflow.services import decide_task, submit_claim
 from audit.models import AuditEvent
 from claims.errors import ActionForbidden, FundsExceeded, InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, Department, Jurisdiction, PaymentStatus

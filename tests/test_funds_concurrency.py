@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, transaction
 from django.db.models import Sum
 
-from approvals import selectors as inbox
+from workflow import selectors as inbox
 from audit.selectors import verify_chain
 from claims.errors import FundsExceeded
 from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision

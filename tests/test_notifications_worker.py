@@ -6,8 +6,8 @@ import time
 import pytest
 from django.db import transaction
 
-from approvals.selectors import actionable_tasks, open_task_of_claim
-from approvals.services import decide_task, submit_claim
+from workflow.selectors import actionable_tasks, open_task_of_claim
+from workflow.services import decide_task, submit_claim
 from claims.models import ClaimStatus
 from claims.services import create_claim
 from notifications.models import Notification

@@ -7,8 +7,8 @@ import pytest
 from django.contrib.auth.models import Group
 from viewflow.workflow.status import STATUS
 
-from approvals import selectors as inbox
-from approvals.services import decide_task, submit_claim, take_task
+from workflow import selectors as inbox
+from workflow.services import decide_task, submit_claim, take_task
 from audit.models import AuditEvent
 from claims import roles
 from claims.errors import ActionForbidden

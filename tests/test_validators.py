@@ -9,8 +9,8 @@ from django.db import connection
 from hypothesis import given
 from hypothesis import strategies as st
 
-from approvals.services import decide_task, submit_claim
-from approvals.selectors import actionable_tasks
+from workflow.services import decide_task, submit_claim
+from workflow.selectors import actionable_tasks
 from audit.models import AuditEvent
 from claims.errors import InvalidInput
 from claims.models import Claim, ClaimLine, Jurisdiction, Provider, Trainee

@@ -9,8 +9,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver
 from guardian.shortcuts import get_groups_with_perms
 
-from approvals.selectors import actionable_tasks
-from approvals.services import decide_task, submit_claim
+from workflow.selectors import actionable_tasks
+from workflow.services import decide_task, submit_claim
 from claims.models import Claim
 from claims.selectors import claims_visible_to
 from claims.services import create_claim

@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from approvals import selectors as inbox
-from approvals.services import submit_claim
+from workflow import selectors as inbox
+from workflow.services import submit_claim
 from claims.models import Claim
 from claims.services import create_claim
 

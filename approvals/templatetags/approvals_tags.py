@@ -8,7 +8,7 @@ from claims import roles
 from claims.models import ClaimStatus, LineDecision, PaymentStatus
 from workflow.steps import STEPS
 
-from ..reasons import REASONS
+from claims.reasons import REASONS
 
 register = template.Library()
 

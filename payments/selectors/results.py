@@ -11,7 +11,7 @@ from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QueryS
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from approvals.services import SETTLED_LINE_STATES
+from claims.models import SETTLED_LINE_STATES
 from claims import roles
 from claims.errors import NotInScope
 from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, PaymentStatus

@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
-from approvals.selectors import processes_with_other_duties
-from approvals.services import sync_claim_status
+from workflow.selectors import processes_with_other_duties
+from workflow.services import sync_claim_status
 from audit.services import record_event, record_events
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, ClaimStatus, Jurisdiction, LineDecision, Payee, PaymentStatus

@@ -17,8 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from approvals.reasons import REASONS
-from approvals.services import settle_claim_if_paid, sync_claim_status
+from claims.reasons import REASONS
+from workflow.services import settle_claim_if_paid, sync_claim_status
 from audit.services import record_event, record_events
 from claims.errors import InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, PaymentStatus

@@ -16,7 +16,7 @@ from audit.services import record_event
 from claims import roles
 from claims.eligibility import active_flags, check_claim
 from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
-from claims.models import Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecision, PaymentStatus
+from claims.models import IN_PAYMENT_LINE_STATES, SETTLED_LINE_STATES, Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecision, PaymentStatus
 from claims.selectors import get_claim_for_user, jurisdictions_overseen_by, user_may_edit_claim
 from claims.services import line_summary, recompute_total, refresh_flags
 from notifications.services import notify_open_tasks
@@ -24,7 +24,7 @@ from payments.services.funds import reserve_approved_lines
 from workflow.flows import ClaimFlow
 from workflow.steps import END_STATUS, REVIEW_STEPS, STEPS
 
-from .reasons import REASONS
+from claims.reasons import REASONS
 from .selectors import duties_done_by, get_task_for_user, node, open_task_of_claim, user_in_step_scope
 
 DECISIONS = ("approve", "return", "reject")
@@ -67,10 +67,6 @@ def _claim_task(*, user, task: Task) -> Task:
     return task
 
 
-# Payment states of a line that put its claim "in payment" while the disbursement step is open.
-IN_PAYMENT_LINE_STATES = (PaymentStatus.IN_BATCH, PaymentStatus.IN_PAYMENT, PaymentStatus.PAID, PaymentStatus.RETURNED)
-# A line is settled when nothing more will be paid on it.
-SETTLED_LINE_STATES = (PaymentStatus.PAID, PaymentStatus.RECOVERED, PaymentStatus.CANCELLED)
 
 
 def sync_claim_status(claim: Claim) -> str:

@@ -5,11 +5,11 @@ from django.db import transaction
 
 from audit.models import AuditEvent
 from claims import catalogue, roles
-from claims.demo_catalogue import STANDARDS, versions
+from demo.catalogue import STANDARDS, versions
 from claims.errors import DomainError
 from claims.models import ClaimLine, PolicyVersion, SubsidyPolicy
 from claims.organisation import ensure_department, ensure_jurisdiction, ensure_provider, ensure_staff_user
-from payments.demo_funds import ensure_demo_funds
+from demo.funds import ensure_demo_funds
 
 # The annex of the Wenling plan (seed 000): the departments that run training.
 WENLING_DEPARTMENTS = [
@@ -98,7 +98,7 @@ class Command(BaseCommand):
         if not settings.AUDIT_SIGNING_KEY and create_key_file(settings.AUDIT_SIGNING_KEY_FILE):
             self.stdout.write(f"Demo audit signing key written to {settings.AUDIT_SIGNING_KEY_FILE}")
         if with_claims:
-            from claims.demo_claims import seed_demo_claims
+            from demo.claims import seed_demo_claims
 
             made = seed_demo_claims()
             if made:

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from approvals.services import decide_task, submit_claim
+from workflow.services import decide_task, submit_claim
 from claims.models import Claim
 from claims.services import create_claim
 from claims.validators import resident_id_check_char

@@ -8,8 +8,8 @@ from django.utils import timezone
 from audit.services import record_event
 from claims.models import Department, Jurisdiction, PolicyCategory, Provider
 
-from .models import Allocation, FundAccount, FundingPlan, PayeeAccount, PlanItem, PlanStatus
-from .services.payees import set_payee_account
+from payments.models import Allocation, FundAccount, FundingPlan, PayeeAccount, PlanItem, PlanStatus
+from payments.services.payees import set_payee_account
 
 # Demo allocations by department (the rest get DEFAULT_ALLOCATION): safety training is the big one.
 DEMO_ALLOCATIONS = {

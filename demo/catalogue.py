@@ -11,8 +11,8 @@ S2 and S16, which are computed from S1, follow.
 import datetime
 from dataclasses import dataclass
 
-from .catalogue import VersionTerms
-from .models import AmountRule, CertificateType, Level, Payee, Period, PolicyCategory
+from claims.catalogue import VersionTerms
+from claims.models import AmountRule, CertificateType, Level, Payee, Period, PolicyCategory
 
 L = Level
 C = CertificateType
