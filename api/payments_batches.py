@@ -20,6 +20,7 @@ from payments.selectors import batches as selectors
 from payments.services import batches as services
 from payments.services.batch_files import FILE_KINDS, content_type_of, download_bank_file
 from payments.services.payees import set_payee_account
+from workflow import disbursement
 
 from .payments_funds import as_year, jurisdiction_for
 from .views import body, errors, text
@@ -279,7 +280,7 @@ class BatchList(GenericAPIView):
             raise ActionForbidden(_("只有本地区财政部门经办人可以办理。"), code="role")
         claim_ids = claim_ids_of(data.get("claims"))
         year = as_year(data["year"]) if data.get("year") not in (None, "") else None
-        batch = services.build_batch(actor=request.user, jurisdiction=jurisdiction_for(request.user, data.get("jurisdiction")),
+        batch = disbursement.build_batch(actor=request.user, jurisdiction=jurisdiction_for(request.user, data.get("jurisdiction")),
                                      claim_ids=claim_ids, year=year)
         return detail(request, batch, status=201)
 
@@ -334,7 +335,7 @@ class BatchRelease(BatchView):
         request=None, responses={200: BatchDetailSerializer, 202: BatchDetailSerializer, **errors(400, 401, 403, 404, 409)},
     )
     def post(self, request, pk):
-        batch = services.request_release(actor=request.user, batch=self.batch(request, pk))
+        batch = disbursement.request_release(actor=request.user, batch=self.batch(request, pk))
         batch.refresh_from_db(fields=["status"])
         return detail(request, batch, status=200 if batch.status == BatchStatus.RELEASED else 202)
 

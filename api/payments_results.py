@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from claims.errors import InvalidInput
 from payments.selectors import results as selectors
 from payments.services import recoveries, results
+from workflow import disbursement
 
 from .views import body, errors, text
 
@@ -217,7 +218,7 @@ class BatchResultView(APIView):
         if upload is None:
             raise InvalidInput(_("请选择银行回单文件（.csv 或 .xlsx）。"), fields={"file": [_("必填。")]})
         results.check_result_size(upload.size)  # before reading it into memory
-        summary = results.apply_bank_result(actor=request.user, batch=batch, filename=upload.name, content=upload.read())
+        summary = disbursement.apply_bank_result(actor=request.user, batch=batch, filename=upload.name, content=upload.read())
         return Response(ResultSummarySerializer(summary).data)
 
 
@@ -262,7 +263,7 @@ class LineCancelPaymentView(APIView):
     def post(self, request, pk, line_no):
         line = selectors.get_line_for_overseer(user=request.user, claim_id=pk, line_no=line_no)
         data = body(request)
-        line = results.cancel_line_payment(actor=request.user, line=line, reason_code=text(data.get("reason_code")),
+        line = disbursement.cancel_line_payment(actor=request.user, line=line, reason_code=text(data.get("reason_code")),
                                            reason=text(data.get("reason")))
         line.claim.refresh_from_db()
         return Response(CancelledLineSerializer(line).data)

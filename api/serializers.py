@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from claims.reasons import REASONS
-from workflow.services import DECISIONS
+from workflow.steps import REVIEW_DECISIONS
 from audit.models import AuditEvent
 from claims.catalogue import in_force
 from claims.eligibility import flags_for_display
@@ -322,7 +322,7 @@ class LineDecisionInputSerializer(serializers.Serializer):
 
 
 class DecisionInputSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=list(DECISIONS))
+    decision = serializers.ChoiceField(choices=[str(value) for value in REVIEW_DECISIONS])
     comment = serializers.CharField(required=False, help_text="required to return or reject")
     reason = serializers.ChoiceField(choices=list(REASONS), required=False, help_text="reason code, required to reject")
     lines = LineDecisionInputSerializer(many=True, required=False, help_text="per-line decisions; lines not named are approved")

@@ -227,7 +227,8 @@ def main() -> None:
     from claims.models import ClaimLine, Jurisdiction
     from config.celery import app
     from payments.models import BankFile, BatchStatus
-    from payments.services.batches import build_batch, release_batch, request_release
+    from payments.services.batches import release_batch
+    from workflow.disbursement import build_batch, request_release
 
     trace = args.tracemalloc
     try:

@@ -1,14 +1,22 @@
+"""Delivery of in-app notifications and their e-mail. Who is told what is decided above
+(workflow/notify.py); this layer knows nothing of the process."""
+
+from django.core.mail import send_mail
 from django.db import transaction
+from django.utils import timezone
 
-from workflow.selectors import open_task_of_claim
+from .models import Notification
 
 
-def notify_open_tasks(*, claim) -> None:
-    """After commit, tell the people who can act on the claim's open step."""
-    task = open_task_of_claim(claim)
-    if task is None:
-        return
-    from .tasks import notify_task_opened
-
-    task_id = task.pk
-    transaction.on_commit(lambda: notify_task_opened.delay(task_id))
+def notify_user(*, recipient, claim, task_id: int, message: str) -> Notification:
+    """Idempotent: one notification per (recipient, task); e-mailed only once."""
+    with transaction.atomic():
+        notification, _created = Notification.objects.get_or_create(
+            recipient=recipient, task_id=task_id, defaults={"claim": claim, "message": message}
+        )
+        notification = Notification.objects.select_for_update().get(pk=notification.pk)
+        if notification.emailed_at is None and recipient.email:
+            send_mail(message, message, None, [recipient.email])
+            notification.emailed_at = timezone.now()
+            notification.save(update_fields=["emailed_at"])
+    return notification

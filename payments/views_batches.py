@@ -16,6 +16,7 @@ from claims import roles
 from claims.errors import DomainError, NotInScope
 from claims.models import Payee
 from claims.selectors import jurisdictions_overseen_by
+from workflow import disbursement
 
 from .forms_batches import CancelBatchForm, PayeeAccountForm, selected_claim_ids
 from .models import BatchLineStatus, BatchStatus, TransferStatus
@@ -64,7 +65,7 @@ def batch_build(request):
             elif len(jurisdictions) != 1:
                 messages.error(request, _("您负责多个行政区，请通过接口指定行政区。"))
             else:
-                batch = services.build_batch(actor=request.user, jurisdiction=jurisdictions[0], claim_ids=claim_ids)
+                batch = disbursement.build_batch(actor=request.user, jurisdiction=jurisdictions[0], claim_ids=claim_ids)
                 messages.success(request, _("已生成拨付批次 %(number)s：%(lines)s 行，%(payees)s 个收款人，合计 %(total)s 元。请另一名财政经办人复核发放。")
                                  % {"number": batch.number, "lines": batch.line_count, "payees": batch.payee_count, "total": batch.total})
                 return redirect("payments:batch", batch.pk)
@@ -111,7 +112,7 @@ def batch_release(request, batch_id):
     _require_finance(request.user)
     batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
     try:
-        batch = services.request_release(actor=request.user, batch=batch)
+        batch = disbursement.request_release(actor=request.user, batch=batch)
     except DomainError as error:
         messages.error(request, _error_text(error))
     else:

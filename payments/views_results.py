@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from claims.http import scoped
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
+from workflow import disbursement
 
 from .forms_results import CancelPaymentForm, CorrectionForm, ReceiptForm, RecoveryForm, ResultUploadForm
 from .models import BankFile, BankFileKind, BatchLine, BatchStatus, RecoveryStatus, TransferStatus
@@ -51,7 +52,7 @@ def result_upload(request, batch_id):
     upload = form.cleaned_data["file"]
     try:
         services.check_result_size(upload.size)  # before reading it into memory
-        summary = services.apply_bank_result(actor=request.user, batch=batch, filename=upload.name, content=upload.read())
+        summary = disbursement.apply_bank_result(actor=request.user, batch=batch, filename=upload.name, content=upload.read())
     except InvalidInput as error:
         messages.error(request, error.message)
         return _render_upload(request, batch, form, status=400, problems=sorted(error.fields.items(), key=_row_order))
@@ -140,7 +141,7 @@ def line_cancel(request, claim_id, line_no):
         status = 400
     elif request.method == "POST":
         try:
-            services.cancel_line_payment(actor=request.user, line=line, reason_code=form.cleaned_data["reason_code"],
+            disbursement.cancel_line_payment(actor=request.user, line=line, reason_code=form.cleaned_data["reason_code"],
                                          reason=form.cleaned_data["reason"])
         except (InvalidInput, StepAlreadyTaken) as error:
             form.add_service_errors(error.fields)

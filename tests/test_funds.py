@@ -550,9 +550,9 @@ def report_row(user, code="WL-YJJ"):
 
 def test_report_follows_the_real_payment_services(demo, django_capture_on_commit_callbacks, celery_eager):
     """Batches, bank results and recoveries as their services drive them; the report follows."""
-    from payments.services.batches import build_batch, request_release
+    from workflow.disbursement import build_batch, request_release
     from payments.services.recoveries import open_recovery, record_recovery_receipt
-    from payments.services.results import apply_bank_result
+    from workflow.disbursement import apply_bank_result
 
     from .payments_support import approved_claim
     from .test_payment_results import csv_file, result_rows, seq_of

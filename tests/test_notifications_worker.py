@@ -11,11 +11,11 @@ from workflow.services import decide_task, submit_claim
 from claims.models import ClaimStatus
 from claims.services import create_claim
 from notifications.models import Notification
-from notifications.tasks import notify_task_opened
+from workflow.tasks import notify_task_opened
 
 from .conftest import claim_data
 
-NOTIFY_TASK = r"notifications\.tasks\.notify_task_opened\[[0-9a-f-]+\]"
+NOTIFY_TASK = r"workflow\.tasks\.notify_task_opened\[[0-9a-f-]+\]"
 
 
 def wait_for_notifications(claim, count: int, timeout: float = 30.0):

@@ -20,7 +20,8 @@ from audit.selectors import verify_chain
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.models import ClaimLine, Jurisdiction
 from payments.models import BatchLine, BatchStatus, PaymentBatch, Transfer
-from payments.services.batches import build_batch, cancel_batch, release_batch, request_release
+from payments.services.batches import cancel_batch, release_batch
+from workflow.disbursement import build_batch, request_release
 from payments.services.payees import set_payee_account
 from payments.tasks import release_batch_task, requeue_stuck_releases
 

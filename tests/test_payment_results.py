@@ -27,9 +27,10 @@ from payments.models import (
     Transfer,
 )
 from payments.selectors.results import reconciliation, returned_transfers_visible_to
-from payments.services.batches import build_batch, request_release
+from workflow.disbursement import build_batch, request_release
 from payments.services.payees import account_number_of
-from payments.services.results import apply_bank_result, cancel_line_payment, correct_payee_after_return
+from payments.services.results import correct_payee_after_return
+from workflow.disbursement import apply_bank_result, cancel_line_payment
 from tests.test_audit_completeness import Ledger
 
 from .payments_support import approved_claim, open_task_id

@@ -12,7 +12,7 @@ from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine
 from payments.models import Allocation, RecoveryOrder, RecoveryReceipt
 from payments.services.recoveries import open_recovery, record_recovery_receipt
-from payments.services.results import apply_bank_result
+from workflow.disbursement import apply_bank_result
 from tests.test_audit_completeness import Ledger
 
 from .payments_support import approved_claim
@@ -193,7 +193,7 @@ def test_two_receipts_at_once_never_recover_more_than_due(demo, celery_eager):
 
     from django.db import close_old_connections
 
-    from payments.services.batches import build_batch, request_release
+    from workflow.disbursement import build_batch, request_release
 
     claim = approved_claim(demo, serials=(1,))
     batch = build_batch(actor=demo["finance_officer"], jurisdiction=claim.jurisdiction)

@@ -1,26 +1,52 @@
+"""The claim process, as the diagram reads: submit → department review → HR review →
+(HR head above the threshold) → disbursement → paid; a review may return the claim for
+correction (back to the step that returned it) or reject it.
+
+What each step means (who, scope, duty, time limit, label) is the step table (steps.py);
+who may act is the decision policy (policy.py); what acting does is services.py."""
+
 from viewflow import this
 from viewflow.workflow import flow
 
 from .locks import ClaimFlowLock
+from .models import ClaimProcess
+from .policy import may_act
+from .steps import STEPS, Decision
 from .views import open_task_in_inbox
 
 
-def decision_is(value):
+class HumanStep(flow.View):
+    """A step done by a person from our inbox. Its title comes from the step table, and
+    viewflow asks the decision policy whether a user may take or do it."""
+
+    def __init__(self, step_name: str):
+        super().__init__(open_task_in_inbox)
+        step = STEPS[step_name]
+        self.Annotation(title=step.label, description=step.description)
+
+    def can_assign(self, user, task):
+        return task.owner_id is None and may_act(user=user, task=task)
+
+    def can_execute(self, user, task):
+        return task.owner_id == getattr(user, "pk", None) and may_act(user=user, task=task)
+
+
+def decided(value: str):
     def condition(activation):
-        return activation.process.data.get("last_decision") == value
+        return activation.process.last_decision == value
 
     return condition
 
 
-def returned_from(step_name):
+def returned_from(step_name: str):
     def condition(activation):
-        return activation.process.data.get("returned_from") == step_name
+        return activation.process.returned_from == step_name
 
     return condition
 
 
 def needs_hr_head(activation):
-    return activation.process.data.get("needs_hr_head") is True
+    return activation.process.needs_hr_head is True
 
 
 class ClaimFlow(flow.Flow):
@@ -29,37 +55,38 @@ class ClaimFlow(flow.Flow):
     A provider's claim, reviewed by its sector department and the HR bureau, paid by finance.
     """
 
+    process_class = ClaimProcess
     lock_impl = ClaimFlowLock()
 
     submit = flow.StartHandle(this.start_claim).Next(this.department_review)
 
-    department_review = flow.View(open_task_in_inbox).Next(this.after_department_review)
+    department_review = HumanStep("department_review").Next(this.after_department_review)
     after_department_review = (
         flow.Switch()
-        .Case(this.correction, decision_is("return"))
-        .Case(this.rejected, decision_is("reject"))
+        .Case(this.correction, decided(Decision.RETURN))
+        .Case(this.rejected, decided(Decision.REJECT))
         .Default(this.hr_review)
     )
 
-    hr_review = flow.View(open_task_in_inbox).Next(this.after_hr_review)
+    hr_review = HumanStep("hr_review").Next(this.after_hr_review)
     after_hr_review = (
         flow.Switch()
-        .Case(this.correction, decision_is("return"))
-        .Case(this.rejected, decision_is("reject"))
+        .Case(this.correction, decided(Decision.RETURN))
+        .Case(this.rejected, decided(Decision.REJECT))
         .Case(this.hr_head_approval, needs_hr_head)
         .Default(this.disbursement)
     )
 
-    hr_head_approval = flow.View(open_task_in_inbox).Next(this.after_hr_head_approval)
+    hr_head_approval = HumanStep("hr_head_approval").Next(this.after_hr_head_approval)
     after_hr_head_approval = (
         flow.Switch()
-        .Case(this.correction, decision_is("return"))
-        .Case(this.rejected, decision_is("reject"))
+        .Case(this.correction, decided(Decision.RETURN))
+        .Case(this.rejected, decided(Decision.REJECT))
         .Default(this.disbursement)
     )
 
     # Returned for correction: the provider fixes and resubmits to the step that returned it.
-    correction = flow.View(open_task_in_inbox).Next(this.back_to_returning_step)
+    correction = HumanStep("correction").Next(this.back_to_returning_step)
     back_to_returning_step = (
         flow.Switch()
         .Case(this.department_review, returned_from("department_review"))
@@ -67,9 +94,9 @@ class ClaimFlow(flow.Flow):
         .Default(this.hr_review)
     )
 
-    # Completed by the payment services once every approved line is paid or finally not paid.
-    disbursement = flow.View(open_task_in_inbox).Next(this.after_disbursement)
-    after_disbursement = flow.Switch().Case(this.rejected, decision_is("nothing_paid")).Default(this.paid)
+    # Completed by services.settle_claims once every approved line is paid or finally not paid.
+    disbursement = HumanStep("disbursement").Next(this.after_disbursement)
+    after_disbursement = flow.Switch().Case(this.rejected, decided(Decision.NOTHING_PAID)).Default(this.paid)
 
     paid = flow.End()
     rejected = flow.End()

@@ -1,5 +1,8 @@
-"""The decisions on a claim. Pages, the API and Celery all act through these functions:
-each drives viewflow's activation under the flow's lock, in one transaction with its audit events."""
+"""What moves a claim through its process: submit, take, decide (approve, return, reject),
+resubmit, override a flag, settle. Pages, the API and Celery all act through these functions;
+each drives viewflow's activation under the flow's lock, in one transaction with its audit
+events. Who may do what is the decision policy (policy.py); the claim's status is written
+here only (sync_claim_status), from where its process stands."""
 
 from dataclasses import dataclass
 from decimal import Decimal
@@ -13,24 +16,19 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from audit.services import record_event
-from claims import roles
 from claims.eligibility import active_flags, check_claim
 from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
-from claims.models import IN_PAYMENT_LINE_STATES, SETTLED_LINE_STATES, Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecision, PaymentStatus
-from claims.selectors import get_claim_for_user, jurisdictions_overseen_by, user_may_edit_claim
+from claims.models import SETTLED_LINE_STATES, Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecision, PaymentStatus
+from claims.payment_stage import payment_stage_status, refresh_payment_stage
+from claims.selectors import get_claim_for_user, user_may_edit_claim
 from claims.services import line_summary, recompute_total, refresh_flags
-from notifications.services import notify_open_tasks
 from payments.services.funds import reserve_approved_lines
-from workflow.flows import ClaimFlow
-from workflow.steps import END_STATUS, REVIEW_STEPS, STEPS
 
-from claims.reasons import REASONS
-from .selectors import duties_done_by, get_task_for_user, node, open_task_of_claim, user_in_step_scope
-
-DECISIONS = ("approve", "return", "reject")
-# The HR steps: an approval there may not pass a line with an active flag, and HR may override flags.
-HR_STEPS = ("hr_review", "hr_head_approval")
-OVERRIDE_ROLES = (roles.HR_REVIEWER, roles.HR_HEAD)
+from . import policy
+from .flows import ClaimFlow
+from .notify import notify_open_tasks
+from .selectors import get_task_for_user, node, open_task_of_claim
+from .steps import END_STATUS, REVIEW_STEPS, STEPS, Decision
 
 
 @dataclass(frozen=True)
@@ -38,18 +36,6 @@ class LineDecisionInput:
     line: int
     decision: str
     reason: str = ""
-
-
-def _check_may_act(*, user, task: Task, claim: Claim) -> None:
-    step = STEPS[task.flow_task.name]
-    if not roles.has_role(user, step.role) or not user_in_step_scope(user=user, step_name=step.name, claim=claim):
-        raise ActionForbidden(_("您的角色不能处理“%(step)s”步骤。") % {"step": step.label}, code="role")
-    other_duties = duties_done_by(user=user, process_id=task.process_id) - {step.duty}
-    if other_duties:
-        raise ActionForbidden(
-            _("职责分离：您已处理过本申领的其他环节，不能再处理“%(step)s”（N4，财社〔2023〕181号第25条）。") % {"step": step.label},
-            code="segregation_of_duties",
-        )
 
 
 def _claim_task(*, user, task: Task) -> Task:
@@ -70,12 +56,13 @@ def _claim_task(*, user, task: Task) -> Task:
 
 
 def sync_claim_status(claim: Claim) -> str:
-    """The claim's status mirrors where its process stands (and, awaiting payment, its lines)."""
+    """The claim's status mirrors where its process stands (and, awaiting payment, its lines):
+    the step table gives each open step's status, END_STATUS each end's."""
     open_task = open_task_of_claim(claim)
     if open_task is not None:
         status = STEPS[open_task.flow_task.name].claim_status
-        if status == ClaimStatus.APPROVED and claim.lines.filter(payment_status__in=IN_PAYMENT_LINE_STATES).exists():
-            status = ClaimStatus.IN_PAYMENT
+        if open_task.flow_task.name == "disbursement":
+            status = payment_stage_status(claim)
     else:
         finished = Task.objects.filter(process_id=claim.process_id, flow_task__in=[node(n) for n in END_STATUS]).first()
         status = END_STATUS[finished.flow_task.name]
@@ -84,23 +71,17 @@ def sync_claim_status(claim: Claim) -> str:
     return status
 
 
-def _execute(task: Task, **process_data) -> None:
-    process = task.process
-    process.data = {**process.data, **process_data}
+def _execute(task: Task, *, decision: str, **process_fields) -> None:
+    """Complete the task with this decision (and other ClaimProcess fields) on the claim's
+    process; the flow's switches route on them."""
+    process = task.process.coerced
+    process.last_decision = decision
+    for name, value in process_fields.items():
+        setattr(process, name, value)
     process.save(update_fields=["data"])
     task.process = process
     activation = task.flow_task.activation_class(task)
     activation.execute()
-
-
-def _own_claim_submitted_meanwhile(*, user, claim: Claim) -> bool:
-    """A double click or a second tab: the clerk's own claim left draft/returned while they waited
-    for its row lock. That is a step already taken (409), not a forbidden action (403)."""
-    return (
-        claim.status not in (ClaimStatus.DRAFT, ClaimStatus.RETURNED)
-        and roles.has_role(user, roles.PROVIDER_CLERK)
-        and user.has_perm("claims.change_claim", claim)
-    )
 
 
 @transaction.atomic
@@ -108,7 +89,7 @@ def submit_claim(*, user, claim: Claim) -> Claim:
     """Submit a draft (starts the flow) or resubmit a returned claim (to the step that returned it)."""
     claim = Claim.objects.select_for_update().get(pk=claim.pk)
     if not user_may_edit_claim(user=user, claim=claim):
-        if _own_claim_submitted_meanwhile(user=user, claim=claim):
+        if policy.own_claim_submitted_meanwhile(user=user, claim=claim):
             raise StepAlreadyTaken(_("该申领已提交。"))
         raise ActionForbidden(_("只有本机构经办人可以提交草稿或退回修改的申领。"))
     if claim.status == ClaimStatus.RETURNED:
@@ -141,11 +122,11 @@ def submit_claim(*, user, claim: Claim) -> Claim:
 def _resubmit(*, user, claim: Claim) -> Claim:
     task = open_task_of_claim(claim)
     with ClaimFlow.lock(claim.process_id):
-        _check_may_act(user=user, task=task, claim=claim)
+        policy.require_may_act(user=user, task=task, claim=claim)
         task = _claim_task(user=user, task=task)
         lines_before, total_before = _line_states(claim), claim.total
         refresh_flags(claim=claim)
-        _execute(task, last_decision="resubmit")
+        _execute(task, decision=Decision.RESUBMIT)
         status = sync_claim_status(claim)
         record_event(actor=user, action="claim.resubmitted", obj=claim, claim=claim, from_state=ClaimStatus.RETURNED,
                      to_state=status, detail={"task": task.pk, "total": claim.total, "total_before": total_before,
@@ -161,7 +142,7 @@ def take_task(*, user, task_id) -> Task:
     with ClaimFlow.lock(task.process_id):
         task.refresh_from_db()
         claim = task.process.claim
-        _check_may_act(user=user, task=task, claim=claim)
+        policy.require_may_act(user=user, task=task, claim=claim)
         if not Task.objects.filter(pk=task.pk, status=STATUS.NEW, owner__isnull=True).update(
             status=STATUS.ASSIGNED, owner=user, assigned=timezone.now()
         ):
@@ -194,32 +175,6 @@ def _line_changes(before: dict[int, dict], claim: Claim) -> list[dict]:
     return changes
 
 
-def _parse_decision(*, decision: str, comment: str, reason: str, line_decisions, claim: Claim) -> dict[int, LineDecisionInput]:
-    errors: dict[str, list[str]] = {}
-    if decision not in DECISIONS:
-        errors["decision"] = [_("须为 approve、return 或 reject。")]
-    if decision in ("return", "reject") and not (comment or "").strip():
-        errors["comment"] = [_("退回或不予补贴时须填写意见。")]
-    if decision == "reject" and reason not in REASONS:
-        errors["reason"] = [_("不予补贴须选择理由代码：%(codes)s。") % {"codes": ", ".join(REASONS)}]
-    line_numbers = set(claim.lines.values_list("line_no", flat=True))
-    by_line: dict[int, LineDecisionInput] = {}
-    for index, item in enumerate(line_decisions or []):
-        path = f"lines[{index}]"
-        if item.line not in line_numbers:
-            errors.setdefault(f"{path}.line", []).append(_("本申领没有第 %(n)s 行。") % {"n": item.line})
-        if item.line in by_line:
-            errors.setdefault(f"{path}.line", []).append(_("同一行只能有一个决定。"))
-        if item.decision not in (LineDecision.APPROVE, LineDecision.REJECT):
-            errors.setdefault(f"{path}.decision", []).append(_("须为 approve 或 reject。"))
-        if item.decision == LineDecision.REJECT and item.reason not in REASONS:
-            errors.setdefault(f"{path}.reason", []).append(_("驳回某行须选择理由代码。"))
-        by_line[item.line] = item
-    if errors:
-        raise InvalidInput(_("审核意见有误。"), fields=errors)
-    return by_line
-
-
 def _apply_line_decisions(*, claim: Claim, decision: str, reason: str, by_line: dict[int, LineDecisionInput]) -> None:
     lines = list(claim.lines.all())
     for line in lines:
@@ -250,7 +205,7 @@ def _refuse_active_flags(*, claim: Claim, step_name: str) -> None:
     """At the HR steps no line may be approved with an active flag: the reviewer rejects the line
     with the flag's code, or overrides the flag with a written reason. (The department step may
     pass flagged lines on: the HR bureau decides them.)"""
-    if step_name not in HR_STEPS:
+    if not policy.refuses_flagged_approval(step_name):
         return
     overridden: dict[int, set[str]] = {}
     for line_id, code in FlagOverride.objects.filter(line__claim=claim).values_list("line_id", "code"):
@@ -305,8 +260,10 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
         if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
             raise StepAlreadyTaken(_("该步骤已处理。"))
         claim = Claim.objects.select_for_update().get(pk=task.process.claim.pk)
-        _check_may_act(user=user, task=task, claim=claim)
-        by_line = _parse_decision(decision=decision, comment=comment, reason=reason, line_decisions=line_decisions, claim=claim)
+        policy.require_may_act(user=user, task=task, claim=claim)
+        by_line = policy.validate_decision(step_name=step_name, decision=decision, comment=comment, reason=reason,
+                                           line_decisions=line_decisions,
+                                           line_numbers=set(claim.lines.values_list("line_no", flat=True)))
         task = _claim_task(user=user, task=task)
         from_state = claim.status
         lines_before, total_before = _line_states(claim), claim.total
@@ -317,8 +274,8 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
         if decision == "approve":
             _refuse_active_flags(claim=claim, step_name=step_name)
         recompute_total(claim=claim)
-        needs_hr_head = step_name == "hr_review" and claim.total > claim.jurisdiction.hr_head_threshold
-        _execute(task, last_decision=decision, returned_from=step_name if decision == "return" else None, needs_hr_head=needs_hr_head)
+        _execute(task, decision=decision, returned_from=step_name if decision == Decision.RETURN else None,
+                 needs_hr_head=policy.needs_hr_head(step_name=step_name, claim=claim))
         status = sync_claim_status(claim)
         action = {"approve": "claim.approved_step", "return": "claim.returned", "reject": "claim.rejected"}[decision]
         record_event(
@@ -350,27 +307,9 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
     return claim
 
 
-def _override_refusal(*, user, claim: Claim) -> ActionForbidden | None:
-    """Why this user may not override flags on this claim now, or None if they may: an HR
-    reviewer or HR head of the claim's jurisdiction, at an HR step, who has not acted on
-    another step of the claim (segregation of duties)."""
-    if not any(roles.has_role(user, role) for role in OVERRIDE_ROLES):
-        return ActionForbidden(_("只有人社局审核人或负责人可以豁免预警。"), code="role")
-    if not jurisdictions_overseen_by(user).filter(pk=claim.jurisdiction_id).exists():
-        return ActionForbidden(_("只有本地区人社局审核人或负责人可以豁免预警。"), code="role")
-    if claim.status not in (ClaimStatus.HR_REVIEW, ClaimStatus.HR_HEAD_APPROVAL):
-        return ActionForbidden(_("只有在人社局审核或负责人审批环节才能豁免预警。"), code="step")
-    other_duties = duties_done_by(user=user, process_id=claim.process_id) - set(HR_STEPS)
-    if other_duties:
-        return ActionForbidden(
-            _("职责分离：您已处理过本申领的其他环节，不能豁免预警（N4，财社〔2023〕181号第25条）。"), code="segregation_of_duties"
-        )
-    return None
-
-
 def may_override_flags(*, user, claim: Claim) -> bool:
     """Whether the pages should offer this user the override forms on this claim."""
-    return _override_refusal(user=user, claim=claim) is None
+    return policy.may_override_flags(user=user, claim=claim)
 
 
 @transaction.atomic
@@ -382,7 +321,7 @@ def override_flag(*, user, line_id: int, code: str, reason: str) -> FlagOverride
         raise NotInScope("Not found.")
     get_claim_for_user(user=user, claim_id=line["claim_id"])  # 404 outside the user's scope
     claim = Claim.objects.select_for_update().get(pk=line["claim_id"])
-    refusal = _override_refusal(user=user, claim=claim)
+    refusal = policy.override_refusal(user=user, claim=claim)
     if refusal is not None:
         raise refusal
     line = ClaimLine.objects.get(pk=line_id)
@@ -413,11 +352,10 @@ def override_flag(*, user, line_id: int, code: str, reason: str) -> FlagOverride
     return override
 
 
-def settle_claim_if_paid(*, actor, claim: Claim) -> bool:
+def _settle_claim(*, actor, claim: Claim) -> bool:
     """When every approved line of a claim awaiting payment is settled (paid, recovered or
     finally not paid, or there was nothing to pay), its disbursement step completes and the
-    claim ends as paid (rejected when nothing at all was paid). Called by the payment services
-    in their transaction; True if it ended."""
+    claim ends as paid (rejected when nothing at all was paid). True if it ended."""
     with ClaimFlow.lock(claim.process_id):
         task = open_task_of_claim(claim)
         if task is None or task.flow_task.name != "disbursement":
@@ -431,10 +369,26 @@ def settle_claim_if_paid(*, actor, claim: Claim) -> bool:
         task.refresh_from_db()
         paid = claim.lines.filter(decision=LineDecision.APPROVE, payment_status__in=(PaymentStatus.PAID, PaymentStatus.RECOVERED))
         # Every approved line finally not paid (an objection upheld, a payee who cannot be paid): rejected.
-        _execute(task, last_decision="paid" if paid.exists() else "nothing_paid")
+        _execute(task, decision=Decision.PAID if paid.exists() else Decision.NOTHING_PAID)
         status = sync_claim_status(claim)
         record_event(actor=actor, action="claim.paid" if status == ClaimStatus.PAID else "claim.payment_cancelled", obj=claim,
                      claim=claim, from_state=from_state, to_state=status,
                      detail={"task": task.pk, "paid": sum((line.amount for line in paid), Decimal("0.00")),
                              "lines": line_summary(claim)})
     return True
+
+
+def settle_claims(*, actor, claim_ids, detail: dict) -> int:
+    """The payment services report the claims whose lines they moved; in the same transaction,
+    each claim whose lines are all settled ends (paid, or rejected when nothing was paid), and
+    the others' status follows their lines (a "status synced" entry when it changed, with
+    ``detail``). Returns how many claims ended."""
+    ended = 0
+    for claim in Claim.objects.filter(pk__in=set(claim_ids)).select_related("jurisdiction").order_by("pk"):
+        if _settle_claim(actor=actor, claim=claim):
+            ended += 1
+            continue
+        for claim_id, (before, after) in refresh_payment_stage(claim_ids=[claim.pk]).items():
+            record_event(actor=actor, action="claim.status_synced", obj=claim, claim=claim, from_state=before,
+                         to_state=after, detail=detail)
+    return ended

@@ -1,35 +1,81 @@
-"""What each human step of the claim flow means to the product: who acts, the claim
-status while it is open, the duty it belongs to (segregation of duties), its time limit."""
+"""The step table: what each human step of the claim flow means to the product.
+
+One row per step, read by the flow (node titles and who may act), the decision policy
+(role, scope, duty, which decisions a step takes), the inbox and the API (labels, due dates)
+and the claim's status. Add a step here and in ``flows.py``; nothing else lists them."""
 
 from dataclasses import dataclass
 
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from claims import roles
 from claims.models import ClaimStatus
 
 
+class Scope(models.TextChoices):
+    """Whose claims a step's actor must hold in scope to act (not just to see)."""
+
+    PROVIDER = "provider", _("本机构的申领")
+    DEPARTMENT = "department", _("本部门的申领")
+    JURISDICTION = "jurisdiction", _("本地区的申领")
+
+
+class Decision(models.TextChoices):
+    """What a person decides at a step; the flow's switches route on it (ClaimProcess.last_decision)."""
+
+    APPROVE = "approve", _("同意")
+    RETURN = "return", _("退回修改")
+    REJECT = "reject", _("不予补贴")
+    RESUBMIT = "resubmit", _("重新提交")
+    PAID = "paid", _("已拨付")
+    NOTHING_PAID = "nothing_paid", _("无可拨付")
+
+
+REVIEW_DECISIONS = (Decision.APPROVE, Decision.RETURN, Decision.REJECT)
+
+
 @dataclass(frozen=True)
 class Step:
     name: str
     label: str
+    description: str
     role: str
+    scope: str
+    # The claim's status while this step is open.
     claim_status: str
+    # Segregation of duties (RULES N4): one person holds one duty per claim.
     duty: str
+    # Time limit in working days (RULES N5); 0: none.
     working_days: int
+    # The decisions a person takes here; empty: the step is completed by its own service.
+    decisions: tuple = ()
+    # HR steps: may override a flag in writing (RULES N6), and may not approve a flagged line.
+    hr_step: bool = False
 
 
 STEPS = {
     step.name: step
     for step in (
-        Step("submit", _("提交申领"), roles.PROVIDER_CLERK, ClaimStatus.DEPARTMENT_REVIEW, "submission", 0),
-        Step("correction", _("退回修改"), roles.PROVIDER_CLERK, ClaimStatus.RETURNED, "submission", 10),
-        Step("department_review", _("行业部门审核"), roles.DEPARTMENT_REVIEWER, ClaimStatus.DEPARTMENT_REVIEW, "department_review", 10),
-        Step("hr_review", _("人社局审核"), roles.HR_REVIEWER, ClaimStatus.HR_REVIEW, "hr_review", 10),
-        Step("hr_head_approval", _("人社局负责人审批"), roles.HR_HEAD, ClaimStatus.HR_HEAD_APPROVAL, "hr_head_approval", 5),
-        Step("disbursement", _("财政拨付"), roles.FINANCE_OFFICER, ClaimStatus.APPROVED, "disbursement", 15),
+        Step("submit", _("提交申领"), _("培训机构提交申领。"), roles.PROVIDER_CLERK, Scope.PROVIDER,
+             ClaimStatus.DEPARTMENT_REVIEW, "submission", 0),
+        Step("correction", _("退回修改"), _("培训机构按退回意见修改后重新提交。"), roles.PROVIDER_CLERK, Scope.PROVIDER,
+             ClaimStatus.RETURNED, "submission", 10),
+        Step("department_review", _("行业部门审核"), _("行业主管部门初审：逐行核对学员、证书与培训。"),
+             roles.DEPARTMENT_REVIEWER, Scope.DEPARTMENT, ClaimStatus.DEPARTMENT_REVIEW, "department_review", 10,
+             decisions=REVIEW_DECISIONS),
+        Step("hr_review", _("人社局审核"), _("人社局复审：预警须驳回或书面豁免。"), roles.HR_REVIEWER, Scope.JURISDICTION,
+             ClaimStatus.HR_REVIEW, "hr_review", 10, decisions=REVIEW_DECISIONS, hr_step=True),
+        Step("hr_head_approval", _("人社局负责人审批"), _("金额超过审批线的申领由人社局负责人审批。"), roles.HR_HEAD,
+             Scope.JURISDICTION, ClaimStatus.HR_HEAD_APPROVAL, "hr_head_approval", 5, decisions=REVIEW_DECISIONS,
+             hr_step=True),
+        Step("disbursement", _("财政拨付"), _("财政部门编批次拨付；每一核准行支付完毕或确定不予拨付后结束。"),
+             roles.FINANCE_OFFICER, Scope.JURISDICTION, ClaimStatus.APPROVED, "disbursement", 15),
     )
 }
-REVIEW_STEPS = ("department_review", "hr_review", "hr_head_approval")
+# Steps a person completes from the inbox (every step but the start).
+HUMAN_STEPS = tuple(name for name in STEPS if name != "submit")
+REVIEW_STEPS = tuple(name for name, step in STEPS.items() if step.decisions)
+HR_STEPS = tuple(name for name, step in STEPS.items() if step.hr_step)
 # End nodes of the flow and the claim status they leave.
 END_STATUS = {"paid": ClaimStatus.PAID, "rejected": ClaimStatus.REJECTED}

@@ -21,10 +21,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
-from workflow.selectors import processes_with_other_duties
-from workflow.services import sync_claim_status
 from audit.services import record_event, record_events
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
+from claims.payment_stage import refresh_payment_stage
 from claims.models import Claim, ClaimLine, ClaimStatus, Jurisdiction, LineDecision, Payee, PaymentStatus
 
 from ..access import require_finance
@@ -62,10 +61,10 @@ def _fund_account(jurisdiction: Jurisdiction, year: int | None) -> FundAccount:
     return account
 
 
-def _claims_with_other_duties(*, user, claim_ids) -> set[int]:
-    """Claims on which this person acted at another step: they may not pay them (N4, Art. 25)."""
-    other_duties = processes_with_other_duties(user, "disbursement")
-    return set(Claim.objects.filter(pk__in=claim_ids, process_id__in=other_duties).values_list("pk", flat=True))
+def _claims_with_other_duties(*, other_duty_processes, claim_ids) -> set[int]:
+    """Claims on which this person acted at another step: they may not pay them (N4, Art. 25).
+    ``other_duty_processes``: the processes where they did (the workflow's policy gives them)."""
+    return set(Claim.objects.filter(pk__in=claim_ids, process_id__in=other_duty_processes).values_list("pk", flat=True))
 
 
 @dataclass
@@ -78,7 +77,8 @@ class _Payee:
 
 
 @transaction.atomic
-def build_batch(*, actor, jurisdiction: Jurisdiction, claim_ids: list[int] | None = None, year: int | None = None) -> PaymentBatch:
+def build_batch(*, actor, jurisdiction: Jurisdiction, other_duty_processes, claim_ids: list[int] | None = None,
+                year: int | None = None) -> PaymentBatch:
     """Build a batch from the approved, reserved lines of the year's fund account (or of the given
     claims only), one transfer per payee. Without ``claim_ids``, lines that cannot be paid yet (no
     payee account; a claim this officer reviewed) are left out and listed on the batch; with
@@ -111,7 +111,7 @@ def build_batch(*, actor, jurisdiction: Jurisdiction, claim_ids: list[int] | Non
     if not rows:
         raise InvalidInput(_("没有可编入批次的已核准待拨付行。"), fields={"claims": [_("没有待拨付的行。")]})
     claim_numbers = {row["claim_id"]: row["claim__number"] for row in rows}
-    reviewed = _claims_with_other_duties(user=actor, claim_ids=list(claim_numbers))
+    reviewed = _claims_with_other_duties(other_duty_processes=other_duty_processes, claim_ids=list(claim_numbers))
     provider_accounts = {acc.provider_id: acc for acc in PayeeAccount.objects.filter(
         provider_id__in={row["claim__provider_id"] for row in rows})}
     trainee_accounts = {acc.trainee_id: acc for acc in PayeeAccount.objects.filter(
@@ -174,8 +174,7 @@ def build_batch(*, actor, jurisdiction: Jurisdiction, claim_ids: list[int] | Non
 
     claim_ids_in_batch = sorted({row["claim_id"] for payee in payees.values() for row in payee.lines})
     states_before = dict(Claim.objects.filter(pk__in=claim_ids_in_batch).values_list("pk", "status"))
-    for chunk in chunks(claim_ids_in_batch):
-        Claim.objects.filter(pk__in=chunk, status=ClaimStatus.APPROVED).update(status=ClaimStatus.IN_PAYMENT)
+    refresh_payment_stage(claim_ids=claim_ids_in_batch)
     record_event(actor=actor, action="payment_batch.built", obj=batch, to_state=batch.status,
                  detail={"number": batch.number, "year": account.year, "total": batch.total, "lines": batch.line_count,
                          "payees": batch.payee_count, "claims": len(claim_ids_in_batch), "skipped": batch.skipped})
@@ -231,8 +230,7 @@ def cancel_batch(*, actor, batch: PaymentBatch, reason: str) -> PaymentBatch:
     batch.transfers.update(status=TransferStatus.CANCELLED)
     batch.status, batch.cancelled_by, batch.cancelled_at = BatchStatus.CANCELLED, actor, timezone.now()
     batch.save(update_fields=["status", "cancelled_by", "cancelled_at"])
-    for claim in Claim.objects.filter(pk__in={row["claim_id"] for row, _seq in rows}):
-        sync_claim_status(claim)
+    refresh_payment_stage(claim_ids={row["claim_id"] for row, _seq in rows})
     record_event(actor=actor, action="payment_batch.cancelled", obj=batch, from_state=BatchStatus.BUILT, to_state=batch.status,
                  reason=reason, detail={"number": batch.number, "lines": batch.line_count, "total": batch.total})
     _record_claim_events(actor=actor, batch=batch, action="claim.payment_unbatched", lines=rows,
@@ -258,13 +256,14 @@ def check_batch(batch: PaymentBatch) -> list[str]:
     return problems
 
 
-def _reviewed_claims_in_batch(*, user, batch: PaymentBatch) -> list[str]:
+def _reviewed_claims_in_batch(*, other_duty_processes, batch: PaymentBatch) -> list[str]:
     claim_ids = batch.lines.values("claim_line__claim_id")
-    return sorted(Claim.objects.filter(pk__in=_claims_with_other_duties(user=user, claim_ids=claim_ids)).values_list("number", flat=True))
+    reviewed = _claims_with_other_duties(other_duty_processes=other_duty_processes, claim_ids=claim_ids)
+    return sorted(Claim.objects.filter(pk__in=reviewed).values_list("number", flat=True))
 
 
 @transaction.atomic
-def request_release(*, actor, batch: PaymentBatch) -> PaymentBatch:
+def request_release(*, actor, batch: PaymentBatch, other_duty_processes) -> PaymentBatch:
     """The second finance officer checks and releases the batch (four eyes): the bank file is written
     by a Celery task after commit. Asking again while it is being released only re-queues that task."""
     from ..tasks import release_batch_task
@@ -278,7 +277,7 @@ def request_release(*, actor, batch: PaymentBatch) -> PaymentBatch:
         raise StepAlreadyTaken(_("批次 %(number)s 已发放或已作废。") % {"number": batch.number})
     if batch.built_by_id == actor.pk:
         raise ActionForbidden(_("复核发放须由生成批次以外的另一名财政经办人办理。"), code="four_eyes")
-    reviewed = _reviewed_claims_in_batch(user=actor, batch=batch)
+    reviewed = _reviewed_claims_in_batch(other_duty_processes=other_duty_processes, batch=batch)
     if reviewed:
         raise ActionForbidden(_("职责分离：您审核过本批次中的申领（%(claims)s），不能发放。") % {"claims": "、".join(reviewed[:10])},
                               code="segregation_of_duties")

@@ -18,10 +18,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from claims.reasons import REASONS
-from workflow.services import settle_claim_if_paid, sync_claim_status
 from audit.services import record_event, record_events
 from claims.errors import InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, PaymentStatus
+from claims.payment_stage import refresh_payment_stage
 from claims.services import recompute_total
 
 from ..access import require_finance, require_hr
@@ -229,6 +229,7 @@ class ResultSummary:
     lines_returned: int = 0
     claims: int = 0
     claims_paid: int = 0
+    claims_to_settle: list = field(default_factory=list)
     reconciled: bool = False
     file: BankFile | None = None
     transfers: list = field(default_factory=list)
@@ -246,7 +247,9 @@ def _claim_line_rows(batch_line_filter) -> list[dict]:
 
 @transaction.atomic
 def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: bytes) -> ResultSummary:
-    """Finance applies the bank's result file to a released batch (see the module's docstring)."""
+    """Finance applies the bank's result file to a released batch (see the module's docstring).
+    The claims it may have settled are listed in ``claims_to_settle``; call it through
+    workflow.disbursement, which ends them in the same transaction."""
     batch = PaymentBatch.objects.select_for_update().select_related("fund_account__jurisdiction").get(pk=batch.pk)
     require_finance(actor, batch.fund_account.jurisdiction)
     sha256 = hashlib.sha256(content or b"").hexdigest()
@@ -341,15 +344,9 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
              for item in sorted(items, key=lambda item: item["claim_line__line_no"])]}}
         for claim_id, items in sorted(per_claim.items())
     ])
-    for claim_id, items in sorted(per_claim.items()):
-        claim = claims[claim_id]
-        if any(item["transfer__status"] == TransferStatus.PAID for item in items) and settle_claim_if_paid(actor=actor, claim=claim):
-            summary.claims_paid += 1
-        elif claim.status not in (ClaimStatus.IN_PAYMENT, ClaimStatus.PAID):
-            before = claim.status
-            if sync_claim_status(claim) != before:
-                record_event(actor=actor, action="claim.status_synced", obj=claim, claim=claim, from_state=before,
-                             to_state=claim.status, detail={"batch": batch.number})
+    # The claims with a line just paid may now be settled: the workflow ends them (workflow.disbursement).
+    summary.claims_to_settle = [claim_id for claim_id, items in sorted(per_claim.items())
+                                if any(item["transfer__status"] == TransferStatus.PAID for item in items)]
     return summary
 
 
@@ -415,9 +412,10 @@ def correct_payee_after_return(*, actor, transfer: Transfer | None = None, line:
     for item in lines:
         item.payment_status = PaymentStatus.RESERVED
         per_claim[item.claim_id].append(item)
+    states_before = dict(Claim.objects.filter(pk__in=list(per_claim)).values_list("pk", "status"))
+    refresh_payment_stage(claim_ids=list(per_claim))
     for claim in Claim.objects.filter(pk__in=list(per_claim)).order_by("pk"):
-        before = claim.status
-        sync_claim_status(claim)
+        before = states_before[claim.pk]
         record_event(actor=actor, action="claim.payment_requeued", obj=claim, claim=claim, from_state=before, to_state=claim.status,
                      reason=reason, detail={"batch": transfer.batch.number, "transfer": transfer.seq,
                                             "return_reason": transfer.return_reason, "line_changes": [
@@ -440,7 +438,7 @@ CANCELLABLE = (PaymentStatus.RESERVED, PaymentStatus.RETURNED)
 def cancel_line_payment(*, actor, line: ClaimLine, reason_code: str, reason: str) -> ClaimLine:
     """HR finally refuses to pay an approved line not paid yet (awaiting a batch, or returned):
     the line is rejected with a coded reason, its reservation goes back to the allocation, and
-    the claim ends when nothing else is left to pay."""
+    the claim ends when nothing else is left to pay (workflow.disbursement settles it)."""
     claim = Claim.objects.select_for_update().select_related("jurisdiction").get(pk=line.claim_id)
     require_hr(actor, claim.jurisdiction)
     errors = {}
@@ -473,9 +471,5 @@ def cancel_line_payment(*, actor, line: ClaimLine, reason_code: str, reason: str
                  detail={"line": line.line_no, "amount": line.amount, "reason_code": reason_code, "before": before,
                          "after": {"decision": line.decision, "decision_reason": reason_code, "payment_status": line.payment_status},
                          "total_before": total_before, "total": claim.total})
-    if not settle_claim_if_paid(actor=actor, claim=claim):
-        before_status = claim.status
-        if sync_claim_status(claim) != before_status:
-            record_event(actor=actor, action="claim.status_synced", obj=claim, claim=claim, from_state=before_status,
-                         to_state=claim.status, detail={"line": line.line_no})
+    # The claim may now be settled: the workflow ends it or syncs its status (workflow.disbursement).
     return line
