@@ -101,3 +101,38 @@ def test_a_bank_result_applied_by_payments_alone_does_not_end_the_claim_the_work
 @pytest.mark.parametrize("step_name", REVIEW_STEPS)
 def test_each_review_step_takes_exactly_the_review_decisions(step_name):
     assert [str(decision) for decision in STEPS[step_name].decisions] == ["approve", "return", "reject"]
+
+
+def test_the_provider_withdraws_a_returned_claim_and_its_process_is_cancelled(demo):
+    from viewflow.workflow.status import PROCESS
+
+    from claims.errors import InvalidInput, StepAlreadyTaken
+    from workflow.services import withdraw_claim
+
+    claim = submitted(demo)
+    # Under review the claim is out of the provider's hands.
+    with pytest.raises(ActionForbidden):
+        withdraw_claim(user=demo["provider_clerk"], claim=claim, reason="写错了")
+    decide_task(user=demo["dept_reviewer"], task_id=open_task(claim).pk, decision="return", comment="补材料")
+    claim.refresh_from_db()
+    with pytest.raises(ActionForbidden):
+        withdraw_claim(user=demo["provider2_clerk"], claim=claim, reason="不是我们的")
+    with pytest.raises(InvalidInput) as missing:
+        withdraw_claim(user=demo["provider_clerk"], claim=claim, reason="  ")
+    assert list(missing.value.fields) == ["reason"]
+
+    withdraw_claim(user=demo["provider_clerk"], claim=claim, reason="学员放弃申领")
+    claim.refresh_from_db()
+    process = ClaimProcess.objects.get(pk=claim.process_id)
+    assert (claim.status, process.status, open_task(claim)) == ("withdrawn", PROCESS.CANCELED, None)
+    with pytest.raises(StepAlreadyTaken):
+        withdraw_claim(user=demo["provider_clerk"], claim=claim, reason="again")
+
+
+def test_a_draft_is_withdrawn_without_a_process(demo):
+    from workflow.services import withdraw_claim
+
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    withdraw_claim(user=demo["provider_clerk"], claim=claim, reason="重复录入")
+    claim.refresh_from_db()
+    assert (claim.status, claim.process_id) == ("withdrawn", None)

@@ -136,6 +136,29 @@ def _resubmit(*, user, claim: Claim) -> Claim:
 
 
 @transaction.atomic
+def withdraw_claim(*, user, claim: Claim, reason: str) -> Claim:
+    """The provider withdraws its own claim while it is in its hands (a draft, or returned for
+    correction): the process, if started, is cancelled; the claim no longer counts against
+    anyone's quota (RULES E2, E3). A reason is required: the ledger keeps it."""
+    claim = Claim.objects.select_for_update().get(pk=claim.pk)
+    if not user_may_edit_claim(user=user, claim=claim):
+        if claim.status == ClaimStatus.WITHDRAWN and policy.own_claim_submitted_meanwhile(user=user, claim=claim):
+            raise StepAlreadyTaken(_("该申领已撤回。"))
+        raise ActionForbidden(_("只有本机构经办人可以撤回草稿或退回修改的申领。"))
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(_("撤回申领须写明理由。"), fields={"reason": [_("必填。")]})
+    from_state = claim.status
+    if claim.process_id is not None:
+        ClaimFlow.instance.cancel(ClaimFlow.process_class.objects.get(pk=claim.process_id))
+    claim.status = ClaimStatus.WITHDRAWN
+    claim.save(update_fields=["status"])
+    record_event(actor=user, action="claim.withdrawn", obj=claim, claim=claim, from_state=from_state,
+                 to_state=claim.status, reason=reason, detail={"total": claim.total})
+    return claim
+
+
+@transaction.atomic
 def take_task(*, user, task_id) -> Task:
     """Assign an open task to oneself, so the team sees who is on it."""
     task = get_task_for_user(user=user, task_id=task_id)
