@@ -26,6 +26,9 @@ LineInput = make_dataclass(
     namespace={"__module__": __name__, "__doc__": "A checked claim line: the fields of claims.line_fields.LINE_FIELDS."},
 )
 
+NO_LINES = gettext_lazy("至少需要一行学员信息。")
+LINE_NOT_AN_OBJECT = gettext_lazy("每行须为一个对象。")
+
 # The claim's codes, which the service resolves in the user's scope (claims.services).
 CLAIM_CODE_FIELDS = (
     InputField("provider", gettext_lazy("培训机构"), TEXT, required=False,
@@ -91,7 +94,7 @@ def parse_header(data: dict, errors: ErrorCollector) -> ClaimHeaderInput | None:
 def parse_line(data: dict, index: int, errors: ErrorCollector) -> LineInput | None:
     prefix = f"lines[{index}]"
     if not isinstance(data, dict):
-        errors.add(prefix, _("每行须为一个对象。"))
+        errors.add(prefix, LINE_NOT_AN_OBJECT)
         return None
     values = parse_fields(LINE_FIELDS, data, f"{prefix}.", errors)
     return LineInput(**values) if len(values) == len(LINE_FIELDS) else None
@@ -99,6 +102,6 @@ def parse_line(data: dict, index: int, errors: ErrorCollector) -> LineInput | No
 
 def parse_lines(rows, errors: ErrorCollector) -> list[LineInput]:
     if not isinstance(rows, list) or not rows:
-        errors.add("lines", _("至少需要一行学员信息。"))
+        errors.add("lines", NO_LINES)
         return []
     return [line for index, row in enumerate(rows) if (line := parse_line(row, index, errors)) is not None]

@@ -50,6 +50,7 @@ class InputField:
     max_length: int | None = None  # TEXT
     min_value: int | None = None  # INT, DECIMAL
     max_value: int | None = None  # INT
+    max_digits: int | None = None  # DECIMAL: digits in all, two of them after the point (as the model stores it)
     invalid: Promise | None = None  # INT, DECIMAL, BOOL: the message for a value of the wrong form
     future_refused: Promise | None = None  # DATE: the message for a date after today (None: any date)
     help_text: Promise | str = ""  # gettext_lazy; the API's schema shows its English
@@ -138,9 +139,12 @@ class InputField:
             amount = Decimal(str(value).strip())
             if not amount.is_finite() or (self.min_value is not None and amount < self.min_value) or amount != amount.quantize(CENT):
                 raise InvalidOperation
-            return amount.quantize(CENT)
+            amount = amount.quantize(CENT)
         except InvalidOperation:  # also what quantize raises for a number of too many digits
             raise ValidationError(str(self.invalid)) from None
+        if self.max_digits is not None and amount > (largest := Decimal(10) ** (self.max_digits - 2) - CENT):
+            raise ValidationError(_("金额不能大于 %(max)s。") % {"max": largest})
+        return amount
 
     def _parse_bool(self, value) -> bool:
         if value is None:
@@ -168,7 +172,7 @@ LINE_FIELDS = (
                roster_width=14),
     InputField("training_days", gettext_lazy("培训天数"), INT, min_value=1, max_value=3660,
                invalid=gettext_lazy("培训天数须为 1 至 3660 之间的整数。"), roster_width=10),
-    InputField("stated_cost", gettext_lazy("实际培训费用"), DECIMAL, required=False, min_value=0,
+    InputField("stated_cost", gettext_lazy("实际培训费用"), DECIMAL, required=False, min_value=0, max_digits=12,
                invalid=gettext_lazy("实际费用须为不小于 0、最多两位小数的金额。"),
                help_text=gettext_lazy("培训机构实际收取的费用；标准为上限时按两者中较低者计算，留空按上限计算"),
                roster_width=14),
@@ -177,7 +181,7 @@ LINE_FIELDS = (
     InputField("hardship_group", gettext_lazy("困难群体类别"), CHOICE, required=False, choices=HardshipGroup,
                help_text=gettext_lazy("享受培训期间生活费补贴的困难群体类别（S6）"), roster_width=24),
     InputField("free_training", gettext_lazy("免费培训"), BOOL, required=False, invalid=gettext_lazy("须为 true 或 false。"),
-               help_text=gettext_lazy("学员参加过政府补贴的免费培训"), roster_width=10),
+               help_text=gettext_lazy("培训是免费的：不再享受个人取证补贴（E9）"), roster_width=10),
     InputField("periods", gettext_lazy("申领期数"), INT, required=False, min_value=1, max_value=120,
                invalid=gettext_lazy("申领期数须为 1 至 120 之间的整数。"),
                help_text=gettext_lazy("按月或按年发放的标准：申领的月数或年数；留空按 1 期计算"), roster_width=10),
