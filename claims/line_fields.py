@@ -54,8 +54,9 @@ class InputField:
     invalid: Promise | None = None  # INT, DECIMAL, BOOL: the message for a value of the wrong form
     future_refused: Promise | None = None  # DATE: the message for a date after today (None: any date)
     help_text: Promise | str = ""  # gettext_lazy; the API's schema shows its English
-    # Where the edit form reads the stored value back: "" the claim line's attribute of the same
-    # name, else a dotted path from the line; None: never sent back (the ID number, personal data).
+    # Where a claim line keeps the value: "" its field of the same name (claims.services writes it
+    # there), else a dotted path from the line (the trainee's name); None: not readable back (the
+    # ID number, kept encrypted on the trainee, is never sent to the browser).
     stored_as: str | None = ""
     roster_width: int = 12  # the column's width in the roster template, in characters
     roster_aliases: tuple[str, ...] = ()  # other header titles a roster may use for the column

@@ -14,6 +14,7 @@ from . import roles
 from .eligibility import check_claim
 from .errors import ActionForbidden, InvalidInput
 from .inputs import ClaimHeaderInput, ErrorCollector, LineInput, parse_header, parse_lines
+from .line_fields import LINE_FIELDS
 from .models import ZERO, Claim, ClaimLine, ClaimStatus, Department, LineDecision, Provider, SubsidyPolicy, Trainee
 from .personal_data import encrypt_id_number, id_number_digest, mask_id_number
 from .pricing import price_line, versions_for
@@ -103,17 +104,7 @@ def _write_lines(claim: Claim, lines: list[LineInput]) -> None:
             claim=claim,
             line_no=line_no,
             trainee_id=trainee_id,
-            occupation=line.occupation,
-            level=line.level,
-            certificate_type=line.certificate_type,
-            certificate_number=line.certificate_number,
-            certificate_date=line.certificate_date,
-            training_days=line.training_days,
-            stated_cost=line.stated_cost,
-            variant=line.variant,
-            hardship_group=line.hardship_group,
-            free_training=line.free_training,
-            periods=line.periods,
+            **{spec.name: getattr(line, spec.name) for spec in LINE_FIELDS if spec.stored_as == ""},
             amount=price.amount,
             policy_version=price.version,
             explanation=price.explanation,

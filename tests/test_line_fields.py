@@ -10,11 +10,12 @@ from django.urls import reverse
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
-from approvals.forms import LineForm
+from approvals.forms import LineForm, line_formset
 from claims import roster
 from claims.inputs import LineInput
 from claims.line_fields import LINE_FIELDS
 from claims.models import Claim
+from claims.services import create_claim as create_claim_service
 
 from .api_support import create_claim, error, login, ok
 from .conftest import DEMO_PASSWORD, claim_data, line, resident_id
@@ -103,3 +104,17 @@ def test_a_patch_leaves_out_what_it_does_not_change_but_each_line_it_sends_is_wh
     renamed = ok(clerk.patch(f"/api/v1/claims/{claim['id']}/", {"class_name": "低压电工作业 2026 第2期"}, format="json"))
     assert renamed["class_name"] == "低压电工作业 2026 第2期"
     assert (renamed["training_start"], renamed["lines"]) == (claim["training_start"], claim["lines"])
+
+
+def test_every_field_a_line_is_given_is_stored_and_shown_back_on_the_edit_form(demo):
+    every = line(resident_id(1), "张三", variant="renewal", stated_cost="80.00", hardship_group="employment_difficulty",
+                 free_training=True, periods=2)
+    claim = create_claim_service(user=demo["provider_clerk"], data=claim_data(lines=[every]))
+    stored = claim.lines.select_related("trainee").get()
+    parsed = {spec.name: spec.parse(every[spec.name]) for spec in LINE_FIELDS}
+    shown = {spec.name: spec.stored_value(stored) for spec in LINE_FIELDS if spec.stored_as is not None}
+    assert shown == {name: value for name, value in parsed.items() if name != "id_number"}  # the ID number is never shown
+
+    (form,) = line_formset(claim=claim).forms
+    assert {name: form.initial[name] for name in shown} == shown
+    assert "id_number" not in form.initial and form.fields["id_number"].widget.attrs["placeholder"] == stored.trainee.id_number_masked
