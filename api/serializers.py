@@ -1,20 +1,27 @@
 """Shapes of the API v1 (DESIGN.md "API contract v1").
 
-Output serializers only read. The *Input serializers document request bodies in the
-OpenAPI schema; they are never used to validate: the services check every input
-(claims/inputs.py, approvals/services.py) and name the failing fields themselves.
+Output serializers only read. A claim's input (ClaimInputSerializer) is checked by its
+serializer, whose fields come from the line field table (claims/line_fields.py) and parse
+each value as the service does, with the same messages: the schema shows what is taken.
+The other *Input serializers document request bodies in the OpenAPI schema only: their
+services check every input (workflow/services.py) and name the failing fields themselves.
 """
 
-from django.utils import timezone
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone, translation
+from django.utils.functional import lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import SkipField, empty
 
 from claims.reasons import REASONS
 from workflow.steps import REVIEW_DECISIONS
 from audit.models import AuditEvent
 from claims.catalogue import in_force
 from claims.eligibility import flags_for_display
+from claims.inputs import CLAIM_CODE_FIELDS, HEADER_FIELDS, LINE_NOT_AN_OBJECT, NO_LINES
+from claims.line_fields import BOOL, CHOICE, DATE, DECIMAL, INT, LINE_FIELDS, InputField
 from claims.models import (
     AmountRule,
     CertificateType,
@@ -289,30 +296,119 @@ class VerifySerializer(serializers.Serializer):
     first_bad_seq = serializers.IntegerField(allow_null=True)
 
 
-# Request bodies, for the schema only (see the module docstring).
+# Request bodies.
 
 
+def _in_english(text) -> str:
+    with translation.override("en"):
+        return str(text)
+
+
+in_english = lazy(_in_english, str)  # the schema is in English; the table's help texts are Chinese msgids
+
+
+class InputFieldMixin:
+    """A field checked by its InputField (claims/line_fields.py): the value and the messages the
+    service's own parsing gives. The DRF field it is mixed into gives only its schema."""
+
+    def __init__(self, spec: InputField, **kwargs):
+        self.spec = spec
+        super().__init__(required=spec.required, help_text=in_english(spec.help_text) if spec.help_text else None, **kwargs)
+
+    def run_validation(self, data=empty):
+        if data is empty:
+            if self.parent is self.root and self.root.partial:
+                raise SkipField()  # PATCH: a claim field left out keeps its value (a line is always whole)
+            data = None
+        try:
+            return self.spec.parse(data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+
+
+class TextInputField(InputFieldMixin, serializers.CharField):
+    pass
+
+
+class ChoiceInputField(InputFieldMixin, serializers.ChoiceField):
+    pass
+
+
+class DateInputField(InputFieldMixin, serializers.DateField):
+    pass
+
+
+class IntegerInputField(InputFieldMixin, serializers.IntegerField):
+    pass
+
+
+class DecimalInputField(InputFieldMixin, serializers.DecimalField):
+    pass
+
+
+class BooleanInputField(InputFieldMixin, serializers.BooleanField):
+    pass
+
+
+def input_field(spec: InputField) -> serializers.Field:
+    optional = not spec.required
+    if spec.kind == CHOICE:
+        return ChoiceInputField(spec, choices=spec.choices.choices, allow_blank=optional)
+    if spec.kind == DATE:
+        return DateInputField(spec)
+    if spec.kind == INT:
+        return IntegerInputField(spec, min_value=spec.min_value, max_value=spec.max_value, allow_null=optional)
+    if spec.kind == DECIMAL:
+        return DecimalInputField(spec, max_digits=spec.max_digits, decimal_places=2, min_value=spec.min_value, allow_null=optional)
+    if spec.kind == BOOL:
+        return BooleanInputField(spec)
+    return TextInputField(spec, max_length=spec.max_length, allow_blank=optional)
+
+
+class ClaimLinesInputSerializer(serializers.ListSerializer):
+    """A claim's lines: a list of at least one object, each a ClaimLineInputSerializer; problems
+    keyed as the service keys them (``lines``, ``lines[2]``, ``lines[2].level``)."""
+
+    def run_validation(self, data=empty):
+        if data is empty:
+            if self.root.partial:
+                raise SkipField()
+            data = None
+        if not isinstance(data, list) or not data:
+            raise serializers.ValidationError([str(NO_LINES)])
+        lines, errors = [], []
+        for row in data:
+            if not isinstance(row, dict):
+                errors.append([str(LINE_NOT_AN_OBJECT)])
+                continue
+            try:
+                lines.append(self.child.run_validation(row))
+                errors.append({})
+            except serializers.ValidationError as error:
+                errors.append(error.detail)
+        if any(errors):
+            raise serializers.ValidationError(errors)
+        return lines
+
+
+# (Comments, not docstrings, on the next two: a docstring would be the schema's description.)
+# A claim line: a field for each field of the line field table (claims/line_fields.py).
 class ClaimLineInputSerializer(serializers.Serializer):
-    id_number = serializers.CharField(help_text="resident ID number (GB 11643-1999)")
-    name = serializers.CharField()
-    occupation = serializers.CharField()
-    level = serializers.ChoiceField(choices=Level.choices)
-    certificate_type = serializers.ChoiceField(choices=CertificateType.choices)
-    certificate_number = serializers.CharField()
-    certificate_date = serializers.DateField()
-    training_days = serializers.IntegerField()
-    stated_cost = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True,
-                                           help_text="the cost the provider charged, where the standard is a cap")
+    class Meta:
+        list_serializer_class = ClaimLinesInputSerializer
+
+    def get_fields(self):
+        return {spec.name: input_field(spec) for spec in LINE_FIELDS}
 
 
+# A claim's header and lines (partial for PATCH), each field checked as the service parses it.
+# What takes several fields or the database (the codes in the caller's scope, the training end
+# after its start) is left to the service (claims.services).
 class ClaimInputSerializer(serializers.Serializer):
-    provider = serializers.CharField(required=False, help_text="provider code; needed only by a clerk of several providers")
-    department = serializers.CharField(help_text="department code")
-    policy = serializers.CharField(help_text="catalogue code, S1…S18")
-    class_name = serializers.CharField()
-    training_start = serializers.DateField()
-    training_end = serializers.DateField()
-    lines = ClaimLineInputSerializer(many=True, help_text="on PATCH, replaces every line")
+    def get_fields(self):
+        fields = {spec.name: input_field(spec) for spec in (*CLAIM_CODE_FIELDS, *HEADER_FIELDS)}
+        fields["lines"] = ClaimLineInputSerializer(many=True, help_text="on PATCH, replaces every line")
+        return fields
 
 
 class LineDecisionInputSerializer(serializers.Serializer):

@@ -29,6 +29,7 @@ from payments.selectors.results import latest_batch_number
 
 from . import serializers as s
 from .audit_views import LedgerVerifySerializer
+from .errors import _flatten
 from .filters import ClaimFilter, PolicyFilter, TaskFilter
 from .permissions import HasAnyRole
 
@@ -49,6 +50,18 @@ def body(request) -> dict:
     if not isinstance(request.data, dict):
         raise InvalidInput(_("请求体须为 JSON 对象。"), fields={"non_field_errors": [_("请求体须为 JSON 对象。")]})
     return request.data
+
+
+def claim_input(request, *, partial: bool = False) -> tuple[dict, dict]:
+    """The body checked by ClaimInputSerializer (the schema's shapes): the checked values for the
+    service; or, when it refused some, the body as sent and what was refused, which the service
+    reports together with its own findings (every problem at once, nothing saved)."""
+    serializer = s.ClaimInputSerializer(data=body(request), partial=partial)
+    if serializer.is_valid():
+        return serializer.validated_data, {}
+    refused: dict = {}
+    _flatten(serializer.errors, "", refused)
+    return serializer.initial_data, refused
 
 
 def text(value) -> str:
@@ -157,11 +170,14 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return claim_response(self.get_object())
 
     def create(self, request):
-        claim = claims.create_claim(user=request.user, data=body(request))
+        data, refused = claim_input(request)
+        claim = claims.create_claim(user=request.user, data=data, refused=refused)
         return claim_response(claim, status=201)
 
     def partial_update(self, request, pk=None):
-        claim = claims.update_claim(user=request.user, claim=self.get_object(), data=body(request))
+        claim = self.get_object()
+        data, refused = claim_input(request, partial=True)
+        claim = claims.update_claim(user=request.user, claim=claim, data=data, refused=refused)
         return claim_response(claim)
 
     @extend_schema(

@@ -5,8 +5,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from claims.inputs import LINE_FIELDS
-from claims.models import CertificateType, Claim, Level, LineDecision, SubsidyPolicy
+from claims.line_fields import BOOL, CHOICE, DATE, DECIMAL, INT, LINE_FIELDS, InputField
+from claims.models import Claim, LineDecision, SubsidyPolicy
 from claims.personal_data import decrypt_id_number
 from claims.selectors import departments_visible_to, providers_of_clerk
 
@@ -144,22 +144,37 @@ class ClaimHeaderForm(forms.Form):
                 _add_errors(self, path, messages)
 
 
-class LineForm(forms.Form):
+def _line_form_field(spec: InputField) -> forms.Field:
+    """The form field of a line field (claims/line_fields.py). Each takes the text as typed
+    (required=False): the service parses it and names what is wrong."""
+    common = {"label": spec.label, "required": False, "help_text": spec.help_text}
+    if spec.kind == CHOICE:
+        return forms.ChoiceField(choices=BLANK + list(spec.choices.choices), **common)
+    if spec.kind == DATE:
+        return forms.CharField(widget=DATE_WIDGET, **common)
+    if spec.kind == INT:
+        return forms.CharField(widget=forms.NumberInput(attrs={"min": spec.min_value, "max": spec.max_value}), **common)
+    if spec.kind == DECIMAL:
+        return forms.CharField(widget=forms.TextInput(attrs={"inputmode": "decimal"}), **common)
+    if spec.kind == BOOL:
+        return forms.BooleanField(**common)
+    return forms.CharField(max_length=spec.max_length, **common)
+
+
+LINE_FIELD_NAMES = tuple(spec.name for spec in LINE_FIELDS)
+
+
+class BaseLineForm(forms.Form):
     # The line number this row had when the form was opened (edit only): its stored ID number
     # is used when the ID field is left blank, so the number is never sent to the browser.
     existing = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    id_number = forms.CharField(label=_("身份证号码"), required=False, max_length=30)
-    name = forms.CharField(label=_("姓名"), required=False, max_length=50)
-    occupation = forms.CharField(label=_("职业（工种）"), required=False, max_length=100)
-    level = forms.ChoiceField(label=_("等级"), required=False, choices=BLANK + list(Level.choices))
-    certificate_type = forms.ChoiceField(label=_("证书类型"), required=False, choices=BLANK + list(CertificateType.choices))
-    certificate_number = forms.CharField(label=_("证书编号"), required=False, max_length=60)
-    certificate_date = forms.CharField(label=_("发证日期"), required=False, widget=DATE_WIDGET)
-    training_days = forms.CharField(label=_("培训天数"), required=False, widget=forms.NumberInput(attrs={"min": 1}))
-    stated_cost = forms.CharField(label=_("实际培训费用"), required=False, widget=forms.TextInput(attrs={"inputmode": "decimal"}))
 
     def is_blank(self) -> bool:
-        return not any(self.cleaned_data.get(name) for name in (*LINE_FIELDS, "existing"))
+        return not any(self.cleaned_data.get(name) for name in (*LINE_FIELD_NAMES, "existing"))
+
+
+# One row of the claim form: a field for every line field, in the table's order.
+LineForm = type("LineForm", (BaseLineForm,), {spec.name: _line_form_field(spec) for spec in LINE_FIELDS})
 
 
 def line_formset(*, data=None, claim: Claim | None = None, blank_rows: int = 3) -> forms.BaseFormSet:
@@ -168,17 +183,8 @@ def line_formset(*, data=None, claim: Claim | None = None, blank_rows: int = 3) 
     if claim is not None:
         for line in claim.lines.select_related("trainee"):
             initial.append(
-                {
-                    "existing": line.line_no,
-                    "name": line.trainee.name,
-                    "occupation": line.occupation,
-                    "level": line.level,
-                    "certificate_type": line.certificate_type,
-                    "certificate_number": line.certificate_number,
-                    "certificate_date": line.certificate_date,
-                    "training_days": line.training_days,
-                    "stated_cost": line.stated_cost,
-                }
+                {"existing": line.line_no,
+                 **{spec.name: spec.stored_value(line) for spec in LINE_FIELDS if spec.stored_as is not None}}
             )
     formset_class = forms.formset_factory(LineForm, extra=0 if initial else blank_rows, can_delete=True)
     formset = formset_class(data=data, initial=initial or None, prefix="lines")
@@ -215,7 +221,7 @@ def lines_for_service(formset, claim: Claim | None = None) -> tuple[list[dict], 
     for index, form in enumerate(formset.forms):
         if form.cleaned_data.get("DELETE") or form.is_blank():
             continue
-        row = {name: form.cleaned_data.get(name) or "" for name in LINE_FIELDS}
+        row = {name: form.cleaned_data.get(name) for name in LINE_FIELD_NAMES}
         existing = form.cleaned_data.get("existing")
         if not row["id_number"] and existing in stored:
             row["id_number"] = decrypt_id_number(stored[existing])

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from .inputs import ErrorCollector, LineInput, parse_line
-from .models import CertificateType, HardshipGroup, Level
+from .line_fields import BOOL, CHOICE, DATE, DECIMAL, ID_NUMBER, INT, LINE_FIELDS, TEXT, InputField
+from .models import CertificateType, Level
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +45,33 @@ YES, NO = "是", "否"
 
 @dataclass(frozen=True)
 class Column:
-    field: str
-    label: object  # gettext_lazy: Chinese msgid, English translation
-    kind: str  # text, id, date, int, money, choice, bool
-    required: bool
-    width: int
-    choices: type | None = None
+    """A column of the roster: a line field (claims/line_fields.py) as the spreadsheet shows it."""
+
+    spec: InputField
+
+    @property
+    def field(self) -> str:
+        return self.spec.name
+
+    @property
+    def label(self):  # gettext_lazy: Chinese msgid, English translation
+        return self.spec.label
+
+    @property
+    def kind(self) -> str:  # one of claims.line_fields.KINDS
+        return self.spec.kind
+
+    @property
+    def required(self) -> bool:
+        return self.spec.required
+
+    @property
+    def width(self) -> int:
+        return self.spec.roster_width
+
+    @property
+    def choices(self):
+        return self.spec.choices
 
     @property
     def title(self) -> str:
@@ -63,21 +84,7 @@ class Column:
             return f"{self.title} {self.field}"
 
 
-COLUMNS = (
-    Column("id_number", gettext_lazy("身份证号码"), "id", True, 22),
-    Column("name", gettext_lazy("姓名"), "text", True, 12),
-    Column("occupation", gettext_lazy("职业（工种）"), "text", True, 16),
-    Column("level", gettext_lazy("等级"), "choice", True, 10, Level),
-    Column("certificate_type", gettext_lazy("证书类型"), "choice", True, 20, CertificateType),
-    Column("certificate_number", gettext_lazy("证书编号"), "text", True, 18),
-    Column("certificate_date", gettext_lazy("发证日期"), "date", True, 14),
-    Column("training_days", gettext_lazy("培训天数"), "int", True, 10),
-    Column("stated_cost", gettext_lazy("实际培训费用"), "money", False, 14),
-    Column("variant", gettext_lazy("类型"), "text", False, 12),
-    Column("hardship_group", gettext_lazy("困难群体类别"), "choice", False, 24, HardshipGroup),
-    Column("free_training", gettext_lazy("免费培训"), "bool", False, 10),
-    Column("periods", gettext_lazy("申领期数"), "int", False, 10),
-)
+COLUMNS = tuple(Column(spec) for spec in LINE_FIELDS)
 COLUMNS_BY_FIELD = {column.field: column for column in COLUMNS}
 REQUIRED_FIELDS = tuple(column.field for column in COLUMNS if column.required)
 
@@ -179,11 +186,11 @@ def build_template(*, variants: Sequence[str] = (), today: datetime.date | None 
         dimension = sheet.column_dimensions[letter]
         dimension.width = column.width
         # Formats of the whole column (no cells are created, so the sheet stays its real size).
-        if column.kind in ("id", "text"):
+        if column.kind in (ID_NUMBER, TEXT):
             dimension.number_format = "@"
-        elif column.kind == "date":
+        elif column.kind == DATE:
             dimension.number_format = "yyyy-mm-dd"
-        elif column.kind == "money":
+        elif column.kind == DECIMAL:
             dimension.number_format = "0.00"
     sheet.row_dimensions[1].height = 32
     sheet.freeze_panes = "A2"
@@ -204,22 +211,19 @@ def build_template(*, variants: Sequence[str] = (), today: datetime.date | None 
         cell = sheet.cell(row=2, column=index, value=example.get(column.field))
         cell.fill = example_fill
         cell.font = Font(italic=True, color="7F7F7F")
-        if column.kind in ("id", "text"):
+        if column.kind in (ID_NUMBER, TEXT):
             cell.number_format = "@"
-        elif column.kind == "date":
+        elif column.kind == DATE:
             cell.number_format = "yyyy-mm-dd"
-        elif column.kind == "money":
+        elif column.kind == DECIMAL:
             cell.number_format = "0.00"
 
     # Allowed values, and drop-down lists that use them.
     choices_sheet = workbook.create_sheet(CHOICES_SHEET_TITLE)
-    lists = {
-        "level": _choice_labels(Level),
-        "certificate_type": _choice_labels(CertificateType),
-        "hardship_group": _choice_labels(HardshipGroup),
-        "free_training": [YES, NO],
-        "variant": list(variants),
-    }
+    # Every choice and yes/no column, then the catalogue's variants (suggested, not enforced).
+    lists = {column.field: _choice_labels(column.choices) if column.kind == CHOICE else [YES, NO]
+             for column in COLUMNS if column.kind in (CHOICE, BOOL)}
+    lists["variant"] = list(variants)
     last_row = MAX_ROWS + 1
     for list_index, (field_name, values) in enumerate(lists.items(), start=1):
         letter = get_column_letter(list_index)
@@ -241,14 +245,19 @@ def build_template(*, variants: Sequence[str] = (), today: datetime.date | None 
         )
         validation.add(f"{target}2:{target}{last_row}")
         sheet.add_data_validation(validation)
-    date_column = get_column_letter(COLUMNS.index(COLUMNS_BY_FIELD["certificate_date"]) + 1)
-    date_validation = DataValidation(
-        type="date", operator="greaterThan", formula1="DATE(1990,1,1)", showErrorMessage=True,
-        errorTitle="日期无效", error="请填写日期，例如 2026-03-01（不要输入文本）。",
-    )  # fmt: skip
-    date_validation.add(f"{date_column}2:{date_column}{last_row}")
-    sheet.add_data_validation(date_validation)
+    for index, column in enumerate(COLUMNS, start=1):
+        if column.kind != DATE:
+            continue
+        date_column = get_column_letter(index)
+        date_validation = DataValidation(
+            type="date", operator="greaterThan", formula1="DATE(1990,1,1)", showErrorMessage=True,
+            errorTitle="日期无效", error="请填写日期，例如 2026-03-01（不要输入文本）。",
+        )  # fmt: skip
+        date_validation.add(f"{date_column}2:{date_column}{last_row}")
+        sheet.add_data_validation(date_validation)
 
+    with translation.override("zh-hans"):
+        drop_down_titles = "、".join(COLUMNS_BY_FIELD[name].title for name in lists if name != "variant")
     help_sheet = workbook.create_sheet(HELP_SHEET_TITLE)
     help_sheet.column_dimensions["A"].width = 110
     lines = [
@@ -258,7 +267,7 @@ def build_template(*, variants: Sequence[str] = (), today: datetime.date | None 
         "2. 第2行灰色斜体为示例，上传前请删除或用真实数据覆盖（保留示例行会被拒绝）。",
         "3. 红色标题为必填列。身份证号码请按文本填写（18位，末位可为X）。",
         "4. 发证日期须为日期格式（如 2026-03-01），不要输入文本或公式。",
-        f"5. 等级、证书类型、困难群体类别、免费培训请从下拉列表选择（可选值见“{CHOICES_SHEET_TITLE}”工作表）。",
+        f"5. {drop_down_titles}请从下拉列表选择（可选值见“{CHOICES_SHEET_TITLE}”工作表）。",
         "6. 实际培训费用：按实际收费填写，可留空（留空时按标准上限计算）。",
         "7. 类型 variant：新取证留空；复审、换证等按补贴目录填写（如 renewal）。",
         f"8. 不接受公式。每份花名册最多 {MAX_ROWS} 行；1000 行及以上在后台处理，页面显示进度。",
@@ -338,6 +347,8 @@ def _header_field(text) -> str | None:
             with translation.override(language):
                 if text.lower() == column.title.lower():
                     return column.field
+        if text.lower() in (alias.lower() for alias in column.spec.roster_aliases):
+            return column.field
     return ""
 
 
@@ -389,7 +400,7 @@ def _cell_value(column: Column, value, row: int, errors: list[dict]):
         value = value.strip()
     if _is_blank(value):
         return None
-    if column.kind == "date":
+    if column.kind == DATE:
         if isinstance(value, datetime.datetime):
             return value.date()
         if isinstance(value, datetime.date):
@@ -399,7 +410,7 @@ def _cell_value(column: Column, value, row: int, errors: list[dict]):
         else:
             errors.append(row_error(row, column.field, lambda: _("请使用日期格式：该单元格是数字，不是日期。")))
         return None
-    if column.kind == "id":
+    if column.kind == ID_NUMBER:
         if isinstance(value, float):
             errors.append(row_error(row, column.field, lambda: _(
                 "身份证号码被存成了数字，末几位可能已丢失：请把该列设为文本后重新输入。")))
@@ -408,22 +419,22 @@ def _cell_value(column: Column, value, row: int, errors: list[dict]):
     if isinstance(value, (datetime.date, datetime.datetime, datetime.time)):
         errors.append(row_error(row, column.field, lambda: _("这里不应填写日期。")))
         return None
-    if column.kind in ("int", "text") and isinstance(value, float) and value.is_integer():
+    if column.kind in (INT, TEXT) and isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if column.kind == "choice":
+    if column.kind == CHOICE:
         key = _choice_key(column.choices, str(value))
         if key is None:
             errors.append(row_error(row, column.field, lambda: _("无效的取值“%(value)s”，请从下拉列表中选择：%(allowed)s。")
                                     % {"value": value, "allowed": "、".join(str(label) for label in column.choices.labels)}))
         return key
-    if column.kind == "bool":
+    if column.kind == BOOL:
         if isinstance(value, bool):
             return value
         text = str(value)
         return {YES: True, NO: False}.get(text, text)
     if isinstance(value, bool):
         return str(value)
-    return value if column.kind == "money" else str(value)
+    return value if column.kind == DECIMAL else str(value)
 
 
 _CHOICE_KEYS: dict[type, dict[str, str]] = {}

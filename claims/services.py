@@ -14,6 +14,7 @@ from . import roles
 from .eligibility import check_claim
 from .errors import ActionForbidden, InvalidInput
 from .inputs import ClaimHeaderInput, ErrorCollector, LineInput, parse_header, parse_lines
+from .line_fields import LINE_FIELDS
 from .models import ZERO, Claim, ClaimLine, ClaimStatus, Department, LineDecision, Provider, SubsidyPolicy, Trainee
 from .personal_data import encrypt_id_number, id_number_digest, mask_id_number
 from .pricing import price_line, versions_for
@@ -103,17 +104,7 @@ def _write_lines(claim: Claim, lines: list[LineInput]) -> None:
             claim=claim,
             line_no=line_no,
             trainee_id=trainee_id,
-            occupation=line.occupation,
-            level=line.level,
-            certificate_type=line.certificate_type,
-            certificate_number=line.certificate_number,
-            certificate_date=line.certificate_date,
-            training_days=line.training_days,
-            stated_cost=line.stated_cost,
-            variant=line.variant,
-            hardship_group=line.hardship_group,
-            free_training=line.free_training,
-            periods=line.periods,
+            **{spec.name: getattr(line, spec.name) for spec in LINE_FIELDS if spec.stored_as == ""},
             amount=price.amount,
             policy_version=price.version,
             explanation=price.explanation,
@@ -182,11 +173,13 @@ def check_claim_header(*, user, data: dict, errors: ErrorCollector) -> ClaimHead
 
 
 @transaction.atomic
-def create_claim(*, user, data: dict) -> Claim:
-    """A provider clerk drafts a claim. All input is checked; on any error nothing is saved."""
+def create_claim(*, user, data: dict, refused: dict | None = None) -> Claim:
+    """A provider clerk drafts a claim. All input is checked; on any error nothing is saved.
+    ``refused``: what the caller's own check of ``data`` refused (the API's serializer), by path;
+    reported with the service's findings."""
     if not roles.has_role(user, roles.PROVIDER_CLERK):
         raise ActionForbidden(_("只有培训机构经办人可以创建申领。"))
-    errors = ErrorCollector()
+    errors = ErrorCollector(refused)
     header = check_claim_header(user=user, data=data, errors=errors)
     lines = parse_lines(data.get("lines"), errors)
     if errors:
@@ -240,12 +233,13 @@ def _header_fields(claim: Claim) -> dict:
 
 
 @transaction.atomic
-def update_claim(*, user, claim: Claim, data: dict) -> Claim:
-    """Edit a draft or returned claim; fields not given keep their values; ``lines`` replaces all lines."""
+def update_claim(*, user, claim: Claim, data: dict, refused: dict | None = None) -> Claim:
+    """Edit a draft or returned claim; fields not given keep their values; ``lines`` replaces all lines.
+    ``refused``: as for create_claim."""
     claim = Claim.objects.select_for_update().get(pk=claim.pk)
     if not user_may_edit_claim(user=user, claim=claim):
         raise ActionForbidden(_("只有草稿或退回修改的申领可以由本机构经办人修改。"))
-    errors = ErrorCollector()
+    errors = ErrorCollector(refused)
     merged = {
         "department": claim.department.code,
         "policy": claim.policy.code,

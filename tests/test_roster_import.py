@@ -249,6 +249,19 @@ def test_wrong_headers_name_the_missing_columns(demo, clerk):
     assert any(m.startswith("Row 1: Missing required columns") and "Occupation" in m for m in messages)
 
 
+def test_a_roster_of_its_own_making_is_read_by_the_columns_titles_or_their_aliases(demo, clerk):
+    """A clerk's own sheet: titles without the field keys, in another order, 身份证号 for the ID column."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["姓名", "身份证号", "职业（工种）", "等级", "证书类型", "证书编号", "发证日期", "培训天数", "类型"])
+    sheet.append(["张三", valid_id(1), "低压电工", "高级工", "特种作业操作证书", "T1", TODAY - datetime.timedelta(days=9), 10, "renewal"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    claim = ok(upload(clerk, buffer.getvalue()), 201)
+    (line,) = claim["lines"]
+    assert (line["trainee_name"], line["trainee"][-4:], line["variant"], line["amount"]) == ("张三", valid_id(1)[-4:], "renewal", "100.00")
+
+
 def test_a_100000_row_roster_is_refused_quickly(demo, clerk):
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(roster.SHEET_TITLE)

@@ -3,6 +3,7 @@ through both reviews to payment; every page is scoped; English is one click away
 
 import re
 from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
@@ -274,3 +275,73 @@ def test_add_row_keeps_what_was_typed_and_saves_nothing(demo, clients):
     post["lines-1-DELETE"] = "on"
     assert provider.post(reverse("approvals:claim_new"), post).status_code == 302
     assert [l.trainee.name for l in Claim.objects.get().lines.all()] == ["张三"]
+
+
+class _FormReader(HTMLParser):
+    """What a browser would send for a form of a page: its inputs, selects and textareas as rendered."""
+
+    def __init__(self, form_id: str):
+        super().__init__()
+        self.form_id, self.inside, self.select, self.textarea = form_id, False, None, None
+        self.values: dict[str, str] = {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.inside = attrs.get("id") == self.form_id
+        if not self.inside or "name" not in attrs and tag != "option":
+            return
+        if tag == "input" and attrs.get("type") not in ("submit", "button"):
+            if attrs.get("type") == "checkbox":
+                if "checked" in attrs:
+                    self.values[attrs["name"]] = attrs.get("value") or "on"
+            else:
+                self.values[attrs["name"]] = attrs.get("value") or ""
+        elif tag == "select":
+            self.select = attrs["name"]
+            self.values.setdefault(self.select, "")
+        elif tag == "option" and self.select and "selected" in attrs:
+            self.values[self.select] = attrs.get("value", "")
+        elif tag == "textarea":
+            self.textarea = attrs["name"]
+            self.values[self.textarea] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self.select = None
+        elif tag == "textarea":
+            self.textarea = None
+
+    def handle_data(self, data):
+        if self.textarea:
+            self.values[self.textarea] += data
+
+
+def form_as_sent(html: str, form_id: str = "claim-form") -> dict[str, str]:
+    reader = _FormReader(form_id)
+    reader.feed(html)
+    return reader.values
+
+
+def test_a_renewal_line_edited_on_the_form_keeps_its_variant_and_its_amount(demo, clients):
+    """S3 pays 100 for a renewal (variant "renewal") whatever the cost; the form once lacked the
+    variant, so saving any edit made the line a new certificate paid at its cost, 450."""
+    renewal = line(resident_id(1), "张三", variant="renewal", stated_cost="450.00")
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data(lines=[renewal]))
+    stored = claim.lines.get()
+    assert (stored.variant, stored.amount) == ("renewal", Decimal("100.00"))
+
+    provider = clients["provider_clerk"]
+    page = provider.get(reverse("approvals:claim_edit", args=[claim.pk])).content.decode()
+    post = form_as_sent(page)
+    assert post["lines-0-name"] == "张三"
+    post["lines-0-name"] = "张三丰"  # the only change the clerk makes
+    response = provider.post(reverse("approvals:claim_edit", args=[claim.pk]), post)
+    assert response.status_code == 302, response.content.decode()[:3000]
+
+    edited = claim.lines.get()  # (the person is found by ID number: their record keeps its name)
+    assert (edited.variant, edited.stated_cost, edited.amount) == ("renewal", Decimal("450.00"), Decimal("100.00"))
+    claim.refresh_from_db()
+    assert claim.total == Decimal("100.00")
