@@ -10,14 +10,14 @@ from guardian.shortcuts import assign_perm
 
 from audit.services import record_event
 
-from . import roles
+from . import access
 from .eligibility import check_claim
-from .errors import ActionForbidden, InvalidInput
+from .errors import InvalidInput
 from .inputs import ClaimHeaderInput, ErrorCollector, LineInput, parse_header, parse_lines
 from .models import ZERO, Claim, ClaimLine, ClaimStatus, Department, LineDecision, Provider, SubsidyPolicy, Trainee
 from .personal_data import encrypt_id_number, id_number_digest, mask_id_number
 from .pricing import price_line, versions_for
-from .selectors import providers_of_clerk, user_may_edit_claim
+from .selectors import providers_of_clerk
 
 EDITABLE_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.RETURNED)
 TRAINEE_BATCH = 1000  # digests per IN (…) and rows per INSERT: well under SQLite's variable limit
@@ -184,8 +184,7 @@ def check_claim_header(*, user, data: dict, errors: ErrorCollector) -> ClaimHead
 @transaction.atomic
 def create_claim(*, user, data: dict) -> Claim:
     """A provider clerk drafts a claim. All input is checked; on any error nothing is saved."""
-    if not roles.has_role(user, roles.PROVIDER_CLERK):
-        raise ActionForbidden(_("只有培训机构经办人可以创建申领。"))
+    access.require(user, access.DRAFT_CLAIM)
     errors = ErrorCollector()
     header = check_claim_header(user=user, data=data, errors=errors)
     lines = parse_lines(data.get("lines"), errors)
@@ -243,8 +242,7 @@ def _header_fields(claim: Claim) -> dict:
 def update_claim(*, user, claim: Claim, data: dict) -> Claim:
     """Edit a draft or returned claim; fields not given keep their values; ``lines`` replaces all lines."""
     claim = Claim.objects.select_for_update().get(pk=claim.pk)
-    if not user_may_edit_claim(user=user, claim=claim):
-        raise ActionForbidden(_("只有草稿或退回修改的申领可以由本机构经办人修改。"))
+    access.require_may_edit_claim(user, claim)
     errors = ErrorCollector()
     merged = {
         "department": claim.department.code,

@@ -20,7 +20,8 @@ from claims.eligibility import active_flags, check_claim
 from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import SETTLED_LINE_STATES, Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecision, PaymentStatus
 from claims.payment_stage import payment_stage_status, refresh_payment_stage
-from claims.selectors import get_claim_for_user, user_may_edit_claim
+from claims.access import may_edit_claim as user_may_edit_claim
+from claims.selectors import get_claim_for_user
 from claims.services import line_summary, recompute_total, refresh_flags
 from payments.services.funds import reserve_approved_lines
 
