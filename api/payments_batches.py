@@ -12,9 +12,9 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from claims import roles
-from claims.errors import ActionForbidden, InvalidInput, NotInScope
+from claims.errors import InvalidInput, NotInScope
 from claims.models import Payee
+from payments import access
 from payments.models import BatchStatus, PayeeKind
 from payments.selectors import batches as selectors
 from payments.services import batches as services
@@ -236,8 +236,7 @@ def claim_ids_of(raw) -> list[int] | None:
 
 
 def require_reader(user) -> None:
-    if not selectors.may_read_batches(user):
-        raise ActionForbidden(_("只有财政部门经办人和审计人员可以查看拨付批次。"), code="role")
+    access.require(user, access.READ_BATCHES)
 
 
 class Pagination(PageNumberPagination):
@@ -276,8 +275,7 @@ class BatchList(GenericAPIView):
     )
     def post(self, request):
         data = body(request)
-        if not roles.has_role(request.user, roles.FINANCE_OFFICER):
-            raise ActionForbidden(_("只有本地区财政部门经办人可以办理。"), code="role")
+        access.require(request.user, access.BUILD_BATCHES)
         claim_ids = claim_ids_of(data.get("claims"))
         year = as_year(data["year"]) if data.get("year") not in (None, "") else None
         batch = disbursement.build_batch(actor=request.user, jurisdiction=jurisdiction_for(request.user, data.get("jurisdiction")),

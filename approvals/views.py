@@ -18,13 +18,13 @@ from django.views.decorators.http import require_POST
 
 from audit.selectors import claim_history
 from claims import access as claims_access
-from claims import roles
 from claims.eligibility import flags_for_display
 from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import ClaimLine, ClaimStatus
 from claims.http import scoped
 from claims.selectors import claims_visible_to, get_claim_for_user
 from claims.services import create_claim, update_claim
+from payments import access as payments_access
 from payments.selectors.results import line_payment_info, recoveries_of_lines
 from payments.selectors import batches as batch_selectors
 from workflow.dates import add_working_days
@@ -346,10 +346,10 @@ def claim_edit(request, claim_id):
 @scoped
 def finance(request):
     """Finance's desk: what awaits a payment batch (claims, lines, payees, missing payee accounts) and the latest batches."""
-    if not batch_selectors.may_read_batches(request.user):
+    if not payments_access.may(request.user, payments_access.READ_BATCHES):
         raise PermissionDenied
     return render(request, "approvals/finance.html", {
         **batch_selectors.awaiting_page(request.user, request.GET.get("page"), PAGE_SIZE),
         "batches": batch_selectors.batches_visible_to(request.user).order_by("-id")[:10],
-        "is_finance": roles.has_role(request.user, roles.FINANCE_OFFICER),
+        "may_build": payments_access.may(request.user, payments_access.BUILD_BATCHES),
     })

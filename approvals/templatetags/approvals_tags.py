@@ -58,6 +58,14 @@ def roles_of(user) -> set[str]:
 
 
 @register.filter
+def claims_may(user, capability: str) -> bool:
+    """``user|claims_may:"import_roster"``: a capability of claims.access."""
+    if capability not in access.CAPABILITIES:
+        raise template.TemplateSyntaxError(f"claims_may: no capability {capability!r} in claims.access")
+    return access.may(user, capability)
+
+
+@register.filter
 def role_labels(user) -> str:
     held = access.roles_held(user)
     return "、".join(str(ROLE_LABELS[role]) for role in roles.ALL_ROLES if role in held)
