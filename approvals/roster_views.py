@@ -12,7 +12,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from claims import imports, roles
+from claims import access, imports
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.models import RosterUploadStatus
 from claims.roster import MAX_FILE_BYTES, MAX_ROWS, TEMPLATE_FILENAME, XLSX_CONTENT_TYPE
@@ -54,7 +54,7 @@ def _import_context(request, form, *, row_errors=None) -> dict:
 
 @scoped
 def roster_import(request):
-    if not roles.has_role(request.user, roles.PROVIDER_CLERK):
+    if not access.may(request.user, access.IMPORT_ROSTER):
         raise PermissionDenied
     if request.method != "POST":
         return render(request, "approvals/roster_import.html", _import_context(request, RosterImportForm(user=request.user)))

@@ -17,13 +17,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from audit.selectors import claim_history
-from claims import roles
+from claims import access as claims_access
 from claims.eligibility import flags_for_display
 from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import ClaimLine, ClaimStatus
 from claims.http import scoped
-from claims.selectors import claims_visible_to, get_claim_for_user, user_may_edit_claim
+from claims.selectors import claims_visible_to, get_claim_for_user
 from claims.services import create_claim, update_claim
+from payments import access as payments_access
 from payments.selectors.results import line_payment_info, recoveries_of_lines
 from payments.selectors import batches as batch_selectors
 from workflow.dates import add_working_days
@@ -144,7 +145,7 @@ def _render_task(request, task, *, decision_form=None, status=200):
         may_act=may_act,
         is_open=task.status in selectors.OPEN_STATUSES,
         decision_form=decision_form if may_act and is_review else None,
-        may_edit=user_may_edit_claim(user=request.user, claim=claim),
+        may_edit=claims_access.may_edit_claim(request.user, claim),
         may_override=task.status in selectors.OPEN_STATUSES and may_override_flags(user=request.user, claim=claim),
     )
     return render(request, "approvals/task.html", context, status=status)
@@ -251,7 +252,7 @@ def claim_detail(request, claim_id):
     context = _claim_context(claim)
     open_task = context["open_task"]
     context.update(
-        may_edit=user_may_edit_claim(user=request.user, claim=claim),
+        may_edit=claims_access.may_edit_claim(request.user, claim),
         task_for_me=(
             open_task
             if open_task is not None and selectors.actionable_tasks(request.user).filter(pk=open_task.pk).exists()
@@ -277,9 +278,9 @@ def claim_submit(request, claim_id):
 
 
 def _claim_form(request, claim=None):
-    if claim is None and not roles.has_role(request.user, roles.PROVIDER_CLERK):
+    if claim is None and not claims_access.may(request.user, claims_access.DRAFT_CLAIM):
         raise PermissionDenied
-    if claim is not None and not user_may_edit_claim(user=request.user, claim=claim):
+    if claim is not None and not claims_access.may_edit_claim(request.user, claim):
         raise PermissionDenied
     status = 200
     general_errors: list[str] = []
@@ -345,10 +346,10 @@ def claim_edit(request, claim_id):
 @scoped
 def finance(request):
     """Finance's desk: what awaits a payment batch (claims, lines, payees, missing payee accounts) and the latest batches."""
-    if not batch_selectors.may_read_batches(request.user):
+    if not payments_access.may(request.user, payments_access.READ_BATCHES):
         raise PermissionDenied
     return render(request, "approvals/finance.html", {
         **batch_selectors.awaiting_page(request.user, request.GET.get("page"), PAGE_SIZE),
         "batches": batch_selectors.batches_visible_to(request.user).order_by("-id")[:10],
-        "is_finance": roles.has_role(request.user, roles.FINANCE_OFFICER),
+        "may_build": payments_access.may(request.user, payments_access.BUILD_BATCHES),
     })

@@ -19,8 +19,8 @@ from django.utils.translation import gettext as _
 from audit.models import AuditEvent
 from audit.services import record_event
 
-from . import roles
-from .errors import ActionForbidden, DomainError, InvalidInput, NotInScope
+from . import access
+from .errors import DomainError, InvalidInput, NotInScope
 from .models import (
     AmountRule,
     CertificateType,
@@ -75,12 +75,6 @@ class VersionTerms:
 
 
 # --------------------------------------------------------------------------- checks
-
-
-def _require_administrator(actor) -> None:
-    """Only administrators edit the catalogue; ``actor=None`` is the system itself (seed_demo)."""
-    if actor is not None and not roles.has_role(actor, roles.ADMINISTRATOR):
-        raise ActionForbidden(_("只有系统管理员可以修改补贴目录。"))
 
 
 def _amount(value, path: str, errors: dict) -> str | None:
@@ -322,7 +316,7 @@ def _locked_policy(policy: SubsidyPolicy) -> SubsidyPolicy:
 @transaction.atomic
 def create_policy(*, actor, jurisdiction: Jurisdiction, code: str, name: str, category: str, payee: str) -> SubsidyPolicy:
     """A new catalogue entry, without versions yet (add_version gives it its amounts)."""
-    _require_administrator(actor)
+    access.require_catalogue_administrator(actor)
     code, name = (code or "").strip(), (name or "").strip()
     errors: dict[str, list[str]] = {}
     if not CODE_PATTERN.match(code):
@@ -354,7 +348,7 @@ def _policy_field_errors(*, name: str, category: str, payee: str) -> dict:
 @transaction.atomic
 def update_policy(*, actor, policy: SubsidyPolicy, name: str, category: str, payee: str) -> SubsidyPolicy:
     """Rename an entry or correct its category or payee (its code never changes). No change, no event."""
-    _require_administrator(actor)
+    access.require_catalogue_administrator(actor)
     policy = _locked_policy(policy)
     name = (name or "").strip()
     errors = _policy_field_errors(name=name, category=category, payee=payee)
@@ -373,7 +367,7 @@ def update_policy(*, actor, policy: SubsidyPolicy, name: str, category: str, pay
 def add_version(*, actor, policy: SubsidyPolicy, terms: VersionTerms) -> PolicyVersion:
     """The next version of a standard (number = last + 1). It must start after the previous version
     started; the previous version, if still in force then, ends the day before."""
-    _require_administrator(actor)
+    access.require_catalogue_administrator(actor)
     policy = _locked_policy(policy)
     previous = PolicyVersion.objects.select_for_update().filter(policy=policy).order_by("-version").first()
     order_error = None
@@ -406,7 +400,7 @@ def update_version(*, actor, version: PolicyVersion, terms: VersionTerms) -> Pol
     """Correct a version no claim line has used yet. A used version is refused (VersionInUse):
     add a new version instead. Its period must stay clear of its neighbours; a previous version
     that ended the day before it started keeps ending the day before."""
-    _require_administrator(actor)
+    access.require_catalogue_administrator(actor)
     policy = _locked_policy(version.policy)
     # FOR UPDATE waits for any transaction still pricing lines with this version (pricing holds FOR KEY SHARE).
     version = PolicyVersion.objects.select_for_update().get(pk=version.pk)

@@ -19,16 +19,12 @@ from django.utils.translation import gettext_lazy, ngettext, pgettext
 
 from claims.http import scoped
 
-from . import catalogue, roles
+from . import access, catalogue
 from .errors import DomainError, InvalidInput
 from .models import AmountRule, CertificateType, Jurisdiction, Level, Payee, Period, PolicyCategory, PolicyVersion, SubsidyPolicy
 from .pricing import ANY_LEVEL, money_text, variant_label
 
 VARIANT_LINE = re.compile(r"^\s*([^\s=:：]+)\s*[=:：]?\s*(\S+)\s*$")
-
-
-def _administrator(user) -> bool:
-    return roles.has_role(user, roles.ADMINISTRATOR)
 
 
 # Login required; an unknown entry or version is a 404 (the same rule as every scoped page).
@@ -41,7 +37,7 @@ def administrator_page(view):
     @catalogue_page
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not _administrator(request.user):
+        if not access.may(request.user, access.ADMINISTER_CATALOGUE):
             raise PermissionDenied
         return view(request, *args, **kwargs)
 
@@ -345,7 +341,7 @@ def catalogue_list(request):
     return render(request, "catalogue/list.html", {
         "entries": entries,
         "today": today,
-        "may_edit": _administrator(request.user),
+        "may_edit": access.may(request.user, access.ADMINISTER_CATALOGUE),
         "several_jurisdictions": len({entry.jurisdiction_id for entry in entries}) > 1,
     })
 
@@ -379,7 +375,7 @@ def policy_detail(request, jurisdiction, code):
         "current": current,
         "today": today,
         "history": history_rows(catalogue.catalogue_history(policy=policy)),
-        "may_edit": _administrator(request.user),
+        "may_edit": access.may(request.user, access.ADMINISTER_CATALOGUE),
     })
 
 

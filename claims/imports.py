@@ -34,8 +34,8 @@ from django.utils.translation import gettext as _
 
 from audit.services import record_event
 
-from . import roles
-from .errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
+from . import access
+from .errors import InvalidInput, NotInScope, StepAlreadyTaken
 from .inputs import ErrorCollector, LineInput
 from .models import PolicyVersion, Provider, RosterUpload, RosterUploadStatus
 from .roster import RosterFileError, RosterRow, build_template, check_rows, error_fields, read_roster, row_error
@@ -154,8 +154,7 @@ def receive_roster(*, user, header: dict, filename: str, content: bytes) -> Rost
     back ``received`` and a worker imports it. Raises RosterRejected (nothing saved) for a bad
     file or any bad row, InvalidInput for bad header fields, StepAlreadyTaken for a file the
     provider already uploaded."""
-    if not roles.has_role(user, roles.PROVIDER_CLERK):
-        raise ActionForbidden(_("只有培训机构经办人可以导入花名册。"))
+    access.require(user, access.IMPORT_ROSTER)
     header = _header_data(header)
     checked = _check_header(user=user, header=header)
     header["provider"] = checked.provider.code
@@ -240,8 +239,8 @@ def _header_problems(*, user, header: dict) -> list[dict]:
     found = {}
     for language in ("zh-hans", "en"):
         with translation.override(language):
-            if not roles.has_role(user, roles.PROVIDER_CLERK):
-                found[language] = [_("只有培训机构经办人可以导入花名册。")]
+            if not access.may(user, access.IMPORT_ROSTER):
+                found[language] = [str(access.REFUSALS[access.IMPORT_ROSTER])]
                 continue
             errors = ErrorCollector()
             check_claim_header(user=user, data=header, errors=errors)
@@ -331,7 +330,7 @@ def requeue_stale_uploads() -> list[int]:
 
 def uploads_visible_to(user):
     """A provider's uploads are seen by its clerks only."""
-    if not roles.has_role(user, roles.PROVIDER_CLERK):
+    if not access.may(user, access.IMPORT_ROSTER):
         return RosterUpload.objects.none()
     return RosterUpload.objects.filter(provider__in=providers_of_clerk(user).values("pk"))
 

@@ -3,7 +3,6 @@
 from django.db.models import Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
-from . import roles
 from .errors import NotInScope
 from .models import Claim, ClaimStatus, Department, Jurisdiction, Provider
 
@@ -68,11 +67,3 @@ def providers_visible_to(user) -> QuerySet:
         | Q(jurisdiction__in=reviewer_jurisdictions)
         | Q(jurisdiction__in=jurisdictions_overseen_by(user).values("pk"))
     ).select_related("jurisdiction")
-
-
-def user_may_edit_claim(*, user, claim: Claim) -> bool:
-    return (
-        roles.has_role(user, roles.PROVIDER_CLERK)
-        and user.has_perm("claims.change_claim", claim)
-        and claim.status in (ClaimStatus.DRAFT, ClaimStatus.RETURNED)
-    )

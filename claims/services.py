@@ -10,15 +10,15 @@ from guardian.shortcuts import assign_perm
 
 from audit.services import record_event
 
-from . import roles
+from . import access
 from .eligibility import check_claim
-from .errors import ActionForbidden, InvalidInput
+from .errors import InvalidInput
 from .inputs import ClaimHeaderInput, ErrorCollector, LineInput, parse_header, parse_lines
 from .line_fields import LINE_FIELDS
 from .models import ZERO, Claim, ClaimLine, ClaimStatus, Department, LineDecision, Provider, SubsidyPolicy, Trainee
 from .personal_data import encrypt_id_number, id_number_digest, mask_id_number
 from .pricing import price_line, versions_for
-from .selectors import providers_of_clerk, user_may_edit_claim
+from .selectors import providers_of_clerk
 
 EDITABLE_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.RETURNED)
 TRAINEE_BATCH = 1000  # digests per IN (…) and rows per INSERT: well under SQLite's variable limit
@@ -177,8 +177,7 @@ def create_claim(*, user, data: dict, refused: dict | None = None) -> Claim:
     """A provider clerk drafts a claim. All input is checked; on any error nothing is saved.
     ``refused``: what the caller's own check of ``data`` refused (the API's serializer), by path;
     reported with the service's findings."""
-    if not roles.has_role(user, roles.PROVIDER_CLERK):
-        raise ActionForbidden(_("只有培训机构经办人可以创建申领。"))
+    access.require(user, access.DRAFT_CLAIM)
     errors = ErrorCollector(refused)
     header = check_claim_header(user=user, data=data, errors=errors)
     lines = parse_lines(data.get("lines"), errors)
@@ -237,8 +236,7 @@ def update_claim(*, user, claim: Claim, data: dict, refused: dict | None = None)
     """Edit a draft or returned claim; fields not given keep their values; ``lines`` replaces all lines.
     ``refused``: as for create_claim."""
     claim = Claim.objects.select_for_update().get(pk=claim.pk)
-    if not user_may_edit_claim(user=user, claim=claim):
-        raise ActionForbidden(_("只有草稿或退回修改的申领可以由本机构经办人修改。"))
+    access.require_may_edit_claim(user, claim)
     errors = ErrorCollector(refused)
     merged = {
         "department": claim.department.code,

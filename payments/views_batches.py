@@ -12,12 +12,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from claims.http import scoped
-from claims import roles
 from claims.errors import DomainError, NotInScope
 from claims.models import Payee
 from claims.selectors import jurisdictions_overseen_by
 from workflow import disbursement
 
+from . import access
 from .forms_batches import CancelBatchForm, PayeeAccountForm, selected_claim_ids
 from .models import BatchLineStatus, BatchStatus, TransferStatus
 from .selectors import batches as selectors
@@ -28,13 +28,8 @@ from .services.payees import set_payee_account
 PAGE_SIZE = 50
 
 
-def _require_reader(user) -> None:
-    if not selectors.may_read_batches(user):
-        raise PermissionDenied
-
-
-def _require_finance(user) -> None:
-    if not roles.has_role(user, roles.FINANCE_OFFICER):
+def _require(user, capability: str) -> None:
+    if not access.may(user, capability):
         raise PermissionDenied
 
 
@@ -45,17 +40,17 @@ def _error_text(error: DomainError) -> str:
 
 @scoped
 def batch_list(request):
-    _require_reader(request.user)
+    _require(request.user, access.READ_BATCHES)
     page = Paginator(selectors.batches_visible_to(request.user).order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "payments/batches/list.html", {
         "page": page, "summary": selectors.awaiting_summary(request.user),
-        "may_build": selectors.may_build_batches(request.user),
+        "may_build": access.may_build_batches(request.user),
     })
 
 
 @scoped
 def batch_build(request):
-    _require_finance(request.user)
+    _require(request.user, access.BUILD_BATCHES)
     if request.method == "POST":
         jurisdictions = list(jurisdictions_overseen_by(request.user))
         try:
@@ -79,12 +74,12 @@ def batch_build(request):
 
 @scoped
 def batch_detail(request, batch_id):
-    _require_reader(request.user)
+    _require(request.user, access.READ_BATCHES)
     return _render_detail(request, selectors.get_batch_for_user(user=request.user, batch_id=batch_id))
 
 
 def _render_detail(request, batch, *, cancel_form: CancelBatchForm | None = None, status: int = 200):
-    is_finance = roles.has_role(request.user, roles.FINANCE_OFFICER)
+    user = request.user
     lines = Paginator(selectors.batch_lines(batch), PAGE_SIZE).get_page(request.GET.get("page"))
     payees = Paginator(selectors.batch_transfers(batch), PAGE_SIZE).get_page(request.GET.get("payees_page"))
     for row in lines.object_list:
@@ -98,9 +93,9 @@ def _render_detail(request, batch, *, cancel_form: CancelBatchForm | None = None
         "files": selectors.batch_files(batch) if released else [],
         "checksum": selectors.payment_checksum(batch) if released else None,
         "problems": services.check_batch(batch) if built else [],
-        "may_release": is_finance and built and batch.built_by_id != request.user.pk,
-        "four_eyes": is_finance and built and batch.built_by_id == request.user.pk,
-        "may_cancel": is_finance and built, "may_download": is_finance and released,
+        "may_release": access.may_release_batch(user, batch),
+        "four_eyes": access.waits_for_another_releaser(user, batch),
+        "may_cancel": access.may_cancel_batch(user, batch), "may_download": access.may_download_bank_files(user, batch),
         "releasing": batch.status == BatchStatus.RELEASING,
         "cancel_form": cancel_form or CancelBatchForm(),
     }, status=status)
@@ -109,7 +104,7 @@ def _render_detail(request, batch, *, cancel_form: CancelBatchForm | None = None
 @require_POST
 @scoped
 def batch_release(request, batch_id):
-    _require_finance(request.user)
+    _require(request.user, access.RELEASE_BATCHES)
     batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
     try:
         batch = disbursement.request_release(actor=request.user, batch=batch)
@@ -123,7 +118,7 @@ def batch_release(request, batch_id):
 @require_POST
 @scoped
 def batch_cancel(request, batch_id):
-    _require_finance(request.user)
+    _require(request.user, access.CANCEL_BATCHES)
     batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
     form = CancelBatchForm(request.POST)
     if not form.is_valid():  # no reason, or too long: the page again, with the form's error
@@ -140,7 +135,7 @@ def batch_cancel(request, batch_id):
 
 @scoped
 def batch_file(request, batch_id, kind):
-    _require_reader(request.user)
+    _require(request.user, access.READ_BATCHES)
     batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
     if kind not in FILE_KINDS:
         raise NotInScope("Not found.")
@@ -157,7 +152,7 @@ def batch_file(request, batch_id, kind):
 @scoped
 def payee_accounts(request):
     """Lines awaiting payment whose payee has no account, and the form to enter (or correct) one."""
-    _require_finance(request.user)
+    _require(request.user, access.SET_PAYEE_ACCOUNTS)
     trainee = provider = None
     if request.GET.get("trainee") or request.POST.get("trainee"):
         trainee = selectors.trainee_for_payee_account(user=request.user, trainee_id=request.POST.get("trainee") or request.GET.get("trainee"))

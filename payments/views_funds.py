@@ -12,27 +12,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from claims.http import scoped
-from claims import roles
 from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope
 from claims.selectors import departments_of_reviewer, jurisdictions_overseen_by
 
-from .access import HR_ROLES
+from . import access
 from .forms_funds import FundAccountForm, PlanItemsForm, RefuseForm
 from .models import FundingPlan, PlanStatus
 from .selectors import funds as selectors
 from .services import funds as services
-
-
-def _is_hr(user) -> bool:
-    return any(roles.has_role(user, role) for role in HR_ROLES)
-
-
-def _is_finance(user) -> bool:
-    return roles.has_role(user, roles.FINANCE_OFFICER)
-
-
-def _is_reviewer(user) -> bool:
-    return roles.has_role(user, roles.DEPARTMENT_REVIEWER)
 
 
 class BadYear(Exception):
@@ -57,10 +44,8 @@ def _bad_year(request, error: BadYear) -> HttpResponse:
 
 
 def _require_funds_reader(user) -> None:
-    try:
-        selectors.require_report_reader(user)
-    except ActionForbidden:
-        raise PermissionDenied from None
+    if not access.may(user, access.READ_FUND_REPORTS):
+        raise PermissionDenied
 
 
 @scoped
@@ -80,14 +65,14 @@ def funds(request):
     plans = list(plans)
     for plan in plans:
         plan.allocation_shown = allocations.get(plan.pk)
-    own = list(departments_of_reviewer(request.user)) if _is_reviewer(request.user) else []
+    own = list(departments_of_reviewer(request.user)) if access.may(request.user, access.DRAFT_PLANS) else []
     planned = {plan.department_id for plan in plans}
     year_accounts = [account for account in accounts if account.year == year]
     return render(request, "payments/funds/index.html", {
         "year": year,
         "accounts": accounts,
         "plans": plans,
-        "may_open_account": _is_finance(request.user),
+        "may_open_account": access.may(request.user, access.OPEN_FUND_ACCOUNTS),
         # A reviewer may draft a plan for each of its departments without one this year.
         "may_draft": bool(own and year_accounts and any(d.pk not in planned for d in own)),
         "year_accounts": year_accounts,
@@ -96,7 +81,7 @@ def funds(request):
 
 @scoped
 def fund_account_new(request):
-    if not _is_finance(request.user):
+    if not access.may(request.user, access.OPEN_FUND_ACCOUNTS):
         raise PermissionDenied
     jurisdictions = list(jurisdictions_overseen_by(request.user).order_by("code"))
     status = 200
@@ -132,7 +117,7 @@ def _funds_url() -> str:
 
 def _plan_form(request, *, account, plan=None):
     """Draft a new plan (``plan`` None) or redraft one (draft or refused)."""
-    if not _is_reviewer(request.user):
+    if not access.may(request.user, access.DRAFT_PLANS):
         raise PermissionDenied
     if plan is not None and plan.status not in (PlanStatus.DRAFT, PlanStatus.REFUSED):
         messages.error(request, _("计划已报备，不能再修改。"))
@@ -183,9 +168,9 @@ def plan_edit(request, plan_id):
 def _render_plan(request, plan, *, refuse_form=None, status=200):
     plan = selectors.get_plan_for_user(user=request.user, plan_id=plan.pk)
     user = request.user
-    may_edit = _is_reviewer(user) and plan.status in (PlanStatus.DRAFT, PlanStatus.REFUSED)
-    may_file = _is_reviewer(user) and plan.status == PlanStatus.DRAFT
-    may_accept = (plan.status == PlanStatus.FILED and _is_hr(user)) or (plan.status == PlanStatus.HR_ACCEPTED and _is_finance(user))
+    may_edit = access.may_edit_plan(user, plan)
+    may_file = access.may_file_plan(user, plan)
+    may_accept = access.may_accept_plan(user, plan)
     allocation = getattr(plan, "allocation", None) if plan.status == PlanStatus.ACCEPTED else None
     return render(request, "payments/funds/plan.html", {
         "plan": plan,
@@ -235,7 +220,7 @@ def plan_accept(request, plan_id):
 @scoped
 def plan_refuse(request, plan_id):
     plan = selectors.get_plan_for_user(user=request.user, plan_id=plan_id)
-    if not (_is_hr(request.user) or _is_finance(request.user)):
+    if not access.may_decide_plans(request.user):
         raise PermissionDenied
     form = RefuseForm(request.POST)
     form.is_valid()

@@ -15,6 +15,7 @@ from claims.http import scoped
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from workflow import disbursement
 
+from . import access
 from .forms_results import CancelPaymentForm, CorrectionForm, ReceiptForm, RecoveryForm, ResultUploadForm
 from .models import BankFile, BankFileKind, BatchLine, BatchStatus, RecoveryStatus, TransferStatus
 from .selectors import results as selectors
@@ -24,8 +25,8 @@ from .services import results as services
 PAGE_SIZE = 50
 
 
-def _require(allowed: bool) -> None:
-    if not allowed:
+def _require(user, capability: str) -> None:
+    if not access.may(user, capability):
         raise PermissionDenied
 
 
@@ -43,7 +44,7 @@ def _render_upload(request, batch, form, *, status=200, problems=None):
 @scoped
 def result_upload(request, batch_id):
     batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
-    _require(selectors.is_finance(request.user))
+    _require(request.user, access.UPLOAD_BANK_RESULTS)
     if request.method != "POST":
         return _render_upload(request, batch, ResultUploadForm())
     form = ResultUploadForm(request.POST, request.FILES)
@@ -86,7 +87,7 @@ def reconciliation(request, batch_id):
     returned = (batch.transfers.filter(status=TransferStatus.RETURNED).order_by("seq")
                 .prefetch_related(Prefetch("lines", queryset=BatchLine.objects.select_related("claim_line__claim").order_by("pk"))))
     return render(request, "payments/results/reconciliation.html", {
-        "batch": batch, "report": report, "returned": returned, "may_upload": selectors.is_finance(request.user),
+        "batch": batch, "report": report, "returned": returned, "may_upload": access.may(request.user, access.UPLOAD_BANK_RESULTS),
         "files": BankFile.objects.filter(batch=batch, kind=BankFileKind.RESULT).defer("content").order_by("-pk"),
     })
 
@@ -100,7 +101,7 @@ def returns(request):
         Prefetch("lines", queryset=selectors.open_returned_batch_lines()
                  .select_related("claim_line__claim", "claim_line__trainee").order_by("pk"), to_attr="open_batch_lines"))
     page = Paginator(transfers, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "payments/results/returns.html", {"page": page, "may_correct": selectors.is_finance(request.user),
+    return render(request, "payments/results/returns.html", {"page": page, "may_correct": access.may(request.user, access.CORRECT_RETURNED_PAYEES),
                                                              "form": CorrectionForm()})
 
 
@@ -108,7 +109,7 @@ def returns(request):
 @scoped
 def return_correct(request, transfer_id):
     transfer = selectors.get_transfer_for_user(user=request.user, transfer_id=transfer_id)
-    _require(selectors.is_finance(request.user))
+    _require(request.user, access.CORRECT_RETURNED_PAYEES)
     form = CorrectionForm(request.POST)
     if not form.is_valid():
         return render(request, "payments/results/correct.html", {"transfer": transfer, "form": form}, status=400)
@@ -134,7 +135,7 @@ def return_correct(request, transfer_id):
 @scoped
 def line_cancel(request, claim_id, line_no):
     line = selectors.get_line_for_overseer(user=request.user, claim_id=claim_id, line_no=line_no)
-    _require(selectors.is_hr(request.user))
+    _require(request.user, access.CANCEL_LINE_PAYMENTS)
     form = CancelPaymentForm(request.POST or None)
     status = 200
     if request.method == "POST" and not form.is_valid():
@@ -161,7 +162,7 @@ def line_cancel(request, claim_id, line_no):
 @scoped
 def recovery_open(request, claim_id, line_no):
     line = selectors.get_line_for_overseer(user=request.user, claim_id=claim_id, line_no=line_no)
-    _require(selectors.is_hr(request.user))
+    _require(request.user, access.OPEN_RECOVERIES)
     figures = selectors.recovery_figures(line)
     initial = {"amount_due": f"{figures['available']:.2f}", "payer_kind": "provider", "payer_name": line.claim.provider.name}
     form = RecoveryForm(request.POST or None, initial=initial)
@@ -203,7 +204,7 @@ def _render_recovery(request, order, form=None, status=200):
         "receipts": order.receipts.select_related("recorded_by").order_by("pk"),
         "outstanding": order.amount_due - order.amount_recovered,
         "form": form or ReceiptForm(),
-        "may_record": selectors.is_finance(request.user) and order.status == RecoveryStatus.OPEN and order.opened_by_id != request.user.pk,
+        "may_record": access.may_record_receipt(request.user, order),
     }, status=status)
 
 
@@ -216,7 +217,7 @@ def recovery_detail(request, order_id):
 @scoped
 def recovery_receipt(request, order_id):
     order = selectors.get_recovery_for_user(user=request.user, order_id=order_id)
-    _require(selectors.is_finance(request.user))
+    _require(request.user, access.RECORD_RECOVERY_RECEIPTS)
     form = ReceiptForm(request.POST)
     if not form.is_valid():
         return _render_recovery(request, order, form, status=400)

@@ -20,7 +20,8 @@ from claims.eligibility import active_flags, check_claim
 from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import SETTLED_LINE_STATES, Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecision, PaymentStatus
 from claims.payment_stage import payment_stage_status, refresh_payment_stage
-from claims.selectors import get_claim_for_user, user_may_edit_claim
+from claims.access import may_edit_claim
+from claims.selectors import get_claim_for_user
 from claims.services import line_summary, recompute_total, refresh_flags
 from payments.services.funds import reserve_approved_lines
 
@@ -88,7 +89,7 @@ def _execute(task: Task, *, decision: str, **process_fields) -> None:
 def submit_claim(*, user, claim: Claim) -> Claim:
     """Submit a draft (starts the flow) or resubmit a returned claim (to the step that returned it)."""
     claim = Claim.objects.select_for_update().get(pk=claim.pk)
-    if not user_may_edit_claim(user=user, claim=claim):
+    if not may_edit_claim(user, claim):
         if policy.own_claim_submitted_meanwhile(user=user, claim=claim):
             raise StepAlreadyTaken(_("该申领已提交。"))
         raise ActionForbidden(_("只有本机构经办人可以提交草稿或退回修改的申领。"))
@@ -141,7 +142,7 @@ def withdraw_claim(*, user, claim: Claim, reason: str) -> Claim:
     correction): the process, if started, is cancelled; the claim no longer counts against
     anyone's quota (RULES E2, E3). A reason is required: the ledger keeps it."""
     claim = Claim.objects.select_for_update().get(pk=claim.pk)
-    if not user_may_edit_claim(user=user, claim=claim):
+    if not may_edit_claim(user, claim):
         if claim.status == ClaimStatus.WITHDRAWN and policy.own_claim_submitted_meanwhile(user=user, claim=claim):
             raise StepAlreadyTaken(_("该申领已撤回。"))
         raise ActionForbidden(_("只有本机构经办人可以撤回草稿或退回修改的申领。"))

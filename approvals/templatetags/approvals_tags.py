@@ -4,7 +4,7 @@ from django import template
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from claims import roles
+from claims import access, roles
 from claims.models import ClaimStatus, LineDecision, PaymentStatus
 from workflow.steps import STEPS
 
@@ -54,12 +54,21 @@ ACTION_LABELS = {
 
 @register.simple_tag
 def roles_of(user) -> set[str]:
-    return roles.roles_of(user)
+    return access.roles_held(user)
+
+
+@register.filter
+def claims_may(user, capability: str) -> bool:
+    """``user|claims_may:"import_roster"``: a capability of claims.access."""
+    if capability not in access.CAPABILITIES:
+        raise template.TemplateSyntaxError(f"claims_may: no capability {capability!r} in claims.access")
+    return access.may(user, capability)
 
 
 @register.filter
 def role_labels(user) -> str:
-    return "、".join(str(ROLE_LABELS[role]) for role in roles.ALL_ROLES if role in roles.roles_of(user))
+    held = access.roles_held(user)
+    return "、".join(str(ROLE_LABELS[role]) for role in roles.ALL_ROLES if role in held)
 
 
 @register.filter

@@ -12,14 +12,13 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from claims import roles
 from claims.errors import NotInScope
 from claims.models import ClaimLine, ClaimStatus, LineDecision, Payee, PaymentStatus, Provider, Trainee
 from claims.selectors import jurisdictions_overseen_by
 
+from .. import access
 from ..models import ZERO, BankFile, BatchLine, PaymentBatch, Transfer
 
-READER_ROLES = (roles.FINANCE_OFFICER, roles.AUDITOR)
 MAX_ID = 2**63 - 1  # the largest primary key the database holds; a larger id names nothing
 
 LINE_FIELDS = (
@@ -31,16 +30,8 @@ TRANSFER_FIELDS = ("id", "seq", "payee_kind", "account_name", "bank_name", "acco
                    "bank_reference", "return_reason")
 
 
-def may_read_batches(user) -> bool:
-    return bool(roles.roles_of(user) & set(READER_ROLES))
-
-
-def may_build_batches(user) -> bool:
-    return roles.has_role(user, roles.FINANCE_OFFICER) and jurisdictions_overseen_by(user).exists()
-
-
 def batches_visible_to(user) -> QuerySet:
-    if not user.is_authenticated or not may_read_batches(user):
+    if not user.is_authenticated or not access.may(user, access.READ_BATCHES):
         return PaymentBatch.objects.none()
     return PaymentBatch.objects.filter(fund_account__jurisdiction__in=jurisdictions_overseen_by(user).values("pk")).select_related(
         "fund_account__jurisdiction", "built_by", "released_by", "cancelled_by")
@@ -81,7 +72,7 @@ def get_batch_file(*, batch: PaymentBatch, kind: str) -> BankFile:
 def awaiting_lines(user) -> QuerySet:
     """Approved lines reserved against this year's fund account and not yet in a batch, in the user's
     jurisdictions: what a build (which takes this year's account unless told otherwise) would take."""
-    if not may_read_batches(user):
+    if not access.may(user, access.READ_BATCHES):
         return ClaimLine.objects.none()
     return ClaimLine.objects.filter(
         claim__jurisdiction__in=jurisdictions_overseen_by(user).values("pk"), payment_status=PaymentStatus.RESERVED,
@@ -139,7 +130,7 @@ def lines_without_payee_account(user) -> QuerySet:
 
 def trainee_for_payee_account(*, user, trainee_id) -> Trainee:
     """A person whose account finance may see and set: one with a line in a submitted claim of its jurisdictions."""
-    if not roles.has_role(user, roles.FINANCE_OFFICER):
+    if not access.may(user, access.SET_PAYEE_ACCOUNTS):
         raise NotInScope("Not found.")
     overseen = jurisdictions_overseen_by(user).values("pk")
     lines = ClaimLine.objects.filter(claim__jurisdiction__in=overseen).exclude(claim__status=ClaimStatus.DRAFT)
@@ -152,7 +143,7 @@ def trainee_for_payee_account(*, user, trainee_id) -> Trainee:
 def provider_for_payee_account(*, user, code) -> Provider:
     from claims.selectors import providers_of_clerk
 
-    overseen = jurisdictions_overseen_by(user).values("pk") if roles.has_role(user, roles.FINANCE_OFFICER) else []
+    overseen = jurisdictions_overseen_by(user).values("pk") if access.may(user, access.SET_PAYEE_ACCOUNTS) else []
     found = Provider.objects.filter(Q(pk__in=providers_of_clerk(user).values("pk")) | Q(jurisdiction__in=overseen), code=str(code))
     provider = found.select_related("payee_account").first()
     if provider is None:

@@ -15,11 +15,11 @@ from django.db.models import DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
-from claims import roles
-from claims.errors import ActionForbidden, NotInScope
+from claims.errors import NotInScope
 from claims.models import ClaimLine, PaymentStatus
 from claims.selectors import departments_of_reviewer, jurisdictions_overseen_by
 
+from .. import access
 from ..models import Allocation, FundAccount, FundingPlan, RecoveryOrder, RecoveryReceipt
 
 ZERO = Decimal("0.00")
@@ -29,7 +29,7 @@ CENT = Decimal("0.01")
 def _money(value) -> Decimal:
     """Two places, whatever the database returned (SQLite's sums drop them)."""
     return (value or ZERO).quantize(CENT)
-REPORT_ROLES = (roles.FINANCE_OFFICER, roles.HR_REVIEWER, roles.HR_HEAD, roles.AUDITOR, roles.DEPARTMENT_REVIEWER)
+
 
 # Money bound but not yet paid.
 RESERVED_STATES = (PaymentStatus.RESERVED, PaymentStatus.IN_BATCH, PaymentStatus.IN_PAYMENT)
@@ -87,16 +87,6 @@ def get_plan_for_user(*, user, plan_id) -> FundingPlan:
 def overseen_jurisdiction_ids(user) -> set[int]:
     """The jurisdictions whose whole accounts (budget, account number) the user may see."""
     return set(_overseen(user).values_list("pk", flat=True))
-
-
-def may_read_reports(user) -> bool:
-    return bool(roles.roles_of(user) & set(REPORT_ROLES))
-
-
-def require_report_reader(user) -> None:
-    """The one check of who reads the funds pages and report (403 otherwise)."""
-    if not may_read_reports(user):
-        raise ActionForbidden(_("您的角色不能查看资金报表。"), code="role")
 
 
 # --------------------------------------------------------------------------- the report
@@ -237,5 +227,5 @@ def funds_report(*, user, year: int) -> dict:
 
 def funds_report_for(*, user, year: int) -> dict:
     """The report, for a user whose role may read it (ActionForbidden otherwise)."""
-    require_report_reader(user)
+    access.require(user, access.READ_FUND_REPORTS)
     return funds_report(user=user, year=year)

@@ -12,12 +12,11 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from claims.models import SETTLED_LINE_STATES
-from claims import roles
 from claims.errors import NotInScope
 from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, PaymentStatus
 from claims.selectors import jurisdictions_overseen_by
 
-from ..access import HR_ROLES
+from .. import access
 from ..models import (
     LIVE_BATCH_LINE_STATUSES,
     BatchLine,
@@ -30,7 +29,6 @@ from ..models import (
 )
 
 ZERO = Decimal("0.00")
-OVERSEER_ROLES = (roles.FINANCE_OFFICER, roles.HR_REVIEWER, roles.HR_HEAD, roles.AUDITOR)
 ANOMALY_LIMIT = 200
 # The batch line status each transfer status goes with.
 LINE_STATUS_OF_TRANSFER = {
@@ -42,21 +40,8 @@ LINE_STATUS_OF_TRANSFER = {
 }
 
 
-def _overseer(user) -> bool:
-    return user.is_authenticated and bool(roles.roles_of(user) & set(OVERSEER_ROLES))
-
-
-def is_finance(user) -> bool:
-    """The role only (scope is the selectors' and the services' business): the pages' and the API's one check."""
-    return getattr(user, "is_authenticated", False) and roles.has_role(user, roles.FINANCE_OFFICER)
-
-
-def is_hr(user) -> bool:
-    return getattr(user, "is_authenticated", False) and bool(roles.roles_of(user) & set(HR_ROLES))
-
-
 def batches_visible_to(user) -> QuerySet:
-    if not _overseer(user):
+    if not access.may(user, access.READ_PAYMENT_RESULTS):
         return PaymentBatch.objects.none()
     return PaymentBatch.objects.filter(fund_account__jurisdiction__in=jurisdictions_overseen_by(user).values("pk")).select_related(
         "fund_account__jurisdiction", "built_by", "released_by")
@@ -78,7 +63,7 @@ def get_transfer_for_user(*, user, transfer_id) -> Transfer:
 
 
 def recoveries_visible_to(user) -> QuerySet:
-    if not _overseer(user):
+    if not access.may(user, access.READ_PAYMENT_RESULTS):
         return RecoveryOrder.objects.none()
     return RecoveryOrder.objects.filter(claim_line__claim__jurisdiction__in=jurisdictions_overseen_by(user).values("pk")).select_related(
         "claim_line__claim", "claim_line__trainee", "opened_by")
@@ -93,7 +78,7 @@ def get_recovery_for_user(*, user, order_id) -> RecoveryOrder:
 
 def get_line_for_overseer(*, user, claim_id, line_no) -> ClaimLine:
     """A line of a submitted claim of a jurisdiction the user oversees (HR, finance, auditor)."""
-    if not _overseer(user):
+    if not access.may(user, access.READ_PAYMENT_RESULTS):
         raise NotInScope("Not found.")
     try:
         return ClaimLine.objects.select_related("claim__jurisdiction", "trainee").get(

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from audit.services import record_event
 
-from ..access import require_finance
+from .. import access
 from ..models import BankFile, BankFileKind, PaymentBatch
 from .funds import XLSX_CONTENT_TYPE
 
@@ -21,7 +21,7 @@ def content_type_of(bank_file: BankFile) -> str:
 @transaction.atomic
 def download_bank_file(*, actor, batch: PaymentBatch, bank_file: BankFile) -> BankFile:
     """Check the actor may take the file and record that they did; the caller sends ``bank_file.content``."""
-    require_finance(actor, batch.fund_account.jurisdiction)
+    access.require_in(actor, access.DOWNLOAD_BANK_FILES, batch.fund_account.jurisdiction)
     record_event(actor=actor, action="payment_file.downloaded", obj=batch,
                  detail={"number": batch.number, "kind": bank_file.kind, "filename": bank_file.filename,
                          "sha256": bank_file.sha256, "file": bank_file.pk})

@@ -26,7 +26,7 @@ from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.payment_stage import refresh_payment_stage
 from claims.models import Claim, ClaimLine, ClaimStatus, Jurisdiction, LineDecision, Payee, PaymentStatus
 
-from ..access import require_finance
+from .. import access
 from ..models import (
     BankFile,
     BankFileKind,
@@ -83,7 +83,7 @@ def build_batch(*, actor, jurisdiction: Jurisdiction, other_duty_processes, clai
     claims only), one transfer per payee. Without ``claim_ids``, lines that cannot be paid yet (no
     payee account; a claim this officer reviewed) are left out and listed on the batch; with
     ``claim_ids``, any such line is an error naming the claim."""
-    require_finance(actor, jurisdiction)
+    access.require_in(actor, access.BUILD_BATCHES, jurisdiction)
     account = _fund_account(jurisdiction, year)  # locked: builds of one account take turns
     eligible = ClaimLine.objects.filter(
         allocation__fund_account=account, payment_status=PaymentStatus.RESERVED, decision=LineDecision.APPROVE,
@@ -218,7 +218,7 @@ def cancel_batch(*, actor, batch: PaymentBatch, reason: str) -> PaymentBatch:
     if not reason:
         raise InvalidInput(_("作废批次须写明理由。"), fields={"reason": [_("必填。")]})
     batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
-    require_finance(actor, batch.fund_account.jurisdiction)
+    access.require_in(actor, access.CANCEL_BATCHES, batch.fund_account.jurisdiction)
     if batch.status != BatchStatus.BUILT:
         raise StepAlreadyTaken(_("批次已发放或已作废，不能作废。"))
     rows = _batch_rows(batch)
@@ -269,14 +269,13 @@ def request_release(*, actor, batch: PaymentBatch, other_duty_processes) -> Paym
     from ..tasks import release_batch_task
 
     batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
-    require_finance(actor, batch.fund_account.jurisdiction)
+    access.require_in(actor, access.RELEASE_BATCHES, batch.fund_account.jurisdiction)
     if batch.status == BatchStatus.RELEASING and batch.released_by_id == actor.pk:
         transaction.on_commit(lambda: release_batch_task.delay(batch.pk))
         return batch
     if batch.status != BatchStatus.BUILT:
         raise StepAlreadyTaken(_("批次 %(number)s 已发放或已作废。") % {"number": batch.number})
-    if batch.built_by_id == actor.pk:
-        raise ActionForbidden(_("复核发放须由生成批次以外的另一名财政经办人办理。"), code="four_eyes")
+    access.require_not_builder(actor, batch)
     reviewed = _reviewed_claims_in_batch(other_duty_processes=other_duty_processes, batch=batch)
     if reviewed:
         raise ActionForbidden(_("职责分离：您审核过本批次中的申领（%(claims)s），不能发放。") % {"claims": "、".join(reviewed[:10])},

@@ -17,7 +17,7 @@ from audit.services import record_event
 from claims.errors import FundsExceeded, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, Department, Jurisdiction, LineDecision, PaymentStatus, PolicyCategory
 
-from ..access import require_department_reviewer, require_finance, require_hr
+from .. import access
 from ..models import Allocation, FundAccount, FundingPlan, PlanItem, PlanStatus
 
 MONEY_PLACES = Decimal("0.01")
@@ -69,7 +69,7 @@ def parse_year(value, *, field: str = "year") -> int:
 def create_fund_account(*, actor, jurisdiction: Jurisdiction, year: int, name: str, bank_name: str, account_number: str,
                         budget) -> FundAccount:
     """Finance opens the year's segregated account (专账) with the money placed in it."""
-    require_finance(actor, jurisdiction)
+    access.require_in(actor, access.OPEN_FUND_ACCOUNTS, jurisdiction)
     errors: dict[str, list[str]] = {}
     amount = parse_money(budget, field="budget", errors=errors)
     for field, value in (("name", name), ("bank_name", bank_name), ("account_number", account_number)):
@@ -142,7 +142,7 @@ def _plan_state(plan: FundingPlan) -> dict:
 def save_plan(*, actor, fund_account: FundAccount, department: Department, items, with_created: bool = False):
     """The department drafts (or redrafts, while draft or refused) its plan for the year.
     Returns the plan, or ``(plan, created)`` when ``with_created``."""
-    require_department_reviewer(actor, department)
+    access.require_for_department(actor, access.DRAFT_PLANS, department)
     if department.jurisdiction_id != fund_account.jurisdiction_id:
         raise InvalidInput(_("专账与部门不属于同一行政区。"), fields={"fund_account": [_("行政区不符。")]})
     parsed = _parse_items(items)
@@ -174,7 +174,7 @@ def _move_plan(*, plan: FundingPlan, allowed: tuple, to: str, **fields) -> Fundi
 
 @transaction.atomic
 def file_plan(*, actor, plan: FundingPlan) -> FundingPlan:
-    require_department_reviewer(actor, plan.department)
+    access.require_for_department(actor, access.FILE_PLANS, plan.department)
     plan = _move_plan(plan=plan, allowed=(PlanStatus.DRAFT,), to=PlanStatus.FILED, filed_by=actor, filed_at=timezone.now())
     record_event(actor=actor, action="plan.filed", obj=plan, from_state=PlanStatus.DRAFT, to_state=plan.status,
                  detail={"department": plan.department.code, "year": plan.fund_account.year, "total": plan.total})
@@ -183,7 +183,7 @@ def file_plan(*, actor, plan: FundingPlan) -> FundingPlan:
 
 @transaction.atomic
 def accept_plan_hr(*, actor, plan: FundingPlan) -> FundingPlan:
-    require_hr(actor, plan.fund_account.jurisdiction)
+    access.require_in(actor, access.HR_ACCEPT_PLANS, plan.fund_account.jurisdiction)
     plan = _move_plan(plan=plan, allowed=(PlanStatus.FILED,), to=PlanStatus.HR_ACCEPTED, hr_accepted_by=actor,
                       hr_accepted_at=timezone.now())
     record_event(actor=actor, action="plan.hr_accepted", obj=plan, from_state=PlanStatus.FILED, to_state=plan.status,
@@ -195,7 +195,7 @@ def accept_plan_hr(*, actor, plan: FundingPlan) -> FundingPlan:
 def accept_plan_finance(*, actor, plan: FundingPlan) -> Allocation:
     """Finance accepts the plan HR accepted: its total becomes the department's allocation,
     provided the year's accepted allocations stay within the account's budget."""
-    require_finance(actor, plan.fund_account.jurisdiction)
+    access.require_in(actor, access.FINANCE_ACCEPT_PLANS, plan.fund_account.jurisdiction)
     account = FundAccount.objects.select_for_update().get(pk=plan.fund_account_id)
     plan = _move_plan(plan=plan, allowed=(PlanStatus.HR_ACCEPTED,), to=PlanStatus.ACCEPTED, finance_accepted_by=actor,
                       finance_accepted_at=timezone.now())
@@ -231,10 +231,8 @@ def refuse_plan(*, actor, plan: FundingPlan, reason: str) -> FundingPlan:
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput(_("退回须写明理由。"), fields={"reason": [_("必填。")]})
-    if plan.status == PlanStatus.HR_ACCEPTED:
-        require_finance(actor, plan.fund_account.jurisdiction)
-    else:
-        require_hr(actor, plan.fund_account.jurisdiction)
+    # Refused by whoever would accept it next (a plan in any other state: HR's check, then 409).
+    access.require_in(actor, access.acceptance_of(plan) or access.HR_ACCEPT_PLANS, plan.fund_account.jurisdiction)
     before = plan.status
     plan = _move_plan(plan=plan, allowed=(before,) if before in (PlanStatus.FILED, PlanStatus.HR_ACCEPTED) else (),
                       to=PlanStatus.REFUSED, refusal_reason=reason)

@@ -7,12 +7,11 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from audit.services import record_event
-from claims import roles
-from claims.errors import ActionForbidden, InvalidInput
+from claims.errors import InvalidInput
 from claims.models import Provider, Trainee
 from claims.personal_data import decrypt_id_number, encrypt_id_number
-from claims.selectors import jurisdictions_overseen_by, providers_of_clerk
 
+from .. import access
 from ..models import PayeeAccount
 
 ACCOUNT_NUMBER = re.compile(r"^[0-9]{8,30}$")
@@ -26,16 +25,6 @@ def mask_account_number(number: str) -> str:
 def account_number_of(holder) -> str:
     """The full number, for the bank file only."""
     return decrypt_id_number(holder.account_number_encrypted)
-
-
-def _may_set(actor, *, provider: Provider | None, trainee: Trainee | None) -> bool:
-    overseen = jurisdictions_overseen_by(actor)
-    if provider is not None:
-        if providers_of_clerk(actor).filter(pk=provider.pk).exists():
-            return True
-        return roles.has_role(actor, roles.FINANCE_OFFICER) and overseen.filter(pk=provider.jurisdiction_id).exists()
-    return roles.has_role(actor, roles.FINANCE_OFFICER) and overseen.filter(
-        pk__in=trainee.claim_lines.values("claim__jurisdiction")).exists()
 
 
 def clean_account(*, account_name: str, bank_name: str, account_number: str, prefix: str = "") -> tuple[str, str, str]:
@@ -60,8 +49,8 @@ def set_payee_account(*, actor, provider: Provider | None = None, trainee: Train
     """Set or correct where a provider (by its clerk or finance) or a person (by finance) is paid."""
     if (provider is None) == (trainee is None):
         raise ValueError("exactly one of provider and trainee")
-    if actor is not None and not _may_set(actor, provider=provider, trainee=trainee):
-        raise ActionForbidden(_("您不能修改该收款账户。"), code="role")
+    if actor is not None:
+        access.require_may_set_payee_account(actor, provider=provider, trainee=trainee)
     account_name, bank_name, account_number = clean_account(account_name=account_name, bank_name=bank_name,
                                                            account_number=account_number)
     owner = {"provider": provider} if provider is not None else {"trainee": trainee}

@@ -14,10 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import record_event
-from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
+from claims.errors import InvalidInput, StepAlreadyTaken
 from claims.models import ClaimLine, PaymentStatus
 
-from ..access import require_finance, require_hr
+from .. import access
 from ..models import PayeeKind, RecoveryOrder, RecoveryReason, RecoveryReceipt, RecoveryStatus
 from .funds import give_back_to_allocation, parse_money
 
@@ -36,7 +36,7 @@ def open_recovery(*, actor, line: ClaimLine, amount_due, payer_kind: str, payer_
                   reason: str) -> RecoveryOrder:
     """HR opens a recovery order on a paid line, for at most what no other order claims yet."""
     line = ClaimLine.objects.select_for_update().select_related("claim__jurisdiction").get(pk=line.pk)
-    require_hr(actor, line.claim.jurisdiction)
+    access.require_in(actor, access.OPEN_RECOVERIES, line.claim.jurisdiction)
     errors: dict[str, list[str]] = {}
     amount = parse_money(amount_due, field="amount_due", errors=errors, positive=True)
     if payer_kind not in PayeeKind.values:
@@ -75,9 +75,8 @@ def record_recovery_receipt(*, actor, order: RecoveryOrder, amount, received_on,
     when its whole paid amount has come back."""
     order = RecoveryOrder.objects.select_related("claim_line__claim__jurisdiction", "opened_by").get(pk=order.pk)
     line = order.claim_line
-    require_finance(actor, line.claim.jurisdiction)
-    if actor.pk == order.opened_by_id:
-        raise ActionForbidden(_("开具追回单的人不能登记该单的到账。"), code="segregation")
+    access.require_in(actor, access.RECORD_RECOVERY_RECEIPTS, line.claim.jurisdiction)
+    access.require_not_opener(actor, order)
     errors: dict[str, list[str]] = {}
     value = parse_money(amount, field="amount", errors=errors, positive=True)
     if isinstance(received_on, str):

@@ -24,7 +24,7 @@ from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, PaymentSt
 from claims.payment_stage import refresh_payment_stage
 from claims.services import recompute_total
 
-from ..access import require_finance, require_hr
+from .. import access
 from ..models import (
     BankFile,
     BankFileKind,
@@ -251,7 +251,7 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
     The claims it may have settled are listed in ``claims_to_settle``; call it through
     workflow.disbursement, which ends them in the same transaction."""
     batch = PaymentBatch.objects.select_for_update().select_related("fund_account__jurisdiction").get(pk=batch.pk)
-    require_finance(actor, batch.fund_account.jurisdiction)
+    access.require_in(actor, access.UPLOAD_BANK_RESULTS, batch.fund_account.jurisdiction)
     sha256 = hashlib.sha256(content or b"").hexdigest()
     if batch.status not in (BatchStatus.RELEASED, BatchStatus.RECONCILED):
         raise StepAlreadyTaken(_("批次 %(number)s 尚未发送银行（当前：%(status)s），不能登记银行结果。")
@@ -381,7 +381,7 @@ def correct_payee_after_return(*, actor, transfer: Transfer | None = None, line:
         if transfer is None or line.payment_status != PaymentStatus.RETURNED:
             raise StepAlreadyTaken(_("该明细不是退票状态，无需更正收款账户。"))
     transfer = Transfer.objects.select_related("batch__fund_account__jurisdiction", "provider", "trainee").get(pk=transfer.pk)
-    require_finance(actor, transfer.batch.fund_account.jurisdiction)
+    access.require_in(actor, access.CORRECT_RETURNED_PAYEES, transfer.batch.fund_account.jurisdiction)
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput(_("更正收款账户须写明理由。"), fields={"reason": [_("必填。")]})
@@ -440,7 +440,7 @@ def cancel_line_payment(*, actor, line: ClaimLine, reason_code: str, reason: str
     the line is rejected with a coded reason, its reservation goes back to the allocation, and
     the claim ends when nothing else is left to pay (workflow.disbursement settles it)."""
     claim = Claim.objects.select_for_update().select_related("jurisdiction").get(pk=line.claim_id)
-    require_hr(actor, claim.jurisdiction)
+    access.require_in(actor, access.CANCEL_LINE_PAYMENTS, claim.jurisdiction)
     errors = {}
     if reason_code not in REASONS:
         errors["reason_code"] = [_("请选择理由代码。")]

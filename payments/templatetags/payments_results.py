@@ -1,17 +1,20 @@
-"""What the claim page shows of a line's payment: who may act on it (HR: cancel, recover)."""
+"""What the claim page shows of a line's payment: who may act on it (cancel its payment, recover it)."""
 
 from django import template
 
-from payments.selectors.results import is_hr as _is_hr
+from payments import access
 
 register = template.Library()
 
 
 @register.filter
-def is_hr(user) -> bool:
-    """Cached on the user for the request: the claim page asks once per line."""
-    cached = getattr(user, "_payments_is_hr", None)
-    if cached is None:
-        cached = _is_hr(user)
-        user._payments_is_hr = cached
-    return cached
+def payments_may(user, capability: str) -> bool:
+    """``user|payments_may:"open_recoveries"``: a capability of payments.access. What the user
+    holds is read once per request (cached on the user): the claim page asks once per line."""
+    held = getattr(user, "_payments_capabilities", None)
+    if held is None:
+        held = access.capabilities_of(user)
+        user._payments_capabilities = held
+    if capability not in access.CAPABILITIES:
+        raise template.TemplateSyntaxError(f"payments_may: no capability {capability!r} in payments.access")
+    return capability in held
