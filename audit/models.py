@@ -18,7 +18,10 @@ class AuditEvent(models.Model):
     action = models.CharField(max_length=60, db_index=True)
     object_type = models.CharField(max_length=60)
     object_id = models.CharField(max_length=60)
-    claim = models.ForeignKey("claims.Claim", null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events")
+    # The claim the entry belongs to, by id: the ledger is the ground floor and knows no claims
+    # model (its bytes name the claim by its number). Not a foreign key, so nothing else
+    # constrains or cascades into the append-only table.
+    claim_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
     from_state = models.CharField(max_length=30, blank=True)
     to_state = models.CharField(max_length=30, blank=True)
     reason = models.TextField(blank=True)
@@ -31,7 +34,7 @@ class AuditEvent(models.Model):
         ordering = ["seq"]
         verbose_name = _("审计事件")
         verbose_name_plural = _("审计事件")
-        indexes = [models.Index(fields=["claim", "seq"])]
+        indexes = [models.Index(fields=["claim_id", "seq"], name="audit_audit_claim_i_b26f7d_idx")]
 
     def __str__(self):
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"

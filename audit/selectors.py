@@ -8,8 +8,14 @@ from .models import AuditEvent
 from .tree import scan_ledger
 
 
+def claim_id_of(claim) -> int:
+    """A claim's id, from a claim (duck-typed: its ``pk``; the ledger imports no claims model) or the id itself."""
+    return claim if isinstance(claim, int) and not isinstance(claim, bool) else claim.pk
+
+
 def claim_history(*, claim):
-    return AuditEvent.objects.filter(claim=claim).order_by("seq")
+    """The entries of a claim (a claim or its id), oldest first."""
+    return AuditEvent.objects.filter(claim_id=claim_id_of(claim)).order_by("seq")
 
 
 def verify_chain() -> dict:
@@ -89,7 +95,7 @@ def claim_as_of(*, claim, day: _datetime.date) -> dict:
     status is the to_state of the last event up to then that carries one, the lines those of the
     latest line summary up to then."""
     end = _local_day_start(day + _datetime.timedelta(days=1))
-    events = list(AuditEvent.objects.filter(claim=claim, at__lt=end).order_by("seq"))
+    events = list(claim_history(claim=claim).filter(at__lt=end))
     state_event = next((event for event in reversed(events) if event.to_state), None)
     lines_event = next((event for event in reversed(events) if _full_lines(event.detail)), None)
     return {

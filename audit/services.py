@@ -68,9 +68,31 @@ def _lock_ledger() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
 
 
+def _claim_reference(claim, claim_number: str | None) -> tuple[int | None, str | None]:
+    """(id, number) of the claim an entry belongs to. ``claim`` is a claim (anything with ``pk``
+    and ``number``: the ledger imports no claims model) or its id, which then needs
+    ``claim_number``: the entry's bytes name the claim by its number."""
+    if claim is None:
+        if claim_number:
+            raise ValueError("claim_number without claim: pass the claim (or its id) too")
+        return None, None
+    if isinstance(claim, bool) or not isinstance(claim, int):
+        if claim_number is not None and claim_number != claim.number:
+            raise ValueError(f"claim_number {claim_number!r} is not the number of the claim given ({claim.number!r})")
+        claim_id, number = claim.pk, claim.number
+    else:
+        claim_id, number = claim, claim_number
+    if claim_id is None:
+        raise ValueError("the claim of an audit event must be saved (it has no id)")
+    if not number:
+        raise ValueError(f"claim id {claim_id} without claim_number: the entry's bytes name the claim by its number")
+    return int(claim_id), str(number)
+
+
 def _entry(*, seq: int, prev_hash: str, at, actor, action: str, obj, claim, from_state: str, to_state: str, reason: str,
-           detail: dict | None) -> AuditEvent:
+           detail: dict | None, claim_number: str | None = None) -> AuditEvent:
     """The entry and its hash: SHA-256 over the RFC 8785 bytes of its body, stored exactly as hashed."""
+    claim_id, claim_number = _claim_reference(claim, claim_number)
     actor_username = actor.get_username() if actor is not None else ""
     canonical_detail = to_canonical_value(detail or {})
     body = {
@@ -80,7 +102,7 @@ def _entry(*, seq: int, prev_hash: str, at, actor, action: str, obj, claim, from
         "action": action,
         "object_type": obj._meta.label_lower,
         "object_id": str(obj.pk),
-        "claim": claim.number if claim is not None else None,
+        "claim": claim_number,
         "from_state": from_state,
         "to_state": to_state,
         "reason": reason,
@@ -96,7 +118,7 @@ def _entry(*, seq: int, prev_hash: str, at, actor, action: str, obj, claim, from
         action=action,
         object_type=body["object_type"],
         object_id=body["object_id"],
-        claim=claim,
+        claim_id=claim_id,
         from_state=from_state,
         to_state=to_state,
         reason=reason,
@@ -118,19 +140,24 @@ def record_event(
     action: str,
     obj,
     claim=None,
+    claim_number: str | None = None,
     from_state: str = "",
     to_state: str = "",
     reason: str = "",
     detail: dict | None = None,
 ) -> AuditEvent:
-    """Append one entry to the hash chain; the caller's transaction commits it with the change."""
+    """Append one entry to the hash chain; the caller's transaction commits it with the change.
+
+    ``claim``: the claim the entry belongs to (its timeline shows it), a claim or a claim id
+    with ``claim_number``."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit events must be written in the transaction of the change they record")
     with transaction.atomic():
         _lock_ledger()
         last_seq, prev_hash = _head()
         entry = _entry(seq=last_seq + 1, prev_hash=prev_hash, at=timezone.now(), actor=actor, action=action, obj=obj,
-                       claim=claim, from_state=from_state, to_state=to_state, reason=reason, detail=detail)
+                       claim=claim, claim_number=claim_number, from_state=from_state, to_state=to_state, reason=reason,
+                       detail=detail)
         entry.save(force_insert=True)
         return entry
 
@@ -159,7 +186,7 @@ def record_events(events: list[dict], *, batch_size: int = 2000) -> list[AuditEv
         return entries
 
 
-_COPY_COLUMNS = ("seq", "at", "actor", "actor_username", "action", "object_type", "object_id", "claim", "from_state",
+_COPY_COLUMNS = ("seq", "at", "actor", "actor_username", "action", "object_type", "object_id", "claim_id", "from_state",
                  "to_state", "reason", "detail", "payload", "prev_hash", "hash")
 
 

@@ -105,7 +105,7 @@ def test_the_timeline_shows_every_event_with_actors_comments_decisions_and_rule_
     response = auditor.get(f"/audit/claims/{journey.pk}/")
     assert response.status_code == 200
     body = response.content.decode()
-    events = list(AuditEvent.objects.filter(claim=journey).order_by("seq"))
+    events = list(AuditEvent.objects.filter(claim_id=journey.pk).order_by("seq"))
     positions = [body.index(f'id="seq-{event.seq}"') for event in events]
     assert positions == sorted(positions)  # oldest first
     for event in events:

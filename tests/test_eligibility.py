@@ -528,7 +528,7 @@ def test_review_recheck_picks_up_quota_used_meanwhile_by_another_claim(demo):
     with pytest.raises(InvalidInput):
         decide_task(user=hr, task_id=inbox.open_task_of_claim(a).pk, decision="approve", comment="同意")
     assert codes(a) == ["E2"]
-    assert AuditEvent.objects.filter(claim=a, action="claim.flags_rechecked").count() == 1
+    assert AuditEvent.objects.filter(claim_id=a.pk, action="claim.flags_rechecked").count() == 1
     a.refresh_from_db()
     assert a.status == ClaimStatus.HR_REVIEW
 

@@ -395,7 +395,7 @@ def test_rows_from_1000_are_queued_and_processed_once(transactional_db, demo, ce
     from audit.models import AuditEvent
 
     received = AuditEvent.objects.get(action="roster.received", object_id=str(upload_row.pk))
-    created = AuditEvent.objects.get(action="claim.created", claim=upload_row.claim)
+    created = AuditEvent.objects.get(action="claim.created", claim_id=upload_row.claim_id)
     assert received.seq < created.seq and received.detail["rows"] == 1000
 
 
