@@ -3,15 +3,26 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
-from claims.admin import ReadOnlyAdmin
-
 from .models import AuditEvent
 from .services import record_event
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown in the admin, never added, changed or deleted there (claims.admin uses it too)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("seq", "at", "actor_username", "action", "object_type", "object_id", "from_state", "to_state")
+    list_display = ("seq", "at", "actor_username", "action", "object_type", "object_id", "claim_id", "from_state", "to_state")
     list_filter = ("action",)
     search_fields = ("object_id", "actor_username")
 

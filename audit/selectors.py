@@ -1,8 +1,5 @@
-import datetime as _datetime
-import random as _random
-from zoneinfo import ZoneInfo as _ZoneInfo
-
-from django.conf import settings as _settings
+"""Reading the ledger: a claim's entries (by claim id) and the verification of the chain.
+The auditor's workspace, which also reads claims, is in auditor/selectors.py."""
 
 from .models import AuditEvent
 from .tree import scan_ledger
@@ -25,126 +22,8 @@ def verify_chain() -> dict:
     return scan_ledger().chain()
 
 
-# --- the auditor workspace ----------------------------------------------------------------
-
 def verify_ledger() -> dict:
     """The chain and every checkpoint (audit.checkpoints.verify_ledger)."""
     from .checkpoints import verify_ledger as _verify_ledger
 
     return _verify_ledger()
-
-
-def _local_day_start(day: _datetime.date) -> _datetime.datetime:
-    return _datetime.datetime.combine(day, _datetime.time.min, tzinfo=_ZoneInfo(_settings.TIME_ZONE))
-
-
-def search_claims(*, user, filters: dict):
-    """The claims the user may see that match the filters (cleaned values of the search form;
-    ``trainee_digest`` is the keyed digest of a resident ID number, never the number)."""
-    from claims.selectors import claims_visible_to
-
-    claims = claims_visible_to(user).select_related("provider", "department", "policy")
-    if filters.get("provider"):
-        claims = claims.filter(provider=filters["provider"])
-    if filters.get("department"):
-        claims = claims.filter(department=filters["department"])
-    if filters.get("status"):
-        claims = claims.filter(status=filters["status"])
-    if filters.get("amount_min") is not None:
-        claims = claims.filter(total__gte=filters["amount_min"])
-    if filters.get("amount_max") is not None:
-        claims = claims.filter(total__lte=filters["amount_max"])
-    if filters.get("submitted_from"):
-        claims = claims.filter(submitted_at__gte=_local_day_start(filters["submitted_from"]))
-    if filters.get("submitted_to"):
-        claims = claims.filter(submitted_at__lt=_local_day_start(filters["submitted_to"] + _datetime.timedelta(days=1)))
-    if filters.get("number"):
-        claims = claims.filter(number__icontains=filters["number"].strip())
-    if filters.get("trainee_digest"):
-        claims = claims.filter(pk__in=claims.model.objects.filter(lines__trainee__id_number_digest=filters["trainee_digest"]).values("pk"))
-    return claims.order_by("-submitted_at", "-pk")
-
-
-def sample_population(*, user, year: int):
-    """The claims of a year (submitted in it, local time) that the user may see, in a fixed order."""
-    from claims.selectors import claims_visible_to
-
-    start, end = _local_day_start(_datetime.date(year, 1, 1)), _local_day_start(_datetime.date(year + 1, 1, 1))
-    return claims_visible_to(user).filter(submitted_at__gte=start, submitted_at__lt=end).order_by("number")
-
-
-def draw_sample(*, user, year: int, size: int, seed: str) -> tuple[list[str], int]:
-    """N claim numbers drawn from the year's population with the seed: the same seed over the
-    same population gives the same sample. Returns (numbers in drawn order, population size)."""
-    numbers = list(sample_population(user=user, year=year).values_list("number", flat=True))
-    drawn = _random.Random(f"{year}:{seed}").sample(numbers, min(size, len(numbers)))
-    return drawn, len(numbers)
-
-
-def _full_lines(detail: dict):
-    """The per-line summary an event carries (claim.created/edited/submitted, decisions), or None.
-    claim.paid carries only line numbers and flags rechecks only flags: they are not summaries."""
-    lines = (detail or {}).get("lines")
-    if isinstance(lines, list) and lines and all(isinstance(item, dict) and "rule_version" in item for item in lines):
-        return lines
-    return None
-
-
-def claim_as_of(*, claim, day: _datetime.date) -> dict:
-    """The claim as it stood at the end of ``day`` (local time), replayed from the ledger: the
-    status is the to_state of the last event up to then that carries one, the lines those of the
-    latest line summary up to then."""
-    end = _local_day_start(day + _datetime.timedelta(days=1))
-    events = list(claim_history(claim=claim).filter(at__lt=end))
-    state_event = next((event for event in reversed(events) if event.to_state), None)
-    lines_event = next((event for event in reversed(events) if _full_lines(event.detail)), None)
-    return {
-        "day": day,
-        "until": end,
-        "existed": bool(events),
-        "events": events,
-        "status": state_event.to_state if state_event else "",
-        "state_event": state_event,
-        "lines": _full_lines(lines_event.detail) if lines_event else [],
-        "lines_event": lines_event,
-        "total": (lines_event.detail.get("total") if lines_event else None),
-    }
-
-
-def timeline(*, claim) -> list[dict]:
-    """Every event of the claim, oldest first, with what the timeline page shows of it."""
-    rows = []
-    for event in claim_history(claim=claim):
-        detail = event.detail or {}
-        diffs = []
-        if isinstance(detail.get("before"), dict) and isinstance(detail.get("after"), dict):
-            before, after = detail["before"], detail["after"]
-            for key in sorted(set(before) | set(after)):
-                if before.get(key) != after.get(key):
-                    diffs.append({"field": key, "before": before.get(key), "after": after.get(key)})
-        for change in detail.get("line_changes") or []:
-            if isinstance(change, dict) and isinstance(change.get("before"), dict) and isinstance(change.get("after"), dict):
-                for key in sorted(set(change["before"]) | set(change["after"])):
-                    diffs.append({"field": f"#{change.get('line')} {key}", "before": change["before"].get(key), "after": change["after"].get(key)})
-        rows.append(
-            {
-                "event": event,
-                "diffs": diffs,
-                "lines": _full_lines(detail) or [],
-                "line_decisions": detail.get("line_decisions") or [],
-                "decision": detail.get("decision", ""),
-                "step": detail.get("step", ""),
-                "reason_code": detail.get("reason_code", ""),
-            }
-        )
-    return rows
-
-
-def rule_versions(*, claim, rows: list[dict]) -> dict:
-    """The rule versions that priced the lines: now (the current lines) and as the events recorded them."""
-    current = [
-        {"line": line.line_no, "rule_version": str(line.policy_version) if line.policy_version else None, "amount": line.amount}
-        for line in claim.lines.select_related("policy_version__policy")
-    ]
-    recorded = sorted({item.get("rule_version") for row in rows for item in row["lines"] if item.get("rule_version")})
-    return {"current": current, "recorded": recorded}

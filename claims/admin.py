@@ -3,18 +3,9 @@ so claims and lines are read-only in the admin."""
 
 from django.contrib import admin
 
+from audit.admin import ReadOnlyAdmin
+
 from .models import Claim, ClaimLine, Department, Jurisdiction, PolicyVersion, Provider, SubsidyPolicy
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ClaimLineInline(admin.TabularInline):

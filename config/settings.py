@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "notifications",
     "audit",
     "api",
+    "auditor",
     "demo",
 ]
 

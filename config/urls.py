@@ -10,7 +10,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
-    path("audit/", include("audit.urls")),
+    path("audit/", include("auditor.urls")),
     path("payments/", include("payments.urls")),
     path("", include("claims.urls")),
     path("", include("approvals.urls")),

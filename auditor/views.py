@@ -22,7 +22,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from claims import roles
+from audit.export import ExportError, export_period
+from audit.selectors import verify_ledger
+from audit.services import record_event
 from claims.errors import NotInScope
 from claims.models import ClaimStatus
 from claims.personal_data import id_number_digest
@@ -34,9 +36,7 @@ from claims.selectors import (
 )
 from claims.validators import validate_resident_id
 
-from . import selectors
-from .export import ExportError, export_period
-from .services import record_event
+from . import access, selectors
 
 PAGE_SIZE = 50
 MAX_SAMPLE = 500
@@ -48,7 +48,7 @@ def auditor_only(view):
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not roles.has_role(request.user, roles.AUDITOR):
+        if not access.may(request.user, access.USE_AUDIT_WORKSPACE):
             raise PermissionDenied
         try:
             return view(request, *args, **kwargs)
@@ -130,7 +130,7 @@ def search(request):
     page = Paginator(claims, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
-        "audit/search.html",
+        "auditor/search.html",
         {
             "form": form,
             "trainee_form": trainee_form,
@@ -158,7 +158,7 @@ class SampleForm(forms.Form):
 def sample(request):
     form = SampleForm(request.POST)
     if not form.is_valid():
-        return render(request, "audit/sample.html", {"form": form}, status=400)
+        return render(request, "auditor/sample.html", {"form": form}, status=400)
     year, size = form.cleaned_data["year"], form.cleaned_data["size"]
     seed = form.cleaned_data["seed"].strip() or secrets.token_hex(8)
     jurisdiction = _jurisdiction_of(request.user)
@@ -173,7 +173,7 @@ def sample(request):
     claims = {claim.number: claim for claim in selectors.sample_population(user=request.user, year=year).filter(number__in=numbers).select_related("provider", "department")}
     return render(
         request,
-        "audit/sample.html",
+        "auditor/sample.html",
         {"form": form, "event": event, "year": year, "seed": seed, "population": population, "drawn": [claims[number] for number in numbers]},
     )
 
@@ -192,7 +192,7 @@ def claim_timeline(request, claim_id):
         row["to_label"] = statuses.get(row["event"].to_state, row["event"].to_state)
     return render(
         request,
-        "audit/timeline.html",
+        "auditor/timeline.html",
         {
             "claim": claim,
             "rows": rows,
@@ -217,7 +217,7 @@ def claim_as_of(request, claim_id):
             state = selectors.claim_as_of(claim=claim, day=day)
     return render(
         request,
-        "audit/as_of.html",
+        "auditor/as_of.html",
         {
             "claim": claim,
             "state": state,
@@ -234,7 +234,7 @@ def claim_as_of(request, claim_id):
 @auditor_only
 @require_GET
 def verify(request):
-    return render(request, "audit/verify.html", {"result": selectors.verify_ledger()})
+    return render(request, "auditor/verify.html", {"result": verify_ledger()})
 
 
 # --- exports -----------------------------------------------------------------------------
@@ -304,7 +304,7 @@ def export_package(request):
     """The signed ledger package of audit/export.py for a period, as a zip."""
     form = PackageForm(request.POST)
     if not form.is_valid():
-        return render(request, "audit/package_error.html", {"errors": form.errors}, status=400)
+        return render(request, "auditor/package_error.html", {"errors": form.errors}, status=400)
     date_from, date_to = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
     with transaction.atomic():
         record_event(
@@ -318,7 +318,7 @@ def export_package(request):
     try:
         export_period(date_from=date_from, date_to=date_to, out=target)
     except ExportError as error:
-        return render(request, "audit/package_error.html", {"message": str(error)}, status=400)
+        return render(request, "auditor/package_error.html", {"message": str(error)}, status=400)
     handle = open(target, "rb")
     target.unlink()  # the open handle keeps the file until the response is sent
     workdir.rmdir()

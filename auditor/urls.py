@@ -2,6 +2,8 @@ from django.urls import path
 
 from . import views
 
+# The auditor's pages under /audit/ keep the URL names they had when they lived in the audit
+# app ("audit:search", "audit:timeline", …): templates, tests and bookmarks use them.
 app_name = "audit"
 
 urlpatterns = [
