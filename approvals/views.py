@@ -16,6 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from audit import actions
 from audit.selectors import claim_history
 from claims import access as claims_access
 from claims.eligibility import flags_for_display
@@ -117,7 +118,7 @@ def _lines_of(claim) -> list:
 
 def _claim_context(claim) -> dict:
     history = list(claim_history(claim=claim))
-    returned = [event for event in history if event.action == "claim.returned"]
+    returned = [event for event in history if event.action == actions.CLAIM_RETURNED]
     open_task = selectors.open_task_of_claim(claim)
     if open_task is not None:
         _decorate(open_task)

@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
+from django.utils.translation import gettext_lazy as _
 
+from . import actions as audit_actions
 from .models import AuditEvent
 from .services import record_event
 
@@ -20,11 +22,30 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ActionFilter(admin.SimpleListFilter):
+    """The actions the ledger holds, by their labels (audit/actions.py)."""
+
+    title = _("操作")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        present = model_admin.get_queryset(request).order_by("action").values_list("action", flat=True).distinct()
+        return [(action, f"{audit_actions.label(action)} ({action})") for action in present]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("seq", "at", "actor_username", "action", "object_type", "object_id", "claim_id", "from_state", "to_state")
-    list_filter = ("action",)
+    list_display = ("seq", "at", "actor_username", "action", "action_label", "object_type", "object_id", "claim_id",
+                    "from_state", "to_state")
+    list_filter = (ActionFilter,)
     search_fields = ("object_id", "actor_username")
+
+    @admin.display(description=_("操作"))
+    def action_label(self, event):
+        return event.action_label
 
 
 # Users and groups stay editable by administrators in the Django admin, but every change there
@@ -39,6 +60,8 @@ def _relations(obj, names):
 class AuditedAdminMixin:
     audited_relations: tuple = ()
     hidden_fields = ("password",)
+    # The ledger actions of this admin's changes: created, updated, relations_changed, deleted.
+    ledger_actions: dict = {}
 
     def _fields_of(self, obj) -> dict:
         return {
@@ -55,8 +78,7 @@ class AuditedAdminMixin:
         detail = {"via": "admin", "changed": {key: {k: str(v) for k, v in diff.items()} for key, diff in changed.items()}}
         if "password" in form.changed_data or (not change and "password1" in form.cleaned_data):
             detail["password_set"] = True
-        label = obj._meta.model_name
-        record_event(actor=request.user, action=f"{label}.{'updated' if change else 'created'}", obj=obj, detail=detail)
+        record_event(actor=request.user, action=self.ledger_actions["updated" if change else "created"], obj=obj, detail=detail)
 
     def save_related(self, request, form, formsets, change):
         obj = form.instance
@@ -66,13 +88,13 @@ class AuditedAdminMixin:
         if before != after:
             record_event(
                 actor=request.user,
-                action=f"{obj._meta.model_name}.relations_changed",
+                action=self.ledger_actions["relations_changed"],
                 obj=obj,
                 detail={"via": "admin", "before": before, "after": after},
             )
 
     def delete_model(self, request, obj):
-        record_event(actor=request.user, action=f"{obj._meta.model_name}.deleted", obj=obj,
+        record_event(actor=request.user, action=self.ledger_actions["deleted"], obj=obj,
                      detail={"via": "admin", "fields": {k: str(v) for k, v in self._fields_of(obj).items()}})
         super().delete_model(request, obj)
 
@@ -88,8 +110,12 @@ admin.site.unregister(Group)
 @admin.register(User)
 class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
     audited_relations = ("groups", "user_permissions")
+    ledger_actions = {"created": audit_actions.USER_CREATED, "updated": audit_actions.USER_UPDATED,
+                      "relations_changed": audit_actions.USER_RELATIONS_CHANGED, "deleted": audit_actions.USER_DELETED}
 
 
 @admin.register(Group)
 class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
     audited_relations = ("permissions",)
+    ledger_actions = {"created": audit_actions.GROUP_CREATED, "updated": audit_actions.GROUP_UPDATED,
+                      "relations_changed": audit_actions.GROUP_RELATIONS_CHANGED, "deleted": audit_actions.GROUP_DELETED}

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from . import actions
+
 
 class AuditEvent(models.Model):
     """One append-only ledger entry.
@@ -38,6 +40,11 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+
+    @property
+    def action_label(self) -> str:
+        """What pages show for the action: its label in the active language (audit/actions.py)."""
+        return actions.label(self.action)
 
 
 class Checkpoint(models.Model):

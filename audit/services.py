@@ -11,6 +11,7 @@ import rfc8785
 from django.db import connection, transaction
 from django.utils import timezone
 
+from . import actions
 from .models import AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -149,7 +150,8 @@ def record_event(
     """Append one entry to the hash chain; the caller's transaction commits it with the change.
 
     ``claim``: the claim the entry belongs to (its timeline shows it), a claim or a claim id
-    with ``claim_number``."""
+    with ``claim_number``. ``action`` must be registered in audit/actions.py (ValueError otherwise)."""
+    actions.check(action)
     if not connection.in_atomic_block:
         raise RuntimeError("audit events must be written in the transaction of the change they record")
     with transaction.atomic():
@@ -164,7 +166,10 @@ def record_event(
 
 def record_events(events: list[dict], *, batch_size: int = 2000) -> list[AuditEvent]:
     """Append many entries at once (a payment batch's entry for each of its claims): one lock and
-    bulk inserts, chained in list order. Each dict holds record_event's keyword arguments."""
+    bulk inserts, chained in list order. Each dict holds record_event's keyword arguments; an
+    unregistered action refuses the whole list (ValueError) before anything is written."""
+    for event in events:
+        actions.check(event.get("action"))
     if not connection.in_atomic_block:
         raise RuntimeError("audit events must be written in the transaction of the change they record")
     if not events:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from audit import actions
 from audit.export import ExportError, export_period
 from audit.selectors import verify_ledger
 from audit.services import record_event
@@ -166,7 +167,7 @@ def sample(request):
         numbers, population = selectors.draw_sample(user=request.user, year=year, size=size, seed=seed)
         event = record_event(
             actor=request.user,
-            action="audit.sample_drawn",
+            action=actions.AUDIT_SAMPLE_DRAWN,
             obj=jurisdiction,
             detail={"year": year, "size": size, "seed": seed, "population": population, "claims": numbers},
         )
@@ -275,7 +276,7 @@ def export_xlsx(request):
     with transaction.atomic():
         record_event(
             actor=request.user,
-            action="audit.exported",
+            action=actions.AUDIT_EXPORTED,
             obj=_jurisdiction_of(request.user),
             detail={"format": "xlsx", "filters": _filters_for_record(filters), "rows": len(claims)},
         )
@@ -309,7 +310,7 @@ def export_package(request):
     with transaction.atomic():
         record_event(
             actor=request.user,
-            action="audit.exported",
+            action=actions.AUDIT_EXPORTED,
             obj=_jurisdiction_of(request.user),
             detail={"format": "package", "from": date_from.isoformat(), "to": date_to.isoformat()},
         )

@@ -127,6 +127,7 @@ def bench_appends(seconds: float, rounds: int) -> None:
     from django.contrib.auth.models import Group
     from django.db import connection, transaction
 
+    from audit import actions
     from audit.selectors import verify_chain
     from audit.services import record_event
 
@@ -136,7 +137,7 @@ def bench_appends(seconds: float, rounds: int) -> None:
 
     def ledger_append(writer: int, n: int) -> None:
         with transaction.atomic():
-            record_event(actor=None, action="bench.append", obj=subject, reason="bench", detail={**detail, "writer": writer, "n": n})
+            record_event(actor=None, action=actions.BENCH_APPEND, obj=subject, reason="bench", detail={**detail, "writer": writer, "n": n})
 
     sample = None
 
@@ -175,11 +176,11 @@ def bench_appends(seconds: float, rounds: int) -> None:
 # --------------------------------------------------------------------------- part 2: a million entries
 
 
-def canonical_payload(seq: int, at: str, prev_hash: str, n: int) -> str:
+def canonical_payload(seq: int, at: str, prev_hash: str, n: int, action: str) -> str:
     """RFC 8785 JSON of a ledger body, formatted by hand for speed: keys in code-point order,
     no whitespace, ASCII strings without escapes (checked against rfc8785 in generate())."""
     return (
-        '{"action":"bench.generated","actor":"bench","at":"' + at + '","claim":null,'
+        '{"action":"' + action + '","actor":"bench","at":"' + at + '","claim":null,'
         '"detail":{"amount":"' + f"{n % 10000}.00" + '","line":' + str(n % 50) + "},"
         '"from_state":"hr_review","object_id":"' + str(n) + '","object_type":"claims.claim",'
         '"prev_hash":"' + prev_hash + '","reason":"bench","seq":' + str(seq) + ',"to_state":"approved"}'
@@ -189,6 +190,8 @@ def canonical_payload(seq: int, at: str, prev_hash: str, n: int) -> str:
 def generate(count: int) -> float:
     import rfc8785
     from django.db import connection
+
+    from audit.actions import BENCH_GENERATED
 
     empty_ledger()
     began = time.perf_counter()
@@ -202,13 +205,13 @@ def generate(count: int) -> float:
             lines = []
             for seq in range(first, min(first + batch, count + 1)):
                 at = (base + datetime.timedelta(seconds=seq)).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
-                payload = canonical_payload(seq, at, prev, seq)
+                payload = canonical_payload(seq, at, prev, seq, BENCH_GENERATED)
                 if seq <= 1000:
                     assert rfc8785.dumps(json.loads(payload)).decode() == payload, payload
                 digest = hashlib.sha256(payload.encode()).hexdigest()
                 detail = payload[payload.index('"detail":') + 9 : payload.index('},"from_state"') + 1]
                 lines.append(
-                    f"{seq}\t{at}\t\\N\tbench\tbench.generated\tclaims.claim\t{seq}\t\\N\thr_review\tapproved\tbench\t{detail}\t{payload}\t{prev}\t{digest}\n"
+                    f"{seq}\t{at}\t\\N\tbench\t{BENCH_GENERATED}\tclaims.claim\t{seq}\t\\N\thr_review\tapproved\tbench\t{detail}\t{payload}\t{prev}\t{digest}\n"
                 )
                 prev = digest
             with raw.copy(f"COPY audit_auditevent ({columns}) FROM STDIN") as copy:

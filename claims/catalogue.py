@@ -16,6 +16,7 @@ from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.db.models.functions import Length
 from django.utils.translation import gettext as _
 
+from audit import actions
 from audit.models import AuditEvent
 from audit.services import record_event
 
@@ -40,11 +41,11 @@ VARIANT_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
 MAX_AMOUNT = Decimal("9999999999.99")  # PolicyVersion amounts end up in DecimalField(max_digits=12)
 ONE_DAY = datetime.timedelta(days=1)
 
-POLICY_CREATED = "catalogue.policy_created"
-POLICY_UPDATED = "catalogue.policy_updated"
-VERSION_ADDED = "catalogue.version_added"
-VERSION_UPDATED = "catalogue.version_updated"
-VERSION_CLOSED = "catalogue.version_closed"
+POLICY_CREATED = actions.CATALOGUE_POLICY_CREATED
+POLICY_UPDATED = actions.CATALOGUE_POLICY_UPDATED
+VERSION_ADDED = actions.CATALOGUE_VERSION_ADDED
+VERSION_UPDATED = actions.CATALOGUE_VERSION_UPDATED
+VERSION_CLOSED = actions.CATALOGUE_VERSION_CLOSED
 ACTIONS = (POLICY_CREATED, POLICY_UPDATED, VERSION_ADDED, VERSION_UPDATED, VERSION_CLOSED)
 
 

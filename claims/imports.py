@@ -32,6 +32,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 
+from audit import actions
 from audit.services import record_event
 
 from . import access
@@ -183,7 +184,7 @@ def receive_roster(*, user, header: dict, filename: str, content: bytes) -> Rost
             # Until the worker has imported it, the upload is a change of its own: record it.
             record_event(
                 actor=user,
-                action="roster.received",
+                action=actions.ROSTER_RECEIVED,
                 obj=upload,
                 detail={"provider": checked.provider.code, "filename": upload.filename, "sha256": digest,
                         "rows": upload.row_count, "queued": True},
@@ -296,7 +297,7 @@ def _finish_failed(mine, upload_id: int, errors: list[dict]) -> RosterUpload | N
     with transaction.atomic():
         if mine.update(status=RosterUploadStatus.FAILED, errors=_listed(errors), finished_at=timezone.now()):
             upload = RosterUpload.objects.get(pk=upload_id)
-            record_event(actor=None, action="roster.failed", obj=upload, detail={"rows": upload.row_count, "errors": len(errors)})
+            record_event(actor=None, action=actions.ROSTER_FAILED, obj=upload, detail={"rows": upload.row_count, "errors": len(errors)})
     return RosterUpload.objects.filter(pk=upload_id).first()
 
 
@@ -307,7 +308,7 @@ def give_up(*, upload_id: int) -> None:
         if RosterUpload.objects.filter(pk=upload_id).exclude(status=RosterUploadStatus.DONE).update(
             status=RosterUploadStatus.FAILED, errors=[message], finished_at=timezone.now()
         ):
-            record_event(actor=None, action="roster.failed", obj=RosterUpload.objects.get(pk=upload_id),
+            record_event(actor=None, action=actions.ROSTER_FAILED, obj=RosterUpload.objects.get(pk=upload_id),
                          detail={"gave_up": True})
 
 

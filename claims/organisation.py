@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from guardian.shortcuts import assign_perm
 
+from audit import actions
 from audit.services import record_event
 
 from . import roles
@@ -20,20 +21,29 @@ def _staff_group(name: str, perm: str, obj, actor) -> Group:
     group, created = Group.objects.get_or_create(name=name)
     assign_perm(perm, group, obj)
     if created:
-        record_event(actor=actor, action="group.created", obj=group, detail={"group": name, "perm": perm, "on": str(obj.pk)})
-    record_event(actor=actor, action="permission.granted", obj=obj, detail={"group": name, "perms": [perm.split(".")[-1]]})
+        record_event(actor=actor, action=actions.GROUP_CREATED, obj=group, detail={"group": name, "perm": perm, "on": str(obj.pk)})
+    record_event(actor=actor, action=actions.PERMISSION_GRANTED, obj=obj, detail={"group": name, "perms": [perm.split(".")[-1]]})
     return group
+
+
+# The ledger actions (created, updated) of each kind of body.
+LEDGER_ACTIONS = {
+    "jurisdiction": (actions.JURISDICTION_CREATED, actions.JURISDICTION_UPDATED),
+    "department": (actions.DEPARTMENT_CREATED, actions.DEPARTMENT_UPDATED),
+    "provider": (actions.PROVIDER_CREATED, actions.PROVIDER_UPDATED),
+}
 
 
 def _upsert(*, actor, model, kind: str, code: str, values: dict):
     """Create the object with ``code``, or update its fields to ``values``; the ledger gets
     "<kind>.created" with the fields, or "<kind>.updated" with before/after of the fields that
     changed (nothing when none did)."""
+    created_action, updated_action = LEDGER_ACTIONS[kind]
     existing = model.objects.select_for_update().filter(code=code).first()
     names = list(values)
     if existing is None:
         obj = model.objects.create(code=code, **values)
-        record_event(actor=actor, action=f"{kind}.created", obj=obj, detail={"code": code, **_snapshot(obj, names)})
+        record_event(actor=actor, action=created_action, obj=obj, detail={"code": code, **_snapshot(obj, names)})
         return obj
     before = _snapshot(existing, names)
     for name, value in values.items():
@@ -43,7 +53,7 @@ def _upsert(*, actor, model, kind: str, code: str, values: dict):
     after = _snapshot(existing, names)
     changed = [name for name in names if before[name] != after[name]]
     if changed:
-        record_event(actor=actor, action=f"{kind}.updated", obj=existing,
+        record_event(actor=actor, action=updated_action, obj=existing,
                      detail={"code": code, "before": {name: before[name] for name in changed},
                              "after": {name: after[name] for name in changed}})
     return existing
@@ -63,7 +73,7 @@ def _snapshot(obj, names) -> dict:
 def _set_staff_group(*, actor, obj, kind: str, name: str, perm: str) -> None:
     obj.staff_group = _staff_group(name, perm, obj, actor)
     obj.save(update_fields=["staff_group"])
-    record_event(actor=actor, action=f"{kind}.updated", obj=obj,
+    record_event(actor=actor, action=LEDGER_ACTIONS[kind][1], obj=obj,
                  detail={"code": obj.code, "before": {"staff_group": None}, "after": {"staff_group": name}})
 
 
@@ -120,22 +130,22 @@ def ensure_staff_user(*, actor=None, username: str, password: str, role: str, sc
     user.save()
     role_group, role_created = Group.objects.get_or_create(name=role)
     if role_created:
-        record_event(actor=actor, action="group.created", obj=role_group, detail={"group": role})
+        record_event(actor=actor, action=actions.GROUP_CREATED, obj=role_group, detail={"group": role})
     groups = [role_group] + ([scope_group] if scope_group is not None else [])
     before = sorted(user.groups.values_list("name", flat=True))
     user.groups.set(groups)
     after = sorted(group.name for group in groups)
     if created:
-        record_event(actor=actor, action="user.created", obj=user,
+        record_event(actor=actor, action=actions.USER_CREATED, obj=user,
                      detail={"username": username, "groups": after, **{name: getattr(user, name) for name in fields}})
         return user
     changed = [name for name in fields if before_fields[name] != getattr(user, name)]
     if changed or password_changed:
         # A new password is recorded as such: never what it is, nor its hash.
-        record_event(actor=actor, action="user.updated", obj=user,
+        record_event(actor=actor, action=actions.USER_UPDATED, obj=user,
                      detail={"username": username, "password": "reset" if password_changed else "unchanged",
                              "before": {name: before_fields[name] for name in changed},
                              "after": {name: getattr(user, name) for name in changed}})
     if before != after:
-        record_event(actor=actor, action="user.groups_changed", obj=user, detail={"before": before, "after": after})
+        record_event(actor=actor, action=actions.USER_GROUPS_CHANGED, obj=user, detail={"before": before, "after": after})
     return user

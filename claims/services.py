@@ -8,6 +8,7 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm
 
+from audit import actions
 from audit.services import record_event
 
 from . import access
@@ -211,7 +212,7 @@ def create_claim_from_inputs(*, user, header: ClaimHeader, lines: list[LineInput
             assign_perm(perm, provider.staff_group, claim)
     record_event(
         actor=user,
-        action="claim.created",
+        action=actions.CLAIM_CREATED,
         obj=claim,
         claim=claim,
         to_state=ClaimStatus.DRAFT,
@@ -220,7 +221,7 @@ def create_claim_from_inputs(*, user, header: ClaimHeader, lines: list[LineInput
                 **({"source": source} if source else {})},
     )
     if provider.staff_group is not None:
-        record_event(actor=user, action="permission.granted", obj=claim, claim=claim,
+        record_event(actor=user, action=actions.PERMISSION_GRANTED, obj=claim, claim=claim,
                      detail={"group": provider.staff_group.name, "perms": ["view_claim", "change_claim"]})
     return claim
 
@@ -263,7 +264,7 @@ def update_claim(*, user, claim: Claim, data: dict, refused: dict | None = None)
     after = _header_fields(claim)
     record_event(
         actor=user,
-        action="claim.edited",
+        action=actions.CLAIM_EDITED,
         obj=claim,
         claim=claim,
         from_state=claim.status,

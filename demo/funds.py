@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from audit import actions
 from audit.services import record_event
 from claims.models import Department, Jurisdiction, PolicyCategory, Provider
 
@@ -33,7 +34,7 @@ def ensure_demo_funds(*, jurisdiction: Jurisdiction, year: int | None = None) ->
                   "account_number": "1207000000000000001", "budget": DEMO_BUDGET},
     )
     if created:
-        record_event(actor=None, action="fund_account.created", obj=account,
+        record_event(actor=None, action=actions.FUND_ACCOUNT_CREATED, obj=account,
                      detail={"jurisdiction": jurisdiction.code, "year": year, "name": account.name, "budget": account.budget, "demo": True})
     now = timezone.now()
     for department in Department.objects.filter(jurisdiction=jurisdiction).order_by("code"):
@@ -44,9 +45,9 @@ def ensure_demo_funds(*, jurisdiction: Jurisdiction, year: int | None = None) ->
                                           headcount=headcount, filed_at=now, hr_accepted_at=now, finance_accepted_at=now)
         PlanItem.objects.create(plan=plan, category=category, headcount=headcount, amount=amount)
         allocation = Allocation.objects.create(fund_account=account, department=department, plan=plan, amount=amount)
-        record_event(actor=None, action="plan.accepted", obj=plan, to_state=plan.status,
+        record_event(actor=None, action=actions.PLAN_ACCEPTED, obj=plan, to_state=plan.status,
                      detail={"department": department.code, "year": year, "total": amount, "demo": True})
-        record_event(actor=None, action="allocation.created", obj=allocation,
+        record_event(actor=None, action=actions.ALLOCATION_CREATED, obj=allocation,
                      detail={"department": department.code, "year": year, "amount": amount, "demo": True})
     for code, (bank_name, number) in DEMO_PROVIDER_ACCOUNTS.items():
         provider = Provider.objects.filter(code=code).first()

@@ -1,12 +1,16 @@
-"""Helpers shared by the audit ledger tests: a signing key of the test's own, and a way
-around the append-only triggers for the tests that tamper with the ledger on purpose."""
+"""Helpers shared by the audit ledger tests: a signing key of the test's own, actions of the
+tests' own, and a way around the append-only triggers for the tests that tamper with the
+ledger on purpose."""
 
 import contextlib
 
 import pytest
 from django.db import connection
 
-from audit import signing
+from audit import actions, signing
+
+# Entries that exist only to fill a test ledger; record_event refuses unregistered actions.
+TEST_ACTIONS = ("test.event", "test.parallel", "test.after_hole")
 
 
 @pytest.fixture
@@ -15,6 +19,14 @@ def audit_key(settings):
     settings.AUDIT_SIGNING_KEY = signing.new_seed_text()
     settings.AUDIT_VERIFIER_KEY = ""
     return signing.signer()
+
+
+@pytest.fixture
+def ledger_test_actions(monkeypatch):
+    """TEST_ACTIONS registered for the test (and unregistered after it)."""
+    for action in TEST_ACTIONS:
+        monkeypatch.setitem(actions.REGISTRY, action, action)
+    return TEST_ACTIONS
 
 
 @contextlib.contextmanager

@@ -22,7 +22,9 @@ from audit.models import AuditEvent, Checkpoint
 from audit.services import record_event
 
 from .api_support import error, login, ok
-from .audit_support import audit_key, tamper  # noqa: F401 - fixture
+from .audit_support import audit_key, tamper, ledger_test_actions  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.usefixtures("ledger_test_actions")  # entries of the tests' own actions (audit_support)
 
 # golang.org/x/mod/sumdb/note: the example key, text and signed note of its documentation and tests.
 GO_SIGNER_KEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"

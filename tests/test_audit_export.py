@@ -22,7 +22,9 @@ from audit.checkpoints import sign_checkpoint
 from audit.models import AuditEvent, Checkpoint
 from audit.services import record_event
 
-from .audit_support import audit_key  # noqa: F401 - fixture
+from .audit_support import audit_key, ledger_test_actions  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.usefixtures("ledger_test_actions")  # entries of the tests' own actions (audit_support)
 
 
 def append_events(count: int) -> None:

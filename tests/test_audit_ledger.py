@@ -19,8 +19,10 @@ from audit.selectors import verify_chain
 from audit.services import record_event
 
 from .api_support import login, ok
-from .audit_support import audit_key, tamper, triggers_disabled  # noqa: F401 - fixture
+from .audit_support import audit_key, tamper, triggers_disabled, ledger_test_actions  # noqa: F401 - fixtures
 from .test_concurrency import join_all, run_at_once
+
+pytestmark = pytest.mark.usefixtures("ledger_test_actions")  # entries of the tests' own actions (audit_support)
 
 
 def append_events(count: int, **detail) -> list[AuditEvent]:

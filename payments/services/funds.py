@@ -13,6 +13,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit import actions
 from audit.services import record_event
 from claims.errors import FundsExceeded, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, Department, Jurisdiction, LineDecision, PaymentStatus, PolicyCategory
@@ -90,7 +91,7 @@ def create_fund_account(*, actor, jurisdiction: Jurisdiction, year: int, name: s
                                                  account_number=account_number.strip(), budget=amount, created_by=actor)
     except IntegrityError:
         raise InvalidInput(_("专账信息有误。"), fields={"year": [_("%(year)s 年度的专账已存在。") % {"year": year}]}) from None
-    record_event(actor=actor, action="fund_account.created", obj=account,
+    record_event(actor=actor, action=actions.FUND_ACCOUNT_CREATED, obj=account,
                  detail={"jurisdiction": jurisdiction.code, "year": year, "name": account.name, "budget": amount})
     return account
 
@@ -159,7 +160,7 @@ def save_plan(*, actor, fund_account: FundAccount, department: Department, items
     plan.headcount = sum(item.headcount for item in parsed)
     plan.status = PlanStatus.DRAFT
     plan.save(update_fields=["total", "headcount", "status"])
-    record_event(actor=actor, action="plan.saved", obj=plan,
+    record_event(actor=actor, action=actions.PLAN_SAVED, obj=plan,
                  detail={"department": department.code, "year": fund_account.year, "before": before, "after": _plan_state(plan)})
     return (plan, created) if with_created else plan
 
@@ -176,7 +177,7 @@ def _move_plan(*, plan: FundingPlan, allowed: tuple, to: str, **fields) -> Fundi
 def file_plan(*, actor, plan: FundingPlan) -> FundingPlan:
     access.require_for_department(actor, access.FILE_PLANS, plan.department)
     plan = _move_plan(plan=plan, allowed=(PlanStatus.DRAFT,), to=PlanStatus.FILED, filed_by=actor, filed_at=timezone.now())
-    record_event(actor=actor, action="plan.filed", obj=plan, from_state=PlanStatus.DRAFT, to_state=plan.status,
+    record_event(actor=actor, action=actions.PLAN_FILED, obj=plan, from_state=PlanStatus.DRAFT, to_state=plan.status,
                  detail={"department": plan.department.code, "year": plan.fund_account.year, "total": plan.total})
     return plan
 
@@ -186,7 +187,7 @@ def accept_plan_hr(*, actor, plan: FundingPlan) -> FundingPlan:
     access.require_in(actor, access.HR_ACCEPT_PLANS, plan.fund_account.jurisdiction)
     plan = _move_plan(plan=plan, allowed=(PlanStatus.FILED,), to=PlanStatus.HR_ACCEPTED, hr_accepted_by=actor,
                       hr_accepted_at=timezone.now())
-    record_event(actor=actor, action="plan.hr_accepted", obj=plan, from_state=PlanStatus.FILED, to_state=plan.status,
+    record_event(actor=actor, action=actions.PLAN_HR_ACCEPTED, obj=plan, from_state=PlanStatus.FILED, to_state=plan.status,
                  detail={"department": plan.department.code, "year": plan.fund_account.year, "total": plan.total})
     return plan
 
@@ -207,9 +208,9 @@ def accept_plan_finance(*, actor, plan: FundingPlan) -> Allocation:
             fields={"total": [_("超出专账可分配余额 %(left)s 元。") % {"left": account.budget - allocated}]},
         )
     allocation = Allocation.objects.create(fund_account=account, department=plan.department, plan=plan, amount=plan.total)
-    record_event(actor=actor, action="plan.accepted", obj=plan, from_state=PlanStatus.HR_ACCEPTED, to_state=plan.status,
+    record_event(actor=actor, action=actions.PLAN_ACCEPTED, obj=plan, from_state=PlanStatus.HR_ACCEPTED, to_state=plan.status,
                  detail={"department": plan.department.code, "year": account.year, "total": plan.total})
-    record_event(actor=actor, action="allocation.created", obj=allocation,
+    record_event(actor=actor, action=actions.ALLOCATION_CREATED, obj=allocation,
                  detail={"department": plan.department.code, "year": account.year, "amount": allocation.amount,
                          "allocated_before": allocated, "budget": account.budget})
     return allocation
@@ -236,7 +237,7 @@ def refuse_plan(*, actor, plan: FundingPlan, reason: str) -> FundingPlan:
     before = plan.status
     plan = _move_plan(plan=plan, allowed=(before,) if before in (PlanStatus.FILED, PlanStatus.HR_ACCEPTED) else (),
                       to=PlanStatus.REFUSED, refusal_reason=reason)
-    record_event(actor=actor, action="plan.refused", obj=plan, from_state=before, to_state=plan.status, reason=reason,
+    record_event(actor=actor, action=actions.PLAN_REFUSED, obj=plan, from_state=before, to_state=plan.status, reason=reason,
                  detail={"department": plan.department.code, "year": plan.fund_account.year})
     return plan
 
@@ -281,7 +282,7 @@ def reserve_approved_lines(*, actor, claim: Claim) -> Decimal:
     line_numbers = list(lines.order_by("line_no").values_list("line_no", flat=True))
     lines.update(payment_status=PaymentStatus.RESERVED, allocation=allocation)
     allocation.refresh_from_db()
-    record_event(actor=actor, action="allocation.reserved", obj=allocation, claim=claim,
+    record_event(actor=actor, action=actions.ALLOCATION_RESERVED, obj=allocation, claim=claim,
                  detail={"department": claim.department.code, "year": year, "amount": amount, "lines": line_numbers,
                          "committed_after": allocation.committed, "allocation": allocation.amount})
     return amount
@@ -365,7 +366,7 @@ def export_funds_report(*, actor, year: int) -> tuple[bytes, str]:
     for column, width in zip("ABCDEFGHIJK", (34, 8, 12, 28, 16, 16, 16, 16, 16, 16, 16)):
         sheet.column_dimensions[column].width = width
     for account in report["accounts"]:
-        record_event(actor=actor, action="report.exported", obj=FundAccount.objects.get(pk=account["id"]),
+        record_event(actor=actor, action=actions.REPORT_EXPORTED, obj=FundAccount.objects.get(pk=account["id"]),
                      detail={"format": "xlsx", "report": "funds", "year": year, "rows": len(account["rows"]),
                              "totals": account["totals"], "anomalies": len(account["anomalies"])})
     buffer = io.BytesIO()

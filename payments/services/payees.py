@@ -6,6 +6,7 @@ import re
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from audit import actions
 from audit.services import record_event
 from claims.errors import InvalidInput
 from claims.models import Provider, Trainee
@@ -67,7 +68,7 @@ def set_payee_account(*, actor, provider: Provider | None = None, trainee: Train
     account.updated_by = actor
     account.save()
     after = {"account_name": account_name, "bank_name": bank_name, "account_number": account.account_number_masked}
-    record_event(actor=actor, action="payee_account.set", obj=account, reason=reason,
+    record_event(actor=actor, action=actions.PAYEE_ACCOUNT_SET, obj=account, reason=reason,
                  detail={"provider": provider.code if provider else None,
                          "trainee": trainee.id_number_masked if trainee else None, "before": before, "after": after})
     return account

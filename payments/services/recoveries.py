@@ -13,6 +13,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit import actions
 from audit.services import record_event
 from claims.errors import InvalidInput, StepAlreadyTaken
 from claims.models import ClaimLine, PaymentStatus
@@ -62,7 +63,7 @@ def open_recovery(*, actor, line: ClaimLine, amount_due, payer_kind: str, payer_
         raise InvalidInput(_("追回单信息有误。"), fields=errors)
     order = RecoveryOrder.objects.create(claim_line=line, amount_due=amount, payer_kind=payer_kind, payer_name=payer_name,
                                          reason_code=reason_code, reason=reason, opened_by=actor)
-    record_event(actor=actor, action="recovery.opened", obj=order, claim=line.claim, to_state=order.status, reason=reason,
+    record_event(actor=actor, action=actions.RECOVERY_OPENED, obj=order, claim=line.claim, to_state=order.status, reason=reason,
                  detail={"line": line.line_no, "line_amount": line.amount, "amount_due": amount, "payer_kind": payer_kind,
                          "payer_name": payer_name, "reason_code": reason_code})
     return order
@@ -116,17 +117,17 @@ def record_recovery_receipt(*, actor, order: RecoveryOrder, amount, received_on,
     if order.amount_recovered == order.amount_due:
         RecoveryOrder.objects.filter(pk=order.pk, status=RecoveryStatus.OPEN).update(status=RecoveryStatus.RECOVERED)
         order.status = RecoveryStatus.RECOVERED
-    record_event(actor=actor, action="recovery.receipt_recorded", obj=order, claim=line.claim, from_state=before,
+    record_event(actor=actor, action=actions.RECOVERY_RECEIPT_RECORDED, obj=order, claim=line.claim, from_state=before,
                  to_state=order.status,
                  detail={"line": line.line_no, "receipt": receipt.pk, "amount": value, "received_on": received_on,
                          "reference": reference, "amount_due": order.amount_due, "amount_recovered": order.amount_recovered,
                          "outstanding": order.amount_due - order.amount_recovered})
 
     # The money is back in the fund: the allocation is bound by that much less.
-    give_back_to_allocation(actor=actor, line=line, amount=value, action="allocation.restored", detail={"recovery": order.pk})
+    give_back_to_allocation(actor=actor, line=line, amount=value, action=actions.ALLOCATION_RESTORED, detail={"recovery": order.pk})
     if recovered_on(line) >= line.amount and ClaimLine.objects.filter(
             pk=line.pk, payment_status=PaymentStatus.PAID).update(payment_status=PaymentStatus.RECOVERED):
-        record_event(actor=actor, action="claim.line_recovered", obj=line.claim, claim=line.claim,
+        record_event(actor=actor, action=actions.CLAIM_LINE_RECOVERED, obj=line.claim, claim=line.claim,
                      detail={"line": line.line_no, "amount": line.amount, "recovery": order.pk,
                              "before": PaymentStatus.PAID, "after": PaymentStatus.RECOVERED})
     return receipt

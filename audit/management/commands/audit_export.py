@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from audit import checkpoints, signing
+from audit import actions, checkpoints, signing
 from audit.export import ExportError, export_period
 from audit.models import Checkpoint
 from audit.services import record_event
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             record_event(
                 actor=None,
-                action="audit.exported",
+                action=actions.AUDIT_EXPORTED,
                 obj=Checkpoint.objects.filter(tree_size=result.count).first(),
                 detail={"format": "package", "via": "audit_export", "os_user": getpass.getuser(),
                         "from": date_from.isoformat(), "to": date_to.isoformat(),

@@ -1,0 +1,139 @@
+"""The one registry of the ledger's actions: every ``action`` an entry may carry, with its label.
+
+record_event and record_events refuse an action that is not here (ValueError naming it), so
+a new kind of entry starts with a line in this file, its label in Simplified Chinese, and
+its English in locale/en/LC_MESSAGES/django.po (context "audit"). Pages show the label
+(``label(action)``, ``AuditEvent.action_label``); the entries' bytes, the API and the exports
+keep the identifier, which never changes once entries carry it.
+"""
+
+from django.utils.functional import Promise
+from django.utils.translation import pgettext_lazy
+
+REGISTRY: dict[str, Promise] = {}
+
+
+def _action(value: str, label: Promise) -> str:
+    if value in REGISTRY:
+        raise ValueError(f"audit action {value!r} is registered twice")
+    REGISTRY[value] = label
+    return value
+
+
+# --------------------------------------------------------------------------- a claim and its review
+
+CLAIM_CREATED = _action("claim.created", pgettext_lazy("audit", "创建申领"))
+CLAIM_EDITED = _action("claim.edited", pgettext_lazy("audit", "修改申领"))
+CLAIM_SUBMITTED = _action("claim.submitted", pgettext_lazy("audit", "提交申领"))
+CLAIM_RESUBMITTED = _action("claim.resubmitted", pgettext_lazy("audit", "修改后重新提交"))
+CLAIM_WITHDRAWN = _action("claim.withdrawn", pgettext_lazy("audit", "撤回申领"))
+CLAIM_APPROVED_STEP = _action("claim.approved_step", pgettext_lazy("audit", "审核通过"))
+CLAIM_RETURNED = _action("claim.returned", pgettext_lazy("audit", "退回修改"))
+CLAIM_REJECTED = _action("claim.rejected", pgettext_lazy("audit", "不予补贴"))
+CLAIM_FLAGS_RECHECKED = _action("claim.flags_rechecked", pgettext_lazy("audit", "重新校验预警"))
+TASK_ASSIGNED = _action("task.assigned", pgettext_lazy("audit", "领取任务"))
+FLAG_OVERRIDDEN = _action("flag.overridden", pgettext_lazy("audit", "豁免预警"))
+PERMISSION_GRANTED = _action("permission.granted", pgettext_lazy("audit", "授予查看权限"))
+ROSTER_RECEIVED = _action("roster.received", pgettext_lazy("audit", "收到花名册"))
+ROSTER_FAILED = _action("roster.failed", pgettext_lazy("audit", "花名册导入失败"))
+
+# --------------------------------------------------------------------------- a claim's payment
+
+CLAIM_PAYMENT_BATCHED = _action("claim.payment_batched", pgettext_lazy("audit", "编入拨付批次"))
+CLAIM_PAYMENT_UNBATCHED = _action("claim.payment_unbatched", pgettext_lazy("audit", "移出作废批次"))
+CLAIM_IN_PAYMENT = _action("claim.in_payment", pgettext_lazy("audit", "发送银行支付"))
+CLAIM_PAYMENT_RESULT = _action("claim.payment_result", pgettext_lazy("audit", "银行回单入账"))
+CLAIM_PAYMENT_REQUEUED = _action("claim.payment_requeued", pgettext_lazy("audit", "更正账户后待重新拨付"))
+CLAIM_LINE_PAYMENT_CANCELLED = _action("claim.line_payment_cancelled", pgettext_lazy("audit", "某行不予拨付"))
+CLAIM_LINE_RECOVERED = _action("claim.line_recovered", pgettext_lazy("audit", "追回完成"))
+CLAIM_STATUS_SYNCED = _action("claim.status_synced", pgettext_lazy("audit", "状态同步"))
+CLAIM_PAID = _action("claim.paid", pgettext_lazy("audit", "拨付完成"))
+CLAIM_PAYMENT_CANCELLED = _action("claim.payment_cancelled", pgettext_lazy("audit", "不予拨付，办结"))
+
+# --------------------------------------------------------------------------- funds: accounts, plans, allocations
+
+FUND_ACCOUNT_CREATED = _action("fund_account.created", pgettext_lazy("audit", "开设专账"))
+PLAN_SAVED = _action("plan.saved", pgettext_lazy("audit", "保存年度培训计划"))
+PLAN_FILED = _action("plan.filed", pgettext_lazy("audit", "报备年度培训计划"))
+PLAN_HR_ACCEPTED = _action("plan.hr_accepted", pgettext_lazy("audit", "人社局确认年度培训计划"))
+PLAN_ACCEPTED = _action("plan.accepted", pgettext_lazy("audit", "财政确认年度培训计划，备案"))
+PLAN_REFUSED = _action("plan.refused", pgettext_lazy("audit", "退回年度培训计划"))
+ALLOCATION_CREATED = _action("allocation.created", pgettext_lazy("audit", "下达资金分配"))
+ALLOCATION_RESERVED = _action("allocation.reserved", pgettext_lazy("audit", "占用部门资金分配"))
+ALLOCATION_RELEASED = _action("allocation.released", pgettext_lazy("audit", "释放资金分配"))
+ALLOCATION_RESTORED = _action("allocation.restored", pgettext_lazy("audit", "追回款恢复资金分配"))
+REPORT_EXPORTED = _action("report.exported", pgettext_lazy("audit", "导出专账报表"))
+
+# --------------------------------------------------------------------------- payment batches, payees, recoveries
+
+PAYMENT_BATCH_BUILT = _action("payment_batch.built", pgettext_lazy("audit", "生成拨付批次"))
+PAYMENT_BATCH_CANCELLED = _action("payment_batch.cancelled", pgettext_lazy("audit", "作废拨付批次"))
+PAYMENT_BATCH_RELEASE_REQUESTED = _action("payment_batch.release_requested", pgettext_lazy("audit", "复核通过，发放拨付批次"))
+PAYMENT_BATCH_RELEASED = _action("payment_batch.released", pgettext_lazy("audit", "拨付批次已发送银行"))
+PAYMENT_BATCH_RESULT_APPLIED = _action("payment_batch.result_applied", pgettext_lazy("audit", "登记银行结果"))
+PAYMENT_FILE_DOWNLOADED = _action("payment_file.downloaded", pgettext_lazy("audit", "下载银行支付文件"))
+PAYEE_ACCOUNT_SET = _action("payee_account.set", pgettext_lazy("audit", "设定收款账户"))
+RECOVERY_OPENED = _action("recovery.opened", pgettext_lazy("audit", "发起追回"))
+RECOVERY_RECEIPT_RECORDED = _action("recovery.receipt_recorded", pgettext_lazy("audit", "登记追回款"))
+
+# --------------------------------------------------------------------------- the subsidy catalogue
+
+CATALOGUE_POLICY_CREATED = _action("catalogue.policy_created", pgettext_lazy("audit", "新增补贴标准"))
+CATALOGUE_POLICY_UPDATED = _action("catalogue.policy_updated", pgettext_lazy("audit", "修改补贴标准"))
+CATALOGUE_VERSION_ADDED = _action("catalogue.version_added", pgettext_lazy("audit", "新增标准版本"))
+CATALOGUE_VERSION_UPDATED = _action("catalogue.version_updated", pgettext_lazy("audit", "更正标准版本"))
+CATALOGUE_VERSION_CLOSED = _action("catalogue.version_closed", pgettext_lazy("audit", "设定版本失效日期"))
+
+# --------------------------------------------------------------------------- the organisation, users and groups
+
+JURISDICTION_CREATED = _action("jurisdiction.created", pgettext_lazy("audit", "新增行政区"))
+JURISDICTION_UPDATED = _action("jurisdiction.updated", pgettext_lazy("audit", "修改行政区"))
+DEPARTMENT_CREATED = _action("department.created", pgettext_lazy("audit", "新增行业主管部门"))
+DEPARTMENT_UPDATED = _action("department.updated", pgettext_lazy("audit", "修改行业主管部门"))
+PROVIDER_CREATED = _action("provider.created", pgettext_lazy("audit", "新增培训机构"))
+PROVIDER_UPDATED = _action("provider.updated", pgettext_lazy("audit", "修改培训机构"))
+USER_CREATED = _action("user.created", pgettext_lazy("audit", "新建用户"))
+USER_UPDATED = _action("user.updated", pgettext_lazy("audit", "修改用户"))
+USER_DELETED = _action("user.deleted", pgettext_lazy("audit", "删除用户"))
+USER_GROUPS_CHANGED = _action("user.groups_changed", pgettext_lazy("audit", "变更用户所属组"))
+USER_RELATIONS_CHANGED = _action("user.relations_changed", pgettext_lazy("audit", "变更用户的组与权限"))
+GROUP_CREATED = _action("group.created", pgettext_lazy("audit", "新建用户组"))
+GROUP_UPDATED = _action("group.updated", pgettext_lazy("audit", "修改用户组"))
+GROUP_DELETED = _action("group.deleted", pgettext_lazy("audit", "删除用户组"))
+GROUP_RELATIONS_CHANGED = _action("group.relations_changed", pgettext_lazy("audit", "变更用户组权限"))
+
+# --------------------------------------------------------------------------- access
+
+AUTH_LOGIN = _action("auth.login", pgettext_lazy("audit", "登录"))
+AUTH_LOGOUT = _action("auth.logout", pgettext_lazy("audit", "退出登录"))
+AUTH_LOGIN_FAILED = _action("auth.login_failed", pgettext_lazy("audit", "登录失败"))
+AUTH_TOKEN_ISSUED = _action("auth.token_issued", pgettext_lazy("audit", "签发接口令牌"))
+ACCESS_DENIED = _action("access.denied", pgettext_lazy("audit", "拒绝访问"))
+
+# --------------------------------------------------------------------------- the auditor
+
+AUDIT_SAMPLE_DRAWN = _action("audit.sample_drawn", pgettext_lazy("audit", "抽取审计样本"))
+AUDIT_EXPORTED = _action("audit.exported", pgettext_lazy("audit", "导出审计数据"))
+
+# --------------------------------------------------------------------------- benchmarks (bench/ledger.py, a throwaway database)
+
+BENCH_APPEND = _action("bench.append", pgettext_lazy("audit", "基准测试写入"))
+BENCH_GENERATED = _action("bench.generated", pgettext_lazy("audit", "基准测试生成"))
+
+
+def is_registered(action: str) -> bool:
+    return action in REGISTRY
+
+
+def check(action: str) -> str:
+    """The action, if registered; ValueError naming it otherwise."""
+    if action not in REGISTRY:
+        raise ValueError(f"unknown audit action {action!r}: register it in audit/actions.py")
+    return action
+
+
+def label(action: str) -> str:
+    """The action's label in the active language (the identifier itself for an unknown one,
+    which only an entry written before its action was registered can carry)."""
+    text = REGISTRY.get(action)
+    return str(text) if text is not None else action
