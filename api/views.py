@@ -5,7 +5,7 @@ from django.db.models import Prefetch
 from django.db.models.functions import Length
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
@@ -32,6 +32,17 @@ from .audit_views import LedgerVerifySerializer
 from .errors import _flatten
 from .filters import ClaimFilter, PolicyFilter, TaskFilter
 from .permissions import HasAnyRole
+
+
+class ClaimHistoryEventSerializer(s.AuditEventSerializer):
+    """An entry of a claim's history: the ledger's fields, ``action`` the identifier as recorded,
+    and ``action_label`` what it means in the caller's language (audit/actions.py)."""
+
+    action_label = serializers.CharField(read_only=True, help_text="the action's label in the active language")
+
+    class Meta(s.AuditEventSerializer.Meta):
+        fields = [*s.AuditEventSerializer.Meta.fields, "action_label"]
+        read_only_fields = fields
 
 
 def errors(*statuses: int) -> dict:
@@ -207,13 +218,13 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     @extend_schema(
         summary="The claim's audit events, oldest first",
-        responses={200: s.AuditEventSerializer(many=True), **errors(401, 404)},
+        responses={200: ClaimHistoryEventSerializer(many=True), **errors(401, 404)},
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def history(self, request, pk=None):
         events = claim_history(claim=self.get_object())
         page = self.paginate_queryset(events)
-        return self.get_paginated_response(s.AuditEventSerializer(page, many=True).data)
+        return self.get_paginated_response(ClaimHistoryEventSerializer(page, many=True).data)
 
 
 @extend_schema_view(

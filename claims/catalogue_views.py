@@ -158,13 +158,6 @@ def _value_text(name: str, value) -> str:
 def history_rows(events) -> list[dict]:
     """Each ledger event with the fields it changed, before → after, in words."""
     labels = field_labels()
-    actions = {
-        catalogue.POLICY_CREATED: _("新增标准"),
-        catalogue.POLICY_UPDATED: _("修改标准"),
-        catalogue.VERSION_ADDED: _("新增版本"),
-        catalogue.VERSION_UPDATED: _("更正版本"),
-        catalogue.VERSION_CLOSED: _("设定失效日期"),
-    }
     rows = []
     for event in events:
         detail = event.detail or {}
@@ -178,7 +171,7 @@ def history_rows(events) -> list[dict]:
                         "after": _value_text(name, after.get(name))} for name in names]
         rows.append({
             "event": event,
-            "action": actions.get(event.action, event.action),
+            "action": event.action_label,
             "version": detail.get("version"),
             "superseded_by": detail.get("superseded_by"),
             "changes": changes,

@@ -1,5 +1,6 @@
 """The one registry of ledger actions (audit/actions.py): every action has a Chinese label and
-its English; every action the code records is registered, in the source and at run time."""
+its English; every action the code records is registered, in the source and at run time; the
+pages show labels, the API the identifiers (and the labels next to them)."""
 
 import ast
 import re
@@ -14,6 +15,8 @@ from audit import actions
 from audit.models import AuditEvent
 from audit.services import record_event, record_events
 
+from .api_support import login, ok
+from .test_audit_workspace import auditor, journey  # noqa: F401 - fixtures
 
 PROJECT = Path(__file__).resolve().parent.parent
 # Our code: every top-level package of the project, the tests excepted (they record actions of
@@ -174,3 +177,59 @@ def test_record_event_refuses_an_unregistered_action_and_writes_nothing(db):
     with transaction.atomic():
         entry = record_event(actor=None, action=actions.GROUP_UPDATED, obj=subject)
     assert entry.action == "group.updated" and entry.action_label == actions.label("group.updated")
+
+
+# --------------------------------------------------------------------------- pages show labels, the API identifiers
+
+
+def visible_text(html: str) -> str:
+    """The page as people read it: no tags (and so no attributes such as data-action)."""
+    return re.sub(r"<[^>]*>", " ", html)
+
+
+def test_the_auditor_timeline_shows_labels_never_identifiers(auditor, journey):  # noqa: F811 - fixtures
+    events = list(AuditEvent.objects.filter(claim_id=journey.pk).order_by("seq"))
+    assert {"claim.created", "claim.submitted", "claim.approved_step"} <= {event.action for event in events}
+    body = auditor.get(f"/audit/claims/{journey.pk}/").content.decode()
+    text = visible_text(body)
+    for event in events:
+        assert f'id="seq-{event.seq}" data-action="{event.action}"' in body  # machine-readable, not shown
+        assert event.action not in text, event.action
+    for label in ("创建申领", "提交申领", "审核通过"):
+        assert label in text
+
+    auditor.cookies["django_language"] = "en"
+    english = visible_text(auditor.get(f"/audit/claims/{journey.pk}/").content.decode())
+    assert "Claim created" in english and "Step approved" in english and "创建申领" not in english
+
+
+def test_the_state_as_of_a_day_names_its_events_by_label(auditor, journey):  # noqa: F811 - fixtures
+    text = visible_text(auditor.get(f"/audit/claims/{journey.pk}/as-of/", {"date": "2026-03-09"}).content.decode())
+    assert "审核通过" in text  # the state's event: HR's approval of 9 March
+    assert not re.search(r"claim\.[a-z_]+", text)
+
+
+def test_the_claim_page_history_shows_labels_never_identifiers(client, journey, demo):  # noqa: F811 - fixture
+    client.force_login(demo["hr_reviewer"])
+    body = client.get(f"/claims/{journey.pk}/").content.decode()
+    text = visible_text(body)
+    assert 'id="claim-history"' in body
+    history = text[text.index("办理记录"):]
+    for event in AuditEvent.objects.filter(claim_id=journey.pk):
+        assert f'data-action="{event.action}"' in body
+        assert event.action not in history, event.action
+    assert "审核通过" in history and "提交申领" in history
+
+
+def test_the_api_history_keeps_the_identifiers_and_adds_the_labels(journey):  # noqa: F811 - fixture
+    client = login("auditor")
+    items = ok(client.get(f"/api/v1/claims/{journey.pk}/history/"))["results"]
+    recorded = list(AuditEvent.objects.filter(claim_id=journey.pk).order_by("seq"))
+    assert [item["action"] for item in items] == [event.action for event in recorded]
+    for item in items:
+        assert {"seq", "at", "actor", "action", "from_state", "to_state", "detail", "hash", "action_label"} <= set(item)
+    with translation.override("zh-hans"):
+        assert [item["action_label"] for item in items] == [actions.label(event.action) for event in recorded]
+    english = ok(client.get(f"/api/v1/claims/{journey.pk}/history/", HTTP_ACCEPT_LANGUAGE="en"))["results"]
+    assert [item["action"] for item in english] == [item["action"] for item in items]
+    assert english[0]["action_label"] == "Claim created"
