@@ -66,3 +66,14 @@ def test_deleting_a_group_in_the_admin_is_recorded(client, demo):
     assert response.status_code == 302
     assert not Group.objects.filter(pk=group.pk).exists()
     assert AuditEvent.objects.get(action="group.deleted", object_id=str(group.pk)).detail["fields"]["name"] == "temporary"
+
+
+def test_the_ledger_in_the_admin_is_read_only_and_filtered_by_action_label(client, demo):
+    admin = admin_client(client, demo)
+    body = admin.get("/admin/audit/auditevent/").content.decode()
+    assert '<a href="?action=user.created">新建用户 (user.created)</a>' in body
+    filtered = admin.get("/admin/audit/auditevent/", {"action": "user.created"})
+    assert filtered.status_code == 200
+    assert filtered.context["cl"].result_count == AuditEvent.objects.filter(action="user.created").count() > 0
+    event = AuditEvent.objects.order_by("seq").first()
+    assert admin.post(f"/admin/audit/auditevent/{event.pk}/change/", {"reason": "changed"}).status_code == 403
