@@ -424,6 +424,10 @@ class DecisionInputSerializer(serializers.Serializer):
     lines = LineDecisionInputSerializer(many=True, required=False, help_text="per-line decisions; lines not named are approved")
 
 
+class WithdrawInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(help_text="why the provider withdraws the claim (required; kept in the ledger)")
+
+
 class OverrideInputSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="the code of a flag the line carries (E2, N2…)")
     reason = serializers.CharField(help_text="why the flag does not stop the line (required)")

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from viewflow.workflow.models import Task
 
 from workflow import selectors as task_selectors
-from workflow import services as approvals
+from workflow import services as claim_process
 from audit.access import record_token_issued
 from audit.checkpoints import verify_ledger
 from audit.selectors import claim_history
@@ -198,7 +198,17 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     )
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
-        claim = approvals.submit_claim(user=request.user, claim=self.get_object())
+        claim = claim_process.submit_claim(user=request.user, claim=self.get_object())
+        return claim_response(claim)
+
+    @extend_schema(
+        summary="Withdraw a draft or returned claim (its provider's clerk), with a reason; returns the claim",
+        request=s.WithdrawInputSerializer,
+        responses={200: s.ClaimSerializer, **errors(400, 401, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        claim = claim_process.withdraw_claim(user=request.user, claim=self.get_object(), reason=text(body(request).get("reason")))
         return claim_response(claim)
 
     @extend_schema(
@@ -213,7 +223,7 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         if line is None:
             raise NotInScope("Not found.")
         data = body(request)
-        approvals.override_flag(user=request.user, line_id=line, code=text(data.get("code")), reason=text(data.get("reason")))
+        claim_process.override_flag(user=request.user, line_id=line, code=text(data.get("code")), reason=text(data.get("reason")))
         return claim_response(claim)
 
     @extend_schema(
@@ -255,7 +265,7 @@ class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                    responses={200: s.TaskSerializer, **errors(401, 403, 404, 409)})
     @action(detail=True, methods=["post"])
     def take(self, request, pk=None):
-        approvals.take_task(user=request.user, task_id=pk)
+        claim_process.take_task(user=request.user, task_id=pk)
         return self._task_response(pk)
 
     @extend_schema(
@@ -266,7 +276,7 @@ class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def decide(self, request, pk=None):
         data = body(request)
-        claim = approvals.decide_task(
+        claim = claim_process.decide_task(
             user=request.user,
             task_id=pk,
             decision=text(data.get("decision")),
@@ -277,7 +287,7 @@ class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return claim_response(claim)
 
 
-def line_decisions(raw) -> list[approvals.LineDecisionInput]:
+def line_decisions(raw) -> list[claim_process.LineDecisionInput]:
     """Shape only (a list of objects); what the values may be is the service's to check."""
     if raw in (None, ""):
         return []
@@ -292,7 +302,7 @@ def line_decisions(raw) -> list[approvals.LineDecisionInput]:
             line = int(line)
         elif isinstance(line, bool) or not isinstance(line, int):
             line = text(line)  # not a line number: the service reports it under lines[i].line
-        items.append(approvals.LineDecisionInput(line=line, decision=text(item.get("decision")), reason=text(item.get("reason"))))
+        items.append(claim_process.LineDecisionInput(line=line, decision=text(item.get("decision")), reason=text(item.get("reason"))))
     return items
 
 

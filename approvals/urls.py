@@ -18,5 +18,6 @@ urlpatterns = [
     path("claims/<int:claim_id>/", views.claim_detail, name="claim"),
     path("claims/<int:claim_id>/edit/", views.claim_edit, name="claim_edit"),
     path("claims/<int:claim_id>/submit/", views.claim_submit, name="claim_submit"),
+    path("claims/<int:claim_id>/withdraw/", views.claim_withdraw, name="claim_withdraw"),
     path("finance/", views.finance, name="finance"),
 ]

@@ -40,7 +40,7 @@ from .forms import (
     lines_for_service,
     with_added_row,
 )
-from workflow.services import decide_task, may_override_flags, override_flag, submit_claim, take_task
+from workflow.services import decide_task, may_override_flags, override_flag, submit_claim, take_task, withdraw_claim
 
 PAGE_SIZE = 50
 
@@ -275,6 +275,19 @@ def claim_submit(request, claim_id):
         messages.success(
             request, _("已提交：%(number)s，当前状态：%(status)s") % {"number": claim.number, "status": claim.get_status_display()}
         )
+    return redirect("approvals:claim", claim.pk)
+
+
+@require_POST
+@scoped
+def claim_withdraw(request, claim_id):
+    claim = get_claim_for_user(user=request.user, claim_id=claim_id)
+    try:
+        claim = withdraw_claim(user=request.user, claim=claim, reason=request.POST.get("reason", ""))
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("已撤回：%(number)s") % {"number": claim.number})
     return redirect("approvals:claim", claim.pk)
 
 

@@ -18,7 +18,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from rest_framework.test import APIClient
 
-from workflow import services as approvals
+from workflow import services as claim_process
 from workflow.services import LineDecisionInput
 from audit.models import AuditEvent
 from claims import catalogue, roles
@@ -213,29 +213,29 @@ def test_every_claim_service_records_each_change_with_before_and_after(demo, led
     assert [item["certificate_number"] for item in edited["lines"]] == ["T-2026-0001", "T-2026-0003"]
 
     with ledger.expect("claim.submitted", "permission.granted"):
-        claim = approvals.submit_claim(user=clerk, claim=claim)
+        claim = claim_process.submit_claim(user=clerk, claim=claim)
 
     with ledger.expect("task.assigned"):
-        task = approvals.take_task(user=dept, task_id=open_task(claim).pk)
+        task = claim_process.take_task(user=dept, task_id=open_task(claim).pk)
 
     with ledger.expect("claim.approved_step") as call:
-        approvals.decide_task(user=dept, task_id=task.pk, decision="approve", comment="ok",
+        claim_process.decide_task(user=dept, task_id=task.pk, decision="approve", comment="ok",
                               line_decisions=[LineDecisionInput(line=1, decision="approve")])
     changed_lines = one(call["entries"], "claim.approved_step").detail["line_changes"]
     assert [(item["line"], item["before"]["decision"], item["after"]["decision"]) for item in changed_lines] == [
         (1, "pending", "approve"), (2, "pending", "approve")]
 
     with ledger.expect("claim.returned"):
-        approvals.decide_task(user=hr, task_id=open_task(claim).pk, decision="return", comment="第2行证书编号有误")
+        claim_process.decide_task(user=hr, task_id=open_task(claim).pk, decision="return", comment="第2行证书编号有误")
 
     with ledger.expect("claim.edited"):
         claims.update_claim(user=clerk, claim=claim, data={"class_name": "低压电工作业 2026 第2期（更正）"})
 
     with ledger.expect("claim.resubmitted"):
-        approvals.submit_claim(user=clerk, claim=claim)
+        claim_process.submit_claim(user=clerk, claim=claim)
 
     with ledger.expect("claim.approved_step", "allocation.reserved") as call:
-        approvals.decide_task(user=hr, task_id=open_task(claim).pk, decision="approve", comment="同意",
+        claim_process.decide_task(user=hr, task_id=open_task(claim).pk, decision="approve", comment="同意",
                               line_decisions=[LineDecisionInput(line=2, decision="reject", reason="DOCS")])
     detail = one(call["entries"], "claim.approved_step").detail
     assert {"line": 2, "before": {"decision": "approve", "decision_reason": ""},
@@ -253,24 +253,24 @@ def test_override_and_rejection_are_recorded_and_a_failed_decision_leaves_nothin
     with ledger.expect("claim.created"):
         claim = claims.create_claim(user=clerk, data=claim_data(lines=twice))
     with ledger.expect("claim.submitted"):
-        approvals.submit_claim(user=clerk, claim=claim)
+        claim_process.submit_claim(user=clerk, claim=claim)
     with ledger.expect("claim.approved_step"):
-        approvals.decide_task(user=dept, task_id=open_task(claim).pk, decision="approve", comment="转人社局")
+        claim_process.decide_task(user=dept, task_id=open_task(claim).pk, decision="approve", comment="转人社局")
 
     # Fails after the change (the task claimed, the flags re-checked): all of it rolls back with the entry.
     with ledger.nothing(), pytest.raises(InvalidInput):
-        approvals.decide_task(user=hr, task_id=open_task(claim).pk, decision="approve", comment="x",
+        claim_process.decide_task(user=hr, task_id=open_task(claim).pk, decision="approve", comment="x",
                               line_decisions=[LineDecisionInput(line=1, decision="reject", reason="DUP"),
                                               LineDecisionInput(line=2, decision="reject", reason="DUP")])
 
     flagged = claim.lines.get(line_no=2)
     assert "DUP" in [flag["code"] for flag in flagged.flags]
     with ledger.expect("flag.overridden") as call:
-        approvals.override_flag(user=hr, line_id=flagged.pk, code="DUP", reason="两张不同证书，核实无误")
+        claim_process.override_flag(user=hr, line_id=flagged.pk, code="DUP", reason="两张不同证书，核实无误")
     assert one(call["entries"], "flag.overridden").object_id == str(flagged.pk)
 
     with ledger.expect("claim.rejected") as call:
-        approvals.decide_task(user=hr, task_id=open_task(claim).pk, decision="reject", comment="虚假培训", reason="FRAUD")
+        claim_process.decide_task(user=hr, task_id=open_task(claim).pk, decision="reject", comment="虚假培训", reason="FRAUD")
     assert all(item["after"]["decision"] == "reject" for item in one(call["entries"], "claim.rejected").detail["line_changes"])
 
     # A service whose entry cannot be written leaves no change either (same transaction).
@@ -396,7 +396,7 @@ def test_no_raw_id_number_enters_the_ledger(demo):
     numbers = [resident_id(n) for n in range(1, 4)] + [valid_id(n) for n in range(1, 4)]
     claim = claims.create_claim(user=clerk, data=claim_data(lines=[line(number, f"人{n}", certificate_number=f"C{n}")
                                                                     for n, number in enumerate(numbers[:3])]))
-    approvals.submit_claim(user=clerk, claim=claim)
+    claim_process.submit_claim(user=clerk, claim=claim)
     receive_roster(user=clerk, header=dict(HEADER), filename="r.xlsx", content=fill_template([trainee_row(n) for n in range(1, 4)]))
     assert Trainee.objects.count() >= 6
     for entry in AuditEvent.objects.all():
