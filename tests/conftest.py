@@ -3,7 +3,9 @@
 
 Services: a test marked ``postgres`` needs PostgreSQL, one using ``celery_worker`` needs
 Redis. Without them the test is skipped, except under ``CI_REQUIRE_SERVICES=1`` (set by
-``.ci/run``), where a missing service is a failure: CI must never go green by skipping."""
+``.ci/run``), where a missing service is a failure: CI must never go green by skipping.
+
+The clock: the whole run (and its worker processes) sees one date, TODAY (see the clock section)."""
 
 import datetime
 import os
@@ -17,6 +19,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -30,6 +33,33 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 # No example database written into the checkout; no wall-clock deadline (CI machines are shared).
 hypothesis_settings.register_profile("claims", database=None, deadline=None)
 hypothesis_settings.load_profile("claims")
+
+
+# --------------------------------------------------------------------------- the clock
+
+# One date for the whole run. The test process runs on a clock that starts at 12:00 UTC of the
+# day the run started and ticks on from there, so that
+# - a run that crosses midnight (or a year's end) never sees date.today() change between
+#   collecting a test (module constants such as TODAY = date.today(), parametrize, hypothesis
+#   bounds) and running it, nor between a test's data and the code it tests;
+# - date.today() (the machine's time zone) and timezone.localdate() (Asia/Shanghai, UTC+8)
+#   name the same day: at 12:00 UTC they do in every time zone from UTC-12 to UTC+11.
+# Celery worker processes get the same clock (WorkerProcess.command). Only the wall clock moves:
+# time.monotonic() and perf_counter(), and so every timeout, are untouched.
+TODAY = datetime.date.today()
+_CLOCK_START = datetime.datetime.combine(TODAY, datetime.time(12), tzinfo=datetime.UTC)
+_clock = time_machine.travel(_CLOCK_START, tick=True)
+CLOCK_OFFSET = 0.0  # seconds the test clock is ahead of the real one (negative: behind)
+
+
+def pytest_configure(config):
+    global CLOCK_OFFSET
+    CLOCK_OFFSET = _CLOCK_START.timestamp() - time.time()
+    _clock.start()
+
+
+def pytest_unconfigure(config):
+    _clock.stop()
 
 
 def skip_or_fail(reason: str) -> None:
@@ -310,6 +340,14 @@ def database_url_of(settings_dict) -> str:
 
 
 
+# The worker, started under the test process's clock: `python -c WORKER_MAIN OFFSET celery-args…`.
+WORKER_MAIN = (
+    "import sys, time, time_machine; "
+    "time_machine.travel(time.time() + float(sys.argv.pop(1)), tick=True).start(); "
+    "from celery.__main__ import main; main()"
+)
+
+
 class WorkerProcess:
     """A real `celery worker` subprocess (solo pool) on one queue, and its log."""
 
@@ -327,7 +365,7 @@ class WorkerProcess:
     @property
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "celery", "-A", "config", "worker",
+            sys.executable, "-c", WORKER_MAIN, repr(CLOCK_OFFSET), "-A", "config", "worker",
             "-P", "solo", "-c", "1", "-Q", self.queue, "-n", self.hostname,
             "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info",
         ]  # fmt: skip
