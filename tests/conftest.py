@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -349,7 +350,11 @@ WORKER_MAIN = (
 
 
 class WorkerProcess:
-    """A real `celery worker` subprocess (solo pool) on one queue, and its log."""
+    """A real `celery worker` subprocess (solo pool) on one queue, and its log.
+
+    The worker's output comes through a pipe, read a line at a time (a blocking readline) by a
+    thread that keeps it (and copies it to ``log_path``) and wakes whoever waits for a line:
+    waiting on the worker is waiting for what it says, with a timeout; nothing polls or sleeps."""
 
     START_TIMEOUT = 60.0
 
@@ -361,6 +366,10 @@ class WorkerProcess:
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
         self.content_types = None
+        self._output = threading.Condition()  # notified at each line and when the output ends
+        self._text = ""  # everything every worker of the session said, in order
+        self._output_open = False  # the current worker's output has not ended (it has not exited)
+        self._reader: threading.Thread | None = None
 
     @property
     def command(self) -> list[str]:
@@ -370,24 +379,47 @@ class WorkerProcess:
             "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info",
         ]  # fmt: skip
 
+    def _read_output(self, process: subprocess.Popen) -> None:
+        with open(self.log_path, "a", encoding="utf-8") as copy:
+            for line in process.stdout:  # blocks until the worker writes a line; ends when it exits
+                copy.write(line)
+                copy.flush()
+                with self._output:
+                    self._text += line
+                    self._output.notify_all()
+        with self._output:
+            if self.process is process:
+                self._output_open = False
+            self._output.notify_all()
+
     def start(self, content_types) -> None:
-        """Start the worker and wait until it answers on the control channel, consuming our queue."""
+        """Start the worker and wait until it says it is ready, then check that it consumes our queue."""
         _purge_queue(self.app, self.queue)  # tasks enqueued by earlier tests, for rows long gone
-        with open(self.log_path, "a", encoding="utf-8") as log_file:
-            self.process = subprocess.Popen(self.command, cwd=PROJECT_DIR, env=self.env, stdout=log_file, stderr=subprocess.STDOUT)
+        offset = self.log_offset()
+        with self._output:
+            self.process = subprocess.Popen(
+                self.command, cwd=PROJECT_DIR, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True, encoding="utf-8", errors="replace",
+            )
+            self._output_open = True
+        self._reader = threading.Thread(target=self._read_output, args=(self.process,), daemon=True, name="celery-worker-output")
+        self._reader.start()
         self.content_types = content_types
-        deadline = time.monotonic() + self.START_TIMEOUT
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"the celery worker exited at start ({self.process.returncode}):\n{self.log()[-4000:]}")
-            if self.app.control.ping(destination=[self.hostname], timeout=1.0):
-                replies = self.app.control.inspect(destination=[self.hostname], timeout=2.0).active_queues() or {}
-                if self.queue in {queue["name"] for queue in replies.get(self.hostname, [])}:
-                    return
-            if time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"the celery worker did not answer within {self.START_TIMEOUT}s:\n{self.log()[-4000:]}")
-            time.sleep(0.3)
+        # Celery logs "<hostname> ready." once its consumer has started: queues bound, remote control on.
+        if not self.wait_for_log(rf"{re.escape(self.hostname)} ready\.", after=offset, timeout=self.START_TIMEOUT, required=False):
+            exited = self.process.poll() is not None
+            self.stop()
+            what = "exited at start" if exited else f"did not say it was ready within {self.START_TIMEOUT}s"
+            pytest.fail(f"the celery worker {what}:\n{self.log()[offset:][-4000:]}")
+        # Remote control goes through a Redis channel (PUBLISH): a request sent before the worker has
+        # subscribed, just after "ready", is lost. So ask again, each time waiting a second for the reply.
+        for _ in range(int(self.START_TIMEOUT)):
+            replies = self.app.control.inspect(destination=[self.hostname], timeout=1.0).active_queues()
+            if replies or not self.running:
+                break
+        if self.queue not in {queue["name"] for queue in (replies or {}).get(self.hostname, [])}:
+            self.stop()
+            pytest.fail(f"the celery worker does not consume {self.queue}: {replies}\n{self.log()[offset:][-4000:]}")
 
     def stop(self) -> None:
         if self.process is None:
@@ -398,7 +430,13 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
-        self.process = None
+        if self._reader is not None:
+            self._reader.join(timeout=10)  # the output ends with the process
+            self._reader = None
+        self.process.stdout.close()
+        with self._output:
+            self.process = None
+            self._output_open = False
 
     def ensure_current(self, content_types) -> None:
         """A worker caches content type ids (guardian finds permissions through them). In production
@@ -408,25 +446,34 @@ class WorkerProcess:
             self.stop()
             self.start(content_types)
 
+    @property
+    def running(self) -> bool:
+        """The worker has not exited (its output has not ended)."""
+        return self._output_open
+
     def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        return self._text
 
     def log_offset(self) -> int:
-        return len(self.log())
+        return len(self._text)
 
-    def wait_for_log(self, pattern: str, *, after: int = 0, count: int = 1, timeout: float = 30.0) -> list[str]:
-        """Wait until the log (from offset ``after``) has ``count`` lines matching ``pattern``."""
+    def wait_for_log(self, pattern: str, *, after: int = 0, count: int = 1, timeout: float = 30.0, required: bool = True) -> list[str]:
+        """Wait until the log (from offset ``after``) has ``count`` lines matching ``pattern``, and
+        return them. Woken by each line the worker writes; gives up after ``timeout`` seconds, or
+        when the worker exits: then fails the test, or with ``required=False`` returns the lines found."""
         regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [line for line in self.log()[after:].splitlines() if regex.search(line)]
-            if len(found) >= count:
-                return found
-            if self.process is None or self.process.poll() is not None:
-                pytest.fail(f"the celery worker is not running:\n{self.log()[-4000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"no {count}× /{pattern}/ in the worker log within {timeout}s:\n{self.log()[after:][-4000:]}")
-            time.sleep(0.1)
+
+        def found() -> list[str]:
+            return [line for line in self._text[after:].splitlines() if regex.search(line)]
+
+        with self._output:
+            self._output.wait_for(lambda: len(found()) >= count or not self._output_open, timeout)
+            lines, running = found(), self._output_open
+        if len(lines) >= count or not required:
+            return lines
+        if not running:
+            pytest.fail(f"the celery worker is not running:\n{self.log()[-4000:]}")
+        pytest.fail(f"no {count}× /{pattern}/ in the worker log within {timeout}s:\n{self.log()[after:][-4000:]}")
 
     def wait_for_task(self, task_id: str, *, timeout: float = 30.0) -> str:
         """Wait until the worker logs that it finished the task with this id (there is no result backend)."""
