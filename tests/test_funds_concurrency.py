@@ -73,7 +73,7 @@ def test_concurrent_final_approvals_through_the_api_never_over_commit(transactio
 
     with Gate(lock_allocation(target.pk)) as gate:
         threads, outcomes = run_at_once(*[lambda task_id=task_id: approve(task_id) for task_id in tasks])
-        waiting = wait_for_postgres_lock_waiters(RACERS)
+        waiting = wait_for_postgres_lock_waiters(RACERS, threads)
         gate.open()
         join_all(threads)
     assert waiting == RACERS, outcomes
@@ -115,7 +115,7 @@ def test_concurrent_reservations_race_on_the_conditional_update(transactional_db
 
     with Gate(lock_allocation(target.pk)) as gate:
         threads, outcomes = run_at_once(*[lambda claim=claim: reserve(claim) for claim in claims])
-        waiting = wait_for_postgres_lock_waiters(len(claims))
+        waiting = wait_for_postgres_lock_waiters(len(claims), threads)
         gate.open()
         join_all(threads)
     assert waiting == len(claims), outcomes
@@ -151,7 +151,7 @@ def test_two_requests_opening_the_same_years_account_at_once_get_400_not_500(tra
 
     with Gate(first) as gate:
         threads, outcomes = run_at_once(open_account, open_account)
-        waiting = wait_for_postgres_lock_waiters(2)
+        waiting = wait_for_postgres_lock_waiters(2, threads)
         gate.open()
         join_all(threads)
     assert waiting == 2, outcomes
