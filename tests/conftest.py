@@ -268,7 +268,9 @@ def claim_data(lines=None, **overrides):
         "class_name": "低压电工作业 2026 第1期",
         "training_start": (datetime.date.today() - datetime.timedelta(days=60)).isoformat(),
         "training_end": (datetime.date.today() - datetime.timedelta(days=40)).isoformat(),
-        "lines": lines if lines is not None else [line(resident_id(1), "张三"), line(resident_id(2), "李四", certificate_number="T-2026-0002")],
+        "lines": lines
+        if lines is not None
+        else [line(resident_id(1), "张三"), line(resident_id(2), "李四", certificate_number="T-2026-0002")],
     }
     data.update(overrides)
     return data
@@ -340,7 +342,6 @@ def database_url_of(settings_dict) -> str:
     raise RuntimeError(f"no DATABASE_URL for {engine}")
 
 
-
 # The worker, started under the test process's clock: `python -c WORKER_MAIN OFFSET celery-args…`.
 WORKER_MAIN = (
     "import sys, time, time_machine; "
@@ -398,15 +399,23 @@ class WorkerProcess:
         offset = self.log_offset()
         with self._output:
             self.process = subprocess.Popen(
-                self.command, cwd=PROJECT_DIR, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True, encoding="utf-8", errors="replace",
+                self.command,
+                cwd=PROJECT_DIR,
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
             )
             self._output_open = True
         self._reader = threading.Thread(target=self._read_output, args=(self.process,), daemon=True, name="celery-worker-output")
         self._reader.start()
         self.content_types = content_types
         # Celery logs "<hostname> ready." once its consumer has started: queues bound, remote control on.
-        if not self.wait_for_log(rf"{re.escape(self.hostname)} ready\.", after=offset, timeout=self.START_TIMEOUT, required=False):
+        if not self.wait_for_log(
+            rf"{re.escape(self.hostname)} ready\.", after=offset, timeout=self.START_TIMEOUT, required=False
+        ):
             exited = self.process.poll() is not None
             self.stop()
             what = "exited at start" if exited else f"did not say it was ready within {self.START_TIMEOUT}s"
@@ -457,7 +466,9 @@ class WorkerProcess:
     def log_offset(self) -> int:
         return len(self._text)
 
-    def wait_for_log(self, pattern: str, *, after: int = 0, count: int = 1, timeout: float = 30.0, required: bool = True) -> list[str]:
+    def wait_for_log(
+        self, pattern: str, *, after: int = 0, count: int = 1, timeout: float = 30.0, required: bool = True
+    ) -> list[str]:
         """Wait until the log (from offset ``after``) has ``count`` lines matching ``pattern``, and
         return them. Woken by each line the worker writes; gives up after ``timeout`` seconds, or
         when the worker exits: then fails the test, or with ``required=False`` returns the lines found."""
@@ -510,7 +521,9 @@ def celery_worker_process(django_db_setup, django_db_blocker, celery_test_queue,
         "DEBUG": "False",
         "PYTHONUNBUFFERED": "1",
     }
-    worker = WorkerProcess(app=_celery_app(), queue=celery_test_queue, env=env, log_path=tmp_path_factory.mktemp("celery") / "worker.log")
+    worker = WorkerProcess(
+        app=_celery_app(), queue=celery_test_queue, env=env, log_path=tmp_path_factory.mktemp("celery") / "worker.log"
+    )
     try:
         worker.start(content_types)
         yield worker

@@ -193,7 +193,10 @@ def test_two_reviewers_deciding_at_once_one_wins_the_other_gets_409(transactiona
 
     with Gate(lock_process) as gate:
         threads, outcomes = run_at_once(
-            *[lambda user=user: decide_task(user=user, task_id=task.pk, decision="approve", comment=user.username) for user in reviewers]
+            *[
+                lambda user=user: decide_task(user=user, task_id=task.pk, decision="approve", comment=user.username)
+                for user in reviewers
+            ]
         )
         # Both deciders have found the task and now wait for the process lock.
         waiting = wait_for_postgres_lock_waiters(2, threads)
@@ -245,7 +248,9 @@ def test_two_submits_of_one_draft_start_one_process(transactional_db, demo):
         Claim.objects.select_for_update().filter(pk=claim.pk).exists()
 
     with Gate(lock_claim) as gate:
-        threads, outcomes = run_at_once(lambda: submit_claim(user=clerk, claim=claim), lambda: submit_claim(user=clerk, claim=claim))
+        threads, outcomes = run_at_once(
+            lambda: submit_claim(user=clerk, claim=claim), lambda: submit_claim(user=clerk, claim=claim)
+        )
         waiting = wait_for_postgres_lock_waiters(2, threads)
         gate.open()
         join_all(threads)
@@ -323,7 +328,12 @@ def concurrent_writers_keep_the_chain(demo, writers: int = 8):
     # claim.created, permission.granted (provider), permission.granted (department), claim.submitted
     assert len(seqs) - events_before == writers * 4
     result = verify_chain()
-    assert result == {"ok": True, "events": len(seqs), "head_hash": AuditEvent.objects.order_by("-seq").first().hash, "first_bad_seq": None}
+    assert result == {
+        "ok": True,
+        "events": len(seqs),
+        "head_hash": AuditEvent.objects.order_by("-seq").first().hash,
+        "first_bad_seq": None,
+    }
 
 
 @pytest.mark.postgres
@@ -334,7 +344,9 @@ def test_audit_chain_stays_unbroken_with_eight_concurrent_writers(transactional_
 @pytest.fixture
 def sqlite_only():
     if connection.vendor != "sqlite":
-        pytest.skip(f"SQLite-specific (writers queue on the database file's write lock); {connection.vendor} has its own test above")
+        pytest.skip(
+            f"SQLite-specific (writers queue on the database file's write lock); {connection.vendor} has its own test above"
+        )
 
 
 def test_two_reviewers_deciding_at_once_on_sqlite(transactional_db, sqlite_only, demo, second_department_reviewer):
@@ -349,7 +361,9 @@ def test_two_reviewers_deciding_at_once_on_sqlite(transactional_db, sqlite_only,
         Group.objects.filter(name="department:WL-YJJ").update(name="department:WL-YJJ")
 
     deciders = [
-        AskingForTheWriteLock(lambda user=user: decide_task(user=user, task_id=task.pk, decision="approve", comment=user.username))
+        AskingForTheWriteLock(
+            lambda user=user: decide_task(user=user, task_id=task.pk, decision="approve", comment=user.username)
+        )
         for user in reviewers
     ]
     with Gate(lock_database) as gate:

@@ -102,4 +102,3 @@ def test_the_same_file_while_queued_is_refused_and_a_bad_big_roster_fails_with_i
     # A failed upload blocks nothing: the same file may be sent again once corrected or retried.
     again = ok(upload(clerk, bad_content, filename="again.xlsx"), 202)
     assert follow(clerk, again["id"], celery_worker)[0]["status"] == "failed"
-
