@@ -1,5 +1,6 @@
 # `make run`: set up and serve the demo on http://127.0.0.1:8000 (embedded SQLite unless DATABASE_URL is set).
-# `make test`: set up the same way and run every test, browser tests included.
+# `make lint`: ruff (lint and format check) and import-linter's contracts (.importlinter).
+# `make test`: lint, then set up the same way and run every test, browser tests included.
 
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +12,7 @@ export DEBUG ?= True
 export SECURE_SSL_REDIRECT ?= False
 export SECRET_KEY ?= insecure-local-only-key-change-me
 
-.PHONY: run test setup browser messages clean
+.PHONY: run test lint setup browser messages clean
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,8 +36,17 @@ browser:
 # pytest-django creates (and drops) its own test database: no migrate of the DATABASE_URL one,
 # which need not even exist (CI's `claims`).
 test: export DEBUG = False
-test: $(BIN)/.installed browser
+test: $(BIN)/.installed browser lint
 	$(BIN)/python -m pytest
+
+# Every check runs, so one run shows all that is wrong; any failure fails the target (and `make test`).
+# Lint only, nothing rewritten: `$(BIN)/ruff check --fix .` and `$(BIN)/ruff format .` fix what they can.
+lint: $(BIN)/.installed
+	@status=0; \
+	for check in "ruff check ." "ruff format --check ." "lint-imports"; do \
+	  echo "lint: $$check"; $(BIN)/$$check || status=1; \
+	done; \
+	exit $$status
 
 messages: $(BIN)/.installed
 	$(BIN)/python manage.py makemessages -l en -l zh_Hans --ignore=.venv

@@ -3,13 +3,16 @@
 
 Services: a test marked ``postgres`` needs PostgreSQL, one using ``celery_worker`` needs
 Redis. Without them the test is skipped, except under ``CI_REQUIRE_SERVICES=1`` (set by
-``.ci/run``), where a missing service is a failure: CI must never go green by skipping."""
+``.ci/run``), where a missing service is a failure: CI must never go green by skipping.
+
+The clock: the whole run (and its worker processes) sees one date, TODAY (see the clock section)."""
 
 import datetime
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -17,6 +20,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -30,6 +34,33 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 # No example database written into the checkout; no wall-clock deadline (CI machines are shared).
 hypothesis_settings.register_profile("claims", database=None, deadline=None)
 hypothesis_settings.load_profile("claims")
+
+
+# --------------------------------------------------------------------------- the clock
+
+# One date for the whole run. The test process runs on a clock that starts at 12:00 UTC of the
+# day the run started and ticks on from there, so that
+# - a run that crosses midnight (or a year's end) never sees date.today() change between
+#   collecting a test (module constants such as TODAY = date.today(), parametrize, hypothesis
+#   bounds) and running it, nor between a test's data and the code it tests;
+# - date.today() (the machine's time zone) and timezone.localdate() (Asia/Shanghai, UTC+8)
+#   name the same day: at 12:00 UTC they do in every time zone from UTC-12 to UTC+11.
+# Celery worker processes get the same clock (WorkerProcess.command). Only the wall clock moves:
+# time.monotonic() and perf_counter(), and so every timeout, are untouched.
+TODAY = datetime.date.today()
+_CLOCK_START = datetime.datetime.combine(TODAY, datetime.time(12), tzinfo=datetime.UTC)
+_clock = time_machine.travel(_CLOCK_START, tick=True)
+CLOCK_OFFSET = 0.0  # seconds the test clock is ahead of the real one (negative: behind)
+
+
+def pytest_configure(config):
+    global CLOCK_OFFSET
+    CLOCK_OFFSET = _CLOCK_START.timestamp() - time.time()
+    _clock.start()
+
+
+def pytest_unconfigure(config):
+    _clock.stop()
 
 
 def skip_or_fail(reason: str) -> None:
@@ -237,7 +268,9 @@ def claim_data(lines=None, **overrides):
         "class_name": "低压电工作业 2026 第1期",
         "training_start": (datetime.date.today() - datetime.timedelta(days=60)).isoformat(),
         "training_end": (datetime.date.today() - datetime.timedelta(days=40)).isoformat(),
-        "lines": lines if lines is not None else [line(resident_id(1), "张三"), line(resident_id(2), "李四", certificate_number="T-2026-0002")],
+        "lines": lines
+        if lines is not None
+        else [line(resident_id(1), "张三"), line(resident_id(2), "李四", certificate_number="T-2026-0002")],
     }
     data.update(overrides)
     return data
@@ -309,9 +342,20 @@ def database_url_of(settings_dict) -> str:
     raise RuntimeError(f"no DATABASE_URL for {engine}")
 
 
+# The worker, started under the test process's clock: `python -c WORKER_MAIN OFFSET celery-args…`.
+WORKER_MAIN = (
+    "import sys, time, time_machine; "
+    "time_machine.travel(time.time() + float(sys.argv.pop(1)), tick=True).start(); "
+    "from celery.__main__ import main; main()"
+)
+
 
 class WorkerProcess:
-    """A real `celery worker` subprocess (solo pool) on one queue, and its log."""
+    """A real `celery worker` subprocess (solo pool) on one queue, and its log.
+
+    The worker's output comes through a pipe, read a line at a time (a blocking readline) by a
+    thread that keeps it (and copies it to ``log_path``) and wakes whoever waits for a line:
+    waiting on the worker is waiting for what it says, with a timeout; nothing polls or sleeps."""
 
     START_TIMEOUT = 60.0
 
@@ -323,33 +367,68 @@ class WorkerProcess:
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
         self.content_types = None
+        self._output = threading.Condition()  # notified at each line and when the output ends
+        self._text = ""  # everything every worker of the session said, in order
+        self._output_open = False  # the current worker's output has not ended (it has not exited)
+        self._reader: threading.Thread | None = None
 
     @property
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "celery", "-A", "config", "worker",
+            sys.executable, "-c", WORKER_MAIN, repr(CLOCK_OFFSET), "-A", "config", "worker",
             "-P", "solo", "-c", "1", "-Q", self.queue, "-n", self.hostname,
             "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info",
         ]  # fmt: skip
 
+    def _read_output(self, process: subprocess.Popen) -> None:
+        with open(self.log_path, "a", encoding="utf-8") as copy:
+            for line in process.stdout:  # blocks until the worker writes a line; ends when it exits
+                copy.write(line)
+                copy.flush()
+                with self._output:
+                    self._text += line
+                    self._output.notify_all()
+        with self._output:
+            if self.process is process:
+                self._output_open = False
+            self._output.notify_all()
+
     def start(self, content_types) -> None:
-        """Start the worker and wait until it answers on the control channel, consuming our queue."""
+        """Start the worker and wait until it says it is ready, then check that it consumes our queue."""
         _purge_queue(self.app, self.queue)  # tasks enqueued by earlier tests, for rows long gone
-        with open(self.log_path, "a", encoding="utf-8") as log_file:
-            self.process = subprocess.Popen(self.command, cwd=PROJECT_DIR, env=self.env, stdout=log_file, stderr=subprocess.STDOUT)
+        offset = self.log_offset()
+        with self._output:
+            self.process = subprocess.Popen(
+                self.command,
+                cwd=PROJECT_DIR,
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+            )
+            self._output_open = True
+        self._reader = threading.Thread(target=self._read_output, args=(self.process,), daemon=True, name="celery-worker-output")
+        self._reader.start()
         self.content_types = content_types
-        deadline = time.monotonic() + self.START_TIMEOUT
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"the celery worker exited at start ({self.process.returncode}):\n{self.log()[-4000:]}")
-            if self.app.control.ping(destination=[self.hostname], timeout=1.0):
-                replies = self.app.control.inspect(destination=[self.hostname], timeout=2.0).active_queues() or {}
-                if self.queue in {queue["name"] for queue in replies.get(self.hostname, [])}:
-                    return
-            if time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"the celery worker did not answer within {self.START_TIMEOUT}s:\n{self.log()[-4000:]}")
-            time.sleep(0.3)
+        # Celery logs "<hostname> ready." once its consumer has started: queues bound, remote control on.
+        if not self.wait_for_log(
+            rf"{re.escape(self.hostname)} ready\.", after=offset, timeout=self.START_TIMEOUT, required=False
+        ):
+            exited = self.process.poll() is not None
+            self.stop()
+            what = "exited at start" if exited else f"did not say it was ready within {self.START_TIMEOUT}s"
+            pytest.fail(f"the celery worker {what}:\n{self.log()[offset:][-4000:]}")
+        # Remote control goes through a Redis channel (PUBLISH): a request sent before the worker has
+        # subscribed, just after "ready", is lost. So ask again, each time waiting a second for the reply.
+        for _ in range(int(self.START_TIMEOUT)):
+            replies = self.app.control.inspect(destination=[self.hostname], timeout=1.0).active_queues()
+            if replies or not self.running:
+                break
+        if self.queue not in {queue["name"] for queue in (replies or {}).get(self.hostname, [])}:
+            self.stop()
+            pytest.fail(f"the celery worker does not consume {self.queue}: {replies}\n{self.log()[offset:][-4000:]}")
 
     def stop(self) -> None:
         if self.process is None:
@@ -360,7 +439,13 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
-        self.process = None
+        if self._reader is not None:
+            self._reader.join(timeout=10)  # the output ends with the process
+            self._reader = None
+        self.process.stdout.close()
+        with self._output:
+            self.process = None
+            self._output_open = False
 
     def ensure_current(self, content_types) -> None:
         """A worker caches content type ids (guardian finds permissions through them). In production
@@ -370,25 +455,36 @@ class WorkerProcess:
             self.stop()
             self.start(content_types)
 
+    @property
+    def running(self) -> bool:
+        """The worker has not exited (its output has not ended)."""
+        return self._output_open
+
     def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        return self._text
 
     def log_offset(self) -> int:
-        return len(self.log())
+        return len(self._text)
 
-    def wait_for_log(self, pattern: str, *, after: int = 0, count: int = 1, timeout: float = 30.0) -> list[str]:
-        """Wait until the log (from offset ``after``) has ``count`` lines matching ``pattern``."""
+    def wait_for_log(
+        self, pattern: str, *, after: int = 0, count: int = 1, timeout: float = 30.0, required: bool = True
+    ) -> list[str]:
+        """Wait until the log (from offset ``after``) has ``count`` lines matching ``pattern``, and
+        return them. Woken by each line the worker writes; gives up after ``timeout`` seconds, or
+        when the worker exits: then fails the test, or with ``required=False`` returns the lines found."""
         regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [line for line in self.log()[after:].splitlines() if regex.search(line)]
-            if len(found) >= count:
-                return found
-            if self.process is None or self.process.poll() is not None:
-                pytest.fail(f"the celery worker is not running:\n{self.log()[-4000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"no {count}× /{pattern}/ in the worker log within {timeout}s:\n{self.log()[after:][-4000:]}")
-            time.sleep(0.1)
+
+        def found() -> list[str]:
+            return [line for line in self._text[after:].splitlines() if regex.search(line)]
+
+        with self._output:
+            self._output.wait_for(lambda: len(found()) >= count or not self._output_open, timeout)
+            lines, running = found(), self._output_open
+        if len(lines) >= count or not required:
+            return lines
+        if not running:
+            pytest.fail(f"the celery worker is not running:\n{self.log()[-4000:]}")
+        pytest.fail(f"no {count}× /{pattern}/ in the worker log within {timeout}s:\n{self.log()[after:][-4000:]}")
 
     def wait_for_task(self, task_id: str, *, timeout: float = 30.0) -> str:
         """Wait until the worker logs that it finished the task with this id (there is no result backend)."""
@@ -425,7 +521,9 @@ def celery_worker_process(django_db_setup, django_db_blocker, celery_test_queue,
         "DEBUG": "False",
         "PYTHONUNBUFFERED": "1",
     }
-    worker = WorkerProcess(app=_celery_app(), queue=celery_test_queue, env=env, log_path=tmp_path_factory.mktemp("celery") / "worker.log")
+    worker = WorkerProcess(
+        app=_celery_app(), queue=celery_test_queue, env=env, log_path=tmp_path_factory.mktemp("celery") / "worker.log"
+    )
     try:
         worker.start(content_types)
         yield worker

@@ -482,7 +482,7 @@ def test_an_edit_waits_for_a_claim_being_priced_with_the_version_and_then_refuse
     assert read.wait(THREAD_TIMEOUT)
     editor = threading.Thread(target=edit, daemon=True)
     editor.start()
-    waiting = wait_for_postgres_lock_waiters(1)
+    waiting = wait_for_postgres_lock_waiters(1, [editor])
     release.set()
     pricer.join(THREAD_TIMEOUT)
     editor.join(THREAD_TIMEOUT)

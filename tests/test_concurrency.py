@@ -4,10 +4,13 @@ Each thread has its own connection (Django's are per thread) and closes it when 
 The tests commit for real (transactional_db), as two browsers would. On PostgreSQL the
 deciders are first held on the process row lock by a "gate" transaction, so both are
 certainly inside the decision at once before one of them gets the lock; on SQLite the
-gate holds the database's write lock instead."""
+gate holds the database's write lock instead.
+
+No sleep orders anything here: threads start together at a Barrier, the gate holds and lets go
+on Events, and the main thread waits for what PostgreSQL reports (sessions waiting on a lock) or
+for what the SQLite deciders tell (they have asked for the write lock)."""
 
 import threading
-import time
 
 import pytest
 from django.contrib.auth.models import Group
@@ -91,19 +94,55 @@ class Gate:
         self._thread.join(THREAD_TIMEOUT)
 
 
-def wait_for_postgres_lock_waiters(count: int, timeout: float = 15.0) -> int:
-    """How many other sessions of this database wait on a lock (up to ``count``), after waiting for them."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-            )
-            waiting = cursor.fetchone()[0]
-        if waiting >= count or time.monotonic() > deadline:
+LOCK_WAIT_STEP = 0.05  # seconds; see wait_for_postgres_lock_waiters
+
+
+def postgres_lock_waiters() -> int:
+    """Sessions of this database, other than ours, waiting on a lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def wait_for_postgres_lock_waiters(count: int, threads, timeout: float = 15.0) -> int:
+    """Wait until ``count`` sessions wait on a lock, those of ``threads`` (the threads that should
+    be blocked), and return how many do (fewer if it did not happen within about ``timeout`` s).
+
+    PostgreSQL tells no one when a session starts waiting, so pg_stat_activity is asked again and
+    again; in between, this waits for the threads to end (a join with a short timeout), the one
+    thing they can do instead of blocking: a thread that ended will never be waiting, so then
+    this stops waiting at once."""
+    for _ in range(round(timeout / LOCK_WAIT_STEP)):
+        waiting = postgres_lock_waiters()
+        if waiting >= count:
             return waiting
-        time.sleep(0.05)
+        running = [thread for thread in threads if thread.is_alive()]
+        if len(running) < len(threads):
+            break
+        running[0].join(LOCK_WAIT_STEP)
+    return postgres_lock_waiters()
+
+
+class AskingForTheWriteLock:
+    """Wraps an action so that it tells (``asked``) when its transaction asks SQLite for the write
+    lock: Django sends BEGIN IMMEDIATE. While the gate holds that lock, the BEGIN waits in
+    SQLite's busy handler (the busy timeout) until the gate lets go."""
+
+    def __init__(self, action):
+        self.action = action
+        self.asked = threading.Event()
+
+    def _tell(self, execute, sql, params, many, context):
+        if sql.startswith("BEGIN"):
+            self.asked.set()
+        return execute(sql, params, many, context)
+
+    def __call__(self):
+        with connection.execute_wrapper(self._tell):
+            return self.action()
 
 
 @pytest.fixture
@@ -154,10 +193,13 @@ def test_two_reviewers_deciding_at_once_one_wins_the_other_gets_409(transactiona
 
     with Gate(lock_process) as gate:
         threads, outcomes = run_at_once(
-            *[lambda user=user: decide_task(user=user, task_id=task.pk, decision="approve", comment=user.username) for user in reviewers]
+            *[
+                lambda user=user: decide_task(user=user, task_id=task.pk, decision="approve", comment=user.username)
+                for user in reviewers
+            ]
         )
         # Both deciders have found the task and now wait for the process lock.
-        waiting = wait_for_postgres_lock_waiters(2)
+        waiting = wait_for_postgres_lock_waiters(2, threads)
         gate.open()
         join_all(threads)
     assert waiting == 2, f"the deciders did not wait on the flow lock: {outcomes}"
@@ -183,7 +225,7 @@ def test_two_reviewers_posting_decide_at_once_get_200_and_409(transactional_db, 
 
     with Gate(lock_process) as gate:
         threads, outcomes = run_at_once(*[lambda user=user: post_decide(user) for user in reviewers])
-        waiting = wait_for_postgres_lock_waiters(2)
+        waiting = wait_for_postgres_lock_waiters(2, threads)
         gate.open()
         join_all(threads)
     assert waiting == 2, outcomes
@@ -206,8 +248,10 @@ def test_two_submits_of_one_draft_start_one_process(transactional_db, demo):
         Claim.objects.select_for_update().filter(pk=claim.pk).exists()
 
     with Gate(lock_claim) as gate:
-        threads, outcomes = run_at_once(lambda: submit_claim(user=clerk, claim=claim), lambda: submit_claim(user=clerk, claim=claim))
-        waiting = wait_for_postgres_lock_waiters(2)
+        threads, outcomes = run_at_once(
+            lambda: submit_claim(user=clerk, claim=claim), lambda: submit_claim(user=clerk, claim=claim)
+        )
+        waiting = wait_for_postgres_lock_waiters(2, threads)
         gate.open()
         join_all(threads)
     assert waiting == 2, outcomes
@@ -250,9 +294,9 @@ def test_a_stale_decision_during_resubmission_is_a_409_not_a_deadlock(transactio
     resubmit = threading.Thread(target=act, args=("resubmit", lambda: submit_claim(user=clerk, claim=claim)))
     with Gate(lock_process) as gate:
         stale.start()  # first in line for the process lock
-        assert wait_for_postgres_lock_waiters(1) == 1
+        assert wait_for_postgres_lock_waiters(1, [stale]) == 1
         resubmit.start()  # locks the claim, then queues for the process lock
-        waiting = wait_for_postgres_lock_waiters(2)
+        waiting = wait_for_postgres_lock_waiters(2, [stale, resubmit])
         gate.open()
         join_all([stale, resubmit])
     assert waiting == 2, outcomes
@@ -284,7 +328,12 @@ def concurrent_writers_keep_the_chain(demo, writers: int = 8):
     # claim.created, permission.granted (provider), permission.granted (department), claim.submitted
     assert len(seqs) - events_before == writers * 4
     result = verify_chain()
-    assert result == {"ok": True, "events": len(seqs), "head_hash": AuditEvent.objects.order_by("-seq").first().hash, "first_bad_seq": None}
+    assert result == {
+        "ok": True,
+        "events": len(seqs),
+        "head_hash": AuditEvent.objects.order_by("-seq").first().hash,
+        "first_bad_seq": None,
+    }
 
 
 @pytest.mark.postgres
@@ -295,7 +344,9 @@ def test_audit_chain_stays_unbroken_with_eight_concurrent_writers(transactional_
 @pytest.fixture
 def sqlite_only():
     if connection.vendor != "sqlite":
-        pytest.skip(f"SQLite-specific (writers queue on the database file's write lock); {connection.vendor} has its own test above")
+        pytest.skip(
+            f"SQLite-specific (writers queue on the database file's write lock); {connection.vendor} has its own test above"
+        )
 
 
 def test_two_reviewers_deciding_at_once_on_sqlite(transactional_db, sqlite_only, demo, second_department_reviewer):
@@ -309,11 +360,17 @@ def test_two_reviewers_deciding_at_once_on_sqlite(transactional_db, sqlite_only,
         # BEGIN IMMEDIATE has taken the write lock; write to be sure of it.
         Group.objects.filter(name="department:WL-YJJ").update(name="department:WL-YJJ")
 
-    with Gate(lock_database) as gate:
-        threads, outcomes = run_at_once(
-            *[lambda user=user: decide_task(user=user, task_id=task.pk, decision="approve", comment=user.username) for user in reviewers]
+    deciders = [
+        AskingForTheWriteLock(
+            lambda user=user: decide_task(user=user, task_id=task.pk, decision="approve", comment=user.username)
         )
-        time.sleep(1.0)  # both deciders are now waiting for the write lock
+        for user in reviewers
+    ]
+    with Gate(lock_database) as gate:
+        threads, outcomes = run_at_once(*deciders)
+        # Both deciders have asked for the write lock the gate holds: they wait for it, or (if the
+        # gate lets go before one of them is inside SQLite) take it one after the other.
+        assert all(decider.asked.wait(THREAD_TIMEOUT) for decider in deciders), outcomes
         assert all(outcome is None for outcome in outcomes), outcomes
         gate.open()
         join_all(threads)

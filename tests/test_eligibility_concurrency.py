@@ -65,7 +65,7 @@ def test_ten_concurrent_submissions_for_one_person_leave_at_most_three_subsidise
     with Gate(lock_people) as gate:
         threads, outcomes = run_at_once(*[lambda claim=claim: submit_claim(user=clerk, claim=claim) for claim in drafts])
         # Every submission has reached the count and waits for the people's rows.
-        waiting = wait_for_postgres_lock_waiters(CLAIMS)
+        waiting = wait_for_postgres_lock_waiters(CLAIMS, threads)
         gate.open()
         join_all(threads)
     assert waiting == CLAIMS, outcomes

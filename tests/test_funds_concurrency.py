@@ -73,7 +73,7 @@ def test_concurrent_final_approvals_through_the_api_never_over_commit(transactio
 
     with Gate(lock_allocation(target.pk)) as gate:
         threads, outcomes = run_at_once(*[lambda task_id=task_id: approve(task_id) for task_id in tasks])
-        waiting = wait_for_postgres_lock_waiters(RACERS)
+        waiting = wait_for_postgres_lock_waiters(RACERS, threads)
         gate.open()
         join_all(threads)
     assert waiting == RACERS, outcomes
@@ -115,7 +115,7 @@ def test_concurrent_reservations_race_on_the_conditional_update(transactional_db
 
     with Gate(lock_allocation(target.pk)) as gate:
         threads, outcomes = run_at_once(*[lambda claim=claim: reserve(claim) for claim in claims])
-        waiting = wait_for_postgres_lock_waiters(len(claims))
+        waiting = wait_for_postgres_lock_waiters(len(claims), threads)
         gate.open()
         join_all(threads)
     assert waiting == len(claims), outcomes
@@ -151,7 +151,7 @@ def test_two_requests_opening_the_same_years_account_at_once_get_400_not_500(tra
 
     with Gate(first) as gate:
         threads, outcomes = run_at_once(open_account, open_account)
-        waiting = wait_for_postgres_lock_waiters(2)
+        waiting = wait_for_postgres_lock_waiters(2, threads)
         gate.open()
         join_all(threads)
     assert waiting == 2, outcomes
@@ -164,10 +164,8 @@ def test_two_requests_opening_the_same_years_account_at_once_get_400_not_500(tra
 
 @pytest.mark.postgres
 def test_report_of_a_year_of_100k_lines_is_aggregated_in_sql(demo, django_assert_max_num_queries):
-    """100,000 lines bound to one allocation (bulk-inserted in SQL): the report takes a few queries
-    and well under a few seconds, and its figures match the lines."""
-    import time
-
+    """100,000 lines bound to one allocation (bulk-inserted in SQL): the report takes a few queries,
+    the lines are summed by the database (no line comes back to Python), and its figures match them."""
     claim = claim_at_hr(demo, 300)
     target = allocation()
     lines = 100_000
@@ -183,13 +181,11 @@ def test_report_of_a_year_of_100k_lines_is_aggregated_in_sql(demo, django_assert
             [target.pk, lines, claim.lines.get(line_no=1).pk],
         )
         cursor.execute("ANALYZE claims_claimline")
-    started = time.monotonic()
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(10) as queries:
         report = funds_report(user=demo["finance_officer"], year=YEAR)
-    elapsed = time.monotonic() - started
+    of_lines = [query["sql"] for query in queries.captured_queries if 'FROM "claims_claimline"' in query["sql"]]
+    assert of_lines and all("SUM(" in sql and "GROUP BY" in sql for sql in of_lines), of_lines
     row = next(r for r in report["accounts"][0]["rows"] if r["department"] == "WL-YJJ")
     per_state = Decimal("450.00") * (lines // 5)
     assert (row["reserved"], row["paid"], row["returned"]) == (per_state * 3, per_state, per_state)
     assert row["committed"] == Decimal("45000000.00") and report["accounts"][0]["anomalies"] == []
-    print(f"funds report: {elapsed:.3f}s for {lines} lines")
-    assert elapsed < 5, f"the report took {elapsed:.2f}s for {lines} lines"

@@ -1,8 +1,6 @@
 """Notifications leave the request through Celery: enqueued only after commit, carried out
 by a real worker process (Redis, tests/conftest.py::celery_worker_process), idempotent."""
 
-import time
-
 import pytest
 from django.db import transaction
 
@@ -18,13 +16,17 @@ from .conftest import claim_data
 NOTIFY_TASK = r"workflow\.tasks\.notify_task_opened\[[0-9a-f-]+\]"
 
 
-def wait_for_notifications(claim, count: int, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
+def wait_for_notifications(worker, claim, count: int, *, after: int, timeout: float = 30.0):
+    """The claim's notifications, once there are ``count``: looked up again each time the worker
+    logs that a run of the notification task (which commits before it ends) has finished, counted
+    from log offset ``after``; each wait is bounded by ``timeout``."""
+    finished = 0
     while True:
         notifications = list(Notification.objects.filter(claim=claim).select_related("recipient"))
-        if len(notifications) >= count or time.monotonic() > deadline:
+        if len(notifications) >= count:
             return notifications
-        time.sleep(0.1)
+        finished += 1
+        worker.wait_for_log(NOTIFY_TASK + " succeeded", after=after, count=finished, timeout=timeout)
 
 
 @pytest.mark.celery_worker
@@ -35,11 +37,9 @@ def test_worker_notifies_the_departments_reviewers_of_a_submitted_claim(celery_w
     claim.refresh_from_db()
     task = open_task_of_claim(claim)
 
-    notifications = wait_for_notifications(claim, 1)
-    # The worker process did it: it received the task and finished it.
+    # The worker process does it: it receives the task and finishes it.
+    notifications = wait_for_notifications(celery_worker, claim, 1, after=offset)
     celery_worker.wait_for_log(NOTIFY_TASK + " received", after=offset)
-    celery_worker.wait_for_log(NOTIFY_TASK + " succeeded", after=offset)
-    notifications = list(Notification.objects.filter(claim=claim).select_related("recipient"))
     assert [n.recipient.username for n in notifications] == ["dept_reviewer"]  # not dept2_reviewer (民政局)
     notification = notifications[0]
     assert notification.task_id == task.pk
@@ -49,10 +49,11 @@ def test_worker_notifies_the_departments_reviewers_of_a_submitted_claim(celery_w
 
 @pytest.mark.celery_worker
 def test_running_the_notification_twice_does_not_duplicate_it(celery_worker, demo):
+    offset = celery_worker.log_offset()
     claim = create_claim(user=demo["provider_clerk"], data=claim_data())
     submit_claim(user=demo["provider_clerk"], claim=claim)
     claim.refresh_from_db()
-    [first] = wait_for_notifications(claim, 1)
+    [first] = wait_for_notifications(celery_worker, claim, 1, after=offset)
 
     again = [notify_task_opened.delay(first.task_id) for _ in range(2)]
     for result in again:
@@ -63,14 +64,15 @@ def test_running_the_notification_twice_does_not_duplicate_it(celery_worker, dem
 
 @pytest.mark.celery_worker
 def test_worker_notifies_hr_reviewers_after_the_department_approves(celery_worker, demo):
+    offset = celery_worker.log_offset()
     claim = create_claim(user=demo["provider_clerk"], data=claim_data())
     submit_claim(user=demo["provider_clerk"], claim=claim)
-    wait_for_notifications(claim, 1)
+    wait_for_notifications(celery_worker, claim, 1, after=offset)
     decide_task(user=demo["dept_reviewer"], task_id=actionable_tasks(demo["dept_reviewer"]).get().pk, decision="approve")
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.HR_REVIEW
     hr_task = open_task_of_claim(claim)
-    wait_for_notifications(claim, 2)
+    wait_for_notifications(celery_worker, claim, 2, after=offset)
     recipients = set(Notification.objects.filter(task_id=hr_task.pk).values_list("recipient__username", flat=True))
     assert recipients == {"hr_reviewer"}  # not the HR head, finance or the auditor
 

@@ -2,8 +2,6 @@
 tests/conftest.py::celery_worker_process): 202 at once, progress through the status endpoint,
 one claim however many times the task is delivered."""
 
-import time
-
 import pytest
 
 from claims import imports
@@ -23,17 +21,24 @@ def big_roster(rows: int = imports.QUEUE_FROM_ROWS, bad_rows=()) -> bytes:
     return fill_template(data)
 
 
-def follow(client, upload_id: int, timeout: float = 60.0) -> tuple[dict, list[int]]:
-    """Poll the status endpoint as the page does, until the import is finished."""
+POLL = 0.05  # seconds between two reads of the status endpoint, at most
+
+
+def follow(client, upload_id: int, worker, timeout: float = 60.0) -> tuple[dict, list[int]]:
+    """Read the status endpoint as the page does, until the import is finished. Between two reads
+    it waits for the worker to log the end of an import task run (it then reads at once), at
+    most POLL seconds: the progress seen along the way is sampled, the end is not missed."""
     seen = []
-    deadline = time.monotonic() + timeout
-    while True:
+    ended = len(worker.wait_for_log(TASK + " succeeded", timeout=0, required=False))
+    for _ in range(round(timeout / POLL)):
         body = ok(client.get(f"{IMPORT_URL}{upload_id}/"))
         seen.append(body["processed_rows"])
         if body["status"] in ("done", "failed"):
             return body, seen
-        assert time.monotonic() < deadline, body
-        time.sleep(0.05)
+        if not worker.running:
+            pytest.fail(f"the celery worker exited during the import of upload {upload_id}: {body}\n{worker.log()[-4000:]}")
+        ended = max(ended, len(worker.wait_for_log(TASK + " succeeded", count=ended + 1, timeout=POLL, required=False)))
+    pytest.fail(f"the import of upload {upload_id} did not finish within about {timeout}s: {body}\n{worker.log()[-4000:]}")
 
 
 @pytest.mark.celery_worker
@@ -43,7 +48,7 @@ def test_a_1000_row_roster_is_queued_and_imported_by_the_worker(celery_worker, d
     queued = ok(upload(clerk, big_roster()), 202)
     assert queued["status"] == "received" and queued["row_count"] == 1000 and queued["claim"] is None
 
-    body, seen = follow(clerk, queued["id"])
+    body, seen = follow(clerk, queued["id"], celery_worker)
     assert body["status"] == "done", body
     assert seen == sorted(seen) and seen[-1] == body["row_count"] == 1000
     claim = Claim.objects.get(pk=body["claim"])
@@ -82,12 +87,12 @@ def test_the_same_file_while_queued_is_refused_and_a_bad_big_roster_fails_with_i
     queued = ok(upload(clerk, content), 202)
     duplicate = error(upload(clerk, content, filename="copy.xlsx"), 409)
     assert f"{queued['id']}" in duplicate["message"]
-    assert follow(clerk, queued["id"])[0]["status"] == "done"
+    assert follow(clerk, queued["id"], celery_worker)[0]["status"] == "done"
     assert Claim.objects.count() == 1
 
     bad_content = big_roster(bad_rows=(10, 700))
     bad = ok(upload(clerk, bad_content), 202)
-    body, _seen = follow(clerk, bad["id"])
+    body, _seen = follow(clerk, bad["id"], celery_worker)
     assert body["status"] == "failed" and body["claim"] is None
     assert [(e["row"], e["field"]) for e in body["errors"]] == [(12, "id_number"), (702, "id_number")]
     assert body["errors"][0]["message"].startswith("第12行 身份证号码：")
@@ -96,5 +101,4 @@ def test_the_same_file_while_queued_is_refused_and_a_bad_big_roster_fails_with_i
 
     # A failed upload blocks nothing: the same file may be sent again once corrected or retried.
     again = ok(upload(clerk, bad_content, filename="again.xlsx"), 202)
-    assert follow(clerk, again["id"])[0]["status"] == "failed"
-
+    assert follow(clerk, again["id"], celery_worker)[0]["status"] == "failed"
