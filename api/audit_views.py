@@ -90,7 +90,9 @@ class LedgerVerifySerializer(serializers.Serializer):
 
 
 class PublicKeySerializer(serializers.Serializer):
-    verifier_key = serializers.CharField(help_text="C2SP note verifier key: <name>+<hex key id>+<base64(0x01 || Ed25519 public key)>")
+    verifier_key = serializers.CharField(
+        help_text="C2SP note verifier key: <name>+<hex key id>+<base64(0x01 || Ed25519 public key)>"
+    )
     key_name = serializers.CharField()
     key_id = serializers.CharField(help_text="hex of the 4-byte key id")
     algorithm = serializers.CharField()
@@ -128,7 +130,9 @@ def int_param(request, name: str, *, required: bool = True, minimum: int = 0) ->
             raise InvalidInput(_("缺少参数 %(name)s。") % {"name": name}, fields={name: [_("必填。")]})
         return None
     if not raw.isascii() or not raw.isdigit() or int(raw) < minimum:
-        raise InvalidInput(_("参数 %(name)s 须为不小于 %(min)s 的整数。") % {"name": name, "min": minimum}, fields={name: [_("无效。")]})
+        raise InvalidInput(
+            _("参数 %(name)s 须为不小于 %(min)s 的整数。") % {"name": name, "min": minimum}, fields={name: [_("无效。")]}
+        )
     return int(raw)
 
 

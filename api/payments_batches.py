@@ -59,11 +59,20 @@ class BatchLineSerializer(serializers.Serializer):
     @staticmethod
     def row(item: dict) -> dict:
         return {
-            "id": item["id"], "claim": item["claim_line__claim_id"], "claim_number": item["claim_line__claim__number"],
-            "line": item["claim_line__line_no"], "transfer": item["transfer__seq"],
-            "payee": {"kind": item["transfer__payee_kind"], "name": item["transfer__account_name"],
-                      "bank": item["transfer__bank_name"], "account": item["transfer__account_number_masked"]},
-            "amount": f"{item['amount']:.2f}", "status": item["status"], "payment_status": item["claim_line__payment_status"],
+            "id": item["id"],
+            "claim": item["claim_line__claim_id"],
+            "claim_number": item["claim_line__claim__number"],
+            "line": item["claim_line__line_no"],
+            "transfer": item["transfer__seq"],
+            "payee": {
+                "kind": item["transfer__payee_kind"],
+                "name": item["transfer__account_name"],
+                "bank": item["transfer__bank_name"],
+                "account": item["transfer__account_number_masked"],
+            },
+            "amount": f"{item['amount']:.2f}",
+            "status": item["status"],
+            "payment_status": item["claim_line__payment_status"],
         }
 
 
@@ -79,10 +88,18 @@ class BatchTransferSerializer(serializers.Serializer):
     @staticmethod
     def row(item: dict) -> dict:
         return {
-            "seq": item["seq"], "payee": {"kind": item["payee_kind"], "name": item["account_name"], "bank": item["bank_name"],
-                                          "account": item["account_number_masked"]},
-            "amount": f"{item['amount']:.2f}", "line_count": item["line_count"], "status": item["status"],
-            "bank_reference": item["bank_reference"], "return_reason": item["return_reason"],
+            "seq": item["seq"],
+            "payee": {
+                "kind": item["payee_kind"],
+                "name": item["account_name"],
+                "bank": item["bank_name"],
+                "account": item["account_number_masked"],
+            },
+            "amount": f"{item['amount']:.2f}",
+            "line_count": item["line_count"],
+            "status": item["status"],
+            "bank_reference": item["bank_reference"],
+            "return_reason": item["return_reason"],
         }
 
 
@@ -125,7 +142,9 @@ class BatchDetailSerializer(BatchSummarySerializer):
     files = BatchFileSerializer(many=True)
     payees = BatchTransferSerializer(many=True, help_text="the first page of payees; `payees_next` continues")
     payees_next = serializers.CharField(allow_null=True)
-    lines = BatchLineSerializer(many=True, help_text="the first page of lines (?lines_page=, ?lines_page_size=); `lines_next` continues")
+    lines = BatchLineSerializer(
+        many=True, help_text="the first page of lines (?lines_page=, ?lines_page_size=); `lines_next` continues"
+    )
     lines_page = serializers.IntegerField()
     lines_next = serializers.CharField(allow_null=True)
     lines_previous = serializers.CharField(allow_null=True)
@@ -133,8 +152,9 @@ class BatchDetailSerializer(BatchSummarySerializer):
 
 
 class BatchBuildInputSerializer(serializers.Serializer):
-    claims = serializers.ListField(child=serializers.IntegerField(), required=False,
-                                   help_text="claim ids; left out: every approved line awaiting payment")
+    claims = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text="claim ids; left out: every approved line awaiting payment"
+    )
     jurisdiction = serializers.CharField(required=False, help_text="code; may be left out when the caller oversees one")
     year = serializers.IntegerField(required=False, help_text="the fund account's year; this year when left out")
 
@@ -162,12 +182,22 @@ class BatchTransferPageSerializer(BatchPageSerializer):
 
 def summary(batch) -> dict:
     return {
-        "id": batch.pk, "number": batch.number, "jurisdiction": batch.fund_account.jurisdiction.code, "year": batch.fund_account.year,
-        "status": batch.status, "status_display": batch.get_status_display(), "built_by": batch.built_by.get_username(),
-        "built_at": batch.built_at, "released_by": batch.released_by.get_username() if batch.released_by_id else None,
-        "release_requested_at": batch.release_requested_at, "released_at": batch.released_at,
-        "cancelled_by": batch.cancelled_by.get_username() if batch.cancelled_by_id else None, "cancelled_at": batch.cancelled_at,
-        "total": f"{batch.total:.2f}", "line_count": batch.line_count, "payee_count": batch.payee_count,
+        "id": batch.pk,
+        "number": batch.number,
+        "jurisdiction": batch.fund_account.jurisdiction.code,
+        "year": batch.fund_account.year,
+        "status": batch.status,
+        "status_display": batch.get_status_display(),
+        "built_by": batch.built_by.get_username(),
+        "built_at": batch.built_at,
+        "released_by": batch.released_by.get_username() if batch.released_by_id else None,
+        "release_requested_at": batch.release_requested_at,
+        "released_at": batch.released_at,
+        "cancelled_by": batch.cancelled_by.get_username() if batch.cancelled_by_id else None,
+        "cancelled_at": batch.cancelled_at,
+        "total": f"{batch.total:.2f}",
+        "line_count": batch.line_count,
+        "payee_count": batch.payee_count,
     }
 
 
@@ -198,27 +228,41 @@ def detail(request, batch, status: int = 200) -> Response:
     start = (page_number - 1) * size
     if page_number > 1 and start >= batch.line_count:
         raise InvalidInput(_("分页参数有误。"), fields={"lines_page": [_("没有这一页。")]})
-    lines = [BatchLineSerializer.row(item) for item in selectors.batch_lines(batch)[start:start + size]]
+    lines = [BatchLineSerializer.row(item) for item in selectors.batch_lines(batch)[start : start + size]]
     # The batch's own URL, whatever call answered (a build, a release and a cancel answer with the batch too).
     detail_url = reverse("v1:payment-batch", args=[batch.pk])
     payees_url = reverse("v1:payment-batch-payees", args=[batch.pk])
     payees = [BatchTransferSerializer.row(item) for item in selectors.batch_transfers(batch)[:LINES_PAGE_SIZE]]
-    return Response({
-        **summary(batch),
-        "skipped": batch.skipped,
-        "files": [{"kind": file.kind, "filename": file.filename, "sha256": file.sha256, "created_at": file.created_at,
-                   "download": request.build_absolute_uri(reverse("v1:payment-batch-file", args=[batch.pk, file.kind]))}
-                  for file in selectors.batch_files(batch)],
-        "payees": payees,
-        "payees_next": _page_url(request, payees_url, "page", 2, "page_size", LINES_PAGE_SIZE) if batch.payee_count > LINES_PAGE_SIZE else None,
-        "lines": lines,
-        "lines_page": page_number,
-        "lines_next": _page_url(request, detail_url, "lines_page", page_number + 1, "lines_page_size", size)
-        if start + size < batch.line_count else None,
-        "lines_previous": _page_url(request, detail_url, "lines_page", page_number - 1, "lines_page_size", size)
-        if page_number > 1 else None,
-        "problems": services.check_batch(batch) if batch.status == BatchStatus.BUILT else [],
-    }, status=status)
+    return Response(
+        {
+            **summary(batch),
+            "skipped": batch.skipped,
+            "files": [
+                {
+                    "kind": file.kind,
+                    "filename": file.filename,
+                    "sha256": file.sha256,
+                    "created_at": file.created_at,
+                    "download": request.build_absolute_uri(reverse("v1:payment-batch-file", args=[batch.pk, file.kind])),
+                }
+                for file in selectors.batch_files(batch)
+            ],
+            "payees": payees,
+            "payees_next": _page_url(request, payees_url, "page", 2, "page_size", LINES_PAGE_SIZE)
+            if batch.payee_count > LINES_PAGE_SIZE
+            else None,
+            "lines": lines,
+            "lines_page": page_number,
+            "lines_next": _page_url(request, detail_url, "lines_page", page_number + 1, "lines_page_size", size)
+            if start + size < batch.line_count
+            else None,
+            "lines_previous": _page_url(request, detail_url, "lines_page", page_number - 1, "lines_page_size", size)
+            if page_number > 1
+            else None,
+            "problems": services.check_batch(batch) if batch.status == BatchStatus.BUILT else [],
+        },
+        status=status,
+    )
 
 
 def claim_ids_of(raw) -> list[int] | None:
@@ -230,8 +274,11 @@ def claim_ids_of(raw) -> list[int] | None:
         raise InvalidInput(_("所选申领有误。"), fields={"claims": [_("须为申领编号（整数）的列表。")]})
     if not raw:
         raise InvalidInput(_("所选申领有误。"), fields={"claims": [_("至少选择一件申领。")]})
-    problems = {f"claims[{index}]": [_("须为申领编号（整数）。")] for index, item in enumerate(raw)
-                if isinstance(item, bool) or not isinstance(item, int) or not 0 < item <= selectors.MAX_ID}
+    problems = {
+        f"claims[{index}]": [_("须为申领编号（整数）。")]
+        for index, item in enumerate(raw)
+        if isinstance(item, bool) or not isinstance(item, int) or not 0 < item <= selectors.MAX_ID
+    }
     if problems:
         raise InvalidInput(_("所选申领有误。"), fields=problems)
     return raw
@@ -261,25 +308,32 @@ class BatchList(GenericAPIView):
             batches = batches.filter(status=status)
         return batches
 
-    @extend_schema(summary="Payment batches of the caller's jurisdictions, newest first (finance officer, auditor)",
-                   parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=BatchStatus.values)],
-                   responses={200: BatchSummarySerializer(many=True), **errors(401, 403)})
+    @extend_schema(
+        summary="Payment batches of the caller's jurisdictions, newest first (finance officer, auditor)",
+        parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=BatchStatus.values)],
+        responses={200: BatchSummarySerializer(many=True), **errors(401, 403)},
+    )
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response([summary(batch) for batch in page])
 
     @extend_schema(
         summary="Build a batch (finance officer): the given claims' approved lines awaiting payment, or without `claims` every "
-                "such line of the jurisdiction's fund account (lines that cannot be paid yet are left out and listed in `skipped`)",
-        request=BatchBuildInputSerializer, responses={201: BatchDetailSerializer, **errors(400, 401, 403, 409)},
+        "such line of the jurisdiction's fund account (lines that cannot be paid yet are left out and listed in `skipped`)",
+        request=BatchBuildInputSerializer,
+        responses={201: BatchDetailSerializer, **errors(400, 401, 403, 409)},
     )
     def post(self, request):
         data = body(request)
         access.require(request.user, access.BUILD_BATCHES)
         claim_ids = claim_ids_of(data.get("claims"))
         year = as_year(data["year"]) if data.get("year") not in (None, "") else None
-        batch = disbursement.build_batch(actor=request.user, jurisdiction=jurisdiction_for(request.user, data.get("jurisdiction")),
-                                     claim_ids=claim_ids, year=year)
+        batch = disbursement.build_batch(
+            actor=request.user,
+            jurisdiction=jurisdiction_for(request.user, data.get("jurisdiction")),
+            claim_ids=claim_ids,
+            year=year,
+        )
         return detail(request, batch, status=201)
 
 
@@ -299,17 +353,22 @@ LINE_PAGING = [OpenApiParameter("lines_page", OpenApiTypes.INT), OpenApiParamete
 
 @extend_schema(tags=["payment batches"])
 class BatchDetail(BatchView):
-    @extend_schema(summary="One batch: totals, payees, files, skipped lines and a page of its lines", parameters=LINE_PAGING,
-                   responses={200: BatchDetailSerializer, **errors(400, 401, 403, 404)})
+    @extend_schema(
+        summary="One batch: totals, payees, files, skipped lines and a page of its lines",
+        parameters=LINE_PAGING,
+        responses={200: BatchDetailSerializer, **errors(400, 401, 403, 404)},
+    )
     def get(self, request, pk):
         return detail(request, self.batch(request, pk))
 
 
 @extend_schema(tags=["payment batches"])
 class BatchLines(BatchView):
-    @extend_schema(summary="The batch's lines, paginated", parameters=[OpenApiParameter("page", OpenApiTypes.INT),
-                                                                      OpenApiParameter("page_size", OpenApiTypes.INT)],
-                   responses={200: BatchLinePageSerializer, **errors(401, 403, 404)})
+    @extend_schema(
+        summary="The batch's lines, paginated",
+        parameters=[OpenApiParameter("page", OpenApiTypes.INT), OpenApiParameter("page_size", OpenApiTypes.INT)],
+        responses={200: BatchLinePageSerializer, **errors(401, 403, 404)},
+    )
     def get(self, request, pk):
         batch = self.batch(request, pk)
         paginator = Pagination()
@@ -319,9 +378,11 @@ class BatchLines(BatchView):
 
 @extend_schema(tags=["payment batches"])
 class BatchPayees(BatchView):
-    @extend_schema(summary="The batch's transfers (one per payee), paginated", parameters=[
-        OpenApiParameter("page", OpenApiTypes.INT), OpenApiParameter("page_size", OpenApiTypes.INT)],
-        responses={200: BatchTransferPageSerializer, **errors(401, 403, 404)})
+    @extend_schema(
+        summary="The batch's transfers (one per payee), paginated",
+        parameters=[OpenApiParameter("page", OpenApiTypes.INT), OpenApiParameter("page_size", OpenApiTypes.INT)],
+        responses={200: BatchTransferPageSerializer, **errors(401, 403, 404)},
+    )
     def get(self, request, pk):
         batch = self.batch(request, pk)
         paginator = Pagination()
@@ -333,9 +394,10 @@ class BatchPayees(BatchView):
 class BatchRelease(BatchView):
     @extend_schema(
         summary="Check and release the batch (a finance officer other than its builder: 403 `four_eyes`). The bank files are "
-                "written by a background task: 202 while it runs (`status` releasing), 200 once released; 409 when already "
-                "released or cancelled",
-        request=None, responses={200: BatchDetailSerializer, 202: BatchDetailSerializer, **errors(400, 401, 403, 404, 409)},
+        "written by a background task: 202 while it runs (`status` releasing), 200 once released; 409 when already "
+        "released or cancelled",
+        request=None,
+        responses={200: BatchDetailSerializer, 202: BatchDetailSerializer, **errors(400, 401, 403, 404, 409)},
     )
     def post(self, request, pk):
         batch = disbursement.request_release(actor=request.user, batch=self.batch(request, pk))
@@ -345,8 +407,11 @@ class BatchRelease(BatchView):
 
 @extend_schema(tags=["payment batches"])
 class BatchCancel(BatchView):
-    @extend_schema(summary="Withdraw a batch not yet released, with a reason: its lines await the next batch (finance officer)",
-                   request=BatchCancelInputSerializer, responses={200: BatchDetailSerializer, **errors(400, 401, 403, 404, 409)})
+    @extend_schema(
+        summary="Withdraw a batch not yet released, with a reason: its lines await the next batch (finance officer)",
+        request=BatchCancelInputSerializer,
+        responses={200: BatchDetailSerializer, **errors(400, 401, 403, 404, 409)},
+    )
     def post(self, request, pk):
         batch = services.cancel_batch(actor=request.user, batch=self.batch(request, pk), reason=text(body(request).get("reason")))
         return detail(request, batch)
@@ -356,15 +421,16 @@ class BatchCancel(BatchView):
 class BatchFile(BatchView):
     @extend_schema(
         summary="Download a bank file of the batch: `payment_csv` (or `csv`), `payment_xlsx` (or `xlsx`), `result`. Finance "
-                "officers only (the payment file holds full account numbers); each download is recorded in the ledger",
+        "officers only (the payment file holds full account numbers); each download is recorded in the ledger",
         responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY), **errors(401, 403, 404)},
     )
     def get(self, request, pk, kind):
         batch = self.batch(request, pk)
         if kind not in FILE_KINDS:
             raise NotInScope("Not found.")
-        bank_file = download_bank_file(actor=request.user, batch=batch,
-                                       bank_file=selectors.get_batch_file(batch=batch, kind=FILE_KINDS[kind]))
+        bank_file = download_bank_file(
+            actor=request.user, batch=batch, bank_file=selectors.get_batch_file(batch=batch, kind=FILE_KINDS[kind])
+        )
         response = HttpResponse(bytes(bank_file.content), content_type=content_type_of(bank_file))
         response["Content-Disposition"] = f'attachment; filename="{bank_file.filename}"'
         response["X-Content-SHA256"] = bank_file.sha256
@@ -406,11 +472,16 @@ class AwaitingSerializer(serializers.Serializer):
 def missing_row(item: dict) -> dict:
     to_person = item["claim__policy__payee"] == Payee.TRAINEE
     return {
-        "claim": item["claim_id"], "claim_number": item["claim__number"], "line": item["line_no"], "amount": f"{item['amount']:.2f}",
+        "claim": item["claim_id"],
+        "claim_number": item["claim__number"],
+        "line": item["line_no"],
+        "amount": f"{item['amount']:.2f}",
         "payee_kind": PayeeKind.TRAINEE if to_person else PayeeKind.PROVIDER,
-        "trainee": item["trainee_id"] if to_person else None, "trainee_name": item["trainee__name"] if to_person else None,
+        "trainee": item["trainee_id"] if to_person else None,
+        "trainee_name": item["trainee__name"] if to_person else None,
         "trainee_id_number": item["trainee__id_number_masked"] if to_person else None,
-        "provider": None if to_person else item["claim__provider__code"], "provider_name": None if to_person else item["claim__provider__name"],
+        "provider": None if to_person else item["claim__provider__code"],
+        "provider_name": None if to_person else item["claim__provider__name"],
     }
 
 
@@ -419,8 +490,11 @@ class AwaitingPayment(APIView):
     permission_classes = [IsAuthenticated, HasCapability]
     capability = access.READ_BATCHES
 
-    @extend_schema(summary="What awaits a batch in the caller's jurisdictions, and the lines that cannot be paid for want of a "
-                           "payee account (finance officer, auditor)", responses={200: AwaitingSerializer, **errors(401, 403)})
+    @extend_schema(
+        summary="What awaits a batch in the caller's jurisdictions, and the lines that cannot be paid for want of a "
+        "payee account (finance officer, auditor)",
+        responses={200: AwaitingSerializer, **errors(401, 403)},
+    )
     def get(self, request):
         figures = selectors.awaiting_summary(request.user)
         figures["amount"], figures["missing_amount"] = f"{figures['amount']:.2f}", f"{figures['missing_amount']:.2f}"
@@ -441,57 +515,94 @@ class PayeeAccountSerializer(serializers.Serializer):
 class PayeeAccountInputSerializer(serializers.Serializer):
     account_name = serializers.CharField()
     bank_name = serializers.CharField()
-    account_number = serializers.CharField(help_text="8–30 digits (a social security card's financial account, or a bank account)")
+    account_number = serializers.CharField(
+        help_text="8–30 digits (a social security card's financial account, or a bank account)"
+    )
     reason = serializers.CharField(required=False, help_text="why it is corrected (e.g. the bank returned the transfer)")
 
 
 def account_data(*, kind, owner_label, owner_name, account) -> dict:
     return {
-        "kind": kind, "owner": owner_label, "owner_name": owner_name,
-        "account_name": account.account_name if account else None, "bank_name": account.bank_name if account else None,
-        "account_number": account.account_number_masked if account else None, "updated_at": account.updated_at if account else None,
+        "kind": kind,
+        "owner": owner_label,
+        "owner_name": owner_name,
+        "account_name": account.account_name if account else None,
+        "bank_name": account.bank_name if account else None,
+        "account_number": account.account_number_masked if account else None,
+        "updated_at": account.updated_at if account else None,
     }
 
 
 def save_account(request, **owner):
     data = body(request)
-    return set_payee_account(actor=request.user, **owner, account_name=text(data.get("account_name")),
-                             bank_name=text(data.get("bank_name")), account_number=text(data.get("account_number")),
-                             reason=text(data.get("reason")))
+    return set_payee_account(
+        actor=request.user,
+        **owner,
+        account_name=text(data.get("account_name")),
+        bank_name=text(data.get("bank_name")),
+        account_number=text(data.get("account_number")),
+        reason=text(data.get("reason")),
+    )
 
 
 @extend_schema(tags=["payee accounts"])
 class TraineePayeeAccount(APIView):
-    @extend_schema(summary="A person's social security card account, masked (finance officer)",
-                   responses={200: PayeeAccountSerializer, **errors(401, 404)})
+    @extend_schema(
+        summary="A person's social security card account, masked (finance officer)",
+        responses={200: PayeeAccountSerializer, **errors(401, 404)},
+    )
     def get(self, request, trainee_id):
         trainee = selectors.trainee_for_payee_account(user=request.user, trainee_id=trainee_id)
-        return Response(account_data(kind=PayeeKind.TRAINEE, owner_label=trainee.id_number_masked, owner_name=trainee.name,
-                                     account=selectors.payee_account_of(trainee)))
+        return Response(
+            account_data(
+                kind=PayeeKind.TRAINEE,
+                owner_label=trainee.id_number_masked,
+                owner_name=trainee.name,
+                account=selectors.payee_account_of(trainee),
+            )
+        )
 
-    @extend_schema(summary="Enter or correct a person's social security card account (finance officer; recorded in the ledger)",
-                   request=PayeeAccountInputSerializer, responses={200: PayeeAccountSerializer, **errors(400, 401, 403, 404)})
+    @extend_schema(
+        summary="Enter or correct a person's social security card account (finance officer; recorded in the ledger)",
+        request=PayeeAccountInputSerializer,
+        responses={200: PayeeAccountSerializer, **errors(400, 401, 403, 404)},
+    )
     def put(self, request, trainee_id):
         trainee = selectors.trainee_for_payee_account(user=request.user, trainee_id=trainee_id)
         account = save_account(request, trainee=trainee)
-        return Response(account_data(kind=PayeeKind.TRAINEE, owner_label=trainee.id_number_masked, owner_name=trainee.name, account=account))
+        return Response(
+            account_data(kind=PayeeKind.TRAINEE, owner_label=trainee.id_number_masked, owner_name=trainee.name, account=account)
+        )
 
 
 @extend_schema(tags=["payee accounts"])
 class ProviderPayeeAccount(APIView):
-    @extend_schema(summary="A provider's bank account, masked (finance officer; the provider's clerk)",
-                   responses={200: PayeeAccountSerializer, **errors(401, 404)})
+    @extend_schema(
+        summary="A provider's bank account, masked (finance officer; the provider's clerk)",
+        responses={200: PayeeAccountSerializer, **errors(401, 404)},
+    )
     def get(self, request, code):
         provider = selectors.provider_for_payee_account(user=request.user, code=code)
-        return Response(account_data(kind=PayeeKind.PROVIDER, owner_label=provider.code, owner_name=provider.name,
-                                     account=selectors.payee_account_of(provider)))
+        return Response(
+            account_data(
+                kind=PayeeKind.PROVIDER,
+                owner_label=provider.code,
+                owner_name=provider.name,
+                account=selectors.payee_account_of(provider),
+            )
+        )
 
-    @extend_schema(summary="Enter or correct a provider's bank account (finance officer; the provider's clerk; recorded in the ledger)",
-                   request=PayeeAccountInputSerializer, responses={200: PayeeAccountSerializer, **errors(400, 401, 403, 404)})
+    @extend_schema(
+        summary="Enter or correct a provider's bank account (finance officer; the provider's clerk; recorded in the ledger)",
+        request=PayeeAccountInputSerializer,
+        responses={200: PayeeAccountSerializer, **errors(400, 401, 403, 404)},
+    )
     def put(self, request, code):
         provider = selectors.provider_for_payee_account(user=request.user, code=code)
         account = save_account(request, provider=provider)
-        return Response(account_data(kind=PayeeKind.PROVIDER, owner_label=provider.code, owner_name=provider.name, account=account))
+        return Response(
+            account_data(kind=PayeeKind.PROVIDER, owner_label=provider.code, owner_name=provider.name, account=account)
+        )
 
 
 urlpatterns = [

@@ -52,7 +52,9 @@ class FundAccountSerializer(serializers.ModelSerializer):
 
 
 class FundAccountInputSerializer(serializers.Serializer):
-    jurisdiction = serializers.CharField(required=False, help_text="code; may be left out when the caller oversees one jurisdiction")
+    jurisdiction = serializers.CharField(
+        required=False, help_text="code; may be left out when the caller oversees one jurisdiction"
+    )
     year = serializers.IntegerField()
     name = serializers.CharField()
     bank_name = serializers.CharField()
@@ -80,8 +82,23 @@ class PlanSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = FundingPlan
-        fields = ["id", "fund_account", "year", "department", "department_name", "status", "status_display", "total", "headcount",
-                  "items", "filed_at", "hr_accepted_at", "finance_accepted_at", "refusal_reason", "allocation"]
+        fields = [
+            "id",
+            "fund_account",
+            "year",
+            "department",
+            "department_name",
+            "status",
+            "status_display",
+            "total",
+            "headcount",
+            "items",
+            "filed_at",
+            "hr_accepted_at",
+            "finance_accepted_at",
+            "refusal_reason",
+            "allocation",
+        ]
 
     def get_allocation(self, plan) -> int | None:
         allocation = getattr(plan, "allocation", None)  # select_related by plans_visible_to
@@ -200,7 +217,9 @@ def as_year(value, field: str = "year") -> int:
 
 
 def account_response(request, accounts, *, many: bool = False) -> dict:
-    return FundAccountSerializer(accounts, many=many, context={"overseen": selectors.overseen_jurisdiction_ids(request.user)}).data
+    return FundAccountSerializer(
+        accounts, many=many, context={"overseen": selectors.overseen_jurisdiction_ids(request.user)}
+    ).data
 
 
 @extend_schema(tags=["funds"])
@@ -212,19 +231,27 @@ class FundAccountList(GenericAPIView):
             return FundAccount.objects.none()
         return selectors.fund_accounts_visible_to(self.request.user).order_by("jurisdiction__code", "-year")
 
-    @extend_schema(summary="Fund accounts (专账) the caller sees", responses={200: FundAccountSerializer(many=True), **errors(401)})
+    @extend_schema(
+        summary="Fund accounts (专账) the caller sees", responses={200: FundAccountSerializer(many=True), **errors(401)}
+    )
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(account_response(request, page, many=True))
 
-    @extend_schema(summary="Open the year's fund account (finance officer)", request=FundAccountInputSerializer,
-                   responses={201: FundAccountSerializer, **errors(400, 401, 403)})
+    @extend_schema(
+        summary="Open the year's fund account (finance officer)",
+        request=FundAccountInputSerializer,
+        responses={201: FundAccountSerializer, **errors(400, 401, 403)},
+    )
     def post(self, request):
         data = body(request)
         account = services.create_fund_account(
-            actor=request.user, jurisdiction=jurisdiction_for(request.user, data.get("jurisdiction")),
+            actor=request.user,
+            jurisdiction=jurisdiction_for(request.user, data.get("jurisdiction")),
             year=services.parse_year(data.get("year")),
-            name=text(data.get("name")), bank_name=text(data.get("bank_name")), account_number=text(data.get("account_number")),
+            name=text(data.get("name")),
+            bank_name=text(data.get("bank_name")),
+            account_number=text(data.get("account_number")),
             budget=text(data.get("budget")),
         )
         return Response(account_response(request, account), status=201)
@@ -240,8 +267,11 @@ def plan_items(raw) -> list[services.PlanItemInput]:
     for index, item in enumerate(raw):
         if not isinstance(item, dict):
             raise InvalidInput(_("年度计划有误。"), fields={f"items[{index}]": [_("每行须为一个对象。")]})
-        items.append(services.PlanItemInput(category=text(item.get("category")), headcount=item.get("headcount"),
-                                            amount=text(item.get("amount"))))
+        items.append(
+            services.PlanItemInput(
+                category=text(item.get("category")), headcount=item.get("headcount"), amount=text(item.get("amount"))
+            )
+        )
     return items
 
 
@@ -259,7 +289,9 @@ def department_for(user, code) -> Department:
 
 
 def plan_response(plan: FundingPlan, status: int = 200) -> Response:
-    plan = FundingPlan.objects.select_related("fund_account", "department", "allocation").prefetch_related("items").get(pk=plan.pk)
+    plan = (
+        FundingPlan.objects.select_related("fund_account", "department", "allocation").prefetch_related("items").get(pk=plan.pk)
+    )
     return Response(PlanSerializer(plan).data, status=status)
 
 
@@ -270,21 +302,29 @@ class PlanList(GenericAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return FundingPlan.objects.none()
-        plans = selectors.plans_visible_to(self.request.user).prefetch_related("items").order_by("-fund_account__year", "department__code")
+        plans = (
+            selectors.plans_visible_to(self.request.user)
+            .prefetch_related("items")
+            .order_by("-fund_account__year", "department__code")
+        )
         year = self.request.query_params.get("year")
         if year:
             plans = plans.filter(fund_account__year=services.parse_year(year))
         return plans
 
-    @extend_schema(summary="Annual plans the caller sees", parameters=[OpenApiParameter("year", OpenApiTypes.INT)],
-                   responses={200: PlanSerializer(many=True), **errors(400, 401)})
+    @extend_schema(
+        summary="Annual plans the caller sees",
+        parameters=[OpenApiParameter("year", OpenApiTypes.INT)],
+        responses={200: PlanSerializer(many=True), **errors(400, 401)},
+    )
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(PlanSerializer(page, many=True).data)
 
     @extend_schema(
         summary="Draft (or redraft, while draft or refused) the department's plan for a fund account's year (department reviewer)",
-        request=PlanInputSerializer, responses={201: PlanSerializer, 200: PlanSerializer, **errors(400, 401, 403, 404, 409)},
+        request=PlanInputSerializer,
+        responses={201: PlanSerializer, 200: PlanSerializer, **errors(400, 401, 403, 404, 409)},
     )
     def post(self, request):
         data = body(request)
@@ -293,8 +333,13 @@ class PlanList(GenericAPIView):
             raise InvalidInput(_("年度计划有误。"), fields={"fund_account": [_("须为专账编号。")]})
         account = selectors.get_fund_account_for_user(user=request.user, account_id=account_id)
         department = department_for(request.user, data.get("department"))
-        plan, created = services.save_plan(actor=request.user, fund_account=account, department=department,
-                                           items=plan_items(data.get("items")), with_created=True)
+        plan, created = services.save_plan(
+            actor=request.user,
+            fund_account=account,
+            department=department,
+            items=plan_items(data.get("items")),
+            with_created=True,
+        )
         return plan_response(plan, status=201 if created else 200)
 
 
@@ -312,8 +357,11 @@ class PlanDetail(PlanActionView):
 
 @extend_schema(tags=["funds"])
 class PlanFile(PlanActionView):
-    @extend_schema(summary="File the draft plan with HR and finance (department reviewer)", request=None,
-                   responses={200: PlanSerializer, **errors(401, 403, 404, 409)})
+    @extend_schema(
+        summary="File the draft plan with HR and finance (department reviewer)",
+        request=None,
+        responses={200: PlanSerializer, **errors(401, 403, 404, 409)},
+    )
     def post(self, request, pk):
         return plan_response(services.file_plan(actor=request.user, plan=self.plan(request, pk)))
 
@@ -322,8 +370,9 @@ class PlanFile(PlanActionView):
 class PlanAccept(PlanActionView):
     @extend_schema(
         summary="Accept the plan: HR accepts a filed plan; finance accepts an HR-accepted plan, which becomes the allocation "
-                "(409 allocation_exceeded when the account's budget cannot hold it)",
-        request=None, responses={200: PlanSerializer, **errors(401, 403, 404, 409)},
+        "(409 allocation_exceeded when the account's budget cannot hold it)",
+        request=None,
+        responses={200: PlanSerializer, **errors(401, 403, 404, 409)},
     )
     def post(self, request, pk):
         return plan_response(services.accept_plan(actor=request.user, plan=self.plan(request, pk)))
@@ -331,8 +380,11 @@ class PlanAccept(PlanActionView):
 
 @extend_schema(tags=["funds"])
 class PlanRefuse(PlanActionView):
-    @extend_schema(summary="Send the plan back with a reason: HR a filed plan, finance an HR-accepted plan",
-                   request=RefuseInputSerializer, responses={200: PlanSerializer, **errors(400, 401, 403, 404, 409)})
+    @extend_schema(
+        summary="Send the plan back with a reason: HR a filed plan, finance an HR-accepted plan",
+        request=RefuseInputSerializer,
+        responses={200: PlanSerializer, **errors(400, 401, 403, 404, 409)},
+    )
     def post(self, request, pk):
         plan = self.plan(request, pk)
         return plan_response(services.refuse_plan(actor=request.user, plan=plan, reason=text(body(request).get("reason"))))
@@ -354,9 +406,11 @@ class AllocationList(GenericAPIView):
             allocations = allocations.filter(fund_account__year=services.parse_year(year))
         return allocations
 
-    @extend_schema(summary="Department allocations the caller sees, with committed and remaining",
-                   parameters=[OpenApiParameter("year", OpenApiTypes.INT)],
-                   responses={200: AllocationSerializer(many=True), **errors(400, 401)})
+    @extend_schema(
+        summary="Department allocations the caller sees, with committed and remaining",
+        parameters=[OpenApiParameter("year", OpenApiTypes.INT)],
+        responses={200: AllocationSerializer(many=True), **errors(400, 401)},
+    )
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(AllocationSerializer(page, many=True).data)
@@ -366,8 +420,9 @@ class AllocationList(GenericAPIView):
 class FundsReport(APIView):
     @extend_schema(
         summary="Per fund account and department: allocated, reserved, paid, returned, recovered, remaining; the account's "
-                "balance and unallocated budget; anomalies (committed differing from the lines)",
-        parameters=[YEAR], responses={200: ReportSerializer, **errors(400, 401, 403)},
+        "balance and unallocated budget; anomalies (committed differing from the lines)",
+        parameters=[YEAR],
+        responses={200: ReportSerializer, **errors(400, 401, 403)},
     )
     def get(self, request):
         report = selectors.funds_report_for(user=request.user, year=year_of(request))

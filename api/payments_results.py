@@ -20,6 +20,7 @@ from workflow import disbursement
 
 from .views import body, errors, text
 
+
 def money(**kwargs):
     return serializers.DecimalField(max_digits=16, decimal_places=2, read_only=True, **kwargs)
 
@@ -28,8 +29,10 @@ def money(**kwargs):
 
 
 class ResultUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="the bank's result file: .csv (UTF-8) or .xlsx with the columns "
-                                           "批次号, 序号, 账号, 金额, 结果 (成功/失败 or paid/returned), 银行流水号, 失败原因")
+    file = serializers.FileField(
+        help_text="the bank's result file: .csv (UTF-8) or .xlsx with the columns "
+        "批次号, 序号, 账号, 金额, 结果 (成功/失败 or paid/returned), 银行流水号, 失败原因"
+    )
 
 
 class ResultTransferSerializer(serializers.Serializer):
@@ -82,9 +85,11 @@ class LineFiguresSerializer(serializers.Serializer):
 
 
 class AnomalySerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="batch_total, transfer_total, line_vs_transfer, line_amount, paid_not_recorded, "
-                                           "in_payment_not_recorded, in_payment_without_batch, paid_without_bank, "
-                                           "returned_but_live, reserved_but_live, claim_paid_unsettled")
+    code = serializers.CharField(
+        help_text="batch_total, transfer_total, line_vs_transfer, line_amount, paid_not_recorded, "
+        "in_payment_not_recorded, in_payment_without_batch, paid_without_bank, "
+        "returned_but_live, reserved_but_live, claim_paid_unsettled"
+    )
     message = serializers.CharField()
     claim = serializers.CharField(allow_null=True, help_text="the claim's number")
     claim_id = serializers.IntegerField(allow_null=True)
@@ -246,8 +251,13 @@ class TransferCorrectView(APIView):
         transfer = selectors.get_transfer_for_user(user=request.user, transfer_id=pk)
         data = body(request)
         lines = results.correct_payee_after_return(
-            actor=request.user, transfer=transfer, account_name=text(data.get("account_name")),
-            bank_name=text(data.get("bank_name")), account_number=text(data.get("account_number")), reason=text(data.get("reason")))
+            actor=request.user,
+            transfer=transfer,
+            account_name=text(data.get("account_name")),
+            bank_name=text(data.get("bank_name")),
+            account_number=text(data.get("account_number")),
+            reason=text(data.get("reason")),
+        )
         return Response(CorrectionSerializer({"transfer": transfer.pk, "lines": lines}).data)
 
 
@@ -263,8 +273,9 @@ class LineCancelPaymentView(APIView):
     def post(self, request, pk, line_no):
         line = selectors.get_line_for_overseer(user=request.user, claim_id=pk, line_no=line_no)
         data = body(request)
-        line = disbursement.cancel_line_payment(actor=request.user, line=line, reason_code=text(data.get("reason_code")),
-                                           reason=text(data.get("reason")))
+        line = disbursement.cancel_line_payment(
+            actor=request.user, line=line, reason_code=text(data.get("reason_code")), reason=text(data.get("reason"))
+        )
         line.claim.refresh_from_db()
         return Response(CancelledLineSerializer(line).data)
 
@@ -277,14 +288,19 @@ class RecoveryListView(GenericAPIView):
     def get_queryset(self):
         return selectors.recoveries_visible_to(self.request.user).prefetch_related("receipts__recorded_by").order_by("-pk")
 
-    @extend_schema(summary="Recovery orders of the jurisdictions the caller oversees (HR, finance, auditors)",
-                   responses={200: RecoveryOrderSerializer(many=True), **errors(401)})
+    @extend_schema(
+        summary="Recovery orders of the jurisdictions the caller oversees (HR, finance, auditors)",
+        responses={200: RecoveryOrderSerializer(many=True), **errors(401)},
+    )
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(RecoveryOrderSerializer(page, many=True).data)
 
-    @extend_schema(summary="Open a recovery order on a paid line (HR)", request=RecoveryInputSerializer,
-                   responses={201: RecoveryOrderSerializer, **errors(400, 401, 403, 404, 409)})
+    @extend_schema(
+        summary="Open a recovery order on a paid line (HR)",
+        request=RecoveryInputSerializer,
+        responses={201: RecoveryOrderSerializer, **errors(400, 401, 403, 404, 409)},
+    )
     def post(self, request):
         data = body(request)
         problems = {}
@@ -294,13 +310,22 @@ class RecoveryListView(GenericAPIView):
             raise InvalidInput(_("须指明申领和行号。"), fields=problems)
         line = selectors.get_line_for_overseer(user=request.user, claim_id=claim_id, line_no=line_no)
         order = recoveries.open_recovery(
-            actor=request.user, line=line, amount_due=text(data.get("amount_due")), payer_kind=text(data.get("payer_kind")),
-            payer_name=text(data.get("payer_name")), reason_code=text(data.get("reason_code")), reason=text(data.get("reason")))
+            actor=request.user,
+            line=line,
+            amount_due=text(data.get("amount_due")),
+            payer_kind=text(data.get("payer_kind")),
+            payer_name=text(data.get("payer_name")),
+            reason_code=text(data.get("reason_code")),
+            reason=text(data.get("reason")),
+        )
         return Response(RecoveryOrderSerializer(self.get_queryset().get(pk=order.pk)).data, status=201)
 
 
-@extend_schema(tags=["payments"], summary="One recovery order with its receipts",
-               responses={200: RecoveryOrderSerializer, **errors(401, 404)})
+@extend_schema(
+    tags=["payments"],
+    summary="One recovery order with its receipts",
+    responses={200: RecoveryOrderSerializer, **errors(401, 404)},
+)
 class RecoveryDetailView(APIView):
     def get(self, request, pk):
         order = selectors.get_recovery_for_user(user=request.user, order_id=pk)
@@ -319,8 +344,13 @@ class RecoveryReceiptView(APIView):
     def post(self, request, pk):
         order = selectors.get_recovery_for_user(user=request.user, order_id=pk)
         data = body(request)
-        recoveries.record_recovery_receipt(actor=request.user, order=order, amount=text(data.get("amount")),
-                                           received_on=text(data.get("received_on")), reference=text(data.get("reference")))
+        recoveries.record_recovery_receipt(
+            actor=request.user,
+            order=order,
+            amount=text(data.get("amount")),
+            received_on=text(data.get("received_on")),
+            reference=text(data.get("reference")),
+        )
         return Response(RecoveryOrderSerializer(selectors.get_recovery_for_user(user=request.user, order_id=pk)).data, status=201)
 
 
@@ -328,7 +358,9 @@ urlpatterns = [
     path("payment-batches/<int:pk>/results/", BatchResultView.as_view(), name="payment-batch-results"),
     path("payment-batches/<int:pk>/reconciliation/", BatchReconciliationView.as_view(), name="payment-batch-reconciliation"),
     path("payment-transfers/<int:pk>/correct/", TransferCorrectView.as_view(), name="payment-transfer-correct"),
-    path("claims/<int:pk>/lines/<int:line_no>/cancel-payment/", LineCancelPaymentView.as_view(), name="claim-line-cancel-payment"),
+    path(
+        "claims/<int:pk>/lines/<int:line_no>/cancel-payment/", LineCancelPaymentView.as_view(), name="claim-line-cancel-payment"
+    ),
     path("recoveries/", RecoveryListView.as_view(), name="recoveries"),
     path("recoveries/<int:pk>/", RecoveryDetailView.as_view(), name="recovery"),
     path("recoveries/<int:pk>/receipts/", RecoveryReceiptView.as_view(), name="recovery-receipts"),

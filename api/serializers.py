@@ -15,8 +15,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import SkipField, empty
 
-from claims.reasons import REASONS
-from workflow.steps import REVIEW_DECISIONS
 from audit.models import AuditEvent
 from claims.catalogue import in_force
 from claims.eligibility import flags_for_display
@@ -39,8 +37,9 @@ from claims.models import (
     Provider,
     SubsidyPolicy,
 )
+from claims.reasons import REASONS
 from workflow.dates import add_working_days
-from workflow.steps import STEPS
+from workflow.steps import REVIEW_DECISIONS, STEPS
 
 
 def money(**kwargs):
@@ -86,25 +85,40 @@ class ProviderSerializer(serializers.ModelSerializer):
 class PolicyVersionSerializer(serializers.ModelSerializer):
     amount_rule = serializers.ChoiceField(choices=AmountRule.choices, read_only=True)
     amount_by_level = serializers.DictField(
-        child=serializers.CharField(), read_only=True,
+        child=serializers.CharField(),
+        read_only=True,
         help_text='{level: amount}: the levels the version covers with their amount, cap or rate; "*" covers any level. '
-                  "Empty for percent_of and uplift, which take the base standard's amounts",
+        "Empty for percent_of and uplift, which take the base standard's amounts",
     )
     variant_amounts = serializers.DictField(
-        child=serializers.CharField(), read_only=True,
+        child=serializers.CharField(),
+        read_only=True,
         help_text='{variant: amount}: the amount for a line with that variant instead (S3 "renewal", S8 "out_of_province")',
     )
-    period = serializers.ChoiceField(choices=Period.choices, allow_blank=True, read_only=True,
-                                     help_text="per_period: month or year; empty otherwise")
-    percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True, read_only=True,
-                                       help_text="percent_of: the share of the base standard; uplift: the largest uplift")
-    base_policy = serializers.CharField(source="base_policy.code", allow_null=True, read_only=True,
-                                        help_text="percent_of and uplift: the catalogue code of the base standard")
-    capped_by_cost = serializers.BooleanField(read_only=True, help_text="pays the lesser of the computed amount and the stated cost")
+    period = serializers.ChoiceField(
+        choices=Period.choices, allow_blank=True, read_only=True, help_text="per_period: month or year; empty otherwise"
+    )
+    percent = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        allow_null=True,
+        read_only=True,
+        help_text="percent_of: the share of the base standard; uplift: the largest uplift",
+    )
+    base_policy = serializers.CharField(
+        source="base_policy.code",
+        allow_null=True,
+        read_only=True,
+        help_text="percent_of and uplift: the catalogue code of the base standard",
+    )
+    capped_by_cost = serializers.BooleanField(
+        read_only=True, help_text="pays the lesser of the computed amount and the stated cost"
+    )
     # Plain strings (values of the certificate_type enumeration): a second enum of the same
     # choices would be a second name for one choice set in the schema.
-    certificate_types = serializers.ListField(child=serializers.CharField(), read_only=True,
-                                              help_text="the certificate_type values the version covers; empty: any")
+    certificate_types = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text="the certificate_type values the version covers; empty: any"
+    )
 
     class Meta:
         model = PolicyVersion
@@ -147,7 +161,9 @@ class FlagSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="the rule's code: E2, E3, N3, N2, N9, E9, DUP, HARDSHIP, NO_STANDARD, LEVEL…")
     message = serializers.CharField(help_text="in the request's language: Chinese by default, English with Accept-Language: en")
     source = serializers.CharField(help_text="the policy paragraph the rule comes from")
-    related = serializers.ListField(child=serializers.CharField(), help_text="numbers of the claims the rule found (E2: the earlier ones)")
+    related = serializers.ListField(
+        child=serializers.CharField(), help_text="numbers of the claims the rule found (E2: the earlier ones)"
+    )
     overridden = serializers.BooleanField(help_text="an HR reviewer decided, with a reason, that the flag does not stop the line")
     override_reason = serializers.CharField(help_text="the written reason of the override; empty when not overridden")
 
@@ -163,7 +179,9 @@ class ClaimLineSerializer(serializers.ModelSerializer):
     flags = serializers.SerializerMethodField(help_text="the line's flags; empty when the line is clean")
     decision = serializers.ChoiceField(choices=LineDecision.choices, read_only=True)
     payment_status = serializers.ChoiceField(choices=PaymentStatus.choices, read_only=True)
-    batch = serializers.SerializerMethodField(help_text="the number of the payment batch the line is (or was last) in; null before any")
+    batch = serializers.SerializerMethodField(
+        help_text="the number of the payment batch the line is (or was last) in; null before any"
+    )
 
     class Meta:
         model = ClaimLine
@@ -359,7 +377,9 @@ def input_field(spec: InputField) -> serializers.Field:
     if spec.kind == INT:
         return IntegerInputField(spec, min_value=spec.min_value, max_value=spec.max_value, allow_null=optional)
     if spec.kind == DECIMAL:
-        return DecimalInputField(spec, max_digits=spec.max_digits, decimal_places=2, min_value=spec.min_value, allow_null=optional)
+        return DecimalInputField(
+            spec, max_digits=spec.max_digits, decimal_places=2, min_value=spec.min_value, allow_null=optional
+        )
     if spec.kind == BOOL:
         return BooleanInputField(spec)
     return TextInputField(spec, max_length=spec.max_length, allow_blank=optional)
@@ -431,4 +451,3 @@ class WithdrawInputSerializer(serializers.Serializer):
 class OverrideInputSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="the code of a flag the line carries (E2, N2…)")
     reason = serializers.CharField(help_text="why the flag does not stop the line (required)")
-

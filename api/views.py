@@ -15,8 +15,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from viewflow.workflow.models import Task
 
-from workflow import selectors as task_selectors
-from workflow import services as claim_process
 from audit.access import record_token_issued
 from audit.checkpoints import verify_ledger
 from audit.selectors import claim_history
@@ -26,6 +24,8 @@ from claims import services as claims
 from claims.errors import InvalidInput, NotInScope
 from claims.models import Claim, ClaimLine, Department, PolicyVersion, Provider, SubsidyPolicy
 from payments.selectors.results import latest_batch_number
+from workflow import selectors as task_selectors
+from workflow import services as claim_process
 
 from . import serializers as s
 from .audit_views import LedgerVerifySerializer
@@ -81,9 +81,17 @@ def text(value) -> str:
 
 def with_lines(queryset):
     """Everything a claim response reads, in a fixed number of queries."""
-    return task_selectors.with_open_step(queryset).select_related("jurisdiction", "provider", "department", "policy").prefetch_related(
-        Prefetch("lines", queryset=ClaimLine.objects.select_related("trainee", "policy_version__policy").prefetch_related("overrides")
-                 .annotate(batch_number=latest_batch_number()))
+    return (
+        task_selectors.with_open_step(queryset)
+        .select_related("jurisdiction", "provider", "department", "policy")
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=ClaimLine.objects.select_related("trainee", "policy_version__policy")
+                .prefetch_related("overrides")
+                .annotate(batch_number=latest_batch_number()),
+            )
+        )
     )
 
 
@@ -144,14 +152,18 @@ class PolicyList(ListAPIView):
     def get_queryset(self):
         return (
             SubsidyPolicy.objects.select_related("jurisdiction")
-            .prefetch_related(Prefetch("versions", queryset=PolicyVersion.objects.select_related("base_policy").order_by("version")))
+            .prefetch_related(
+                Prefetch("versions", queryset=PolicyVersion.objects.select_related("base_policy").order_by("version"))
+            )
             .order_by("jurisdiction__code", Length("code"), "code")  # S1, S2 … S10, not S1, S10, S2
         )
 
 
 @extend_schema_view(
     list=extend_schema(summary="Claims visible to the caller", responses={200: s.ClaimSerializer(many=True), **errors(400, 401)}),
-    retrieve=extend_schema(summary="One claim with its lines, status and open step", responses={200: s.ClaimSerializer, **errors(401, 404)}),
+    retrieve=extend_schema(
+        summary="One claim with its lines, status and open step", responses={200: s.ClaimSerializer, **errors(401, 404)}
+    ),
     create=extend_schema(
         summary="Draft a claim (provider clerk); all input is checked, nothing is saved on any error",
         request=s.ClaimInputSerializer,
@@ -242,7 +254,9 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         summary="The caller's work: open tasks of their role and scope, unassigned or assigned to them",
         responses={200: s.TaskSerializer(many=True), **errors(400, 401)},
     ),
-    retrieve=extend_schema(summary="One task of a claim the caller can see", responses={200: s.TaskSerializer, **errors(401, 404)}),
+    retrieve=extend_schema(
+        summary="One task of a claim the caller can see", responses={200: s.TaskSerializer, **errors(401, 404)}
+    ),
 )
 @extend_schema(tags=["tasks"])
 class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -261,8 +275,11 @@ class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def retrieve(self, request, pk=None):
         return self._task_response(pk)
 
-    @extend_schema(summary="Take the task (assign it to oneself)", request=None,
-                   responses={200: s.TaskSerializer, **errors(401, 403, 404, 409)})
+    @extend_schema(
+        summary="Take the task (assign it to oneself)",
+        request=None,
+        responses={200: s.TaskSerializer, **errors(401, 403, 404, 409)},
+    )
     @action(detail=True, methods=["post"])
     def take(self, request, pk=None):
         claim_process.take_task(user=request.user, task_id=pk)
@@ -302,7 +319,9 @@ def line_decisions(raw) -> list[claim_process.LineDecisionInput]:
             line = int(line)
         elif isinstance(line, bool) or not isinstance(line, int):
             line = text(line)  # not a line number: the service reports it under lines[i].line
-        items.append(claim_process.LineDecisionInput(line=line, decision=text(item.get("decision")), reason=text(item.get("reason"))))
+        items.append(
+            claim_process.LineDecisionInput(line=line, decision=text(item.get("decision")), reason=text(item.get("reason")))
+        )
     return items
 
 

@@ -8,9 +8,8 @@ from django.utils.translation import pgettext_lazy
 from claims.line_fields import BOOL, CHOICE, DATE, DECIMAL, INT, LINE_FIELDS, InputField
 from claims.models import Claim, LineDecision, SubsidyPolicy
 from claims.personal_data import decrypt_id_number
-from claims.selectors import departments_visible_to, providers_of_clerk
-
 from claims.reasons import REASONS
+from claims.selectors import departments_visible_to, providers_of_clerk
 from workflow.services import LineDecisionInput
 
 BLANK = [("", "—")]
@@ -22,7 +21,7 @@ def _split_line_path(path: str) -> tuple[int, str | None] | None:
     """``lines[3].id_number`` → (3, "id_number"); ``lines[3]`` → (3, None); anything else → None."""
     if not path.startswith(LINE_PATH_PREFIX) or "]" not in path:
         return None
-    index_text, _sep, rest = path[len(LINE_PATH_PREFIX):].partition("]")
+    index_text, _sep, rest = path[len(LINE_PATH_PREFIX) :].partition("]")
     try:
         index = int(index_text)
     except ValueError:
@@ -50,7 +49,9 @@ class DecisionForm(forms.Form):
     )
     comment = forms.CharField(label=_("审核意见"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     reason = forms.ChoiceField(
-        label=_("不予补贴理由代码"), required=False, choices=BLANK + [(code, f"{code} {label}") for code, label in REASONS.items()]
+        label=_("不予补贴理由代码"),
+        required=False,
+        choices=BLANK + [(code, f"{code} {label}") for code, label in REASONS.items()],
     )
 
     def __init__(self, *args, lines=(), **kwargs):
@@ -183,8 +184,10 @@ def line_formset(*, data=None, claim: Claim | None = None, blank_rows: int = 3) 
     if claim is not None:
         for line in claim.lines.select_related("trainee"):
             initial.append(
-                {"existing": line.line_no,
-                 **{spec.name: spec.stored_value(line) for spec in LINE_FIELDS if spec.stored_as is not None}}
+                {
+                    "existing": line.line_no,
+                    **{spec.name: spec.stored_value(line) for spec in LINE_FIELDS if spec.stored_as is not None},
+                }
             )
     formset_class = forms.formset_factory(LineForm, extra=0 if initial else blank_rows, can_delete=True)
     formset = formset_class(data=data, initial=initial or None, prefix="lines")

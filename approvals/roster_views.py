@@ -8,17 +8,16 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from claims import access, imports
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
+from claims.http import scoped
 from claims.models import RosterUploadStatus
 from claims.roster import MAX_FILE_BYTES, MAX_ROWS, TEMPLATE_FILENAME, XLSX_CONTENT_TYPE
 
 from .forms import ClaimHeaderForm
-from claims.http import scoped
 
 
 class RosterImportForm(ClaimHeaderForm):
@@ -33,8 +32,11 @@ def _localized(errors: list[dict]) -> list[dict]:
     """The errors with the message in the page's language."""
     english = (get_language() or "").startswith("en")
     return [
-        {**error, "text": error["message_en"] if english else error["message"],
-         "column_text": error["column_en"] if english else error["column"]}
+        {
+            **error,
+            "text": error["message_en"] if english else error["message"],
+            "column_text": error["column_en"] if english else error["column"],
+        }
         for error in errors
     ]
 
@@ -93,7 +95,8 @@ def roster_import(request):
             if upload.status == RosterUploadStatus.DONE:
                 messages.success(
                     request,
-                    _("已导入 %(rows)d 名学员，生成申领草稿 %(number)s。") % {"rows": upload.row_count, "number": upload.claim.number},
+                    _("已导入 %(rows)d 名学员，生成申领草稿 %(number)s。")
+                    % {"rows": upload.row_count, "number": upload.claim.number},
                 )
                 return redirect("approvals:claim", upload.claim_id)
             return redirect("approvals:roster_status", upload.pk)

@@ -1,10 +1,7 @@
 """The server-rendered pages. Thin: reads come from the selectors, every write goes through
 a service, and the services' errors are shown on the page (404 for anything out of scope)."""
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
@@ -20,18 +17,19 @@ from audit import actions
 from audit.selectors import claim_history
 from claims import access as claims_access
 from claims.eligibility import flags_for_display
-from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope, StepAlreadyTaken
-from claims.models import ClaimLine, ClaimStatus
+from claims.errors import ActionForbidden, DomainError, InvalidInput, StepAlreadyTaken
 from claims.http import scoped
+from claims.models import ClaimLine, ClaimStatus
 from claims.selectors import claims_visible_to, get_claim_for_user
 from claims.services import create_claim, update_claim
 from payments import access as payments_access
-from payments.selectors.results import line_payment_info, recoveries_of_lines
 from payments.selectors import batches as batch_selectors
+from payments.selectors.results import line_payment_info, recoveries_of_lines
+from workflow import selectors
 from workflow.dates import add_working_days
+from workflow.services import decide_task, may_override_flags, override_flag, submit_claim, take_task, withdraw_claim
 from workflow.steps import REVIEW_STEPS, STEPS
 
-from workflow import selectors
 from .forms import (
     ClaimHeaderForm,
     DecisionForm,
@@ -40,7 +38,6 @@ from .forms import (
     lines_for_service,
     with_added_row,
 )
-from workflow.services import decide_task, may_override_flags, override_flag, submit_claim, take_task, withdraw_claim
 
 PAGE_SIZE = 50
 
@@ -273,7 +270,8 @@ def claim_submit(request, claim_id):
         messages.error(request, error.message)
     else:
         messages.success(
-            request, _("已提交：%(number)s，当前状态：%(status)s") % {"number": claim.number, "status": claim.get_status_display()}
+            request,
+            _("已提交：%(number)s，当前状态：%(status)s") % {"number": claim.number, "status": claim.get_status_display()},
         )
     return redirect("approvals:claim", claim.pk)
 
@@ -362,8 +360,12 @@ def finance(request):
     """Finance's desk: what awaits a payment batch (claims, lines, payees, missing payee accounts) and the latest batches."""
     if not payments_access.may(request.user, payments_access.READ_BATCHES):
         raise PermissionDenied
-    return render(request, "approvals/finance.html", {
-        **batch_selectors.awaiting_page(request.user, request.GET.get("page"), PAGE_SIZE),
-        "batches": batch_selectors.batches_visible_to(request.user).order_by("-id")[:10],
-        "may_build": payments_access.may(request.user, payments_access.BUILD_BATCHES),
-    })
+    return render(
+        request,
+        "approvals/finance.html",
+        {
+            **batch_selectors.awaiting_page(request.user, request.GET.get("page"), PAGE_SIZE),
+            "batches": batch_selectors.batches_visible_to(request.user).order_by("-id")[:10],
+            "may_build": payments_access.may(request.user, payments_access.BUILD_BATCHES),
+        },
+    )

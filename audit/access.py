@@ -23,15 +23,13 @@ def _record(*, actor, action: str, obj, detail: dict) -> None:
 
 
 def on_login(sender, request, user, **kwargs) -> None:
-    _record(actor=user, action=actions.AUTH_LOGIN, obj=user,
-            detail={"username": user.get_username(), "ip": client_ip(request)})
+    _record(actor=user, action=actions.AUTH_LOGIN, obj=user, detail={"username": user.get_username(), "ip": client_ip(request)})
 
 
 def on_logout(sender, request, user, **kwargs) -> None:
     if user is None:  # logging out of no session
         return
-    _record(actor=user, action=actions.AUTH_LOGOUT, obj=user,
-            detail={"username": user.get_username(), "ip": client_ip(request)})
+    _record(actor=user, action=actions.AUTH_LOGOUT, obj=user, detail={"username": user.get_username(), "ip": client_ip(request)})
 
 
 def on_login_failed(sender, credentials, request=None, **kwargs) -> None:
@@ -41,21 +39,27 @@ def on_login_failed(sender, credentials, request=None, **kwargs) -> None:
     user_model = get_user_model()
     # The entry's object: the account attempted if it exists, else the user model itself (id "").
     target = user_model.objects.filter(username=username).first() or _NoAccount(user_model)
-    _record(actor=None, action=actions.AUTH_LOGIN_FAILED, obj=target,
-            detail={"username": username, "ip": client_ip(request)})
+    _record(actor=None, action=actions.AUTH_LOGIN_FAILED, obj=target, detail={"username": username, "ip": client_ip(request)})
 
 
 def record_token_issued(*, request, user, created: bool) -> None:
     """Called in the transaction that fetched or created the token (never the token itself)."""
-    record_event(actor=user, action=actions.AUTH_TOKEN_ISSUED, obj=user,
-                 detail={"username": user.get_username(), "ip": client_ip(request), "new_token": created})
+    record_event(
+        actor=user,
+        action=actions.AUTH_TOKEN_ISSUED,
+        obj=user,
+        detail={"username": user.get_username(), "ip": client_ip(request), "new_token": created},
+    )
 
 
 def record_denied(*, request, status: int, code: str = "") -> None:
     user = request.user
-    _record(actor=user, action=actions.ACCESS_DENIED, obj=user,
-            detail={"path": request.path[:500], "method": request.method, "status": status, "code": code,
-                    "ip": client_ip(request)})
+    _record(
+        actor=user,
+        action=actions.ACCESS_DENIED,
+        obj=user,
+        detail={"path": request.path[:500], "method": request.method, "status": status, "code": code, "ip": client_ip(request)},
+    )
 
 
 class _NoAccount:

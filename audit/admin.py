@@ -38,8 +38,18 @@ class ActionFilter(admin.SimpleListFilter):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("seq", "at", "actor_username", "action", "action_label", "object_type", "object_id", "claim_id",
-                    "from_state", "to_state")
+    list_display = (
+        "seq",
+        "at",
+        "actor_username",
+        "action",
+        "action_label",
+        "object_type",
+        "object_id",
+        "claim_id",
+        "from_state",
+        "to_state",
+    )
     list_filter = (ActionFilter,)
     search_fields = ("object_id", "actor_username")
 
@@ -94,8 +104,12 @@ class AuditedAdminMixin:
             )
 
     def delete_model(self, request, obj):
-        record_event(actor=request.user, action=self.ledger_actions["deleted"], obj=obj,
-                     detail={"via": "admin", "fields": {k: str(v) for k, v in self._fields_of(obj).items()}})
+        record_event(
+            actor=request.user,
+            action=self.ledger_actions["deleted"],
+            obj=obj,
+            detail={"via": "admin", "fields": {k: str(v) for k, v in self._fields_of(obj).items()}},
+        )
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
@@ -110,12 +124,20 @@ admin.site.unregister(Group)
 @admin.register(User)
 class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
     audited_relations = ("groups", "user_permissions")
-    ledger_actions = {"created": audit_actions.USER_CREATED, "updated": audit_actions.USER_UPDATED,
-                      "relations_changed": audit_actions.USER_RELATIONS_CHANGED, "deleted": audit_actions.USER_DELETED}
+    ledger_actions = {
+        "created": audit_actions.USER_CREATED,
+        "updated": audit_actions.USER_UPDATED,
+        "relations_changed": audit_actions.USER_RELATIONS_CHANGED,
+        "deleted": audit_actions.USER_DELETED,
+    }
 
 
 @admin.register(Group)
 class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
     audited_relations = ("permissions",)
-    ledger_actions = {"created": audit_actions.GROUP_CREATED, "updated": audit_actions.GROUP_UPDATED,
-                      "relations_changed": audit_actions.GROUP_RELATIONS_CHANGED, "deleted": audit_actions.GROUP_DELETED}
+    ledger_actions = {
+        "created": audit_actions.GROUP_CREATED,
+        "updated": audit_actions.GROUP_UPDATED,
+        "relations_changed": audit_actions.GROUP_RELATIONS_CHANGED,
+        "deleted": audit_actions.GROUP_DELETED,
+    }

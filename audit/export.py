@@ -140,8 +140,12 @@ def export_period(*, date_from: datetime.date, date_to: datetime.date, out: Path
     out = Path(out)
     writer = _Writer(out)
     try:
-        written = writer.write_lines("entries.jsonl", (payload.encode("utf-8") + b"\n" for _seq, payload in iter_entries(1, count)))
-        hashes = writer.write_lines("hashes.txt", (f"{seq} {digest}\n".encode("ascii") for seq, digest in iter_entries(1, count, "seq, hash")))
+        written = writer.write_lines(
+            "entries.jsonl", (payload.encode("utf-8") + b"\n" for _seq, payload in iter_entries(1, count))
+        )
+        hashes = writer.write_lines(
+            "hashes.txt", (f"{seq} {digest}\n".encode("ascii") for seq, digest in iter_entries(1, count, "seq, hash"))
+        )
         if written != count or hashes != count:
             raise ExportError(f"the ledger has {written} entries up to seq {count}: it has gaps; run audit_verify")
         checkpoint_files = []
@@ -166,13 +170,13 @@ def export_period(*, date_from: datetime.date, date_to: datetime.date, out: Path
             "format": FORMAT,
             "origin": checkpoint_services.origin(),
             "verifier_key": key.text,
-            "created_at": timezone.now().astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
+            "created_at": timezone.now().astimezone(datetime.UTC).isoformat().replace("+00:00", "Z"),
             "period": {
                 "from": date_from.isoformat(),
                 "to": date_to.isoformat(),
                 "time_zone": settings.TIME_ZONE,
-                "from_utc": start.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
-                "until_utc": end.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
+                "from_utc": start.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z"),
+                "until_utc": end.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z"),
                 "first_seq": span["first"],
                 "last_seq": span["last"],
             },

@@ -24,7 +24,7 @@ def to_canonical_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return f"{value:.2f}"
     if isinstance(value, datetime.datetime):
-        return value.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+        return value.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, dict):
@@ -90,8 +90,21 @@ def _claim_reference(claim, claim_number: str | None) -> tuple[int | None, str |
     return int(claim_id), str(number)
 
 
-def _entry(*, seq: int, prev_hash: str, at, actor, action: str, obj, claim, from_state: str, to_state: str, reason: str,
-           detail: dict | None, claim_number: str | None = None) -> AuditEvent:
+def _entry(
+    *,
+    seq: int,
+    prev_hash: str,
+    at,
+    actor,
+    action: str,
+    obj,
+    claim,
+    from_state: str,
+    to_state: str,
+    reason: str,
+    detail: dict | None,
+    claim_number: str | None = None,
+) -> AuditEvent:
     """The entry and its hash: SHA-256 over the RFC 8785 bytes of its body, stored exactly as hashed."""
     claim_id, claim_number = _claim_reference(claim, claim_number)
     actor_username = actor.get_username() if actor is not None else ""
@@ -157,9 +170,20 @@ def record_event(
     with transaction.atomic():
         _lock_ledger()
         last_seq, prev_hash = _head()
-        entry = _entry(seq=last_seq + 1, prev_hash=prev_hash, at=timezone.now(), actor=actor, action=action, obj=obj,
-                       claim=claim, claim_number=claim_number, from_state=from_state, to_state=to_state, reason=reason,
-                       detail=detail)
+        entry = _entry(
+            seq=last_seq + 1,
+            prev_hash=prev_hash,
+            at=timezone.now(),
+            actor=actor,
+            action=action,
+            obj=obj,
+            claim=claim,
+            claim_number=claim_number,
+            from_state=from_state,
+            to_state=to_state,
+            reason=reason,
+            detail=detail,
+        )
         entry.save(force_insert=True)
         return entry
 
@@ -180,8 +204,12 @@ def record_events(events: list[dict], *, batch_size: int = 2000) -> list[AuditEv
         at = timezone.now()
         entries = []
         for offset, event in enumerate(events, start=1):
-            entry = _entry(seq=last_seq + offset, prev_hash=prev_hash, at=at, **{
-                "claim": None, "from_state": "", "to_state": "", "reason": "", "detail": None, **event})
+            entry = _entry(
+                seq=last_seq + offset,
+                prev_hash=prev_hash,
+                at=at,
+                **{"claim": None, "from_state": "", "to_state": "", "reason": "", "detail": None, **event},
+            )
             prev_hash = entry.hash
             entries.append(entry)
         if connection.vendor == "postgresql":
@@ -191,8 +219,23 @@ def record_events(events: list[dict], *, batch_size: int = 2000) -> list[AuditEv
         return entries
 
 
-_COPY_COLUMNS = ("seq", "at", "actor", "actor_username", "action", "object_type", "object_id", "claim_id", "from_state",
-                 "to_state", "reason", "detail", "payload", "prev_hash", "hash")
+_COPY_COLUMNS = (
+    "seq",
+    "at",
+    "actor",
+    "actor_username",
+    "action",
+    "object_type",
+    "object_id",
+    "claim_id",
+    "from_state",
+    "to_state",
+    "reason",
+    "detail",
+    "payload",
+    "prev_hash",
+    "hash",
+)
 
 
 def _copy_entries(entries: list[AuditEvent]) -> None:
@@ -201,6 +244,6 @@ def _copy_entries(entries: list[AuditEvent]) -> None:
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {AuditEvent._meta.db_table} ({columns}) FROM STDIN") as copy:
         for entry in entries:
-            copy.write_row([
-                json.dumps(entry.detail) if field.name == "detail" else getattr(entry, field.attname) for field in fields
-            ])
+            copy.write_row(
+                [json.dumps(entry.detail) if field.name == "detail" else getattr(entry, field.attname) for field in fields]
+            )

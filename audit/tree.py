@@ -149,7 +149,6 @@ def compute_root(size: int) -> bytes:
     return merkle.root_of_data(payload.encode("utf-8") for _seq, payload in iter_entries(1, size))
 
 
-
 def _leaf_hashes(first_seq: int, last_seq: int) -> list[bytes]:
     """Leaf hashes of entries first_seq..last_seq, stopping at the first missing sequence number:
     a deleted entry must not shift later entries into its place."""
@@ -159,6 +158,7 @@ def _leaf_hashes(first_seq: int, last_seq: int) -> list[bytes]:
             raise LookupError(f"the ledger has no entry {expected}")
         leaves.append(merkle.leaf_hash(payload.encode("utf-8")))
     return leaves
+
 
 class LedgerTree:
     """Subtree hashes of the ledger for proofs, with the SubtreeHash cache."""

@@ -36,7 +36,9 @@ def search_claims(*, user, filters: dict):
     if filters.get("number"):
         claims = claims.filter(number__icontains=filters["number"].strip())
     if filters.get("trainee_digest"):
-        claims = claims.filter(pk__in=claims.model.objects.filter(lines__trainee__id_number_digest=filters["trainee_digest"]).values("pk"))
+        claims = claims.filter(
+            pk__in=claims.model.objects.filter(lines__trainee__id_number_digest=filters["trainee_digest"]).values("pk")
+        )
     return claims.order_by("-submitted_at", "-pk")
 
 
@@ -98,7 +100,13 @@ def timeline(*, claim) -> list[dict]:
         for change in detail.get("line_changes") or []:
             if isinstance(change, dict) and isinstance(change.get("before"), dict) and isinstance(change.get("after"), dict):
                 for key in sorted(set(change["before"]) | set(change["after"])):
-                    diffs.append({"field": f"#{change.get('line')} {key}", "before": change["before"].get(key), "after": change["after"].get(key)})
+                    diffs.append(
+                        {
+                            "field": f"#{change.get('line')} {key}",
+                            "before": change["before"].get(key),
+                            "after": change["after"].get(key),
+                        }
+                    )
         rows.append(
             {
                 "event": event,

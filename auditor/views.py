@@ -71,8 +71,12 @@ class SearchForm(forms.Form):
     status = forms.ChoiceField(label=gettext_lazy("状态"), required=False)
     amount_min = forms.DecimalField(label=gettext_lazy("金额不低于"), required=False, min_value=0, decimal_places=2)
     amount_max = forms.DecimalField(label=gettext_lazy("金额不高于"), required=False, min_value=0, decimal_places=2)
-    submitted_from = forms.DateField(label=gettext_lazy("提交日期自"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    submitted_to = forms.DateField(label=gettext_lazy("提交日期至"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    submitted_from = forms.DateField(
+        label=gettext_lazy("提交日期自"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    submitted_to = forms.DateField(
+        label=gettext_lazy("提交日期至"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     trainee_digest = forms.RegexField(regex=r"^[0-9a-f]{64}$", required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, user, **kwargs):
@@ -90,7 +94,17 @@ class TraineeForm(forms.Form):
     id_number = forms.CharField(label=gettext_lazy("学员身份证号码"), max_length=18, validators=[validate_resident_id])
 
 
-FILTER_KEYS = ("number", "provider", "department", "status", "amount_min", "amount_max", "submitted_from", "submitted_to", "trainee_digest")
+FILTER_KEYS = (
+    "number",
+    "provider",
+    "department",
+    "status",
+    "amount_min",
+    "amount_max",
+    "submitted_from",
+    "submitted_to",
+    "trainee_digest",
+)
 
 
 def _filters_from(data, user) -> tuple[SearchForm, dict]:
@@ -140,7 +154,9 @@ def search(request):
             "trainee_filtered": bool(filters.get("trainee_digest")),
             "query": request.GET.urlencode(),
             "sample_form": SampleForm(initial={"year": timezone.localdate().year, "size": 20}),
-            "package_form": PackageForm(initial={"date_from": timezone.localdate().replace(day=1), "date_to": timezone.localdate()}),
+            "package_form": PackageForm(
+                initial={"date_from": timezone.localdate().replace(day=1), "date_to": timezone.localdate()}
+            ),
         },
     )
 
@@ -151,7 +167,12 @@ def search(request):
 class SampleForm(forms.Form):
     year = forms.IntegerField(label=gettext_lazy("年度"), min_value=2000, max_value=2100)
     size = forms.IntegerField(label=gettext_lazy("抽取件数"), min_value=1, max_value=MAX_SAMPLE)
-    seed = forms.CharField(label=gettext_lazy("随机种子"), required=False, max_length=64, help_text=gettext_lazy("留空则随机生成；同一种子抽取结果相同。"))
+    seed = forms.CharField(
+        label=gettext_lazy("随机种子"),
+        required=False,
+        max_length=64,
+        help_text=gettext_lazy("留空则随机生成；同一种子抽取结果相同。"),
+    )
 
 
 @auditor_only
@@ -171,11 +192,23 @@ def sample(request):
             obj=jurisdiction,
             detail={"year": year, "size": size, "seed": seed, "population": population, "claims": numbers},
         )
-    claims = {claim.number: claim for claim in selectors.sample_population(user=request.user, year=year).filter(number__in=numbers).select_related("provider", "department")}
+    claims = {
+        claim.number: claim
+        for claim in selectors.sample_population(user=request.user, year=year)
+        .filter(number__in=numbers)
+        .select_related("provider", "department")
+    }
     return render(
         request,
         "auditor/sample.html",
-        {"form": form, "event": event, "year": year, "seed": seed, "population": population, "drawn": [claims[number] for number in numbers]},
+        {
+            "form": form,
+            "event": event,
+            "year": year,
+            "seed": seed,
+            "population": population,
+            "drawn": [claims[number] for number in numbers],
+        },
     )
 
 
@@ -252,12 +285,29 @@ def export_xlsx(request):
     form, filters = _filters_from(QueryDict(request.POST.get("query", "")), request.user)
     if not form.is_valid():
         raise Http404
-    claims = list(selectors.search_claims(user=request.user, filters=filters).prefetch_related("lines__trainee", "lines__policy_version__policy"))
+    claims = list(
+        selectors.search_claims(user=request.user, filters=filters).prefetch_related(
+            "lines__trainee", "lines__policy_version__policy"
+        )
+    )
     statuses = dict(ClaimStatus.choices)
     book = Workbook()
     sheet = book.active
     sheet.title = "claims"
-    sheet.append([_("申领编号"), _("培训机构"), _("行业主管部门"), _("补贴标准"), _("状态"), _("金额合计"), _("提交时间"), _("行数"), _("学员（脱敏）"), _("规则版本")])
+    sheet.append(
+        [
+            _("申领编号"),
+            _("培训机构"),
+            _("行业主管部门"),
+            _("补贴标准"),
+            _("状态"),
+            _("金额合计"),
+            _("提交时间"),
+            _("行数"),
+            _("学员（脱敏）"),
+            _("规则版本"),
+        ]
+    )
     for claim in claims:
         lines = list(claim.lines.all())
         submitted = timezone.localtime(claim.submitted_at).strftime("%Y-%m-%d %H:%M") if claim.submitted_at else ""

@@ -99,9 +99,17 @@ def bulk_insert_baseline(claim_like, trainee_ids: list[int]) -> float:
     today = datetime.date.today()
     lines = [
         ClaimLine(
-            claim=baseline_claim, line_no=line_no, trainee_id=trainee_id, occupation="低压电工", level="junior",
-            certificate_type="special_operation", certificate_number=f"B{line_no:010d}", certificate_date=today,
-            training_days=10, stated_cost="450.00", amount="450.00",
+            claim=baseline_claim,
+            line_no=line_no,
+            trainee_id=trainee_id,
+            occupation="低压电工",
+            level="junior",
+            certificate_type="special_operation",
+            certificate_number=f"B{line_no:010d}",
+            certificate_date=today,
+            training_days=10,
+            stated_cost="450.00",
+            amount="450.00",
         )  # fmt: skip
         for line_no, trainee_id in enumerate(trainee_ids, start=1)
     ]
@@ -138,8 +146,10 @@ def main() -> None:
     from config.celery import app
 
     try:
-        print(f"database: {connection.vendor} {connection.pg_version if connection.vendor == 'postgresql' else ''}"
-              f" ({BENCH_DATABASE}); rows per roster: {args.rows}; runs: {args.repeat}")
+        print(
+            f"database: {connection.vendor} {connection.pg_version if connection.vendor == 'postgresql' else ''}"
+            f" ({BENCH_DATABASE}); rows per roster: {args.rows}; runs: {args.repeat}"
+        )
         call_command("migrate", verbosity=0)
         call_command("seed_demo", password="bench-only-password", stdout=open(os.devnull, "w"))
         app.conf.task_always_eager = False  # receive_roster queues to the in-memory broker; we process here

@@ -137,20 +137,30 @@ def bench_appends(seconds: float, rounds: int) -> None:
 
     def ledger_append(writer: int, n: int) -> None:
         with transaction.atomic():
-            record_event(actor=None, action=actions.BENCH_APPEND, obj=subject, reason="bench", detail={**detail, "writer": writer, "n": n})
+            record_event(
+                actor=None, action=actions.BENCH_APPEND, obj=subject, reason="bench", detail={**detail, "writer": writer, "n": n}
+            )
 
     sample = None
 
     def plain_insert(writer: int, n: int) -> None:
         nonlocal sample
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         payload = sample or "x" * 400
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {PLAIN_TABLE} (seq, at, actor_id, actor_username, action, object_type, object_id, claim_id, "
                 "from_state, to_state, reason, detail, payload, prev_hash, hash) "
                 "VALUES (%s, %s, NULL, '', 'bench.append', 'auth.group', %s, NULL, '', '', 'bench', %s, %s, %s, %s)",
-                [n, now, str(subject.pk), json.dumps({**detail, "writer": writer, "n": n}), payload, GENESIS, hashlib.sha256(payload.encode()).hexdigest()],
+                [
+                    n,
+                    now,
+                    str(subject.pk),
+                    json.dumps({**detail, "writer": writer, "n": n}),
+                    payload,
+                    GENESIS,
+                    hashlib.sha256(payload.encode()).hexdigest(),
+                ],
             )
 
     ledger_total = plain_total = 0
@@ -168,8 +178,12 @@ def bench_appends(seconds: float, rounds: int) -> None:
     chain = verify_chain()
     assert chain["ok"] and chain["events"] == ledger_total, chain
     ledger_rate, plain_rate = ledger_total / ledger_time, plain_total / plain_time
-    print(f"ledger appends (record_event, {WRITERS} threads, one transaction each): {ledger_rate:10.1f} per second ({ledger_total} appended, chain verified)")
-    print(f"plain single-row inserts (same shape, {WRITERS} threads, one transaction each): {plain_rate:10.1f} per second ({plain_total} inserted)")
+    print(
+        f"ledger appends (record_event, {WRITERS} threads, one transaction each): {ledger_rate:10.1f} per second ({ledger_total} appended, chain verified)"
+    )
+    print(
+        f"plain single-row inserts (same shape, {WRITERS} threads, one transaction each): {plain_rate:10.1f} per second ({plain_total} inserted)"
+    )
     print(f"ratio ledger / plain: {ledger_rate / plain_rate:.3f}")
 
 
@@ -195,7 +209,7 @@ def generate(count: int) -> float:
 
     empty_ledger()
     began = time.perf_counter()
-    base = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    base = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     prev = GENESIS
     batch = 50_000
     columns = "seq, at, actor_id, actor_username, action, object_type, object_id, claim_id, from_state, to_state, reason, detail, payload, prev_hash, hash"
@@ -231,12 +245,12 @@ def timed(label: str, action):
 
 
 def bench_verify(count: int) -> None:
+    from django.conf import settings
+
     from audit import checkpoints, merkle, signing
     from audit.models import AuditEvent
     from audit.selectors import verify_chain
     from audit.tree import LedgerTree, compute_root
-
-    from django.conf import settings
 
     settings.AUDIT_SIGNING_KEY = signing.new_seed_text()
     settings.AUDIT_VERIFIER_KEY = ""
@@ -267,7 +281,9 @@ def main() -> None:
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("set DATABASE_URL to a throwaway PostgreSQL database, e.g. postgres://postgres@127.0.0.1:5432/claims_bench_ledger")
+        sys.exit(
+            "set DATABASE_URL to a throwaway PostgreSQL database, e.g. postgres://postgres@127.0.0.1:5432/claims_bench_ledger"
+        )
     if "bench" not in urlparse(url).path:
         sys.exit("the database is emptied: its name must contain 'bench'")
     ensure_database(url)

@@ -115,7 +115,18 @@ def create_fixtures(*, claims: int, lines_per_claim: int) -> int:
     from django.db.models import F
     from django.utils import timezone
 
-    from claims.models import Claim, ClaimLine, ClaimStatus, Department, Jurisdiction, LineDecision, PaymentStatus, Provider, SubsidyPolicy, Trainee
+    from claims.models import (
+        Claim,
+        ClaimLine,
+        ClaimStatus,
+        Department,
+        Jurisdiction,
+        LineDecision,
+        PaymentStatus,
+        Provider,
+        SubsidyPolicy,
+        Trainee,
+    )
     from claims.personal_data import encrypt_id_number
     from payments.models import Allocation, FundAccount, PayeeAccount
     from payments.services.payees import mask_account_number
@@ -132,21 +143,36 @@ def create_fixtures(*, claims: int, lines_per_claim: int) -> int:
     total = LINE_AMOUNT * total_lines
 
     with transaction.atomic():
-        providers = Provider.objects.bulk_create([
-            Provider(jurisdiction=jurisdiction, code=f"BENCH-P{n:03d}", name=f"基准培训学校{n:03d}", credit_code=f"91BENCH{n:011d}")
-            for n in range(PROVIDERS)
-        ])
+        providers = Provider.objects.bulk_create(
+            [
+                Provider(
+                    jurisdiction=jurisdiction, code=f"BENCH-P{n:03d}", name=f"基准培训学校{n:03d}", credit_code=f"91BENCH{n:011d}"
+                )
+                for n in range(PROVIDERS)
+            ]
+        )
         secret = encrypt_id_number("331081199001010000")  # the same ciphertext for every bench person: never decrypted here
-        trainees = Trainee.objects.bulk_create([
-            Trainee(name=f"学员{n:05d}", id_number_digest=f"bench-{n:058d}", id_number_masked="331081********0000",
-                    id_number_encrypted=secret)
-            for n in range(TRAINEES)
-        ], batch_size=CHUNK)
+        trainees = Trainee.objects.bulk_create(
+            [
+                Trainee(
+                    name=f"学员{n:05d}",
+                    id_number_digest=f"bench-{n:058d}",
+                    id_number_masked="331081********0000",
+                    id_number_encrypted=secret,
+                )
+                for n in range(TRAINEES)
+            ],
+            batch_size=CHUNK,
+        )
 
         def payee_account(number: str, **owner) -> PayeeAccount:
-            return PayeeAccount(**owner, account_name=(owner.get("provider") or owner.get("trainee")).name,
-                                bank_name="基准银行", account_number_encrypted=encrypt_id_number(number),
-                                account_number_masked=mask_account_number(number))
+            return PayeeAccount(
+                **owner,
+                account_name=(owner.get("provider") or owner.get("trainee")).name,
+                bank_name="基准银行",
+                account_number_encrypted=encrypt_id_number(number),
+                account_number_masked=mask_account_number(number),
+            )
 
         PayeeAccount.objects.bulk_create(
             [payee_account(f"62220000{n:010d}", provider=provider) for n, provider in enumerate(providers)]
@@ -154,24 +180,47 @@ def create_fixtures(*, claims: int, lines_per_claim: int) -> int:
         )
         today = datetime.date.today()
         person_claims_from = int(claims * 0.7)
-        claim_rows = Claim.objects.bulk_create([
-            Claim(number=f"BENCH-{n:07d}", jurisdiction=jurisdiction, provider=providers[n % PROVIDERS], department=department,
-                  policy=to_person if n >= person_claims_from else to_provider, class_name="基准测试班",
-                  training_start=today - datetime.timedelta(days=60), training_end=today - datetime.timedelta(days=30),
-                  status=ClaimStatus.APPROVED, total=LINE_AMOUNT * lines_per_claim, created_by=clerk)
-            for n in range(claims)
-        ], batch_size=CHUNK)
+        claim_rows = Claim.objects.bulk_create(
+            [
+                Claim(
+                    number=f"BENCH-{n:07d}",
+                    jurisdiction=jurisdiction,
+                    provider=providers[n % PROVIDERS],
+                    department=department,
+                    policy=to_person if n >= person_claims_from else to_provider,
+                    class_name="基准测试班",
+                    training_start=today - datetime.timedelta(days=60),
+                    training_end=today - datetime.timedelta(days=30),
+                    status=ClaimStatus.APPROVED,
+                    total=LINE_AMOUNT * lines_per_claim,
+                    created_by=clerk,
+                )
+                for n in range(claims)
+            ],
+            batch_size=CHUNK,
+        )
         lines = []
         for n, claim in enumerate(claim_rows):
             for j in range(lines_per_claim):
                 serial = n * lines_per_claim + j
                 trainee = trainees[serial % PERSON_PAYEES] if n >= person_claims_from else trainees[serial % TRAINEES]
-                lines.append(ClaimLine(
-                    claim=claim, line_no=j + 1, trainee=trainee, occupation="低压电工", level="junior",
-                    certificate_type="special_operation", certificate_number=f"B{serial:010d}", certificate_date=today,
-                    training_days=10, amount=LINE_AMOUNT, decision=LineDecision.APPROVE, payment_status=PaymentStatus.RESERVED,
-                    allocation=allocation,
-                ))
+                lines.append(
+                    ClaimLine(
+                        claim=claim,
+                        line_no=j + 1,
+                        trainee=trainee,
+                        occupation="低压电工",
+                        level="junior",
+                        certificate_type="special_operation",
+                        certificate_number=f"B{serial:010d}",
+                        certificate_date=today,
+                        training_days=10,
+                        amount=LINE_AMOUNT,
+                        decision=LineDecision.APPROVE,
+                        payment_status=PaymentStatus.RESERVED,
+                        allocation=allocation,
+                    )
+                )
             if len(lines) >= CHUNK:
                 ClaimLine.objects.bulk_create(lines, batch_size=CHUNK)
                 lines = []
@@ -190,12 +239,23 @@ def bulk_insert_baseline(batch, rows: int) -> float:
 
     claim_line_ids = list(batch.lines.order_by("id").values_list("claim_line_id", flat=True)[:rows])
     with transaction.atomic():
-        dummy = PaymentBatch.objects.create(number="BENCH-BASELINE", fund_account=batch.fund_account, built_by=batch.built_by,
-                                            status=BatchStatus.CANCELLED)
-        transfer = Transfer.objects.create(batch=dummy, seq=1, payee_kind="provider", account_name="x", bank_name="x",
-                                           account_number_encrypted="x", account_number_masked="x", amount=Decimal("1.00"))
-        objects = [BatchLine(batch=dummy, transfer=transfer, claim_line_id=line_id, amount=LINE_AMOUNT, status=BatchLineStatus.CANCELLED)
-                   for line_id in claim_line_ids]
+        dummy = PaymentBatch.objects.create(
+            number="BENCH-BASELINE", fund_account=batch.fund_account, built_by=batch.built_by, status=BatchStatus.CANCELLED
+        )
+        transfer = Transfer.objects.create(
+            batch=dummy,
+            seq=1,
+            payee_kind="provider",
+            account_name="x",
+            bank_name="x",
+            account_number_encrypted="x",
+            account_number_masked="x",
+            amount=Decimal("1.00"),
+        )
+        objects = [
+            BatchLine(batch=dummy, transfer=transfer, claim_line_id=line_id, amount=LINE_AMOUNT, status=BatchLineStatus.CANCELLED)
+            for line_id in claim_line_ids
+        ]
         started = time.perf_counter()
         BatchLine.objects.bulk_create(objects, batch_size=CHUNK)
         seconds = time.perf_counter() - started
@@ -232,8 +292,10 @@ def main() -> None:
 
     trace = args.tracemalloc
     try:
-        print(f"database: {connection.vendor} {connection.pg_version if connection.vendor == 'postgresql' else ''} ({name}); "
-              f"claims: {args.claims} x {args.lines_per_claim} lines; payees: {PROVIDERS} providers + {PERSON_PAYEES} persons")
+        print(
+            f"database: {connection.vendor} {connection.pg_version if connection.vendor == 'postgresql' else ''} ({name}); "
+            f"claims: {args.claims} x {args.lines_per_claim} lines; payees: {PROVIDERS} providers + {PERSON_PAYEES} persons"
+        )
         call_command("migrate", verbosity=0)
         call_command("seed_demo", password="bench-only-password", stdout=open(os.devnull, "w"))
         app.conf.task_always_eager = False  # request_release queues to the in-memory broker; the task body runs here
@@ -258,17 +320,21 @@ def main() -> None:
         assert ClaimLine.objects.filter(payment_status="in_payment").count() == rows
         csv_size = BankFile.objects.filter(batch=batch, kind="payment_csv").values_list("content", flat=True).get()
 
-        with Step("baseline", trace=False) as baseline:
+        with Step("baseline", trace=False):
             baseline_seconds = bulk_insert_baseline(batch, rows)
         whole = build.seconds + check.seconds + release.seconds
 
         def line(step, label):
             heap = f", heap peak {step.heap_peak:.0f} MiB" if step.heap_peak is not None else ""
-            return (f"{label:<34} {step.seconds:8.2f}s  {rows / step.seconds:>10,.0f} lines/s  "
-                    f"ratio {step.seconds / baseline_seconds:6.1f}x  (peak RSS so far {step.rss:.0f} MiB{heap})")
+            return (
+                f"{label:<34} {step.seconds:8.2f}s  {rows / step.seconds:>10,.0f} lines/s  "
+                f"ratio {step.seconds / baseline_seconds:6.1f}x  (peak RSS so far {step.rss:.0f} MiB{heap})"
+            )
 
-        print(f"batch {released.number}: {released.line_count:,} lines, {released.payee_count} payees, total {released.total}, "
-              f"CSV {len(bytes(csv_size)) / 1024:.0f} KiB")
+        print(
+            f"batch {released.number}: {released.line_count:,} lines, {released.payee_count} payees, total {released.total}, "
+            f"CSV {len(bytes(csv_size)) / 1024:.0f} KiB"
+        )
         print(line(build, "build_batch"))
         print(line(check, "request_release (check, four eyes)"))
         print(line(release, "release_batch (task body)"))

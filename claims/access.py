@@ -81,11 +81,7 @@ def capabilities_of(user) -> frozenset[str]:
 def may_edit_claim(user, claim: Claim) -> bool:
     """A clerk of the claim's provider (who holds change_claim on it), while it is a draft or
     returned: edit it, submit it, resubmit it."""
-    return (
-        may(user, EDIT_CLAIM)
-        and user.has_perm("claims.change_claim", claim)
-        and claim.status in EDITABLE_STATUSES
-    )
+    return may(user, EDIT_CLAIM) and user.has_perm("claims.change_claim", claim) and claim.status in EDITABLE_STATUSES
 
 
 def require_may_edit_claim(user, claim: Claim) -> None:

@@ -45,8 +45,24 @@ class ProviderAdmin(ReadOnlyAdmin):
 class PolicyVersionInline(admin.TabularInline):
     model = PolicyVersion
     fk_name = "policy"
-    fields = ("version", "valid_from", "valid_to", "amount_rule", "amount_by_level", "variant_amounts", "period", "max_periods",
-              "percent", "base_policy", "capped_by_cost", "certificate_types", "source", "notes", "created_by", "created_at")
+    fields = (
+        "version",
+        "valid_from",
+        "valid_to",
+        "amount_rule",
+        "amount_by_level",
+        "variant_amounts",
+        "period",
+        "max_periods",
+        "percent",
+        "base_policy",
+        "capped_by_cost",
+        "certificate_types",
+        "source",
+        "notes",
+        "created_by",
+        "created_at",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False

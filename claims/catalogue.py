@@ -123,11 +123,17 @@ def clean_terms(*, policy: SubsidyPolicy, terms: VersionTerms) -> dict:
         error("valid_to", _("失效日期不能早于生效日期。"))
 
     amount_by_level = _amounts(
-        terms.amount_by_level, "amount_by_level", lambda key: key == ANY_LEVEL or key in Level.values, errors,
+        terms.amount_by_level,
+        "amount_by_level",
+        lambda key: key == ANY_LEVEL or key in Level.values,
+        errors,
         _("未知的等级：%(key)s"),
     )
     variant_amounts = _amounts(
-        terms.variant_amounts, "variant_amounts", VARIANT_PATTERN.match, errors,
+        terms.variant_amounts,
+        "variant_amounts",
+        VARIANT_PATTERN.match,
+        errors,
         _("类型代码须为小写英文字母、数字或下划线（不超过 30 个字符）：%(key)s"),
     )
     if rule in OWN_AMOUNT_RULES and not amount_by_level and "amount_by_level" not in errors:
@@ -154,8 +160,9 @@ def clean_terms(*, policy: SubsidyPolicy, terms: VersionTerms) -> dict:
     if rule in BASED_RULES:
         try:
             percent = Decimal(str(terms.percent).strip()) if terms.percent not in (None, "") else None
-            if percent is not None and (not percent.is_finite() or percent <= 0 or percent > 100
-                                        or percent != percent.quantize(Decimal("0.01"))):
+            if percent is not None and (
+                not percent.is_finite() or percent <= 0 or percent > 100 or percent != percent.quantize(Decimal("0.01"))
+            ):
                 raise InvalidOperation
         except InvalidOperation:
             percent = None
@@ -275,7 +282,9 @@ def _last_priced_date(version: PolicyVersion) -> datetime.date | None:
     return ClaimLine.objects.filter(policy_version=version).aggregate(last=Max("certificate_date"))["last"]
 
 
-def _move_end(*, actor, policy: SubsidyPolicy, version: PolicyVersion, valid_to: datetime.date, because: PolicyVersion | None) -> None:
+def _move_end(
+    *, actor, policy: SubsidyPolicy, version: PolicyVersion, valid_to: datetime.date, because: PolicyVersion | None
+) -> None:
     """Set ``version``'s last day (it is followed by another version). Never cuts into dates it already priced:
     a line priced by it must still fall in its period (the transition clause of 002)."""
     if version.valid_to == valid_to:
@@ -284,14 +293,19 @@ def _move_end(*, actor, policy: SubsidyPolicy, version: PolicyVersion, valid_to:
         last = _last_priced_date(version)
         if last is not None and last > valid_to:
             raise InvalidInput(
-                _("v%(version)d 已为发证日期 %(date)s 的申领明细计价，新的生效日期须晚于该日期。") % {
-                    "version": version.version, "date": last.isoformat()},
-                fields={"valid_from": [_("须晚于 %(date)s（v%(version)d 已计价的最晚发证日期）。") % {
-                    "date": last.isoformat(), "version": version.version}]},
+                _("v%(version)d 已为发证日期 %(date)s 的申领明细计价，新的生效日期须晚于该日期。")
+                % {"version": version.version, "date": last.isoformat()},
+                fields={
+                    "valid_from": [
+                        _("须晚于 %(date)s（v%(version)d 已计价的最晚发证日期）。")
+                        % {"date": last.isoformat(), "version": version.version}
+                    ]
+                },
             )
     if valid_to is not None and valid_to < version.valid_from:
         raise InvalidInput(
-            _("新的生效日期须晚于 v%(version)d 的生效日期 %(date)s。") % {"version": version.version, "date": version.valid_from.isoformat()},
+            _("新的生效日期须晚于 v%(version)d 的生效日期 %(date)s。")
+            % {"version": version.version, "date": version.valid_from.isoformat()},
             fields={"valid_from": [_("须晚于 %(date)s。") % {"date": version.valid_from.isoformat()}]},
         )
     before = version_snapshot(version)
@@ -301,8 +315,13 @@ def _move_end(*, actor, policy: SubsidyPolicy, version: PolicyVersion, valid_to:
         actor=actor,
         action=VERSION_CLOSED,
         obj=version,
-        detail=_event_detail(policy, version=version.version, before={"valid_to": before["valid_to"]},
-                             after={"valid_to": valid_to}, superseded_by=because.version if because else None),
+        detail=_event_detail(
+            policy,
+            version=version.version,
+            before={"valid_to": before["valid_to"]},
+            after={"valid_to": valid_to},
+            superseded_by=because.version if because else None,
+        ),
     )
 
 
@@ -328,8 +347,9 @@ def create_policy(*, actor, jurisdiction: Jurisdiction, code: str, name: str, ca
     if errors:
         raise InvalidInput(_("补贴标准有误，未保存。"), fields=errors)
     policy = SubsidyPolicy.objects.create(jurisdiction=jurisdiction, code=code, name=name, category=category, payee=payee)
-    record_event(actor=actor, action=POLICY_CREATED, obj=policy,
-                 detail=_event_detail(policy, before=None, after=policy_snapshot(policy)))
+    record_event(
+        actor=actor, action=POLICY_CREATED, obj=policy, detail=_event_detail(policy, before=None, after=policy_snapshot(policy))
+    )
     return policy
 
 
@@ -374,8 +394,8 @@ def add_version(*, actor, policy: SubsidyPolicy, terms: VersionTerms) -> PolicyV
     order_error = None
     if previous is not None and terms.valid_from is not None and terms.valid_from <= previous.valid_from:
         order_error = InvalidInput(
-            _("新版本的生效日期须晚于 v%(version)d 的生效日期 %(date)s。") % {
-                "version": previous.version, "date": previous.valid_from.isoformat()},
+            _("新版本的生效日期须晚于 v%(version)d 的生效日期 %(date)s。")
+            % {"version": previous.version, "date": previous.valid_from.isoformat()},
             fields={"valid_from": [_("须晚于 %(date)s。") % {"date": previous.valid_from.isoformat()}]},
         )
     try:
@@ -391,8 +411,12 @@ def add_version(*, actor, policy: SubsidyPolicy, terms: VersionTerms) -> PolicyV
     if previous is not None and (previous.valid_to is None or previous.valid_to >= version.valid_from):
         _move_end(actor=actor, policy=policy, version=previous, valid_to=version.valid_from - ONE_DAY, because=version)
     version.save()
-    record_event(actor=actor, action=VERSION_ADDED, obj=version,
-                 detail=_event_detail(policy, version=number, before=None, after=version_snapshot(version)))
+    record_event(
+        actor=actor,
+        action=VERSION_ADDED,
+        obj=version,
+        detail=_event_detail(policy, version=number, before=None, after=version_snapshot(version)),
+    )
     return version
 
 
@@ -408,8 +432,9 @@ def update_version(*, actor, version: PolicyVersion, terms: VersionTerms) -> Pol
     used = ClaimLine.objects.filter(policy_version=version).count()
     if used:
         raise VersionInUse(
-            _("%(code)s v%(version)d 已用于 %(n)d 条申领明细的计价，不能修改；请新增版本。") % {
-                "code": policy.code, "version": version.version, "n": used})
+            _("%(code)s v%(version)d 已用于 %(n)d 条申领明细的计价，不能修改；请新增版本。")
+            % {"code": policy.code, "version": version.version, "n": used}
+        )
     values = clean_terms(policy=policy, terms=terms)
     siblings = PolicyVersion.objects.select_for_update().filter(policy=policy).exclude(pk=version.pk)
     previous = siblings.filter(version__lt=version.version).order_by("-version").first()
@@ -417,8 +442,8 @@ def update_version(*, actor, version: PolicyVersion, terms: VersionTerms) -> Pol
     valid_from, valid_to = values["valid_from"], values["valid_to"]
     if following is not None and (valid_to is None or valid_to >= following.valid_from):
         raise InvalidInput(
-            _("v%(version)d 须在 v%(next)d 生效（%(date)s）之前结束。") % {
-                "version": version.version, "next": following.version, "date": following.valid_from.isoformat()},
+            _("v%(version)d 须在 v%(next)d 生效（%(date)s）之前结束。")
+            % {"version": version.version, "next": following.version, "date": following.valid_from.isoformat()},
             fields={"valid_to": [_("须早于 %(date)s。") % {"date": following.valid_from.isoformat()}]},
         )
     if previous is not None:
@@ -428,7 +453,9 @@ def update_version(*, actor, version: PolicyVersion, terms: VersionTerms) -> Pol
         elif previous.valid_to is None or previous.valid_to >= valid_from:
             raise InvalidInput(
                 _("与 v%(version)d 的有效期重叠。") % {"version": previous.version},
-                fields={"valid_from": [_("须晚于 %(date)s。") % {"date": (previous.valid_to or previous.valid_from).isoformat()}]},
+                fields={
+                    "valid_from": [_("须晚于 %(date)s。") % {"date": (previous.valid_to or previous.valid_from).isoformat()}]
+                },
             )
     before = version_snapshot(version)
     for name, value in values.items():
@@ -437,8 +464,12 @@ def update_version(*, actor, version: PolicyVersion, terms: VersionTerms) -> Pol
     if after != before:
         version.save()
         changed = sorted(key for key in after if after[key] != before[key])
-        record_event(actor=actor, action=VERSION_UPDATED, obj=version,
-                     detail=_event_detail(policy, version=version.version, before=before, after=after, changed=changed))
+        record_event(
+            actor=actor,
+            action=VERSION_UPDATED,
+            obj=version,
+            detail=_event_detail(policy, version=version.version, before=before, after=after, changed=changed),
+        )
     return version
 
 

@@ -92,7 +92,7 @@ def level_amounts_text(amounts: dict, *, prefix: str = "") -> str:
 
 
 def variant_text(code: str) -> str:
-    """"复审（renewal）"; the code alone where it has no name of its own."""
+    """ "复审（renewal）"; the code alone where it has no name of its own."""
     label = variant_label(code)
     return code if label == code else _("%(label)s（%(code)s）") % {"label": label, "code": code}
 
@@ -114,14 +114,19 @@ def describe(version: PolicyVersion) -> str:
             text += ngettext("，最多 %(n)d 期", "，最多 %(n)d 期", version.max_periods) % {"n": version.max_periods}
     elif rule == AmountRule.PERCENT_OF:
         text = _("%(base)s 同等级标准的 %(percent)s%%") % {
-            "base": version.base_policy.code if version.base_policy_id else "?", "percent": money_text(version.percent or 0)}
+            "base": version.base_policy.code if version.base_policy_id else "?",
+            "percent": money_text(version.percent or 0),
+        }
     else:
         text = _("%(base)s 同等级标准上浮至多 %(percent)s%%") % {
-            "base": version.base_policy.code if version.base_policy_id else "?", "percent": money_text(version.percent or 0)}
+            "base": version.base_policy.code if version.base_policy_id else "?",
+            "percent": money_text(version.percent or 0),
+        }
     variants = version.variant_amounts or {}
     if variants:
         text += _("；") + _("；").join(
-            f"{variant_text(code)} {limit}{money_text(Decimal(amount))}" for code, amount in sorted(variants.items()))
+            f"{variant_text(code)} {limit}{money_text(Decimal(amount))}" for code, amount in sorted(variants.items())
+        )
     if version.capped_by_cost and rule != AmountRule.CAP:
         text += _("；不超过实际费用")
     return text
@@ -164,18 +169,28 @@ def history_rows(events) -> list[dict]:
         before, after = detail.get("before") or {}, detail.get("after") or {}
         if event.action in (catalogue.POLICY_CREATED, catalogue.VERSION_ADDED):
             names = [name for name in after if name != "version" and after[name] not in (None, "", {}, [])]
-            changes = [{"field": labels.get(name, name), "before": None, "after": _value_text(name, after[name])} for name in names]
+            changes = [
+                {"field": labels.get(name, name), "before": None, "after": _value_text(name, after[name])} for name in names
+            ]
         else:
             names = detail.get("changed") or [name for name in after if before.get(name) != after.get(name)]
-            changes = [{"field": labels.get(name, name), "before": _value_text(name, before.get(name)),
-                        "after": _value_text(name, after.get(name))} for name in names]
-        rows.append({
-            "event": event,
-            "action": event.action_label,
-            "version": detail.get("version"),
-            "superseded_by": detail.get("superseded_by"),
-            "changes": changes,
-        })
+            changes = [
+                {
+                    "field": labels.get(name, name),
+                    "before": _value_text(name, before.get(name)),
+                    "after": _value_text(name, after.get(name)),
+                }
+                for name in names
+            ]
+        rows.append(
+            {
+                "event": event,
+                "action": event.action_label,
+                "version": detail.get("version"),
+                "superseded_by": detail.get("superseded_by"),
+                "changes": changes,
+            }
+        )
     return rows
 
 
@@ -198,26 +213,38 @@ class PolicyForm(forms.Form):
             del self.fields["code"]
         else:
             self.fields["jurisdiction"] = forms.ModelChoiceField(
-                label=gettext_lazy("行政区"), queryset=jurisdictions, to_field_name="code", empty_label=None)
+                label=gettext_lazy("行政区"), queryset=jurisdictions, to_field_name="code", empty_label=None
+            )
             self.order_fields(["jurisdiction", "code", "name", "category", "payee"])
 
 
 class VersionForm(forms.Form):
     valid_from = forms.DateField(label=gettext_lazy("生效日期"), widget=forms.DateInput(attrs={"type": "date"}))
-    valid_to = forms.DateField(label=gettext_lazy("失效日期"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
-                               help_text=gettext_lazy("留空表示长期有效；新增下一版本时自动设为其生效前一天。"))
+    valid_to = forms.DateField(
+        label=gettext_lazy("失效日期"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=gettext_lazy("留空表示长期有效；新增下一版本时自动设为其生效前一天。"),
+    )
     amount_rule = forms.ChoiceField(label=gettext_lazy("计算方式"), choices=AmountRule.choices)
     variant_amounts = forms.CharField(
-        label=gettext_lazy("类型金额"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=gettext_lazy("每行一项：类型代码 = 金额，例如 renewal = 100（申领明细填写该类型时按此金额）。"))
+        label=gettext_lazy("类型金额"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy("每行一项：类型代码 = 金额，例如 renewal = 100（申领明细填写该类型时按此金额）。"),
+    )
     period = forms.ChoiceField(label=gettext_lazy("期间"), required=False, choices=[("", "—"), *Period.choices])
     max_periods = forms.IntegerField(label=gettext_lazy("最长期数"), required=False, min_value=1)
     percent = forms.DecimalField(label=gettext_lazy("百分比"), required=False, max_digits=5, decimal_places=2)
     base_policy = forms.ChoiceField(label=gettext_lazy("基准标准"), required=False)
     capped_by_cost = forms.BooleanField(label=gettext_lazy("不超过实际费用（按较低者补贴）"), required=False)
-    certificate_types = forms.MultipleChoiceField(label=gettext_lazy("证书类型"), required=False, choices=CertificateType.choices,
-                                                  widget=forms.CheckboxSelectMultiple,
-                                                  help_text=gettext_lazy("不选表示不限证书类型。"))
+    certificate_types = forms.MultipleChoiceField(
+        label=gettext_lazy("证书类型"),
+        required=False,
+        choices=CertificateType.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=gettext_lazy("不选表示不限证书类型。"),
+    )
     source = forms.CharField(label=gettext_lazy("依据"), max_length=200, help_text=gettext_lazy("文件及段落，例如 002 §二(一)。"))
     notes = forms.CharField(label=gettext_lazy("说明"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -227,9 +254,17 @@ class VersionForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name, level in self.AMOUNT_FIELDS:
             self.fields[name] = forms.DecimalField(
-                label=_("任何等级") if level == ANY_LEVEL else _label(Level, level), required=False,
-                max_digits=12, decimal_places=2, widget=forms.NumberInput(attrs={"step": "0.01", "min": "0"}))
-        others = SubsidyPolicy.objects.filter(jurisdiction_id=policy.jurisdiction_id).exclude(pk=policy.pk).order_by(Length("code"), "code")
+                label=_("任何等级") if level == ANY_LEVEL else _label(Level, level),
+                required=False,
+                max_digits=12,
+                decimal_places=2,
+                widget=forms.NumberInput(attrs={"step": "0.01", "min": "0"}),
+            )
+        others = (
+            SubsidyPolicy.objects.filter(jurisdiction_id=policy.jurisdiction_id)
+            .exclude(pk=policy.pk)
+            .order_by(Length("code"), "code")
+        )
         self.fields["base_policy"].choices = [("", "—"), *[(other.code, f"{other.code} {other.name}") for other in others]]
         self.service_errors: list[str] = []
 
@@ -331,12 +366,16 @@ def catalogue_list(request):
         entry.all_versions = list(entry.versions.all())
         entry.current = catalogue.in_force(entry.all_versions, today)
         entry.summary = describe(entry.current) if entry.current else ""
-    return render(request, "catalogue/list.html", {
-        "entries": entries,
-        "today": today,
-        "may_edit": access.may(request.user, access.ADMINISTER_CATALOGUE),
-        "several_jurisdictions": len({entry.jurisdiction_id for entry in entries}) > 1,
-    })
+    return render(
+        request,
+        "catalogue/list.html",
+        {
+            "entries": entries,
+            "today": today,
+            "may_edit": access.may(request.user, access.ADMINISTER_CATALOGUE),
+            "several_jurisdictions": len({entry.jurisdiction_id for entry in entries}) > 1,
+        },
+    )
 
 
 @catalogue_page
@@ -362,14 +401,18 @@ def policy_detail(request, jurisdiction, code):
         version.certificates = certificate_text(version.certificate_types)
         version.lines_priced = used.get(version.pk, 0)
         version.is_current = version == current
-    return render(request, "catalogue/detail.html", {
-        "policy": policy,
-        "versions": list(reversed(versions)),
-        "current": current,
-        "today": today,
-        "history": history_rows(catalogue.catalogue_history(policy=policy)),
-        "may_edit": access.may(request.user, access.ADMINISTER_CATALOGUE),
-    })
+    return render(
+        request,
+        "catalogue/detail.html",
+        {
+            "policy": policy,
+            "versions": list(reversed(versions)),
+            "current": current,
+            "today": today,
+            "history": history_rows(catalogue.catalogue_history(policy=policy)),
+            "may_edit": access.may(request.user, access.ADMINISTER_CATALOGUE),
+        },
+    )
 
 
 @administrator_page
@@ -381,8 +424,14 @@ def policy_new(request):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                policy = catalogue.create_policy(actor=request.user, jurisdiction=data["jurisdiction"], code=data["code"],
-                                                 name=data["name"], category=data["category"], payee=data["payee"])
+                policy = catalogue.create_policy(
+                    actor=request.user,
+                    jurisdiction=data["jurisdiction"],
+                    code=data["code"],
+                    name=data["name"],
+                    category=data["category"],
+                    payee=data["payee"],
+                )
             except InvalidInput as error:
                 for name, problems in error.fields.items():
                     for problem in problems:
@@ -431,8 +480,11 @@ def version_new(request, jurisdiction, code):
                 form.add_service_errors(error.fields)
                 messages.error(request, error.message)
             else:
-                messages.success(request, _("已新增 %(code)s v%(version)d，%(date)s 起生效。") % {
-                    "code": policy.code, "version": version.version, "date": version.valid_from.isoformat()})
+                messages.success(
+                    request,
+                    _("已新增 %(code)s v%(version)d，%(date)s 起生效。")
+                    % {"code": policy.code, "version": version.version, "date": version.valid_from.isoformat()},
+                )
                 return redirect(_policy_url(policy))
         status = 400
     else:
@@ -440,10 +492,19 @@ def version_new(request, jurisdiction, code):
         initial = VersionForm.initial_from(catalogue.terms_of(latest)) if latest else {"amount_rule": AmountRule.CAP}
         initial.update(valid_from=None, valid_to=None, notes="")
         form = VersionForm(initial=initial, policy=policy)
-    return render(request, "catalogue/version_form.html", {
-        "form": form, "policy": policy, "version": None, "latest": latest, "rule_help": rule_help(),
-        "next_number": (latest.version + 1) if latest else 1,
-    }, status=status)
+    return render(
+        request,
+        "catalogue/version_form.html",
+        {
+            "form": form,
+            "policy": policy,
+            "version": None,
+            "latest": latest,
+            "rule_help": rule_help(),
+            "next_number": (latest.version + 1) if latest else 1,
+        },
+        status=status,
+    )
 
 
 @administrator_page
@@ -452,8 +513,11 @@ def version_edit(request, jurisdiction, code, number):
     version = catalogue.get_version(policy=policy, number=number)
     used = catalogue.lines_priced_by([version]).get(version.pk, 0)
     if used:
-        messages.error(request, _("%(code)s v%(version)d 已用于 %(n)d 条申领明细的计价，不能修改；请新增版本。") % {
-            "code": policy.code, "version": version.version, "n": used})
+        messages.error(
+            request,
+            _("%(code)s v%(version)d 已用于 %(n)d 条申领明细的计价，不能修改；请新增版本。")
+            % {"code": policy.code, "version": version.version, "n": used},
+        )
         return redirect(_policy_url(policy))
     status = 200
     if request.method == "POST":
@@ -473,6 +537,15 @@ def version_edit(request, jurisdiction, code, number):
         status = 400
     else:
         form = VersionForm(initial=VersionForm.initial_from(catalogue.terms_of(version)), policy=policy)
-    return render(request, "catalogue/version_form.html", {
-        "form": form, "policy": policy, "version": version, "rule_help": rule_help(), "next_number": version.version,
-    }, status=status)
+    return render(
+        request,
+        "catalogue/version_form.html",
+        {
+            "form": form,
+            "policy": policy,
+            "version": version,
+            "rule_help": rule_help(),
+            "next_number": version.version,
+        },
+        status=status,
+    )

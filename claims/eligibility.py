@@ -80,7 +80,12 @@ class Rule:
             params["related"] = ("、" if language == "zh" else ", ").join(related)
             return template % params
 
-        flag = {"code": self.code, "message": render(self.message, "zh"), "message_en": render(self.message_en, "en"), "source": self.source}
+        flag = {
+            "code": self.code,
+            "message": render(self.message, "zh"),
+            "message_en": render(self.message_en, "en"),
+            "source": self.source,
+        }
         if related:
             flag["related"] = related
         return flag
@@ -196,7 +201,9 @@ def _same_occupation_and_level(ctx: LineContext) -> Finding | None:
         return None
     same = [record for record in ctx.history if record.occupation == ctx.occupation and record.level == ctx.line.level]
     if same:
-        return Finding({"occupation": ctx.line.occupation, "level": _level_label(ctx.line.level)}, tuple(r.claim_number for r in same))
+        return Finding(
+            {"occupation": ctx.line.occupation, "level": _level_label(ctx.line.level)}, tuple(r.claim_number for r in same)
+        )
     return None
 
 
@@ -207,7 +214,9 @@ def _lower_after_higher(ctx: LineContext) -> Finding | None:
     higher = [record for record in ctx.history if record.occupation == ctx.occupation and LEVEL_RANK.get(record.level, -1) > rank]
     if higher:
         highest = max(higher, key=lambda record: LEVEL_RANK[record.level])
-        return Finding({"occupation": ctx.line.occupation, "higher": _level_label(highest.level)}, tuple(r.claim_number for r in higher))
+        return Finding(
+            {"occupation": ctx.line.occupation, "higher": _level_label(highest.level)}, tuple(r.claim_number for r in higher)
+        )
     return None
 
 
@@ -222,13 +231,17 @@ def claim_deadline(certificate_date: datetime.date) -> datetime.date:
 def _claimed_too_late(ctx: LineContext) -> Finding | None:
     deadline = claim_deadline(ctx.line.certificate_date)
     if ctx.as_of > deadline:
-        return Finding({"date": ctx.line.certificate_date.isoformat(), "as_of": ctx.as_of.isoformat(), "deadline": deadline.isoformat()})
+        return Finding(
+            {"date": ctx.line.certificate_date.isoformat(), "as_of": ctx.as_of.isoformat(), "deadline": deadline.isoformat()}
+        )
     return None
 
 
 def _overlapping_training(ctx: LineContext) -> Finding | None:
     if ctx.overlapping:
-        return Finding({"start": ctx.claim.training_start.isoformat(), "end": ctx.claim.training_end.isoformat()}, tuple(ctx.overlapping))
+        return Finding(
+            {"start": ctx.claim.training_start.isoformat(), "end": ctx.claim.training_end.isoformat()}, tuple(ctx.overlapping)
+        )
     return None
 
 
@@ -397,11 +410,20 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
     overlapping: dict[int, list[str]] = defaultdict(list)
     for other in _other_lines(claim):
         other_is_training = other["claim__policy__category"] not in NOT_A_TRAINING
-        if other_is_training == is_training and other["claim__training_start"] <= claim.training_end and other["claim__training_end"] >= claim.training_start:
+        if (
+            other_is_training == is_training
+            and other["claim__training_start"] <= claim.training_end
+            and other["claim__training_end"] >= claim.training_start
+        ):
             overlapping[other["trainee_id"]].append(other["claim__number"])
         if other_is_training and not _blocked(other["flags"], overridden.get(other["pk"], set())):
             history[other["trainee_id"]].append(
-                Record(other["claim__number"], normalize_occupation(other["occupation"]), other["level"], other["certificate_date"].year)
+                Record(
+                    other["claim__number"],
+                    normalize_occupation(other["occupation"]),
+                    other["level"],
+                    other["certificate_date"].year,
+                )
             )
 
     first_line_no: dict[int, int] = {}

@@ -27,10 +27,8 @@ from collections.abc import Sequence
 
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-
 
 from audit import actions
 from audit.services import record_event
@@ -87,14 +85,24 @@ def _listed(errors: list[dict]) -> list[dict]:
         return errors
     more = len(errors) - MAX_LISTED_ERRORS
     rows = len({error["row"] for error in errors[MAX_LISTED_ERRORS:]})
-    return errors[:MAX_LISTED_ERRORS] + [row_error(None, None, lambda: _(
-        "还有 %(more)d 处错误（%(rows)d 行）未列出：同类错误请在 Excel 中整列检查。") % {"more": more, "rows": rows})]
+    return errors[:MAX_LISTED_ERRORS] + [
+        row_error(
+            None,
+            None,
+            lambda: (
+                _("还有 %(more)d 处错误（%(rows)d 行）未列出：同类错误请在 Excel 中整列检查。") % {"more": more, "rows": rows}
+            ),
+        )
+    ]
 
 
 def _rejected(rows: list[dict]) -> RosterRejected:
     failing = len({error["row"] for error in rows if error["row"] is not None})
     if failing:
-        message = _("花名册有 %(rows)d 行有误（共 %(errors)d 处），未保存。请改正后重新上传。") % {"rows": failing, "errors": len(rows)}
+        message = _("花名册有 %(rows)d 行有误（共 %(errors)d 处），未保存。请改正后重新上传。") % {
+            "rows": failing,
+            "errors": len(rows),
+        }
     else:
         message = rows[0]["message"] if len(rows) == 1 else _("花名册无法导入，未保存。")
     return RosterRejected(message, _listed(rows))
@@ -118,10 +126,14 @@ def _refuse_duplicate(*, provider: Provider, digest: str) -> None:
         return
     if existing.claim is not None:
         message = _("同一份花名册已导入为申领 %(number)s（导入编号 %(id)d），不能重复导入。") % {
-            "number": existing.claim.number, "id": existing.pk}
+            "number": existing.claim.number,
+            "id": existing.pk,
+        }
     else:
         message = _("同一份花名册已上传（导入编号 %(id)d，%(status)s），请等待处理完成，不要重复上传。") % {
-            "id": existing.pk, "status": existing.get_status_display()}
+            "id": existing.pk,
+            "status": existing.get_status_display(),
+        }
     raise StepAlreadyTaken(message, fields={"file": [message]}, code="duplicate_upload")
 
 
@@ -133,7 +145,7 @@ def _check_all(rows: Sequence[RosterRow], on_progress=None) -> tuple[list[LineIn
     lines: list[LineInput] = []
     errors: list[dict] = []
     for start in range(0, len(rows), PROGRESS_EVERY):
-        chunk_lines, chunk_errors = check_rows(rows[start:start + PROGRESS_EVERY], first_index=start)
+        chunk_lines, chunk_errors = check_rows(rows[start : start + PROGRESS_EVERY], first_index=start)
         lines.extend(chunk_lines)
         errors.extend(chunk_errors)
         if on_progress is not None:
@@ -186,8 +198,13 @@ def receive_roster(*, user, header: dict, filename: str, content: bytes) -> Rost
                 actor=user,
                 action=actions.ROSTER_RECEIVED,
                 obj=upload,
-                detail={"provider": checked.provider.code, "filename": upload.filename, "sha256": digest,
-                        "rows": upload.row_count, "queued": True},
+                detail={
+                    "provider": checked.provider.code,
+                    "filename": upload.filename,
+                    "sha256": digest,
+                    "rows": upload.row_count,
+                    "queued": True,
+                },
             )
             upload_id = upload.pk
             transaction.on_commit(lambda: import_roster.delay(upload_id))
@@ -297,7 +314,9 @@ def _finish_failed(mine, upload_id: int, errors: list[dict]) -> RosterUpload | N
     with transaction.atomic():
         if mine.update(status=RosterUploadStatus.FAILED, errors=_listed(errors), finished_at=timezone.now()):
             upload = RosterUpload.objects.get(pk=upload_id)
-            record_event(actor=None, action=actions.ROSTER_FAILED, obj=upload, detail={"rows": upload.row_count, "errors": len(errors)})
+            record_event(
+                actor=None, action=actions.ROSTER_FAILED, obj=upload, detail={"rows": upload.row_count, "errors": len(errors)}
+            )
     return RosterUpload.objects.filter(pk=upload_id).first()
 
 
@@ -305,11 +324,14 @@ def give_up(*, upload_id: int) -> None:
     """The task's retries are spent: the upload fails with a message the clerk can act on."""
     message = row_error(None, None, lambda: _("处理花名册时系统出错，已多次重试仍未成功。请稍后重新上传，或联系管理员。"))
     with transaction.atomic():
-        if RosterUpload.objects.filter(pk=upload_id).exclude(status=RosterUploadStatus.DONE).update(
-            status=RosterUploadStatus.FAILED, errors=[message], finished_at=timezone.now()
+        if (
+            RosterUpload.objects.filter(pk=upload_id)
+            .exclude(status=RosterUploadStatus.DONE)
+            .update(status=RosterUploadStatus.FAILED, errors=[message], finished_at=timezone.now())
         ):
-            record_event(actor=None, action=actions.ROSTER_FAILED, obj=RosterUpload.objects.get(pk=upload_id),
-                         detail={"gave_up": True})
+            record_event(
+                actor=None, action=actions.ROSTER_FAILED, obj=RosterUpload.objects.get(pk=upload_id), detail={"gave_up": True}
+            )
 
 
 def requeue_stale_uploads() -> list[int]:

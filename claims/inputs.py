@@ -19,8 +19,10 @@ from .line_fields import DATE, LINE_FIELDS, TEXT, InputField
 # an optional field may be left out (its blank value: "", False or None).
 LineInput = make_dataclass(
     "LineInput",
-    [(spec.name, spec.python_type) if spec.required else (spec.name, spec.python_type, field(default=spec.empty))
-     for spec in LINE_FIELDS],
+    [
+        (spec.name, spec.python_type) if spec.required else (spec.name, spec.python_type, field(default=spec.empty))
+        for spec in LINE_FIELDS
+    ],
     frozen=True,
     kw_only=True,
     namespace={"__module__": __name__, "__doc__": "A checked claim line: the fields of claims.line_fields.LINE_FIELDS."},
@@ -31,8 +33,13 @@ LINE_NOT_AN_OBJECT = gettext_lazy("每行须为一个对象。")
 
 # The claim's codes, which the service resolves in the user's scope (claims.services).
 CLAIM_CODE_FIELDS = (
-    InputField("provider", gettext_lazy("培训机构"), TEXT, required=False,
-               help_text=gettext_lazy("培训机构代码；仅管理多家机构的经办人需要填写")),
+    InputField(
+        "provider",
+        gettext_lazy("培训机构"),
+        TEXT,
+        required=False,
+        help_text=gettext_lazy("培训机构代码；仅管理多家机构的经办人需要填写"),
+    ),
     InputField("department", gettext_lazy("行业主管部门"), TEXT, help_text=gettext_lazy("行业主管部门代码")),
     InputField("policy", gettext_lazy("补贴标准"), TEXT, help_text=gettext_lazy("补贴目录代码，S1…S18")),
 )

@@ -109,7 +109,9 @@ class InputField:
     def _parse_choice(self, value) -> str:
         value = str(value).strip()
         if value not in self.choices.values:
-            raise ValidationError(_("无效的取值“%(value)s”，可选：%(allowed)s。") % {"value": value, "allowed": ", ".join(self.choices.values)})
+            raise ValidationError(
+                _("无效的取值“%(value)s”，可选：%(allowed)s。") % {"value": value, "allowed": ", ".join(self.choices.values)}
+            )
         return value
 
     def _parse_date(self, value) -> datetime.date:
@@ -130,15 +132,22 @@ class InputField:
             number = int(text)
         except ValueError:
             raise ValidationError(str(self.invalid)) from None
-        if text != str(number) or (self.min_value is not None and number < self.min_value) or (
-                self.max_value is not None and number > self.max_value):
+        if (
+            text != str(number)
+            or (self.min_value is not None and number < self.min_value)
+            or (self.max_value is not None and number > self.max_value)
+        ):
             raise ValidationError(str(self.invalid))
         return number
 
     def _parse_decimal(self, value) -> Decimal:
         try:
             amount = Decimal(str(value).strip())
-            if not amount.is_finite() or (self.min_value is not None and amount < self.min_value) or amount != amount.quantize(CENT):
+            if (
+                not amount.is_finite()
+                or (self.min_value is not None and amount < self.min_value)
+                or amount != amount.quantize(CENT)
+            ):
                 raise InvalidOperation
             amount = amount.quantize(CENT)
         except InvalidOperation:  # also what quantize raises for a number of too many digits
@@ -162,30 +171,80 @@ class InputField:
 
 
 LINE_FIELDS = (
-    InputField("id_number", gettext_lazy("身份证号码"), ID_NUMBER, help_text=gettext_lazy("居民身份证号码（GB 11643-1999）"),
-               stored_as=None, roster_width=22, roster_aliases=("身份证号", "公民身份号码")),
+    InputField(
+        "id_number",
+        gettext_lazy("身份证号码"),
+        ID_NUMBER,
+        help_text=gettext_lazy("居民身份证号码（GB 11643-1999）"),
+        stored_as=None,
+        roster_width=22,
+        roster_aliases=("身份证号", "公民身份号码"),
+    ),
     InputField("name", gettext_lazy("姓名"), TEXT, max_length=50, stored_as="trainee.name"),
     InputField("occupation", gettext_lazy("职业（工种）"), TEXT, max_length=100, roster_width=16),
     InputField("level", gettext_lazy("等级"), CHOICE, choices=Level, roster_width=10),
     InputField("certificate_type", gettext_lazy("证书类型"), CHOICE, choices=CertificateType, roster_width=20),
     InputField("certificate_number", gettext_lazy("证书编号"), TEXT, max_length=60, roster_width=18),
-    InputField("certificate_date", gettext_lazy("发证日期"), DATE, future_refused=gettext_lazy("发证日期不能晚于今天。"),
-               roster_width=14),
-    InputField("training_days", gettext_lazy("培训天数"), INT, min_value=1, max_value=3660,
-               invalid=gettext_lazy("培训天数须为 1 至 3660 之间的整数。"), roster_width=10),
-    InputField("stated_cost", gettext_lazy("实际培训费用"), DECIMAL, required=False, min_value=0, max_digits=12,
-               invalid=gettext_lazy("实际费用须为不小于 0、最多两位小数的金额。"),
-               help_text=gettext_lazy("培训机构实际收取的费用；标准为上限时按两者中较低者计算，留空按上限计算"),
-               roster_width=14),
-    InputField("variant", gettext_lazy("类型"), TEXT, required=False, max_length=30,
-               help_text=gettext_lazy("补贴目录中的类型：新取证留空；复审、省外研修等按目录填写（如 renewal）")),
-    InputField("hardship_group", gettext_lazy("困难群体类别"), CHOICE, required=False, choices=HardshipGroup,
-               help_text=gettext_lazy("享受培训期间生活费补贴的困难群体类别（S6）"), roster_width=24),
-    InputField("free_training", gettext_lazy("免费培训"), BOOL, required=False, invalid=gettext_lazy("须为 true 或 false。"),
-               help_text=gettext_lazy("培训是免费的：不再享受个人取证补贴（E9）"), roster_width=10),
-    InputField("periods", gettext_lazy("申领期数"), INT, required=False, min_value=1, max_value=120,
-               invalid=gettext_lazy("申领期数须为 1 至 120 之间的整数。"),
-               help_text=gettext_lazy("按月或按年发放的标准：申领的月数或年数；留空按 1 期计算"), roster_width=10),
+    InputField(
+        "certificate_date", gettext_lazy("发证日期"), DATE, future_refused=gettext_lazy("发证日期不能晚于今天。"), roster_width=14
+    ),
+    InputField(
+        "training_days",
+        gettext_lazy("培训天数"),
+        INT,
+        min_value=1,
+        max_value=3660,
+        invalid=gettext_lazy("培训天数须为 1 至 3660 之间的整数。"),
+        roster_width=10,
+    ),
+    InputField(
+        "stated_cost",
+        gettext_lazy("实际培训费用"),
+        DECIMAL,
+        required=False,
+        min_value=0,
+        max_digits=12,
+        invalid=gettext_lazy("实际费用须为不小于 0、最多两位小数的金额。"),
+        help_text=gettext_lazy("培训机构实际收取的费用；标准为上限时按两者中较低者计算，留空按上限计算"),
+        roster_width=14,
+    ),
+    InputField(
+        "variant",
+        gettext_lazy("类型"),
+        TEXT,
+        required=False,
+        max_length=30,
+        help_text=gettext_lazy("补贴目录中的类型：新取证留空；复审、省外研修等按目录填写（如 renewal）"),
+    ),
+    InputField(
+        "hardship_group",
+        gettext_lazy("困难群体类别"),
+        CHOICE,
+        required=False,
+        choices=HardshipGroup,
+        help_text=gettext_lazy("享受培训期间生活费补贴的困难群体类别（S6）"),
+        roster_width=24,
+    ),
+    InputField(
+        "free_training",
+        gettext_lazy("免费培训"),
+        BOOL,
+        required=False,
+        invalid=gettext_lazy("须为 true 或 false。"),
+        help_text=gettext_lazy("培训是免费的：不再享受个人取证补贴（E9）"),
+        roster_width=10,
+    ),
+    InputField(
+        "periods",
+        gettext_lazy("申领期数"),
+        INT,
+        required=False,
+        min_value=1,
+        max_value=120,
+        invalid=gettext_lazy("申领期数须为 1 至 120 之间的整数。"),
+        help_text=gettext_lazy("按月或按年发放的标准：申领的月数或年数；留空按 1 期计算"),
+        roster_width=10,
+    ),
 )
 LINE_FIELDS_BY_NAME = {field.name: field for field in LINE_FIELDS}
 assert len(LINE_FIELDS_BY_NAME) == len(LINE_FIELDS)

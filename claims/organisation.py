@@ -21,7 +21,9 @@ def _staff_group(name: str, perm: str, obj, actor) -> Group:
     group, created = Group.objects.get_or_create(name=name)
     assign_perm(perm, group, obj)
     if created:
-        record_event(actor=actor, action=actions.GROUP_CREATED, obj=group, detail={"group": name, "perm": perm, "on": str(obj.pk)})
+        record_event(
+            actor=actor, action=actions.GROUP_CREATED, obj=group, detail={"group": name, "perm": perm, "on": str(obj.pk)}
+        )
     record_event(actor=actor, action=actions.PERMISSION_GRANTED, obj=obj, detail={"group": name, "perms": [perm.split(".")[-1]]})
     return group
 
@@ -53,9 +55,16 @@ def _upsert(*, actor, model, kind: str, code: str, values: dict):
     after = _snapshot(existing, names)
     changed = [name for name in names if before[name] != after[name]]
     if changed:
-        record_event(actor=actor, action=updated_action, obj=existing,
-                     detail={"code": code, "before": {name: before[name] for name in changed},
-                             "after": {name: after[name] for name in changed}})
+        record_event(
+            actor=actor,
+            action=updated_action,
+            obj=existing,
+            detail={
+                "code": code,
+                "before": {name: before[name] for name in changed},
+                "after": {name: after[name] for name in changed},
+            },
+        )
     return existing
 
 
@@ -73,8 +82,12 @@ def _snapshot(obj, names) -> dict:
 def _set_staff_group(*, actor, obj, kind: str, name: str, perm: str) -> None:
     obj.staff_group = _staff_group(name, perm, obj, actor)
     obj.save(update_fields=["staff_group"])
-    record_event(actor=actor, action=LEDGER_ACTIONS[kind][1], obj=obj,
-                 detail={"code": obj.code, "before": {"staff_group": None}, "after": {"staff_group": name}})
+    record_event(
+        actor=actor,
+        action=LEDGER_ACTIONS[kind][1],
+        obj=obj,
+        detail={"code": obj.code, "before": {"staff_group": None}, "after": {"staff_group": name}},
+    )
 
 
 @transaction.atomic
@@ -84,18 +97,25 @@ def ensure_jurisdiction(*, actor=None, code: str, name: str, hr_head_threshold=N
         values["hr_head_threshold"] = hr_head_threshold
     jurisdiction = _upsert(actor=actor, model=Jurisdiction, kind="jurisdiction", code=code, values=values)
     if jurisdiction.staff_group is None:
-        _set_staff_group(actor=actor, obj=jurisdiction, kind="jurisdiction", name=f"jurisdiction:{code}",
-                         perm="claims.oversee_jurisdiction")
+        _set_staff_group(
+            actor=actor, obj=jurisdiction, kind="jurisdiction", name=f"jurisdiction:{code}", perm="claims.oversee_jurisdiction"
+        )
     return jurisdiction
 
 
 @transaction.atomic
 def ensure_department(*, actor=None, jurisdiction: Jurisdiction, code: str, name: str, sector: str = "") -> Department:
-    department = _upsert(actor=actor, model=Department, kind="department", code=code,
-                         values={"jurisdiction": jurisdiction, "name": name, "sector": sector})
+    department = _upsert(
+        actor=actor,
+        model=Department,
+        kind="department",
+        code=code,
+        values={"jurisdiction": jurisdiction, "name": name, "sector": sector},
+    )
     if department.staff_group is None:
-        _set_staff_group(actor=actor, obj=department, kind="department", name=f"department:{code}",
-                         perm="claims.review_department_claims")
+        _set_staff_group(
+            actor=actor, obj=department, kind="department", name=f"department:{code}", perm="claims.review_department_claims"
+        )
     return department
 
 
@@ -105,16 +125,24 @@ def ensure_provider(*, actor=None, jurisdiction: Jurisdiction, code: str, name: 
         validate_credit_code(credit_code)
     except ValidationError as error:
         raise ValidationError({"credit_code": error.error_list}) from None
-    provider = _upsert(actor=actor, model=Provider, kind="provider", code=code,
-                       values={"jurisdiction": jurisdiction, "name": name, "credit_code": credit_code})
+    provider = _upsert(
+        actor=actor,
+        model=Provider,
+        kind="provider",
+        code=code,
+        values={"jurisdiction": jurisdiction, "name": name, "credit_code": credit_code},
+    )
     if provider.staff_group is None:
-        _set_staff_group(actor=actor, obj=provider, kind="provider", name=f"provider:{code}",
-                         perm="claims.submit_provider_claims")
+        _set_staff_group(
+            actor=actor, obj=provider, kind="provider", name=f"provider:{code}", perm="claims.submit_provider_claims"
+        )
     return provider
 
 
 @transaction.atomic
-def ensure_staff_user(*, actor=None, username: str, password: str, role: str, scope_group: Group | None, email: str = "", **extra):
+def ensure_staff_user(
+    *, actor=None, username: str, password: str, role: str, scope_group: Group | None, email: str = "", **extra
+):
     """Create or reset a person with one role and one scope."""
     if role not in roles.ALL_ROLES:
         raise ValueError(f"unknown role {role}")
@@ -136,16 +164,27 @@ def ensure_staff_user(*, actor=None, username: str, password: str, role: str, sc
     user.groups.set(groups)
     after = sorted(group.name for group in groups)
     if created:
-        record_event(actor=actor, action=actions.USER_CREATED, obj=user,
-                     detail={"username": username, "groups": after, **{name: getattr(user, name) for name in fields}})
+        record_event(
+            actor=actor,
+            action=actions.USER_CREATED,
+            obj=user,
+            detail={"username": username, "groups": after, **{name: getattr(user, name) for name in fields}},
+        )
         return user
     changed = [name for name in fields if before_fields[name] != getattr(user, name)]
     if changed or password_changed:
         # A new password is recorded as such: never what it is, nor its hash.
-        record_event(actor=actor, action=actions.USER_UPDATED, obj=user,
-                     detail={"username": username, "password": "reset" if password_changed else "unchanged",
-                             "before": {name: before_fields[name] for name in changed},
-                             "after": {name: getattr(user, name) for name in changed}})
+        record_event(
+            actor=actor,
+            action=actions.USER_UPDATED,
+            obj=user,
+            detail={
+                "username": username,
+                "password": "reset" if password_changed else "unchanged",
+                "before": {name: before_fields[name] for name in changed},
+                "after": {name: getattr(user, name) for name in changed},
+            },
+        )
     if before != after:
         record_event(actor=actor, action=actions.USER_GROUPS_CHANGED, obj=user, detail={"before": before, "after": after})
     return user

@@ -181,12 +181,18 @@ def _amount_for_level(version: PolicyVersion, level: str) -> tuple[Decimal | Non
 
 def _no_standard(policy: SubsidyPolicy, on: datetime.date, *, base: SubsidyPolicy | None = None, version=None) -> PricedLine:
     if base is None:
+
         def render():
             return _("%(date)s 无有效的 %(code)s 补贴标准。") % {"date": on.isoformat(), "code": policy.code}
     else:
+
         def render():
             return _("%(date)s 无有效的基准标准 %(base)s，无法计算 %(code)s。") % {
-                "date": on.isoformat(), "base": base.code, "code": policy.code}
+                "date": on.isoformat(),
+                "base": base.code,
+                "code": policy.code,
+            }
+
     flag = pricing_flag("NO_STANDARD", render, NO_STANDARD_SOURCE)
     return PricedLine(ZERO, version, flag["message"], [flag])
 
@@ -208,7 +214,10 @@ def _settle_text(gross: Decimal, stated_cost: Decimal | None, capped: bool) -> s
     if stated_cost is None:
         return _(" = %(gross)s，未填实际费用 → 按上限 %(gross)s") % {"gross": money_text(gross)}
     return _(" = %(gross)s，实际费用 %(cost)s → %(amount)s") % {
-        "gross": money_text(gross), "cost": money_text(stated_cost), "amount": money_text(min(gross, stated_cost))}
+        "gross": money_text(gross),
+        "cost": money_text(stated_cost),
+        "amount": money_text(min(gross, stated_cost)),
+    }
 
 
 def price_line(*, policy: SubsidyPolicy, line, versions: VersionBook | None = None) -> PricedLine:
@@ -223,16 +232,21 @@ def price_line(*, policy: SubsidyPolicy, line, versions: VersionBook | None = No
     head = f"{policy.code} v{version.version}"
 
     if version.certificate_types and line.certificate_type not in version.certificate_types:
-        return _not_covered(version, lambda: _("%(head)s 不适用于%(certificate)s。") % {
-            "head": head, "certificate": _certificate_label(line.certificate_type)})
+        return _not_covered(
+            version,
+            lambda: (
+                _("%(head)s 不适用于%(certificate)s。") % {"head": head, "certificate": _certificate_label(line.certificate_type)}
+            ),
+        )
 
     if version.amount_rule in BASED_RULES:
         return _price_on_base(policy, version, head, line, book)
 
     standard, level_specific = _amount_for_level(version, line.level)
     if standard is None:
-        return _not_covered(version, lambda: _("%(head)s 不适用于该等级（%(level)s）。") % {
-            "head": head, "level": _level_label(line.level)})
+        return _not_covered(
+            version, lambda: _("%(head)s 不适用于该等级（%(level)s）。") % {"head": head, "level": _level_label(line.level)}
+        )
     variant = (getattr(line, "variant", "") or "").strip()
     if variant:
         if variant not in (version.variant_amounts or {}):
@@ -242,9 +256,12 @@ def price_line(*, policy: SubsidyPolicy, line, versions: VersionBook | None = No
                 if not allowed:
                     return _("%(head)s 没有“%(variant)s”这一类型，类型应留空。") % {"head": head, "variant": variant}
                 return _("%(head)s 没有“%(variant)s”这一类型，可选：%(allowed)s，或留空。") % {
-                    "head": head, "variant": variant,
+                    "head": head,
+                    "variant": variant,
                     "allowed": pgettext("list separator", "、").join(
-                        _("%(code)s（%(label)s）") % {"code": code, "label": variant_label(code)} for code in allowed)}
+                        _("%(code)s（%(label)s）") % {"code": code, "label": variant_label(code)} for code in allowed
+                    ),
+                }
 
             flag = pricing_flag("VARIANT", render, f"RULES.md §3 {policy.code} / {version.source}".strip(" /"))
             return PricedLine(ZERO, version, flag["message"], [flag])
@@ -260,26 +277,56 @@ def price_line(*, policy: SubsidyPolicy, line, versions: VersionBook | None = No
 
     rule = version.amount_rule
     if rule == AmountRule.FIXED:
-        return PricedLine(standard, version, _chinese(lambda: _("%(label)s 定额 %(amount)s → %(amount)s") % {
-            "label": label(), "amount": money_text(standard)}))
+        return PricedLine(
+            standard,
+            version,
+            _chinese(lambda: _("%(label)s 定额 %(amount)s → %(amount)s") % {"label": label(), "amount": money_text(standard)}),
+        )
 
     if rule == AmountRule.CAP:
         if line.stated_cost is None:
-            return PricedLine(standard, version, _chinese(lambda: _("%(label)s ≤%(cap)s，未填实际费用 → 按上限 %(cap)s") % {
-                "label": label(), "cap": money_text(standard)}))
+            return PricedLine(
+                standard,
+                version,
+                _chinese(
+                    lambda: (
+                        _("%(label)s ≤%(cap)s，未填实际费用 → 按上限 %(cap)s") % {"label": label(), "cap": money_text(standard)}
+                    )
+                ),
+            )
         amount = min(standard, line.stated_cost)
-        return PricedLine(amount, version, _chinese(lambda: _("%(label)s ≤%(cap)s，实际费用 %(cost)s → %(amount)s") % {
-            "label": label(), "cap": money_text(standard), "cost": money_text(line.stated_cost), "amount": money_text(amount)}))
+        return PricedLine(
+            amount,
+            version,
+            _chinese(
+                lambda: (
+                    _("%(label)s ≤%(cap)s，实际费用 %(cost)s → %(amount)s")
+                    % {
+                        "label": label(),
+                        "cap": money_text(standard),
+                        "cost": money_text(line.stated_cost),
+                        "amount": money_text(amount),
+                    }
+                )
+            ),
+        )
 
     capped = version.capped_by_cost
     limit = "≤" if capped else ""
     if rule == AmountRule.PER_DAY:
         days = int(line.training_days or 0)
         gross = _money(standard * days)
-        return PricedLine(_settle(gross, line.stated_cost, capped), version, _chinese(
-            lambda: _("%(label)s %(limit)s%(rate)s/天 × %(days)d 天") % {
-                "label": label(), "limit": limit, "rate": money_text(standard), "days": days}
-            + _settle_text(gross, line.stated_cost, capped)))
+        return PricedLine(
+            _settle(gross, line.stated_cost, capped),
+            version,
+            _chinese(
+                lambda: (
+                    _("%(label)s %(limit)s%(rate)s/天 × %(days)d 天")
+                    % {"label": label(), "limit": limit, "rate": money_text(standard), "days": days}
+                    + _settle_text(gross, line.stated_cost, capped)
+                )
+            ),
+        )
 
     if rule == AmountRule.PER_PERIOD:
         claimed = getattr(line, "periods", None)
@@ -292,12 +339,21 @@ def price_line(*, policy: SubsidyPolicy, line, versions: VersionBook | None = No
                 note = _("（未填期数，按 1 %(unit)s）") % {"unit": count_unit}
             elif claimed > counted:
                 note = _("（申领 %(claimed)d %(unit)s，最多 %(max)d %(unit)s）") % {
-                    "claimed": claimed, "max": version.max_periods, "unit": count_unit}
+                    "claimed": claimed,
+                    "max": version.max_periods,
+                    "unit": count_unit,
+                }
             else:
                 note = ""
             return _("%(label)s %(limit)s%(rate)s/%(per)s × %(n)d %(unit)s%(note)s") % {
-                "label": label(), "limit": limit, "rate": money_text(standard), "per": per_unit, "n": counted,
-                "unit": count_unit, "note": note} + _settle_text(gross, line.stated_cost, capped)
+                "label": label(),
+                "limit": limit,
+                "rate": money_text(standard),
+                "per": per_unit,
+                "n": counted,
+                "unit": count_unit,
+                "note": note,
+            } + _settle_text(gross, line.stated_cost, capped)
 
         return PricedLine(_settle(gross, line.stated_cost, capped), version, _chinese(render_period))
 
@@ -321,8 +377,13 @@ def _price_on_base(policy: SubsidyPolicy, version: PolicyVersion, head: str, lin
     if base.amount_rule in OWN_AMOUNT_RULES:
         base_amount, _specific = _amount_for_level(base, line.level)
     if base_amount is None:
-        return _not_covered(version, lambda: _("%(head)s：基准标准 %(base)s 不适用于该等级（%(level)s）。") % {
-            "head": head, "base": base_head, "level": _level_label(line.level)})
+        return _not_covered(
+            version,
+            lambda: (
+                _("%(head)s：基准标准 %(base)s 不适用于该等级（%(level)s）。")
+                % {"head": head, "base": base_head, "level": _level_label(line.level)}
+            ),
+        )
     percent = Decimal(version.percent)
     if version.amount_rule == AmountRule.PERCENT_OF:
         gross = _money(base_amount * percent / 100)
@@ -331,8 +392,13 @@ def _price_on_base(policy: SubsidyPolicy, version: PolicyVersion, head: str, lin
     capped = version.capped_by_cost
 
     def render():
-        values = {"head": head, "level": _level_label(line.level), "base": base_head,
-                  "base_amount": money_text(base_amount), "percent": money_text(percent)}
+        values = {
+            "head": head,
+            "level": _level_label(line.level),
+            "base": base_head,
+            "base_amount": money_text(base_amount),
+            "percent": money_text(percent),
+        }
         if version.amount_rule == AmountRule.PERCENT_OF:
             text = _("%(head)s %(level)s：%(base)s %(base_amount)s × %(percent)s%%") % values
         else:

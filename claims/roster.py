@@ -106,7 +106,7 @@ def column_titles(fields: Iterable[str]) -> Callable[[], str]:
 
 
 def _located(row: int | None, column: Column | None, message: str) -> str:
-    """"第5行 发证日期：…" in the active language."""
+    """ "第5行 发证日期：…" in the active language."""
     if row is not None and column is not None:
         return _("第%(row)d行 %(column)s：%(message)s") % {"row": row, "column": column.title, "message": message}
     if row is not None:
@@ -221,8 +221,11 @@ def build_template(*, variants: Sequence[str] = (), today: datetime.date | None 
     # Allowed values, and drop-down lists that use them.
     choices_sheet = workbook.create_sheet(CHOICES_SHEET_TITLE)
     # Every choice and yes/no column, then the catalogue's variants (suggested, not enforced).
-    lists = {column.field: _choice_labels(column.choices) if column.kind == CHOICE else [YES, NO]
-             for column in COLUMNS if column.kind in (CHOICE, BOOL)}
+    lists = {
+        column.field: _choice_labels(column.choices) if column.kind == CHOICE else [YES, NO]
+        for column in COLUMNS
+        if column.kind in (CHOICE, BOOL)
+    }
     lists["variant"] = list(variants)
     last_row = MAX_ROWS + 1
     for list_index, (field_name, values) in enumerate(lists.items(), start=1):
@@ -369,8 +372,15 @@ def _read_header(header_row) -> list[str | None]:
     missing = [name for name in REQUIRED_FIELDS if name not in fields]
     errors = []
     if missing:
-        errors.append(row_error(1, None, lambda: _("缺少必填列：%(columns)s。请使用下载的模板，不要修改第1行标题。")
-                                % {"columns": column_titles(missing)()}))
+        errors.append(
+            row_error(
+                1,
+                None,
+                lambda: (
+                    _("缺少必填列：%(columns)s。请使用下载的模板，不要修改第1行标题。") % {"columns": column_titles(missing)()}
+                ),
+            )
+        )
     if unknown:
         errors.append(row_error(1, None, lambda: _("无法识别的列：%(columns)s。") % {"columns": "、".join(unknown)}))
     if duplicates:
@@ -412,8 +422,9 @@ def _cell_value(column: Column, value, row: int, errors: list[dict]):
         return None
     if column.kind == ID_NUMBER:
         if isinstance(value, float):
-            errors.append(row_error(row, column.field, lambda: _(
-                "身份证号码被存成了数字，末几位可能已丢失：请把该列设为文本后重新输入。")))
+            errors.append(
+                row_error(row, column.field, lambda: _("身份证号码被存成了数字，末几位可能已丢失：请把该列设为文本后重新输入。"))
+            )
             return None
         return str(value)
     if isinstance(value, (datetime.date, datetime.datetime, datetime.time)):
@@ -424,8 +435,16 @@ def _cell_value(column: Column, value, row: int, errors: list[dict]):
     if column.kind == CHOICE:
         key = _choice_key(column.choices, str(value))
         if key is None:
-            errors.append(row_error(row, column.field, lambda: _("无效的取值“%(value)s”，请从下拉列表中选择：%(allowed)s。")
-                                    % {"value": value, "allowed": "、".join(str(label) for label in column.choices.labels)}))
+            errors.append(
+                row_error(
+                    row,
+                    column.field,
+                    lambda: (
+                        _("无效的取值“%(value)s”，请从下拉列表中选择：%(allowed)s。")
+                        % {"value": value, "allowed": "、".join(str(label) for label in column.choices.labels)}
+                    ),
+                )
+            )
         return key
     if column.kind == BOOL:
         if isinstance(value, bool):
@@ -483,8 +502,15 @@ def read_roster(content: bytes) -> RosterSheet:
                         data[name] = _cell_value(COLUMNS_BY_FIELD[name], value, number, errors)
                     elif not _is_blank(value):
                         letter = get_column_letter(position + 1)
-                        errors.append(row_error(number, None, lambda letter=letter: _(
-                            "%(letter)s列没有标题，其中的内容无法导入：请删除或移到正确的列。") % {"letter": letter}))
+                        errors.append(
+                            row_error(
+                                number,
+                                None,
+                                lambda letter=letter: (
+                                    _("%(letter)s列没有标题，其中的内容无法导入：请删除或移到正确的列。") % {"letter": letter}
+                                ),
+                            )
+                        )
                 if data.get("id_number") == EXAMPLE_ID_NUMBER and data.get("name") == EXAMPLE_NAME:
                     errors.append(row_error(number, None, lambda: _("这是模板的示例行，请删除后再上传。")))
                 result.append(RosterRow(number=number, data=data, cell_errors=errors))
@@ -525,11 +551,11 @@ def check_rows(rows: Sequence[RosterRow], *, first_index: int = 0) -> tuple[list
         located = {error["field"] for error in row.cell_errors}
         prefix = f"lines[{index}]"
         for path, messages in collector.fields.items():
-            field_name = path[len(prefix) + 1:] if path.startswith(prefix + ".") else None
+            field_name = path[len(prefix) + 1 :] if path.startswith(prefix + ".") else None
             if field_name in located:
                 continue  # already explained by the cell (a date given as text is not also "required")
             for position, message in enumerate(messages):
-                message_en = english.fields.get(path, [])[position:position + 1] or [message]
+                message_en = english.fields.get(path, [])[position : position + 1] or [message]
                 errors.append(_parsed_error(row.number, field_name, message, message_en[0]))
     return lines, errors
 

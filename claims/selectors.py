@@ -33,9 +33,7 @@ def claims_visible_to(user) -> QuerySet:
         return Claim.objects.none()
     granted = _objects_with_perm(user, "claims.view_claim", Claim).values("pk")
     overseen = jurisdictions_overseen_by(user).values("pk")
-    return Claim.objects.filter(
-        Q(pk__in=granted) | (Q(jurisdiction__in=overseen) & ~Q(status=ClaimStatus.DRAFT))
-    )
+    return Claim.objects.filter(Q(pk__in=granted) | (Q(jurisdiction__in=overseen) & ~Q(status=ClaimStatus.DRAFT)))
 
 
 def get_claim_for_user(*, user, claim_id) -> Claim:

@@ -69,7 +69,11 @@ def _trainee_ids_for(lines: list[LineInput]) -> list[int]:
 
     def load(keys: list[str]) -> None:
         for start in range(0, len(keys), TRAINEE_BATCH):
-            ids.update(Trainee.objects.filter(id_number_digest__in=keys[start:start + TRAINEE_BATCH]).values_list("id_number_digest", "pk"))
+            ids.update(
+                Trainee.objects.filter(id_number_digest__in=keys[start : start + TRAINEE_BATCH]).values_list(
+                    "id_number_digest", "pk"
+                )
+            )
 
     load(wanted)
     missing = [digest for digest in wanted if digest not in ids]
@@ -216,20 +220,37 @@ def create_claim_from_inputs(*, user, header: ClaimHeader, lines: list[LineInput
         obj=claim,
         claim=claim,
         to_state=ClaimStatus.DRAFT,
-        detail={"provider": provider.code, "department": department.code, "policy": policy.code,
-                "class_name": claim.class_name, "total": claim.total, "lines": line_summary(claim),
-                **({"source": source} if source else {})},
+        detail={
+            "provider": provider.code,
+            "department": department.code,
+            "policy": policy.code,
+            "class_name": claim.class_name,
+            "total": claim.total,
+            "lines": line_summary(claim),
+            **({"source": source} if source else {}),
+        },
     )
     if provider.staff_group is not None:
-        record_event(actor=user, action=actions.PERMISSION_GRANTED, obj=claim, claim=claim,
-                     detail={"group": provider.staff_group.name, "perms": ["view_claim", "change_claim"]})
+        record_event(
+            actor=user,
+            action=actions.PERMISSION_GRANTED,
+            obj=claim,
+            claim=claim,
+            detail={"group": provider.staff_group.name, "perms": ["view_claim", "change_claim"]},
+        )
     return claim
 
 
 def _header_fields(claim: Claim) -> dict:
     """The claim's editable header and total, as the ledger records them before and after an edit."""
-    return {"department": claim.department.code, "policy": claim.policy.code, "class_name": claim.class_name,
-            "training_start": claim.training_start, "training_end": claim.training_end, "total": claim.total}
+    return {
+        "department": claim.department.code,
+        "policy": claim.policy.code,
+        "class_name": claim.class_name,
+        "training_start": claim.training_start,
+        "training_end": claim.training_end,
+        "total": claim.total,
+    }
 
 
 @transaction.atomic
@@ -269,6 +290,10 @@ def update_claim(*, user, claim: Claim, data: dict, refused: dict | None = None)
         claim=claim,
         from_state=claim.status,
         to_state=claim.status,
-        detail={"before": before, "after": after, **({"lines_before": lines_before, "lines": line_summary(claim)} if lines is not None else {})},
+        detail={
+            "before": before,
+            "after": after,
+            **({"lines_before": lines_before, "lines": line_summary(claim)} if lines is not None else {}),
+        },
     )
     return claim

@@ -21,5 +21,5 @@ def import_roster(self, upload_id: int) -> str:
             logger.exception("roster upload %s: giving up after %d retries", upload_id, self.request.retries)
             imports.give_up(upload_id=upload_id)
             raise
-        raise self.retry(exc=error, countdown=2 ** self.request.retries) from error
+        raise self.retry(exc=error, countdown=2**self.request.retries) from error
     return upload.status if upload is not None else "missing"

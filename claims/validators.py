@@ -46,8 +46,6 @@ def validate_credit_code(value: str) -> None:
     """GB 32100-2015 unified social credit code: 18 characters and the check character."""
     value = (value or "").strip().upper()
     if len(value) != 18 or any(char not in CREDIT_CODE_ALPHABET for char in value):
-        raise ValidationError(
-            _("统一社会信用代码须为18位，仅含数字和除I、O、S、V、Z外的大写字母。"), code="format"
-        )
+        raise ValidationError(_("统一社会信用代码须为18位，仅含数字和除I、O、S、V、Z外的大写字母。"), code="format")
     if credit_code_check_char(value[:17]) != value[17]:
         raise ValidationError(_("统一社会信用代码校验码错误。"), code="check_digit")

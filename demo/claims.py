@@ -7,10 +7,10 @@ from django.contrib.auth import get_user_model
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from workflow.services import decide_task, submit_claim
 from claims.models import Claim
 from claims.services import create_claim
 from claims.validators import resident_id_check_char
+from workflow.services import decide_task, submit_claim
 
 
 def _resident_id(serial: int) -> str:
@@ -20,30 +20,53 @@ def _resident_id(serial: int) -> str:
 
 def _open_task_id(claim: Claim) -> int:
     claim.refresh_from_db()
-    return Task.objects.filter(process_id=claim.process_id, status__in=(STATUS.NEW, STATUS.ASSIGNED)).values_list("pk", flat=True).get()
+    return (
+        Task.objects.filter(process_id=claim.process_id, status__in=(STATUS.NEW, STATUS.ASSIGNED))
+        .values_list("pk", flat=True)
+        .get()
+    )
 
 
 def _claim(user, *, class_no: int, serials, policy="S3", **line_fields) -> Claim:
     today = datetime.date.today()
-    lines = [{
-        "id_number": _resident_id(serial), "name": name, "occupation": "电工", "level": "senior",
-        "certificate_type": "special_operation", "certificate_number": f"T-{today.year}-{serial:04d}",
-        "certificate_date": (today - datetime.timedelta(days=30)).isoformat(), "training_days": 10, "stated_cost": "450.00",
-        **line_fields,
-    } for serial, name in serials]
-    return create_claim(user=user, data={
-        "department": "WL-YJJ", "policy": policy, "class_name": f"低压电工作业 {today.year} 第{class_no}期",
-        "training_start": (today - datetime.timedelta(days=60)).isoformat(),
-        "training_end": (today - datetime.timedelta(days=40)).isoformat(), "lines": lines,
-    })
+    lines = [
+        {
+            "id_number": _resident_id(serial),
+            "name": name,
+            "occupation": "电工",
+            "level": "senior",
+            "certificate_type": "special_operation",
+            "certificate_number": f"T-{today.year}-{serial:04d}",
+            "certificate_date": (today - datetime.timedelta(days=30)).isoformat(),
+            "training_days": 10,
+            "stated_cost": "450.00",
+            **line_fields,
+        }
+        for serial, name in serials
+    ]
+    return create_claim(
+        user=user,
+        data={
+            "department": "WL-YJJ",
+            "policy": policy,
+            "class_name": f"低压电工作业 {today.year} 第{class_no}期",
+            "training_start": (today - datetime.timedelta(days=60)).isoformat(),
+            "training_end": (today - datetime.timedelta(days=40)).isoformat(),
+            "lines": lines,
+        },
+    )
 
 
 def seed_demo_claims() -> int:
     """Only into a database without claims; returns how many were made."""
     if Claim.objects.exists():
         return 0
-    users = {user.username: user for user in get_user_model().objects.filter(username__in=(
-        "provider_clerk", "provider2_clerk", "dept_reviewer", "hr_reviewer"))}
+    users = {
+        user.username: user
+        for user in get_user_model().objects.filter(
+            username__in=("provider_clerk", "provider2_clerk", "dept_reviewer", "hr_reviewer")
+        )
+    }
     clerk, clerk2, dept, hr = (users[name] for name in ("provider_clerk", "provider2_clerk", "dept_reviewer", "hr_reviewer"))
     _claim(clerk, class_no=1, serials=[(1, "张三"), (2, "李四")])  # a draft
     at_department = _claim(clerk, class_no=2, serials=[(3, "王五"), (4, "赵六")])
@@ -51,8 +74,9 @@ def seed_demo_claims() -> int:
     at_hr = _claim(clerk2, class_no=3, serials=[(5, "钱七"), (6, "孙八")])
     submit_claim(user=clerk2, claim=at_hr)
     decide_task(user=dept, task_id=_open_task_id(at_hr), decision="approve", comment="材料齐全")
-    for class_no, (owner, serials) in enumerate([(clerk, [(7, "周九"), (8, "吴十"), (9, "郑十一")]),
-                                                 (clerk2, [(10, "王十二"), (11, "冯十三")])], start=4):
+    for class_no, (owner, serials) in enumerate(
+        [(clerk, [(7, "周九"), (8, "吴十"), (9, "郑十一")]), (clerk2, [(10, "王十二"), (11, "冯十三")])], start=4
+    ):
         approved = _claim(owner, class_no=class_no, serials=serials)
         submit_claim(user=owner, claim=approved)
         decide_task(user=dept, task_id=_open_task_id(approved), decision="approve", comment="材料齐全")

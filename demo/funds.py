@@ -8,7 +8,6 @@ from django.utils import timezone
 from audit import actions
 from audit.services import record_event
 from claims.models import Department, Jurisdiction, PolicyCategory, Provider
-
 from payments.models import Allocation, FundAccount, FundingPlan, PayeeAccount, PlanItem, PlanStatus
 from payments.services.payees import set_payee_account
 
@@ -29,28 +28,62 @@ DEMO_PROVIDER_ACCOUNTS = {
 def ensure_demo_funds(*, jurisdiction: Jurisdiction, year: int | None = None) -> FundAccount:
     year = year or timezone.localdate().year
     account, created = FundAccount.objects.get_or_create(
-        jurisdiction=jurisdiction, year=year,
-        defaults={"name": f"{jurisdiction.name}职业技能提升行动专账", "bank_name": "中国工商银行温岭支行",
-                  "account_number": "1207000000000000001", "budget": DEMO_BUDGET},
+        jurisdiction=jurisdiction,
+        year=year,
+        defaults={
+            "name": f"{jurisdiction.name}职业技能提升行动专账",
+            "bank_name": "中国工商银行温岭支行",
+            "account_number": "1207000000000000001",
+            "budget": DEMO_BUDGET,
+        },
     )
     if created:
-        record_event(actor=None, action=actions.FUND_ACCOUNT_CREATED, obj=account,
-                     detail={"jurisdiction": jurisdiction.code, "year": year, "name": account.name, "budget": account.budget, "demo": True})
+        record_event(
+            actor=None,
+            action=actions.FUND_ACCOUNT_CREATED,
+            obj=account,
+            detail={
+                "jurisdiction": jurisdiction.code,
+                "year": year,
+                "name": account.name,
+                "budget": account.budget,
+                "demo": True,
+            },
+        )
     now = timezone.now()
     for department in Department.objects.filter(jurisdiction=jurisdiction).order_by("code"):
         if FundingPlan.objects.filter(fund_account=account, department=department).exists():
             continue
         category, headcount, amount = DEMO_ALLOCATIONS.get(department.code, DEFAULT_ALLOCATION)
-        plan = FundingPlan.objects.create(fund_account=account, department=department, status=PlanStatus.ACCEPTED, total=amount,
-                                          headcount=headcount, filed_at=now, hr_accepted_at=now, finance_accepted_at=now)
+        plan = FundingPlan.objects.create(
+            fund_account=account,
+            department=department,
+            status=PlanStatus.ACCEPTED,
+            total=amount,
+            headcount=headcount,
+            filed_at=now,
+            hr_accepted_at=now,
+            finance_accepted_at=now,
+        )
         PlanItem.objects.create(plan=plan, category=category, headcount=headcount, amount=amount)
         allocation = Allocation.objects.create(fund_account=account, department=department, plan=plan, amount=amount)
-        record_event(actor=None, action=actions.PLAN_ACCEPTED, obj=plan, to_state=plan.status,
-                     detail={"department": department.code, "year": year, "total": amount, "demo": True})
-        record_event(actor=None, action=actions.ALLOCATION_CREATED, obj=allocation,
-                     detail={"department": department.code, "year": year, "amount": amount, "demo": True})
+        record_event(
+            actor=None,
+            action=actions.PLAN_ACCEPTED,
+            obj=plan,
+            to_state=plan.status,
+            detail={"department": department.code, "year": year, "total": amount, "demo": True},
+        )
+        record_event(
+            actor=None,
+            action=actions.ALLOCATION_CREATED,
+            obj=allocation,
+            detail={"department": department.code, "year": year, "amount": amount, "demo": True},
+        )
     for code, (bank_name, number) in DEMO_PROVIDER_ACCOUNTS.items():
         provider = Provider.objects.filter(code=code).first()
         if provider is not None and not PayeeAccount.objects.filter(provider=provider).exists():
-            set_payee_account(actor=None, provider=provider, account_name=provider.name, bank_name=bank_name, account_number=number)
+            set_payee_account(
+                actor=None, provider=provider, account_name=provider.name, bank_name=bank_name, account_number=number
+            )
     return account

@@ -10,15 +10,23 @@ from .selectors.batches import MAX_ID
 
 
 class CancelBatchForm(forms.Form):
-    reason = forms.CharField(label=_("作废理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
-                             error_messages={"required": _("作废批次须写明理由。")})
+    reason = forms.CharField(
+        label=_("作废理由"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": _("作废批次须写明理由。")},
+    )
 
 
 class PayeeAccountForm(forms.Form):
     account_name = forms.CharField(label=_("户名"), max_length=200)
     bank_name = forms.CharField(label=_("开户银行"), max_length=200)
-    account_number = forms.CharField(label=_("账号"), max_length=40, help_text=_("8–30 位数字；社会保障卡金融账户或银行账户。"),
-                                     widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}))
+    account_number = forms.CharField(
+        label=_("账号"),
+        max_length=40,
+        help_text=_("8–30 位数字；社会保障卡金融账户或银行账户。"),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    )
     reason = forms.CharField(label=_("更正理由"), max_length=500, required=False)
 
 

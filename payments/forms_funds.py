@@ -48,8 +48,10 @@ class PlanItemsForm(ServiceErrorsMixin, forms.Form):
         super().__init__(*args, initial=initial, **kwargs)
         self.index: dict[int, str] = {}
         if departments is not None:
-            self.fields["department"] = forms.ChoiceField(label=_("行业主管部门"), choices=[(d.code, d.name) for d in departments])
-        for code, label in PolicyCategory.choices:
+            self.fields["department"] = forms.ChoiceField(
+                label=_("行业主管部门"), choices=[(d.code, d.name) for d in departments]
+            )
+        for code, _label in PolicyCategory.choices:
             self.fields[f"headcount_{code}"] = forms.CharField(label=_("人数"), required=False, max_length=10)
             self.fields[f"amount_{code}"] = forms.CharField(label=_("金额"), required=False, max_length=20)
 
@@ -71,7 +73,7 @@ class PlanItemsForm(ServiceErrorsMixin, forms.Form):
         for name, problems in fields.items():
             target = None
             if name.startswith("items[") and "]." in name:
-                index, attribute = name[len("items["):].split("].", 1)
+                index, attribute = name[len("items[") :].split("].", 1)
                 code = self.index.get(int(index))
                 if code is not None and attribute in ("headcount", "amount"):
                     target = f"{attribute}_{code}"

@@ -15,7 +15,9 @@ class ServiceErrorsMixin:
         for name, problems in fields.items():
             target = name if name in self.fields else None
             for problem in problems:
-                self.add_error(target, f"{name}: {problem}" if target is None and name not in ("file", "non_field_errors") else problem)
+                self.add_error(
+                    target, f"{name}: {problem}" if target is None and name not in ("file", "non_field_errors") else problem
+                )
 
 
 class ResultUploadForm(ServiceErrorsMixin, forms.Form):
@@ -44,8 +46,9 @@ class RecoveryForm(ServiceErrorsMixin, forms.Form):
 
 class ReceiptForm(ServiceErrorsMixin, forms.Form):
     amount = forms.CharField(label=_("到账金额（元）"), max_length=20, required=False)
-    received_on = forms.CharField(label=_("到账日期"), max_length=10, required=False,
-                                  widget=forms.DateInput(attrs={"type": "date"}))
+    received_on = forms.CharField(
+        label=_("到账日期"), max_length=10, required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     reference = forms.CharField(label=_("缴款凭证号"), max_length=60, required=False)
 
     def __init__(self, *args, **kwargs):

@@ -17,7 +17,9 @@ from claims.models import ZERO, ClaimLine, Department, Jurisdiction, PolicyCateg
 class FundAccount(models.Model):
     """职业技能提升行动专账: one per jurisdiction and budget year (M1)."""
 
-    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="fund_accounts", verbose_name=_("行政区"))
+    jurisdiction = models.ForeignKey(
+        Jurisdiction, on_delete=models.PROTECT, related_name="fund_accounts", verbose_name=_("行政区")
+    )
     year = models.PositiveSmallIntegerField(_("年度"))
     name = models.CharField(_("账户名称"), max_length=200)
     bank_name = models.CharField(_("开户银行"), max_length=200)
@@ -52,7 +54,9 @@ class FundingPlan(models.Model):
     """A department's annual training plan with its subsidy budget, filed with HR and finance (M2)."""
 
     fund_account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="plans", verbose_name=_("专账"))
-    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="funding_plans", verbose_name=_("行业主管部门"))
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, related_name="funding_plans", verbose_name=_("行业主管部门")
+    )
     status = models.CharField(_("状态"), max_length=20, choices=PlanStatus.choices, default=PlanStatus.DRAFT)
     total = models.DecimalField(_("计划金额"), max_digits=14, decimal_places=2, default=ZERO)
     headcount = models.PositiveIntegerField(_("计划人数"), default=0)
@@ -60,9 +64,13 @@ class FundingPlan(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     filed_at = models.DateTimeField(null=True, blank=True)
-    hr_accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    hr_accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     hr_accepted_at = models.DateTimeField(null=True, blank=True)
-    finance_accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    finance_accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     finance_accepted_at = models.DateTimeField(null=True, blank=True)
     refusal_reason = models.TextField(_("退回理由"), blank=True)
 
@@ -98,7 +106,9 @@ class Allocation(models.Model):
     approvals add to it only while it stays within ``amount``."""
 
     fund_account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("专账"))
-    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("行业主管部门"))
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("行业主管部门")
+    )
     plan = models.OneToOneField(FundingPlan, on_delete=models.PROTECT, related_name="allocation")
     amount = models.DecimalField(_("分配金额"), max_digits=14, decimal_places=2)
     committed = models.DecimalField(_("已占用"), max_digits=14, decimal_places=2, default=ZERO)
@@ -109,7 +119,9 @@ class Allocation(models.Model):
         ordering = ["fund_account", "department"]
         constraints = [
             models.UniqueConstraint(fields=["fund_account", "department"], name="one_allocation_per_department_and_year"),
-            models.CheckConstraint(condition=Q(committed__gte=0) & Q(committed__lte=F("amount")), name="allocation_never_over_committed"),
+            models.CheckConstraint(
+                condition=Q(committed__gte=0) & Q(committed__lte=F("amount")), name="allocation_never_over_committed"
+            ),
         ]
 
     def __str__(self):
@@ -135,7 +147,8 @@ class PayeeAccount(models.Model):
         verbose_name_plural = _("收款账户")
         constraints = [
             models.CheckConstraint(
-                condition=(Q(provider__isnull=False) & Q(trainee__isnull=True)) | (Q(provider__isnull=True) & Q(trainee__isnull=False)),
+                condition=(Q(provider__isnull=False) & Q(trainee__isnull=True))
+                | (Q(provider__isnull=True) & Q(trainee__isnull=False)),
                 name="payee_account_has_one_owner",
             ),
         ]

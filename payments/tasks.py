@@ -18,7 +18,7 @@ def release_batch_task(self, batch_id: int) -> str:
         batch = batches.release_batch(batch_id=batch_id)
     except Exception as error:
         logger.warning("release of batch %s failed (attempt %d): %s", batch_id, self.request.retries + 1, error)
-        raise self.retry(exc=error, countdown=min(2 ** self.request.retries, 300)) from error
+        raise self.retry(exc=error, countdown=min(2**self.request.retries, 300)) from error
     return batch.status if batch is not None else "missing"
 
 

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from claims.http import scoped
 from claims.errors import DomainError, NotInScope
+from claims.http import scoped
 from claims.models import Payee
 from claims.selectors import jurisdictions_overseen_by
 from workflow import disbursement
@@ -42,10 +42,15 @@ def _error_text(error: DomainError) -> str:
 def batch_list(request):
     _require(request.user, access.READ_BATCHES)
     page = Paginator(selectors.batches_visible_to(request.user).order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "payments/batches/list.html", {
-        "page": page, "summary": selectors.awaiting_summary(request.user),
-        "may_build": access.may_build_batches(request.user),
-    })
+    return render(
+        request,
+        "payments/batches/list.html",
+        {
+            "page": page,
+            "summary": selectors.awaiting_summary(request.user),
+            "may_build": access.may_build_batches(request.user),
+        },
+    )
 
 
 @scoped
@@ -61,15 +66,25 @@ def batch_build(request):
                 messages.error(request, _("您负责多个行政区，请通过接口指定行政区。"))
             else:
                 batch = disbursement.build_batch(actor=request.user, jurisdiction=jurisdictions[0], claim_ids=claim_ids)
-                messages.success(request, _("已生成拨付批次 %(number)s：%(lines)s 行，%(payees)s 个收款人，合计 %(total)s 元。请另一名财政经办人复核发放。")
-                                 % {"number": batch.number, "lines": batch.line_count, "payees": batch.payee_count, "total": batch.total})
+                messages.success(
+                    request,
+                    _(
+                        "已生成拨付批次 %(number)s：%(lines)s 行，%(payees)s 个收款人，合计 %(total)s 元。请另一名财政经办人复核发放。"
+                    )
+                    % {"number": batch.number, "lines": batch.line_count, "payees": batch.payee_count, "total": batch.total},
+                )
                 return redirect("payments:batch", batch.pk)
         except DomainError as error:
             messages.error(request, _error_text(error))
-    return render(request, "payments/batches/build.html", {
-        **selectors.awaiting_page(request.user, request.GET.get("page"), PAGE_SIZE),
-        "selected": {str(value) for value in request.POST.getlist("claims")},
-    }, status=400 if request.method == "POST" else 200)
+    return render(
+        request,
+        "payments/batches/build.html",
+        {
+            **selectors.awaiting_page(request.user, request.GET.get("page"), PAGE_SIZE),
+            "selected": {str(value) for value in request.POST.getlist("claims")},
+        },
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @scoped
@@ -88,17 +103,25 @@ def _render_detail(request, batch, *, cancel_form: CancelBatchForm | None = None
         row["status_display"] = TransferStatus(row["status"]).label
     built = batch.status == BatchStatus.BUILT
     released = batch.status in (BatchStatus.RELEASED, BatchStatus.RECONCILED)
-    return render(request, "payments/batches/detail.html", {
-        "batch": batch, "lines": lines, "payees": payees,
-        "files": selectors.batch_files(batch) if released else [],
-        "checksum": selectors.payment_checksum(batch) if released else None,
-        "problems": services.check_batch(batch) if built else [],
-        "may_release": access.may_release_batch(user, batch),
-        "four_eyes": access.waits_for_another_releaser(user, batch),
-        "may_cancel": access.may_cancel_batch(user, batch), "may_download": access.may_download_bank_files(user, batch),
-        "releasing": batch.status == BatchStatus.RELEASING,
-        "cancel_form": cancel_form or CancelBatchForm(),
-    }, status=status)
+    return render(
+        request,
+        "payments/batches/detail.html",
+        {
+            "batch": batch,
+            "lines": lines,
+            "payees": payees,
+            "files": selectors.batch_files(batch) if released else [],
+            "checksum": selectors.payment_checksum(batch) if released else None,
+            "problems": services.check_batch(batch) if built else [],
+            "may_release": access.may_release_batch(user, batch),
+            "four_eyes": access.waits_for_another_releaser(user, batch),
+            "may_cancel": access.may_cancel_batch(user, batch),
+            "may_download": access.may_download_bank_files(user, batch),
+            "releasing": batch.status == BatchStatus.RELEASING,
+            "cancel_form": cancel_form or CancelBatchForm(),
+        },
+        status=status,
+    )
 
 
 @require_POST
@@ -155,9 +178,13 @@ def payee_accounts(request):
     _require(request.user, access.SET_PAYEE_ACCOUNTS)
     trainee = provider = None
     if request.GET.get("trainee") or request.POST.get("trainee"):
-        trainee = selectors.trainee_for_payee_account(user=request.user, trainee_id=request.POST.get("trainee") or request.GET.get("trainee"))
+        trainee = selectors.trainee_for_payee_account(
+            user=request.user, trainee_id=request.POST.get("trainee") or request.GET.get("trainee")
+        )
     elif request.GET.get("provider") or request.POST.get("provider"):
-        provider = selectors.provider_for_payee_account(user=request.user, code=request.POST.get("provider") or request.GET.get("provider"))
+        provider = selectors.provider_for_payee_account(
+            user=request.user, code=request.POST.get("provider") or request.GET.get("provider")
+        )
     owner = trainee or provider
     current = selectors.payee_account_of(owner) if owner is not None else None
     status = 200
@@ -177,14 +204,26 @@ def payee_accounts(request):
                 return redirect("payments:payee_accounts")
         status = 400
     elif owner is not None:
-        initial = {"account_name": current.account_name, "bank_name": current.bank_name} if current else {"account_name": owner.name}
+        initial = (
+            {"account_name": current.account_name, "bank_name": current.bank_name} if current else {"account_name": owner.name}
+        )
         form = PayeeAccountForm(initial=initial)
     else:
         form = None
     missing = Paginator(selectors.lines_without_payee_account(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     for row in missing.object_list:
         row["to_person"] = row["claim__policy__payee"] == Payee.TRAINEE
-    return render(request, "payments/batches/payee_accounts.html", {
-        "missing": missing, "form": form, "trainee": trainee, "provider": provider, "current": current,
-        "summary": selectors.awaiting_summary(request.user), "build_url": reverse("payments:batch_build"),
-    }, status=status)
+    return render(
+        request,
+        "payments/batches/payee_accounts.html",
+        {
+            "missing": missing,
+            "form": form,
+            "trainee": trainee,
+            "provider": provider,
+            "current": current,
+            "summary": selectors.awaiting_summary(request.user),
+            "build_url": reverse("payments:batch_build"),
+        },
+        status=status,
+    )

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from claims.http import scoped
 from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope
+from claims.http import scoped
 from claims.selectors import departments_of_reviewer, jurisdictions_overseen_by
 
 from . import access
@@ -68,15 +68,19 @@ def funds(request):
     own = list(departments_of_reviewer(request.user)) if access.may(request.user, access.DRAFT_PLANS) else []
     planned = {plan.department_id for plan in plans}
     year_accounts = [account for account in accounts if account.year == year]
-    return render(request, "payments/funds/index.html", {
-        "year": year,
-        "accounts": accounts,
-        "plans": plans,
-        "may_open_account": access.may(request.user, access.OPEN_FUND_ACCOUNTS),
-        # A reviewer may draft a plan for each of its departments without one this year.
-        "may_draft": bool(own and year_accounts and any(d.pk not in planned for d in own)),
-        "year_accounts": year_accounts,
-    })
+    return render(
+        request,
+        "payments/funds/index.html",
+        {
+            "year": year,
+            "accounts": accounts,
+            "plans": plans,
+            "may_open_account": access.may(request.user, access.OPEN_FUND_ACCOUNTS),
+            # A reviewer may draft a plan for each of its departments without one this year.
+            "may_draft": bool(own and year_accounts and any(d.pk not in planned for d in own)),
+            "year_accounts": year_accounts,
+        },
+    )
 
 
 @scoped
@@ -91,8 +95,13 @@ def fund_account_new(request):
             data = form.cleaned_data
             try:
                 account = services.create_fund_account(
-                    actor=request.user, jurisdiction=form.jurisdiction_object(), year=data["year"], name=data["name"],
-                    bank_name=data["bank_name"], account_number=data["account_number"], budget=data["budget"],
+                    actor=request.user,
+                    jurisdiction=form.jurisdiction_object(),
+                    year=data["year"],
+                    name=data["name"],
+                    bank_name=data["bank_name"],
+                    account_number=data["account_number"],
+                    budget=data["budget"],
                 )
             except InvalidInput as error:
                 form.add_service_errors(error.fields)
@@ -102,7 +111,9 @@ def fund_account_new(request):
                 messages.error(request, error.message)
                 status = 403
             else:
-                messages.success(request, _("已开设专账：%(name)s（%(year)s 年度）") % {"name": account.name, "year": account.year})
+                messages.success(
+                    request, _("已开设专账：%(name)s（%(year)s 年度）") % {"name": account.name, "year": account.year}
+                )
                 return redirect(f"{_funds_url()}?year={account.year}")
         else:
             status = 400
@@ -132,7 +143,9 @@ def _plan_form(request, *, account, plan=None):
     if request.method == "POST":
         form = PlanItemsForm(request.POST, departments=departments, plan=plan)
         if form.is_valid():
-            department = plan.department if plan is not None else next(d for d in departments if d.code == form.cleaned_data["department"])
+            department = (
+                plan.department if plan is not None else next(d for d in departments if d.code == form.cleaned_data["department"])
+            )
             try:
                 plan = services.save_plan(actor=request.user, fund_account=account, department=department, items=form.items())
             except InvalidInput as error:
@@ -143,8 +156,11 @@ def _plan_form(request, *, account, plan=None):
                 messages.error(request, error.message)
                 status = error.status
             else:
-                messages.success(request, _("已保存计划草稿：%(department)s %(year)s 年度") % {
-                    "department": plan.department.name, "year": account.year})
+                messages.success(
+                    request,
+                    _("已保存计划草稿：%(department)s %(year)s 年度")
+                    % {"department": plan.department.name, "year": account.year},
+                )
                 return redirect("payments:plan", plan.pk)
         else:
             status = 400
@@ -155,7 +171,9 @@ def _plan_form(request, *, account, plan=None):
 
 @scoped
 def plan_new(request):
-    account = selectors.get_fund_account_for_user(user=request.user, account_id=request.GET.get("account") or request.POST.get("account"))
+    account = selectors.get_fund_account_for_user(
+        user=request.user, account_id=request.GET.get("account") or request.POST.get("account")
+    )
     return _plan_form(request, account=account)
 
 
@@ -172,15 +190,20 @@ def _render_plan(request, plan, *, refuse_form=None, status=200):
     may_file = access.may_file_plan(user, plan)
     may_accept = access.may_accept_plan(user, plan)
     allocation = getattr(plan, "allocation", None) if plan.status == PlanStatus.ACCEPTED else None
-    return render(request, "payments/funds/plan.html", {
-        "plan": plan,
-        "items": list(plan.items.all()),
-        "allocation": allocation,
-        "may_edit": may_edit,
-        "may_file": may_file,
-        "may_accept": may_accept,
-        "refuse_form": refuse_form or (RefuseForm() if may_accept else None),
-    }, status=status)
+    return render(
+        request,
+        "payments/funds/plan.html",
+        {
+            "plan": plan,
+            "items": list(plan.items.all()),
+            "allocation": allocation,
+            "may_edit": may_edit,
+            "may_file": may_file,
+            "may_accept": may_accept,
+            "refuse_form": refuse_form or (RefuseForm() if may_accept else None),
+        },
+        status=status,
+    )
 
 
 @scoped
@@ -212,7 +235,9 @@ def plan_file(request, plan_id):
 def plan_accept(request, plan_id):
     plan = selectors.get_plan_for_user(user=request.user, plan_id=plan_id)
     # The plan's state says whose acceptance is next; the service checks the role.
-    success = _("人社局已确认计划，待财政确认。") if plan.status == PlanStatus.FILED else _("财政已确认计划，已形成年度资金分配。")
+    success = (
+        _("人社局已确认计划，待财政确认。") if plan.status == PlanStatus.FILED else _("财政已确认计划，已形成年度资金分配。")
+    )
     return _act(request, plan, lambda: services.accept_plan(actor=request.user, plan=plan), success)
 
 

@@ -11,8 +11,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from claims.http import scoped
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
+from claims.http import scoped
 from workflow import disbursement
 
 from . import access
@@ -34,11 +34,24 @@ def _require(user, capability: str) -> None:
 
 
 def _render_upload(request, batch, form, *, status=200, problems=None):
-    files = BankFile.objects.filter(batch=batch, kind=BankFileKind.RESULT).select_related("created_by").defer("content").order_by("-pk")
-    return render(request, "payments/results/upload.html", {
-        "batch": batch, "form": form, "files": files, "problems": problems or [],
-        "may_upload": batch.status in (BatchStatus.RELEASED, BatchStatus.RECONCILED),
-    }, status=status)
+    files = (
+        BankFile.objects.filter(batch=batch, kind=BankFileKind.RESULT)
+        .select_related("created_by")
+        .defer("content")
+        .order_by("-pk")
+    )
+    return render(
+        request,
+        "payments/results/upload.html",
+        {
+            "batch": batch,
+            "form": form,
+            "files": files,
+            "problems": problems or [],
+            "may_upload": batch.status in (BatchStatus.RELEASED, BatchStatus.RECONCILED),
+        },
+        status=status,
+    )
 
 
 @scoped
@@ -63,8 +76,11 @@ def result_upload(request, batch_id):
     except ActionForbidden as error:
         raise PermissionDenied(error.message) from None
     if summary.changed:
-        messages.success(request, _("已登记银行结果：入账 %(paid)s 笔，退票 %(returned)s 笔；%(claims)s 笔申领办结。")
-                         % {"paid": summary.paid, "returned": summary.returned, "claims": summary.claims_paid})
+        messages.success(
+            request,
+            _("已登记银行结果：入账 %(paid)s 笔，退票 %(returned)s 笔；%(claims)s 笔申领办结。")
+            % {"paid": summary.paid, "returned": summary.returned, "claims": summary.claims_paid},
+        )
     else:
         messages.info(request, _("该回单的结果均已登记，未作改动。"))
     return redirect("payments:reconciliation", batch.pk)
@@ -84,12 +100,22 @@ def _row_order(item):
 def reconciliation(request, batch_id):
     batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
     report = selectors.reconciliation(batch)
-    returned = (batch.transfers.filter(status=TransferStatus.RETURNED).order_by("seq")
-                .prefetch_related(Prefetch("lines", queryset=BatchLine.objects.select_related("claim_line__claim").order_by("pk"))))
-    return render(request, "payments/results/reconciliation.html", {
-        "batch": batch, "report": report, "returned": returned, "may_upload": access.may(request.user, access.UPLOAD_BANK_RESULTS),
-        "files": BankFile.objects.filter(batch=batch, kind=BankFileKind.RESULT).defer("content").order_by("-pk"),
-    })
+    returned = (
+        batch.transfers.filter(status=TransferStatus.RETURNED)
+        .order_by("seq")
+        .prefetch_related(Prefetch("lines", queryset=BatchLine.objects.select_related("claim_line__claim").order_by("pk")))
+    )
+    return render(
+        request,
+        "payments/results/reconciliation.html",
+        {
+            "batch": batch,
+            "report": report,
+            "returned": returned,
+            "may_upload": access.may(request.user, access.UPLOAD_BANK_RESULTS),
+            "files": BankFile.objects.filter(batch=batch, kind=BankFileKind.RESULT).defer("content").order_by("-pk"),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- returns (退票)
@@ -98,11 +124,20 @@ def reconciliation(request, batch_id):
 @scoped
 def returns(request):
     transfers = selectors.returned_transfers_visible_to(request.user).prefetch_related(
-        Prefetch("lines", queryset=selectors.open_returned_batch_lines()
-                 .select_related("claim_line__claim", "claim_line__trainee").order_by("pk"), to_attr="open_batch_lines"))
+        Prefetch(
+            "lines",
+            queryset=selectors.open_returned_batch_lines()
+            .select_related("claim_line__claim", "claim_line__trainee")
+            .order_by("pk"),
+            to_attr="open_batch_lines",
+        )
+    )
     page = Paginator(transfers, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "payments/results/returns.html", {"page": page, "may_correct": access.may(request.user, access.CORRECT_RETURNED_PAYEES),
-                                                             "form": CorrectionForm()})
+    return render(
+        request,
+        "payments/results/returns.html",
+        {"page": page, "may_correct": access.may(request.user, access.CORRECT_RETURNED_PAYEES), "form": CorrectionForm()},
+    )
 
 
 @require_POST
@@ -115,14 +150,23 @@ def return_correct(request, transfer_id):
         return render(request, "payments/results/correct.html", {"transfer": transfer, "form": form}, status=400)
     data = form.cleaned_data
     try:
-        lines = services.correct_payee_after_return(actor=request.user, transfer=transfer, account_name=data.get("account_name", ""),
-                                                    bank_name=data.get("bank_name", ""), account_number=data.get("account_number", ""),
-                                                    reason=data.get("reason", ""))
+        lines = services.correct_payee_after_return(
+            actor=request.user,
+            transfer=transfer,
+            account_name=data.get("account_name", ""),
+            bank_name=data.get("bank_name", ""),
+            account_number=data.get("account_number", ""),
+            reason=data.get("reason", ""),
+        )
     except (InvalidInput, StepAlreadyTaken) as error:
         form.add_service_errors(error.fields)
         messages.error(request, error.message)
-        return render(request, "payments/results/correct.html", {"transfer": transfer, "form": form},
-                      status=400 if isinstance(error, InvalidInput) else 409)
+        return render(
+            request,
+            "payments/results/correct.html",
+            {"transfer": transfer, "form": form},
+            status=400 if isinstance(error, InvalidInput) else 409,
+        )
     except ActionForbidden as error:
         raise PermissionDenied(error.message) from None
     messages.success(request, _("已更正收款账户，%(n)s 行退票明细待编入下一批次。") % {"n": len(lines)})
@@ -142,8 +186,9 @@ def line_cancel(request, claim_id, line_no):
         status = 400
     elif request.method == "POST":
         try:
-            disbursement.cancel_line_payment(actor=request.user, line=line, reason_code=form.cleaned_data["reason_code"],
-                                         reason=form.cleaned_data["reason"])
+            disbursement.cancel_line_payment(
+                actor=request.user, line=line, reason_code=form.cleaned_data["reason_code"], reason=form.cleaned_data["reason"]
+            )
         except (InvalidInput, StepAlreadyTaken) as error:
             form.add_service_errors(error.fields)
             messages.error(request, error.message)
@@ -172,9 +217,15 @@ def recovery_open(request, claim_id, line_no):
     elif request.method == "POST":
         data = form.cleaned_data
         try:
-            order = recovery_services.open_recovery(actor=request.user, line=line, amount_due=data["amount_due"],
-                                                    payer_kind=data["payer_kind"], payer_name=data["payer_name"],
-                                                    reason_code=data["reason_code"], reason=data["reason"])
+            order = recovery_services.open_recovery(
+                actor=request.user,
+                line=line,
+                amount_due=data["amount_due"],
+                payer_kind=data["payer_kind"],
+                payer_name=data["payer_name"],
+                reason_code=data["reason_code"],
+                reason=data["reason"],
+            )
         except (InvalidInput, StepAlreadyTaken) as error:
             form.add_service_errors(error.fields)
             messages.error(request, error.message)
@@ -184,8 +235,12 @@ def recovery_open(request, claim_id, line_no):
         else:
             messages.success(request, _("已开具追回单。"))
             return redirect("payments:recovery", order.pk)
-    return render(request, "payments/results/recovery_form.html",
-                  {"line": line, "claim": line.claim, "form": form, "figures": figures}, status=status)
+    return render(
+        request,
+        "payments/results/recovery_form.html",
+        {"line": line, "claim": line.claim, "form": form, "figures": figures},
+        status=status,
+    )
 
 
 @scoped
@@ -199,13 +254,20 @@ def recoveries(request):
 
 
 def _render_recovery(request, order, form=None, status=200):
-    return render(request, "payments/results/recovery.html", {
-        "order": order, "line": order.claim_line, "claim": order.claim_line.claim,
-        "receipts": order.receipts.select_related("recorded_by").order_by("pk"),
-        "outstanding": order.amount_due - order.amount_recovered,
-        "form": form or ReceiptForm(),
-        "may_record": access.may_record_receipt(request.user, order),
-    }, status=status)
+    return render(
+        request,
+        "payments/results/recovery.html",
+        {
+            "order": order,
+            "line": order.claim_line,
+            "claim": order.claim_line.claim,
+            "receipts": order.receipts.select_related("recorded_by").order_by("pk"),
+            "outstanding": order.amount_due - order.amount_recovered,
+            "form": form or ReceiptForm(),
+            "may_record": access.may_record_receipt(request.user, order),
+        },
+        status=status,
+    )
 
 
 @scoped
@@ -223,8 +285,13 @@ def recovery_receipt(request, order_id):
         return _render_recovery(request, order, form, status=400)
     data = form.cleaned_data
     try:
-        recovery_services.record_recovery_receipt(actor=request.user, order=order, amount=data.get("amount", ""),
-                                                  received_on=data.get("received_on", ""), reference=data.get("reference", ""))
+        recovery_services.record_recovery_receipt(
+            actor=request.user,
+            order=order,
+            amount=data.get("amount", ""),
+            received_on=data.get("received_on", ""),
+            reference=data.get("reference", ""),
+        )
     except (InvalidInput, StepAlreadyTaken) as error:
         form.add_service_errors(error.fields)
         messages.error(request, error.message)

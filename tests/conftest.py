@@ -158,7 +158,9 @@ class DemoSeed:
             # remove() only deletes what the seed added: it cannot undo a change to what migrate made.
             # Then no seed is kept: the database is emptied as after a transactional test, and
             # `demo` seeds in each test's transaction (slower, as it was before).
-            warnings.warn(f"seed_demo changed rows that migrate made ({self.changed}): the demo is seeded in each test")
+            warnings.warn(
+                f"seed_demo changed rows that migrate made ({self.changed}): the demo is seeded in each test", stacklevel=2
+            )
             call_command("flush", interactive=False, verbosity=0)
         self.added = {table: sorted(set(after[table]) - set(before[table])) for table in tables}
         self.added = {table: pks for table, pks in self.added.items() if pks}

@@ -237,9 +237,14 @@ def role_tests_in(tree: ast.AST) -> list[tuple[int, str]]:
 
 def group_reads_in(tree: ast.AST) -> list[tuple[int, str]]:
     """user.groups.filter(…) and the like (not a regex match's .groups())."""
-    return [(node.lineno, f".groups.{node.attr}") for node in ast.walk(tree)
-            if isinstance(node, ast.Attribute) and node.attr in GROUP_READS
-            and isinstance(node.value, ast.Attribute) and node.value.attr == "groups"]
+    return [
+        (node.lineno, f".groups.{node.attr}")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr in GROUP_READS
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "groups"
+    ]
 
 
 def test_no_module_outside_the_access_modules_tests_role_groups():
@@ -260,9 +265,11 @@ def test_no_module_outside_the_access_modules_tests_role_groups():
 
 
 def test_the_guard_catches_a_role_test():
-    sample = ast.parse("from claims import roles\nfrom claims.roles import has_role\n"
-                       "def f(user):\n    return roles.has_role(user, 'x') or user.groups.filter(name='x').exists()\n"
-                       "import re\nre.match('a', 'a').groups()\n")
+    sample = ast.parse(
+        "from claims import roles\nfrom claims.roles import has_role\n"
+        "def f(user):\n    return roles.has_role(user, 'x') or user.groups.filter(name='x').exists()\n"
+        "import re\nre.match('a', 'a').groups()\n"
+    )
     assert [what for _line, what in role_tests_in(sample)] == ["import has_role", ".has_role"]
     assert [what for _line, what in group_reads_in(sample)] == [".groups.filter"]
 
@@ -285,8 +292,10 @@ def test_the_capability_filters_refuse_an_unknown_name(demo):
     from django.template import Context, Template, TemplateSyntaxError
 
     user = demo["hr_reviewer"]
-    shown = Template('{% load approvals_tags payments_results %}{% if user|payments_may:"open_recoveries" %}R{% endif %}'
-                     '{% if user|claims_may:"draft_claim" %}D{% endif %}').render(Context({"user": user}))
+    shown = Template(
+        '{% load approvals_tags payments_results %}{% if user|payments_may:"open_recoveries" %}R{% endif %}'
+        '{% if user|claims_may:"draft_claim" %}D{% endif %}'
+    ).render(Context({"user": user}))
     assert shown == "R"
     for library, name in (("payments_results", "payments_may"), ("approvals_tags", "claims_may")):
         with pytest.raises(TemplateSyntaxError):

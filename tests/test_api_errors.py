@@ -73,9 +73,19 @@ def test_bad_decisions_are_400_and_leave_the_task_open(submitted):
     assert set(body["fields"]) == {"decision"}
     body = error(decide(dept, task_id, decision="reject", comment="未开班"), 400)
     assert set(body["fields"]) == {"reason"}
-    body = error(decide(dept, task_id, decision="approve", lines=[{"line": 7, "decision": "approve"},
-                                                               {"line": "one", "decision": "reject", "reason": "LEVEL"},
-                                                               {"line": 2, "decision": "reject"}]), 400)
+    body = error(
+        decide(
+            dept,
+            task_id,
+            decision="approve",
+            lines=[
+                {"line": 7, "decision": "approve"},
+                {"line": "one", "decision": "reject", "reason": "LEVEL"},
+                {"line": 2, "decision": "reject"},
+            ],
+        ),
+        400,
+    )
     assert set(body["fields"]) == {"lines[0].line", "lines[1].line", "lines[2].reason"}
     body = error(decide(dept, task_id, decision="approve", lines="all"), 400)
     assert set(body["fields"]) == {"lines"}
@@ -183,10 +193,20 @@ def test_schema_and_docs_are_public(db):
     schema = anonymous.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert schema.status_code == 200
     paths = schema.json()["paths"]
-    for path in ("/api/v1/auth/token/", "/api/v1/claims/", "/api/v1/claims/{id}/", "/api/v1/claims/{id}/submit/",
-                 "/api/v1/claims/{id}/history/", "/api/v1/tasks/", "/api/v1/tasks/{id}/decide/",
-                 "/api/v1/tasks/{id}/take/", "/api/v1/departments/",
-                 "/api/v1/providers/", "/api/v1/policies/", "/api/v1/audit/verify/"):
+    for path in (
+        "/api/v1/auth/token/",
+        "/api/v1/claims/",
+        "/api/v1/claims/{id}/",
+        "/api/v1/claims/{id}/submit/",
+        "/api/v1/claims/{id}/history/",
+        "/api/v1/tasks/",
+        "/api/v1/tasks/{id}/decide/",
+        "/api/v1/tasks/{id}/take/",
+        "/api/v1/departments/",
+        "/api/v1/providers/",
+        "/api/v1/policies/",
+        "/api/v1/audit/verify/",
+    ):
         assert path in paths, path
     docs = anonymous.get("/api/docs/")
     assert docs.status_code == 200
@@ -204,7 +224,8 @@ def test_policies_list_the_catalogue_with_versions(demo):
     s3 = next(p for p in policies if p["code"] == "S3")
     assert (s3["payee"], s3["jurisdiction"]) == ("provider", "WL")
     assert [(v["version"], v["valid_from"], v["valid_to"]) for v in s3["versions"]] == [
-        (1, "2019-01-01", "2021-12-31"), (2, "2022-01-01", None),
+        (1, "2019-01-01", "2021-12-31"),
+        (2, "2022-01-01", None),
     ]
     assert s3["versions"][1]["amount_rule"] == "cap"
     assert s3["versions"][1]["amount_by_level"]["senior"] == "500.00"

@@ -13,9 +13,9 @@ import datetime
 import pytest
 
 from claims import roles
-from demo.management.commands.seed_demo import credit_code
 from claims.models import AmountRule, CertificateType, Level, Payee, PolicyVersion, SubsidyPolicy
 from claims.organisation import ensure_department, ensure_jurisdiction, ensure_provider, ensure_staff_user
+from demo.management.commands.seed_demo import credit_code
 
 from .api_support import create_claim, error, login, ok, submit
 from .conftest import DEMO_PASSWORD, claim_data, line, resident_id
@@ -24,18 +24,18 @@ EVERYONE = ("p1", "p1_draft", "p2", "zj")
 
 # username            claims listed and readable        tasks in their work list
 SCOPE = [
-    ("provider_clerk",   {"p1", "p1_draft"},             set()),
-    ("provider2_clerk",  {"p2"},                         set()),
-    ("zj_clerk",         {"zj"},                         set()),
-    ("dept_reviewer",    {"p1"},                         {"p1"}),
-    ("dept2_reviewer",   {"p2"},                         {"p2"}),
-    ("zj_reviewer",      {"zj"},                         {"zj"}),
-    ("hr_reviewer",      {"p1", "p2"},                   set()),
-    ("hr_head",          {"p1", "p2"},                   set()),
-    ("finance_officer",  {"p1", "p2"},                   set()),
-    ("finance_officer2", {"p1", "p2"},                   set()),
-    ("auditor",          {"p1", "p2"},                   set()),
-    ("admin",            set(),                          set()),
+    ("provider_clerk", {"p1", "p1_draft"}, set()),
+    ("provider2_clerk", {"p2"}, set()),
+    ("zj_clerk", {"zj"}, set()),
+    ("dept_reviewer", {"p1"}, {"p1"}),
+    ("dept2_reviewer", {"p2"}, {"p2"}),
+    ("zj_reviewer", {"zj"}, {"zj"}),
+    ("hr_reviewer", {"p1", "p2"}, set()),
+    ("hr_head", {"p1", "p2"}, set()),
+    ("finance_officer", {"p1", "p2"}, set()),
+    ("finance_officer2", {"p1", "p2"}, set()),
+    ("auditor", {"p1", "p2"}, set()),
+    ("admin", set(), set()),
 ]
 
 
@@ -44,15 +44,22 @@ def zhuji(demo):
     """A second jurisdiction with a department, a provider, a clerk, a reviewer and an S3 standard in force."""
     jurisdiction = ensure_jurisdiction(code="ZJ", name="诸暨市")
     department = ensure_department(jurisdiction=jurisdiction, code="ZJ-YJJ", name="诸暨市应急管理局")
-    provider = ensure_provider(jurisdiction=jurisdiction, code="ZJ-P001", name="诸暨市某培训学校",
-                               credit_code=credit_code("91330681MA2BB0001"))
+    provider = ensure_provider(
+        jurisdiction=jurisdiction, code="ZJ-P001", name="诸暨市某培训学校", credit_code=credit_code("91330681MA2BB0001")
+    )
     ensure_staff_user(username="zj_clerk", password=DEMO_PASSWORD, role=roles.PROVIDER_CLERK, scope_group=provider.staff_group)
-    ensure_staff_user(username="zj_reviewer", password=DEMO_PASSWORD, role=roles.DEPARTMENT_REVIEWER,
-                      scope_group=department.staff_group)
+    ensure_staff_user(
+        username="zj_reviewer", password=DEMO_PASSWORD, role=roles.DEPARTMENT_REVIEWER, scope_group=department.staff_group
+    )
     policy = SubsidyPolicy.objects.create(jurisdiction=jurisdiction, code="S3", name="特种作业安全技能培训", payee=Payee.PROVIDER)
-    PolicyVersion.objects.create(policy=policy, version=1, valid_from=datetime.date(2022, 1, 1), amount_rule=AmountRule.CAP,
-                                 amount_by_level={Level.SENIOR.value: "500.00"},
-                                 certificate_types=[CertificateType.SPECIAL_OPERATION.value])
+    PolicyVersion.objects.create(
+        policy=policy,
+        version=1,
+        valid_from=datetime.date(2022, 1, 1),
+        amount_rule=AmountRule.CAP,
+        amount_by_level={Level.SENIOR.value: "500.00"},
+        certificate_types=[CertificateType.SPECIAL_OPERATION.value],
+    )
     return jurisdiction
 
 
@@ -63,12 +70,19 @@ def world(zhuji):
     claims = {
         "p1": submit(p1_clerk, create_claim(p1_clerk, claim_data())["id"]),
         "p1_draft": create_claim(p1_clerk, claim_data(lines=[line(resident_id(5), "赵六")], class_name="草稿班")),
-        "p2": submit(p2_clerk, create_claim(p2_clerk, claim_data(
-            department="WL-MZJ", lines=[line(resident_id(3), "孙七")]))["id"]),
-        "zj": submit(zj_clerk, create_claim(zj_clerk, claim_data(
-            department="ZJ-YJJ", lines=[line(resident_id(4), "周八")]))["id"]),
+        "p2": submit(
+            p2_clerk, create_claim(p2_clerk, claim_data(department="WL-MZJ", lines=[line(resident_id(3), "孙七")]))["id"]
+        ),
+        "zj": submit(
+            zj_clerk, create_claim(zj_clerk, claim_data(department="ZJ-YJJ", lines=[line(resident_id(4), "周八")]))["id"]
+        ),
     }
-    assert [claims[name]["status"] for name in EVERYONE] == ["department_review", "draft", "department_review", "department_review"]
+    assert [claims[name]["status"] for name in EVERYONE] == [
+        "department_review",
+        "draft",
+        "department_review",
+        "department_review",
+    ]
     return claims
 
 
@@ -117,13 +131,13 @@ def test_claims_and_tasks_out_of_scope_do_not_exist(world, username, sees, works
 
 # username          departments listed                     providers listed
 ORGANISATION = [
-    ("provider_clerk", "every WL department",                 {"WL-P001"}),
-    ("zj_clerk",       {"ZJ-YJJ"},                            {"ZJ-P001"}),
-    ("dept_reviewer",  {"WL-YJJ"},                            {"WL-P001", "WL-P002"}),
-    ("dept2_reviewer", {"WL-MZJ"},                            {"WL-P001", "WL-P002"}),
-    ("hr_reviewer",    "every WL department",                 {"WL-P001", "WL-P002"}),
-    ("auditor",        "every WL department",                 {"WL-P001", "WL-P002"}),
-    ("admin",          set(),                                 set()),
+    ("provider_clerk", "every WL department", {"WL-P001"}),
+    ("zj_clerk", {"ZJ-YJJ"}, {"ZJ-P001"}),
+    ("dept_reviewer", {"WL-YJJ"}, {"WL-P001", "WL-P002"}),
+    ("dept2_reviewer", {"WL-MZJ"}, {"WL-P001", "WL-P002"}),
+    ("hr_reviewer", "every WL department", {"WL-P001", "WL-P002"}),
+    ("auditor", "every WL department", {"WL-P001", "WL-P002"}),
+    ("admin", set(), set()),
 ]
 
 
@@ -163,5 +177,7 @@ def test_list_filters(world):
 
 def test_a_reviewer_cannot_decide_another_departments_claim_even_with_the_right_role(world):
     # dept2_reviewer holds the department reviewer role but not 应急管理局's scope.
-    error(login("dept2_reviewer").post(f"/api/v1/tasks/{world['p1']['task']}/decide/", {"decision": "approve"}, format="json"), 404)
+    error(
+        login("dept2_reviewer").post(f"/api/v1/tasks/{world['p1']['task']}/decide/", {"decision": "approve"}, format="json"), 404
+    )
     assert ok(login("dept_reviewer").get(f"/api/v1/claims/{world['p1']['id']}/"))["status"] == "department_review"

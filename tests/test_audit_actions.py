@@ -144,7 +144,7 @@ def test_the_scan_finds_literals_in_every_form_the_code_uses(tmp_path):
         'returned = [e for e in history if e.action == "e.seven"]\n'
         'record_event(action=f"{kind}.created", obj=x)\n'
         'parser.add_argument("--fast", action="store_true")\n'
-        'record_event(action=actions.CLAIM_PAID, obj=x)\n',
+        "record_event(action=actions.CLAIM_PAID, obj=x)\n",
         encoding="utf-8",
     )
     assert sorted(recorded_action_literals(probe)) == [
@@ -214,7 +214,7 @@ def test_the_claim_page_history_shows_labels_never_identifiers(client, journey, 
     body = client.get(f"/claims/{journey.pk}/").content.decode()
     text = visible_text(body)
     assert 'id="claim-history"' in body
-    history = text[text.index("办理记录"):]
+    history = text[text.index("办理记录") :]
     for event in AuditEvent.objects.filter(claim_id=journey.pk):
         assert f'data-action="{event.action}"' in body
         assert event.action not in history, event.action

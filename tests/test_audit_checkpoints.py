@@ -22,7 +22,7 @@ from audit.models import AuditEvent, Checkpoint
 from audit.services import record_event
 
 from .api_support import error, login, ok
-from .audit_support import audit_key, tamper, ledger_test_actions  # noqa: F401 - fixtures
+from .audit_support import audit_key, ledger_test_actions, tamper  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.usefixtures("ledger_test_actions")  # entries of the tests' own actions (audit_support)
 
@@ -30,7 +30,10 @@ pytestmark = pytest.mark.usefixtures("ledger_test_actions")  # entries of the te
 GO_SIGNER_KEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 GO_VERIFIER_KEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 GO_TEXT = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
-GO_NOTE = GO_TEXT + "\n\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+GO_NOTE = (
+    GO_TEXT
+    + "\n\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+)
 
 
 def append_events(count: int) -> None:
@@ -105,9 +108,8 @@ def test_sign_checkpoint_signs_the_rfc6962_root_as_a_c2sp_checkpoint(db, audit_k
 
 
 def test_the_command_and_the_celery_task_sign_when_the_ledger_grew(db, audit_key, celery_eager, settings):
-    from config.celery import app
-
     from audit.tasks import sign_checkpoint as sign_task
+    from config.celery import app
 
     append_events(3)
     out = io.StringIO()
@@ -175,7 +177,10 @@ def forgeries(checkpoint, settings):
     in step, as a careful forger would), and a note signed by another key."""
     other_root = hashlib.sha256(b"another history").digest()
     yield "edited root", {"note": replace_root(checkpoint.note, other_root), "root_hash": other_root.hex()}
-    yield "edited tree size", {"note": replace_size(checkpoint.note, checkpoint.tree_size - 1), "tree_size": checkpoint.tree_size - 1}
+    yield (
+        "edited tree size",
+        {"note": replace_size(checkpoint.note, checkpoint.tree_size - 1), "tree_size": checkpoint.tree_size - 1},
+    )
     stranger = signing.Signer(name=checkpoint.key_name, private_key=Ed25519PrivateKey.generate())
     yield "another key", {"note": stranger.sign_note(signing.checkpoint_text(settings.AUDIT_LOG_ORIGIN, checkpoint.tree_size, other_root)),
                           "root_hash": other_root.hex()}  # fmt: skip
@@ -258,7 +263,9 @@ def test_checkpoints_public_key_and_proofs_through_the_api(audit_key, demo):
     body = ok(auditor.get(f"/api/v1/audit/consistency/?first={early.tree_size}&second={late.tree_size}"))
     proof = [bytes.fromhex(p) for p in body["proof"]]
     assert merkle.verify_consistency(early.tree_size, late.tree_size, signed_root(early.note), signed_root(late.note), proof)
-    assert not merkle.verify_consistency(early.tree_size, late.tree_size, hashlib.sha256(b"forged").digest(), signed_root(late.note), proof)
+    assert not merkle.verify_consistency(
+        early.tree_size, late.tree_size, hashlib.sha256(b"forged").digest(), signed_root(late.note), proof
+    )
 
     for path, field in [
         ("/api/v1/audit/inclusion/", "seq"),

@@ -17,9 +17,9 @@ from django.apps import apps
 from django.contrib.auth.models import Group
 from django.test import Client
 from rest_framework.test import APIClient
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 
-from workflow import services as claim_process
-from workflow.services import LineDecisionInput
 from audit.models import AuditEvent
 from claims import catalogue, roles
 from claims import services as claims
@@ -27,8 +27,8 @@ from claims.errors import InvalidInput
 from claims.imports import receive_roster
 from claims.models import Claim, Jurisdiction, Trainee
 from claims.organisation import ensure_department, ensure_jurisdiction, ensure_provider, ensure_staff_user
-from viewflow.workflow.models import Task
-from viewflow.workflow.status import STATUS
+from workflow import services as claim_process
+from workflow.services import LineDecisionInput
 
 from .conftest import DEMO_PASSWORD, claim_data, line, resident_id
 from .test_roster_import import HEADER, fill_template, trainee_row, valid_id
@@ -51,11 +51,7 @@ OPEN = (STATUS.NEW, STATUS.ASSIGNED)
 
 
 def tracked_models():
-    return [
-        model
-        for model in apps.get_models()
-        if not model._meta.proxy and model._meta.label_lower not in NOT_LEDGER_STATE
-    ]
+    return [model for model in apps.get_models() if not model._meta.proxy and model._meta.label_lower not in NOT_LEDGER_STATE]
 
 
 def snapshot() -> dict:
@@ -121,8 +117,12 @@ def owners(label: str, pk, row: dict) -> list[tuple]:
         return [("auth.user", value("user_id"))]
     if label.endswith("objectpermission"):
         if "content_object_id" in row:  # direct foreign-key tables: the object's model by the table's name
-            target = {"claim": "claims.claim", "jurisdiction": "claims.jurisdiction", "department": "claims.department",
-                      "provider": "claims.provider"}[label.split(".")[1].replace("groupobjectpermission", "").replace("userobjectpermission", "")]
+            target = {
+                "claim": "claims.claim",
+                "jurisdiction": "claims.jurisdiction",
+                "department": "claims.department",
+                "provider": "claims.provider",
+            }[label.split(".")[1].replace("groupobjectpermission", "").replace("userobjectpermission", "")]
             return [(target, value("content_object_id"))]
         content_type = apps.get_model("contenttypes", "ContentType").objects.get(pk=value("content_type_id"))
         return [(f"{content_type.app_label}.{content_type.model}", value("object_pk"))]
@@ -132,7 +132,11 @@ def owners(label: str, pk, row: dict) -> list[tuple]:
 def covered(key: tuple, entries: list[AuditEvent]) -> bool:
     kind, ident = key
     for entry in entries:
-        if kind == "claim" and ident is not None and (entry.claim_id == ident or (entry.object_type, entry.object_id) == ("claims.claim", str(ident))):
+        if (
+            kind == "claim"
+            and ident is not None
+            and (entry.claim_id == ident or (entry.object_type, entry.object_id) == ("claims.claim", str(ident)))
+        ):
             return True
         if kind == "mention" and str(ident) in entry.payload:
             return True
@@ -203,12 +207,19 @@ def test_every_claim_service_records_each_change_with_before_and_after(demo, led
     assert {label for label, _pk, _row in call["changed"]} >= {"claims.claim", "claims.claimline", "claims.trainee"}
 
     with ledger.expect("claim.edited") as call:
-        claim = claims.update_claim(user=clerk, claim=claim, data={
-            "class_name": "低压电工作业 2026 第2期",
-            "lines": [line(resident_id(1), "张三"), line(resident_id(3), "王五", certificate_number="T-2026-0003")],
-        })
+        claim = claims.update_claim(
+            user=clerk,
+            claim=claim,
+            data={
+                "class_name": "低压电工作业 2026 第2期",
+                "lines": [line(resident_id(1), "张三"), line(resident_id(3), "王五", certificate_number="T-2026-0003")],
+            },
+        )
     edited = one(call["entries"], "claim.edited").detail
-    assert (edited["before"]["class_name"], edited["after"]["class_name"]) == ("低压电工作业 2026 第1期", "低压电工作业 2026 第2期")
+    assert (edited["before"]["class_name"], edited["after"]["class_name"]) == (
+        "低压电工作业 2026 第1期",
+        "低压电工作业 2026 第2期",
+    )
     assert [item["certificate_number"] for item in edited["lines_before"]] == ["T-2026-0001", "T-2026-0002"]
     assert [item["certificate_number"] for item in edited["lines"]] == ["T-2026-0001", "T-2026-0003"]
 
@@ -219,11 +230,18 @@ def test_every_claim_service_records_each_change_with_before_and_after(demo, led
         task = claim_process.take_task(user=dept, task_id=open_task(claim).pk)
 
     with ledger.expect("claim.approved_step") as call:
-        claim_process.decide_task(user=dept, task_id=task.pk, decision="approve", comment="ok",
-                              line_decisions=[LineDecisionInput(line=1, decision="approve")])
+        claim_process.decide_task(
+            user=dept,
+            task_id=task.pk,
+            decision="approve",
+            comment="ok",
+            line_decisions=[LineDecisionInput(line=1, decision="approve")],
+        )
     changed_lines = one(call["entries"], "claim.approved_step").detail["line_changes"]
     assert [(item["line"], item["before"]["decision"], item["after"]["decision"]) for item in changed_lines] == [
-        (1, "pending", "approve"), (2, "pending", "approve")]
+        (1, "pending", "approve"),
+        (2, "pending", "approve"),
+    ]
 
     with ledger.expect("claim.returned"):
         claim_process.decide_task(user=hr, task_id=open_task(claim).pk, decision="return", comment="第2行证书编号有误")
@@ -235,11 +253,19 @@ def test_every_claim_service_records_each_change_with_before_and_after(demo, led
         claim_process.submit_claim(user=clerk, claim=claim)
 
     with ledger.expect("claim.approved_step", "allocation.reserved") as call:
-        claim_process.decide_task(user=hr, task_id=open_task(claim).pk, decision="approve", comment="同意",
-                              line_decisions=[LineDecisionInput(line=2, decision="reject", reason="DOCS")])
+        claim_process.decide_task(
+            user=hr,
+            task_id=open_task(claim).pk,
+            decision="approve",
+            comment="同意",
+            line_decisions=[LineDecisionInput(line=2, decision="reject", reason="DOCS")],
+        )
     detail = one(call["entries"], "claim.approved_step").detail
-    assert {"line": 2, "before": {"decision": "approve", "decision_reason": ""},
-            "after": {"decision": "reject", "decision_reason": "DOCS"}} in detail["line_changes"]
+    assert {
+        "line": 2,
+        "before": {"decision": "approve", "decision_reason": ""},
+        "after": {"decision": "reject", "decision_reason": "DOCS"},
+    } in detail["line_changes"]
     assert detail["total_before"] != detail["total"]
 
     reserved = one(call["entries"], "allocation.reserved")
@@ -259,9 +285,16 @@ def test_override_and_rejection_are_recorded_and_a_failed_decision_leaves_nothin
 
     # Fails after the change (the task claimed, the flags re-checked): all of it rolls back with the entry.
     with ledger.nothing(), pytest.raises(InvalidInput):
-        claim_process.decide_task(user=hr, task_id=open_task(claim).pk, decision="approve", comment="x",
-                              line_decisions=[LineDecisionInput(line=1, decision="reject", reason="DUP"),
-                                              LineDecisionInput(line=2, decision="reject", reason="DUP")])
+        claim_process.decide_task(
+            user=hr,
+            task_id=open_task(claim).pk,
+            decision="approve",
+            comment="x",
+            line_decisions=[
+                LineDecisionInput(line=1, decision="reject", reason="DUP"),
+                LineDecisionInput(line=2, decision="reject", reason="DUP"),
+            ],
+        )
 
     flagged = claim.lines.get(line_no=2)
     assert "DUP" in [flag["code"] for flag in flagged.flags]
@@ -285,17 +318,23 @@ def test_override_and_rejection_are_recorded_and_a_failed_decision_leaves_nothin
 def test_roster_import_catalogue_and_organisation_services_record_their_changes(demo, ledger):
     clerk, admin = demo["provider_clerk"], demo["admin"]
     with ledger.expect("claim.created") as call:
-        upload = receive_roster(user=clerk, header=dict(HEADER), filename="花名册.xlsx",
-                                content=fill_template([trainee_row(n) for n in range(1, 4)]))
+        upload = receive_roster(
+            user=clerk, header=dict(HEADER), filename="花名册.xlsx", content=fill_template([trainee_row(n) for n in range(1, 4)])
+        )
     assert one(call["entries"], "claim.created").detail["source"]["roster_upload"] == upload.pk
 
     jurisdiction = Jurisdiction.objects.get(code="WL")
     with ledger.expect("catalogue.policy_created"):
-        policy = catalogue.create_policy(actor=admin, jurisdiction=jurisdiction, code="S19", name="演示", category="personal_certificate",
-                                         payee="trainee")
-    terms = catalogue.VersionTerms(valid_from=datetime.date(2024, 1, 1), amount_rule="cap",
-                                   amount_by_level={"junior": "1000", "senior": "2000.00"}, certificate_types=["skill_level"],
-                                   source="002 §三(十三)")
+        policy = catalogue.create_policy(
+            actor=admin, jurisdiction=jurisdiction, code="S19", name="演示", category="personal_certificate", payee="trainee"
+        )
+    terms = catalogue.VersionTerms(
+        valid_from=datetime.date(2024, 1, 1),
+        amount_rule="cap",
+        amount_by_level={"junior": "1000", "senior": "2000.00"},
+        certificate_types=["skill_level"],
+        source="002 §三(十三)",
+    )
     with ledger.expect():
         first = catalogue.add_version(actor=admin, policy=policy, terms=terms)
     with ledger.expect() as call:
@@ -329,11 +368,13 @@ def test_roster_import_catalogue_and_organisation_services_record_their_changes(
         ensure_provider(actor=admin, jurisdiction=other, code="XJ-P1", name="某学校（新）", credit_code="91350100M000100Y43")
 
     with ledger.expect("user.created"):
-        person = ensure_staff_user(actor=admin, username="xj_clerk", password="pw-1", role=roles.PROVIDER_CLERK,
-                                   scope_group=provider.staff_group)
+        person = ensure_staff_user(
+            actor=admin, username="xj_clerk", password="pw-1", role=roles.PROVIDER_CLERK, scope_group=provider.staff_group
+        )
     with ledger.expect("user.groups_changed", "user.updated") as call:
-        ensure_staff_user(actor=admin, username="xj_clerk", password="pw-2", role=roles.DEPARTMENT_REVIEWER,
-                          scope_group=department.staff_group)
+        ensure_staff_user(
+            actor=admin, username="xj_clerk", password="pw-2", role=roles.DEPARTMENT_REVIEWER, scope_group=department.staff_group
+        )
     groups = one(call["entries"], "user.groups_changed").detail
     assert groups["before"] == sorted([roles.PROVIDER_CLERK, "provider:XJ-P1"])
     assert groups["after"] == sorted([roles.DEPARTMENT_REVIEWER, "department:XJ-YJJ"])
@@ -369,7 +410,9 @@ def test_logins_failed_logins_logouts_tokens_and_denied_accesses_are_recorded(de
 
     api = APIClient(REMOTE_ADDR="10.9.9.9")
     with ledger.expect("auth.login_failed"):
-        assert api.post("/api/v1/auth/token/", {"username": "provider_clerk", "password": "wrong"}, format="json").status_code == 400
+        assert (
+            api.post("/api/v1/auth/token/", {"username": "provider_clerk", "password": "wrong"}, format="json").status_code == 400
+        )
     with ledger.expect("auth.token_issued") as call:
         response = api.post("/api/v1/auth/token/", {"username": "provider_clerk", "password": DEMO_PASSWORD}, format="json")
     token = response.json()["token"]
@@ -394,10 +437,14 @@ def test_no_raw_id_number_enters_the_ledger(demo):
     """After every service above has run on its own data, no payload holds an ID number in clear."""
     clerk = demo["provider_clerk"]
     numbers = [resident_id(n) for n in range(1, 4)] + [valid_id(n) for n in range(1, 4)]
-    claim = claims.create_claim(user=clerk, data=claim_data(lines=[line(number, f"人{n}", certificate_number=f"C{n}")
-                                                                    for n, number in enumerate(numbers[:3])]))
+    claim = claims.create_claim(
+        user=clerk,
+        data=claim_data(lines=[line(number, f"人{n}", certificate_number=f"C{n}") for n, number in enumerate(numbers[:3])]),
+    )
     claim_process.submit_claim(user=clerk, claim=claim)
-    receive_roster(user=clerk, header=dict(HEADER), filename="r.xlsx", content=fill_template([trainee_row(n) for n in range(1, 4)]))
+    receive_roster(
+        user=clerk, header=dict(HEADER), filename="r.xlsx", content=fill_template([trainee_row(n) for n in range(1, 4)])
+    )
     assert Trainee.objects.count() >= 6
     for entry in AuditEvent.objects.all():
         for number in numbers:

@@ -50,7 +50,9 @@ def run_verifier(home, export, *args) -> subprocess.CompletedProcess:
         with zipfile.ZipFile(export) as package:
             script.write_bytes(package.read("verify_export.py"))
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(home / "poison"), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([sys.executable, str(script), str(export), *args], cwd=home, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(script), str(export), *args], cwd=home, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def export_today(out) -> str:
@@ -85,7 +87,9 @@ def test_a_good_export_verifies_offline(ledger, auditor_machine, tmp_path, audit
     assert manifest["period"]["first_seq"] == 1
     assert [c["tree_size"] for c in manifest["checkpoints"]] == [ledger["early"].tree_size, ledger["late"].tree_size, total]
     lines = (out / "entries.jsonl").read_bytes().split(b"\n")
-    assert lines[:-1] == [p.encode() for p in AuditEvent.objects.filter(seq__lte=total).order_by("seq").values_list("payload", flat=True)]
+    assert lines[:-1] == [
+        p.encode() for p in AuditEvent.objects.filter(seq__lte=total).order_by("seq").values_list("payload", flat=True)
+    ]
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
 
@@ -186,7 +190,9 @@ def test_a_forged_trusted_checkpoint_fails(ledger, auditor_machine, tmp_path, au
     assert result.returncode == 1 and "trusted checkpoint: FAILED: signature check failed" in result.stdout, result.stdout
 
     # Signed by the log's key, over another history (a split view): the export does not extend it.
-    fork = audit_key.sign_note(signing.checkpoint_text(settings.AUDIT_LOG_ORIGIN, early.tree_size, hashlib.sha256(b"fork").digest()))
+    fork = audit_key.sign_note(
+        signing.checkpoint_text(settings.AUDIT_LOG_ORIGIN, early.tree_size, hashlib.sha256(b"fork").digest())
+    )
     kept.write_text(fork)
     result = run_verifier(auditor_machine, out, "--trusted-checkpoint", str(kept))
     assert result.returncode == 1 and "history was rewritten" in result.stdout, result.stdout
@@ -225,7 +231,7 @@ def test_the_period_is_whole_days_in_the_time_zone_and_the_export_reaches_back_t
     class Clock:  # the ledger's clock at the moments above, in turn
         @staticmethod
         def now():
-            return moments.pop(0).astimezone(datetime.timezone.utc)
+            return moments.pop(0).astimezone(datetime.UTC)
 
     monkeypatch.setattr(audit.services, "timezone", Clock)
     append_events(6)

@@ -8,7 +8,19 @@ from pathlib import Path
 import pytest
 
 AUDIT_DIR = Path(__file__).resolve().parent.parent / "audit"
-ABOVE_THE_LEDGER = {"claims", "payments", "workflow", "approvals", "notifications", "api", "auditor", "demo", "config", "bench", "tests"}
+ABOVE_THE_LEDGER = {
+    "claims",
+    "payments",
+    "workflow",
+    "approvals",
+    "notifications",
+    "api",
+    "auditor",
+    "demo",
+    "config",
+    "bench",
+    "tests",
+}
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
@@ -19,7 +31,10 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.append((node.lineno, node.module))
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "__import__"):
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+            "import_module",
+            "__import__",
+        ):
             if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
                 found.append((node.lineno, node.args[0].value))
     return found
@@ -36,5 +51,7 @@ def test_the_audit_app_imports_no_app_above_it(path):
 
 def test_the_scan_sees_imports_inside_functions(tmp_path):
     probe = tmp_path / "probe.py"
-    probe.write_text("def f():\n    from claims.selectors import claims_visible_to\n    import payments.models\n", encoding="utf-8")
+    probe.write_text(
+        "def f():\n    from claims.selectors import claims_visible_to\n    import payments.models\n", encoding="utf-8"
+    )
     assert [module for _line, module in imported_modules(probe)] == ["claims.selectors", "payments.models"]

@@ -19,7 +19,7 @@ from audit.selectors import verify_chain
 from audit.services import record_event
 
 from .api_support import login, ok
-from .audit_support import audit_key, tamper, triggers_disabled, ledger_test_actions  # noqa: F401 - fixtures
+from .audit_support import audit_key, ledger_test_actions, tamper, triggers_disabled  # noqa: F401 - fixtures
 from .test_concurrency import join_all, run_at_once
 
 pytestmark = pytest.mark.usefixtures("ledger_test_actions")  # entries of the tests' own actions (audit_support)
@@ -113,7 +113,12 @@ def test_one_changed_byte_is_named_by_the_verifier_command_and_api(audit_key, de
     assert f"hash chain: BROKEN at seq {victim.seq}" in output
 
     result = ok(login("auditor").get("/api/v1/audit/verify/"))
-    assert (result["ok"], result["chain_ok"], result["first_bad_seq"], result["events"]) == (False, False, victim.seq, victim.seq - 1)
+    assert (result["ok"], result["chain_ok"], result["first_bad_seq"], result["events"]) == (
+        False,
+        False,
+        victim.seq,
+        victim.seq - 1,
+    )
     assert result["first_bad_checkpoint"]["tree_size"] == checkpoint.tree_size
     assert "is not the signed root" in result["first_bad_checkpoint"]["error"]
 
@@ -162,7 +167,10 @@ def test_proofs_from_the_database_are_the_rfc_proofs(db, monkeypatch):
     scan = ledger_tree.scan_ledger(root_sizes=SIZES, store_subtrees=True)
     assert scan.ok and scan.size == 45
     assert {size: root for size, root in scan.roots.items()} == {size: memory.root(size) for size in SIZES}
-    cached = {(level, index): bytes.fromhex(digest) for level, index, digest in SubtreeHash.objects.values_list("level", "index", "hash")}
+    cached = {
+        (level, index): bytes.fromhex(digest)
+        for level, index, digest in SubtreeHash.objects.values_list("level", "index", "hash")
+    }
     assert set(cached) == {(level, index) for level in (2, 3, 4, 5) for index in range(45 >> level)}
     for (level, index), digest in cached.items():
         assert digest == memory.subtree(index << level, (index + 1) << level)

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from audit import merkle
 
 # The leaves and roots of the Certificate Transparency test vectors (RFC 6962 trees).
-LEAVES = [bytes.fromhex(h) for h in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"]]
+LEAVES = [
+    bytes.fromhex(h) for h in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"]
+]
 ROOTS = [
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",  # the empty tree: SHA-256()
     "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
@@ -232,8 +234,12 @@ def test_a_changed_leaf_breaks_inclusion_and_consistency_with_what_was_published
     changed = list(leaves)
     changed[index] = changed[index] + b"!"
     tree = merkle.MemoryTree.of_data(changed)
-    assert not merkle.verify_inclusion(index, size, merkle.leaf_hash(changed[index]), merkle.inclusion_proof(index, size, tree.subtree), published)
+    assert not merkle.verify_inclusion(
+        index, size, merkle.leaf_hash(changed[index]), merkle.inclusion_proof(index, size, tree.subtree), published
+    )
     first = data.draw(st.integers(index + 1, size), label="first")
     earlier_published = merkle.root_of_data(leaves[:first])
     rewritten = tree.root(size)
-    assert not merkle.verify_consistency(first, size, earlier_published, rewritten, merkle.consistency_proof(first, size, tree.subtree))
+    assert not merkle.verify_consistency(
+        first, size, earlier_published, rewritten, merkle.consistency_proof(first, size, tree.subtree)
+    )

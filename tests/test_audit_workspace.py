@@ -11,12 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from workflow import selectors as inbox
-from workflow.services import LineDecisionInput, decide_task, submit_claim
 from audit.models import AuditEvent
 from claims import roles
 from claims.organisation import ensure_jurisdiction, ensure_staff_user
 from claims.services import create_claim
+from workflow import selectors as inbox
+from workflow.services import LineDecisionInput, decide_task, submit_claim
 
 from .audit_support import audit_key  # noqa: F401 - fixture
 from .conftest import DEMO_PASSWORD, claim_data, resident_id
@@ -57,7 +57,9 @@ def journey(demo, monkeypatch):
     claim = create_claim(user=demo["provider_clerk"], data=claim_data())
     submit_claim(user=demo["provider_clerk"], claim=claim)
     clock.set(at(5))
-    decide_task(user=demo["dept_reviewer"], task_id=only_task(demo["dept_reviewer"]).pk, decision="approve", comment="材料齐全，抽查无误")
+    decide_task(
+        user=demo["dept_reviewer"], task_id=only_task(demo["dept_reviewer"]).pk, decision="approve", comment="材料齐全，抽查无误"
+    )
     clock.set(at(9))
     decide_task(
         user=demo["hr_reviewer"],
@@ -95,7 +97,9 @@ def test_an_auditor_finds_a_claim_by_trainee_id_number_through_the_digest(audito
     nobody = auditor.post("/audit/", {"id_number": resident_id(77)}, follow=True)
     assert journey.number not in nobody.content.decode()
 
-    by_filters = auditor.get("/audit/", {"status": "approved", "amount_min": "100", "submitted_from": "2026-03-01", "submitted_to": "2026-03-02"})
+    by_filters = auditor.get(
+        "/audit/", {"status": "approved", "amount_min": "100", "submitted_from": "2026-03-01", "submitted_to": "2026-03-02"}
+    )
     assert journey.number in by_filters.content.decode()
     outside = auditor.get("/audit/", {"submitted_from": "2026-03-03"})
     assert journey.number not in outside.content.decode()
@@ -173,7 +177,10 @@ def test_the_signed_package_downloads_as_a_zip_and_is_recorded(auditor, journey,
 def test_the_same_seed_draws_the_same_sample_and_every_draw_is_recorded(auditor, demo):
     numbers = []
     for serial in range(5):
-        claim = create_claim(user=demo["provider_clerk"], data=claim_data(lines=[claim_data()["lines"][0] | {"id_number": resident_id(10 + serial)}]))
+        claim = create_claim(
+            user=demo["provider_clerk"],
+            data=claim_data(lines=[claim_data()["lines"][0] | {"id_number": resident_id(10 + serial)}]),
+        )
         submit_claim(user=demo["provider_clerk"], claim=claim)
         numbers.append(claim.number)
     year = timezone.localdate().year
@@ -199,7 +206,12 @@ def test_the_same_seed_draws_the_same_sample_and_every_draw_is_recorded(auditor,
 @pytest.mark.parametrize("username", ["provider_clerk", "dept_reviewer"])
 def test_other_roles_get_403_on_every_audit_page(client, journey, demo, username):
     client.force_login(demo[username])
-    for url in ("/audit/", f"/audit/claims/{journey.pk}/", f"/audit/claims/{journey.pk}/as-of/?date=2026-03-05", "/audit/verify/"):
+    for url in (
+        "/audit/",
+        f"/audit/claims/{journey.pk}/",
+        f"/audit/claims/{journey.pk}/as-of/?date=2026-03-05",
+        "/audit/verify/",
+    ):
         assert client.get(url).status_code == 403, url
     for url, data in (
         ("/audit/", {"id_number": resident_id(1)}),
@@ -219,7 +231,9 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client, journey):
 def test_an_auditor_of_another_jurisdiction_does_not_see_the_claim(client, journey):
     with transaction.atomic():
         elsewhere = ensure_jurisdiction(code="XJ", name="他市")
-        stranger = ensure_staff_user(username="auditor_xj", password=DEMO_PASSWORD, role=roles.AUDITOR, scope_group=elsewhere.staff_group)
+        stranger = ensure_staff_user(
+            username="auditor_xj", password=DEMO_PASSWORD, role=roles.AUDITOR, scope_group=elsewhere.staff_group
+        )
     client.force_login(stranger)
     assert client.get(f"/audit/claims/{journey.pk}/").status_code == 404
     assert client.get(f"/audit/claims/{journey.pk}/as-of/", {"date": "2026-03-10"}).status_code == 404

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from workflow.selectors import open_task_of_claim
-from workflow.services import submit_claim
 from claims.models import Claim
 from claims.services import create_claim
+from workflow.selectors import open_task_of_claim
+from workflow.services import submit_claim
 
 from .conftest import DEMO_PASSWORD, claim_data
 
@@ -35,7 +35,9 @@ def browser_page(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with playwright_sync.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})  # browser default locale (en-US): pages must still open in Chinese
+        context = browser.new_context(
+            viewport={"width": 1400, "height": 1000}
+        )  # browser default locale (en-US): pages must still open in Chinese
         page = context.new_page()
         page.set_default_timeout(15_000)
         try:

@@ -19,8 +19,15 @@ from .payments_support import approved_claim, living_allowance_claim
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -51,12 +58,22 @@ def log_in(page, base_url: str, username: str, next_path: str) -> None:
 
 @pytest.mark.browser
 def test_finance_builds_and_the_other_officer_releases_a_batch_and_downloads_its_file(
-    transactional_db, live_server, demo, celery_eager, browser_page, tmp_path,
+    transactional_db,
+    live_server,
+    demo,
+    celery_eager,
+    browser_page,
+    tmp_path,
 ):
     first = approved_claim(demo, serials=(1, 2))
     person = living_allowance_claim(demo, serials=(50,))
-    set_payee_account(actor=demo["finance_officer"], trainee=ClaimLine.objects.get(claim=person).trainee,
-                      account_name="学员50", bank_name="社保卡开户银行", account_number="6217000012345678")
+    set_payee_account(
+        actor=demo["finance_officer"],
+        trainee=ClaimLine.objects.get(claim=person).trainee,
+        account_name="学员50",
+        bank_name="社保卡开户银行",
+        account_number="6217000012345678",
+    )
     expected_total = first.total + person.total
     page, expect, base = browser_page, playwright_sync.expect, live_server.url
 

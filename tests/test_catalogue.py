@@ -48,17 +48,28 @@ def catalogue_events(**filters):
 @pytest.fixture
 def entry(demo):
     """A new entry S19 in the demo jurisdiction, created by the administrator."""
-    return create_policy(actor=demo["admin"], jurisdiction=Jurisdiction.objects.get(code="WL"), code="S19",
-                         name="演示：个人取证补贴（新）", category="personal_certificate", payee="trainee")
+    return create_policy(
+        actor=demo["admin"],
+        jurisdiction=Jurisdiction.objects.get(code="WL"),
+        code="S19",
+        name="演示：个人取证补贴（新）",
+        category="personal_certificate",
+        payee="trainee",
+    )
 
 
 def priced_s3_claim(demo, certificate_date=None):
     """A draft of two S3 lines (certificate a month ago): priced by S3 v2."""
     date = (certificate_date or TODAY - datetime.timedelta(days=30)).isoformat()
-    return create_claim(user=demo["provider_clerk"], data=claim_data(lines=[
-        line(resident_id(1), "张三", certificate_date=date),
-        line(resident_id(2), "李四", certificate_number="T-2", certificate_date=date),
-    ]))
+    return create_claim(
+        user=demo["provider_clerk"],
+        data=claim_data(
+            lines=[
+                line(resident_id(1), "张三", certificate_date=date),
+                line(resident_id(2), "李四", certificate_number="T-2", certificate_date=date),
+            ]
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- services
@@ -66,8 +77,11 @@ def priced_s3_claim(demo, certificate_date=None):
 
 def test_add_version_numbers_it_and_closes_the_previous_one_the_day_before(demo, entry):
     first = add_version(actor=demo["admin"], policy=entry, terms=terms())
-    second = add_version(actor=demo["admin"], policy=entry,
-                         terms=terms(valid_from=datetime.date(2025, 7, 1), amount_by_level={"junior": "1200", "senior": "2400"}))
+    second = add_version(
+        actor=demo["admin"],
+        policy=entry,
+        terms=terms(valid_from=datetime.date(2025, 7, 1), amount_by_level={"junior": "1200", "senior": "2400"}),
+    )
     first.refresh_from_db()
     assert (first.version, first.valid_from, first.valid_to) == (1, datetime.date(2024, 1, 1), datetime.date(2025, 6, 30))
     assert (second.version, second.valid_from, second.valid_to) == (2, datetime.date(2025, 7, 1), None)
@@ -83,7 +97,11 @@ def test_add_version_numbers_it_and_closes_the_previous_one_the_day_before(demo,
     ]
     created, added, closed, added2 = (e.detail for e in events)
     assert created["before"] is None and created["after"] == {
-        "code": "S19", "name": "演示：个人取证补贴（新）", "category": "personal_certificate", "payee": "trainee"}
+        "code": "S19",
+        "name": "演示：个人取证补贴（新）",
+        "category": "personal_certificate",
+        "payee": "trainee",
+    }
     assert added["before"] is None and added["after"]["amount_by_level"] == {"junior": "1000.00", "senior": "2000.00"}
     assert closed["before"] == {"valid_to": None} and closed["after"] == {"valid_to": "2025-06-30"}
     assert (closed["policy"], closed["version"], closed["superseded_by"]) == ("S19", 1, 2)
@@ -98,7 +116,9 @@ def test_a_new_version_must_start_after_the_previous_one_started(demo, entry):
         add_version(actor=demo["admin"], policy=entry, terms=terms(valid_from=datetime.date(2024, 1, 1)))
     assert "valid_from" in refused.value.fields
     with pytest.raises(InvalidInput) as both:  # the date and the terms are reported together
-        add_version(actor=demo["admin"], policy=entry, terms=terms(valid_from=datetime.date(2023, 1, 1), amount_rule="per_period"))
+        add_version(
+            actor=demo["admin"], policy=entry, terms=terms(valid_from=datetime.date(2023, 1, 1), amount_rule="per_period")
+        )
     assert set(both.value.fields) == {"valid_from", "period"}
     assert list(entry.versions.values_list("version", "valid_to")) == [(1, None)]
     assert catalogue_events() == before
@@ -109,13 +129,19 @@ def test_a_new_version_never_cuts_into_dates_the_previous_one_already_priced(dem
     s3 = claim.policy
     last_priced = TODAY - datetime.timedelta(days=30)
     with pytest.raises(InvalidInput) as refused:
-        add_version(actor=demo["admin"], policy=s3, terms=replace(catalogue.terms_of(s3.versions.get(version=2)),
-                                                                  valid_from=last_priced, valid_to=None))
+        add_version(
+            actor=demo["admin"],
+            policy=s3,
+            terms=replace(catalogue.terms_of(s3.versions.get(version=2)), valid_from=last_priced, valid_to=None),
+        )
     assert last_priced.isoformat() in refused.value.message
     assert s3.versions.get(version=2).valid_to is None and s3.versions.count() == 2
 
-    third = add_version(actor=demo["admin"], policy=s3, terms=replace(catalogue.terms_of(s3.versions.get(version=2)),
-                                                                      valid_from=last_priced + datetime.timedelta(days=1)))
+    third = add_version(
+        actor=demo["admin"],
+        policy=s3,
+        terms=replace(catalogue.terms_of(s3.versions.get(version=2)), valid_from=last_priced + datetime.timedelta(days=1)),
+    )
     assert s3.versions.get(version=2).valid_to == last_priced
     assert third.version == 3
     # The lines keep the version that priced them.
@@ -139,16 +165,27 @@ def test_a_version_used_to_price_lines_is_never_changed_in_place(demo):
 def test_an_unused_version_is_corrected_with_before_and_after_in_the_ledger(demo, entry):
     first = add_version(actor=demo["admin"], policy=entry, terms=terms())
     second = add_version(actor=demo["admin"], policy=entry, terms=terms(valid_from=datetime.date(2025, 7, 1)))
-    update_version(actor=demo["admin"], version=second,
-                   terms=terms(valid_from=datetime.date(2025, 9, 1), amount_by_level={"junior": "1000", "senior": "2500"},
-                               notes="更正：高级工 2500"))
+    update_version(
+        actor=demo["admin"],
+        version=second,
+        terms=terms(
+            valid_from=datetime.date(2025, 9, 1), amount_by_level={"junior": "1000", "senior": "2500"}, notes="更正：高级工 2500"
+        ),
+    )
     first.refresh_from_db()
     second.refresh_from_db()
-    assert (second.valid_from, second.amount_by_level["senior"], second.notes) == (datetime.date(2025, 9, 1), "2500.00", "更正：高级工 2500")
+    assert (second.valid_from, second.amount_by_level["senior"], second.notes) == (
+        datetime.date(2025, 9, 1),
+        "2500.00",
+        "更正：高级工 2500",
+    )
     assert first.valid_to == datetime.date(2025, 8, 31)  # still ends the day before
     closed, updated = catalogue_events()[-2:]
     assert (closed.action, closed.detail["before"], closed.detail["after"]) == (
-        "catalogue.version_closed", {"valid_to": "2025-06-30"}, {"valid_to": "2025-08-31"})
+        "catalogue.version_closed",
+        {"valid_to": "2025-06-30"},
+        {"valid_to": "2025-08-31"},
+    )
     assert updated.action == "catalogue.version_updated" and updated.object_id == str(second.pk)
     assert updated.detail["changed"] == ["amount_by_level", "notes", "valid_from"]
     assert updated.detail["before"]["amount_by_level"]["senior"] == "2000.00"
@@ -170,14 +207,26 @@ INVALID_TERMS = [
     pytest.param({"amount_rule": "per_period", "period": ""}, "period", id="per_period needs a period"),
     pytest.param({"amount_rule": "cap", "period": "year"}, "period", id="only per_period has a period"),
     pytest.param({"amount_rule": "per_period", "period": "year", "max_periods": 0}, "max_periods", id="max_periods is positive"),
-    pytest.param({"amount_rule": "percent_of", "amount_by_level": {}, "percent": "50", "base_policy": "S99"}, "base_policy",
-                 id="the base standard exists in the jurisdiction"),
-    pytest.param({"amount_rule": "percent_of", "amount_by_level": {}, "percent": "150", "base_policy": "S1"}, "percent",
-                 id="a percentage is at most 100"),
-    pytest.param({"amount_rule": "uplift", "percent": "30", "base_policy": "S1"}, "amount_by_level",
-                 id="an uplift takes the base standard's amounts"),
-    pytest.param({"amount_rule": "uplift", "amount_by_level": {}, "percent": "30", "base_policy": "S19"}, "base_policy",
-                 id="a standard is not its own base"),
+    pytest.param(
+        {"amount_rule": "percent_of", "amount_by_level": {}, "percent": "50", "base_policy": "S99"},
+        "base_policy",
+        id="the base standard exists in the jurisdiction",
+    ),
+    pytest.param(
+        {"amount_rule": "percent_of", "amount_by_level": {}, "percent": "150", "base_policy": "S1"},
+        "percent",
+        id="a percentage is at most 100",
+    ),
+    pytest.param(
+        {"amount_rule": "uplift", "percent": "30", "base_policy": "S1"},
+        "amount_by_level",
+        id="an uplift takes the base standard's amounts",
+    ),
+    pytest.param(
+        {"amount_rule": "uplift", "amount_by_level": {}, "percent": "30", "base_policy": "S19"},
+        "base_policy",
+        id="a standard is not its own base",
+    ),
     pytest.param({"amount_rule": "fixed", "capped_by_cost": True}, "capped_by_cost", id="a fixed amount is not capped by cost"),
     pytest.param({"amount_by_level": {"master": "100"}}, "amount_by_level", id="levels are the eight-level ladder or *"),
     pytest.param({"amount_by_level": {"senior": "-5"}}, "amount_by_level", id="amounts are positive"),
@@ -205,8 +254,9 @@ def test_only_administrators_change_the_catalogue(demo, entry):
         with pytest.raises(ActionForbidden):
             add_version(actor=demo[username], policy=entry, terms=terms())
         with pytest.raises(ActionForbidden):
-            create_policy(actor=demo[username], jurisdiction=entry.jurisdiction, code="S20", name="x",
-                          category="skills", payee="provider")
+            create_policy(
+                actor=demo[username], jurisdiction=entry.jurisdiction, code="S20", name="x", category="skills", payee="provider"
+            )
     assert entry.versions.count() == 0 and not SubsidyPolicy.objects.filter(code="S20").exists()
 
 
@@ -217,7 +267,10 @@ def test_seed_demo_has_every_standard_and_is_idempotent(demo):
     versions = {(v.policy.code, v.version): v for v in PolicyVersion.objects.select_related("policy")}
     assert {code for code, _number in versions} == {f"S{n}" for n in range(1, 19)}
     assert versions[("S16", 1)].valid_to == datetime.date(2021, 12, 31) and ("S16", 2) not in versions
-    assert (versions[("S1", 2)].valid_to, versions[("S1", 3)].valid_from) == (datetime.date(2025, 12, 31), datetime.date(2026, 1, 1))
+    assert (versions[("S1", 2)].valid_to, versions[("S1", 3)].valid_from) == (
+        datetime.date(2025, 12, 31),
+        datetime.date(2026, 1, 1),
+    )
     assert versions[("S1", 3)].amount_by_level["senior"] == "4000.00" and "演示数据" in versions[("S1", 3)].notes
     assert all(v.source.startswith("002 §") for v in versions.values())
     events = len(catalogue_events())
@@ -247,7 +300,10 @@ def test_seed_demo_refreshes_a_stale_demo_version_only_while_unused_and_unedited
     assert (s4_v2.amount_by_level, s4_v2.source) == ({"*": "1000.00"}, "002 §二(四)")
     refreshed = catalogue_events(action="catalogue.version_updated", object_id=str(s4_v2.pk))[-1]
     assert (refreshed.actor, refreshed.detail["before"]["amount_by_level"], refreshed.detail["after"]["amount_by_level"]) == (
-        None, {"*": "900.00"}, {"*": "1000.00"})
+        None,
+        {"*": "900.00"},
+        {"*": "1000.00"},
+    )
     assert PolicyVersion.objects.get(pk=s5_v2.pk).notes == "管理员更正"  # an administrator's edit stays
     assert PolicyVersion.objects.get(pk=s3_v2.pk).source == "002 §三(三)"  # a used version never changes
     events = len(catalogue_events())
@@ -259,18 +315,51 @@ def test_the_api_lists_every_field_of_every_version(demo):
     policies = {p["code"]: p for p in ok(login("provider_clerk").get("/api/v1/policies/?page_size=100"))["results"]}
     assert list(policies)[:3] == ["S1", "S2", "S3"]
     s1, s2, s10, s16 = policies["S1"], policies["S2"], policies["S10"], policies["S16"]
-    assert (s1["category"], s1["payee"], s1["version_in_force"]) == ("skills", "provider", 3 if TODAY >= datetime.date(2026, 1, 1) else 2)
+    assert (s1["category"], s1["payee"], s1["version_in_force"]) == (
+        "skills",
+        "provider",
+        3 if TODAY >= datetime.date(2026, 1, 1) else 2,
+    )
     assert [(v["version"], v["valid_from"], v["valid_to"]) for v in s1["versions"]] == [
-        (1, "2019-01-01", "2021-12-31"), (2, "2022-01-01", "2025-12-31"), (3, "2026-01-01", None)]
+        (1, "2019-01-01", "2021-12-31"),
+        (2, "2022-01-01", "2025-12-31"),
+        (3, "2026-01-01", None),
+    ]
     v3 = s1["versions"][2]
-    assert set(v3) >= {"amount_rule", "amount_by_level", "variant_amounts", "period", "max_periods", "percent", "base_policy",
-                       "capped_by_cost", "certificate_types", "valid_from", "valid_to", "source", "notes"}
-    assert (v3["amount_rule"], v3["amount_by_level"]["senior"], v3["capped_by_cost"], v3["source"]) == ("cap", "4000.00", True, "002 §二(一)")
+    assert set(v3) >= {
+        "amount_rule",
+        "amount_by_level",
+        "variant_amounts",
+        "period",
+        "max_periods",
+        "percent",
+        "base_policy",
+        "capped_by_cost",
+        "certificate_types",
+        "valid_from",
+        "valid_to",
+        "source",
+        "notes",
+    }
+    assert (v3["amount_rule"], v3["amount_by_level"]["senior"], v3["capped_by_cost"], v3["source"]) == (
+        "cap",
+        "4000.00",
+        True,
+        "002 §二(一)",
+    )
     assert (s2["category"], s2["versions"][1]["amount_rule"], s2["versions"][1]["percent"], s2["versions"][1]["base_policy"]) == (
-        "project", "percent_of", "50.00", "S1")
+        "project",
+        "percent_of",
+        "50.00",
+        "S1",
+    )
     assert s2["versions"][1]["amount_by_level"] == {} and s2["versions"][1]["certificate_types"] == ["training"]
-    assert (s10["payee"], s10["versions"][1]["period"], s10["versions"][1]["max_periods"], s10["versions"][1]["capped_by_cost"]) == (
-        "enterprise", "year", 2, True)
+    assert (
+        s10["payee"],
+        s10["versions"][1]["period"],
+        s10["versions"][1]["max_periods"],
+        s10["versions"][1]["capped_by_cost"],
+    ) == ("enterprise", "year", 2, True)
     assert policies["S3"]["versions"][1]["variant_amounts"] == {"renewal": "100.00"}
     assert (s16["version_in_force"], len(s16["versions"]), s16["versions"][0]["amount_rule"]) == (None, 1, "uplift")
 
@@ -287,10 +376,19 @@ def web(user):
 def version_post(**overrides) -> dict:
     """What the add/edit version form posts: S19-like cap for junior and senior."""
     data = {
-        "valid_from": "2024-01-01", "valid_to": "", "amount_rule": "cap",
-        "amount_junior": "1000.00", "amount_senior": "2000.00",
-        "variant_amounts": "", "period": "", "max_periods": "", "percent": "", "base_policy": "",
-        "certificate_types": ["skill_level"], "source": "002 §三(十三)", "notes": "",
+        "valid_from": "2024-01-01",
+        "valid_to": "",
+        "amount_rule": "cap",
+        "amount_junior": "1000.00",
+        "amount_senior": "2000.00",
+        "variant_amounts": "",
+        "period": "",
+        "max_periods": "",
+        "percent": "",
+        "base_policy": "",
+        "certificate_types": ["skill_level"],
+        "source": "002 §三(十三)",
+        "notes": "",
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
@@ -339,16 +437,31 @@ def test_only_an_administrator_opens_the_edit_pages(demo, username):
     events = len(catalogue_events())
     for url in urls:
         assert client.get(url).status_code == 403, url
-        assert client.post(url, version_post(valid_from="2027-01-01", name="x", code="S30", category="skills",
-                                             payee="provider", jurisdiction="WL")).status_code == 403, url
+        assert (
+            client.post(
+                url,
+                version_post(
+                    valid_from="2027-01-01", name="x", code="S30", category="skills", payee="provider", jurisdiction="WL"
+                ),
+            ).status_code
+            == 403
+        ), url
     assert (s1.versions.count(), len(catalogue_events())) == (3, events)
     assert not SubsidyPolicy.objects.filter(code="S30").exists()
 
 
 def test_the_administrator_adds_an_entry_and_its_versions_through_the_pages(demo):
     admin = web(demo["admin"])
-    response = admin.post(reverse("claims:catalogue_policy_new"), {
-        "jurisdiction": "WL", "code": "S19", "name": "演示：技能提升补贴", "category": "personal_certificate", "payee": "trainee"})
+    response = admin.post(
+        reverse("claims:catalogue_policy_new"),
+        {
+            "jurisdiction": "WL",
+            "code": "S19",
+            "name": "演示：技能提升补贴",
+            "category": "personal_certificate",
+            "payee": "trainee",
+        },
+    )
     assert (response.status_code, response["Location"]) == (302, "/catalogue/WL/S19/versions/new/")
     assert admin.get(response["Location"]).status_code == 200
 
@@ -362,22 +475,38 @@ def test_the_administrator_adds_an_entry_and_its_versions_through_the_pages(demo
 
     s19 = SubsidyPolicy.objects.get(code="S19")
     assert list(s19.versions.values_list("version", "valid_from", "valid_to")) == [
-        (1, datetime.date(2024, 1, 1), datetime.date(2025, 12, 31)), (2, datetime.date(2026, 1, 1), None)]
+        (1, datetime.date(2024, 1, 1), datetime.date(2025, 12, 31)),
+        (2, datetime.date(2026, 1, 1), None),
+    ]
     assert s19.versions.get(version=2).amount_by_level == {"junior": "1000.00", "senior": "2500.00"}
     assert {e.actor_id for e in catalogue_events(object_type="claims.policyversion")} >= {demo["admin"].pk}
     page = admin.get("/catalogue/WL/S19/").content.decode()
-    assert [action for action in ("catalogue.policy_created", "catalogue.version_added", "catalogue.version_closed")
-            if f'data-action="{action}"' in page] == ["catalogue.policy_created", "catalogue.version_added", "catalogue.version_closed"]
+    assert [
+        action
+        for action in ("catalogue.policy_created", "catalogue.version_added", "catalogue.version_closed")
+        if f'data-action="{action}"' in page
+    ] == ["catalogue.policy_created", "catalogue.version_added", "catalogue.version_closed"]
     assert "<del>—</del> → <ins>2025-12-31</ins>" in page  # v1's end date set when v2 was added
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"valid_from": "2025-06-01"}, "须晚于 2026-01-01"),
-    ({"valid_from": "2027-01-01", "amount_rule": "per_period"}, "按月或按年计算的标准须选择期间"),
-    ({"valid_from": "2027-01-01", "amount_rule": "percent_of", "percent": "50", "base_policy": "S2"},
-     "各等级金额：按比例或上浮计算的标准，各等级金额取自基准标准，此处不填。"),
-    ({"valid_from": "2027-01-01", "variant_amounts": "renewal 100\nout of province"}, "第 2 行应为“类型代码 = 金额”。"),
-], ids=["starts before the version in force", "per_period without a period", "percent_of with amounts", "a malformed variant line"])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"valid_from": "2025-06-01"}, "须晚于 2026-01-01"),
+        ({"valid_from": "2027-01-01", "amount_rule": "per_period"}, "按月或按年计算的标准须选择期间"),
+        (
+            {"valid_from": "2027-01-01", "amount_rule": "percent_of", "percent": "50", "base_policy": "S2"},
+            "各等级金额：按比例或上浮计算的标准，各等级金额取自基准标准，此处不填。",
+        ),
+        ({"valid_from": "2027-01-01", "variant_amounts": "renewal 100\nout of province"}, "第 2 行应为“类型代码 = 金额”。"),
+    ],
+    ids=[
+        "starts before the version in force",
+        "per_period without a period",
+        "percent_of with amounts",
+        "a malformed variant line",
+    ],
+)
 def test_a_rejected_version_form_shows_the_errors_and_saves_nothing(demo, overrides, message):
     events = len(catalogue_events())
     response = web(demo["admin"]).post("/catalogue/WL/S1/versions/new/", version_post(**overrides))
@@ -388,8 +517,14 @@ def test_a_rejected_version_form_shows_the_errors_and_saves_nothing(demo, overri
 
 def test_the_administrator_corrects_an_unused_version_but_not_a_used_one(demo):
     admin = web(demo["admin"])
-    entry = create_policy(actor=demo["admin"], jurisdiction=Jurisdiction.objects.get(code="WL"), code="S19", name="演示",
-                          category="skills", payee="provider")
+    entry = create_policy(
+        actor=demo["admin"],
+        jurisdiction=Jurisdiction.objects.get(code="WL"),
+        code="S19",
+        name="演示",
+        category="skills",
+        payee="provider",
+    )
     add_version(actor=demo["admin"], policy=entry, terms=terms())
     edit_url = "/catalogue/WL/S19/versions/1/edit/"
     form = admin.get(edit_url)
@@ -399,8 +534,11 @@ def test_the_administrator_corrects_an_unused_version_but_not_a_used_one(demo):
     version = entry.versions.get()
     assert (version.amount_by_level["junior"], version.notes) == ("1100.00", "更正初级工金额")
     updated = catalogue_events(action="catalogue.version_updated")[-1]
-    assert (updated.actor_id, updated.detail["before"]["amount_by_level"]["junior"], updated.detail["after"]["amount_by_level"]["junior"]) == (
-        demo["admin"].pk, "1000.00", "1100.00")
+    assert (
+        updated.actor_id,
+        updated.detail["before"]["amount_by_level"]["junior"],
+        updated.detail["after"]["amount_by_level"]["junior"],
+    ) == (demo["admin"].pk, "1000.00", "1100.00")
 
     # S3 v2 has priced the lines of a claim: its edit page refuses, and so does a post.
     priced_s3_claim(demo)
@@ -410,7 +548,9 @@ def test_the_administrator_corrects_an_unused_version_but_not_a_used_one(demo):
     html = response.content.decode()
     assert response.redirect_chain == [("/catalogue/WL/S3/", 302)]
     assert "已用于 2 条申领明细的计价" in html and "请新增版本" in html
-    response = admin.post("/catalogue/WL/S3/versions/2/edit/", version_post(valid_from="2022-01-01", amount_senior="600"), follow=True)
+    response = admin.post(
+        "/catalogue/WL/S3/versions/2/edit/", version_post(valid_from="2022-01-01", amount_senior="600"), follow=True
+    )
     assert "已用于 2 条申领明细的计价" in response.content.decode()
     s3_v2.refresh_from_db()
     assert (version_snapshot(s3_v2), len(catalogue_events())) == (snapshot, events)
@@ -460,9 +600,18 @@ def test_an_edit_waits_for_a_claim_being_priced_with_the_version_and_then_refuse
                 read.set()
                 release.wait(THREAD_TIMEOUT)
                 ClaimLine.objects.create(
-                    claim=draft, line_no=9, trainee=trainee, occupation="电工", level="senior",
-                    certificate_type="special_operation", certificate_number="T-9", certificate_date=TODAY,
-                    training_days=5, amount=Decimal("500.00"), policy_version=book.in_force(s3.pk, TODAY))
+                    claim=draft,
+                    line_no=9,
+                    trainee=trainee,
+                    occupation="电工",
+                    level="senior",
+                    certificate_type="special_operation",
+                    certificate_number="T-9",
+                    certificate_date=TODAY,
+                    training_days=5,
+                    amount=Decimal("500.00"),
+                    policy_version=book.in_force(s3.pk, TODAY),
+                )
         except BaseException as error:  # noqa: BLE001 - reported to the test
             outcome["pricing"] = error
         finally:
@@ -470,8 +619,11 @@ def test_an_edit_waits_for_a_claim_being_priced_with_the_version_and_then_refuse
 
     def edit():
         try:
-            outcome["edit"] = update_version(actor=demo["admin"], version=version,
-                                             terms=replace(catalogue.terms_of(version), amount_by_level={"senior": "600.00"}))
+            outcome["edit"] = update_version(
+                actor=demo["admin"],
+                version=version,
+                terms=replace(catalogue.terms_of(version), amount_by_level={"senior": "600.00"}),
+            )
         except BaseException as error:  # noqa: BLE001
             outcome["edit"] = error
         finally:

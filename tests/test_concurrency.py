@@ -17,8 +17,6 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from viewflow.workflow.models import Process, Task
 
-from workflow import selectors as inbox
-from workflow.services import decide_task, submit_claim
 from audit.models import AuditEvent
 from audit.selectors import verify_chain
 from claims import roles
@@ -26,6 +24,8 @@ from claims.errors import StepAlreadyTaken
 from claims.models import Claim, ClaimStatus
 from claims.organisation import ensure_staff_user
 from claims.services import create_claim
+from workflow import selectors as inbox
+from workflow.services import decide_task, submit_claim
 
 from .conftest import DEMO_PASSWORD, claim_data, line, resident_id
 

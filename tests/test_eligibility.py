@@ -5,18 +5,15 @@ One table row per rule and outcome, each citing the paragraph the rule comes fro
 then story 3 of STORIES.md, the overrides, and the re-check at each review step."""
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Callable
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from workflow import selectors as inbox
-from claims.reasons import REASONS
-from workflow.services import LineDecisionInput, decide_task, override_flag, submit_claim
 from audit.models import AuditEvent
 from audit.selectors import verify_chain
 from claims.eligibility import ENGINE_CODES, RULES, check_claim, claim_deadline
@@ -33,7 +30,10 @@ from claims.models import (
     PolicyVersion,
     SubsidyPolicy,
 )
+from claims.reasons import REASONS
 from claims.services import create_claim
+from workflow import selectors as inbox
+from workflow.services import LineDecisionInput, decide_task, override_flag, submit_claim
 
 from .api_support import error, login, ok
 from .conftest import claim_data, line, resident_id
@@ -94,14 +94,20 @@ def ensure_policy(code: str, category: str, *, payee=Payee.TRAINEE, amounts=None
     """The demo catalogue's standard with its category; a version in force today if it has none
     (the full S1–S18 catalogue has them)."""
     jurisdiction = Jurisdiction.objects.get(code="WL")
-    policy, _created = SubsidyPolicy.objects.get_or_create(jurisdiction=jurisdiction, code=code, defaults={"name": code, "payee": payee})
+    policy, _created = SubsidyPolicy.objects.get_or_create(
+        jurisdiction=jurisdiction, code=code, defaults={"name": code, "payee": payee}
+    )
     if policy.category != category:
         policy.category = category
         policy.save(update_fields=["category"])
     if not policy.versions.exists():
         PolicyVersion.objects.create(
-            policy=policy, version=1, valid_from=datetime.date(2022, 1, 1), amount_rule=AmountRule.PER_DAY,
-            amount_by_level=amounts or {"*": "50.00"}, certificate_types=list(certificate_types),
+            policy=policy,
+            version=1,
+            valid_from=datetime.date(2022, 1, 1),
+            amount_rule=AmountRule.PER_DAY,
+            amount_by_level=amounts or {"*": "50.00"},
+            certificate_types=list(certificate_types),
         )
     return policy
 
@@ -131,7 +137,13 @@ class Case:
 def e2_three_this_year(demo):
     earlier = earlier_trainings(demo, 3)
     demo["_expected"] = [claim.number for claim in earlier]
-    return draft(demo["provider_clerk"], [person_line("养老护理员", policy="S1", level="intermediate")], n=9, policy="S1", department="WL-MZJ")
+    return draft(
+        demo["provider_clerk"],
+        [person_line("养老护理员", policy="S1", level="intermediate")],
+        n=9,
+        policy="S1",
+        department="WL-MZJ",
+    )
 
 
 def e2_two_this_year(demo):
@@ -192,7 +204,9 @@ def e2_a_fourth_overridden_counts(demo):
 def e2_living_allowance_is_not_a_training(demo):
     ensure_policy("S6", PolicyCategory.LIVING_ALLOWANCE)
     earlier_trainings(demo, 3)
-    return draft(demo["provider_clerk"], [person_line("养老护理员", policy="S6", hardship_group="low_income_rural")], n=9, policy="S6")
+    return draft(
+        demo["provider_clerk"], [person_line("养老护理员", policy="S6", hardship_group="low_income_rural")], n=9, policy="S6"
+    )
 
 
 def e3_same_occupation_and_level_years_ago(demo):
@@ -266,12 +280,19 @@ def hardship_missing(demo):
 
 def hardship_given(demo):
     ensure_policy("S6", PolicyCategory.LIVING_ALLOWANCE)
-    return draft(demo["provider_clerk"], [person_line("养老护理员", policy="S6", hardship_group="employment_difficulty")], n=9, policy="S6")
+    return draft(
+        demo["provider_clerk"], [person_line("养老护理员", policy="S6", hardship_group="employment_difficulty")], n=9, policy="S6"
+    )
 
 
 def e9_personal_certificate_after_free_training(demo):
     ensure_policy("S17", PolicyCategory.PERSONAL_CERTIFICATE)
-    return draft(demo["provider_clerk"], [person_line("养老护理员", policy="S17", level="intermediate", free_training=True)], n=9, policy="S17")
+    return draft(
+        demo["provider_clerk"],
+        [person_line("养老护理员", policy="S17", level="intermediate", free_training=True)],
+        n=9,
+        policy="S17",
+    )
 
 
 def e9_personal_certificate_after_paid_training(demo):
@@ -293,18 +314,43 @@ CASES = [
     Case("E2", E2_SOURCE, False, "withdrawn claim does not count", e2_one_earlier_claim_withdrawn),
     Case("E2", E2_SOURCE, False, "rejected line does not count", e2_one_earlier_line_rejected),
     Case("E2", E2_SOURCE, False, "draft does not count", e2_one_earlier_claim_still_a_draft),
-    Case("E2", E2_SOURCE, True, "line blocked by E2 does not count", e2_a_fourth_already_flagged_does_not_count, lambda demo, claim: demo["_expected"]),
-    Case("E2", E2_SOURCE, True, "overridden E2 line counts", e2_a_fourth_overridden_counts, lambda demo, claim: demo["_expected"]),
+    Case(
+        "E2",
+        E2_SOURCE,
+        True,
+        "line blocked by E2 does not count",
+        e2_a_fourth_already_flagged_does_not_count,
+        lambda demo, claim: demo["_expected"],
+    ),
+    Case(
+        "E2", E2_SOURCE, True, "overridden E2 line counts", e2_a_fourth_overridden_counts, lambda demo, claim: demo["_expected"]
+    ),
     Case("E2", E2_SOURCE, False, "living allowance is not a training", e2_living_allowance_is_not_a_training),
-    Case("E3", E2_SOURCE, True, "same occupation and level years ago", e3_same_occupation_and_level_years_ago, lambda demo, claim: demo["_expected"]),
+    Case(
+        "E3",
+        E2_SOURCE,
+        True,
+        "same occupation and level years ago",
+        e3_same_occupation_and_level_years_ago,
+        lambda demo, claim: demo["_expected"],
+    ),
     Case("E3", E2_SOURCE, False, "same occupation higher level", e3_same_occupation_higher_level),
     Case("E3", E2_SOURCE, False, "other occupation same level", e3_other_occupation_same_level),
     Case("E3", E2_SOURCE, False, "other person", e3_other_person),
-    Case("N3", "RULES.md §6 N3（浙江）", True, "intermediate after senior", n3_lower_after_higher, lambda demo, claim: demo["_expected"]),
+    Case(
+        "N3",
+        "RULES.md §6 N3（浙江）",
+        True,
+        "intermediate after senior",
+        n3_lower_after_higher,
+        lambda demo, claim: demo["_expected"],
+    ),
     Case("N3", "RULES.md §6 N3（浙江）", False, "lower level of another occupation", n3_lower_level_of_another_occupation),
     Case("N2", "RULES.md §6 N2（浙江、广东）", True, "certificate older than 12 months", n2_certificate_older_than_12_months),
     Case("N2", "RULES.md §6 N2（浙江、广东）", False, "certificate of last month", n2_certificate_of_last_month),
-    Case("N9", "RULES.md §6 N9（天津）", True, "two classes at once", n9_overlapping_class, lambda demo, claim: demo["_expected"]),
+    Case(
+        "N9", "RULES.md §6 N9（天津）", True, "two classes at once", n9_overlapping_class, lambda demo, claim: demo["_expected"]
+    ),
     Case("N9", "RULES.md §6 N9（天津）", False, "one class after the other", n9_classes_one_after_the_other),
     Case("N9", "RULES.md §6 N9（天津）", False, "overlapping claim still a draft", n9_overlapping_draft),
     Case("DUP", "002 §五(十九), 004 §五(三)", True, "twice in one claim", dup_twice_in_one_claim, line_no=3),
@@ -317,9 +363,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    "case", CASES, ids=[f"{c.code}-{'flag' if c.flagged else 'pass'}-{c.story}" for c in CASES]
-)
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.code}-{'flag' if c.flagged else 'pass'}-{c.story}" for c in CASES])
 def test_rule(demo, case: Case):
     claim = case.build(demo)
     line_no = case.line_no
@@ -430,12 +474,19 @@ def test_story3_hr_rejects_the_over_quota_line_with_e2_and_approves_the_rest(dem
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.HR_REVIEW
 
-    decide_task(user=hr, task_id=task.pk, decision="approve", comment="第2行超过年度次数",
-                line_decisions=[LineDecisionInput(line=2, decision="reject", reason="E2")])
+    decide_task(
+        user=hr,
+        task_id=task.pk,
+        decision="approve",
+        comment="第2行超过年度次数",
+        line_decisions=[LineDecisionInput(line=2, decision="reject", reason="E2")],
+    )
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.APPROVED
     assert [(l.line_no, l.decision, l.decision_reason) for l in claim.lines.order_by("line_no")] == [
-        (1, "approve", ""), (2, "reject", "E2"), (3, "approve", ""),
+        (1, "approve", ""),
+        (2, "reject", "E2"),
+        (3, "approve", ""),
     ]
     assert claim.total == Decimal("5600.00")  # two lines of S1 ≤3500 at the stated 2800
     assert verify_chain()["ok"] is True
@@ -555,7 +606,7 @@ def test_api_flags_override_and_languages(demo, at_hr_review):
     assert error(login("provider_clerk").post(url, {"code": "E2", "reason": "理由"}, format="json"), 403)
     assert error(login("provider2_clerk").post(url, {"code": "E2", "reason": "理由"}, format="json"), 404)
     assert error(hr.post(f"/api/v1/claims/{claim.pk}/lines/99/override/", {"code": "E2", "reason": "理由"}, format="json"), 404)
-    assert error(hr.post(f"/api/v1/claims/999999/lines/2/override/", {"code": "E2", "reason": "理由"}, format="json"), 404)
+    assert error(hr.post("/api/v1/claims/999999/lines/2/override/", {"code": "E2", "reason": "理由"}, format="json"), 404)
     assert not FlagOverride.objects.exists()
 
     body = ok(hr.post(url, {"code": "E2", "reason": "经核实不计入"}, format="json"))
@@ -573,7 +624,9 @@ def test_api_flags_override_and_languages(demo, at_hr_review):
 def test_api_refuses_an_hr_approval_of_a_flagged_line(demo, at_hr_review):
     hr = login("hr_reviewer")
     task = ok(hr.get("/api/v1/tasks/"))["results"][0]
-    refused = error(hr.post(f"/api/v1/tasks/{task['id']}/decide/", {"decision": "approve", "comment": "同意"}, format="json"), 400)
+    refused = error(
+        hr.post(f"/api/v1/tasks/{task['id']}/decide/", {"decision": "approve", "comment": "同意"}, format="json"), 400
+    )
     assert refused["code"] == "active_flags" and refused["fields"] == {"lines": ["第 2 行（E2）"]}
     assert "驳回" in refused["message"] and "豁免" in refused["message"]
 
@@ -627,5 +680,7 @@ def test_a_refused_hr_approval_on_the_page_names_the_line(demo, at_hr_review):
 
 def test_department_reviewer_cannot_override_on_the_page(demo, at_hr_review):
     task = inbox.open_task_of_claim(at_hr_review)
-    response = client_for(demo["dept2_reviewer"]).post(reverse("approvals:line_override", args=[task.pk, 2]), {"code": "E2", "reason": "x"})
+    response = client_for(demo["dept2_reviewer"]).post(
+        reverse("approvals:line_override", args=[task.pk, 2]), {"code": "E2", "reason": "x"}
+    )
     assert response.status_code == 403 and not FlagOverride.objects.exists()

@@ -9,11 +9,11 @@ import datetime
 
 import pytest
 
-from workflow.services import submit_claim
 from claims.eligibility import active_flags
 from claims.models import Claim, ClaimLine, ClaimStatus, Trainee
 from claims.personal_data import id_number_digest
 from claims.services import create_claim
+from workflow.services import submit_claim
 
 from .conftest import claim_data, line, resident_id
 from .test_concurrency import Gate, join_all, run_at_once, wait_for_postgres_lock_waiters
@@ -35,8 +35,12 @@ def ten_drafts(clerk) -> list[Claim]:
         ]
         if n % 2:
             rows.reverse()
-        data = claim_data(lines=rows, class_name=f"并发班 {n}", training_start=start.isoformat(),
-                          training_end=(start + datetime.timedelta(days=20)).isoformat())
+        data = claim_data(
+            lines=rows,
+            class_name=f"并发班 {n}",
+            training_start=start.isoformat(),
+            training_end=(start + datetime.timedelta(days=20)).isoformat(),
+        )
         drafts.append(create_claim(user=clerk, data=data))
     return drafts
 
@@ -76,7 +80,7 @@ def test_ten_concurrent_submissions_for_one_person_leave_at_most_three_subsidise
         passed = unflagged_lines(person)
         assert len(passed) == 3, [(line.claim.number, line.flags) for line in ClaimLine.objects.filter(trainee=person)]
         flagged = ClaimLine.objects.filter(trainee=person).exclude(pk__in=[line.pk for line in passed])
-        for line in flagged:
-            (e2,) = [flag for flag in line.flags if flag["code"] == "E2"]
+        for flagged_line in flagged:
+            (e2,) = [flag for flag in flagged_line.flags if flag["code"] == "E2"]
             # Each flagged line names the three that passed.
             assert sorted(e2["related"]) == sorted(passed_line.claim.number for passed_line in passed)

@@ -4,11 +4,11 @@ from decimal import Decimal
 
 import pytest
 
-from workflow import selectors as inbox
-from workflow.services import LineDecisionInput, decide_task, submit_claim, take_task
 from audit.selectors import claim_history, verify_chain
 from claims.errors import StepAlreadyTaken
 from claims.services import create_claim
+from workflow import selectors as inbox
+from workflow.services import LineDecisionInput, decide_task, submit_claim, take_task
 
 from .conftest import claim_data, line, resident_id
 
@@ -70,7 +70,9 @@ def test_return_for_correction_goes_back_to_the_step_that_returned_it(demo):
     claim = create_claim(user=demo["provider_clerk"], data=claim_data())
     submit_claim(user=demo["provider_clerk"], claim=claim)
     decide_task(user=demo["dept_reviewer"], task_id=only_task(demo["dept_reviewer"]).pk, decision="approve")
-    decide_task(user=demo["hr_reviewer"], task_id=only_task(demo["hr_reviewer"]).pk, decision="return", comment="第2行证书编号不符")
+    decide_task(
+        user=demo["hr_reviewer"], task_id=only_task(demo["hr_reviewer"]).pk, decision="return", comment="第2行证书编号不符"
+    )
     claim.refresh_from_db()
     assert claim.status == "returned"
     assert not inbox.actionable_tasks(demo["hr_reviewer"]).exists()
@@ -84,8 +86,13 @@ def test_return_for_correction_goes_back_to_the_step_that_returned_it(demo):
 def test_rejection_ends_the_claim(demo):
     claim = create_claim(user=demo["provider_clerk"], data=claim_data())
     submit_claim(user=demo["provider_clerk"], claim=claim)
-    decide_task(user=demo["dept_reviewer"], task_id=only_task(demo["dept_reviewer"]).pk, decision="reject",
-                reason="NOT_TRAINED", comment="未实际开班")
+    decide_task(
+        user=demo["dept_reviewer"],
+        task_id=only_task(demo["dept_reviewer"]).pk,
+        decision="reject",
+        reason="NOT_TRAINED",
+        comment="未实际开班",
+    )
     claim.refresh_from_db()
     assert claim.status == "rejected"
     assert set(claim.lines.values_list("decision", flat=True)) == {"reject"}

@@ -13,8 +13,6 @@ from django.test import Client
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from workflow import selectors as inbox
-from workflow.services import decide_task, submit_claim
 from audit.models import AuditEvent
 from claims.errors import ActionForbidden, FundsExceeded, InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, Department, Jurisdiction, PaymentStatus
@@ -23,6 +21,8 @@ from payments.models import Allocation, FundAccount, FundingPlan, RecoveryOrder,
 from payments.selectors.funds import funds_report
 from payments.services import funds as services
 from payments.services.funds import PlanItemInput
+from workflow import selectors as inbox
+from workflow.services import decide_task, submit_claim
 
 from .api_support import decide, error, login, ok
 from .conftest import claim_data, line, resident_id
@@ -45,8 +45,15 @@ def allocation(code="WL-YJJ", year=YEAR) -> Allocation:
 
 
 def next_account(demo, budget="1000000.00") -> FundAccount:
-    return services.create_fund_account(actor=demo["finance_officer"], jurisdiction=wl(), year=NEXT, name="温岭市专账",
-                                        bank_name="工商银行", account_number="1207000000000000002", budget=budget)
+    return services.create_fund_account(
+        actor=demo["finance_officer"],
+        jurisdiction=wl(),
+        year=NEXT,
+        name="温岭市专账",
+        bank_name="工商银行",
+        account_number="1207000000000000002",
+        budget=budget,
+    )
 
 
 def items(*rows):
@@ -54,8 +61,9 @@ def items(*rows):
 
 
 def filed_plan(demo, account, amount="150000.00", code="WL-YJJ", reviewer="dept_reviewer") -> FundingPlan:
-    plan = services.save_plan(actor=demo[reviewer], fund_account=account, department=dept(code),
-                              items=items(("safety", "100", amount)))
+    plan = services.save_plan(
+        actor=demo[reviewer], fund_account=account, department=dept(code), items=items(("safety", "100", amount))
+    )
     return services.file_plan(actor=demo[reviewer], plan=plan)
 
 
@@ -67,7 +75,9 @@ def only_task(user):
 
 def claim_at_hr(demo, serial=1, **overrides) -> Claim:
     """A claim of two lines (450 + 450) at HR review, after the department approved it."""
-    data = claim_data(lines=[line(resident_id(serial), "张三"), line(resident_id(serial + 500), "李四", certificate_number="T-2")], **overrides)
+    data = claim_data(
+        lines=[line(resident_id(serial), "张三"), line(resident_id(serial + 500), "李四", certificate_number="T-2")], **overrides
+    )
     claim = create_claim(user=demo["provider_clerk"], data=data)
     submit_claim(user=demo["provider_clerk"], claim=claim)
     task = next(t for t in inbox.actionable_tasks(demo["dept_reviewer"]) if t.process.claim.pk == claim.pk)
@@ -89,17 +99,24 @@ def approve_at_hr(demo, claim):
 
 def test_plan_lifecycle_from_draft_to_allocation(demo):
     account = next_account(demo)
-    plan = services.save_plan(actor=demo["dept_reviewer"], fund_account=account, department=dept(),
-                              items=items(("safety", "300", "450000.00"), ("skills", "50", "50000.00")))
+    plan = services.save_plan(
+        actor=demo["dept_reviewer"],
+        fund_account=account,
+        department=dept(),
+        items=items(("safety", "300", "450000.00"), ("skills", "50", "50000.00")),
+    )
     assert (plan.status, plan.total, plan.headcount) == ("draft", Decimal("500000.00"), 350)
     # Redraft while a draft: items replaced.
-    plan = services.save_plan(actor=demo["dept_reviewer"], fund_account=account, department=dept(),
-                              items=items(("safety", "300", "400000.00")))
+    plan = services.save_plan(
+        actor=demo["dept_reviewer"], fund_account=account, department=dept(), items=items(("safety", "300", "400000.00"))
+    )
     assert plan.total == Decimal("400000.00") and plan.items.count() == 1
     plan = services.file_plan(actor=demo["dept_reviewer"], plan=plan)
     assert plan.status == "filed"
     with pytest.raises(StepAlreadyTaken):
-        services.save_plan(actor=demo["dept_reviewer"], fund_account=account, department=dept(), items=items(("safety", "1", "1.00")))
+        services.save_plan(
+            actor=demo["dept_reviewer"], fund_account=account, department=dept(), items=items(("safety", "1", "1.00"))
+        )
     with pytest.raises(ActionForbidden):
         services.accept_plan_hr(actor=demo["finance_officer"], plan=plan)
     plan = services.accept_plan_hr(actor=demo["hr_reviewer"], plan=plan)
@@ -108,13 +125,19 @@ def test_plan_lifecycle_from_draft_to_allocation(demo):
         services.accept_plan_hr(actor=demo["hr_head"], plan=plan)
     created = services.accept_plan_finance(actor=demo["finance_officer"], plan=plan)
     assert (created.amount, created.committed, created.department.code, created.fund_account_id) == (
-        Decimal("400000.00"), Decimal("0.00"), "WL-YJJ", account.pk)
+        Decimal("400000.00"),
+        Decimal("0.00"),
+        "WL-YJJ",
+        account.pk,
+    )
     plan.refresh_from_db()
     assert plan.status == "accepted"
     with pytest.raises(StepAlreadyTaken):
         services.accept_plan_finance(actor=demo["finance_officer2"], plan=plan)
     assert Allocation.objects.filter(plan=plan).count() == 1
-    actions = list(AuditEvent.objects.filter(object_type="payments.fundingplan", object_id=str(plan.pk)).values_list("action", flat=True))
+    actions = list(
+        AuditEvent.objects.filter(object_type="payments.fundingplan", object_id=str(plan.pk)).values_list("action", flat=True)
+    )
     assert actions == ["plan.saved", "plan.saved", "plan.filed", "plan.hr_accepted", "plan.accepted"]
 
 
@@ -130,7 +153,9 @@ def test_refusals_by_hr_and_finance_send_the_plan_back_for_redrafting(demo):
     assert (plan.status, plan.refusal_reason) == ("refused", "人数与上年培训能力不符")
     with pytest.raises(StepAlreadyTaken):
         services.file_plan(actor=demo["dept_reviewer"], plan=plan)  # a refused plan is redrafted first
-    plan = services.save_plan(actor=demo["dept_reviewer"], fund_account=account, department=dept(), items=items(("safety", "90", "120000.00")))
+    plan = services.save_plan(
+        actor=demo["dept_reviewer"], fund_account=account, department=dept(), items=items(("safety", "90", "120000.00"))
+    )
     plan = services.file_plan(actor=demo["dept_reviewer"], plan=plan)
     plan = services.accept_plan_hr(actor=demo["hr_head"], plan=plan)
     with pytest.raises(ActionForbidden):
@@ -143,13 +168,24 @@ def test_refusals_by_hr_and_finance_send_the_plan_back_for_redrafting(demo):
 def test_plan_items_are_checked_with_the_row_named(demo):
     account = next_account(demo)
     with pytest.raises(InvalidInput) as raised:
-        services.save_plan(actor=demo["dept_reviewer"], fund_account=account, department=dept(),
-                           items=items(("safety", "10", "1000.00"), ("nonsense", "x", "-1"), ("safety", "1", "1.001")))
-    assert set(raised.value.fields) == {"items[1].category", "items[1].headcount", "items[1].amount", "items[2].category",
-                                        "items[2].amount"}
+        services.save_plan(
+            actor=demo["dept_reviewer"],
+            fund_account=account,
+            department=dept(),
+            items=items(("safety", "10", "1000.00"), ("nonsense", "x", "-1"), ("safety", "1", "1.001")),
+        )
+    assert set(raised.value.fields) == {
+        "items[1].category",
+        "items[1].headcount",
+        "items[1].amount",
+        "items[2].category",
+        "items[2].amount",
+    }
     assert not FundingPlan.objects.filter(fund_account=account).exists()
     with pytest.raises(ActionForbidden):  # another department's reviewer
-        services.save_plan(actor=demo["dept2_reviewer"], fund_account=account, department=dept(), items=items(("safety", "1", "1.00")))
+        services.save_plan(
+            actor=demo["dept2_reviewer"], fund_account=account, department=dept(), items=items(("safety", "1", "1.00"))
+        )
 
 
 def test_finance_acceptance_is_refused_when_the_budget_cannot_hold_it(demo):
@@ -170,11 +206,13 @@ def test_finance_acceptance_is_refused_when_the_budget_cannot_hold_it(demo):
 
 def test_fund_account_is_opened_by_finance_once_per_year(demo):
     with pytest.raises(ActionForbidden):
-        services.create_fund_account(actor=demo["hr_reviewer"], jurisdiction=wl(), year=NEXT, name="x", bank_name="y",
-                                     account_number="1", budget="1.00")
+        services.create_fund_account(
+            actor=demo["hr_reviewer"], jurisdiction=wl(), year=NEXT, name="x", bank_name="y", account_number="1", budget="1.00"
+        )
     with pytest.raises(InvalidInput) as raised:
-        services.create_fund_account(actor=demo["finance_officer"], jurisdiction=wl(), year=YEAR, name="", bank_name="y",
-                                     account_number="1", budget="-5")
+        services.create_fund_account(
+            actor=demo["finance_officer"], jurisdiction=wl(), year=YEAR, name="", bank_name="y", account_number="1", budget="-5"
+        )
     assert set(raised.value.fields) == {"year", "name", "budget"}
     account = next_account(demo)
     assert account.budget == Decimal("1000000.00")
@@ -238,23 +276,38 @@ def test_release_reservation_gives_the_money_back(demo):
     first = claim.lines.get(line_no=1)
     with Ledger().expect("allocation.released"):
         with transaction.atomic():
-            services.release_reservation(actor=demo["hr_reviewer"], line=first, to_status=PaymentStatus.CANCELLED,
-                                         action="allocation.released", reason="异议成立")
+            services.release_reservation(
+                actor=demo["hr_reviewer"],
+                line=first,
+                to_status=PaymentStatus.CANCELLED,
+                action="allocation.released",
+                reason="异议成立",
+            )
     allocation_.refresh_from_db()
     first.refresh_from_db()
     assert (allocation_.committed, first.payment_status) == (Decimal("450.00"), "cancelled")
     # Partial amount (a recovery of 200 on the other line).
     second = claim.lines.get(line_no=2)
     with transaction.atomic():
-        services.release_reservation(actor=demo["finance_officer"], line=second, to_status=PaymentStatus.RECOVERED,
-                                     action="allocation.restored", amount=Decimal("200.00"))
+        services.release_reservation(
+            actor=demo["finance_officer"],
+            line=second,
+            to_status=PaymentStatus.RECOVERED,
+            action="allocation.restored",
+            amount=Decimal("200.00"),
+        )
     allocation_.refresh_from_db()
     assert allocation_.committed == Decimal("250.00")
     # Releasing more than is committed is refused; nothing changes.
     with pytest.raises(StepAlreadyTaken):
         with transaction.atomic():
-            services.release_reservation(actor=demo["finance_officer"], line=second, to_status=PaymentStatus.CANCELLED,
-                                         action="allocation.released", amount=Decimal("250.01"))
+            services.release_reservation(
+                actor=demo["finance_officer"],
+                line=second,
+                to_status=PaymentStatus.CANCELLED,
+                action="allocation.released",
+                amount=Decimal("250.01"),
+            )
     allocation_.refresh_from_db()
     assert allocation_.committed == Decimal("250.00")
 
@@ -273,16 +326,41 @@ def build_report_scenario(demo):
         ClaimLine.objects.filter(pk=l.pk).update(payment_status=state)
     # The recovered line: 450 recovered in full (allocation restored); a second paid line recovers 100 of an open order.
     recovered_line, partial_line = lines[6], lines[4]
-    full = RecoveryOrder.objects.create(claim_line=recovered_line, amount_due=Decimal("450.00"), amount_recovered=Decimal("450.00"),
-                                        payer_kind="provider", payer_name="x", reason_code="fraud", reason="r", status="recovered",
-                                        opened_by=demo["hr_reviewer"])
-    RecoveryReceipt.objects.create(order=full, amount=Decimal("450.00"), received_on=timezone.localdate(), reference="R1",
-                                   recorded_by=demo["finance_officer"])
-    part = RecoveryOrder.objects.create(claim_line=partial_line, amount_due=Decimal("450.00"), amount_recovered=Decimal("100.00"),
-                                        payer_kind="provider", payer_name="x", reason_code="overpaid", reason="r",
-                                        opened_by=demo["hr_reviewer"])
-    RecoveryReceipt.objects.create(order=part, amount=Decimal("100.00"), received_on=timezone.localdate(), reference="R2",
-                                   recorded_by=demo["finance_officer"])
+    full = RecoveryOrder.objects.create(
+        claim_line=recovered_line,
+        amount_due=Decimal("450.00"),
+        amount_recovered=Decimal("450.00"),
+        payer_kind="provider",
+        payer_name="x",
+        reason_code="fraud",
+        reason="r",
+        status="recovered",
+        opened_by=demo["hr_reviewer"],
+    )
+    RecoveryReceipt.objects.create(
+        order=full,
+        amount=Decimal("450.00"),
+        received_on=timezone.localdate(),
+        reference="R1",
+        recorded_by=demo["finance_officer"],
+    )
+    part = RecoveryOrder.objects.create(
+        claim_line=partial_line,
+        amount_due=Decimal("450.00"),
+        amount_recovered=Decimal("100.00"),
+        payer_kind="provider",
+        payer_name="x",
+        reason_code="overpaid",
+        reason="r",
+        opened_by=demo["hr_reviewer"],
+    )
+    RecoveryReceipt.objects.create(
+        order=part,
+        amount=Decimal("100.00"),
+        received_on=timezone.localdate(),
+        reference="R2",
+        recorded_by=demo["finance_officer"],
+    )
     Allocation.objects.filter(pk=allocation().pk).update(committed=Decimal("3600.00") - Decimal("550.00"))
     return lines
 
@@ -326,7 +404,11 @@ def test_report_flags_a_committed_counter_that_differs_from_the_lines(demo):
     kinds = sorted(a["kind"] for a in account["anomalies"])
     assert kinds == ["committed_mismatch", "recovery_receipts_mismatch"]
     mismatch = next(a for a in account["anomalies"] if a["kind"] == "committed_mismatch")
-    assert (mismatch["department"], mismatch["committed"], mismatch["from_lines"]) == ("WL-YJJ", Decimal("3000.00"), Decimal("3030.00"))
+    assert (mismatch["department"], mismatch["committed"], mismatch["from_lines"]) == (
+        "WL-YJJ",
+        Decimal("3000.00"),
+        Decimal("3030.00"),
+    )
 
 
 def test_report_takes_a_fixed_number_of_queries(demo, django_assert_max_num_queries):
@@ -342,7 +424,12 @@ def test_api_report_json_and_xlsx_agree_and_the_export_is_recorded(demo):
     (account,) = report["accounts"]
     row = next(r for r in account["rows"] if r["department"] == "WL-YJJ")
     assert (row["reserved"], row["paid"], row["returned"], row["recovered"], row["remaining"]) == (
-        "1800.00", "1350.00", "450.00", "550.00", "596950.00")
+        "1800.00",
+        "1350.00",
+        "450.00",
+        "550.00",
+        "596950.00",
+    )
     assert account["balance"] == "7999200.00"
     before = AuditEvent.objects.filter(action="report.exported").count()
     response = finance.get(f"/api/v1/reports/funds.xlsx?year={YEAR}")
@@ -362,7 +449,11 @@ def test_api_report_json_and_xlsx_agree_and_the_export_is_recorded(demo):
     assert events.count() == before + 1
     event = events.last()
     assert (event.actor, event.object_type, event.detail["year"], event.detail["format"]) == (
-        demo["finance_officer"], "payments.fundaccount", YEAR, "xlsx")
+        demo["finance_officer"],
+        "payments.fundaccount",
+        YEAR,
+        "xlsx",
+    )
     # Nothing to export: 404; a provider: 403.
     assert error(finance.get(f"/api/v1/reports/funds.xlsx?year={NEXT + 5}"), 404)["code"] == "not_found"
     assert error(login("provider_clerk").get("/api/v1/reports/funds/"), 403)["code"] == "role"
@@ -383,13 +474,23 @@ def test_api_plan_lifecycle_roles_and_scope(demo):
     assert {a["year"] for a in ok(reviewer.get("/api/v1/fund-accounts/"))["results"]} == {YEAR, NEXT}
 
     plan_body = {"fund_account": account["id"], "items": [{"category": "safety", "headcount": 200, "amount": "300000.00"}]}
-    bad = error(reviewer.post("/api/v1/plans/", {**plan_body, "items": [{"category": "safety", "headcount": 1, "amount": "x"}]},
-                              format="json"), 400)
+    bad = error(
+        reviewer.post(
+            "/api/v1/plans/", {**plan_body, "items": [{"category": "safety", "headcount": 1, "amount": "x"}]}, format="json"
+        ),
+        400,
+    )
     assert list(bad["fields"]) == ["items[0].amount"]
     plan = ok(reviewer.post("/api/v1/plans/", plan_body, format="json"), 201)
     assert (plan["status"], plan["total"], plan["department"], plan["allocation"]) == ("draft", "300000.00", "WL-YJJ", None)
-    plan = ok(reviewer.post("/api/v1/plans/", {**plan_body, "items": [{"category": "safety", "headcount": 200, "amount": "350000.00"}]},
-                            format="json"), 200)
+    plan = ok(
+        reviewer.post(
+            "/api/v1/plans/",
+            {**plan_body, "items": [{"category": "safety", "headcount": 200, "amount": "350000.00"}]},
+            format="json",
+        ),
+        200,
+    )
     assert plan["total"] == "350000.00"
     pid = plan["id"]
     assert error(other.get(f"/api/v1/plans/{pid}/"), 404)["code"] == "not_found"
@@ -401,20 +502,32 @@ def test_api_plan_lifecycle_roles_and_scope(demo):
     assert error(finance.post(f"/api/v1/plans/{pid}/accept/"), 403)["code"] == "role"  # HR first
     assert ok(hr.post(f"/api/v1/plans/{pid}/accept/"))["status"] == "hr_accepted"
     assert error(hr.post(f"/api/v1/plans/{pid}/accept/"), 403)["code"] == "role"  # HR-accepted: finance's now
-    assert error(finance.post(f"/api/v1/plans/{pid}/refuse/", {"reason": ""}, format="json"), 400)["fields"] == {"reason": ["必填。"]}
+    assert error(finance.post(f"/api/v1/plans/{pid}/refuse/", {"reason": ""}, format="json"), 400)["fields"] == {
+        "reason": ["必填。"]
+    }
     accepted = ok(finance.post(f"/api/v1/plans/{pid}/accept/"))
     assert accepted["status"] == "accepted" and accepted["allocation"]
     assert error(login("finance_officer2").post(f"/api/v1/plans/{pid}/accept/"), 409)["code"] == "conflict"
 
     allocations = ok(reviewer.get(f"/api/v1/allocations/?year={NEXT}"))["results"]
     assert [(a["department"], a["amount"], a["committed"], a["remaining"]) for a in allocations] == [
-        ("WL-YJJ", "350000.00", "0.00", "350000.00")]
+        ("WL-YJJ", "350000.00", "0.00", "350000.00")
+    ]
     assert ok(other.get(f"/api/v1/allocations/?year={NEXT}"))["results"] == []
-    assert len(ok(finance.get(f"/api/v1/allocations/?year={YEAR}"))["results"]) == Allocation.objects.filter(fund_account__year=YEAR).count()
+    assert (
+        len(ok(finance.get(f"/api/v1/allocations/?year={YEAR}"))["results"])
+        == Allocation.objects.filter(fund_account__year=YEAR).count()
+    )
 
     # Budget exceeded at finance acceptance: 409 allocation_exceeded, the plan stays HR-accepted.
-    plan2 = ok(other.post("/api/v1/plans/", {"fund_account": account["id"], "items": [
-        {"category": "skills", "headcount": 100, "amount": "150000.01"}]}, format="json"), 201)
+    plan2 = ok(
+        other.post(
+            "/api/v1/plans/",
+            {"fund_account": account["id"], "items": [{"category": "skills", "headcount": 100, "amount": "150000.01"}]},
+            format="json",
+        ),
+        201,
+    )
     ok(other.post(f"/api/v1/plans/{plan2['id']}/file/"))
     ok(hr.post(f"/api/v1/plans/{plan2['id']}/accept/"))
     exceeded = error(finance.post(f"/api/v1/plans/{plan2['id']}/accept/"), 409)
@@ -434,34 +547,58 @@ def client_for(user) -> Client:
 
 
 def test_pages_plan_lifecycle_with_errors_next_to_the_field(demo):
-    finance, hr, reviewer = client_for(demo["finance_officer"]), client_for(demo["hr_reviewer"]), client_for(demo["dept_reviewer"])
+    finance, hr, reviewer = (
+        client_for(demo["finance_officer"]),
+        client_for(demo["hr_reviewer"]),
+        client_for(demo["dept_reviewer"]),
+    )
     assert reviewer.get("/payments/funds/accounts/new/").status_code == 403
-    response = finance.post("/payments/funds/accounts/new/", {"jurisdiction": str(wl().pk), "year": NEXT, "name": "", "bank_name": "b",
-                                                               "account_number": "1", "budget": "abc"})
+    response = finance.post(
+        "/payments/funds/accounts/new/",
+        {"jurisdiction": str(wl().pk), "year": NEXT, "name": "", "bank_name": "b", "account_number": "1", "budget": "abc"},
+    )
     assert response.status_code == 400
     html = response.content.decode()
     assert 'data-field="budget"' in html and "须为金额" in html and "必填" in html
-    response = finance.post("/payments/funds/accounts/new/", {"jurisdiction": str(wl().pk), "year": NEXT, "name": "专账", "bank_name": "b",
-                                                               "account_number": "1", "budget": "900000.00"})
+    response = finance.post(
+        "/payments/funds/accounts/new/",
+        {
+            "jurisdiction": str(wl().pk),
+            "year": NEXT,
+            "name": "专账",
+            "bank_name": "b",
+            "account_number": "1",
+            "budget": "900000.00",
+        },
+    )
     assert response.status_code == 302
     account = FundAccount.objects.get(year=NEXT)
     assert "填报年度计划" in reviewer.get(f"/payments/funds/?year={NEXT}").content.decode()
 
-    response = reviewer.post(f"/payments/funds/plans/new/?account={account.pk}",
-                             {"department": "WL-YJJ", "headcount_safety": "100", "amount_safety": "12.345", "headcount_skills": "x"})
+    response = reviewer.post(
+        f"/payments/funds/plans/new/?account={account.pk}",
+        {"department": "WL-YJJ", "headcount_safety": "100", "amount_safety": "12.345", "headcount_skills": "x"},
+    )
     assert response.status_code == 400
     html = response.content.decode()
-    cell = html[html.index('data-field="amount_safety"'):][:400]
+    cell = html[html.index('data-field="amount_safety"') :][:400]
     assert "须为不小于零、最多两位小数的金额" in cell
-    cell = html[html.index('data-field="headcount_skills"'):][:400]
+    cell = html[html.index('data-field="headcount_skills"') :][:400]
     assert "须为不小于零的整数" in cell
     assert not FundingPlan.objects.filter(fund_account=account).exists()
-    response = reviewer.post(f"/payments/funds/plans/new/?account={account.pk}",
-                             {"department": "WL-YJJ", "headcount_safety": "100", "amount_safety": "120000.00"})
+    response = reviewer.post(
+        f"/payments/funds/plans/new/?account={account.pk}",
+        {"department": "WL-YJJ", "headcount_safety": "100", "amount_safety": "120000.00"},
+    )
     plan = FundingPlan.objects.get(fund_account=account)
     assert response.status_code == 302 and response["Location"] == f"/payments/funds/plans/{plan.pk}/"
     assert client_for(demo["dept2_reviewer"]).get(f"/payments/funds/plans/{plan.pk}/").status_code == 404
-    assert reviewer.post(f"/payments/funds/plans/{plan.pk}/edit/", {"headcount_safety": "100", "amount_safety": "130000.00"}).status_code == 302
+    assert (
+        reviewer.post(
+            f"/payments/funds/plans/{plan.pk}/edit/", {"headcount_safety": "100", "amount_safety": "130000.00"}
+        ).status_code
+        == 302
+    )
     assert reviewer.post(f"/payments/funds/plans/{plan.pk}/file/").status_code == 302
     assert reviewer.post(f"/payments/funds/plans/{plan.pk}/accept/").status_code == 403
     page = hr.get(f"/payments/funds/plans/{plan.pk}/").content.decode()
@@ -502,16 +639,24 @@ def test_every_funds_service_records_each_change(demo):
     with ledger.expect("fund_account.created") as result:
         account = next_account(demo, budget="100000.00")
     with ledger.expect("plan.saved"):
-        plan = services.save_plan(actor=reviewer, fund_account=account, department=dept(), items=items(("safety", "10", "90000.00")))
+        plan = services.save_plan(
+            actor=reviewer, fund_account=account, department=dept(), items=items(("safety", "10", "90000.00"))
+        )
     with ledger.expect("plan.saved"):
-        plan = services.save_plan(actor=reviewer, fund_account=account, department=dept(),
-                                  items=items(("safety", "10", "80000.00"), ("skills", "5", "10000.00")))
+        plan = services.save_plan(
+            actor=reviewer,
+            fund_account=account,
+            department=dept(),
+            items=items(("safety", "10", "80000.00"), ("skills", "5", "10000.00")),
+        )
     with ledger.expect("plan.filed"):
         plan = services.file_plan(actor=reviewer, plan=plan)
     with ledger.expect("plan.refused"):
         plan = services.refuse_plan(actor=hr, plan=plan, reason="r")
     with ledger.expect("plan.saved"):
-        plan = services.save_plan(actor=reviewer, fund_account=account, department=dept(), items=items(("safety", "10", "90000.00")))
+        plan = services.save_plan(
+            actor=reviewer, fund_account=account, department=dept(), items=items(("safety", "10", "90000.00"))
+        )
     with ledger.expect("plan.filed"):
         plan = services.file_plan(actor=reviewer, plan=plan)
     with ledger.expect("plan.hr_accepted"):
@@ -536,8 +681,9 @@ def test_every_funds_service_records_each_change(demo):
             approve_at_hr(demo, refused)
     with ledger.expect("allocation.released"):
         with transaction.atomic():
-            services.release_reservation(actor=hr, line=claim.lines.get(line_no=1), to_status=PaymentStatus.CANCELLED,
-                                         action="allocation.released")
+            services.release_reservation(
+                actor=hr, line=claim.lines.get(line_no=1), to_status=PaymentStatus.CANCELLED, action="allocation.released"
+            )
     with ledger.expect("report.exported"):
         services.export_funds_report(actor=finance, year=YEAR)
     assert result["entries"][0].object_type == "payments.fundaccount"
@@ -550,9 +696,8 @@ def report_row(user, code="WL-YJJ"):
 
 def test_report_follows_the_real_payment_services(demo, django_capture_on_commit_callbacks, celery_eager):
     """Batches, bank results and recoveries as their services drive them; the report follows."""
-    from workflow.disbursement import build_batch, request_release
     from payments.services.recoveries import open_recovery, record_recovery_receipt
-    from workflow.disbursement import apply_bank_result
+    from workflow.disbursement import apply_bank_result, build_batch, request_release
 
     from .payments_support import approved_claim
     from .test_payment_results import csv_file, result_rows, seq_of
@@ -573,8 +718,15 @@ def test_report_follows_the_real_payment_services(demo, django_capture_on_commit
     later = approved_claim(demo, serials=(64,))  # reserved, awaiting the next batch
 
     line = paid_claim.lines.get(line_no=1)
-    order = open_recovery(actor=demo["hr_reviewer"], line=line, amount_due="450.00", payer_kind="provider", payer_name="机构",
-                          reason_code="revoked", reason="证书被撤销")
+    order = open_recovery(
+        actor=demo["hr_reviewer"],
+        line=line,
+        amount_due="450.00",
+        payer_kind="provider",
+        payer_name="机构",
+        reason_code="revoked",
+        reason="证书被撤销",
+    )
     record_recovery_receipt(actor=finance, order=order, amount="200.00", received_on=timezone.localdate(), reference="JK-1")
 
     row, account = report_row(finance)
@@ -619,8 +771,9 @@ def test_parse_money_accepts_up_to_the_bound_and_takes_a_max_value():
 @pytest.mark.parametrize("value", ["1e30", "1e15", "abc", "-1", "1.001"])
 def test_fund_account_and_plan_amounts_out_of_range_are_400_naming_the_field(demo, value):
     with pytest.raises(InvalidInput) as raised:
-        services.create_fund_account(actor=demo["finance_officer"], jurisdiction=wl(), year=NEXT, name="x", bank_name="y",
-                                     account_number="1", budget=value)
+        services.create_fund_account(
+            actor=demo["finance_officer"], jurisdiction=wl(), year=NEXT, name="x", bank_name="y", account_number="1", budget=value
+        )
     assert list(raised.value.fields) == ["budget"]
     finance, reviewer = login("finance_officer"), login("dept_reviewer")
     body = {"year": NEXT, "name": "专账", "bank_name": "工商银行", "account_number": "1", "budget": value}
@@ -634,8 +787,12 @@ def test_fund_account_and_plan_amounts_out_of_range_are_400_naming_the_field(dem
 def test_a_plan_total_beyond_the_bound_is_400_on_items(demo):
     account = next_account(demo)
     with pytest.raises(InvalidInput) as raised:
-        services.save_plan(actor=demo["dept_reviewer"], fund_account=account, department=dept(),
-                           items=items(("safety", "1", "600000000000.00"), ("skills", "1", "600000000000.00")))
+        services.save_plan(
+            actor=demo["dept_reviewer"],
+            fund_account=account,
+            department=dept(),
+            items=items(("safety", "1", "600000000000.00"), ("skills", "1", "600000000000.00")),
+        )
     assert list(raised.value.fields) == ["items"]
 
 
@@ -691,7 +848,8 @@ def test_plan_post_rejects_a_boolean_account_and_answers_201_then_200(demo):
     reviewer = login("dept_reviewer")
     plan_body = {"fund_account": account.pk, "items": [{"category": "safety", "headcount": 1, "amount": "1.00"}]}
     assert list(error(reviewer.post("/api/v1/plans/", {**plan_body, "fund_account": True}, format="json"), 400)["fields"]) == [
-        "fund_account"]
+        "fund_account"
+    ]
     ok(reviewer.post("/api/v1/plans/", plan_body, format="json"), 201)
     ok(reviewer.post("/api/v1/plans/", plan_body, format="json"), 200)
 
@@ -720,8 +878,7 @@ def test_plan_list_reads_the_allocations_without_a_query_per_plan(demo, django_a
 def test_a_duplicate_account_lost_in_a_race_is_400_on_year(demo, monkeypatch):
     next_account(demo)
     # The exists() check passes (as for two requests at once); the unique constraint answers.
-    monkeypatch.setattr(services.FundAccount.objects, "filter",
-                        lambda *a, **k: FundAccount.objects.none())
+    monkeypatch.setattr(services.FundAccount.objects, "filter", lambda *a, **k: FundAccount.objects.none())
     with pytest.raises(InvalidInput) as raised:
         next_account(demo)
     assert list(raised.value.fields) == ["year"]

@@ -11,7 +11,6 @@ import pytest
 from django.db import connection, transaction
 from django.db.models import Sum
 
-from workflow import selectors as inbox
 from audit.selectors import verify_chain
 from claims.errors import FundsExceeded
 from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision
@@ -19,6 +18,7 @@ from claims.services import create_claim
 from payments.models import Allocation
 from payments.selectors.funds import funds_report
 from payments.services.funds import reserve_approved_lines
+from workflow import selectors as inbox
 
 from .conftest import claim_data, line, resident_id
 from .test_concurrency import Gate, join_all, run_at_once, wait_for_postgres_lock_waiters
@@ -92,7 +92,9 @@ def test_concurrent_final_approvals_through_the_api_never_over_commit(transactio
     for claim in claims:
         if claim not in approved:
             assert hr_task_of(demo, claim) is not None
-    row = next(r for r in funds_report(user=demo["finance_officer"], year=YEAR)["accounts"][0]["rows"] if r["department"] == "WL-YJJ")
+    row = next(
+        r for r in funds_report(user=demo["finance_officer"], year=YEAR)["accounts"][0]["rows"] if r["department"] == "WL-YJJ"
+    )
     assert row["reserved"] == CLAIM_AMOUNT * FIT and row["remaining"] == target.amount - CLAIM_AMOUNT * FIT
     assert funds_report(user=demo["finance_officer"], year=YEAR)["accounts"][0]["anomalies"] == []
 
@@ -102,7 +104,9 @@ def test_concurrent_reservations_race_on_the_conditional_update(transactional_db
     """The reservation alone, many at once against one allocation row: exactly the ones that fit win."""
     claims = []
     for n in range(RACERS + 2):
-        data = claim_data(lines=[line(resident_id(200 + n), "张三"), line(resident_id(700 + n), "李四", certificate_number="T-2")])
+        data = claim_data(
+            lines=[line(resident_id(200 + n), "张三"), line(resident_id(700 + n), "李四", certificate_number="T-2")]
+        )
         claim = create_claim(user=demo["provider_clerk"], data=data)
         claim.lines.update(decision=LineDecision.APPROVE)
         claims.append(claim)
@@ -122,7 +126,9 @@ def test_concurrent_reservations_race_on_the_conditional_update(transactional_db
     won = [result for result, error in outcomes if error is None]
     lost = [error for _result, error in outcomes if error is not None]
     assert won == [CLAIM_AMOUNT] * fit, outcomes
-    assert len(lost) == len(claims) - fit and all(isinstance(error, FundsExceeded) and error.status == 409 for error in lost), lost
+    assert len(lost) == len(claims) - fit and all(isinstance(error, FundsExceeded) and error.status == 409 for error in lost), (
+        lost
+    )
     assert_never_over_committed(target, claims, fit)
     assert not inbox.actionable_tasks(demo["provider_clerk"]).exists()
 
@@ -140,14 +146,24 @@ def test_two_requests_opening_the_same_years_account_at_once_get_400_not_500(tra
     jurisdiction = Jurisdiction.objects.get(code="WL")
 
     def first():
-        FundAccount.objects.create(jurisdiction=jurisdiction, year=year, name="先到", bank_name="b", account_number="1",
-                                   budget=Decimal("1.00"), created_by=demo["finance_officer"])
+        FundAccount.objects.create(
+            jurisdiction=jurisdiction,
+            year=year,
+            name="先到",
+            bank_name="b",
+            account_number="1",
+            budget=Decimal("1.00"),
+            created_by=demo["finance_officer"],
+        )
 
     def open_account():
         client = APIClient()
         client.force_authenticate(demo["finance_officer"])
-        return client.post("/api/v1/fund-accounts/", {"year": year, "name": "专账", "bank_name": "b", "account_number": "2",
-                                                      "budget": "2.00"}, format="json")
+        return client.post(
+            "/api/v1/fund-accounts/",
+            {"year": year, "name": "专账", "bank_name": "b", "account_number": "2", "budget": "2.00"},
+            format="json",
+        )
 
     with Gate(first) as gate:
         threads, outcomes = run_at_once(open_account, open_account)
@@ -171,7 +187,9 @@ def test_report_of_a_year_of_100k_lines_is_aggregated_in_sql(demo, django_assert
     lines = 100_000
     states = ["reserved", "in_batch", "in_payment", "paid", "returned"]
     Allocation.objects.filter(pk=target.pk).update(amount=Decimal("99999999.00"), committed=Decimal("45000000.00"))
-    columns = [f.column for f in ClaimLine._meta.concrete_fields if f.column not in ("id", "line_no", "payment_status", "allocation_id")]
+    columns = [
+        f.column for f in ClaimLine._meta.concrete_fields if f.column not in ("id", "line_no", "payment_status", "allocation_id")
+    ]
     names = ", ".join(columns)
     with connection.cursor() as cursor:
         cursor.execute(

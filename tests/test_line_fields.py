@@ -77,7 +77,8 @@ def test_the_api_checks_each_field_as_the_service_does_and_reports_every_problem
         "lines[0].training_days": ["必填。"],
         "lines[0].stated_cost": ["金额不能大于 9999999999.99。"],
         "lines[0].hardship_group": [
-            "无效的取值“poor”，可选：low_income_rural, employment_difficulty, zero_employment_family, two_after_students。"],
+            "无效的取值“poor”，可选：low_income_rural, employment_difficulty, zero_employment_family, two_after_students。"
+        ],
         "lines[0].free_training": ["须为 true 或 false。"],
         "lines[0].periods": ["申领期数须为 1 至 120 之间的整数。"],
         "lines[1]": ["每行须为一个对象。"],
@@ -107,8 +108,15 @@ def test_a_patch_leaves_out_what_it_does_not_change_but_each_line_it_sends_is_wh
 
 
 def test_every_field_a_line_is_given_is_stored_and_shown_back_on_the_edit_form(demo):
-    every = line(resident_id(1), "张三", variant="renewal", stated_cost="80.00", hardship_group="employment_difficulty",
-                 free_training=True, periods=2)
+    every = line(
+        resident_id(1),
+        "张三",
+        variant="renewal",
+        stated_cost="80.00",
+        hardship_group="employment_difficulty",
+        free_training=True,
+        periods=2,
+    )
     claim = create_claim_service(user=demo["provider_clerk"], data=claim_data(lines=[every]))
     stored = claim.lines.select_related("trainee").get()
     parsed = {spec.name: spec.parse(every[spec.name]) for spec in LINE_FIELDS}
@@ -117,4 +125,7 @@ def test_every_field_a_line_is_given_is_stored_and_shown_back_on_the_edit_form(d
 
     (form,) = line_formset(claim=claim).forms
     assert {name: form.initial[name] for name in shown} == shown
-    assert "id_number" not in form.initial and form.fields["id_number"].widget.attrs["placeholder"] == stored.trainee.id_number_masked
+    assert (
+        "id_number" not in form.initial
+        and form.fields["id_number"].widget.attrs["placeholder"] == stored.trainee.id_number_masked
+    )

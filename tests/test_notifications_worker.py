@@ -4,11 +4,11 @@ by a real worker process (Redis, tests/conftest.py::celery_worker_process), idem
 import pytest
 from django.db import transaction
 
-from workflow.selectors import actionable_tasks, open_task_of_claim
-from workflow.services import decide_task, submit_claim
 from claims.models import ClaimStatus
 from claims.services import create_claim
 from notifications.models import Notification
+from workflow.selectors import actionable_tasks, open_task_of_claim
+from workflow.services import decide_task, submit_claim
 from workflow.tasks import notify_task_opened
 
 from .conftest import claim_data

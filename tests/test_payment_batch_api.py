@@ -51,13 +51,27 @@ def test_build_list_detail_and_release_through_the_api(demo, eager_commit):
     assert Decimal(awaiting["summary"]["amount"]) == first.total + second.total
 
     batch = ok(build(finance, claims=[first.pk]), 201)
-    assert set(batch) >= {"id", "number", "status", "built_by", "released_by", "total", "line_count", "payee_count", "skipped",
-                          "files", "lines", "lines_next"}
+    assert set(batch) >= {
+        "id",
+        "number",
+        "status",
+        "built_by",
+        "released_by",
+        "total",
+        "line_count",
+        "payee_count",
+        "skipped",
+        "files",
+        "lines",
+        "lines_next",
+    }
     assert (batch["status"], batch["built_by"], batch["released_by"]) == ("built", "finance_officer", None)
     assert batch["total"] == f"{first.total:.2f}" and (batch["line_count"], batch["payee_count"]) == (2, 1)
     assert batch["files"] == [] and batch["skipped"] == [] and batch["problems"] == []
     assert [(l["claim"], l["claim_number"], l["line"], l["status"]) for l in batch["lines"]] == [
-        (first.pk, first.number, 1, "in_batch"), (first.pk, first.number, 2, "in_batch")]
+        (first.pk, first.number, 1, "in_batch"),
+        (first.pk, first.number, 2, "in_batch"),
+    ]
     payee = batch["lines"][0]["payee"]
     assert payee["kind"] == "provider" and "*" in payee["account"]
     full = PayeeAccount.objects.get(provider__code="WL-P001")
@@ -87,7 +101,10 @@ def test_build_list_detail_and_release_through_the_api(demo, eager_commit):
 
     # Released twice: 409.
     assert error(release(finance2, batch["id"]), 409)["code"] == "conflict"
-    assert error(finance2.post(f"/api/v1/payment-batches/{batch['id']}/cancel/", {"reason": "x"}, format="json"), 409)["code"] == "conflict"
+    assert (
+        error(finance2.post(f"/api/v1/payment-batches/{batch['id']}/cancel/", {"reason": "x"}, format="json"), 409)["code"]
+        == "conflict"
+    )
 
     # The CSV: header, one row per payee with the full account, trailer with count, total and checksum.
     download = finance2.get(f"/api/v1/payment-batches/{batch['id']}/files/csv/")
@@ -121,15 +138,31 @@ def test_build_without_claims_takes_every_awaiting_line_and_lists_the_skipped(de
     # Finance enters the person's social security card account; the line can go in the next batch.
     trainee_id = missing["trainee"]
     assert ok(finance.get(f"/api/v1/payee-accounts/trainees/{trainee_id}/"))["account_number"] is None
-    bad = error(finance.put(f"/api/v1/payee-accounts/trainees/{trainee_id}/", {"account_name": "", "bank_name": "x",
-                                                                               "account_number": "12"}, format="json"), 400)
+    bad = error(
+        finance.put(
+            f"/api/v1/payee-accounts/trainees/{trainee_id}/",
+            {"account_name": "", "bank_name": "x", "account_number": "12"},
+            format="json",
+        ),
+        400,
+    )
     assert set(bad["fields"]) == {"account_name", "account_number"}
-    saved = ok(finance.put(f"/api/v1/payee-accounts/trainees/{trainee_id}/", {
-        "account_name": "学员50", "bank_name": "社保卡银行", "account_number": "6217000012345678"}, format="json"))
+    saved = ok(
+        finance.put(
+            f"/api/v1/payee-accounts/trainees/{trainee_id}/",
+            {"account_name": "学员50", "bank_name": "社保卡银行", "account_number": "6217000012345678"},
+            format="json",
+        )
+    )
     assert saved["account_number"] == "6217********5678" and saved["kind"] == "trainee"
     assert AuditEvent.objects.filter(action="payee_account.set").exists()
     second = ok(build(finance, claims=[person.pk]), 201)
-    assert second["lines"][0]["payee"] == {"kind": "trainee", "name": "学员50", "bank": "社保卡银行", "account": "6217********5678"}
+    assert second["lines"][0]["payee"] == {
+        "kind": "trainee",
+        "name": "学员50",
+        "bank": "社保卡银行",
+        "account": "6217********5678",
+    }
 
 
 def test_roles_and_scope(demo):
@@ -183,8 +216,12 @@ def test_lines_of_a_batch_are_paginated(demo):
     assert lines["count"] == 7 and len(lines["results"]) == 5 and lines["next"]
     assert error(finance.get(f"/api/v1/payment-batches/{batch['id']}/?lines_page=0"), 400)["fields"]["lines_page"]
     for bad in ("99999999999999999999", "4", "x", "9" * 5000):  # too big for any page, past the last page, not a number
-        assert error(finance.get(f"/api/v1/payment-batches/{batch['id']}/?lines_page={bad}&lines_page_size=3"), 400)["fields"]["lines_page"]
-    assert error(finance.get(f"/api/v1/payment-batches/{batch['id']}/?lines_page_size=99999999999999999999"), 400)["fields"]["lines_page_size"]
+        assert error(finance.get(f"/api/v1/payment-batches/{batch['id']}/?lines_page={bad}&lines_page_size=3"), 400)["fields"][
+            "lines_page"
+        ]
+    assert error(finance.get(f"/api/v1/payment-batches/{batch['id']}/?lines_page_size=99999999999999999999"), 400)["fields"][
+        "lines_page_size"
+    ]
     payees = ok(finance.get(f"/api/v1/payment-batches/{batch['id']}/payees/"))
     assert payees["count"] == 1 and payees["results"][0]["line_count"] == 7
 
@@ -202,9 +239,13 @@ def test_provider_account_via_api(demo):
     finance = login("finance_officer")
     current = ok(finance.get("/api/v1/payee-accounts/providers/WL-P001/"))
     assert current["kind"] == "provider" and "*" in current["account_number"]
-    saved = ok(finance.put("/api/v1/payee-accounts/providers/WL-P001/", {
-        "account_name": "新户名", "bank_name": "工商银行", "account_number": "6222 0000 1111 2222", "reason": "退票更正"},
-        format="json"))
+    saved = ok(
+        finance.put(
+            "/api/v1/payee-accounts/providers/WL-P001/",
+            {"account_name": "新户名", "bank_name": "工商银行", "account_number": "6222 0000 1111 2222", "reason": "退票更正"},
+            format="json",
+        )
+    )
     assert saved["account_number"] == "6222********2222"
     assert PayeeAccount.objects.get(provider=Provider.objects.get(code="WL-P001")).account_name == "新户名"
     assert error(login("auditor").put("/api/v1/payee-accounts/providers/WL-P001/", {}, format="json"), 404)
@@ -217,8 +258,13 @@ def test_every_batch_call_through_the_api_is_in_the_ledger(demo, eager_commit):
     ledger = Ledger()
     trainee = ClaimLine.objects.get(claim=person).trainee_id
     with ledger.expect("payee_account.set"):
-        ok(finance.put(f"/api/v1/payee-accounts/trainees/{trainee}/", {
-            "account_name": "学员60", "bank_name": "社保卡银行", "account_number": "6217000099998888"}, format="json"))
+        ok(
+            finance.put(
+                f"/api/v1/payee-accounts/trainees/{trainee}/",
+                {"account_name": "学员60", "bank_name": "社保卡银行", "account_number": "6217000099998888"},
+                format="json",
+            )
+        )
     with ledger.nothing():
         error(build(finance, claims=[999999]), 400)
     with ledger.expect("payment_batch.built", "claim.payment_batched"):
@@ -244,9 +290,14 @@ def test_page_links_of_a_batch_answered_by_a_post_point_at_the_batch(demo):
     assert batch["lines_next"] == f"http://testserver/api/v1/payment-batches/{batch['id']}/?lines_page=2&lines_page_size=2"
     assert "lines_url" not in batch
     assert [l["line"] for l in ok(finance.get(batch["lines_next"]))["lines"]] == [3]
-    cancelled = ok(finance.post(f"/api/v1/payment-batches/{batch['id']}/cancel/?lines_page=2&lines_page_size=2",
-                                {"reason": "核对"}, format="json"))
-    assert cancelled["lines_previous"] == f"http://testserver/api/v1/payment-batches/{batch['id']}/?lines_page=1&lines_page_size=2"
+    cancelled = ok(
+        finance.post(
+            f"/api/v1/payment-batches/{batch['id']}/cancel/?lines_page=2&lines_page_size=2", {"reason": "核对"}, format="json"
+        )
+    )
+    assert (
+        cancelled["lines_previous"] == f"http://testserver/api/v1/payment-batches/{batch['id']}/?lines_page=1&lines_page_size=2"
+    )
 
 
 @pytest.mark.parametrize("bad", [2**64, 2**70, True, "1", 1.5, None, 0, -3])

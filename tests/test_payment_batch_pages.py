@@ -116,10 +116,14 @@ def test_payee_accounts_page_lets_finance_enter_a_person_account(demo, clients):
     trainee = ClaimLine.objects.get(claim=person).trainee
     url = reverse("payments:payee_accounts") + f"?trainee={trainee.pk}"
     assert 'id="payee-account-form"' in html(finance.get(url))
-    bad = html(finance.post(url, {"trainee": trainee.pk, "account_name": "学员50", "bank_name": "社保卡银行", "account_number": "12"}), 400)
+    bad = html(
+        finance.post(url, {"trainee": trainee.pk, "account_name": "学员50", "bank_name": "社保卡银行", "account_number": "12"}),
+        400,
+    )
     assert "8–30" in bad
-    response = finance.post(url, {"trainee": trainee.pk, "account_name": "学员50", "bank_name": "社保卡银行",
-                                  "account_number": "6217000012345678"})
+    response = finance.post(
+        url, {"trainee": trainee.pk, "account_name": "学员50", "bank_name": "社保卡银行", "account_number": "6217000012345678"}
+    )
     assert response.status_code == 302
     assert PayeeAccount.objects.get(trainee=trainee).account_number_masked == "6217********5678"
     assert person.number not in html(finance.get(reverse("payments:payee_accounts")))
@@ -150,8 +154,10 @@ def test_scope_and_roles(demo, clients):
 def test_build_page_refuses_a_bad_claim_id_and_builds_nothing(demo, clients, bad):
     first = approved_claim(demo, serials=(1,))
     approved_claim(demo, serials=(2,))
-    page = html(clients["finance_officer"].post(reverse("payments:batch_build"),
-                                                {"scope": "selected", "claims": [str(first.pk), bad]}), 400)
+    page = html(
+        clients["finance_officer"].post(reverse("payments:batch_build"), {"scope": "selected", "claims": [str(first.pk), bad]}),
+        400,
+    )
     assert "所选申领有误" in page
     assert not PaymentBatch.objects.exists()
 

@@ -5,10 +5,10 @@ On PostgreSQL: two builds at once, two releases at once, a release task that cra
 real worker and is retried; everywhere: four eyes, skipped payees, cancellation, idempotency."""
 
 import csv
-import os
 import datetime
 import hashlib
 import io
+import os
 from decimal import Decimal
 
 import pytest
@@ -21,9 +21,9 @@ from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.models import ClaimLine, Jurisdiction
 from payments.models import BatchLine, BatchStatus, PaymentBatch, Transfer
 from payments.services.batches import cancel_batch, release_batch
-from workflow.disbursement import build_batch, request_release
 from payments.services.payees import set_payee_account
 from payments.tasks import release_batch_task, requeue_stuck_releases
+from workflow.disbursement import build_batch, request_release
 
 from .payments_support import approved_claim, living_allowance_claim
 from .test_audit_completeness import Ledger
@@ -54,8 +54,13 @@ def test_a_batch_pays_each_payee_once_and_the_file_adds_up(demo, wl):
     school = approved_claim(demo, serials=(1, 2))  # provider WL-P001: two lines, one transfer
     other_school = approved_claim(demo, serials=(3,), clerk="provider2_clerk")
     person = living_allowance_claim(demo, serials=(50,))  # S6: to the person's social security card
-    set_payee_account(actor=demo["finance_officer"], trainee=person.lines.get().trainee, account_name="学员50",
-                      bank_name="温岭农商银行", account_number="6230910000000000050")
+    set_payee_account(
+        actor=demo["finance_officer"],
+        trainee=person.lines.get().trainee,
+        account_name="学员50",
+        bank_name="温岭农商银行",
+        account_number="6230910000000000050",
+    )
 
     batch = build_batch(actor=demo["finance_officer"], jurisdiction=wl)
     expected_total = sum((claim.total for claim in (school, other_school, person)), Decimal("0.00"))
@@ -101,7 +106,8 @@ def test_lines_without_a_payee_account_or_reviewed_by_the_builder_wait_for_a_lat
     batch = build_batch(actor=demo["finance_officer"], jurisdiction=wl)
     assert batch.line_count == 1
     assert [(item["claim"], item["line"], item["reason"]) for item in batch.skipped] == [
-        (person.number, 1, "收款人没有社会保障卡账户。")]
+        (person.number, 1, "收款人没有社会保障卡账户。")
+    ]
     assert statuses(person) == ["reserved"]
 
     # Asking for that claim by name is an error naming it; nothing is built.
@@ -116,15 +122,22 @@ def test_lines_without_a_payee_account_or_reviewed_by_the_builder_wait_for_a_lat
     # A finance officer who reviewed a claim cannot put it in a batch (N4).
     hr = demo["hr_reviewer"]
     hr.groups.add(Group.objects.get(name="finance_officer"))
-    set_payee_account(actor=demo["finance_officer"], trainee=person.lines.get().trainee, account_name="学员51",
-                      bank_name="温岭农商银行", account_number="6230910000000000051")
+    set_payee_account(
+        actor=demo["finance_officer"],
+        trainee=person.lines.get().trainee,
+        account_name="学员51",
+        bank_name="温岭农商银行",
+        account_number="6230910000000000051",
+    )
     with pytest.raises(InvalidInput) as refused:
         build_batch(actor=hr, jurisdiction=wl)
     assert "职责分离" in str(refused.value.fields)
     assert build_batch(actor=demo["finance_officer"], jurisdiction=wl).line_count == 1
 
 
-def test_four_eyes_the_builder_cannot_release_and_nobody_releases_twice(demo, wl, django_capture_on_commit_callbacks, celery_eager):
+def test_four_eyes_the_builder_cannot_release_and_nobody_releases_twice(
+    demo, wl, django_capture_on_commit_callbacks, celery_eager
+):
     approved_claim(demo, serials=(1, 2))
     batch = build_batch(actor=demo["finance_officer"], jurisdiction=wl)
     with pytest.raises(ActionForbidden) as refused:
@@ -141,8 +154,11 @@ def test_four_eyes_the_builder_cannot_release_and_nobody_releases_twice(demo, wl
     batch.refresh_from_db()
     assert batch.status == "released" and batch.files.count() == 2
     events = AuditEvent.objects.filter(object_type="payments.paymentbatch", object_id=str(batch.pk))
-    assert list(events.values_list("action", flat=True)) == ["payment_batch.built", "payment_batch.release_requested",
-                                                            "payment_batch.released"]
+    assert list(events.values_list("action", flat=True)) == [
+        "payment_batch.built",
+        "payment_batch.release_requested",
+        "payment_batch.released",
+    ]
 
     with pytest.raises(StepAlreadyTaken):
         request_release(actor=demo["finance_officer2"], batch=batch)
@@ -179,7 +195,9 @@ def test_a_release_whose_task_was_lost_is_requeued_by_the_sweep(demo, wl, celery
     approved_claim(demo, serials=(1,))
     batch = request_release(actor=demo["finance_officer2"], batch=build_batch(actor=demo["finance_officer"], jurisdiction=wl))
     # The on-commit enqueue never ran (Redis down): the batch waits in "releasing".
-    PaymentBatch.objects.filter(pk=batch.pk).update(release_requested_at=batch.release_requested_at - datetime.timedelta(minutes=10))
+    PaymentBatch.objects.filter(pk=batch.pk).update(
+        release_requested_at=batch.release_requested_at - datetime.timedelta(minutes=10)
+    )
     assert requeue_stuck_releases() == 1
     batch.refresh_from_db()
     assert batch.status == "released"
@@ -245,12 +263,17 @@ def test_two_officers_building_at_once_never_put_a_line_in_two_batches(demo):
     from claims import roles
     from claims.organisation import ensure_staff_user
 
-    third = ensure_staff_user(username="finance_officer3", password="x", role=roles.FINANCE_OFFICER,
-                              scope_group=Jurisdiction.objects.get(code="WL").staff_group)
+    third = ensure_staff_user(
+        username="finance_officer3",
+        password="x",
+        role=roles.FINANCE_OFFICER,
+        scope_group=Jurisdiction.objects.get(code="WL").staff_group,
+    )
     claims = [approved_claim(demo, serials=(2 * n + 1, 2 * n + 2)) for n in range(4)]
     wl = Jurisdiction.objects.get(code="WL")
-    threads, outcomes = run_at_once(lambda: build_batch(actor=demo["finance_officer"], jurisdiction=wl),
-                                    lambda: build_batch(actor=third, jurisdiction=wl))
+    threads, outcomes = run_at_once(
+        lambda: build_batch(actor=demo["finance_officer"], jurisdiction=wl), lambda: build_batch(actor=third, jurisdiction=wl)
+    )
     join_all(threads)
     built = [batch for batch, error in outcomes if error is None]
     errors = [error for batch, error in outcomes if error is not None]
@@ -266,12 +289,17 @@ def test_two_officers_releasing_at_once_release_once(demo, celery_eager):
     from claims import roles
     from claims.organisation import ensure_staff_user
 
-    third = ensure_staff_user(username="finance_officer3", password="x", role=roles.FINANCE_OFFICER,
-                              scope_group=Jurisdiction.objects.get(code="WL").staff_group)
+    third = ensure_staff_user(
+        username="finance_officer3",
+        password="x",
+        role=roles.FINANCE_OFFICER,
+        scope_group=Jurisdiction.objects.get(code="WL").staff_group,
+    )
     approved_claim(demo, serials=(1, 2))
     batch = build_batch(actor=demo["finance_officer"], jurisdiction=Jurisdiction.objects.get(code="WL"))
-    threads, outcomes = run_at_once(lambda: request_release(actor=demo["finance_officer2"], batch=batch),
-                                    lambda: request_release(actor=third, batch=batch))
+    threads, outcomes = run_at_once(
+        lambda: request_release(actor=demo["finance_officer2"], batch=batch), lambda: request_release(actor=third, batch=batch)
+    )
     join_all(threads)
     errors = [error for _result, error in outcomes if error is not None]
     assert len(errors) == 1 and isinstance(errors[0], StepAlreadyTaken), outcomes
@@ -293,7 +321,9 @@ BEGIN
 END $$ LANGUAGE plpgsql;
 CREATE TRIGGER test_crash_once BEFORE UPDATE ON payments_batchline FOR EACH ROW EXECUTE FUNCTION test_crash_once();
 """
-DROP_CRASH_ONCE = "DROP TRIGGER test_crash_once ON payments_batchline; DROP FUNCTION test_crash_once(); DROP SEQUENCE test_crash_seq;"
+DROP_CRASH_ONCE = (
+    "DROP TRIGGER test_crash_once ON payments_batchline; DROP FUNCTION test_crash_once(); DROP SEQUENCE test_crash_seq;"
+)
 
 
 @pytest.mark.postgres
@@ -326,7 +356,12 @@ def test_make_runs_demo_claims_give_every_desk_work_and_finance_a_batch_to_build
 
     call_command("seed_demo", password="x", with_claims=True, stdout=open(os.devnull, "w"))
     assert sorted(Claim.objects.values_list("status", flat=True)) == [
-        "approved", "approved", "department_review", "draft", "hr_review"]
+        "approved",
+        "approved",
+        "department_review",
+        "draft",
+        "hr_review",
+    ]
     call_command("seed_demo", password="x", with_claims=True, stdout=open(os.devnull, "w"))
     assert Claim.objects.count() == 5  # only into a database without claims
     batch = build_batch(actor=demo["finance_officer"], jurisdiction=wl)

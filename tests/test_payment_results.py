@@ -27,11 +27,10 @@ from payments.models import (
     Transfer,
 )
 from payments.selectors.results import reconciliation, returned_transfers_visible_to
-from workflow.disbursement import build_batch, request_release
 from payments.services.payees import account_number_of
 from payments.services.results import correct_payee_after_return
-from workflow.disbursement import apply_bank_result, cancel_line_payment
 from tests.test_audit_completeness import Ledger
+from workflow.disbursement import apply_bank_result, build_batch, cancel_line_payment, request_release
 
 from .payments_support import approved_claim, open_task_id
 
@@ -40,8 +39,9 @@ HEADER = ["批次号", "序号", "账号", "金额", "结果", "银行流水号"
 
 def released_batch(demo, django_capture_on_commit_callbacks, claims=None) -> PaymentBatch:
     jurisdiction = Jurisdiction.objects.get(code="WL")
-    batch = build_batch(actor=demo["finance_officer"], jurisdiction=jurisdiction,
-                        claim_ids=[claim.pk for claim in claims] if claims else None)
+    batch = build_batch(
+        actor=demo["finance_officer"], jurisdiction=jurisdiction, claim_ids=[claim.pk for claim in claims] if claims else None
+    )
     with django_capture_on_commit_callbacks(execute=True):
         request_release(actor=demo["finance_officer2"], batch=batch)
     batch.refresh_from_db()
@@ -56,8 +56,17 @@ def result_rows(batch: PaymentBatch, outcomes: dict) -> list[list]:
     for seq, outcome in outcomes.items():  # in the order given
         transfer = transfers[seq]
         result, reason = (outcome, "") if isinstance(outcome, str) else outcome
-        rows.append([batch.number, transfer.seq, account_number_of(transfer), f"{transfer.amount:.2f}", result,
-                     f"BANK-{batch.pk}-{transfer.seq}", reason])
+        rows.append(
+            [
+                batch.number,
+                transfer.seq,
+                account_number_of(transfer),
+                f"{transfer.amount:.2f}",
+                result,
+                f"BANK-{batch.pk}-{transfer.seq}",
+                reason,
+            ]
+        )
     return rows
 
 
@@ -138,9 +147,16 @@ def test_mixed_result_pays_one_claim_and_returns_the_other(demo, two_payees):
     applied = [entry for entry in call["entries"] if entry.action == "payment_batch.result_applied"][0]
     assert (applied.detail["paid"], applied.detail["returned"], applied.detail["sha256"]) == (1, 1, summary.sha256)
     per_claim = {entry.claim_id: entry.detail for entry in call["entries"] if entry.action == "claim.payment_result"}
-    assert per_claim[claim_b.pk]["line_changes"] == [{
-        "line": 1, "amount": str(ClaimLine.objects.get(claim=claim_b).amount), "transfer": seq_b, "reason": "户名与账号不符",
-        "before": {"payment_status": "in_payment"}, "after": {"payment_status": "returned"}}]
+    assert per_claim[claim_b.pk]["line_changes"] == [
+        {
+            "line": 1,
+            "amount": str(ClaimLine.objects.get(claim=claim_b).amount),
+            "transfer": seq_b,
+            "reason": "户名与账号不符",
+            "before": {"payment_status": "in_payment"},
+            "after": {"payment_status": "returned"},
+        }
+    ]
 
     # The same file again changes nothing and records nothing.
     with ledger.nothing():
@@ -157,15 +173,20 @@ def test_mixed_result_pays_one_claim_and_returns_the_other(demo, two_payees):
 def test_partial_results_in_two_files_xlsx_then_csv(demo, two_payees):
     claim_a, claim_b, batch = two_payees
     seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
-    first = apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="part1.xlsx",
-                              content=xlsx_file(result_rows(batch, {seq_b: "成功"})))
+    first = apply_bank_result(
+        actor=demo["finance_officer"], batch=batch, filename="part1.xlsx", content=xlsx_file(result_rows(batch, {seq_b: "成功"}))
+    )
     assert (first.paid, first.reconciled) == (1, False)
     batch.refresh_from_db()
     assert batch.status == "released"
     claim_b.refresh_from_db()
     assert claim_b.status == "paid"
-    second = apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="part2.csv",
-                               content=csv_file(result_rows(batch, {seq_a: "paid", seq_b: "paid"}), trailer=False))
+    second = apply_bank_result(
+        actor=demo["finance_officer"],
+        batch=batch,
+        filename="part2.csv",
+        content=csv_file(result_rows(batch, {seq_a: "paid", seq_b: "paid"}), trailer=False),
+    )
     assert (second.paid, second.unchanged, second.reconciled) == (1, 1, True)
     assert BankFile.objects.filter(batch=batch, kind="result").count() == 2
 
@@ -196,8 +217,12 @@ def test_bad_result_files_name_the_row_and_field_and_save_nothing(demo, two_paye
             apply_bank_result(actor=demo["finance_officer"], batch=batch, filename=filename, content=content)
         assert list(refused.value.fields) == ["file"]
     with ledger.nothing(), pytest.raises(InvalidInput) as refused:
-        apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv",
-                          content=csv_file(rows, header=["批次号", "序号", "金额", "结果"]))
+        apply_bank_result(
+            actor=demo["finance_officer"],
+            batch=batch,
+            filename="回单.csv",
+            content=csv_file(rows, header=["批次号", "序号", "金额", "结果"]),
+        )
     assert "账号" in refused.value.fields["file"][0]
     # Only finance of the jurisdiction.
     with ledger.nothing(), pytest.raises(ActionForbidden):
@@ -235,34 +260,62 @@ def test_result_for_a_batch_not_released_is_refused(demo, django_capture_on_comm
 def test_return_corrected_then_paid_in_a_later_batch(demo, two_payees, django_capture_on_commit_callbacks):
     claim_a, claim_b, batch = two_payees
     seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
-    apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv",
-                      content=csv_file(result_rows(batch, {seq_a: "成功", seq_b: ("失败", "账号不存在")})))
+    apply_bank_result(
+        actor=demo["finance_officer"],
+        batch=batch,
+        filename="回单.csv",
+        content=csv_file(result_rows(batch, {seq_a: "成功", seq_b: ("失败", "账号不存在")})),
+    )
     returned = Transfer.objects.get(batch=batch, seq=seq_b)
     line_b = ClaimLine.objects.get(claim=claim_b)
     ledger = Ledger()
     with ledger.nothing(), pytest.raises(InvalidInput):
-        correct_payee_after_return(actor=demo["finance_officer"], transfer=returned, account_name="温岭市某技工学校",
-                                   bank_name="农业银行温岭支行", account_number="123", reason="更正")
+        correct_payee_after_return(
+            actor=demo["finance_officer"],
+            transfer=returned,
+            account_name="温岭市某技工学校",
+            bank_name="农业银行温岭支行",
+            account_number="123",
+            reason="更正",
+        )
     with ledger.expect("payee_account.set", "claim.payment_requeued"):
-        lines = correct_payee_after_return(actor=demo["finance_officer"], line=line_b, account_name="温岭市某技工学校",
-                                           bank_name="农业银行温岭支行", account_number="6228480000001234567",
-                                           reason="银行退票：账号不存在，机构提供新账号")
+        lines = correct_payee_after_return(
+            actor=demo["finance_officer"],
+            line=line_b,
+            account_name="温岭市某技工学校",
+            bank_name="农业银行温岭支行",
+            account_number="6228480000001234567",
+            reason="银行退票：账号不存在，机构提供新账号",
+        )
     assert [line.pk for line in lines] == [line_b.pk]
     assert states(claim_b) == [(1, "reserved")]
     with pytest.raises(StepAlreadyTaken):  # already corrected
-        correct_payee_after_return(actor=demo["finance_officer"], transfer=returned, account_name="x", bank_name="y",
-                                   account_number="6228480000001234567", reason="again")
+        correct_payee_after_return(
+            actor=demo["finance_officer"],
+            transfer=returned,
+            account_name="x",
+            bank_name="y",
+            account_number="6228480000001234567",
+            reason="again",
+        )
 
     second = released_batch(demo, django_capture_on_commit_callbacks)
     assert second.pk != batch.pk and second.line_count == 1
     new_transfer = Transfer.objects.get(batch=second)
     assert account_number_of(new_transfer) == "6228480000001234567"
     assert BatchLine.objects.filter(claim_line=line_b, status__in=LIVE_BATCH_LINE_STATUSES).count() == 1
-    apply_bank_result(actor=demo["finance_officer"], batch=second, filename="回单.csv",
-                      content=csv_file(result_rows(second, {new_transfer.seq: "成功"})))
+    apply_bank_result(
+        actor=demo["finance_officer"],
+        batch=second,
+        filename="回单.csv",
+        content=csv_file(result_rows(second, {new_transfer.seq: "成功"})),
+    )
     claim_b.refresh_from_db()
     assert states(claim_b) == [(1, "paid")] and claim_b.status == "paid"
-    assert list(BatchLine.objects.filter(claim_line=line_b).order_by("pk").values_list("status", flat=True)) == ["returned", "paid"]
+    assert list(BatchLine.objects.filter(claim_line=line_b).order_by("pk").values_list("status", flat=True)) == [
+        "returned",
+        "paid",
+    ]
     assert reconciliation(batch)["anomalies"] == [] and reconciliation(second)["anomalies"] == []
 
 
@@ -270,38 +323,65 @@ def test_a_line_returned_twice_is_listed_on_its_latest_transfer_only(demo, djang
     claim = approved_claim(demo, serials=(1,))
     line = ClaimLine.objects.get(claim=claim)
     first = released_batch(demo, django_capture_on_commit_callbacks)
-    apply_bank_result(actor=demo["finance_officer"], batch=first, filename="回单.csv",
-                      content=csv_file(result_rows(first, {1: ("失败", "账号不存在")})))
+    apply_bank_result(
+        actor=demo["finance_officer"],
+        batch=first,
+        filename="回单.csv",
+        content=csv_file(result_rows(first, {1: ("失败", "账号不存在")})),
+    )
     line.refresh_from_db()
-    correct_payee_after_return(actor=demo["finance_officer"], line=line, account_name="温岭市某技工学校", bank_name="农业银行温岭支行",
-                               account_number="6228480000001234567", reason="机构提供新账号")
+    correct_payee_after_return(
+        actor=demo["finance_officer"],
+        line=line,
+        account_name="温岭市某技工学校",
+        bank_name="农业银行温岭支行",
+        account_number="6228480000001234567",
+        reason="机构提供新账号",
+    )
     second = released_batch(demo, django_capture_on_commit_callbacks)
-    apply_bank_result(actor=demo["finance_officer"], batch=second, filename="回单.csv",
-                      content=csv_file(result_rows(second, {1: ("失败", "账户冻结")})))
+    apply_bank_result(
+        actor=demo["finance_officer"],
+        batch=second,
+        filename="回单.csv",
+        content=csv_file(result_rows(second, {1: ("失败", "账户冻结")})),
+    )
     latest = Transfer.objects.get(batch=second, seq=1)
     line.refresh_from_db()
     assert [transfer.pk for transfer in returned_transfers_visible_to(demo["finance_officer"])] == [latest.pk]
     # The correction's entry names the line's own (latest) transfer.
     ledger = Ledger()
     with ledger.expect("payee_account.set", "claim.payment_requeued") as call:
-        correct_payee_after_return(actor=demo["finance_officer"], line=line, account_name="温岭市某技工学校",
-                                   bank_name="建设银行温岭支行", account_number="6217000000000012345", reason="再次更正")
+        correct_payee_after_return(
+            actor=demo["finance_officer"],
+            line=line,
+            account_name="温岭市某技工学校",
+            bank_name="建设银行温岭支行",
+            account_number="6217000000000012345",
+            reason="再次更正",
+        )
     requeued = [entry for entry in call["entries"] if entry.action == "claim.payment_requeued"][0]
     assert [(change["batch"], change["transfer"], change["return_reason"]) for change in requeued.detail["line_changes"]] == [
-        (second.number, 1, "账户冻结")]
+        (second.number, 1, "账户冻结")
+    ]
     assert list(returned_transfers_visible_to(demo["finance_officer"])) == []
 
 
 # --------------------------------------------------------------------------- finally not paid
 
 
-def test_cancel_a_returned_line_releases_its_reservation_and_finishes_the_claim(demo, django_capture_on_commit_callbacks, celery_eager):
+def test_cancel_a_returned_line_releases_its_reservation_and_finishes_the_claim(
+    demo, django_capture_on_commit_callbacks, celery_eager
+):
     claim = approved_claim(demo, serials=(1,))
     allocation = Allocation.objects.get(pk=ClaimLine.objects.get(claim=claim).allocation_id)
     committed = allocation.committed
     batch = released_batch(demo, django_capture_on_commit_callbacks)
-    apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv",
-                      content=csv_file(result_rows(batch, {1: ("失败", "户名不符")})))
+    apply_bank_result(
+        actor=demo["finance_officer"],
+        batch=batch,
+        filename="回单.csv",
+        content=csv_file(result_rows(batch, {1: ("失败", "户名不符")})),
+    )
     line = ClaimLine.objects.get(claim=claim)
     ledger = Ledger()
     with ledger.nothing(), pytest.raises(ActionForbidden):
@@ -333,8 +413,9 @@ def test_cancel_a_reserved_line_of_a_claim_whose_other_line_is_paid(demo, django
     assert batch.line_count == 1
     with pytest.raises(StepAlreadyTaken):  # in payment: not cancellable
         cancel_line_payment(actor=demo["hr_reviewer"], line=first, reason_code="OTHER", reason="x")
-    apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv",
-                      content=csv_file(result_rows(batch, {1: "成功"})))
+    apply_bank_result(
+        actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(result_rows(batch, {1: "成功"}))
+    )
     claim.refresh_from_db()
     assert states(claim) == [(1, "paid"), (2, "cancelled")] and claim.status == "paid"
 
@@ -348,8 +429,12 @@ def test_reconciliation_counts_and_an_anomaly(demo, two_payees, client):
     report = reconciliation(batch)
     assert report["transfers"]["sent"]["count"] == 2 and report["transfers"]["pending"]["count"] == 2
     assert report["anomalies"] == []
-    apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv",
-                      content=csv_file(result_rows(batch, {seq_a: "成功", seq_b: ("失败", "账户冻结")})))
+    apply_bank_result(
+        actor=demo["finance_officer"],
+        batch=batch,
+        filename="回单.csv",
+        content=csv_file(result_rows(batch, {seq_a: "成功", seq_b: ("失败", "账户冻结")})),
+    )
     report = reconciliation(batch)
     amount_b = Transfer.objects.get(batch=batch, seq=seq_b).amount
     assert report["transfers"]["paid"]["count"] == 1 and report["transfers"]["returned"] == {"count": 1, "amount": amount_b}
@@ -417,10 +502,16 @@ def test_api_results_reconciliation_correction_and_scope(demo, two_payees):
 
     transfer = Transfer.objects.get(batch=batch, seq=seq_b)
     correct = f"/api/v1/payment-transfers/{transfer.pk}/correct/"
-    account = {"account_name": "温岭市某技工学校", "bank_name": "建设银行温岭支行", "account_number": "6217000000000012345",
-               "reason": "机构更正账户"}
+    account = {
+        "account_name": "温岭市某技工学校",
+        "bank_name": "建设银行温岭支行",
+        "account_number": "6217000000000012345",
+        "reason": "机构更正账户",
+    }
     assert api(demo["hr_reviewer"]).post(correct, account, format="json").status_code == 403
-    assert api(demo["finance_officer"]).post("/api/v1/payment-transfers/999999/correct/", account, format="json").status_code == 404
+    assert (
+        api(demo["finance_officer"]).post("/api/v1/payment-transfers/999999/correct/", account, format="json").status_code == 404
+    )
     response = api(demo["finance_officer"]).post(correct, account, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["lines"][0]["payment_status"] == "reserved"
@@ -429,7 +520,12 @@ def test_api_results_reconciliation_correction_and_scope(demo, two_payees):
 
 def test_api_recovery_ids_must_be_whole_numbers(demo):
     body = {"amount_due": "1.00", "payer_kind": "provider", "payer_name": "x", "reason_code": "fraud", "reason": "x"}
-    for claim, line, bad_fields in ((True, 1, {"claim"}), (1.5, 1, {"claim"}), ("1", 1.0, {"line"}), ("x", "1e2", {"claim", "line"})):
+    for claim, line, bad_fields in (
+        (True, 1, {"claim"}),
+        (1.5, 1, {"claim"}),
+        ("1", 1.0, {"line"}),
+        ("x", "1e2", {"claim", "line"}),
+    ):
         response = api(demo["hr_reviewer"]).post("/api/v1/recoveries/", {**body, "claim": claim, "line": line}, format="json")
         assert response.status_code == 400, response.content
         assert set(response.json()["error"]["fields"]) == bad_fields
@@ -440,7 +536,9 @@ def test_api_cancel_payment(demo):
     url = f"/api/v1/claims/{claim.pk}/lines/1/cancel-payment/"
     assert api(demo["finance_officer"]).post(url, {"reason_code": "FRAUD", "reason": "x"}, format="json").status_code == 403
     assert api(demo["provider_clerk"]).post(url, {"reason_code": "FRAUD", "reason": "x"}, format="json").status_code == 404
-    assert api(demo["hr_reviewer"]).post(f"/api/v1/claims/{claim.pk}/lines/9/cancel-payment/", {}, format="json").status_code == 404
+    assert (
+        api(demo["hr_reviewer"]).post(f"/api/v1/claims/{claim.pk}/lines/9/cancel-payment/", {}, format="json").status_code == 404
+    )
     response = api(demo["hr_reviewer"]).post(url, {"reason_code": "FRAUD"}, format="json")
     assert response.status_code == 400 and "reason" in response.json()["error"]["fields"]
     response = api(demo["hr_reviewer"]).post(url, {"reason_code": "FRAUD", "reason": "虚假培训"}, format="json")
@@ -471,14 +569,22 @@ def test_pages_upload_reconciliation_and_returns(demo, two_payees, client):
     page = client.get(reverse("payments:returns"))
     assert page.status_code == 200 and "户名不符" in page.content.decode()
     transfer = Transfer.objects.get(batch=batch, seq=seq_b)
-    page = client.post(reverse("payments:return_correct", args=[transfer.pk]),
-                       {"account_name": "温岭市某技工学校", "bank_name": "建设银行温岭支行", "account_number": "6217000000000012345",
-                        "reason": "机构更正账户"})
+    page = client.post(
+        reverse("payments:return_correct", args=[transfer.pk]),
+        {
+            "account_name": "温岭市某技工学校",
+            "bank_name": "建设银行温岭支行",
+            "account_number": "6217000000000012345",
+            "reason": "机构更正账户",
+        },
+    )
     assert page.status_code == 302
     assert states(claim_b) == [(1, "reserved")]
     # An invalid form is 400 before the service is asked.
-    page = client.post(reverse("payments:return_correct", args=[transfer.pk]),
-                       {"account_name": "x", "bank_name": "y", "account_number": "6" * 41, "reason": "r"})
+    page = client.post(
+        reverse("payments:return_correct", args=[transfer.pk]),
+        {"account_name": "x", "bank_name": "y", "account_number": "6" * 41, "reason": "r"},
+    )
     assert page.status_code == 400 and "account_number" in page.context["form"].errors
     # The claim page shows the payment state and batch.
     page = client.get(reverse("approvals:claim", args=[claim_a.pk]))

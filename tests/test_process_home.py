@@ -78,7 +78,8 @@ def test_the_process_remembers_the_returning_step_in_typed_fields(demo):
 
 
 def test_a_bank_result_applied_by_payments_alone_does_not_end_the_claim_the_workflow_settles_it(
-        demo, django_capture_on_commit_callbacks, celery_eager):
+    demo, django_capture_on_commit_callbacks, celery_eager
+):
     claim = approved_claim(demo, serials=(1, 2))
     batch = released_batch(demo, django_capture_on_commit_callbacks, claims=[claim])
     claim.refresh_from_db()

@@ -12,8 +12,8 @@ from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine
 from payments.models import Allocation, RecoveryOrder, RecoveryReceipt
 from payments.services.recoveries import open_recovery, record_recovery_receipt
-from workflow.disbursement import apply_bank_result
 from tests.test_audit_completeness import Ledger
+from workflow.disbursement import apply_bank_result
 
 from .payments_support import approved_claim
 from .test_payment_results import csv_file, released_batch, result_rows
@@ -25,7 +25,9 @@ TODAY = datetime.date.today()
 def paid_claim(demo, django_capture_on_commit_callbacks, celery_eager) -> Claim:
     claim = approved_claim(demo, serials=(1, 2))
     batch = released_batch(demo, django_capture_on_commit_callbacks)
-    apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(result_rows(batch, {1: "成功"})))
+    apply_bank_result(
+        actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(result_rows(batch, {1: "成功"}))
+    )
     claim.refresh_from_db()
     assert claim.status == "paid"
     return claim
@@ -37,29 +39,60 @@ def test_recovery_open_partial_and_full_receipts(demo, paid_claim):
     committed = allocation.committed
     ledger = Ledger()
     with ledger.nothing(), pytest.raises(ActionForbidden):
-        open_recovery(actor=demo["finance_officer"], line=line, amount_due=line.amount, payer_kind="provider",
-                      payer_name="温岭市某职业技能培训学校", reason_code="fraud", reason="x")
+        open_recovery(
+            actor=demo["finance_officer"],
+            line=line,
+            amount_due=line.amount,
+            payer_kind="provider",
+            payer_name="温岭市某职业技能培训学校",
+            reason_code="fraud",
+            reason="x",
+        )
     with ledger.nothing(), pytest.raises(InvalidInput) as refused:
-        open_recovery(actor=demo["hr_reviewer"], line=line, amount_due=line.amount + 1, payer_kind="bank",
-                      payer_name="", reason_code="nope", reason="")
+        open_recovery(
+            actor=demo["hr_reviewer"],
+            line=line,
+            amount_due=line.amount + 1,
+            payer_kind="bank",
+            payer_name="",
+            reason_code="nope",
+            reason="",
+        )
     assert set(refused.value.fields) == {"amount_due", "payer_kind", "payer_name", "reason_code", "reason"}
     with ledger.expect("recovery.opened"):
-        order = open_recovery(actor=demo["hr_reviewer"], line=line, amount_due=line.amount, payer_kind="provider",
-                              payer_name="温岭市某职业技能培训学校", reason_code="revoked", reason="证书被发证机关撤销")
+        order = open_recovery(
+            actor=demo["hr_reviewer"],
+            line=line,
+            amount_due=line.amount,
+            payer_kind="provider",
+            payer_name="温岭市某职业技能培训学校",
+            reason_code="revoked",
+            reason="证书被发证机关撤销",
+        )
     assert (order.status, order.amount_recovered) == ("open", Decimal("0.00"))
     with ledger.nothing(), pytest.raises(InvalidInput) as refused:  # the whole amount is already claimed
-        open_recovery(actor=demo["hr_head"], line=line, amount_due="1.00", payer_kind="provider", payer_name="x",
-                      reason_code="other", reason="again")
+        open_recovery(
+            actor=demo["hr_head"],
+            line=line,
+            amount_due="1.00",
+            payer_kind="provider",
+            payer_name="x",
+            reason_code="other",
+            reason="again",
+        )
     assert "amount_due" in refused.value.fields
 
     with ledger.nothing(), pytest.raises(ActionForbidden):
         record_recovery_receipt(actor=demo["hr_reviewer"], order=order, amount="100.00", received_on=TODAY, reference="R1")
     with ledger.nothing(), pytest.raises(InvalidInput) as refused:
-        record_recovery_receipt(actor=demo["finance_officer"], order=order, amount="-1", received_on=TODAY + datetime.timedelta(days=1),
-                                reference="")
+        record_recovery_receipt(
+            actor=demo["finance_officer"], order=order, amount="-1", received_on=TODAY + datetime.timedelta(days=1), reference=""
+        )
     assert set(refused.value.fields) == {"amount", "received_on", "reference"}
     with ledger.expect("recovery.receipt_recorded", "allocation.restored"):
-        record_recovery_receipt(actor=demo["finance_officer"], order=order, amount="100.00", received_on=TODAY, reference="缴-001")
+        record_recovery_receipt(
+            actor=demo["finance_officer"], order=order, amount="100.00", received_on=TODAY, reference="缴-001"
+        )
     order.refresh_from_db()
     line.refresh_from_db()
     allocation.refresh_from_db()
@@ -69,12 +102,18 @@ def test_recovery_open_partial_and_full_receipts(demo, paid_claim):
 
     outstanding = line.amount - Decimal("100.00")
     with ledger.nothing(), pytest.raises(InvalidInput) as refused:
-        record_recovery_receipt(actor=demo["finance_officer2"], order=order, amount=outstanding + Decimal("0.01"),
-                                received_on=TODAY, reference="缴-002")
+        record_recovery_receipt(
+            actor=demo["finance_officer2"],
+            order=order,
+            amount=outstanding + Decimal("0.01"),
+            received_on=TODAY,
+            reference="缴-002",
+        )
     assert "amount" in refused.value.fields
     with ledger.expect("recovery.receipt_recorded", "allocation.restored", "claim.line_recovered"):
-        record_recovery_receipt(actor=demo["finance_officer2"], order=order, amount=outstanding, received_on=TODAY.isoformat(),
-                                reference="缴-002")
+        record_recovery_receipt(
+            actor=demo["finance_officer2"], order=order, amount=outstanding, received_on=TODAY.isoformat(), reference="缴-002"
+        )
     order.refresh_from_db()
     line.refresh_from_db()
     allocation.refresh_from_db()
@@ -85,23 +124,46 @@ def test_recovery_open_partial_and_full_receipts(demo, paid_claim):
     with ledger.nothing(), pytest.raises(StepAlreadyTaken):
         record_recovery_receipt(actor=demo["finance_officer"], order=order, amount="1.00", received_on=TODAY, reference="缴-003")
     with ledger.nothing(), pytest.raises(StepAlreadyTaken):  # no longer paid
-        open_recovery(actor=demo["hr_reviewer"], line=line, amount_due="1.00", payer_kind="provider", payer_name="x",
-                      reason_code="other", reason="again")
+        open_recovery(
+            actor=demo["hr_reviewer"],
+            line=line,
+            amount_due="1.00",
+            payer_kind="provider",
+            payer_name="x",
+            reason_code="other",
+            reason="again",
+        )
     paid_claim.refresh_from_db()
     assert paid_claim.status == "paid"
 
 
 def test_a_partial_order_recovers_its_amount_and_leaves_the_line_paid(demo, paid_claim):
     line = ClaimLine.objects.get(claim=paid_claim, line_no=2)
-    order = open_recovery(actor=demo["hr_head"], line=line, amount_due="50.00", payer_kind="provider", payer_name="机构",
-                          reason_code="overpaid", reason="多付 50 元")
-    second = open_recovery(actor=demo["hr_head"], line=line, amount_due=line.amount - Decimal("50.00"), payer_kind="provider",
-                           payer_name="机构", reason_code="fraud", reason="其余部分")
+    order = open_recovery(
+        actor=demo["hr_head"],
+        line=line,
+        amount_due="50.00",
+        payer_kind="provider",
+        payer_name="机构",
+        reason_code="overpaid",
+        reason="多付 50 元",
+    )
+    second = open_recovery(
+        actor=demo["hr_head"],
+        line=line,
+        amount_due=line.amount - Decimal("50.00"),
+        payer_kind="provider",
+        payer_name="机构",
+        reason_code="fraud",
+        reason="其余部分",
+    )
     record_recovery_receipt(actor=demo["finance_officer"], order=order, amount="50.00", received_on=TODAY, reference="R")
     order.refresh_from_db()
     line.refresh_from_db()
     assert order.status == "recovered" and line.payment_status == "paid"
-    record_recovery_receipt(actor=demo["finance_officer"], order=second, amount=second.amount_due, received_on=TODAY, reference="R2")
+    record_recovery_receipt(
+        actor=demo["finance_officer"], order=second, amount=second.amount_due, received_on=TODAY, reference="R2"
+    )
     line.refresh_from_db()
     assert line.payment_status == "recovered"
 
@@ -110,8 +172,15 @@ def test_recovery_not_on_an_unpaid_line(demo):
     claim = approved_claim(demo, serials=(1,))
     line = ClaimLine.objects.get(claim=claim)
     with pytest.raises(StepAlreadyTaken):
-        open_recovery(actor=demo["hr_reviewer"], line=line, amount_due="1.00", payer_kind="provider", payer_name="x",
-                      reason_code="fraud", reason="x")
+        open_recovery(
+            actor=demo["hr_reviewer"],
+            line=line,
+            amount_due="1.00",
+            payer_kind="provider",
+            payer_name="x",
+            reason_code="fraud",
+            reason="x",
+        )
 
 
 def api(user) -> APIClient:
@@ -122,30 +191,52 @@ def api(user) -> APIClient:
 
 def test_recovery_api_and_scope(demo, paid_claim):
     line = ClaimLine.objects.get(claim=paid_claim, line_no=1)
-    body = {"claim": paid_claim.pk, "line": 1, "amount_due": str(line.amount), "payer_kind": "provider",
-            "payer_name": "温岭市某职业技能培训学校", "reason_code": "fraud", "reason": "虚假培训"}
+    body = {
+        "claim": paid_claim.pk,
+        "line": 1,
+        "amount_due": str(line.amount),
+        "payer_kind": "provider",
+        "payer_name": "温岭市某职业技能培训学校",
+        "reason_code": "fraud",
+        "reason": "虚假培训",
+    }
     assert api(demo["finance_officer"]).post("/api/v1/recoveries/", body, format="json").status_code == 403
     assert api(demo["dept_reviewer"]).post("/api/v1/recoveries/", body, format="json").status_code == 404  # out of scope
     assert api(demo["hr_reviewer"]).post("/api/v1/recoveries/", {**body, "line": 9}, format="json").status_code == 404
     response = api(demo["hr_reviewer"]).post("/api/v1/recoveries/", body, format="json")
     assert response.status_code == 201, response.content
     order = response.json()
-    assert (order["status"], order["amount_due"], order["claim_number"], order["line"]) == ("open", str(line.amount), paid_claim.number, 1)
+    assert (order["status"], order["amount_due"], order["claim_number"], order["line"]) == (
+        "open",
+        str(line.amount),
+        paid_claim.number,
+        1,
+    )
 
     listing = api(demo["auditor"]).get("/api/v1/recoveries/").json()
     assert [item["id"] for item in listing["results"]] == [order["id"]]
     response = api(demo["provider_clerk"]).get("/api/v1/recoveries/")  # a list: nothing in scope, not an error
     assert response.status_code == 200 and response.json()["count"] == 0
     receipts = f"/api/v1/recoveries/{order['id']}/receipts/"
-    assert api(demo["hr_reviewer"]).post(receipts, {"amount": "10.00", "received_on": TODAY.isoformat(), "reference": "R"},
-                                         format="json").status_code == 403
-    assert api(demo["dept_reviewer"]).post(receipts, {"amount": "10.00", "received_on": TODAY.isoformat(), "reference": "R"},
-                                           format="json").status_code == 404
-    response = api(demo["finance_officer"]).post(receipts, {"amount": str(line.amount + 1), "received_on": TODAY.isoformat(),
-                                                            "reference": "R"}, format="json")
+    assert (
+        api(demo["hr_reviewer"])
+        .post(receipts, {"amount": "10.00", "received_on": TODAY.isoformat(), "reference": "R"}, format="json")
+        .status_code
+        == 403
+    )
+    assert (
+        api(demo["dept_reviewer"])
+        .post(receipts, {"amount": "10.00", "received_on": TODAY.isoformat(), "reference": "R"}, format="json")
+        .status_code
+        == 404
+    )
+    response = api(demo["finance_officer"]).post(
+        receipts, {"amount": str(line.amount + 1), "received_on": TODAY.isoformat(), "reference": "R"}, format="json"
+    )
     assert response.status_code == 400 and "amount" in response.json()["error"]["fields"]
-    response = api(demo["finance_officer"]).post(receipts, {"amount": str(line.amount), "received_on": TODAY.isoformat(),
-                                                            "reference": "R"}, format="json")
+    response = api(demo["finance_officer"]).post(
+        receipts, {"amount": str(line.amount), "received_on": TODAY.isoformat(), "reference": "R"}, format="json"
+    )
     assert response.status_code == 201, response.content
     assert (response.json()["status"], response.json()["amount_recovered"]) == ("recovered", str(line.amount))
     lines = api(demo["hr_reviewer"]).get(f"/api/v1/claims/{paid_claim.pk}/").json()["lines"]
@@ -157,23 +248,42 @@ def test_recovery_pages(demo, paid_claim, client):
     client.force_login(demo["hr_reviewer"])
     url = reverse("payments:recovery_open", args=[paid_claim.pk, 1])
     assert client.get(url).status_code == 200
-    page = client.post(url, {"amount_due": "0", "payer_kind": "provider", "payer_name": "x", "reason_code": "fraud", "reason": "x"})
+    page = client.post(
+        url, {"amount_due": "0", "payer_kind": "provider", "payer_name": "x", "reason_code": "fraud", "reason": "x"}
+    )
     assert page.status_code == 400
-    page = client.post(url, {"amount_due": str(line.amount), "payer_kind": "provider", "payer_name": "温岭市某职业技能培训学校",
-                             "reason_code": "fraud", "reason": "虚假培训"})
+    page = client.post(
+        url,
+        {
+            "amount_due": str(line.amount),
+            "payer_kind": "provider",
+            "payer_name": "温岭市某职业技能培训学校",
+            "reason_code": "fraud",
+            "reason": "虚假培训",
+        },
+    )
     assert page.status_code == 302, page.content.decode()[:2000]
     order = RecoveryOrder.objects.get(claim_line=line)
     assert client.get(reverse("payments:recoveries")).status_code == 200
     page = client.get(reverse("payments:recovery", args=[order.pk]))
     assert page.status_code == 200 and paid_claim.number in page.content.decode()
-    assert client.post(reverse("payments:recovery_receipt", args=[order.pk]),
-                       {"amount": "1.00", "received_on": TODAY.isoformat(), "reference": "R"}).status_code == 403
+    assert (
+        client.post(
+            reverse("payments:recovery_receipt", args=[order.pk]),
+            {"amount": "1.00", "received_on": TODAY.isoformat(), "reference": "R"},
+        ).status_code
+        == 403
+    )
     client.force_login(demo["finance_officer"])
-    page = client.post(reverse("payments:recovery_receipt", args=[order.pk]),  # an invalid form: 400, nothing recorded
-                       {"amount": str(line.amount), "received_on": TODAY.isoformat(), "reference": "R" * 61})
+    page = client.post(
+        reverse("payments:recovery_receipt", args=[order.pk]),  # an invalid form: 400, nothing recorded
+        {"amount": str(line.amount), "received_on": TODAY.isoformat(), "reference": "R" * 61},
+    )
     assert page.status_code == 400 and "reference" in page.context["form"].errors
-    page = client.post(reverse("payments:recovery_receipt", args=[order.pk]),
-                       {"amount": str(line.amount), "received_on": TODAY.isoformat(), "reference": "缴-1"})
+    page = client.post(
+        reverse("payments:recovery_receipt", args=[order.pk]),
+        {"amount": str(line.amount), "received_on": TODAY.isoformat(), "reference": "缴-1"},
+    )
     assert page.status_code == 302
     order.refresh_from_db()
     assert order.status == "recovered"
@@ -199,11 +309,20 @@ def test_two_receipts_at_once_never_recover_more_than_due(demo, celery_eager):
     batch = build_batch(actor=demo["finance_officer"], jurisdiction=claim.jurisdiction)
     request_release(actor=demo["finance_officer2"], batch=batch)  # committed: the eager task ran on commit
     batch.refresh_from_db()
-    apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(result_rows(batch, {1: "成功"})))
+    apply_bank_result(
+        actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(result_rows(batch, {1: "成功"}))
+    )
     line = ClaimLine.objects.get(claim=claim)
     committed = Allocation.objects.get(pk=line.allocation_id).committed
-    order = open_recovery(actor=demo["hr_reviewer"], line=line, amount_due=line.amount, payer_kind="provider", payer_name="机构",
-                          reason_code="fraud", reason="虚假培训")
+    order = open_recovery(
+        actor=demo["hr_reviewer"],
+        line=line,
+        amount_due=line.amount,
+        payer_kind="provider",
+        payer_name="机构",
+        reason_code="fraud",
+        reason="虚假培训",
+    )
     results, barrier = [], threading.Barrier(2)
 
     def receipt(user, reference):

@@ -124,7 +124,16 @@ def test_template_downloads_with_the_headers_an_example_and_drop_down_lists(demo
     lists = {str(v.sqref).split(":")[0][0]: v.formula1 for v in sheet.data_validations.dataValidation if v.type == "list"}
     assert lists["D"].startswith(f"'{roster.CHOICES_SHEET_TITLE}'!")  # 等级 from the allowed-values sheet
     choices = workbook[roster.CHOICES_SHEET_TITLE]
-    assert [c.value for c in choices["A"][1:9]] == ["学徒工", "初级工", "中级工", "高级工", "技师", "高级技师", "特级技师", "首席技师"]
+    assert [c.value for c in choices["A"][1:9]] == [
+        "学徒工",
+        "初级工",
+        "中级工",
+        "高级工",
+        "技师",
+        "高级技师",
+        "特级技师",
+        "首席技师",
+    ]
     assert "renewal" in [c.value for c in choices["E"]]  # the catalogue's variants (S3 renewal)
     assert sheet.max_row == 2  # column formats only: the sheet is its real size
 
@@ -171,8 +180,13 @@ def test_a_row_with_many_problems_lists_every_field_and_the_status_page_of_anoth
         trainee_row(2, name="", level="高级", certificate_date="2026-03-01", training_days="十", stated_cost="=400+50"),
     ]
     body = error(upload(clerk, fill_template(rows)), 400)
-    assert set(body["fields"]) == {"rows[3].name", "rows[3].level", "rows[3].certificate_date", "rows[3].training_days",
-                                   "rows[3].stated_cost"}
+    assert set(body["fields"]) == {
+        "rows[3].name",
+        "rows[3].level",
+        "rows[3].certificate_date",
+        "rows[3].training_days",
+        "rows[3].stated_cost",
+    }
     assert body["fields"]["rows[3].certificate_date"][0] == "第3行 发证日期：请使用日期格式，不要使用文本（例如 2026-03-01）。"
     assert body["fields"]["rows[3].certificate_date"][1].startswith("Row 3, Certificate date: Use a date")
     assert "公式" in body["fields"]["rows[3].stated_cost"][0]
@@ -253,12 +267,19 @@ def test_a_roster_of_its_own_making_is_read_by_the_columns_titles_or_their_alias
     workbook = Workbook()
     sheet = workbook.active
     sheet.append(["姓名", "身份证号", "职业（工种）", "等级", "证书类型", "证书编号", "发证日期", "培训天数", "类型"])
-    sheet.append(["张三", valid_id(1), "低压电工", "高级工", "特种作业操作证书", "T1", TODAY - datetime.timedelta(days=9), 10, "renewal"])
+    sheet.append(
+        ["张三", valid_id(1), "低压电工", "高级工", "特种作业操作证书", "T1", TODAY - datetime.timedelta(days=9), 10, "renewal"]
+    )
     buffer = io.BytesIO()
     workbook.save(buffer)
     claim = ok(upload(clerk, buffer.getvalue()), 201)
     (line,) = claim["lines"]
-    assert (line["trainee_name"], line["trainee"][-4:], line["variant"], line["amount"]) == ("张三", valid_id(1)[-4:], "renewal", "100.00")
+    assert (line["trainee_name"], line["trainee"][-4:], line["variant"], line["amount"]) == (
+        "张三",
+        valid_id(1)[-4:],
+        "renewal",
+        "100.00",
+    )
 
 
 @pytest.fixture
@@ -323,8 +344,10 @@ def test_numbers_given_as_text_are_accepted_and_an_id_stored_as_a_number_is_refu
 
 
 def test_a_roster_wrong_everywhere_lists_the_first_errors_and_counts_the_rest(demo, clerk):
-    rows = [trainee_row(n, id_number=wrong_check_digit(valid_id(n)), certificate_date="2026-01-05", training_days="=1")
-            for n in range(imports.QUEUE_FROM_ROWS - 1)]  # 999 rows, 3 errors each: imported (and refused) in the request
+    rows = [
+        trainee_row(n, id_number=wrong_check_digit(valid_id(n)), certificate_date="2026-01-05", training_days="=1")
+        for n in range(imports.QUEUE_FROM_ROWS - 1)
+    ]  # 999 rows, 3 errors each: imported (and refused) in the request
     body = refused(clerk, fill_template(rows))
     assert "999" in body["message"] and "2997" in body["message"]
     messages = [message for messages in body["fields"].values() for message in messages]
@@ -439,8 +462,13 @@ def test_a_failing_run_hands_the_upload_back_for_the_retry(transactional_db, dem
     content = fill_template([trainee_row(1)])
     provider = demo["provider_clerk"].groups.get(provider__isnull=False).provider
     upload_row = RosterUpload.objects.create(
-        provider=provider, created_by=demo["provider_clerk"], header={**HEADER, "provider": provider.code},
-        filename="r.xlsx", content=content, sha256="z", row_count=1,
+        provider=provider,
+        created_by=demo["provider_clerk"],
+        header={**HEADER, "provider": provider.code},
+        filename="r.xlsx",
+        content=content,
+        sha256="z",
+        row_count=1,
     )
 
     def broken(**kwargs):

@@ -7,14 +7,14 @@ import pytest
 from django.contrib.auth.models import Group
 from viewflow.workflow.status import STATUS
 
-from workflow import selectors as inbox
-from workflow.services import decide_task, submit_claim, take_task
 from audit.models import AuditEvent
 from claims import roles
 from claims.errors import ActionForbidden
 from claims.models import ClaimStatus
 from claims.organisation import ensure_staff_user
 from claims.services import create_claim
+from workflow import selectors as inbox
+from workflow.services import decide_task, submit_claim, take_task
 
 from .conftest import DEMO_PASSWORD, claim_data, line, resident_id
 
@@ -115,7 +115,9 @@ def test_hr_reviewer_who_is_also_hr_head_cannot_give_the_final_approval(demo):
 
 
 def test_the_clerk_who_submitted_cannot_review_even_with_the_reviewer_role(demo):
-    clerk = person_with("clerk_and_reviewer", roles.PROVIDER_CLERK, "provider:WL-P001", roles.DEPARTMENT_REVIEWER, "department:WL-YJJ")
+    clerk = person_with(
+        "clerk_and_reviewer", roles.PROVIDER_CLERK, "provider:WL-P001", roles.DEPARTMENT_REVIEWER, "department:WL-YJJ"
+    )
     claim = create_claim(user=clerk, data=claim_data())
     submit_claim(user=clerk, claim=claim)
     review = open_task(claim)

@@ -9,8 +9,6 @@ from django.db import connection
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workflow.services import decide_task, submit_claim
-from workflow.selectors import actionable_tasks
 from audit.models import AuditEvent
 from claims.errors import InvalidInput
 from claims.models import Claim, ClaimLine, Jurisdiction, Provider, Trainee
@@ -25,6 +23,8 @@ from claims.validators import (
     validate_credit_code,
     validate_resident_id,
 )
+from workflow.selectors import actionable_tasks
+from workflow.services import decide_task, submit_claim
 
 from .conftest import claim_data, line, resident_id
 
@@ -203,7 +203,11 @@ def test_claim_with_an_invalid_id_number_names_the_line_and_saves_nothing(demo):
     with pytest.raises(InvalidInput) as error:
         create_claim(user=demo["provider_clerk"], data=claim_data(lines=lines))
     fields = error.value.fields
-    assert {key for key in fields if key.startswith("lines[")} == {"lines[1].id_number", "lines[3].id_number", "lines[4].id_number"}
+    assert {key for key in fields if key.startswith("lines[")} == {
+        "lines[1].id_number",
+        "lines[3].id_number",
+        "lines[4].id_number",
+    }
     assert "校验码" in fields["lines[1].id_number"][0]
     assert "出生日期" in fields["lines[3].id_number"][0]
     assert error.value.status == 400

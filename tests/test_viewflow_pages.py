@@ -9,15 +9,23 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver
 from guardian.shortcuts import get_groups_with_perms
 
-from workflow.selectors import actionable_tasks
-from workflow.services import decide_task, submit_claim
 from claims.models import Claim
 from claims.selectors import claims_visible_to
 from claims.services import create_claim
+from workflow.selectors import actionable_tasks
+from workflow.services import decide_task, submit_claim
 
 from .conftest import claim_data
 
-VIEWFLOW_URLS = ["/workflow/", "/flow/", "/viewflow/", "/workflow/claimflow/", "/workflow/workflow/claimflow/", "/claimflow/", "/process/"]
+VIEWFLOW_URLS = [
+    "/workflow/",
+    "/flow/",
+    "/viewflow/",
+    "/workflow/claimflow/",
+    "/workflow/workflow/claimflow/",
+    "/claimflow/",
+    "/process/",
+]
 
 
 def all_views(patterns, prefix=""):

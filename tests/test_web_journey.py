@@ -9,10 +9,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from workflow import selectors as inbox
-from workflow.services import submit_claim
 from claims.models import Claim
 from claims.services import create_claim
+from workflow import selectors as inbox
+from workflow.services import submit_claim
 
 from .conftest import claim_data, line, resident_id
 
@@ -29,12 +29,14 @@ def claim_form_post(data: dict, rows_total: int | None = None) -> dict:
     """The POST body of the claim form for a claim_data() dict."""
     rows = data["lines"]
     post = {key: data[key] for key in ("department", "policy", "class_name", "training_start", "training_end")}
-    post.update({
-        "lines-TOTAL_FORMS": str(rows_total or len(rows)),
-        "lines-INITIAL_FORMS": "0",
-        "lines-MIN_NUM_FORMS": "0",
-        "lines-MAX_NUM_FORMS": "1000",
-    })
+    post.update(
+        {
+            "lines-TOTAL_FORMS": str(rows_total or len(rows)),
+            "lines-INITIAL_FORMS": "0",
+            "lines-MIN_NUM_FORMS": "0",
+            "lines-MAX_NUM_FORMS": "1000",
+        }
+    )
     for index, row in enumerate(rows):
         for key, value in row.items():
             post[f"lines-{index}-{key}"] = "" if value is None else value
@@ -145,7 +147,7 @@ def test_claim_journey_through_the_pages(demo, clients):
     # The provider sees it approved, with its history.
     page = provider.get(reverse("approvals:claim", args=[claim.pk])).content.decode()
     assert '<span class="status status-approved">' in page
-    history = page[page.index('id="claim-history"'):]
+    history = page[page.index('id="claim-history"') :]
     for label in ("创建申领", "提交申领", "领取任务", "审核通过", "材料齐全", "CERT_INVALID"):
         assert label in history, label
     assert history.index("提交申领") < history.index("审核通过")
@@ -159,7 +161,10 @@ def test_returned_claim_is_corrected_through_the_edit_form(demo, clients):
     reviewer = clients["dept_reviewer"]
     response = reviewer.post(reverse("approvals:task_decide", args=[open_task_id(claim)]), {"decision": "return"})
     assert response.status_code == 400 and "退回或不予补贴时须填写意见" in response.content.decode()
-    reviewer.post(reverse("approvals:task_decide", args=[open_task_id(claim)]), {"decision": "return", "comment": "第2行证书编号与扫描件不符"})
+    reviewer.post(
+        reverse("approvals:task_decide", args=[open_task_id(claim)]),
+        {"decision": "return", "comment": "第2行证书编号与扫描件不符"},
+    )
     claim.refresh_from_db()
     assert claim.status == "returned"
 
@@ -172,9 +177,15 @@ def test_returned_claim_is_corrected_through_the_edit_form(demo, clients):
     form = provider.get(reverse("approvals:claim_edit", args=[claim.pk])).content.decode()
     assert resident_id(2) not in form  # the stored number is not sent back, only its mask as placeholder
     post = {
-        "department": "WL-YJJ", "policy": "S3", "class_name": claim.class_name,
-        "training_start": claim.training_start.isoformat(), "training_end": claim.training_end.isoformat(),
-        "lines-TOTAL_FORMS": "2", "lines-INITIAL_FORMS": "2", "lines-MIN_NUM_FORMS": "0", "lines-MAX_NUM_FORMS": "1000",
+        "department": "WL-YJJ",
+        "policy": "S3",
+        "class_name": claim.class_name,
+        "training_start": claim.training_start.isoformat(),
+        "training_end": claim.training_end.isoformat(),
+        "lines-TOTAL_FORMS": "2",
+        "lines-INITIAL_FORMS": "2",
+        "lines-MIN_NUM_FORMS": "0",
+        "lines-MAX_NUM_FORMS": "1000",
     }
     for index, stored in enumerate(claim.lines.select_related("trainee")):
         row = line("", stored.trainee.name, certificate_number=stored.certificate_number)
@@ -186,8 +197,10 @@ def test_returned_claim_is_corrected_through_the_edit_form(demo, clients):
     assert response.status_code == 302, response.content.decode()[:3000]
     lines = list(claim.lines.select_related("trainee").order_by("line_no"))
     assert [l.certificate_number for l in lines] == ["T-2026-0001", "T-2026-0002-FIXED"]
-    assert [l.trainee.id_number_masked for l in lines] == [resident_id(1)[:6] + "********" + resident_id(1)[-4:],
-                                                           resident_id(2)[:6] + "********" + resident_id(2)[-4:]]
+    assert [l.trainee.id_number_masked for l in lines] == [
+        resident_id(1)[:6] + "********" + resident_id(1)[-4:],
+        resident_id(2)[:6] + "********" + resident_id(2)[-4:],
+    ]
 
     provider.post(reverse("approvals:claim_submit", args=[claim.pk]))
     claim.refresh_from_db()

@@ -32,7 +32,12 @@ def test_a_clerk_withdraws_a_returned_claim_through_the_api(demo):
     assert again["code"]
     history = ok(login("auditor").get(f"/api/v1/claims/{claim['id']}/history/"))["results"]
     last = history[-1]
-    assert (last["action"], last["from_state"], last["to_state"], last["reason"]) == ("claim.withdrawn", "returned", "withdrawn", "学员放弃")
+    assert (last["action"], last["from_state"], last["to_state"], last["reason"]) == (
+        "claim.withdrawn",
+        "returned",
+        "withdrawn",
+        "学员放弃",
+    )
 
 
 def test_a_clerk_withdraws_a_draft_from_its_page_and_the_history_says_so_in_words(demo):

@@ -14,14 +14,22 @@ from .policy import processes_with_other_duties
 from .services import settle_claims
 
 
-def build_batch(*, actor, jurisdiction: Jurisdiction, claim_ids: list[int] | None = None, year: int | None = None) -> PaymentBatch:
-    return batches.build_batch(actor=actor, jurisdiction=jurisdiction, claim_ids=claim_ids, year=year,
-                               other_duty_processes=processes_with_other_duties(actor, "disbursement"))
+def build_batch(
+    *, actor, jurisdiction: Jurisdiction, claim_ids: list[int] | None = None, year: int | None = None
+) -> PaymentBatch:
+    return batches.build_batch(
+        actor=actor,
+        jurisdiction=jurisdiction,
+        claim_ids=claim_ids,
+        year=year,
+        other_duty_processes=processes_with_other_duties(actor, "disbursement"),
+    )
 
 
 def request_release(*, actor, batch: PaymentBatch) -> PaymentBatch:
-    return batches.request_release(actor=actor, batch=batch,
-                                   other_duty_processes=processes_with_other_duties(actor, "disbursement"))
+    return batches.request_release(
+        actor=actor, batch=batch, other_duty_processes=processes_with_other_duties(actor, "disbursement")
+    )
 
 
 @transaction.atomic

@@ -67,7 +67,8 @@ def acting_refusal(*, user, step_name: str, claim: Claim, process_id) -> ActionF
         return ActionForbidden(_("您的角色不能处理“%(step)s”步骤。") % {"step": step.label}, code="role")
     if duties_done_by(user=user, process_id=process_id) - {step.duty}:
         return ActionForbidden(
-            _("职责分离：您已处理过本申领的其他环节，不能再处理“%(step)s”（N4，财社〔2023〕181号第25条）。") % {"step": step.label},
+            _("职责分离：您已处理过本申领的其他环节，不能再处理“%(step)s”（N4，财社〔2023〕181号第25条）。")
+            % {"step": step.label},
             code="segregation_of_duties",
         )
     return None
@@ -84,8 +85,10 @@ def may_act(*, user, task: Task) -> bool:
     if task.flow_task is None or task.flow_task.name not in STEPS or not user.is_authenticated:
         return False
     claim = Claim.objects.filter(process_id=task.process_id).first()
-    return claim is not None and acting_refusal(user=user, step_name=task.flow_task.name, claim=claim,
-                                                process_id=task.process_id) is None
+    return (
+        claim is not None
+        and acting_refusal(user=user, step_name=task.flow_task.name, claim=claim, process_id=task.process_id) is None
+    )
 
 
 def needs_hr_head(*, step_name: str, claim: Claim) -> bool:

@@ -16,11 +16,11 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from audit.services import record_event
+from claims.access import may_edit_claim
 from claims.eligibility import active_flags, check_claim
 from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import SETTLED_LINE_STATES, Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecision, PaymentStatus
 from claims.payment_stage import payment_stage_status, refresh_payment_stage
-from claims.access import may_edit_claim
 from claims.selectors import get_claim_for_user
 from claims.services import line_summary, recompute_total, refresh_flags
 from payments.services.funds import reserve_approved_lines
@@ -52,8 +52,6 @@ def _claim_task(*, user, task: Task) -> Task:
         raise StepAlreadyTaken(_("该步骤已由他人处理或领取。"))
     task.refresh_from_db()
     return task
-
-
 
 
 def sync_claim_status(claim: Claim) -> str:
@@ -111,11 +109,24 @@ def submit_claim(*, user, claim: Claim) -> Claim:
     if group is not None:
         assign_perm("claims.view_claim", group, claim)
         assign_perm("claims.review_claim", group, claim)
-        record_event(actor=user, action="permission.granted", obj=claim, claim=claim,
-                     detail={"group": group.name, "perms": ["view_claim", "review_claim"]})
-    record_event(actor=user, action="claim.submitted", obj=claim, claim=claim, from_state=ClaimStatus.DRAFT,
-                 to_state=status, detail={"total": claim.total, "total_before": total_before, "lines": line_summary(claim),
-                                          "line_changes": _line_changes(lines_before, claim)})
+        record_event(
+            actor=user,
+            action="permission.granted",
+            obj=claim,
+            claim=claim,
+            detail={"group": group.name, "perms": ["view_claim", "review_claim"]},
+        )
+    record_event(
+        actor=user,
+        action="claim.submitted",
+        obj=claim,
+        claim=claim,
+        from_state=ClaimStatus.DRAFT,
+        to_state=status,
+        detail={
+            **_what_changed(claim, lines_before=lines_before, total_before=total_before),
+        },
+    )
     notify_open_tasks(claim=claim)
     return claim
 
@@ -129,9 +140,18 @@ def _resubmit(*, user, claim: Claim) -> Claim:
         refresh_flags(claim=claim)
         _execute(task, decision=Decision.RESUBMIT)
         status = sync_claim_status(claim)
-        record_event(actor=user, action="claim.resubmitted", obj=claim, claim=claim, from_state=ClaimStatus.RETURNED,
-                     to_state=status, detail={"task": task.pk, "total": claim.total, "total_before": total_before,
-                             "lines": line_summary(claim), "line_changes": _line_changes(lines_before, claim)})
+        record_event(
+            actor=user,
+            action="claim.resubmitted",
+            obj=claim,
+            claim=claim,
+            from_state=ClaimStatus.RETURNED,
+            to_state=status,
+            detail={
+                "task": task.pk,
+                **_what_changed(claim, lines_before=lines_before, total_before=total_before),
+            },
+        )
     notify_open_tasks(claim=claim)
     return claim
 
@@ -154,8 +174,16 @@ def withdraw_claim(*, user, claim: Claim, reason: str) -> Claim:
         ClaimFlow.instance.cancel(ClaimFlow.process_class.objects.get(pk=claim.process_id))
     claim.status = ClaimStatus.WITHDRAWN
     claim.save(update_fields=["status"])
-    record_event(actor=user, action="claim.withdrawn", obj=claim, claim=claim, from_state=from_state,
-                 to_state=claim.status, reason=reason, detail={"total": claim.total})
+    record_event(
+        actor=user,
+        action="claim.withdrawn",
+        obj=claim,
+        claim=claim,
+        from_state=from_state,
+        to_state=claim.status,
+        reason=reason,
+        detail={"total": claim.total},
+    )
     return claim
 
 
@@ -172,18 +200,40 @@ def take_task(*, user, task_id) -> Task:
         ):
             raise StepAlreadyTaken(_("该任务已被领取或已处理。"))
         task.refresh_from_db()
-        record_event(actor=user, action="task.assigned", obj=claim, claim=claim, from_state=claim.status,
-                     to_state=claim.status, detail={"task": task.pk, "step": task.flow_task.name})
+        record_event(
+            actor=user,
+            action="task.assigned",
+            obj=claim,
+            claim=claim,
+            from_state=claim.status,
+            to_state=claim.status,
+            detail={"task": task.pk, "step": task.flow_task.name},
+        )
     return task
 
 
 def _line_states(claim: Claim) -> dict[int, dict]:
     """What a step may change on each line: decision, its reason, flags, amount, payment status."""
     return {
-        row["line_no"]: {"decision": row["decision"], "decision_reason": row["decision_reason"],
-                         "flags": [flag.get("code") for flag in row["flags"]], "amount": row["amount"],
-                         "payment_status": row["payment_status"]}
+        row["line_no"]: {
+            "decision": row["decision"],
+            "decision_reason": row["decision_reason"],
+            "flags": [flag.get("code") for flag in row["flags"]],
+            "amount": row["amount"],
+            "payment_status": row["payment_status"],
+        }
         for row in claim.lines.values("line_no", "decision", "decision_reason", "flags", "amount", "payment_status")
+    }
+
+
+def _what_changed(claim: Claim, *, lines_before: dict[int, dict], total_before) -> dict:
+    """The ledger's account of a step's effect on the claim: its total before and after, its
+    lines now, and the fields of each line that changed."""
+    return {
+        "total": claim.total,
+        "total_before": total_before,
+        "lines": line_summary(claim),
+        "line_changes": _line_changes(lines_before, claim),
     }
 
 
@@ -194,8 +244,13 @@ def _line_changes(before: dict[int, dict], claim: Claim) -> list[dict]:
         was = before.get(line_no, {})
         changed = [name for name in now if was.get(name) != now[name]]
         if changed:
-            changes.append({"line": line_no, "before": {name: was.get(name) for name in changed},
-                            "after": {name: now[name] for name in changed}})
+            changes.append(
+                {
+                    "line": line_no,
+                    "before": {name: was.get(name) for name in changed},
+                    "after": {name: now[name] for name in changed},
+                }
+            )
     return changes
 
 
@@ -241,7 +296,8 @@ def _refuse_active_flags(*, claim: Claim, step_name: str) -> None:
             blocked.append(_("第 %(n)d 行（%(codes)s）") % {"n": line.line_no, "codes": "、".join(codes)})
     if blocked:
         raise ActiveFlagsRefused(
-            _("有预警的行不能同意：%(lines)s。请以预警代码驳回该行，或豁免该预警（须写明理由）。") % {"lines": "；".join(blocked)},
+            _("有预警的行不能同意：%(lines)s。请以预警代码驳回该行，或豁免该预警（须写明理由）。")
+            % {"lines": "；".join(blocked)},
             fields={"lines": blocked},
             claim_id=claim.pk,
         )
@@ -254,7 +310,9 @@ def decide_task(*, user, task_id, decision: str, comment: str = "", reason: str 
     meanwhile). When an HR approval is refused for lines with active flags, the decision is
     rolled back but the re-checked flags are kept, so the reviewer sees what stopped it."""
     try:
-        return _decide_task(user=user, task_id=task_id, decision=decision, comment=comment, reason=reason, line_decisions=line_decisions)
+        return _decide_task(
+            user=user, task_id=task_id, decision=decision, comment=comment, reason=reason, line_decisions=line_decisions
+        )
     except ActiveFlagsRefused as refusal:
         _keep_rechecked_flags(user=user, claim_id=refusal.claim_id)
         raise
@@ -266,10 +324,18 @@ def _keep_rechecked_flags(*, user, claim_id: int) -> None:
     lines_before = _line_states(claim)
     changed = check_claim(claim=claim)
     if changed:
-        record_event(actor=user, action="claim.flags_rechecked", obj=claim, claim=claim, from_state=claim.status,
-                     to_state=claim.status, detail={"lines": [{"line": line.line_no, "flags": [flag["code"] for flag in line.flags]}
-                                                              for line in changed],
-                                                   "line_changes": _line_changes(lines_before, claim)})
+        record_event(
+            actor=user,
+            action="claim.flags_rechecked",
+            obj=claim,
+            claim=claim,
+            from_state=claim.status,
+            to_state=claim.status,
+            detail={
+                "lines": [{"line": line.line_no, "flags": [flag["code"] for flag in line.flags]} for line in changed],
+                "line_changes": _line_changes(lines_before, claim),
+            },
+        )
 
 
 @transaction.atomic
@@ -285,9 +351,14 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
             raise StepAlreadyTaken(_("该步骤已处理。"))
         claim = Claim.objects.select_for_update().get(pk=task.process.claim.pk)
         policy.require_may_act(user=user, task=task, claim=claim)
-        by_line = policy.validate_decision(step_name=step_name, decision=decision, comment=comment, reason=reason,
-                                           line_decisions=line_decisions,
-                                           line_numbers=set(claim.lines.values_list("line_no", flat=True)))
+        by_line = policy.validate_decision(
+            step_name=step_name,
+            decision=decision,
+            comment=comment,
+            reason=reason,
+            line_decisions=line_decisions,
+            line_numbers=set(claim.lines.values_list("line_no", flat=True)),
+        )
         task = _claim_task(user=user, task=task)
         from_state = claim.status
         lines_before, total_before = _line_states(claim), claim.total
@@ -298,8 +369,12 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
         if decision == "approve":
             _refuse_active_flags(claim=claim, step_name=step_name)
         recompute_total(claim=claim)
-        _execute(task, decision=decision, returned_from=step_name if decision == Decision.RETURN else None,
-                 needs_hr_head=policy.needs_hr_head(step_name=step_name, claim=claim))
+        _execute(
+            task,
+            decision=decision,
+            returned_from=step_name if decision == Decision.RETURN else None,
+            needs_hr_head=policy.needs_hr_head(step_name=step_name, claim=claim),
+        )
         status = sync_claim_status(claim)
         action = {"approve": "claim.approved_step", "return": "claim.returned", "reject": "claim.rejected"}[decision]
         record_event(
@@ -318,10 +393,7 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
                 "line_decisions": [
                     {"line": item.line, "decision": item.decision, "reason": item.reason} for item in by_line.values()
                 ],
-                "total": claim.total,
-                "total_before": total_before,
-                "lines": line_summary(claim),
-                "line_changes": _line_changes(lines_before, claim),
+                **_what_changed(claim, lines_before=lines_before, total_before=total_before),
             },
         )
         if status == ClaimStatus.APPROVED:
@@ -370,8 +442,14 @@ def override_flag(*, user, line_id: int, code: str, reason: str) -> FlagOverride
         from_state=claim.status,
         to_state=claim.status,
         reason=reason,
-        detail={"line": line.line_no, "code": code, "message": flag.get("message", ""), "source": flag.get("source", ""),
-                "related": flag.get("related", []), "reason": reason},
+        detail={
+            "line": line.line_no,
+            "code": code,
+            "message": flag.get("message", ""),
+            "source": flag.get("source", ""),
+            "related": flag.get("related", []),
+            "reason": reason,
+        },
     )
     return override
 
@@ -384,7 +462,9 @@ def _settle_claim(*, actor, claim: Claim) -> bool:
         task = open_task_of_claim(claim)
         if task is None or task.flow_task.name != "disbursement":
             return False
-        unsettled = claim.lines.filter(decision=LineDecision.APPROVE, amount__gt=0).exclude(payment_status__in=SETTLED_LINE_STATES)
+        unsettled = claim.lines.filter(decision=LineDecision.APPROVE, amount__gt=0).exclude(
+            payment_status__in=SETTLED_LINE_STATES
+        )
         if unsettled.exists():
             return False
         from_state = claim.status
@@ -395,10 +475,15 @@ def _settle_claim(*, actor, claim: Claim) -> bool:
         # Every approved line finally not paid (an objection upheld, a payee who cannot be paid): rejected.
         _execute(task, decision=Decision.PAID if paid.exists() else Decision.NOTHING_PAID)
         status = sync_claim_status(claim)
-        record_event(actor=actor, action="claim.paid" if status == ClaimStatus.PAID else "claim.payment_cancelled", obj=claim,
-                     claim=claim, from_state=from_state, to_state=status,
-                     detail={"task": task.pk, "paid": sum((line.amount for line in paid), Decimal("0.00")),
-                             "lines": line_summary(claim)})
+        record_event(
+            actor=actor,
+            action="claim.paid" if status == ClaimStatus.PAID else "claim.payment_cancelled",
+            obj=claim,
+            claim=claim,
+            from_state=from_state,
+            to_state=status,
+            detail={"task": task.pk, "paid": sum((line.amount for line in paid), Decimal("0.00")), "lines": line_summary(claim)},
+        )
     return True
 
 
@@ -412,7 +497,14 @@ def settle_claims(*, actor, claim_ids, detail: dict) -> int:
         if _settle_claim(actor=actor, claim=claim):
             ended += 1
             continue
-        for claim_id, (before, after) in refresh_payment_stage(claim_ids=[claim.pk]).items():
-            record_event(actor=actor, action="claim.status_synced", obj=claim, claim=claim, from_state=before,
-                         to_state=after, detail=detail)
+        for before, after in refresh_payment_stage(claim_ids=[claim.pk]).values():
+            record_event(
+                actor=actor,
+                action="claim.status_synced",
+                obj=claim,
+                claim=claim,
+                from_state=before,
+                to_state=after,
+                detail=detail,
+            )
     return ended

@@ -6,9 +6,8 @@ from django.utils.translation import gettext_lazy as _
 from audit import actions
 from claims import access, roles
 from claims.models import ClaimStatus, LineDecision, PaymentStatus
-from workflow.steps import STEPS
-
 from claims.reasons import REASONS
+from workflow.steps import STEPS
 
 register = template.Library()
 

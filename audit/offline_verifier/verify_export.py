@@ -206,7 +206,9 @@ def verify(export: Export, *, public_key: str | None, trusted_checkpoint: str | 
             actual = None
         if actual != expected:
             problems.append(f"file {name} does not match the manifest's SHA-256" if actual else f"file {name} is missing")
-    say(f"files: {len(manifest['files'])} listed in the manifest, {len([p for p in problems if p.startswith('file')])} do not match")
+    say(
+        f"files: {len(manifest['files'])} listed in the manifest, {len([p for p in problems if p.startswith('file')])} do not match"
+    )
 
     # the key
     if public_key:
@@ -308,7 +310,9 @@ def verify(export: Export, *, public_key: str | None, trusted_checkpoint: str | 
         elif error is None and roots.get(size) != root:
             error = f"the root recomputed from entries 1..{size} of this export is not its root: history was rewritten"
         if error is None:
-            say(f"trusted checkpoint {size}: consistent: the export's entries 1..{size} are exactly the ones it signed, and the export extends them")
+            say(
+                f"trusted checkpoint {size}: consistent: the export's entries 1..{size} are exactly the ones it signed, and the export extends them"
+            )
         else:
             say(f"trusted checkpoint: FAILED: {error}")
             problems.append(f"trusted checkpoint ({trusted_checkpoint}): {error}")

@@ -22,19 +22,41 @@ from ..models import ZERO, BankFile, BatchLine, PaymentBatch, Transfer
 MAX_ID = 2**63 - 1  # the largest primary key the database holds; a larger id names nothing
 
 LINE_FIELDS = (
-    "id", "amount", "status", "claim_line_id", "claim_line__claim_id", "claim_line__claim__number", "claim_line__line_no",
-    "claim_line__payment_status", "transfer_id", "transfer__seq", "transfer__payee_kind", "transfer__account_name",
-    "transfer__account_number_masked", "transfer__bank_name",
+    "id",
+    "amount",
+    "status",
+    "claim_line_id",
+    "claim_line__claim_id",
+    "claim_line__claim__number",
+    "claim_line__line_no",
+    "claim_line__payment_status",
+    "transfer_id",
+    "transfer__seq",
+    "transfer__payee_kind",
+    "transfer__account_name",
+    "transfer__account_number_masked",
+    "transfer__bank_name",
 )
-TRANSFER_FIELDS = ("id", "seq", "payee_kind", "account_name", "bank_name", "account_number_masked", "amount", "status",
-                   "bank_reference", "return_reason")
+TRANSFER_FIELDS = (
+    "id",
+    "seq",
+    "payee_kind",
+    "account_name",
+    "bank_name",
+    "account_number_masked",
+    "amount",
+    "status",
+    "bank_reference",
+    "return_reason",
+)
 
 
 def batches_visible_to(user) -> QuerySet:
     if not user.is_authenticated or not access.may(user, access.READ_BATCHES):
         return PaymentBatch.objects.none()
-    return PaymentBatch.objects.filter(fund_account__jurisdiction__in=jurisdictions_overseen_by(user).values("pk")).select_related(
-        "fund_account__jurisdiction", "built_by", "released_by", "cancelled_by")
+    return PaymentBatch.objects.filter(
+        fund_account__jurisdiction__in=jurisdictions_overseen_by(user).values("pk")
+    ).select_related("fund_account__jurisdiction", "built_by", "released_by", "cancelled_by")
 
 
 def get_batch_for_user(*, user, batch_id) -> PaymentBatch:
@@ -46,12 +68,20 @@ def get_batch_for_user(*, user, batch_id) -> PaymentBatch:
 
 def batch_lines(batch: PaymentBatch) -> QuerySet:
     """The batch's lines as flat rows (one query per page), in file order."""
-    return BatchLine.objects.filter(batch=batch).order_by("transfer__seq", "claim_line__claim_id", "claim_line__line_no", "id").values(
-        *LINE_FIELDS)
+    return (
+        BatchLine.objects.filter(batch=batch)
+        .order_by("transfer__seq", "claim_line__claim_id", "claim_line__line_no", "id")
+        .values(*LINE_FIELDS)
+    )
 
 
 def batch_transfers(batch: PaymentBatch) -> QuerySet:
-    return Transfer.objects.filter(batch=batch).annotate(line_count=Count("lines")).order_by("seq").values(*TRANSFER_FIELDS, "line_count")
+    return (
+        Transfer.objects.filter(batch=batch)
+        .annotate(line_count=Count("lines"))
+        .order_by("seq")
+        .values(*TRANSFER_FIELDS, "line_count")
+    )
 
 
 def batch_files(batch: PaymentBatch) -> list[BankFile]:
@@ -75,9 +105,12 @@ def awaiting_lines(user) -> QuerySet:
     if not access.may(user, access.READ_BATCHES):
         return ClaimLine.objects.none()
     return ClaimLine.objects.filter(
-        claim__jurisdiction__in=jurisdictions_overseen_by(user).values("pk"), payment_status=PaymentStatus.RESERVED,
+        claim__jurisdiction__in=jurisdictions_overseen_by(user).values("pk"),
+        payment_status=PaymentStatus.RESERVED,
         allocation__fund_account__year=timezone.localdate().year,
-        decision=LineDecision.APPROVE, amount__gt=0, claim__status__in=(ClaimStatus.APPROVED, ClaimStatus.IN_PAYMENT),
+        decision=LineDecision.APPROVE,
+        amount__gt=0,
+        claim__status__in=(ClaimStatus.APPROVED, ClaimStatus.IN_PAYMENT),
     )
 
 
@@ -89,14 +122,20 @@ def awaiting_summary(user) -> dict:
     """How much awaits a batch: lines, claims, amount, payees (providers and persons), and how much of it
     cannot be paid yet for want of a payee account. One query."""
     figures = awaiting_lines(user).aggregate(
-        line_total=Count("pk"), claims=Count("claim_id", distinct=True), sum_amount=Coalesce(Sum("amount"), ZERO),
+        line_total=Count("pk"),
+        claims=Count("claim_id", distinct=True),
+        sum_amount=Coalesce(Sum("amount"), ZERO),
         providers=Count("claim__provider_id", distinct=True, filter=~TO_PERSON),
         persons=Count("trainee_id", distinct=True, filter=TO_PERSON),
-        missing_lines=Count("pk", filter=NO_ACCOUNT), sum_missing=Coalesce(Sum("amount", filter=NO_ACCOUNT), ZERO),
+        missing_lines=Count("pk", filter=NO_ACCOUNT),
+        sum_missing=Coalesce(Sum("amount", filter=NO_ACCOUNT), ZERO),
     )
     cents = Decimal("0.01")
     figures["lines"], figures["amount"], figures["missing_amount"] = (
-        figures.pop("line_total"), Decimal(figures.pop("sum_amount")).quantize(cents), Decimal(figures.pop("sum_missing")).quantize(cents))
+        figures.pop("line_total"),
+        Decimal(figures.pop("sum_amount")).quantize(cents),
+        Decimal(figures.pop("sum_missing")).quantize(cents),
+    )
     figures["payees"] = figures["providers"] + figures["persons"]
     return figures
 
@@ -104,8 +143,16 @@ def awaiting_summary(user) -> dict:
 def awaiting_claims(user) -> QuerySet:
     """Claims with lines awaiting a batch, one row each with its awaiting lines and amount."""
     return (
-        awaiting_lines(user).order_by("claim_id").values("claim_id", "claim__number", "claim__provider__name", "claim__department__name",
-                                                          "claim__policy__code", "claim__policy__payee")
+        awaiting_lines(user)
+        .order_by("claim_id")
+        .values(
+            "claim_id",
+            "claim__number",
+            "claim__provider__name",
+            "claim__department__name",
+            "claim__policy__code",
+            "claim__policy__payee",
+        )
         .annotate(line_count=Count("pk"), awaiting_amount=Sum("amount"), missing=Count("pk", filter=NO_ACCOUNT))
     )
 
@@ -120,9 +167,25 @@ def awaiting_page(user, page_number, page_size: int) -> dict:
 
 def lines_without_payee_account(user) -> QuerySet:
     """Lines awaiting payment that no batch can take: their payee (the person, or the provider) has no account."""
-    return awaiting_lines(user).filter(NO_ACCOUNT).order_by("claim_id", "line_no").values(
-        "pk", "claim_id", "claim__number", "line_no", "amount", "claim__policy__payee", "trainee_id", "trainee__name",
-        "trainee__id_number_masked", "claim__provider_id", "claim__provider__code", "claim__provider__name")
+    return (
+        awaiting_lines(user)
+        .filter(NO_ACCOUNT)
+        .order_by("claim_id", "line_no")
+        .values(
+            "pk",
+            "claim_id",
+            "claim__number",
+            "line_no",
+            "amount",
+            "claim__policy__payee",
+            "trainee_id",
+            "trainee__name",
+            "trainee__id_number_masked",
+            "claim__provider_id",
+            "claim__provider__code",
+            "claim__provider__name",
+        )
+    )
 
 
 # --------------------------------------------------------------------------- payees
@@ -144,7 +207,9 @@ def provider_for_payee_account(*, user, code) -> Provider:
     from claims.selectors import providers_of_clerk
 
     overseen = jurisdictions_overseen_by(user).values("pk") if access.may(user, access.SET_PAYEE_ACCOUNTS) else []
-    found = Provider.objects.filter(Q(pk__in=providers_of_clerk(user).values("pk")) | Q(jurisdiction__in=overseen), code=str(code))
+    found = Provider.objects.filter(
+        Q(pk__in=providers_of_clerk(user).values("pk")) | Q(jurisdiction__in=overseen), code=str(code)
+    )
     provider = found.select_related("payee_account").first()
     if provider is None:
         raise NotInScope("Not found.")

@@ -132,12 +132,18 @@ def _receipt_mismatches(allocation_ids: list[int]) -> list[dict]:
         .values_list("order_id", "total")
     )
     receipts = {order: _money(total) for order, total in receipts.items()}
-    orders = RecoveryOrder.objects.filter(claim_line__allocation_id__in=allocation_ids).filter(
-        Q(amount_recovered__gt=0) | Q(pk__in=list(receipts))
-    ).values("pk", "amount_recovered", "claim_line__allocation_id")
+    orders = (
+        RecoveryOrder.objects.filter(claim_line__allocation_id__in=allocation_ids)
+        .filter(Q(amount_recovered__gt=0) | Q(pk__in=list(receipts)))
+        .values("pk", "amount_recovered", "claim_line__allocation_id")
+    )
     return [
-        {"order": order["pk"], "allocation": order["claim_line__allocation_id"], "recorded": order["amount_recovered"],
-         "receipts": receipts.get(order["pk"], ZERO)}
+        {
+            "order": order["pk"],
+            "allocation": order["claim_line__allocation_id"],
+            "recorded": order["amount_recovered"],
+            "receipts": receipts.get(order["pk"], ZERO),
+        }
         for order in orders
         if receipts.get(order["pk"], ZERO) != order["amount_recovered"]
     ]
@@ -181,27 +187,32 @@ def funds_report(*, user, year: int) -> dict:
             }
             rows.append(row)
             if derived != allocation.committed:
-                anomalies.append({
-                    "kind": "committed_mismatch",
-                    "department": allocation.department.code,
-                    "allocation": allocation.pk,
-                    "committed": allocation.committed,
-                    "from_lines": derived,
-                    "message": _("%(department)s：分配占用额 %(committed)s 元，与明细行计算的 %(derived)s 元不符。")
-                    % {"department": allocation.department.name, "committed": allocation.committed, "derived": derived},
-                })
+                anomalies.append(
+                    {
+                        "kind": "committed_mismatch",
+                        "department": allocation.department.code,
+                        "allocation": allocation.pk,
+                        "committed": allocation.committed,
+                        "from_lines": derived,
+                        "message": _("%(department)s：分配占用额 %(committed)s 元，与明细行计算的 %(derived)s 元不符。")
+                        % {"department": allocation.department.name, "committed": allocation.committed, "derived": derived},
+                    }
+                )
         departments = {row["allocation"]: row["department"] for row in rows}
         for mismatch in receipt_mismatches:
             if mismatch["allocation"] in departments:
-                anomalies.append({
-                    "kind": "recovery_receipts_mismatch",
-                    "department": departments[mismatch["allocation"]],
-                    "allocation": mismatch["allocation"],
-                    "order": mismatch["order"],
-                    "committed": mismatch["recorded"],
-                    "from_lines": mismatch["receipts"],
-                    "message": _("追回单 %(order)s：已追回金额 %(recorded)s 元，与缴款凭证合计 %(receipts)s 元不符。") % mismatch,
-                })
+                anomalies.append(
+                    {
+                        "kind": "recovery_receipts_mismatch",
+                        "department": departments[mismatch["allocation"]],
+                        "allocation": mismatch["allocation"],
+                        "order": mismatch["order"],
+                        "committed": mismatch["recorded"],
+                        "from_lines": mismatch["receipts"],
+                        "message": _("追回单 %(order)s：已追回金额 %(recorded)s 元，与缴款凭证合计 %(receipts)s 元不符。")
+                        % mismatch,
+                    }
+                )
         totals = {name: sum((row[name] for row in rows), ZERO) for name in FIGURES}
         entry = {
             "id": account.pk,

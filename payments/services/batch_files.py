@@ -23,7 +23,16 @@ def content_type_of(bank_file: BankFile) -> str:
 def download_bank_file(*, actor, batch: PaymentBatch, bank_file: BankFile) -> BankFile:
     """Check the actor may take the file and record that they did; the caller sends ``bank_file.content``."""
     access.require_in(actor, access.DOWNLOAD_BANK_FILES, batch.fund_account.jurisdiction)
-    record_event(actor=actor, action=actions.PAYMENT_FILE_DOWNLOADED, obj=batch,
-                 detail={"number": batch.number, "kind": bank_file.kind, "filename": bank_file.filename,
-                         "sha256": bank_file.sha256, "file": bank_file.pk})
+    record_event(
+        actor=actor,
+        action=actions.PAYMENT_FILE_DOWNLOADED,
+        obj=batch,
+        detail={
+            "number": batch.number,
+            "kind": bank_file.kind,
+            "filename": bank_file.filename,
+            "sha256": bank_file.sha256,
+            "file": bank_file.pk,
+        },
+    )
     return bank_file

@@ -23,8 +23,8 @@ from openpyxl import Workbook
 
 from audit.services import record_event, record_events
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
-from claims.payment_stage import refresh_payment_stage
 from claims.models import Claim, ClaimLine, ClaimStatus, Jurisdiction, LineDecision, Payee, PaymentStatus
+from claims.payment_stage import refresh_payment_stage
 
 from .. import access
 from ..models import (
@@ -50,7 +50,7 @@ PAYEE_KIND_IN_FILE = {PayeeKind.PROVIDER: "单位", PayeeKind.TRAINEE: "个人"}
 def chunks(items: list, size: int = CHUNK):
     """Id lists cut to a size one UPDATE … WHERE id IN (…) takes comfortably."""
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _fund_account(jurisdiction: Jurisdiction, year: int | None) -> FundAccount:
@@ -77,8 +77,9 @@ class _Payee:
 
 
 @transaction.atomic
-def build_batch(*, actor, jurisdiction: Jurisdiction, other_duty_processes, claim_ids: list[int] | None = None,
-                year: int | None = None) -> PaymentBatch:
+def build_batch(
+    *, actor, jurisdiction: Jurisdiction, other_duty_processes, claim_ids: list[int] | None = None, year: int | None = None
+) -> PaymentBatch:
     """Build a batch from the approved, reserved lines of the year's fund account (or of the given
     claims only), one transfer per payee. Without ``claim_ids``, lines that cannot be paid yet (no
     payee account; a claim this officer reviewed) are left out and listed on the batch; with
@@ -86,8 +87,11 @@ def build_batch(*, actor, jurisdiction: Jurisdiction, other_duty_processes, clai
     access.require_in(actor, access.BUILD_BATCHES, jurisdiction)
     account = _fund_account(jurisdiction, year)  # locked: builds of one account take turns
     eligible = ClaimLine.objects.filter(
-        allocation__fund_account=account, payment_status=PaymentStatus.RESERVED, decision=LineDecision.APPROVE,
-        amount__gt=0, claim__status__in=(ClaimStatus.APPROVED, ClaimStatus.IN_PAYMENT),
+        allocation__fund_account=account,
+        payment_status=PaymentStatus.RESERVED,
+        decision=LineDecision.APPROVE,
+        amount__gt=0,
+        claim__status__in=(ClaimStatus.APPROVED, ClaimStatus.IN_PAYMENT),
     )
     errors: dict[str, list[str]] = {}
     if claim_ids is not None:
@@ -105,17 +109,20 @@ def build_batch(*, actor, jurisdiction: Jurisdiction, other_duty_processes, clai
     # Lock the lines (PostgreSQL): a concurrent build waits, then no longer sees them as reserved.
     locking = {"of": ("self",)} if connection.features.has_select_for_update_of else {}
     rows = list(
-        eligible.select_for_update(**locking).order_by("claim_id", "line_no")
-        .values("pk", "claim_id", "line_no", "amount", "trainee_id", "claim__provider_id", "claim__policy__payee", "claim__number")
+        eligible.select_for_update(**locking)
+        .order_by("claim_id", "line_no")
+        .values(
+            "pk", "claim_id", "line_no", "amount", "trainee_id", "claim__provider_id", "claim__policy__payee", "claim__number"
+        )
     )
     if not rows:
         raise InvalidInput(_("没有可编入批次的已核准待拨付行。"), fields={"claims": [_("没有待拨付的行。")]})
     claim_numbers = {row["claim_id"]: row["claim__number"] for row in rows}
     reviewed = _claims_with_other_duties(other_duty_processes=other_duty_processes, claim_ids=list(claim_numbers))
-    provider_accounts = {acc.provider_id: acc for acc in PayeeAccount.objects.filter(
-        provider_id__in={row["claim__provider_id"] for row in rows})}
-    trainee_accounts = {acc.trainee_id: acc for acc in PayeeAccount.objects.filter(
-        trainee_id__in=eligible.values("trainee_id"))}
+    provider_accounts = {
+        acc.provider_id: acc for acc in PayeeAccount.objects.filter(provider_id__in={row["claim__provider_id"] for row in rows})
+    }
+    trainee_accounts = {acc.trainee_id: acc for acc in PayeeAccount.objects.filter(trainee_id__in=eligible.values("trainee_id"))}
     payees: dict[tuple, _Payee] = {}
     skipped = []
     for row in rows:
@@ -130,44 +137,76 @@ def build_batch(*, actor, jurisdiction: Jurisdiction, other_duty_processes, clai
         if reason:
             skipped.append({"claim": row["claim__number"], "line": row["line_no"], "amount": row["amount"], "reason": reason})
             continue
-        payee = payees.setdefault(key, _Payee(kind=key[0], provider_id=key[1] if not to_person else None,
-                                              trainee_id=key[1] if to_person else None, account=payee_account, lines=[]))
+        payee = payees.setdefault(
+            key,
+            _Payee(
+                kind=key[0],
+                provider_id=key[1] if not to_person else None,
+                trainee_id=key[1] if to_person else None,
+                account=payee_account,
+                lines=[],
+            ),
+        )
         payee.lines.append(row)
     if claim_ids is not None and skipped:
         index_of = {claim_id: index for index, claim_id in enumerate(dict.fromkeys(claim_ids))}
         number_to_id = {number: claim_id for claim_id, number in claim_numbers.items()}
         for item in skipped:
             errors.setdefault(f"claims[{index_of[number_to_id[item['claim']]]}]", []).append(
-                _("第 %(line)s 行：%(reason)s") % {"line": item["line"], "reason": item["reason"]})
+                _("第 %(line)s 行：%(reason)s") % {"line": item["line"], "reason": item["reason"]}
+            )
         raise InvalidInput(_("所选申领有不能拨付的行。"), fields=errors)
     if not payees:
-        raise InvalidInput(_("没有可编入批次的行：%(reason)s") % {"reason": skipped[0]["reason"]},
-                           fields={"claims": sorted({item["reason"] for item in skipped})})
+        raise InvalidInput(
+            _("没有可编入批次的行：%(reason)s") % {"reason": skipped[0]["reason"]},
+            fields={"claims": sorted({item["reason"] for item in skipped})},
+        )
     line_ids = [row["pk"] for payee in payees.values() for row in payee.lines]
     moved = sum(
-        ClaimLine.objects.filter(pk__in=chunk, payment_status=PaymentStatus.RESERVED).update(payment_status=PaymentStatus.IN_BATCH)
+        ClaimLine.objects.filter(pk__in=chunk, payment_status=PaymentStatus.RESERVED).update(
+            payment_status=PaymentStatus.IN_BATCH
+        )
         for chunk in chunks(line_ids)
     )
     if moved != len(line_ids):
         raise StepAlreadyTaken(_("部分行已被他人编入批次，请刷新后重试。"))
 
     sequence = account.batches.count() + 1
-    batch = PaymentBatch.objects.create(number=f"PB-{jurisdiction.code}-{account.year}-{sequence:04d}", fund_account=account,
-                                        built_by=actor, skipped=[{**item, "amount": f"{item['amount']:.2f}"} for item in skipped])
-    ordered = sorted(payees.values(), key=lambda payee: (payee.kind, payee.account.account_name, payee.provider_id or 0,
-                                                         payee.trainee_id or 0))
-    transfers = Transfer.objects.bulk_create([
-        Transfer(batch=batch, seq=seq, payee_kind=payee.kind, provider_id=payee.provider_id, trainee_id=payee.trainee_id,
-                 account_name=payee.account.account_name, bank_name=payee.account.bank_name,
-                 account_number_encrypted=payee.account.account_number_encrypted,
-                 account_number_masked=payee.account.account_number_masked,
-                 amount=sum((row["amount"] for row in payee.lines), Decimal("0.00")))
-        for seq, payee in enumerate(ordered, start=1)
-    ], batch_size=CHUNK)
-    BatchLine.objects.bulk_create([
-        BatchLine(batch=batch, transfer=transfer, claim_line_id=row["pk"], amount=row["amount"])
-        for transfer, payee in zip(transfers, ordered) for row in payee.lines
-    ], batch_size=CHUNK)
+    batch = PaymentBatch.objects.create(
+        number=f"PB-{jurisdiction.code}-{account.year}-{sequence:04d}",
+        fund_account=account,
+        built_by=actor,
+        skipped=[{**item, "amount": f"{item['amount']:.2f}"} for item in skipped],
+    )
+    ordered = sorted(
+        payees.values(), key=lambda payee: (payee.kind, payee.account.account_name, payee.provider_id or 0, payee.trainee_id or 0)
+    )
+    transfers = Transfer.objects.bulk_create(
+        [
+            Transfer(
+                batch=batch,
+                seq=seq,
+                payee_kind=payee.kind,
+                provider_id=payee.provider_id,
+                trainee_id=payee.trainee_id,
+                account_name=payee.account.account_name,
+                bank_name=payee.account.bank_name,
+                account_number_encrypted=payee.account.account_number_encrypted,
+                account_number_masked=payee.account.account_number_masked,
+                amount=sum((row["amount"] for row in payee.lines), Decimal("0.00")),
+            )
+            for seq, payee in enumerate(ordered, start=1)
+        ],
+        batch_size=CHUNK,
+    )
+    BatchLine.objects.bulk_create(
+        [
+            BatchLine(batch=batch, transfer=transfer, claim_line_id=row["pk"], amount=row["amount"])
+            for transfer, payee in zip(transfers, ordered)
+            for row in payee.lines
+        ],
+        batch_size=CHUNK,
+    )
     batch.total = sum((transfer.amount for transfer in transfers), Decimal("0.00"))
     batch.line_count, batch.payee_count = len(line_ids), len(transfers)
     batch.save(update_fields=["total", "line_count", "payee_count"])
@@ -175,39 +214,76 @@ def build_batch(*, actor, jurisdiction: Jurisdiction, other_duty_processes, clai
     claim_ids_in_batch = sorted({row["claim_id"] for payee in payees.values() for row in payee.lines})
     states_before = dict(Claim.objects.filter(pk__in=claim_ids_in_batch).values_list("pk", "status"))
     refresh_payment_stage(claim_ids=claim_ids_in_batch)
-    record_event(actor=actor, action="payment_batch.built", obj=batch, to_state=batch.status,
-                 detail={"number": batch.number, "year": account.year, "total": batch.total, "lines": batch.line_count,
-                         "payees": batch.payee_count, "claims": len(claim_ids_in_batch), "skipped": batch.skipped})
-    _record_claim_events(actor=actor, batch=batch, action="claim.payment_batched",
-                         lines=[(row, seq) for seq, payee in enumerate(ordered, start=1) for row in payee.lines],
-                         line_from=PaymentStatus.RESERVED, line_to=PaymentStatus.IN_BATCH, states_before=states_before)
+    record_event(
+        actor=actor,
+        action="payment_batch.built",
+        obj=batch,
+        to_state=batch.status,
+        detail={
+            "number": batch.number,
+            "year": account.year,
+            "total": batch.total,
+            "lines": batch.line_count,
+            "payees": batch.payee_count,
+            "claims": len(claim_ids_in_batch),
+            "skipped": batch.skipped,
+        },
+    )
+    _record_claim_events(
+        actor=actor,
+        batch=batch,
+        action="claim.payment_batched",
+        lines=[(row, seq) for seq, payee in enumerate(ordered, start=1) for row in payee.lines],
+        line_from=PaymentStatus.RESERVED,
+        line_to=PaymentStatus.IN_BATCH,
+        states_before=states_before,
+    )
     return batch
 
 
-def _record_claim_events(*, actor, batch: PaymentBatch, action: str, lines, line_from: str, line_to: str,
-                         states_before: dict | None = None) -> None:
+def _record_claim_events(
+    *, actor, batch: PaymentBatch, action: str, lines, line_from: str, line_to: str, states_before: dict | None = None
+) -> None:
     """One entry per claim of the batch (so each claim's timeline shows it), appended in bulk;
     ``states_before``: the claims' statuses before the change, when it changed them."""
     by_claim: dict[int, list] = defaultdict(list)
     for row, seq in lines:
-        by_claim[row["claim_id"]].append({"line": row["line_no"], "amount": row["amount"], "transfer": seq,
-                                          "before": {"payment_status": line_from}, "after": {"payment_status": line_to}})
+        by_claim[row["claim_id"]].append(
+            {
+                "line": row["line_no"],
+                "amount": row["amount"],
+                "transfer": seq,
+                "before": {"payment_status": line_from},
+                "after": {"payment_status": line_to},
+            }
+        )
     claims = Claim.objects.in_bulk(list(by_claim))
-    record_events([
-        {"actor": actor, "action": action, "obj": claims[claim_id], "claim": claims[claim_id],
-         "from_state": (states_before or {}).get(claim_id, claims[claim_id].status), "to_state": claims[claim_id].status,
-         "detail": {"batch": batch.number, "line_changes": changes}}
-        for claim_id, changes in sorted(by_claim.items())
-    ])
+    record_events(
+        [
+            {
+                "actor": actor,
+                "action": action,
+                "obj": claims[claim_id],
+                "claim": claims[claim_id],
+                "from_state": (states_before or {}).get(claim_id, claims[claim_id].status),
+                "to_state": claims[claim_id].status,
+                "detail": {"batch": batch.number, "line_changes": changes},
+            }
+            for claim_id, changes in sorted(by_claim.items())
+        ]
+    )
 
 
 def _batch_rows(batch: PaymentBatch) -> list:
     """(row, transfer seq) of each line of the batch, for the claim entries."""
     return [
-        ({"claim_id": item["claim_line__claim_id"], "line_no": item["claim_line__line_no"], "amount": item["amount"]},
-         item["transfer__seq"])
+        (
+            {"claim_id": item["claim_line__claim_id"], "line_no": item["claim_line__line_no"], "amount": item["amount"]},
+            item["transfer__seq"],
+        )
         for item in batch.lines.order_by("claim_line__claim_id", "claim_line__line_no").values(
-            "claim_line__claim_id", "claim_line__line_no", "amount", "transfer__seq")
+            "claim_line__claim_id", "claim_line__line_no", "amount", "transfer__seq"
+        )
     ]
 
 
@@ -225,16 +301,32 @@ def cancel_batch(*, actor, batch: PaymentBatch, reason: str) -> PaymentBatch:
     states_before = dict(Claim.objects.filter(pk__in={row["claim_id"] for row, _seq in rows}).values_list("pk", "status"))
     line_ids = list(batch.lines.values_list("claim_line_id", flat=True))
     for chunk in chunks(line_ids):
-        ClaimLine.objects.filter(pk__in=chunk, payment_status=PaymentStatus.IN_BATCH).update(payment_status=PaymentStatus.RESERVED)
+        ClaimLine.objects.filter(pk__in=chunk, payment_status=PaymentStatus.IN_BATCH).update(
+            payment_status=PaymentStatus.RESERVED
+        )
     batch.lines.update(status=BatchLineStatus.CANCELLED)
     batch.transfers.update(status=TransferStatus.CANCELLED)
     batch.status, batch.cancelled_by, batch.cancelled_at = BatchStatus.CANCELLED, actor, timezone.now()
     batch.save(update_fields=["status", "cancelled_by", "cancelled_at"])
     refresh_payment_stage(claim_ids={row["claim_id"] for row, _seq in rows})
-    record_event(actor=actor, action="payment_batch.cancelled", obj=batch, from_state=BatchStatus.BUILT, to_state=batch.status,
-                 reason=reason, detail={"number": batch.number, "lines": batch.line_count, "total": batch.total})
-    _record_claim_events(actor=actor, batch=batch, action="claim.payment_unbatched", lines=rows,
-                         line_from=PaymentStatus.IN_BATCH, line_to=PaymentStatus.RESERVED, states_before=states_before)
+    record_event(
+        actor=actor,
+        action="payment_batch.cancelled",
+        obj=batch,
+        from_state=BatchStatus.BUILT,
+        to_state=batch.status,
+        reason=reason,
+        detail={"number": batch.number, "lines": batch.line_count, "total": batch.total},
+    )
+    _record_claim_events(
+        actor=actor,
+        batch=batch,
+        action="claim.payment_unbatched",
+        lines=rows,
+        line_from=PaymentStatus.IN_BATCH,
+        line_to=PaymentStatus.RESERVED,
+        states_before=states_before,
+    )
     return batch
 
 
@@ -244,8 +336,10 @@ def check_batch(batch: PaymentBatch) -> list[str]:
     transfers_total = batch.transfers.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
     lines_total = batch.lines.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
     if not batch.total == transfers_total == lines_total:
-        problems.append(_("金额不符：批次 %(batch)s，收款人合计 %(transfers)s，明细合计 %(lines)s。")
-                        % {"batch": batch.total, "transfers": transfers_total, "lines": lines_total})
+        problems.append(
+            _("金额不符：批次 %(batch)s，收款人合计 %(transfers)s，明细合计 %(lines)s。")
+            % {"batch": batch.total, "transfers": transfers_total, "lines": lines_total}
+        )
     if batch.transfers.count() != batch.payee_count or batch.lines.count() != batch.line_count:
         problems.append(_("笔数不符。"))
     for seq in batch.transfers.filter(account_number_encrypted="").values_list("seq", flat=True):
@@ -278,16 +372,29 @@ def request_release(*, actor, batch: PaymentBatch, other_duty_processes) -> Paym
     access.require_not_builder(actor, batch)
     reviewed = _reviewed_claims_in_batch(other_duty_processes=other_duty_processes, batch=batch)
     if reviewed:
-        raise ActionForbidden(_("职责分离：您审核过本批次中的申领（%(claims)s），不能发放。") % {"claims": "、".join(reviewed[:10])},
-                              code="segregation_of_duties")
+        raise ActionForbidden(
+            _("职责分离：您审核过本批次中的申领（%(claims)s），不能发放。") % {"claims": "、".join(reviewed[:10])},
+            code="segregation_of_duties",
+        )
     problems = check_batch(batch)
     if problems:
         raise InvalidInput(_("批次复核未通过。"), fields={"batch": problems})
     batch.status, batch.released_by, batch.release_requested_at = BatchStatus.RELEASING, actor, timezone.now()
     batch.save(update_fields=["status", "released_by", "release_requested_at"])
-    record_event(actor=actor, action="payment_batch.release_requested", obj=batch, from_state=BatchStatus.BUILT,
-                 to_state=batch.status, detail={"number": batch.number, "total": batch.total, "lines": batch.line_count,
-                                                "payees": batch.payee_count, "built_by": batch.built_by.get_username()})
+    record_event(
+        actor=actor,
+        action="payment_batch.release_requested",
+        obj=batch,
+        from_state=BatchStatus.BUILT,
+        to_state=batch.status,
+        detail={
+            "number": batch.number,
+            "total": batch.total,
+            "lines": batch.line_count,
+            "payees": batch.payee_count,
+            "built_by": batch.built_by.get_username(),
+        },
+    )
     transaction.on_commit(lambda: release_batch_task.delay(batch.pk))
     return batch
 
@@ -295,8 +402,19 @@ def request_release(*, actor, batch: PaymentBatch, other_duty_processes) -> Paym
 def payment_file_rows(batch: PaymentBatch, transfers: list[Transfer]) -> tuple[list[list], str]:
     """The bank file's detail rows (full account numbers) and the SHA-256 over them, as the trailer states it."""
     purpose = f"职业技能培训补贴 {batch.number}"  # the bank's file is in Chinese whatever the officer's language
-    rows = [[batch.number, transfer.seq, PAYEE_KIND_IN_FILE[transfer.payee_kind], transfer.account_name, account_number_of(transfer),
-             transfer.bank_name, f"{transfer.amount:.2f}", purpose] for transfer in transfers]
+    rows = [
+        [
+            batch.number,
+            transfer.seq,
+            PAYEE_KIND_IN_FILE[transfer.payee_kind],
+            transfer.account_name,
+            account_number_of(transfer),
+            transfer.bank_name,
+            f"{transfer.amount:.2f}",
+            purpose,
+        ]
+        for transfer in transfers
+    ]
     digest = hashlib.sha256("\n".join(",".join(str(value) for value in row) for row in rows).encode("utf-8")).hexdigest()
     return rows, digest
 
@@ -334,22 +452,49 @@ def release_batch(*, batch_id: int) -> PaymentBatch | None:
             return batch
         csv_bytes, xlsx_bytes, digest = payment_files(batch)
         files = [
-            BankFile.objects.create(batch=batch, kind=kind, filename=f"{batch.number}.{extension}", content=content,
-                                    sha256=hashlib.sha256(content).hexdigest(), created_by=batch.released_by)
-            for kind, extension, content in ((BankFileKind.PAYMENT_CSV, "csv", csv_bytes), (BankFileKind.PAYMENT_XLSX, "xlsx", xlsx_bytes))
+            BankFile.objects.create(
+                batch=batch,
+                kind=kind,
+                filename=f"{batch.number}.{extension}",
+                content=content,
+                sha256=hashlib.sha256(content).hexdigest(),
+                created_by=batch.released_by,
+            )
+            for kind, extension, content in (
+                (BankFileKind.PAYMENT_CSV, "csv", csv_bytes),
+                (BankFileKind.PAYMENT_XLSX, "xlsx", xlsx_bytes),
+            )
         ]
         batch.transfers.filter(status=TransferStatus.PENDING).update(status=TransferStatus.SENT)
         batch.lines.filter(status=BatchLineStatus.IN_BATCH).update(status=BatchLineStatus.IN_PAYMENT)
         ClaimLine.objects.filter(batch_lines__batch=batch, payment_status=PaymentStatus.IN_BATCH).update(
-            payment_status=PaymentStatus.IN_PAYMENT)
+            payment_status=PaymentStatus.IN_PAYMENT
+        )
         batch.status, batch.released_at = BatchStatus.RELEASED, timezone.now()
         batch.save(update_fields=["status", "released_at"])
-        record_event(actor=batch.released_by, action="payment_batch.released", obj=batch, from_state=BatchStatus.RELEASING,
-                     to_state=batch.status, detail={"number": batch.number, "total": batch.total, "lines": batch.line_count,
-                                                    "payees": batch.payee_count, "checksum": digest,
-                                                    "files": {file.kind: file.sha256 for file in files}})
-        _record_claim_events(actor=batch.released_by, batch=batch, action="claim.in_payment", lines=_batch_rows(batch),
-                             line_from=PaymentStatus.IN_BATCH, line_to=PaymentStatus.IN_PAYMENT)
+        record_event(
+            actor=batch.released_by,
+            action="payment_batch.released",
+            obj=batch,
+            from_state=BatchStatus.RELEASING,
+            to_state=batch.status,
+            detail={
+                "number": batch.number,
+                "total": batch.total,
+                "lines": batch.line_count,
+                "payees": batch.payee_count,
+                "checksum": digest,
+                "files": {file.kind: file.sha256 for file in files},
+            },
+        )
+        _record_claim_events(
+            actor=batch.released_by,
+            batch=batch,
+            action="claim.in_payment",
+            lines=_batch_rows(batch),
+            line_from=PaymentStatus.IN_BATCH,
+            line_to=PaymentStatus.IN_PAYMENT,
+        )
         return batch
 
 

@@ -37,12 +37,13 @@ def parse_money(value, *, field: str, errors: dict, positive: bool = False, max_
         errors.setdefault(field, []).append(_("须为金额，如 3500.00。"))
         return None
     try:
-        valid = (amount.is_finite() and amount == amount.quantize(MONEY_PLACES) and amount >= 0
-                 and not (positive and amount == 0))
+        valid = amount.is_finite() and amount == amount.quantize(MONEY_PLACES) and amount >= 0 and not (positive and amount == 0)
     except InvalidOperation:  # too many digits to quantize ("1e30")
         valid = False
     if not valid:
-        errors.setdefault(field, []).append(_("须为大于零、最多两位小数的金额。") if positive else _("须为不小于零、最多两位小数的金额。"))
+        errors.setdefault(field, []).append(
+            _("须为大于零、最多两位小数的金额。") if positive else _("须为不小于零、最多两位小数的金额。")
+        )
         return None
     if amount >= limit:
         errors.setdefault(field, []).append(_("金额须小于 %(limit)s 元。") % {"limit": f"{limit:f}"})
@@ -67,8 +68,9 @@ def parse_year(value, *, field: str = "year") -> int:
 
 
 @transaction.atomic
-def create_fund_account(*, actor, jurisdiction: Jurisdiction, year: int, name: str, bank_name: str, account_number: str,
-                        budget) -> FundAccount:
+def create_fund_account(
+    *, actor, jurisdiction: Jurisdiction, year: int, name: str, bank_name: str, account_number: str, budget
+) -> FundAccount:
     """Finance opens the year's segregated account (专账) with the money placed in it."""
     access.require_in(actor, access.OPEN_FUND_ACCOUNTS, jurisdiction)
     errors: dict[str, list[str]] = {}
@@ -87,12 +89,23 @@ def create_fund_account(*, actor, jurisdiction: Jurisdiction, year: int, name: s
         raise InvalidInput(_("专账信息有误。"), fields=errors)
     try:
         with transaction.atomic():  # a savepoint: a concurrent request may have opened the year's account meanwhile
-            account = FundAccount.objects.create(jurisdiction=jurisdiction, year=year, name=name.strip(), bank_name=bank_name.strip(),
-                                                 account_number=account_number.strip(), budget=amount, created_by=actor)
+            account = FundAccount.objects.create(
+                jurisdiction=jurisdiction,
+                year=year,
+                name=name.strip(),
+                bank_name=bank_name.strip(),
+                account_number=account_number.strip(),
+                budget=amount,
+                created_by=actor,
+            )
     except IntegrityError:
         raise InvalidInput(_("专账信息有误。"), fields={"year": [_("%(year)s 年度的专账已存在。") % {"year": year}]}) from None
-    record_event(actor=actor, action=actions.FUND_ACCOUNT_CREATED, obj=account,
-                 detail={"jurisdiction": jurisdiction.code, "year": year, "name": account.name, "budget": amount})
+    record_event(
+        actor=actor,
+        action=actions.FUND_ACCOUNT_CREATED,
+        obj=account,
+        detail={"jurisdiction": jurisdiction.code, "year": year, "name": account.name, "budget": amount},
+    )
     return account
 
 
@@ -135,8 +148,12 @@ def _parse_items(items) -> list[PlanItem]:
 
 
 def _plan_state(plan: FundingPlan) -> dict:
-    return {"status": plan.status, "total": plan.total, "headcount": plan.headcount,
-            "items": [{"category": item.category, "headcount": item.headcount, "amount": item.amount} for item in plan.items.all()]}
+    return {
+        "status": plan.status,
+        "total": plan.total,
+        "headcount": plan.headcount,
+        "items": [{"category": item.category, "headcount": item.headcount, "amount": item.amount} for item in plan.items.all()],
+    }
 
 
 @transaction.atomic
@@ -148,7 +165,8 @@ def save_plan(*, actor, fund_account: FundAccount, department: Department, items
         raise InvalidInput(_("专账与部门不属于同一行政区。"), fields={"fund_account": [_("行政区不符。")]})
     parsed = _parse_items(items)
     plan, created = FundingPlan.objects.select_for_update().get_or_create(
-        fund_account=fund_account, department=department, defaults={"created_by": actor})
+        fund_account=fund_account, department=department, defaults={"created_by": actor}
+    )
     if plan.status not in (PlanStatus.DRAFT, PlanStatus.REFUSED):
         raise StepAlreadyTaken(_("计划已报备，不能再修改。"))
     before = None if created else _plan_state(plan)
@@ -160,8 +178,12 @@ def save_plan(*, actor, fund_account: FundAccount, department: Department, items
     plan.headcount = sum(item.headcount for item in parsed)
     plan.status = PlanStatus.DRAFT
     plan.save(update_fields=["total", "headcount", "status"])
-    record_event(actor=actor, action=actions.PLAN_SAVED, obj=plan,
-                 detail={"department": department.code, "year": fund_account.year, "before": before, "after": _plan_state(plan)})
+    record_event(
+        actor=actor,
+        action=actions.PLAN_SAVED,
+        obj=plan,
+        detail={"department": department.code, "year": fund_account.year, "before": before, "after": _plan_state(plan)},
+    )
     return (plan, created) if with_created else plan
 
 
@@ -177,18 +199,31 @@ def _move_plan(*, plan: FundingPlan, allowed: tuple, to: str, **fields) -> Fundi
 def file_plan(*, actor, plan: FundingPlan) -> FundingPlan:
     access.require_for_department(actor, access.FILE_PLANS, plan.department)
     plan = _move_plan(plan=plan, allowed=(PlanStatus.DRAFT,), to=PlanStatus.FILED, filed_by=actor, filed_at=timezone.now())
-    record_event(actor=actor, action=actions.PLAN_FILED, obj=plan, from_state=PlanStatus.DRAFT, to_state=plan.status,
-                 detail={"department": plan.department.code, "year": plan.fund_account.year, "total": plan.total})
+    record_event(
+        actor=actor,
+        action=actions.PLAN_FILED,
+        obj=plan,
+        from_state=PlanStatus.DRAFT,
+        to_state=plan.status,
+        detail={"department": plan.department.code, "year": plan.fund_account.year, "total": plan.total},
+    )
     return plan
 
 
 @transaction.atomic
 def accept_plan_hr(*, actor, plan: FundingPlan) -> FundingPlan:
     access.require_in(actor, access.HR_ACCEPT_PLANS, plan.fund_account.jurisdiction)
-    plan = _move_plan(plan=plan, allowed=(PlanStatus.FILED,), to=PlanStatus.HR_ACCEPTED, hr_accepted_by=actor,
-                      hr_accepted_at=timezone.now())
-    record_event(actor=actor, action=actions.PLAN_HR_ACCEPTED, obj=plan, from_state=PlanStatus.FILED, to_state=plan.status,
-                 detail={"department": plan.department.code, "year": plan.fund_account.year, "total": plan.total})
+    plan = _move_plan(
+        plan=plan, allowed=(PlanStatus.FILED,), to=PlanStatus.HR_ACCEPTED, hr_accepted_by=actor, hr_accepted_at=timezone.now()
+    )
+    record_event(
+        actor=actor,
+        action=actions.PLAN_HR_ACCEPTED,
+        obj=plan,
+        from_state=PlanStatus.FILED,
+        to_state=plan.status,
+        detail={"department": plan.department.code, "year": plan.fund_account.year, "total": plan.total},
+    )
     return plan
 
 
@@ -198,8 +233,13 @@ def accept_plan_finance(*, actor, plan: FundingPlan) -> Allocation:
     provided the year's accepted allocations stay within the account's budget."""
     access.require_in(actor, access.FINANCE_ACCEPT_PLANS, plan.fund_account.jurisdiction)
     account = FundAccount.objects.select_for_update().get(pk=plan.fund_account_id)
-    plan = _move_plan(plan=plan, allowed=(PlanStatus.HR_ACCEPTED,), to=PlanStatus.ACCEPTED, finance_accepted_by=actor,
-                      finance_accepted_at=timezone.now())
+    plan = _move_plan(
+        plan=plan,
+        allowed=(PlanStatus.HR_ACCEPTED,),
+        to=PlanStatus.ACCEPTED,
+        finance_accepted_by=actor,
+        finance_accepted_at=timezone.now(),
+    )
     allocated = (account.allocations.aggregate(total=Sum("amount"))["total"] or Decimal("0")).quantize(MONEY_PLACES)
     if allocated + plan.total > account.budget:
         raise FundsExceeded(
@@ -208,11 +248,26 @@ def accept_plan_finance(*, actor, plan: FundingPlan) -> Allocation:
             fields={"total": [_("超出专账可分配余额 %(left)s 元。") % {"left": account.budget - allocated}]},
         )
     allocation = Allocation.objects.create(fund_account=account, department=plan.department, plan=plan, amount=plan.total)
-    record_event(actor=actor, action=actions.PLAN_ACCEPTED, obj=plan, from_state=PlanStatus.HR_ACCEPTED, to_state=plan.status,
-                 detail={"department": plan.department.code, "year": account.year, "total": plan.total})
-    record_event(actor=actor, action=actions.ALLOCATION_CREATED, obj=allocation,
-                 detail={"department": plan.department.code, "year": account.year, "amount": allocation.amount,
-                         "allocated_before": allocated, "budget": account.budget})
+    record_event(
+        actor=actor,
+        action=actions.PLAN_ACCEPTED,
+        obj=plan,
+        from_state=PlanStatus.HR_ACCEPTED,
+        to_state=plan.status,
+        detail={"department": plan.department.code, "year": account.year, "total": plan.total},
+    )
+    record_event(
+        actor=actor,
+        action=actions.ALLOCATION_CREATED,
+        obj=allocation,
+        detail={
+            "department": plan.department.code,
+            "year": account.year,
+            "amount": allocation.amount,
+            "allocated_before": allocated,
+            "budget": account.budget,
+        },
+    )
     return allocation
 
 
@@ -235,10 +290,21 @@ def refuse_plan(*, actor, plan: FundingPlan, reason: str) -> FundingPlan:
     # Refused by whoever would accept it next (a plan in any other state: HR's check, then 409).
     access.require_in(actor, access.acceptance_of(plan) or access.HR_ACCEPT_PLANS, plan.fund_account.jurisdiction)
     before = plan.status
-    plan = _move_plan(plan=plan, allowed=(before,) if before in (PlanStatus.FILED, PlanStatus.HR_ACCEPTED) else (),
-                      to=PlanStatus.REFUSED, refusal_reason=reason)
-    record_event(actor=actor, action=actions.PLAN_REFUSED, obj=plan, from_state=before, to_state=plan.status, reason=reason,
-                 detail={"department": plan.department.code, "year": plan.fund_account.year})
+    plan = _move_plan(
+        plan=plan,
+        allowed=(before,) if before in (PlanStatus.FILED, PlanStatus.HR_ACCEPTED) else (),
+        to=PlanStatus.REFUSED,
+        refusal_reason=reason,
+    )
+    record_event(
+        actor=actor,
+        action=actions.PLAN_REFUSED,
+        obj=plan,
+        from_state=before,
+        to_state=plan.status,
+        reason=reason,
+        detail={"department": plan.department.code, "year": plan.fund_account.year},
+    )
     return plan
 
 
@@ -248,8 +314,13 @@ def refuse_plan(*, actor, plan: FundingPlan, reason: str) -> FundingPlan:
 def allocation_for(claim: Claim, *, year: int | None = None) -> Allocation | None:
     """The claim's department's allocation in the budget year of today (when it is approved)."""
     year = year or timezone.localdate().year
-    return Allocation.objects.filter(fund_account__jurisdiction_id=claim.jurisdiction_id, fund_account__year=year,
-                                     department_id=claim.department_id).select_related("fund_account").first()
+    return (
+        Allocation.objects.filter(
+            fund_account__jurisdiction_id=claim.jurisdiction_id, fund_account__year=year, department_id=claim.department_id
+        )
+        .select_related("fund_account")
+        .first()
+    )
 
 
 def reserve_approved_lines(*, actor, claim: Claim) -> Decimal:
@@ -269,27 +340,48 @@ def reserve_approved_lines(*, actor, claim: Claim) -> Decimal:
             fields={"allocation": [_("无已备案的年度分配。")]},
         )
     reserved = Allocation.objects.filter(pk=allocation.pk, committed__lte=F("amount") - amount).update(
-        committed=F("committed") + amount)
+        committed=F("committed") + amount
+    )
     if not reserved:
         allocation.refresh_from_db()
         left = allocation.amount - allocation.committed
         raise FundsExceeded(
-            _("%(department)s %(year)s 年度分配 %(amount)s 元，已占用 %(committed)s 元，余额 %(left)s 元，不足以核准本申领 %(total)s 元。")
-            % {"department": claim.department.name, "year": year, "amount": allocation.amount,
-               "committed": allocation.committed, "left": left, "total": amount},
+            _(
+                "%(department)s %(year)s 年度分配 %(amount)s 元，已占用 %(committed)s 元，余额 %(left)s 元，不足以核准本申领 %(total)s 元。"
+            )
+            % {
+                "department": claim.department.name,
+                "year": year,
+                "amount": allocation.amount,
+                "committed": allocation.committed,
+                "left": left,
+                "total": amount,
+            },
             fields={"allocation": [_("余额 %(left)s 元，本申领需 %(total)s 元。") % {"left": left, "total": amount}]},
         )
     line_numbers = list(lines.order_by("line_no").values_list("line_no", flat=True))
     lines.update(payment_status=PaymentStatus.RESERVED, allocation=allocation)
     allocation.refresh_from_db()
-    record_event(actor=actor, action=actions.ALLOCATION_RESERVED, obj=allocation, claim=claim,
-                 detail={"department": claim.department.code, "year": year, "amount": amount, "lines": line_numbers,
-                         "committed_after": allocation.committed, "allocation": allocation.amount})
+    record_event(
+        actor=actor,
+        action=actions.ALLOCATION_RESERVED,
+        obj=allocation,
+        claim=claim,
+        detail={
+            "department": claim.department.code,
+            "year": year,
+            "amount": amount,
+            "lines": line_numbers,
+            "committed_after": allocation.committed,
+            "allocation": allocation.amount,
+        },
+    )
     return amount
 
 
-def give_back_to_allocation(*, actor, line: ClaimLine, amount: Decimal, action: str, reason: str = "",
-                            detail: dict | None = None) -> None:
+def give_back_to_allocation(
+    *, actor, line: ClaimLine, amount: Decimal, action: str, reason: str = "", detail: dict | None = None
+) -> None:
     """Lower the line's allocation's committed amount by ``amount`` (a conditional UPDATE, so it
     never goes below zero) and record it. Runs in the caller's transaction."""
     if line.allocation_id is None or not amount:
@@ -297,18 +389,36 @@ def give_back_to_allocation(*, actor, line: ClaimLine, amount: Decimal, action: 
     if not Allocation.objects.filter(pk=line.allocation_id, committed__gte=amount).update(committed=F("committed") - amount):
         raise StepAlreadyTaken(_("分配占用额不足以释放，请刷新后重试。"))
     allocation = Allocation.objects.get(pk=line.allocation_id)
-    record_event(actor=actor, action=action, obj=allocation, claim=line.claim, reason=reason,
-                 detail={"line": line.line_no, "amount": amount, "committed_after": allocation.committed,
-                         "allocation": allocation.amount, **(detail or {})})
+    record_event(
+        actor=actor,
+        action=action,
+        obj=allocation,
+        claim=line.claim,
+        reason=reason,
+        detail={
+            "line": line.line_no,
+            "amount": amount,
+            "committed_after": allocation.committed,
+            "allocation": allocation.amount,
+            **(detail or {}),
+        },
+    )
 
 
-def release_reservation(*, actor, line: ClaimLine, to_status: str, action: str, amount: Decimal | None = None,
-                        reason: str = "") -> None:
+def release_reservation(
+    *, actor, line: ClaimLine, to_status: str, action: str, amount: Decimal | None = None, reason: str = ""
+) -> None:
     """A line finally not paid after approval (an objection upheld, a payee who cannot be paid):
     its money goes back to the allocation and the line takes ``to_status``."""
     amount = line.amount if amount is None else amount
-    give_back_to_allocation(actor=actor, line=line, amount=amount, action=action, reason=reason,
-                            detail={"payment_status_before": line.payment_status, "payment_status": to_status})
+    give_back_to_allocation(
+        actor=actor,
+        line=line,
+        amount=amount,
+        action=action,
+        reason=reason,
+        detail={"payment_status_before": line.payment_status, "payment_status": to_status},
+    )
     ClaimLine.objects.filter(pk=line.pk).update(payment_status=to_status)
     line.payment_status = to_status
 
@@ -320,8 +430,19 @@ REPORT_COLUMNS = ("allocated", "reserved", "paid", "returned", "recovered", "com
 
 
 def _report_headers() -> list[str]:
-    return [_("专账"), _("年度"), _("部门代码"), _("行业主管部门"), _("分配金额"), _("已核准待拨付"), _("已拨付"), _("退票"),
-            _("已追回"), _("已占用"), _("可用余额")]
+    return [
+        _("专账"),
+        _("年度"),
+        _("部门代码"),
+        _("行业主管部门"),
+        _("分配金额"),
+        _("已核准待拨付"),
+        _("已拨付"),
+        _("退票"),
+        _("已追回"),
+        _("已占用"),
+        _("可用余额"),
+    ]
 
 
 @transaction.atomic
@@ -354,7 +475,15 @@ def export_funds_report(*, actor, year: int) -> tuple[bytes, str]:
 
     for account in report["accounts"]:
         for row in account["rows"]:
-            put([account["name"], account["year"], row["department"], row["department_name"], *(row[name] for name in REPORT_COLUMNS)])
+            put(
+                [
+                    account["name"],
+                    account["year"],
+                    row["department"],
+                    row["department_name"],
+                    *(row[name] for name in REPORT_COLUMNS),
+                ]
+            )
         put([account["name"], account["year"], "", _("合计"), *(account["totals"][name] for name in REPORT_COLUMNS)], bold=True)
         if account["budget"] is not None:
             put([account["name"], account["year"], "", _("年度资金"), account["budget"]])
@@ -366,9 +495,19 @@ def export_funds_report(*, actor, year: int) -> tuple[bytes, str]:
     for column, width in zip("ABCDEFGHIJK", (34, 8, 12, 28, 16, 16, 16, 16, 16, 16, 16)):
         sheet.column_dimensions[column].width = width
     for account in report["accounts"]:
-        record_event(actor=actor, action=actions.REPORT_EXPORTED, obj=FundAccount.objects.get(pk=account["id"]),
-                     detail={"format": "xlsx", "report": "funds", "year": year, "rows": len(account["rows"]),
-                             "totals": account["totals"], "anomalies": len(account["anomalies"])})
+        record_event(
+            actor=actor,
+            action=actions.REPORT_EXPORTED,
+            obj=FundAccount.objects.get(pk=account["id"]),
+            detail={
+                "format": "xlsx",
+                "report": "funds",
+                "year": year,
+                "rows": len(account["rows"]),
+                "totals": account["totals"],
+                "anomalies": len(account["anomalies"]),
+            },
+        )
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue(), f"funds-report-{year}.xlsx"

@@ -45,21 +45,33 @@ def clean_account(*, account_name: str, bank_name: str, account_number: str, pre
 
 
 @transaction.atomic
-def set_payee_account(*, actor, provider: Provider | None = None, trainee: Trainee | None = None, account_name: str,
-                      bank_name: str, account_number: str, reason: str = "") -> PayeeAccount:
+def set_payee_account(
+    *,
+    actor,
+    provider: Provider | None = None,
+    trainee: Trainee | None = None,
+    account_name: str,
+    bank_name: str,
+    account_number: str,
+    reason: str = "",
+) -> PayeeAccount:
     """Set or correct where a provider (by its clerk or finance) or a person (by finance) is paid."""
     if (provider is None) == (trainee is None):
         raise ValueError("exactly one of provider and trainee")
     if actor is not None:
         access.require_may_set_payee_account(actor, provider=provider, trainee=trainee)
-    account_name, bank_name, account_number = clean_account(account_name=account_name, bank_name=bank_name,
-                                                           account_number=account_number)
+    account_name, bank_name, account_number = clean_account(
+        account_name=account_name, bank_name=bank_name, account_number=account_number
+    )
     owner = {"provider": provider} if provider is not None else {"trainee": trainee}
     account = PayeeAccount.objects.select_for_update().filter(**owner).first()
     before = None
     if account is not None:
-        before = {"account_name": account.account_name, "bank_name": account.bank_name,
-                  "account_number": account.account_number_masked}
+        before = {
+            "account_name": account.account_name,
+            "bank_name": account.bank_name,
+            "account_number": account.account_number_masked,
+        }
     else:
         account = PayeeAccount(**owner)
     account.account_name, account.bank_name = account_name, bank_name
@@ -68,7 +80,16 @@ def set_payee_account(*, actor, provider: Provider | None = None, trainee: Train
     account.updated_by = actor
     account.save()
     after = {"account_name": account_name, "bank_name": bank_name, "account_number": account.account_number_masked}
-    record_event(actor=actor, action=actions.PAYEE_ACCOUNT_SET, obj=account, reason=reason,
-                 detail={"provider": provider.code if provider else None,
-                         "trainee": trainee.id_number_masked if trainee else None, "before": before, "after": after})
+    record_event(
+        actor=actor,
+        action=actions.PAYEE_ACCOUNT_SET,
+        obj=account,
+        reason=reason,
+        detail={
+            "provider": provider.code if provider else None,
+            "trainee": trainee.id_number_masked if trainee else None,
+            "before": before,
+            "after": after,
+        },
+    )
     return account

@@ -33,8 +33,9 @@ def recovered_on(line: ClaimLine) -> Decimal:
 
 
 @transaction.atomic
-def open_recovery(*, actor, line: ClaimLine, amount_due, payer_kind: str, payer_name: str, reason_code: str,
-                  reason: str) -> RecoveryOrder:
+def open_recovery(
+    *, actor, line: ClaimLine, amount_due, payer_kind: str, payer_name: str, reason_code: str, reason: str
+) -> RecoveryOrder:
     """HR opens a recovery order on a paid line, for at most what no other order claims yet."""
     line = ClaimLine.objects.select_for_update().select_related("claim__jurisdiction").get(pk=line.pk)
     access.require_in(actor, access.OPEN_RECOVERIES, line.claim.jurisdiction)
@@ -52,20 +53,44 @@ def open_recovery(*, actor, line: ClaimLine, amount_due, payer_kind: str, payer_
     if not reason:
         errors["reason"] = [_("必填：写明追回的情况和依据。")]
     if line.payment_status != PaymentStatus.PAID:
-        raise StepAlreadyTaken(_("第 %(line)s 行未拨付（%(status)s），不能追回。")
-                               % {"line": line.line_no, "status": line.get_payment_status_display()})
+        raise StepAlreadyTaken(
+            _("第 %(line)s 行未拨付（%(status)s），不能追回。")
+            % {"line": line.line_no, "status": line.get_payment_status_display()}
+        )
     if amount is not None:
         left = line.amount - _claimed_on(line)
         if amount > left:
-            errors["amount_due"] = [_("超出可追回金额 %(left)s 元（本行拨付 %(amount)s 元，已开追回单的金额除外）。")
-                                    % {"left": left, "amount": line.amount}]
+            errors["amount_due"] = [
+                _("超出可追回金额 %(left)s 元（本行拨付 %(amount)s 元，已开追回单的金额除外）。")
+                % {"left": left, "amount": line.amount}
+            ]
     if errors:
         raise InvalidInput(_("追回单信息有误。"), fields=errors)
-    order = RecoveryOrder.objects.create(claim_line=line, amount_due=amount, payer_kind=payer_kind, payer_name=payer_name,
-                                         reason_code=reason_code, reason=reason, opened_by=actor)
-    record_event(actor=actor, action=actions.RECOVERY_OPENED, obj=order, claim=line.claim, to_state=order.status, reason=reason,
-                 detail={"line": line.line_no, "line_amount": line.amount, "amount_due": amount, "payer_kind": payer_kind,
-                         "payer_name": payer_name, "reason_code": reason_code})
+    order = RecoveryOrder.objects.create(
+        claim_line=line,
+        amount_due=amount,
+        payer_kind=payer_kind,
+        payer_name=payer_name,
+        reason_code=reason_code,
+        reason=reason,
+        opened_by=actor,
+    )
+    record_event(
+        actor=actor,
+        action=actions.RECOVERY_OPENED,
+        obj=order,
+        claim=line.claim,
+        to_state=order.status,
+        reason=reason,
+        detail={
+            "line": line.line_no,
+            "line_amount": line.amount,
+            "amount_due": amount,
+            "payer_kind": payer_kind,
+            "payer_name": payer_name,
+            "reason_code": reason_code,
+        },
+    )
     return order
 
 
@@ -101,33 +126,62 @@ def record_recovery_receipt(*, actor, order: RecoveryOrder, amount, received_on,
     # The line's row lock: receipts on two orders of one line are counted one after the other.
     ClaimLine.objects.select_for_update().filter(pk=line.pk).values_list("pk", flat=True).first()
     # Conditional UPDATE: two receipts at once never take the order over its amount due.
-    if not RecoveryOrder.objects.filter(pk=order.pk, status=RecoveryStatus.OPEN,
-                                        amount_recovered__lte=F("amount_due") - value).update(
-            amount_recovered=F("amount_recovered") + value):
+    if not RecoveryOrder.objects.filter(
+        pk=order.pk, status=RecoveryStatus.OPEN, amount_recovered__lte=F("amount_due") - value
+    ).update(amount_recovered=F("amount_recovered") + value):
         order.refresh_from_db()
         if order.status != RecoveryStatus.OPEN:  # another receipt closed the order meanwhile
             raise StepAlreadyTaken(_("追回单已全部追回。"))
         outstanding = order.amount_due - order.amount_recovered
-        raise InvalidInput(_("到账金额 %(amount)s 元超出尚未追回的 %(left)s 元。") % {"amount": value, "left": outstanding},
-                           fields={"amount": [_("最多 %(left)s 元。") % {"left": outstanding}]})
-    receipt = RecoveryReceipt.objects.create(order=order, amount=value, received_on=received_on, reference=reference,
-                                             recorded_by=actor)
+        raise InvalidInput(
+            _("到账金额 %(amount)s 元超出尚未追回的 %(left)s 元。") % {"amount": value, "left": outstanding},
+            fields={"amount": [_("最多 %(left)s 元。") % {"left": outstanding}]},
+        )
+    receipt = RecoveryReceipt.objects.create(
+        order=order, amount=value, received_on=received_on, reference=reference, recorded_by=actor
+    )
     order.refresh_from_db()
     before = RecoveryStatus.OPEN
     if order.amount_recovered == order.amount_due:
         RecoveryOrder.objects.filter(pk=order.pk, status=RecoveryStatus.OPEN).update(status=RecoveryStatus.RECOVERED)
         order.status = RecoveryStatus.RECOVERED
-    record_event(actor=actor, action=actions.RECOVERY_RECEIPT_RECORDED, obj=order, claim=line.claim, from_state=before,
-                 to_state=order.status,
-                 detail={"line": line.line_no, "receipt": receipt.pk, "amount": value, "received_on": received_on,
-                         "reference": reference, "amount_due": order.amount_due, "amount_recovered": order.amount_recovered,
-                         "outstanding": order.amount_due - order.amount_recovered})
+    record_event(
+        actor=actor,
+        action=actions.RECOVERY_RECEIPT_RECORDED,
+        obj=order,
+        claim=line.claim,
+        from_state=before,
+        to_state=order.status,
+        detail={
+            "line": line.line_no,
+            "receipt": receipt.pk,
+            "amount": value,
+            "received_on": received_on,
+            "reference": reference,
+            "amount_due": order.amount_due,
+            "amount_recovered": order.amount_recovered,
+            "outstanding": order.amount_due - order.amount_recovered,
+        },
+    )
 
     # The money is back in the fund: the allocation is bound by that much less.
-    give_back_to_allocation(actor=actor, line=line, amount=value, action=actions.ALLOCATION_RESTORED, detail={"recovery": order.pk})
-    if recovered_on(line) >= line.amount and ClaimLine.objects.filter(
-            pk=line.pk, payment_status=PaymentStatus.PAID).update(payment_status=PaymentStatus.RECOVERED):
-        record_event(actor=actor, action=actions.CLAIM_LINE_RECOVERED, obj=line.claim, claim=line.claim,
-                     detail={"line": line.line_no, "amount": line.amount, "recovery": order.pk,
-                             "before": PaymentStatus.PAID, "after": PaymentStatus.RECOVERED})
+    give_back_to_allocation(
+        actor=actor, line=line, amount=value, action=actions.ALLOCATION_RESTORED, detail={"recovery": order.pk}
+    )
+    if recovered_on(line) >= line.amount and ClaimLine.objects.filter(pk=line.pk, payment_status=PaymentStatus.PAID).update(
+        payment_status=PaymentStatus.RECOVERED
+    ):
+        record_event(
+            actor=actor,
+            action=actions.CLAIM_LINE_RECOVERED,
+            obj=line.claim,
+            claim=line.claim,
+            detail={
+                "line": line.line_no,
+                "amount": line.amount,
+                "recovery": order.pk,
+                "before": PaymentStatus.PAID,
+                "after": PaymentStatus.RECOVERED,
+            },
+        )
     return receipt

@@ -8,6 +8,7 @@ set-based UPDATEs (by id lists, in chunks), under the batch's row lock; the same
 twice changes nothing, a result contradicting a recorded one is refused (409)."""
 
 import csv
+import functools
 import hashlib
 import io
 from collections import defaultdict
@@ -17,11 +18,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from claims.reasons import REASONS
 from audit.services import record_event, record_events
 from claims.errors import InvalidInput, StepAlreadyTaken
-from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, PaymentStatus
+from claims.models import Claim, ClaimLine, LineDecision, PaymentStatus
 from claims.payment_stage import refresh_payment_stage
+from claims.reasons import REASONS
 from claims.services import recompute_total
 
 from .. import access
@@ -31,8 +32,8 @@ from ..models import (
     BatchLine,
     BatchLineStatus,
     BatchStatus,
-    PaymentBatch,
     PayeeKind,
+    PaymentBatch,
     Transfer,
     TransferStatus,
 )
@@ -54,9 +55,14 @@ COLUMNS = {
 }
 REQUIRED_COLUMNS = ("批次号", "序号", "账号", "金额", "结果")
 RESULT_VALUES = {
-    "成功": TransferStatus.PAID, "paid": TransferStatus.PAID, "success": TransferStatus.PAID,
-    "失败": TransferStatus.RETURNED, "退票": TransferStatus.RETURNED, "returned": TransferStatus.RETURNED,
-    "failed": TransferStatus.RETURNED, "fail": TransferStatus.RETURNED,
+    "成功": TransferStatus.PAID,
+    "paid": TransferStatus.PAID,
+    "success": TransferStatus.PAID,
+    "失败": TransferStatus.RETURNED,
+    "退票": TransferStatus.RETURNED,
+    "returned": TransferStatus.RETURNED,
+    "failed": TransferStatus.RETURNED,
+    "fail": TransferStatus.RETURNED,
 }
 # Rows after the data that are not transfers (the payment file's trailer, a bank's totals).
 TRAILER_MARKS = ("合计", "总计", "total", "trailer", "#")
@@ -105,8 +111,10 @@ def _read_table(*, filename: str, content: bytes) -> list[list[str]]:
             workbook.close()
             return rows
         except Exception:  # noqa: BLE001 - any unreadable workbook is the same user error
-            raise InvalidInput(_("无法读取 Excel 文件，请上传银行提供的 .xlsx 或 .csv 回单文件。"),
-                               fields={"file": [_("不是有效的 .xlsx 文件。")]}) from None
+            raise InvalidInput(
+                _("无法读取 Excel 文件，请上传银行提供的 .xlsx 或 .csv 回单文件。"),
+                fields={"file": [_("不是有效的 .xlsx 文件。")]},
+            ) from None
     if not name.endswith(".csv"):
         raise InvalidInput(_("银行回单文件须为 .csv（UTF-8）或 .xlsx。"), fields={"file": [_("文件类型须为 .csv 或 .xlsx。")]})
     try:
@@ -116,8 +124,9 @@ def _read_table(*, filename: str, content: bytes) -> list[list[str]]:
     try:
         return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
     except csv.Error as error:  # a field over the csv module's limit, a NUL byte, a broken quote
-        raise InvalidInput(_("无法读取 CSV 文件：%(error)s。") % {"error": error},
-                           fields={"file": [_("不是有效的 CSV 文件。")]}) from None
+        raise InvalidInput(
+            _("无法读取 CSV 文件：%(error)s。") % {"error": error}, fields={"file": [_("不是有效的 CSV 文件。")]}
+        ) from None
 
 
 def _header(rows: list[list[str]]) -> tuple[int, dict[str, int]]:
@@ -132,11 +141,19 @@ def _header(rows: list[list[str]]) -> tuple[int, dict[str, int]]:
         if "序号" in found and "结果" in found:
             missing = [name for name in REQUIRED_COLUMNS if name not in found]
             if missing:
-                raise InvalidInput(_("银行回单文件缺少列：%(columns)s。") % {"columns": "、".join(missing)},
-                                   fields={"file": [_("缺少列：%(columns)s。") % {"columns": "、".join(missing)}]})
+                raise InvalidInput(
+                    _("银行回单文件缺少列：%(columns)s。") % {"columns": "、".join(missing)},
+                    fields={"file": [_("缺少列：%(columns)s。") % {"columns": "、".join(missing)}]},
+                )
             return index, found
-    raise InvalidInput(_("银行回单文件没有表头（须含 批次号、序号、账号、金额、结果 等列）。"),
-                       fields={"file": [_("找不到表头行。")]})
+    raise InvalidInput(
+        _("银行回单文件没有表头（须含 批次号、序号、账号、金额、结果 等列）。"), fields={"file": [_("找不到表头行。")]}
+    )
+
+
+def _column_value(cells: list[str], columns: dict[str, int], name: str) -> str:
+    """The row's cell under the header ``name``; empty when the file has no such column or the row is short."""
+    return cells[columns[name]].strip() if name in columns and columns[name] < len(cells) else ""
 
 
 def _is_trailer(cells: list[str]) -> bool:
@@ -157,18 +174,25 @@ def parse_result_file(*, batch: PaymentBatch, filename: str, content: bytes, tra
 
     for offset, cells in enumerate(rows[header_at + 1 :]):
         row_no = header_at + 2 + offset
-        value = lambda name: cells[columns[name]].strip() if name in columns and columns[name] < len(cells) else ""  # noqa: E731
+        value = functools.partial(_column_value, cells, columns)
         if _is_trailer(cells):
             continue
         bad = len(errors)
         for position, cell in enumerate(cells):
             if "\x00" in cell:
-                title = next((name for name, index in columns.items() if index == position), _("第 %(n)s 列") % {"n": position + 1})
+                title = next(
+                    (name for name, index in columns.items() if index == position), _("第 %(n)s 列") % {"n": position + 1}
+                )
                 error(row_no, title, _("单元格含有空字符（\\x00）。"))
         if len(errors) != bad:
             continue
         if value("批次号") != batch.number:
-            error(row_no, "批次号", _("批次号 %(value)s 与本批次 %(number)s 不符。") % {"value": value("批次号") or _("（空）"), "number": batch.number})
+            error(
+                row_no,
+                "批次号",
+                _("批次号 %(value)s 与本批次 %(number)s 不符。")
+                % {"value": value("批次号") or _("（空）"), "number": batch.number},
+            )
         transfer = None
         try:
             seq = int(value("序号"))
@@ -189,14 +213,24 @@ def parse_result_file(*, batch: PaymentBatch, filename: str, content: bytes, tra
             errors.setdefault(name, []).extend(problems)
         if transfer is not None:
             if value("账号").replace(" ", "") != account_number_of(transfer):
-                error(row_no, "账号", _("账号与第 %(seq)s 笔转账的收款账号（%(masked)s）不符。")
-                      % {"seq": seq, "masked": transfer.account_number_masked})
+                error(
+                    row_no,
+                    "账号",
+                    _("账号与第 %(seq)s 笔转账的收款账号（%(masked)s）不符。")
+                    % {"seq": seq, "masked": transfer.account_number_masked},
+                )
             if amount is not None and amount != transfer.amount:
-                error(row_no, "金额", _("金额 %(value)s 与第 %(seq)s 笔转账金额 %(amount)s 不符。")
-                      % {"value": amount, "seq": seq, "amount": transfer.amount})
+                error(
+                    row_no,
+                    "金额",
+                    _("金额 %(value)s 与第 %(seq)s 笔转账金额 %(amount)s 不符。")
+                    % {"value": amount, "seq": seq, "amount": transfer.amount},
+                )
         result = RESULT_VALUES.get(value("结果").lower())
         if result is None:
-            error(row_no, "结果", _("结果须为“成功”或“失败”（或 paid / returned），不能是“%(value)s”。") % {"value": value("结果")})
+            error(
+                row_no, "结果", _("结果须为“成功”或“失败”（或 paid / returned），不能是“%(value)s”。") % {"value": value("结果")}
+            )
         reason = value("失败原因")
         if result == TransferStatus.RETURNED and not reason:
             error(row_no, "失败原因", _("退票须写明失败原因。"))
@@ -205,13 +239,21 @@ def parse_result_file(*, batch: PaymentBatch, filename: str, content: bytes, tra
         if len(reason) > 200:
             error(row_no, "失败原因", _("失败原因最长 200 个字符。"))
         if len(errors) == bad:
-            parsed.append(ResultRow(row=row_no, seq=seq, result=result,
-                                    bank_reference=value("银行流水号"), reason=reason if result == TransferStatus.RETURNED else ""))
+            parsed.append(
+                ResultRow(
+                    row=row_no,
+                    seq=seq,
+                    result=result,
+                    bank_reference=value("银行流水号"),
+                    reason=reason if result == TransferStatus.RETURNED else "",
+                )
+            )
     if not errors and not parsed:
         errors["file"] = [_("文件中没有转账结果行。")]
     if errors:
-        raise InvalidInput(_("银行回单文件有 %(count)s 处错误，未作任何处理。") % {"count": sum(len(v) for v in errors.values())},
-                           fields=errors)
+        raise InvalidInput(
+            _("银行回单文件有 %(count)s 处错误，未作任何处理。") % {"count": sum(len(v) for v in errors.values())}, fields=errors
+        )
     return parsed
 
 
@@ -240,9 +282,18 @@ class ResultSummary:
 
 
 def _claim_line_rows(batch_line_filter) -> list[dict]:
-    return list(BatchLine.objects.filter(**batch_line_filter).values(
-        "pk", "claim_line_id", "claim_line__claim_id", "claim_line__line_no", "claim_line__payment_status",
-        "transfer__seq", "transfer__status", "amount"))
+    return list(
+        BatchLine.objects.filter(**batch_line_filter).values(
+            "pk",
+            "claim_line_id",
+            "claim_line__claim_id",
+            "claim_line__line_no",
+            "claim_line__payment_status",
+            "transfer__seq",
+            "transfer__status",
+            "amount",
+        )
+    )
 
 
 @transaction.atomic
@@ -254,8 +305,10 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
     access.require_in(actor, access.UPLOAD_BANK_RESULTS, batch.fund_account.jurisdiction)
     sha256 = hashlib.sha256(content or b"").hexdigest()
     if batch.status not in (BatchStatus.RELEASED, BatchStatus.RECONCILED):
-        raise StepAlreadyTaken(_("批次 %(number)s 尚未发送银行（当前：%(status)s），不能登记银行结果。")
-                               % {"number": batch.number, "status": batch.get_status_display()})
+        raise StepAlreadyTaken(
+            _("批次 %(number)s 尚未发送银行（当前：%(status)s），不能登记银行结果。")
+            % {"number": batch.number, "status": batch.get_status_display()}
+        )
     transfers = {transfer.seq: transfer for transfer in Transfer.objects.filter(batch=batch)}
     rows = parse_result_file(batch=batch, filename=filename, content=content, transfers=transfers)
 
@@ -269,7 +322,8 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
         elif transfer.status in RESULT_STATES:
             conflicts[f"rows[{row.row}].结果"] = [
                 _("第 %(seq)s 笔转账已登记为“%(recorded)s”，不能改为“%(new)s”。")
-                % {"seq": row.seq, "recorded": transfer.get_status_display(), "new": TransferStatus(row.result).label}]
+                % {"seq": row.seq, "recorded": transfer.get_status_display(), "new": TransferStatus(row.result).label}
+            ]
         else:  # sent: a released (or reconciled) batch has no pending or cancelled transfer
             changed.append((row, transfer))
     if conflicts:
@@ -281,14 +335,23 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
     for row, transfer in changed:
         transfer.status, transfer.result_at = row.result, now
         transfer.bank_reference, transfer.return_reason = row.bank_reference, row.reason
-        summary.transfers.append({"seq": transfer.seq, "before": TransferStatus.SENT, "after": row.result,
-                                  "amount": transfer.amount, "bank_reference": row.bank_reference, "reason": row.reason})
+        summary.transfers.append(
+            {
+                "seq": transfer.seq,
+                "before": TransferStatus.SENT,
+                "after": row.result,
+                "amount": transfer.amount,
+                "bank_reference": row.bank_reference,
+                "reason": row.reason,
+            }
+        )
         if row.result == TransferStatus.PAID:
             summary.paid += 1
         else:
             summary.returned += 1
-    Transfer.objects.bulk_update([transfer for _row, transfer in changed],
-                                 ["status", "result_at", "bank_reference", "return_reason"], batch_size=CHUNK)
+    Transfer.objects.bulk_update(
+        [transfer for _row, transfer in changed], ["status", "result_at", "bank_reference", "return_reason"], batch_size=CHUNK
+    )
 
     # The batch lines of the transfers just answered, and their claim lines, as they were.
     lines = []
@@ -312,19 +375,41 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
     summary.lines_paid = len(by_outcome[TransferStatus.PAID][1])
     summary.lines_returned = len(by_outcome[TransferStatus.RETURNED][1])
 
-    summary.file = BankFile.objects.create(batch=batch, kind=BankFileKind.RESULT, filename=(filename or "result")[:200],
-                                           content=content, sha256=sha256, created_by=actor)
+    summary.file = BankFile.objects.create(
+        batch=batch,
+        kind=BankFileKind.RESULT,
+        filename=(filename or "result")[:200],
+        content=content,
+        sha256=sha256,
+        created_by=actor,
+    )
     pending = Transfer.objects.filter(batch=batch).exclude(status__in=(*RESULT_STATES, TransferStatus.CANCELLED)).exists()
     from_state = batch.status
     if not pending and batch.status == BatchStatus.RELEASED:
         PaymentBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.RECONCILED)
         batch.status = BatchStatus.RECONCILED
         summary.reconciled = True
-    record_event(actor=actor, action="payment_batch.result_applied", obj=batch, from_state=from_state, to_state=batch.status,
-                 detail={"number": batch.number, "file": summary.file.filename, "sha256": sha256, "bank_file": summary.file.pk,
-                         "rows": len(rows), "paid": summary.paid, "returned": summary.returned, "unchanged": summary.unchanged,
-                         "lines_paid": summary.lines_paid, "lines_returned": summary.lines_returned,
-                         "reconciled": summary.reconciled, "transfers": summary.transfers})
+    record_event(
+        actor=actor,
+        action="payment_batch.result_applied",
+        obj=batch,
+        from_state=from_state,
+        to_state=batch.status,
+        detail={
+            "number": batch.number,
+            "file": summary.file.filename,
+            "sha256": sha256,
+            "bank_file": summary.file.pk,
+            "rows": len(rows),
+            "paid": summary.paid,
+            "returned": summary.returned,
+            "unchanged": summary.unchanged,
+            "lines_paid": summary.lines_paid,
+            "lines_returned": summary.lines_returned,
+            "reconciled": summary.reconciled,
+            "transfers": summary.transfers,
+        },
+    )
 
     # Each claim: its lines' before/after in the ledger, then settled when nothing is left to pay.
     returns = {row.seq: row.reason for row, _transfer in changed if row.result == TransferStatus.RETURNED}
@@ -334,19 +419,39 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
             per_claim[item["claim_line__claim_id"]].append(item)
     summary.claims = len(per_claim)
     claims = Claim.objects.in_bulk(sorted(per_claim))
-    record_events([
-        {"actor": actor, "action": "claim.payment_result", "obj": claims[claim_id], "claim": claims[claim_id],
-         "from_state": claims[claim_id].status, "to_state": claims[claim_id].status,
-         "detail": {"batch": batch.number, "line_changes": [
-             {"line": item["claim_line__line_no"], "amount": item["amount"], "transfer": item["transfer__seq"],
-              "before": {"payment_status": PaymentStatus.IN_PAYMENT}, "after": {"payment_status": item["transfer__status"]},
-              **({"reason": returns[item["transfer__seq"]]} if item["transfer__seq"] in returns else {})}
-             for item in sorted(items, key=lambda item: item["claim_line__line_no"])]}}
-        for claim_id, items in sorted(per_claim.items())
-    ])
+    record_events(
+        [
+            {
+                "actor": actor,
+                "action": "claim.payment_result",
+                "obj": claims[claim_id],
+                "claim": claims[claim_id],
+                "from_state": claims[claim_id].status,
+                "to_state": claims[claim_id].status,
+                "detail": {
+                    "batch": batch.number,
+                    "line_changes": [
+                        {
+                            "line": item["claim_line__line_no"],
+                            "amount": item["amount"],
+                            "transfer": item["transfer__seq"],
+                            "before": {"payment_status": PaymentStatus.IN_PAYMENT},
+                            "after": {"payment_status": item["transfer__status"]},
+                            **({"reason": returns[item["transfer__seq"]]} if item["transfer__seq"] in returns else {}),
+                        }
+                        for item in sorted(items, key=lambda item: item["claim_line__line_no"])
+                    ],
+                },
+            }
+            for claim_id, items in sorted(per_claim.items())
+        ]
+    )
     # The claims with a line just paid may now be settled: the workflow ends them (workflow.disbursement).
-    summary.claims_to_settle = [claim_id for claim_id, items in sorted(per_claim.items())
-                                if any(item["transfer__status"] == TransferStatus.PAID for item in items)]
+    summary.claims_to_settle = [
+        claim_id
+        for claim_id, items in sorted(per_claim.items())
+        if any(item["transfer__status"] == TransferStatus.PAID for item in items)
+    ]
     return summary
 
 
@@ -355,23 +460,42 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
 
 def _returned_lines_of_payee(transfer: Transfer):
     """The payee's claim lines still returned, whichever batch returned them, in the batch's jurisdiction."""
-    payee = {"transfer__provider_id": transfer.provider_id} if transfer.payee_kind == PayeeKind.PROVIDER else {
-        "transfer__trainee_id": transfer.trainee_id}
-    batch_lines = BatchLine.objects.filter(status=BatchLineStatus.RETURNED, transfer__status=TransferStatus.RETURNED,
-                                           batch__fund_account__jurisdiction_id=transfer.batch.fund_account.jurisdiction_id,
-                                           transfer__payee_kind=transfer.payee_kind, **payee)
+    payee = (
+        {"transfer__provider_id": transfer.provider_id}
+        if transfer.payee_kind == PayeeKind.PROVIDER
+        else {"transfer__trainee_id": transfer.trainee_id}
+    )
+    batch_lines = BatchLine.objects.filter(
+        status=BatchLineStatus.RETURNED,
+        transfer__status=TransferStatus.RETURNED,
+        batch__fund_account__jurisdiction_id=transfer.batch.fund_account.jurisdiction_id,
+        transfer__payee_kind=transfer.payee_kind,
+        **payee,
+    )
     return ClaimLine.objects.filter(payment_status=PaymentStatus.RETURNED, pk__in=batch_lines.values("claim_line_id"))
 
 
 def returned_transfer_of_line(line: ClaimLine) -> Transfer | None:
-    batch_line = (BatchLine.objects.filter(claim_line=line, status=BatchLineStatus.RETURNED)
-                  .select_related("transfer__batch__fund_account").order_by("-pk").first())
+    batch_line = (
+        BatchLine.objects.filter(claim_line=line, status=BatchLineStatus.RETURNED)
+        .select_related("transfer__batch__fund_account")
+        .order_by("-pk")
+        .first()
+    )
     return batch_line.transfer if batch_line else None
 
 
 @transaction.atomic
-def correct_payee_after_return(*, actor, transfer: Transfer | None = None, line: ClaimLine | None = None, account_name: str,
-                               bank_name: str, account_number: str, reason: str) -> list[ClaimLine]:
+def correct_payee_after_return(
+    *,
+    actor,
+    transfer: Transfer | None = None,
+    line: ClaimLine | None = None,
+    account_name: str,
+    bank_name: str,
+    account_number: str,
+    reason: str,
+) -> list[ClaimLine]:
     """Finance corrects the account of a payee whose transfer the bank returned; the payee's
     returned lines go back to ``reserved``, so the next batch pays them (to the new account)."""
     if (transfer is None) == (line is None):
@@ -396,17 +520,23 @@ def correct_payee_after_return(*, actor, transfer: Transfer | None = None, line:
     if not lines:
         raise StepAlreadyTaken(_("该收款人的退票明细已更正并重新安排拨付。"))
     owner = {"provider": transfer.provider} if transfer.payee_kind == PayeeKind.PROVIDER else {"trainee": transfer.trainee}
-    set_payee_account(actor=actor, account_name=account_name, bank_name=bank_name, account_number=account_number,
-                      reason=reason, **owner)
+    set_payee_account(
+        actor=actor, account_name=account_name, bank_name=bank_name, account_number=account_number, reason=reason, **owner
+    )
     ids = [item.pk for item in lines]
     for chunk in chunks(ids):
-        ClaimLine.objects.filter(pk__in=chunk, payment_status=PaymentStatus.RETURNED).update(payment_status=PaymentStatus.RESERVED)
+        ClaimLine.objects.filter(pk__in=chunk, payment_status=PaymentStatus.RETURNED).update(
+            payment_status=PaymentStatus.RESERVED
+        )
     # Each line's own returned transfer (its latest returned batch line): the payee's lines may
     # come from different batches.
     own_transfer = {}
     for chunk in chunks(ids):
-        for row in (BatchLine.objects.filter(claim_line_id__in=chunk, status=BatchLineStatus.RETURNED).order_by("claim_line_id", "pk")
-                    .values("claim_line_id", "transfer__seq", "transfer__batch__number", "transfer__return_reason")):
+        for row in (
+            BatchLine.objects.filter(claim_line_id__in=chunk, status=BatchLineStatus.RETURNED)
+            .order_by("claim_line_id", "pk")
+            .values("claim_line_id", "transfer__seq", "transfer__batch__number", "transfer__return_reason")
+        ):
             own_transfer[row["claim_line_id"]] = row
     per_claim = defaultdict(list)
     for item in lines:
@@ -416,15 +546,32 @@ def correct_payee_after_return(*, actor, transfer: Transfer | None = None, line:
     refresh_payment_stage(claim_ids=list(per_claim))
     for claim in Claim.objects.filter(pk__in=list(per_claim)).order_by("pk"):
         before = states_before[claim.pk]
-        record_event(actor=actor, action="claim.payment_requeued", obj=claim, claim=claim, from_state=before, to_state=claim.status,
-                     reason=reason, detail={"batch": transfer.batch.number, "transfer": transfer.seq,
-                                            "return_reason": transfer.return_reason, "line_changes": [
-                                                {"line": item.line_no, "amount": item.amount,
-                                                 "batch": own_transfer[item.pk]["transfer__batch__number"],
-                                                 "transfer": own_transfer[item.pk]["transfer__seq"],
-                                                 "return_reason": own_transfer[item.pk]["transfer__return_reason"],
-                                                 "before": {"payment_status": PaymentStatus.RETURNED},
-                                                 "after": {"payment_status": PaymentStatus.RESERVED}} for item in per_claim[claim.pk]]})
+        record_event(
+            actor=actor,
+            action="claim.payment_requeued",
+            obj=claim,
+            claim=claim,
+            from_state=before,
+            to_state=claim.status,
+            reason=reason,
+            detail={
+                "batch": transfer.batch.number,
+                "transfer": transfer.seq,
+                "return_reason": transfer.return_reason,
+                "line_changes": [
+                    {
+                        "line": item.line_no,
+                        "amount": item.amount,
+                        "batch": own_transfer[item.pk]["transfer__batch__number"],
+                        "transfer": own_transfer[item.pk]["transfer__seq"],
+                        "return_reason": own_transfer[item.pk]["transfer__return_reason"],
+                        "before": {"payment_status": PaymentStatus.RETURNED},
+                        "after": {"payment_status": PaymentStatus.RESERVED},
+                    }
+                    for item in per_claim[claim.pk]
+                ],
+            },
+        )
     return lines
 
 
@@ -455,8 +602,10 @@ def cancel_line_payment(*, actor, line: ClaimLine, reason_code: str, reason: str
             raise StepAlreadyTaken(_("第 %(line)s 行已编入拨付批次，须先作废批次。") % {"line": line.line_no})
         if line.payment_status == PaymentStatus.PAID:
             raise StepAlreadyTaken(_("第 %(line)s 行已拨付，只能开具追回单。") % {"line": line.line_no})
-        raise StepAlreadyTaken(_("第 %(line)s 行不是待拨付的核准明细（%(status)s）。")
-                               % {"line": line.line_no, "status": line.get_payment_status_display()})
+        raise StepAlreadyTaken(
+            _("第 %(line)s 行不是待拨付的核准明细（%(status)s）。")
+            % {"line": line.line_no, "status": line.get_payment_status_display()}
+        )
     before = {"decision": line.decision, "decision_reason": line.decision_reason, "payment_status": line.payment_status}
     ClaimLine.objects.filter(pk=line.pk).update(decision=LineDecision.REJECT, decision_reason=reason_code)
     line.decision, line.decision_reason = LineDecision.REJECT, reason_code
@@ -466,10 +615,23 @@ def cancel_line_payment(*, actor, line: ClaimLine, reason_code: str, reason: str
         line.payment_status = PaymentStatus.CANCELLED
     total_before, status_before = claim.total, claim.status
     recompute_total(claim=claim)
-    record_event(actor=actor, action="claim.line_payment_cancelled", obj=claim, claim=claim, reason=reason,
-                 from_state=status_before, to_state=claim.status,
-                 detail={"line": line.line_no, "amount": line.amount, "reason_code": reason_code, "before": before,
-                         "after": {"decision": line.decision, "decision_reason": reason_code, "payment_status": line.payment_status},
-                         "total_before": total_before, "total": claim.total})
+    record_event(
+        actor=actor,
+        action="claim.line_payment_cancelled",
+        obj=claim,
+        claim=claim,
+        reason=reason,
+        from_state=status_before,
+        to_state=claim.status,
+        detail={
+            "line": line.line_no,
+            "amount": line.amount,
+            "reason_code": reason_code,
+            "before": before,
+            "after": {"decision": line.decision, "decision_reason": reason_code, "payment_status": line.payment_status},
+            "total_before": total_before,
+            "total": claim.total,
+        },
+    )
     # The claim may now be settled: the workflow ends it or syncs its status (workflow.disbursement).
     return line

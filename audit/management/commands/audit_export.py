@@ -42,13 +42,22 @@ class Command(BaseCommand):
                 actor=None,
                 action=actions.AUDIT_EXPORTED,
                 obj=Checkpoint.objects.filter(tree_size=result.count).first(),
-                detail={"format": "package", "via": "audit_export", "os_user": getpass.getuser(),
-                        "from": date_from.isoformat(), "to": date_to.isoformat(),
-                        "first_seq": result.first_seq, "last_seq": result.last_seq, "out": str(result.path)},
+                detail={
+                    "format": "package",
+                    "via": "audit_export",
+                    "os_user": getpass.getuser(),
+                    "from": date_from.isoformat(),
+                    "to": date_to.isoformat(),
+                    "first_seq": result.first_seq,
+                    "last_seq": result.last_seq,
+                    "out": str(result.path),
+                },
             )
         self.stdout.write(
             f"Exported entries 1..{result.count} (the period: seq {result.first_seq}..{result.last_seq}) "
             f"and {result.checkpoints} checkpoints to {result.path}"
         )
         where = "take verify_export.py out of the zip, then" if result.path.suffix.lower() == ".zip" else f"in {result.path}:"
-        self.stdout.write(f"Verify offline ({where}): python3 verify_export.py {result.path} --public-key KEY [--trusted-checkpoint FILE]")
+        self.stdout.write(
+            f"Verify offline ({where}): python3 verify_export.py {result.path} --public-key KEY [--trusted-checkpoint FILE]"
+        )

@@ -16,7 +16,9 @@ class Command(BaseCommand):
         if result["chain_ok"]:
             self.stdout.write(f"hash chain: ok ({result['events']} entries, head {result['head_hash']})")
         else:
-            self.stdout.write(f"hash chain: BROKEN at seq {result['first_bad_seq']} ({result['events']} entries before it check out)")
+            self.stdout.write(
+                f"hash chain: BROKEN at seq {result['first_bad_seq']} ({result['events']} entries before it check out)"
+            )
         self.stdout.write(f"checkpoints: {result['checkpoints_checked']} checked, {result['checkpoints_failed']} failed")
         for failure in result["checkpoint_failures"]:
             self.stdout.write(f"  checkpoint {failure['tree_size']} (id {failure['id']}): {failure['error']}")

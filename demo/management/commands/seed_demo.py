@@ -5,10 +5,10 @@ from django.db import transaction
 
 from audit.models import AuditEvent
 from claims import catalogue, roles
-from demo.catalogue import STANDARDS, versions
 from claims.errors import DomainError
 from claims.models import ClaimLine, PolicyVersion, SubsidyPolicy
 from claims.organisation import ensure_department, ensure_jurisdiction, ensure_provider, ensure_staff_user
+from demo.catalogue import STANDARDS, versions
 from demo.funds import ensure_demo_funds
 
 # The annex of the Wenling plan (seed 000): the departments that run training.
@@ -47,8 +47,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--password", required=True, help="password for every demo user")
-        parser.add_argument("--with-claims", action="store_true",
-                            help="also a few claims at each step and approved ones awaiting payment (into a database without claims)")
+        parser.add_argument(
+            "--with-claims",
+            action="store_true",
+            help="also a few claims at each step and approved ones awaiting payment (into a database without claims)",
+        )
 
     @transaction.atomic
     def handle(self, *args, password, with_claims=False, **options):
@@ -102,7 +105,9 @@ class Command(BaseCommand):
 
             made = seed_demo_claims()
             if made:
-                self.stdout.write(f"Demo claims: {made} (a draft, one at each review step, two approved awaiting a payment batch)")
+                self.stdout.write(
+                    f"Demo claims: {made} (a draft, one at each review step, two approved awaiting a payment batch)"
+                )
 
     def _seed_catalogue(self, jurisdiction):
         """Bring the demo catalogue up to date through the catalogue services (so the ledger shows it).
@@ -110,16 +115,25 @@ class Command(BaseCommand):
         demo is refreshed only while no line has used it and no administrator has edited it (a database
         seeded by an older seed_demo). Anything the catalogue refuses is reported and skipped."""
         edited_by_people = set(
-            AuditEvent.objects.filter(action__in=catalogue.ACTIONS, object_type=PolicyVersion._meta.label_lower, actor__isnull=False)
-            .values_list("object_id", flat=True)
+            AuditEvent.objects.filter(
+                action__in=catalogue.ACTIONS, object_type=PolicyVersion._meta.label_lower, actor__isnull=False
+            ).values_list("object_id", flat=True)
         )
         for standard in STANDARDS:
             policy = SubsidyPolicy.objects.filter(jurisdiction=jurisdiction, code=standard.code).first()
             if policy is None:
-                policy = catalogue.create_policy(actor=None, jurisdiction=jurisdiction, code=standard.code, name=standard.name,
-                                                 category=standard.category, payee=standard.payee)
+                policy = catalogue.create_policy(
+                    actor=None,
+                    jurisdiction=jurisdiction,
+                    code=standard.code,
+                    name=standard.name,
+                    category=standard.category,
+                    payee=standard.payee,
+                )
             else:
-                catalogue.update_policy(actor=None, policy=policy, name=standard.name, category=standard.category, payee=standard.payee)
+                catalogue.update_policy(
+                    actor=None, policy=policy, name=standard.name, category=standard.category, payee=standard.payee
+                )
             existing = {version.version: version for version in policy.versions.select_related("base_policy")}
             for number, terms in versions(standard):
                 try:
