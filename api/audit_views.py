@@ -18,13 +18,10 @@ from audit import merkle, signing
 from audit.checkpoints import origin
 from audit.models import AuditEvent, Checkpoint
 from audit.tree import LedgerTree, ledger_size
-from claims import roles
 from claims.errors import DomainError, InvalidInput
 
-from .permissions import HasAnyRole
+from .permissions import MayReadLedger
 from .serializers import ErrorSerializer
-
-AUDIT_ROLES = (roles.AUDITOR, roles.HR_HEAD)
 
 
 def errors(*statuses: int) -> dict:
@@ -137,8 +134,7 @@ def int_param(request, name: str, *, required: bool = True, minimum: int = 0) ->
 
 
 class AuditRoleMixin:
-    permission_classes = [IsAuthenticated, HasAnyRole]
-    allowed_roles = AUDIT_ROLES
+    permission_classes = [IsAuthenticated, MayReadLedger]
 
 
 @extend_schema(tags=["audit"], summary="Signed checkpoints of the ledger, latest first (auditor and HR head)")

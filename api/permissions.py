@@ -1,17 +1,19 @@
 """Who may call an endpoint: asked of the apps' access modules, never decided here.
 
-A view names its ``capability`` (a name of claims.access or payments.access), or a dict of
+A view names its ``capability`` (a name in one of settings.ACCESS_MODULES), or a dict of
 them by method; HasCapability lets the call through when the caller's roles grant it and
 otherwise answers with the access module's own refusal (403, its code and message). Scope
 stays with the selectors (404), the rest of the rules with the services."""
 
-from django.utils.translation import gettext_lazy as _
+from importlib import import_module
+
+from django.conf import settings
 from rest_framework.permissions import BasePermission
 
 from claims import access as claims_access
-from payments import access as payments_access
 
-ACCESS_MODULES = (claims_access, payments_access)
+# The apps' access modules, as settings.ACCESS_MODULES lists them (the menu reads the same list).
+ACCESS_MODULES = tuple(import_module(path) for path in settings.ACCESS_MODULES)
 
 
 def access_module_of(capability: str):
@@ -44,13 +46,11 @@ class HasCapability(BasePermission):
         return capability
 
 
-class HasAnyRole(BasePermission):
-    """The caller holds one of the view's ``allowed_roles`` (role groups of claims.roles).
+class MayReadLedger(BasePermission):
+    """The ledger's endpoints (verify, checkpoints, proofs): claims.access.READ_LEDGER. A refusal
+    is DRF's own 403 ``permission_denied``, as these endpoints have always answered."""
 
-    Only the ledger's endpoints still name roles (api/views.py AuditVerifyView, api/audit_views.py);
-    their roles belong to an access module of the audit side, once there is one."""
-
-    message = _("您的角色不能执行此操作。")
+    message = claims_access.REFUSALS[claims_access.READ_LEDGER]
 
     def has_permission(self, request, view):
-        return claims_access.holds_any(request.user, view.allowed_roles)
+        return claims_access.may(request.user, claims_access.READ_LEDGER)

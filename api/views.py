@@ -18,7 +18,6 @@ from viewflow.workflow.models import Task
 from audit.access import record_token_issued
 from audit.checkpoints import verify_ledger
 from audit.selectors import claim_history
-from claims import roles
 from claims import selectors as claim_selectors
 from claims import services as claims
 from claims.errors import InvalidInput, NotInScope
@@ -31,7 +30,7 @@ from . import serializers as s
 from .audit_views import LedgerVerifySerializer
 from .errors import _flatten
 from .filters import ClaimFilter, PolicyFilter, TaskFilter
-from .permissions import HasAnyRole
+from .permissions import MayReadLedger
 
 
 class ClaimHistoryEventSerializer(s.AuditEventSerializer):
@@ -331,8 +330,7 @@ def line_decisions(raw) -> list[claim_process.LineDecisionInput]:
     responses={200: LedgerVerifySerializer, **errors(401, 403)},
 )
 class AuditVerifyView(APIView):
-    permission_classes = [IsAuthenticated, HasAnyRole]
-    allowed_roles = (roles.AUDITOR, roles.HR_HEAD)
+    permission_classes = [IsAuthenticated, MayReadLedger]
 
     def get(self, request):
         return Response(LedgerVerifySerializer(verify_ledger()).data)

@@ -19,6 +19,7 @@ DRAFT_CLAIM = "draft_claim"
 IMPORT_ROSTER = "import_roster"
 EDIT_CLAIM = "edit_claim"
 ADMINISTER_CATALOGUE = "administer_catalogue"
+READ_LEDGER = "read_ledger"
 
 # Capability → the roles that hold it.
 CAPABILITIES: dict[str, tuple[str, ...]] = {
@@ -30,6 +31,9 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     EDIT_CLAIM: (roles.PROVIDER_CLERK,),
     # Add and correct the subsidy catalogue's entries and versions (reading it is open to everyone signed in).
     ADMINISTER_CATALOGUE: (roles.ADMINISTRATOR,),
+    # Verify the audit ledger and read its checkpoints and proofs (/api/v1/audit/…). The ledger,
+    # the ground floor, knows no roles: who may read it is decided here with the other roles.
+    READ_LEDGER: (roles.AUDITOR, roles.HR_HEAD),
 }
 
 # Capability → what a refused user is told (ActionForbidden, 403 "forbidden").
@@ -38,6 +42,7 @@ REFUSALS = {
     IMPORT_ROSTER: _("只有培训机构经办人可以导入花名册。"),
     EDIT_CLAIM: _("只有草稿或退回修改的申领可以由本机构经办人修改。"),
     ADMINISTER_CATALOGUE: _("只有系统管理员可以修改补贴目录。"),
+    READ_LEDGER: _("您的角色不能执行此操作。"),
 }
 
 EDITABLE_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.RETURNED)

@@ -22,11 +22,6 @@ ROLE_LABELS = {
 }
 
 
-@register.simple_tag
-def roles_of(user) -> set[str]:
-    return access.roles_held(user)
-
-
 @register.filter
 def claims_may(user, capability: str) -> bool:
     """``user|claims_may:"import_roster"``: a capability of claims.access."""
