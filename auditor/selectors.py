@@ -9,6 +9,7 @@ from django.conf import settings as _settings
 
 from audit.selectors import claim_history
 from claims.selectors import claims_visible_to
+from workflow import labels
 
 
 def _local_day_start(day: _datetime.date) -> _datetime.datetime:
@@ -61,7 +62,14 @@ def _full_lines(detail: dict):
     claim.paid carries only line numbers and flags rechecks only flags: they are not summaries."""
     lines = (detail or {}).get("lines")
     if isinstance(lines, list) and lines and all(isinstance(item, dict) and "rule_version" in item for item in lines):
-        return lines
+        return [
+            {
+                **item,
+                "level_label": labels.level_label(item.get("level", "")),
+                "decision_label": labels.line_decision_label(item.get("decision", "")),
+            }
+            for item in lines
+        ]
     return None
 
 
@@ -86,6 +94,16 @@ def claim_as_of(*, claim, day: _datetime.date) -> dict:
     }
 
 
+def _diff(field: str, before, after, *, line=None) -> dict:
+    """One changed field, named and valued as people read them (the raw code stays in the ledger)."""
+    name = labels.line_field_label(field)
+    return {
+        "field": f"#{line} {name}" if line is not None else name,
+        "before": labels.line_value_label(field, before),
+        "after": labels.line_value_label(field, after),
+    }
+
+
 def timeline(*, claim) -> list[dict]:
     """Every event of the claim, oldest first, with what the timeline page shows of it."""
     rows = []
@@ -96,26 +114,30 @@ def timeline(*, claim) -> list[dict]:
             before, after = detail["before"], detail["after"]
             for key in sorted(set(before) | set(after)):
                 if before.get(key) != after.get(key):
-                    diffs.append({"field": key, "before": before.get(key), "after": after.get(key)})
+                    diffs.append(_diff(key, before.get(key), after.get(key)))
         for change in detail.get("line_changes") or []:
             if isinstance(change, dict) and isinstance(change.get("before"), dict) and isinstance(change.get("after"), dict):
                 for key in sorted(set(change["before"]) | set(change["after"])):
-                    diffs.append(
-                        {
-                            "field": f"#{change.get('line')} {key}",
-                            "before": change["before"].get(key),
-                            "after": change["after"].get(key),
-                        }
-                    )
+                    diffs.append(_diff(key, change["before"].get(key), change["after"].get(key), line=change.get("line")))
         rows.append(
             {
                 "event": event,
                 "diffs": diffs,
                 "lines": _full_lines(detail) or [],
-                "line_decisions": detail.get("line_decisions") or [],
-                "decision": detail.get("decision", ""),
-                "step": detail.get("step", ""),
-                "reason_code": detail.get("reason_code", ""),
+                "line_decisions": [
+                    {
+                        **item,
+                        "decision_label": labels.line_decision_label(item.get("decision", "")),
+                        "reason_label": labels.reason_label(item.get("reason", "")),
+                    }
+                    for item in detail.get("line_decisions") or []
+                    if isinstance(item, dict)
+                ],
+                "decision": labels.decision_label(detail.get("decision", "")),
+                "step": labels.step_label(detail.get("step", "")),
+                "reason_code": labels.reason_label(detail.get("reason_code", "")),
+                "from_label": labels.status_label(event.from_state),
+                "to_label": labels.status_label(event.to_state),
             }
         )
     return rows

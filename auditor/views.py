@@ -36,6 +36,7 @@ from claims.selectors import (
     providers_visible_to,
 )
 from claims.validators import validate_resident_id
+from workflow import labels
 
 from . import access, selectors
 
@@ -220,10 +221,6 @@ def sample(request):
 def claim_timeline(request, claim_id):
     claim = get_claim_for_user(user=request.user, claim_id=claim_id)
     rows = selectors.timeline(claim=claim)
-    statuses = dict(ClaimStatus.choices)
-    for row in rows:
-        row["from_label"] = statuses.get(row["event"].from_state, row["event"].from_state)
-        row["to_label"] = statuses.get(row["event"].to_state, row["event"].to_state)
     return render(
         request,
         "auditor/timeline.html",
@@ -257,7 +254,7 @@ def claim_as_of(request, claim_id):
             "state": state,
             "date": raw,
             "error": error,
-            "status_label": dict(ClaimStatus.choices).get(state["status"], state["status"]) if state else "",
+            "status_label": labels.status_label(state["status"]) if state else "",
         },
     )
 

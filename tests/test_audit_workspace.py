@@ -118,7 +118,10 @@ def test_the_timeline_shows_every_event_with_actors_comments_decisions_and_rule_
                  "材料齐全，抽查无误", "第2行证书无效", "CERT_INVALID", "S3 v"):  # fmt: skip
         assert text in body, text
     assert resident_id(1) not in body and resident_id(2) not in body
-    assert "#2 decision" in body  # the per-line before/after (line_changes) of the HR decision
+    # The per-line before/after (line_changes) of the HR decision, in words: never a raw code.
+    assert "#2 审核结果" in body and "不同意" in body
+    for raw in ("#2 decision", "hr_review ·", ">approve<", ">reject<", "payment_status", ">senior<"):
+        assert raw not in body, raw
 
 
 def test_the_claim_is_replayed_as_it_stood_on_a_past_date(auditor, journey):
@@ -134,7 +137,8 @@ def test_the_claim_is_replayed_as_it_stood_on_a_past_date(auditor, journey):
     verdict = after.split('id="as-of-status"')[1].split("</p>")[0]
     assert "status-approved" in verdict
     assert "450.00" in verdict  # the line HR rejected no longer counts
-    assert "reject" in after
+    lines = after.split('class="data compact audit-lines"')[1].split("</table>")[0]
+    assert "不同意" in lines and ">reject<" not in lines  # the rejected line, in words
     assert auditor.get(url, {"date": "not-a-date"}).status_code == 200
 
 

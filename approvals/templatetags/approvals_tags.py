@@ -5,9 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit import actions
 from claims import access, roles
-from claims.models import ClaimStatus, LineDecision, PaymentStatus
-from claims.reasons import REASONS
-from workflow.steps import STEPS
+from workflow import labels
 
 register = template.Library()
 
@@ -36,50 +34,18 @@ def role_labels(user) -> str:
     return "、".join(str(ROLE_LABELS[role]) for role in roles.ALL_ROLES if role in held)
 
 
-@register.filter
-def status_label(value: str) -> str:
-    if not value:
-        return ""
-    try:
-        return ClaimStatus(value).label
-    except ValueError:
-        return value
-
-
-@register.filter
-def decision_label(value: str) -> str:
-    try:
-        return LineDecision(value).label
-    except ValueError:
-        return value
-
-
-@register.filter
-def payment_label(value: str) -> str:
-    try:
-        return PaymentStatus(value).label
-    except ValueError:
-        return value
-
-
-@register.filter
-def step_label(step_name: str) -> str:
-    step = STEPS.get(step_name)
-    return step.label if step else step_name
+# Codes as people read them: the one wording of workflow/labels.py.
+register.filter("status_label", labels.status_label)
+register.filter("decision_label", labels.line_decision_label)
+register.filter("payment_label", labels.payment_label)
+register.filter("step_label", labels.step_label)
+register.filter("reason_label", labels.reason_label)
 
 
 @register.filter
 def action_label(action: str) -> str:
     """The label of a ledger action (the one registry: audit/actions.py)."""
     return actions.label(action)
-
-
-@register.filter
-def reason_label(code: str) -> str:
-    if not code:
-        return ""
-    label = REASONS.get(code)
-    return f"{code} {label}" if label else code
 
 
 @register.filter

@@ -1,0 +1,89 @@
+"""The words people read for the codes the process keeps (statuses, steps, decisions, reason
+codes, the fields of a line and their values). The pages (approvals' template filters) and
+the auditor's timeline both label with these, so a code is never shown raw and is worded
+the same on every screen. An unknown code is shown as it is."""
+
+from django.core.exceptions import FieldDoesNotExist
+from django.utils.translation import gettext_lazy as _
+
+from claims.models import ClaimLine, ClaimStatus, Level, LineDecision, PaymentStatus
+from claims.reasons import REASONS
+
+from .steps import STEPS, Decision
+
+
+def _choice_label(choices, value) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value
+
+
+def status_label(value: str) -> str:
+    return _choice_label(ClaimStatus, value) if value else ""
+
+
+def step_label(step_name: str) -> str:
+    step = STEPS.get(step_name)
+    return str(step.label) if step else step_name
+
+
+def decision_label(value: str) -> str:
+    """A step's decision (approve, return, reject…) or a line's (approve, reject, pending)."""
+    if not value:
+        return ""
+    if value in Decision.values:
+        return str(Decision(value).label)
+    return _choice_label(LineDecision, value)
+
+
+def line_decision_label(value: str) -> str:
+    return _choice_label(LineDecision, value) if value else ""
+
+
+def level_label(value: str) -> str:
+    return _choice_label(Level, value) if value else ""
+
+
+def payment_label(value: str) -> str:
+    return _choice_label(PaymentStatus, value) if value else ""
+
+
+def reason_label(code: str) -> str:
+    if not code:
+        return ""
+    label = REASONS.get(code)
+    return f"{code} {label}" if label else code
+
+
+# Line fields whose values are codes, and how each is labelled.
+_LINE_VALUE_LABELS = {
+    "decision": line_decision_label,
+    "decision_reason": reason_label,
+    "payment_status": payment_label,
+}
+
+
+# Line fields whose model field has no verbose name of its own.
+_LINE_FIELD_LABELS = {"flags": _("预警")}
+
+
+def line_field_label(name: str) -> str:
+    """The name people read for a field of a claim line (its model's verbose name)."""
+    if name in _LINE_FIELD_LABELS:
+        return str(_LINE_FIELD_LABELS[name])
+    try:
+        return str(ClaimLine._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:  # a field the ledger recorded that the model no longer has
+        return name
+
+
+def line_value_label(name: str, value):
+    """A line field's value as people read it: codes labelled, flags by their codes."""
+    if value is None:
+        return None
+    if name in _LINE_VALUE_LABELS:
+        return _LINE_VALUE_LABELS[name](value)
+    if isinstance(value, list):
+        return "、".join(str(item) for item in value) or "—"
+    return value
