@@ -17,14 +17,12 @@ def mask(id_number: str) -> str:
 def test_claim_travels_from_draft_to_paid_through_the_api(demo, celery_eager, django_capture_on_commit_callbacks):
     clerk = login("provider_clerk")
     id1, id2, id3 = resident_id(1), resident_id(2), resident_id(3)
-    data = claim_data(
-        lines=[
-            line(id1, "张三", stated_cost="450.00"),
-            line(id2, "李四", certificate_number="T-2026-0002", stated_cost=None),
-            # S3 covers up to 高级工: a 技师 line prices at 0 with a LEVEL flag.
-            line(id3, "王五", certificate_number="T-2026-0003", level="technician"),
-        ]
-    )
+    data = claim_data(lines=[
+        line(id1, "张三", stated_cost="450.00"),
+        line(id2, "李四", certificate_number="T-2026-0002", stated_cost=None),
+        # S3 covers up to 高级工: a 技师 line prices at 0 with a LEVEL flag.
+        line(id3, "王五", certificate_number="T-2026-0003", level="technician"),
+    ])
 
     response = clerk.post("/api/v1/claims/", data, format="json")
     claim = ok(response, 201)
@@ -67,20 +65,11 @@ def test_claim_travels_from_draft_to_paid_through_the_api(demo, celery_eager, dj
     hr = login("hr_reviewer")
     hr_task = only_task(hr)
     assert hr_task["step"] == "hr_review"
-    claim = ok(
-        decide(
-            hr,
-            hr_task["id"],
-            decision="approve",
-            comment="第3行等级不在标准范围",
-            lines=[{"line": 3, "decision": "reject", "reason": "LEVEL"}],
-        )
-    )
+    claim = ok(decide(hr, hr_task["id"], decision="approve", comment="第3行等级不在标准范围",
+                      lines=[{"line": 3, "decision": "reject", "reason": "LEVEL"}]))
     assert (claim["status"], claim["step"], claim["total"]) == ("approved", "disbursement", "950.00")
     assert [(l["line_no"], l["decision"], l["decision_reason"]) for l in claim["lines"]] == [
-        (1, "approve", ""),
-        (2, "approve", ""),
-        (3, "reject", "LEVEL"),
+        (1, "approve", ""), (2, "approve", ""), (3, "reject", "LEVEL"),
     ]
 
     assert [l["payment_status"] for l in claim["lines"]] == ["reserved", "reserved", "unpaid"]
@@ -92,9 +81,7 @@ def test_claim_travels_from_draft_to_paid_through_the_api(demo, celery_eager, dj
     batch = ok(finance.post("/api/v1/payment-batches/", {"claims": [claim["id"]]}, format="json"), 201)
     assert (batch["status"], batch["built_by"], batch["total"], batch["line_count"]) == ("built", "finance_officer", "950.00", 2)
     assert [(l["claim"], l["line"], l["amount"], l["status"]) for l in batch["lines"]] == [
-        (claim["id"], 1, "450.00", "in_batch"),
-        (claim["id"], 2, "500.00", "in_batch"),
-    ]
+        (claim["id"], 1, "450.00", "in_batch"), (claim["id"], 2, "500.00", "in_batch")]
     assert ok(clerk.get(f"/api/v1/claims/{claim['id']}/"))["status"] == "in_payment"
     assert error(finance.post(f"/api/v1/payment-batches/{batch['id']}/release/"), 403)["code"] == "four_eyes"
     finance2 = login("finance_officer2")
@@ -137,19 +124,12 @@ def test_claim_travels_from_draft_to_paid_through_the_api(demo, celery_eager, dj
     # Nothing else happened meanwhile but the people's API logins (the ledger records them too).
     meanwhile = AuditEvent.objects.filter(seq__gt=seqs[0], seq__lt=seqs[-1]).exclude(seq__in=seqs)
     assert set(meanwhile.values_list("action", flat=True)) <= {
-        "auth.token_issued",
-        "access.denied",
-        "payment_batch.built",
-        "payment_batch.release_requested",
-        "payment_batch.released",
-    }
+        "auth.token_issued", "access.denied", "payment_batch.built", "payment_batch.release_requested", "payment_batch.released"}
     for earlier, later in zip(events, events[1:]):
         assert len(later["hash"]) == 64
         if later["seq"] == earlier["seq"] + 1:
             assert later["prev_hash"] == earlier["hash"]
-    assert [datetime.datetime.fromisoformat(e["at"]) for e in events] == sorted(
-        datetime.datetime.fromisoformat(e["at"]) for e in events
-    )
+    assert [datetime.datetime.fromisoformat(e["at"]) for e in events] == sorted(datetime.datetime.fromisoformat(e["at"]) for e in events)
 
     verified = ok(login("auditor").get("/api/v1/audit/verify/"))
     chain = {key: verified[key] for key in ("ok", "events", "head_hash", "first_bad_seq")}  # checkpoint results besides
@@ -171,17 +151,10 @@ def test_returned_claim_is_corrected_with_patch_and_resubmitted_to_the_step_that
     assert (correction["claim"], correction["step"]) == (claim["id"], "correction")
 
     lines = [line(resident_id(1), "张三"), line(resident_id(2), "李四", certificate_number="T-2026-0099", stated_cost="300.00")]
-    claim = ok(
-        clerk.patch(
-            f"/api/v1/claims/{claim['id']}/", {"class_name": "低压电工作业 2026 第1期（更正）", "lines": lines}, format="json"
-        )
-    )
+    claim = ok(clerk.patch(f"/api/v1/claims/{claim['id']}/", {"class_name": "低压电工作业 2026 第1期（更正）", "lines": lines}, format="json"))
     assert claim["status"] == "returned"
     assert claim["class_name"] == "低压电工作业 2026 第1期（更正）"
-    assert [(l["certificate_number"], l["amount"]) for l in claim["lines"]] == [
-        ("T-2026-0001", "450.00"),
-        ("T-2026-0099", "300.00"),
-    ]
+    assert [(l["certificate_number"], l["amount"]) for l in claim["lines"]] == [("T-2026-0001", "450.00"), ("T-2026-0099", "300.00")]
     assert claim["total"] == "750.00"
 
     claim = submit(clerk, claim["id"])
@@ -204,8 +177,5 @@ def test_rejection_with_a_coded_reason_ends_the_claim(demo):
     assert tasks(login("hr_reviewer")) == []
     last = ok(clerk.get(f"/api/v1/claims/{claim['id']}/history/"))["results"][-1]
     assert (last["action"], last["to_state"], last["reason"], last["detail"]["reason_code"]) == (
-        "claim.rejected",
-        "rejected",
-        "现场核查未开班",
-        "NOT_TRAINED",
+        "claim.rejected", "rejected", "现场核查未开班", "NOT_TRAINED",
     )
