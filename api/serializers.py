@@ -437,11 +437,25 @@ class LineDecisionInputSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(choices=list(REASONS), required=False, help_text="reason code, required to reject")
 
 
+class FixInputSerializer(serializers.Serializer):
+    lines = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="line numbers to fix")
+    fields = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="fields to fix: a line's (certificate_number, level…) or the claim's (class_name, training_start, training_end)",
+    )
+
+
 class DecisionInputSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=[str(value) for value in REVIEW_DECISIONS])
     comment = serializers.CharField(required=False, help_text="required to return or reject")
     reason = serializers.ChoiceField(choices=list(REASONS), required=False, help_text="reason code, required to reject")
     lines = LineDecisionInputSerializer(many=True, required=False, help_text="per-line decisions; lines not named are approved")
+    fix = FixInputSerializer(
+        required=False,
+        help_text="with a return: what to fix. A resubmission changing only that goes back to the returning HR step; "
+        "any other change (or none named and an amount raised) goes to the department's review",
+    )
 
 
 class WithdrawInputSerializer(serializers.Serializer):

@@ -299,6 +299,7 @@ class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             comment=text(data.get("comment")),
             reason=text(data.get("reason")),
             line_decisions=line_decisions(data.get("lines")),
+            fix=data.get("fix"),  # shape and values checked by the decision policy (fix.lines[0], …)
         )
         return claim_response(claim)
 

@@ -1,6 +1,8 @@
 """The claim process, as the diagram reads: submit → department review → HR review →
 (HR head above the threshold) → disbursement → paid; a review may return the claim for
-correction (back to the step that returned it) or reject it.
+correction or reject it. A corrected claim goes back to the HR step that returned it when only
+what that step asked to fix changed; otherwise (and always when the department returned it) to
+the department's review (policy.resubmission_target).
 
 What each step means (who, scope, duty, time limit, label) is the step table (steps.py);
 who may act is the decision policy (policy.py); what acting does is services.py."""
@@ -38,9 +40,9 @@ def decided(value: str):
     return condition
 
 
-def returned_from(step_name: str):
+def resubmitted_to(step_name: str):
     def condition(activation):
-        return activation.process.returned_from == step_name
+        return activation.process.resubmit_to == step_name
 
     return condition
 
@@ -85,13 +87,14 @@ class ClaimFlow(flow.Flow):
         .Default(this.disbursement)
     )
 
-    # Returned for correction: the provider fixes and resubmits to the step that returned it.
+    # Returned for correction: the provider fixes and resubmits; back to the HR step that returned
+    # it if only what it asked to fix changed, else to the department (ClaimProcess.resubmit_to).
     correction = HumanStep("correction").Next(this.back_to_returning_step)
     back_to_returning_step = (
         flow.Switch()
-        .Case(this.department_review, returned_from("department_review"))
-        .Case(this.hr_head_approval, returned_from("hr_head_approval"))
-        .Default(this.hr_review)
+        .Case(this.hr_review, resubmitted_to("hr_review"))
+        .Case(this.hr_head_approval, resubmitted_to("hr_head_approval"))
+        .Default(this.department_review)
     )
 
     # Completed by services.settle_claims once every approved line is paid or finally not paid.

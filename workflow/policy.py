@@ -1,8 +1,11 @@
 """The decision policy: may this person act on this step of this claim, and how.
 
 Roles and scope for acting, segregation of duties (RULES N4), the HR-head threshold, coded
-reasons and flag overrides (RULES N6), as plain functions over the step table. The services,
+reasons and flag overrides (RULES N6), where a resubmitted claim goes (docs/rules.md "Resubmission"), as plain
+functions over the step table. The services,
 the pages, the API and viewflow's node permissions (flows.HumanStep) all ask here."""
+
+from decimal import Decimal
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -11,6 +14,8 @@ from viewflow.workflow.status import STATUS
 
 from claims import roles
 from claims.errors import ActionForbidden, InvalidInput
+from claims.inputs import HEADER_FIELDS
+from claims.line_fields import LINE_FIELDS
 from claims.models import Claim, ClaimStatus, LineDecision
 from claims.reasons import REASONS
 from claims.selectors import jurisdictions_overseen_by
@@ -99,10 +104,17 @@ def needs_hr_head(*, step_name: str, claim: Claim) -> bool:
 # --- decisions ----------------------------------------------------------------------------------
 
 
-def validate_decision(*, step_name: str, decision: str, comment: str, reason: str, line_decisions, line_numbers) -> dict:
+def validate_decision(
+    *, step_name: str, decision: str, comment: str, reason: str, line_decisions, line_numbers, fix=None
+) -> dict:
     """The decision's input checked against the step's decisions and the coded reasons:
-    {line_no: line decision}; InvalidInput naming each wrong field."""
+    {line_no: line decision}; InvalidInput naming each wrong field (``fix``: validate_fix)."""
     errors: dict[str, list[str]] = {}
+    if fix is not None:
+        if decision != Decision.RETURN:
+            errors["fix"] = [_("只有退回修改时才能指明要修改的内容。")]
+        else:
+            _check_fix(fix, line_numbers, errors)
     if decision not in STEPS[step_name].decisions:
         errors["decision"] = [_("须为 approve、return 或 reject。")]
     if decision in (Decision.RETURN, Decision.REJECT) and not (comment or "").strip():
@@ -124,6 +136,105 @@ def validate_decision(*, step_name: str, decision: str, comment: str, reason: st
     if errors:
         raise InvalidInput(_("审核意见有误。"), fields=errors)
     return by_line
+
+
+# --- what a return asks to fix, and where the resubmission goes (docs/rules.md "Resubmission") -
+
+# What a returning step may name for the provider to fix: line numbers, and fields of a line
+# (claims.line_fields) or of the claim's header (claims.inputs). The standard and the
+# department are not fixable here: a claim under another standard is another claim's review.
+FIXABLE_LINE_FIELDS = tuple(spec.name for spec in LINE_FIELDS)
+FIXABLE_HEADER_FIELDS = tuple(spec.name for spec in HEADER_FIELDS)
+# The header fields that change what a line is priced at.
+PRICING_HEADER_FIELDS = ("training_start", "training_end")
+# A return that names nothing leaves the provider to correct the lines as they are: any field
+# but the trainee (another person is another line), the class name, and no amount raised.
+UNNAMED_FIX_LINE_FIELDS = tuple(name for name in FIXABLE_LINE_FIELDS if name != "id_number")
+UNNAMED_FIX_HEADER_FIELDS = ("class_name",)
+
+
+def _check_fix(fix, line_numbers, errors: dict) -> None:
+    """``fix`` as the API and the form give it: {"lines": [line numbers], "fields": [field names]}."""
+    if not isinstance(fix, dict) or set(fix) - {"lines", "fields"}:
+        errors["fix"] = [_('须为对象：{"lines": [行号], "fields": [字段名]}。')]
+        return
+    lines, fields = fix.get("lines") or [], fix.get("fields") or []
+    if not isinstance(lines, list):
+        errors["fix.lines"] = [_("须为列表。")]
+        lines = []
+    if not isinstance(fields, list):
+        errors["fix.fields"] = [_("须为列表。")]
+        fields = []
+    for index, line_no in enumerate(lines):
+        if isinstance(line_no, bool) or not isinstance(line_no, int) or line_no not in line_numbers:
+            errors.setdefault(f"fix.lines[{index}]", []).append(_("本申领没有第 %(n)s 行。") % {"n": line_no})
+    for index, name in enumerate(fields):
+        if name not in FIXABLE_LINE_FIELDS and name not in FIXABLE_HEADER_FIELDS:
+            errors.setdefault(f"fix.fields[{index}]", []).append(
+                _("无效的字段“%(name)s”，可选：%(allowed)s。")
+                % {"name": name, "allowed": ", ".join((*FIXABLE_HEADER_FIELDS, *FIXABLE_LINE_FIELDS))}
+            )
+
+
+def normalized_fix(fix) -> dict:
+    """A checked ``fix`` as the process and the ledger keep it: sorted, without repeats."""
+    fix = fix or {}
+    return {"lines": sorted(set(fix.get("lines") or ())), "fields": sorted(set(fix.get("fields") or ()))}
+
+
+def changes_outside_fix(asked: dict | None, before: dict, after: dict) -> list[dict]:
+    """The changes between the claim as returned and as resubmitted (``before``, ``after``: the
+        claim's content, workflow.selectors.claim_content) that the return did not ask for:
+        ``{"field": name}`` for the claim's own fields, ``{"line": n, "field": name}`` for a line's,
+        ``{"line": n, "change": "added" | "removed"}`` for a line that came or went.
+
+        ``asked`` names lines and fields (normalized_fix): the named fields may change on the named
+        lines (on every line if none is named; every field of the named lines if no line field is
+        named), and a line's amount may change with them (or with a named training date) when nothing
+    else of the line changed. When it
+        names nothing, the provider may correct the lines as they are (UNNAMED_FIX_*) but raise no
+        amount."""
+    asked = normalized_fix(asked)
+    if asked["lines"] or asked["fields"]:
+        lines = set(asked["lines"]) or None  # None: every line
+        line_fields = set(asked["fields"]) & set(FIXABLE_LINE_FIELDS) or None  # None: every field
+        header_fields = set(asked["fields"]) & set(FIXABLE_HEADER_FIELDS)
+        may_raise = True
+    else:
+        lines, line_fields, header_fields, may_raise = None, set(UNNAMED_FIX_LINE_FIELDS), set(UNNAMED_FIX_HEADER_FIELDS), False
+    outside: list[dict] = [
+        {"field": name}
+        for name in ("department", "policy", *FIXABLE_HEADER_FIELDS)
+        if before.get(name) != after.get(name) and name not in header_fields
+    ]
+    repriced = any(before.get(name) != after.get(name) for name in PRICING_HEADER_FIELDS if name in header_fields)
+    was_lines, now_lines = before.get("lines", {}), after.get("lines", {})
+    for key in sorted(set(was_lines) | set(now_lines), key=int):
+        line_no = int(key)
+        if key not in now_lines or key not in was_lines:
+            outside.append({"line": line_no, "change": "removed" if key not in now_lines else "added"})
+            continue
+        was, now = was_lines[key], now_lines[key]
+        changed = [name for name in now if name != "amount" and was.get(name) != now[name]]
+        in_scope = lines is None or line_no in lines
+        allowed = [name for name in changed if in_scope and (line_fields is None or name in line_fields)]
+        not_asked = [{"line": line_no, "field": name} for name in changed if name not in allowed]
+        outside += not_asked
+        if was.get("amount") != now.get("amount"):
+            # The amount follows what changed: within the fix only if all of it was asked for.
+            raised = Decimal(now["amount"]) > Decimal(was["amount"])
+            if not_asked or not (allowed or repriced) or (raised and not may_raise):
+                outside.append({"line": line_no, "field": "amount"})
+    return outside
+
+
+def resubmission_target(returned_from: str | None, asked: dict | None, before: dict | None, after: dict) -> str:
+    """The step a resubmitted claim goes to: back to the HR step that returned it when every
+    change is within what it asked to fix; else (or when the department returned it, or the
+    claim as returned was not kept) to the department's review, which sees the claim anew."""
+    if returned_from not in HR_STEPS or before is None or changes_outside_fix(asked, before, after):
+        return "department_review"
+    return returned_from
 
 
 def refuses_flagged_approval(step_name: str) -> bool:

@@ -1,10 +1,16 @@
 """Reads for the inbox: tasks the user may see or act on, always within their claim scope."""
 
+import datetime
+import hashlib
+from decimal import Decimal
+
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from claims.errors import NotInScope
+from claims.inputs import HEADER_FIELDS
+from claims.line_fields import LINE_FIELDS
 from claims.selectors import claims_visible_to
 
 from .flows import ClaimFlow
@@ -80,3 +86,35 @@ def with_open_step(claims: QuerySet) -> QuerySet:
         open_task_id=Subquery(open_tasks.values("pk")[:1]),
         open_flow_task=Subquery(open_tasks.values("flow_task")[:1]),
     )
+
+
+def claim_content(claim) -> dict:
+    """What the provider may change on a returned claim, as plain JSON (kept on its process when
+    it is returned, compared at resubmission by policy.changes_outside_fix): the department, the
+    standard, the header fields, and each line's fields (claims.line_fields) and amount by line
+    number. The trainee is kept by its key, the name by a digest: no personal data in the process."""
+    lines = {}
+    for line in claim.lines.select_related("trainee").order_by("line_no"):
+        values = {}
+        for spec in LINE_FIELDS:
+            if spec.name == "id_number":
+                values["id_number"] = line.trainee_id
+            elif spec.name == "name":
+                values["name"] = hashlib.sha256(line.trainee.name.encode()).hexdigest()[:16]
+            else:
+                values[spec.name] = _plain(spec.stored_value(line))
+        values["amount"] = _plain(line.amount)
+        lines[str(line.line_no)] = values
+    return {
+        "department": claim.department.code,
+        "policy": claim.policy.code,
+        **{spec.name: _plain(getattr(claim, spec.name)) for spec in HEADER_FIELDS},
+        "lines": lines,
+    }
+
+
+def _plain(value):
+    """A field's value as JSON keeps it: dates in ISO form, amounts as text."""
+    if isinstance(value, datetime.date | Decimal):
+        return str(value)
+    return value

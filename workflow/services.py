@@ -28,8 +28,8 @@ from payments.services.funds import reserve_approved_lines
 from . import policy
 from .flows import ClaimFlow
 from .notify import notify_open_tasks
-from .selectors import get_task_for_user, node, open_task_of_claim
-from .steps import END_STATUS, REVIEW_STEPS, STEPS, Decision
+from .selectors import claim_content, get_task_for_user, node, open_task_of_claim
+from .steps import END_STATUS, HR_STEPS, REVIEW_STEPS, STEPS, Decision
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ def _execute(task: Task, *, decision: str, **process_fields) -> None:
 
 @transaction.atomic
 def submit_claim(*, user, claim: Claim) -> Claim:
-    """Submit a draft (starts the flow) or resubmit a returned claim (to the step that returned it)."""
+    """Submit a draft (starts the flow) or resubmit a returned claim (to the step that returned it,
+    or to the department's review: policy.resubmission_target)."""
     claim = Claim.objects.select_for_update().get(pk=claim.pk)
     if not may_edit_claim(user, claim):
         if policy.own_claim_submitted_meanwhile(user=user, claim=claim):
@@ -132,13 +133,21 @@ def submit_claim(*, user, claim: Claim) -> Claim:
 
 
 def _resubmit(*, user, claim: Claim) -> Claim:
+    """Back to the HR step that returned the claim when the provider changed only what it asked
+    to fix; else to the department's review (policy.resubmission_target), with the changes
+    outside what was asked kept on the process (for the pages) and in the ledger."""
     task = open_task_of_claim(claim)
     with ClaimFlow.lock(claim.process_id):
         policy.require_may_act(user=user, task=task, claim=claim)
         task = _claim_task(user=user, task=task)
         lines_before, total_before = _line_states(claim), claim.total
         refresh_flags(claim=claim)
-        _execute(task, decision=Decision.RESUBMIT)
+        process = task.process.coerced
+        returned_from, asked, before = process.returned_from, process.fix_requested, process.returned_content
+        after = claim_content(claim)
+        to_step = policy.resubmission_target(returned_from, asked, before, after)
+        outside = policy.changes_outside_fix(asked, before, after) if returned_from in HR_STEPS and before else []
+        _execute(task, decision=Decision.RESUBMIT, resubmit_to=to_step, changes_outside_fix=outside)
         status = sync_claim_status(claim)
         record_event(
             actor=user,
@@ -149,6 +158,10 @@ def _resubmit(*, user, claim: Claim) -> Claim:
             to_state=status,
             detail={
                 "task": task.pk,
+                "returned_from": returned_from,
+                "fix": policy.normalized_fix(asked),
+                "to_step": to_step,
+                "outside_fix": outside,
                 **_what_changed(claim, lines_before=lines_before, total_before=total_before),
             },
         )
@@ -303,15 +316,23 @@ def _refuse_active_flags(*, claim: Claim, step_name: str) -> None:
         )
 
 
-def decide_task(*, user, task_id, decision: str, comment: str = "", reason: str = "", line_decisions=()) -> Claim:
+def decide_task(*, user, task_id, decision: str, comment: str = "", reason: str = "", line_decisions=(), fix=None) -> Claim:
     """Approve (wholly or in part, by line), return for correction, or reject, at a review step.
+    A return may name what to fix (``fix``: {"lines": [line numbers], "fields": [field names]}):
+    a resubmission that changes only that goes back to the returning step (policy.resubmission_target).
 
     The eligibility rules run again first (another claim may have used the person's quota
     meanwhile). When an HR approval is refused for lines with active flags, the decision is
     rolled back but the re-checked flags are kept, so the reviewer sees what stopped it."""
     try:
         return _decide_task(
-            user=user, task_id=task_id, decision=decision, comment=comment, reason=reason, line_decisions=line_decisions
+            user=user,
+            task_id=task_id,
+            decision=decision,
+            comment=comment,
+            reason=reason,
+            line_decisions=line_decisions,
+            fix=fix,
         )
     except ActiveFlagsRefused as refusal:
         _keep_rechecked_flags(user=user, claim_id=refusal.claim_id)
@@ -339,7 +360,7 @@ def _keep_rechecked_flags(*, user, claim_id: int) -> None:
 
 
 @transaction.atomic
-def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, line_decisions) -> Claim:
+def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, line_decisions, fix) -> Claim:
     task = get_task_for_user(user=user, task_id=task_id)
     with ClaimFlow.lock(task.process_id):
         task.refresh_from_db()
@@ -358,6 +379,7 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
             reason=reason,
             line_decisions=line_decisions,
             line_numbers=set(claim.lines.values_list("line_no", flat=True)),
+            fix=fix,
         )
         task = _claim_task(user=user, task=task)
         from_state = claim.status
@@ -369,10 +391,14 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
         if decision == "approve":
             _refuse_active_flags(claim=claim, step_name=step_name)
         recompute_total(claim=claim)
+        returned = decision == Decision.RETURN
         _execute(
             task,
             decision=decision,
-            returned_from=step_name if decision == Decision.RETURN else None,
+            returned_from=step_name if returned else None,
+            # What the return asked to fix, and the claim as returned: the resubmission is compared to it.
+            fix_requested=policy.normalized_fix(fix) if returned else None,
+            returned_content=claim_content(claim) if returned else None,
             needs_hr_head=policy.needs_hr_head(step_name=step_name, claim=claim),
         )
         status = sync_claim_status(claim)
@@ -390,6 +416,7 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
                 "step": step_name,
                 "decision": decision,
                 "reason_code": reason,
+                **({"fix": policy.normalized_fix(fix)} if decision == Decision.RETURN else {}),
                 "line_decisions": [
                     {"line": item.line, "decision": item.decision, "reason": item.reason} for item in by_line.values()
                 ],

@@ -1,0 +1,286 @@
+"""A returned claim must not skip a reviewer: when the provider changes more than the HR step
+asked to fix, the resubmission goes to the department's review, which sees the claim anew
+(docs/rules.md, "Resubmission after a return"). Figures are the seed's: S3 new certificate
+≤ 500 per person, S9 abroad training ≤ 50,000 per person, the HR head above 100,000."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from audit.selectors import claim_history
+from claims.errors import InvalidInput
+from claims.models import ClaimStatus
+from claims.services import create_claim, update_claim
+from workflow import selectors as inbox
+from workflow.services import decide_task, submit_claim
+
+from .api_support import decide, error, login, ok, only_task, submit, tasks
+from .conftest import claim_data, line, resident_id
+
+FIX_LINE_2_CERTIFICATE = {"lines": [2], "fields": ["certificate_number"]}
+
+
+def open_task(claim):
+    claim.refresh_from_db()
+    return inbox.open_task_of_claim(claim)
+
+
+def two_trainees(**line_2):
+    """The seed's S3 class: two new certificates at 450 each (cap 500)."""
+    return [line(resident_id(1), "张三"), line(resident_id(2), "李四", **{"certificate_number": "T-2026-0002", **line_2})]
+
+
+def at_hr_review(demo, data=None):
+    claim = create_claim(user=demo["provider_clerk"], data=data or claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    decide_task(user=demo["dept_reviewer"], task_id=open_task(claim).pk, decision="approve", comment="材料齐全")
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.HR_REVIEW
+    return claim
+
+
+def returned_by(user, claim, *, fix=None, comment="第2行证书编号与扫描件不符"):
+    decide_task(user=user, task_id=open_task(claim).pk, decision="return", comment=comment, fix=fix)
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.RETURNED
+    return claim
+
+
+def corrected_and_resubmitted(demo, claim, **data):
+    update_claim(user=demo["provider_clerk"], claim=claim, data=data)
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    claim.refresh_from_db()
+    return claim
+
+
+def resubmission_entry(claim):
+    return [event for event in claim_history(claim=claim) if event.action == "claim.resubmitted"][-1]
+
+
+# --- returned by HR -----------------------------------------------------------------------------
+
+
+def test_switching_from_s3_to_s9_after_an_hr_return_goes_to_the_department(demo):
+    """The reported case: HR returns an S3 claim of 900; the provider switches it to S9 (abroad
+    training, 50,000 per person) with a new line and resubmits. Not HR's to see first: the
+    department reviews it again, and finds it in its inbox."""
+    claim = at_hr_review(demo)
+    assert claim.total == Decimal("900.00")
+    returned_by(demo["hr_reviewer"], claim)
+
+    claim = corrected_and_resubmitted(
+        demo, claim, policy="S9", lines=[line(resident_id(3), "王五", certificate_number="J-2026-0001", stated_cost=None)]
+    )
+    assert claim.total == Decimal("50000.00")
+    assert claim.status == ClaimStatus.DEPARTMENT_REVIEW
+    assert not inbox.actionable_tasks(demo["hr_reviewer"]).exists()
+    assert [task.process.claim for task in inbox.actionable_tasks(demo["dept_reviewer"])] == [claim]
+
+    entry = resubmission_entry(claim)
+    assert entry.detail["returned_from"] == "hr_review" and entry.detail["to_step"] == "department_review"
+    assert {"field": "policy"} in entry.detail["outside_fix"]
+    assert {"line": 2, "change": "removed"} in entry.detail["outside_fix"]
+
+    # The same department reviewer acts again on the same step (one duty, N4), then HR.
+    decide_task(user=demo["dept_reviewer"], task_id=open_task(claim).pk, decision="approve", comment="已核实出境研修")
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.HR_REVIEW
+
+
+def test_hr_asked_to_fix_line_2s_certificate_number_and_only_that_was_fixed_goes_back_to_hr(demo):
+    claim = at_hr_review(demo)
+    returned_by(demo["hr_reviewer"], claim, fix=FIX_LINE_2_CERTIFICATE)
+
+    claim = corrected_and_resubmitted(demo, claim, lines=two_trainees(certificate_number="T-2026-0099"))
+    assert claim.status == ClaimStatus.HR_REVIEW
+    assert claim.total == Decimal("900.00")
+    assert not inbox.actionable_tasks(demo["dept_reviewer"]).exists()
+    entry = resubmission_entry(claim)
+    assert entry.detail["fix"] == FIX_LINE_2_CERTIFICATE
+    assert (entry.detail["to_step"], entry.detail["outside_fix"]) == ("hr_review", [])
+
+
+def test_hr_asked_for_line_2s_certificate_number_but_the_amount_changed_too_goes_to_the_department(demo):
+    """Line 2 fixed as asked, and its stated cost raised from 450 to 500: an amount change HR
+    did not ask for."""
+    claim = at_hr_review(demo)
+    returned_by(demo["hr_reviewer"], claim, fix=FIX_LINE_2_CERTIFICATE)
+
+    claim = corrected_and_resubmitted(demo, claim, lines=two_trainees(certificate_number="T-2026-0099", stated_cost="500.00"))
+    assert claim.status == ClaimStatus.DEPARTMENT_REVIEW
+    assert claim.total == Decimal("950.00")
+    assert resubmission_entry(claim).detail["outside_fix"] == [
+        {"line": 2, "field": "stated_cost"},
+        {"line": 2, "field": "amount"},
+    ]
+
+
+def test_hr_asked_for_line_2_but_a_line_was_added_goes_to_the_department(demo):
+    claim = at_hr_review(demo)
+    returned_by(demo["hr_reviewer"], claim, fix=FIX_LINE_2_CERTIFICATE)
+
+    lines = [*two_trainees(certificate_number="T-2026-0099"), line(resident_id(3), "王五", certificate_number="T-2026-0003")]
+    claim = corrected_and_resubmitted(demo, claim, lines=lines)
+    assert claim.status == ClaimStatus.DEPARTMENT_REVIEW
+    assert resubmission_entry(claim).detail["outside_fix"] == [{"line": 3, "change": "added"}]
+
+
+def test_hr_asked_for_line_2_but_line_1_was_changed_goes_to_the_department(demo):
+    claim = at_hr_review(demo)
+    returned_by(demo["hr_reviewer"], claim, fix=FIX_LINE_2_CERTIFICATE)
+
+    lines = [line(resident_id(1), "张三", level="intermediate"), line(resident_id(2), "李四", certificate_number="T-2026-0099")]
+    claim = corrected_and_resubmitted(demo, claim, lines=lines)
+    assert claim.status == ClaimStatus.DEPARTMENT_REVIEW
+    assert {"line": 1, "field": "level"} in resubmission_entry(claim).detail["outside_fix"]
+
+
+def test_a_training_date_hr_asked_to_fix_may_change_but_one_it_did_not_name_sends_the_claim_to_the_department(demo):
+    claim = at_hr_review(demo)
+    day = datetime.timedelta(days=1)
+    returned_by(demo["hr_reviewer"], claim, fix={"fields": ["training_end"]}, comment="培训结束日期有误")
+    claim = corrected_and_resubmitted(demo, claim, training_end=str(claim.training_end - day))
+    assert claim.status == ClaimStatus.HR_REVIEW
+
+    returned_by(demo["hr_reviewer"], claim, fix={"fields": ["training_end"]}, comment="培训结束日期仍有误")
+    claim = corrected_and_resubmitted(demo, claim, training_start=str(claim.training_start - day))
+    assert claim.status == ClaimStatus.DEPARTMENT_REVIEW
+    assert resubmission_entry(claim).detail["outside_fix"] == [{"field": "training_start"}]
+
+
+def test_a_return_that_names_nothing_goes_back_to_hr_for_corrections_that_raise_no_amount(demo):
+    """Without a list, HR leaves the provider to correct the lines as they are; an amount
+    raised is not such a correction."""
+    claim = at_hr_review(demo)
+    returned_by(demo["hr_reviewer"], claim)
+    claim = corrected_and_resubmitted(demo, claim, lines=two_trainees(certificate_number="T-2026-0099", stated_cost="300.00"))
+    assert (claim.status, claim.total) == (ClaimStatus.HR_REVIEW, Decimal("750.00"))
+
+    returned_by(demo["hr_reviewer"], claim)
+    claim = corrected_and_resubmitted(demo, claim, lines=two_trainees(certificate_number="T-2026-0099", stated_cost="500.00"))
+    assert (claim.status, claim.total) == (ClaimStatus.DEPARTMENT_REVIEW, Decimal("950.00"))
+    assert resubmission_entry(claim).detail["outside_fix"] == [{"line": 2, "field": "amount"}]
+
+
+def test_a_claim_returned_by_the_department_goes_back_to_the_department(demo):
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    returned_by(demo["dept_reviewer"], claim, fix=FIX_LINE_2_CERTIFICATE)
+    claim = corrected_and_resubmitted(demo, claim, lines=two_trainees(certificate_number="T-2026-0099"))
+    assert claim.status == ClaimStatus.DEPARTMENT_REVIEW
+    assert resubmission_entry(claim).detail["to_step"] == "department_review"
+
+
+# --- returned by the HR head --------------------------------------------------------------------
+
+
+def at_hr_head(demo):
+    """Three senior technicians abroad under S9: 3 × 50,000 = 150,000, over the seed's HR-head
+    line of 100,000."""
+    lines = [line(resident_id(n), f"学员{n}", certificate_number=f"J-2026-000{n}", stated_cost=None) for n in (1, 2, 3)]
+    claim = at_hr_review(demo, claim_data(policy="S9", class_name="金蓝领境外研修 2026", lines=lines))
+    assert claim.total == Decimal("150000.00")
+    decide_task(user=demo["hr_reviewer"], task_id=open_task(claim).pk, decision="approve")
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.HR_HEAD_APPROVAL
+    return claim
+
+
+def s9_lines(**line_2):
+    return [
+        line(
+            resident_id(n),
+            f"学员{n}",
+            **{"certificate_number": f"J-2026-000{n}", "stated_cost": None, **(line_2 if n == 2 else {})},
+        )
+        for n in (1, 2, 3)
+    ]
+
+
+def test_hr_head_asked_to_fix_line_2s_certificate_number_and_only_that_was_fixed_goes_back_to_the_hr_head(demo):
+    claim = at_hr_head(demo)
+    returned_by(demo["hr_head"], claim, fix=FIX_LINE_2_CERTIFICATE)
+    claim = corrected_and_resubmitted(demo, claim, lines=s9_lines(certificate_number="J-2026-0099"))
+    assert claim.status == ClaimStatus.HR_HEAD_APPROVAL
+    assert [task.process.claim for task in inbox.actionable_tasks(demo["hr_head"])] == [claim]
+
+
+def test_hr_head_asked_for_line_2_but_line_3s_amount_changed_goes_to_the_department(demo):
+    claim = at_hr_head(demo)
+    returned_by(demo["hr_head"], claim, fix=FIX_LINE_2_CERTIFICATE)
+    lines = s9_lines(certificate_number="J-2026-0099")
+    lines[2]["stated_cost"] = "42000.00"
+    claim = corrected_and_resubmitted(demo, claim, lines=lines)
+    assert (claim.status, claim.total) == (ClaimStatus.DEPARTMENT_REVIEW, Decimal("142000.00"))
+    entry = resubmission_entry(claim)
+    assert (entry.detail["returned_from"], entry.detail["to_step"]) == ("hr_head_approval", "department_review")
+    assert entry.detail["outside_fix"] == [{"line": 3, "field": "stated_cost"}, {"line": 3, "field": "amount"}]
+    assert not inbox.actionable_tasks(demo["hr_head"]).exists()
+    assert inbox.actionable_tasks(demo["dept_reviewer"]).count() == 1
+
+
+# --- what a return may name ---------------------------------------------------------------------
+
+
+def test_a_fix_naming_a_line_or_field_the_claim_does_not_have_is_refused_naming_it(demo):
+    claim = at_hr_review(demo)
+    with pytest.raises(InvalidInput) as refused:
+        returned_by(demo["hr_reviewer"], claim, fix={"lines": [2, 7], "fields": ["certificate_number", "colour", "policy"]})
+    assert set(refused.value.fields) == {"fix.lines[1]", "fix.fields[1]", "fix.fields[2]"}
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.HR_REVIEW
+
+
+def test_a_fix_is_only_for_a_return(demo):
+    claim = at_hr_review(demo)
+    with pytest.raises(InvalidInput) as refused:
+        decide_task(user=demo["hr_reviewer"], task_id=open_task(claim).pk, decision="approve", fix=FIX_LINE_2_CERTIFICATE)
+    assert set(refused.value.fields) == {"fix"}
+
+
+# --- through the API ----------------------------------------------------------------------------
+
+
+def api_claim_at_hr(clerk):
+    claim = ok(clerk.post("/api/v1/claims/", claim_data(), format="json"), 201)
+    submit(clerk, claim["id"])
+    dept = login("dept_reviewer")
+    ok(decide(dept, only_task(dept)["id"], decision="approve"))
+    return claim, dept, login("hr_reviewer")
+
+
+def test_through_the_api_hr_names_what_to_fix_and_a_fix_within_it_comes_back_to_hr(demo):
+    clerk = login("provider_clerk")
+    claim, dept, hr = api_claim_at_hr(clerk)
+    claim = ok(
+        decide(hr, only_task(hr)["id"], decision="return", comment="第2行证书编号与扫描件不符", fix=FIX_LINE_2_CERTIFICATE)
+    )
+    assert claim["status"] == "returned"
+
+    lines = [line(resident_id(1), "张三"), line(resident_id(2), "李四", certificate_number="T-2026-0099")]
+    ok(clerk.patch(f"/api/v1/claims/{claim['id']}/", {"lines": lines}, format="json"))
+    claim = submit(clerk, claim["id"])
+    assert (claim["status"], claim["step"]) == ("hr_review", "hr_review")
+    assert tasks(dept) == []
+
+
+def test_through_the_api_a_change_hr_did_not_ask_for_goes_to_the_department(demo):
+    clerk = login("provider_clerk")
+    claim, dept, hr = api_claim_at_hr(clerk)
+    ok(decide(hr, only_task(hr)["id"], decision="return", comment="第2行证书编号与扫描件不符", fix=FIX_LINE_2_CERTIFICATE))
+
+    lines = [line(resident_id(1), "张三"), line(resident_id(2), "李四", certificate_number="T-2026-0099", stated_cost="500.00")]
+    ok(clerk.patch(f"/api/v1/claims/{claim['id']}/", {"class_name": "低压电工作业 2026 第2期", "lines": lines}, format="json"))
+    claim = submit(clerk, claim["id"])
+    assert (claim["status"], claim["step"], claim["total"]) == ("department_review", "department_review", "950.00")
+    assert tasks(hr) == []
+    assert only_task(dept)["claim"] == claim["id"]
+
+
+def test_through_the_api_a_wrong_fix_is_a_400_naming_the_entry(demo):
+    clerk = login("provider_clerk")
+    _claim, _dept, hr = api_claim_at_hr(clerk)
+    refused = error(decide(hr, only_task(hr)["id"], decision="return", comment="请核对", fix={"lines": ["two"]}), 400)
+    assert set(refused["fields"]) == {"fix.lines[0]"}
+    assert only_task(hr)["step"] == "hr_review"
