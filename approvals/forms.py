@@ -10,6 +10,8 @@ from claims.models import Claim, LineDecision, SubsidyPolicy
 from claims.personal_data import decrypt_id_number
 from claims.reasons import REASONS
 from claims.selectors import departments_visible_to, providers_of_clerk
+from workflow.labels import fix_field_label
+from workflow.policy import FIXABLE_HEADER_FIELDS, FIXABLE_LINE_FIELDS
 from workflow.services import LineDecisionInput
 
 BLANK = [("", "—")]
@@ -54,10 +56,21 @@ class DecisionForm(forms.Form):
         choices=BLANK + [(code, f"{code} {label}") for code, label in REASONS.items()],
     )
 
+    # With a return: what to fix (the API's ``fix``). A resubmission changing only that goes back
+    # to this step; any other change goes to the department's review.
+    fix_lines = forms.TypedMultipleChoiceField(
+        label=_("要求修改的行"), required=False, coerce=int, widget=forms.CheckboxSelectMultiple
+    )
+    fix_fields = forms.MultipleChoiceField(label=_("要求修改的字段"), required=False, widget=forms.CheckboxSelectMultiple)
+
     def __init__(self, *args, lines=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.lines = list(lines)
         self._sent_lines: list[int] = []
+        self.fields["fix_lines"].choices = [(line.line_no, line.line_no) for line in self.lines]
+        self.fields["fix_fields"].choices = [
+            (name, fix_field_label(name)) for name in (*FIXABLE_HEADER_FIELDS, *FIXABLE_LINE_FIELDS)
+        ]
         for line in self.lines:
             self.fields[self.line_field(line.line_no, "decision")] = forms.ChoiceField(
                 label=_("第 %(n)d 行决定") % {"n": line.line_no},
@@ -95,8 +108,16 @@ class DecisionForm(forms.Form):
                 self._sent_lines.append(line.line_no)
         return chosen
 
+    def fix(self) -> dict | None:
+        """What the reviewer asked to fix, or None when nothing is ticked."""
+        lines, fields = self.cleaned_data.get("fix_lines") or [], self.cleaned_data.get("fix_fields") or []
+        return {"lines": lines, "fields": fields} if lines or fields else None
+
     def add_service_errors(self, fields: dict) -> None:
         for path, messages in fields.items():
+            if path.startswith("fix."):
+                _add_errors(self, "fix_lines" if path.startswith("fix.lines") else "fix_fields", messages)
+                continue
             split = _split_line_path(path)
             if split is None:
                 _add_errors(self, path, messages)
@@ -139,8 +160,16 @@ class ClaimHeaderForm(forms.Form):
     def data_for_service(self) -> dict:
         return {key: value for key, value in self.cleaned_data.items() if key != "provider" or value}
 
+    def fix(self) -> dict | None:
+        """What the reviewer asked to fix, or None when nothing is ticked."""
+        lines, fields = self.cleaned_data.get("fix_lines") or [], self.cleaned_data.get("fix_fields") or []
+        return {"lines": lines, "fields": fields} if lines or fields else None
+
     def add_service_errors(self, fields: dict) -> None:
         for path, messages in fields.items():
+            if path.startswith("fix."):
+                _add_errors(self, "fix_lines" if path.startswith("fix.lines") else "fix_fields", messages)
+                continue
             if _split_line_path(path) is None and path != "lines":
                 _add_errors(self, path, messages)
 

@@ -116,16 +116,27 @@ def _lines_of(claim) -> list:
 def _claim_context(claim) -> dict:
     history = list(claim_history(claim=claim))
     returned = [event for event in history if event.action == actions.CLAIM_RETURNED]
+    resubmitted = [event for event in history if event.action == actions.CLAIM_RESUBMITTED]
     open_task = selectors.open_task_of_claim(claim)
     if open_task is not None:
         _decorate(open_task)
     lines = _lines_of(claim)
+    # Back at the department because the provider changed more than HR asked to fix: say what.
+    sent_to_department = (
+        resubmitted[-1]
+        if resubmitted
+        and open_task is not None
+        and open_task.step.name == "department_review"
+        and resubmitted[-1].detail.get("outside_fix")
+        else None
+    )
     return {
         "claim": claim,
         "lines": lines,
         "has_flags": any(line.shown_flags for line in lines),
         "history": history,
         "return_event": returned[-1] if returned and claim.status == ClaimStatus.RETURNED else None,
+        "sent_to_department": sent_to_department,
         "open_task": open_task,
     }
 
@@ -184,6 +195,7 @@ def task_decide(request, task_id):
             comment=form.cleaned_data["comment"],
             reason=form.cleaned_data["reason"],
             line_decisions=form.line_decisions(),
+            fix=form.fix(),
         )
     except InvalidInput as error:
         form.add_service_errors(error.fields)

@@ -7,6 +7,8 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 
 from audit.selectors import claim_history
 from claims.errors import InvalidInput
@@ -284,3 +286,50 @@ def test_through_the_api_a_wrong_fix_is_a_400_naming_the_entry(demo):
     refused = error(decide(hr, only_task(hr)["id"], decision="return", comment="请核对", fix={"lines": ["two"]}), 400)
     assert set(refused["fields"]) == {"fix.lines[0]"}
     assert only_task(hr)["step"] == "hr_review"
+
+
+# --- through the pages --------------------------------------------------------------------------
+
+
+def test_through_the_pages_hr_ticks_what_to_fix_and_the_department_reads_why_the_claim_came_back(demo):
+    claim = at_hr_review(demo)
+    hr, provider, dept = (Client() for _ in range(3))
+    hr.force_login(demo["hr_reviewer"])
+    provider.force_login(demo["provider_clerk"])
+    dept.force_login(demo["dept_reviewer"])
+
+    task_page = hr.get(reverse("approvals:task", args=[open_task(claim).pk])).content.decode()
+    assert 'name="fix_lines"' in task_page and 'name="fix_fields"' in task_page
+    response = hr.post(
+        reverse("approvals:task_decide", args=[open_task(claim).pk]),
+        {"decision": "return", "comment": "第2行证书编号与扫描件不符", "fix_lines": ["2"], "fix_fields": ["certificate_number"]},
+    )
+    assert response.status_code == 302
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.RETURNED
+    page = provider.get(reverse("approvals:claim", args=[claim.pk])).content.decode()
+    assert "要求修改：" in page and "第 2 行：证书编号" in page
+
+    update_claim(
+        user=demo["provider_clerk"],
+        claim=claim,
+        data={"lines": two_trainees(certificate_number="T-2026-0099", stated_cost="500.00")},
+    )
+    provider.post(reverse("approvals:claim_submit", args=[claim.pk]))
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.DEPARTMENT_REVIEW
+
+    page = dept.get(reverse("approvals:task", args=[open_task(claim).pk])).content.decode()
+    assert "修改超出了退回时要求修改的范围，因此重新交行业部门审核" in page
+    assert "第 2 行实际培训费用；第 2 行补贴金额" in page
+
+
+def test_through_the_pages_a_wrong_tick_is_shown_on_the_form(demo):
+    claim = at_hr_review(demo)
+    hr = Client()
+    hr.force_login(demo["hr_reviewer"])
+    response = hr.post(
+        reverse("approvals:task_decide", args=[open_task(claim).pk]),
+        {"decision": "approve", "fix_lines": ["2"]},
+    )
+    assert response.status_code == 400 and "只有退回修改时才能指明要修改的内容" in response.content.decode()

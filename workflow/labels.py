@@ -6,7 +6,8 @@ the same on every screen. An unknown code is shown as it is."""
 from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext_lazy as _
 
-from claims.models import ClaimLine, ClaimStatus, Level, LineDecision, PaymentStatus
+from claims.line_fields import LINE_FIELDS_BY_NAME
+from claims.models import Claim, ClaimLine, ClaimStatus, Level, LineDecision, PaymentStatus
 from claims.reasons import REASONS
 
 from .steps import STEPS, Decision
@@ -87,3 +88,44 @@ def line_value_label(name: str, value):
     if isinstance(value, list):
         return "、".join(str(item) for item in value) or "—"
     return value
+
+
+# --- what a return asked to fix, and the changes beyond it (policy.changes_outside_fix) ----------
+
+
+def fix_field_label(name: str) -> str:
+    """A field a return may name or a resubmission change: a line's (as the claim form labels
+    it), its amount, or the claim's own (department, standard, class name, dates)."""
+    if name in LINE_FIELDS_BY_NAME:
+        return str(LINE_FIELDS_BY_NAME[name].label)
+    try:
+        return str(Claim._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        return line_field_label(name)
+
+
+def fix_label(fix: dict | None) -> str:
+    """What a return asked to fix, as the provider and the reviewers read it."""
+    lines, fields = (fix or {}).get("lines") or [], (fix or {}).get("fields") or []
+    if not lines and not fields:
+        return str(_("未指明（可更正各行内容，但不得提高金额）"))
+    line_fields = [name for name in fields if name in LINE_FIELDS_BY_NAME]
+    claim_fields = [name for name in fields if name not in LINE_FIELDS_BY_NAME]
+    parts = []
+    if lines or line_fields:
+        where = _("第 %(lines)s 行") % {"lines": "、".join(str(n) for n in lines)} if lines else _("各行")
+        what = "、".join(fix_field_label(name) for name in line_fields) if line_fields else _("全部内容")
+        parts.append(f"{where}：{what}")
+    parts += [fix_field_label(name) for name in claim_fields]
+    return "；".join(parts)
+
+
+def change_label(change: dict) -> str:
+    """One change outside what a return asked to fix."""
+    if change.get("change") == "added":
+        return str(_("新增第 %(n)s 行") % {"n": change.get("line")})
+    if change.get("change") == "removed":
+        return str(_("删除第 %(n)s 行") % {"n": change.get("line")})
+    if "line" in change:
+        return str(_("第 %(n)s 行%(field)s") % {"n": change["line"], "field": fix_field_label(change.get("field", ""))})
+    return fix_field_label(change.get("field", ""))

@@ -40,6 +40,13 @@ register.filter("decision_label", labels.line_decision_label)
 register.filter("payment_label", labels.payment_label)
 register.filter("step_label", labels.step_label)
 register.filter("reason_label", labels.reason_label)
+register.filter("fix_label", labels.fix_label)
+
+
+@register.filter
+def change_labels(changes) -> str:
+    """The changes outside what a return asked to fix, in one line."""
+    return "；".join(labels.change_label(change) for change in changes or ())
 
 
 @register.filter
