@@ -166,7 +166,9 @@ def _check_fix(fix, line_numbers, errors: dict) -> None:
         errors["fix.fields"] = [_("须为列表。")]
         fields = []
     for index, line_no in enumerate(lines):
-        if isinstance(line_no, bool) or not isinstance(line_no, int) or line_no not in line_numbers:
+        if isinstance(line_no, bool) or not isinstance(line_no, int):
+            errors.setdefault(f"fix.lines[{index}]", []).append(_("须为行号。"))
+        elif line_no not in line_numbers:
             errors.setdefault(f"fix.lines[{index}]", []).append(_("本申领没有第 %(n)s 行。") % {"n": line_no})
     for index, name in enumerate(fields):
         if name not in FIXABLE_LINE_FIELDS and name not in FIXABLE_HEADER_FIELDS:

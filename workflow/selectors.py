@@ -1,7 +1,6 @@
 """Reads for the inbox: tasks the user may see or act on, always within their claim scope."""
 
 import datetime
-import hashlib
 from decimal import Decimal
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
@@ -92,16 +91,14 @@ def claim_content(claim) -> dict:
     """What the provider may change on a returned claim, as plain JSON (kept on its process when
     it is returned, compared at resubmission by policy.changes_outside_fix): the department, the
     standard, the header fields, and each line's fields (claims.line_fields) and amount by line
-    number. The trainee is kept by its key, the name by a digest: no personal data in the process."""
+    number. The trainee is kept by its key (the name is the trainee's): no personal data in the process."""
     lines = {}
-    for line in claim.lines.select_related("trainee").order_by("line_no"):
+    for line in claim.lines.order_by("line_no"):
         values = {}
         for spec in LINE_FIELDS:
             if spec.name == "id_number":
                 values["id_number"] = line.trainee_id
-            elif spec.name == "name":
-                values["name"] = hashlib.sha256(line.trainee.name.encode()).hexdigest()[:16]
-            else:
+            elif spec.stored_as == "":
                 values[spec.name] = _plain(spec.stored_value(line))
         values["amount"] = _plain(line.amount)
         lines[str(line.line_no)] = values
