@@ -115,7 +115,7 @@ def fix_label(fix: dict | None) -> str:
     if lines or line_fields:
         where = _("第 %(lines)s 行") % {"lines": "、".join(str(n) for n in lines)} if lines else _("各行")
         what = "、".join(fix_field_label(name) for name in line_fields) if line_fields else _("全部内容")
-        parts.append(f"{where}：{what}")
+        parts.append(str(_("%(where)s：%(what)s") % {"where": where, "what": what}))
     parts += [fix_field_label(name) for name in claim_fields]
     return "；".join(parts)
 
