@@ -11,15 +11,18 @@ line is priced, and this module keeps them as they are: the certificate-type and
 check lives in pricing alone.
 
 Codes owned here: DUP, E2, E3, N3, N2, N9, HARDSHIP (living allowance, S6, without a
-hardship group) and E9. ``check_claim`` recomputes them for every line of a claim:
+hardship group), E9 and PERIODS (the periods of a per-month or per-year standard, S10–S12
+and S15, across all of a person's claims). ``check_claim`` recomputes them for every line of a claim:
 when it is drafted or edited (the flags it would get if submitted now), on submission and
 resubmission, and at each review step (another claim may have used the quota meanwhile).
 
-What counts against a person's quota and repeat rules (DESIGN.md): the lines of claims
-submitted and not rejected or withdrawn, that are not rejected themselves and not blocked
-by an active (not overridden) E2, E3 or N3 flag; by the calendar year of the certificate
-date, across every provider. The living allowance (category living_allowance) is paid for
-the days of a training, not a training of its own: it neither counts nor is counted.
+What counts against a person's quota, repeat and period rules (docs/rules.md, "what counts
+and why"): the lines of claims submitted and not rejected or withdrawn, that are not
+rejected themselves, not recovered in full (payment status recovered: the person in the
+end received nothing), and not blocked by an active (not overridden) E2, E3, N3 or PERIODS
+flag; by the calendar year of the certificate date, across every provider. Only training
+subsidies (TRAINING_SUBSIDY_CATEGORIES, claims/models.py) are trainings for E2, E3 and N3;
+the period rule counts the lines of the same standard.
 """
 
 import datetime
@@ -29,14 +32,29 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone, translation
 
-from .models import Claim, ClaimLine, ClaimStatus, FlagOverride, Level, LineDecision, PolicyCategory, Trainee
+from .models import (
+    TRAINING_SUBSIDY_CATEGORIES,
+    Claim,
+    ClaimLine,
+    ClaimStatus,
+    FlagOverride,
+    Level,
+    LineDecision,
+    PaymentStatus,
+    Period,
+    PolicyCategory,
+    Trainee,
+)
 
 # Claims whose lines do not count: not submitted (yet), or out of the running.
 NOT_COUNTING_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN)
-# A line blocked by one of these (not overridden) does not use the person's quota.
-BLOCKING_CODES = frozenset({"E2", "E3", "N3"})
-# Standards that pay for the days of a training rather than for a training (S6).
-NOT_A_TRAINING = frozenset({PolicyCategory.LIVING_ALLOWANCE})
+# A line blocked by one of these (not overridden) does not use the person's quota or periods.
+BLOCKING_CODES = frozenset({"E2", "E3", "N3", "PERIODS"})
+# Lines recovered in full: the person in the end received nothing (docs/rules.md, "what counts and why").
+NOT_COUNTING_PAYMENT_STATES = (PaymentStatus.RECOVERED,)
+# Variants that continue an earlier certificate of the same standard, occupation and level
+# (S3 复审, 002 §二(二)): not a repeat for E3, when the line's version has that variant.
+CONTINUATION_VARIANTS = frozenset({"renewal"})
 MAX_TRAININGS_PER_YEAR = 3
 CLAIM_WITHIN_MONTHS = 12
 LEVEL_RANK = {level: rank for rank, level in enumerate(Level.values)}
@@ -148,6 +166,7 @@ class Record:
     occupation: str
     level: str
     year: int
+    policy_id: int | None = None
 
 
 @dataclass
@@ -162,10 +181,19 @@ class LineContext:
     overlapping: list[str]
     # The line number where this trainee first appears in the claim.
     first_line_no: int
+    # (claim number, periods) of the trainee's counting lines of the same standard (PERIODS).
+    periods_used: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def is_training(self) -> bool:
-        return self.category not in NOT_A_TRAINING
+        return self.category in TRAINING_SUBSIDY_CATEGORIES
+
+    @property
+    def continues_earlier_certificate(self) -> bool:
+        """A renewal (S3 复审) of the standard's own: it continues the earlier certificate."""
+        version = self.line.policy_version
+        variant = (self.line.variant or "").strip()
+        return variant in CONTINUATION_VARIANTS and version is not None and variant in (version.variant_amounts or {})
 
     @property
     def occupation(self) -> str:
@@ -199,7 +227,14 @@ def _over_yearly_quota(ctx: LineContext) -> Finding | None:
 def _same_occupation_and_level(ctx: LineContext) -> Finding | None:
     if not ctx.is_training:
         return None
-    same = [record for record in ctx.history if record.occupation == ctx.occupation and record.level == ctx.line.level]
+    same = [
+        record
+        for record in ctx.history
+        if record.occupation == ctx.occupation
+        and record.level == ctx.line.level
+        # A continuation (S3 renewal) repeats only its own standard's earlier certificate, which it continues.
+        and not (ctx.continues_earlier_certificate and record.policy_id == ctx.claim.policy_id)
+    ]
     if same:
         return Finding(
             {"occupation": ctx.line.occupation, "level": _level_label(ctx.line.level)}, tuple(r.claim_number for r in same)
@@ -218,6 +253,24 @@ def _lower_after_higher(ctx: LineContext) -> Finding | None:
             {"occupation": ctx.line.occupation, "higher": _level_label(highest.level)}, tuple(r.claim_number for r in higher)
         )
     return None
+
+
+def periods_claimed(periods: int | None) -> int:
+    """The periods a line claims (none stated: one, as pricing counts it)."""
+    return periods or 1
+
+
+def _over_period_limit(ctx: LineContext) -> Finding | None:
+    version = ctx.line.policy_version
+    if version is None or not version.period or not version.max_periods:
+        return None
+    used = sum(n for _number, n in ctx.periods_used)
+    claimed = periods_claimed(ctx.line.periods)
+    if used + claimed <= version.max_periods:
+        return None
+    unit = Bilingual("个月", " months") if version.period == Period.MONTH else Bilingual("年", " years")
+    related = tuple(number for number, _n in ctx.periods_used)
+    return Finding({"used": used, "claimed": claimed, "max": version.max_periods, "unit": unit}, related)
 
 
 def claim_deadline(certificate_date: datetime.date) -> datetime.date:
@@ -316,6 +369,14 @@ RULES: tuple[Rule, ...] = (
         "The training was free: no personal certificate subsidy on top of it.",
         _personal_certificate_after_free_training,
     ),
+    Rule(
+        "PERIODS",
+        "002 §三(九)、§三(十一)",
+        "该学员本标准已申领 %(used)d%(unit)s，本行再申领 %(claimed)d%(unit)s，超过最长 %(max)d%(unit)s。已申领：%(related)s",
+        "The trainee already has %(used)d%(unit)s of this standard; %(claimed)d%(unit)s more exceeds the limit of "
+        "%(max)d%(unit)s. Already claimed: %(related)s",
+        _over_period_limit,
+    ),
 )
 RULES_BY_CODE = {rule.code: rule for rule in RULES}
 ENGINE_CODES = frozenset(RULES_BY_CODE)
@@ -362,8 +423,17 @@ def _blocked(flags: Iterable[dict], overridden: set[str]) -> bool:
     return any(flag.get("code") in BLOCKING_CODES for flag in active_flags(flags, overridden))
 
 
+def _counts(*, decision: str, payment_status: str, flags: Iterable[dict], overridden: set[str]) -> bool:
+    """Whether a line of a submitted, not rejected or withdrawn claim counts against its person's
+    quota, repeat and period rules (docs/rules.md, "what counts and why")."""
+    return (
+        decision != LineDecision.REJECT and payment_status not in NOT_COUNTING_PAYMENT_STATES and not _blocked(flags, overridden)
+    )
+
+
 def _other_lines(claim: Claim):
-    """Lines of the claim's people in other claims that are submitted and not rejected or withdrawn."""
+    """Lines of the claim's people in other claims that are submitted and not rejected or withdrawn
+    (N9 sees them all; ``_counts`` decides which count for the quota)."""
     return (
         ClaimLine.objects.filter(trainee_id__in=claim.lines.values("trainee_id"))
         .exclude(claim_id=claim.pk)
@@ -377,9 +447,13 @@ def _other_lines(claim: Claim):
             "level",
             "certificate_date",
             "flags",
+            "decision",
+            "payment_status",
+            "periods",
             "claim__number",
             "claim__training_start",
             "claim__training_end",
+            "claim__policy_id",
             "claim__policy__category",
         )
     )
@@ -394,7 +468,7 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
     locks the claim's people first, so that two claims for one person submitted or reviewed
     at the same moment are counted one after the other. Call it inside the transaction that
     submits or decides."""
-    lines = list(claim.lines.order_by("line_no"))
+    lines = list(claim.lines.select_related("policy_version").order_by("line_no"))
     if not lines:
         return []
     if lock is None:
@@ -403,28 +477,38 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
         lock_trainees(claim)
     as_of = as_of or _claim_date(claim)
     category = claim.policy.category
-    is_training = category not in NOT_A_TRAINING
+    is_training = category in TRAINING_SUBSIDY_CATEGORIES
     overridden = _overridden_codes(claim)
 
     history: dict[int, list[Record]] = defaultdict(list)
     overlapping: dict[int, list[str]] = defaultdict(list)
+    periods_used: dict[int, list[tuple[str, int]]] = defaultdict(list)
     for other in _other_lines(claim):
-        other_is_training = other["claim__policy__category"] not in NOT_A_TRAINING
+        other_is_training = other["claim__policy__category"] in TRAINING_SUBSIDY_CATEGORIES
         if (
             other_is_training == is_training
             and other["claim__training_start"] <= claim.training_end
             and other["claim__training_end"] >= claim.training_start
         ):
             overlapping[other["trainee_id"]].append(other["claim__number"])
-        if other_is_training and not _blocked(other["flags"], overridden.get(other["pk"], set())):
+        counts = _counts(
+            decision=other["decision"],
+            payment_status=other["payment_status"],
+            flags=other["flags"],
+            overridden=overridden.get(other["pk"], set()),
+        )
+        if counts and other_is_training:
             history[other["trainee_id"]].append(
                 Record(
                     other["claim__number"],
                     normalize_occupation(other["occupation"]),
                     other["level"],
                     other["certificate_date"].year,
+                    other["claim__policy_id"],
                 )
             )
+        if counts and other["claim__policy_id"] == claim.policy_id:
+            periods_used[other["trainee_id"]].append((other["claim__number"], periods_claimed(other["periods"])))
 
     first_line_no: dict[int, int] = {}
     changed = []
@@ -438,6 +522,7 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
             history=list(history[line.trainee_id]),
             overlapping=list(dict.fromkeys(overlapping[line.trainee_id])),
             first_line_no=first_line_no[line.trainee_id],
+            periods_used=list(periods_used[line.trainee_id]),
         )
         flags = [flag for flag in line.flags if flag.get("code") not in ENGINE_CODES]
         for rule in RULES:
@@ -448,8 +533,14 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
             line.flags = flags
             changed.append(line)
         # Earlier lines of this claim count for the later ones, as other claims' lines do.
-        if is_training and line.decision != LineDecision.REJECT and not _blocked(flags, overridden.get(line.pk, set())):
-            history[line.trainee_id].append(Record(claim.number, ctx.occupation, line.level, line.certificate_date.year))
+        if _counts(
+            decision=line.decision, payment_status=line.payment_status, flags=flags, overridden=overridden.get(line.pk, set())
+        ):
+            if is_training:
+                history[line.trainee_id].append(
+                    Record(claim.number, ctx.occupation, line.level, line.certificate_date.year, claim.policy_id)
+                )
+            periods_used[line.trainee_id].append((claim.number, periods_claimed(line.periods)))
     if changed:
         ClaimLine.objects.bulk_update(changed, ["flags"])
     return changed

@@ -111,6 +111,27 @@ class PolicyCategory(models.TextChoices):
     HIGH_SKILL = "high_skill", _("高技能人才晋级补贴")
 
 
+# The categories whose standards are training subsidies (职业培训补贴, 002 §五(十九)): their lines
+# count towards a person's three subsidised trainings a year (E2) and the once-per-occupation-
+# and-level rule (E3, N3). The others pay for something else: the days of a training (S6), a
+# development item (S7), an enterprise's apprentices, graduates, contests or self-evaluation
+# (S10–S14), a post allowance (S15).
+TRAINING_SUBSIDY_CATEGORIES = frozenset(
+    {
+        PolicyCategory.SKILLS,
+        PolicyCategory.PROJECT,
+        PolicyCategory.SAFETY,
+        PolicyCategory.ENTREPRENEURSHIP,
+        PolicyCategory.VETERANS,
+        PolicyCategory.ELITE,
+        PolicyCategory.ABROAD,
+        PolicyCategory.TRADE_FRICTION,
+        PolicyCategory.PERSONAL_CERTIFICATE,
+        PolicyCategory.HIGH_SKILL,
+    }
+)
+
+
 class HardshipGroup(models.TextChoices):
     """Groups that may receive the living allowance during training (RULES.md S6)."""
 

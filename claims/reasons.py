@@ -14,6 +14,8 @@ REASONS = {
     # The living allowance during training (S6) claimed for someone outside the hardship groups (002 §二(五)).
     "HARDSHIP": _("不属于困难群体，不享受培训期间生活费补贴（S6）"),
     "DUP": _("同一申领中学员重复"),
+    # S10–S12, S15: periods beyond the standard's limit across the person's claims (002 §三(九)、§三(十一)).
+    "PERIODS": _("超过该标准的最长补贴期限（年数或月数）"),
     "NO_STANDARD": _("无适用的补贴标准"),
     "LEVEL": _("等级或证书类型不在补贴范围"),
     "VARIANT": _("补贴类型（如复审）不在该标准范围"),
