@@ -119,6 +119,11 @@ class PolicyVersionSerializer(serializers.ModelSerializer):
     certificate_types = serializers.ListField(
         child=serializers.CharField(), read_only=True, help_text="the certificate_type values the version covers; empty: any"
     )
+    demo_only = serializers.BooleanField(
+        read_only=True,
+        help_text="true: demo data, figures no policy document (seed) states (演示数据，非政策规定); "
+        "false: the figures of the cited source",
+    )
 
     class Meta:
         model = PolicyVersion
@@ -137,6 +142,7 @@ class PolicyVersionSerializer(serializers.ModelSerializer):
             "certificate_types",
             "source",
             "notes",
+            "demo_only",
             "created_at",
         ]
 
@@ -176,6 +182,9 @@ class ClaimLineSerializer(serializers.ModelSerializer):
     stated_cost = money(allow_null=True)
     amount = money()
     rule_version = serializers.SerializerMethodField(help_text='the catalogue version that priced the line, e.g. "S3 v2"')
+    rule_version_demo_only = serializers.SerializerMethodField(
+        help_text="true when that version's figures are demo data that no policy document states (演示数据，非政策规定)"
+    )
     flags = serializers.SerializerMethodField(help_text="the line's flags; empty when the line is clean")
     decision = serializers.ChoiceField(choices=LineDecision.choices, read_only=True)
     payment_status = serializers.ChoiceField(choices=PaymentStatus.choices, read_only=True)
@@ -203,6 +212,7 @@ class ClaimLineSerializer(serializers.ModelSerializer):
             "periods",
             "amount",
             "rule_version",
+            "rule_version_demo_only",
             "explanation",
             "flags",
             "decision",
@@ -221,6 +231,9 @@ class ClaimLineSerializer(serializers.ModelSerializer):
 
     def get_rule_version(self, line) -> str | None:
         return str(line.policy_version) if line.policy_version_id else None
+
+    def get_rule_version_demo_only(self, line) -> bool:
+        return bool(line.policy_version_id and line.policy_version.demo_only)
 
     @extend_schema_field(FlagSerializer(many=True))
     def get_flags(self, line) -> list[dict]:

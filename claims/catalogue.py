@@ -73,6 +73,8 @@ class VersionTerms:
     certificate_types: list = field(default_factory=list)
     source: str = ""
     notes: str = ""
+    # Set by the demo catalogue on figures no seed states; never by an administrator's form.
+    demo_only: bool = False
 
 
 # --------------------------------------------------------------------------- checks
@@ -222,6 +224,7 @@ def clean_terms(*, policy: SubsidyPolicy, terms: VersionTerms) -> dict:
         "certificate_types": certificate_types,
         "source": source,
         "notes": (terms.notes or "").strip(),
+        "demo_only": bool(terms.demo_only),
     }
 
 
@@ -248,6 +251,7 @@ def version_snapshot(version: PolicyVersion) -> dict:
         "certificate_types": list(version.certificate_types or []),
         "source": version.source,
         "notes": version.notes,
+        "demo_only": version.demo_only,
     }
 
 
@@ -267,6 +271,7 @@ def terms_of(version: PolicyVersion) -> VersionTerms:
         certificate_types=list(version.certificate_types or []),
         source=version.source,
         notes=version.notes,
+        demo_only=version.demo_only,
     )
 
 

@@ -252,6 +252,9 @@ class PolicyVersion(models.Model):
     certificate_types = models.JSONField(default=list)
     source = models.CharField(_("依据"), max_length=200, blank=True)
     notes = models.TextField(_("说明"), blank=True)
+    # Figures the demo catalogue shows that no seed states (S1 v3, the versions from 2022): every page,
+    # export and explanation that shows them says so (演示数据，非政策规定).
+    demo_only = models.BooleanField(_("演示数据"), default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, null=True)
 

@@ -180,7 +180,16 @@ def _amount_for_level(version: PolicyVersion, level: str) -> tuple[Decimal | Non
 
 
 def _no_standard(policy: SubsidyPolicy, on: datetime.date, *, base: SubsidyPolicy | None = None, version=None) -> PricedLine:
-    if base is None:
+    first = policy.versions.order_by("valid_from").first() if base is None else None
+    if first is not None and on < first.valid_from:
+        # The transition clause of 002: claims that qualified before a standard took effect are paid
+        # at the former standard, which the catalogue does not hold: HR decides, nothing is priced.
+
+        def render():
+            return _(
+                "%(date)s 早于 %(code)s 的生效日期 %(from)s：按原补贴标准处理，原标准金额未载入目录（种子文件未载明），请人社局审核。"
+            ) % {"date": on.isoformat(), "code": policy.code, "from": first.valid_from.isoformat()}
+    elif base is None:
 
         def render():
             return _("%(date)s 无有效的 %(code)s 补贴标准。") % {"date": on.isoformat(), "code": policy.code}

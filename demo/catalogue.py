@@ -1,11 +1,16 @@
 """The demo subsidy catalogue: every standard S1–S18 of RULES.md §3.
 
-Version 1 holds the Zhuji amounts (seed 002, in force 2019-01-01 … 2021-12-31). Version 2
-carries them on from 2022-01-01, so that a claim made today prices (demo data: the plan
-itself ended on 2021-12-31). S16 was "until the end of 2021" and has no later version.
-S1 v3 (from 2026-01-01) raises 高级工 to 4000 (demo data, not from a seed) so that pricing
-by certificate date is visible: a 2025 certificate is priced by v2, a 2026 one by v3, and
-S2 and S16, which are computed from S1, follow.
+Version 1 holds the Zhuji amounts (seed 002, in force from its date of issue, 2020-02-21,
+until 2021-12-31: "本实施方案自发文之日起施行"). Certificates before 2020-02-21 are paid at the
+former standard (002, last paragraph), whose amounts the seeds do not state: no version
+covers them, version 1 says so in its notes, and such lines are flagged NO_STANDARD for HR,
+never priced at the new amount. Version 2 carries the amounts on from 2022-01-01, so that a
+claim made today prices (demo data: the plan itself ended on 2021-12-31). S16 was "until
+the end of 2021" and has no later version. S1 v3 (from 2026-01-01) raises 高级工 to 4000
+(demo data, not from a seed) so that pricing by certificate date is visible: a 2025
+certificate is priced by v2, a 2026 one by v3, and S2 and S16, which are computed from S1,
+follow. Every version no seed states (v2, S1 v3) is marked demo_only: the pages, the API
+and the explanations show it as 演示数据，非政策规定.
 """
 
 import datetime
@@ -21,7 +26,12 @@ UP_TO_SENIOR = [L.APPRENTICE, L.JUNIOR, L.INTERMEDIATE, L.SENIOR]
 HIGH_SKILL = [L.SENIOR, L.TECHNICIAN, L.SENIOR_TECHNICIAN, L.PRINCIPAL_TECHNICIAN, L.CHIEF_TECHNICIAN]
 ANY = "*"
 
-V1 = (datetime.date(2019, 1, 1), datetime.date(2021, 12, 31))
+# 002 takes effect on its date of issue (印发 2020-02-21) and runs until 2021-12-31.
+V1 = (datetime.date(2020, 2, 21), datetime.date(2021, 12, 31))
+V1_NOTE = (
+    "002 自发文之日（2020-02-21）起施行。此前符合条件的按原补贴标准列支（002 末段），"
+    "原标准金额种子文件未载明：此前取证的明细不予计价（NO_STANDARD），由人社局审核。"
+)
 V2_FROM = datetime.date(2022, 1, 1)
 V2_NOTE = "演示数据：2022 年起沿用诸暨 2019–2021 标准（原方案期限至 2021-12-31）。"
 
@@ -318,9 +328,21 @@ def versions(standard: DemoStandard) -> list[tuple[int, VersionTerms]]:
     """(number, terms) of every demo version of a standard, oldest first."""
     from dataclasses import replace
 
-    result = [(1, replace(standard.terms, valid_from=V1[0], valid_to=V1[1]))]
+    result = [(1, replace(standard.terms, valid_from=V1[0], valid_to=V1[1], notes=f"{V1_NOTE}{standard.terms.notes}"))]
     if standard.carried_on:
-        result.append((2, replace(standard.terms, valid_from=V2_FROM, valid_to=None, notes=f"{V2_NOTE}{standard.terms.notes}")))
+        result.append(
+            (
+                2,
+                replace(
+                    standard.terms, valid_from=V2_FROM, valid_to=None, notes=f"{V2_NOTE}{standard.terms.notes}", demo_only=True
+                ),
+            )
+        )
     for valid_from, changes, notes in standard.later:
-        result.append((len(result) + 1, replace(result[-1][1], valid_from=valid_from, valid_to=None, notes=notes, **changes)))
+        result.append(
+            (
+                len(result) + 1,
+                replace(result[-1][1], valid_from=valid_from, valid_to=None, notes=notes, demo_only=True, **changes),
+            )
+        )
     return result

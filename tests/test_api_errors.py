@@ -229,7 +229,7 @@ def test_policies_list_the_catalogue_with_versions(demo):
     s3 = next(p for p in policies if p["code"] == "S3")
     assert (s3["payee"], s3["jurisdiction"]) == ("provider", "WL")
     assert [(v["version"], v["valid_from"], v["valid_to"]) for v in s3["versions"]] == [
-        (1, "2019-01-01", "2021-12-31"),
+        (1, "2020-02-21", "2021-12-31"),
         (2, "2022-01-01", None),
     ]
     assert s3["versions"][1]["amount_rule"] == "cap"

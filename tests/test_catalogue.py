@@ -321,7 +321,7 @@ def test_the_api_lists_every_field_of_every_version(demo):
         3 if TODAY >= datetime.date(2026, 1, 1) else 2,
     )
     assert [(v["version"], v["valid_from"], v["valid_to"]) for v in s1["versions"]] == [
-        (1, "2019-01-01", "2021-12-31"),
+        (1, "2020-02-21", "2021-12-31"),
         (2, "2022-01-01", "2025-12-31"),
         (3, "2026-01-01", None),
     ]

@@ -3,7 +3,7 @@
 Each row's id names the standard, its source paragraph in seed 002 (Zhuji plan; 002 II(1) =
 §二(一)) and the rule it shows; the row also carries the source as the catalogue states it,
 and the test checks the version that priced the line cites that paragraph. Dates: 2020 is
-priced by version 1 (2019–2021), 2023 by version 2 (from 2022), 2026 by S1 v3 (demo data
+priced by version 1 (2020-02-21, the date 002 was issued, to 2021-12-31), 2023 by version 2 (from 2022), 2026 by S1 v3 (demo data
 from 2026-01-01: 高级工 ≤ 4000)."""
 
 import datetime
@@ -156,11 +156,11 @@ ROWS = [
     row(
         "S1",
         "002 §二(一)",
-        "a certificate before 2019 has no standard (NO_STANDARD)",
-        {"certificate_date": datetime.date(2018, 12, 31)},
+        "a certificate the day before 002 took effect is for the former standard, not stated (NO_STANDARD)",
+        {"certificate_date": datetime.date(2020, 2, 20)},
         "0.00",
         None,
-        "2018-12-31 无有效的 S1 补贴标准。",
+        "2020-02-20 早于 S1 的生效日期 2020-02-21：按原补贴标准处理，原标准金额未载入目录（种子文件未载明），请人社局审核。",
         ["NO_STANDARD"],
     ),
     row(
