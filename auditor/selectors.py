@@ -146,7 +146,12 @@ def timeline(*, claim) -> list[dict]:
 def rule_versions(*, claim, rows: list[dict]) -> dict:
     """The rule versions that priced the lines: now (the current lines) and as the events recorded them."""
     current = [
-        {"line": line.line_no, "rule_version": str(line.policy_version) if line.policy_version else None, "amount": line.amount}
+        {
+            "line": line.line_no,
+            "rule_version": str(line.policy_version) if line.policy_version else None,
+            "demo_only": bool(line.policy_version and line.policy_version.demo_only),
+            "amount": line.amount,
+        }
         for line in claim.lines.select_related("policy_version__policy")
     ]
     recorded = sorted({item.get("rule_version") for row in rows for item in row["lines"] if item.get("rule_version")})

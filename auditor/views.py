@@ -26,6 +26,7 @@ from audit import actions
 from audit.export import ExportError, export_period
 from audit.selectors import verify_ledger
 from audit.services import record_event
+from claims.catalogue import version_label
 from claims.errors import NotInScope
 from claims.models import ClaimStatus
 from claims.personal_data import id_number_digest
@@ -318,7 +319,7 @@ def export_xlsx(request):
             submitted,
             len(lines),
             "; ".join(line.trainee.id_number_masked for line in lines),
-            "; ".join(sorted({str(line.policy_version) for line in lines if line.policy_version})),
+            "; ".join(sorted({version_label(line.policy_version) for line in lines if line.policy_version})),
         ])  # fmt: skip
     with transaction.atomic():
         record_event(

@@ -509,6 +509,15 @@ def get_version(*, policy: SubsidyPolicy, number: int) -> PolicyVersion:
         raise NotInScope("Not found.") from None
 
 
+def version_label(version: PolicyVersion | None) -> str:
+    """ "S3 v2" as exports name a version; a demo-only version says so: "S3 v2（演示数据，非政策规定）"."""
+    if version is None:
+        return ""
+    if version.demo_only:
+        return _("%(version)s（%(badge)s）") % {"version": version, "badge": _("演示数据，非政策规定")}
+    return str(version)
+
+
 def in_force(versions, on: datetime.date) -> PolicyVersion | None:
     """The version in force on a date, among already loaded versions (the highest number wins)."""
     for version in sorted(versions, key=lambda version: version.version, reverse=True):

@@ -98,3 +98,23 @@ def test_the_catalogue_pages_mark_every_demo_version(demo):
     rows = {number: re.search(rf'<tr id="version-{number}".*?</tr>', detail, re.S).group(0) for number in (1, 2, 3)}
     assert DEMO_BADGE not in rows[1]
     assert DEMO_BADGE in rows[2] and DEMO_BADGE in rows[3]
+
+
+def test_the_auditor_timeline_and_export_mark_a_demo_version(demo):
+    import io
+
+    from openpyxl import load_workbook
+
+    from workflow.services import submit_claim
+
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    auditor = Client()
+    auditor.force_login(demo["auditor"])
+    timeline = auditor.get(reverse("audit:timeline", args=[claim.pk])).content.decode()
+    current = timeline.split("定价规则版本")[1].split("</p>")[0]
+    assert "S3 v2" in current and DEMO_BADGE in current
+    response = auditor.post("/audit/export/xlsx/", {"query": ""})
+    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    (row,) = [row for row in rows if row[0] == claim.number]
+    assert row[-1] == f"S3 v2（{DEMO_BADGE}）"
