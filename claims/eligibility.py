@@ -11,8 +11,9 @@ line is priced, and this module keeps them as they are: the certificate-type and
 check lives in pricing alone.
 
 Codes owned here: DUP, E2, E3, N3, N2, N9, HARDSHIP (living allowance, S6, without a
-hardship group), E9 and PERIODS (the periods of a per-month or per-year standard, S10–S12
-and S15, across all of a person's claims). ``check_claim`` recomputes them for every line of a claim:
+hardship group), E9, PERIODS (the periods of a per-month or per-year standard, S10–S12
+and S15, across all of a person's claims) and FRAUD (an earlier subsidy of the person
+recovered in full for fraud, for HR; it blocks nothing). ``check_claim`` recomputes them for every line of a claim:
 when it is drafted or edited (the flags it would get if submitted now), on submission and
 resubmission, and at each review step (another claim may have used the quota meanwhile).
 
@@ -52,6 +53,9 @@ NOT_COUNTING_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.REJECTED, ClaimStatus.WI
 BLOCKING_CODES = frozenset({"E2", "E3", "N3", "PERIODS"})
 # Lines recovered in full: the person in the end received nothing (docs/rules.md, "what counts and why").
 NOT_COUNTING_PAYMENT_STATES = (PaymentStatus.RECOVERED,)
+# The mark of a line recovered in full for fraud (set by payments' recovery service through
+# mark_recovered_for_fraud): the person's later lines get a FRAUD flag for HR.
+RECOVERED_FOR_FRAUD = "RECOVERED_FRAUD"
 # Variants that continue an earlier certificate of the same standard, occupation and level
 # (S3 复审, 002 §二(二)): not a repeat for E3, when the line's version has that variant.
 CONTINUATION_VARIANTS = frozenset({"renewal"})
@@ -183,6 +187,8 @@ class LineContext:
     first_line_no: int
     # (claim number, periods) of the trainee's counting lines of the same standard (PERIODS).
     periods_used: list[tuple[str, int]] = field(default_factory=list)
+    # Numbers of the trainee's claims with a line recovered in full for fraud (FRAUD).
+    recovered_for_fraud: list[str] = field(default_factory=list)
 
     @property
     def is_training(self) -> bool:
@@ -271,6 +277,12 @@ def _over_period_limit(ctx: LineContext) -> Finding | None:
     unit = Bilingual("个月", " months") if version.period == Period.MONTH else Bilingual("年", " years")
     related = tuple(number for number, _n in ctx.periods_used)
     return Finding({"used": used, "claimed": claimed, "max": version.max_periods, "unit": unit}, related)
+
+
+def _earlier_subsidy_recovered_for_fraud(ctx: LineContext) -> Finding | None:
+    if ctx.recovered_for_fraud:
+        return Finding({}, tuple(ctx.recovered_for_fraud))
+    return None
 
 
 def claim_deadline(certificate_date: datetime.date) -> datetime.date:
@@ -377,6 +389,13 @@ RULES: tuple[Rule, ...] = (
         "%(max)d%(unit)s. Already claimed: %(related)s",
         _over_period_limit,
     ),
+    Rule(
+        "FRAUD",
+        "002 §五(十九), RULES.md M5",
+        "该学员的补贴曾因虚假培训、套取骗取被全额追回，请人社局核实本行：%(related)s。",
+        "A subsidy of this trainee was recovered in full for fraud; HR to check this line: %(related)s.",
+        _earlier_subsidy_recovered_for_fraud,
+    ),
 )
 RULES_BY_CODE = {rule.code: rule for rule in RULES}
 ENGINE_CODES = frozenset(RULES_BY_CODE)
@@ -459,6 +478,23 @@ def _other_lines(claim: Claim):
     )
 
 
+def mark_recovered_for_fraud(*, line: ClaimLine) -> None:
+    """Mark a line whose payment was recovered in full for fraud (called by the recovery service,
+    in its transaction): it no longer counts (its payment status), and the person's later lines
+    are flagged FRAUD for HR."""
+    flags = [flag for flag in line.flags if flag.get("code") != RECOVERED_FOR_FRAUD]
+    flags.append(
+        {
+            "code": RECOVERED_FOR_FRAUD,
+            "message": "补贴因虚假培训、套取骗取已全额追回。",
+            "message_en": "The subsidy was recovered in full for fraud.",
+            "source": "002 §五(十九), RULES.md M5",
+        }
+    )
+    ClaimLine.objects.filter(pk=line.pk).update(flags=flags)
+    line.flags = flags
+
+
 def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool | None = None) -> list[ClaimLine]:
     """Recompute the eligibility flags of every line of the claim (pricing flags are kept) and
     save those that changed; return the changed lines.
@@ -483,6 +519,7 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
     history: dict[int, list[Record]] = defaultdict(list)
     overlapping: dict[int, list[str]] = defaultdict(list)
     periods_used: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    recovered_for_fraud: dict[int, list[str]] = defaultdict(list)
     for other in _other_lines(claim):
         other_is_training = other["claim__policy__category"] in TRAINING_SUBSIDY_CATEGORIES
         if (
@@ -491,6 +528,8 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
             and other["claim__training_end"] >= claim.training_start
         ):
             overlapping[other["trainee_id"]].append(other["claim__number"])
+        if any(flag.get("code") == RECOVERED_FOR_FRAUD for flag in other["flags"]):
+            recovered_for_fraud[other["trainee_id"]].append(other["claim__number"])
         counts = _counts(
             decision=other["decision"],
             payment_status=other["payment_status"],
@@ -523,6 +562,7 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
             overlapping=list(dict.fromkeys(overlapping[line.trainee_id])),
             first_line_no=first_line_no[line.trainee_id],
             periods_used=list(periods_used[line.trainee_id]),
+            recovered_for_fraud=list(dict.fromkeys(recovered_for_fraud[line.trainee_id])),
         )
         flags = [flag for flag in line.flags if flag.get("code") not in ENGINE_CODES]
         for rule in RULES:

@@ -7,8 +7,9 @@
   period of S15) is not a repeat of the same occupation and level (E3);
 - only training subsidies count towards three subsidised trainings a year (E2): allowances
   and enterprise subsidies (S6, S7, S10–S15) do not;
-- a line whose payment was recovered in full (here for fraud) is not a subsidy the person
-  enjoyed: it counts for neither E2 nor E3 (docs/rules.md, "what counts and why")."""
+- a line whose payment was recovered in full is not a subsidy the person enjoyed: it counts
+  for neither E2 nor E3; recovered for fraud, the person's later lines are flagged FRAUD for
+  HR (docs/rules.md, "what counts and why")."""
 
 import datetime
 
@@ -191,6 +192,23 @@ def test_a_training_recovered_in_full_for_fraud_no_longer_counts(demo, django_ca
 
     recover_in_full(demo, paid_line, "fraud")
     check_claim(claim=again)
+    # No longer a repeat; but HR is told of the fraud (FRAUD, naming the claim), and decides.
+    assert codes(again) == ["FRAUD"]
+    assert flag_of(again, "FRAUD")["related"] == [paid.number]
+    assert flag_of(again, "FRAUD")["source"] == "002 §五(十九), RULES.md M5"
+    assert "RECOVERED_FRAUD" in [flag["code"] for flag in ClaimLine.objects.get(pk=paid_line.pk).flags]
+
+
+def test_a_training_recovered_in_full_for_another_reason_no_longer_counts_and_flags_nothing(
+    demo, django_capture_on_commit_callbacks, celery_eager
+):
+    paid = approved_claim(demo, serials=(1,))
+    batch = released_batch(demo, django_capture_on_commit_callbacks)
+    apply_bank_result(
+        actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(result_rows(batch, {1: "成功"}))
+    )
+    recover_in_full(demo, paid.lines.get(), "revoked")
+    again = draft(demo["provider_clerk"], [line(resident_id(1), "学员1", certificate_number="T-again")], n=9)
     assert codes(again) == []
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from audit import actions
 from audit.services import record_event
+from claims.eligibility import mark_recovered_for_fraud
 from claims.errors import InvalidInput, StepAlreadyTaken
 from claims.models import ClaimLine, PaymentStatus
 
@@ -171,6 +172,9 @@ def record_recovery_receipt(*, actor, order: RecoveryOrder, amount, received_on,
     if recovered_on(line) >= line.amount and ClaimLine.objects.filter(pk=line.pk, payment_status=PaymentStatus.PAID).update(
         payment_status=PaymentStatus.RECOVERED
     ):
+        fraud = RecoveryOrder.objects.filter(claim_line=line, reason_code=RecoveryReason.FRAUD).exists()
+        if fraud:  # the person's later claims show it to HR (claims/eligibility.py, rule FRAUD)
+            mark_recovered_for_fraud(line=line)
         record_event(
             actor=actor,
             action=actions.CLAIM_LINE_RECOVERED,
@@ -182,6 +186,7 @@ def record_recovery_receipt(*, actor, order: RecoveryOrder, amount, received_on,
                 "recovery": order.pk,
                 "before": PaymentStatus.PAID,
                 "after": PaymentStatus.RECOVERED,
+                "fraud": fraud,
             },
         )
     return receipt
