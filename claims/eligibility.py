@@ -185,8 +185,8 @@ class LineContext:
     overlapping: list[str]
     # The line number where this trainee first appears in the claim.
     first_line_no: int
-    # (claim number, periods) of the trainee's counting lines of the same standard (PERIODS).
-    periods_used: list[tuple[str, int]] = field(default_factory=list)
+    # (claim number, periods, certificate year) of the trainee's counting lines of the same standard (PERIODS).
+    periods_used: list[tuple[str, int, int]] = field(default_factory=list)
     # Numbers of the trainee's claims with a line recovered in full for fraud (FRAUD).
     recovered_for_fraud: list[str] = field(default_factory=list)
 
@@ -270,13 +270,30 @@ def _over_period_limit(ctx: LineContext) -> Finding | None:
     version = ctx.line.policy_version
     if version is None or not version.period or not version.max_periods:
         return None
-    used = sum(n for _number, n in ctx.periods_used)
+    used = sum(n for _number, n, _year in ctx.periods_used)
     claimed = periods_claimed(ctx.line.periods)
-    if used + claimed <= version.max_periods:
-        return None
-    unit = Bilingual("个月", " months") if version.period == Period.MONTH else Bilingual("年", " years")
-    related = tuple(number for number, _n in ctx.periods_used)
-    return Finding({"used": used, "claimed": claimed, "max": version.max_periods, "unit": unit}, related)
+    zh_unit, en_unit = ("个月", " month(s)") if version.period == Period.MONTH else ("年", " year(s)")
+    if used + claimed > version.max_periods:
+        related = tuple(number for number, _n, _year in ctx.periods_used)
+        maximum = version.max_periods
+        zh = f"该学员本标准已申领 {used}{zh_unit}，本行再申领 {claimed}{zh_unit}，超过最长 {maximum}{zh_unit}。"
+        en = f"The trainee already has {used}{en_unit} of this standard; {claimed}{en_unit} more exceeds the limit of {maximum}{en_unit}."
+        return Finding({"detail": _with_related(zh, en, related)}, related)
+    # A per-year amount is paid once for a year (S10 ≤ 6000 a year): by the certificate's calendar year, as E2 counts.
+    year = ctx.line.certificate_date.year
+    same_year = tuple(number for number, _n, other_year in ctx.periods_used if other_year == year)
+    if version.period == Period.YEAR and same_year:
+        zh = f"本标准按年补贴，该学员 {year} 年已补贴。"
+        en = f"This standard pays once a year: the trainee's year {year} is already paid."
+        return Finding({"detail": _with_related(zh, en, same_year)}, same_year)
+    return None
+
+
+def _with_related(zh: str, en: str, related: tuple[str, ...]) -> Bilingual:
+    """The message, ending with a lead-in to the related claims where there are any."""
+    if related:
+        return Bilingual(f"{zh}已申领：", f"{en} Already claimed: ")
+    return Bilingual(zh, en)
 
 
 def _earlier_subsidy_recovered_for_fraud(ctx: LineContext) -> Finding | None:
@@ -384,9 +401,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "PERIODS",
         "002 §三(九)、§三(十一)",
-        "该学员本标准已申领 %(used)d%(unit)s，本行再申领 %(claimed)d%(unit)s，超过最长 %(max)d%(unit)s。已申领：%(related)s",
-        "The trainee already has %(used)d%(unit)s of this standard; %(claimed)d%(unit)s more exceeds the limit of "
-        "%(max)d%(unit)s. Already claimed: %(related)s",
+        "%(detail)s%(related)s",
+        "%(detail)s%(related)s",
         _over_period_limit,
     ),
     Rule(
@@ -518,7 +534,7 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
 
     history: dict[int, list[Record]] = defaultdict(list)
     overlapping: dict[int, list[str]] = defaultdict(list)
-    periods_used: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    periods_used: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
     recovered_for_fraud: dict[int, list[str]] = defaultdict(list)
     for other in _other_lines(claim):
         other_is_training = other["claim__policy__category"] in TRAINING_SUBSIDY_CATEGORIES
@@ -547,7 +563,9 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
                 )
             )
         if counts and other["claim__policy_id"] == claim.policy_id:
-            periods_used[other["trainee_id"]].append((other["claim__number"], periods_claimed(other["periods"])))
+            periods_used[other["trainee_id"]].append(
+                (other["claim__number"], periods_claimed(other["periods"]), other["certificate_date"].year)
+            )
 
     first_line_no: dict[int, int] = {}
     changed = []
@@ -580,7 +598,7 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
                 history[line.trainee_id].append(
                     Record(claim.number, ctx.occupation, line.level, line.certificate_date.year, claim.policy_id)
                 )
-            periods_used[line.trainee_id].append((claim.number, periods_claimed(line.periods)))
+            periods_used[line.trainee_id].append((claim.number, periods_claimed(line.periods), line.certificate_date.year))
     if changed:
         ClaimLine.objects.bulk_update(changed, ["flags"])
     return changed

@@ -23,7 +23,7 @@ from workflow.disbursement import apply_bank_result
 
 from .conftest import line, resident_id
 from .payments_support import approved_claim
-from .test_eligibility import PERSON, THIS_YEAR, codes, draft, flag_of, person_line, submitted
+from .test_eligibility import LAST_YEAR, PERSON, THIS_YEAR, codes, draft, flag_of, person_line, submitted
 from .test_payment_results import csv_file, released_batch, result_rows
 
 TODAY = datetime.date.today()
@@ -44,8 +44,9 @@ def enterprise_line(*, periods: int, cost: str, certificate_date=THIS_YEAR, occu
     )
 
 
-def s10(demo, *, n: int, periods: int = 1, cost: str = "6000.00") -> Claim:
-    return submitted(demo["provider_clerk"], [enterprise_line(periods=periods, cost=cost)], n=n, policy="S10")
+def s10(demo, *, n: int, periods: int = 1, cost: str = "6000.00", certificate_date=THIS_YEAR) -> Claim:
+    row = enterprise_line(periods=periods, cost=cost, certificate_date=certificate_date)
+    return submitted(demo["provider_clerk"], [row], n=n, policy="S10")
 
 
 def s15(demo, *, n: int, months: int) -> Claim:
@@ -56,8 +57,8 @@ def s15(demo, *, n: int, months: int) -> Claim:
 
 
 def test_a_worker_apprentice_is_subsidised_two_years_however_many_claims_carry_them(demo):
-    # 002 §三(九): 职工学徒 … 补助不超过2年. Year one and year two come in separate claims.
-    first_year = s10(demo, n=1)
+    # 002 §三(九): 职工学徒 … 补助不超过2年. Year one (last year) and year two come in separate claims.
+    first_year = s10(demo, n=1, certificate_date=LAST_YEAR)
     second_year = s10(demo, n=2)
     assert codes(first_year) == []
     # The second year is the standard's own continuation: no E3 (same occupation, same level), no PERIODS.
@@ -71,8 +72,24 @@ def test_a_worker_apprentice_is_subsidised_two_years_however_many_claims_carry_t
     assert flag["message"] == (
         f"该学员本标准已申领 2年，本行再申领 1年，超过最长 2年。已申领：{first_year.number}、{second_year.number}"
     )
+    assert flag["message_en"] == (
+        "The trainee already has 2 year(s) of this standard; 1 year(s) more exceeds the limit of 2 year(s). "
+        f"Already claimed: {first_year.number}, {second_year.number}"
+    )
     assert flag["source"] == "002 §三(九)、§三(十一)"
     assert "PERIODS" in REASONS
+
+
+def test_the_per_year_amount_is_paid_once_for_a_year_across_claims(demo):
+    # 002 §三(九): 每人每年 … 不高于6000元. Two claims for the same year: the second is flagged.
+    this_year = s10(demo, n=1, cost="4000.00")
+    same_year = s10(demo, n=2, cost="2000.00")
+    assert codes(this_year) == []
+    assert codes(same_year) == ["PERIODS"]
+    assert (
+        flag_of(same_year, "PERIODS")["message"]
+        == f"本标准按年补贴，该学员 {THIS_YEAR.year} 年已补贴。已申领：{this_year.number}"
+    )
 
 
 def test_two_years_in_one_line_then_one_more_is_flagged(demo):
@@ -100,14 +117,14 @@ def test_a_single_line_beyond_the_limit_is_flagged_without_related_claims(demo):
     assert "related" not in flag_of(claim, "PERIODS")
 
 
-def test_a_flagged_or_rejected_period_line_does_not_use_up_the_periods(demo):
+def test_a_flagged_period_line_does_not_use_up_the_periods(demo):
     """What counts is the one definition of claims/eligibility.py: a line blocked by its own
-    PERIODS flag, or a withdrawn or rejected claim, uses none of the person's periods."""
-    first, second = s10(demo, n=1), s10(demo, n=2)
-    third = s10(demo, n=3)
+    PERIODS flag uses none of the person's periods."""
+    first, second = s15(demo, n=1, months=24), s15(demo, n=2, months=12)
+    third = s15(demo, n=3, months=1)
     assert codes(third) == ["PERIODS"]
-    # A fourth claim names only the two years that were subsidised, not the flagged third.
-    fourth = s10(demo, n=4)
+    # A fourth claim names only the 36 months that were subsidised, not the flagged third.
+    fourth = s15(demo, n=4, months=1)
     assert flag_of(fourth, "PERIODS")["related"] == [first.number, second.number]
 
 
@@ -224,10 +241,10 @@ def test_a_paid_or_reserved_training_still_counts(demo, status):
 
 
 @pytest.mark.postgres
-def test_five_concurrent_apprentice_years_for_one_person_leave_two_subsidised(transactional_db, demo):
+def test_five_concurrent_chief_technician_years_for_one_person_leave_three_subsidised(transactional_db, demo):
     """The period rule counts under the same person lock as E2 (claims/eligibility.py
-    lock_trainees): five S10 years submitted at the same moment are counted one after the
-    other, two pass and three are flagged, each naming the two that passed."""
+    lock_trainees): five S15 claims of 12 months each submitted at the same moment are counted
+    one after the other: three pass (36 months) and two are flagged, each naming those three."""
     from claims.models import Trainee
     from claims.personal_data import id_number_digest
     from workflow.services import submit_claim
@@ -235,7 +252,7 @@ def test_five_concurrent_apprentice_years_for_one_person_leave_two_subsidised(tr
     from .test_concurrency import Gate, join_all, run_at_once, wait_for_postgres_lock_waiters
 
     clerk = demo["provider_clerk"]
-    drafts = [draft(clerk, [enterprise_line(periods=1, cost="6000.00")], n=n, policy="S10") for n in range(1, 6)]
+    drafts = [draft(clerk, [enterprise_line(periods=12, cost=None)], n=n, policy="S15") for n in range(1, 6)]
     person = Trainee.objects.get(id_number_digest=id_number_digest(PERSON))
 
     def lock_person():
@@ -252,7 +269,7 @@ def test_five_concurrent_apprentice_years_for_one_person_leave_two_subsidised(tr
     lines = list(ClaimLine.objects.filter(trainee=person).select_related("claim"))
     passed = [line for line in lines if not line.flags]
     flagged = [line for line in lines if line.flags]
-    assert len(passed) == 2, [(line.claim.number, line.flags) for line in lines]
+    assert len(passed) == 3, [(line.claim.number, line.flags) for line in lines]
     for flagged_line in flagged:
         (periods,) = [flag for flag in flagged_line.flags if flag["code"] == "PERIODS"]
         assert sorted(periods["related"]) == sorted(line.claim.number for line in passed)
