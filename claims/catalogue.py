@@ -478,6 +478,29 @@ def update_version(*, actor, version: PolicyVersion, terms: VersionTerms) -> Pol
     return version
 
 
+@transaction.atomic
+def mark_demo_only(*, actor, version: PolicyVersion, demo_only: bool) -> PolicyVersion:
+    """Mark (or unmark) a version's figures as demo data that no seed states. Not a term: it changes
+    no amount, so a version that priced lines may be marked too (a database seeded before the mark)."""
+    access.require_catalogue_administrator(actor)
+    policy = _locked_policy(version.policy)
+    version = PolicyVersion.objects.select_for_update().get(pk=version.pk)
+    if version.demo_only == demo_only:
+        return version
+    before = version_snapshot(version)
+    version.demo_only = demo_only
+    version.save(update_fields=["demo_only"])
+    record_event(
+        actor=actor,
+        action=VERSION_UPDATED,
+        obj=version,
+        detail=_event_detail(
+            policy, version=version.version, before=before, after=version_snapshot(version), changed=["demo_only"]
+        ),
+    )
+    return version
+
+
 # --------------------------------------------------------------------------- reads
 
 

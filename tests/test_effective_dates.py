@@ -118,3 +118,23 @@ def test_the_auditor_timeline_and_export_mark_a_demo_version(demo):
     rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
     (row,) = [row for row in rows if row[0] == claim.number]
     assert row[-1] == f"S3 v2（{DEMO_BADGE}）"
+
+
+def test_seeding_again_marks_a_demo_version_a_claim_already_used(demo):
+    """A database seeded before the mark: S3 v2 priced a line and is not marked. Seeding again
+    marks it (the amounts stay as they are), and the ledger says so."""
+    from audit.models import AuditEvent
+    from claims.catalogue import VERSION_UPDATED
+
+    from .test_catalogue import seed
+
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    version = claim.lines.first().policy_version
+    assert str(version) == "S3 v2"
+    PolicyVersion.objects.filter(pk=version.pk).update(demo_only=False)
+    seed()
+    version.refresh_from_db()
+    assert version.demo_only
+    event = AuditEvent.objects.filter(action=VERSION_UPDATED, object_id=str(version.pk)).latest("seq")
+    assert event.detail["changed"] == ["demo_only"]
+    assert (event.detail["before"]["demo_only"], event.detail["after"]["demo_only"]) == (False, True)

@@ -147,6 +147,8 @@ class Command(BaseCommand):
                         continue
                     if not ClaimLine.objects.filter(policy_version=version).exists():
                         catalogue.update_version(actor=None, version=version, terms=terms)
+                    elif version.demo_only != terms.demo_only:  # used: only the demo mark is brought up to date
+                        catalogue.mark_demo_only(actor=None, version=version, demo_only=terms.demo_only)
                 except DomainError as error:
                     self.stderr.write(f"demo catalogue: {standard.code} v{number} left as it is: {error.message} {error.fields}")
                     break
