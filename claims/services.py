@@ -20,7 +20,7 @@ from .models import ZERO, Claim, ClaimLine, ClaimStatus, Department, LineDecisio
 from .personal_data import encrypt_id_number, id_number_digest, mask_id_number
 from .pricing import price_lines, versions_for
 from .selectors import providers_of_clerk
-from .standard_checks import condition_flags, problems
+from .standard_checks import condition_flags, problems, with_condition_flags
 
 EDITABLE_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.RETURNED)
 TRAINEE_BATCH = 1000  # digests per IN (…) and rows per INSERT: well under SQLite's variable limit
@@ -120,6 +120,17 @@ def _write_lines(claim: Claim, lines: list[LineInput]) -> None:
     ]
     ClaimLine.objects.bulk_create(new_lines, batch_size=LINE_BATCH)
     refresh_flags(claim=claim)
+
+
+def _refresh_condition_flags(claim: Claim) -> None:
+    """The flags on the person (S4, S5, S15) under the claim's class and standard as they now are."""
+    changed = []
+    for line in claim.lines.all():
+        flags = with_condition_flags(policy=claim.policy, training_start=claim.training_start, line=line)
+        if flags != line.flags:
+            line.flags = flags
+            changed.append(line)
+    ClaimLine.objects.bulk_update(changed, ["flags"], batch_size=LINE_BATCH)
 
 
 def refresh_flags(*, claim: Claim, as_of=None) -> None:
@@ -308,6 +319,8 @@ def update_claim(*, user, claim: Claim, data: dict, refused: dict | None = None)
     claim.save()
     if lines is not None:
         _write_lines(claim, lines)
+    else:
+        _refresh_condition_flags(claim)
     after = _header_fields(claim)
     record_event(
         actor=user,

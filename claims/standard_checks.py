@@ -173,6 +173,13 @@ CONDITION_SOURCES = {
     "VETERAN": "002 §二(五)",
     "CHIEF_TECHNICIAN": "002 §三(十一)",
 }
+CONDITION_CODES = frozenset(CONDITION_SOURCES)
+
+
+def with_condition_flags(*, policy: SubsidyPolicy, training_start: datetime.date, line) -> list[dict]:
+    """A stored line's flags with its condition flags computed again (the class or standard changed)."""
+    kept = [flag for flag in line.flags if flag.get("code") not in CONDITION_CODES]
+    return kept + condition_flags(policy=policy, training_start=training_start, line=line)
 
 
 def condition_flags(*, policy: SubsidyPolicy, training_start: datetime.date, line) -> list[dict]:

@@ -186,6 +186,24 @@ def test_veterans_training_lasts_at_least_three_months_and_is_for_veterans_of_th
     assert [codes(claim, i) for i in range(3)] == [["VETERAN"], [], ["VETERAN"]]
 
 
+def test_moving_the_class_to_another_year_checks_the_veterans_again(clerk):
+    """The clerk edits only the class dates: the lines are checked against the new class."""
+    start = TODAY - datetime.timedelta(days=120)
+    veteran = person(1, certificate_type="training", target_group="veteran", discharge_year=start.year)
+    claim = create_claim(
+        clerk, claim_data(lines=[veteran], policy="S5", training_start=start.isoformat(), training_end=days_ago(2))
+    )
+    assert codes(claim) == []
+
+    a_year_earlier = (start - datetime.timedelta(days=366)).isoformat()
+    edited = clerk.patch(f"/api/v1/claims/{claim['id']}/", {"training_start": a_year_earlier}, format="json")
+    assert edited.status_code == 200, edited.content
+    assert codes(edited.json()) == ["VETERAN"]
+
+    fields = error(clerk.patch(f"/api/v1/claims/{claim['id']}/", {"training_start": days_ago(2)}, format="json"), 400)["fields"]
+    assert set(fields) == {"training_end", "lines[0].training_days"}  # a one-day class: not 3 months, not 10 days
+
+
 def test_training_abroad_lasts_at_most_one_month(clerk):
     """S9 (002 §二(八)): 不超过 1 个月、每人最高不超过 5 万元."""
     technician = person(1, level="technician", certificate_type="training", training_days=20, stated_cost="30000.00")
