@@ -35,8 +35,9 @@ from .models import Claim, ClaimLine, ClaimStatus, FlagOverride, Level, LineDeci
 NOT_COUNTING_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN)
 # A line blocked by one of these (not overridden) does not use the person's quota.
 BLOCKING_CODES = frozenset({"E2", "E3", "N3"})
-# Standards that pay for the days of a training rather than for a training (S6).
-NOT_A_TRAINING = frozenset({PolicyCategory.LIVING_ALLOWANCE})
+# Standards that pay for the days of a training rather than for a training (S6), or for an item
+# developed, whose line names the developer's contact, not a trainee (S7, unit "item").
+NOT_A_TRAINING = frozenset({PolicyCategory.LIVING_ALLOWANCE, PolicyCategory.DEVELOPMENT})
 MAX_TRAININGS_PER_YEAR = 3
 CLAIM_WITHIN_MONTHS = 12
 LEVEL_RANK = {level: rank for rank, level in enumerate(Level.values)}
@@ -181,6 +182,8 @@ def normalize_occupation(occupation: str) -> str:
 
 
 def _duplicate_in_claim(ctx: LineContext) -> Finding | None:
+    if ctx.category == PolicyCategory.DEVELOPMENT:
+        return None  # one contact may stand for several items (claims/standard_checks.py checks the items)
     if ctx.first_line_no != ctx.line.line_no:
         return Finding({"n": ctx.first_line_no})
     return None

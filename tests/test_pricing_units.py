@@ -160,6 +160,17 @@ def test_a_development_item_is_paid_once_per_item_not_per_person(clerk):
     assert amounts(claim) == ["50000.00", "50000.00", "10000.00"]
 
 
+def test_one_contact_may_stand_for_several_items_and_uses_no_training_quota(clerk):
+    """The person on an S7 line is the developer's contact, not a trainee: no DUP, no E2."""
+    contact = resident_id(799)
+    items = [
+        line(contact, "李工", occupation=f"职业{n}", certificate_number=f"K-{n}", certificate_date=days_ago(1)) for n in range(4)
+    ]
+    claim = create_claim(clerk, claim_data(lines=items, policy="S7"))
+    assert [codes(claim, i) for i in range(4)] == [[], [], [], []]
+    assert claim["total"] == "200000.00"
+
+
 def test_no_more_than_ten_packages(clerk):
     """十项精品培训包: the eleventh package of a claim is refused."""
     packages = [person(n, occupation=f"职业{n}") for n in range(11)]
