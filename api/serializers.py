@@ -34,6 +34,7 @@ from claims.models import (
     Period,
     PolicyCategory,
     PolicyVersion,
+    PricingUnit,
     Provider,
     SubsidyPolicy,
 )
@@ -114,6 +115,15 @@ class PolicyVersionSerializer(serializers.ModelSerializer):
     capped_by_cost = serializers.BooleanField(
         read_only=True, help_text="pays the lesser of the computed amount and the stated cost"
     )
+    unit = serializers.ChoiceField(
+        choices=PricingUnit.choices,
+        read_only=True,
+        help_text="what one amount pays for: a person, a person's day, month or year, an enterprise (once per claim), an item",
+    )
+    cost_required = serializers.BooleanField(read_only=True, help_text="a line must state its actual cost (stated_cost)")
+    max_items = serializers.IntegerField(
+        allow_null=True, read_only=True, help_text="per item: the most items without a variant (S7: ten packages)"
+    )
     # Plain strings (values of the certificate_type enumeration): a second enum of the same
     # choices would be a second name for one choice set in the schema.
     certificate_types = serializers.ListField(
@@ -139,6 +149,9 @@ class PolicyVersionSerializer(serializers.ModelSerializer):
             "percent",
             "base_policy",
             "capped_by_cost",
+            "unit",
+            "cost_required",
+            "max_items",
             "certificate_types",
             "source",
             "notes",

@@ -32,6 +32,7 @@ from .models import (
     Period,
     PolicyCategory,
     PolicyVersion,
+    PricingUnit,
     SubsidyPolicy,
 )
 from .pricing import ANY_LEVEL, BASED_RULES, OWN_AMOUNT_RULES
@@ -75,6 +76,9 @@ class VersionTerms:
     notes: str = ""
     # Set by the demo catalogue on figures no seed states; never by an administrator's form.
     demo_only: bool = False
+    unit: str = PricingUnit.PERSON
+    cost_required: bool = False
+    max_items: int | None = None
 
 
 # --------------------------------------------------------------------------- checks
@@ -193,6 +197,16 @@ def clean_terms(*, policy: SubsidyPolicy, terms: VersionTerms) -> dict:
     elif rule == AmountRule.FIXED and capped_by_cost:
         error("capped_by_cost", _("定额标准按定额补贴，不按实际费用封顶。"))
 
+    unit = str(terms.unit or PricingUnit.PERSON)
+    if unit not in PricingUnit.values:
+        error("unit", _("请选择计价单位。"))
+    cost_required = bool(terms.cost_required)
+    if cost_required and not capped_by_cost:
+        error("cost_required", _("只有不超过实际费用的标准须填实际费用。"))
+    max_items = terms.max_items
+    if max_items is not None and (unit != PricingUnit.ITEM or not isinstance(max_items, int) or max_items < 1):
+        error("max_items", _("最多项数须为正整数，且只用于按项计价的标准。"))
+
     certificate_types = []
     for value in terms.certificate_types or []:
         value = str(value)
@@ -225,6 +239,9 @@ def clean_terms(*, policy: SubsidyPolicy, terms: VersionTerms) -> dict:
         "source": source,
         "notes": (terms.notes or "").strip(),
         "demo_only": bool(terms.demo_only),
+        "unit": unit,
+        "cost_required": cost_required,
+        "max_items": max_items,
     }
 
 
@@ -252,6 +269,9 @@ def version_snapshot(version: PolicyVersion) -> dict:
         "source": version.source,
         "notes": version.notes,
         "demo_only": version.demo_only,
+        "unit": version.unit,
+        "cost_required": version.cost_required,
+        "max_items": version.max_items,
     }
 
 
@@ -272,6 +292,9 @@ def terms_of(version: PolicyVersion) -> VersionTerms:
         source=version.source,
         notes=version.notes,
         demo_only=version.demo_only,
+        unit=version.unit,
+        cost_required=version.cost_required,
+        max_items=version.max_items,
     )
 
 

@@ -21,7 +21,18 @@ from claims.http import scoped
 
 from . import access, catalogue
 from .errors import DomainError, InvalidInput
-from .models import AmountRule, CertificateType, Jurisdiction, Level, Payee, Period, PolicyCategory, PolicyVersion, SubsidyPolicy
+from .models import (
+    AmountRule,
+    CertificateType,
+    Jurisdiction,
+    Level,
+    Payee,
+    Period,
+    PolicyCategory,
+    PolicyVersion,
+    PricingUnit,
+    SubsidyPolicy,
+)
 from .pricing import ANY_LEVEL, money_text, variant_label
 
 VARIANT_LINE = re.compile(r"^\s*([^\s=:：]+)\s*[=:：]?\s*(\S+)\s*$")
@@ -63,6 +74,9 @@ def field_labels() -> dict:
         "percent": _("百分比"),
         "base_policy": _("基准标准"),
         "capped_by_cost": _("不超过实际费用"),
+        "unit": _("计价单位"),
+        "cost_required": _("须填实际费用"),
+        "max_items": _("最多项数"),
         "certificate_types": _("证书类型"),
         "source": _("依据"),
         "notes": _("说明"),
@@ -238,6 +252,11 @@ class VersionForm(forms.Form):
     percent = forms.DecimalField(label=gettext_lazy("百分比"), required=False, max_digits=5, decimal_places=2)
     base_policy = forms.ChoiceField(label=gettext_lazy("基准标准"), required=False)
     capped_by_cost = forms.BooleanField(label=gettext_lazy("不超过实际费用（按较低者补贴）"), required=False)
+    unit = forms.ChoiceField(
+        label=gettext_lazy("计价单位"), choices=PricingUnit.choices, initial=PricingUnit.PERSON, required=False
+    )
+    cost_required = forms.BooleanField(label=gettext_lazy("须填实际费用（按实际费用补贴）"), required=False)
+    max_items = forms.IntegerField(label=gettext_lazy("最多项数"), required=False, min_value=1)
     certificate_types = forms.MultipleChoiceField(
         label=gettext_lazy("证书类型"),
         required=False,
@@ -275,7 +294,20 @@ class VersionForm(forms.Form):
         return [self[name] for name in ("valid_from", "valid_to", "amount_rule")]
 
     def condition_fields(self):
-        return [self[name] for name in ("variant_amounts", "period", "max_periods", "percent", "base_policy", "capped_by_cost")]
+        return [
+            self[name]
+            for name in (
+                "variant_amounts",
+                "period",
+                "max_periods",
+                "percent",
+                "base_policy",
+                "capped_by_cost",
+                "unit",
+                "cost_required",
+                "max_items",
+            )
+        ]
 
     def source_fields(self):
         return [self[name] for name in ("certificate_types", "source", "notes")]
@@ -303,6 +335,9 @@ class VersionForm(forms.Form):
             "percent": terms.percent,
             "base_policy": terms.base_policy,
             "capped_by_cost": terms.capped_by_cost,
+            "unit": terms.unit,
+            "cost_required": terms.cost_required,
+            "max_items": terms.max_items,
             "certificate_types": list(terms.certificate_types or []),
             "source": terms.source,
             "notes": terms.notes,
@@ -325,6 +360,9 @@ class VersionForm(forms.Form):
             percent=data.get("percent"),
             base_policy=data.get("base_policy") or "",
             capped_by_cost=bool(data.get("capped_by_cost")),
+            unit=data.get("unit") or PricingUnit.PERSON,
+            cost_required=bool(data.get("cost_required")),
+            max_items=data.get("max_items"),
             certificate_types=data.get("certificate_types") or [],
             source=data.get("source") or "",
             notes=data.get("notes") or "",

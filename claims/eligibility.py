@@ -215,6 +215,8 @@ def normalize_occupation(occupation: str) -> str:
 
 
 def _duplicate_in_claim(ctx: LineContext) -> Finding | None:
+    if ctx.category == PolicyCategory.DEVELOPMENT:
+        return None  # one contact may stand for several items (claims/standard_checks.py checks the items)
     if ctx.first_line_no != ctx.line.line_no:
         return Finding({"n": ctx.first_line_no})
     return None

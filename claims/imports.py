@@ -40,6 +40,7 @@ from .models import PolicyVersion, Provider, RosterUpload, RosterUploadStatus
 from .roster import RosterFileError, RosterRow, build_template, check_rows, error_fields, read_roster, row_error
 from .selectors import providers_of_clerk
 from .services import ClaimHeader, check_claim_header, create_claim_from_inputs
+from .standard_checks import problems
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +154,14 @@ def _check_all(rows: Sequence[RosterRow], on_progress=None) -> tuple[list[LineIn
     return lines, errors
 
 
+def _standard_errors(checked: ClaimHeader, rows: Sequence[RosterRow], lines: list[LineInput]) -> list[dict]:
+    """The standard's own conditions (claims/standard_checks.py) on the class and on every row,
+    located by row and column; ``lines`` are the rows, all read without error."""
+    fields = checked.fields
+    found = problems(policy=checked.policy, training_start=fields.training_start, training_end=fields.training_end, lines=lines)
+    return [row_error(None if p.index is None else rows[p.index].number, p.field, p.render) for p in found]
+
+
 def roster_template() -> bytes:
     """The template, its variant drop-down filled from the catalogue (S3 renewal …)."""
     variants = set()
@@ -210,6 +219,7 @@ def receive_roster(*, user, header: dict, filename: str, content: bytes) -> Rost
             transaction.on_commit(lambda: import_roster.delay(upload_id))
             return upload
         lines, errors = _check_all(sheet.rows)
+        errors = errors or _standard_errors(checked, sheet.rows, lines)
         if errors:
             raise _rejected(errors)  # rolls back the upload too: nothing is saved
         claim = create_claim_from_inputs(user=user, header=checked, lines=lines, source=_source(upload))
@@ -292,6 +302,7 @@ def _import(*, upload_id: int, mine) -> RosterUpload | None:
     if lost:
         logger.warning("roster upload %s was claimed by another run meanwhile; this run stops", upload_id)
         return None
+    errors = errors or _standard_errors(checked, sheet.rows, lines)
     if errors:
         return _finish_failed(mine, upload_id, errors)
     with transaction.atomic():

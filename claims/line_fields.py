@@ -22,7 +22,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .models import CertificateType, HardshipGroup, Level
+from .models import CertificateType, HardshipGroup, Level, TargetGroup
 from .validators import normalize_resident_id, validate_resident_id
 
 # Kinds of field: how a raw value is parsed, and how each channel shows the field.
@@ -244,6 +244,35 @@ LINE_FIELDS = (
         invalid=gettext_lazy("申领期数须为 1 至 120 之间的整数。"),
         help_text=gettext_lazy("按月或按年发放的标准：申领的月数或年数；留空按 1 期计算"),
         roster_width=10,
+    ),
+    InputField(
+        "target_group",
+        gettext_lazy("人员类别"),
+        CHOICE,
+        required=False,
+        choices=TargetGroup,
+        help_text=gettext_lazy("创业培训（S4）和退役军人培训（S5）的对象类别"),
+        roster_width=20,
+    ),
+    InputField(
+        "discharge_year",
+        gettext_lazy("退役年份"),
+        INT,
+        required=False,
+        min_value=1950,
+        max_value=2100,
+        invalid=gettext_lazy("退役年份须为四位数的年份。"),
+        help_text=gettext_lazy("退役军人培训（S5）：退役的年份，须为培训当年"),
+        roster_width=10,
+    ),
+    InputField(
+        "chief_technician_filed",
+        gettext_lazy("首席技师已备案"),
+        BOOL,
+        required=False,
+        invalid=gettext_lazy("须为 true 或 false。"),
+        help_text=gettext_lazy("企业首席技师技能岗位津贴（S15）：经过备案的企业首席技师"),
+        roster_width=12,
     ),
 )
 LINE_FIELDS_BY_NAME = {field.name: field for field in LINE_FIELDS}

@@ -86,6 +86,17 @@ class AmountRule(models.TextChoices):
     UPLIFT = "uplift", _("在另一标准上上浮")
 
 
+class PricingUnit(models.TextChoices):
+    """What one amount of a standard pays for (RULES.md §3): a person, a person's day, a person's
+    month or year, an enterprise (once per claim), or an item developed (S7: a training package)."""
+
+    PERSON = "person", _("每人")
+    PERSON_DAY = "person_day", _("每人每天")
+    PERSON_PERIOD = "person_period", _("每人每月或每年")
+    ENTERPRISE = "enterprise", _("每家企业（每份申领一次）")
+    ITEM = "item", _("每项")
+
+
 class Period(models.TextChoices):
     MONTH = "month", _("月")
     YEAR = "year", _("年")
@@ -139,6 +150,15 @@ class HardshipGroup(models.TextChoices):
     EMPLOYMENT_DIFFICULTY = "employment_difficulty", _("就业困难人员")
     ZERO_EMPLOYMENT_FAMILY = "zero_employment_family", _("零就业家庭")
     TWO_AFTER_STUDENTS = "two_after_students", _("农村或城市低保家庭“两后生”")
+
+
+class TargetGroup(models.TextChoices):
+    """Who a standard is for, where its text names the people (002 §二(四) S4, §二(五) S5)."""
+
+    MIGRANT_WORKER = "migrant_worker", _("农民工")
+    REGISTERED_POOR = "registered_poor", _("建档立卡贫困人口")
+    COLLEGE_STUDENT = "college_student", _("在校大学生（含技师学院学生）")
+    VETERAN = "veteran", _("退役军人")
 
 
 class Jurisdiction(models.Model):
@@ -249,6 +269,12 @@ class PolicyVersion(models.Model):
     base_policy = models.ForeignKey(SubsidyPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     # Pay the lesser of the computed amount and the stated cost.
     capped_by_cost = models.BooleanField(default=False)
+    # What one amount pays for (per person, per day, per enterprise, per item: claims/pricing.py).
+    unit = models.CharField(_("计价单位"), max_length=20, choices=PricingUnit.choices, default=PricingUnit.PERSON)
+    # "按实际费用、不超过": the line must state the actual cost (claims/standard_checks.py).
+    cost_required = models.BooleanField(_("须填实际费用"), default=False)
+    # S7: at most this many items without a variant (002 §二(六): 十项精品培训包); None: no limit.
+    max_items = models.PositiveSmallIntegerField(_("最多项数"), null=True, blank=True)
     certificate_types = models.JSONField(default=list)
     source = models.CharField(_("依据"), max_length=200, blank=True)
     notes = models.TextField(_("说明"), blank=True)
@@ -310,6 +336,11 @@ class ClaimLine(models.Model):
     hardship_group = models.CharField(_("困难群体类别"), max_length=30, choices=HardshipGroup.choices, blank=True)
     free_training = models.BooleanField(_("免费培训"), default=False)
     periods = models.PositiveSmallIntegerField(_("申领期数"), null=True, blank=True)
+    # Conditions on the person some standards name (claims/standard_checks.py): S4 and S5 target
+    # groups, the year a veteran left the service (S5: of the year), a filed chief technician (S15).
+    target_group = models.CharField(_("人员类别"), max_length=30, choices=TargetGroup.choices, blank=True)
+    discharge_year = models.PositiveSmallIntegerField(_("退役年份"), null=True, blank=True)
+    chief_technician_filed = models.BooleanField(_("首席技师已备案"), default=False)
     amount = models.DecimalField(_("补贴金额"), max_digits=12, decimal_places=2, default=ZERO)
     policy_version = models.ForeignKey(PolicyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     explanation = models.CharField(_("计算说明"), max_length=300, blank=True)

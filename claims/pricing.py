@@ -26,7 +26,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from .models import ZERO, AmountRule, CertificateType, Level, Period, PolicyVersion, SubsidyPolicy
+from .models import ZERO, AmountRule, CertificateType, Level, Period, PolicyVersion, PricingUnit, SubsidyPolicy
 
 ANY_LEVEL = "*"
 CENT = Decimal("0.01")
@@ -415,3 +415,35 @@ def _price_on_base(policy: SubsidyPolicy, version: PolicyVersion, head: str, lin
         return text + _settle_text(gross, line.stated_cost, capped)
 
     return PricedLine(_settle(gross, line.stated_cost, capped), version, _chinese(render))
+
+
+def price_lines(*, policy: SubsidyPolicy, lines: Iterable, versions: VersionBook | None = None) -> list[PricedLine]:
+    """Price a claim's lines, each by its unit (PolicyVersion.unit): a standard paid per person,
+    per day, per month or year or per item prices each line on its own; one paid per enterprise
+    (S13: 最高 2 万元 a qualifying enterprise) pays the claim's lines together at most its cap
+    once: the lines share it in their order, and a line past it is paid what is left."""
+    book = versions if versions is not None else versions_for(policy)
+    priced = [price_line(policy=policy, line=line, versions=book) for line in lines]
+    left: dict[int, Decimal] = {}
+    for price in priced:
+        version = price.version
+        if version is None or version.unit != PricingUnit.ENTERPRISE or price.flags:
+            continue
+        cap = _enterprise_cap(version)
+        if version.pk not in left:
+            left[version.pk] = cap
+        paid = min(price.amount, left[version.pk])
+        if paid != price.amount:
+            values = {"cap": money_text(cap), "amount": money_text(paid)}
+            price.explanation = (
+                price.explanation
+                + _chinese(lambda values=values: _("；按企业计，本申领合计不超过 %(cap)s → %(amount)s") % values)
+            )[:300]
+            price.amount = paid
+        left[version.pk] -= paid
+    return priced
+
+
+def _enterprise_cap(version: PolicyVersion) -> Decimal:
+    """The most a claim is paid under a per-enterprise version: its largest own amount."""
+    return max((Decimal(amount) for amount in (version.amount_by_level or {}).values()), default=ZERO)

@@ -13,6 +13,10 @@ REASONS = {
     "N9": _("同一人培训时间重叠或出勤不足（N9）"),
     # The living allowance during training (S6) claimed for someone outside the hardship groups (002 §二(五)).
     "HARDSHIP": _("不属于困难群体，不享受培训期间生活费补贴（S6）"),
+    # Conditions on the person a standard names (claims/standard_checks.py).
+    "TARGET_GROUP": _("不属于创业培训补贴对象（S4）"),
+    "VETERAN": _("不是当年退役军人（S5）"),
+    "CHIEF_TECHNICIAN": _("不是经过备案的企业首席技师（S15）"),
     "DUP": _("同一申领中学员重复"),
     # S10–S12, S15: periods beyond the standard's limit across the person's claims (002 §三(九)、§三(十一)).
     "PERIODS": _("超过该标准的最长补贴期限（年数或月数）"),

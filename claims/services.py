@@ -18,8 +18,9 @@ from .inputs import ClaimHeaderInput, ErrorCollector, LineInput, parse_header, p
 from .line_fields import LINE_FIELDS
 from .models import ZERO, Claim, ClaimLine, ClaimStatus, Department, LineDecision, Provider, SubsidyPolicy, Trainee
 from .personal_data import encrypt_id_number, id_number_digest, mask_id_number
-from .pricing import price_line, versions_for
+from .pricing import price_lines, versions_for
 from .selectors import providers_of_clerk
+from .standard_checks import condition_flags, problems, with_condition_flags
 
 EDITABLE_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.RETURNED)
 TRAINEE_BATCH = 1000  # digests per IN (…) and rows per INSERT: well under SQLite's variable limit
@@ -102,7 +103,7 @@ def _write_lines(claim: Claim, lines: list[LineInput]) -> None:
     """Replace the claim's lines, priced with the catalogue read once for the claim (versions_for)."""
     claim.lines.all().delete()
     versions = versions_for(claim.policy)
-    priced = [price_line(policy=claim.policy, line=line, versions=versions) for line in lines]
+    priced = price_lines(policy=claim.policy, lines=lines, versions=versions)
     trainee_ids = _trainee_ids_for(lines)
     new_lines = [
         ClaimLine(
@@ -113,12 +114,23 @@ def _write_lines(claim: Claim, lines: list[LineInput]) -> None:
             amount=price.amount,
             policy_version=price.version,
             explanation=price.explanation,
-            flags=price.flags,
+            flags=price.flags + condition_flags(policy=claim.policy, training_start=claim.training_start, line=line),
         )
         for line_no, (line, price, trainee_id) in enumerate(zip(lines, priced, trainee_ids, strict=True), start=1)
     ]
     ClaimLine.objects.bulk_create(new_lines, batch_size=LINE_BATCH)
     refresh_flags(claim=claim)
+
+
+def _refresh_condition_flags(claim: Claim) -> None:
+    """The flags on the person (S4, S5, S15) under the claim's class and standard as they now are."""
+    changed = []
+    for line in claim.lines.all():
+        flags = with_condition_flags(policy=claim.policy, training_start=claim.training_start, line=line)
+        if flags != line.flags:
+            line.flags = flags
+            changed.append(line)
+    ClaimLine.objects.bulk_update(changed, ["flags"], batch_size=LINE_BATCH)
 
 
 def refresh_flags(*, claim: Claim, as_of=None) -> None:
@@ -154,6 +166,13 @@ def line_summary(claim: Claim) -> list[dict]:
     ]
 
 
+def check_standard(*, policy, training_start, training_end, lines, errors: ErrorCollector) -> None:
+    """The standard's own conditions on the class and its lines (claims/standard_checks.py), as
+    errors by path: ``training_end``, ``lines[2].training_days``."""
+    for problem in problems(policy=policy, training_start=training_start, training_end=training_end, lines=lines):
+        errors.add(problem.path, problem.render())
+
+
 @dataclass(frozen=True)
 class ClaimHeader:
     """A claim's header, checked: whose it is, where it goes, under which standard."""
@@ -186,6 +205,15 @@ def create_claim(*, user, data: dict, refused: dict | None = None) -> Claim:
     errors = ErrorCollector(refused)
     header = check_claim_header(user=user, data=data, errors=errors)
     lines = parse_lines(data.get("lines"), errors)
+    if not errors:
+        fields = header.fields
+        check_standard(
+            policy=header.policy,
+            training_start=fields.training_start,
+            training_end=fields.training_end,
+            lines=lines,
+            errors=errors,
+        )
     if errors:
         raise InvalidInput(_("申领信息有误，未保存。"), fields=errors.fields)
     return create_claim_from_inputs(user=user, header=header, lines=lines)
@@ -273,6 +301,15 @@ def update_claim(*, user, claim: Claim, data: dict, refused: dict | None = None)
     department, policy = _resolve_department_and_policy(data=merged, jurisdiction=claim.jurisdiction, errors=errors)
     header = parse_header(merged, errors)
     lines = parse_lines(data["lines"], errors) if "lines" in data else None
+    if not errors:
+        # The lines given, or the claim's own lines under a changed class or standard.
+        check_standard(
+            policy=policy,
+            training_start=header.training_start,
+            training_end=header.training_end,
+            lines=lines if lines is not None else list(claim.lines.order_by("line_no")),
+            errors=errors,
+        )
     if errors:
         raise InvalidInput(_("申领信息有误，未保存。"), fields=errors.fields)
     before = _header_fields(claim)
@@ -282,6 +319,8 @@ def update_claim(*, user, claim: Claim, data: dict, refused: dict | None = None)
     claim.save()
     if lines is not None:
         _write_lines(claim, lines)
+    else:
+        _refresh_condition_flags(claim)
     after = _header_fields(claim)
     record_event(
         actor=user,

@@ -17,11 +17,12 @@ import datetime
 from dataclasses import dataclass
 
 from claims.catalogue import VersionTerms
-from claims.models import AmountRule, CertificateType, Level, Payee, Period, PolicyCategory
+from claims.models import AmountRule, CertificateType, Level, Payee, Period, PolicyCategory, PricingUnit
 
 L = Level
 C = CertificateType
 R = AmountRule
+U = PricingUnit
 UP_TO_SENIOR = [L.APPRENTICE, L.JUNIOR, L.INTERMEDIATE, L.SENIOR]
 HIGH_SKILL = [L.SENIOR, L.TECHNICIAN, L.SENIOR_TECHNICIAN, L.PRINCIPAL_TECHNICIAN, L.CHIEF_TECHNICIAN]
 ANY = "*"
@@ -61,6 +62,9 @@ def _terms(
     base="",
     capped=False,
     notes="",
+    unit=PricingUnit.PERSON,
+    cost_required=False,
+    max_items=None,
 ) -> VersionTerms:
     return VersionTerms(
         valid_from=None,
@@ -75,6 +79,9 @@ def _terms(
         certificate_types=[str(value) for value in certificates],
         source=source,
         notes=notes,
+        unit=str(unit),
+        cost_required=cost_required,
+        max_items=max_items,
     )
 
 
@@ -93,6 +100,7 @@ STANDARDS = [
             _each(UP_TO_SENIOR, "3500.00"),
             certificates=[C.QUALIFICATION, C.SKILL_LEVEL, C.SPECIAL_ABILITY],
             source="002 §二(一)",
+            cost_required=True,
             notes="培训补贴和一次性鉴定补贴合计，每人不超过 3500 元。",
         ),
         later=(
@@ -115,6 +123,7 @@ STANDARDS = [
             base="S1",
             capped=True,
             source="002 §二(一)",
+            cost_required=True,
             notes="不超过相同相近职业资格培训补贴标准（S1，同一等级、同一日期）的 50%。",
         ),
     ),
@@ -161,6 +170,7 @@ STANDARDS = [
             R.PER_DAY,
             {ANY: "50.00"},
             source="002 §二(五)",
+            unit=U.PERSON_DAY,
             notes="建档立卡低收入农户家庭劳动力、就业困难人员、零就业家庭成员、农村及城市低保家庭“两后生”，每人每天 50 元。",
         ),
     ),
@@ -174,6 +184,8 @@ STANDARDS = [
             {ANY: "50000.00"},
             variants={"assessment_standard": "10000.00"},
             source="002 §二(六)",
+            unit=U.ITEM,
+            max_items=10,
             notes="培训包（含题库）每项 5 万元；专项职业能力考核规范（类型 assessment_standard）每项 1 万元。",
         ),
     ),
@@ -197,7 +209,11 @@ STANDARDS = [
         PolicyCategory.ABROAD,
         Payee.PROVIDER,
         _terms(
-            R.CAP, _each(HIGH_SKILL, "50000.00"), source="002 §二(八)", notes="选派高技能人才，不超过 1 个月，每人最高 5 万元。"
+            R.CAP,
+            _each(HIGH_SKILL, "50000.00"),
+            source="002 §二(八)",
+            cost_required=True,
+            notes="选派高技能人才，不超过 1 个月，每人最高 5 万元。",
         ),
     ),
     DemoStandard(
@@ -212,6 +228,8 @@ STANDARDS = [
             max_periods=2,
             capped=True,
             source="002 §三(九)",
+            unit=U.PERSON_PERIOD,
+            cost_required=True,
             notes="每人每年不低于 4000 元（低于 4000 元按实补贴）、不高于 6000 元，不超过 2 年："
             "按实际费用补贴，每年最高 6000 元。",
         ),
@@ -228,6 +246,8 @@ STANDARDS = [
             max_periods=1,
             capped=True,
             source="002 §三(九)",
+            unit=U.PERSON_PERIOD,
+            cost_required=True,
             notes="一般按学徒月实习津贴标准确定，每人每年不高于 3000 元，不超过 1 年。",
         ),
     ),
@@ -242,6 +262,7 @@ STANDARDS = [
             period=Period.YEAR,
             max_periods=2,
             source="002 §三(九)",
+            unit=U.PERSON_PERIOD,
             notes="每人每年 5000 元，不超过 2 年。",
         ),
     ),
@@ -250,7 +271,7 @@ STANDARDS = [
         "企业岗位练兵、技能竞赛",
         PolicyCategory.CONTESTS,
         Payee.ENTERPRISE,
-        _terms(R.CAP, {ANY: "20000.00"}, source="002 §三(十)", notes="按企业计，符合条件的企业最高 2 万元。"),
+        _terms(R.CAP, {ANY: "20000.00"}, source="002 §三(十)", unit=U.ENTERPRISE, notes="按企业计，符合条件的企业最高 2 万元。"),
     ),
     DemoStandard(
         "S14",
@@ -276,6 +297,7 @@ STANDARDS = [
             period=Period.MONTH,
             max_periods=36,
             source="002 §三(十一)",
+            unit=U.PERSON_PERIOD,
             notes="经备案的企业首席技师，每人每月 1000 元，最多 3 年（36 个月）。",
         ),
     ),
@@ -291,6 +313,7 @@ STANDARDS = [
             base="S1",
             capped=True,
             source="002 §三(十二)",
+            cost_required=True,
             notes="参照同类职业（工种）补贴标准（S1）上浮，上浮幅度不超过 30%；仅限 2021 年底前。",
         ),
         carried_on=False,
@@ -305,6 +328,7 @@ STANDARDS = [
             {L.JUNIOR: "1000.00", L.INTERMEDIATE: "1500.00", L.SENIOR: "2000.00"},
             certificates=[C.QUALIFICATION, C.SKILL_LEVEL],
             source="002 §三(十三)",
+            cost_required=True,
             notes="经备案的行业技能鉴定证书，初级、中级、高级分别不超过 1000、1500、2000 元；已享受免费培训的不重复享受。",
         ),
     ),
@@ -318,6 +342,7 @@ STANDARDS = [
             {L.TECHNICIAN: "4500.00", L.SENIOR_TECHNICIAN: "6000.00"},
             certificates=[C.QUALIFICATION, C.SKILL_LEVEL],
             source="002 §三(十三)",
+            cost_required=True,
             notes="行动期间技师从最高 2500 元提高到 4500 元，高级技师从最高 3500 元提高到 6000 元。",
         ),
     ),

@@ -29,7 +29,7 @@ from .test_payment_results import csv_file, released_batch, result_rows
 TODAY = datetime.date.today()
 
 
-def enterprise_line(*, periods: int, cost: str, certificate_date=THIS_YEAR, occupation="数控车工") -> dict:
+def enterprise_line(*, periods: int, cost: str, certificate_date=THIS_YEAR, occupation="数控车工", **extra) -> dict:
     """王芳's line of a per-year or per-month standard (S10–S12, S15): any certificate type."""
     return line(
         PERSON,
@@ -41,6 +41,7 @@ def enterprise_line(*, periods: int, cost: str, certificate_date=THIS_YEAR, occu
         certificate_date=certificate_date.isoformat(),
         periods=periods,
         stated_cost=cost,
+        **extra,
     )
 
 
@@ -50,7 +51,10 @@ def s10(demo, *, n: int, periods: int = 1, cost: str = "6000.00", certificate_da
 
 
 def s15(demo, *, n: int, months: int) -> Claim:
-    return submitted(demo["provider_clerk"], [enterprise_line(periods=months, cost=None)], n=n, policy="S15")
+    # A filed chief technician (S15's condition, checked by claims/standard_checks.py).
+    return submitted(
+        demo["provider_clerk"], [enterprise_line(periods=months, cost=None, chief_technician_filed=True)], n=n, policy="S15"
+    )
 
 
 # --------------------------------------------------------------------------- 1. period limits across claims
@@ -252,7 +256,10 @@ def test_five_concurrent_chief_technician_years_for_one_person_leave_three_subsi
     from .test_concurrency import Gate, join_all, run_at_once, wait_for_postgres_lock_waiters
 
     clerk = demo["provider_clerk"]
-    drafts = [draft(clerk, [enterprise_line(periods=12, cost=None)], n=n, policy="S15") for n in range(1, 6)]
+    drafts = [
+        draft(clerk, [enterprise_line(periods=12, cost=None, chief_technician_filed=True)], n=n, policy="S15")
+        for n in range(1, 6)
+    ]
     person = Trainee.objects.get(id_number_digest=id_number_digest(PERSON))
 
     def lock_person():

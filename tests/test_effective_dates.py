@@ -35,7 +35,10 @@ def technician_claim(demo, certificate_date: datetime.date):
         certificate_date=certificate_date.isoformat(),
         stated_cost="5000.00",
     )
-    return create_claim(user=demo["provider_clerk"], data=claim_data(lines=[row], policy="S18"))
+    # The class ends before the certificate (a certificate follows its training: claims/standard_checks.py).
+    start, end = certificate_date - datetime.timedelta(days=40), certificate_date - datetime.timedelta(days=20)
+    data = claim_data(lines=[row], policy="S18", training_start=start.isoformat(), training_end=end.isoformat())
+    return create_claim(user=demo["provider_clerk"], data=data)
 
 
 def test_version_one_of_the_002_standards_starts_on_its_date_of_issue(demo):

@@ -70,8 +70,20 @@ def person_line(occupation: str, *, level="senior", certificate_date=THIS_YEAR, 
     )
 
 
+def period_before(lines, n: int) -> dict:
+    """period(n), or for a certificate dated before it, the n-th 25-day class ending before the
+    certificate (a certificate is obtained after its training: claims/standard_checks.py)."""
+    dates = period(n)
+    earliest = min(datetime.date.fromisoformat(line["certificate_date"]) for line in lines)
+    if earliest >= datetime.date.fromisoformat(dates["training_start"]):
+        return dates
+    start = earliest - datetime.timedelta(days=26 + 30 * n)
+    return {"training_start": start.isoformat(), "training_end": (start + datetime.timedelta(days=25)).isoformat()}
+
+
 def draft(user, lines, *, n: int, policy="S3", department="WL-YJJ", **header) -> Claim:
-    data = claim_data(lines=lines, policy=policy, department=department, class_name=f"班级 {n}", **period(n), **header)
+    dates = {} if "training_start" in header else period_before(lines, n)
+    data = claim_data(lines=lines, policy=policy, department=department, class_name=f"班级 {n}", **dates, **header)
     return create_claim(user=user, data=data)
 
 

@@ -116,6 +116,9 @@ def test_every_field_a_line_is_given_is_stored_and_shown_back_on_the_edit_form(d
         hardship_group="employment_difficulty",
         free_training=True,
         periods=2,
+        target_group="veteran",
+        discharge_year=2025,
+        chief_technician_filed=True,
     )
     claim = create_claim_service(user=demo["provider_clerk"], data=claim_data(lines=[every]))
     stored = claim.lines.select_related("trainee").get()

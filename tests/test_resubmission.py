@@ -73,7 +73,7 @@ def test_switching_from_s3_to_s9_after_an_hr_return_goes_to_the_department(demo)
     returned_by(demo["hr_reviewer"], claim)
 
     claim = corrected_and_resubmitted(
-        demo, claim, policy="S9", lines=[line(resident_id(3), "王五", certificate_number="J-2026-0001", stated_cost=None)]
+        demo, claim, policy="S9", lines=[line(resident_id(3), "王五", certificate_number="J-2026-0001", stated_cost="50000.00")]
     )
     assert claim.total == Decimal("50000.00")
     assert claim.status == ClaimStatus.DEPARTMENT_REVIEW
@@ -181,7 +181,7 @@ def test_a_claim_returned_by_the_department_goes_back_to_the_department(demo):
 def at_hr_head(demo):
     """Three senior technicians abroad under S9: 3 × 50,000 = 150,000, over the seed's HR-head
     line of 100,000."""
-    lines = [line(resident_id(n), f"学员{n}", certificate_number=f"J-2026-000{n}", stated_cost=None) for n in (1, 2, 3)]
+    lines = [line(resident_id(n), f"学员{n}", certificate_number=f"J-2026-000{n}", stated_cost="50000.00") for n in (1, 2, 3)]
     claim = at_hr_review(demo, claim_data(policy="S9", class_name="金蓝领境外研修 2026", lines=lines))
     assert claim.total == Decimal("150000.00")
     decide_task(user=demo["hr_reviewer"], task_id=open_task(claim).pk, decision="approve")
@@ -195,7 +195,7 @@ def s9_lines(**line_2):
         line(
             resident_id(n),
             f"学员{n}",
-            **{"certificate_number": f"J-2026-000{n}", "stated_cost": None, **(line_2 if n == 2 else {})},
+            **{"certificate_number": f"J-2026-000{n}", "stated_cost": "50000.00", **(line_2 if n == 2 else {})},
         )
         for n in (1, 2, 3)
     ]
