@@ -190,6 +190,14 @@ class FlagSerializer(serializers.Serializer):
 class ClaimLineSerializer(serializers.ModelSerializer):
     trainee = serializers.CharField(source="trainee.id_number_masked", read_only=True, help_text="masked resident ID number")
     trainee_name = serializers.CharField(source="trainee.name", read_only=True)
+    occupation = serializers.CharField(
+        source="occupation.name", read_only=True, help_text="the occupation's name in the occupation table"
+    )
+    occupation_code = serializers.CharField(
+        source="occupation.code",
+        read_only=True,
+        help_text="the occupation's code in the national occupational classification (6-31-01-03: 电工)",
+    )
     level = serializers.ChoiceField(choices=Level.choices, read_only=True)
     certificate_type = serializers.ChoiceField(choices=CertificateType.choices, read_only=True)
     stated_cost = money(allow_null=True)
@@ -213,9 +221,11 @@ class ClaimLineSerializer(serializers.ModelSerializer):
             "trainee",
             "trainee_name",
             "occupation",
+            "occupation_code",
             "level",
             "certificate_type",
             "certificate_number",
+            "certificate_issuer",
             "certificate_date",
             "training_days",
             "stated_cost",

@@ -86,7 +86,7 @@ def with_lines(queryset):
         .prefetch_related(
             Prefetch(
                 "lines",
-                queryset=ClaimLine.objects.select_related("trainee", "policy_version__policy")
+                queryset=ClaimLine.objects.select_related("trainee", "occupation", "policy_version__policy")
                 .prefetch_related("overrides")
                 .annotate(batch_number=latest_batch_number()),
             )

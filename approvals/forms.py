@@ -211,7 +211,7 @@ def line_formset(*, data=None, claim: Claim | None = None, blank_rows: int = 3) 
     """Rows of the claim (masked ID as placeholder), or blank rows for a new claim."""
     initial = []
     if claim is not None:
-        for line in claim.lines.select_related("trainee"):
+        for line in claim.lines.select_related("trainee", "occupation"):
             initial.append(
                 {
                     "existing": line.line_no,

@@ -103,7 +103,9 @@ def inbox(request):
 def _lines_of(claim) -> list:
     """The claim's lines as the pages show them, each with its flags in the active language
     and their overrides (``line.shown_flags``)."""
-    lines = list(claim.lines.select_related("trainee", "policy_version__policy").prefetch_related("overrides__overridden_by"))
+    lines = list(
+        claim.lines.select_related("trainee", "occupation", "policy_version__policy").prefetch_related("overrides__overridden_by")
+    )
     payments = line_payment_info([line.pk for line in lines])  # batch and return reason, one query
     recovery = recoveries_of_lines([line.pk for line in lines])
     for line in lines:

@@ -127,6 +127,7 @@ def create_fixtures(*, claims: int, lines_per_claim: int) -> int:
         SubsidyPolicy,
         Trainee,
     )
+    from claims.occupations import resolve_occupation
     from claims.personal_data import encrypt_id_number
     from payments.models import Allocation, FundAccount, PayeeAccount
     from payments.services.payees import mask_account_number
@@ -200,6 +201,7 @@ def create_fixtures(*, claims: int, lines_per_claim: int) -> int:
             batch_size=CHUNK,
         )
         lines = []
+        electrician = resolve_occupation("低压电工")  # seed_demo's occupation table: 电工
         for n, claim in enumerate(claim_rows):
             for j in range(lines_per_claim):
                 serial = n * lines_per_claim + j
@@ -209,10 +211,11 @@ def create_fixtures(*, claims: int, lines_per_claim: int) -> int:
                         claim=claim,
                         line_no=j + 1,
                         trainee=trainee,
-                        occupation="低压电工",
+                        occupation=electrician,
                         level="junior",
                         certificate_type="special_operation",
                         certificate_number=f"B{serial:010d}",
+                        certificate_key=f"B{serial:010d}",
                         certificate_date=today,
                         training_days=10,
                         amount=LINE_AMOUNT,

@@ -5,7 +5,7 @@ from django.contrib import admin
 
 from audit.admin import ReadOnlyAdmin
 
-from .models import Claim, ClaimLine, Department, Jurisdiction, PolicyVersion, Provider, SubsidyPolicy
+from .models import Claim, ClaimLine, Department, Jurisdiction, Occupation, PolicyVersion, Provider, SubsidyPolicy
 
 
 class ClaimLineInline(admin.TabularInline):
@@ -79,3 +79,11 @@ class SubsidyPolicyAdmin(ReadOnlyAdmin):
     list_display = ("code", "name", "category", "payee", "jurisdiction")
     list_filter = ("jurisdiction", "category", "payee")
     inlines = [PolicyVersionInline]
+
+
+@admin.register(Occupation)
+class OccupationAdmin(ReadOnlyAdmin):
+    """The occupation table; written by claims.occupations.ensure_occupation (its lookup keys with it)."""
+
+    list_display = ("code", "name", "aliases", "active")
+    search_fields = ("code", "name")

@@ -13,15 +13,17 @@ check lives in pricing alone.
 Codes owned here: DUP, E2, E3, N3, N2, N9, HARDSHIP (living allowance, S6, without a
 hardship group), E9, PERIODS (the periods of a per-month or per-year standard, S10–S12
 and S15, across all of a person's claims) and FRAUD (an earlier subsidy of the person
-recovered in full for fraud, for HR; it blocks nothing). ``check_claim`` recomputes them for every line of a claim:
+recovered in full for fraud, for HR; it blocks nothing), and CERT_DUP (a certificate already
+claimed on another line: one certificate is paid once, whoever's line it is;
+claims/certificates.py says what identifies one). ``check_claim`` recomputes them for every line of a claim:
 when it is drafted or edited (the flags it would get if submitted now), on submission and
 resubmission, and at each review step (another claim may have used the quota meanwhile).
 
 What counts against a person's quota, repeat and period rules (docs/rules.md, "what counts
 and why"): the lines of claims submitted and not rejected or withdrawn, that are not
 rejected themselves, not recovered in full (payment status recovered: the person in the
-end received nothing), and not blocked by an active (not overridden) E2, E3, N3 or PERIODS
-flag; by the calendar year of the certificate date, across every provider. Only training
+end received nothing), and not blocked by an active (not overridden) E2, E3, N3, PERIODS or
+CERT_DUP flag; by the calendar year of the certificate date, across every provider. Only training
 subsidies (TRAINING_SUBSIDY_CATEGORIES, claims/models.py) are trainings for E2, E3 and N3;
 the period rule counts the lines of the same standard.
 """
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone, translation
 
+from .certificates import Certificate, lock_certificates
 from .models import (
     TRAINING_SUBSIDY_CATEGORIES,
     Claim,
@@ -50,7 +53,7 @@ from .models import (
 # Claims whose lines do not count: not submitted (yet), or out of the running.
 NOT_COUNTING_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN)
 # A line blocked by one of these (not overridden) does not use the person's quota or periods.
-BLOCKING_CODES = frozenset({"E2", "E3", "N3", "PERIODS"})
+BLOCKING_CODES = frozenset({"E2", "E3", "N3", "PERIODS", "CERT_DUP"})
 # Lines recovered in full: the person in the end received nothing (docs/rules.md, "what counts and why").
 NOT_COUNTING_PAYMENT_STATES = (PaymentStatus.RECOVERED,)
 # The mark of a line recovered in full for fraud (set by payments' recovery service through
@@ -167,7 +170,7 @@ class Record:
     """A line that counts against a person's quota: of another claim, or earlier in this one."""
 
     claim_number: str
-    occupation: str
+    occupation: str  # the occupation's code (claims.models.Occupation)
     level: str
     year: int
     policy_id: int | None = None
@@ -189,6 +192,10 @@ class LineContext:
     periods_used: list[tuple[str, int, int]] = field(default_factory=list)
     # Numbers of the trainee's claims with a line recovered in full for fraud (FRAUD).
     recovered_for_fraud: list[str] = field(default_factory=list)
+    # Where the line's certificate was claimed already (CERT_DUP): earlier lines of this claim
+    # (their numbers), other claims (their numbers).
+    certificate_lines: list[int] = field(default_factory=list)
+    certificate_claims: list[str] = field(default_factory=list)
 
     @property
     def is_training(self) -> bool:
@@ -203,12 +210,8 @@ class LineContext:
 
     @property
     def occupation(self) -> str:
-        return normalize_occupation(self.line.occupation)
-
-
-def normalize_occupation(occupation: str) -> str:
-    """养老护理员 and "养老 护理员 " are one occupation."""
-    return "".join((occupation or "").split()).casefold()
+        """The occupation's code: 电工 and 低压电工作业 are one occupation (claims/occupations.py)."""
+        return self.line.occupation.code
 
 
 # --------------------------------------------------------------------------- the rules
@@ -245,7 +248,7 @@ def _same_occupation_and_level(ctx: LineContext) -> Finding | None:
     ]
     if same:
         return Finding(
-            {"occupation": ctx.line.occupation, "level": _level_label(ctx.line.level)}, tuple(r.claim_number for r in same)
+            {"occupation": ctx.line.occupation.name, "level": _level_label(ctx.line.level)}, tuple(r.claim_number for r in same)
         )
     return None
 
@@ -258,7 +261,7 @@ def _lower_after_higher(ctx: LineContext) -> Finding | None:
     if higher:
         highest = max(higher, key=lambda record: LEVEL_RANK[record.level])
         return Finding(
-            {"occupation": ctx.line.occupation, "higher": _level_label(highest.level)}, tuple(r.claim_number for r in higher)
+            {"occupation": ctx.line.occupation.name, "higher": _level_label(highest.level)}, tuple(r.claim_number for r in higher)
         )
     return None
 
@@ -341,6 +344,20 @@ def _personal_certificate_after_free_training(ctx: LineContext) -> Finding | Non
     return None
 
 
+def _certificate_claimed_already(ctx: LineContext) -> Finding | None:
+    if not ctx.certificate_lines and not ctx.certificate_claims:
+        return None
+    lines_zh = [f"本申领第 {n} 行" for n in ctx.certificate_lines]
+    lines_en = [f"line {n} of this claim" for n in ctx.certificate_lines]
+    return Finding(
+        {
+            "number": ctx.line.certificate_number,
+            "where": Bilingual("、".join(lines_zh + ctx.certificate_claims), ", ".join(lines_en + ctx.certificate_claims)),
+        },
+        tuple(ctx.certificate_claims),
+    )
+
+
 QUOTA_SOURCE = "000 §二(三), 001 §13, 002 §五(十九), 004 §四"
 
 RULES: tuple[Rule, ...] = (
@@ -413,6 +430,11 @@ RULES: tuple[Rule, ...] = (
         "该学员的补贴曾因虚假培训、套取骗取被全额追回，请人社局核实本行：%(related)s。",
         "A subsidy of this trainee was recovered in full for fraud; HR to check this line: %(related)s.",
         _earlier_subsidy_recovered_for_fraud,
+        "CERT_DUP",
+        "002 §五(十九), 004 §五(三)",
+        "证书 %(number)s 已申领过补贴（同一证书只补贴一次）：%(where)s。",
+        "Certificate %(number)s was claimed already (a certificate is subsidised once): %(where)s.",
+        _certificate_claimed_already,
     ),
 )
 RULES_BY_CODE = {rule.code: rule for rule in RULES}
@@ -480,7 +502,7 @@ def _other_lines(claim: Claim):
         .values(
             "pk",
             "trainee_id",
-            "occupation",
+            "occupation__code",
             "level",
             "certificate_date",
             "flags",
@@ -522,13 +544,14 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
     locks the claim's people first, so that two claims for one person submitted or reviewed
     at the same moment are counted one after the other. Call it inside the transaction that
     submits or decides."""
-    lines = list(claim.lines.select_related("policy_version").order_by("line_no"))
+    lines = list(claim.lines.select_related("policy_version", "occupation").order_by("line_no"))
     if not lines:
         return []
     if lock is None:
         lock = claim.status != ClaimStatus.DRAFT
     if lock:
         lock_trainees(claim)
+        lock_certificates(line.certificate_key for line in lines)
     as_of = as_of or _claim_date(claim)
     category = claim.policy.category
     is_training = category in TRAINING_SUBSIDY_CATEGORIES
@@ -558,7 +581,7 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
             history[other["trainee_id"]].append(
                 Record(
                     other["claim__number"],
-                    normalize_occupation(other["occupation"]),
+                    other["occupation__code"],
                     other["level"],
                     other["certificate_date"].year,
                     other["claim__policy_id"],
@@ -569,6 +592,8 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
                 (other["claim__number"], periods_claimed(other["periods"]), other["certificate_date"].year)
             )
 
+    certificates = _certificates_elsewhere(claim, lines) if is_training else []
+    seen: list[tuple[Certificate, int]] = []  # this claim's counting lines so far (CERT_DUP)
     first_line_no: dict[int, int] = {}
     changed = []
     for line in lines:
@@ -583,6 +608,8 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
             first_line_no=first_line_no[line.trainee_id],
             periods_used=list(periods_used[line.trainee_id]),
             recovered_for_fraud=list(dict.fromkeys(recovered_for_fraud[line.trainee_id])),
+            certificate_lines=[n for certificate, n in seen if certificate.same_as(_certificate(line))],
+            certificate_claims=[number for certificate, number in certificates if certificate.same_as(_certificate(line))],
         )
         flags = [flag for flag in line.flags if flag.get("code") not in ENGINE_CODES]
         for rule in RULES:
@@ -597,6 +624,7 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
             decision=line.decision, payment_status=line.payment_status, flags=flags, overridden=overridden.get(line.pk, set())
         ):
             if is_training:
+                seen.append((_certificate(line), line.line_no))
                 history[line.trainee_id].append(
                     Record(claim.number, ctx.occupation, line.level, line.certificate_date.year, claim.policy_id)
                 )
@@ -604,3 +632,56 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
     if changed:
         ClaimLine.objects.bulk_update(changed, ["flags"])
     return changed
+
+
+# --------------------------------------------------------------------------- certificates (CERT_DUP)
+
+
+def _certificate(line: ClaimLine) -> Certificate:
+    return Certificate.of(number=line.certificate_number, issuer=line.certificate_issuer, type=line.certificate_type)
+
+
+def _certificates_elsewhere(claim: Claim, lines: list[ClaimLine]) -> list[tuple[Certificate, str]]:
+    """The certificates of the lines of other claims, anyone's, with a number of this claim's
+    lines, that count (as for the quota, ``_counts``: submitted and not rejected or withdrawn,
+    the line not rejected, not recovered in full and not blocked; training subsidies only:
+    the living allowance, paid for the days of a training and not for its certificate, neither
+    counts nor is counted), with their claim's number."""
+    others = list(
+        ClaimLine.objects.filter(certificate_key__in={line.certificate_key for line in lines})
+        .exclude(claim_id=claim.pk)
+        .exclude(decision=LineDecision.REJECT)
+        .exclude(claim__status__in=NOT_COUNTING_STATUSES)
+        .filter(claim__policy__category__in=TRAINING_SUBSIDY_CATEGORIES)
+        .order_by("claim__submitted_at", "claim_id", "line_no")
+        .values(
+            "pk",
+            "certificate_number",
+            "certificate_issuer",
+            "certificate_type",
+            "flags",
+            "decision",
+            "payment_status",
+            "claim__number",
+        )
+    )
+    overridden: dict[int, set[str]] = defaultdict(set)
+    for line_id, code in FlagOverride.objects.filter(line_id__in=[other["pk"] for other in others]).values_list(
+        "line_id", "code"
+    ):
+        overridden[line_id].add(code)
+    return [
+        (
+            Certificate.of(
+                number=other["certificate_number"], issuer=other["certificate_issuer"], type=other["certificate_type"]
+            ),
+            other["claim__number"],
+        )
+        for other in others
+        if _counts(
+            decision=other["decision"],
+            payment_status=other["payment_status"],
+            flags=other["flags"],
+            overridden=overridden[other["pk"]],
+        )
+    ]

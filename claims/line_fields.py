@@ -13,6 +13,7 @@ Python value, or raises ``ValidationError`` with the messages the users read.
 """
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -22,7 +23,8 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .models import CertificateType, HardshipGroup, Level, TargetGroup
+from .models import CertificateType, HardshipGroup, Level, Occupation, TargetGroup
+from .occupations import resolve_occupation
 from .validators import normalize_resident_id, validate_resident_id
 
 # Kinds of field: how a raw value is parsed, and how each channel shows the field.
@@ -60,6 +62,11 @@ class InputField:
     stored_as: str | None = ""
     roster_width: int = 12  # the column's width in the roster template, in characters
     roster_aliases: tuple[str, ...] = ()  # other header titles a roster may use for the column
+    # TEXT: what the parsed text stands for (the occupation it names), or ValidationError;
+    # ``resolves_to`` is its type. The line stores it; ``shown_as`` reads its text back.
+    resolve: Callable[[str], object] | None = None
+    resolves_to: type | None = None
+    shown_as: str | None = None  # a dotted path from the line, for the edit form (default: stored_as)
 
     def __post_init__(self):
         assert self.kind in KINDS, self.kind
@@ -68,6 +75,8 @@ class InputField:
     @property
     def python_type(self) -> type:
         """The type of the parsed value, as the typed input (``LineInput``) declares it."""
+        if self.resolves_to is not None:
+            return self.resolves_to
         base = {ID_NUMBER: str, TEXT: str, CHOICE: str, DATE: datetime.date, INT: int, DECIMAL: Decimal, BOOL: bool}[self.kind]
         return base | None if self.empty is None and not self.required else base
 
@@ -79,7 +88,7 @@ class InputField:
     def stored_value(self, line):
         """The value stored on a claim line, as the edit form shows it (``stored_as``)."""
         value = line
-        for attribute in (self.stored_as or self.name).split("."):
+        for attribute in (self.shown_as or self.stored_as or self.name).split("."):
             value = getattr(value, attribute)
         return value
 
@@ -104,7 +113,7 @@ class InputField:
         value = str(value).strip()
         if self.max_length is not None and len(value) > self.max_length:
             raise ValidationError(_("不能超过 %(n)d 个字符。") % {"n": self.max_length})
-        return value
+        return self.resolve(value) if self.resolve is not None else value
 
     def _parse_choice(self, value) -> str:
         value = str(value).strip()
@@ -181,7 +190,17 @@ LINE_FIELDS = (
         roster_aliases=("身份证号", "公民身份号码"),
     ),
     InputField("name", gettext_lazy("姓名"), TEXT, max_length=50, stored_as="trainee.name"),
-    InputField("occupation", gettext_lazy("职业（工种）"), TEXT, max_length=100, roster_width=16),
+    InputField(
+        "occupation",
+        gettext_lazy("职业（工种）"),
+        TEXT,
+        max_length=100,
+        help_text=gettext_lazy("国家职业分类大典中的职业（工种）名称或其别名，如“电工”“低压电工作业”"),
+        roster_width=16,
+        resolve=resolve_occupation,
+        resolves_to=Occupation,
+        shown_as="occupation.name",
+    ),
     InputField("level", gettext_lazy("等级"), CHOICE, choices=Level, roster_width=10),
     InputField("certificate_type", gettext_lazy("证书类型"), CHOICE, choices=CertificateType, roster_width=20),
     InputField("certificate_number", gettext_lazy("证书编号"), TEXT, max_length=60, roster_width=18),
@@ -273,6 +292,15 @@ LINE_FIELDS = (
         invalid=gettext_lazy("须为 true 或 false。"),
         help_text=gettext_lazy("企业首席技师技能岗位津贴（S15）：经过备案的企业首席技师"),
         roster_width=12,
+    ),
+    InputField(
+        "certificate_issuer",
+        gettext_lazy("发证机构"),
+        TEXT,
+        required=False,
+        max_length=100,
+        help_text=gettext_lazy("证书的发证机构（与证书编号一起识别一张证书）；留空按“发证机构未填”处理"),
+        roster_width=20,
     ),
 )
 LINE_FIELDS_BY_NAME = {field.name: field for field in LINE_FIELDS}

@@ -292,6 +292,35 @@ class PolicyVersion(models.Model):
         return f"{self.policy.code} v{self.version}"
 
 
+class Occupation(models.Model):
+    """An occupation (工种) of the national occupational classification (《中华人民共和国职业分类大典》),
+    by its code (6-31-01-03 电工). A claim line names one; rules that compare occupations (E3, N3)
+    compare codes. Lines may write the name or one of its aliases (claims/occupations.py)."""
+
+    code = models.CharField(_("职业编码"), max_length=30, unique=True)
+    name = models.CharField(_("职业（工种）名称"), max_length=100)
+    # Other names the same occupation goes by on rosters and certificates (低压电工作业 → 电工).
+    aliases = models.JSONField(_("别名"), default=list, blank=True)
+    # Not accepted on new lines when inactive (kept for the lines that name it).
+    active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("职业（工种）")
+        verbose_name_plural = _("职业（工种）")
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+
+class OccupationKey(models.Model):
+    """A normalised name or alias of an occupation (claims.occupations.occupation_key): the index
+    a line's occupation text is resolved by. One key names one occupation."""
+
+    key = models.CharField(max_length=100, unique=True)
+    occupation = models.ForeignKey(Occupation, on_delete=models.CASCADE, related_name="keys")
+
+
 class Claim(models.Model):
     number = models.CharField(_("申领编号"), max_length=30, unique=True)
     jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="claims")
@@ -323,10 +352,14 @@ class ClaimLine(models.Model):
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="lines")
     line_no = models.PositiveIntegerField(_("行号"))
     trainee = models.ForeignKey(Trainee, on_delete=models.PROTECT, related_name="claim_lines")
-    occupation = models.CharField(_("职业（工种）"), max_length=100)
+    occupation = models.ForeignKey(Occupation, on_delete=models.PROTECT, related_name="+", verbose_name=_("职业（工种）"))
     level = models.CharField(_("等级"), max_length=30, choices=Level.choices)
     certificate_type = models.CharField(_("证书类型"), max_length=30, choices=CertificateType.choices)
     certificate_number = models.CharField(_("证书编号"), max_length=60)
+    # Who issued the certificate (blank: not given); with the number it identifies the certificate (CERT_DUP).
+    certificate_issuer = models.CharField(_("发证机构"), max_length=100, blank=True)
+    # The number normalised (claims.certificates.certificate_key): how lines naming one certificate are found.
+    certificate_key = models.CharField(max_length=120, blank=True, db_index=True, editable=False)
     certificate_date = models.DateField(_("发证日期"))
     training_days = models.PositiveIntegerField(_("培训天数"))
     stated_cost = models.DecimalField(_("实际培训费用"), max_digits=12, decimal_places=2, null=True, blank=True)

@@ -20,6 +20,8 @@ REASONS = {
     "DUP": _("同一申领中学员重复"),
     # S10–S12, S15: periods beyond the standard's limit across the person's claims (002 §三(九)、§三(十一)).
     "PERIODS": _("超过该标准的最长补贴期限（年数或月数）"),
+    # One certificate (issuer and number, claims/certificates.py) on a second line that counts.
+    "CERT_DUP": _("同一证书已申领过补贴"),
     "NO_STANDARD": _("无适用的补贴标准"),
     "LEVEL": _("等级或证书类型不在补贴范围"),
     "VARIANT": _("补贴类型（如复审）不在该标准范围"),

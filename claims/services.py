@@ -12,6 +12,7 @@ from audit import actions
 from audit.services import record_event
 
 from . import access
+from .certificates import certificate_key
 from .eligibility import check_claim
 from .errors import InvalidInput
 from .inputs import ClaimHeaderInput, ErrorCollector, LineInput, parse_header, parse_lines
@@ -111,6 +112,7 @@ def _write_lines(claim: Claim, lines: list[LineInput]) -> None:
             line_no=line_no,
             trainee_id=trainee_id,
             **{spec.name: getattr(line, spec.name) for spec in LINE_FIELDS if spec.stored_as == ""},
+            certificate_key=certificate_key(line.certificate_number),
             amount=price.amount,
             policy_version=price.version,
             explanation=price.explanation,
@@ -153,16 +155,17 @@ def line_summary(claim: Claim) -> list[dict]:
         {
             "line": line.line_no,
             "trainee": line.trainee.id_number_masked,
-            "occupation": line.occupation,
+            "occupation": line.occupation.name,
             "level": line.level,
             "certificate_number": line.certificate_number,
+            "certificate_issuer": line.certificate_issuer,
             "certificate_date": line.certificate_date,
             "amount": line.amount,
             "rule_version": str(line.policy_version) if line.policy_version else None,
             "flags": [flag["code"] for flag in line.flags],
             "decision": line.decision,
         }
-        for line in claim.lines.select_related("trainee", "policy_version__policy")
+        for line in claim.lines.select_related("trainee", "occupation", "policy_version__policy")
     ]
 
 

@@ -452,7 +452,11 @@ def story3_elder_care_class(demo):
     forklift = submitted(demo["provider2_clerk"], [person_line("叉车司机")], n=0)
     electrician = submitted(demo["provider_clerk"], [person_line("电工")], n=1)
     welder = submitted(demo["provider_clerk"], [person_line("焊工")], n=2)
-    trainees = [line(OTHERS[0], "赵敏"), person_line("养老护理员"), line(OTHERS[1], "孙丽")]
+    trainees = [
+        line(OTHERS[0], "赵敏", certificate_number="MZ-2026-0600"),
+        person_line("养老护理员"),
+        line(OTHERS[1], "孙丽", certificate_number="MZ-2026-0601"),
+    ]
     for row in trainees:
         row.update(occupation="养老护理员", level="intermediate", certificate_type="skill_level", stated_cost="2800.00")
     elder_care = submitted(demo["provider_clerk"], trainees, n=9, policy="S1", department="WL-MZJ")

@@ -20,6 +20,8 @@ from .test_concurrency import Gate, join_all, run_at_once, wait_for_postgres_loc
 
 CLAIMS = 10
 PEOPLE = [resident_id(700), resident_id(701)]
+# Ten occupations of the demo's occupation table (demo/occupations.py): no line repeats another's (E3).
+OCCUPATIONS = ["电工", "焊工", "养老护理员", "中式烹调师", "中式面点师", "车工", "铣工", "叉车司机", "高处作业", "制冷作业"]
 
 
 def ten_drafts(clerk) -> list[Claim]:
@@ -30,8 +32,8 @@ def ten_drafts(clerk) -> list[Claim]:
     for n in range(CLAIMS):
         start = today - datetime.timedelta(days=300 - 25 * n)
         rows = [
-            line(PEOPLE[0], "王芳", occupation=f"工种甲{n}", certificate_number=f"A-{n}", certificate_date=today.isoformat()),
-            line(PEOPLE[1], "陈静", occupation=f"工种乙{n}", certificate_number=f"B-{n}", certificate_date=today.isoformat()),
+            line(PEOPLE[0], "王芳", occupation=OCCUPATIONS[n], certificate_number=f"A-{n}", certificate_date=today.isoformat()),
+            line(PEOPLE[1], "陈静", occupation=OCCUPATIONS[n], certificate_number=f"B-{n}", certificate_date=today.isoformat()),
         ]
         if n % 2:
             rows.reverse()

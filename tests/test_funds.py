@@ -76,7 +76,11 @@ def only_task(user):
 def claim_at_hr(demo, serial=1, **overrides) -> Claim:
     """A claim of two lines (450 + 450) at HR review, after the department approved it."""
     data = claim_data(
-        lines=[line(resident_id(serial), "张三"), line(resident_id(serial + 500), "李四", certificate_number="T-2")], **overrides
+        lines=[
+            line(resident_id(serial), "张三", certificate_number=f"T-{serial:05d}"),
+            line(resident_id(serial + 500), "李四", certificate_number=f"T-{serial + 500:05d}"),
+        ],
+        **overrides,
     )
     claim = create_claim(user=demo["provider_clerk"], data=data)
     submit_claim(user=demo["provider_clerk"], claim=claim)

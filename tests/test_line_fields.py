@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from approvals.forms import LineForm, line_formset
 from claims import roster
 from claims.inputs import LineInput
-from claims.line_fields import LINE_FIELDS
+from claims.line_fields import LINE_FIELDS, LINE_FIELDS_BY_NAME
 from claims.models import Claim
 from claims.services import create_claim as create_claim_service
 
@@ -119,12 +119,18 @@ def test_every_field_a_line_is_given_is_stored_and_shown_back_on_the_edit_form(d
         target_group="veteran",
         discharge_year=2025,
         chief_technician_filed=True,
+        occupation="低压电工作业",  # an alias: stored as the occupation it names, shown by its name
+        certificate_issuer="浙江省应急管理厅",
     )
     claim = create_claim_service(user=demo["provider_clerk"], data=claim_data(lines=[every]))
     stored = claim.lines.select_related("trainee").get()
     parsed = {spec.name: spec.parse(every[spec.name]) for spec in LINE_FIELDS}
     shown = {spec.name: spec.stored_value(stored) for spec in LINE_FIELDS if spec.stored_as is not None}
-    assert shown == {name: value for name, value in parsed.items() if name != "id_number"}  # the ID number is never shown
+    assert shown["occupation"] == "电工"
+    # What the form shows back means what was given (the ID number is never shown).
+    assert {name: LINE_FIELDS_BY_NAME[name].parse(value) for name, value in shown.items()} == {
+        name: value for name, value in parsed.items() if name != "id_number"
+    }
 
     (form,) = line_formset(claim=claim).forms
     assert {name: form.initial[name] for name in shown} == shown

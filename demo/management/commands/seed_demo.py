@@ -10,6 +10,7 @@ from claims.models import ClaimLine, PolicyVersion, SubsidyPolicy
 from claims.organisation import ensure_department, ensure_jurisdiction, ensure_provider, ensure_staff_user
 from demo.catalogue import STANDARDS, versions
 from demo.funds import ensure_demo_funds
+from demo.occupations import ensure_demo_occupations
 
 # The annex of the Wenling plan (seed 000): the departments that run training.
 WENLING_DEPARTMENTS = [
@@ -65,6 +66,7 @@ class Command(BaseCommand):
             for code, name, base in PROVIDERS
         ]
         self._seed_catalogue(jurisdiction)
+        ensure_demo_occupations()
         ensure_demo_funds(jurisdiction=jurisdiction)
         staff = jurisdiction.staff_group
         users = [

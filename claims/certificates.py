@@ -1,0 +1,65 @@
+"""What identifies a certificate (the CERT_DUP rule, claims/eligibility.py): its issuer and number.
+
+Numbers and issuers are compared normalised (``certificate_key``): full-width and half-width
+forms are one (NFKC), spaces anywhere are ignored, letters in any case. The issuer is optional
+on a line (API contract v1 had none): a line without one has the "unknown issuer", and then its
+certificate is identified by number and certificate type instead. So two lines name the same
+certificate when their numbers are equal and either their issuers are equal, or one of them has
+no issuer and their certificate types are equal (docs/rules.md, CERT_DUP).
+
+Two claims naming one certificate, submitted at the same moment, are checked one after the
+other: ``lock_certificates`` takes a PostgreSQL advisory lock per certificate number for the
+rest of the transaction (SQLite serialises writers already).
+"""
+
+import hashlib
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection
+
+UNKNOWN_ISSUER = ""  # a line that does not say who issued its certificate
+# The first key of the two-key advisory locks taken here: no other lock of ours uses it (the
+# ledger's locks take the one-key form).
+CERTIFICATE_LOCK_CLASS = 0x43455254  # "CERT"
+
+
+def certificate_key(text: str) -> str:
+    """ "T-2026-0001", "ｔ－２０２６－０００１" and " t-2026 0001 " are one key."""
+    return "".join(unicodedata.normalize("NFKC", text or "").split()).upper()
+
+
+@dataclass(frozen=True)
+class Certificate:
+    number: str  # certificate_key of the number
+    issuer: str  # certificate_key of the issuer; UNKNOWN_ISSUER when not given
+    type: str  # CertificateType
+
+    @classmethod
+    def of(cls, *, number: str, issuer: str, type: str) -> "Certificate":
+        return cls(certificate_key(number), certificate_key(issuer), type)
+
+    def same_as(self, other: "Certificate") -> bool:
+        if self.number != other.number:
+            return False
+        if self.issuer == UNKNOWN_ISSUER or other.issuer == UNKNOWN_ISSUER:
+            return self.type == other.type
+        return self.issuer == other.issuer
+
+
+def _lock_id(number_key: str) -> int:
+    """A signed 32-bit id of the normalised number (the second key of the advisory lock)."""
+    return int.from_bytes(hashlib.sha256(number_key.encode()).digest()[:4], "big", signed=True)
+
+
+def lock_certificates(number_keys: Iterable[str]) -> None:
+    """Hold, until the transaction ends, a lock on each certificate number: whoever checks a
+    certificate with one of these numbers next waits. Taken in a fixed order (by lock id) so two
+    claims sharing numbers never deadlock; after the claim's people (eligibility.lock_trainees)."""
+    if connection.vendor != "postgresql":
+        return
+    ids = sorted({_lock_id(key) for key in number_keys if key})
+    with connection.cursor() as cursor:
+        for lock_id in ids:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CERTIFICATE_LOCK_CLASS, lock_id])
