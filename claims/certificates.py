@@ -48,7 +48,7 @@ class Certificate:
         return self.issuer == other.issuer
 
 
-def _lock_id(number_key: str) -> int:
+def certificate_lock_id(number_key: str) -> int:
     """A signed 32-bit id of the normalised number (the second key of the advisory lock)."""
     return int.from_bytes(hashlib.sha256(number_key.encode()).digest()[:4], "big", signed=True)
 
@@ -59,7 +59,7 @@ def lock_certificates(number_keys: Iterable[str]) -> None:
     claims sharing numbers never deadlock; after the claim's people (eligibility.lock_trainees)."""
     if connection.vendor != "postgresql":
         return
-    ids = sorted({_lock_id(key) for key in number_keys if key})
+    ids = sorted({certificate_lock_id(key) for key in number_keys if key})
     with connection.cursor() as cursor:
         for lock_id in ids:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CERTIFICATE_LOCK_CLASS, lock_id])
