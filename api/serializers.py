@@ -177,7 +177,9 @@ class PolicySerializer(serializers.ModelSerializer):
 
 
 class FlagSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="the rule's code: E2, E3, N3, N2, N9, E9, DUP, HARDSHIP, NO_STANDARD, LEVEL…")
+    code = serializers.CharField(
+        help_text="the rule's code: E2, E3, N3, N2, N9, E9, DUP, CERT_DUP, HARDSHIP, NO_STANDARD, LEVEL…"
+    )
     message = serializers.CharField(help_text="in the request's language: Chinese by default, English with Accept-Language: en")
     source = serializers.CharField(help_text="the policy paragraph the rule comes from")
     related = serializers.ListField(

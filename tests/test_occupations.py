@@ -156,3 +156,45 @@ def test_another_occupation_at_the_same_level_is_not_e3(demo):
     welder = line(resident_id(1), "张三", occupation="焊接与热切割作业", certificate_number="T-B")
     second = create_claim(user=clerk, data=claim_data(lines=[welder], class_name="第2期", **period(2)))
     assert second.lines.get().flags == []
+
+
+# --------------------------------------------------------------------------- lines made before the table
+
+
+def test_lines_made_before_the_table_keep_their_occupation_as_an_inactive_placeholder(transactional_db, demo):
+    """claims/0004–0006 turned the line's occupation text into a reference to the table. Migrated
+    back, a line says its occupation's name again; migrated forward onto a database whose
+    occupations are new, each distinct text (spacing aside) becomes one inactive UNCLASSIFIED
+    occupation, for an administrator to map to its code, and certificate keys are filled in."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    clerk = demo["provider_clerk"]
+    lines = [
+        line(resident_id(1), "张三", occupation="低压电工作业", certificate_number="ｔ-1"),
+        line(resident_id(2), "李四", occupation="焊工", certificate_number="T-2"),
+    ]
+    claim = create_claim(user=clerk, data=claim_data(lines=lines))
+    before = ("claims", "0003_payment_states_and_allocation")
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    executor.migrate([before])
+    old_apps = executor.loader.project_state([before]).apps
+    OldLine = old_apps.get_model("claims", "ClaimLine")
+    assert list(OldLine.objects.filter(claim_id=claim.pk).order_by("line_no").values_list("occupation", flat=True)) == [
+        "电工",
+        "焊工",
+    ]
+    OldLine.objects.filter(claim_id=claim.pk, line_no=2).update(occupation=" 焊 工")  # as someone once typed it
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(latest)
+    migrated = {line.line_no: line for line in ClaimLine.objects.filter(claim=claim).select_related("occupation")}
+    assert {n: (line.occupation.name, line.occupation.active) for n, line in migrated.items()} == {
+        1: ("电工", False),
+        2: ("焊 工", False),
+    }
+    assert {line.occupation.code for line in migrated.values()} == {"UNCLASSIFIED-0001", "UNCLASSIFIED-0002"}
+    assert (migrated[1].certificate_key, migrated[2].certificate_key) == ("T-1", "T-2")
+    with pytest.raises(Exception, match="未知的职业"):
+        resolve_occupation("电工")  # a placeholder is not offered for new lines
