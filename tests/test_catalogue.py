@@ -588,7 +588,7 @@ def test_an_edit_waits_for_a_claim_being_priced_with_the_version_and_then_refuse
     draft = priced_s3_claim(demo)
     s3 = draft.policy
     version = s3.versions.get(version=2)
-    trainee = draft.lines.first().trainee
+    trainee, occupation = draft.lines.first().trainee, draft.lines.first().occupation
     ClaimLine.objects.filter(claim=draft).delete()  # the version is unused again
     read, release = threading.Event(), threading.Event()
     outcome = {}
@@ -603,7 +603,7 @@ def test_an_edit_waits_for_a_claim_being_priced_with_the_version_and_then_refuse
                     claim=draft,
                     line_no=9,
                     trainee=trainee,
-                    occupation="电工",
+                    occupation=occupation,
                     level="senior",
                     certificate_type="special_operation",
                     certificate_number="T-9",
