@@ -592,7 +592,7 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
                 (other["claim__number"], periods_claimed(other["periods"]), other["certificate_date"].year)
             )
 
-    certificates = _certificates_elsewhere(claim, lines) if is_training else []
+    certificates = _certificates_elsewhere(claim) if is_training else []
     seen: list[tuple[Certificate, int]] = []  # this claim's counting lines so far (CERT_DUP)
     first_line_no: dict[int, int] = {}
     changed = []
@@ -641,14 +641,14 @@ def _certificate(line: ClaimLine) -> Certificate:
     return Certificate.of(number=line.certificate_number, issuer=line.certificate_issuer, type=line.certificate_type)
 
 
-def _certificates_elsewhere(claim: Claim, lines: list[ClaimLine]) -> list[tuple[Certificate, str]]:
+def _certificates_elsewhere(claim: Claim) -> list[tuple[Certificate, str]]:
     """The certificates of the lines of other claims, anyone's, with a number of this claim's
     lines, that count (as for the quota, ``_counts``: submitted and not rejected or withdrawn,
     the line not rejected, not recovered in full and not blocked; training subsidies only:
     the living allowance, paid for the days of a training and not for its certificate, neither
     counts nor is counted), with their claim's number."""
     others = list(
-        ClaimLine.objects.filter(certificate_key__in={line.certificate_key for line in lines})
+        ClaimLine.objects.filter(certificate_key__in=claim.lines.values("certificate_key"))
         .exclude(claim_id=claim.pk)
         .exclude(decision=LineDecision.REJECT)
         .exclude(claim__status__in=NOT_COUNTING_STATUSES)
@@ -666,9 +666,8 @@ def _certificates_elsewhere(claim: Claim, lines: list[ClaimLine]) -> list[tuple[
         )
     )
     overridden: dict[int, set[str]] = defaultdict(set)
-    for line_id, code in FlagOverride.objects.filter(line_id__in=[other["pk"] for other in others]).values_list(
-        "line_id", "code"
-    ):
+    rows = FlagOverride.objects.filter(line__certificate_key__in=claim.lines.values("certificate_key"))
+    for line_id, code in rows.exclude(line__claim_id=claim.pk).values_list("line_id", "code"):
         overridden[line_id].add(code)
     return [
         (
