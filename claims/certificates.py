@@ -5,7 +5,8 @@ forms are one (NFKC), spaces anywhere are ignored, letters in any case. The issu
 on a line (API contract v1 had none): a line without one has the "unknown issuer", and then its
 certificate is identified by number and certificate type instead. So two lines name the same
 certificate when their numbers are equal and either their issuers are equal, or one of them has
-no issuer and their certificate types are equal (docs/rules.md, CERT_DUP).
+no issuer and their certificate types are equal (docs/rules.md, CERT_DUP). A continuation of
+the certificate (an S3 renewal keeps its number) is another payment: once per renewal date.
 
 Two claims naming one certificate, submitted at the same moment, are checked one after the
 other: ``lock_certificates`` takes a PostgreSQL advisory lock per certificate number for the
@@ -35,13 +36,16 @@ class Certificate:
     number: str  # certificate_key of the number
     issuer: str  # certificate_key of the issuer; UNKNOWN_ISSUER when not given
     type: str  # CertificateType
+    # What is paid for: "" the certificate itself; a continuation of it (an S3 renewal, 复审,
+    # keeps the certificate's number) is paid once per continuation: "renewal 2026-05-01".
+    occasion: str = ""
 
     @classmethod
-    def of(cls, *, number: str, issuer: str, type: str) -> "Certificate":
-        return cls(certificate_key(number), certificate_key(issuer), type)
+    def of(cls, *, number: str, issuer: str, type: str, occasion: str = "") -> "Certificate":
+        return cls(certificate_key(number), certificate_key(issuer), type, occasion)
 
     def same_as(self, other: "Certificate") -> bool:
-        if self.number != other.number:
+        if self.number != other.number or self.occasion != other.occasion:
             return False
         if self.issuer == UNKNOWN_ISSUER or other.issuer == UNKNOWN_ISSUER:
             return self.type == other.type

@@ -430,6 +430,8 @@ RULES: tuple[Rule, ...] = (
         "该学员的补贴曾因虚假培训、套取骗取被全额追回，请人社局核实本行：%(related)s。",
         "A subsidy of this trainee was recovered in full for fraud; HR to check this line: %(related)s.",
         _earlier_subsidy_recovered_for_fraud,
+    ),
+    Rule(
         "CERT_DUP",
         "002 §五(十九), 004 §五(三)",
         "证书 %(number)s 已申领过补贴（同一证书只补贴一次）：%(where)s。",
@@ -637,8 +639,18 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
 # --------------------------------------------------------------------------- certificates (CERT_DUP)
 
 
+def _occasion(variant: str, certificate_date: datetime.date) -> str:
+    """A continuation (S3 renewal) is paid once per date; the certificate itself once ("")."""
+    return f"{variant} {certificate_date.isoformat()}" if variant in CONTINUATION_VARIANTS else ""
+
+
 def _certificate(line: ClaimLine) -> Certificate:
-    return Certificate.of(number=line.certificate_number, issuer=line.certificate_issuer, type=line.certificate_type)
+    return Certificate.of(
+        number=line.certificate_number,
+        issuer=line.certificate_issuer,
+        type=line.certificate_type,
+        occasion=_occasion(line.variant, line.certificate_date),
+    )
 
 
 def _certificates_elsewhere(claim: Claim) -> list[tuple[Certificate, str]]:
@@ -659,6 +671,8 @@ def _certificates_elsewhere(claim: Claim) -> list[tuple[Certificate, str]]:
             "certificate_number",
             "certificate_issuer",
             "certificate_type",
+            "variant",
+            "certificate_date",
             "flags",
             "decision",
             "payment_status",
@@ -672,7 +686,10 @@ def _certificates_elsewhere(claim: Claim) -> list[tuple[Certificate, str]]:
     return [
         (
             Certificate.of(
-                number=other["certificate_number"], issuer=other["certificate_issuer"], type=other["certificate_type"]
+                number=other["certificate_number"],
+                issuer=other["certificate_issuer"],
+                type=other["certificate_type"],
+                occasion=_occasion(other["variant"], other["certificate_date"]),
             ),
             other["claim__number"],
         )

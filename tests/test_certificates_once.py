@@ -207,6 +207,26 @@ def test_an_hr_override_lets_the_line_through_and_the_certificate_then_counts_fo
     assert set(cert_flag(third)["related"]) == {first.number, second.number}
 
 
+def test_a_renewal_keeps_the_certificate_number_and_is_paid_once_per_renewal(demo):
+    """An S3 renewal (复审) keeps the special-operation certificate's number: it is not a second
+    payment of the certificate, but the same renewal claimed twice is."""
+    clerk = demo["provider_clerk"]
+    new = submitted(
+        clerk,
+        [
+            line(
+                ZHANG, "张三", certificate_number=CERTIFICATE, certificate_date=(TODAY - datetime.timedelta(days=300)).isoformat()
+            )
+        ],
+        n=1,
+    )
+    renewal = line(ZHANG, "张三", certificate_number=CERTIFICATE, variant="renewal", stated_cost="80.00")
+    renewed = submitted(clerk, [renewal], n=2)
+    assert "CERT_DUP" not in codes(renewed) and codes(new) == []
+    again = submitted(demo["provider2_clerk"], [renewal], n=3)
+    assert "CERT_DUP" in codes(again) and cert_flag(again)["related"] == [renewed.number]
+
+
 # --------------------------------------------------------------------------- at the same moment
 
 
