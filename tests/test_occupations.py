@@ -162,7 +162,7 @@ def test_another_occupation_at_the_same_level_is_not_e3(demo):
 
 
 def test_lines_made_before_the_table_keep_their_occupation_as_an_inactive_placeholder(transactional_db, demo):
-    """claims/0005–0007 turned the line's occupation text into a reference to the table. Migrated
+    """claims/0006–0008 turned the line's occupation text into a reference to the table. Migrated
     back, a line says its occupation's name again; migrated forward onto a database whose
     occupations are new, each distinct text (spacing aside) becomes one inactive UNCLASSIFIED
     occupation, for an administrator to map to its code, and certificate keys are filled in."""
@@ -175,7 +175,7 @@ def test_lines_made_before_the_table_keep_their_occupation_as_an_inactive_placeh
         line(resident_id(2), "李四", occupation="焊工", certificate_number="T-2"),
     ]
     claim = create_claim(user=clerk, data=claim_data(lines=lines))
-    before = ("claims", "0004_policy_version_demo_only")
+    before = ("claims", "0005_pricing_units_and_conditions")
     executor = MigrationExecutor(connection)
     latest = executor.loader.graph.leaf_nodes()
     executor.migrate([before])

@@ -1,4 +1,4 @@
-"""Claims/0005's data: each line's occupation text resolved to the table (an inactive
+"""Claims/0006's data: each line's occupation text resolved to the table (an inactive
 UNCLASSIFIED-… placeholder for a text no occupation is known by), and the certificate keys."""
 
 import unicodedata
@@ -47,7 +47,7 @@ def certificate_keys(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("claims", "0005_occupation_table_and_certificate_issuer"),
+        ("claims", "0006_occupation_table_and_certificate_issuer"),
     ]
 
     operations = [

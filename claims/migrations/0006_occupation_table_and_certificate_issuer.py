@@ -6,7 +6,7 @@ compares) names the occupation of that key if the table has one, else becomes an
 placeholder occupation coded UNCLASSIFIED-0001…, for an administrator to map to its real code;
 new lines can only name active occupations. Migrating back writes each line's occupation name.
 
-Three migrations (schema, data in 0006, the old column dropped in 0007): PostgreSQL alters no
+Three migrations (schema, data in 0007, the old column dropped in 0008): PostgreSQL alters no
 table in a transaction that has changed its rows."""
 
 import django.db.models.deletion
@@ -15,7 +15,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("claims", "0004_policy_version_demo_only"),
+        ("claims", "0005_pricing_units_and_conditions"),
     ]
 
     operations = [
@@ -58,7 +58,7 @@ class Migration(migrations.Migration):
             field=models.CharField(blank=True, db_index=True, editable=False, max_length=120),
         ),
         migrations.RenameField(model_name="claimline", old_name="occupation", new_name="occupation_text"),
-        # A default only so that migrating back (0007) can add the column again to a table with rows.
+        # A default only so that migrating back (0008) can add the column again to a table with rows.
         migrations.AlterField(
             model_name="claimline",
             name="occupation_text",

@@ -1,4 +1,4 @@
-"""The line's occupation is required; its old text column goes (claims/0006 moved it into the table).
+"""The line's occupation is required; its old text column goes (claims/0007 moved it into the table).
 A migration of its own: PostgreSQL alters no table in the transaction that rewrote its rows."""
 
 import django.db.models.deletion
@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("claims", "0006_occupations_from_line_text"),
+        ("claims", "0007_occupations_from_line_text"),
     ]
 
     operations = [
