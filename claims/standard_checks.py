@@ -138,7 +138,7 @@ def problems(
             )
         if version.unit == PricingUnit.ITEM:
             variant = (line.variant or "").strip()
-            key = (variant, "".join((line.occupation or "").split()).casefold())
+            key = (variant, line.occupation.code)  # the same occupation, however it was written
             if key in items_seen:
                 first = items_seen[key] + 1
                 found.append(

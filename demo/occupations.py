@@ -3,8 +3,8 @@
 Codes are those of the national occupational classification (《中华人民共和国职业分类大典》,
 2015 edition, kept in the 2022 edition) where we know them. ``DEMO-…`` codes are placeholders,
 not classification codes: the special-operation categories (高处作业, 制冷与空调作业) are
-certificate types of the safety regulator, not occupations of the classification, and the
-forklift driver's code is not confirmed. Replace them with the real codes before production use.
+certificate types of the safety regulator, not occupations of the classification, 次坞打面 is a
+special-ability item (专项职业能力), and the forklift driver's code is not confirmed. Replace them with the real codes before production use.
 
 Aliases are the names rosters and certificates use for the same occupation: a special-operation
 certificate says 低压电工作业, the classification says 电工.
@@ -24,6 +24,7 @@ OCCUPATIONS = (
     ("DEMO-0001", "叉车司机", ("叉车作业", "场（厂）内专用机动车辆作业")),  # placeholder code
     ("DEMO-0002", "高处作业", ("登高架设作业", "高处安装、维护、拆除作业")),  # placeholder code
     ("DEMO-0003", "制冷作业", ("制冷与空调作业",)),  # placeholder code
+    ("DEMO-0004", "次坞打面", ()),  # placeholder code: a special-ability (专项职业能力) item, S7
 )
 
 

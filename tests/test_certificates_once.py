@@ -215,7 +215,7 @@ def test_a_renewal_keeps_the_certificate_number_and_is_paid_once_per_renewal(dem
         clerk,
         [
             line(
-                ZHANG, "张三", certificate_number=CERTIFICATE, certificate_date=(TODAY - datetime.timedelta(days=300)).isoformat()
+                ZHANG, "张三", certificate_number=CERTIFICATE, certificate_date=(TODAY - datetime.timedelta(days=260)).isoformat()
             )
         ],
         n=1,

@@ -7,10 +7,14 @@ import datetime
 import pytest
 
 from claims.models import Claim, PolicyVersion, PricingUnit
+from demo.occupations import OCCUPATIONS
 
 from .api_support import create_claim, error, login
 from .conftest import claim_data, line, resident_id
 from .test_roster_import import fill_template, trainee_row, upload
+
+# Items developed under S7 name occupations of the occupation table (demo/occupations.py): eleven of them.
+OCCUPATION_NAMES = [name for _code, name, _aliases in OCCUPATIONS]
 
 TODAY = datetime.date.today()
 
@@ -164,7 +168,8 @@ def test_one_contact_may_stand_for_several_items_and_uses_no_training_quota(cler
     """The person on an S7 line is the developer's contact, not a trainee: no DUP, no E2."""
     contact = resident_id(799)
     items = [
-        line(contact, "李工", occupation=f"职业{n}", certificate_number=f"K-{n}", certificate_date=days_ago(1)) for n in range(4)
+        line(contact, "李工", occupation=OCCUPATION_NAMES[n], certificate_number=f"K-{n}", certificate_date=days_ago(1))
+        for n in range(4)
     ]
     claim = create_claim(clerk, claim_data(lines=items, policy="S7"))
     assert [codes(claim, i) for i in range(4)] == [[], [], [], []]
@@ -173,7 +178,7 @@ def test_one_contact_may_stand_for_several_items_and_uses_no_training_quota(cler
 
 def test_no_more_than_ten_packages(clerk):
     """十项精品培训包: the eleventh package of a claim is refused."""
-    packages = [person(n, occupation=f"职业{n}") for n in range(11)]
+    packages = [person(n, occupation=OCCUPATION_NAMES[n]) for n in range(11)]
     fields = refused(clerk, claim_data(lines=packages, policy="S7"))
     assert list(fields) == ["lines[10].variant"]
     claim = create_claim(clerk, claim_data(lines=packages[:10], policy="S7"))
