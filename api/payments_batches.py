@@ -39,7 +39,7 @@ def money(**kwargs):
 
 
 class BatchPayeeSerializer(serializers.Serializer):
-    kind = serializers.CharField(help_text="provider or trainee")
+    kind = serializers.CharField(help_text="provider, trainee or enterprise")
     name = serializers.CharField()
     bank = serializers.CharField()
     account = serializers.CharField(help_text="masked: 6222********1234")
@@ -447,6 +447,7 @@ class AwaitingSummarySerializer(serializers.Serializer):
     payees = serializers.IntegerField()
     providers = serializers.IntegerField()
     persons = serializers.IntegerField()
+    enterprises = serializers.IntegerField(help_text="enterprises paid under S10–S14")
     missing_lines = serializers.IntegerField(help_text="lines whose payee has no account: no batch can take them")
     missing_amount = money()
 
@@ -456,12 +457,16 @@ class MissingAccountLineSerializer(serializers.Serializer):
     claim_number = serializers.CharField()
     line = serializers.IntegerField()
     amount = money()
-    payee_kind = serializers.CharField(help_text="provider or trainee")
+    payee_kind = serializers.CharField(help_text="provider, trainee or enterprise")
     trainee = serializers.IntegerField(allow_null=True, help_text="the person's id, for PUT /payee-accounts/trainees/{id}/")
     trainee_name = serializers.CharField(allow_null=True)
     trainee_id_number = serializers.CharField(allow_null=True, help_text="masked")
     provider = serializers.CharField(allow_null=True, help_text="the provider's code, for PUT /payee-accounts/providers/{code}/")
     provider_name = serializers.CharField(allow_null=True)
+    enterprise = serializers.CharField(
+        allow_null=True, help_text="the enterprise's credit code, for PUT /payee-accounts/enterprises/{credit_code}/"
+    )
+    enterprise_name = serializers.CharField(allow_null=True)
 
 
 class AwaitingSerializer(serializers.Serializer):
@@ -471,17 +476,21 @@ class AwaitingSerializer(serializers.Serializer):
 
 def missing_row(item: dict) -> dict:
     to_person = item["claim__policy__payee"] == Payee.TRAINEE
+    to_enterprise = item["claim__policy__payee"] == Payee.ENTERPRISE
+    kind = PayeeKind.TRAINEE if to_person else PayeeKind.ENTERPRISE if to_enterprise else PayeeKind.PROVIDER
     return {
         "claim": item["claim_id"],
         "claim_number": item["claim__number"],
         "line": item["line_no"],
         "amount": f"{item['amount']:.2f}",
-        "payee_kind": PayeeKind.TRAINEE if to_person else PayeeKind.PROVIDER,
+        "payee_kind": kind,
         "trainee": item["trainee_id"] if to_person else None,
         "trainee_name": item["trainee__name"] if to_person else None,
         "trainee_id_number": item["trainee__id_number_masked"] if to_person else None,
-        "provider": None if to_person else item["claim__provider__code"],
-        "provider_name": None if to_person else item["claim__provider__name"],
+        "provider": item["claim__provider__code"] if kind == PayeeKind.PROVIDER else None,
+        "provider_name": item["claim__provider__name"] if kind == PayeeKind.PROVIDER else None,
+        "enterprise": item["claim__enterprise_credit_code"] if to_enterprise else None,
+        "enterprise_name": item["claim__enterprise_name"] if to_enterprise else None,
     }
 
 
@@ -503,7 +512,7 @@ class AwaitingPayment(APIView):
 
 
 class PayeeAccountSerializer(serializers.Serializer):
-    kind = serializers.CharField(help_text="provider or trainee")
+    kind = serializers.CharField(help_text="provider, trainee or enterprise")
     owner = serializers.CharField(help_text="the person's masked ID number, or the provider's code")
     owner_name = serializers.CharField()
     account_name = serializers.CharField(allow_null=True)
@@ -605,6 +614,38 @@ class ProviderPayeeAccount(APIView):
         )
 
 
+@extend_schema(tags=["payee accounts"])
+class EnterprisePayeeAccount(APIView):
+    @extend_schema(
+        summary="The bank account of an enterprise paid under S10–S14, masked (finance officer)",
+        responses={200: PayeeAccountSerializer, **errors(401, 404)},
+    )
+    def get(self, request, credit_code):
+        enterprise = selectors.enterprise_for_payee_account(user=request.user, credit_code=credit_code)
+        return Response(
+            account_data(
+                kind=PayeeKind.ENTERPRISE,
+                owner_label=enterprise.credit_code,
+                owner_name=enterprise.name,
+                account=enterprise.payee_account,
+            )
+        )
+
+    @extend_schema(
+        summary="Enter or correct the bank account of an enterprise paid under S10–S14 (finance officer; recorded in the ledger)",
+        request=PayeeAccountInputSerializer,
+        responses={200: PayeeAccountSerializer, **errors(400, 401, 403, 404)},
+    )
+    def put(self, request, credit_code):
+        enterprise = selectors.enterprise_for_payee_account(user=request.user, credit_code=credit_code)
+        account = save_account(request, enterprise_credit_code=enterprise.credit_code)
+        return Response(
+            account_data(
+                kind=PayeeKind.ENTERPRISE, owner_label=enterprise.credit_code, owner_name=enterprise.name, account=account
+            )
+        )
+
+
 urlpatterns = [
     path("payment-batches/", BatchList.as_view(), name="payment-batches"),
     path("payment-batches/awaiting/", AwaitingPayment.as_view(), name="payment-awaiting"),
@@ -616,4 +657,5 @@ urlpatterns = [
     path("payment-batches/<int:pk>/files/<str:kind>/", BatchFile.as_view(), name="payment-batch-file"),
     path("payee-accounts/trainees/<int:trainee_id>/", TraineePayeeAccount.as_view(), name="payee-account-trainee"),
     path("payee-accounts/providers/<str:code>/", ProviderPayeeAccount.as_view(), name="payee-account-provider"),
+    path("payee-accounts/enterprises/<str:credit_code>/", EnterprisePayeeAccount.as_view(), name="payee-account-enterprise"),
 ]

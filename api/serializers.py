@@ -18,7 +18,7 @@ from rest_framework.fields import SkipField, empty
 from audit.models import AuditEvent
 from claims.catalogue import in_force
 from claims.eligibility import flags_for_display
-from claims.inputs import CLAIM_CODE_FIELDS, HEADER_FIELDS, LINE_NOT_AN_OBJECT, NO_LINES
+from claims.inputs import CLAIM_CODE_FIELDS, ENTERPRISE_FIELDS, HEADER_FIELDS, LINE_NOT_AN_OBJECT, NO_LINES
 from claims.line_fields import BOOL, CHOICE, DATE, DECIMAL, INT, LINE_FIELDS, InputField
 from claims.models import (
     AmountRule,
@@ -294,6 +294,8 @@ class ClaimSerializer(serializers.ModelSerializer):
             "class_name",
             "training_start",
             "training_end",
+            "enterprise_name",
+            "enterprise_credit_code",
             "total",
             "created_at",
             "submitted_at",
@@ -464,7 +466,7 @@ class ClaimLineInputSerializer(serializers.Serializer):
 # after its start) is left to the service (claims.services).
 class ClaimInputSerializer(serializers.Serializer):
     def get_fields(self):
-        fields = {spec.name: input_field(spec) for spec in (*CLAIM_CODE_FIELDS, *HEADER_FIELDS)}
+        fields = {spec.name: input_field(spec) for spec in (*CLAIM_CODE_FIELDS, *HEADER_FIELDS, *ENTERPRISE_FIELDS)}
         fields["lines"] = ClaimLineInputSerializer(many=True, help_text="on PATCH, replaces every line")
         return fields
 

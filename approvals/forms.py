@@ -5,6 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from claims.inputs import ENTERPRISE_FIELDS
 from claims.line_fields import BOOL, CHOICE, DATE, DECIMAL, INT, LINE_FIELDS, InputField
 from claims.models import Claim, LineDecision, SubsidyPolicy
 from claims.personal_data import decrypt_id_number
@@ -139,6 +140,13 @@ class ClaimHeaderForm(forms.Form):
     class_name = forms.CharField(label=_("班级名称"), required=False, max_length=200)
     training_start = forms.CharField(label=_("培训开始"), required=False, widget=DATE_WIDGET)
     training_end = forms.CharField(label=_("培训结束"), required=False, widget=DATE_WIDGET)
+    # The enterprise paid under S10–S14 (claims.inputs.ENTERPRISE_FIELDS); left blank otherwise.
+    enterprise_name = forms.CharField(
+        label=ENTERPRISE_FIELDS[0].label, required=False, max_length=200, help_text=ENTERPRISE_FIELDS[0].help_text
+    )
+    enterprise_credit_code = forms.CharField(
+        label=ENTERPRISE_FIELDS[1].label, required=False, max_length=18, help_text=ENTERPRISE_FIELDS[1].help_text
+    )
 
     def __init__(self, *args, user, claim: Claim | None = None, **kwargs):
         super().__init__(*args, **kwargs)

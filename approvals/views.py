@@ -344,6 +344,8 @@ def _claim_form(request, claim=None):
                 "class_name": claim.class_name,
                 "training_start": claim.training_start,
                 "training_end": claim.training_end,
+                "enterprise_name": claim.enterprise_name,
+                "enterprise_credit_code": claim.enterprise_credit_code,
             }
         header = ClaimHeaderForm(initial=initial, user=request.user, claim=claim)
         formset = line_formset(claim=claim)

@@ -48,7 +48,16 @@ QUEUE_FROM_ROWS = 1000  # rosters of this many rows or more are imported by a Ce
 PROGRESS_EVERY = 500  # rows checked between two progress updates
 STALE_AFTER = datetime.timedelta(minutes=30)  # a "processing" upload older than this may be claimed again
 MAX_LISTED_ERRORS = 2000  # a roster wrong in every row is not listed in full: the first ones and a count
-HEADER_FIELDS = ("provider", "department", "policy", "class_name", "training_start", "training_end")
+HEADER_FIELDS = (
+    "provider",
+    "department",
+    "policy",
+    "class_name",
+    "training_start",
+    "training_end",
+    "enterprise_name",
+    "enterprise_credit_code",
+)
 ACTIVE_STATUSES = (RosterUploadStatus.RECEIVED, RosterUploadStatus.PROCESSING, RosterUploadStatus.DONE)
 
 

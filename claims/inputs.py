@@ -50,6 +50,27 @@ HEADER_FIELDS = (
     InputField("training_end", gettext_lazy("培训结束"), DATE),
 )
 
+# The enterprise paid, for a standard whose payee is an enterprise (S10–S14): required there,
+# refused under any other standard (claims.services.check_enterprise).
+ENTERPRISE_FIELDS = (
+    InputField(
+        "enterprise_name",
+        gettext_lazy("企业名称"),
+        TEXT,
+        required=False,
+        max_length=200,
+        help_text=gettext_lazy("受补贴企业名称；补贴对象为企业的标准（S10–S14）必填"),
+    ),
+    InputField(
+        "enterprise_credit_code",
+        gettext_lazy("企业统一社会信用代码"),
+        TEXT,
+        required=False,
+        max_length=18,
+        help_text=gettext_lazy("受补贴企业的统一社会信用代码；补贴对象为企业的标准（S10–S14）必填"),
+    ),
+)
+
 
 @dataclass(frozen=True)
 class ClaimHeaderInput:

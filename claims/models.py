@@ -330,6 +330,9 @@ class Claim(models.Model):
     class_name = models.CharField(_("班级名称"), max_length=200)
     training_start = models.DateField(_("培训开始"))
     training_end = models.DateField(_("培训结束"))
+    # The enterprise paid, for a standard whose payee is an enterprise (S10–S14); blank otherwise.
+    enterprise_name = models.CharField(_("企业名称"), max_length=200, blank=True)
+    enterprise_credit_code = models.CharField(_("企业统一社会信用代码"), max_length=18, blank=True)
     status = models.CharField(_("状态"), max_length=30, choices=ClaimStatus.choices, default=ClaimStatus.DRAFT, db_index=True)
     total = models.DecimalField(_("金额合计"), max_digits=14, decimal_places=2, default=ZERO)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -3,6 +3,7 @@
 import uuid
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.utils.translation import gettext as _
@@ -15,13 +16,14 @@ from . import access
 from .certificates import certificate_key
 from .eligibility import check_claim
 from .errors import InvalidInput
-from .inputs import ClaimHeaderInput, ErrorCollector, LineInput, parse_header, parse_lines
+from .inputs import ENTERPRISE_FIELDS, ClaimHeaderInput, ErrorCollector, LineInput, parse_fields, parse_header, parse_lines
 from .line_fields import LINE_FIELDS
-from .models import ZERO, Claim, ClaimLine, ClaimStatus, Department, LineDecision, Provider, SubsidyPolicy, Trainee
+from .models import ZERO, Claim, ClaimLine, ClaimStatus, Department, LineDecision, Payee, Provider, SubsidyPolicy, Trainee
 from .personal_data import encrypt_id_number, id_number_digest, mask_id_number
 from .pricing import price_lines, versions_for
 from .selectors import providers_of_clerk
 from .standard_checks import condition_flags, problems, with_condition_flags
+from .validators import validate_credit_code
 
 EDITABLE_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.RETURNED)
 TRAINEE_BATCH = 1000  # digests per IN (…) and rows per INSERT: well under SQLite's variable limit
@@ -176,6 +178,32 @@ def check_standard(*, policy, training_start, training_end, lines, errors: Error
         errors.add(problem.path, problem.render())
 
 
+def check_enterprise(*, policy: SubsidyPolicy | None, data: dict, errors: ErrorCollector) -> tuple[str, str]:
+    """The enterprise a claim names: (name, credit code), both required when the standard pays an
+    enterprise (S10–S14), refused under any other standard (it would be paid to nobody)."""
+    values = parse_fields(ENTERPRISE_FIELDS, data, "", errors)
+    name = (values.get("enterprise_name") or "").strip()
+    code = (values.get("enterprise_credit_code") or "").strip().upper()
+    if policy is None:
+        return name, code
+    if policy.payee != Payee.ENTERPRISE:
+        for field_name, value in (("enterprise_name", name), ("enterprise_credit_code", code)):
+            if value:
+                errors.add(field_name, _("该补贴标准不补贴企业，不填企业。"))
+        return "", ""
+    if not name:
+        errors.add("enterprise_name", _("该补贴标准补贴企业，须填写企业名称。"))
+    if not code:
+        errors.add("enterprise_credit_code", _("该补贴标准补贴企业，须填写企业统一社会信用代码。"))
+    else:
+        try:
+            validate_credit_code(code)
+        except ValidationError as error:
+            for message in error.messages:
+                errors.add("enterprise_credit_code", message)
+    return name, code
+
+
 @dataclass(frozen=True)
 class ClaimHeader:
     """A claim's header, checked: whose it is, where it goes, under which standard."""
@@ -184,6 +212,8 @@ class ClaimHeader:
     department: Department
     policy: SubsidyPolicy
     fields: ClaimHeaderInput
+    enterprise_name: str = ""
+    enterprise_credit_code: str = ""
 
 
 def check_claim_header(*, user, data: dict, errors: ErrorCollector) -> ClaimHeader | None:
@@ -194,9 +224,17 @@ def check_claim_header(*, user, data: dict, errors: ErrorCollector) -> ClaimHead
     if provider is not None:
         department, policy = _resolve_department_and_policy(data=data, jurisdiction=provider.jurisdiction, errors=errors)
     fields = parse_header(data, errors)
+    enterprise_name, enterprise_credit_code = check_enterprise(policy=policy, data=data, errors=errors)
     if errors:
         return None
-    return ClaimHeader(provider=provider, department=department, policy=policy, fields=fields)
+    return ClaimHeader(
+        provider=provider,
+        department=department,
+        policy=policy,
+        fields=fields,
+        enterprise_name=enterprise_name,
+        enterprise_credit_code=enterprise_credit_code,
+    )
 
 
 @transaction.atomic
@@ -237,6 +275,8 @@ def create_claim_from_inputs(*, user, header: ClaimHeader, lines: list[LineInput
         class_name=header.fields.class_name,
         training_start=header.fields.training_start,
         training_end=header.fields.training_end,
+        enterprise_name=header.enterprise_name,
+        enterprise_credit_code=header.enterprise_credit_code,
         created_by=user,
     )
     claim.number = f"{provider.jurisdiction.code}-{claim.created_at.year}-{claim.pk:06d}"
@@ -256,6 +296,7 @@ def create_claim_from_inputs(*, user, header: ClaimHeader, lines: list[LineInput
             "department": department.code,
             "policy": policy.code,
             "class_name": claim.class_name,
+            **({"enterprise": claim.enterprise_credit_code} if claim.enterprise_credit_code else {}),
             "total": claim.total,
             "lines": line_summary(claim),
             **({"source": source} if source else {}),
@@ -280,6 +321,8 @@ def _header_fields(claim: Claim) -> dict:
         "class_name": claim.class_name,
         "training_start": claim.training_start,
         "training_end": claim.training_end,
+        "enterprise_name": claim.enterprise_name,
+        "enterprise_credit_code": claim.enterprise_credit_code,
         "total": claim.total,
     }
 
@@ -297,12 +340,21 @@ def update_claim(*, user, claim: Claim, data: dict, refused: dict | None = None)
         "class_name": claim.class_name,
         "training_start": claim.training_start,
         "training_end": claim.training_end,
+        "enterprise_name": claim.enterprise_name,
+        "enterprise_credit_code": claim.enterprise_credit_code,
         **{key: value for key, value in data.items() if key != "lines"},
     }
     if claim.status == ClaimStatus.RETURNED and merged["department"] != claim.department.code:
         errors.add("department", _("退回修改的申领不能更换行业主管部门。"))
     department, policy = _resolve_department_and_policy(data=merged, jurisdiction=claim.jurisdiction, errors=errors)
     header = parse_header(merged, errors)
+    if (
+        policy is not None
+        and policy.payee != Payee.ENTERPRISE
+        and not any(name in data for name in ("enterprise_name", "enterprise_credit_code"))
+    ):
+        merged["enterprise_name"] = merged["enterprise_credit_code"] = ""  # moved off an enterprise standard
+    enterprise_name, enterprise_credit_code = check_enterprise(policy=policy, data=merged, errors=errors)
     lines = parse_lines(data["lines"], errors) if "lines" in data else None
     if not errors:
         # The lines given, or the claim's own lines under a changed class or standard.
@@ -319,6 +371,7 @@ def update_claim(*, user, claim: Claim, data: dict, refused: dict | None = None)
     lines_before = line_summary(claim) if lines is not None else None
     claim.department, claim.policy = department, policy
     claim.class_name, claim.training_start, claim.training_end = header.class_name, header.training_start, header.training_end
+    claim.enterprise_name, claim.enterprise_credit_code = enterprise_name, enterprise_credit_code
     claim.save()
     if lines is not None:
         _write_lines(claim, lines)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from claims import roles
 from claims.access import holds_any, roles_held
 from claims.errors import ActionForbidden
-from claims.models import Department, Jurisdiction, Provider, Trainee
+from claims.models import Claim, Department, Jurisdiction, Provider, Trainee
 from claims.selectors import departments_of_reviewer, jurisdictions_overseen_by, providers_of_clerk
 
 from .models import BatchStatus, FundingPlan, PaymentBatch, PlanStatus, RecoveryOrder, RecoveryStatus
@@ -186,10 +186,20 @@ def may_download_bank_files(user, batch: PaymentBatch) -> bool:
     return batch.status in (BatchStatus.RELEASED, BatchStatus.RECONCILED) and may(user, DOWNLOAD_BANK_FILES)
 
 
-def may_set_payee_account(user, *, provider: Provider | None = None, trainee: Trainee | None = None) -> bool:
+def may_set_payee_account(
+    user, *, provider: Provider | None = None, trainee: Trainee | None = None, enterprise_credit_code: str | None = None
+) -> bool:
     """A provider's account: its clerks, or finance of its jurisdiction. A person's: finance of a
-    jurisdiction where the person has a claim line."""
+    jurisdiction where the person has a claim line. An enterprise's: finance of a jurisdiction
+    where a claim names it."""
     overseen = jurisdictions_overseen_by(user)
+    if enterprise_credit_code is not None:
+        return (
+            may(user, SET_PAYEE_ACCOUNTS)
+            and overseen.filter(
+                pk__in=Claim.objects.filter(enterprise_credit_code=enterprise_credit_code).values("jurisdiction")
+            ).exists()
+        )
     if provider is not None:
         if providers_of_clerk(user).filter(pk=provider.pk).exists():
             return True
@@ -197,8 +207,10 @@ def may_set_payee_account(user, *, provider: Provider | None = None, trainee: Tr
     return may(user, SET_PAYEE_ACCOUNTS) and overseen.filter(pk__in=trainee.claim_lines.values("claim__jurisdiction")).exists()
 
 
-def require_may_set_payee_account(user, *, provider: Provider | None = None, trainee: Trainee | None = None) -> None:
-    if not may_set_payee_account(user, provider=provider, trainee=trainee):
+def require_may_set_payee_account(
+    user, *, provider: Provider | None = None, trainee: Trainee | None = None, enterprise_credit_code: str | None = None
+) -> None:
+    if not may_set_payee_account(user, provider=provider, trainee=trainee, enterprise_credit_code=enterprise_credit_code):
         raise ActionForbidden(_("您不能修改该收款账户。"), code="role")
 
 

@@ -135,6 +135,8 @@ class PayeeAccount(models.Model):
 
     provider = models.OneToOneField(Provider, null=True, blank=True, on_delete=models.PROTECT, related_name="payee_account")
     trainee = models.OneToOneField(Trainee, null=True, blank=True, on_delete=models.PROTECT, related_name="payee_account")
+    # An enterprise paid under S10–S14, keyed by its unified social credit code (claims name it).
+    enterprise_credit_code = models.CharField(_("企业统一社会信用代码"), max_length=18, null=True, blank=True, unique=True)
     account_name = models.CharField(_("户名"), max_length=200)
     bank_name = models.CharField(_("开户银行"), max_length=200)
     account_number_encrypted = models.TextField()
@@ -147,8 +149,9 @@ class PayeeAccount(models.Model):
         verbose_name_plural = _("收款账户")
         constraints = [
             models.CheckConstraint(
-                condition=(Q(provider__isnull=False) & Q(trainee__isnull=True))
-                | (Q(provider__isnull=True) & Q(trainee__isnull=False)),
+                condition=(Q(provider__isnull=False) & Q(trainee__isnull=True) & Q(enterprise_credit_code__isnull=True))
+                | (Q(provider__isnull=True) & Q(trainee__isnull=False) & Q(enterprise_credit_code__isnull=True))
+                | (Q(provider__isnull=True) & Q(trainee__isnull=True) & Q(enterprise_credit_code__isnull=False)),
                 name="payee_account_has_one_owner",
             ),
         ]
@@ -194,6 +197,7 @@ class PaymentBatch(models.Model):
 class PayeeKind(models.TextChoices):
     PROVIDER = "provider", _("培训机构")
     TRAINEE = "trainee", _("个人（社会保障卡）")
+    ENTERPRISE = "enterprise", _("企业")
 
 
 class TransferStatus(models.TextChoices):
@@ -212,6 +216,7 @@ class Transfer(models.Model):
     payee_kind = models.CharField(_("收款人类型"), max_length=20, choices=PayeeKind.choices)
     provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     trainee = models.ForeignKey(Trainee, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    enterprise_credit_code = models.CharField(_("企业统一社会信用代码"), max_length=18, blank=True)
     # The account as it was when the batch was built (a later correction does not rewrite history).
     account_name = models.CharField(_("户名"), max_length=200)
     bank_name = models.CharField(_("开户银行"), max_length=200)

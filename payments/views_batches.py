@@ -176,8 +176,12 @@ def batch_file(request, batch_id, kind):
 def payee_accounts(request):
     """Lines awaiting payment whose payee has no account, and the form to enter (or correct) one."""
     _require(request.user, access.SET_PAYEE_ACCOUNTS)
-    trainee = provider = None
-    if request.GET.get("trainee") or request.POST.get("trainee"):
+    trainee = provider = enterprise = None
+    if request.GET.get("enterprise") or request.POST.get("enterprise"):
+        enterprise = selectors.enterprise_for_payee_account(
+            user=request.user, credit_code=request.POST.get("enterprise") or request.GET.get("enterprise")
+        )
+    elif request.GET.get("trainee") or request.POST.get("trainee"):
         trainee = selectors.trainee_for_payee_account(
             user=request.user, trainee_id=request.POST.get("trainee") or request.GET.get("trainee")
         )
@@ -185,14 +189,20 @@ def payee_accounts(request):
         provider = selectors.provider_for_payee_account(
             user=request.user, code=request.POST.get("provider") or request.GET.get("provider")
         )
-    owner = trainee or provider
+    owner = trainee or provider or enterprise
     current = selectors.payee_account_of(owner) if owner is not None else None
     status = 200
     if request.method == "POST" and owner is not None:
         form = PayeeAccountForm(request.POST)
         if form.is_valid():
             try:
-                set_payee_account(actor=request.user, trainee=trainee, provider=provider, **form.cleaned_data)
+                set_payee_account(
+                    actor=request.user,
+                    trainee=trainee,
+                    provider=provider,
+                    enterprise_credit_code=enterprise.credit_code if enterprise else None,
+                    **form.cleaned_data,
+                )
             except DomainError as error:
                 for field, problems in error.fields.items():
                     for problem in problems:
@@ -213,6 +223,7 @@ def payee_accounts(request):
     missing = Paginator(selectors.lines_without_payee_account(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     for row in missing.object_list:
         row["to_person"] = row["claim__policy__payee"] == Payee.TRAINEE
+        row["to_enterprise"] = row["claim__policy__payee"] == Payee.ENTERPRISE
     return render(
         request,
         "payments/batches/payee_accounts.html",
@@ -221,6 +232,7 @@ def payee_accounts(request):
             "form": form,
             "trainee": trainee,
             "provider": provider,
+            "enterprise": enterprise,
             "current": current,
             "summary": selectors.awaiting_summary(request.user),
             "build_url": reverse("payments:batch_build"),

@@ -27,6 +27,8 @@ from .test_eligibility import LAST_YEAR, PERSON, THIS_YEAR, codes, draft, flag_o
 from .test_payment_results import csv_file, released_batch, result_rows
 
 TODAY = datetime.date.today()
+# S10–S14 pay the enterprise the claim names (002 §三(九)–(十三)).
+ENTERPRISE = {"enterprise_name": "温岭市某泵业有限公司", "enterprise_credit_code": "91331081MA2K00001E"}
 
 
 def enterprise_line(*, periods: int, cost: str, certificate_date=THIS_YEAR, occupation="数控车工", **extra) -> dict:
@@ -47,7 +49,7 @@ def enterprise_line(*, periods: int, cost: str, certificate_date=THIS_YEAR, occu
 
 def s10(demo, *, n: int, periods: int = 1, cost: str = "6000.00", certificate_date=THIS_YEAR) -> Claim:
     row = enterprise_line(periods=periods, cost=cost, certificate_date=certificate_date)
-    return submitted(demo["provider_clerk"], [row], n=n, policy="S10")
+    return submitted(demo["provider_clerk"], [row], n=n, policy="S10", **ENTERPRISE)
 
 
 def s15(demo, *, n: int, months: int) -> Claim:
@@ -134,7 +136,7 @@ def test_a_flagged_period_line_does_not_use_up_the_periods(demo):
 
 def test_the_drafted_line_already_shows_the_limit(demo):
     s10(demo, n=1, periods=2, cost="12000.00")
-    claim = draft(demo["provider_clerk"], [enterprise_line(periods=1, cost="6000.00")], n=2, policy="S10")
+    claim = draft(demo["provider_clerk"], [enterprise_line(periods=1, cost="6000.00")], n=2, policy="S10", **ENTERPRISE)
     assert codes(claim) == ["PERIODS"]
 
 

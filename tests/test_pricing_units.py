@@ -19,6 +19,10 @@ OCCUPATION_NAMES = [name for _code, name, _aliases in OCCUPATIONS]
 TODAY = datetime.date.today()
 
 
+# S10–S14 pay the enterprise the claim names (002 §三(九)–(十三)).
+ENTERPRISE = {"enterprise_name": "温岭市某泵业有限公司", "enterprise_credit_code": "91331081MA2K00001E"}
+
+
 @pytest.fixture
 def clerk(demo):
     return login("provider_clerk")
@@ -142,7 +146,7 @@ def test_the_catalogue_gives_each_standard_its_unit(demo):
 def test_an_enterprise_contest_is_paid_at_most_20000_whatever_the_number_of_lines(clerk):
     """S13 (002 §三(十)): 对符合条件的企业给予最高 2 万元. Three lines came to 60,000."""
     lines = [person(n, stated_cost="15000.00") for n in (1, 2, 3)]
-    claim = create_claim(clerk, claim_data(lines=lines, policy="S13"))
+    claim = create_claim(clerk, claim_data(lines=lines, policy="S13", **ENTERPRISE))
     assert amounts(claim) == ["15000.00", "5000.00", "0.00"]
     assert claim["total"] == "20000.00"
     assert "合计不超过 20000" in claim["lines"][1]["explanation"]

@@ -4,20 +4,21 @@ Finance officers and auditors read the batches of the jurisdictions they oversee
 sees any (out of scope = 404). Every read here is a fixed number of queries whatever the size of
 the batch: the lines and payees of a batch are read a page at a time, as flat rows."""
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from claims.errors import NotInScope
-from claims.models import ClaimLine, ClaimStatus, LineDecision, Payee, PaymentStatus, Provider, Trainee
+from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, Payee, PaymentStatus, Provider, Trainee
 from claims.selectors import jurisdictions_overseen_by
 
 from .. import access
-from ..models import ZERO, BankFile, BatchLine, PaymentBatch, Transfer
+from ..models import ZERO, BankFile, BatchLine, PayeeAccount, PaymentBatch, Transfer
 
 MAX_ID = 2**63 - 1  # the largest primary key the database holds; a larger id names nothing
 
@@ -115,7 +116,14 @@ def awaiting_lines(user) -> QuerySet:
 
 
 TO_PERSON = Q(claim__policy__payee=Payee.TRAINEE)
-NO_ACCOUNT = (TO_PERSON & Q(trainee__payee_account__isnull=True)) | (~TO_PERSON & Q(claim__provider__payee_account__isnull=True))
+TO_ENTERPRISE = Q(claim__policy__payee=Payee.ENTERPRISE)  # the enterprise the claim names (S10–S14)
+TO_PROVIDER = ~TO_PERSON & ~TO_ENTERPRISE
+ENTERPRISE_HAS_ACCOUNT = Exists(PayeeAccount.objects.filter(enterprise_credit_code=OuterRef("claim__enterprise_credit_code")))
+NO_ACCOUNT = (
+    (TO_PERSON & Q(trainee__payee_account__isnull=True))
+    | (TO_ENTERPRISE & ~Q(ENTERPRISE_HAS_ACCOUNT))
+    | (TO_PROVIDER & Q(claim__provider__payee_account__isnull=True))
+)
 
 
 def awaiting_summary(user) -> dict:
@@ -125,8 +133,9 @@ def awaiting_summary(user) -> dict:
         line_total=Count("pk"),
         claims=Count("claim_id", distinct=True),
         sum_amount=Coalesce(Sum("amount"), ZERO),
-        providers=Count("claim__provider_id", distinct=True, filter=~TO_PERSON),
+        providers=Count("claim__provider_id", distinct=True, filter=TO_PROVIDER),
         persons=Count("trainee_id", distinct=True, filter=TO_PERSON),
+        enterprises=Count("claim__enterprise_credit_code", distinct=True, filter=TO_ENTERPRISE),
         missing_lines=Count("pk", filter=NO_ACCOUNT),
         sum_missing=Coalesce(Sum("amount", filter=NO_ACCOUNT), ZERO),
     )
@@ -136,7 +145,7 @@ def awaiting_summary(user) -> dict:
         Decimal(figures.pop("sum_amount")).quantize(cents),
         Decimal(figures.pop("sum_missing")).quantize(cents),
     )
-    figures["payees"] = figures["providers"] + figures["persons"]
+    figures["payees"] = figures["providers"] + figures["persons"] + figures["enterprises"]
     return figures
 
 
@@ -184,6 +193,8 @@ def lines_without_payee_account(user) -> QuerySet:
             "claim__provider_id",
             "claim__provider__code",
             "claim__provider__name",
+            "claim__enterprise_name",
+            "claim__enterprise_credit_code",
         )
     )
 
@@ -214,6 +225,38 @@ def provider_for_payee_account(*, user, code) -> Provider:
     if provider is None:
         raise NotInScope("Not found.")
     return provider
+
+
+@dataclass(frozen=True)
+class EnterprisePayee:
+    """An enterprise paid under S10–S14, as the claims name it (keyed by its credit code)."""
+
+    credit_code: str
+    name: str
+    payee_account: PayeeAccount | None
+
+
+def enterprise_for_payee_account(*, user, credit_code) -> EnterprisePayee:
+    """An enterprise whose account finance may see and set: one a submitted claim of its jurisdictions names."""
+    if not access.may(user, access.SET_PAYEE_ACCOUNTS):
+        raise NotInScope("Not found.")
+    credit_code = str(credit_code or "").strip().upper()
+    claim = (
+        Claim.objects.filter(
+            jurisdiction__in=jurisdictions_overseen_by(user).values("pk"), enterprise_credit_code=credit_code or None
+        )
+        .exclude(status=ClaimStatus.DRAFT)
+        .order_by("-pk")
+        .values("enterprise_name")
+        .first()
+    )
+    if claim is None:
+        raise NotInScope("Not found.")
+    return EnterprisePayee(
+        credit_code=credit_code,
+        name=claim["enterprise_name"],
+        payee_account=PayeeAccount.objects.filter(enterprise_credit_code=credit_code).first(),
+    )
 
 
 def payee_account_of(owner):

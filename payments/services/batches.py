@@ -44,7 +44,7 @@ from .payees import account_number_of
 
 CHUNK = 5000
 PAYMENT_FILE_HEADER = ["批次号", "序号", "收款人类型", "户名", "账号", "开户银行", "金额", "用途"]
-PAYEE_KIND_IN_FILE = {PayeeKind.PROVIDER: "单位", PayeeKind.TRAINEE: "个人"}
+PAYEE_KIND_IN_FILE = {PayeeKind.PROVIDER: "单位", PayeeKind.TRAINEE: "个人", PayeeKind.ENTERPRISE: "企业"}
 
 
 def chunks(items: list, size: int = CHUNK):
@@ -72,8 +72,24 @@ class _Payee:
     kind: str
     provider_id: int | None
     trainee_id: int | None
+    enterprise_credit_code: str
     account: PayeeAccount
     lines: list
+
+
+def _payee_of(row: dict, provider_accounts: dict, trainee_accounts: dict, enterprise_accounts: dict):
+    """Who a line pays, as the standard says (its ``payee``): the provider, the person, or the
+    enterprise the claim names (S10–S14). Returns (key, their account or None, the reason to
+    give when they have none)."""
+    payee = row["claim__policy__payee"]
+    if payee == Payee.TRAINEE:
+        key = (PayeeKind.TRAINEE, row["trainee_id"])
+        return key, trainee_accounts.get(key[1]), _("收款人没有社会保障卡账户。")
+    if payee == Payee.ENTERPRISE:
+        key = (PayeeKind.ENTERPRISE, row["claim__enterprise_credit_code"])
+        return key, enterprise_accounts.get(key[1]), _("企业没有登记银行账户。")
+    key = (PayeeKind.PROVIDER, row["claim__provider_id"])
+    return key, provider_accounts.get(key[1]), _("培训机构没有登记银行账户。")
 
 
 @transaction.atomic
@@ -112,7 +128,15 @@ def build_batch(
         eligible.select_for_update(**locking)
         .order_by("claim_id", "line_no")
         .values(
-            "pk", "claim_id", "line_no", "amount", "trainee_id", "claim__provider_id", "claim__policy__payee", "claim__number"
+            "pk",
+            "claim_id",
+            "line_no",
+            "amount",
+            "trainee_id",
+            "claim__provider_id",
+            "claim__policy__payee",
+            "claim__number",
+            "claim__enterprise_credit_code",
         )
     )
     if not rows:
@@ -123,17 +147,21 @@ def build_batch(
         acc.provider_id: acc for acc in PayeeAccount.objects.filter(provider_id__in={row["claim__provider_id"] for row in rows})
     }
     trainee_accounts = {acc.trainee_id: acc for acc in PayeeAccount.objects.filter(trainee_id__in=eligible.values("trainee_id"))}
+    enterprise_accounts = {
+        acc.enterprise_credit_code: acc
+        for acc in PayeeAccount.objects.filter(
+            enterprise_credit_code__in={row["claim__enterprise_credit_code"] for row in rows} - {""}
+        )
+    }
     payees: dict[tuple, _Payee] = {}
     skipped = []
     for row in rows:
-        to_person = row["claim__policy__payee"] == Payee.TRAINEE
-        key = (PayeeKind.TRAINEE, row["trainee_id"]) if to_person else (PayeeKind.PROVIDER, row["claim__provider_id"])
-        payee_account = (trainee_accounts if to_person else provider_accounts).get(key[1])
+        key, payee_account, no_account = _payee_of(row, provider_accounts, trainee_accounts, enterprise_accounts)
         reason = None
         if row["claim_id"] in reviewed:
             reason = _("职责分离：您审核过该申领，不能为其拨付。")
         elif payee_account is None:
-            reason = _("收款人没有社会保障卡账户。") if to_person else _("培训机构没有登记银行账户。")
+            reason = no_account
         if reason:
             skipped.append({"claim": row["claim__number"], "line": row["line_no"], "amount": row["amount"], "reason": reason})
             continue
@@ -141,8 +169,9 @@ def build_batch(
             key,
             _Payee(
                 kind=key[0],
-                provider_id=key[1] if not to_person else None,
-                trainee_id=key[1] if to_person else None,
+                provider_id=key[1] if key[0] == PayeeKind.PROVIDER else None,
+                trainee_id=key[1] if key[0] == PayeeKind.TRAINEE else None,
+                enterprise_credit_code=key[1] if key[0] == PayeeKind.ENTERPRISE else "",
                 account=payee_account,
                 lines=[],
             ),
@@ -179,7 +208,14 @@ def build_batch(
         skipped=[{**item, "amount": f"{item['amount']:.2f}"} for item in skipped],
     )
     ordered = sorted(
-        payees.values(), key=lambda payee: (payee.kind, payee.account.account_name, payee.provider_id or 0, payee.trainee_id or 0)
+        payees.values(),
+        key=lambda payee: (
+            payee.kind,
+            payee.account.account_name,
+            payee.provider_id or 0,
+            payee.trainee_id or 0,
+            payee.enterprise_credit_code,
+        ),
     )
     transfers = Transfer.objects.bulk_create(
         [
@@ -189,6 +225,7 @@ def build_batch(
                 payee_kind=payee.kind,
                 provider_id=payee.provider_id,
                 trainee_id=payee.trainee_id,
+                enterprise_credit_code=payee.enterprise_credit_code,
                 account_name=payee.account.account_name,
                 bank_name=payee.account.bank_name,
                 account_number_encrypted=payee.account.account_number_encrypted,

@@ -50,20 +50,29 @@ def set_payee_account(
     actor,
     provider: Provider | None = None,
     trainee: Trainee | None = None,
+    enterprise_credit_code: str | None = None,
     account_name: str,
     bank_name: str,
     account_number: str,
     reason: str = "",
 ) -> PayeeAccount:
-    """Set or correct where a provider (by its clerk or finance) or a person (by finance) is paid."""
-    if (provider is None) == (trainee is None):
-        raise ValueError("exactly one of provider and trainee")
+    """Set or correct where a provider (by its clerk or finance), a person or an enterprise paid
+    under S10–S14 (by finance; keyed by its unified social credit code) is paid."""
+    if [provider, trainee, enterprise_credit_code].count(None) != 2:
+        raise ValueError("exactly one of provider, trainee and enterprise_credit_code")
     if actor is not None:
-        access.require_may_set_payee_account(actor, provider=provider, trainee=trainee)
+        access.require_may_set_payee_account(
+            actor, provider=provider, trainee=trainee, enterprise_credit_code=enterprise_credit_code
+        )
     account_name, bank_name, account_number = clean_account(
         account_name=account_name, bank_name=bank_name, account_number=account_number
     )
-    owner = {"provider": provider} if provider is not None else {"trainee": trainee}
+    if provider is not None:
+        owner = {"provider": provider}
+    elif trainee is not None:
+        owner = {"trainee": trainee}
+    else:
+        owner = {"enterprise_credit_code": enterprise_credit_code}
     account = PayeeAccount.objects.select_for_update().filter(**owner).first()
     before = None
     if account is not None:
@@ -88,6 +97,7 @@ def set_payee_account(
         detail={
             "provider": provider.code if provider else None,
             "trainee": trainee.id_number_masked if trainee else None,
+            **({"enterprise": enterprise_credit_code} if enterprise_credit_code else {}),
             "before": before,
             "after": after,
         },

@@ -460,11 +460,11 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
 
 def _returned_lines_of_payee(transfer: Transfer):
     """The payee's claim lines still returned, whichever batch returned them, in the batch's jurisdiction."""
-    payee = (
-        {"transfer__provider_id": transfer.provider_id}
-        if transfer.payee_kind == PayeeKind.PROVIDER
-        else {"transfer__trainee_id": transfer.trainee_id}
-    )
+    payee = {
+        PayeeKind.PROVIDER: {"transfer__provider_id": transfer.provider_id},
+        PayeeKind.TRAINEE: {"transfer__trainee_id": transfer.trainee_id},
+        PayeeKind.ENTERPRISE: {"transfer__enterprise_credit_code": transfer.enterprise_credit_code},
+    }[transfer.payee_kind]
     batch_lines = BatchLine.objects.filter(
         status=BatchLineStatus.RETURNED,
         transfer__status=TransferStatus.RETURNED,
@@ -519,7 +519,11 @@ def correct_payee_after_return(
     lines = list(returned.filter(claim_id__in=claim_ids).select_for_update().order_by("claim_id", "line_no"))
     if not lines:
         raise StepAlreadyTaken(_("该收款人的退票明细已更正并重新安排拨付。"))
-    owner = {"provider": transfer.provider} if transfer.payee_kind == PayeeKind.PROVIDER else {"trainee": transfer.trainee}
+    owner = {
+        PayeeKind.PROVIDER: {"provider": transfer.provider},
+        PayeeKind.TRAINEE: {"trainee": transfer.trainee},
+        PayeeKind.ENTERPRISE: {"enterprise_credit_code": transfer.enterprise_credit_code},
+    }[transfer.payee_kind]
     set_payee_account(
         actor=actor, account_name=account_name, bank_name=bank_name, account_number=account_number, reason=reason, **owner
     )

@@ -1,0 +1,212 @@
+"""S10–S14 (seed 002 §三(九)–(十三)) subsidise the enterprise: the claim names it (name and unified
+social credit code), finance records its bank account, and the batch pays the enterprise, not
+the training provider that filed the claim."""
+
+import csv
+import io
+from decimal import Decimal
+
+from claims.models import Claim, ClaimLine, Jurisdiction
+from claims.services import create_claim
+from payments.models import BatchLine, PayeeAccount, Transfer
+from payments.services.payees import account_number_of, set_payee_account
+from payments.services.results import correct_payee_after_return
+from workflow.disbursement import apply_bank_result, build_batch, request_release
+from workflow.services import decide_task
+from workflow.services import submit_claim as submit
+
+from .api_support import error, login
+from .conftest import claim_data, line, resident_id
+from .payments_support import approved_claim, open_task_id
+from .test_payment_results import csv_file, result_rows
+
+PUMP_WORKS = {"enterprise_name": "温岭市某泵业有限公司", "enterprise_credit_code": "91331081MA2K00001E"}
+
+
+def contest_claim(demo, *, enterprise=PUMP_WORKS, serials=(1, 2), costs=("15000.00", "8000.00")) -> Claim:
+    """S13 (002 §三(十)): 对符合条件的企业给予最高 2 万元 — drills costing 15,000 and 8,000 are
+    paid 15,000 + 5,000 = 20,000, approved by the department and HR."""
+    lines = [
+        line(resident_id(serial), f"职工{serial}", certificate_number=f"J-{serial:05d}", stated_cost=cost)
+        for serial, cost in zip(serials, costs, strict=True)
+    ]
+    clerk = demo["provider_clerk"]
+    claim = create_claim(user=clerk, data=claim_data(lines=lines, policy="S13", **enterprise))
+    submit(user=clerk, claim=claim)
+    decide_task(user=demo["dept_reviewer"], task_id=open_task_id(claim), decision="approve")
+    decide_task(user=demo["hr_reviewer"], task_id=open_task_id(claim), decision="approve")
+    claim.refresh_from_db()
+    assert claim.status == "approved" and claim.total == Decimal("20000.00")
+    return claim
+
+
+def pump_works_account(demo, number="6228480000000000777") -> PayeeAccount:
+    return set_payee_account(
+        actor=demo["finance_officer"],
+        enterprise_credit_code=PUMP_WORKS["enterprise_credit_code"],
+        account_name=PUMP_WORKS["enterprise_name"],
+        bank_name="温岭农商银行",
+        account_number=number,
+    )
+
+
+def released(demo, batch, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        request_release(actor=demo["finance_officer2"], batch=batch)
+    batch.refresh_from_db()
+    assert batch.status == "released", batch.status
+    return batch
+
+
+def payment_csv(batch) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(bytes(batch.files.get(kind="payment_csv").content).decode("utf-8-sig"))))
+
+
+def test_a_contest_claim_is_paid_to_the_enterprise_not_to_the_provider(demo, django_capture_on_commit_callbacks, celery_eager):
+    school = approved_claim(demo, serials=(3,))  # S3 of the same provider: paid to the school
+    contest = contest_claim(demo)
+    pump_works_account(demo)
+    wl = Jurisdiction.objects.get(code="WL")
+
+    batch = build_batch(actor=demo["finance_officer"], jurisdiction=wl)
+    transfers = {transfer.payee_kind: transfer for transfer in batch.transfers.all()}
+    assert set(transfers) == {"provider", "enterprise"} and batch.skipped == []
+    to_pump_works = transfers["enterprise"]
+    assert to_pump_works.enterprise_credit_code == "91331081MA2K00001E" and to_pump_works.provider_id is None
+    assert to_pump_works.account_name == "温岭市某泵业有限公司"
+    assert to_pump_works.amount == Decimal("20000.00")
+    assert to_pump_works.account_number_masked == "6228***********0777"
+    assert set(to_pump_works.lines.values_list("claim_line__claim", flat=True)) == {contest.pk}
+    assert transfers["provider"].amount == school.total
+    assert set(transfers["provider"].lines.values_list("claim_line__claim", flat=True)) == {school.pk}
+
+    batch = released(demo, batch, django_capture_on_commit_callbacks)
+    rows = {row[1]: row for row in payment_csv(batch)[1:] if row[0] == batch.number}
+    assert rows[str(to_pump_works.seq)][2:5] == ["企业", "温岭市某泵业有限公司", "6228480000000000777"]
+    assert rows[str(to_pump_works.seq)][6] == "20000.00"
+
+
+def test_an_enterprise_without_an_account_waits_with_the_reason(demo):
+    school = approved_claim(demo, serials=(3,))
+    contest = contest_claim(demo)
+    wl = Jurisdiction.objects.get(code="WL")
+
+    batch = build_batch(actor=demo["finance_officer"], jurisdiction=wl)
+    assert [transfer.payee_kind for transfer in batch.transfers.all()] == ["provider"]
+    assert batch.skipped == [
+        {"claim": contest.number, "line": 1, "amount": "15000.00", "reason": "企业没有登记银行账户。"},
+        {"claim": contest.number, "line": 2, "amount": "5000.00", "reason": "企业没有登记银行账户。"},
+    ]
+    assert set(ClaimLine.objects.filter(claim=contest).values_list("payment_status", flat=True)) == {"reserved"}
+    assert school.lines.get().payment_status == "in_batch"
+
+    pump_works_account(demo)  # finance records it: the next batch pays the enterprise
+    second = build_batch(actor=demo["finance_officer"], jurisdiction=wl)
+    assert [(t.payee_kind, t.amount) for t in second.transfers.all()] == [("enterprise", Decimal("20000.00"))]
+
+
+def test_a_returned_transfer_to_the_enterprise_is_corrected_and_paid_in_the_next_batch(
+    demo, django_capture_on_commit_callbacks, celery_eager
+):
+    contest = contest_claim(demo)
+    pump_works_account(demo, number="6228480000000000000")
+    wl = Jurisdiction.objects.get(code="WL")
+    batch = released(demo, build_batch(actor=demo["finance_officer"], jurisdiction=wl), django_capture_on_commit_callbacks)
+    returned = batch.transfers.get()
+    apply_bank_result(
+        actor=demo["finance_officer"],
+        batch=batch,
+        filename="回单.csv",
+        content=csv_file(result_rows(batch, {returned.seq: ("失败", "账号不存在")})),
+    )
+    assert set(ClaimLine.objects.filter(claim=contest).values_list("payment_status", flat=True)) == {"returned"}
+
+    lines = correct_payee_after_return(
+        actor=demo["finance_officer"],
+        transfer=returned,
+        account_name="温岭市某泵业有限公司",
+        bank_name="农业银行温岭支行",
+        account_number="6228480000001234567",
+        reason="银行退票：账号不存在，企业提供新账号",
+    )
+    assert sorted(line.line_no for line in lines) == [1, 2]
+    account = PayeeAccount.objects.get(enterprise_credit_code="91331081MA2K00001E")
+    assert account.account_number_masked == "6228***********4567"
+
+    second = released(demo, build_batch(actor=demo["finance_officer"], jurisdiction=wl), django_capture_on_commit_callbacks)
+    again = second.transfers.get()
+    assert (again.payee_kind, again.enterprise_credit_code, again.amount) == (
+        "enterprise",
+        "91331081MA2K00001E",
+        Decimal("20000.00"),
+    )
+    assert account_number_of(again) == "6228480000001234567"
+    apply_bank_result(
+        actor=demo["finance_officer"],
+        batch=second,
+        filename="回单.csv",
+        content=csv_file(result_rows(second, {again.seq: "成功"})),
+    )
+    contest.refresh_from_db()
+    assert contest.status == "paid"
+    assert list(
+        BatchLine.objects.filter(claim_line__claim=contest, claim_line__line_no=1).order_by("pk").values_list("status", flat=True)
+    ) == ["returned", "paid"]
+    assert not Transfer.objects.filter(provider__isnull=False, batch__in=(batch, second)).exists()
+
+
+# --------------------------------------------------------------------------- the claim names the enterprise
+
+
+def apprentices(n: int = 1) -> list[dict]:
+    """S10 (002 §三(九)): 职工学徒, 每人每年最高 6000 元, the actual cost required."""
+    return [line(resident_id(600 + i), f"学徒{i}", certificate_number=f"A-{i}", stated_cost="6000.00") for i in range(n)]
+
+
+def test_an_apprenticeship_claim_without_its_enterprise_is_a_400_naming_the_fields(demo):
+    clerk = login("provider_clerk")
+    before = Claim.objects.count()
+    body = error(clerk.post("/api/v1/claims/", claim_data(lines=apprentices(), policy="S10"), format="json"), 400)
+    assert set(body["fields"]) == {"enterprise_name", "enterprise_credit_code"}
+    body = error(
+        clerk.post(
+            "/api/v1/claims/",
+            claim_data(
+                lines=apprentices(),
+                policy="S10",
+                enterprise_name="温岭市某泵业有限公司",
+                enterprise_credit_code="91331081MA2K00001A",
+            ),
+            format="json",
+        ),
+        400,
+    )
+    assert body["fields"] == {"enterprise_credit_code": ["统一社会信用代码校验码错误。"]}
+    assert Claim.objects.count() == before
+
+    response = clerk.post("/api/v1/claims/", claim_data(lines=apprentices(), policy="S10", **PUMP_WORKS), format="json")
+    assert response.status_code == 201, response.content
+    assert (response.json()["enterprise_name"], response.json()["enterprise_credit_code"]) == (
+        "温岭市某泵业有限公司",
+        "91331081MA2K00001E",
+    )
+
+
+def test_a_standard_paying_the_provider_refuses_an_enterprise(demo):
+    clerk = login("provider_clerk")
+    body = error(clerk.post("/api/v1/claims/", claim_data(policy="S3", **PUMP_WORKS), format="json"), 400)
+    assert set(body["fields"]) == {"enterprise_name", "enterprise_credit_code"}
+
+
+def test_a_draft_moved_to_an_enterprise_standard_must_name_the_enterprise(demo):
+    clerk = login("provider_clerk")
+    draft = clerk.post("/api/v1/claims/", claim_data(lines=apprentices()), format="json").json()
+    assert draft["enterprise_name"] == ""
+    body = error(clerk.patch(f"/api/v1/claims/{draft['id']}/", {"policy": "S10"}, format="json"), 400)
+    assert set(body["fields"]) == {"enterprise_name", "enterprise_credit_code"}
+    response = clerk.patch(f"/api/v1/claims/{draft['id']}/", {"policy": "S10", **PUMP_WORKS}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["enterprise_credit_code"] == "91331081MA2K00001E"
+    response = clerk.patch(f"/api/v1/claims/{draft['id']}/", {"policy": "S3"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["enterprise_credit_code"] == ""
