@@ -210,3 +210,81 @@ def test_a_draft_moved_to_an_enterprise_standard_must_name_the_enterprise(demo):
     response = clerk.patch(f"/api/v1/claims/{draft['id']}/", {"policy": "S3"}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["enterprise_credit_code"] == ""
+
+
+# --------------------------------------------------------------------------- the account: page and API
+
+
+def test_finance_enters_the_enterprise_account_on_the_page_and_the_next_batch_pays_it(demo):
+    from django.test import Client
+    from django.urls import reverse
+
+    contest = contest_claim(demo)
+    finance = Client()
+    finance.force_login(demo["finance_officer"])
+    page = finance.get(reverse("payments:payee_accounts")).content.decode()
+    assert contest.number in page and "温岭市某泵业有限公司" in page and "?enterprise=91331081MA2K00001E" in page
+    url = reverse("payments:payee_accounts") + "?enterprise=91331081MA2K00001E"
+    form = finance.get(url).content.decode()
+    assert 'name="enterprise" value="91331081MA2K00001E"' in form
+    response = finance.post(
+        url,
+        {
+            "enterprise": "91331081MA2K00001E",
+            "account_name": "温岭市某泵业有限公司",
+            "bank_name": "温岭农商银行",
+            "account_number": "6228480000000000777",
+        },
+    )
+    assert response.status_code == 302
+    assert PayeeAccount.objects.get(enterprise_credit_code="91331081MA2K00001E").account_number_masked == "6228***********0777"
+    assert contest.number not in finance.get(reverse("payments:payee_accounts")).content.decode()
+    batch = build_batch(actor=demo["finance_officer"], jurisdiction=Jurisdiction.objects.get(code="WL"))
+    assert [(t.payee_kind, t.amount) for t in batch.transfers.all()] == [("enterprise", Decimal("20000.00"))]
+
+
+def test_the_enterprise_account_via_the_api_is_masked_and_scoped(demo):
+    contest = contest_claim(demo)
+    finance = login("finance_officer")
+    awaiting = finance.get("/api/v1/payment-batches/awaiting/").json()
+    assert awaiting["summary"]["enterprises"] == 1 and awaiting["summary"]["missing_amount"] == "20000.00"
+    assert {
+        (row["claim_number"], row["payee_kind"], row["enterprise"], row["provider"]) for row in awaiting["missing_accounts"]
+    } == {(contest.number, "enterprise", "91331081MA2K00001E", None)}
+    url = "/api/v1/payee-accounts/enterprises/91331081MA2K00001E/"
+    assert finance.get(url).json()["account_number"] is None
+    bad = error(
+        finance.put(url, {"account_name": "温岭市某泵业有限公司", "bank_name": "农行", "account_number": "12"}, format="json"),
+        400,
+    )
+    assert list(bad["fields"]) == ["account_number"]
+    saved = finance.put(
+        url, {"account_name": "温岭市某泵业有限公司", "bank_name": "农行", "account_number": "6228480000000000777"}, format="json"
+    ).json()
+    assert (saved["kind"], saved["owner"], saved["owner_name"], saved["account_number"]) == (
+        "enterprise",
+        "91331081MA2K00001E",
+        "温岭市某泵业有限公司",
+        "6228***********0777",
+    )
+    assert error(finance.get("/api/v1/payee-accounts/enterprises/91331081MA2K00002H/"), 404)  # no claim names it
+    assert error(login("provider_clerk").get(url), 404)
+
+
+def test_the_web_claim_form_takes_the_enterprise_and_the_claim_page_shows_it(demo):
+    from django.test import Client
+    from django.urls import reverse
+
+    from .test_web_journey import claim_form_post
+
+    clerk = Client()
+    clerk.force_login(demo["provider_clerk"])
+    post = claim_form_post(claim_data(lines=apprentices(), policy="S10"))
+    missing = clerk.post(reverse("approvals:claim_new"), post)
+    assert missing.status_code == 400 and "须填写企业统一社会信用代码" in missing.content.decode()
+    response = clerk.post(reverse("approvals:claim_new"), {**post, **PUMP_WORKS})
+    assert response.status_code == 302
+    claim = Claim.objects.get()
+    assert (claim.enterprise_name, claim.enterprise_credit_code) == ("温岭市某泵业有限公司", "91331081MA2K00001E")
+    page = clerk.get(reverse("approvals:claim", args=[claim.pk])).content.decode()
+    assert "温岭市某泵业有限公司" in page and "91331081MA2K00001E" in page
