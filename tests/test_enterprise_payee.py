@@ -288,3 +288,19 @@ def test_the_web_claim_form_takes_the_enterprise_and_the_claim_page_shows_it(dem
     assert (claim.enterprise_name, claim.enterprise_credit_code) == ("温岭市某泵业有限公司", "91331081MA2K00001E")
     page = clerk.get(reverse("approvals:claim", args=[claim.pk])).content.decode()
     assert "温岭市某泵业有限公司" in page and "91331081MA2K00001E" in page
+
+
+def test_changing_the_enterprise_of_a_returned_claim_goes_back_to_the_department(demo):
+    """HR returns an S10 claim asking for line 1's certificate number; the provider also names
+    another enterprise. Who is paid is the department's to review again, not HR's."""
+    from claims.models import ClaimStatus
+
+    from .test_resubmission import at_hr_review, corrected_and_resubmitted, resubmission_entry, returned_by
+
+    claim = at_hr_review(demo, claim_data(lines=apprentices(), policy="S10", **PUMP_WORKS))
+    returned_by(demo["hr_reviewer"], claim, fix={"lines": [1], "fields": ["certificate_number"]})
+    claim = corrected_and_resubmitted(
+        demo, claim, enterprise_name="温岭市另一泵业有限公司", enterprise_credit_code="91331081MA2K00002H"
+    )
+    assert claim.status == ClaimStatus.DEPARTMENT_REVIEW
+    assert {"field": "enterprise_credit_code"} in resubmission_entry(claim).detail["outside_fix"]

@@ -209,6 +209,11 @@ def changes_outside_fix(asked: dict | None, before: dict, after: dict) -> list[d
         for name in ("department", "policy", *FIXABLE_HEADER_FIELDS)
         if before.get(name) != after.get(name) and name not in header_fields
     ]
+    # The enterprise paid (S10–S14) is never a fix: changing it goes back to the department.
+    # (A snapshot taken before claims named an enterprise has no such key: blank.)
+    outside += [
+        {"field": name} for name in ("enterprise_name", "enterprise_credit_code") if before.get(name, "") != after.get(name, "")
+    ]
     repriced = any(before.get(name) != after.get(name) for name in PRICING_HEADER_FIELDS if name in header_fields)
     was_lines, now_lines = before.get("lines", {}), after.get("lines", {})
     for key in sorted(set(was_lines) | set(now_lines), key=int):

@@ -106,6 +106,8 @@ def claim_content(claim) -> dict:
         "department": claim.department.code,
         "policy": claim.policy.code,
         **{spec.name: _plain(getattr(claim, spec.name)) for spec in HEADER_FIELDS},
+        "enterprise_name": claim.enterprise_name,
+        "enterprise_credit_code": claim.enterprise_credit_code,
         "lines": lines,
     }
 
