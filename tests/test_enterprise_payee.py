@@ -222,6 +222,9 @@ def test_finance_enters_the_enterprise_account_on_the_page_and_the_next_batch_pa
     contest = contest_claim(demo)
     finance = Client()
     finance.force_login(demo["finance_officer"])
+    build_page = finance.get(reverse("payments:batch_build")).content.decode()
+    row = build_page.split(f'data-claim="{contest.pk}"', 1)[1].split("</tr>", 1)[0]
+    assert "<td>企业</td>" in row and "培训机构" not in row
     page = finance.get(reverse("payments:payee_accounts")).content.decode()
     assert contest.number in page and "温岭市某泵业有限公司" in page and "?enterprise=91331081MA2K00001E" in page
     url = reverse("payments:payee_accounts") + "?enterprise=91331081MA2K00001E"

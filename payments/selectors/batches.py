@@ -171,6 +171,7 @@ def awaiting_page(user, page_number, page_size: int) -> dict:
     claims: Page = Paginator(awaiting_claims(user), page_size).get_page(page_number)
     for row in claims.object_list:
         row["to_person"] = row["claim__policy__payee"] == Payee.TRAINEE
+        row["to_enterprise"] = row["claim__policy__payee"] == Payee.ENTERPRISE
     return {"summary": awaiting_summary(user), "claims": claims}
 
 
