@@ -224,7 +224,7 @@ LINE_FIELDS = (
         min_value=0,
         max_digits=12,
         invalid=gettext_lazy("实际费用须为不小于 0、最多两位小数的金额。"),
-        help_text=gettext_lazy("培训机构实际收取的费用；标准为上限时按两者中较低者计算，留空按上限计算"),
+        help_text=gettext_lazy("培训机构实际收取的费用：按实际费用补贴的标准必填，付两者中较低者；其余标准填写时同样以其为上限"),
         roster_width=14,
     ),
     InputField(
