@@ -4,8 +4,9 @@ Numbers and issuers are compared normalised (``certificate_key``): full-width an
 forms are one (NFKC), spaces anywhere are ignored, letters in any case. The issuer is optional
 on a line (API contract v1 had none): a line without one has the "unknown issuer", and then its
 certificate is identified by number and certificate type instead. So two lines name the same
-certificate when their numbers are equal and either their issuers are equal, or one of them has
-no issuer and their certificate types are equal (docs/rules.md, CERT_DUP). A continuation of
+certificate when their numbers are equal and either they are the same person's, or their issuers
+are equal, or one of them has no issuer and their certificate types are equal (docs/rules.md,
+CERT_DUP). A continuation of
 the certificate (an S3 renewal keeps its number) is another payment: once per renewal date.
 
 Two claims naming one certificate, submitted at the same moment, are checked one after the
@@ -39,14 +40,19 @@ class Certificate:
     # What is paid for: "" the certificate itself; a continuation of it (an S3 renewal, 复审,
     # keeps the certificate's number) is paid once per continuation: "renewal 2026-05-01".
     occasion: str = ""
+    # The person the line is for: one person's certificates with one number are one certificate,
+    # however the issuer or the type is written (a second spelling must not pay it twice).
+    holder: int | None = None
 
     @classmethod
-    def of(cls, *, number: str, issuer: str, type: str, occasion: str = "") -> "Certificate":
-        return cls(certificate_key(number), certificate_key(issuer), type, occasion)
+    def of(cls, *, number: str, issuer: str, type: str, occasion: str = "", holder: int | None = None) -> "Certificate":
+        return cls(certificate_key(number), certificate_key(issuer), type, occasion, holder)
 
     def same_as(self, other: "Certificate") -> bool:
         if self.number != other.number or self.occasion != other.occasion:
             return False
+        if self.holder is not None and self.holder == other.holder:
+            return True
         if self.issuer == UNKNOWN_ISSUER or other.issuer == UNKNOWN_ISSUER:
             return self.type == other.type
         return self.issuer == other.issuer

@@ -650,6 +650,7 @@ def _certificate(line: ClaimLine) -> Certificate:
         issuer=line.certificate_issuer,
         type=line.certificate_type,
         occasion=_occasion(line.variant, line.certificate_date),
+        holder=line.trainee_id,
     )
 
 
@@ -671,6 +672,7 @@ def _certificates_elsewhere(claim: Claim) -> list[tuple[Certificate, str]]:
             "certificate_number",
             "certificate_issuer",
             "certificate_type",
+            "trainee_id",
             "variant",
             "certificate_date",
             "flags",
@@ -690,6 +692,7 @@ def _certificates_elsewhere(claim: Claim) -> list[tuple[Certificate, str]]:
                 issuer=other["certificate_issuer"],
                 type=other["certificate_type"],
                 occasion=_occasion(other["variant"], other["certificate_date"]),
+                holder=other["trainee_id"],
             ),
             other["claim__number"],
         )

@@ -178,6 +178,26 @@ def test_the_issuer_with_the_number_identifies_a_certificate_and_without_one_the
     assert "CERT_DUP" not in codes(skill)
 
 
+def test_one_persons_certificate_is_one_certificate_whatever_issuer_or_type_is_written(demo):
+    # A second spelling of the issuer, and another certificate type, on 张三's own number 0901:
+    # still the certificate already claimed, not a second one to pay.
+    clerk = demo["provider_clerk"]
+    first = submitted(clerk, [line(ZHANG, "张三", certificate_number="0901", certificate_issuer="浙江省应急管理厅")], n=1)
+    again = submitted(
+        clerk,
+        [line(ZHANG, "张三", level="junior", certificate_number="0901", certificate_issuer="浙江应急管理厅")],
+        n=2,
+    )
+    assert "CERT_DUP" in codes(again) and cert_flag(again)["related"] == [first.number]
+    other_type = submitted(
+        clerk,
+        [line(ZHANG, "张三", occupation="养老护理员", certificate_type="skill_level", certificate_number="0901")],
+        n=3,
+        policy="S1",
+    )
+    assert "CERT_DUP" in codes(other_type)
+
+
 def test_the_living_allowance_for_the_days_of_a_training_is_not_a_second_payment_of_its_certificate(demo):
     ensure_policy("S6", PolicyCategory.LIVING_ALLOWANCE)
     clerk = demo["provider_clerk"]
