@@ -14,12 +14,11 @@ other: ``lock_certificates`` takes a PostgreSQL advisory lock per certificate nu
 rest of the transaction (SQLite serialises writers already).
 """
 
-import hashlib
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import connection
+from .advisory_locks import hold_advisory_locks, lock_id
 
 UNKNOWN_ISSUER = ""  # a line that does not say who issued its certificate
 # The first key of the two-key advisory locks taken here: no other lock of ours uses it (the
@@ -59,22 +58,12 @@ class Certificate:
 
 
 def certificate_lock_id(number_key: str) -> int:
-    """A signed 32-bit id of the normalised number (the second key of the advisory lock)."""
-    return int.from_bytes(hashlib.sha256(number_key.encode()).digest()[:4], "big", signed=True)
+    """The second key of the advisory lock on a certificate number."""
+    return lock_id(number_key)
 
 
 def lock_certificates(number_keys: Iterable[str]) -> None:
     """Hold, until the transaction ends, a lock on each certificate number: whoever checks a
-    certificate with one of these numbers next waits. Taken in a fixed order (by lock id) so two
-    claims sharing numbers never deadlock; after the claim's people (eligibility.lock_trainees)."""
-    if connection.vendor != "postgresql":
-        return
-    ids = sorted({certificate_lock_id(key) for key in number_keys if key})
-    if not ids:
-        return
-    with connection.cursor() as cursor:
-        # One statement for a roster's thousands of numbers, taken in the sorted subquery's order.
-        cursor.execute(
-            "SELECT count(pg_advisory_xact_lock(%s, id)) FROM (SELECT unnest(%s::integer[]) AS id ORDER BY id) AS ids",
-            [CERTIFICATE_LOCK_CLASS, ids],
-        )
+    certificate with one of these numbers next waits; after the claim's people
+    (eligibility.lock_trainees)."""
+    hold_advisory_locks(CERTIFICATE_LOCK_CLASS, number_keys)

@@ -15,7 +15,11 @@ hardship group), E9, PERIODS (the periods of a per-month or per-year standard, S
 and S15, across all of a person's claims) and FRAUD (an earlier subsidy of the person
 recovered in full for fraud, for HR; it blocks nothing), and CERT_DUP (a certificate already
 claimed on another line: one certificate is paid once, whoever's line it is;
-claims/certificates.py says what identifies one). ``check_claim`` recomputes them for every line of a claim:
+claims/certificates.py says what identifies one), and the standard's own limits across claims,
+which no override lifts (HARD_LIMIT_CODES): ENTERPRISE_CAP (a per-enterprise standard, S13,
+pays an enterprise at most its cap under a version of the standard, whatever the number of its
+claims), ITEM_DUP and ITEMS (a per-item standard, S7, pays each item once and at most its
+number of packages, across every developer's claims). ``check_claim`` recomputes them for every line of a claim:
 when it is drafted or edited (the flags it would get if submitted now), on submission and
 resubmission, and at each review step (another claim may have used the quota meanwhile).
 
@@ -32,9 +36,12 @@ import datetime
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
+from django.db.models import Q
 from django.utils import timezone, translation
 
+from .advisory_locks import hold_advisory_locks
 from .certificates import Certificate, lock_certificates
 from .models import (
     TRAINING_SUBSIDY_CATEGORIES,
@@ -47,13 +54,21 @@ from .models import (
     PaymentStatus,
     Period,
     PolicyCategory,
+    PolicyVersion,
+    PricingUnit,
     Trainee,
 )
+from .pricing import enterprise_cap, money_text
 
 # Claims whose lines do not count: not submitted (yet), or out of the running.
 NOT_COUNTING_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN)
 # A line blocked by one of these (not overridden) does not use the person's quota or periods.
-BLOCKING_CODES = frozenset({"E2", "E3", "N3", "PERIODS", "CERT_DUP"})
+BLOCKING_CODES = frozenset({"E2", "E3", "N3", "PERIODS", "CERT_DUP", "ENTERPRISE_CAP", "ITEM_DUP", "ITEMS"})
+# The standard's own maximum, across claims: overriding one would pay past what the policy
+# allows at all, so HR rejects the line or returns the claim for a lower cost instead.
+HARD_LIMIT_CODES = frozenset({"ENTERPRISE_CAP", "ITEM_DUP", "ITEMS"})
+# The first key of the advisory locks on an enterprise's grant and on a standard's items ("LIMT").
+LIMIT_LOCK_CLASS = 0x4C494D54
 # Lines recovered in full: the person in the end received nothing (docs/rules.md, "what counts and why").
 NOT_COUNTING_PAYMENT_STATES = (PaymentStatus.RECOVERED,)
 # The mark of a line recovered in full for fraud (set by payments' recovery service through
@@ -143,6 +158,7 @@ def flags_for_display(line: ClaimLine) -> list[dict]:
                 "source": flag.get("source", ""),
                 "related": list(flag.get("related", [])),
                 "overridden": override is not None,
+                "overridable": flag.get("code") not in HARD_LIMIT_CODES,
                 "override_reason": override.reason if override else "",
                 "override": override,  # the FlagOverride (who, when), or None
             }
@@ -196,6 +212,12 @@ class LineContext:
     # (their numbers), other claims (their numbers).
     certificate_lines: list[int] = field(default_factory=list)
     certificate_claims: list[str] = field(default_factory=list)
+    # Under the line's version of a per-enterprise standard (S13): (claim number, amount) of what
+    # counts for the claim's enterprise, in other claims and earlier in this one (ENTERPRISE_CAP).
+    enterprise_grants: list[tuple[str, Decimal]] = field(default_factory=list)
+    # Under the line's version of a per-item standard (S7): (claim number, variant, occupation
+    # code) of the items that count, in every claim and earlier in this one (ITEM_DUP, ITEMS).
+    items: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def is_training(self) -> bool:
@@ -358,6 +380,49 @@ def _certificate_claimed_already(ctx: LineContext) -> Finding | None:
     )
 
 
+def _over_enterprise_cap(ctx: LineContext) -> Finding | None:
+    version = ctx.line.policy_version
+    if version is None or version.unit != PricingUnit.ENTERPRISE or not ctx.line.amount:
+        return None
+    cap = enterprise_cap(version)
+    used = sum((amount for _number, amount in ctx.enterprise_grants), Decimal(0))
+    if used + ctx.line.amount <= cap:
+        return None
+    related = tuple(number for number, _amount in ctx.enterprise_grants if number != ctx.claim.number)
+    figures = {"cap": money_text(cap), "used": money_text(used), "left": money_text(max(cap - used, Decimal(0)))}
+    figures["amount"] = money_text(ctx.line.amount)
+    zh = (
+        "每家企业在本标准下最高补贴 {cap}：该企业已计 {used}，尚余 {left}，本行 {amount} 超出。"
+        "请驳回本行，或退回机构按尚余金额修改实际费用。"
+    ).format(**figures)
+    en = (
+        "An enterprise is paid at most {cap} under this standard: {used} already counts for it, {left} is left, and "
+        "this line's {amount} exceeds it. Reject the line, or return the claim for the cost to be lowered to what is left."
+    ).format(**figures)
+    return Finding({"detail": _with_related(zh, en, related)}, related)
+
+
+def _item_paid_already(ctx: LineContext) -> Finding | None:
+    version = ctx.line.policy_version
+    if version is None or version.unit != PricingUnit.ITEM:
+        return None
+    variant = (ctx.line.variant or "").strip()
+    same = tuple(number for number, other_variant, code in ctx.items if (other_variant, code) == (variant, ctx.occupation))
+    if same:
+        return Finding({"occupation": ctx.line.occupation.name}, same)
+    return None
+
+
+def _over_item_limit(ctx: LineContext) -> Finding | None:
+    version = ctx.line.policy_version
+    if version is None or version.unit != PricingUnit.ITEM or version.max_items is None or (ctx.line.variant or "").strip():
+        return None
+    packages = tuple(number for number, variant, _code in ctx.items if not variant)
+    if len(packages) >= version.max_items:
+        return Finding({"n": version.max_items, "count": len(packages)}, packages)
+    return None
+
+
 QUOTA_SOURCE = "000 §二(三), 001 §13, 002 §五(十九), 004 §四"
 
 RULES: tuple[Rule, ...] = (
@@ -437,6 +502,27 @@ RULES: tuple[Rule, ...] = (
         "证书 %(number)s 已申领过补贴（同一证书只补贴一次）：%(where)s。",
         "Certificate %(number)s was claimed already (a certificate is subsidised once): %(where)s.",
         _certificate_claimed_already,
+    ),
+    Rule(
+        "ENTERPRISE_CAP",
+        "002 §三(十)",
+        "%(detail)s%(related)s",
+        "%(detail)s%(related)s",
+        _over_enterprise_cap,
+    ),
+    Rule(
+        "ITEM_DUP",
+        "002 §二(六)",
+        "项目“%(occupation)s”已申领过资助（每项只资助一次）：%(related)s。",
+        "The item “%(occupation)s” was claimed already (each item is funded once): %(related)s.",
+        _item_paid_already,
+    ),
+    Rule(
+        "ITEMS",
+        "002 §二(六)",
+        "本标准最多资助 %(n)d 项，已计 %(count)d 项：%(related)s。",
+        "This standard funds at most %(n)d items; %(count)d already count: %(related)s.",
+        _over_item_limit,
     ),
 )
 RULES_BY_CODE = {rule.code: rule for rule in RULES}
@@ -551,9 +637,11 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
         return []
     if lock is None:
         lock = claim.status != ClaimStatus.DRAFT
+    limited = {line.policy_version_id: line.policy_version for line in lines if _has_claim_limit(line.policy_version)}
     if lock:
         lock_trainees(claim)
         lock_certificates(line.certificate_key for line in lines)
+        hold_advisory_locks(LIMIT_LOCK_CLASS, (_limit_name(claim, version) for version in limited.values()))
     as_of = as_of or _claim_date(claim)
     category = claim.policy.category
     is_training = category in TRAINING_SUBSIDY_CATEGORIES
@@ -595,6 +683,7 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
             )
 
     certificates = _certificates_elsewhere(claim) if is_training else []
+    enterprise_grants, items = _limits_used_elsewhere(claim, limited.values())
     seen: list[tuple[Certificate, int]] = []  # this claim's counting lines so far (CERT_DUP)
     first_line_no: dict[int, int] = {}
     changed = []
@@ -612,6 +701,8 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
             recovered_for_fraud=list(dict.fromkeys(recovered_for_fraud[line.trainee_id])),
             certificate_lines=[n for certificate, n in seen if certificate.same_as(_certificate(line))],
             certificate_claims=[number for certificate, number in certificates if certificate.same_as(_certificate(line))],
+            enterprise_grants=list(enterprise_grants[line.policy_version_id]),
+            items=list(items[line.policy_version_id]),
         )
         flags = [flag for flag in line.flags if flag.get("code") not in ENGINE_CODES]
         for rule in RULES:
@@ -631,9 +722,77 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
                     Record(claim.number, ctx.occupation, line.level, line.certificate_date.year, claim.policy_id)
                 )
             periods_used[line.trainee_id].append((claim.number, periods_claimed(line.periods), line.certificate_date.year))
+            if line.policy_version_id in limited:
+                enterprise_grants[line.policy_version_id].append((claim.number, line.amount))
+                items[line.policy_version_id].append((claim.number, (line.variant or "").strip(), ctx.occupation))
     if changed:
         ClaimLine.objects.bulk_update(changed, ["flags"])
     return changed
+
+
+# --------------------------------------------------------------------------- a standard's own limits
+
+
+def _has_claim_limit(version: PolicyVersion | None) -> bool:
+    """Whether the version limits what it pays across claims: per enterprise (S13) or per item (S7)."""
+    return version is not None and version.unit in (PricingUnit.ENTERPRISE, PricingUnit.ITEM)
+
+
+def _limit_name(claim: Claim, version: PolicyVersion) -> str:
+    """What two claims counting against one limit both lock: the enterprise's grant under the
+    version, or the version's items."""
+    if version.unit == PricingUnit.ENTERPRISE:
+        return f"enterprise:{version.pk}:{claim.enterprise_credit_code}"
+    return f"items:{version.pk}"
+
+
+def _limits_used_elsewhere(claim: Claim, versions: Iterable[PolicyVersion]):
+    """What other claims' counting lines used of the claim's per-enterprise and per-item versions
+    (as ``_counts`` decides: submitted, not rejected, withdrawn, recovered in full or blocked):
+    (claim number, amount) for the claim's enterprise, and (claim number, variant, occupation
+    code) of the items, by version, in the order the claims were submitted."""
+    grants: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)
+    items: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    versions = list(versions)
+    if not versions:
+        return grants, items
+    item_versions = [version.pk for version in versions if version.unit == PricingUnit.ITEM]
+    enterprise_versions = [version.pk for version in versions if version.unit == PricingUnit.ENTERPRISE]
+    # Another enterprise's grant under the version is not this enterprise's.
+    wanted = Q(policy_version__in=item_versions) | Q(
+        policy_version__in=enterprise_versions, claim__enterprise_credit_code=claim.enterprise_credit_code or None
+    )
+    rows = (
+        ClaimLine.objects.filter(wanted)
+        .exclude(claim_id=claim.pk)
+        .exclude(decision=LineDecision.REJECT)
+        .exclude(claim__status__in=NOT_COUNTING_STATUSES)
+        .order_by("claim__submitted_at", "claim_id", "line_no")
+    )
+    rows = list(
+        rows.values(
+            "pk",
+            "policy_version_id",
+            "amount",
+            "variant",
+            "occupation__code",
+            "flags",
+            "decision",
+            "payment_status",
+            "claim__number",
+        )
+    )
+    overridden: dict[int, set[str]] = defaultdict(set)
+    for line_id, code in FlagOverride.objects.filter(line_id__in=[row["pk"] for row in rows]).values_list("line_id", "code"):
+        overridden[line_id].add(code)
+    for row in rows:
+        if not _counts(
+            decision=row["decision"], payment_status=row["payment_status"], flags=row["flags"], overridden=overridden[row["pk"]]
+        ):
+            continue
+        grants[row["policy_version_id"]].append((row["claim__number"], row["amount"]))
+        items[row["policy_version_id"]].append((row["claim__number"], (row["variant"] or "").strip(), row["occupation__code"]))
+    return grants, items
 
 
 # --------------------------------------------------------------------------- certificates (CERT_DUP)

@@ -429,7 +429,7 @@ def price_lines(*, policy: SubsidyPolicy, lines: Iterable, versions: VersionBook
         version = price.version
         if version is None or version.unit != PricingUnit.ENTERPRISE or price.flags:
             continue
-        cap = _enterprise_cap(version)
+        cap = enterprise_cap(version)
         if version.pk not in left:
             left[version.pk] = cap
         paid = min(price.amount, left[version.pk])
@@ -444,6 +444,6 @@ def price_lines(*, policy: SubsidyPolicy, lines: Iterable, versions: VersionBook
     return priced
 
 
-def _enterprise_cap(version: PolicyVersion) -> Decimal:
+def enterprise_cap(version: PolicyVersion) -> Decimal:
     """The most a claim is paid under a per-enterprise version: its largest own amount."""
     return max((Decimal(amount) for amount in (version.amount_by_level or {}).values()), default=ZERO)

@@ -22,6 +22,10 @@ REASONS = {
     "PERIODS": _("超过该标准的最长补贴期限（年数或月数）"),
     # One certificate (issuer and number, claims/certificates.py) on a second line that counts.
     "CERT_DUP": _("同一证书已申领过补贴"),
+    # The standard's own maximum across claims (claims/eligibility.py HARD_LIMIT_CODES): S13, S7.
+    "ENTERPRISE_CAP": _("超过每家企业的补贴上限（S13）"),
+    "ITEM_DUP": _("该项目已资助过（S7）"),
+    "ITEMS": _("超过该标准资助的项数（S7）"),
     "NO_STANDARD": _("无适用的补贴标准"),
     "LEVEL": _("等级或证书类型不在补贴范围"),
     "VARIANT": _("补贴类型（如复审）不在该标准范围"),

@@ -17,7 +17,7 @@ from viewflow.workflow.status import STATUS
 
 from audit.services import record_event
 from claims.access import may_edit_claim
-from claims.eligibility import active_flags, check_claim
+from claims.eligibility import HARD_LIMIT_CODES, active_flags, check_claim
 from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import SETTLED_LINE_STATES, Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecision, PaymentStatus
 from claims.payment_stage import payment_stage_status, refresh_payment_stage
@@ -454,6 +454,8 @@ def override_flag(*, user, line_id: int, code: str, reason: str) -> FlagOverride
     flag = next((flag for flag in line.flags if flag.get("code") == code), None)
     if flag is None:
         errors["code"] = [_("第 %(n)d 行没有预警 %(code)s。") % {"n": line.line_no, "code": code or "—"}]
+    elif code in HARD_LIMIT_CODES:
+        errors["code"] = [_("补贴标准本身的上限，不能豁免：请驳回该行，或退回机构修改。")]
     if not reason:
         errors["reason"] = [_("豁免预警须写明理由。")]
     if errors:
