@@ -307,3 +307,36 @@ def test_changing_the_enterprise_of_a_returned_claim_goes_back_to_the_department
     )
     assert claim.status == ClaimStatus.DEPARTMENT_REVIEW
     assert {"field": "enterprise_credit_code"} in resubmission_entry(claim).detail["outside_fix"]
+
+
+# --------------------------------------------------------------------------- the roster upload
+
+
+def test_a_roster_for_an_enterprise_standard_names_the_enterprise_or_is_refused(demo):
+    """The roster's header carries the enterprise for S10–S14 as the claim form does: without it
+    the upload is refused naming the field, with nothing saved; with it the claim pays the enterprise."""
+    from .api_support import error, login, ok
+    from .test_roster_import import fill_template, trainee_row, upload
+
+    clerk = login("provider_clerk")
+    rows = [trainee_row(1, certificate_type="培训合格证书", stated_cost=15000, training_days=3)]
+    before = Claim.objects.count()
+    refused = error(upload(clerk, fill_template(rows), policy="S13"), 400)
+    assert "enterprise_credit_code" in refused["fields"] and Claim.objects.count() == before
+
+    bad_code = error(
+        upload(
+            clerk,
+            fill_template(rows),
+            policy="S13",
+            enterprise_name="温岭市某泵业有限公司",
+            enterprise_credit_code="91331081MA2K00001X",
+        ),
+        400,
+    )
+    assert "enterprise_credit_code" in bad_code["fields"]
+
+    body = ok(upload(clerk, fill_template(rows), policy="S13", **PUMP_WORKS), 201)
+    claim = Claim.objects.get(number=body["number"])
+    assert (claim.enterprise_name, claim.enterprise_credit_code) == tuple(PUMP_WORKS.values())
+    assert claim.total == Decimal("15000.00")
