@@ -36,6 +36,7 @@ from claims.selectors import (
     jurisdictions_overseen_by,
     providers_visible_to,
 )
+from claims.spreadsheets import safe_row
 from claims.validators import validate_resident_id
 from workflow import labels
 
@@ -293,23 +294,25 @@ def export_xlsx(request):
     sheet = book.active
     sheet.title = "claims"
     sheet.append(
-        [
-            _("申领编号"),
-            _("培训机构"),
-            _("行业主管部门"),
-            _("补贴标准"),
-            _("状态"),
-            _("金额合计"),
-            _("提交时间"),
-            _("行数"),
-            _("学员（脱敏）"),
-            _("规则版本"),
-        ]
+        safe_row(
+            [
+                _("申领编号"),
+                _("培训机构"),
+                _("行业主管部门"),
+                _("补贴标准"),
+                _("状态"),
+                _("金额合计"),
+                _("提交时间"),
+                _("行数"),
+                _("学员（脱敏）"),
+                _("规则版本"),
+            ]
+        )
     )
     for claim in claims:
         lines = list(claim.lines.all())
         submitted = timezone.localtime(claim.submitted_at).strftime("%Y-%m-%d %H:%M") if claim.submitted_at else ""
-        sheet.append([
+        sheet.append(safe_row([
             claim.number,
             claim.provider.name,
             claim.department.name,
@@ -320,7 +323,7 @@ def export_xlsx(request):
             len(lines),
             "; ".join(line.trainee.id_number_masked for line in lines),
             "; ".join(sorted({version_label(line.policy_version) for line in lines if line.policy_version})),
-        ])  # fmt: skip
+        ]))  # fmt: skip
     with transaction.atomic():
         record_event(
             actor=request.user,

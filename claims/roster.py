@@ -25,6 +25,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from .inputs import ErrorCollector, LineInput, parse_line
 from .line_fields import BOOL, CHOICE, DATE, DECIMAL, ID_NUMBER, INT, LINE_FIELDS, TEXT, InputField
 from .models import CertificateType, Level
+from .spreadsheets import safe_cell, safe_row
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ def build_template(*, variants: Sequence[str] = (), today: datetime.date | None 
     header_fill = PatternFill("solid", fgColor="DDE7F3")
     example_fill = PatternFill("solid", fgColor="F2F2F2")
     with translation.override("zh-hans"):
-        sheet.append([column.header() for column in COLUMNS])
+        sheet.append(safe_row(column.header() for column in COLUMNS))
     for index, column in enumerate(COLUMNS, start=1):
         cell = sheet.cell(row=1, column=index)
         cell.font = Font(bold=True, color="C00000" if column.required else "000000")
@@ -208,7 +209,7 @@ def build_template(*, variants: Sequence[str] = (), today: datetime.date | None 
         "free_training": NO,
     }
     for index, column in enumerate(COLUMNS, start=1):
-        cell = sheet.cell(row=2, column=index, value=example.get(column.field))
+        cell = sheet.cell(row=2, column=index, value=safe_cell(example.get(column.field)))
         cell.fill = example_fill
         cell.font = Font(italic=True, color="7F7F7F")
         if column.kind in (ID_NUMBER, TEXT):
@@ -231,10 +232,11 @@ def build_template(*, variants: Sequence[str] = (), today: datetime.date | None 
     for list_index, (field_name, values) in enumerate(lists.items(), start=1):
         letter = get_column_letter(list_index)
         with translation.override("zh-hans"):
-            choices_sheet.cell(row=1, column=list_index, value=COLUMNS_BY_FIELD[field_name].header()).font = Font(bold=True)
+            title = safe_cell(COLUMNS_BY_FIELD[field_name].header())
+            choices_sheet.cell(row=1, column=list_index, value=title).font = Font(bold=True)
         choices_sheet.column_dimensions[letter].width = 26
         for row, value in enumerate(values, start=2):
-            choices_sheet.cell(row=row, column=list_index, value=value)
+            choices_sheet.cell(row=row, column=list_index, value=safe_cell(value))  # variants come from the catalogue
         if not values:
             continue
         target = get_column_letter(COLUMNS.index(COLUMNS_BY_FIELD[field_name]) + 1)
@@ -277,7 +279,7 @@ def build_template(*, variants: Sequence[str] = (), today: datetime.date | None 
         "9. 任何一行有误时整份花名册不保存，系统会列出每个出错的行和列。",
     ]
     for row, text in enumerate(lines, start=1):
-        help_sheet.cell(row=row, column=1, value=text)
+        help_sheet.cell(row=row, column=1, value=safe_cell(text))
     help_sheet["A1"].font = Font(bold=True, size=13)
 
     buffer = io.BytesIO()

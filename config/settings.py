@@ -195,6 +195,16 @@ CELERY_BEAT_SCHEDULE = {
     "payments-requeue-stuck-releases": {"task": "payments.tasks.requeue_stuck_releases", "schedule": 300},
 }
 
+# Uploaded spreadsheets (rosters, bank results): read through claims/spreadsheets.py, which
+# refuses a file over these before parsing it (a zip bomb, a sheet of millions of blank rows).
+SPREADSHEET_MAX_UNPACKED_BYTES = int(os.environ.get("SPREADSHEET_MAX_UNPACKED_BYTES", str(100 * 1024 * 1024)))
+SPREADSHEET_MAX_MEMBER_BYTES = int(os.environ.get("SPREADSHEET_MAX_MEMBER_BYTES", str(50 * 1024 * 1024)))
+SPREADSHEET_MAX_RATIO = int(os.environ.get("SPREADSHEET_MAX_RATIO", "100"))  # uncompressed / compressed, per part
+SPREADSHEET_MAX_MEMBERS = int(os.environ.get("SPREADSHEET_MAX_MEMBERS", "200"))
+SPREADSHEET_MAX_COLUMNS = int(os.environ.get("SPREADSHEET_MAX_COLUMNS", "100"))
+SPREADSHEET_MAX_ROWS = int(os.environ.get("SPREADSHEET_MAX_ROWS", "100000"))  # a bank result; rosters have their own
+SPREADSHEET_MAX_LISTED_ERRORS = int(os.environ.get("SPREADSHEET_MAX_LISTED_ERRORS", "200"))  # then only counted
+
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@claims.invalid")
 

@@ -25,6 +25,7 @@ from audit.services import record_event, record_events
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, ClaimStatus, Jurisdiction, LineDecision, Payee, PaymentStatus
 from claims.payment_stage import refresh_payment_stage
+from claims.spreadsheets import safe_row
 
 from .. import access
 from ..models import (
@@ -439,17 +440,20 @@ def request_release(*, actor, batch: PaymentBatch, other_duty_processes) -> Paym
 def payment_file_rows(batch: PaymentBatch, transfers: list[Transfer]) -> tuple[list[list], str]:
     """The bank file's detail rows (full account numbers) and the SHA-256 over them, as the trailer states it."""
     purpose = f"职业技能培训补贴 {batch.number}"  # the bank's file is in Chinese whatever the officer's language
+    # Neutralised before the checksum, so that the trailer states the digest of what the file holds.
     rows = [
-        [
-            batch.number,
-            transfer.seq,
-            PAYEE_KIND_IN_FILE[transfer.payee_kind],
-            transfer.account_name,
-            account_number_of(transfer),
-            transfer.bank_name,
-            f"{transfer.amount:.2f}",
-            purpose,
-        ]
+        safe_row(
+            [
+                batch.number,
+                transfer.seq,
+                PAYEE_KIND_IN_FILE[transfer.payee_kind],
+                transfer.account_name,
+                account_number_of(transfer),
+                transfer.bank_name,
+                f"{transfer.amount:.2f}",
+                purpose,
+            ]
+        )
         for transfer in transfers
     ]
     digest = hashlib.sha256("\n".join(",".join(str(value) for value in row) for row in rows).encode("utf-8")).hexdigest()
@@ -464,17 +468,17 @@ def payment_files(batch: PaymentBatch) -> tuple[bytes, bytes, str]:
     trailer = ["合计", len(rows), "", "", "", "", total, f"SHA256:{digest}"]
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\r\n")
-    writer.writerow(PAYMENT_FILE_HEADER)
+    writer.writerow(safe_row(PAYMENT_FILE_HEADER))
     writer.writerows(rows)
-    writer.writerow(trailer)
+    writer.writerow(safe_row(trailer))
     csv_bytes = b"\xef\xbb\xbf" + text.getvalue().encode("utf-8")
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(batch.number)
-    sheet.append(PAYMENT_FILE_HEADER)
-    for row in rows:
-        sheet.append([*row[:4], str(row[4]), row[5], Decimal(row[6]), row[7]])  # account as text: no lost digits
-    sheet.append([*trailer[:6], Decimal(total), trailer[7]])
+    sheet.append(safe_row(PAYMENT_FILE_HEADER))
+    for row in rows:  # already safe; the amount as a number, the account as text (no lost digits)
+        sheet.append([*row[:4], str(row[4]), row[5], Decimal(row[6]), row[7]])
+    sheet.append(safe_row([*trailer[:6], Decimal(total), trailer[7]]))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return csv_bytes, buffer.getvalue(), digest

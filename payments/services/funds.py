@@ -17,6 +17,7 @@ from audit import actions
 from audit.services import record_event
 from claims.errors import FundsExceeded, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, Department, Jurisdiction, LineDecision, PaymentStatus, PolicyCategory
+from claims.spreadsheets import safe_row
 
 from .. import access
 from ..models import Allocation, FundAccount, FundingPlan, PlanItem, PlanStatus
@@ -460,13 +461,13 @@ def export_funds_report(*, actor, year: int) -> tuple[bytes, str]:
     book = Workbook()
     sheet = book.active
     sheet.title = f"funds-{year}"
-    sheet.append(_report_headers())
+    sheet.append(safe_row(_report_headers()))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     money = "#,##0.00"
 
     def put(values: list, *, bold: bool = False):
-        sheet.append(values)
+        sheet.append(safe_row(values))
         for cell in sheet[sheet.max_row]:
             if isinstance(cell.value, Decimal):
                 cell.number_format = money

@@ -1,0 +1,238 @@
+"""Spreadsheets in and out, for every app (the domain's layer, so that pages, the API, payments
+and the auditor all reach it).
+
+Out: every cell the product writes to an .xlsx or a .csv goes through ``safe_cell`` (or
+``safe_row``): a text that a spreadsheet would take for a formula (it starts with = + - @, a tab
+or a carriage return) is written with a leading apostrophe, so it stays text; numbers stay numbers.
+
+In: every uploaded spreadsheet is read through ``open_xlsx`` and ``sheet_rows`` (or ``csv_rows``):
+the zip's sizes and compression ratios are checked before any XML is parsed, the sheet is read
+with openpyxl's read-only (streaming) reader, and rows are counted as they come, blank ones
+included, up to a bound. ``ErrorList`` keeps the first errors of a file and the count of all.
+The limits are settings (``SPREADSHEET_*``, see config/settings.py).
+"""
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+# --------------------------------------------------------------------------- writing
+
+# Excel, LibreOffice and Numbers start a formula with these (a tab or CR may precede one).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def safe_cell(value):
+    """The value as it may be written to a spreadsheet cell: a text that would start a formula
+    gets a leading apostrophe (so ``=HYPERLINK(…)`` stays visible text, never a live formula);
+    a number, or a text that is just a number ("-12.50"), is left as it is."""
+    if not isinstance(value, str):
+        return value
+    if value.lstrip(" ").startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(value.strip()):
+        return "'" + value
+    return value
+
+
+def safe_row(values: Iterable) -> list:
+    return [safe_cell(value) for value in values]
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_unpacked_bytes: int  # the whole archive, uncompressed
+    max_member_bytes: int  # one part of it (a sheet, the shared strings), uncompressed
+    max_ratio: int  # uncompressed / compressed, for a part larger than RATIO_FROM_BYTES
+    max_members: int
+    max_columns: int
+    max_rows: int  # rows of a sheet or a CSV, blank ones counted
+    max_listed_errors: int
+
+
+RATIO_FROM_BYTES = 1024 * 1024  # a small part may compress as well as it likes
+
+
+def limits() -> Limits:
+    return Limits(
+        max_unpacked_bytes=settings.SPREADSHEET_MAX_UNPACKED_BYTES,
+        max_member_bytes=settings.SPREADSHEET_MAX_MEMBER_BYTES,
+        max_ratio=settings.SPREADSHEET_MAX_RATIO,
+        max_members=settings.SPREADSHEET_MAX_MEMBERS,
+        max_columns=settings.SPREADSHEET_MAX_COLUMNS,
+        max_rows=settings.SPREADSHEET_MAX_ROWS,
+        max_listed_errors=settings.SPREADSHEET_MAX_LISTED_ERRORS,
+    )
+
+
+class SpreadsheetRefused(Exception):
+    """The file as a whole is refused. ``build`` makes the message with gettext, so a caller can
+    render it in each language it answers in."""
+
+    def __init__(self, code: str, build: Callable[[], str]):
+        super().__init__(code)
+        self.code = code
+        self.build = build
+
+    @property
+    def message(self) -> str:
+        return str(self.build())
+
+
+def _damaged() -> SpreadsheetRefused:
+    return SpreadsheetRefused(
+        "damaged", lambda: _("无法读取该 Excel 文件（文件可能已损坏），请用 Excel 打开后重新保存为 .xlsx。")
+    )
+
+
+def check_xlsx_archive(content: bytes, bounds: Limits | None = None) -> None:
+    """Refuse a zip bomb from the archive's directory alone, before anything is decompressed.
+    (zipfile never inflates a part past the size its directory states: a lying entry fails its
+    CRC check instead.)"""
+    bounds = bounds or limits()
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        raise _damaged() from None
+    if len(members) > bounds.max_members:
+        raise SpreadsheetRefused(
+            "too_many_parts", lambda: _("文件包含的部件过多（超过 %(max)d 个），无法处理。") % {"max": bounds.max_members}
+        )
+    total = 0
+    for member in members:
+        total += member.file_size
+        ratio = member.file_size // max(member.compress_size, 1)
+        if member.file_size > bounds.max_member_bytes or total > bounds.max_unpacked_bytes:
+            mb = min(bounds.max_member_bytes, bounds.max_unpacked_bytes) // (1024 * 1024)
+            raise SpreadsheetRefused(
+                "too_large_unpacked", lambda mb=mb: _("文件解压后过大（超过 %(mb)d MB），无法处理。") % {"mb": mb}
+            )
+        if member.file_size > RATIO_FROM_BYTES and ratio > bounds.max_ratio:
+            raise SpreadsheetRefused(
+                "suspicious_ratio", lambda ratio=ratio: _("文件的压缩比异常（%(ratio)d 倍），无法处理。") % {"ratio": ratio}
+            )
+    if "xl/workbook.xml" not in {member.filename for member in members}:
+        raise SpreadsheetRefused("not_xlsx", lambda: _("文件不是 Excel .xlsx 格式。"))
+
+
+@contextmanager
+def open_xlsx(content: bytes, *, data_only: bool, bounds: Limits | None = None):
+    """The workbook, opened with openpyxl's read-only reader once the archive has passed
+    ``check_xlsx_archive``; closed on leaving. A file openpyxl cannot open is refused as damaged."""
+    from openpyxl import load_workbook
+
+    check_xlsx_archive(content, bounds)
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=data_only)
+    except Exception:  # noqa: BLE001 - openpyxl raises many kinds (KeyError, XML errors…) on a damaged file
+        raise _damaged() from None
+    try:
+        yield workbook
+    finally:
+        workbook.close()
+
+
+def too_many_rows(bound: int, count: int) -> SpreadsheetRefused:
+    return SpreadsheetRefused(
+        "too_many_rows",
+        lambda: _("文件超过 %(max)d 行（至少有 %(count)d 行，空行也计算在内）。") % {"max": bound, "count": count},
+    )
+
+
+def sheet_rows(
+    sheet, *, max_rows: int, too_many: Callable[[int, int], SpreadsheetRefused] = too_many_rows, bounds: Limits | None = None
+) -> Iterator[tuple]:
+    """The sheet's rows as value tuples (trailing blank cells dropped), blank rows included, at
+    most ``max_rows`` of them: the sheet's stated size refuses a larger file before a row is read,
+    and rows are counted as they come (a stated size may lie, and openpyxl fills every gap between
+    two rows with blank rows): ``too_many(max_rows, count)`` is raised at the first row over."""
+    bounds = bounds or limits()
+    stated_rows, stated_columns = sheet.max_row, sheet.max_column
+    if stated_rows is not None and stated_rows > max_rows:
+        raise too_many(max_rows, stated_rows)
+    if stated_columns is not None and stated_columns > bounds.max_columns:
+        raise SpreadsheetRefused("too_many_columns", lambda: _("工作表超过 %(max)d 列，无法处理。") % {"max": bounds.max_columns})
+    sheet.reset_dimensions()
+    rows = sheet.iter_rows(min_row=1, max_row=max_rows + 1, max_col=bounds.max_columns, values_only=True)
+    for count, row in enumerate(rows, start=1):
+        if count > max_rows:
+            raise too_many(max_rows, count)
+        end = len(row)
+        while end and row[end - 1] is None:
+            end -= 1
+        yield row[:end]
+
+
+def csv_rows(
+    content: bytes,
+    *,
+    max_rows: int,
+    too_many: Callable[[int, int], SpreadsheetRefused] = too_many_rows,
+    bounds: Limits | None = None,
+) -> Iterator[list[str]]:
+    """A CSV's rows (UTF-8, with or without a BOM), bounded as ``sheet_rows`` bounds a sheet."""
+    bounds = bounds or limits()
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SpreadsheetRefused("encoding", lambda: _("CSV 文件须为 UTF-8 编码。")) from None
+    reader = csv.reader(io.StringIO(text))
+    count = 0
+    while True:
+        try:
+            row = next(reader, None)
+        except csv.Error as error:  # a field over the csv module's limit, a NUL byte, a broken quote
+            reason = str(error)
+            raise SpreadsheetRefused(
+                "damaged_csv", lambda reason=reason: _("无法读取 CSV 文件：%(error)s。") % {"error": reason}
+            ) from None
+        if row is None:
+            return
+        count += 1
+        if count > max_rows:
+            raise too_many(max_rows, count)
+        if len(row) > bounds.max_columns:
+            raise SpreadsheetRefused(
+                "too_many_columns",
+                lambda count=count: _("第%(row)d行超过 %(max)d 列，无法处理。") % {"row": count, "max": bounds.max_columns},
+            )
+        yield row
+
+
+class ErrorList:
+    """A file's errors: the first ``max_listed`` kept as they come, all of them counted, so that a
+    file wrong in every row answers quickly and briefly."""
+
+    def __init__(self, max_listed: int | None = None):
+        self.max_listed = limits().max_listed_errors if max_listed is None else max_listed
+        self.listed: list = []
+        self.total = 0
+
+    def add(self, error) -> None:
+        self.total += 1
+        if len(self.listed) < self.max_listed:
+            self.listed.append(error)
+
+    def extend(self, errors: Iterable) -> None:
+        for error in errors:
+            self.add(error)
+
+    @property
+    def unlisted(self) -> int:
+        return self.total - len(self.listed)
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __bool__(self) -> bool:
+        return self.total > 0
