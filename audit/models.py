@@ -24,6 +24,11 @@ class AuditEvent(models.Model):
     # model (its bytes name the claim by its number). Not a foreign key, so nothing else
     # constrains or cascades into the append-only table.
     claim_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    # The jurisdiction the entry belongs to, by id, for the same reason: who may read the entry
+    # (claims.selectors.ledger_entries_visible_to). Set when recorded from what record_event is
+    # given; null for the bureau's own entries (accounts, roles, sign-ins). A copy for querying
+    # like claim_id, outside the hashed bytes, so entries written before it existed keep theirs.
+    jurisdiction_id = models.PositiveBigIntegerField(null=True, blank=True)
     from_state = models.CharField(max_length=30, blank=True)
     to_state = models.CharField(max_length=30, blank=True)
     reason = models.TextField(blank=True)
@@ -36,7 +41,10 @@ class AuditEvent(models.Model):
         ordering = ["seq"]
         verbose_name = _("审计事件")
         verbose_name_plural = _("审计事件")
-        indexes = [models.Index(fields=["claim_id", "seq"], name="audit_audit_claim_i_b26f7d_idx")]
+        indexes = [
+            models.Index(fields=["claim_id", "seq"], name="audit_audit_claim_i_b26f7d_idx"),
+            models.Index(fields=["jurisdiction_id", "seq"], name="audit_event_jurisdiction_seq"),
+        ]
 
     def __str__(self):
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"

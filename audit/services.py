@@ -90,6 +90,27 @@ def _claim_reference(claim, claim_number: str | None) -> tuple[int | None, str |
     return int(claim_id), str(number)
 
 
+def _jurisdiction_reference(jurisdiction, claim, obj) -> int | None:
+    """The id of the jurisdiction an entry belongs to (who may read it), from what record_event is
+    given, first found: ``jurisdiction`` (a jurisdiction or its id), else the claim's, else the
+    object's. Claims, objects and jurisdictions say theirs duck-typed (the ledger imports no app of
+    ours): ``ledger_jurisdiction_id`` where it is a hop away (a batch through its fund account, a
+    jurisdiction is its own), else a ``jurisdiction_id`` field. None: an entry of the bureau
+    itself (accounts, roles, sign-ins)."""
+    if jurisdiction is not None:
+        found = jurisdiction if isinstance(jurisdiction, int) and not isinstance(jurisdiction, bool) else jurisdiction.pk
+        return int(found)
+    for source in (claim, obj):
+        if source is None or isinstance(source, int):
+            continue
+        found = getattr(source, "ledger_jurisdiction_id", None)
+        if found is None:
+            found = getattr(source, "jurisdiction_id", None)
+        if found is not None:
+            return int(found)
+    return None
+
+
 def _entry(
     *,
     seq: int,
@@ -104,6 +125,7 @@ def _entry(
     reason: str,
     detail: dict | None,
     claim_number: str | None = None,
+    jurisdiction=None,
 ) -> AuditEvent:
     """The entry and its hash: SHA-256 over the RFC 8785 bytes of its body, stored exactly as hashed."""
     claim_id, claim_number = _claim_reference(claim, claim_number)
@@ -133,6 +155,7 @@ def _entry(
         object_type=body["object_type"],
         object_id=body["object_id"],
         claim_id=claim_id,
+        jurisdiction_id=_jurisdiction_reference(jurisdiction, claim, obj),
         from_state=from_state,
         to_state=to_state,
         reason=reason,
@@ -159,11 +182,14 @@ def record_event(
     to_state: str = "",
     reason: str = "",
     detail: dict | None = None,
+    jurisdiction=None,
 ) -> AuditEvent:
     """Append one entry to the hash chain; the caller's transaction commits it with the change.
 
     ``claim``: the claim the entry belongs to (its timeline shows it), a claim or a claim id
-    with ``claim_number``. ``action`` must be registered in audit/actions.py (ValueError otherwise)."""
+    with ``claim_number``. ``jurisdiction`` (a jurisdiction or its id): whose entry it is, when
+    neither the claim nor ``obj`` says (_jurisdiction_reference). ``action`` must be registered
+    in audit/actions.py (ValueError otherwise)."""
     actions.check(action)
     if not connection.in_atomic_block:
         raise RuntimeError("audit events must be written in the transaction of the change they record")
@@ -183,6 +209,7 @@ def record_event(
             to_state=to_state,
             reason=reason,
             detail=detail,
+            jurisdiction=jurisdiction,
         )
         entry.save(force_insert=True)
         return entry
@@ -228,6 +255,7 @@ _COPY_COLUMNS = (
     "object_type",
     "object_id",
     "claim_id",
+    "jurisdiction_id",
     "from_state",
     "to_state",
     "reason",

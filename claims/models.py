@@ -177,6 +177,11 @@ class Jurisdiction(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def ledger_jurisdiction_id(self) -> int:
+        """A jurisdiction's ledger entries are its own (audit.services._jurisdiction_reference)."""
+        return self.pk
+
 
 class Department(models.Model):
     jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="departments", verbose_name=_("行政区"))
@@ -290,6 +295,11 @@ class PolicyVersion(models.Model):
 
     def __str__(self):
         return f"{self.policy.code} v{self.version}"
+
+    @property
+    def ledger_jurisdiction_id(self) -> int:
+        """Its entries belong to the jurisdiction of its standard (audit.services._jurisdiction_reference)."""
+        return self.policy.jurisdiction_id
 
 
 class Occupation(models.Model):
@@ -438,6 +448,11 @@ class RosterUpload(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    @property
+    def ledger_jurisdiction_id(self) -> int:
+        """Its entries belong to the jurisdiction of its provider (audit.services._jurisdiction_reference)."""
+        return self.provider.jurisdiction_id
 
 
 # django-guardian object permissions with direct foreign keys (fast joins, real FKs).

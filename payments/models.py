@@ -14,6 +14,15 @@ from django.utils.translation import gettext_lazy as _
 from claims.models import ZERO, ClaimLine, Department, Jurisdiction, PolicyCategory, Provider, Trainee
 
 
+class InFundAccountJurisdiction:
+    """A record of a fund account: its ledger entries belong to the account's jurisdiction
+    (audit.services._jurisdiction_reference reads ``ledger_jurisdiction_id``)."""
+
+    @property
+    def ledger_jurisdiction_id(self) -> int:
+        return self.fund_account.jurisdiction_id
+
+
 class FundAccount(models.Model):
     """职业技能提升行动专账: one per jurisdiction and budget year (M1)."""
 
@@ -50,7 +59,7 @@ class PlanStatus(models.TextChoices):
     REFUSED = "refused", _("退回")
 
 
-class FundingPlan(models.Model):
+class FundingPlan(InFundAccountJurisdiction, models.Model):
     """A department's annual training plan with its subsidy budget, filed with HR and finance (M2)."""
 
     fund_account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="plans", verbose_name=_("专账"))
@@ -100,7 +109,7 @@ class PlanItem(models.Model):
         ]
 
 
-class Allocation(models.Model):
+class Allocation(InFundAccountJurisdiction, models.Model):
     """The department's accepted plan amount for the year. ``committed`` is the money bound by
     approved lines (reserved, in a batch, at the bank, paid or returned), less what was recovered;
     approvals add to it only while it stays within ``amount``."""
@@ -159,6 +168,12 @@ class PayeeAccount(models.Model):
     def __str__(self):
         return f"{self.account_name} {self.account_number_masked}"
 
+    @property
+    def ledger_jurisdiction_id(self) -> int | None:
+        """A provider's account is its jurisdiction's; a trainee's or an enterprise's belongs to none
+        (a person or an enterprise may be paid in several jurisdictions)."""
+        return self.provider.jurisdiction_id if self.provider_id else None
+
 
 class BatchStatus(models.TextChoices):
     BUILT = "built", _("已生成，待复核发放")
@@ -168,7 +183,7 @@ class BatchStatus(models.TextChoices):
     CANCELLED = "cancelled", _("已作废")
 
 
-class PaymentBatch(models.Model):
+class PaymentBatch(InFundAccountJurisdiction, models.Model):
     number = models.CharField(_("批次号"), max_length=40, unique=True)
     fund_account = models.ForeignKey(FundAccount, on_delete=models.PROTECT, related_name="batches", verbose_name=_("专账"))
     status = models.CharField(_("状态"), max_length=20, choices=BatchStatus.choices, default=BatchStatus.BUILT, db_index=True)

@@ -58,7 +58,10 @@ def write_entries_with_the_old_model(old_apps, *, claim, count: int) -> None:
     historical model (claim a foreign key), chained on the current head."""
     old_event = old_apps.get_model("audit", "AuditEvent")
     subject, _created = Group.objects.get_or_create(name="before-0005")
-    fields = [field.attname for field in AuditEvent._meta.concrete_fields if not field.primary_key]
+    old_columns = {field.attname for field in old_event._meta.concrete_fields}
+    fields = [
+        field.attname for field in AuditEvent._meta.concrete_fields if not field.primary_key and field.attname in old_columns
+    ]
     with transaction.atomic():
         seq, prev_hash = services._head()
         for n in range(count):
@@ -110,6 +113,10 @@ def assert_the_ledger_is_intact(before: dict) -> None:
     events = list(claim_history(claim=claim))
     assert [event.action for event in events] == before["of_claim"] + ["claim.edited"] * 3
     assert all(f'"claim":"{claim.number}"' in event.payload for event in events)
+    # Entries written before entries carried a jurisdiction got their claim's (claims/0010), and
+    # the group's, of no jurisdiction, none.
+    assert {event.jurisdiction_id for event in events} == {claim.jurisdiction_id}
+    assert not AuditEvent.objects.filter(object_type="auth.group", jurisdiction_id__isnull=False).exists()
     # The ledger grows on the migrated table: a new entry by id, and a checkpoint over everything.
     with transaction.atomic():
         record_event(actor=None, action="claim.edited", obj=claim, claim=claim.pk, claim_number=claim.number)
