@@ -2,6 +2,9 @@
 
 Checkpoints and proofs are for auditors and HR heads (the same roles as verify). The
 public key is public: it is what anyone needs to check a checkpoint, and nothing else.
+An inclusion proof, which gives an entry's payload, is given only for an entry the caller
+may read (claims.selectors.ledger_entries_visible_to): any other seq is 404, as if absent.
+Checkpoints and consistency proofs hold hashes only: no entry's content.
 """
 
 from django.utils.translation import gettext as _
@@ -16,9 +19,10 @@ from rest_framework.views import APIView
 
 from audit import merkle, signing
 from audit.checkpoints import origin
-from audit.models import AuditEvent, Checkpoint
+from audit.models import Checkpoint
 from audit.tree import LedgerTree, ledger_size
-from claims.errors import DomainError, InvalidInput
+from claims.errors import DomainError, InvalidInput, NotInScope
+from claims.selectors import ledger_entries_visible_to
 
 from .permissions import MayReadLedger
 from .serializers import ErrorSerializer
@@ -29,6 +33,7 @@ def errors(*statuses: int) -> dict:
         400: "bad input; `fields` names each failing parameter",
         401: "not authenticated",
         403: "the caller's role may not do this",
+        404: "no entry of that seq the caller may read (of another jurisdiction, or absent)",
         409: "the ledger lacks entries the proof needs (run audit_verify)",
         503: "no audit signing key is configured",
     }
@@ -177,7 +182,7 @@ class PublicKeyView(APIView):
         OpenApiParameter("seq", OpenApiTypes.INT, required=True, description="the entry's sequence number"),
         OpenApiParameter("tree_size", OpenApiTypes.INT, description="default: the latest checkpoint's tree size"),
     ],
-    responses={200: InclusionProofSerializer, **errors(400, 401, 403, 409)},
+    responses={200: InclusionProofSerializer, **errors(400, 401, 403, 404, 409)},
 )
 class InclusionProofView(AuditRoleMixin, APIView):
     def get(self, request):
@@ -190,11 +195,11 @@ class InclusionProofView(AuditRoleMixin, APIView):
             raise InvalidInput(_("账本只有 %(size)s 条记录。") % {"size": size}, fields={"tree_size": [_("超出账本。")]})
         if seq > tree_size:
             raise InvalidInput(_("序号超出树的大小。"), fields={"seq": [_("超出树的大小。")]})
-        entry = AuditEvent.objects.filter(seq=seq).values("payload", "hash").first()
+        entry = ledger_entries_visible_to(request.user).filter(seq=seq).values("payload", "hash").first()
+        if entry is None:
+            raise NotInScope("Not found.")
         tree = LedgerTree()
         try:
-            if entry is None:
-                raise LookupError(seq)
             proof = tree.inclusion_proof(seq - 1, tree_size)
             root = tree.root(tree_size)
         except LookupError as error:

@@ -17,7 +17,6 @@ from viewflow.workflow.models import Task
 
 from audit.access import record_token_issued
 from audit.checkpoints import verify_ledger
-from audit.selectors import claim_history
 from claims import selectors as claim_selectors
 from claims import services as claims
 from claims.errors import InvalidInput, NotInScope
@@ -243,7 +242,7 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def history(self, request, pk=None):
-        events = claim_history(claim=self.get_object())
+        events = claim_selectors.ledger_history_of_claim(user=request.user, claim=self.get_object())
         page = self.paginate_queryset(events)
         return self.get_paginated_response(ClaimHistoryEventSerializer(page, many=True).data)
 

@@ -14,13 +14,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from audit import actions
-from audit.selectors import claim_history
 from claims import access as claims_access
 from claims.eligibility import flags_for_display
 from claims.errors import ActionForbidden, DomainError, InvalidInput, StepAlreadyTaken
 from claims.http import scoped
 from claims.models import ClaimLine, ClaimStatus
-from claims.selectors import claims_visible_to, get_claim_for_user
+from claims.selectors import claims_visible_to, get_claim_for_user, ledger_history_of_claim
 from claims.services import create_claim, update_claim
 from payments import access as payments_access
 from payments.selectors import batches as batch_selectors
@@ -115,8 +114,8 @@ def _lines_of(claim) -> list:
     return lines
 
 
-def _claim_context(claim) -> dict:
-    history = list(claim_history(claim=claim))
+def _claim_context(claim, *, user) -> dict:
+    history = list(ledger_history_of_claim(user=user, claim=claim))
     returned = [event for event in history if event.action == actions.CLAIM_RETURNED]
     resubmitted = [event for event in history if event.action == actions.CLAIM_RESUBMITTED]
     open_task = selectors.open_task_of_claim(claim)
@@ -146,7 +145,7 @@ def _claim_context(claim) -> dict:
 def _render_task(request, task, *, decision_form=None, status=200):
     _decorate(task)
     claim = task.claim
-    context = _claim_context(claim)
+    context = _claim_context(claim, user=request.user)
     may_act = selectors.actionable_tasks(request.user).filter(pk=task.pk).exists()
     is_review = task.step.name in REVIEW_STEPS
     if may_act and is_review and decision_form is None:
@@ -261,7 +260,7 @@ def claim_list(request):
 @scoped
 def claim_detail(request, claim_id):
     claim = get_claim_for_user(user=request.user, claim_id=claim_id)
-    context = _claim_context(claim)
+    context = _claim_context(claim, user=request.user)
     open_task = context["open_task"]
     context.update(
         may_edit=claims_access.may_edit_claim(request.user, claim),

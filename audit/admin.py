@@ -53,6 +53,13 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = (ActionFilter,)
     search_fields = ("object_id", "actor_username")
 
+    def get_queryset(self, request):
+        # The whole ledger is the superuser's (the operator's, who holds the database anyway).
+        # Other staff read it where it is scoped to their jurisdictions (the auditor's workspace
+        # and the API, claims.selectors.ledger_entries_visible_to): here, nothing.
+        entries = super().get_queryset(request)
+        return entries if request.user.is_superuser else entries.none()
+
     @admin.display(description=_("操作"))
     def action_label(self, event):
         return event.action_label

@@ -2,13 +2,17 @@
 
 The package (a directory, or a zip file when the name ends in .zip):
 
-- ``entries.jsonl``: the stored payload bytes of entries 1..N, one per line, exactly as
-  they were hashed. Every entry from seq 1 is there, not only the period's, so that the
-  chain and the Merkle roots can be recomputed; the manifest names the period's range.
+- ``entries.jsonl``: the stored payload bytes of the entries 1..N the reader may read, one per
+  line, exactly as they were hashed. Entries from seq 1 are there, not only the period's, so
+  that the chain and the Merkle roots can be recomputed; the manifest names the period's range.
   N is the tree size of the first checkpoint that covers the period's last entry (one is
   signed now if none does), so every exported entry is under a signature.
-- ``hashes.txt``: "<seq> <hash>" per entry, the hashes as recorded in the ledger, so the
-  verifier can name the entry whose bytes changed.
+- ``hashes.txt``: one line per entry 1..N: "<seq> <hash>" (the hash as recorded in the
+  ledger, so the verifier can name the entry whose bytes changed) for an entry whose bytes
+  are in entries.jsonl; "<seq> <hash> <leaf hash>" for an entry the reader may not read (of
+  another jurisdiction, or of none): its bytes are withheld, and its RFC 6962 leaf hash,
+  SHA-256(0x00 || bytes), lets the Merkle roots, and so the signed checkpoints, be
+  recomputed without them.
 - ``checkpoints/<tree size>.txt``: every checkpoint up to N, the signed note texts.
 - ``public_key.txt``: the verifier key the checkpoints are signed with (C2SP note format).
 - ``verify_export.py``: the standalone verifier (Python 3 and `cryptography` only).
@@ -32,16 +36,17 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from . import checkpoints as checkpoint_services
-from . import signing
+from . import merkle, signing
 from .models import AuditEvent, Checkpoint
-from .tree import iter_entries
+from .tree import PAGE, iter_entries
 
 FORMAT = "claims-audit-export/1"
 VERIFIER_SOURCE = Path(__file__).resolve().parent / "offline_verifier" / "verify_export.py"
 
 README = """Audit ledger export of {origin}
 Period {date_from} .. {date_to} ({time_zone}): entries seq {first_seq}..{last_seq}.
-The package holds entries 1..{count} so that everything can be recomputed.
+The package holds entries 1..{count} so that everything can be recomputed:
+{scope}
 
 Verify it (Python 3 and the `cryptography` package, nothing else):
 
@@ -66,6 +71,7 @@ class ExportResult:
     last_seq: int
     count: int
     checkpoints: int
+    included: int  # entries whose bytes are in the package; the others only as hashes
 
 
 class _Writer:
@@ -120,11 +126,46 @@ def period_bounds(date_from: datetime.date, date_to: datetime.date) -> tuple[dat
     return start, end
 
 
-def export_period(*, date_from: datetime.date, date_to: datetime.date, out: Path) -> ExportResult:
+def _readable_seqs(readable, last_seq: int):
+    """The seqs of the ``readable`` entries up to last_seq, ascending, in keyset pages."""
+    after = 0
+    while True:
+        page = list(readable.filter(seq__gt=after, seq__lte=last_seq).order_by("seq").values_list("seq", flat=True)[:PAGE])
+        if not page:
+            return
+        yield from page
+        after = page[-1]
+
+
+def _entries_in_scope(count: int, readable, columns: str):
+    """(readable?, row) for the entries 1..count: every entry when ``readable`` is None."""
+    seqs = _readable_seqs(readable, count) if readable is not None else None
+    next_readable = next(seqs, None) if seqs is not None else None
+    for row in iter_entries(1, count, columns):
+        if seqs is None:
+            yield True, row
+            continue
+        while next_readable is not None and next_readable < row[0]:
+            next_readable = next(seqs, None)
+        yield next_readable == row[0], row
+
+
+def _hash_line(in_scope: bool, seq: int, payload: str, digest: str) -> bytes:
+    if in_scope:
+        return f"{seq} {digest}\n".encode("ascii")
+    return f"{seq} {digest} {merkle.leaf_hash(payload.encode('utf-8')).hex()}\n".encode("ascii")
+
+
+def export_period(*, date_from: datetime.date, date_to: datetime.date, out: Path, readable=None, scope: str = "") -> ExportResult:
+    """The package of the period. ``readable``: the entries the reader may read (a queryset of
+    AuditEvent, claims.selectors.ledger_entries_visible_to); only theirs go in with their bytes,
+    the others as hashes. None: every entry (the operator's export, audit_export). ``scope``
+    names the reader's jurisdictions in the README and the manifest."""
     if date_to < date_from:
         raise ExportError("the period ends before it starts")
     start, end = period_bounds(date_from, date_to)
-    span = AuditEvent.objects.filter(at__gte=start, at__lt=end).aggregate(first=Min("seq"), last=Max("seq"))
+    in_period = (readable if readable is not None else AuditEvent.objects).filter(at__gte=start, at__lt=end)
+    span = in_period.aggregate(first=Min("seq"), last=Max("seq"))
     if span["last"] is None:
         raise ExportError(f"no ledger entries between {date_from} and {date_to}")
     covering = Checkpoint.objects.filter(tree_size__gte=span["last"]).order_by("tree_size").first()
@@ -140,14 +181,21 @@ def export_period(*, date_from: datetime.date, date_to: datetime.date, out: Path
     out = Path(out)
     writer = _Writer(out)
     try:
-        written = writer.write_lines(
-            "entries.jsonl", (payload.encode("utf-8") + b"\n" for _seq, payload in iter_entries(1, count))
+        # Two passes: a zip is written one member at a time.
+        included = writer.write_lines(
+            "entries.jsonl",
+            (
+                payload.encode("utf-8") + b"\n"
+                for in_scope, (_seq, payload) in _entries_in_scope(count, readable, "seq, payload")
+                if in_scope
+            ),
         )
         hashes = writer.write_lines(
-            "hashes.txt", (f"{seq} {digest}\n".encode("ascii") for seq, digest in iter_entries(1, count, "seq, hash"))
+            "hashes.txt",
+            (_hash_line(in_scope, *row) for in_scope, row in _entries_in_scope(count, readable, "seq, payload, hash")),
         )
-        if written != count or hashes != count:
-            raise ExportError(f"the ledger has {written} entries up to seq {count}: it has gaps; run audit_verify")
+        if hashes != count:
+            raise ExportError(f"the ledger has {hashes} entries up to seq {count}: it has gaps; run audit_verify")
         checkpoint_files = []
         for tree_size, note in notes:
             name = f"checkpoints/{tree_size:012d}.txt"
@@ -164,6 +212,12 @@ def export_period(*, date_from: datetime.date, date_to: datetime.date, out: Path
             last_seq=span["last"],
             count=count,
             verifier_key=key.text,
+            scope=(
+                f"the bytes of the {included} entries of {scope or 'the reader'}'s scope; of the {count - included} "
+                "others, only their hashes (hashes.txt)."
+                if readable is not None
+                else "every entry's bytes."
+            ),
         )
         writer.write("README.txt", readme.encode("utf-8"))
         manifest = {
@@ -186,8 +240,16 @@ def export_period(*, date_from: datetime.date, date_to: datetime.date, out: Path
                 "first_seq": 1,
                 "last_seq": count,
                 "count": count,
+                "included": included,
+                "withheld": count - included,
                 "why": "entries before the period let the chain and the Merkle roots be recomputed; "
                 "entries after it, up to the covering checkpoint, put every exported entry under a signature",
+            },
+            "scope": {
+                "readers_scope": scope if readable is not None else "",
+                "whole_ledger": readable is None,
+                "why": "entries outside the reader's jurisdictions are given by their hash and leaf hash only "
+                "(hashes.txt): the signed roots still check out, their contents stay with their jurisdiction",
             },
             "checkpoints": checkpoint_files,
             "files": writer.digests,
@@ -201,4 +263,11 @@ def export_period(*, date_from: datetime.date, date_to: datetime.date, out: Path
             shutil.rmtree(out, ignore_errors=True)
         raise
     writer.close()
-    return ExportResult(path=out, first_seq=span["first"], last_seq=span["last"], count=count, checkpoints=len(checkpoint_files))
+    return ExportResult(
+        path=out,
+        first_seq=span["first"],
+        last_seq=span["last"],
+        count=count,
+        checkpoints=len(checkpoint_files),
+        included=included,
+    )

@@ -7,8 +7,7 @@ from zoneinfo import ZoneInfo as _ZoneInfo
 
 from django.conf import settings as _settings
 
-from audit.selectors import claim_history
-from claims.selectors import claims_visible_to
+from claims.selectors import claims_visible_to, ledger_history_of_claim
 from workflow import labels
 
 
@@ -73,12 +72,12 @@ def _full_lines(detail: dict):
     return None
 
 
-def claim_as_of(*, claim, day: _datetime.date) -> dict:
+def claim_as_of(*, user, claim, day: _datetime.date) -> dict:
     """The claim as it stood at the end of ``day`` (local time), replayed from the ledger: the
     status is the to_state of the last event up to then that carries one, the lines those of the
     latest line summary up to then."""
     end = _local_day_start(day + _datetime.timedelta(days=1))
-    events = list(claim_history(claim=claim).filter(at__lt=end))
+    events = list(ledger_history_of_claim(user=user, claim=claim).filter(at__lt=end))
     state_event = next((event for event in reversed(events) if event.to_state), None)
     lines_event = next((event for event in reversed(events) if _full_lines(event.detail)), None)
     return {
@@ -104,10 +103,10 @@ def _diff(field: str, before, after, *, line=None) -> dict:
     }
 
 
-def timeline(*, claim) -> list[dict]:
-    """Every event of the claim, oldest first, with what the timeline page shows of it."""
+def timeline(*, user, claim) -> list[dict]:
+    """Every event of the claim the user may read, oldest first, with what the timeline page shows of it."""
     rows = []
-    for event in claim_history(claim=claim):
+    for event in ledger_history_of_claim(user=user, claim=claim):
         detail = event.detail or {}
         diffs = []
         if isinstance(detail.get("before"), dict) and isinstance(detail.get("after"), dict):

@@ -34,6 +34,7 @@ from claims.selectors import (
     departments_visible_to,
     get_claim_for_user,
     jurisdictions_overseen_by,
+    ledger_entries_visible_to,
     providers_visible_to,
 )
 from claims.spreadsheets import safe_row
@@ -222,7 +223,7 @@ def sample(request):
 @require_GET
 def claim_timeline(request, claim_id):
     claim = get_claim_for_user(user=request.user, claim_id=claim_id)
-    rows = selectors.timeline(claim=claim)
+    rows = selectors.timeline(user=request.user, claim=claim)
     return render(
         request,
         "auditor/timeline.html",
@@ -247,7 +248,7 @@ def claim_as_of(request, claim_id):
         except ValueError:
             error = _("日期格式应为 YYYY-MM-DD。")
         else:
-            state = selectors.claim_as_of(claim=claim, day=day)
+            state = selectors.claim_as_of(user=request.user, claim=claim, day=day)
     return render(
         request,
         "auditor/as_of.html",
@@ -353,7 +354,8 @@ class PackageForm(forms.Form):
 @auditor_only
 @require_POST
 def export_package(request):
-    """The signed ledger package of audit/export.py for a period, as a zip."""
+    """The signed ledger package of audit/export.py for a period, as a zip: the bytes of the entries
+    the auditor may read (claims.selectors.ledger_entries_visible_to), the others as hashes only."""
     form = PackageForm(request.POST)
     if not form.is_valid():
         return render(request, "auditor/package_error.html", {"errors": form.errors}, status=400)
@@ -368,7 +370,13 @@ def export_package(request):
     workdir = Path(tempfile.mkdtemp(prefix="audit-export-"))
     target = workdir / f"audit-ledger-{date_from.isoformat()}-{date_to.isoformat()}.zip"
     try:
-        export_period(date_from=date_from, date_to=date_to, out=target)
+        export_period(
+            date_from=date_from,
+            date_to=date_to,
+            out=target,
+            readable=ledger_entries_visible_to(request.user),
+            scope=", ".join(jurisdictions_overseen_by(request.user).order_by("code").values_list("code", flat=True)),
+        )
     except ExportError as error:
         return render(request, "auditor/package_error.html", {"message": str(error)}, status=400)
     handle = open(target, "rb")

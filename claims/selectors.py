@@ -3,6 +3,8 @@
 from django.db.models import Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
+from audit.models import AuditEvent
+
 from .errors import NotInScope
 from .models import Claim, ClaimStatus, Department, Jurisdiction, Provider
 
@@ -34,6 +36,30 @@ def claims_visible_to(user) -> QuerySet:
     granted = _objects_with_perm(user, "claims.view_claim", Claim).values("pk")
     overseen = jurisdictions_overseen_by(user).values("pk")
     return Claim.objects.filter(Q(pk__in=granted) | (Q(jurisdiction__in=overseen) & ~Q(status=ClaimStatus.DRAFT)))
+
+
+def ledger_entries_visible_to(user) -> QuerySet:
+    """The ledger entries the user may read: every read of the ledger (a claim's history and
+    timeline, inclusion proofs, the signed export) goes through here; the admin site shows the
+    ledger to superusers (the operator) only.
+
+    An entry of a claim is readable when the claim is (claims_visible_to: so a draft's entries
+    stay with its provider until it is submitted); any other entry of a jurisdiction (its
+    providers, departments, catalogue, funds, batches, the auditor's own draws and exports) by
+    those who oversee that jurisdiction. Entries of no jurisdiction (accounts, roles, sign-ins,
+    denied requests) are read by no one here: they name people of every jurisdiction."""
+    if not user.is_authenticated:
+        return AuditEvent.objects.none()
+    overseen = jurisdictions_overseen_by(user).values("pk")
+    return AuditEvent.objects.filter(
+        Q(claim_id__in=claims_visible_to(user).values("pk")) | Q(claim_id__isnull=True, jurisdiction_id__in=overseen)
+    )
+
+
+def ledger_history_of_claim(*, user, claim) -> QuerySet:
+    """The entries of a claim the user may read (a claim or its id), oldest first."""
+    claim_id = claim if isinstance(claim, int) else claim.pk
+    return ledger_entries_visible_to(user).filter(claim_id=claim_id).order_by("seq")
 
 
 def get_claim_for_user(*, user, claim_id) -> Claim:

@@ -20,6 +20,7 @@ from audit import merkle, signing
 from audit.checkpoints import LedgerBroken, sign_checkpoint, verify_ledger
 from audit.models import AuditEvent, Checkpoint
 from audit.services import record_event
+from claims.models import Jurisdiction
 
 from .api_support import error, login, ok
 from .audit_support import audit_key, ledger_test_actions, tamper  # noqa: F401 - fixtures
@@ -37,10 +38,12 @@ GO_NOTE = (
 
 
 def append_events(count: int) -> None:
+    """Entries of the demo's jurisdiction (Wenling) when there is a demo: its auditor may read them."""
     subject, _created = Group.objects.get_or_create(name="checkpoint-test")
+    wenling = Jurisdiction.objects.filter(code="WL").first()
     with transaction.atomic():
         for n in range(count):
-            record_event(actor=None, action="test.event", obj=subject, detail={"n": n})
+            record_event(actor=None, action="test.event", obj=subject, detail={"n": n}, jurisdiction=wenling)
 
 
 def payloads(size: int | None = None) -> list[bytes]:
@@ -246,7 +249,9 @@ def test_checkpoints_public_key_and_proofs_through_the_api(audit_key, demo):
     # Inclusion of entries in the tree of the late checkpoint, checked against its signed root.
     assert signing.open_note(late.note, verifier)
     late_root = signed_root(late.note)
-    for seq in (1, early.tree_size, early.tree_size + 1, late.tree_size):
+    wenling = Jurisdiction.objects.get(code="WL").pk
+    last_of_wenling_in_early = AuditEvent.objects.filter(jurisdiction_id=wenling, seq__lte=early.tree_size).order_by("seq").last()
+    for seq in (1, last_of_wenling_in_early.seq, early.tree_size + 1, late.tree_size):
         body = ok(auditor.get(f"/api/v1/audit/inclusion/?seq={seq}&tree_size={late.tree_size}"))
         assert (body["leaf_index"], body["tree_size"]) == (seq - 1, late.tree_size)
         leaf = merkle.leaf_hash(AuditEvent.objects.get(seq=seq).payload.encode())
@@ -298,7 +303,9 @@ def test_a_proof_over_a_ledger_with_a_hole_is_refused_not_made_up(audit_key, dem
     checkpoint = sign_checkpoint()
     with triggers_disabled():
         AuditEvent.objects.filter(seq=2).delete()
-    assert error(auditor.get(f"/api/v1/audit/inclusion/?seq=2&tree_size={checkpoint.tree_size}"), 409)["code"] == "ledger_broken"
+    # Seq 3 (of Wenling, the auditor's) needs seq 2 for its proof; seq 2 itself is no entry (404).
+    assert error(auditor.get(f"/api/v1/audit/inclusion/?seq=3&tree_size={checkpoint.tree_size}"), 409)["code"] == "ledger_broken"
+    assert error(auditor.get(f"/api/v1/audit/inclusion/?seq=2&tree_size={checkpoint.tree_size}"), 404)
     assert error(auditor.get(f"/api/v1/audit/consistency/?first=1&second={checkpoint.tree_size}"), 409)["code"] == "ledger_broken"
 
 

@@ -7,9 +7,12 @@ Needs only Python 3.9+ and the `cryptography` package (pip install cryptography)
 
 It checks:
   1. every file against the manifest's SHA-256;
-  2. every entry (entries.jsonl, one entry's exact bytes per line): its seq follows the
-     previous one, SHA-256 of its bytes is its recorded hash (hashes.txt), and its
-     prev_hash is the previous entry's hash: the hash chain;
+  2. every entry (hashes.txt, one line per entry; entries.jsonl, the exact bytes of the
+     entries exported with their bytes, one per line): its seq follows the previous one,
+     SHA-256 of its bytes is its recorded hash, and its prev_hash is the previous entry's
+     hash: the hash chain. An entry of another jurisdiction than the reader's comes as its
+     hash and its leaf hash only ("<seq> <hash> <leaf hash>"): its leaf hash goes into the
+     Merkle tree, its hash is the prev_hash the next entry must name, its bytes stay home;
   3. every checkpoint (checkpoints/*.txt, C2SP tlog-checkpoint signed notes): its Ed25519
      signature with the public key, and its RFC 6962 Merkle root, recomputed here from
      the entries at its tree size; and that the last one covers every entry;
@@ -61,7 +64,10 @@ class CompactRange:
         self.nodes: list[bytes] = []
 
     def append_data(self, data: bytes) -> None:
-        self.nodes.append(hashlib.sha256(b"\x00" + data).digest())
+        self.append_leaf(hashlib.sha256(b"\x00" + data).digest())
+
+    def append_leaf(self, leaf: bytes) -> None:
+        self.nodes.append(leaf)
         self.size += 1
         size = self.size
         while not size & 1:
@@ -245,16 +251,37 @@ def verify(export: Export, *, public_key: str | None, trusted_checkpoint: str | 
     roots = {0: EMPTY_ROOT}
 
     # 2. the entries: the chain, and the roots at the checkpoints' sizes
-    recorded_hashes = export.open(manifest["entries"]["hashes_file"])
     tree = CompactRange()
     prev_hash = "0" * 64
-    with export.open(manifest["entries"]["file"]) as entries:
-        for line in entries:
-            if not line.endswith(b"\n"):
-                problems.append(f"seq {tree.size + 1}: the last line has no newline")
-            data = line[:-1] if line.endswith(b"\n") else line
+    withheld = 0
+    with export.open(manifest["entries"]["hashes_file"]) as recorded_hashes, export.open(manifest["entries"]["file"]) as entries:
+        for hash_line in recorded_hashes:
             seq = tree.size + 1
-            recorded = recorded_hashes.readline().decode("ascii").split()
+            recorded = hash_line.decode("ascii", "replace").split()
+            if len(recorded) == 3:  # withheld: its hash and its leaf hash, not its bytes
+                try:
+                    leaf = bytes.fromhex(recorded[2])
+                except ValueError:
+                    leaf = b""
+                if recorded[0] != str(seq) or len(leaf) != 32 or len(recorded[1]) != 64:
+                    problems.append(f"seq {seq}: a withheld entry's line is not '<seq> <hash> <leaf hash>'")
+                    if first_bad_seq is None:
+                        first_bad_seq = seq
+                prev_hash = recorded[1]
+                tree.append_leaf(leaf)
+                withheld += 1
+                if tree.size in wanted:
+                    roots[tree.size] = tree.root()
+                continue
+            line = entries.readline()
+            if not line:
+                problems.append(f"seq {seq}: hashes.txt lists its bytes, entries.jsonl has no more lines")
+                if first_bad_seq is None:
+                    first_bad_seq = seq
+                break
+            if not line.endswith(b"\n"):
+                problems.append(f"seq {seq}: the last line has no newline")
+            data = line[:-1] if line.endswith(b"\n") else line
             digest = hashlib.sha256(data).hexdigest()
             try:
                 body = json.loads(data)
@@ -276,10 +303,13 @@ def verify(export: Export, *, public_key: str | None, trusted_checkpoint: str | 
             tree.append_data(data)
             if tree.size in wanted:
                 roots[tree.size] = tree.root()
-    recorded_hashes.close()
+        if entries.readline():
+            problems.append("entries.jsonl has more entries than hashes.txt lists with their bytes")
     count = tree.size
     say(f"entries: {count}, hash chain {'ok' if first_bad_seq is None else f'BROKEN, first bad seq {first_bad_seq}'}"
         f"{'' if first_bad_seq is not None else f', head {prev_hash}'}")  # fmt: skip
+    if withheld:
+        say(f"entries of other jurisdictions: {withheld}, given as hashes only (checked through the signed roots)")
     if count != manifest["entries"]["count"]:
         problems.append(f"the manifest lists {manifest['entries']['count']} entries, the export has {count}")
 
