@@ -69,6 +69,9 @@ class Command(BaseCommand):
         ensure_demo_occupations()
         ensure_demo_funds(jurisdiction=jurisdiction)
         staff = jurisdiction.staff_group
+        # A second jurisdiction with an auditor of its own: the ledger's reads are scoped to the
+        # reader's jurisdiction, and the demo shows it (auditor_yh reads none of Wenling's entries).
+        neighbour = ensure_jurisdiction(code="YH", name="玉环市")
         users = [
             ("provider_clerk", roles.PROVIDER_CLERK, providers[0].staff_group, providers[0].name),
             ("provider2_clerk", roles.PROVIDER_CLERK, providers[1].staff_group, providers[1].name),
@@ -79,6 +82,7 @@ class Command(BaseCommand):
             ("finance_officer", roles.FINANCE_OFFICER, staff, "财政局"),
             ("finance_officer2", roles.FINANCE_OFFICER, staff, "财政局（复核）"),
             ("auditor", roles.AUDITOR, staff, "第三方审计"),
+            ("auditor_yh", roles.AUDITOR, neighbour.staff_group, "第三方审计（玉环市）"),
             ("admin", roles.ADMINISTRATOR, None, "系统管理员"),
         ]
         for username, role, scope_group, description in users:
