@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEMO_PASSWORD ?= demo1234
+DEMO_PASSWORD ?= Subsidy-Demo-2026
 
 # Loopback demo defaults; real deployments set these in the environment.
 export DEBUG ?= True

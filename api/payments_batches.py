@@ -13,6 +13,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit import actions
 from claims.errors import InvalidInput, NotInScope
 from claims.models import Payee
 from payments import access
@@ -25,7 +26,7 @@ from workflow import disbursement
 
 from .payments_funds import as_year, jurisdiction_for
 from .permissions import HasCapability
-from .views import body, errors, text
+from .views import body, errors, require_password, text
 
 LINES_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -161,6 +162,14 @@ class BatchBuildInputSerializer(serializers.Serializer):
 
 class BatchCancelInputSerializer(serializers.Serializer):
     reason = serializers.CharField()
+
+
+class BatchReleaseInputSerializer(serializers.Serializer):
+    password = serializers.CharField(
+        required=False,
+        style={"input_type": "password"},
+        help_text="the releaser's password, needed unless the token was issued within the last REAUTH_MINUTES",
+    )
 
 
 class BatchPageSerializer(serializers.Serializer):
@@ -395,12 +404,15 @@ class BatchRelease(BatchView):
     @extend_schema(
         summary="Check and release the batch (a finance officer other than its builder: 403 `four_eyes`). The bank files are "
         "written by a background task: 202 while it runs (`status` releasing), 200 once released; 409 when already "
-        "released or cancelled",
-        request=None,
-        responses={200: BatchDetailSerializer, 202: BatchDetailSerializer, **errors(400, 401, 403, 404, 409)},
+        "released or cancelled. Needs the password entered within the last REAUTH_MINUTES: the token's login, or "
+        "`password` given again (403 `reauthentication_required` otherwise)",
+        request=BatchReleaseInputSerializer,
+        responses={200: BatchDetailSerializer, 202: BatchDetailSerializer, **errors(400, 401, 403, 404, 409, 429)},
     )
     def post(self, request, pk):
-        batch = disbursement.request_release(actor=request.user, batch=self.batch(request, pk))
+        batch = self.batch(request, pk)
+        require_password(request, purpose=actions.PAYMENT_BATCH_RELEASE_REQUESTED)
+        batch = disbursement.request_release(actor=request.user, batch=batch)
         batch.refresh_from_db(fields=["status"])
         return detail(request, batch, status=200 if batch.status == BatchStatus.RELEASED else 202)
 

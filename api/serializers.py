@@ -65,6 +65,7 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
+    expires = serializers.DateTimeField(help_text="when the token stops working (a new login replaces it earlier)")
 
 
 class DepartmentSerializer(serializers.ModelSerializer):

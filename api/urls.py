@@ -10,6 +10,7 @@ router.register("tasks", views.TaskViewSet, basename="task")
 
 v1 = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("auth/token/revoke/", views.TokenRevokeView.as_view(), name="token-revoke"),
     path("departments/", views.DepartmentList.as_view(), name="departments"),
     path("providers/", views.ProviderList.as_view(), name="providers"),
     path("policies/", views.PolicyList.as_view(), name="policies"),

@@ -1,12 +1,12 @@
 """API v1 views: thin. Scope comes from the selectors, every write and its rules from the services."""
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch
 from django.db.models.functions import Length
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
-from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.generics import ListAPIView
@@ -15,11 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from viewflow.workflow.models import Task
 
-from audit.access import record_token_issued
+from accounts import reauth, tokens
+from audit.access import record_token_issued, record_token_revoked
 from audit.checkpoints import verify_ledger
 from claims import selectors as claim_selectors
 from claims import services as claims
-from claims.errors import InvalidInput, NotInScope
+from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope
 from claims.models import Claim, ClaimLine, Department, PolicyVersion, Provider, SubsidyPolicy
 from payments.selectors.results import latest_batch_number
 from workflow import selectors as task_selectors
@@ -50,6 +51,7 @@ def errors(*statuses: int) -> dict:
         403: "the caller's role may not do this",
         404: "not found or outside the caller's scope",
         409: "the step was already taken or decided",
+        429: "`locked_out`: too many failed logins for the account or the address; try again later",
     }
     return {code: OpenApiResponse(s.ErrorSerializer, description=descriptions[code]) for code in statuses}
 
@@ -98,26 +100,74 @@ def claim_response(claim: Claim, status: int = 200) -> Response:
     return Response(s.ClaimSerializer(claim).data, status=status)
 
 
+class LockedOut(DomainError):
+    """Too many failed logins for the account or the address (django-axes): 429 until the lockout ends."""
+
+    code = "locked_out"
+    status = 429
+
+
+def locked_out_error() -> LockedOut:
+    return LockedOut(
+        _("登录失败次数过多，该账号或本机地址已被暂时锁定。请 %(minutes)s 分钟后再试，或联系系统管理员解锁。")
+        % {"minutes": settings.LOGIN_LOCKOUT_MINUTES}
+    )
+
+
+def require_password(request, *, purpose: str) -> None:
+    """Before a sensitive action: the body's ``password`` checked again, unless the caller's token
+    (or session login) is younger than REAUTH_MINUTES (accounts/reauth.py). 403
+    ``reauthentication_required`` naming ``password``; 429 while the account is locked out."""
+    data = request.data if isinstance(request.data, dict) else {}
+    password = data.get("password")
+    if password is not None and not isinstance(password, str):
+        raise InvalidInput(_("输入有误。"), fields={"password": [_("须为文本。")]})
+    if reauth.confirm(request, purpose=purpose, password=password):
+        return
+    if getattr(request, "axes_locked_out", False):
+        raise locked_out_error()
+    message = _("此操作须再次输入您的密码（%(minutes)s 分钟内输入过的除外）。") % {"minutes": settings.REAUTH_MINUTES}
+    raise ActionForbidden(message, fields={"password": [message]}, code="reauthentication_required")
+
+
 @extend_schema(
     tags=["auth"],
     request=s.TokenRequestSerializer,
-    responses={200: s.TokenSerializer, **errors(400)},
-    summary="Exchange username and password for a token; send it as `Authorization: Token <token>`",
+    responses={200: s.TokenSerializer, **errors(400, 429)},
+    summary="Exchange username and password for a new token (any earlier one stops working); send it as "
+    "`Authorization: Token <token>`. It expires after API_TOKEN_HOURS (12 by default)",
 )
 class TokenView(ObtainAuthToken):
     # Logging in needs no prior authentication (a stale session or token must not get in the way).
     authentication_classes = ()
 
     def post(self, request, *args, **kwargs):
-        # A wrong password goes through authenticate(), whose user_login_failed signal the ledger
-        # records (audit/access.py); a token handed out is recorded here.
+        # A wrong password goes through authenticate(), whose user_login_failed signal django-axes
+        # counts; a lockout is recorded once (accounts/lockout.py), a token handed out here.
         serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():
+            if getattr(request, "axes_locked_out", False):
+                raise locked_out_error()
+            raise serializers.ValidationError(serializer.errors)
         user = serializer.validated_data["user"]
         with transaction.atomic():
-            token, created = Token.objects.get_or_create(user=user)
-            record_token_issued(request=request, user=user, created=created)
-        return Response({"token": token.key})
+            token, replaced = tokens.issue_token(user)
+            record_token_issued(request=request, user=user, replaced=replaced)
+        return Response({"token": token.key, "expires": tokens.expires_at(token)})
+
+
+@extend_schema(
+    tags=["auth"],
+    request=None,
+    responses={204: None, **errors(401)},
+    summary="Revoke the caller's token (it stops working at once); log in again for a new one",
+)
+class TokenRevokeView(APIView):
+    def post(self, request):
+        with transaction.atomic():
+            tokens.revoke_tokens(request.user)
+            record_token_revoked(request=request, user=request.user)
+        return Response(status=204)
 
 
 @extend_schema(tags=["organisation"], responses={200: s.DepartmentSerializer(many=True), **errors(401)})

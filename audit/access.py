@@ -1,10 +1,12 @@
-"""Access events in the ledger: logins, failed logins, logouts, issued API tokens, denied accesses.
+"""Access events in the ledger: logins, lockouts, logouts, issued and revoked API tokens,
+re-authentications, denied accesses.
 
 They are not changes of a claim, so each is written in a transaction of its own (a login
 has no transaction of its change to join; a denied request's transaction, if any, is over
 or rolled back). Only the username attempted and the client's address are kept: never a
 password or any other credential."""
 
+from django.conf import settings
 from django.db import transaction
 
 from . import actions
@@ -12,8 +14,16 @@ from .services import record_event
 
 
 def client_ip(request) -> str:
+    """The client's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies the address in
+    X-Forwarded-For that the outermost proxy received the request from (those to its left are
+    the client's to write, so never trusted)."""
     if request is None:
         return ""
+    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    if proxies:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR", "") or ""
 
 
@@ -32,23 +42,66 @@ def on_logout(sender, request, user, **kwargs) -> None:
     _record(actor=user, action=actions.AUTH_LOGOUT, obj=user, detail={"username": user.get_username(), "ip": client_ip(request)})
 
 
-def on_login_failed(sender, credentials, request=None, **kwargs) -> None:
+def record_lockout(*, request, username: str, failures: int) -> None:
+    """Once per lockout (accounts/signals.py decides when): who was attempted, from where, after
+    how many failures. A failed login alone writes nothing here: django-axes counts it."""
     from django.contrib.auth import get_user_model
 
-    username = str(credentials.get("username") or "")[:150]
+    username = str(username or "")[:150]
     user_model = get_user_model()
     # The entry's object: the account attempted if it exists, else the user model itself (id "").
     target = user_model.objects.filter(username=username).first() or _NoAccount(user_model)
-    _record(actor=None, action=actions.AUTH_LOGIN_FAILED, obj=target, detail={"username": username, "ip": client_ip(request)})
+    _record(
+        actor=None,
+        action=actions.AUTH_LOCKED_OUT,
+        obj=target,
+        detail={"username": username, "ip": client_ip(request), "failures": failures},
+    )
 
 
-def record_token_issued(*, request, user, created: bool) -> None:
-    """Called in the transaction that fetched or created the token (never the token itself)."""
+def record_lockout_lifted(*, request, username: str, address: str) -> None:
+    """An administrator deleted counted failures (a lockout, or the way to one) in the admin."""
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    target = user_model.objects.filter(username=username).first() or _NoAccount(user_model)
+    record_event(
+        actor=request.user,
+        action=actions.AUTH_LOCKOUT_LIFTED,
+        obj=target,
+        detail={"username": username, "address": address, "ip": client_ip(request)},
+    )
+
+
+def record_token_issued(*, request, user, replaced: int) -> None:
+    """Called in the transaction that issued the token (never the token itself); ``replaced``:
+    how many earlier tokens of the user the new one revoked."""
     record_event(
         actor=user,
         action=actions.AUTH_TOKEN_ISSUED,
         obj=user,
-        detail={"username": user.get_username(), "ip": client_ip(request), "new_token": created},
+        detail={"username": user.get_username(), "ip": client_ip(request), "new_token": True, "replaced": replaced},
+    )
+
+
+def record_token_revoked(*, request, user) -> None:
+    """The owner revoked the token (a password change or a deactivation revokes without an entry:
+    the user's change is recorded)."""
+    record_event(
+        actor=user,
+        action=actions.AUTH_TOKEN_REVOKED,
+        obj=user,
+        detail={"username": user.get_username(), "ip": client_ip(request)},
+    )
+
+
+def record_reauthenticated(*, request, user, purpose: str) -> None:
+    """The password given again before ``purpose`` (an action identifier of this registry)."""
+    _record(
+        actor=user,
+        action=actions.AUTH_REAUTHENTICATED,
+        obj=user,
+        detail={"username": user.get_username(), "ip": client_ip(request), "purpose": purpose},
     )
 
 

@@ -106,8 +106,14 @@ GROUP_RELATIONS_CHANGED = _action("group.relations_changed", pgettext_lazy("audi
 
 AUTH_LOGIN = _action("auth.login", pgettext_lazy("audit", "登录"))
 AUTH_LOGOUT = _action("auth.logout", pgettext_lazy("audit", "退出登录"))
+# No longer written: a failed login is counted by django-axes, and only a lockout is recorded
+# (anyone could grow the ledger with failures). Kept for the entries that carry it.
 AUTH_LOGIN_FAILED = _action("auth.login_failed", pgettext_lazy("audit", "登录失败"))
+AUTH_LOCKED_OUT = _action("auth.locked_out", pgettext_lazy("audit", "多次登录失败，已锁定"))
+AUTH_LOCKOUT_LIFTED = _action("auth.lockout_lifted", pgettext_lazy("audit", "解除登录锁定"))
 AUTH_TOKEN_ISSUED = _action("auth.token_issued", pgettext_lazy("audit", "签发接口令牌"))
+AUTH_TOKEN_REVOKED = _action("auth.token_revoked", pgettext_lazy("audit", "注销接口令牌"))
+AUTH_REAUTHENTICATED = _action("auth.reauthenticated", pgettext_lazy("audit", "再次验证密码"))
 ACCESS_DENIED = _action("access.denied", pgettext_lazy("audit", "拒绝访问"))
 
 # --------------------------------------------------------------------------- the auditor

@@ -7,10 +7,9 @@ class AuditConfig(AppConfig):
     verbose_name = _("审计")
 
     def ready(self):
-        from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+        from django.contrib.auth.signals import user_logged_in, user_logged_out
 
         from . import access
 
         user_logged_in.connect(access.on_login, dispatch_uid="audit.auth.login")
         user_logged_out.connect(access.on_logout, dispatch_uid="audit.auth.logout")
-        user_login_failed.connect(access.on_login_failed, dispatch_uid="audit.auth.login_failed")

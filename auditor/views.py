@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -22,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import reauth
 from audit import actions
 from audit.export import ExportError, export_period
 from audit.selectors import verify_ledger
@@ -161,8 +163,23 @@ def search(request):
             "package_form": PackageForm(
                 initial={"date_from": timezone.localdate().replace(day=1), "date_to": timezone.localdate()}
             ),
+            "password_needed": not reauth.is_recent(request),
         },
     )
+
+
+def reauthenticated(view):
+    """An export needs the password entered within the last REAUTH_MINUTES (the login, or the
+    form's ``password``): otherwise back to the search page, saying so."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not reauth.confirm(request, purpose=actions.AUDIT_EXPORTED, password=request.POST.get("password")):
+            messages.error(request, _("导出前须再次输入您的密码（密码不正确或未输入）。"))
+            return redirect(f"{reverse('audit:search')}?{request.POST.get('query', '')}")
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 # --- the random sample -------------------------------------------------------------------
@@ -278,6 +295,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @auditor_only
 @require_POST
+@reauthenticated
 def export_xlsx(request):
     """The search result (the filters posted as the query string) as a spreadsheet; masked IDs only."""
     from openpyxl import Workbook
@@ -353,6 +371,7 @@ class PackageForm(forms.Form):
 
 @auditor_only
 @require_POST
+@reauthenticated
 def export_package(request):
     """The signed ledger package of audit/export.py for a period, as a zip: the bytes of the entries
     the auditor may read (claims.selectors.ledger_entries_visible_to), the others as hashes only."""

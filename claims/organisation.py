@@ -5,6 +5,7 @@ granted to that body's staff group; a person joins one role group and one staff 
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from guardian.shortcuts import assign_perm
@@ -146,6 +147,9 @@ def ensure_staff_user(
     """Create or reset a person with one role and one scope."""
     if role not in roles.ALL_ROLES:
         raise ValueError(f"unknown role {role}")
+    # Django's password validators (settings.AUTH_PASSWORD_VALIDATORS), before anything is saved:
+    # django.core.exceptions.ValidationError listing what is wrong with the password.
+    validate_password(password, get_user_model()(username=username, email=email, **extra))
     user, created = get_user_model().objects.get_or_create(username=username, defaults={"email": email, **extra})
     fields = ["email", *extra]
     before_fields = {name: getattr(user, name) for name in fields}

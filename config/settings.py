@@ -1,5 +1,6 @@
 """One settings module, driven by the environment (see README)."""
 
+import datetime
 import os
 from pathlib import Path
 
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -60,6 +62,7 @@ INSTALLED_APPS = [
     "payments",
     "notifications",
     "audit",
+    "accounts",
     "api",
     "auditor",
     "demo",
@@ -76,6 +79,9 @@ MIDDLEWARE = [
     "audit.middleware.DeniedAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.sessions.SessionPolicyMiddleware",
+    # Last, as django-axes asks: it turns a login refused for lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -116,6 +122,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses any login (page, API token, re-authentication) while the account or address is locked out.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -123,9 +131,52 @@ AUTHENTICATION_BACKENDS = [
 ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False
 
+# Every place a password is set (admin, seed_demo, ensure_staff_user) runs these.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 4}},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Sign-in security (README, "Accounts and sign-in"). Login throttling: django-axes, its database
+# handler (attempts in PostgreSQL, shared by every web process; listed and reset in the admin or
+# with `manage.py axes_reset`). An account, and separately an address, is locked out after
+# LOGIN_FAILURE_LIMIT failures, for LOGIN_LOCKOUT_MINUTES after the last counted one; attempts
+# made while locked out are refused without being counted, so they neither extend the lockout
+# nor grow the attempts table.
+LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "30"))
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks: per account and per address
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = False  # else a login to one's own account would clear the address's failures
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out_page"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_address"  # the address the ledger records
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_DISABLE_ACCESS_LOG = True  # the ledger records logins and logouts
+AXES_VERBOSE = False
+# The client's address (the ledger's and the lockout's, audit/access.py) is REMOTE_ADDR; behind
+# proxies that append to X-Forwarded-For, TRUSTED_PROXY_COUNT says how many, and the address is
+# the one they received the request from (else every client would share the proxy's lockout).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
+# Sessions (ASVS level 2): signed out after SESSION_IDLE_MINUTES without a request and
+# SESSION_ABSOLUTE_HOURS after the login whatever the activity (accounts/sessions.py); the key
+# is rotated at login (Django); every session of a user ends when the user is disabled or the
+# password changes (accounts/signals.py). The cookie ends with the browser.
+SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "30"))
+SESSION_ABSOLUTE_HOURS = int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12"))
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# API tokens: expire API_TOKEN_HOURS after issue; a login issues a new one (the old one stops
+# working); revoked on password change and deactivation, and by their owner.
+API_TOKEN_HOURS = int(os.environ.get("API_TOKEN_HOURS", "12"))
+# Re-authentication: releasing a payment batch and exporting the ledger need the password
+# entered within the last REAUTH_MINUTES (the login, or the password given again).
+REAUTH_MINUTES = int(os.environ.get("REAUTH_MINUTES", "5"))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "approvals:inbox"
 LOGOUT_REDIRECT_URL = "login"
@@ -148,7 +199,7 @@ MEDIA_ROOT = BASE_DIR / "media"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -213,5 +264,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # django-axes logs every attempt at INFO (masked); its warnings (failures, lockouts) are enough.
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts import reauth
+from audit import actions
 from claims.errors import DomainError, NotInScope
 from claims.http import scoped
 from claims.models import Payee
@@ -114,6 +116,7 @@ def _render_detail(request, batch, *, cancel_form: CancelBatchForm | None = None
             "checksum": selectors.payment_checksum(batch) if released else None,
             "problems": services.check_batch(batch) if built else [],
             "may_release": access.may_release_batch(user, batch),
+            "password_needed": not reauth.is_recent(request),
             "four_eyes": access.waits_for_another_releaser(user, batch),
             "may_cancel": access.may_cancel_batch(user, batch),
             "may_download": access.may_download_bank_files(user, batch),
@@ -129,6 +132,9 @@ def _render_detail(request, batch, *, cancel_form: CancelBatchForm | None = None
 def batch_release(request, batch_id):
     _require(request.user, access.RELEASE_BATCHES)
     batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
+    if not reauth.confirm(request, purpose=actions.PAYMENT_BATCH_RELEASE_REQUESTED, password=request.POST.get("password")):
+        messages.error(request, _("发放批次前须再次输入您的密码（密码不正确或未输入）。"))
+        return redirect("payments:batch", batch_id)
     try:
         batch = disbursement.request_release(actor=request.user, batch=batch)
     except DomainError as error:

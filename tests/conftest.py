@@ -27,7 +27,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from hypothesis import settings as hypothesis_settings
 
-DEMO_PASSWORD = "demo-pass"
+DEMO_PASSWORD = "Subsidy-Demo-2026"  # the Makefile's demo password; meets AUTH_PASSWORD_VALIDATORS
 REQUIRE_SERVICES = os.environ.get("CI_REQUIRE_SERVICES") == "1"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

@@ -5,6 +5,7 @@ import re
 
 import pytest
 from django.core.management import call_command
+from django.http import HttpRequest  # django-axes: a login names its request
 from rest_framework.test import APIClient
 
 from claims.models import Claim, ClaimLine, Trainee
@@ -113,7 +114,7 @@ def test_wrong_password_gets_no_token(demo):
 def test_session_login_works_too(demo, client):
     from .conftest import DEMO_PASSWORD
 
-    assert client.login(username="dept_reviewer", password=DEMO_PASSWORD)
+    assert client.login(request=HttpRequest(), username="dept_reviewer", password=DEMO_PASSWORD)
     assert client.get("/api/v1/tasks/").status_code == 200
 
 

@@ -1,6 +1,7 @@
 """Changes made in the Django admin (users, groups, their permissions) land in the ledger too."""
 
 from django.contrib.auth.models import Group, Permission
+from django.http import HttpRequest  # django-axes: a login names its request
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -10,7 +11,7 @@ from .conftest import DEMO_PASSWORD
 
 
 def admin_client(client, demo):
-    assert client.login(username="admin", password=DEMO_PASSWORD)
+    assert client.login(request=HttpRequest(), username="admin", password=DEMO_PASSWORD)
     return client
 
 

@@ -24,6 +24,7 @@ from claims.models import Jurisdiction
 
 from .api_support import error, login, ok
 from .audit_support import audit_key, ledger_test_actions, tamper  # noqa: F401 - fixtures
+from .conftest import DEMO_PASSWORD
 
 pytestmark = pytest.mark.usefixtures("ledger_test_actions")  # entries of the tests' own actions (audit_support)
 
@@ -151,11 +152,11 @@ def test_no_key_no_checkpoint(db, settings, tmp_path):
 def test_seed_demo_writes_a_demo_key_once(db, settings, tmp_path):
     settings.AUDIT_SIGNING_KEY = ""
     settings.AUDIT_SIGNING_KEY_FILE = tmp_path / "var" / "audit_signing.key"
-    call_command("seed_demo", password="x", stdout=io.StringIO())
+    call_command("seed_demo", password=DEMO_PASSWORD, stdout=io.StringIO())
     key_file = settings.AUDIT_SIGNING_KEY_FILE
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     first = signing.signer().verifier.text
-    call_command("seed_demo", password="x", stdout=io.StringIO())
+    call_command("seed_demo", password=DEMO_PASSWORD, stdout=io.StringIO())
     assert signing.signer().verifier.text == first  # never replaced
     assert len(base64.b64decode(key_file.read_text())) == 32
 

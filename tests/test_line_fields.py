@@ -6,6 +6,7 @@ an edit of an S3 renewal line cleared its variant: the line then paid 450.00 ins
 import dataclasses
 import io
 
+from django.http import HttpRequest  # django-axes: a login names its request
 from django.urls import reverse
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
@@ -49,7 +50,7 @@ def test_every_field_of_the_typed_input_is_in_the_api_schema_the_roster_and_the_
 
     # The web form: a field for each, and the rendered rows have them.
     assert [name for name in LineForm.base_fields if name != "existing"] == TYPED_INPUT
-    assert client.login(username="provider_clerk", password=DEMO_PASSWORD)
+    assert client.login(request=HttpRequest(), username="provider_clerk", password=DEMO_PASSWORD)
     page = client.get(reverse("approvals:claim_new")).content.decode()
     for name in TYPED_INPUT:
         assert f'name="lines-0-{name}"' in page, name

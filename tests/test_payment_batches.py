@@ -25,6 +25,7 @@ from payments.services.payees import set_payee_account
 from payments.tasks import release_batch_task, requeue_stuck_releases
 from workflow.disbursement import build_batch, request_release
 
+from .conftest import DEMO_PASSWORD
 from .payments_support import approved_claim, living_allowance_claim
 from .test_audit_completeness import Ledger
 from .test_concurrency import join_all, run_at_once
@@ -265,7 +266,7 @@ def test_two_officers_building_at_once_never_put_a_line_in_two_batches(demo):
 
     third = ensure_staff_user(
         username="finance_officer3",
-        password="x",
+        password=DEMO_PASSWORD,
         role=roles.FINANCE_OFFICER,
         scope_group=Jurisdiction.objects.get(code="WL").staff_group,
     )
@@ -291,7 +292,7 @@ def test_two_officers_releasing_at_once_release_once(demo, celery_eager):
 
     third = ensure_staff_user(
         username="finance_officer3",
-        password="x",
+        password=DEMO_PASSWORD,
         role=roles.FINANCE_OFFICER,
         scope_group=Jurisdiction.objects.get(code="WL").staff_group,
     )
@@ -354,7 +355,7 @@ def test_make_runs_demo_claims_give_every_desk_work_and_finance_a_batch_to_build
 
     from claims.models import Claim
 
-    call_command("seed_demo", password="x", with_claims=True, stdout=open(os.devnull, "w"))
+    call_command("seed_demo", password=DEMO_PASSWORD, with_claims=True, stdout=open(os.devnull, "w"))
     assert sorted(Claim.objects.values_list("status", flat=True)) == [
         "approved",
         "approved",
@@ -362,7 +363,7 @@ def test_make_runs_demo_claims_give_every_desk_work_and_finance_a_batch_to_build
         "draft",
         "hr_review",
     ]
-    call_command("seed_demo", password="x", with_claims=True, stdout=open(os.devnull, "w"))
+    call_command("seed_demo", password=DEMO_PASSWORD, with_claims=True, stdout=open(os.devnull, "w"))
     assert Claim.objects.count() == 5  # only into a database without claims
     batch = build_batch(actor=demo["finance_officer"], jurisdiction=wl)
     assert (batch.line_count, batch.payee_count, batch.skipped) == (5, 2, [])

@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpRequest  # django-axes: a login names its request
 from openpyxl import Workbook, load_workbook
 
 from claims import imports, roster
@@ -371,7 +372,7 @@ def test_the_example_row_left_in_is_refused(demo, clerk):
 def web_login(client, username="provider_clerk"):
     from .conftest import DEMO_PASSWORD
 
-    assert client.login(username=username, password=DEMO_PASSWORD)
+    assert client.login(request=HttpRequest(), username=username, password=DEMO_PASSWORD)
     return client
 
 

@@ -1,6 +1,8 @@
 from dataclasses import replace
 
-from django.core.management.base import BaseCommand
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from audit.models import AuditEvent
@@ -56,6 +58,13 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, password, with_claims=False, **options):
+        # The validators every password meets (settings.AUTH_PASSWORD_VALIDATORS): checked before
+        # anything is written, and again against each user's name by ensure_staff_user (a refusal
+        # there rolls the whole seed back).
+        try:
+            validate_password(password)
+        except ValidationError as error:
+            raise CommandError(f"--password is too weak: {' '.join(error.messages)}") from None
         jurisdiction = ensure_jurisdiction(code="WL", name="温岭市")
         departments = {
             code: ensure_department(jurisdiction=jurisdiction, code=code, name=name, sector=sector)
@@ -87,15 +96,18 @@ class Command(BaseCommand):
         ]
         for username, role, scope_group, description in users:
             extra = {"is_staff": True, "is_superuser": True} if role == roles.ADMINISTRATOR else {}
-            ensure_staff_user(
-                username=username,
-                password=password,
-                role=role,
-                scope_group=scope_group,
-                email=f"{username}@demo.invalid",
-                first_name=description,
-                **extra,
-            )
+            try:
+                ensure_staff_user(
+                    username=username,
+                    password=password,
+                    role=role,
+                    scope_group=scope_group,
+                    email=f"{username}@demo.invalid",
+                    first_name=description,
+                    **extra,
+                )
+            except ValidationError as error:
+                raise CommandError(f"--password is too weak for {username}: {' '.join(error.messages)}") from None
         self.stdout.write("Demo logins (password: the one given with --password):")
         for username, role, _group, description in users:
             self.stdout.write(f"  {username:<17} {role:<20} {description}")

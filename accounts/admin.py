@@ -1,0 +1,27 @@
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.contrib import admin
+from django.db import transaction
+
+from audit.access import record_lockout_lifted
+
+# Switched off in settings (the ledger records logins): nothing to show.
+admin.site.unregister(AccessLog)
+admin.site.unregister(AccessFailureLog)
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class RecordedAccessAttemptAdmin(AccessAttemptAdmin):
+    """django-axes' counted failures; deleting them lifts a lockout, which the ledger records
+    (who lifted it, for which account and address) in the deletion's transaction."""
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():  # the admin's bulk delete action runs outside a transaction
+            record_lockout_lifted(request=request, username=obj.username or "", address=obj.ip_address or "")
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for attempt in queryset:
+                self.delete_model(request, attempt)
