@@ -78,6 +78,18 @@ def test_thirty_wrong_passwords_on_the_login_page_lock_the_account_and_the_right
     assert not entries("auth.login_failed").exists() and not entries("auth.login").exists()
 
 
+def test_the_lockout_page_speaks_english_to_who_chose_it(demo):
+    browser = Client(REMOTE_ADDR="10.1.1.9")
+    browser.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    for n in range(settings.LOGIN_FAILURE_LIMIT):
+        page_login(browser, "dept_reviewer", f"wrong-{n}")
+    page = page_login(browser, "dept_reviewer").content.decode()
+    assert (
+        f"Too many failed logins: this account or this address is locked for now. Try again in {settings.LOGIN_LOCKOUT_MINUTES} minutes"
+        in page
+    )
+
+
 def test_thirty_wrong_passwords_on_the_token_endpoint_lock_out_with_a_json_429(demo):
     api = APIClient(REMOTE_ADDR="10.1.1.2")
     statuses = [token_login(api, "hr_reviewer", f"wrong-{n}").status_code for n in range(30)]
