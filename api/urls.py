@@ -1,8 +1,15 @@
+from csp.decorators import csp_update
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
 from . import audit_views, imports, payments_batches, payments_funds, payments_results, views
+
+# Swagger UI under the Content-Security-Policy: the split view serves its init script as a file
+# (?script) and our template its style; the UI's own stylesheet draws its icons as data: images.
+api_docs = csp_update({"img-src": ["data:"]})(
+    SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api/swagger_ui.html")
+)
 
 router = SimpleRouter()
 router.register("claims", views.ClaimViewSet, basename="claim")
@@ -31,6 +38,6 @@ v1 = [
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("docs/", api_docs, name="api-docs"),
     path("v1/", include((v1, "api"), namespace="v1")),
 ]

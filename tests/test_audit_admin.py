@@ -2,6 +2,7 @@
 
 from django.contrib.auth.models import Group, Permission
 from django.http import HttpRequest  # django-axes: a login names its request
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -18,7 +19,7 @@ def admin_client(client, demo):
 def test_creating_a_group_with_permissions_in_the_admin_is_recorded(client, demo):
     admin = admin_client(client, demo)
     view_claim = Permission.objects.get(codename="view_claim")
-    response = admin.post("/admin/auth/group/add/", {"name": "inspectors", "permissions": [view_claim.pk]})
+    response = admin.post(reverse("admin:auth_group_add"), {"name": "inspectors", "permissions": [view_claim.pk]})
     assert response.status_code == 302, response.content[:500]
     group = Group.objects.get(name="inspectors")
     created = AuditEvent.objects.get(action="group.created", object_id=str(group.pk))
@@ -36,7 +37,7 @@ def test_changing_a_users_groups_in_the_admin_is_recorded_with_before_and_after(
     finance = Group.objects.get(name="finance_officer")
     joined = timezone.localtime(auditor.date_joined)
     response = admin.post(
-        f"/admin/auth/user/{auditor.pk}/change/",
+        reverse("admin:auth_user_change", args=[auditor.pk]),
         {
             "username": auditor.username,
             "first_name": auditor.first_name,
@@ -63,7 +64,7 @@ def test_changing_a_users_groups_in_the_admin_is_recorded_with_before_and_after(
 def test_deleting_a_group_in_the_admin_is_recorded(client, demo):
     admin = admin_client(client, demo)
     group = Group.objects.create(name="temporary")
-    response = admin.post(f"/admin/auth/group/{group.pk}/delete/", {"post": "yes"})
+    response = admin.post(reverse("admin:auth_group_delete", args=[group.pk]), {"post": "yes"})
     assert response.status_code == 302
     assert not Group.objects.filter(pk=group.pk).exists()
     assert AuditEvent.objects.get(action="group.deleted", object_id=str(group.pk)).detail["fields"]["name"] == "temporary"
@@ -71,10 +72,10 @@ def test_deleting_a_group_in_the_admin_is_recorded(client, demo):
 
 def test_the_ledger_in_the_admin_is_read_only_and_filtered_by_action_label(client, demo):
     admin = admin_client(client, demo)
-    body = admin.get("/admin/audit/auditevent/").content.decode()
+    body = admin.get(reverse("admin:audit_auditevent_changelist")).content.decode()
     assert '<a href="?action=user.created">新建用户 (user.created)</a>' in body
-    filtered = admin.get("/admin/audit/auditevent/", {"action": "user.created"})
+    filtered = admin.get(reverse("admin:audit_auditevent_changelist"), {"action": "user.created"})
     assert filtered.status_code == 200
     assert filtered.context["cl"].result_count == AuditEvent.objects.filter(action="user.created").count() > 0
     event = AuditEvent.objects.order_by("seq").first()
-    assert admin.post(f"/admin/audit/auditevent/{event.pk}/change/", {"reason": "changed"}).status_code == 403
+    assert admin.post(reverse("admin:audit_auditevent_change", args=[event.pk]), {"reason": "changed"}).status_code == 403

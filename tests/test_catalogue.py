@@ -572,8 +572,8 @@ def test_the_catalogue_pages_speak_english_on_request(demo):
 def test_the_django_admin_shows_the_catalogue_read_only(demo):
     admin = web(demo["admin"])
     s1 = SubsidyPolicy.objects.get(code="S1")
-    assert admin.get(f"/admin/claims/subsidypolicy/{s1.pk}/change/").status_code == 200
-    assert admin.get("/admin/claims/subsidypolicy/add/").status_code == 403
+    assert admin.get(reverse("admin:claims_subsidypolicy_change", args=[s1.pk])).status_code == 200
+    assert admin.get(reverse("admin:claims_subsidypolicy_add")).status_code == 403
 
 
 # --------------------------------------------------------------------------- concurrency

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from guardian.shortcuts import get_groups_with_perms
 
 from claims.models import Claim
@@ -63,11 +63,16 @@ def test_viewflow_pages_are_not_found(client, demo, submitted_claim, url):
 def test_admin_sends_non_staff_to_its_login(client, demo, submitted_claim, username):
     if username:
         client.force_login(demo[username])
-    for url in ("/admin/claims/claim/", f"/admin/claims/claim/{submitted_claim.pk}/change/", "/admin/audit/auditevent/"):
+    admin_pages = (
+        reverse("admin:claims_claim_changelist"),
+        reverse("admin:claims_claim_change", args=[submitted_claim.pk]),
+        reverse("admin:audit_auditevent_changelist"),
+    )
+    for url in admin_pages:
         response = client.get(url, secure=True)
         assert response.status_code == 302, url
-        assert response["Location"].startswith("/admin/login/?next=")
-    login_page = client.get("/admin/login/", secure=True)
+        assert response["Location"].startswith(reverse("admin:login") + "?next=")
+    login_page = client.get(reverse("admin:login"), secure=True)
     assert submitted_claim.number.encode() not in login_page.content
     assert submitted_claim.class_name.encode() not in login_page.content
 
