@@ -1,11 +1,16 @@
-"""Resident ID numbers are personal data: kept encrypted, found by keyed hash, shown masked."""
+"""Resident ID numbers are personal data: kept encrypted, found by keyed hash, shown masked.
+
+Every field holding a ciphertext of this module is named ``…_encrypted`` (ENCRYPTED_SUFFIX):
+rotate_personal_data_keys finds them by that name, in every app."""
 
 import base64
 import hashlib
 import hmac
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
+
+ENCRYPTED_SUFFIX = "_encrypted"
 
 
 def id_number_digest(id_number: str) -> str:
@@ -20,9 +25,15 @@ def mask_id_number(id_number: str) -> str:
     return value[:6] + "*" * (len(value) - 10) + value[-4:]
 
 
-def _fernet() -> Fernet:
-    key = hashlib.sha256(settings.PII_ENCRYPTION_KEY.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
+def _fernet_of(key: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()))
+
+
+def _fernet() -> MultiFernet:
+    """PII_ENCRYPTION_KEY encrypts; while keys are rotated, the former ones
+    (PII_ENCRYPTION_KEY_FALLBACKS) still decrypt what they encrypted."""
+    keys = [settings.PII_ENCRYPTION_KEY, *settings.PII_ENCRYPTION_KEY_FALLBACKS]
+    return MultiFernet([_fernet_of(key) for key in keys])
 
 
 def encrypt_id_number(id_number: str) -> str:
@@ -31,3 +42,8 @@ def encrypt_id_number(id_number: str) -> str:
 
 def decrypt_id_number(token: str) -> str:
     return _fernet().decrypt(token.encode()).decode()
+
+
+def reencrypt(token: str) -> str:
+    """The same secret, encrypted with the current key (whichever key encrypted it before)."""
+    return _fernet().rotate(token.encode()).decode()
