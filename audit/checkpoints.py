@@ -98,6 +98,7 @@ def checkpoint_problem(checkpoint: Checkpoint, key: signing.VerifierKey | None, 
     if key is None:
         return "no verifier key is configured (AUDIT_VERIFIER_KEY or the signing key)"
     try:
+        key = signing.verifier_of(checkpoint.key_id, key)  # signed before a key rotation: the retired key
         text = signing.open_note(checkpoint.note, key)
         note_origin, tree_size, root = signing.parse_checkpoint_text(text)
     except signing.NoteError as error:

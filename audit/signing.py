@@ -158,6 +158,21 @@ def verifier() -> VerifierKey:
     return signer().verifier
 
 
+def retired_verifiers() -> dict[str, VerifierKey]:
+    """Verifier keys of former signing keys (AUDIT_RETIRED_VERIFIER_KEYS), by hex key id: the
+    checkpoints they signed stay checkable after the signing key is rotated."""
+    keys = [VerifierKey.parse(text) for text in settings.AUDIT_RETIRED_VERIFIER_KEYS]
+    return {key.key_id.hex(): key for key in keys}
+
+
+def verifier_of(key_id_hex: str, current: VerifierKey) -> VerifierKey:
+    """The key a checkpoint signed under ``key_id_hex`` is checked with: the current one, or the
+    retired key of that id (none known: the current one, whose check then fails)."""
+    if current.key_id.hex() == key_id_hex:
+        return current
+    return retired_verifiers().get(key_id_hex, current)
+
+
 def new_seed_text() -> str:
     return b64(Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()

@@ -242,6 +242,8 @@ AUDIT_SIGNING_KEY_NAME = os.environ.get("AUDIT_SIGNING_KEY_NAME", "") or AUDIT_L
 AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY", "")
 AUDIT_SIGNING_KEY_FILE = Path(os.environ.get("AUDIT_SIGNING_KEY_FILE", "") or BASE_DIR / "var" / "audit_signing.key")
 AUDIT_VERIFIER_KEY = os.environ.get("AUDIT_VERIFIER_KEY", "")
+# After a rotation of the signing key: the former verifier keys, comma-separated (README).
+AUDIT_RETIRED_VERIFIER_KEYS = [key for key in os.environ.get("AUDIT_RETIRED_VERIFIER_KEYS", "").split(",") if key.strip()]
 AUDIT_CHECKPOINT_INTERVAL = int(os.environ.get("AUDIT_CHECKPOINT_INTERVAL", "600"))  # seconds
 # `celery -A config beat` sends these; a worker runs them.
 CELERY_BEAT_SCHEDULE = {
