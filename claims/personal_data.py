@@ -9,6 +9,7 @@ import hmac
 
 from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
+from django.core import checks
 
 ENCRYPTED_SUFFIX = "_encrypted"
 
@@ -47,3 +48,17 @@ def decrypt_id_number(token: str) -> str:
 def reencrypt(token: str) -> str:
     """The same secret, encrypted with the current key (whichever key encrypted it before)."""
     return _fernet().rotate(token.encode()).decode()
+
+
+def check_keys_set(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """`check --deploy`: keys derived from SECRET_KEY would tie every stored ID number to it,
+    so rotating SECRET_KEY would make them unreadable and people unfindable."""
+    if not settings.PII_KEYS_FROM_SECRET_KEY:
+        return []
+    return [
+        checks.Warning(
+            "PII_HASH_KEY and PII_ENCRYPTION_KEY are derived from SECRET_KEY.",
+            hint="Set both explicitly (README, 'Running in production'): rotating SECRET_KEY would orphan stored personal data.",
+            id="claims.W001",
+        )
+    ]

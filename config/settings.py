@@ -40,6 +40,7 @@ CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT
 # production sets them explicitly so rotating SECRET_KEY does not orphan data.
 PII_HASH_KEY = os.environ.get("PII_HASH_KEY", "pii-hash:" + SECRET_KEY)
 PII_ENCRYPTION_KEY = os.environ.get("PII_ENCRYPTION_KEY", "pii-enc:" + SECRET_KEY)
+PII_KEYS_FROM_SECRET_KEY = not (os.environ.get("PII_HASH_KEY") and os.environ.get("PII_ENCRYPTION_KEY"))  # check --deploy warns
 # While rotating (README, "Running in production"): the former encryption keys, comma-separated.
 PII_ENCRYPTION_KEY_FALLBACKS = [key for key in os.environ.get("PII_ENCRYPTION_KEY_FALLBACKS", "").split(",") if key]
 

@@ -107,6 +107,11 @@ def test_check_deploy_reports_no_issue_with_production_settings():
         ["manage.py", "check", "--deploy", "--fail-level", "WARNING"], environment(SECURE_SSL_REDIRECT="False")
     )
     assert plain_http.returncode != 0 and "security.W008" in plain_http.stderr
+    # Personal-data keys left to derive from SECRET_KEY: rotating it would orphan every ID number.
+    derived = environment()
+    del derived["PII_HASH_KEY"], derived["PII_ENCRYPTION_KEY"]
+    derived_keys = run_python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], derived)
+    assert derived_keys.returncode != 0 and "claims.W001" in derived_keys.stderr
 
 
 def test_the_procfile_lists_web_worker_and_beat():
