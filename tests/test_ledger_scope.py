@@ -14,6 +14,7 @@ import zipfile
 
 import pytest
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.checkpoints import sign_checkpoint
@@ -162,7 +163,7 @@ def test_wenlings_package_verifies_offline_and_a_forged_hash_of_another_jurisdic
 
 def test_the_admin_shows_the_ledger_to_superusers_only(client, wenling):
     client.force_login(wenling["auditor"])
-    assert client.get("/admin/audit/auditevent/").status_code in (302, 403)  # no staff: no admin at all
+    assert client.get(reverse("admin:audit_auditevent_changelist")).status_code in (302, 403)  # no staff: no admin at all
     staff = wenling["stranger"]
     staff.is_staff = True
     staff.save(update_fields=["is_staff"])
@@ -170,9 +171,9 @@ def test_the_admin_shows_the_ledger_to_superusers_only(client, wenling):
 
     staff.user_permissions.add(Permission.objects.get(codename="view_auditevent"))
     client.force_login(staff)
-    response = client.get("/admin/audit/auditevent/")
+    response = client.get(reverse("admin:audit_auditevent_changelist"))
     assert response.status_code == 200 and response.context["cl"].result_count == 0
     with transaction.atomic():
         record_event(actor=None, action="claim.edited", obj=wenling["submitted"], claim=wenling["submitted"])
     client.force_login(wenling["auditor"].__class__.objects.get(username="admin"))
-    assert client.get("/admin/audit/auditevent/").context["cl"].result_count == AuditEvent.objects.count()
+    assert client.get(reverse("admin:audit_auditevent_changelist")).context["cl"].result_count == AuditEvent.objects.count()
