@@ -6,7 +6,6 @@ from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,6 +15,7 @@ from claims.models import RosterUpload
 from claims.roster import MAX_FILE_BYTES, TEMPLATE_FILENAME, XLSX_CONTENT_TYPE
 
 from . import serializers as s
+from .parsers import FormParser, MultiPartParser
 from .views import claim_response, errors
 
 

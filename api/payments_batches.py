@@ -14,10 +14,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit import actions
+from claims.bounds import column_length
 from claims.errors import InvalidInput, NotInScope
-from claims.models import Payee
+from claims.models import Jurisdiction, Payee
 from payments import access
-from payments.models import BatchStatus, PayeeKind
+from payments.models import BatchStatus, PayeeAccount, PayeeKind
 from payments.selectors import batches as selectors
 from payments.services import batches as services
 from payments.services.batch_files import FILE_KINDS, content_type_of, download_bank_file
@@ -26,7 +27,8 @@ from workflow import disbursement
 
 from .payments_funds import as_year, jurisdiction_for
 from .permissions import HasCapability
-from .views import body, errors, require_password, text
+from .validation import BoundedSerializer, bounded_body
+from .views import errors, require_password, text
 
 LINES_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -152,15 +154,19 @@ class BatchDetailSerializer(BatchSummarySerializer):
     problems = serializers.ListField(child=serializers.CharField(), help_text="what stops a release (built batches only)")
 
 
-class BatchBuildInputSerializer(serializers.Serializer):
+class BatchBuildInputSerializer(BoundedSerializer):
     claims = serializers.ListField(
         child=serializers.IntegerField(), required=False, help_text="claim ids; left out: every approved line awaiting payment"
     )
-    jurisdiction = serializers.CharField(required=False, help_text="code; may be left out when the caller oversees one")
+    jurisdiction = serializers.CharField(
+        required=False,
+        max_length=column_length(Jurisdiction, "code"),
+        help_text="code; may be left out when the caller oversees one",
+    )
     year = serializers.IntegerField(required=False, help_text="the fund account's year; this year when left out")
 
 
-class BatchCancelInputSerializer(serializers.Serializer):
+class BatchCancelInputSerializer(BoundedSerializer):
     reason = serializers.CharField()
 
 
@@ -333,7 +339,7 @@ class BatchList(GenericAPIView):
         responses={201: BatchDetailSerializer, **errors(400, 401, 403, 409)},
     )
     def post(self, request):
-        data = body(request)
+        data = bounded_body(request, BatchBuildInputSerializer)
         access.require(request.user, access.BUILD_BATCHES)
         claim_ids = claim_ids_of(data.get("claims"))
         year = as_year(data["year"]) if data.get("year") not in (None, "") else None
@@ -425,7 +431,11 @@ class BatchCancel(BatchView):
         responses={200: BatchDetailSerializer, **errors(400, 401, 403, 404, 409)},
     )
     def post(self, request, pk):
-        batch = services.cancel_batch(actor=request.user, batch=self.batch(request, pk), reason=text(body(request).get("reason")))
+        batch = services.cancel_batch(
+            actor=request.user,
+            batch=self.batch(request, pk),
+            reason=text(bounded_body(request, BatchCancelInputSerializer).get("reason")),
+        )
         return detail(request, batch)
 
 
@@ -533,11 +543,12 @@ class PayeeAccountSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(allow_null=True)
 
 
-class PayeeAccountInputSerializer(serializers.Serializer):
-    account_name = serializers.CharField()
-    bank_name = serializers.CharField()
+class PayeeAccountInputSerializer(BoundedSerializer):
+    account_name = serializers.CharField(max_length=column_length(PayeeAccount, "account_name"))
+    bank_name = serializers.CharField(max_length=column_length(PayeeAccount, "bank_name"))
     account_number = serializers.CharField(
-        help_text="8–30 digits (a social security card's financial account, or a bank account)"
+        max_length=column_length(PayeeAccount, "account_number_masked"),
+        help_text="8–30 digits (a social security card's financial account, or a bank account)",
     )
     reason = serializers.CharField(required=False, help_text="why it is corrected (e.g. the bank returned the transfer)")
 
@@ -555,7 +566,7 @@ def account_data(*, kind, owner_label, owner_name, account) -> dict:
 
 
 def save_account(request, **owner):
-    data = body(request)
+    data = bounded_body(request, PayeeAccountInputSerializer)
     return set_payee_account(
         actor=request.user,
         **owner,

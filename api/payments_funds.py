@@ -12,6 +12,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from claims.bounds import COUNT_MAX, MONEY_TEXT_LENGTH, column_length
 from claims.errors import InvalidInput
 from claims.models import Department, Jurisdiction, PolicyCategory
 from claims.selectors import departments_of_reviewer, jurisdictions_overseen_by
@@ -19,7 +20,8 @@ from payments.models import Allocation, FundAccount, FundingPlan, PlanStatus
 from payments.selectors import funds as selectors
 from payments.services import funds as services
 
-from .views import body, errors, text
+from .validation import BoundedSerializer, bounded_body
+from .views import errors, text
 
 
 def money(**kwargs):
@@ -51,15 +53,17 @@ class FundAccountSerializer(serializers.ModelSerializer):
         return data
 
 
-class FundAccountInputSerializer(serializers.Serializer):
+class FundAccountInputSerializer(BoundedSerializer):
     jurisdiction = serializers.CharField(
-        required=False, help_text="code; may be left out when the caller oversees one jurisdiction"
+        required=False,
+        max_length=column_length(Jurisdiction, "code"),
+        help_text="code; may be left out when the caller oversees one jurisdiction",
     )
     year = serializers.IntegerField()
-    name = serializers.CharField()
-    bank_name = serializers.CharField()
-    account_number = serializers.CharField()
-    budget = serializers.CharField(help_text='money as a string, "8000000.00"')
+    name = serializers.CharField(max_length=column_length(FundAccount, "name"))
+    bank_name = serializers.CharField(max_length=column_length(FundAccount, "bank_name"))
+    account_number = serializers.CharField(max_length=column_length(FundAccount, "account_number"))
+    budget = serializers.CharField(max_length=MONEY_TEXT_LENGTH, help_text='money as a string, "8000000.00"')
 
 
 class PlanItemSerializer(serializers.Serializer):
@@ -105,19 +109,23 @@ class PlanSerializer(serializers.ModelSerializer):
         return allocation.pk if allocation is not None else None
 
 
-class PlanItemInputSerializer(serializers.Serializer):
+class PlanItemInputSerializer(BoundedSerializer):
     category = serializers.ChoiceField(choices=PolicyCategory.choices)
-    headcount = serializers.IntegerField()
-    amount = serializers.CharField(help_text='money as a string, "3500.00"')
+    headcount = serializers.IntegerField(min_value=0, max_value=COUNT_MAX)
+    amount = serializers.CharField(max_length=MONEY_TEXT_LENGTH, help_text='money as a string, "3500.00"')
 
 
-class PlanInputSerializer(serializers.Serializer):
+class PlanInputSerializer(BoundedSerializer):
     fund_account = serializers.IntegerField()
-    department = serializers.CharField(required=False, help_text="code; may be left out when the reviewer has one department")
+    department = serializers.CharField(
+        required=False,
+        max_length=column_length(Department, "code"),
+        help_text="code; may be left out when the reviewer has one department",
+    )
     items = PlanItemInputSerializer(many=True)
 
 
-class RefuseInputSerializer(serializers.Serializer):
+class RefuseInputSerializer(BoundedSerializer):
     reason = serializers.CharField()
 
 
@@ -244,7 +252,7 @@ class FundAccountList(GenericAPIView):
         responses={201: FundAccountSerializer, **errors(400, 401, 403)},
     )
     def post(self, request):
-        data = body(request)
+        data = bounded_body(request, FundAccountInputSerializer)
         account = services.create_fund_account(
             actor=request.user,
             jurisdiction=jurisdiction_for(request.user, data.get("jurisdiction")),
@@ -327,7 +335,7 @@ class PlanList(GenericAPIView):
         responses={201: PlanSerializer, 200: PlanSerializer, **errors(400, 401, 403, 404, 409)},
     )
     def post(self, request):
-        data = body(request)
+        data = bounded_body(request, PlanInputSerializer)
         account_id = data.get("fund_account")
         if not isinstance(account_id, int) or isinstance(account_id, bool):  # JSON true is not account 1
             raise InvalidInput(_("年度计划有误。"), fields={"fund_account": [_("须为专账编号。")]})
@@ -387,7 +395,11 @@ class PlanRefuse(PlanActionView):
     )
     def post(self, request, pk):
         plan = self.plan(request, pk)
-        return plan_response(services.refuse_plan(actor=request.user, plan=plan, reason=text(body(request).get("reason"))))
+        return plan_response(
+            services.refuse_plan(
+                actor=request.user, plan=plan, reason=text(bounded_body(request, RefuseInputSerializer).get("reason"))
+            )
+        )
 
 
 # --------------------------------------------------------------------------- allocations and report

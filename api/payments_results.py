@@ -9,16 +9,19 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from claims.bounds import column_length
 from claims.errors import InvalidInput
+from payments.models import PayeeAccount
 from payments.selectors import results as selectors
 from payments.services import recoveries, results
 from workflow import disbursement
 
-from .views import body, errors, text
+from .parsers import FormParser, JSONParser, MultiPartParser
+from .validation import BoundedSerializer, bounded_body
+from .views import errors, text
 
 
 def money(**kwargs):
@@ -109,10 +112,12 @@ class ReconciliationSerializer(serializers.Serializer):
     anomalies = AnomalySerializer(many=True)
 
 
-class CorrectionInputSerializer(serializers.Serializer):
-    account_name = serializers.CharField()
-    bank_name = serializers.CharField()
-    account_number = serializers.CharField(help_text="8–30 digits")
+class CorrectionInputSerializer(BoundedSerializer):
+    account_name = serializers.CharField(max_length=column_length(PayeeAccount, "account_name"))
+    bank_name = serializers.CharField(max_length=column_length(PayeeAccount, "bank_name"))
+    account_number = serializers.CharField(
+        max_length=column_length(PayeeAccount, "account_number_masked"), help_text="8–30 digits"
+    )
     reason = serializers.CharField()
 
 
@@ -128,7 +133,7 @@ class CorrectionSerializer(serializers.Serializer):
     lines = RequeuedLineSerializer(many=True, help_text="the payee's returned lines, now reserved for the next batch")
 
 
-class CancelInputSerializer(serializers.Serializer):
+class CancelInputSerializer(BoundedSerializer):
     reason_code = serializers.CharField(help_text="a reason code of the line decisions (FRAUD, CERT_INVALID, NOT_TRAINED…)")
     reason = serializers.CharField()
 
@@ -174,7 +179,7 @@ class RecoveryOrderSerializer(serializers.Serializer):
         return f"{order.amount_due - order.amount_recovered:.2f}"
 
 
-class RecoveryInputSerializer(serializers.Serializer):
+class RecoveryInputSerializer(BoundedSerializer):
     claim = serializers.IntegerField(help_text="the claim's id")
     line = serializers.IntegerField(help_text="the line's line_no")
     amount_due = serializers.CharField(help_text='"500.00"; at most the line\'s amount less what other orders claim')
@@ -184,7 +189,7 @@ class RecoveryInputSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
-class ReceiptInputSerializer(serializers.Serializer):
+class ReceiptInputSerializer(BoundedSerializer):
     amount = serializers.CharField(help_text='"500.00"; at most what is outstanding')
     received_on = serializers.DateField()
     reference = serializers.CharField(help_text="缴款凭证号")
@@ -249,7 +254,7 @@ class TransferCorrectView(APIView):
 
     def post(self, request, pk):
         transfer = selectors.get_transfer_for_user(user=request.user, transfer_id=pk)
-        data = body(request)
+        data = bounded_body(request, CorrectionInputSerializer)
         lines = results.correct_payee_after_return(
             actor=request.user,
             transfer=transfer,
@@ -272,7 +277,7 @@ class LineCancelPaymentView(APIView):
 
     def post(self, request, pk, line_no):
         line = selectors.get_line_for_overseer(user=request.user, claim_id=pk, line_no=line_no)
-        data = body(request)
+        data = bounded_body(request, CancelInputSerializer)
         line = disbursement.cancel_line_payment(
             actor=request.user, line=line, reason_code=text(data.get("reason_code")), reason=text(data.get("reason"))
         )
@@ -302,7 +307,7 @@ class RecoveryListView(GenericAPIView):
         responses={201: RecoveryOrderSerializer, **errors(400, 401, 403, 404, 409)},
     )
     def post(self, request):
-        data = body(request)
+        data = bounded_body(request, RecoveryInputSerializer)
         problems = {}
         claim_id = _whole_number(data.get("claim"), field="claim", message=_("须为申领 id（整数）。"), errors=problems)
         line_no = _whole_number(data.get("line"), field="line", message=_("须为行号（整数）。"), errors=problems)
@@ -343,7 +348,7 @@ class RecoveryReceiptView(APIView):
 
     def post(self, request, pk):
         order = selectors.get_recovery_for_user(user=request.user, order_id=pk)
-        data = body(request)
+        data = bounded_body(request, ReceiptInputSerializer)
         recoveries.record_recovery_receipt(
             actor=request.user,
             order=order,

@@ -3,8 +3,9 @@
 Output serializers only read. A claim's input (ClaimInputSerializer) is checked by its
 serializer, whose fields come from the line field table (claims/line_fields.py) and parse
 each value as the service does, with the same messages: the schema shows what is taken.
-The other *Input serializers document request bodies in the OpenAPI schema only: their
-services check every input (workflow/services.py) and name the failing fields themselves.
+The other *Input serializers document request bodies in the OpenAPI schema and bound them
+(api/validation.py: lengths, numbers, dates; a value past a bound is a 400 naming the field);
+their services check what the values mean (workflow/services.py) and name the failing fields.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -27,6 +28,7 @@ from claims.models import (
     ClaimLine,
     ClaimStatus,
     Department,
+    HardshipGroup,
     Level,
     LineDecision,
     Payee,
@@ -41,6 +43,8 @@ from claims.models import (
 from claims.reasons import REASONS
 from workflow.dates import add_working_days
 from workflow.steps import REVIEW_DECISIONS, STEPS
+
+from .validation import BoundedSerializer
 
 
 def money(**kwargs):
@@ -203,6 +207,8 @@ class ClaimLineSerializer(serializers.ModelSerializer):
     )
     level = serializers.ChoiceField(choices=Level.choices, read_only=True)
     certificate_type = serializers.ChoiceField(choices=CertificateType.choices, read_only=True)
+    # Blank when the line is of no hardship group: the schema's enum says so ("" is one of its values).
+    hardship_group = serializers.ChoiceField(choices=HardshipGroup.choices, allow_blank=True, read_only=True)
     stated_cost = money(allow_null=True)
     amount = money()
     rule_version = serializers.SerializerMethodField(help_text='the catalogue version that priced the line, e.g. "S3 v2"')
@@ -472,13 +478,13 @@ class ClaimInputSerializer(serializers.Serializer):
         return fields
 
 
-class LineDecisionInputSerializer(serializers.Serializer):
+class LineDecisionInputSerializer(BoundedSerializer):
     line = serializers.IntegerField(help_text="the line's line_no")
     decision = serializers.ChoiceField(choices=[LineDecision.APPROVE, LineDecision.REJECT])
     reason = serializers.ChoiceField(choices=list(REASONS), required=False, help_text="reason code, required to reject")
 
 
-class FixInputSerializer(serializers.Serializer):
+class FixInputSerializer(BoundedSerializer):
     lines = serializers.ListField(child=serializers.IntegerField(), required=False, help_text="line numbers to fix")
     fields = serializers.ListField(
         child=serializers.CharField(),
@@ -487,7 +493,7 @@ class FixInputSerializer(serializers.Serializer):
     )
 
 
-class DecisionInputSerializer(serializers.Serializer):
+class DecisionInputSerializer(BoundedSerializer):
     decision = serializers.ChoiceField(choices=[str(value) for value in REVIEW_DECISIONS])
     comment = serializers.CharField(required=False, help_text="required to return or reject")
     reason = serializers.ChoiceField(choices=list(REASONS), required=False, help_text="reason code, required to reject")
@@ -499,10 +505,10 @@ class DecisionInputSerializer(serializers.Serializer):
     )
 
 
-class WithdrawInputSerializer(serializers.Serializer):
+class WithdrawInputSerializer(BoundedSerializer):
     reason = serializers.CharField(help_text="why the provider withdraws the claim (required; kept in the ledger)")
 
 
-class OverrideInputSerializer(serializers.Serializer):
+class OverrideInputSerializer(BoundedSerializer):
     code = serializers.CharField(help_text="the code of a flag the line carries (E2, N2…)")
     reason = serializers.CharField(help_text="why the flag does not stop the line (required)")

@@ -31,6 +31,7 @@ from .audit_views import LedgerVerifySerializer
 from .errors import _flatten
 from .filters import ClaimFilter, PolicyFilter, TaskFilter
 from .permissions import MayReadLedger
+from .validation import body, bounded_body
 
 
 class ClaimHistoryEventSerializer(s.AuditEventSerializer):
@@ -54,13 +55,6 @@ def errors(*statuses: int) -> dict:
         429: "`locked_out`: too many failed logins for the account or the address; try again later",
     }
     return {code: OpenApiResponse(s.ErrorSerializer, description=descriptions[code]) for code in statuses}
-
-
-def body(request) -> dict:
-    """The request body as the services expect it: a JSON object."""
-    if not isinstance(request.data, dict):
-        raise InvalidInput(_("请求体须为 JSON 对象。"), fields={"non_field_errors": [_("请求体须为 JSON 对象。")]})
-    return request.data
 
 
 def claim_input(request, *, partial: bool = False) -> tuple[dict, dict]:
@@ -268,7 +262,11 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     )
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
-        claim = claim_process.withdraw_claim(user=request.user, claim=self.get_object(), reason=text(body(request).get("reason")))
+        claim = claim_process.withdraw_claim(
+            user=request.user,
+            claim=self.get_object(),
+            reason=text(bounded_body(request, s.WithdrawInputSerializer).get("reason")),
+        )
         return claim_response(claim)
 
     @extend_schema(
@@ -282,7 +280,7 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         line = claim.lines.filter(line_no=int(line_no)).values_list("pk", flat=True).first()
         if line is None:
             raise NotInScope("Not found.")
-        data = body(request)
+        data = bounded_body(request, s.OverrideInputSerializer)
         claim_process.override_flag(user=request.user, line_id=line, code=text(data.get("code")), reason=text(data.get("reason")))
         return claim_response(claim)
 
@@ -340,7 +338,7 @@ class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def decide(self, request, pk=None):
-        data = body(request)
+        data = bounded_body(request, s.DecisionInputSerializer)
         claim = claim_process.decide_task(
             user=request.user,
             task_id=pk,

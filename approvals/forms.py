@@ -5,6 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from claims.bounds import TEXT_MAX_LENGTH
 from claims.inputs import ENTERPRISE_FIELDS
 from claims.line_fields import BOOL, CHOICE, DATE, DECIMAL, INT, LINE_FIELDS, InputField
 from claims.models import Claim, LineDecision, SubsidyPolicy
@@ -50,7 +51,9 @@ class DecisionForm(forms.Form):
             ("reject", pgettext_lazy("decision", "不予补贴")),
         ],
     )
-    comment = forms.CharField(label=_("审核意见"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    comment = forms.CharField(
+        label=_("审核意见"), required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=TEXT_MAX_LENGTH
+    )
     reason = forms.ChoiceField(
         label=_("不予补贴理由代码"),
         required=False,

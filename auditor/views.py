@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse, QueryDict
@@ -28,6 +28,7 @@ from audit import actions
 from audit.export import ExportError, export_period
 from audit.selectors import verify_ledger
 from audit.services import record_event
+from claims.bounds import validate_plausible_date
 from claims.catalogue import version_label
 from claims.errors import NotInScope
 from claims.models import ClaimStatus
@@ -78,10 +79,16 @@ class SearchForm(forms.Form):
     amount_min = forms.DecimalField(label=gettext_lazy("金额不低于"), required=False, min_value=0, decimal_places=2)
     amount_max = forms.DecimalField(label=gettext_lazy("金额不高于"), required=False, min_value=0, decimal_places=2)
     submitted_from = forms.DateField(
-        label=gettext_lazy("提交日期自"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("提交日期自"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_plausible_date],
     )
     submitted_to = forms.DateField(
-        label=gettext_lazy("提交日期至"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("提交日期至"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_plausible_date],
     )
     trainee_digest = forms.RegexField(regex=r"^[0-9a-f]{64}$", required=False, widget=forms.HiddenInput)
 
@@ -262,8 +269,11 @@ def claim_as_of(request, claim_id):
     if raw:
         try:
             day = datetime.date.fromisoformat(raw)
+            validate_plausible_date(day)
         except ValueError:
             error = _("日期格式应为 YYYY-MM-DD。")
+        except ValidationError as refused:
+            error = refused.messages[0]
         else:
             state = selectors.claim_as_of(user=request.user, claim=claim, day=day)
     return render(
@@ -359,8 +369,12 @@ def export_xlsx(request):
 
 
 class PackageForm(forms.Form):
-    date_from = forms.DateField(label=gettext_lazy("期间自"), widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=gettext_lazy("期间至"), widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        label=gettext_lazy("期间自"), widget=forms.DateInput(attrs={"type": "date"}), validators=[validate_plausible_date]
+    )
+    date_to = forms.DateField(
+        label=gettext_lazy("期间至"), widget=forms.DateInput(attrs={"type": "date"}), validators=[validate_plausible_date]
+    )
 
     def clean(self):
         data = super().clean()

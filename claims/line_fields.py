@@ -23,6 +23,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from .bounds import reject_nul, validate_plausible_date
 from .models import CertificateType, HardshipGroup, Level, Occupation, TargetGroup
 from .occupations import resolve_occupation
 from .validators import normalize_resident_id, validate_resident_id
@@ -111,6 +112,7 @@ class InputField:
 
     def _parse_text(self, value) -> str:
         value = str(value).strip()
+        reject_nul(value)
         if self.max_length is not None and len(value) > self.max_length:
             raise ValidationError(_("不能超过 %(n)d 个字符。") % {"n": self.max_length})
         return self.resolve(value) if self.resolve is not None else value
@@ -131,6 +133,7 @@ class InputField:
                 value = datetime.date.fromisoformat(str(value).strip())
             except ValueError:
                 raise ValidationError(_("日期格式应为 YYYY-MM-DD。")) from None
+        validate_plausible_date(value)
         if self.future_refused is not None and value > datetime.date.today():
             raise ValidationError(str(self.future_refused))
         return value

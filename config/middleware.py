@@ -1,6 +1,13 @@
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
+from django.http import JsonResponse
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views import defaults
+
+from api import errors
+from claims.bounds import NUL_REFUSED, has_nul
 
 
 class ChineseFirstLocaleMiddleware(LocaleMiddleware):
@@ -15,3 +22,32 @@ class ChineseFirstLocaleMiddleware(LocaleMiddleware):
         language = chosen if chosen and translation.check_for_language(chosen) else settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
+
+
+class RefuseNulInUrlMiddleware:
+    """A NUL byte in the path or the query string is a 400 before any view runs: no filter,
+    lookup or form would hold it (PostgreSQL refuses NUL in text). Under /api/ the answer is
+    the error shape naming the parameter; a page gets Django's 400 page. Bodies are checked by
+    the API's parsers (api/parsers.py) and Django's form fields."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        field = None
+        if has_nul(request.path_info):
+            field = "path"
+        else:
+            for key, values in request.GET.lists():
+                if has_nul(key) or any(has_nul(value) for value in values):
+                    field = key.replace("\x00", "\\u0000")
+                    break
+        if field is None:
+            return self.get_response(request)
+        if errors.is_api(request):
+            return JsonResponse(
+                errors.error_body("invalid", _("输入有误。"), {field: [str(NUL_REFUSED)]}),
+                status=400,
+                json_dumps_params={"ensure_ascii": False},
+            )
+        return defaults.bad_request(request, SuspiciousOperation("NUL in the URL"))

@@ -16,3 +16,9 @@ urlpatterns = [
     path("", include("claims.urls")),
     path("", include("approvals.urls")),
 ]
+
+# Under /api/ these answer in the API's JSON error shape; elsewhere they are Django's pages.
+handler400 = "api.errors.bad_request"
+handler403 = "api.errors.permission_denied"
+handler404 = "api.errors.not_found"
+handler500 = "api.errors.server_error"

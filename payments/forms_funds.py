@@ -5,6 +5,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from claims.bounds import TEXT_MAX_LENGTH
 from claims.models import PolicyCategory
 
 from .services.funds import PlanItemInput
@@ -84,4 +85,6 @@ class PlanItemsForm(ServiceErrorsMixin, forms.Form):
 
 
 class RefuseForm(forms.Form):
-    reason = forms.CharField(label=_("退回理由"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    reason = forms.CharField(
+        label=_("退回理由"), widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=TEXT_MAX_LENGTH
+    )

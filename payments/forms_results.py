@@ -5,6 +5,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from claims.bounds import TEXT_MAX_LENGTH
 from claims.reasons import reason_choices
 
 from .models import PayeeKind, RecoveryReason
@@ -28,12 +29,16 @@ class CorrectionForm(ServiceErrorsMixin, forms.Form):
     account_name = forms.CharField(label=_("户名"), max_length=200, required=False)
     bank_name = forms.CharField(label=_("开户银行"), max_length=200, required=False)
     account_number = forms.CharField(label=_("账号"), max_length=40, required=False)
-    reason = forms.CharField(label=_("更正理由"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    reason = forms.CharField(
+        label=_("更正理由"), widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=TEXT_MAX_LENGTH
+    )
 
 
 class CancelPaymentForm(ServiceErrorsMixin, forms.Form):
     reason_code = forms.ChoiceField(label=_("理由代码"), choices=[("", "—")] + reason_choices(), required=False)
-    reason = forms.CharField(label=_("情况说明"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    reason = forms.CharField(
+        label=_("情况说明"), widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=TEXT_MAX_LENGTH
+    )
 
 
 class RecoveryForm(ServiceErrorsMixin, forms.Form):
@@ -41,7 +46,9 @@ class RecoveryForm(ServiceErrorsMixin, forms.Form):
     payer_kind = forms.ChoiceField(label=_("退款人类型"), choices=PayeeKind.choices, required=False)
     payer_name = forms.CharField(label=_("退款人"), max_length=200, required=False)
     reason_code = forms.ChoiceField(label=_("追回原因"), choices=[("", "—")] + list(RecoveryReason.choices), required=False)
-    reason = forms.CharField(label=_("情况说明"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    reason = forms.CharField(
+        label=_("情况说明"), widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=TEXT_MAX_LENGTH
+    )
 
 
 class ReceiptForm(ServiceErrorsMixin, forms.Form):

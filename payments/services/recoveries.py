@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from audit import actions
 from audit.services import record_event
+from claims.bounds import date_out_of_range
 from claims.eligibility import mark_recovered_for_fraud
 from claims.errors import InvalidInput, StepAlreadyTaken
 from claims.models import ClaimLine, PaymentStatus
@@ -113,6 +114,8 @@ def record_recovery_receipt(*, actor, order: RecoveryOrder, amount, received_on,
             received_on = None
     if not isinstance(received_on, datetime.date):
         errors["received_on"] = [_("须为日期，如 2026-03-01。")]
+    elif problem := date_out_of_range(received_on):  # no receipt in year 1
+        errors["received_on"] = [problem]
     elif received_on > timezone.localdate():
         errors["received_on"] = [_("到账日期不能晚于今天。")]
     reference = (reference or "").strip()

@@ -1,0 +1,354 @@
+"""Hostile text and numbers, as an attacker sends them: every one is a 400 in the API's error
+shape naming the field, never a 500, and nothing is saved (the one validation layer:
+api/parsers.py, api/validation.py, claims/bounds.py; docs/architecture.md "Input")."""
+
+import datetime
+import json
+
+import pytest
+from django.test import Client
+
+from audit.models import AuditEvent
+from claims.models import Claim
+from payments.models import FundAccount, PayeeAccount
+
+from .api_support import create_claim, error, login, ok, only_task, submit
+from .conftest import claim_data, line, resident_id
+from .payments_support import approved_claim
+from .test_recoveries import paid_claim  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.usefixtures("celery_eager")
+
+NUL = "name\x00with a NUL"
+TOO_LONG = "户" * 201  # every name column here holds 200 characters
+YEAR_NOW = datetime.date.today().year
+
+
+@pytest.fixture
+def world(demo):
+    """One of each object the hostile requests aim at, and who may act on it."""
+    clerk = login("provider_clerk")
+    draft = create_claim(clerk, claim_data())
+    submitted = submit(clerk, create_claim(clerk, claim_data(lines=[line(resident_id(7), "王五")]))["id"])
+    paid_for = approved_claim(demo, serials=(21,))
+    finance = login("finance_officer")
+    account = FundAccount.objects.get(year=YEAR_NOW)
+    return {
+        "draft": draft["id"],
+        "submitted": submitted["id"],
+        "task": only_task(login("dept_reviewer"))["id"],
+        "account": account.pk,
+        "trainee": paid_for.lines.get().trainee_id,
+        "finance": finance,
+    }
+
+
+def plan(**item):
+    return lambda w: {"fund_account": w["account"], "items": [{"category": "safety", "headcount": 1, "amount": "100.00", **item}]}
+
+
+def fund_account(**fields):
+    body = {
+        "year": YEAR_NOW + 1,
+        "name": "温岭市专账",
+        "bank_name": "工商银行",
+        "account_number": "12070002",
+        "budget": "1000.00",
+    }
+    return lambda w: {**body, **fields}
+
+
+def payee(**fields):
+    return lambda w: {"account_name": "张三", "bank_name": "工商银行", "account_number": "6222020200001234", **fields}
+
+
+# (who, method, URL (from the world), body (from the world), the field the 400 names)
+HOSTILE = {
+    # A NUL byte in JSON text: PostgreSQL refuses it in any text column.
+    "NUL in a claim's class name": (
+        "provider_clerk",
+        "post",
+        lambda w: "/api/v1/claims/",
+        lambda w: claim_data(class_name=NUL),
+        "class_name",
+    ),
+    "NUL in a line's name": (
+        "provider_clerk",
+        "post",
+        lambda w: "/api/v1/claims/",
+        lambda w: claim_data(lines=[line(resident_id(1), NUL)]),
+        "lines[0].name",
+    ),
+    "NUL in an edit": (
+        "provider_clerk",
+        "patch",
+        lambda w: f"/api/v1/claims/{w['draft']}/",
+        lambda w: {"class_name": NUL},
+        "class_name",
+    ),
+    "NUL in a withdrawal's reason": (
+        "provider_clerk",
+        "post",
+        lambda w: f"/api/v1/claims/{w['draft']}/withdraw/",
+        lambda w: {"reason": NUL},
+        "reason",
+    ),
+    "NUL in a decision's comment": (
+        "dept_reviewer",
+        "post",
+        lambda w: f"/api/v1/tasks/{w['task']}/decide/",
+        lambda w: {"decision": "return", "comment": NUL},
+        "comment",
+    ),
+    "NUL in a key": (
+        "dept_reviewer",
+        "post",
+        lambda w: f"/api/v1/tasks/{w['task']}/decide/",
+        lambda w: {"decision": "approve", NUL: "x"},
+        "name\\u0000with a NUL",
+    ),
+    "NUL in a fund account's name": (
+        "finance_officer",
+        "post",
+        lambda w: "/api/v1/fund-accounts/",
+        fund_account(name=NUL),
+        "name",
+    ),
+    "NUL in a plan's department": (
+        "dept_reviewer",
+        "post",
+        lambda w: "/api/v1/plans/",
+        lambda w: {**plan()(w), "department": NUL},
+        "department",
+    ),
+    "NUL in a batch's jurisdiction": (
+        "finance_officer",
+        "post",
+        lambda w: "/api/v1/payment-batches/",
+        lambda w: {"jurisdiction": NUL},
+        "jurisdiction",
+    ),
+    "NUL in an account name": (
+        "finance_officer",
+        "put",
+        lambda w: f"/api/v1/payee-accounts/trainees/{w['trainee']}/",
+        payee(account_name=NUL),
+        "account_name",
+    ),
+    "NUL in a provider's account name": (
+        "provider_clerk",
+        "put",
+        lambda w: "/api/v1/payee-accounts/providers/WL-P001/",
+        payee(account_name=NUL),
+        "account_name",
+    ),
+    # Text longer than its column.
+    "a fund account's name too long": (
+        "finance_officer",
+        "post",
+        lambda w: "/api/v1/fund-accounts/",
+        fund_account(name=TOO_LONG),
+        "name",
+    ),
+    "a fund account's bank too long": (
+        "finance_officer",
+        "post",
+        lambda w: "/api/v1/fund-accounts/",
+        fund_account(bank_name=TOO_LONG),
+        "bank_name",
+    ),
+    "an account name too long": (
+        "finance_officer",
+        "put",
+        lambda w: f"/api/v1/payee-accounts/trainees/{w['trainee']}/",
+        payee(account_name=TOO_LONG),
+        "account_name",
+    ),
+    "a provider's account name too long": (
+        "provider_clerk",
+        "put",
+        lambda w: "/api/v1/payee-accounts/providers/WL-P001/",
+        payee(account_name=TOO_LONG),
+        "account_name",
+    ),
+    "a withdrawal's reason of a megabyte": (
+        "provider_clerk",
+        "post",
+        lambda w: f"/api/v1/claims/{w['draft']}/withdraw/",
+        lambda w: {"reason": "x" * 1_000_000},
+        "reason",
+    ),
+    # Numbers past what a column (or reason) holds.
+    "a stated cost of 99,999,999,999,999.00": (
+        "provider_clerk",
+        "post",
+        lambda w: "/api/v1/claims/",
+        lambda w: claim_data(lines=[line(resident_id(1), stated_cost="99999999999999.00")]),
+        "lines[0].stated_cost",
+    ),
+    "a stated cost of 1e15": (
+        "provider_clerk",
+        "post",
+        lambda w: "/api/v1/claims/",
+        lambda w: claim_data(lines=[line(resident_id(1), stated_cost=1e15)]),
+        "lines[0].stated_cost",
+    ),
+    "a headcount of 3,000,000,000": (
+        "dept_reviewer",
+        "post",
+        lambda w: "/api/v1/plans/",
+        plan(headcount=3_000_000_000),
+        "items[0].headcount",
+    ),
+    "a budget of 1e30": ("finance_officer", "post", lambda w: "/api/v1/fund-accounts/", fund_account(budget="1e30"), "budget"),
+    "a claim id past any integer column": (
+        "finance_officer",
+        "post",
+        lambda w: "/api/v1/payment-batches/",
+        lambda w: {"claims": [2**63]},
+        "claims[0]",
+    ),
+    "a fund account id past any integer column": (
+        "dept_reviewer",
+        "post",
+        lambda w: "/api/v1/plans/",
+        lambda w: {**plan()(w), "fund_account": 2**63},
+        "fund_account",
+    ),
+    # Dates no claim can have.
+    "training in year 9999": (
+        "provider_clerk",
+        "post",
+        lambda w: "/api/v1/claims/",
+        lambda w: claim_data(training_start="9999-12-01", training_end="9999-12-31"),
+        "training_end",
+    ),
+    "training in year 1": (
+        "provider_clerk",
+        "post",
+        lambda w: "/api/v1/claims/",
+        lambda w: claim_data(training_start="0001-01-01"),
+        "training_start",
+    ),
+    "a certificate of year 1": (
+        "provider_clerk",
+        "post",
+        lambda w: "/api/v1/claims/",
+        lambda w: claim_data(lines=[line(resident_id(1), certificate_date="0001-01-01")]),
+        "lines[0].certificate_date",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE), ids=list(HOSTILE))
+def test_hostile_values_are_400_naming_the_field_and_save_nothing(world, case):
+    who, method, url, body, field = HOSTILE[case]
+    client = world["finance"] if who == "finance_officer" else login(who)
+    before = (Claim.objects.count(), FundAccount.objects.count(), PayeeAccount.objects.count(), AuditEvent.objects.count())
+    response = getattr(client, method)(url(world), json.dumps(body(world)), content_type="application/json")
+    found = error(response, 400)
+    assert field in found["fields"], found
+    assert (
+        Claim.objects.count(),
+        FundAccount.objects.count(),
+        PayeeAccount.objects.count(),
+        AuditEvent.objects.count(),
+    ) == before
+
+
+def test_json_nested_100000_deep_is_400_naming_the_top_level_field(demo):
+    clerk = login("provider_clerk")
+    deep = '{"class_name": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    found = error(clerk.post("/api/v1/claims/", deep, content_type="application/json"), 400)
+    assert "class_name" in found["fields"], found
+    deep = "[" * 100 + "]" * 100
+    found = error(clerk.post("/api/v1/claims/", deep, content_type="application/json"), 400)
+    assert found["fields"], found
+    assert Claim.objects.count() == 0
+
+
+def test_a_nul_in_a_query_or_path_is_400_naming_the_parameter(demo):
+    auditor = login("auditor")
+    found = error(auditor.get("/api/v1/claims/?q=a%00b"), 400)
+    assert "q" in found["fields"], found
+    found = error(login("finance_officer").get("/api/v1/payee-accounts/providers/WL%00P001/"), 400)
+    assert found["fields"], found
+
+
+def test_a_body_over_the_upload_limit_is_json_not_html(demo, settings):
+    clerk = login("provider_clerk")
+    big = json.dumps(claim_data(class_name="x" * 3_000_000))
+    response = clerk.post("/api/v1/claims/", big, content_type="application/json")
+    assert response.status_code in (400, 413)
+    found = error(response, response.status_code)
+    assert found["code"] == "too_large"
+    assert Claim.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/v1/claims/abc/", "/api/v1/nothing-here/", "/api/v1/plans/1x/", "/api/v1/claims/1/lines/x/override/"],
+)
+def test_an_unknown_api_path_is_a_json_404(demo, url):
+    assert error(login("auditor").get(url), 404)["code"] == "not_found"
+
+
+def test_an_unknown_api_path_is_json_404_without_a_login_too(db):
+    response = Client().get("/api/v1/plans/abc/")
+    assert response.status_code == 404 and response["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_pages_keep_their_html_404(demo, client):
+    client.force_login(demo["auditor"])
+    response = client.get("/audit/no-such-page/")
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
+
+
+def test_a_receipt_of_year_1_is_400_naming_the_date(demo, paid_claim):
+    from payments.models import RecoveryReceipt
+
+    hr, finance = login("hr_reviewer"), login("finance_officer")
+    order = ok(
+        hr.post(
+            "/api/v1/recoveries/",
+            {
+                "claim": paid_claim.pk,
+                "line": 1,
+                "amount_due": "10.00",
+                "payer_kind": "provider",
+                "payer_name": "温岭市某职业技能培训学校",
+                "reason_code": "fraud",
+                "reason": "虚假培训",
+            },
+            format="json",
+        ),
+        201,
+    )
+    receipt = {"amount": "10.00", "received_on": "0001-01-01", "reference": "R1"}
+    found = error(finance.post(f"/api/v1/recoveries/{order['id']}/receipts/", receipt, format="json"), 400)
+    assert set(found["fields"]) == {"received_on"}
+    receipt["reference"] = NUL
+    found = error(finance.post(f"/api/v1/recoveries/{order['id']}/receipts/", receipt, format="json"), 400)
+    assert set(found["fields"]) == {"reference"}
+    assert not RecoveryReceipt.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["submitted_to=9999-12-31", "submitted_from=0001-01-01&submitted_to=9999-12-31", "number=%00"],
+)
+def test_the_audit_search_filters_refuse_dates_no_claim_has(demo, client, query):
+    client.force_login(demo["auditor"])
+    response = client.get(f"/audit/?{query}")
+    assert response.status_code in (200, 400), response.status_code
+
+
+def test_the_ledger_export_and_as_of_refuse_year_9999(demo, client):
+    client.force_login(demo["auditor"])
+    response = client.post("/audit/export/package/", {"date_from": "2026-01-01", "date_to": "9999-12-31"})
+    assert response.status_code == 400
+    assert not AuditEvent.objects.filter(action="audit.exported").exists()
+    claim = approved_claim(demo, serials=(31,))
+    response = client.get(f"/audit/claims/{claim.pk}/as-of/?date=9999-12-31")
+    assert response.status_code == 200 and "2099-12-31" in response.content.decode()
