@@ -1,14 +1,21 @@
 import django_filters
 from django.db.models import Q
 
-from claims.models import Claim, ClaimStatus
+from claims.bounds import ID_MAX, column_length
+from claims.models import Claim, ClaimStatus, Department, Jurisdiction, Provider, SubsidyPolicy
 
 
 class ClaimFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=ClaimStatus.choices)
-    department = django_filters.CharFilter(field_name="department__code", help_text="department code")
-    provider = django_filters.CharFilter(field_name="provider__code", help_text="provider code")
-    q = django_filters.CharFilter(method="search", help_text="part of the claim number or class name")
+    department = django_filters.CharFilter(
+        field_name="department__code", max_length=column_length(Department, "code"), help_text="department code"
+    )
+    provider = django_filters.CharFilter(
+        field_name="provider__code", max_length=column_length(Provider, "code"), help_text="provider code"
+    )
+    q = django_filters.CharFilter(
+        method="search", max_length=column_length(Claim, "class_name"), help_text="part of the claim number or class name"
+    )
 
     class Meta:
         model = Claim
@@ -19,9 +26,11 @@ class ClaimFilter(django_filters.FilterSet):
 
 
 class TaskFilter(django_filters.FilterSet):
-    claim = django_filters.NumberFilter(field_name="process__claim", help_text="claim id")
+    claim = django_filters.NumberFilter(field_name="process__claim", max_value=ID_MAX, help_text="claim id")
 
 
 class PolicyFilter(django_filters.FilterSet):
-    jurisdiction = django_filters.CharFilter(field_name="jurisdiction__code", help_text="jurisdiction code")
-    code = django_filters.CharFilter(help_text="catalogue code, S1…S18")
+    jurisdiction = django_filters.CharFilter(
+        field_name="jurisdiction__code", max_length=column_length(Jurisdiction, "code"), help_text="jurisdiction code"
+    )
+    code = django_filters.CharFilter(max_length=column_length(SubsidyPolicy, "code"), help_text="catalogue code, S1…S18")

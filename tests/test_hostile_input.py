@@ -256,6 +256,25 @@ def test_hostile_values_are_400_naming_the_field_and_save_nothing(world, case):
     ) == before
 
 
+# Query parameters: (who, URL, the parameter the 400 names).
+HOSTILE_QUERIES = {
+    "a ledger entry number of 5,000 digits": ("auditor", "/api/v1/audit/inclusion/?seq=" + "9" * 5000, "seq"),
+    "a report year in superscript digits": ("finance_officer", "/api/v1/reports/funds/?year=²⁰²⁶", "year"),
+    "a report year of 5,000 digits": ("finance_officer", "/api/v1/reports/funds/?year=" + "9" * 5000, "year"),
+    "a plans year in superscript digits": ("dept_reviewer", "/api/v1/plans/?year=²⁰²⁶", "year"),
+    "a task filter's claim of 1e999999999": ("dept_reviewer", "/api/v1/tasks/?claim=1e999999999", "claim"),
+    "a claim search longer than any class name": ("auditor", "/api/v1/claims/?q=" + "班" * 201, "q"),
+    "a provider filter longer than any code": ("auditor", "/api/v1/claims/?provider=" + "P" * 41, "provider"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_QUERIES), ids=list(HOSTILE_QUERIES))
+def test_hostile_query_parameters_are_400_naming_the_parameter(demo, case):
+    who, url, parameter = HOSTILE_QUERIES[case]
+    found = error(login(who).get(url), 400)
+    assert parameter in found["fields"], found
+
+
 def test_json_nested_100000_deep_is_400_naming_the_top_level_field(demo):
     clerk = login("provider_clerk")
     deep = '{"class_name": ' + "[" * 100_000 + "]" * 100_000 + "}"
@@ -352,3 +371,12 @@ def test_the_ledger_export_and_as_of_refuse_year_9999(demo, client):
     claim = approved_claim(demo, serials=(31,))
     response = client.get(f"/audit/claims/{claim.pk}/as-of/?date=9999-12-31")
     assert response.status_code == 200 and "2099-12-31" in response.content.decode()
+
+
+def test_a_roster_with_a_cost_of_1e15_and_a_certificate_of_year_1_names_both_rows(demo):
+    from .test_roster_import import fill_template, trainee_row, upload
+
+    rows = [trainee_row(1, stated_cost=1e15), trainee_row(2, certificate_date=datetime.date(1, 1, 1))]
+    found = error(upload(login("provider_clerk"), fill_template(rows)), 400)
+    assert {"rows[2].stated_cost", "rows[3].certificate_date"} <= set(found["fields"]), found
+    assert Claim.objects.count() == 0

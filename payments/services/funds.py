@@ -58,8 +58,8 @@ def parse_year(value, *, field: str = "year") -> int:
     year = None
     if isinstance(value, int) and not isinstance(value, bool):
         year = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        year = int(value.strip())
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 4:
+        year = int(value.strip())  # ASCII digits only, and few: int() refuses "²" and 5,000 digits with a ValueError
     if year is None or not low <= year <= high:
         raise InvalidInput(_("年度有误。"), fields={field: [_("年度须为 2000–2100 之间的整数。")]})
     return year
