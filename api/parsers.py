@@ -1,6 +1,7 @@
 """The API's request parsers: DRF's, refusing before any view sees them what no field may hold.
 
-A NUL byte in any text or key (PostgreSQL refuses it in a text column) and JSON nested deeper
+A NUL byte in any text or key (PostgreSQL refuses it in a text column), a number JSON cannot
+hold (1e400 parses as infinity) and JSON nested deeper
 than claims.bounds.JSON_MAX_DEPTH (Python's parser would run out of stack on 100,000 levels)
 are a 400 in the error shape naming the field by path (``lines[0].name``), as every other bad
 input is. A body past DATA_UPLOAD_MAX_MEMORY_SIZE is refused by Django before parsing
@@ -8,13 +9,14 @@ input is. A body past DATA_UPLOAD_MAX_MEMORY_SIZE is refused by Django before pa
 """
 
 import json
+import math
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, parsers
 from rest_framework.utils import json as drf_json
 
-from claims.bounds import JSON_MAX_DEPTH, NESTED_TOO_DEEP, NUL_REFUSED, has_nul
+from claims.bounds import JSON_MAX_DEPTH, NESTED_TOO_DEEP, NUL_REFUSED, NUMBER_TOO_LARGE, has_nul
 
 
 def _path(parent: str, key) -> str:
@@ -33,6 +35,8 @@ def refuse_hostile(data, *, max_depth: int = JSON_MAX_DEPTH) -> None:
             if has_nul(value):
                 raise exceptions.ValidationError({path or "non_field_errors": [str(NUL_REFUSED)]})
             continue
+        if isinstance(value, float) and not math.isfinite(value):  # 1e400 parses as infinity
+            raise exceptions.ValidationError({path or "non_field_errors": [str(NUMBER_TOO_LARGE)]})
         if not isinstance(value, (dict, list)):
             continue
         if depth >= max_depth:
@@ -47,8 +51,9 @@ def refuse_hostile(data, *, max_depth: int = JSON_MAX_DEPTH) -> None:
 
 def top_level_key_of_deep_value(text: str, max_depth: int) -> str:
     """The top-level key under which ``text`` (JSON Python could not parse for its depth) first
-    nests past ``max_depth``: a scan of its characters, strings skipped."""
-    depth, in_string, escaped, key_start, last_key = 0, False, False, None, ""
+    nests past ``max_depth``: one pass over its characters, strings skipped."""
+    depth, in_string, escaped = 0, False, False
+    key_start, last_key, previous = None, "", ""  # previous: the last character outside strings
     for index, char in enumerate(text):
         if in_string:
             if escaped:
@@ -57,12 +62,15 @@ def top_level_key_of_deep_value(text: str, max_depth: int) -> str:
                 escaped = True
             elif char == '"':
                 in_string = False
-                if depth == 1 and key_start is not None:
+                if key_start is not None:
                     last_key, key_start = text[key_start:index], None
+                previous = char
+            continue
+        if char.isspace():
             continue
         if char == '"':
             in_string = True
-            if depth == 1 and text[:index].rstrip()[-1:] in ("{", ","):
+            if depth == 1 and previous in ("{", ","):
                 key_start = index + 1
         elif char in "[{":
             depth += 1
@@ -70,6 +78,7 @@ def top_level_key_of_deep_value(text: str, max_depth: int) -> str:
                 return last_key
         elif char in "]}":
             depth -= 1
+        previous = char
     return ""
 
 

@@ -40,6 +40,7 @@ JSON_MAX_DEPTH = 16
 NUL_REFUSED = _("不能包含空字符（NUL）。")
 DATE_OUT_OF_RANGE = _("日期须在 %(min)s 至 %(max)s 之间。")
 NESTED_TOO_DEEP = _("嵌套超过 %(depth)d 层。")
+NUMBER_TOO_LARGE = _("数值过大。")
 
 reject_nul = ProhibitNullCharactersValidator(message=NUL_REFUSED, code="null_characters_not_allowed")
 

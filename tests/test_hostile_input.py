@@ -200,6 +200,14 @@ HOSTILE = {
         plan(headcount=3_000_000_000),
         "items[0].headcount",
     ),
+    "a headcount of 1e400 (infinity to Python)": (
+        "dept_reviewer",
+        "post",
+        lambda w: "/api/v1/plans/",
+        # Raw JSON text: json.dumps would write the infinity as Infinity, which the parser refuses anyway.
+        lambda w: json.dumps(plan()(w)).replace('"headcount": 1', '"headcount": 1e400'),
+        "items[0].headcount",
+    ),
     "a budget of 1e30": ("finance_officer", "post", lambda w: "/api/v1/fund-accounts/", fund_account(budget="1e30"), "budget"),
     "a claim id past any integer column": (
         "finance_officer",
@@ -245,7 +253,9 @@ def test_hostile_values_are_400_naming_the_field_and_save_nothing(world, case):
     who, method, url, body, field = HOSTILE[case]
     client = world["finance"] if who == "finance_officer" else login(who)
     before = (Claim.objects.count(), FundAccount.objects.count(), PayeeAccount.objects.count(), AuditEvent.objects.count())
-    response = getattr(client, method)(url(world), json.dumps(body(world)), content_type="application/json")
+    payload = body(world)
+    payload = payload if isinstance(payload, str) else json.dumps(payload)
+    response = getattr(client, method)(url(world), payload, content_type="application/json")
     found = error(response, 400)
     assert field in found["fields"], found
     assert (
