@@ -2,6 +2,7 @@
 for every operation, a bounded number of requests generated from the schema; no answer is a
 5xx, and every answer is one the schema describes (status and body)."""
 
+import os
 from contextlib import contextmanager
 
 import pytest
@@ -23,7 +24,8 @@ pytestmark = pytest.mark.usefixtures("celery_eager")
 
 # Requests per operation and role: enough to send each operation its shapes (with and without
 # the optional fields) while the whole test stays well under a minute on two cores.
-EXAMPLES = 3
+# SCHEMATHESIS_EXAMPLES=50 searches deeper, by hand.
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "3"))
 ROLES = ("provider_clerk", "hr_reviewer")
 CHECKS = [not_a_server_error, response_schema_conformance]
 
