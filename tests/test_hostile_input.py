@@ -32,7 +32,7 @@ def world(demo):
     submitted = submit(clerk, create_claim(clerk, claim_data(lines=[line(resident_id(7), "王五")]))["id"])
     paid_for = approved_claim(demo, serials=(21,))
     finance = login("finance_officer")
-    account = FundAccount.objects.get(year=YEAR_NOW)
+    account = FundAccount.objects.get(year=YEAR_NOW, jurisdiction__code="WL")
     return {
         "draft": draft["id"],
         "submitted": submitted["id"],
