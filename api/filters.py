@@ -26,7 +26,7 @@ class ClaimFilter(django_filters.FilterSet):
 
 
 class TaskFilter(django_filters.FilterSet):
-    claim = django_filters.NumberFilter(field_name="process__claim", max_value=ID_MAX, help_text="claim id")
+    claim = django_filters.NumberFilter(field_name="claim_id", max_value=ID_MAX, help_text="claim id")
 
 
 class PolicyFilter(django_filters.FilterSet):

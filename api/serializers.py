@@ -11,7 +11,6 @@ their services check what the values mean (workflow/services.py) and name the fa
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone, translation
 from django.utils.functional import lazy
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import SkipField, empty
@@ -41,7 +40,6 @@ from claims.models import (
     SubsidyPolicy,
 )
 from claims.reasons import REASONS
-from workflow.dates import add_working_days
 from workflow.steps import REVIEW_DECISIONS, STEPS
 
 from .validation import BoundedSerializer
@@ -320,29 +318,36 @@ class ClaimSerializer(serializers.ModelSerializer):
 
 
 class TaskSerializer(serializers.Serializer):
-    id = serializers.IntegerField(read_only=True)
-    claim = serializers.IntegerField(source="process.claim.pk", read_only=True)
-    claim_number = serializers.CharField(source="process.claim.number", read_only=True)
-    step = serializers.SerializerMethodField()
+    """A task in the inbox's shape (workflow.models.InboxItem; a done task read by id is given
+    the same shape by workflow.selectors.task_item)."""
+
+    id = serializers.IntegerField(source="task_id", read_only=True)
+    claim = serializers.IntegerField(source="claim_id", read_only=True)
+    claim_number = serializers.CharField(read_only=True)
+    step = serializers.ChoiceField(choices=list(STEPS), read_only=True)
     status = serializers.SerializerMethodField(help_text="viewflow's task status, lowercase: new, assigned, started, done…")
     assigned_to = serializers.SerializerMethodField(help_text="username of the person holding the task, or null")
     created = serializers.DateTimeField(read_only=True)
-    due = serializers.SerializerMethodField(help_text="created + the step's time limit in working days")
+    due = serializers.DateField(read_only=True, help_text="created + the step's time limit in working days, local time")
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, help_text="the claim's total")
+    flagged_lines = serializers.IntegerField(read_only=True, help_text="lines of the claim with a flag")
+    resubmitted = serializers.BooleanField(read_only=True, help_text="the claim came back from a correction")
 
-    @extend_schema_field(serializers.ChoiceField(choices=list(STEPS)))
-    def get_step(self, task) -> str:
-        return task.flow_task.name
+    def get_status(self, item) -> str:
+        return str(item.status).lower()
 
-    def get_status(self, task) -> str:
-        return str(task.status).lower()
+    def get_assigned_to(self, item) -> str | None:
+        return item.owner.get_username() if item.owner_id else None
 
-    def get_assigned_to(self, task) -> str | None:
-        return task.owner.get_username() if task.owner_id else None
 
-    @extend_schema_field(OpenApiTypes.DATE)
-    def get_due(self, task) -> str:
-        step = STEPS[task.flow_task.name]
-        return add_working_days(timezone.localtime(task.created), step.working_days).isoformat()
+class TaskPageSerializer(serializers.Serializer):
+    """A page of the caller's tasks, oldest first (keyset pages: ``next`` continues after the last row)."""
+
+    count = serializers.IntegerField(help_text="tasks in the list, exact up to 10,000 (then count_capped)")
+    count_capped = serializers.BooleanField(help_text="true: there are more tasks than `count`")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True, help_text="always null: start again without `cursor`")
+    results = TaskSerializer(many=True)
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

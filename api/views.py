@@ -5,15 +5,16 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.db.models.functions import Length
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
-from viewflow.workflow.models import Task
 
 from accounts import reauth, tokens
 from audit.access import record_token_issued, record_token_revoked
@@ -25,6 +26,7 @@ from claims.models import Claim, ClaimLine, Department, PolicyVersion, Provider,
 from payments.selectors.results import latest_batch_number
 from workflow import selectors as task_selectors
 from workflow import services as claim_process
+from workflow.models import InboxItem
 
 from . import serializers as s
 from .audit_views import LedgerVerifySerializer
@@ -295,13 +297,16 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return self.get_paginated_response(ClaimHistoryEventSerializer(page, many=True).data)
 
 
+TASKS_PAGE_SIZE = 50
+# A task's id in the path (InboxItem's key is its task).
+TASK_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="the task's id")
+
+
 @extend_schema_view(
-    list=extend_schema(
-        summary="The caller's work: open tasks of their role and scope, unassigned or assigned to them",
-        responses={200: s.TaskSerializer(many=True), **errors(400, 401)},
-    ),
     retrieve=extend_schema(
-        summary="One task of a claim the caller can see", responses={200: s.TaskSerializer, **errors(401, 404)}
+        summary="One task of a claim the caller can see",
+        parameters=[TASK_ID],
+        responses={200: s.TaskSerializer, **errors(401, 404)},
     ),
 )
 @extend_schema(tags=["tasks"])
@@ -311,18 +316,44 @@ class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
-            return Task.objects.none()
-        return task_selectors.actionable_tasks(self.request.user)
+            return InboxItem.objects.none()
+        return task_selectors.actionable_items(self.request.user)
+
+    @extend_schema(
+        summary="The caller's work: open tasks of their role and scope, unassigned or assigned to them",
+        parameters=[OpenApiParameter("cursor", str, description="`next`'s cursor: the page after it")],
+        responses={200: s.TaskPageSerializer, **errors(400, 401)},
+    )
+    def list(self, request):
+        try:
+            page = task_selectors.inbox_page(
+                self.filter_queryset(self.get_queryset()), cursor=request.query_params.get("cursor"), size=TASKS_PAGE_SIZE
+            )
+        except task_selectors.BadCursor:
+            raise InvalidInput(_("分页参数有误。"), fields={"cursor": [_("无效的分页位置：请从第一页开始。")]}) from None
+        next_url = None
+        if page.next_cursor:
+            next_url = replace_query_param(request.build_absolute_uri(), "cursor", page.next_cursor)
+        return Response(
+            {
+                "count": page.count,
+                "count_capped": page.count_capped,
+                "next": next_url,
+                "previous": None,
+                "results": s.TaskSerializer(page.items, many=True).data,
+            }
+        )
 
     def _task_response(self, task_id) -> Response:
         task = task_selectors.get_task_for_user(user=self.request.user, task_id=task_id)
-        return Response(s.TaskSerializer(task).data)
+        return Response(s.TaskSerializer(task_selectors.task_item(task)).data)
 
     def retrieve(self, request, pk=None):
         return self._task_response(pk)
 
     @extend_schema(
         summary="Take the task (assign it to oneself)",
+        parameters=[TASK_ID],
         request=None,
         responses={200: s.TaskSerializer, **errors(401, 403, 404, 409)},
     )
@@ -333,6 +364,7 @@ class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Approve (wholly or by line), return for correction, or reject; returns the claim",
+        parameters=[TASK_ID],
         request=s.DecisionInputSerializer,
         responses={200: s.ClaimSerializer, **errors(400, 401, 403, 404, 409)},
     )

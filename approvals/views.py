@@ -4,8 +4,7 @@ a service, and the services' errors are shown on the page (404 for anything out 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,14 +17,14 @@ from claims import access as claims_access
 from claims.eligibility import flags_for_display
 from claims.errors import ActionForbidden, DomainError, InvalidInput, StepAlreadyTaken
 from claims.http import scoped
-from claims.models import ClaimLine, ClaimStatus
+from claims.models import ClaimStatus
 from claims.selectors import claims_visible_to, get_claim_for_user, ledger_history_of_claim
 from claims.services import create_claim, update_claim
 from payments import access as payments_access
 from payments.selectors import batches as batch_selectors
 from payments.selectors.results import line_payment_info, recoveries_of_lines
 from workflow import selectors
-from workflow.dates import add_working_days
+from workflow.dates import due_date
 from workflow.services import decide_task, may_override_flags, override_flag, submit_claim, take_task, withdraw_claim
 from workflow.steps import REVIEW_STEPS, STEPS
 
@@ -51,46 +50,38 @@ def _safe_next(request, default: str) -> str:
 # --- presentation of tasks --------------------------------------------------------------------
 
 
-def _with_flag_counts(tasks):
-    flagged = (
-        ClaimLine.objects.filter(claim=OuterRef("process__claim"))
-        .exclude(flags=[])
-        .order_by()
-        .values("claim")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return tasks.annotate(flagged_lines=Coalesce(Subquery(flagged, output_field=IntegerField()), Value(0)))
-
-
 def _decorate(task):
-    """What a row shows beside the task itself: its step and due date."""
+    """What a task page shows beside the task itself: its step and due date."""
     task.step = STEPS[task.flow_task.name]
     task.claim = task.process.claim
-    task.due = add_working_days(task.created, task.step.working_days)
+    task.due = due_date(task.created, task.flow_task.name)
     return task
 
 
-def _page(request, queryset, param: str):
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get(param))
-    for task in page.object_list:
-        _decorate(task)
+def _inbox_page(request, items, param: str):
+    """One keyset page of inbox rows (``param``: this list's cursor in the query string); a cursor
+    that does not parse starts the list again."""
+    try:
+        page = selectors.inbox_page(items, cursor=request.GET.get(param), size=PAGE_SIZE)
+    except selectors.BadCursor:
+        page = selectors.inbox_page(items, cursor=None, size=PAGE_SIZE)
+    for item in page.items:
+        item.step_label = STEPS[item.step].label
     return page
 
 
 @scoped
 def inbox(request):
     clean_only = request.GET.get("clean") == "1"
-    mine = _with_flag_counts(selectors.actionable_tasks(request.user))
-    team = _with_flag_counts(selectors.team_queue(request.user))
+    mine, team = selectors.actionable_items(request.user), selectors.team_items(request.user)
     if clean_only:
         mine, team = mine.filter(flagged_lines=0), team.filter(flagged_lines=0)
     return render(
         request,
         "approvals/inbox.html",
         {
-            "mine": _page(request, mine, "mine_page"),
-            "team": _page(request, team, "team_page"),
+            "mine": _inbox_page(request, mine, "mine_after"),
+            "team": _inbox_page(request, team, "team_after"),
             "clean_only": clean_only,
         },
     )

@@ -22,6 +22,7 @@ from .models import ZERO, Claim, ClaimLine, ClaimStatus, Department, LineDecisio
 from .personal_data import encrypt_id_number, id_number_digest, mask_id_number
 from .pricing import price_lines, versions_for
 from .selectors import providers_of_clerk
+from .signals import claim_lines_changed
 from .standard_checks import condition_flags, problems, with_condition_flags
 from .validators import validate_credit_code
 
@@ -149,6 +150,7 @@ def recompute_total(*, claim: Claim) -> None:
     total = claim.lines.exclude(decision=LineDecision.REJECT).aggregate(total=Sum("amount"))["total"] or ZERO
     claim.total = total
     claim.save(update_fields=["total"])
+    claim_lines_changed.send(sender=Claim, claim=claim)
 
 
 def line_summary(claim: Claim) -> list[dict]:

@@ -114,6 +114,8 @@ def owners(label: str, pk, row: dict) -> list[tuple]:
         return [("claim", _claim_of_process(pk))]
     if label == "viewflow.task":
         return [("claim", _claim_of_process(value("process_id")))]
+    if label in ("claim_workflow.inboxitem", "claim_workflow.claimduty"):
+        return [("claim", value("claim_id"))]  # read models of the claim's process, derived from its tasks
     if label in ("payments.transfer", "payments.batchline", "payments.bankfile"):
         return [("payments.paymentbatch", value("batch_id"))]
     if label == "payments.planitem":

@@ -1,7 +1,10 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from viewflow import jsonstore
-from viewflow.workflow.models import Process
+from viewflow.workflow.models import Process, Task
+
+from claims.models import Claim, Department, Jurisdiction, Provider
 
 from .steps import Decision
 
@@ -34,3 +37,48 @@ class ClaimProcess(Process):
         proxy = True
         verbose_name = _("申领流程")
         verbose_name_plural = _("申领流程")
+
+
+class InboxItem(models.Model):
+    """One row per open human task: what the inboxes filter, sort and count on, so that an inbox
+    reads an index range of this table whatever the year holds (issue 12). Kept current in the
+    transaction of every change of the task or of its claim (workflow/inbox.py: refresh_inbox);
+    scope and segregation of duties are indexed predicates on it (selectors.py)."""
+
+    task = models.OneToOneField(Task, primary_key=True, on_delete=models.CASCADE, related_name="inbox_item")
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="inbox_items")
+    step = models.CharField(max_length=40)  # the step table's name (steps.py)
+    status = models.CharField(max_length=50)  # viewflow's task status: NEW, ASSIGNED or STARTED
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The claim's scope, for each step's scope predicate (Scope: provider, department, jurisdiction).
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.CASCADE, related_name="+")
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="+")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
+    claim_number = models.CharField(max_length=30)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)  # the claim's total
+    flagged_lines = models.PositiveIntegerField(default=0)  # lines with a flag (overridden or not)
+    created = models.DateTimeField()  # the task's
+    due = models.DateField()  # created + the step's working days, in local time
+    resubmitted = models.BooleanField(default=False)  # the claim came back from a correction
+
+    class Meta:
+        indexes = [
+            # Each role's query walks one of these in the inbox's order (created, task).
+            models.Index(fields=["step", "department", "created", "task"], name="inbox_step_department"),
+            models.Index(fields=["step", "jurisdiction", "created", "task"], name="inbox_step_jurisdiction"),
+            models.Index(fields=["step", "provider", "created", "task"], name="inbox_step_provider"),
+            models.Index(fields=["owner", "created", "task"], name="inbox_owner"),
+        ]
+
+
+class ClaimDuty(models.Model):
+    """A duty a person performed on a claim (RULES N4: one person, one duty per claim). Segregation
+    of duties looks a person up on one claim by (claim, user), never through the person's history;
+    written with the inbox (workflow/inbox.py) from the claim's done tasks."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    duty = models.CharField(max_length=40)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["claim", "user", "duty"], name="claim_duty_unique")]

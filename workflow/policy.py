@@ -10,7 +10,6 @@ from decimal import Decimal
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
-from viewflow.workflow.status import STATUS
 
 from claims import roles
 from claims.errors import ActionForbidden, InvalidInput
@@ -20,6 +19,7 @@ from claims.models import Claim, ClaimStatus, LineDecision
 from claims.reasons import REASONS
 from claims.selectors import jurisdictions_overseen_by
 
+from .models import ClaimDuty
 from .steps import HR_STEPS, STEPS, Decision, Scope, Step
 
 # Who may override a flag in writing (RULES N6): the HR steps' roles.
@@ -43,17 +43,13 @@ def user_in_step_scope(*, user, step: Step, claim: Claim) -> bool:
 
 def duties_done_by(*, user, process_id) -> set[str]:
     """The duties this person has already performed on one claim (N4, Art. 25)."""
-    done = Task.objects.filter(process_id=process_id, owner=user, status=STATUS.DONE)
-    return {STEPS[task.flow_task.name].duty for task in done if task.flow_task and task.flow_task.name in STEPS}
+    return set(ClaimDuty.objects.filter(claim__process_id=process_id, user=user).values_list("duty", flat=True))
 
 
 def processes_with_other_duties(user, step_name: str) -> QuerySet:
     """Processes where this user performed a duty other than the step's own (N4): a subquery."""
-    from .flows import ClaimFlow  # the nodes, for the flow_task column
-
     duty = STEPS[step_name].duty
-    other_duty_nodes = [getattr(ClaimFlow, name) for name, step in STEPS.items() if step.duty != duty]
-    return Task.objects.filter(owner=user, status=STATUS.DONE, flow_task__in=other_duty_nodes).values("process_id")
+    return ClaimDuty.objects.filter(user=user).exclude(duty=duty).values("claim__process_id")
 
 
 def steps_of_user(user) -> list[str]:

@@ -1,22 +1,29 @@
 """Reads for the inbox: tasks the user may see or act on, always within their claim scope."""
 
+import base64
+import binascii
 import datetime
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from claims.errors import NotInScope
 from claims.inputs import HEADER_FIELDS
 from claims.line_fields import LINE_FIELDS
-from claims.selectors import claims_visible_to
+from claims.selectors import claims_visible_to, departments_of_reviewer, jurisdictions_overseen_by, providers_of_clerk
 
+from .dates import due_date
 from .flows import ClaimFlow
-from .policy import processes_with_other_duties, steps_of_user
-from .steps import HUMAN_STEPS, STEPS
+from .models import ClaimDuty, InboxItem
+from .policy import steps_of_user
+from .steps import HUMAN_STEPS, STEPS, Scope
 
 OPEN_STATUSES = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
+# The inboxes' order, and their keyset: oldest first.
+INBOX_ORDER = ("created", "task_id")
 
 
 def node(step_name: str):
@@ -43,27 +50,126 @@ def get_task_for_user(*, user, task_id) -> Task:
         raise NotInScope("Not found.") from None
 
 
-def actionable_tasks(user) -> QuerySet:
+def _scope_ids(user) -> dict[str, list[int]]:
+    """The user's providers, departments and jurisdictions by scope (one small query each),
+    read once for a list: what each step's scope predicate compares the inbox row with."""
+    return {
+        Scope.PROVIDER: list(providers_of_clerk(user).values_list("pk", flat=True)),
+        Scope.DEPARTMENT: list(departments_of_reviewer(user).values_list("pk", flat=True)),
+        Scope.JURISDICTION: list(jurisdictions_overseen_by(user).values_list("pk", flat=True)),
+    }
+
+
+SCOPE_COLUMN = {
+    Scope.PROVIDER: "provider_id__in",
+    Scope.DEPARTMENT: "department_id__in",
+    Scope.JURISDICTION: "jurisdiction_id__in",
+}
+
+
+def _in_scope(user, *, segregated: bool) -> Q:
+    """Inbox rows of the user's steps in each step's scope: an index range per step
+    (InboxItem's indexes). ``segregated``: without the claims where the user did another duty
+    (RULES N4), looked up by (claim, user) for the rows read, never through the user's history."""
+    scope_ids = _scope_ids(user)
+    condition = Q(pk__in=[])
+    for name in steps_of_user(user):
+        step = STEPS[name]
+        in_step = Q(step=name, **{SCOPE_COLUMN[step.scope]: scope_ids[step.scope]})
+        if segregated:
+            other_duty = ClaimDuty.objects.filter(claim_id=OuterRef("claim_id"), user=user).exclude(duty=step.duty)
+            in_step &= ~Exists(other_duty)
+        condition |= in_step
+    return condition
+
+
+def team_items(user) -> QuerySet:
+    """Open tasks of the user's steps and scope, whoever holds them (what the team has on its plate)."""
+    return InboxItem.objects.filter(_in_scope(user, segregated=False)).order_by(*INBOX_ORDER)
+
+
+def actionable_items(user) -> QuerySet:
     """Open tasks the user may take or decide: their role's steps, in scope, unassigned or
     assigned to them, and not on a claim where they already did another duty."""
-    condition = Q(pk__in=[])
-    for step_name in steps_of_user(user):
-        condition |= Q(flow_task=node(step_name)) & ~Q(process_id__in=processes_with_other_duties(user, step_name))
     return (
-        tasks_visible_to(user)
-        .filter(condition, status__in=(STATUS.NEW, STATUS.ASSIGNED))
+        InboxItem.objects.filter(_in_scope(user, segregated=True), status__in=(STATUS.NEW, STATUS.ASSIGNED))
         .filter(Q(owner__isnull=True) | Q(owner=user))
+        .order_by(*INBOX_ORDER)
     )
 
 
-def my_tasks(user) -> QuerySet:
-    return actionable_tasks(user).filter(owner=user)
+def actionable_tasks(user) -> QuerySet:
+    """The tasks of ``actionable_items``, for a check on one task or a short list."""
+    return Task.objects.filter(pk__in=actionable_items(user).values("task_id")).order_by("created", "pk")
 
 
-def team_queue(user) -> QuerySet:
-    """Open tasks of the user's steps and scope, whoever holds them (what the team has on its plate)."""
-    steps = [node(name) for name in steps_of_user(user)]
-    return tasks_visible_to(user).filter(flow_task__in=steps, status__in=OPEN_STATUSES)
+# An inbox count is exact up to this many rows, then shown as "more than" it: counting further
+# would read the whole range for a figure nobody acts on.
+COUNT_BOUND = 10_000
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    items: list
+    next_cursor: str | None  # the keyset of the page after this one, or None at the end
+    count: int  # rows in the list, exact up to COUNT_BOUND
+    count_capped: bool  # True: there are more than ``count``
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def _cursor(item) -> str:
+    return base64.urlsafe_b64encode(f"{item.created.isoformat()}|{item.task_id}".encode()).decode().rstrip("=")
+
+
+def _after(cursor: str) -> Q:
+    try:
+        created, task_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
+        created, task_id = datetime.datetime.fromisoformat(created), int(task_id)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise BadCursor(cursor) from None
+    if created.tzinfo is None:
+        raise BadCursor(cursor)
+    return Q(created__gt=created) | Q(created=created, task_id__gt=task_id)
+
+
+def inbox_page(items: QuerySet, *, cursor: str | None, size: int) -> InboxPage:
+    """One page of an inbox list in its order, after ``cursor`` (keyset: an index range read
+    from where the last page ended, never an OFFSET), with the list's bounded count."""
+    page_rows = items.filter(_after(cursor)) if cursor else items
+    rows = list(page_rows.select_related("owner", "provider", "department")[: size + 1])
+    counted = items.order_by().values("pk")[: COUNT_BOUND + 1].count()
+    return InboxPage(
+        items=rows[:size],
+        next_cursor=_cursor(rows[size - 1]) if len(rows) > size else None,
+        count=min(counted, COUNT_BOUND),
+        count_capped=counted > COUNT_BOUND,
+    )
+
+
+def task_item(task: Task) -> InboxItem:
+    """The task as an inbox row: its own row while open, else one built from the task (a done
+    task read by id), so that every task is shown in one shape."""
+    item = InboxItem.objects.select_related("owner").filter(task_id=task.pk).first()
+    if item is not None:
+        return item
+    claim = task.process.claim
+    return InboxItem(
+        task=task,
+        claim=claim,
+        step=task.flow_task.name,
+        status=task.status,
+        owner=task.owner,
+        jurisdiction_id=claim.jurisdiction_id,
+        department_id=claim.department_id,
+        provider_id=claim.provider_id,
+        claim_number=claim.number,
+        amount=claim.total,
+        created=task.created,
+        due=due_date(task.created, task.flow_task.name),
+    )
 
 
 def open_task_of_claim(claim):

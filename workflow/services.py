@@ -1,7 +1,7 @@
 """What moves a claim through its process: submit, take, decide (approve, return, reject),
 resubmit, override a flag, settle. Pages, the API and Celery all act through these functions;
 each drives viewflow's activation under the flow's lock, in one transaction with its audit
-events. Who may do what is the decision policy (policy.py); the claim's status is written
+events and the inbox's rows (inbox.py). Who may do what is the decision policy (policy.py); the claim's status is written
 here only (sync_claim_status), from where its process stands."""
 
 from dataclasses import dataclass
@@ -27,6 +27,7 @@ from payments.services.funds import reserve_approved_lines
 
 from . import policy
 from .flows import ClaimFlow
+from .inbox import refresh_inbox
 from .notify import notify_open_tasks
 from .selectors import claim_content, get_task_for_user, node, open_task_of_claim
 from .steps import END_STATUS, HR_STEPS, REVIEW_STEPS, STEPS, Decision
@@ -67,6 +68,7 @@ def sync_claim_status(claim: Claim) -> str:
         status = END_STATUS[finished.flow_task.name]
     claim.status = status
     claim.save(update_fields=["status"])
+    refresh_inbox(claim)
     return status
 
 
@@ -187,6 +189,7 @@ def withdraw_claim(*, user, claim: Claim, reason: str) -> Claim:
         ClaimFlow.instance.cancel(ClaimFlow.process_class.objects.get(pk=claim.process_id))
     claim.status = ClaimStatus.WITHDRAWN
     claim.save(update_fields=["status"])
+    refresh_inbox(claim)
     record_event(
         actor=user,
         action="claim.withdrawn",
@@ -213,6 +216,7 @@ def take_task(*, user, task_id) -> Task:
         ):
             raise StepAlreadyTaken(_("该任务已被领取或已处理。"))
         task.refresh_from_db()
+        refresh_inbox(claim)
         record_event(
             actor=user,
             action="task.assigned",

@@ -1,0 +1,9 @@
+"""What the claims app tells the layers above it, without importing them.
+
+``claim_lines_changed`` (keyword ``claim``): a claim's lines changed their amounts, decisions
+or flags, and its total was computed again. Sent in the transaction of the change; the
+workflow's inbox keeps its figures current with it (workflow/inbox.py)."""
+
+from django.dispatch import Signal
+
+claim_lines_changed = Signal()

@@ -1,0 +1,271 @@
+"""The inbox read model (issue 12): one row per open human task, kept in the transaction of every
+change, so that an inbox reads an index range whatever the year holds; segregation of duties by
+(claim, person); keyset pages; a bounded count."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from claims import roles
+from claims.models import Claim
+from claims.services import create_claim, update_claim
+from workflow import selectors as inbox
+from workflow.inbox import inbox_drift, rebuild_inbox
+from workflow.models import ClaimDuty, InboxItem
+from workflow.services import LineDecisionInput, decide_task, submit_claim, take_task, withdraw_claim
+
+from .api_support import error, login, ok
+from .conftest import claim_data, line, resident_id
+from .test_segregation import person_with
+
+ROW_FIELDS = (
+    "task_id",
+    "claim_id",
+    "step",
+    "status",
+    "owner_id",
+    "jurisdiction_id",
+    "department_id",
+    "provider_id",
+    "claim_number",
+    "amount",
+    "flagged_lines",
+    "created",
+    "due",
+    "resubmitted",
+)
+
+
+def rows() -> list[tuple]:
+    return sorted(InboxItem.objects.values_list(*ROW_FIELDS))
+
+
+def duties() -> list[tuple]:
+    return sorted(ClaimDuty.objects.values_list("claim_id", "user_id", "duty"))
+
+
+def assert_current():
+    """What was kept step by step is what the tasks say: no drift, and a rebuild from scratch
+    writes exactly the same rows and duties."""
+    assert inbox_drift() == []
+    kept_rows, kept_duties = rows(), duties()
+    rebuild_inbox()
+    assert rows() == kept_rows
+    assert duties() == kept_duties
+
+
+def open_item(claim: Claim) -> InboxItem:
+    return InboxItem.objects.get(claim=claim)
+
+
+def test_every_step_of_a_claim_keeps_its_row_current(demo):
+    clerk, dept, hr = demo["provider_clerk"], demo["dept_reviewer"], demo["hr_reviewer"]
+    claim = create_claim(user=clerk, data=claim_data())
+    assert not InboxItem.objects.exists()  # a draft has no task
+
+    submit_claim(user=clerk, claim=claim)
+    item = open_item(claim)
+    assert (item.step, item.status, item.owner_id, item.amount) == ("department_review", "NEW", None, claim.total)
+    assert (item.department_id, item.provider_id, item.jurisdiction_id) == (
+        claim.department_id,
+        claim.provider_id,
+        claim.jurisdiction_id,
+    )
+    assert item.due > item.created.date() and not item.resubmitted
+    assert_current()
+
+    take_task(user=dept, task_id=item.task_id)
+    assert (open_item(claim).status, open_item(claim).owner_id) == ("ASSIGNED", dept.pk)
+    assert_current()
+
+    decide_task(user=dept, task_id=item.task_id, decision="approve", comment="ok")
+    item = open_item(claim)
+    assert item.step == "hr_review" and item.owner_id is None
+    assert duties() == [(claim.pk, clerk.pk, "submission"), (claim.pk, dept.pk, "department_review")]
+    assert_current()
+
+    decide_task(user=hr, task_id=item.task_id, decision="return", comment="证书号有误", reason="DOCS")
+    item = open_item(claim)
+    assert item.step == "correction"
+    assert_current()
+
+    # The provider lowers a cost: the correction row shows the new total at once.
+    claim.refresh_from_db()
+    lines = [line(certificate_number="T-1", stated_cost="300.00"), line(resident_id(2), "李四", certificate_number="T-2")]
+    update_claim(user=clerk, claim=claim, data={"lines": lines})
+    claim.refresh_from_db()
+    assert open_item(claim).amount == claim.total
+    assert_current()
+
+    submit_claim(user=clerk, claim=claim)
+    item = open_item(claim)
+    assert item.resubmitted and item.step in ("department_review", "hr_review")
+    assert_current()
+
+    while item.step != "disbursement":
+        reviewer = {"department_review": dept, "hr_review": hr, "hr_head_approval": demo["hr_head"]}[item.step]
+        decide_task(user=reviewer, task_id=item.task_id, decision="approve", comment="ok")
+        item = open_item(claim)
+        assert_current()
+
+
+def test_a_withdrawn_claim_leaves_the_inbox(demo):
+    clerk = demo["provider_clerk"]
+    claim = create_claim(user=clerk, data=claim_data())
+    submit_claim(user=clerk, claim=claim)
+    decide_task(
+        user=demo["dept_reviewer"], task_id=open_item(claim).task_id, decision="return", comment="补材料", reason="DOCS"
+    )
+    assert open_item(claim).step == "correction"
+    withdraw_claim(user=clerk, claim=Claim.objects.get(pk=claim.pk), reason="不再申领")
+    assert not InboxItem.objects.filter(claim=claim).exists()
+    assert_current()
+
+
+def test_a_flag_rechecked_at_review_shows_in_the_row(demo):
+    """HR's recheck finds a flag the submission did not have (another claim took the quota)."""
+    clerk, dept = demo["provider_clerk"], demo["dept_reviewer"]
+    claim = create_claim(user=clerk, data=claim_data())
+    submit_claim(user=clerk, claim=claim)
+    assert open_item(claim).flagged_lines == 0
+    claim.lines.filter(line_no=1).update(flags=[{"code": "E2", "message": "x", "message_en": "x", "source": "t"}])
+    decide_task(
+        user=dept,
+        task_id=open_item(claim).task_id,
+        decision="approve",
+        comment="ok",
+        line_decisions=[LineDecisionInput(line=1, decision="approve")],
+    )
+    # The department's approval rechecked the flags (E2 is not really there: it is gone again).
+    assert open_item(claim).flagged_lines == Claim.objects.get(pk=claim.pk).lines.exclude(flags=[]).count()
+    assert_current()
+
+
+# --------------------------------------------------------------------------- segregation of duties
+
+
+def test_who_reviewed_for_the_department_does_not_get_the_hr_task_but_the_team_sees_it(demo):
+    """N4 by (claim, person): Ms Zhou holds both reviewer roles; she reviewed the claim for the
+    department, so its HR task is not hers to act on, but it is on her team's plate."""
+    both = person_with("dept_and_hr", roles.DEPARTMENT_REVIEWER, "department:WL-YJJ", roles.HR_REVIEWER, "jurisdiction:WL")
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    decide_task(user=both, task_id=open_item(claim).task_id, decision="approve", comment="ok")
+    hr_item = open_item(claim)
+    assert hr_item.step == "hr_review"
+    assert not inbox.actionable_items(both).filter(pk=hr_item.pk).exists()
+    assert inbox.team_items(both).filter(pk=hr_item.pk).exists()
+    assert inbox.actionable_items(demo["hr_reviewer"]).filter(pk=hr_item.pk).exists()
+
+
+# --------------------------------------------------------------------------- pages of the inbox
+
+
+def submitted_claims(demo, count: int) -> list[Claim]:
+    clerk = demo["provider_clerk"]
+    claims = []
+    for n in range(count):
+        data = claim_data(lines=[line(resident_id(300 + n), f"学员{n}", certificate_number=f"K-{n}")], class_name=f"班 {n}")
+        claim = create_claim(user=clerk, data=data)
+        submit_claim(user=clerk, claim=claim)
+        claims.append(claim)
+    return claims
+
+
+def test_the_api_pages_the_inbox_by_keyset_oldest_first(demo):
+    claims = submitted_claims(demo, 7)
+    client = login("dept_reviewer")
+    import api.views
+
+    original = api.views.TASKS_PAGE_SIZE
+    api.views.TASKS_PAGE_SIZE = 3
+    try:
+        seen, url = [], "/api/v1/tasks/"
+        while url:
+            page = ok(client.get(url))
+            assert page["count"] == 7 and page["count_capped"] is False and page["previous"] is None
+            seen += [task["claim_number"] for task in page["results"]]
+            url = page["next"]
+    finally:
+        api.views.TASKS_PAGE_SIZE = original
+    assert seen == [claim.number for claim in claims]
+    first = ok(client.get("/api/v1/tasks/"))["results"][0]
+    assert set(first) >= {"id", "claim", "claim_number", "step", "status", "assigned_to", "created", "due", "amount", "flagged_lines"}
+    assert first["step"] == "department_review" and first["status"] == "new"
+
+    refused = error(client.get("/api/v1/tasks/?cursor=not-a-cursor"), 400)
+    assert "cursor" in refused["fields"]
+
+
+def test_the_count_is_exact_up_to_its_bound_then_says_more(demo, monkeypatch):
+    submitted_claims(demo, 4)
+    monkeypatch.setattr(inbox, "COUNT_BOUND", 3)
+    page = inbox.inbox_page(inbox.actionable_items(demo["dept_reviewer"]), cursor=None, size=2)
+    assert (page.count, page.count_capped, len(page.items)) == (3, True, 2)
+    assert page.next_cursor is not None
+
+
+def test_the_inbox_page_lists_with_keyset_links(demo):
+    from django.test import Client
+
+    submitted_claims(demo, 3)
+    client = Client()
+    client.force_login(demo["dept_reviewer"])
+    import approvals.views
+
+    original = approvals.views.PAGE_SIZE
+    approvals.views.PAGE_SIZE = 2
+    try:
+        page = client.get("/inbox/").content.decode()
+        assert 'rel="next"' in page and "mine_after=" in page
+        cursor = page.split("mine_after=")[1].split('"')[0]
+        second = client.get(f"/inbox/?mine_after={cursor}").content.decode()
+        assert second.count('data-task="') >= 1 and "第一页" in second
+        # A cursor that does not parse starts again instead of failing.
+        assert client.get("/inbox/?mine_after=%%%").status_code == 200
+    finally:
+        approvals.views.PAGE_SIZE = original
+
+
+# --------------------------------------------------------------------------- what the database does
+
+
+@pytest.mark.postgres
+def test_the_inbox_query_reads_an_index_of_the_read_model(demo):
+    """The dept reviewer's inbox is an index range of InboxItem in the inbox's order: no scan of
+    the task table and no sort of what it reads."""
+    submitted_claims(demo, 3)
+    items = inbox.actionable_items(demo["dept_reviewer"])
+    with connection.cursor() as cursor:
+        sql, params = items[:50].query.sql_with_params()
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "viewflow_task" not in plan, plan
+    assert "inbox_step_department" in plan, plan
+
+
+def test_listing_the_inbox_takes_a_fixed_number_of_queries(demo):
+    submitted_claims(demo, 2)
+    client = login("dept_reviewer")
+    with CaptureQueriesContext(connection) as few:
+        ok(client.get("/api/v1/tasks/"))
+    submitted_claims(demo, 6)
+    with CaptureQueriesContext(connection) as more:
+        ok(client.get("/api/v1/tasks/"))
+    assert len(more.captured_queries) == len(few.captured_queries)
+
+
+def test_due_dates_are_counted_in_local_time_on_the_page_and_in_the_api(demo):
+    """A task created at 23:30 UTC is created the next day in Beijing: both say the same due date."""
+    claim = submitted_claims(demo, 1)[0]
+    item = open_item(claim)
+    late = datetime.datetime(2026, 12, 3, 23, 30, tzinfo=datetime.UTC)  # Friday 07:30 in Beijing
+    from viewflow.workflow.models import Task
+
+    Task.objects.filter(pk=item.task_id).update(created=late)
+    rebuild_inbox()
+    api_due = ok(login("dept_reviewer").get(f"/api/v1/tasks/{item.task_id}/"))["due"]
+    assert api_due == open_item(claim).due.isoformat() == "2026-12-18"  # Fri 4 Dec + 10 working days

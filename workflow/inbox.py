@@ -1,0 +1,178 @@
+"""The inbox read model (models.InboxItem) and the duties table (models.ClaimDuty), written here only.
+
+``refresh_inbox(claim)`` makes a claim's rows what its process says: one inbox row per open human
+task, and a duty row per done task of a person. The services call it in the transaction of every
+change of a task (sync_claim_status after each transition, take, withdraw); the claims app tells
+of a change of a claim's lines (claims.signals.claim_lines_changed: its total and flags), and
+``refresh_figures`` updates the figures of its open rows. So the inbox is never behind the process.
+"""
+
+from django.db.models import Count, Q
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from claims.models import Claim
+
+from .dates import due_date
+from .flows import ClaimFlow
+from .models import ClaimDuty, InboxItem
+from .selectors import OPEN_STATUSES, node
+from .steps import HUMAN_STEPS, STEPS
+
+ITEM_FIELDS = (
+    "claim",
+    "step",
+    "status",
+    "owner",
+    "jurisdiction",
+    "department",
+    "provider",
+    "claim_number",
+    "amount",
+    "flagged_lines",
+    "created",
+    "due",
+    "resubmitted",
+)
+
+
+def step_nodes(names) -> list:
+    return [node(name) for name in names]
+
+
+def flagged_line_count(claim: Claim) -> int:
+    return claim.lines.exclude(flags=[]).count()
+
+
+def refresh_inbox(claim: Claim) -> None:
+    """The claim's inbox rows and duties as its process stands (a handful of queries)."""
+    if claim.process_id is None:
+        return
+    tasks = list(
+        Task.objects.filter(process_id=claim.process_id, flow_task__in=step_nodes(STEPS)).only(
+            "pk", "flow_task", "status", "owner_id", "created"
+        )
+    )
+    open_tasks = [task for task in tasks if task.status in OPEN_STATUSES and task.flow_task.name in HUMAN_STEPS]
+    done = [task for task in tasks if task.status == STATUS.DONE]
+    stale = InboxItem.objects.filter(claim_id=claim.pk)
+    if open_tasks:
+        stale = stale.exclude(task_id__in=[task.pk for task in open_tasks])
+    stale.delete()
+    if open_tasks:
+        resubmitted = any(task.flow_task.name == "correction" for task in done)
+        flagged = flagged_line_count(claim)
+        InboxItem.objects.bulk_create(
+            [
+                InboxItem(
+                    task_id=task.pk,
+                    claim_id=claim.pk,
+                    step=task.flow_task.name,
+                    status=task.status,
+                    owner_id=task.owner_id,
+                    jurisdiction_id=claim.jurisdiction_id,
+                    department_id=claim.department_id,
+                    provider_id=claim.provider_id,
+                    claim_number=claim.number,
+                    amount=claim.total,
+                    flagged_lines=flagged,
+                    created=task.created,
+                    due=due_date(task.created, task.flow_task.name),
+                    resubmitted=resubmitted,
+                )
+                for task in open_tasks
+            ],
+            update_conflicts=True,
+            unique_fields=["task"],
+            update_fields=[name for name in ITEM_FIELDS if name != "claim"],
+        )
+    duties = {(task.owner_id, STEPS[task.flow_task.name].duty) for task in done if task.owner_id}
+    if duties:
+        ClaimDuty.objects.bulk_create(
+            [ClaimDuty(claim_id=claim.pk, user_id=user_id, duty=duty) for user_id, duty in duties], ignore_conflicts=True
+        )
+
+
+def refresh_figures(claim: Claim) -> None:
+    """The claim's total and flagged lines on its open inbox rows (its lines changed)."""
+    if claim.process_id is None:
+        return  # a draft: no task yet
+    InboxItem.objects.filter(claim_id=claim.pk).update(amount=claim.total, flagged_lines=flagged_line_count(claim))
+
+
+def on_claim_lines_changed(sender, *, claim: Claim, **kwargs) -> None:
+    """The claims app's signal (claims/signals.py): a claim's lines and total changed."""
+    refresh_figures(claim)
+
+
+def rebuild_inbox(*, batch_size: int = 2000) -> tuple[int, int]:
+    """Every inbox row and duty again from the tasks (a deployment adding them, or a check):
+    set-based, in batches, never a query per claim. Returns (rows, duties) written."""
+    InboxItem.objects.all().delete()
+    open_tasks = (
+        Task.objects.filter(status__in=OPEN_STATUSES, flow_task__in=step_nodes(HUMAN_STEPS), process__claim__isnull=False)
+        .select_related("process__claim")
+        .order_by("pk")
+    )
+    corrected = set(
+        Task.objects.filter(status=STATUS.DONE, flow_task=ClaimFlow.correction)
+        .filter(process_id__in=open_tasks.values("process_id"))
+        .values_list("process_id", flat=True)
+    )
+    flagged = dict(
+        Claim.objects.filter(process__in=open_tasks.values("process_id"))
+        .annotate(n=Count("lines", filter=~Q(lines__flags=[])))
+        .values_list("pk", "n")
+    )
+    rows = 0
+    batch = []
+    for task in open_tasks.iterator(chunk_size=batch_size):
+        claim = task.process.claim
+        batch.append(
+            InboxItem(
+                task_id=task.pk,
+                claim_id=claim.pk,
+                step=task.flow_task.name,
+                status=task.status,
+                owner_id=task.owner_id,
+                jurisdiction_id=claim.jurisdiction_id,
+                department_id=claim.department_id,
+                provider_id=claim.provider_id,
+                claim_number=claim.number,
+                amount=claim.total,
+                flagged_lines=flagged.get(claim.pk, 0),
+                created=task.created,
+                due=due_date(task.created, task.flow_task.name),
+                resubmitted=task.process_id in corrected,
+            )
+        )
+        if len(batch) >= batch_size:
+            rows += len(InboxItem.objects.bulk_create(batch))
+            batch = []
+    rows += len(InboxItem.objects.bulk_create(batch))
+    duties = 0
+    done = (
+        Task.objects.filter(
+            status=STATUS.DONE, owner__isnull=False, flow_task__in=step_nodes(STEPS), process__claim__isnull=False
+        )
+        .values_list("process__claim", "owner_id", "flow_task")
+        .order_by()
+        .distinct()
+    )
+    batch = []
+    for claim_id, owner_id, flow_task in done.iterator(chunk_size=batch_size):
+        batch.append(ClaimDuty(claim_id=claim_id, user_id=owner_id, duty=STEPS[flow_task.name].duty))
+        if len(batch) >= batch_size:
+            duties += len(ClaimDuty.objects.bulk_create(batch, ignore_conflicts=True))
+            batch = []
+    duties += len(ClaimDuty.objects.bulk_create(batch, ignore_conflicts=True))
+    return rows, duties
+
+
+def inbox_drift() -> list[int]:
+    """The claims whose inbox rows differ from their process (for tests and a consistency check):
+    an open human task without its row, or a row without its open task."""
+    open_tasks = Task.objects.filter(status__in=OPEN_STATUSES, flow_task__in=step_nodes(HUMAN_STEPS))
+    missing = open_tasks.filter(inbox_item__isnull=True).values_list("process__claim", flat=True)
+    orphaned = InboxItem.objects.filter(~Q(task__status__in=OPEN_STATUSES)).values_list("claim_id", flat=True)
+    return sorted(set(missing) | set(orphaned))
