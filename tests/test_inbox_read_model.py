@@ -115,9 +115,7 @@ def test_a_withdrawn_claim_leaves_the_inbox(demo):
     clerk = demo["provider_clerk"]
     claim = create_claim(user=clerk, data=claim_data())
     submit_claim(user=clerk, claim=claim)
-    decide_task(
-        user=demo["dept_reviewer"], task_id=open_item(claim).task_id, decision="return", comment="补材料", reason="DOCS"
-    )
+    decide_task(user=demo["dept_reviewer"], task_id=open_item(claim).task_id, decision="return", comment="补材料", reason="DOCS")
     assert open_item(claim).step == "correction"
     withdraw_claim(user=clerk, claim=Claim.objects.get(pk=claim.pk), reason="不再申领")
     assert not InboxItem.objects.filter(claim=claim).exists()
@@ -192,7 +190,18 @@ def test_the_api_pages_the_inbox_by_keyset_oldest_first(demo):
         api.views.TASKS_PAGE_SIZE = original
     assert seen == [claim.number for claim in claims]
     first = ok(client.get("/api/v1/tasks/"))["results"][0]
-    assert set(first) >= {"id", "claim", "claim_number", "step", "status", "assigned_to", "created", "due", "amount", "flagged_lines"}
+    assert set(first) >= {
+        "id",
+        "claim",
+        "claim_number",
+        "step",
+        "status",
+        "assigned_to",
+        "created",
+        "due",
+        "amount",
+        "flagged_lines",
+    }
     assert first["step"] == "department_review" and first["status"] == "new"
 
     refused = error(client.get("/api/v1/tasks/?cursor=not-a-cursor"), 400)
