@@ -40,6 +40,7 @@ from .models import PolicyVersion, Provider, RosterUpload, RosterUploadStatus
 from .roster import RosterFileError, RosterRow, build_template, check_rows, error_fields, read_roster, row_error
 from .selectors import providers_of_clerk
 from .services import ClaimHeader, check_claim_header, create_claim_from_inputs
+from .spreadsheets import limits as spreadsheet_limits
 from .standard_checks import problems
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,6 @@ logger = logging.getLogger(__name__)
 QUEUE_FROM_ROWS = 1000  # rosters of this many rows or more are imported by a Celery worker
 PROGRESS_EVERY = 500  # rows checked between two progress updates
 STALE_AFTER = datetime.timedelta(minutes=30)  # a "processing" upload older than this may be claimed again
-MAX_LISTED_ERRORS = 2000  # a roster wrong in every row is not listed in full: the first ones and a count
 HEADER_FIELDS = (
     "provider",
     "department",
@@ -90,12 +90,14 @@ def _check_header(*, user, header: dict) -> ClaimHeader:
 
 
 def _listed(errors: list[dict]) -> list[dict]:
-    """Every error, or for a roster wrong nearly everywhere the first MAX_LISTED_ERRORS and how many more."""
-    if len(errors) <= MAX_LISTED_ERRORS:
+    """Every error, or for a roster wrong in many rows the first SPREADSHEET_MAX_LISTED_ERRORS
+    and how many more (the message of the refusal gives the total)."""
+    listed = spreadsheet_limits().max_listed_errors
+    if len(errors) <= listed:
         return errors
-    more = len(errors) - MAX_LISTED_ERRORS
-    rows = len({error["row"] for error in errors[MAX_LISTED_ERRORS:]})
-    return errors[:MAX_LISTED_ERRORS] + [
+    more = len(errors) - listed
+    rows = len({error["row"] for error in errors[listed:]})
+    return errors[:listed] + [
         row_error(
             None,
             None,
@@ -192,6 +194,11 @@ def receive_roster(*, user, header: dict, filename: str, content: bytes) -> Rost
     sheet = _read(content)
     digest = hashlib.sha256(content).hexdigest()
     queued = len(sheet.rows) >= QUEUE_FROM_ROWS
+    if not queued:  # checked before the provider's row lock: nothing is locked while a file is read
+        lines, errors = _check_all(sheet.rows)
+        errors = errors or _standard_errors(checked, sheet.rows, lines)
+        if errors:
+            raise _rejected(errors)  # nothing is saved
     with transaction.atomic():
         # One upload at a time per provider, so that the duplicate check holds (SQLite: the write lock).
         Provider.objects.select_for_update().get(pk=checked.provider.pk)
@@ -227,10 +234,6 @@ def receive_roster(*, user, header: dict, filename: str, content: bytes) -> Rost
             upload_id = upload.pk
             transaction.on_commit(lambda: import_roster.delay(upload_id))
             return upload
-        lines, errors = _check_all(sheet.rows)
-        errors = errors or _standard_errors(checked, sheet.rows, lines)
-        if errors:
-            raise _rejected(errors)  # rolls back the upload too: nothing is saved
         claim = create_claim_from_inputs(user=user, header=checked, lines=lines, source=_source(upload))
         upload.claim = claim
         upload.status = RosterUploadStatus.DONE

@@ -11,13 +11,12 @@ English (``{row, column, column_en, field, message, message_en}``), all at once.
 import datetime
 import io
 import logging
-import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.utils import translation
 from django.utils.translation import gettext as _
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -25,13 +24,12 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from .inputs import ErrorCollector, LineInput, parse_line
 from .line_fields import BOOL, CHOICE, DATE, DECIMAL, ID_NUMBER, INT, LINE_FIELDS, TEXT, InputField
 from .models import CertificateType, Level
-from .spreadsheets import safe_cell, safe_row
+from .spreadsheets import SpreadsheetRefused, open_xlsx, safe_cell, safe_row, sheet_rows
 
 logger = logging.getLogger(__name__)
 
 MAX_ROWS = 20_000  # trainees per roster; larger classes are split into several claims
 MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_UNCOMPRESSED_BYTES = 300 * 1024 * 1024  # a zip bomb is refused before it is parsed
 SHEET_TITLE = "花名册"
 CHOICES_SHEET_TITLE = "可选值"
 HELP_SHEET_TITLE = "填写说明"
@@ -307,7 +305,8 @@ def _is_blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _open_workbook(content: bytes):
+def _check_file(content: bytes) -> None:
+    """What a clerk may have got wrong about the file itself, said in the roster's words."""
     if not content:
         raise _file_error(lambda: _("上传的文件是空的。"))
     if len(content) > MAX_FILE_BYTES:
@@ -316,20 +315,6 @@ def _open_workbook(content: bytes):
         raise _file_error(lambda: _("这是旧版 Excel（.xls）文件，请在 Excel 中“另存为” .xlsx 后再上传。"))
     if content[:4] != b"PK\x03\x04":
         raise _file_error(lambda: _("文件不是 Excel .xlsx 格式，请使用下载的模板填写后上传。"))
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MAX_UNCOMPRESSED_BYTES:
-                raise _file_error(lambda: _("文件解压后过大，无法处理。"))
-            if "xl/workbook.xml" not in archive.namelist():
-                raise _file_error(lambda: _("文件不是 Excel .xlsx 格式，请使用下载的模板填写后上传。"))
-        return load_workbook(io.BytesIO(content), read_only=True, data_only=False)
-    except RosterFileError:
-        raise
-    except zipfile.BadZipFile:
-        raise _file_error(lambda: _("无法读取该 Excel 文件（文件可能已损坏），请用 Excel 打开后重新保存为 .xlsx。")) from None
-    except Exception:  # noqa: BLE001 - openpyxl raises many kinds (BadZipFile, KeyError, XML errors) on a damaged file
-        logger.warning("roster workbook could not be opened", exc_info=True)
-        raise _file_error(lambda: _("无法读取该 Excel 文件（文件可能已损坏），请用 Excel 打开后重新保存为 .xlsx。")) from None
 
 
 def _roster_sheet(workbook):
@@ -392,9 +377,14 @@ def _read_header(header_row) -> list[str | None]:
     return fields
 
 
-def _too_many_rows(count: int) -> RosterFileError:
-    return _file_error(
-        lambda: _("花名册超过 %(max)d 行（文件中至少有 %(count)d 行），请分成多份申领上传。") % {"max": MAX_ROWS, "count": count}
+def _too_many_rows(bound: int, count: int) -> SpreadsheetRefused:
+    """The sheet has more rows than MAX_ROWS below its header (``bound`` and ``count`` include the header)."""
+    return SpreadsheetRefused(
+        "too_many_rows",
+        lambda: (
+            _("花名册超过 %(max)d 行（文件中至少有 %(count)d 行，空行也计算在内），请分成多份申领上传。")
+            % {"max": bound - 1, "count": count - 1}
+        ),
     )
 
 
@@ -476,56 +466,56 @@ def _choice_key(choices, text: str) -> str | None:
 
 def read_roster(content: bytes) -> RosterSheet:
     """Read the roster sheet into one dict per non-blank row. Raises RosterFileError for a
-    file that is not a roster at all; problems of single cells are kept on their rows."""
-    workbook = _open_workbook(content)
+    file that is not a roster at all (or is too big: claims/spreadsheets.py bounds the archive
+    and the rows, blank ones counted, before and while reading); problems of single cells are
+    kept on their rows. The workbook is read without computed values (see _cell_value)."""
+    _check_file(content)
+    result: list[RosterRow] = []
     try:
-        try:
-            sheet = _roster_sheet(workbook)
-            # The sheet's own dimension, when written (Excel always does), refuses a huge file before reading it.
-            if sheet.max_row is not None and sheet.max_row - 1 > MAX_ROWS:
-                raise _too_many_rows(sheet.max_row - 1)
-            rows = sheet.iter_rows(values_only=True)
+        with open_xlsx(content, data_only=False, max_rows=MAX_ROWS + 1, too_many=_too_many_rows) as workbook:
+            rows = sheet_rows(_roster_sheet(workbook), max_rows=MAX_ROWS + 1, too_many=_too_many_rows)
             header = next(rows, None)
             if header is None or all(_is_blank(value) for value in header):
                 raise _file_error(lambda: _("工作表是空的：第1行应为标题，第2行起每行一名学员。"))
             fields = _read_header(header)
             width = len(fields)
-            result: list[RosterRow] = []
             for number, cells in enumerate(rows, start=2):
                 if all(_is_blank(value) for value in cells):
                     continue
-                if len(result) >= MAX_ROWS:
-                    raise _too_many_rows(len(result) + 1)
-                errors: list[dict] = []
-                data = {}
-                for position, value in enumerate(cells):
-                    name = fields[position] if position < width else None
-                    if name is not None:
-                        data[name] = _cell_value(COLUMNS_BY_FIELD[name], value, number, errors)
-                    elif not _is_blank(value):
-                        letter = get_column_letter(position + 1)
-                        errors.append(
-                            row_error(
-                                number,
-                                None,
-                                lambda letter=letter: (
-                                    _("%(letter)s列没有标题，其中的内容无法导入：请删除或移到正确的列。") % {"letter": letter}
-                                ),
-                            )
-                        )
-                if data.get("id_number") == EXAMPLE_ID_NUMBER and data.get("name") == EXAMPLE_NAME:
-                    errors.append(row_error(number, None, lambda: _("这是模板的示例行，请删除后再上传。")))
-                result.append(RosterRow(number=number, data=data, cell_errors=errors))
-        except RosterFileError:
-            raise
-        except Exception:  # noqa: BLE001 - a damaged sheet part fails only while it is read
-            logger.warning("roster sheet could not be read", exc_info=True)
-            raise _file_error(lambda: _("无法读取该 Excel 文件（文件可能已损坏），请用 Excel 打开后重新保存为 .xlsx。")) from None
-    finally:
-        workbook.close()
+                result.append(_roster_row(number, cells, fields, width))
+    except RosterFileError:
+        raise
+    except SpreadsheetRefused as refused:
+        raise _file_error(refused.build) from None
+    except Exception:  # noqa: BLE001 - a damaged sheet part fails only while it is read
+        logger.warning("roster sheet could not be read", exc_info=True)
+        raise _file_error(lambda: _("无法读取该 Excel 文件（文件可能已损坏），请用 Excel 打开后重新保存为 .xlsx。")) from None
     if not result:
         raise _file_error(lambda: _("花名册没有学员：第2行起每行填写一名学员。"))
     return RosterSheet(rows=result, columns=[name for name in fields if name])
+
+
+def _roster_row(number: int, cells: tuple, fields: list[str | None], width: int) -> RosterRow:
+    errors: list[dict] = []
+    data = {}
+    for position, value in enumerate(cells):
+        name = fields[position] if position < width else None
+        if name is not None:
+            data[name] = _cell_value(COLUMNS_BY_FIELD[name], value, number, errors)
+        elif not _is_blank(value):
+            letter = get_column_letter(position + 1)
+            errors.append(
+                row_error(
+                    number,
+                    None,
+                    lambda letter=letter: (
+                        _("%(letter)s列没有标题，其中的内容无法导入：请删除或移到正确的列。") % {"letter": letter}
+                    ),
+                )
+            )
+    if data.get("id_number") == EXAMPLE_ID_NUMBER and data.get("name") == EXAMPLE_NAME:
+        errors.append(row_error(number, None, lambda: _("这是模板的示例行，请删除后再上传。")))
+    return RosterRow(number=number, data=data, cell_errors=errors)
 
 
 # --------------------------------------------------------------------------- checking rows

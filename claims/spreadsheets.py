@@ -6,16 +6,19 @@ Out: every cell the product writes to an .xlsx or a .csv goes through ``safe_cel
 or a carriage return) is written with a leading apostrophe, so it stays text; numbers stay numbers.
 
 In: every uploaded spreadsheet is read through ``open_xlsx`` and ``sheet_rows`` (or ``csv_rows``):
-the zip's sizes and compression ratios are checked before any XML is parsed, the sheet is read
-with openpyxl's read-only (streaming) reader, and rows are counted as they come, blank ones
-included, up to a bound. ``ErrorList`` keeps the first errors of a file and the count of all.
+the zip's sizes and compression ratios are checked from its directory before anything is
+inflated, each sheet's rows are counted by a bare expat scan (blank rows and gaps included) before
+openpyxl opens the workbook, the sheet is then read with openpyxl's read-only (streaming) reader,
+and rows are counted again as they come, up to the same bound. ``ErrorList`` keeps the first errors of a file and the count of all.
 The limits are settings (``SPREADSHEET_*``, see config/settings.py).
 """
 
 import csv
 import io
 import re
+import xml.parsers.expat
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -125,13 +128,77 @@ def check_xlsx_archive(content: bytes, bounds: Limits | None = None) -> None:
         raise SpreadsheetRefused("not_xlsx", lambda: _("文件不是 Excel .xlsx 格式。"))
 
 
+def too_many_rows(bound: int, count: int) -> SpreadsheetRefused:
+    return SpreadsheetRefused(
+        "too_many_rows",
+        lambda: _("文件超过 %(max)d 行（至少有 %(count)d 行，空行也计算在内）。") % {"max": bound, "count": count},
+    )
+
+
+def _last_row_of(ref: str) -> int:
+    """The last row of a range such as "A1:J4000000" (0 when it names none)."""
+    found = re.search(r"(\d+)$", ref.rpartition(":")[2])
+    return int(found.group(1)) if found else 0
+
+
+def check_sheet_rows(stream, *, max_rows: int, too_many: Callable[[int, int], SpreadsheetRefused]) -> None:
+    """Count a worksheet part's rows with a bare expat scan (no tree kept), blank rows and the
+    gaps before a row's number included, and refuse it at the first one over ``max_rows``; its
+    stated size too. openpyxl's read-only reader parses the whole of a sheet that states no size
+    when the workbook is opened, keeping an element per row: this bounds that before it happens."""
+    parser = xml.parsers.expat.ParserCreate()
+    rows = 0
+
+    def start(name, attributes):
+        nonlocal rows
+        local = name.rpartition(":")[2]
+        if local == "row":
+            number = attributes.get("r", "")
+            rows = max(rows + 1, int(number) if number.isdigit() else 0)
+            if rows > max_rows:
+                raise too_many(max_rows, rows)
+        elif local == "dimension":
+            stated = _last_row_of(attributes.get("ref", ""))
+            if stated > max_rows:
+                raise too_many(max_rows, stated)
+
+    def doctype(*_args):  # no spreadsheet needs a DTD; entity tricks start there
+        raise _damaged()
+
+    parser.StartElementHandler = start
+    parser.StartDoctypeDeclHandler = doctype
+    try:
+        while chunk := stream.read(64 * 1024):
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except xml.parsers.expat.ExpatError:
+        raise _damaged() from None
+
+
 @contextmanager
-def open_xlsx(content: bytes, *, data_only: bool, bounds: Limits | None = None):
+def open_xlsx(
+    content: bytes,
+    *,
+    data_only: bool,
+    max_rows: int,
+    too_many: Callable[[int, int], SpreadsheetRefused] = too_many_rows,
+    bounds: Limits | None = None,
+):
     """The workbook, opened with openpyxl's read-only reader once the archive has passed
-    ``check_xlsx_archive``; closed on leaving. A file openpyxl cannot open is refused as damaged."""
+    ``check_xlsx_archive`` and each of its sheets ``check_sheet_rows``; closed on leaving. A file
+    openpyxl cannot open is refused as damaged."""
     from openpyxl import load_workbook
 
+    bounds = bounds or limits()
     check_xlsx_archive(content, bounds)
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            for name in archive.namelist():
+                if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                    with archive.open(name) as stream:
+                        check_sheet_rows(stream, max_rows=max_rows, too_many=too_many)
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error):  # a CRC that does not match, a truncated part
+        raise _damaged() from None
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=data_only)
     except Exception:  # noqa: BLE001 - openpyxl raises many kinds (KeyError, XML errors…) on a damaged file
@@ -140,13 +207,6 @@ def open_xlsx(content: bytes, *, data_only: bool, bounds: Limits | None = None):
         yield workbook
     finally:
         workbook.close()
-
-
-def too_many_rows(bound: int, count: int) -> SpreadsheetRefused:
-    return SpreadsheetRefused(
-        "too_many_rows",
-        lambda: _("文件超过 %(max)d 行（至少有 %(count)d 行，空行也计算在内）。") % {"max": bound, "count": count},
-    )
 
 
 def sheet_rows(

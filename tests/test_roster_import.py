@@ -302,8 +302,9 @@ def rows_read(monkeypatch):
 
 
 def test_a_100000_row_roster_is_refused_without_reading_it_all(demo, clerk, rows_read):
-    """What makes the refusal fast (timed in no test): it stops reading at MAX_ROWS + 1 rows,
-    and a file that states its size is refused before any row is read."""
+    """What makes the refusal fast (timed in no test): the sheet's rows are counted by a bare
+    scan that stops at MAX_ROWS + 1 rows, before openpyxl reads any row; a file that states its
+    size is refused at its <dimension>."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(roster.SHEET_TITLE)
     sheet.append([column.header() for column in roster.COLUMNS])
@@ -315,7 +316,7 @@ def test_a_100000_row_roster_is_refused_without_reading_it_all(demo, clerk, rows
     message = refused(clerk, buffer.getvalue())["fields"]["file"][0]
     assert f"{roster.MAX_ROWS}" in message and "超过" in message
     assert f"至少有 {roster.MAX_ROWS + 1} 行" in message  # it stopped counting there
-    assert 0 < rows_read["rows"] <= roster.MAX_ROWS + 2, rows_read  # the header and MAX_ROWS + 1 rows
+    assert rows_read["rows"] == 0, rows_read  # refused by claims.spreadsheets.check_sheet_rows
 
     # A file that states its size (Excel writes <dimension>) is refused before any row is read.
     sized = Workbook()
@@ -353,10 +354,10 @@ def test_a_roster_wrong_everywhere_lists_the_first_errors_and_counts_the_rest(de
     body = refused(clerk, fill_template(rows))
     assert "999" in body["message"] and "2997" in body["message"]
     messages = [message for messages in body["fields"].values() for message in messages]
-    assert len(messages) == 2 * (imports.MAX_LISTED_ERRORS + 1)
+    assert len(messages) == 2 * (200 + 1)  # the first 200 (SPREADSHEET_MAX_LISTED_ERRORS), and how many more
     assert body["fields"]["file"] == [
-        "还有 997 处错误（333 行）未列出：同类错误请在 Excel 中整列检查。",
-        "997 more errors (in 333 rows) are not listed: check the whole column in Excel for errors of the same kind.",
+        "还有 2797 处错误（933 行）未列出：同类错误请在 Excel 中整列检查。",
+        "2797 more errors (in 933 rows) are not listed: check the whole column in Excel for errors of the same kind.",
     ]
 
 

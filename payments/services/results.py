@@ -3,14 +3,14 @@ payee's account so its lines are paid in a later batch, and the final cancellati
 payment (approved, but finally not paid).
 
 A result file is checked whole before anything is saved: every bad row is named with its field
-(``rows[3].金额``). Applying it moves transfers, their batch lines and the claim lines with
-set-based UPDATEs (by id lists, in chunks), under the batch's row lock; the same file applied
-twice changes nothing, a result contradicting a recorded one is refused (409)."""
+(``rows[3].金额``; a file wrong in many rows lists its first errors and counts them all). Applying
+it moves transfers, their batch lines and the claim lines with set-based UPDATEs (by id lists, in
+chunks), under the batch's row lock, taken once the file is read and checked (never while it is
+parsed); the same file applied twice changes nothing, a result contradicting a recorded one is
+refused (409)."""
 
-import csv
 import functools
 import hashlib
-import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -24,6 +24,8 @@ from claims.models import Claim, ClaimLine, LineDecision, PaymentStatus
 from claims.payment_stage import refresh_payment_stage
 from claims.reasons import REASONS
 from claims.services import recompute_total
+from claims.spreadsheets import ErrorList, SpreadsheetRefused, csv_rows, open_xlsx, sheet_rows
+from claims.spreadsheets import limits as spreadsheet_limits
 
 from .. import access
 from ..models import (
@@ -95,38 +97,36 @@ def _cell(value) -> str:
     return str(value).strip()
 
 
+def _unreadable_xlsx() -> InvalidInput:
+    return InvalidInput(
+        _("无法读取 Excel 文件，请上传银行提供的 .xlsx 或 .csv 回单文件。"),
+        fields={"file": [_("不是有效的 .xlsx 文件。")]},
+    )
+
+
 def _read_table(*, filename: str, content: bytes) -> list[list[str]]:
-    """The file's rows as text cells: a CSV (UTF-8, with or without BOM) or an .xlsx."""
+    """The file's rows as text cells: a CSV (UTF-8, with or without BOM) or an .xlsx, read by the
+    bounded reader of claims/spreadsheets.py (zip sizes checked before parsing, at most
+    SPREADSHEET_MAX_ROWS rows, blank ones counted)."""
     name = (filename or "").lower()
     if not content:
         raise InvalidInput(_("银行回单文件为空。"), fields={"file": [_("文件为空。")]})
     check_result_size(len(content))
-    if name.endswith(".xlsx") or content[:4] == b"PK\x03\x04":
-        try:
-            from openpyxl import load_workbook
-
-            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-            sheet = workbook.worksheets[0]
-            rows = [[_cell(value) for value in row] for row in sheet.iter_rows(values_only=True)]
-            workbook.close()
-            return rows
-        except Exception:  # noqa: BLE001 - any unreadable workbook is the same user error
-            raise InvalidInput(
-                _("无法读取 Excel 文件，请上传银行提供的 .xlsx 或 .csv 回单文件。"),
-                fields={"file": [_("不是有效的 .xlsx 文件。")]},
-            ) from None
-    if not name.endswith(".csv"):
+    is_xlsx = name.endswith(".xlsx") or content[:4] == b"PK\x03\x04"
+    if not is_xlsx and not name.endswith(".csv"):
         raise InvalidInput(_("银行回单文件须为 .csv（UTF-8）或 .xlsx。"), fields={"file": [_("文件类型须为 .csv 或 .xlsx。")]})
+    bound = spreadsheet_limits().max_rows
     try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput(_("CSV 文件须为 UTF-8 编码。"), fields={"file": [_("CSV 文件须为 UTF-8 编码。")]}) from None
-    try:
-        return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
-    except csv.Error as error:  # a field over the csv module's limit, a NUL byte, a broken quote
-        raise InvalidInput(
-            _("无法读取 CSV 文件：%(error)s。") % {"error": error}, fields={"file": [_("不是有效的 CSV 文件。")]}
-        ) from None
+        if not is_xlsx:
+            return [[cell.strip() for cell in row] for row in csv_rows(content, max_rows=bound)]
+        with open_xlsx(content, data_only=True, max_rows=bound) as workbook:
+            return [[_cell(value) for value in row] for row in sheet_rows(workbook.worksheets[0], max_rows=bound)]
+    except SpreadsheetRefused as refused:
+        if refused.code == "damaged":
+            raise _unreadable_xlsx() from None
+        raise InvalidInput(refused.message, fields={"file": [refused.message]}) from None
+    except Exception:  # noqa: BLE001 - a damaged sheet fails only while it is read: the same user error
+        raise _unreadable_xlsx() from None
 
 
 def _header(rows: list[list[str]]) -> tuple[int, dict[str, int]]:
@@ -165,12 +165,12 @@ def parse_result_file(*, batch: PaymentBatch, filename: str, content: bytes, tra
     """Every row checked against the batch; InvalidInput naming each bad row and field, or the rows."""
     rows = _read_table(filename=filename, content=content)
     header_at, columns = _header(rows)
-    errors: dict[str, list[str]] = {}
+    errors = ErrorList()  # (field, message): the first SPREADSHEET_MAX_LISTED_ERRORS, and the count of all
     parsed: list[ResultRow] = []
     seen: dict[int, int] = {}
 
     def error(row_no: int, column: str, message: str) -> None:
-        errors.setdefault(f"rows[{row_no}].{column}", []).append(message)
+        errors.add((f"rows[{row_no}].{column}", message))
 
     for offset, cells in enumerate(rows[header_at + 1 :]):
         row_no = header_at + 2 + offset
@@ -209,8 +209,7 @@ def parse_result_file(*, batch: PaymentBatch, filename: str, content: bytes, tra
                 seen[seq] = row_no
         amount_errors: dict[str, list[str]] = {}
         amount = parse_money(value("金额").replace(",", ""), field=f"rows[{row_no}].金额", errors=amount_errors, positive=True)
-        for name, problems in amount_errors.items():
-            errors.setdefault(name, []).extend(problems)
+        errors.extend((name, problem) for name, problems in amount_errors.items() for problem in problems)
         if transfer is not None:
             if value("账号").replace(" ", "") != account_number_of(transfer):
                 error(
@@ -249,11 +248,17 @@ def parse_result_file(*, batch: PaymentBatch, filename: str, content: bytes, tra
                 )
             )
     if not errors and not parsed:
-        errors["file"] = [_("文件中没有转账结果行。")]
+        errors.add(("file", _("文件中没有转账结果行。")))
     if errors:
-        raise InvalidInput(
-            _("银行回单文件有 %(count)s 处错误，未作任何处理。") % {"count": sum(len(v) for v in errors.values())}, fields=errors
-        )
+        fields: dict[str, list[str]] = {}
+        for name, message in errors.listed:
+            fields.setdefault(name, []).append(message)
+        if errors.unlisted:
+            fields.setdefault("file", []).append(
+                _("仅列出前 %(listed)d 处错误，另有 %(more)d 处未列出（共 %(total)d 处）。")
+                % {"listed": len(errors.listed), "more": errors.unlisted, "total": errors.total}
+            )
+        raise InvalidInput(_("银行回单文件有 %(count)s 处错误，未作任何处理。") % {"count": errors.total}, fields=fields)
     return parsed
 
 
@@ -296,21 +301,32 @@ def _claim_line_rows(batch_line_filter) -> list[dict]:
     )
 
 
-@transaction.atomic
-def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: bytes) -> ResultSummary:
-    """Finance applies the bank's result file to a released batch (see the module's docstring).
-    The claims it may have settled are listed in ``claims_to_settle``; call it through
-    workflow.disbursement, which ends them in the same transaction."""
-    batch = PaymentBatch.objects.select_for_update().select_related("fund_account__jurisdiction").get(pk=batch.pk)
-    access.require_in(actor, access.UPLOAD_BANK_RESULTS, batch.fund_account.jurisdiction)
-    sha256 = hashlib.sha256(content or b"").hexdigest()
+def _require_released(batch: PaymentBatch) -> None:
     if batch.status not in (BatchStatus.RELEASED, BatchStatus.RECONCILED):
         raise StepAlreadyTaken(
             _("批次 %(number)s 尚未发送银行（当前：%(status)s），不能登记银行结果。")
             % {"number": batch.number, "status": batch.get_status_display()}
         )
+
+
+@transaction.atomic
+def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: bytes) -> ResultSummary:
+    """Finance applies the bank's result file to a released batch (see the module's docstring).
+    The claims it may have settled are listed in ``claims_to_settle``; call it through
+    workflow.disbursement, which ends them in the same transaction."""
+    # The file is read and checked against the batch's transfers (their numbers, accounts and
+    # amounts never change once the batch is released) before the batch's row lock is taken:
+    # nothing is locked while a file is parsed. Under the lock, the batch's state again and the
+    # transfers' statuses as they are now.
+    batch = PaymentBatch.objects.select_related("fund_account__jurisdiction").get(pk=batch.pk)
+    access.require_in(actor, access.UPLOAD_BANK_RESULTS, batch.fund_account.jurisdiction)
+    _require_released(batch)
+    sha256 = hashlib.sha256(content or b"").hexdigest()
     transfers = {transfer.seq: transfer for transfer in Transfer.objects.filter(batch=batch)}
     rows = parse_result_file(batch=batch, filename=filename, content=content, transfers=transfers)
+    batch = PaymentBatch.objects.select_for_update().select_related("fund_account__jurisdiction").get(pk=batch.pk)
+    _require_released(batch)
+    transfers = {transfer.seq: transfer for transfer in Transfer.objects.filter(batch=batch)}
 
     summary = ResultSummary(batch=batch, sha256=sha256)
     conflicts: dict[str, list[str]] = {}

@@ -1,0 +1,348 @@
+"""Hostile uploads (issue 11): every uploaded spreadsheet, roster or bank result, goes through the
+one bounded reader of claims/spreadsheets.py.
+
+- a 0.5 MB .xlsx whose shared strings expand to 500 MiB is refused from the zip's directory,
+  before any XML is parsed: a 400 naming the file, and the process's Python heap stays small;
+- a roster of millions of blank rows is refused at the bound (blank rows count), whatever size
+  its sheet says it has, without reading the rows past the bound;
+- a bank result of 300,000 bad rows is refused at the row bound; one of thousands of bad rows
+  lists the first 200 errors and the total, in a small body;
+- the batch's row lock is not held while a result file is parsed.
+
+Every fixture is generated here (no large file in the repository)."""
+
+import csv
+import io
+import re
+import tracemalloc
+import zipfile
+import zlib
+
+import psycopg
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import override_settings
+from openpyxl import Workbook
+
+from claims import roster
+from claims.errors import InvalidInput
+from claims.models import Claim, RosterUpload
+from claims.spreadsheets import SpreadsheetRefused, check_xlsx_archive, limits
+from payments.models import BankFile, Transfer
+from workflow.disbursement import apply_bank_result, build_batch, request_release
+
+from .api_support import login
+from .payments_support import approved_claim
+from .test_payment_results import HEADER, csv_file, result_rows, two_payees  # noqa: F401 - a fixture
+from .test_roster_import import HEADER as ROSTER_HEADER
+from .test_roster_import import IMPORT_URL, fill_template, rows_read, trainee_row  # noqa: F401 - a fixture
+
+MIB = 1024 * 1024
+PEAK_LIMIT = 50 * MIB  # the Python heap a refused hostile upload may take, measured by tracemalloc
+
+
+def rewritten(xlsx: bytes, replace: dict[str, object], add: tuple | list = ()) -> bytes:
+    """The workbook with some parts replaced (or added): bytes, or a callable writing the part."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        names = [item.filename for item in source.infolist()]
+        for name in names + [name for name in add if name not in names]:
+            part = replace.get(name)
+            if part is None:
+                target.writestr(source.getinfo(name), source.read(name))
+            elif callable(part):
+                with target.open(name, "w") as stream:
+                    part(stream)
+            else:
+                target.writestr(name, part, zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+class RepeatedChunkDeflater:
+    """A deflate compressor (zipfile's) that deflates ``chunk`` once and repeats the result each
+    time the same chunk is written: every piece ends with a full flush, which makes deflate
+    blocks independent of what came before, so the stream stays valid (zipfile checks its CRC)."""
+
+    def __init__(self, chunk: bytes):
+        self.chunk = chunk
+        self.deflater = zlib.compressobj(6, zlib.DEFLATED, -15)
+        once = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self.deflated_chunk = once.compress(chunk) + once.flush(zlib.Z_FULL_FLUSH)
+
+    def compress(self, data: bytes) -> bytes:
+        if data is self.chunk:
+            return self.deflated_chunk
+        return self.deflater.compress(data) + self.deflater.flush(zlib.Z_FULL_FLUSH)
+
+    def flush(self) -> bytes:
+        return self.deflater.flush()
+
+
+SHARED_STRINGS_REL = (
+    '<Relationship Id="rIdBomb" Target="sharedStrings.xml" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
+)
+SHARED_STRINGS_TYPE = (
+    '<Override PartName="/xl/sharedStrings.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+)
+
+
+def bomb(xlsx: bytes, unpacked: int = 500 * MIB) -> bytes:
+    """The workbook with a shared-strings part (declared, so a reader would load it) that expands
+    to ``unpacked`` bytes: one huge string."""
+
+    def shared_strings(stream):
+        chunk = b"A" * MIB
+        stream._compressor = RepeatedChunkDeflater(chunk)  # seconds, not a minute, to deflate 500 MiB
+        stream.write(b'<?xml version="1.0" encoding="UTF-8"?>')
+        stream.write(b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>')
+        for _ in range(unpacked // MIB):
+            stream.write(chunk)
+        stream.write(b"</t></si></sst>")
+
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
+        rels = archive.read("xl/_rels/workbook.xml.rels").decode()
+        types = archive.read("[Content_Types].xml").decode()
+    replace = {"xl/sharedStrings.xml": shared_strings}
+    if "sharedStrings" not in rels:
+        replace["xl/_rels/workbook.xml.rels"] = rels.replace("</Relationships>", SHARED_STRINGS_REL + "</Relationships>").encode()
+        replace["[Content_Types].xml"] = types.replace("</Types>", SHARED_STRINGS_TYPE + "</Types>").encode()
+    return rewritten(xlsx, replace, add=["xl/sharedStrings.xml"])
+
+
+def sheet_with_blank_rows(xlsx: bytes, blank_rows: int, *, dimension: str | None) -> bytes:
+    """The roster's sheet with ``blank_rows`` explicit empty rows after its data, and the stated
+    size (<dimension>) set to ``dimension`` (a lie) or removed."""
+    name = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as archive:
+        xml = archive.read(name).decode()
+    last = max(int(number) for number in re.findall(r'<row r="(\d+)"', xml))
+    blanks = "".join(f'<row r="{number}"/>' for number in range(last + 1, last + 1 + blank_rows))
+    xml = xml.replace("</sheetData>", blanks + "</sheetData>")
+    xml = re.sub(r'<dimension ref="[^"]*"\s*/>', f'<dimension ref="{dimension}"/>' if dimension else "", xml)
+    return rewritten(xlsx, {name: xml.encode()})
+
+
+def peak_of(action) -> tuple[object, int]:
+    """What ``action()`` returns, and the peak of Python heap it took (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        result = action()
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak
+
+
+@pytest.fixture(scope="module")
+def result_bomb() -> bytes:
+    workbook = Workbook()
+    workbook.active.append(HEADER)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return bomb(buffer.getvalue())
+
+
+@pytest.fixture(scope="module")
+def roster_bomb() -> bytes:
+    return bomb(fill_template([trainee_row(1)]))
+
+
+def test_the_bomb_is_a_real_workbook_that_would_expand_to_500_mib(result_bomb):
+    """The fixture is what it claims: a valid zip (CRCs checked) declaring shared strings of 500 MiB."""
+    with zipfile.ZipFile(io.BytesIO(result_bomb)) as archive:
+        part = archive.getinfo("xl/sharedStrings.xml")
+        assert part.file_size > 500 * MIB and part.compress_size < MIB
+        with archive.open(part) as stream:  # inflates it in pieces, checking the CRC at the end
+            size = sum(len(piece) for piece in iter(lambda: stream.read(16 * MIB), b""))
+    assert size == part.file_size
+
+
+# --------------------------------------------------------------------------- zip bombs
+
+
+def test_a_half_megabyte_bank_result_expanding_to_500_mib_is_refused_before_it_is_parsed(demo, two_payees, result_bomb):
+    _claim_a, _claim_b, batch = two_payees
+    assert len(result_bomb) < MIB  # about 0.5 MB on the wire
+    finance = login("finance_officer")
+
+    def post():
+        upload = SimpleUploadedFile("回单.xlsx", result_bomb, content_type="application/octet-stream")
+        return finance.post(f"/api/v1/payment-batches/{batch.pk}/results/", {"file": upload}, format="multipart")
+
+    response, peak = peak_of(post)
+    assert response.status_code == 400, response.content[:500]
+    body = response.json()["error"]
+    assert list(body["fields"]) == ["file"] and "解压后过大" in body["fields"]["file"][0]
+    assert peak < PEAK_LIMIT, f"peak {peak / MIB:.1f} MiB"
+    assert not BankFile.objects.filter(batch=batch, kind="result").exists()
+    assert set(Transfer.objects.filter(batch=batch).values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_roster_expanding_to_500_mib_is_refused_before_it_is_parsed(demo, roster_bomb):
+    clerk = login("provider_clerk")
+
+    def post():
+        upload = SimpleUploadedFile("花名册.xlsx", roster_bomb, content_type=roster.XLSX_CONTENT_TYPE)
+        return clerk.post(IMPORT_URL, {**ROSTER_HEADER, "file": upload}, format="multipart")
+
+    claims_before = Claim.objects.count()
+    response, peak = peak_of(post)
+    assert response.status_code == 400, response.content[:500]
+    assert "解压后过大" in response.json()["error"]["fields"]["file"][0]
+    assert "too large once decompressed" in response.json()["error"]["fields"]["file"][1]
+    assert peak < PEAK_LIMIT, f"peak {peak / MIB:.1f} MiB"
+    assert (Claim.objects.count(), RosterUpload.objects.count()) == (claims_before, 0)
+
+
+def test_a_part_compressed_suspiciously_well_is_refused_even_under_the_size_limits():
+    workbook = Workbook()
+    workbook.active.append(["x"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    squeezed = bomb(buffer.getvalue(), unpacked=20 * MIB)  # 20 MiB, under every size limit, ratio ~1000
+    with pytest.raises(SpreadsheetRefused) as refused:
+        check_xlsx_archive(squeezed)
+    assert refused.value.code == "suspicious_ratio"
+    assert limits().max_ratio < 1000
+
+
+def test_a_file_that_is_not_a_zip_or_not_a_workbook_is_refused_as_such():
+    with pytest.raises(SpreadsheetRefused) as refused:
+        check_xlsx_archive(b"PK\x03\x04 not really a zip")
+    assert refused.value.code == "damaged"
+    other = io.BytesIO()
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("word/document.xml", "<w/>")
+    with pytest.raises(SpreadsheetRefused) as refused:
+        check_xlsx_archive(other.getvalue())
+    assert refused.value.code == "not_xlsx"
+
+
+# --------------------------------------------------------------------------- blank rows
+
+
+@pytest.mark.parametrize("dimension", [None, "A1:J3"], ids=["no stated size", "a stated size that lies"])
+def test_a_roster_of_two_million_blank_rows_is_refused_at_the_bound(demo, rows_read, dimension):
+    content = sheet_with_blank_rows(fill_template([trainee_row(1)]), 2_000_000, dimension=dimension)
+    clerk = login("provider_clerk")
+
+    def post():
+        upload = SimpleUploadedFile("花名册.xlsx", content, content_type=roster.XLSX_CONTENT_TYPE)
+        return clerk.post(IMPORT_URL, {**ROSTER_HEADER, "file": upload}, format="multipart")
+
+    response, peak = peak_of(post)
+    assert response.status_code == 400, response.content[:500]
+    message = response.json()["error"]["fields"]["file"][0]
+    assert f"花名册超过 {roster.MAX_ROWS} 行" in message and "空行也计算在内" in message
+    assert rows_read["rows"] == 0  # refused by the scan of claims.spreadsheets before openpyxl read a row
+    assert peak < PEAK_LIMIT, f"peak {peak / MIB:.1f} MiB"
+    assert RosterUpload.objects.count() == 0
+
+
+def test_a_roster_whose_last_row_is_four_millions_rows_down_is_refused_at_the_bound(demo, rows_read):
+    """openpyxl fills a gap between two rows with blank rows: they are counted as they come."""
+    template = fill_template([trainee_row(1)])
+    name = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(io.BytesIO(template)) as archive:
+        xml = archive.read(name).decode()
+    far = '<row r="4000000"><c r="A4000000" t="inlineStr"><is><t>x</t></is></c></row>'
+    xml = re.sub(r'<dimension ref="[^"]*"\s*/>', "", xml.replace("</sheetData>", far + "</sheetData>"))
+    content = rewritten(template, {name: xml.encode()})
+    response = login("provider_clerk").post(
+        IMPORT_URL, {**ROSTER_HEADER, "file": SimpleUploadedFile("r.xlsx", content)}, format="multipart"
+    )
+    assert response.status_code == 400
+    assert f"花名册超过 {roster.MAX_ROWS} 行" in response.json()["error"]["fields"]["file"][0]
+    assert rows_read["rows"] == 0
+
+
+def test_blank_rows_inside_the_bound_are_skipped_and_the_roster_imports(demo):
+    content = sheet_with_blank_rows(fill_template([trainee_row(1)]), 500, dimension=None)
+    response = login("provider_clerk").post(
+        IMPORT_URL, {**ROSTER_HEADER, "file": SimpleUploadedFile("r.xlsx", content)}, format="multipart"
+    )
+    assert response.status_code == 201, response.content[:500]
+
+
+# --------------------------------------------------------------------------- many bad rows
+
+
+def bad_rows(count: int) -> bytes:
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(HEADER)
+    writer.writerows(["PB-X", "x", "1", "-1", "?", "", ""] for _ in range(count))
+    return text.getvalue().encode()
+
+
+def test_a_bank_result_of_300000_bad_rows_is_refused_at_the_row_bound_with_a_small_body(demo, two_payees):
+    _claim_a, _claim_b, batch = two_payees
+    content = bad_rows(300_000)
+    upload = SimpleUploadedFile("回单.csv", content, content_type="text/csv")
+    response = login("finance_officer").post(f"/api/v1/payment-batches/{batch.pk}/results/", {"file": upload}, format="multipart")
+    assert response.status_code == 400
+    assert len(response.content) < 2_000, len(response.content)
+    assert response.json()["error"]["fields"]["file"] == [
+        f"文件超过 {limits().max_rows} 行（至少有 {limits().max_rows + 1} 行，空行也计算在内）。"
+    ]
+
+
+def test_a_bank_result_wrong_in_every_row_lists_the_first_200_errors_and_the_total(demo, two_payees):
+    _claim_a, _claim_b, batch = two_payees
+    upload = SimpleUploadedFile("回单.csv", bad_rows(3_000), content_type="text/csv")
+    response = login("finance_officer").post(f"/api/v1/payment-batches/{batch.pk}/results/", {"file": upload}, format="multipart")
+    assert response.status_code == 400
+    body = response.json()["error"]
+    listed = [message for name, messages in body["fields"].items() if name != "file" for message in messages]
+    assert len(listed) == 200
+    # Each row: batch number, sequence, amount, result: four errors, 12,000 in all.
+    assert body["message"] == "银行回单文件有 12000 处错误，未作任何处理。"
+    assert body["fields"]["file"] == ["仅列出前 200 处错误，另有 11800 处未列出（共 12000 处）。"]
+    assert len(response.content) < 40_000, len(response.content)
+
+
+# --------------------------------------------------------------------------- no lock while parsing
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_result_file_is_read_and_checked_before_the_batch_is_locked(demo, celery_eager):
+    """Another transaction holds the batch's row lock: a bad file is still refused (400) at once,
+    as it is read and checked before the lock is asked for; a good one waits for the lock."""
+    claim = approved_claim(demo, serials=(1,))
+    batch = build_batch(actor=demo["finance_officer"], jurisdiction=claim.jurisdiction)
+    request_release(actor=demo["finance_officer2"], batch=batch)  # committed: the eager task ran on commit
+    batch.refresh_from_db()
+    assert batch.status == "released"
+    settings = connection.settings_dict
+    holder = psycopg.connect(
+        dbname=settings["NAME"], user=settings["USER"], password=settings["PASSWORD"] or None,
+        host=settings["HOST"] or None, port=settings["PORT"] or None,
+    )  # fmt: skip
+    try:
+        holder.execute("SELECT id FROM payments_paymentbatch WHERE id = %s FOR UPDATE", [batch.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '1s'")  # a safety net: a regression fails instead of hanging
+        with pytest.raises(InvalidInput) as refused:
+            apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=bad_rows(10))
+        assert "rows[2].批次号" in refused.value.fields
+        good = csv_file(result_rows(batch, {1: "成功"}))
+        with pytest.raises(Exception, match="lock timeout"):  # the good file does need the lock
+            apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=good)
+    finally:
+        holder.rollback()
+        holder.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = 0")
+    assert apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=good).changed
+
+
+@override_settings(SPREADSHEET_MAX_ROWS=50)
+def test_the_row_bound_is_a_setting(demo, two_payees):
+    _claim_a, _claim_b, batch = two_payees
+    with pytest.raises(InvalidInput) as refused:
+        apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=bad_rows(60))
+    assert refused.value.fields["file"] == ["文件超过 50 行（至少有 51 行，空行也计算在内）。"]
