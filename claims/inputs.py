@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .line_fields import DATE, LINE_FIELDS, TEXT, InputField
+from .validators import checked_account_name
 
 # A claim line, as the service takes it: one attribute per field of the table, in its order;
 # an optional field may be left out (its blank value: "", False or None).
@@ -59,6 +60,7 @@ ENTERPRISE_FIELDS = (
         TEXT,
         required=False,
         max_length=200,
+        resolve=checked_account_name,  # the enterprise is paid under this name
         help_text=gettext_lazy("受补贴企业名称；补贴对象为企业的标准（S10–S14）必填"),
     ),
     InputField(

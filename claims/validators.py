@@ -49,3 +49,33 @@ def validate_credit_code(value: str) -> None:
         raise ValidationError(_("统一社会信用代码须为18位，仅含数字和除I、O、S、V、Z外的大写字母。"), code="format")
     if credit_code_check_char(value[:17]) != value[17]:
         raise ValidationError(_("统一社会信用代码校验码错误。"), code="check_digit")
+
+
+# Account names (户名) as banks hold them: the names of people and organisations. Letters of any
+# script (Chinese characters included), digits, spaces, brackets in half and full width, the
+# middle dot of transcribed names (阿依古丽·买买提) and the few marks company names use
+# ("Co., Ltd.", "A&B", "中外合资（A-B）"). It must start with a letter, a digit or an opening
+# bracket: never with = + - @, a tab or a line break, which spreadsheets take for a formula.
+ACCOUNT_NAME_MARKS = frozenset(" ()（）[]［］【】·・•‧.,，．&-'、")
+ACCOUNT_NAME_OPENERS = frozenset("(（[［【")
+
+
+def checked_account_name(value: str, *, max_length: int = 200) -> str:
+    """The name, stripped, or ValidationError saying what a bank account name may hold."""
+    value = (value or "").strip()
+    if len(value) > max_length:
+        raise ValidationError(_("不能超过 %(n)d 个字符。") % {"n": max_length}, code="max_length")
+    if value and (
+        not (value[0].isalnum() or value[0] in ACCOUNT_NAME_OPENERS)
+        or any(not (char.isalnum() or char in ACCOUNT_NAME_MARKS) for char in value)
+    ):
+        raise ValidationError(
+            _("名称只能包含汉字、字母、数字、空格、括号、间隔号（·）及 . , & - ' 、，并须以汉字、字母、数字或括号开头。"),
+            code="characters",
+        )
+    return value
+
+
+def validate_account_name(value: str) -> None:
+    """For a form field: ``checked_account_name`` as a Django validator."""
+    checked_account_name(value)

@@ -5,6 +5,7 @@ from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 
 from claims.errors import InvalidInput
+from claims.validators import validate_account_name
 
 from .selectors.batches import MAX_ID
 
@@ -19,8 +20,8 @@ class CancelBatchForm(forms.Form):
 
 
 class PayeeAccountForm(forms.Form):
-    account_name = forms.CharField(label=_("户名"), max_length=200)
-    bank_name = forms.CharField(label=_("开户银行"), max_length=200)
+    account_name = forms.CharField(label=_("户名"), max_length=200, validators=[validate_account_name])
+    bank_name = forms.CharField(label=_("开户银行"), max_length=200, validators=[validate_account_name])
     account_number = forms.CharField(
         label=_("账号"),
         max_length=40,

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from claims.bounds import TEXT_MAX_LENGTH
 from claims.models import PolicyCategory
+from claims.validators import validate_account_name
 
 from .services.funds import PlanItemInput
 
@@ -22,8 +23,8 @@ class ServiceErrorsMixin:
 class FundAccountForm(ServiceErrorsMixin, forms.Form):
     jurisdiction = forms.ChoiceField(label=_("行政区"))
     year = forms.IntegerField(label=_("年度"))
-    name = forms.CharField(label=_("账户名称"), max_length=200, required=False)
-    bank_name = forms.CharField(label=_("开户银行"), max_length=200, required=False)
+    name = forms.CharField(label=_("账户名称"), max_length=200, required=False, validators=[validate_account_name])
+    bank_name = forms.CharField(label=_("开户银行"), max_length=200, required=False, validators=[validate_account_name])
     account_number = forms.CharField(label=_("账号"), max_length=40, required=False)
     budget = forms.CharField(label=_("年度资金（元）"), max_length=20, required=False)
 

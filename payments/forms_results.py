@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from claims.bounds import TEXT_MAX_LENGTH
 from claims.reasons import reason_choices
+from claims.validators import validate_account_name
 
 from .models import PayeeKind, RecoveryReason
 
@@ -26,8 +27,8 @@ class ResultUploadForm(ServiceErrorsMixin, forms.Form):
 
 
 class CorrectionForm(ServiceErrorsMixin, forms.Form):
-    account_name = forms.CharField(label=_("户名"), max_length=200, required=False)
-    bank_name = forms.CharField(label=_("开户银行"), max_length=200, required=False)
+    account_name = forms.CharField(label=_("户名"), max_length=200, required=False, validators=[validate_account_name])
+    bank_name = forms.CharField(label=_("开户银行"), max_length=200, required=False, validators=[validate_account_name])
     account_number = forms.CharField(label=_("账号"), max_length=40, required=False)
     reason = forms.CharField(
         label=_("更正理由"), widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=TEXT_MAX_LENGTH

@@ -8,6 +8,7 @@ import io
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -18,6 +19,7 @@ from audit.services import record_event
 from claims.errors import FundsExceeded, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, Department, Jurisdiction, LineDecision, PaymentStatus, PolicyCategory
 from claims.spreadsheets import safe_row
+from claims.validators import checked_account_name
 
 from .. import access
 from ..models import Allocation, FundAccount, FundingPlan, PlanItem, PlanStatus
@@ -79,6 +81,16 @@ def create_fund_account(
     for field, value in (("name", name), ("bank_name", bank_name), ("account_number", account_number)):
         if not (value or "").strip():
             errors.setdefault(field, []).append(_("必填。"))
+        elif field == "account_number":
+            if len(value.strip()) > FundAccount._meta.get_field(field).max_length:
+                errors.setdefault(field, []).append(
+                    _("不能超过 %(n)d 个字符。") % {"n": FundAccount._meta.get_field(field).max_length}
+                )
+        else:
+            try:
+                checked_account_name(value, max_length=FundAccount._meta.get_field(field).max_length)
+            except ValidationError as error:
+                errors.setdefault(field, []).extend(error.messages)
     try:
         year = parse_year(year)
     except InvalidInput as error:

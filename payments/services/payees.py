@@ -3,6 +3,7 @@ account. Account numbers are personal or banking data: stored encrypted, shown m
 
 import re
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -11,6 +12,7 @@ from audit.services import record_event
 from claims.errors import InvalidInput
 from claims.models import Provider, Trainee
 from claims.personal_data import decrypt_id_number, encrypt_id_number
+from claims.validators import checked_account_name
 
 from .. import access
 from ..models import PayeeAccount
@@ -37,6 +39,11 @@ def clean_account(*, account_name: str, bank_name: str, account_number: str, pre
         errors[f"{prefix}account_name"] = [_("户名必填。")]
     if not bank_name:
         errors[f"{prefix}bank_name"] = [_("开户银行必填。")]
+    for name, value in (("account_name", account_name), ("bank_name", bank_name)):
+        try:
+            checked_account_name(value, max_length=PayeeAccount._meta.get_field(name).max_length)
+        except ValidationError as error:
+            errors.setdefault(f"{prefix}{name}", []).extend(error.messages)
     if not ACCOUNT_NUMBER.match(account_number):
         errors[f"{prefix}account_number"] = [_("账号须为 8–30 位数字。")]
     if errors:
