@@ -271,7 +271,8 @@ def csv_rows(
 
 class ErrorList:
     """A file's errors: the first ``max_listed`` kept as they come, all of them counted, so that a
-    file wrong in every row answers quickly and briefly."""
+    file wrong in every row answers quickly and briefly. An error given as a callable is made
+    only if it is listed."""
 
     def __init__(self, max_listed: int | None = None):
         self.max_listed = limits().max_listed_errors if max_listed is None else max_listed
@@ -281,7 +282,7 @@ class ErrorList:
     def add(self, error) -> None:
         self.total += 1
         if len(self.listed) < self.max_listed:
-            self.listed.append(error)
+            self.listed.append(error() if callable(error) else error)
 
     def extend(self, errors: Iterable) -> None:
         for error in errors:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from audit.services import record_event, record_events
 from claims.errors import InvalidInput, StepAlreadyTaken
@@ -169,8 +170,10 @@ def parse_result_file(*, batch: PaymentBatch, filename: str, content: bytes, tra
     parsed: list[ResultRow] = []
     seen: dict[int, int] = {}
 
-    def error(row_no: int, column: str, message: str) -> None:
-        errors.add((f"rows[{row_no}].{column}", message))
+    def error(row_no: int, column: str, message, **params) -> None:
+        """``message`` (lazy) is translated and filled in only if it is listed: a file wrong in
+        every row spends no time on messages nobody reads."""
+        errors.add(lambda: (f"rows[{row_no}].{column}", str(message) % params if params else str(message)))
 
     for offset, cells in enumerate(rows[header_at + 1 :]):
         row_no = header_at + 2 + offset
@@ -183,28 +186,29 @@ def parse_result_file(*, batch: PaymentBatch, filename: str, content: bytes, tra
                 title = next(
                     (name for name, index in columns.items() if index == position), _("第 %(n)s 列") % {"n": position + 1}
                 )
-                error(row_no, title, _("单元格含有空字符（\\x00）。"))
+                error(row_no, title, _lazy("单元格含有空字符（\\x00）。"))
         if len(errors) != bad:
             continue
         if value("批次号") != batch.number:
             error(
                 row_no,
                 "批次号",
-                _("批次号 %(value)s 与本批次 %(number)s 不符。")
-                % {"value": value("批次号") or _("（空）"), "number": batch.number},
+                _lazy("批次号 %(value)s 与本批次 %(number)s 不符。"),
+                value=value("批次号") or _lazy("（空）"),
+                number=batch.number,
             )
         transfer = None
         try:
             seq = int(value("序号"))
         except ValueError:
-            error(row_no, "序号", _("序号须为整数。"))
+            error(row_no, "序号", _lazy("序号须为整数。"))
             seq = None
         if seq is not None:
             transfer = transfers.get(seq)
             if transfer is None:
-                error(row_no, "序号", _("本批次没有序号为 %(seq)s 的转账。") % {"seq": seq})
+                error(row_no, "序号", _lazy("本批次没有序号为 %(seq)s 的转账。"), seq=seq)
             elif seq in seen:
-                error(row_no, "序号", _("序号 %(seq)s 在第 %(row)s 行已出现。") % {"seq": seq, "row": seen[seq]})
+                error(row_no, "序号", _lazy("序号 %(seq)s 在第 %(row)s 行已出现。"), seq=seq, row=seen[seq])
             else:
                 seen[seq] = row_no
         amount_errors: dict[str, list[str]] = {}
@@ -215,28 +219,34 @@ def parse_result_file(*, batch: PaymentBatch, filename: str, content: bytes, tra
                 error(
                     row_no,
                     "账号",
-                    _("账号与第 %(seq)s 笔转账的收款账号（%(masked)s）不符。")
-                    % {"seq": seq, "masked": transfer.account_number_masked},
+                    _lazy("账号与第 %(seq)s 笔转账的收款账号（%(masked)s）不符。"),
+                    seq=seq,
+                    masked=transfer.account_number_masked,
                 )
             if amount is not None and amount != transfer.amount:
                 error(
                     row_no,
                     "金额",
-                    _("金额 %(value)s 与第 %(seq)s 笔转账金额 %(amount)s 不符。")
-                    % {"value": amount, "seq": seq, "amount": transfer.amount},
+                    _lazy("金额 %(value)s 与第 %(seq)s 笔转账金额 %(amount)s 不符。"),
+                    value=amount,
+                    seq=seq,
+                    amount=transfer.amount,
                 )
         result = RESULT_VALUES.get(value("结果").lower())
         if result is None:
             error(
-                row_no, "结果", _("结果须为“成功”或“失败”（或 paid / returned），不能是“%(value)s”。") % {"value": value("结果")}
+                row_no,
+                "结果",
+                _lazy("结果须为“成功”或“失败”（或 paid / returned），不能是“%(value)s”。"),
+                value=value("结果"),
             )
         reason = value("失败原因")
         if result == TransferStatus.RETURNED and not reason:
-            error(row_no, "失败原因", _("退票须写明失败原因。"))
+            error(row_no, "失败原因", _lazy("退票须写明失败原因。"))
         if len(value("银行流水号")) > 60:
-            error(row_no, "银行流水号", _("银行流水号最长 60 个字符。"))
+            error(row_no, "银行流水号", _lazy("银行流水号最长 60 个字符。"))
         if len(reason) > 200:
-            error(row_no, "失败原因", _("失败原因最长 200 个字符。"))
+            error(row_no, "失败原因", _lazy("失败原因最长 200 个字符。"))
         if len(errors) == bad:
             parsed.append(
                 ResultRow(
