@@ -1,7 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import GroupAdmin, UserAdmin
-from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
 from . import actions as audit_actions
@@ -67,7 +64,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 # Users and groups stay editable by administrators in the Django admin, but every change there
 # is recorded in the ledger in the admin's own transaction (the change view runs atomically).
-User = get_user_model()
+# Their admins are registered in workflow/admin.py, which adds segregation of duties.
 
 
 def _relations(obj, names):
@@ -122,29 +119,3 @@ class AuditedAdminMixin:
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             self.delete_model(request, obj)
-
-
-admin.site.unregister(User)
-admin.site.unregister(Group)
-
-
-@admin.register(User)
-class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
-    audited_relations = ("groups", "user_permissions")
-    ledger_actions = {
-        "created": audit_actions.USER_CREATED,
-        "updated": audit_actions.USER_UPDATED,
-        "relations_changed": audit_actions.USER_RELATIONS_CHANGED,
-        "deleted": audit_actions.USER_DELETED,
-    }
-
-
-@admin.register(Group)
-class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
-    audited_relations = ("permissions",)
-    ledger_actions = {
-        "created": audit_actions.GROUP_CREATED,
-        "updated": audit_actions.GROUP_UPDATED,
-        "relations_changed": audit_actions.GROUP_RELATIONS_CHANGED,
-        "deleted": audit_actions.GROUP_DELETED,
-    }

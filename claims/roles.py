@@ -23,3 +23,14 @@ def roles_of(user) -> set[str]:
     if not user.is_authenticated:
         return set()
     return set(user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True))
+
+
+def groups_of(user) -> list:
+    """Every group the user is in (role and staff groups)."""
+    if user.pk is None:
+        return []
+    return list(user.groups.all())
+
+
+def group_ids_of(user) -> set[int]:
+    return {group.pk for group in groups_of(user)}

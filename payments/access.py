@@ -245,7 +245,24 @@ def acceptance_of(plan: FundingPlan) -> str | None:
 
 def may_accept_plan(user, plan: FundingPlan) -> bool:
     capability = acceptance_of(plan)
-    return capability is not None and may(user, capability)
+    return capability is not None and may(user, capability) and user.pk not in earlier_hands(plan)
+
+
+def earlier_hands(plan: FundingPlan) -> set:
+    """Who acted at the plan's earlier stages: its filer, and once HR accepted it, HR's acceptor.
+    Segregation of duties (N4): one person acts at one stage of a plan, whatever roles they hold."""
+    hands = {plan.filed_by_id}
+    if plan.status == PlanStatus.HR_ACCEPTED:
+        hands.add(plan.hr_accepted_by_id)
+    return hands - {None}
+
+
+def require_not_earlier_hand(user, plan: FundingPlan) -> None:
+    """Accepting or refusing a plan: not by a person who filed or accepted it at an earlier stage."""
+    if user.pk in earlier_hands(plan):
+        raise ActionForbidden(
+            _("职责分离：您已办理过本计划的上一环节（报备或人社局受理），不能再受理或退回它。"), code="segregation_of_duties"
+        )
 
 
 def may_decide_plans(user) -> bool:

@@ -52,8 +52,15 @@ def processes_with_other_duties(user, step_name: str) -> QuerySet:
     return ClaimDuty.objects.filter(user=user).exclude(duty=duty).values("claim__process_id")
 
 
+def is_administrator(user) -> bool:
+    """Who runs the system (a superuser, admin-site staff, the administrator role) never acts on a claim."""
+    return bool(user.is_superuser or user.is_staff or roles.has_role(user, roles.ADMINISTRATOR))
+
+
 def steps_of_user(user) -> list[str]:
-    """The human steps this user's role acts on."""
+    """The human steps this user's role acts on (none for an administrator)."""
+    if is_administrator(user):
+        return []
     user_roles = roles.roles_of(user)
     return [name for name, step in STEPS.items() if name != "submit" and step.role in user_roles]
 
@@ -64,6 +71,9 @@ def steps_of_user(user) -> list[str]:
 def acting_refusal(*, user, step_name: str, claim: Claim, process_id) -> ActionForbidden | None:
     """Why this person may not act on this step of this claim, or None if they may."""
     step = STEPS[step_name]
+    if is_administrator(user):
+        # A superuser passes every object-permission check: a role would let them act anywhere.
+        return ActionForbidden(_("职责分离：系统管理员不能办理申领。"), code="segregation_of_duties")
     if not roles.has_role(user, step.role) or not user_in_step_scope(user=user, step=step, claim=claim):
         return ActionForbidden(_("您的角色不能处理“%(step)s”步骤。") % {"step": step.label}, code="role")
     if duties_done_by(user=user, process_id=process_id) - {step.duty}:
@@ -95,6 +105,91 @@ def may_act(*, user, task: Task) -> bool:
 def needs_hr_head(*, step_name: str, claim: Claim) -> bool:
     """HR's approval goes on to the HR head above the jurisdiction's threshold (STORIES 7)."""
     return step_name == "hr_review" and claim.total > claim.jurisdiction.hr_head_threshold
+
+
+# --- segregation of duties in role assignments --------------------------------------------------
+
+# The roles that act on a claim's steps (submit, review, approve, pay): never an administrator's.
+DECIDING_ROLES = tuple(dict.fromkeys(step.role for step in STEPS.values()))
+
+
+def _scope_group_id(step: Step, claim: Claim):
+    """The staff group whose members hold the step's scope on this claim (claims.organisation)."""
+    body = {Scope.PROVIDER: claim.provider, Scope.DEPARTMENT: claim.department}.get(step.scope, claim.jurisdiction)
+    return body.staff_group_id
+
+
+def _open_steps(claim: Claim, role_names, group_ids) -> set[str]:
+    """The steps of this claim a person with these role and staff groups could act on."""
+    return {name for name, step in STEPS.items() if step.role in role_names and _scope_group_id(step, claim) in group_ids}
+
+
+def role_change_refusal(*, user, role_names, group_ids, is_superuser: bool, is_staff: bool) -> ActionForbidden | None:
+    """Why this person may not hold these groups (their role names, and the ids of all of them)
+    and these flags, or None if they may: every way of giving a role asks here (the admin site's
+    user and group forms, workflow.staffing).
+
+    - An administrator (superuser, admin-site staff, the administrator role) holds no deciding role.
+    - A change may not newly let a person act on a step of an open claim on which they already
+      performed another duty (N4): they would hold two duties of one claim."""
+    role_names, group_ids = set(role_names), set(group_ids)
+    deciding = role_names & set(DECIDING_ROLES)
+    if deciding and (is_superuser or is_staff or roles.ADMINISTRATOR in role_names):
+        return ActionForbidden(
+            _("职责分离：系统管理员（超级用户、管理后台人员或系统管理员角色）不能担任办理申领的角色：%(roles)s。")
+            % {"roles": "、".join(sorted(deciding))},
+            code="segregation_of_duties",
+        )
+    if user.pk is None or not deciding:
+        return None
+    held_roles = roles.roles_of(user)
+    held_groups = roles.group_ids_of(user)
+    for claim, duties in _open_claims_touched_by(user):
+        gained = _open_steps(claim, role_names, group_ids) - _open_steps(claim, held_roles, held_groups)
+        other = [STEPS[name] for name in sorted(gained) if STEPS[name].duty not in duties]
+        if other:
+            return ActionForbidden(
+                _(
+                    "职责分离：%(user)s 已处理过申领 %(claim)s 的其他环节，该申领尚未办结，"
+                    "不能再获得办理其“%(step)s”环节的角色（N4，财社〔2023〕181号第25条）。"
+                )
+                % {"user": user.get_username(), "claim": claim.number, "step": other[0].label},
+                code="segregation_of_duties",
+            )
+    return None
+
+
+def group_rename_refusal(*, group, new_name: str) -> ActionForbidden | None:
+    """Renaming a group renames the role its members hold: each member must pass the rule."""
+    if group.pk is None or new_name == group.name:
+        return None
+    for member in group.user_set.all():
+        held = roles.groups_of(member)
+        refusal = role_change_refusal(
+            user=member,
+            role_names={new_name if held_group.pk == group.pk else held_group.name for held_group in held},
+            group_ids={held_group.pk for held_group in held},
+            is_superuser=member.is_superuser,
+            is_staff=member.is_staff,
+        )
+        if refusal is not None:
+            return refusal
+    return None
+
+
+def _open_claims_touched_by(user):
+    """(claim, the duties this person performed on it) for every claim whose process is still open."""
+    done = (
+        Task.objects.filter(owner=user, status=STATUS.DONE)
+        .exclude(process__status__in=(STATUS.DONE, STATUS.CANCELED))
+        .select_related("process")
+    )
+    duties: dict = {}
+    for task in done:
+        if task.flow_task and task.flow_task.name in STEPS:
+            duties.setdefault(task.process_id, set()).add(STEPS[task.flow_task.name].duty)
+    claims = Claim.objects.filter(process_id__in=duties).select_related("provider", "department", "jurisdiction")
+    return [(claim, duties[claim.process_id]) for claim in claims.order_by("number")]
 
 
 # --- decisions ----------------------------------------------------------------------------------
@@ -252,6 +347,8 @@ def override_refusal(*, user, claim: Claim) -> ActionForbidden | None:
     """Why this user may not override flags on this claim now, or None if they may: an HR
     reviewer or HR head of the claim's jurisdiction, at an HR step, who has not acted on
     another step of the claim (segregation of duties)."""
+    if is_administrator(user):
+        return ActionForbidden(_("职责分离：系统管理员不能办理申领。"), code="segregation_of_duties")
     if not any(roles.has_role(user, role) for role in OVERRIDE_ROLES):
         return ActionForbidden(_("只有人社局审核人或负责人可以豁免预警。"), code="role")
     if not jurisdictions_overseen_by(user).filter(pk=claim.jurisdiction_id).exists():

@@ -226,6 +226,7 @@ def file_plan(*, actor, plan: FundingPlan) -> FundingPlan:
 @transaction.atomic
 def accept_plan_hr(*, actor, plan: FundingPlan) -> FundingPlan:
     access.require_in(actor, access.HR_ACCEPT_PLANS, plan.fund_account.jurisdiction)
+    access.require_not_earlier_hand(actor, plan)
     plan = _move_plan(
         plan=plan, allowed=(PlanStatus.FILED,), to=PlanStatus.HR_ACCEPTED, hr_accepted_by=actor, hr_accepted_at=timezone.now()
     )
@@ -246,6 +247,8 @@ def accept_plan_finance(*, actor, plan: FundingPlan) -> Allocation:
     provided the year's accepted allocations stay within the account's budget."""
     access.require_in(actor, access.FINANCE_ACCEPT_PLANS, plan.fund_account.jurisdiction)
     account = FundAccount.objects.select_for_update().get(pk=plan.fund_account_id)
+    plan.refresh_from_db()  # HR's acceptor as it stands under the account's lock
+    access.require_not_earlier_hand(actor, plan)
     plan = _move_plan(
         plan=plan,
         allowed=(PlanStatus.HR_ACCEPTED,),
@@ -302,6 +305,7 @@ def refuse_plan(*, actor, plan: FundingPlan, reason: str) -> FundingPlan:
         raise InvalidInput(_("退回须写明理由。"), fields={"reason": [_("必填。")]})
     # Refused by whoever would accept it next (a plan in any other state: HR's check, then 409).
     access.require_in(actor, access.acceptance_of(plan) or access.HR_ACCEPT_PLANS, plan.fund_account.jurisdiction)
+    access.require_not_earlier_hand(actor, plan)
     before = plan.status
     plan = _move_plan(
         plan=plan,

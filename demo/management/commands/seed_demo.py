@@ -9,10 +9,11 @@ from audit.models import AuditEvent
 from claims import catalogue, roles
 from claims.errors import DomainError
 from claims.models import ClaimLine, PolicyVersion, SubsidyPolicy
-from claims.organisation import ensure_department, ensure_jurisdiction, ensure_provider, ensure_staff_user
+from claims.organisation import ensure_department, ensure_jurisdiction, ensure_provider
 from demo.catalogue import STANDARDS, versions
 from demo.funds import ensure_demo_funds
 from demo.occupations import ensure_demo_occupations
+from workflow.staffing import ensure_staff_user
 
 # The annex of the Wenling plan (seed 000): the departments that run training.
 WENLING_DEPARTMENTS = [
