@@ -48,6 +48,8 @@ from workflow.services import submit_claim
 
 from .conftest import DEMO_PASSWORD, claim_data, demo_is_seeded, line, resident_id, seed_demo
 
+pytestmark = pytest.mark.postgres  # the abuse suite runs on PostgreSQL, as production does
+
 ROLES = ("provider_clerk", "dept_reviewer", "hr_reviewer", "hr_head", "finance_officer", "auditor", "admin")
 SCOPES = ("home", "other_provider", "other_department", "other_jurisdiction")
 
