@@ -7,7 +7,9 @@ site's user and group forms, workflow.staffing) asks workflow.policy.role_change
 import ast
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -26,7 +28,7 @@ from .test_funds import filed_plan, next_account
 
 
 def admin_client(client):
-    assert client.login(username="admin", password=DEMO_PASSWORD)
+    client.force_login(get_user_model().objects.get(username="admin"))
     return client
 
 
@@ -49,7 +51,7 @@ def change_user_in_admin(client, user, *, groups, is_staff=None, is_superuser=No
         data["is_staff"] = "on"
     if is_superuser if is_superuser is not None else user.is_superuser:
         data["is_superuser"] = "on"
-    return client.post(f"/admin/auth/user/{user.pk}/change/", data)
+    return client.post(reverse("admin:auth_user_change", args=[user.pk]), data)
 
 
 def group_names(user):
@@ -109,8 +111,8 @@ def test_renaming_a_group_cannot_slip_a_deciding_role_to_the_administrator(clien
     demo["admin"].groups.add(inspectors)
     head = Group.objects.get(name=roles.HR_HEAD)
     # Renaming the HR head's group away only takes a role from its members: allowed.
-    assert admin.post(f"/admin/auth/group/{head.pk}/change/", {"name": "hr_head_old"}).status_code == 302
-    response = admin.post(f"/admin/auth/group/{inspectors.pk}/change/", {"name": roles.HR_HEAD})
+    assert admin.post(reverse("admin:auth_group_change", args=[head.pk]), {"name": "hr_head_old"}).status_code == 302
+    response = admin.post(reverse("admin:auth_group_change", args=[inspectors.pk]), {"name": roles.HR_HEAD})
     assert response.status_code == 200 and "职责分离" in response.content.decode()
     assert Group.objects.get(pk=inspectors.pk).name == "inspectors"
 
@@ -260,7 +262,7 @@ def test_plan_acceptance_by_the_same_person_is_refused_through_the_api(demo):
     both.groups.add(*groups(roles.FINANCE_OFFICER))
     plan = filed_plan(demo, next_account(demo))
     client = APIClient()
-    assert client.login(username=both.username, password=DEMO_PASSWORD)
+    client.force_login(both)
     assert client.post(f"/api/v1/plans/{plan.pk}/accept/").json()["status"] == "hr_accepted"
     response = client.post(f"/api/v1/plans/{plan.pk}/accept/")
     assert response.status_code == 403

@@ -201,6 +201,7 @@ MATRIX: dict[str, Row] = {
     "v1:task-list": Row(None, 200),
     "v1:task-take": Row("task", 405, (403, None, 403, 403, 403, 403, 404)),
     "v1:token": Row(None, 405, 400),
+    "v1:token-revoke": Row(None, 405, None),  # everyone may revoke their own tokens
 }
 # fmt: on
 
