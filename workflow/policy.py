@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 
 from claims import roles
 from claims.errors import ActionForbidden, InvalidInput
@@ -179,17 +180,12 @@ def group_rename_refusal(*, group, new_name: str) -> ActionForbidden | None:
 
 def _open_claims_touched_by(user):
     """(claim, the duties this person performed on it) for every claim whose process is still open."""
-    done = (
-        Task.objects.filter(owner=user, status=STATUS.DONE)
-        .exclude(process__status__in=(STATUS.DONE, STATUS.CANCELED))
-        .select_related("process")
-    )
+    done = ClaimDuty.objects.filter(user=user).exclude(claim__process__status__in=(STATUS.DONE, STATUS.CANCELED))
     duties: dict = {}
-    for task in done:
-        if task.flow_task and task.flow_task.name in STEPS:
-            duties.setdefault(task.process_id, set()).add(STEPS[task.flow_task.name].duty)
-    claims = Claim.objects.filter(process_id__in=duties).select_related("provider", "department", "jurisdiction")
-    return [(claim, duties[claim.process_id]) for claim in claims.order_by("number")]
+    for claim_id, duty in done.values_list("claim_id", "duty"):
+        duties.setdefault(claim_id, set()).add(duty)
+    claims = Claim.objects.filter(pk__in=duties).select_related("provider", "department", "jurisdiction")
+    return [(claim, duties[claim.pk]) for claim in claims.order_by("number")]
 
 
 # --- decisions ----------------------------------------------------------------------------------
