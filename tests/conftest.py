@@ -301,26 +301,35 @@ def _purge_queue(app, queue: str) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def celery_test_queue():
-    """With Redis, every task this test run enqueues goes to a queue of its own, so parallel
+    """With Redis, every task this test run enqueues goes to queues of its own, so parallel
     runs on the same Redis never take each other's tasks and nothing is left in `claims`.
+    Two of them: the worker's (yielded; a test asking for ``celery_worker`` enqueues there),
+    and an idle one that no worker reads, for every other test: the session's worker, once
+    started, must not run another test's tasks against the database that test is flushing.
     Without Redis, Celery runs eagerly (settings) and this does nothing."""
     if not os.environ.get("REDIS_URL"):
         yield None
         return
     app = _celery_app()
     queue = f"claims-test-{uuid.uuid4().hex[:12]}"
+    idle = f"{queue}-idle"
     previous = settings.CELERY_TASK_DEFAULT_QUEUE, app.conf.task_default_queue
-    settings.CELERY_TASK_DEFAULT_QUEUE = queue
-    app.conf.task_default_queue = queue
+    _route_to(app, idle)
     yield queue
     try:
         with app.connection_for_write() as conn:
             channel = conn.default_channel
-            channel.queue_purge(queue)
-            # kombu's Redis transport keeps the queue's exchange bindings in these sets.
-            channel.client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+            for name in (queue, idle):
+                channel.queue_purge(name)
+                # kombu's Redis transport keeps the queue's exchange bindings in these sets.
+                channel.client.delete(name, f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
     finally:
         settings.CELERY_TASK_DEFAULT_QUEUE, app.conf.task_default_queue = previous
+
+
+def _route_to(app, queue: str) -> None:
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    app.conf.task_default_queue = queue
 
 
 def database_url_of(settings_dict) -> str:
@@ -534,15 +543,17 @@ def celery_worker_process(django_db_setup, django_db_blocker, celery_test_queue,
 
 
 @pytest.fixture
-def celery_worker(celery_worker_process, transactional_db):
+def celery_worker(celery_worker_process, transactional_db, celery_test_queue):
     """The worker process, with this test process enqueuing to it instead of running tasks
     itself; the test's writes are committed (transactional_db) so the worker sees them."""
     celery_worker_process.ensure_current(_content_types())
     app = _celery_app()
-    previous = app.conf.task_always_eager
+    previous = app.conf.task_always_eager, app.conf.task_default_queue
     app.conf.task_always_eager = False
+    _route_to(app, celery_test_queue)
     yield celery_worker_process
-    app.conf.task_always_eager = previous
+    app.conf.task_always_eager = previous[0]
+    _route_to(app, previous[1])
 
 
 @pytest.fixture
