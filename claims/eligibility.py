@@ -59,7 +59,6 @@ from .models import (
     Trainee,
 )
 from .pricing import enterprise_cap, money_text
-from .signals import claim_lines_changed
 
 # Claims whose lines do not count: not submitted (yet), or out of the running.
 NOT_COUNTING_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN)
@@ -728,7 +727,6 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
                 items[line.policy_version_id].append((claim.number, (line.variant or "").strip(), ctx.occupation))
     if changed:
         ClaimLine.objects.bulk_update(changed, ["flags"])
-        claim_lines_changed.send(sender=Claim, claim=claim)
     return changed
 
 

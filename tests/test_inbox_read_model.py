@@ -278,3 +278,18 @@ def test_due_dates_are_counted_in_local_time_on_the_page_and_in_the_api(demo):
     rebuild_inbox()
     api_due = ok(login("dept_reviewer").get(f"/api/v1/tasks/{item.task_id}/"))["due"]
     assert api_due == open_item(claim).due.isoformat() == "2026-12-18"  # Fri 4 Dec + 10 working days
+
+
+def test_a_decision_takes_as_many_queries_for_twenty_lines_as_for_two(demo):
+    """A decision's statements do not grow with the claim (issue 12: a bounded number)."""
+    clerk = demo["provider_clerk"]
+    counts = []
+    for n, size in ((1, 2), (2, 20)):
+        lines = [line(resident_id(100 * n + i), f"学员{i}", certificate_number=f"M-{n}-{i}") for i in range(size)]
+        claim = create_claim(user=clerk, data=claim_data(lines=lines, class_name=f"班 {n}"))
+        submit_claim(user=clerk, claim=claim)
+        with CaptureQueriesContext(connection) as queries:
+            decide_task(user=demo["dept_reviewer"], task_id=open_item(claim).task_id, decision="approve", comment="ok")
+        counts.append(len(queries.captured_queries))
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= 70, counts

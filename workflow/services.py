@@ -27,7 +27,7 @@ from payments.services.funds import reserve_approved_lines
 
 from . import policy
 from .flows import ClaimFlow
-from .inbox import refresh_inbox
+from .inbox import refresh_figures, refresh_inbox
 from .notify import notify_open_tasks
 from .selectors import claim_content, get_task_for_user, node, open_task_of_claim
 from .steps import END_STATUS, HR_STEPS, REVIEW_STEPS, STEPS, Decision
@@ -349,6 +349,7 @@ def _keep_rechecked_flags(*, user, claim_id: int) -> None:
     lines_before = _line_states(claim)
     changed = check_claim(claim=claim)
     if changed:
+        refresh_figures(claim)
         record_event(
             actor=user,
             action="claim.flags_rechecked",
