@@ -1,0 +1,821 @@
+"""Years of claims for benchmarks (manage.py generate_load): rows shaped like those the services
+leave, written through PostgreSQL's COPY in batches, never one ORM call per claim.
+
+What a claim run through workflow.services leaves, and so what is written here for each claim:
+the claim and its lines (trainees with their ID numbers encrypted, masked and digested as
+claims/personal_data.py does, computed in bulk); viewflow's process and tasks (start, human steps,
+switches, end) with their links, for the claim's state; guardian's object permissions (the
+provider's clerks always, the department's reviewers once submitted); the ledger entries of each
+step, chained after the existing ledger with audit's own canonical form and hash; the inbox rows
+and duties (workflow/inbox.py's read model) as refresh_inbox writes them.
+
+Not written: funds (approved lines carry their payment status but no allocation), payment batches
+and their entries, notifications. Later ledger entries of a claim give its total, not its line list
+(the service's entries repeat the lines: three times the ledger's bytes for nothing a benchmark reads).
+"""
+
+import base64
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import random
+import struct
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group, Permission
+from django.db import connection, transaction
+from django.utils import timezone
+from viewflow.workflow.models import Process, Task
+
+from audit import actions
+from audit.models import AuditEvent
+from audit.services import LEDGER_LOCK_KEY, _head, canonical_json, record_events, to_canonical_value
+from claims import roles
+from claims.models import (
+    Claim,
+    ClaimGroupObjectPermission,
+    ClaimLine,
+    ClaimStatus,
+    Department,
+    Jurisdiction,
+    LineDecision,
+    Occupation,
+    PaymentStatus,
+    PolicyVersion,
+    Provider,
+    Trainee,
+)
+from claims.organisation import ensure_department, ensure_provider
+from claims.validators import credit_code_check_char, resident_id_check_char
+from workflow.dates import due_date
+from workflow.flows import ClaimFlow
+from workflow.models import ClaimDuty, InboxItem
+from workflow.steps import STEPS
+
+# The final states of claims and their shares (most finished; about 7% open at some step).
+STATE_SHARES = (
+    (ClaimStatus.PAID, 0.75),
+    (ClaimStatus.REJECTED, 0.10),
+    (ClaimStatus.WITHDRAWN, 0.04),
+    (ClaimStatus.DRAFT, 0.02),
+    (ClaimStatus.DEPARTMENT_REVIEW, 0.03),
+    (ClaimStatus.HR_REVIEW, 0.02),
+    (ClaimStatus.HR_HEAD_APPROVAL, 0.005),
+    (ClaimStatus.RETURNED, 0.01),
+    (ClaimStatus.APPROVED, 0.015),
+    (ClaimStatus.IN_PAYMENT, 0.01),
+)
+# Claims per jurisdiction (by code): the demo's own city holds most.
+JURISDICTION_SHARES = (("WL", 0.7), ("YH", 0.3))
+# Standards lines are priced by (per person, paid to the provider); S9 for claims above the HR head's threshold.
+STANDARDS = (("S1", 0.6), ("S3", 0.3), ("S5", 0.1))
+HIGH_STANDARD = "S9"
+FLOW = "claim_workflow/flows.ClaimFlow"
+YEARS_BACK = 3
+BATCH = 10_000
+
+NO_FIX = {"lines": [], "fields": []}
+
+
+def flow_task(name: str) -> str:
+    return f"{FLOW}.{name}"
+
+
+def node_type(name: str) -> str:
+    task_node = getattr(ClaimFlow, name)
+    return {"StartHandle": "START", "Switch": "SWITCH", "End": "END"}.get(type(task_node).__name__, "HUMAN")
+
+
+# --------------------------------------------------------------------------- personal data in bulk
+
+
+class IdNumberCipher:
+    """claims.personal_data's Fernet tokens and digests for many ID numbers at once. A Fernet token is
+    AES-128-CBC under a random IV, then HMAC-SHA256: an 18-digit number pads to two blocks, so the
+    first blocks of all tokens are one ECB pass (P1 xor IV), the second blocks another (P2 xor C1).
+    claims.personal_data.decrypt_id_number reads them (tests/test_generate_load.py)."""
+
+    def __init__(self):
+        key = hashlib.sha256(settings.PII_ENCRYPTION_KEY.encode()).digest()
+        self.signing_key, encryption_key = key[:16], key[16:]
+        self.ecb = Cipher(algorithms.AES(encryption_key), modes.ECB())
+        self.digest_key = settings.PII_HASH_KEY.encode()
+
+    def digests(self, numbers: list[str]) -> list[str]:
+        key = self.digest_key
+        return [hmac.new(key, number.encode(), hashlib.sha256).hexdigest() for number in numbers]
+
+    def tokens(self, numbers: list[str]) -> list[str]:
+        padded = []
+        for number in numbers:
+            data = number.encode()
+            pad = 16 - len(data) % 16
+            padded.append(data + bytes([pad]) * pad)
+        if any(len(item) != 32 for item in padded):
+            raise ValueError("ID numbers of 16 to 31 bytes only")
+        ivs = os.urandom(16 * len(numbers))
+        first = b"".join(_xor(padded[i][:16], ivs[16 * i : 16 * i + 16]) for i in range(len(numbers)))
+        encryptor = self.ecb.encryptor()
+        c1 = encryptor.update(first)
+        second = b"".join(_xor(padded[i][16:], c1[16 * i : 16 * i + 16]) for i in range(len(numbers)))
+        c2 = encryptor.update(second) + encryptor.finalize()
+        stamp = struct.pack(">Q", int(time.time()))
+        tokens = []
+        for i in range(len(numbers)):
+            body = b"\x80" + stamp + ivs[16 * i : 16 * i + 16] + c1[16 * i : 16 * i + 16] + c2[16 * i : 16 * i + 16]
+            tokens.append(base64.urlsafe_b64encode(body + hmac.digest(self.signing_key, body, "sha256")).decode())
+        return tokens
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    return (int.from_bytes(a) ^ int.from_bytes(b)).to_bytes(16)
+
+
+REGIONS = ("331081", "331021", "331002", "331003", "331004", "331082", "331022", "331023")
+BIRTH_FROM = datetime.date(1965, 1, 1)
+BIRTH_DAYS = 365 * 40
+
+
+def resident_id(serial: int) -> str:
+    """A valid resident ID number, one per serial (a trainee's id): region, birth date, sequence."""
+    sequence, rest = serial % 1000, serial // 1000
+    birth = BIRTH_FROM + datetime.timedelta(days=rest % BIRTH_DAYS)
+    first17 = f"{REGIONS[(rest // BIRTH_DAYS) % len(REGIONS)]}{birth:%Y%m%d}{sequence:03d}"
+    return first17 + resident_id_check_char(first17)
+
+
+def masked(number: str) -> str:
+    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+
+
+# --------------------------------------------------------------------------- the organisation
+
+
+@dataclass
+class Org:
+    """Who and what the generated claims are spread over (read once)."""
+
+    jurisdictions: dict = field(default_factory=dict)  # code -> Jurisdiction
+    departments: dict = field(default_factory=dict)  # jurisdiction code -> [Department]
+    providers: dict = field(default_factory=dict)  # jurisdiction code -> [Provider]
+    clerks: dict = field(default_factory=dict)  # provider id -> [user]
+    reviewers: dict = field(default_factory=dict)  # department id -> [user]
+    hr_reviewers: dict = field(default_factory=dict)  # jurisdiction id -> [user]
+    hr_heads: dict = field(default_factory=dict)
+    finance: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)  # (jurisdiction id, code) -> [PolicyVersion]
+    occupations: list = field(default_factory=list)  # [(id, name)]
+    perms: dict = field(default_factory=dict)  # codename -> permission id
+
+
+def _credit_code(jurisdiction_code: str, n: int) -> str:
+    base = f"913310{81 if jurisdiction_code == 'WL' else 21}MA{n:07d}"
+    return base + credit_code_check_char(base)
+
+
+def ensure_organisation(*, providers: int, password: str) -> Org:
+    """Departments in every demo jurisdiction, ``providers`` providers spread over them, and a clerk,
+    reviewers, HR staff and finance officers for them (bulk-created, with their ledger entries)."""
+    from demo.management.commands.seed_demo import WENLING_DEPARTMENTS, Command as SeedDemo
+
+    jurisdictions = {j.code: j for j in Jurisdiction.objects.filter(code__in=[code for code, _ in JURISDICTION_SHARES])}
+    if len(jurisdictions) != len(JURISDICTION_SHARES):
+        raise ValueError("run seed_demo first: the demo jurisdictions are missing")
+    with transaction.atomic():
+        for code, jurisdiction in jurisdictions.items():
+            if not jurisdiction.policies.exists():
+                SeedDemo()._seed_catalogue(jurisdiction)  # the neighbour's catalogue, as the demo's own
+            for department_code, name, sector in WENLING_DEPARTMENTS:
+                if code != "WL":
+                    ensure_department(jurisdiction=jurisdiction, code=department_code.replace("WL-", f"{code}-"), name=name, sector=sector)
+        shares = dict(JURISDICTION_SHARES)
+        for code, jurisdiction in jurisdictions.items():
+            wanted = max(2, round(providers * shares[code]))
+            have = Provider.objects.filter(jurisdiction=jurisdiction, code__startswith=f"LOAD-{code}-").count()
+            for n in range(have + 1, wanted + 1):
+                ensure_provider(
+                    jurisdiction=jurisdiction,
+                    code=f"LOAD-{code}-P{n:04d}",
+                    name=f"{jurisdiction.name}第{n}职业技能培训学校",
+                    credit_code=_credit_code(code, n),
+                )
+        _ensure_staff(jurisdictions, password)
+    return read_organisation(jurisdictions)
+
+
+def _ensure_staff(jurisdictions: dict, password: str) -> None:
+    """One clerk per provider and one reviewer per department that have none, two HR reviewers, an
+    HR head and a finance officer per jurisdiction: created in bulk (one password hash for all)."""
+    User = get_user_model()
+    wanted = []  # (username, role, scope group)
+    for code, jurisdiction in jurisdictions.items():
+        for provider in Provider.objects.filter(jurisdiction=jurisdiction).select_related("staff_group"):
+            wanted.append((f"load_clerk_{provider.code.lower()}", roles.PROVIDER_CLERK, provider.staff_group))
+        for department in Department.objects.filter(jurisdiction=jurisdiction).select_related("staff_group"):
+            wanted.append((f"load_reviewer_{department.code.lower()}", roles.DEPARTMENT_REVIEWER, department.staff_group))
+        for role in (roles.HR_REVIEWER, roles.HR_REVIEWER, roles.HR_HEAD, roles.FINANCE_OFFICER):
+            n = sum(1 for name, r, _g in wanted if r == role and name.startswith(f"load_{role}_{code.lower()}"))
+            wanted.append((f"load_{role}_{code.lower()}_{n + 1}", role, jurisdiction.staff_group))
+    existing = set(User.objects.filter(username__in=[name for name, _r, _g in wanted]).values_list("username", flat=True))
+    missing = [item for item in wanted if item[0] not in existing]
+    if not missing:
+        return
+    hashed = make_password(password)
+    users = User.objects.bulk_create(
+        [User(username=name, password=hashed, email=f"{name}@load.invalid", is_active=True) for name, _r, _g in missing]
+    )
+    role_groups = {group.name: group for group in Group.objects.filter(name__in=roles.ALL_ROLES)}
+    for role in {role for _n, role, _g in missing} - set(role_groups):
+        role_groups[role] = Group.objects.create(name=role)
+    through = User.groups.through
+    through.objects.bulk_create(
+        [through(user_id=user.pk, group_id=role_groups[role].pk) for user, (_n, role, _g) in zip(users, missing, strict=True)]
+        + [through(user_id=user.pk, group_id=group.pk) for user, (_n, _r, group) in zip(users, missing, strict=True)]
+    )
+    record_events(
+        [
+            {
+                "actor": None,
+                "action": actions.USER_CREATED,
+                "obj": user,
+                "detail": {"username": user.username, "groups": sorted([role, group.name]), "email": user.email},
+            }
+            for user, (_n, role, group) in zip(users, missing, strict=True)
+        ]
+    )
+
+
+def read_organisation(jurisdictions: dict) -> Org:
+    org = Org(jurisdictions=jurisdictions)
+    User = get_user_model()
+    by_group: dict[int, list] = {}
+    role_of: dict[int, set] = {}
+    for user_id, username, group_name, group_id in User.objects.filter(is_active=True).values_list(
+        "pk", "username", "groups__name", "groups__pk"
+    ):
+        if group_name in roles.ALL_ROLES:
+            role_of.setdefault(user_id, set()).add(group_name)
+        elif group_id is not None:
+            by_group.setdefault(group_id, []).append((user_id, username))
+
+    def staff(group_id, role):
+        return sorted(user for user in by_group.get(group_id, []) if role in role_of.get(user[0], ()))
+
+    for code, jurisdiction in jurisdictions.items():
+        org.departments[code] = [d for d in Department.objects.filter(jurisdiction=jurisdiction) if staff(d.staff_group_id, roles.DEPARTMENT_REVIEWER)]
+        org.providers[code] = [p for p in Provider.objects.filter(jurisdiction=jurisdiction) if staff(p.staff_group_id, roles.PROVIDER_CLERK)]
+        for department in org.departments[code]:
+            org.reviewers[department.pk] = staff(department.staff_group_id, roles.DEPARTMENT_REVIEWER)
+        for provider in org.providers[code]:
+            org.clerks[provider.pk] = staff(provider.staff_group_id, roles.PROVIDER_CLERK)
+        for target, role in ((org.hr_reviewers, roles.HR_REVIEWER), (org.hr_heads, roles.HR_HEAD), (org.finance, roles.FINANCE_OFFICER)):
+            target[jurisdiction.pk] = staff(jurisdiction.staff_group_id, role)
+            if not target[jurisdiction.pk]:
+                raise ValueError(f"no {role} in {code}")
+        for standard in [code for code, _ in STANDARDS] + [HIGH_STANDARD]:
+            org.versions[(jurisdiction.pk, standard)] = list(
+                PolicyVersion.objects.filter(policy__jurisdiction=jurisdiction, policy__code=standard)
+                .select_related("policy")
+                .order_by("valid_from")
+            )
+    org.occupations = list(Occupation.objects.filter(active=True).order_by("code").values_list("pk", "name"))
+    org.perms = dict(
+        Permission.objects.filter(content_type__app_label="claims", content_type__model="claim").values_list("codename", "pk")
+    )
+    return org
+
+
+# --------------------------------------------------------------------------- one claim's story
+
+
+@dataclass
+class Step:
+    """A human step done (or open) on the claim's path."""
+
+    name: str
+    outcome: str  # approve, return, reject, resubmit, paid, submit; "" while open; canceled
+
+
+def path_of(state: str, rng: random.Random, *, needs_head: bool) -> tuple[list[Step], str | None]:
+    """The human steps a claim in ``state`` went through, and how its process ended ('paid',
+    'rejected', 'canceled', or None while open)."""
+    steps = [Step("submit", "submit")]
+    if rng.random() < 0.08 and state not in (ClaimStatus.DRAFT,):
+        steps += [Step("department_review", "return"), Step("correction", "resubmit")]
+    dept = Step("department_review", "approve")
+    hr = Step("hr_review", "approve")
+    head = [Step("hr_head_approval", "approve")] if needs_head else []
+    if state == ClaimStatus.DEPARTMENT_REVIEW:
+        return steps + [Step("department_review", "")], None
+    if state == ClaimStatus.HR_REVIEW:
+        return steps + [dept, Step("hr_review", "")], None
+    if state == ClaimStatus.HR_HEAD_APPROVAL:
+        return steps + [dept, hr, Step("hr_head_approval", "")], None
+    if state == ClaimStatus.RETURNED:
+        returner = rng.choice(["department_review", "hr_review"])
+        before = [dept] if returner == "hr_review" else []
+        return steps + before + [Step(returner, "return"), Step("correction", "")], None
+    if state == ClaimStatus.WITHDRAWN:  # withdrawn after a return (drafts withdrawn have no process)
+        return steps + [Step("department_review", "return"), Step("correction", "canceled")], "canceled"
+    if state == ClaimStatus.REJECTED:
+        if rng.random() < 0.6:
+            return steps + [Step("department_review", "reject")], "rejected"
+        return steps + [dept, Step("hr_review", "reject")], "rejected"
+    if state in (ClaimStatus.APPROVED, ClaimStatus.IN_PAYMENT):
+        return steps + [dept, hr] + head + [Step("disbursement", "")], None
+    if state == ClaimStatus.PAID:
+        return steps + [dept, hr] + head + [Step("disbursement", "paid")], "paid"
+    raise ValueError(state)
+
+
+# What a step's outcome leads to: the switch after it, and the claim's status after it.
+SWITCH_AFTER = {
+    "department_review": "after_department_review",
+    "hr_review": "after_hr_review",
+    "hr_head_approval": "after_hr_head_approval",
+    "correction": "back_to_returning_step",
+    "disbursement": "after_disbursement",
+}
+DECISION_ACTION = {"approve": "claim.approved_step", "return": "claim.returned", "reject": "claim.rejected"}
+
+
+def status_after(step: Step, next_step: Step | None, end: str | None) -> str:
+    if next_step is not None:
+        return STEPS[next_step.name].claim_status if next_step.name != "disbursement" else ClaimStatus.APPROVED
+    return {"paid": ClaimStatus.PAID, "rejected": ClaimStatus.REJECTED, "canceled": ClaimStatus.WITHDRAWN}.get(end, "")
+
+
+# --------------------------------------------------------------------------- ids, COPY
+
+
+def reserve_ids(cursor, table: str, count: int, column: str = "id") -> int:
+    """The first of ``count`` ids taken from the table's sequence (no one else gets them)."""
+    cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
+    sequence = cursor.fetchone()[0]
+    cursor.execute(f"SELECT nextval(%s), (SELECT COALESCE(MAX({column}), 0) FROM {table})", [sequence])
+    following, highest = cursor.fetchone()
+    first = max(following, highest + 1)
+    cursor.execute("SELECT setval(%s, %s)", [sequence, first + count - 1])
+    return first
+
+
+def copy_rows(cursor, table: str, columns: tuple, rows: list) -> None:
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+# --------------------------------------------------------------------------- generation
+
+
+@dataclass
+class Batch:
+    processes: list = field(default_factory=list)
+    claims: list = field(default_factory=list)
+    trainees: list = field(default_factory=list)
+    lines: list = field(default_factory=list)
+    tasks: list = field(default_factory=list)
+    links: list = field(default_factory=list)
+    perms: list = field(default_factory=list)
+    events: list = field(default_factory=list)  # (claim id, jurisdiction id, body without seq/prev_hash, actor id, action...)
+    items: list = field(default_factory=list)
+    duties: list = field(default_factory=list)
+
+
+PROCESS_COLUMNS = ("id", "flow_class", "status", "created", "finished", "data")
+CLAIM_COLUMNS = (
+    "id", "number", "jurisdiction_id", "provider_id", "department_id", "policy_id", "class_name", "training_start",
+    "training_end", "enterprise_name", "enterprise_credit_code", "status", "total", "created_by_id", "created_at",
+    "submitted_at", "process_id",
+)  # fmt: skip
+TRAINEE_COLUMNS = ("id", "name", "id_number_digest", "id_number_masked", "id_number_encrypted")
+LINE_COLUMNS = (
+    "id", "claim_id", "line_no", "trainee_id", "occupation_id", "level", "certificate_type", "certificate_number",
+    "certificate_issuer", "certificate_key", "certificate_date", "training_days", "stated_cost", "variant",
+    "hardship_group", "free_training", "target_group", "chief_technician_filed", "amount", "policy_version_id",
+    "explanation", "flags", "decision", "decision_reason", "payment_status",
+)  # fmt: skip
+TASK_COLUMNS = (
+    "id", "flow_task", "flow_task_type", "status", "created", "assigned", "started", "finished", "token", "owner_id",
+    "process_id", "data",
+)  # fmt: skip
+LINK_COLUMNS = ("from_task_id", "to_task_id")
+PERM_COLUMNS = ("content_object_id", "group_id", "permission_id")
+EVENT_COLUMNS = (
+    "seq", "at", "actor_id", "actor_username", "action", "object_type", "object_id", "claim_id", "jurisdiction_id",
+    "from_state", "to_state", "reason", "detail", "payload", "prev_hash", "hash",
+)  # fmt: skip
+ITEM_COLUMNS = (
+    "task_id", "claim_id", "step", "status", "owner_id", "jurisdiction_id", "department_id", "provider_id",
+    "claim_number", "amount", "flagged_lines", "created", "due", "resubmitted",
+)  # fmt: skip
+DUTY_COLUMNS = ("claim_id", "user_id", "duty")
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂"
+
+
+class Generator:
+    def __init__(self, org: Org, *, seed: int, now: datetime.datetime | None = None):
+        self.org = org
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.now = now or timezone.now()
+        self.cipher = IdNumberCipher()
+        self.states = [state for state, _ in STATE_SHARES]
+        self.state_weights = [share for _, share in STATE_SHARES]
+        self.jurisdiction_codes = [code for code, _ in JURISDICTION_SHARES]
+        self.jurisdiction_weights = [share for _, share in JURISDICTION_SHARES]
+        self.standards = [code for code, _ in STANDARDS]
+        self.standard_weights = [share for _, share in STANDARDS]
+        self.group_names = dict(Group.objects.values_list("pk", "name"))
+        self.usernames = dict(get_user_model().objects.values_list("pk", "username"))
+
+    # ---- one batch of claims, as rows
+    def batch(self, count: int, cursor) -> Batch:
+        rng = self.rng
+        plans = []
+        line_total = task_total = process_total = 0
+        for _ in range(count):
+            state = rng.choices(self.states, self.state_weights)[0]
+            code = rng.choices(self.jurisdiction_codes, self.jurisdiction_weights)[0]
+            jurisdiction = self.org.jurisdictions[code]
+            needs_head = state in (ClaimStatus.HR_HEAD_APPROVAL,) or (
+                state in (ClaimStatus.APPROVED, ClaimStatus.IN_PAYMENT, ClaimStatus.PAID) and rng.random() < 0.02
+            )
+            withdrawn_draft = state == ClaimStatus.WITHDRAWN and rng.random() < 0.5
+            if state == ClaimStatus.DRAFT or withdrawn_draft:
+                path, end = [], ("withdrawn" if withdrawn_draft else None)
+            else:
+                path, end = path_of(state, rng, needs_head=needs_head)
+            lines = rng.randint(3, 10) if needs_head else rng.randint(1, 10)
+            tasks = sum(1 + (step.name in SWITCH_AFTER and step.outcome not in ("", "canceled")) for step in path) + (end in ("paid", "rejected"))
+            plans.append((state, jurisdiction, needs_head, path, end, lines, tasks))
+            line_total += lines
+            task_total += tasks
+            process_total += bool(path)
+        claim_id = reserve_ids(cursor, "claims_claim", count)
+        line_id = reserve_ids(cursor, "claims_claimline", line_total)
+        trainee_id = reserve_ids(cursor, "claims_trainee", (line_total + 1) // 2)
+        task_id = reserve_ids(cursor, "viewflow_task", task_total)
+        process_id = reserve_ids(cursor, "viewflow_process", process_total)
+        out = Batch()
+        pool = (line_total + 1) // 2
+        self._trainees(out, trainee_id, pool)
+        line_index = 0
+        for state, jurisdiction, needs_head, path, end, lines, _tasks in plans:
+            pid = process_id if path else None
+            process_id += bool(path)
+            task_id = self._claim(
+                out,
+                claim_id=claim_id,
+                state=state,
+                jurisdiction=jurisdiction,
+                needs_head=needs_head,
+                path=path,
+                end=end,
+                lines=lines,
+                first_line_id=line_id,
+                line_index=line_index,
+                trainee_base=trainee_id,
+                pool=pool,
+                process_id=pid,
+                task_id=task_id,
+            )
+            claim_id += 1
+            line_id += lines
+            line_index += lines
+        return out
+
+    def _trainees(self, out: Batch, first_id: int, count: int) -> None:
+        rng = self.rng
+        numbers = []
+        names = []
+        for i in range(count):
+            numbers.append(resident_id(first_id + i))
+            names.append(rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.6 else ""))
+        digests = self.cipher.digests(numbers)
+        tokens = self.cipher.tokens(numbers)
+        self._masked = {}
+        for i in range(count):
+            masked_number = masked(numbers[i])
+            self._masked[first_id + i] = masked_number
+            out.trainees.append((first_id + i, names[i], digests[i], masked_number, tokens[i]))
+
+    def _version(self, jurisdiction, standard: str, day: datetime.date):
+        for version in reversed(self.org.versions[(jurisdiction.pk, standard)]):
+            if version.valid_from <= day and (version.valid_to is None or day <= version.valid_to):
+                return version
+        return self.org.versions[(jurisdiction.pk, standard)][-1]
+
+    def _claim(self, out, *, claim_id, state, jurisdiction, needs_head, path, end, lines, first_line_id, line_index, trainee_base, pool, process_id, task_id) -> int:
+        rng, org = self.rng, self.org
+        code = jurisdiction.code
+        department = rng.choice(org.departments[code])
+        provider = rng.choice(org.providers[code])
+        clerk = rng.choice(org.clerks[provider.pk])
+        open_claim = end is None and state != ClaimStatus.DRAFT
+        if state == ClaimStatus.DRAFT or open_claim:
+            created = self.now - datetime.timedelta(days=rng.uniform(1, 20))
+        else:
+            created = self.now - datetime.timedelta(days=rng.uniform(60, 365 * YEARS_BACK))
+        certificate_date = (created - datetime.timedelta(days=rng.randint(10, 120))).date()
+        training_end = certificate_date - datetime.timedelta(days=rng.randint(3, 20))
+        training_start = training_end - datetime.timedelta(days=rng.randint(5, 30))
+        standard = HIGH_STANDARD if needs_head else rng.choices(self.standards, self.standard_weights)[0]
+        version = self._version(jurisdiction, standard, certificate_date)
+        levels = sorted(key for key in version.amount_by_level if key != "*") or ["senior"]
+        certificate_type = (version.certificate_types or ["skill_level"])[0]
+        occupation_id, occupation_name = rng.choice(org.occupations)
+        number = f"{code}-{created.year}-{claim_id:06d}"
+        rule_version = f"{version.policy.code} v{version.version}"
+
+        # lines
+        decisions_made = any(step.outcome in ("approve", "reject") for step in path)
+        rejected = end == "rejected"
+        if state == ClaimStatus.APPROVED:
+            payment = PaymentStatus.RESERVED
+        elif state == ClaimStatus.IN_PAYMENT:
+            payment = PaymentStatus.IN_BATCH
+        elif state == ClaimStatus.PAID:
+            payment = PaymentStatus.PAID
+        else:
+            payment = PaymentStatus.UNPAID
+        decision = LineDecision.REJECT if rejected else LineDecision.APPROVE if decisions_made else LineDecision.PENDING
+        amounts = []
+        summary = []
+        for n in range(lines):
+            index = line_index + n
+            trainee = trainee_base + (index if index < pool else index - pool)
+            # A person's second training in the generated years is at the next level (RULES E3).
+            level = levels[0] if index < pool or len(levels) == 1 else levels[1]
+            cap = Decimal(str(version.amount_by_level.get(level) or version.amount_by_level.get("*")))
+            amount = cap if needs_head or rng.random() < 0.7 else (cap * Decimal(rng.randint(60, 99)) / 100).quantize(Decimal("0.01"))
+            amounts.append(amount)
+            certificate = f"L{self.seed}-{first_line_id + n:09d}"
+            out.lines.append(
+                (
+                    first_line_id + n, claim_id, n + 1, trainee, occupation_id, level, certificate_type, certificate,
+                    "", certificate, certificate_date, (training_end - training_start).days + 1, amount, "", "", False,
+                    "", False, amount, version.pk, f"{rule_version}：{amount}", "[]", decision,
+                    "OTHER" if rejected else "", payment,
+                )  # fmt: skip
+            )
+            summary.append(
+                {
+                    "line": n + 1,
+                    "trainee": self._masked[trainee],
+                    "occupation": occupation_name,
+                    "level": level,
+                    "certificate_number": certificate,
+                    "certificate_issuer": "",
+                    "certificate_date": certificate_date,
+                    "amount": amount,
+                    "rule_version": rule_version,
+                    "flags": [],
+                    "decision": LineDecision.PENDING,
+                }
+            )
+        full_total = sum(amounts, Decimal("0.00"))
+        total = Decimal("0.00") if rejected else full_total
+
+        # the ledger: created, the provider's grant
+        at = created
+        events = out.events
+        base = (claim_id, jurisdiction.pk, number)
+        events.append(base + (at, clerk, "claim.created", "", ClaimStatus.DRAFT, "", {
+            "provider": provider.code, "department": department.code, "policy": version.policy.code,
+            "class_name": f"{occupation_name} 第{claim_id}期", "total": full_total, "lines": summary,
+        }))  # fmt: skip
+        provider_group = self.group_names[provider.staff_group_id]
+        events.append(base + (at, clerk, "permission.granted", "", "", "", {"group": provider_group, "perms": ["view_claim", "change_claim"]}))
+        out.perms += [(claim_id, provider.staff_group_id, org.perms["view_claim"]), (claim_id, provider.staff_group_id, org.perms["change_claim"])]
+        submitted_at = None
+        if not path:
+            if end == "withdrawn":
+                at += datetime.timedelta(days=rng.uniform(0.1, 5))
+                events.append(base + (at, clerk, "claim.withdrawn", ClaimStatus.DRAFT, ClaimStatus.WITHDRAWN, "不再申领", {"total": full_total}))
+            out.claims.append(
+                (claim_id, number, jurisdiction.pk, provider.pk, department.pk, version.policy_id, f"{occupation_name} 第{claim_id}期",
+                 training_start, training_end, "", "", state, full_total, clerk[0], created, None, None)
+            )  # fmt: skip
+            return task_id
+
+        # the process: tasks for each step, switches between, the end
+        reviewers = org.reviewers[department.pk]
+        actor_of = {
+            "submit": clerk,
+            "correction": clerk,
+            "department_review": rng.choice(reviewers),
+            "hr_review": rng.choice(org.hr_reviewers[jurisdiction.pk]),
+            "hr_head_approval": rng.choice(org.hr_heads[jurisdiction.pk]),
+            "disbursement": rng.choice(org.finance[jurisdiction.pk]),
+        }
+        if end is None:  # open: the steps were recent, the open one is days old at most
+            span = max((self.now - created).total_seconds() - 3600, 60)
+        else:
+            span = rng.uniform(5, 50) * 86400
+        gaps = sorted(rng.uniform(0, span) for _ in range(len(path) * 2 + 1))
+        times = [created + datetime.timedelta(seconds=s) for s in gaps]
+        clock = iter(times[1:])
+        previous = None
+        resubmitted = False
+        duties = set()
+        status = ClaimStatus.DRAFT
+        data: dict = {}
+        last_total = full_total
+        for index, step in enumerate(path):
+            next_step = path[index + 1] if index + 1 < len(path) else None
+            started = next(clock)
+            finished = next(clock)
+            actor = actor_of[step.name]
+            kind = node_type(step.name)
+            if step.outcome == "":  # the open task
+                assigned = rng.random() < 0.1 and step.name != "disbursement"
+                owner = actor[0] if assigned else None
+                task_status = "ASSIGNED" if assigned else "NEW"
+                out.tasks.append((task_id, flow_task(step.name), kind, task_status, started, started if assigned else None, None, None, "start", owner, process_id, "{}"))
+                out.items.append(
+                    (task_id, claim_id, step.name, task_status, owner, jurisdiction.pk, department.pk, provider.pk, number,
+                     total, 0, started, due_date(started, step.name), resubmitted)
+                )  # fmt: skip
+                if assigned:
+                    events.append(base + (started, actor, "task.assigned", status, status, "", {"task": task_id, "step": step.name}))
+                self._link(out, task_id, previous)
+                task_id += 1
+                break
+            if step.outcome == "canceled":
+                out.tasks.append((task_id, flow_task(step.name), kind, "CANCELED", started, None, None, finished, "start", None, process_id, "{}"))
+                self._link(out, task_id, previous)
+                events.append(base + (finished, clerk, "claim.withdrawn", ClaimStatus.RETURNED, ClaimStatus.WITHDRAWN, "不再申领", {"total": full_total}))
+                status = ClaimStatus.WITHDRAWN
+                task_id += 1
+                break
+            if kind == "START":
+                out.tasks.append((task_id, flow_task(step.name), kind, "DONE", started, None, started, started, "start", actor[0], process_id, "{}"))
+            else:
+                out.tasks.append((task_id, flow_task(step.name), kind, "DONE", started, finished, finished, finished, "start", actor[0], process_id, "{}"))
+            self._link(out, task_id, previous)
+            previous = task_id
+            this_task = task_id
+            task_id += 1
+            duties.add((actor[0], STEPS[step.name].duty))
+            new_status = status_after(step, next_step, end)
+            if step.name == "submit":
+                submitted_at = started
+                department_group = self.group_names[department.staff_group_id]
+                events.append(base + (started, clerk, "permission.granted", "", "", "", {"group": department_group, "perms": ["view_claim", "review_claim"]}))
+                events.append(base + (started, clerk, "claim.submitted", ClaimStatus.DRAFT, new_status, "", {"total": full_total, "total_before": full_total, "line_changes": []}))
+                out.perms += [(claim_id, department.staff_group_id, org.perms["view_claim"]), (claim_id, department.staff_group_id, org.perms["review_claim"])]
+                data = {}
+            elif step.name == "correction":
+                resubmitted = True
+                events.append(base + (finished, clerk, "claim.resubmitted", ClaimStatus.RETURNED, new_status, "", {
+                    "task": this_task, "returned_from": data.get("returned_from"), "fix": NO_FIX, "to_step": "department_review",
+                    "outside_fix": [], "total": last_total, "total_before": last_total, "line_changes": [],
+                }))  # fmt: skip
+                data = {**data, "last_decision": "resubmit", "resubmit_to": "department_review", "changes_outside_fix": []}
+            elif step.name == "disbursement":
+                events.append(base + (finished, actor, "claim.paid", ClaimStatus.IN_PAYMENT, ClaimStatus.PAID, "", {"task": this_task, "paid": total}))
+                data = {**data, "last_decision": "paid"}
+            else:
+                outcome = step.outcome
+                step_total = Decimal("0.00") if outcome == "reject" else full_total
+                detail = {
+                    "task": this_task, "step": step.name, "decision": outcome, "reason_code": "OTHER" if outcome == "reject" else "",
+                    "line_decisions": [], "total": step_total, "total_before": last_total, "line_changes": [],
+                }  # fmt: skip
+                if outcome == "return":
+                    detail["fix"] = NO_FIX
+                comment = {"approve": "同意", "return": "请补充材料", "reject": "不符合补贴条件"}[outcome]
+                events.append(base + (finished, actor, DECISION_ACTION[outcome], status, new_status, comment, detail))
+                last_total = step_total
+                returned = outcome == "return"
+                data = {
+                    "last_decision": outcome,
+                    "returned_from": step.name if returned else None,
+                    "fix_requested": NO_FIX if returned else None,
+                    "returned_content": None,
+                    "needs_hr_head": needs_head and step.name == "hr_review" and outcome == "approve",
+                    **({k: v for k, v in data.items() if k in ("resubmit_to", "changes_outside_fix")}),
+                }
+            status = new_status
+            if step.name in SWITCH_AFTER:
+                out.tasks.append((task_id, flow_task(SWITCH_AFTER[step.name]), "SWITCH", "DONE", finished, None, None, finished, "start", None, process_id, "{}"))
+                self._link(out, task_id, previous)
+                previous = task_id
+                task_id += 1
+        if end in ("paid", "rejected"):
+            finished = times[-1]
+            out.tasks.append((task_id, flow_task(end), "END", "DONE", finished, None, finished, finished, "start", None, process_id, "{}"))
+            self._link(out, task_id, previous)
+            task_id += 1
+        process_status = {"paid": "DONE", "rejected": "DONE", "canceled": "CANCELED"}.get(end, "NEW")
+        out.processes.append((process_id, FLOW, process_status, created, times[-1] if end else None, json.dumps(data)))
+        out.duties += [(claim_id, user_id, duty) for user_id, duty in sorted(duties)]
+        out.claims.append(
+            (claim_id, number, jurisdiction.pk, provider.pk, department.pk, version.policy_id, f"{occupation_name} 第{claim_id}期",
+             training_start, training_end, "", "", state, total, clerk[0], created, submitted_at, process_id)
+        )  # fmt: skip
+        return task_id
+
+    @staticmethod
+    def _link(out: Batch, task_id: int, previous: int | None) -> None:
+        if previous is not None:
+            out.links.append((task_id, previous))
+
+    # ---- the ledger: entries chained after the head, audit's canonical form and hash
+    def ledger_rows(self, events: list, cursor) -> list:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
+        seq, prev_hash = _head()
+        rows = []
+        sha256 = hashlib.sha256
+        for claim_id, jurisdiction_id, number, at, actor, action, from_state, to_state, reason, detail in events:
+            seq += 1
+            canonical_detail = to_canonical_value(detail)
+            body = {
+                "seq": seq,
+                "at": to_canonical_value(at),
+                "actor": actor[1],
+                "action": action,
+                "object_type": "claims.claim",
+                "object_id": str(claim_id),
+                "claim": number,
+                "from_state": from_state,
+                "to_state": to_state,
+                "reason": reason,
+                "detail": canonical_detail,
+                "prev_hash": prev_hash,
+            }
+            payload = canonical_json(body)
+            digest = sha256(payload).hexdigest()
+            rows.append(
+                (seq, at, actor[0], actor[1], action, "claims.claim", str(claim_id), claim_id, jurisdiction_id, from_state,
+                 to_state, reason, json.dumps(canonical_detail, ensure_ascii=False), payload.decode(), prev_hash, digest)
+            )  # fmt: skip
+            prev_hash = digest
+        return rows
+
+
+def write_batch(generator: Generator, count: int, timings: dict) -> None:
+    """One batch in one transaction: every row of ``count`` claims, COPYed."""
+    with transaction.atomic(), connection.cursor() as django_cursor:
+        cursor = django_cursor.cursor  # psycopg 3's, for COPY
+        started = time.perf_counter()
+        batch = generator.batch(count, django_cursor)
+        timings["python"] = timings.get("python", 0) + time.perf_counter() - started
+        for table, columns, rows in (
+            (Process._meta.db_table, PROCESS_COLUMNS, batch.processes),
+            (Trainee._meta.db_table, TRAINEE_COLUMNS, batch.trainees),
+            (Claim._meta.db_table, CLAIM_COLUMNS, batch.claims),
+            (ClaimLine._meta.db_table, LINE_COLUMNS, batch.lines),
+            (Task._meta.db_table, TASK_COLUMNS, batch.tasks),
+            (Task.previous.through._meta.db_table, LINK_COLUMNS, batch.links),
+            (ClaimGroupObjectPermission._meta.db_table, PERM_COLUMNS, batch.perms),
+            (InboxItem._meta.db_table, ITEM_COLUMNS, batch.items),
+            (ClaimDuty._meta.db_table, DUTY_COLUMNS, batch.duties),
+        ):
+            started = time.perf_counter()
+            copy_rows(cursor, table, columns, rows)
+            timings[table] = timings.get(table, 0) + time.perf_counter() - started
+        started = time.perf_counter()
+        ledger = generator.ledger_rows(batch.events, django_cursor)
+        timings["ledger hashing"] = timings.get("ledger hashing", 0) + time.perf_counter() - started
+        started = time.perf_counter()
+        copy_rows(cursor, AuditEvent._meta.db_table, EVENT_COLUMNS, ledger)
+        timings[AuditEvent._meta.db_table] = timings.get(AuditEvent._meta.db_table, 0) + time.perf_counter() - started
+        started = time.perf_counter()
+    timings["commit"] = timings.get("commit", 0) + time.perf_counter() - started
+
+
+def generate(*, claims: int, seed: int, password: str, batch_size: int = BATCH, progress=None) -> dict:
+    """``claims`` claims in batches; returns the seconds spent by phase."""
+    if connection.vendor != "postgresql":
+        raise ValueError("generate_load writes through PostgreSQL's COPY: set DATABASE_URL to a PostgreSQL database")
+    timings: dict = {}
+    started = time.perf_counter()
+    org = ensure_organisation(providers=max(4, min(400, claims // 2500)), password=password)
+    timings["organisation"] = time.perf_counter() - started
+    generator = Generator(org, seed=seed)
+    done = 0
+    while done < claims:
+        count = min(batch_size, claims - done)
+        write_batch(generator, count, timings)
+        done += count
+        if progress:
+            progress(done, time.perf_counter() - started)
+    started_analyze = time.perf_counter()
+    with connection.cursor() as cursor:
+        for model in (Claim, ClaimLine, Task, Process, InboxItem, ClaimDuty, AuditEvent, ClaimGroupObjectPermission, Trainee):
+            cursor.execute(f"ANALYZE {model._meta.db_table}")
+    timings["analyze"] = time.perf_counter() - started_analyze
+    timings["total"] = time.perf_counter() - started
+    return timings
