@@ -13,11 +13,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--claims", type=int, required=True, help="how many claims to add")
-        parser.add_argument("--seed", type=int, default=1, help="random seed (the same seed on a fresh database gives the same data)")
+        parser.add_argument(
+            "--seed", type=int, default=1, help="random seed (the same seed on a fresh database gives the same data)"
+        )
         parser.add_argument("--batch", type=int, default=BATCH, help="claims per transaction")
+        parser.add_argument(
+            "--check-foreign-keys",
+            action="store_true",
+            help="let PostgreSQL check every foreign key of the rows written (slower; always on for a non-superuser)",
+        )
         parser.add_argument("--password", default="demo1234", help="password of the users it creates")
 
-    def handle(self, *args, claims, seed, batch, password, **options):
+    def handle(self, *args, claims, seed, batch, password, check_foreign_keys, **options):
         if connection.vendor != "postgresql":
             raise CommandError("generate_load writes through PostgreSQL's COPY: set DATABASE_URL to a PostgreSQL database")
         if claims < 1:
@@ -27,7 +34,14 @@ class Command(BaseCommand):
             self.stdout.write(f"  {done:>10,} claims  {seconds:8.1f} s  ({done / seconds:,.0f}/s)")
 
         try:
-            timings = generate(claims=claims, seed=seed, password=password, batch_size=batch, progress=progress)
+            timings = generate(
+                claims=claims,
+                seed=seed,
+                password=password,
+                batch_size=batch,
+                check_foreign_keys=check_foreign_keys or None,
+                progress=progress,
+            )
         except ValueError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(f"{claims:,} claims in {timings.pop('total'):.1f} s; by phase (s):")

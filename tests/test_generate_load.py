@@ -1,0 +1,154 @@
+"""generate_load (demo/load.py) writes claims as the services would have left them: a benchmark on
+its rows measures the product, not a shape nobody makes. Small here; bench/inbox.py runs it big."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.db import connection
+from viewflow.workflow.models import Task
+
+from audit.checkpoints import verify_ledger
+from audit.models import AuditEvent
+from audit.services import _entry
+from claims.models import Claim, ClaimGroupObjectPermission, ClaimStatus, Trainee
+from claims.payment_stage import payment_stage_status
+from claims.personal_data import decrypt_id_number, id_number_digest, mask_id_number
+from demo.load import generate
+from workflow import selectors
+from workflow.inbox import inbox_drift, rebuild_inbox
+from workflow.models import ClaimDuty, InboxItem
+from workflow.services import decide_task
+from workflow.steps import END_STATUS, HUMAN_STEPS, STEPS
+
+from .api_support import login, ok
+from .test_inbox_read_model import duties, rows
+
+pytestmark = pytest.mark.postgres
+
+CLAIMS = 300
+OPEN = ("NEW", "ASSIGNED", "STARTED")
+
+
+@pytest.fixture
+def generated(demo, fast_password_hashing):
+    before = set(Claim.objects.values_list("pk", flat=True))
+    generate(claims=CLAIMS, seed=7, password="load-pass", batch_size=120, check_foreign_keys=True)
+    with connection.cursor() as cursor:
+        # The test's transaction never commits: check every deferred foreign key of the rows now.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    return Claim.objects.exclude(pk__in=before)
+
+
+def open_task(claim):
+    return Task.objects.filter(
+        process_id=claim.process_id, status__in=OPEN, flow_task__in=[selectors.node(n) for n in HUMAN_STEPS]
+    ).first()
+
+
+def test_every_claim_stands_where_its_process_does(generated):
+    assert generated.count() == CLAIMS
+    seen = set()
+    for claim in generated.select_related("process"):
+        seen.add(claim.status)
+        if claim.process_id is None:
+            assert claim.status in (ClaimStatus.DRAFT, ClaimStatus.WITHDRAWN)
+            continue
+        task = open_task(claim)
+        if task is not None:
+            expected = STEPS[task.flow_task.name].claim_status
+            if task.flow_task.name == "disbursement":
+                expected = payment_stage_status(claim)
+            assert claim.status == expected, claim.number
+            assert claim.process.status == "NEW"
+        elif claim.process.status == "CANCELED":
+            assert claim.status == ClaimStatus.WITHDRAWN
+        else:
+            end = Task.objects.get(process_id=claim.process_id, flow_task__in=[selectors.node(n) for n in END_STATUS])
+            assert claim.status == END_STATUS[end.flow_task.name], claim.number
+        # Each step of the path links back to the one before it, as viewflow chains them.
+        tasks = Task.objects.filter(process_id=claim.process_id).order_by("pk")
+        assert all(task.previous.exists() for task in tasks[1:])
+        assert claim.lines.count() >= 1
+        # The department's reviewers were granted the submitted claim, the provider's clerks always.
+        groups = set(ClaimGroupObjectPermission.objects.filter(content_object=claim).values_list("group_id", flat=True))
+        assert groups == {claim.provider.staff_group_id, claim.department.staff_group_id}
+    assert seen >= {ClaimStatus.PAID, ClaimStatus.REJECTED, ClaimStatus.DEPARTMENT_REVIEW, ClaimStatus.DRAFT}
+
+
+def test_the_ledger_goes_on_verifying_and_its_entries_are_the_services_own(generated):
+    result = verify_ledger()
+    assert result["chain_ok"], result
+    assert result["ok"], result
+    entry = AuditEvent.objects.filter(claim_id__in=generated.values("pk"), action="claim.created").select_related("actor").first()
+    claim = Claim.objects.get(pk=entry.claim_id)
+    again = _entry(
+        seq=entry.seq,
+        prev_hash=entry.prev_hash,
+        at=entry.at,
+        actor=entry.actor,
+        action=entry.action,
+        obj=claim,
+        claim=claim,
+        from_state=entry.from_state,
+        to_state=entry.to_state,
+        reason=entry.reason,
+        detail=entry.detail,
+    )
+    assert (again.payload, again.hash, again.jurisdiction_id) == (entry.payload, entry.hash, claim.jurisdiction_id)
+    assert entry.detail["lines"][0]["trainee"] == claim.lines.order_by("line_no")[0].trainee.id_number_masked
+
+
+def test_trainees_id_numbers_are_encrypted_digested_and_masked_as_personal_data_does(generated):
+    for trainee in Trainee.objects.filter(claim_lines__claim__in=generated).distinct()[:50]:
+        number = decrypt_id_number(trainee.id_number_encrypted)
+        assert trainee.id_number_digest == id_number_digest(number)
+        assert trainee.id_number_masked == mask_id_number(number)
+
+
+def test_the_inbox_has_no_drift_and_a_rebuild_writes_the_same_rows(generated):
+    assert inbox_drift() == []
+    kept_rows, kept_duties = rows(), duties()
+    assert kept_rows and kept_duties
+    rebuild_inbox()
+    assert rows() == kept_rows
+    assert duties() == kept_duties
+
+
+def test_a_reviewer_inbox_lists_the_open_tasks_of_their_scope_without_their_other_duties(generated, demo):
+    hr = demo["hr_reviewer"]
+    wenling = hr.groups.exclude(jurisdiction=None).get().jurisdiction
+    other_duty = set(ClaimDuty.objects.filter(user=hr).exclude(duty="hr_review").values_list("claim_id", flat=True))
+    expected = sorted(
+        task.pk
+        for task in Task.objects.filter(
+            flow_task=selectors.node("hr_review"), status__in=("NEW", "ASSIGNED"), process__claim__jurisdiction=wenling
+        ).select_related("process__claim")
+        if task.process.claim.pk not in other_duty and task.owner_id in (None, hr.pk)
+    )
+    listed = sorted(selectors.actionable_items(hr).values_list("task_id", flat=True))
+    assert listed == expected
+    page = ok(login("hr_reviewer").get("/api/v1/tasks/"))
+    assert page["count"] == len(expected)
+    assert [item["id"] for item in page["results"]] == [item.task_id for item in selectors.actionable_items(hr)[:50]]
+
+
+def test_a_generated_claim_moves_on_through_the_services(generated):
+    item = InboxItem.objects.filter(claim__in=generated, step="department_review", owner=None).select_related("claim").first()
+    reviewer = next(
+        user
+        for user in get_user_model().objects.filter(groups=item.claim.department.staff_group)
+        if selectors.actionable_items(user).filter(task_id=item.task_id).exists()
+    )
+    decide_task(user=reviewer, task_id=item.task_id, decision="approve", comment="同意")
+    claim = Claim.objects.get(pk=item.claim_id)
+    assert claim.status == ClaimStatus.HR_REVIEW
+    assert InboxItem.objects.get(claim=claim).step == "hr_review"
+    assert inbox_drift() == []
+    assert verify_ledger()["ok"]
+
+
+def test_it_refuses_anything_but_postgresql(settings, monkeypatch):
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    with pytest.raises(CommandError, match="PostgreSQL"):
+        call_command("generate_load", claims=10)
