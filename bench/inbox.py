@@ -89,23 +89,16 @@ def free_port() -> int:
 
 
 class Server:
-    """gunicorn serving one database, as the Procfile's web line does."""
+    """gunicorn serving one database, as the Procfile's web line does (config/gunicorn.py)."""
 
     def __init__(self, name: str, workers: int):
         self.port = free_port()
+        env = environment(name)
+        env.update(BIND="127.0.0.1", PORT=str(self.port), WEB_CONCURRENCY=str(workers))
         self.process = subprocess.Popen(
-            [
-                str(PROJECT / ".venv" / "bin" / "gunicorn"),
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(workers),
-                "--timeout",
-                "120",
-            ],
+            [str(PROJECT / ".venv" / "bin" / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi"],
             cwd=PROJECT,
-            env=environment(name),
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
