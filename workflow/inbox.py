@@ -13,7 +13,6 @@ from viewflow.workflow.status import STATUS
 
 from claims.models import Claim
 
-from .dates import due_date
 from .flows import ClaimFlow
 from .models import ClaimDuty, InboxItem
 from .selectors import OPEN_STATUSES, node
@@ -63,25 +62,7 @@ def refresh_inbox(claim: Claim) -> None:
         resubmitted = any(task.flow_task.name == "correction" for task in done)
         flagged = flagged_line_count(claim)
         InboxItem.objects.bulk_create(
-            [
-                InboxItem(
-                    task_id=task.pk,
-                    claim_id=claim.pk,
-                    step=task.flow_task.name,
-                    status=task.status,
-                    owner_id=task.owner_id,
-                    jurisdiction_id=claim.jurisdiction_id,
-                    department_id=claim.department_id,
-                    provider_id=claim.provider_id,
-                    claim_number=claim.number,
-                    amount=claim.total,
-                    flagged_lines=flagged,
-                    created=task.created,
-                    due=due_date(task.created, task.flow_task.name),
-                    resubmitted=resubmitted,
-                )
-                for task in open_tasks
-            ],
+            [InboxItem.of_task(task, claim, flagged_lines=flagged, resubmitted=resubmitted) for task in open_tasks],
             update_conflicts=True,
             unique_fields=["task"],
             update_fields=[name for name in ITEM_FIELDS if name != "claim"],
@@ -129,22 +110,7 @@ def rebuild_inbox(*, batch_size: int = 2000) -> tuple[int, int]:
     for task in open_tasks.iterator(chunk_size=batch_size):
         claim = task.process.claim
         batch.append(
-            InboxItem(
-                task_id=task.pk,
-                claim_id=claim.pk,
-                step=task.flow_task.name,
-                status=task.status,
-                owner_id=task.owner_id,
-                jurisdiction_id=claim.jurisdiction_id,
-                department_id=claim.department_id,
-                provider_id=claim.provider_id,
-                claim_number=claim.number,
-                amount=claim.total,
-                flagged_lines=flagged.get(claim.pk, 0),
-                created=task.created,
-                due=due_date(task.created, task.flow_task.name),
-                resubmitted=task.process_id in corrected,
-            )
+            InboxItem.of_task(task, claim, flagged_lines=flagged.get(claim.pk, 0), resubmitted=task.process_id in corrected)
         )
         if len(batch) >= batch_size:
             rows += len(InboxItem.objects.bulk_create(batch))

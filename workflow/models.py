@@ -6,6 +6,7 @@ from viewflow.workflow.models import Process, Task
 
 from claims.models import Claim, Department, Jurisdiction, Provider
 
+from .dates import due_date
 from .steps import Decision
 
 
@@ -60,6 +61,26 @@ class InboxItem(models.Model):
     created = models.DateTimeField()  # the task's
     due = models.DateField()  # created + the step's working days, in local time
     resubmitted = models.BooleanField(default=False)  # the claim came back from a correction
+
+    @classmethod
+    def of_task(cls, task, claim: Claim, *, flagged_lines: int = 0, resubmitted: bool = False) -> "InboxItem":
+        """The row of an open task of this claim (unsaved): the one way a row is made."""
+        return cls(
+            task=task,
+            claim=claim,
+            step=task.flow_task.name,
+            status=task.status,
+            owner_id=task.owner_id,
+            jurisdiction_id=claim.jurisdiction_id,
+            department_id=claim.department_id,
+            provider_id=claim.provider_id,
+            claim_number=claim.number,
+            amount=claim.total,
+            flagged_lines=flagged_lines,
+            created=task.created,
+            due=due_date(task.created, task.flow_task.name),
+            resubmitted=resubmitted,
+        )
 
     class Meta:
         indexes = [

@@ -15,7 +15,6 @@ from claims.inputs import HEADER_FIELDS
 from claims.line_fields import LINE_FIELDS
 from claims.selectors import claims_visible_to, departments_of_reviewer, jurisdictions_overseen_by, providers_of_clerk
 
-from .dates import due_date
 from .flows import ClaimFlow
 from .models import ClaimDuty, InboxItem
 from .policy import steps_of_user
@@ -155,21 +154,7 @@ def task_item(task: Task) -> InboxItem:
     item = InboxItem.objects.select_related("owner").filter(task_id=task.pk).first()
     if item is not None:
         return item
-    claim = task.process.claim
-    return InboxItem(
-        task=task,
-        claim=claim,
-        step=task.flow_task.name,
-        status=task.status,
-        owner=task.owner,
-        jurisdiction_id=claim.jurisdiction_id,
-        department_id=claim.department_id,
-        provider_id=claim.provider_id,
-        claim_number=claim.number,
-        amount=claim.total,
-        created=task.created,
-        due=due_date(task.created, task.flow_task.name),
-    )
+    return InboxItem.of_task(task, task.process.claim)
 
 
 def open_task_of_claim(claim):
