@@ -16,7 +16,7 @@ from rest_framework import serializers
 from rest_framework.fields import SkipField, empty
 
 from audit.models import AuditEvent
-from claims.catalogue import in_force
+from claims.catalogue import VERSION_CONDITION_FIELDS, in_force
 from claims.eligibility import flags_for_display
 from claims.inputs import CLAIM_CODE_FIELDS, ENTERPRISE_FIELDS, HEADER_FIELDS, LINE_NOT_AN_OBJECT, NO_LINES
 from claims.line_fields import BOOL, CHOICE, DATE, DECIMAL, INT, LINE_FIELDS, InputField
@@ -146,15 +146,7 @@ class PolicyVersionSerializer(serializers.ModelSerializer):
             "valid_to",
             "amount_rule",
             "amount_by_level",
-            "variant_amounts",
-            "period",
-            "max_periods",
-            "percent",
-            "base_policy",
-            "capped_by_cost",
-            "unit",
-            "cost_required",
-            "max_items",
+            *VERSION_CONDITION_FIELDS,
             "certificate_types",
             "source",
             "notes",

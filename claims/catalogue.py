@@ -41,6 +41,19 @@ CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,9}$")
 VARIANT_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
 MAX_AMOUNT = Decimal("9999999999.99")  # PolicyVersion amounts end up in DecimalField(max_digits=12)
 ONE_DAY = datetime.timedelta(days=1)
+# A version's conditions beside its amounts (PolicyVersion): one list for the catalogue's form
+# and the API's version serializer.
+VERSION_CONDITION_FIELDS = (
+    "variant_amounts",
+    "period",
+    "max_periods",
+    "percent",
+    "base_policy",
+    "capped_by_cost",
+    "unit",
+    "cost_required",
+    "max_items",
+)
 
 POLICY_CREATED = actions.CATALOGUE_POLICY_CREATED
 POLICY_UPDATED = actions.CATALOGUE_POLICY_UPDATED

@@ -294,20 +294,7 @@ class VersionForm(forms.Form):
         return [self[name] for name in ("valid_from", "valid_to", "amount_rule")]
 
     def condition_fields(self):
-        return [
-            self[name]
-            for name in (
-                "variant_amounts",
-                "period",
-                "max_periods",
-                "percent",
-                "base_policy",
-                "capped_by_cost",
-                "unit",
-                "cost_required",
-                "max_items",
-            )
-        ]
+        return [self[name] for name in catalogue.VERSION_CONDITION_FIELDS]
 
     def source_fields(self):
         return [self[name] for name in ("certificate_types", "source", "notes")]
