@@ -280,6 +280,15 @@ def test_due_dates_are_counted_in_local_time_on_the_page_and_in_the_api(demo):
     assert api_due == open_item(claim).due.isoformat() == "2026-12-18"  # Fri 4 Dec + 10 working days
 
 
+def test_a_done_task_read_by_id_shows_its_claims_flagged_lines(demo):
+    claim = submitted_claims(demo, 1)[0]
+    task_id = open_item(claim).task_id
+    decide_task(user=demo["dept_reviewer"], task_id=task_id, decision="reject", comment="不符", reason="DOCS")
+    claim.lines.update(flags=[{"code": "E2", "message": "x", "message_en": "x", "source": "t"}])
+    done = ok(login("dept_reviewer").get(f"/api/v1/tasks/{task_id}/"))
+    assert done["status"] == "done" and done["flagged_lines"] == claim.lines.exclude(flags=[]).count() > 0
+
+
 def test_a_decision_takes_as_many_queries_for_twenty_lines_as_for_two(demo):
     """A decision's statements do not grow with the claim (issue 12: a bounded number)."""
     clerk = demo["provider_clerk"]

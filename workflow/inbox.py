@@ -15,7 +15,7 @@ from claims.models import Claim
 
 from .flows import ClaimFlow
 from .models import ClaimDuty, InboxItem
-from .selectors import OPEN_STATUSES, node
+from .selectors import OPEN_STATUSES, flagged_line_count, node
 from .steps import HUMAN_STEPS, STEPS
 
 ITEM_FIELDS = (
@@ -37,10 +37,6 @@ ITEM_FIELDS = (
 
 def step_nodes(names) -> list:
     return [node(name) for name in names]
-
-
-def flagged_line_count(claim: Claim) -> int:
-    return claim.lines.exclude(flags=[]).count()
 
 
 def refresh_inbox(claim: Claim) -> None:

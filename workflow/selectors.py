@@ -148,13 +148,19 @@ def inbox_page(items: QuerySet, *, cursor: str | None, size: int) -> InboxPage:
     )
 
 
+def flagged_line_count(claim) -> int:
+    """The claim's lines with a flag (overridden or not), as the inbox shows them."""
+    return claim.lines.exclude(flags=[]).count()
+
+
 def task_item(task: Task) -> InboxItem:
     """The task as an inbox row: its own row while open, else one built from the task (a done
     task read by id), so that every task is shown in one shape."""
     item = InboxItem.objects.select_related("owner").filter(task_id=task.pk).first()
     if item is not None:
         return item
-    return InboxItem.of_task(task, task.process.claim)
+    claim = task.process.claim
+    return InboxItem.of_task(task, claim, flagged_lines=flagged_line_count(claim))
 
 
 def open_task_of_claim(claim):
