@@ -433,7 +433,7 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 ITEM_COLUMNS = (
     "task_id", "claim_id", "step", "status", "owner_id", "jurisdiction_id", "department_id", "provider_id",
-    "claim_number", "amount", "flagged_lines", "created", "due", "resubmitted",
+    "claim_number", "amount", "flagged_lines", "created", "due", "resubmitted", "duties",
 )  # fmt: skip
 DUTY_COLUMNS = ("claim_id", "user_id", "duty")
 
@@ -737,7 +737,7 @@ class Generator:
                 )
                 out.items.append(
                     (task_id, claim_id, step.name, task_status, owner, jurisdiction.pk, department.pk, provider.pk, number,
-                     total, 0, started, due_date(started, step.name), resubmitted)
+                     total, 0, started, due_date(started, step.name), resubmitted, InboxItem.duty_tokens(duties))
                 )  # fmt: skip
                 if assigned:
                     events.append(

@@ -32,6 +32,7 @@ ITEM_FIELDS = (
     "created",
     "due",
     "resubmitted",
+    "duties",
 )
 
 
@@ -54,16 +55,19 @@ def refresh_inbox(claim: Claim) -> None:
     if open_tasks:
         stale = stale.exclude(task_id__in=[task.pk for task in open_tasks])
     stale.delete()
+    duties = {(task.owner_id, STEPS[task.flow_task.name].duty) for task in done if task.owner_id}
     if open_tasks:
         resubmitted = any(task.flow_task.name == "correction" for task in done)
         flagged = flagged_line_count(claim)
         InboxItem.objects.bulk_create(
-            [InboxItem.of_task(task, claim, flagged_lines=flagged, resubmitted=resubmitted) for task in open_tasks],
+            [
+                InboxItem.of_task(task, claim, flagged_lines=flagged, resubmitted=resubmitted, duties=duties)
+                for task in open_tasks
+            ],
             update_conflicts=True,
             unique_fields=["task"],
             update_fields=[name for name in ITEM_FIELDS if name != "claim"],
         )
-    duties = {(task.owner_id, STEPS[task.flow_task.name].duty) for task in done if task.owner_id}
     if duties:
         ClaimDuty.objects.bulk_create(
             [ClaimDuty(claim_id=claim.pk, user_id=user_id, duty=duty) for user_id, duty in duties], ignore_conflicts=True
@@ -83,35 +87,8 @@ def on_claim_lines_changed(sender, *, claim: Claim, **kwargs) -> None:
 
 
 def rebuild_inbox(*, batch_size: int = 2000) -> tuple[int, int]:
-    """Every inbox row and duty again from the tasks (a deployment adding them, or a check):
+    """Every duty and inbox row again from the tasks (a deployment adding them, or a check):
     set-based, in batches, never a query per claim. Returns (rows, duties) written."""
-    InboxItem.objects.all().delete()
-    open_tasks = (
-        Task.objects.filter(status__in=OPEN_STATUSES, flow_task__in=step_nodes(HUMAN_STEPS), process__claim__isnull=False)
-        .select_related("process__claim")
-        .order_by("pk")
-    )
-    corrected = set(
-        Task.objects.filter(status=STATUS.DONE, flow_task=ClaimFlow.correction)
-        .filter(process_id__in=open_tasks.values("process_id"))
-        .values_list("process_id", flat=True)
-    )
-    flagged = dict(
-        Claim.objects.filter(process__in=open_tasks.values("process_id"))
-        .annotate(n=Count("lines", filter=~Q(lines__flags=[])))
-        .values_list("pk", "n")
-    )
-    rows = 0
-    batch = []
-    for task in open_tasks.iterator(chunk_size=batch_size):
-        claim = task.process.claim
-        batch.append(
-            InboxItem.of_task(task, claim, flagged_lines=flagged.get(claim.pk, 0), resubmitted=task.process_id in corrected)
-        )
-        if len(batch) >= batch_size:
-            rows += len(InboxItem.objects.bulk_create(batch))
-            batch = []
-    rows += len(InboxItem.objects.bulk_create(batch))
     duties = 0
     done = (
         Task.objects.filter(
@@ -128,6 +105,44 @@ def rebuild_inbox(*, batch_size: int = 2000) -> tuple[int, int]:
             duties += len(ClaimDuty.objects.bulk_create(batch, ignore_conflicts=True))
             batch = []
     duties += len(ClaimDuty.objects.bulk_create(batch, ignore_conflicts=True))
+
+    InboxItem.objects.all().delete()
+    open_tasks = (
+        Task.objects.filter(status__in=OPEN_STATUSES, flow_task__in=step_nodes(HUMAN_STEPS), process__claim__isnull=False)
+        .select_related("process__claim")
+        .order_by("pk")
+    )
+    corrected = set(
+        Task.objects.filter(status=STATUS.DONE, flow_task=ClaimFlow.correction)
+        .filter(process_id__in=open_tasks.values("process_id"))
+        .values_list("process_id", flat=True)
+    )
+    flagged = dict(
+        Claim.objects.filter(process__in=open_tasks.values("process_id"))
+        .annotate(n=Count("lines", filter=~Q(lines__flags=[])))
+        .values_list("pk", "n")
+    )
+    duties_of_claim: dict[int, set] = {}
+    open_duties = ClaimDuty.objects.filter(claim__process__in=open_tasks.values("process_id"))
+    for claim_id, user_id, duty in open_duties.values_list("claim_id", "user_id", "duty").iterator(chunk_size=batch_size):
+        duties_of_claim.setdefault(claim_id, set()).add((user_id, duty))
+    rows = 0
+    batch = []
+    for task in open_tasks.iterator(chunk_size=batch_size):
+        claim = task.process.claim
+        batch.append(
+            InboxItem.of_task(
+                task,
+                claim,
+                flagged_lines=flagged.get(claim.pk, 0),
+                resubmitted=task.process_id in corrected,
+                duties=duties_of_claim.get(claim.pk, ()),
+            )
+        )
+        if len(batch) >= batch_size:
+            rows += len(InboxItem.objects.bulk_create(batch))
+            batch = []
+    rows += len(InboxItem.objects.bulk_create(batch))
     return rows, duties
 
 

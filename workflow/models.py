@@ -61,10 +61,24 @@ class InboxItem(models.Model):
     created = models.DateTimeField()  # the task's
     due = models.DateField()  # created + the step's working days, in local time
     resubmitted = models.BooleanField(default=False)  # the claim came back from a correction
+    # Who did which duty on the claim so far (ClaimDuty's rows, as ``duty_tokens`` writes them):
+    # segregation of duties is then a filter on the row read, not a join with the person's history.
+    duties = models.TextField(default="", blank=True)
+
+    @staticmethod
+    def duty_token(user_id: int, duty: str) -> str:
+        """One person's duty as the ``duties`` column holds it: ",<user>:<duty>,"."""
+        return f",{user_id}:{duty},"
 
     @classmethod
-    def of_task(cls, task, claim: Claim, *, flagged_lines: int = 0, resubmitted: bool = False) -> "InboxItem":
-        """The row of an open task of this claim (unsaved): the one way a row is made."""
+    def duty_tokens(cls, duties) -> str:
+        """The ``duties`` column of a claim whose (user id, duty) pairs are ``duties``."""
+        return "".join(cls.duty_token(user_id, duty) for user_id, duty in sorted(duties))
+
+    @classmethod
+    def of_task(cls, task, claim: Claim, *, flagged_lines: int = 0, resubmitted: bool = False, duties=()) -> "InboxItem":
+        """The row of an open task of this claim (unsaved): the one way a row is made.
+        ``duties``: the (user id, duty) pairs done on the claim so far."""
         return cls(
             task=task,
             claim=claim,
@@ -80,6 +94,7 @@ class InboxItem(models.Model):
             created=task.created,
             due=due_date(task.created, task.flow_task.name),
             resubmitted=resubmitted,
+            duties=cls.duty_tokens(duties),
         )
 
     class Meta:
