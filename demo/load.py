@@ -20,8 +20,10 @@ import hashlib
 import hmac
 import json
 import os
+import queue
 import random
 import struct
+import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -372,21 +374,58 @@ def status_after(step: Step, next_step: Step | None, end: str | None) -> str:
 # --------------------------------------------------------------------------- ids, COPY
 
 
-def reserve_ids(cursor, table: str, count: int, column: str = "id") -> int:
-    """The first of ``count`` ids taken from the table's sequence (no one else gets them)."""
+def sequence_of(cursor, table: str, column: str = "id") -> str:
     cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
-    sequence = cursor.fetchone()[0]
-    cursor.execute(f"SELECT nextval(%s), (SELECT COALESCE(MAX({column}), 0) FROM {table})", [sequence])
-    following, highest = cursor.fetchone()
-    first = max(following, highest + 1)
+    return cursor.fetchone()[0]
+
+
+def catch_up_sequence(cursor, table: str, column: str = "id") -> None:
+    """The table's sequence past its highest id (rows written with their own ids), so that
+    ``reserve_ids`` need not read the table: done once before a load."""
+    sequence = sequence_of(cursor, table, column)
+    cursor.execute(
+        f"SELECT setval(%s, GREATEST((SELECT COALESCE(MAX({column}), 0) FROM {table}), (SELECT last_value FROM {sequence}), 1))",
+        [sequence],
+    )
+
+
+def reserve_ids(cursor, table: str, count: int, column: str = "id") -> int:
+    """The first of ``count`` ids taken from the table's sequence (no one else gets them). Reads
+    the sequence only: the writer may hold the table locked (a test's transaction)."""
+    sequence = sequence_of(cursor, table, column)
+    cursor.execute("SELECT nextval(%s)", [sequence])
+    first = cursor.fetchone()[0]
     cursor.execute("SELECT setval(%s, %s)", [sequence, first + count - 1])
     return first
 
 
-def copy_rows(cursor, table: str, columns: tuple, rows: list) -> None:
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_value(value) -> str:
+    """One value in COPY's text format (PostgreSQL's docs, COPY, "Text Format")."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, str):
+        return value.translate(COPY_ESCAPES)
+    if isinstance(value, datetime.date):  # and datetime: ISO 8601, with its offset when aware
+        return value.isoformat()
+    if isinstance(value, int | Decimal):
+        return str(value)
+    raise TypeError(f"no COPY text for {type(value).__name__}")
+
+
+def copy_text(rows: list) -> bytes:
+    """Rows as COPY's text format takes them: made by the producer thread, so that the writer only
+    sends bytes (the GIL free while PostgreSQL works)."""
+    return "".join("\t".join(map(copy_value, row)) + "\n" for row in rows).encode()
+
+
+def copy_rows(cursor, table: str, columns: tuple, data: bytes) -> None:
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+        copy.write(data)
 
 
 # --------------------------------------------------------------------------- generation
@@ -456,6 +495,7 @@ class Generator:
         self.standard_weights = [share for _, share in STANDARDS]
         self.group_names = dict(Group.objects.values_list("pk", "name"))
         self.usernames = dict(get_user_model().objects.values_list("pk", "username"))
+        self.ledger_head: tuple[int, str] | None = None  # (seq, hash) the next entry follows: set by generate
 
     # ---- one batch of claims, as rows
     def batch(self, count: int, cursor) -> Batch:
@@ -936,9 +976,10 @@ class Generator:
             out.links.append((task_id, previous))
 
     # ---- the ledger: entries chained after the head, audit's canonical form and hash
-    def ledger_rows(self, events: list, cursor) -> list:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
-        seq, prev_hash = _head()
+    def ledger_rows(self, events: list) -> list:
+        """The entries of one batch, chained after ``ledger_head`` (the ledger's head when the load
+        began, then the last entry made here: the load holds the ledger's lock throughout)."""
+        seq, prev_hash = self.ledger_head
         rows = []
         sha256 = hashlib.sha256
         for claim_id, jurisdiction_id, number, at, actor, action, from_state, to_state, reason, detail in events:
@@ -964,25 +1005,46 @@ class Generator:
                  to_state, reason, payload.decode(), prev_hash, digest)
             )  # fmt: skip
             prev_hash = digest
+        self.ledger_head = (seq, prev_hash)
         return rows
 
 
-def write_batch(generator: Generator, count: int, timings: dict, *, check_foreign_keys: bool) -> None:
-    """One batch in one transaction: every row of ``count`` claims, COPYed. Without
-    ``check_foreign_keys`` (superusers only) PostgreSQL skips the per-row foreign-key triggers
-    (session_replication_role): the rows refer to rows of the same batch or of the organisation
-    read before it, and tests/test_generate_load.py runs with the checks on."""
+def _timed(timings: dict, phase: str, started: float) -> None:
+    timings[phase] = timings.get(phase, 0) + time.perf_counter() - started
 
-    def timed(phase, started):
-        timings[phase] = timings.get(phase, 0) + time.perf_counter() - started
 
-    with transaction.atomic(), connection.cursor() as django_cursor:
-        cursor = django_cursor.cursor  # psycopg 3's, for COPY
-        if not check_foreign_keys:
-            django_cursor.execute("SET LOCAL session_replication_role = replica")
-        started = time.perf_counter()
-        batch = generator.batch(count, django_cursor)
-        timed("python: rows", started)
+def produce_batches(generator: Generator, counts: list[int], timings: dict, out: queue.Queue, stop: threading.Event):
+    """The producer thread: each batch's rows and ledger entries, made while the writer COPYs the
+    batch before (PostgreSQL works on the other core meanwhile). Its own database connection only
+    reserves ids from the sequences, which no transaction holds back. Puts (count, tables: what
+    encode_batch makes) per batch, then None; or the exception that stopped it."""
+    try:
+        with connection.cursor() as cursor:
+            for count in counts:
+                if stop.is_set():
+                    break
+                started = time.perf_counter()
+                batch = generator.batch(count, cursor)
+                _timed(timings, "python: rows (alongside the COPYs)", started)
+                started = time.perf_counter()
+                ledger = generator.ledger_rows(batch.events)
+                _timed(timings, "python: ledger canonical form and hashes (alongside the COPYs)", started)
+                started = time.perf_counter()
+                tables = encode_batch(batch, ledger)
+                _timed(timings, "python: COPY text (alongside the COPYs)", started)
+                out.put((count, tables))
+        out.put(None)
+    except BaseException as error:  # handed to the writer, which raises it
+        out.put(error)
+    finally:
+        connection.close()  # this thread's
+
+
+def encode_batch(batch: Batch, ledger: list) -> list[tuple[str, tuple, bytes]]:
+    """(table, columns, COPY text) of every table a batch fills, in the order written; the ledger's
+    entries last, into the staging table (write_batch)."""
+    return [
+        (table, columns, copy_text(rows))
         for table, columns, rows in (
             (Process._meta.db_table, PROCESS_COLUMNS, batch.processes),
             (Trainee._meta.db_table, TRAINEE_COLUMNS, batch.trainees),
@@ -993,38 +1055,123 @@ def write_batch(generator: Generator, count: int, timings: dict, *, check_foreig
             (ClaimGroupObjectPermission._meta.db_table, PERM_COLUMNS, batch.perms),
             (InboxItem._meta.db_table, ITEM_COLUMNS, batch.items),
             (ClaimDuty._meta.db_table, DUTY_COLUMNS, batch.duties),
-        ):
-            started = time.perf_counter()
-            copy_rows(cursor, table, columns, rows)
-            timed(f"COPY {table}", started)
-        started = time.perf_counter()
-        ledger = generator.ledger_rows(batch.events, django_cursor)
-        timed("python: ledger canonical form and hashes", started)
-        started = time.perf_counter()
-        table = AuditEvent._meta.db_table
+            (STAGED_EVENTS, EVENT_COLUMNS, ledger),
+        )
+    ]
+
+
+STAGED_EVENTS = "load_events"  # a temporary table: the ledger's rows before their detail is parsed
+
+
+def write_batch(tables: list[tuple[str, tuple, bytes]], timings: dict, *, check_foreign_keys: bool) -> None:
+    """One batch in one transaction: every row of its claims, COPYed. Without
+    ``check_foreign_keys`` (superusers only) PostgreSQL skips the per-row foreign-key triggers
+    (session_replication_role): the rows refer to rows of the same batch or of the organisation
+    read before it, and tests/test_generate_load.py runs with the checks on."""
+
+    def timed(phase, started):
+        _timed(timings, phase, started)
+
+    with transaction.atomic(), connection.cursor() as django_cursor:
+        cursor = django_cursor.cursor  # psycopg 3's, for COPY
+        if not check_foreign_keys:
+            django_cursor.execute("SET LOCAL session_replication_role = replica")
+        ledger = AuditEvent._meta.db_table
         columns = ", ".join(EVENT_COLUMNS)
         django_cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS load_events ON COMMIT DELETE ROWS AS SELECT {columns} FROM {table} WITH NO DATA"
+            f"CREATE TEMP TABLE IF NOT EXISTS {STAGED_EVENTS} ON COMMIT DELETE ROWS AS "
+            f"SELECT {columns} FROM {ledger} WITH NO DATA"
         )
-        copy_rows(cursor, "load_events", EVENT_COLUMNS, ledger)
+        for table, table_columns, data in tables:
+            started = time.perf_counter()
+            copy_rows(cursor, table, table_columns, data)
+            timed(f"COPY {ledger if table == STAGED_EVENTS else table}", started)
+        started = time.perf_counter()
         django_cursor.execute(
-            f"INSERT INTO {table} ({columns}, detail) SELECT {columns}, payload::jsonb -> 'detail' FROM load_events ORDER BY seq"
+            f"INSERT INTO {ledger} ({columns}, detail) "
+            f"SELECT {columns}, payload::jsonb -> 'detail' FROM {STAGED_EVENTS} ORDER BY seq"
         )
-        django_cursor.execute("TRUNCATE load_events")  # inside a caller's transaction (a test) too
-        timed(f"COPY {table}", started)
+        django_cursor.execute(f"TRUNCATE {STAGED_EVENTS}")  # inside a caller's transaction (a test) too
+        timed(f"COPY {ledger}", started)
         started = time.perf_counter()
     timed("commit", started)
 
 
+# Where the definitions of the indexes dropped for a load wait until they are built again: a load
+# killed midway leaves them here, and the next run builds them first.
+DEFERRED_INDEX_TABLE = "generate_load_deferred_index"
+
+
+def bulk_tables() -> list[str]:
+    return [
+        model._meta.db_table
+        for model in (AuditEvent, Task, Task.previous.through, ClaimLine, Claim, Trainee, ClaimGroupObjectPermission, Process)
+    ]
+
+
+def defer_indexes(cursor) -> int:
+    """Drop the secondary indexes of the tables a load fills (not the primary keys nor the unique
+    ones: they keep the rows' identities checked while writing), keeping their definitions:
+    PostgreSQL builds an index over a million rows in one sorted pass many times faster than it
+    maintains it one row at a time. Returns how many were dropped."""
+    cursor.execute(f"CREATE TABLE IF NOT EXISTS {DEFERRED_INDEX_TABLE} (name text PRIMARY KEY, definition text NOT NULL)")
+    cursor.execute(
+        f"""INSERT INTO {DEFERRED_INDEX_TABLE} (name, definition)
+            SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+            WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisunique AND NOT i.indisprimary
+            ON CONFLICT (name) DO NOTHING RETURNING name""",
+        [bulk_tables()],
+    )
+    names = [name for (name,) in cursor.fetchall()]
+    for name in names:
+        cursor.execute(f"DROP INDEX {name}")
+    return len(names)
+
+
+def restore_indexes(cursor) -> int:
+    """Build again every index ``defer_indexes`` dropped (after a load, or after one that died)."""
+    cursor.execute("SELECT to_regclass(%s)", [DEFERRED_INDEX_TABLE])
+    if cursor.fetchone()[0] is None:
+        return 0
+    cursor.execute(f"SELECT name, definition FROM {DEFERRED_INDEX_TABLE} ORDER BY name")
+    deferred = cursor.fetchall()
+    if deferred and connection.in_atomic_block:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # an index is not built over pending checks
+    cursor.execute("SET maintenance_work_mem = '512MB'")
+    for name, definition in deferred:
+        cursor.execute("SELECT to_regclass(%s)", [name])
+        if cursor.fetchone()[0] is None:
+            cursor.execute(definition)
+        cursor.execute(f"DELETE FROM {DEFERRED_INDEX_TABLE} WHERE name = %s", [name])
+    cursor.execute("RESET maintenance_work_mem")
+    return len(deferred)
+
+
 def generate(
-    *, claims: int, seed: int, password: str, batch_size: int = BATCH, check_foreign_keys: bool | None = None, progress=None
+    *,
+    claims: int,
+    seed: int,
+    password: str,
+    batch_size: int = BATCH,
+    check_foreign_keys: bool | None = None,
+    defer_indexes_over: int = 50_000,
+    progress=None,
 ) -> dict:
     """``claims`` claims in batches; returns the seconds spent by phase. ``check_foreign_keys``:
-    None checks them unless the database user is a superuser (write_batch)."""
+    None checks them unless the database user is a superuser (write_batch). The secondary indexes
+    are dropped for the load and built after it when it adds at least ``defer_indexes_over``
+    claims and at least as many as there were (else maintaining them costs less)."""
     if connection.vendor != "postgresql":
         raise ValueError("generate_load writes through PostgreSQL's COPY: set DATABASE_URL to a PostgreSQL database")
     timings: dict = {}
     started = time.perf_counter()
+    with connection.cursor() as cursor:
+        restore_indexes(cursor)  # what a load that died left dropped
+        for table in ("claims_claim", "claims_claimline", "claims_trainee", "viewflow_task", "viewflow_process"):
+            catch_up_sequence(cursor, table)
+        deferring = claims >= defer_indexes_over and claims >= Claim.objects.count()
+        if deferring:
+            defer_indexes(cursor)
     org = ensure_organisation(providers=max(4, min(400, claims // 2500)), password=password)
     timings["organisation"] = time.perf_counter() - started
     generator = Generator(org, seed=seed)
@@ -1032,13 +1179,45 @@ def generate(
         with connection.cursor() as cursor:
             cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
             check_foreign_keys = not cursor.fetchone()[0]
+    counts = [min(batch_size, claims - done) for done in range(0, claims, batch_size)]
+    produced: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
     done = 0
-    while done < claims:
-        count = min(batch_size, claims - done)
-        write_batch(generator, count, timings, check_foreign_keys=check_foreign_keys)
-        done += count
-        if progress:
-            progress(done, time.perf_counter() - started)
+    with connection.cursor() as cursor:
+        # The load is the ledger's only writer until it ends: its entries are chained ahead of
+        # being written (the services' appends wait on this lock meanwhile).
+        cursor.execute("SELECT pg_advisory_lock(%s)", [LEDGER_LOCK_KEY])
+    try:
+        generator.ledger_head = _head()
+        producer = threading.Thread(
+            target=produce_batches, args=(generator, counts, timings, produced, stop), name="generate_load producer"
+        )
+        producer.start()
+        try:
+            while (item := produced.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                count, tables = item
+                write_batch(tables, timings, check_foreign_keys=check_foreign_keys)
+                done += count
+                if progress:
+                    progress(done, time.perf_counter() - started)
+        finally:
+            stop.set()
+            while producer.is_alive():  # let a producer blocked on a full queue finish
+                try:
+                    produced.get(timeout=0.1)
+                except queue.Empty:
+                    pass
+            producer.join()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [LEDGER_LOCK_KEY])
+        if deferring:
+            started_indexes = time.perf_counter()
+            with connection.cursor() as cursor:
+                restore_indexes(cursor)
+            timings["build the dropped indexes"] = time.perf_counter() - started_indexes
     started_analyze = time.perf_counter()
     with connection.cursor() as cursor:
         for model in (Claim, ClaimLine, Task, Process, InboxItem, ClaimDuty, AuditEvent, ClaimGroupObjectPermission, Trainee):

@@ -1,6 +1,9 @@
 """generate_load (demo/load.py) writes claims as the services would have left them: a benchmark on
 its rows measures the product, not a shape nobody makes. Small here; bench/inbox.py runs it big."""
 
+import datetime
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
@@ -13,7 +16,8 @@ from audit.services import _entry
 from claims.models import Claim, ClaimGroupObjectPermission, ClaimStatus, Trainee
 from claims.payment_stage import payment_stage_status
 from claims.personal_data import decrypt_id_number, id_number_digest, mask_id_number
-from demo.load import generate
+from demo import load
+from demo.load import generate, write_batch
 from workflow import selectors
 from workflow.inbox import inbox_drift, rebuild_inbox
 from workflow.models import ClaimDuty, InboxItem
@@ -146,6 +150,58 @@ def test_a_generated_claim_moves_on_through_the_services(generated):
     assert InboxItem.objects.get(claim=claim).step == "hr_review"
     assert inbox_drift() == []
     assert verify_ledger()["ok"]
+
+
+def index_definitions() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = ANY(%s::regclass[])", [load.bulk_tables()]
+        )
+        return {definition for (definition,) in cursor.fetchall()}
+
+
+def test_a_big_load_builds_the_indexes_it_dropped_even_when_it_fails_midway(demo, fast_password_hashing, monkeypatch):
+    """A load of many claims drops the secondary indexes and builds them after; one that fails
+    midway builds them too, and one killed outright leaves their definitions for the next run."""
+    before = index_definitions()
+    generate(claims=40, seed=3, password="load-pass", batch_size=20, defer_indexes_over=1)
+    assert index_definitions() == before
+
+    outcomes = iter([False, True])
+
+    def fail_on_the_second_batch(*args, **kwargs):
+        if next(outcomes):
+            raise RuntimeError("worker killed")
+        return write_batch(*args, **kwargs)
+
+    monkeypatch.setattr(load, "write_batch", fail_on_the_second_batch)
+    with pytest.raises(RuntimeError):
+        generate(claims=40, seed=4, password="load-pass", batch_size=20, defer_indexes_over=1)
+    assert index_definitions() == before
+    monkeypatch.undo()
+
+    with connection.cursor() as cursor:  # killed: nothing rebuilt them
+        load.defer_indexes(cursor)
+    assert index_definitions() < before
+    generate(claims=1, seed=5, password="load-pass")
+    assert index_definitions() == before
+
+
+def test_the_copy_text_it_writes_reads_back_as_the_values_it_was_made_of(db):
+    """generate_load formats COPY's text itself (the writer thread only sends bytes): tabs, line
+    breaks, backslashes, NULLs, times with their offset and amounts come back as they went in."""
+    when = datetime.datetime(2026, 10, 1, 9, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=8)))
+    rows = [
+        (1, "tab\there, line\nbreak, CR\r and \\N", None, True, when, datetime.date(2026, 10, 8), Decimal("950.00")),
+        (2, "{}", "张三", False, when, datetime.date(2027, 1, 1), Decimal("0.10")),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE copy_check (n int, a text, b text, c boolean, d timestamptz, e date, f numeric)")
+        load.copy_rows(cursor.cursor, "copy_check", ("n", "a", "b", "c", "d", "e", "f"), load.copy_text(rows))
+        cursor.execute("SELECT n, a, b, c, d, e, f FROM copy_check ORDER BY n")
+        assert cursor.fetchall() == rows
+    with pytest.raises(TypeError):
+        load.copy_text([(object(),)])
 
 
 def test_it_refuses_anything_but_postgresql(settings, monkeypatch):

@@ -1,0 +1,149 @@
+"""What the benchmarks that serve the product share: a PostgreSQL database filled by generate_load
+(made once per size, kept for the next run), gunicorn serving it as in production (DEBUG=False,
+persistent connections, config/gunicorn.py), sign-in as an API token or a session, percentiles."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+PYTHON = str(PROJECT / ".venv" / "bin" / "python")
+PASSWORD = "bench-password-1234"
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+
+
+def database_url(name: str) -> str:
+    return f"{PG}/{name}"
+
+
+def environment(name: str) -> dict:
+    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL",)}
+    env.update(
+        DATABASE_URL=database_url(name),
+        DEBUG="False",
+        SECRET_KEY=os.environ.get("SECRET_KEY", "bench-only"),
+        SECURE_SSL_REDIRECT="False",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        CONN_MAX_AGE="600",
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
+    return env
+
+
+def manage(name: str, *args: str, capture: bool = False) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=PROJECT, env=environment(name), check=True, text=True, capture_output=capture
+    )
+    return result.stdout if capture else ""
+
+
+def psql(sql: str, database: str = "postgres") -> str:
+    url = urllib.parse.urlparse(PG)
+    command = ["psql", "-h", url.hostname, "-p", str(url.port or 5432), "-U", url.username, "-d", database, "-tAc", sql]
+    return subprocess.run(command, check=True, text=True, capture_output=True).stdout.strip()
+
+
+def ensure_database(name: str, claims: int) -> None:
+    """The database with the demo and ``claims`` generated claims (made once, kept for the next run)."""
+    if psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") == "1":
+        have = psql("SELECT count(*) FROM claims_claim", name)
+        if int(have or 0) >= claims:
+            print(f"{name}: {int(have):,} claims (kept from an earlier run)", flush=True)
+            return
+        sys.exit(f"{name} holds {have} claims, fewer than {claims:,}: drop it (dropdb {name}) and run again")
+    psql(f'CREATE DATABASE "{name}"')
+    manage(name, "migrate", "-v0")
+    manage(name, "seed_demo", "--password", PASSWORD)
+    started = time.perf_counter()
+    manage(name, "generate_load", "--claims", str(claims), "--password", PASSWORD)
+    print(f"{name}: generated {claims:,} claims in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """gunicorn serving one database, as the Procfile's web line does (config/gunicorn.py)."""
+
+    def __init__(self, name: str, workers: int):
+        self.port = free_port()
+        env = environment(name)
+        env.update(BIND="127.0.0.1", PORT=str(self.port), WEB_CONCURRENCY=str(workers))
+        self.process = subprocess.Popen(
+            [str(PROJECT / ".venv" / "bin" / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi"],
+            cwd=PROJECT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if self.request("GET", "/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        sys.exit("gunicorn did not answer /healthz within 60 s")
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, response.read(), response.getheader("Set-Cookie") or "", response
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def api_token(server: Server, username: str) -> str:
+    body = json.dumps({"username": username, "password": PASSWORD}).encode()
+    status, content, _cookie, _r = server.request("POST", "/api/v1/auth/token/", body, {"Content-Type": "application/json"})
+    if status != 200:
+        sys.exit(f"token for {username}: {status} {content[:200]!r}")
+    return json.loads(content)["token"]
+
+
+def session_cookie(server: Server, username: str) -> str:
+    status, content, cookie, _r = server.request("GET", "/accounts/login/")
+    csrf_cookie = re.search(r"csrftoken=([^;]+)", cookie).group(1)
+    csrf = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', content).group(1).decode()
+    form = urllib.parse.urlencode({"username": username, "password": PASSWORD, "csrfmiddlewaretoken": csrf}).encode()
+    status, content, cookie, _r = server.request(
+        "POST",
+        "/accounts/login/",
+        form,
+        {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": f"csrftoken={csrf_cookie}",
+            "Referer": "http://127.0.0.1/",
+        },
+    )
+    session = re.search(r"sessionid=([^;]+)", cookie)
+    if status != 302 or session is None:
+        sys.exit(f"sign-in of {username}: {status}")
+    return f"sessionid={session.group(1)}; csrftoken={csrf_cookie}"
+
+
+def p(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
