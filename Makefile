@@ -1,6 +1,7 @@
 # `make run`: set up and serve the demo on http://127.0.0.1:8000 (embedded SQLite unless DATABASE_URL is set).
 # `make lint`: ruff (lint and format check) and import-linter's contracts (.importlinter).
 # `make test`: lint, then set up the same way and run every test, browser tests included.
+# `make due`: run every timer and sweep due now (manage.py run_due; beat does it in production).
 
 PYTHON ?= python3
 VENV := .venv
@@ -12,7 +13,7 @@ export DEBUG ?= True
 export SECURE_SSL_REDIRECT ?= False
 export SECRET_KEY ?= insecure-local-only-key-change-me
 
-.PHONY: run test lint setup browser messages clean
+.PHONY: run test lint setup browser messages clean due
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +26,13 @@ setup: $(BIN)/.installed
 run: setup
 	$(BIN)/python manage.py seed_demo --password $(DEMO_PASSWORD) --with-claims
 	@echo "Demo password for every login above: $(DEMO_PASSWORD)"
+	@echo "Timers and sweeps (deadlines): no beat here; run 'make due' (manage.py run_due) by hand or from cron."
 	@echo "Serving on http://127.0.0.1:8000/"
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# Every timer and sweep due now (README, "Deadlines and timers"); beat does this in production.
+due: setup
+	$(BIN)/python manage.py run_due
 
 # Debian's chromium (never a downloaded browser) and a CJK font for screenshots.
 browser:

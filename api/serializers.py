@@ -320,7 +320,17 @@ class TaskSerializer(serializers.Serializer):
     status = serializers.SerializerMethodField(help_text="viewflow's task status, lowercase: new, assigned, started, done…")
     assigned_to = serializers.SerializerMethodField(help_text="username of the person holding the task, or null")
     created = serializers.DateTimeField(read_only=True)
-    due = serializers.DateField(read_only=True, help_text="created + the step's time limit in working days, local time")
+    due = serializers.DateField(
+        read_only=True,
+        help_text="the last day of the step's time limit: created + its working days on the jurisdiction's calendar "
+        "(weekends, public holidays and adjusted working days), local time; the pages show the same date",
+    )
+    due_state = serializers.ChoiceField(
+        choices=["", "due_soon", "overdue"],
+        read_only=True,
+        help_text='"overdue" after the due date, "due_soon" within 2 working days of it, "" otherwise or when done',
+    )
+    escalated = serializers.BooleanField(read_only=True, help_text="overdue and escalated to the team lead")
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, help_text="the claim's total")
     flagged_lines = serializers.IntegerField(read_only=True, help_text="lines of the claim with a flag")
     resubmitted = serializers.BooleanField(read_only=True, help_text="the claim came back from a correction")

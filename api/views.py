@@ -340,13 +340,13 @@ class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 "count_capped": page.count_capped,
                 "next": next_url,
                 "previous": None,
-                "results": s.TaskSerializer(page.items, many=True).data,
+                "results": s.TaskSerializer(task_selectors.mark_due(page.items), many=True).data,
             }
         )
 
     def _task_response(self, task_id) -> Response:
         task = task_selectors.get_task_for_user(user=self.request.user, task_id=task_id)
-        return Response(s.TaskSerializer(task_selectors.task_item(task)).data)
+        return Response(s.TaskSerializer(task_selectors.mark_due([task_selectors.task_item(task)])[0]).data)
 
     def retrieve(self, request, pk=None):
         return self._task_response(pk)

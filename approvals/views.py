@@ -24,7 +24,6 @@ from payments import access as payments_access
 from payments.selectors import batches as batch_selectors
 from payments.selectors.results import line_payment_info, recoveries_of_lines
 from workflow import selectors
-from workflow.dates import due_date
 from workflow.services import decide_task, may_override_flags, override_flag, submit_claim, take_task, withdraw_claim
 from workflow.steps import REVIEW_STEPS, STEPS
 
@@ -51,10 +50,12 @@ def _safe_next(request, default: str) -> str:
 
 
 def _decorate(task):
-    """What a task page shows beside the task itself: its step and due date."""
+    """What a task page shows beside the task itself: its step, and its due date as the inbox row
+    holds it (the one the API answers; workflow.deadlines computed it), due soon or overdue."""
     task.step = STEPS[task.flow_task.name]
     task.claim = task.process.claim
-    task.due = due_date(task.created, task.flow_task.name)
+    item = selectors.mark_due([selectors.task_item(task)])[0]
+    task.due, task.due_state, task.escalated = item.due, item.due_state, item.escalated
     return task
 
 
@@ -67,6 +68,7 @@ def _inbox_page(request, items, param: str):
         page = selectors.inbox_page(items, cursor=None, size=PAGE_SIZE)
     for item in page.items:
         item.step_label = STEPS[item.step].label
+    selectors.mark_due(page.items)
     return page
 
 
@@ -130,6 +132,7 @@ def _claim_context(claim, *, user) -> dict:
         "return_event": returned[-1] if returned and claim.status == ClaimStatus.RETURNED else None,
         "sent_to_department": sent_to_department,
         "open_task": open_task,
+        "step_times": selectors.step_times(claim),
     }
 
 

@@ -32,10 +32,20 @@ CLAIM_RETURNED = _action("claim.returned", pgettext_lazy("audit", "退回修改"
 CLAIM_REJECTED = _action("claim.rejected", pgettext_lazy("audit", "不予补贴"))
 CLAIM_FLAGS_RECHECKED = _action("claim.flags_rechecked", pgettext_lazy("audit", "重新校验预警"))
 TASK_ASSIGNED = _action("task.assigned", pgettext_lazy("audit", "领取任务"))
+TASK_ESCALATED = _action("task.escalated", pgettext_lazy("audit", "逾期提交组长督办"))
 FLAG_OVERRIDDEN = _action("flag.overridden", pgettext_lazy("audit", "豁免预警"))
 PERMISSION_GRANTED = _action("permission.granted", pgettext_lazy("audit", "授予查看权限"))
 ROSTER_RECEIVED = _action("roster.received", pgettext_lazy("audit", "收到花名册"))
 ROSTER_FAILED = _action("roster.failed", pgettext_lazy("audit", "花名册导入失败"))
+
+# --------------------------------------------------------------------------- the working-day calendar and time limits
+
+WORKING_DAY_SET = _action("working_day.created", pgettext_lazy("audit", "新增工作日调整"))
+WORKING_DAY_CHANGED = _action("working_day.updated", pgettext_lazy("audit", "修改工作日调整"))
+WORKING_DAY_REMOVED = _action("working_day.deleted", pgettext_lazy("audit", "删除工作日调整"))
+DEADLINE_SET = _action("deadline.created", pgettext_lazy("audit", "设置办理期限"))
+DEADLINE_CHANGED = _action("deadline.updated", pgettext_lazy("audit", "修改办理期限"))
+DEADLINE_REMOVED = _action("deadline.deleted", pgettext_lazy("audit", "删除办理期限"))
 
 # --------------------------------------------------------------------------- a claim's payment
 

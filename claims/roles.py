@@ -11,6 +11,9 @@ ADMINISTRATOR = "administrator"
 
 ALL_ROLES = (PROVIDER_CLERK, DEPARTMENT_REVIEWER, HR_REVIEWER, HR_HEAD, FINANCE_OFFICER, AUDITOR, ADMINISTRATOR)
 JURISDICTION_ROLES = (HR_REVIEWER, HR_HEAD, FINANCE_OFFICER, AUDITOR)
+# Not a role but a mark beside one: a reviewer in this group leads their team (their role in
+# their scope group) and is who an overdue task of that team escalates to (workflow.policy.team_leads_for).
+TEAM_LEAD = "team_lead"
 
 
 def has_role(user, role: str) -> bool:

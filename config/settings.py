@@ -252,10 +252,14 @@ AUDIT_VERIFIER_KEY = os.environ.get("AUDIT_VERIFIER_KEY", "")
 # After a rotation of the signing key: the former verifier keys, comma-separated (README).
 AUDIT_RETIRED_VERIFIER_KEYS = [key for key in os.environ.get("AUDIT_RETIRED_VERIFIER_KEYS", "").split(",") if key.strip()]
 AUDIT_CHECKPOINT_INTERVAL = int(os.environ.get("AUDIT_CHECKPOINT_INTERVAL", "600"))  # seconds
+# Due jobs (timers and sweeps, due/registry.py): how often beat runs them.
+DUE_JOBS_INTERVAL = int(os.environ.get("DUE_JOBS_INTERVAL", "60"))  # seconds
 # `celery -A config beat` sends these; a worker runs them.
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {"task": "audit.tasks.sign_checkpoint", "schedule": AUDIT_CHECKPOINT_INTERVAL},
     "payments-requeue-stuck-releases": {"task": "payments.tasks.requeue_stuck_releases", "schedule": 300},
+    # Every timer and sweep of the due-job registry (due/registry.py), as `manage.py run_due` runs them.
+    "due-jobs": {"task": "workflow.tasks.run_due_jobs", "schedule": DUE_JOBS_INTERVAL},
 }
 
 # Uploaded spreadsheets (rosters, bank results): read through claims/spreadsheets.py, which

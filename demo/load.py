@@ -57,7 +57,7 @@ from claims.models import (
 )
 from claims.organisation import ensure_department, ensure_provider
 from claims.validators import credit_code_check_char, resident_id_check_char
-from workflow.dates import due_date
+from workflow.deadlines import Deadlines, due_date
 from workflow.flows import ClaimFlow
 from workflow.models import ClaimDuty, InboxItem
 from workflow.steps import STEPS
@@ -472,7 +472,7 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 ITEM_COLUMNS = (
     "task_id", "claim_id", "step", "status", "owner_id", "jurisdiction_id", "department_id", "provider_id",
-    "claim_number", "amount", "flagged_lines", "created", "due", "resubmitted", "duties",
+    "claim_number", "amount", "flagged_lines", "created", "due", "resubmitted", "duties", "escalated",
 )  # fmt: skip
 DUTY_COLUMNS = ("claim_id", "user_id", "duty")
 
@@ -496,6 +496,7 @@ class Generator:
         self.group_names = dict(Group.objects.values_list("pk", "name"))
         self.usernames = dict(get_user_model().objects.values_list("pk", "username"))
         self.ledger_head: tuple[int, str] | None = None  # (seq, hash) the next entry follows: set by generate
+        self.deadlines = Deadlines()  # each jurisdiction's calendar read once
 
     # ---- one batch of claims, as rows
     def batch(self, count: int, cursor) -> Batch:
@@ -777,7 +778,8 @@ class Generator:
                 )
                 out.items.append(
                     (task_id, claim_id, step.name, task_status, owner, jurisdiction.pk, department.pk, provider.pk, number,
-                     total, 0, started, due_date(started, step.name), resubmitted, InboxItem.duty_tokens(duties))
+                     total, 0, started, due_date(started, step.name, jurisdiction.pk, deadlines=self.deadlines), resubmitted,
+                     InboxItem.duty_tokens(duties), False)
                 )  # fmt: skip
                 if assigned:
                     events.append(

@@ -1,20 +1,26 @@
 """Users and groups in the Django admin: every change recorded in the ledger (audit.admin), and
 every change of who holds which role refused when it breaks segregation of duties
-(policy.role_change_refusal, the rule workflow.staffing applies too)."""
+(policy.role_change_refusal, the rule workflow.staffing applies too). And the working-day
+calendar's overrides and the time limits per jurisdiction (deadlines.py), recorded the same way."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit import actions as audit_actions
 from audit.admin import AuditedAdminMixin
 from claims import roles
 
 from . import policy
+from .calendar import unknown_years
+from .inbox import refresh_due_dates
+from .models import StepDeadline, WorkingDayOverride
 
 User = get_user_model()
 
@@ -83,4 +89,58 @@ class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
         "updated": audit_actions.GROUP_UPDATED,
         "relations_changed": audit_actions.GROUP_RELATIONS_CHANGED,
         "deleted": audit_actions.GROUP_DELETED,
+    }
+
+
+# --- the working-day calendar and the time limits -------------------------------------------------
+
+
+class DeadlineInputsAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """A change of a working day or a time limit moves the due dates of the open tasks it touches
+    (inbox.refresh_due_dates), in the admin's transaction: pages, API and timers read one date."""
+
+    def _refresh(self, obj) -> None:
+        refresh_due_dates(jurisdiction_id=obj.jurisdiction_id)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        self._refresh(obj)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        self._refresh(obj)
+
+
+@admin.register(WorkingDayOverride)
+class WorkingDayOverrideAdmin(DeadlineInputsAdmin):
+    list_display = ("date", "is_working", "jurisdiction", "reason")
+    list_filter = ("is_working", "jurisdiction")
+    date_hierarchy = "date"
+    search_fields = ("reason",)
+    ledger_actions = {
+        "created": audit_actions.WORKING_DAY_SET,
+        "updated": audit_actions.WORKING_DAY_CHANGED,
+        "deleted": audit_actions.WORKING_DAY_REMOVED,
+    }
+
+    def changelist_view(self, request, extra_context=None):
+        # A year neither the library nor an administrator knows is counted Monday to Friday: say so.
+        this_year = timezone.localdate().year
+        for year in unknown_years(None, (this_year, this_year + 1)):
+            messages.warning(
+                request,
+                _("%(year)s 年的法定节假日和调休上班日尚未录入（节假日库也没有该年数据），期限暂按周一至周五计算。")
+                % {"year": year},
+            )
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(StepDeadline)
+class StepDeadlineAdmin(DeadlineInputsAdmin):
+    list_display = ("kind", "working_days", "jurisdiction")
+    list_filter = ("kind", "jurisdiction")
+    ledger_actions = {
+        "created": audit_actions.DEADLINE_SET,
+        "updated": audit_actions.DEADLINE_CHANGED,
+        "deleted": audit_actions.DEADLINE_REMOVED,
     }

@@ -7,7 +7,19 @@ class WorkflowConfig(AppConfig):
 
     def ready(self):
         from claims.signals import claim_lines_changed
+        from due.registry import register
 
+        from . import timers
         from .inbox import on_claim_lines_changed
 
         claim_lines_changed.connect(on_claim_lines_changed, dispatch_uid="workflow.inbox.refresh_figures")
+        register(
+            "workflow.withdraw_unanswered_returns",
+            timers.withdraw_unanswered_returns,
+            description="returned claims past their correction deadline are withdrawn",
+        )
+        register(
+            "workflow.escalate_overdue_reviews",
+            timers.escalate_overdue_reviews,
+            description="review tasks past their due date are escalated to the team lead",
+        )

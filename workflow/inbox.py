@@ -13,6 +13,7 @@ from viewflow.workflow.status import STATUS
 
 from claims.models import Claim
 
+from .deadlines import Deadlines, due_date
 from .flows import ClaimFlow
 from .models import ClaimDuty, InboxItem
 from .selectors import OPEN_STATUSES, flagged_line_count, node
@@ -33,6 +34,7 @@ ITEM_FIELDS = (
     "due",
     "resubmitted",
     "duties",
+    "escalated",
 )
 
 
@@ -46,7 +48,7 @@ def refresh_inbox(claim: Claim) -> None:
         return
     tasks = list(
         Task.objects.filter(process_id=claim.process_id, flow_task__in=step_nodes(STEPS)).only(
-            "pk", "flow_task", "status", "owner_id", "created"
+            "pk", "flow_task", "status", "owner_id", "created", "data"
         )
     )
     open_tasks = [task for task in tasks if task.status in OPEN_STATUSES and task.flow_task.name in HUMAN_STEPS]
@@ -79,6 +81,23 @@ def refresh_figures(claim: Claim) -> None:
     if claim.process_id is None:
         return  # a draft: no task yet
     InboxItem.objects.filter(claim_id=claim.pk).update(amount=claim.total, flagged_lines=flagged_line_count(claim))
+
+
+def refresh_due_dates(*, jurisdiction_id: int | None = None, batch_size: int = 2000) -> int:
+    """The due dates of the open inbox rows again (an administrator changed a working day or a
+    time limit: of this jurisdiction, or of all when None), so that every page, the API and the
+    timers keep reading one stored date. Returns the rows whose date changed."""
+    rows = InboxItem.objects.select_related("task").order_by("pk")
+    if jurisdiction_id is not None:
+        rows = rows.filter(jurisdiction_id=jurisdiction_id)
+    deadlines, changed = Deadlines(), []
+    for item in rows.iterator(chunk_size=batch_size):
+        due = due_date(item.created, item.step, item.jurisdiction_id, deadlines=deadlines)
+        if due != item.due:
+            item.due = due
+            changed.append(item)
+    InboxItem.objects.bulk_update(changed, ["due"], batch_size=batch_size)
+    return len(changed)
 
 
 def on_claim_lines_changed(sender, *, claim: Claim, **kwargs) -> None:
@@ -128,6 +147,7 @@ def rebuild_inbox(*, batch_size: int = 2000) -> tuple[int, int]:
         duties_of_claim.setdefault(claim_id, set()).add((user_id, duty))
     rows = 0
     batch = []
+    deadlines = Deadlines()  # each jurisdiction's calendar read once for the whole rebuild
     for task in open_tasks.iterator(chunk_size=batch_size):
         claim = task.process.claim
         batch.append(
@@ -137,6 +157,7 @@ def rebuild_inbox(*, batch_size: int = 2000) -> tuple[int, int]:
                 flagged_lines=flagged.get(claim.pk, 0),
                 resubmitted=task.process_id in corrected,
                 duties=duties_of_claim.get(claim.pk, ()),
+                deadlines=deadlines,
             )
         )
         if len(batch) >= batch_size:

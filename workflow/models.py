@@ -6,8 +6,8 @@ from viewflow.workflow.models import Process, Task
 
 from claims.models import Claim, Department, Jurisdiction, Provider
 
-from .dates import due_date
-from .steps import Decision
+from .deadlines import Deadlines, due_date
+from .steps import DEADLINE_KINDS, Decision
 
 
 class JSONObjectField(jsonstore.JSONFieldMixin, models.JSONField):
@@ -40,6 +40,10 @@ class ClaimProcess(Process):
         verbose_name_plural = _("申领流程")
 
 
+# Where an escalation is kept on the task (Task.data): the read model copies it, a rebuild keeps it.
+ESCALATED_KEY = "escalated"
+
+
 class InboxItem(models.Model):
     """One row per open human task: what the inboxes filter, sort and count on, so that an inbox
     reads an index range of this table whatever the year holds (issue 12). Kept current in the
@@ -59,8 +63,10 @@ class InboxItem(models.Model):
     amount = models.DecimalField(max_digits=14, decimal_places=2)  # the claim's total
     flagged_lines = models.PositiveIntegerField(default=0)  # lines with a flag (overridden or not)
     created = models.DateTimeField()  # the task's
-    due = models.DateField()  # created + the step's working days, in local time
+    due = models.DateField()  # deadlines.due_date: created + the step's limit in working days, local time
     resubmitted = models.BooleanField(default=False)  # the claim came back from a correction
+    # Overdue and escalated to the team lead (timers.escalate_overdue_reviews; kept on the task's data).
+    escalated = models.BooleanField(default=False)
     # Who did which duty on the claim so far (ClaimDuty's rows, as ``duty_tokens`` writes them):
     # segregation of duties is then a filter on the row read, not a join with the person's history.
     duties = models.TextField(default="", blank=True)
@@ -76,9 +82,19 @@ class InboxItem(models.Model):
         return "".join(cls.duty_token(user_id, duty) for user_id, duty in sorted(duties))
 
     @classmethod
-    def of_task(cls, task, claim: Claim, *, flagged_lines: int = 0, resubmitted: bool = False, duties=()) -> "InboxItem":
+    def of_task(
+        cls,
+        task,
+        claim: Claim,
+        *,
+        flagged_lines: int = 0,
+        resubmitted: bool = False,
+        duties=(),
+        deadlines: Deadlines | None = None,
+    ) -> "InboxItem":
         """The row of an open task of this claim (unsaved): the one way a row is made.
-        ``duties``: the (user id, duty) pairs done on the claim so far."""
+        ``duties``: the (user id, duty) pairs done on the claim so far; ``deadlines``: the
+        calendars read for a batch of rows (a rebuild), else read for this one."""
         return cls(
             task=task,
             claim=claim,
@@ -92,9 +108,10 @@ class InboxItem(models.Model):
             amount=claim.total,
             flagged_lines=flagged_lines,
             created=task.created,
-            due=due_date(task.created, task.flow_task.name),
+            due=due_date(task.created, task.flow_task.name, claim.jurisdiction_id, deadlines=deadlines),
             resubmitted=resubmitted,
             duties=cls.duty_tokens(duties),
+            escalated=bool((task.data or {}).get(ESCALATED_KEY)),
         )
 
     class Meta:
@@ -118,3 +135,87 @@ class ClaimDuty(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["claim", "user", "duty"], name="claim_duty_unique")]
+
+
+class WorkingDayOverrideQuerySet(models.QuerySet):
+    def filter_jurisdiction(self, jurisdiction_id: int | None) -> "WorkingDayOverrideQuerySet":
+        """The rows that apply to this jurisdiction: its own and those for every jurisdiction."""
+        if jurisdiction_id is None:
+            return self.filter(jurisdiction__isnull=True)
+        return self.filter(models.Q(jurisdiction__isnull=True) | models.Q(jurisdiction_id=jurisdiction_id))
+
+
+class WorkingDayOverride(models.Model):
+    """An administrator's word on one day (calendar.py): a working day or not, for one
+    jurisdiction or (jurisdiction empty) for all; it wins over the chinese-calendar library, so a
+    local holiday, a late change or a year the library does not know yet can be entered by hand."""
+
+    jurisdiction = models.ForeignKey(
+        Jurisdiction,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("行政区"),
+        help_text=_("留空：适用于所有行政区。"),
+    )
+    date = models.DateField(_("日期"))
+    is_working = models.BooleanField(_("工作日"), help_text=_("勾选：当天上班（如调休上班日）；不勾选：当天放假。"))
+    reason = models.CharField(_("原因"), max_length=200)
+
+    objects = WorkingDayOverrideQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("工作日调整")
+        verbose_name_plural = _("工作日调整")
+        ordering = ["-date"]
+        constraints = [
+            models.UniqueConstraint(fields=["jurisdiction", "date"], name="working_day_override_unique"),
+            models.UniqueConstraint(
+                fields=["date"], condition=models.Q(jurisdiction__isnull=True), name="working_day_override_unique_all"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.date:%Y-%m-%d} {self.reason}"
+
+    @property
+    def ledger_jurisdiction_id(self):
+        return self.jurisdiction_id
+
+
+class StepDeadline(models.Model):
+    """A jurisdiction's time limit for one kind of deadline (deadlines.DEADLINES), in working
+    days; without a row the policy's default applies (the step table, RULES N5/N6)."""
+
+    jurisdiction = models.ForeignKey(
+        Jurisdiction,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("行政区"),
+        help_text=_("留空：适用于所有行政区（各行政区自己的设置优先）。"),
+    )
+    kind = models.CharField(_("期限"), max_length=40, choices=[(kind.name, kind.label) for kind in DEADLINE_KINDS.values()])
+    working_days = models.PositiveSmallIntegerField(_("工作日数"))
+
+    class Meta:
+        verbose_name = _("办理期限")
+        verbose_name_plural = _("办理期限")
+        constraints = [
+            models.UniqueConstraint(fields=["jurisdiction", "kind"], name="step_deadline_unique"),
+            models.UniqueConstraint(
+                fields=["kind"], condition=models.Q(jurisdiction__isnull=True), name="step_deadline_unique_all"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(working_days__gte=1, working_days__lte=250), name="step_deadline_working_days_range"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind}: {self.working_days}"
+
+    @property
+    def ledger_jurisdiction_id(self):
+        return self.jurisdiction_id

@@ -7,6 +7,7 @@ the pages, the API and viewflow's node permissions (flows.HumanStep) all ask her
 
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
@@ -106,6 +107,32 @@ def may_act(*, user, task: Task) -> bool:
 def needs_hr_head(*, step_name: str, claim: Claim) -> bool:
     """HR's approval goes on to the HR head above the jurisdiction's threshold (STORIES 7)."""
     return step_name == "hr_review" and claim.total > claim.jurisdiction.hr_head_threshold
+
+
+# --- team leads ----------------------------------------------------------------------------------
+
+
+def team_leads_for(*, claim: Claim, step_name: str) -> list:
+    """Who an overdue task of this step escalates to: the step's team leads, i.e. active people
+    marked team lead (roles.TEAM_LEAD) who hold the step's role in the step's scope for this claim
+    (the department's reviewers for its review, the jurisdiction's HR staff for HR's steps). Not
+    an administrator, and not anyone who performed another duty on this claim (N4): a lead who
+    could not act on the step is not given it."""
+    step = STEPS[step_name]
+    group_id = _scope_group_id(step, claim)
+    if group_id is None:
+        return []
+    leads = (
+        get_user_model()
+        .objects.filter(is_active=True, is_superuser=False, is_staff=False)
+        .filter(groups__name=roles.TEAM_LEAD)
+        .filter(groups__name=step.role)
+        .filter(groups__pk=group_id)
+        .exclude(pk__in=ClaimDuty.objects.filter(claim=claim).exclude(duty=step.duty).values("user_id"))
+        .distinct()
+        .order_by("username")
+    )
+    return list(leads)
 
 
 # --- segregation of duties in role assignments --------------------------------------------------

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
@@ -15,6 +16,7 @@ from claims.inputs import HEADER_FIELDS
 from claims.line_fields import LINE_FIELDS
 from claims.selectors import claims_visible_to, departments_of_reviewer, jurisdictions_overseen_by, providers_of_clerk
 
+from .deadlines import Deadlines
 from .flows import ClaimFlow
 from .models import InboxItem
 from .policy import steps_of_user
@@ -217,3 +219,65 @@ def _plain(value):
     if isinstance(value, datetime.date | Decimal):
         return str(value)
     return value
+
+
+# --- deadlines as the pages show them --------------------------------------------------------------
+
+
+def mark_due(items, *, now: datetime.datetime | None = None) -> list:
+    """Each open inbox row with ``due_state`` (deadlines.DueState: due soon, overdue or on time),
+    counted on its jurisdiction's calendar (one read per jurisdiction for the list)."""
+    deadlines = Deadlines()
+    for item in items:
+        open_now = item.status in OPEN_STATUSES
+        item.due_state = deadlines.state(item.due, item.jurisdiction_id, now=now) if open_now else ""
+    return items
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """One human step a claim went through: when it reached the step, when it left, who did it,
+    how many working days it took against its time limit (the claim page)."""
+
+    step: str
+    label: str
+    owner: object
+    created: datetime.datetime
+    finished: datetime.datetime | None
+    working_days: int  # taken so far when still open
+    limit: int
+    due: datetime.date | None
+    status: str
+
+
+def step_times(claim) -> list[StepTime]:
+    """The claim's human steps in order, from viewflow's tasks (created, finished), each with the
+    working days it took on the jurisdiction's calendar (deadlines.Deadlines.took)."""
+    if claim.process_id is None:
+        return []
+    deadlines = Deadlines()
+    now = timezone.now()
+    due_of = dict(InboxItem.objects.filter(claim_id=claim.pk).values_list("task_id", "due"))
+    times = []
+    tasks = (
+        Task.objects.filter(process_id=claim.process_id, flow_task__in=[node(n) for n in HUMAN_STEPS])
+        .exclude(status=STATUS.CANCELED, owner__isnull=True, finished__isnull=True)
+        .select_related("owner")
+        .order_by("created", "pk")
+    )
+    for task in tasks:
+        name = task.flow_task.name
+        times.append(
+            StepTime(
+                step=name,
+                label=STEPS[name].label,
+                owner=task.owner,
+                created=task.created,
+                finished=task.finished,
+                working_days=deadlines.took(task.created, task.finished or now, claim.jurisdiction_id),
+                limit=deadlines.working_days(name, claim.jurisdiction_id),
+                due=due_of.get(task.pk),
+                status=str(task.status),
+            )
+        )
+    return times

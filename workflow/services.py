@@ -26,10 +26,12 @@ from claims.services import line_summary, recompute_total, refresh_flags
 from payments.services.funds import reserve_approved_lines
 
 from . import policy
+from .deadlines import passed_at
 from .flows import ClaimFlow
 from .inbox import refresh_figures, refresh_inbox
+from .models import ESCALATED_KEY, InboxItem
 from .notify import notify_open_tasks
-from .selectors import claim_content, get_task_for_user, node, open_task_of_claim
+from .selectors import OPEN_STATUSES, claim_content, get_task_for_user, node, open_task_of_claim
 from .steps import END_STATUS, HR_STEPS, REVIEW_STEPS, STEPS, Decision
 
 
@@ -184,6 +186,12 @@ def withdraw_claim(*, user, claim: Claim, reason: str) -> Claim:
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput(_("撤回申领须写明理由。"), fields={"reason": [_("必填。")]})
+    return _withdraw(claim, actor=user, reason=reason, detail={"total": claim.total})
+
+
+def _withdraw(claim: Claim, *, actor, reason: str, detail: dict) -> Claim:
+    """Cancel the claim's process (if started), mark it withdrawn, drop its inbox rows, and
+    record it: the provider's withdrawal and the correction deadline's share this."""
     from_state = claim.status
     if claim.process_id is not None:
         ClaimFlow.instance.cancel(ClaimFlow.process_class.objects.get(pk=claim.process_id))
@@ -191,16 +199,77 @@ def withdraw_claim(*, user, claim: Claim, reason: str) -> Claim:
     claim.save(update_fields=["status"])
     refresh_inbox(claim)
     record_event(
-        actor=user,
+        actor=actor,
         action="claim.withdrawn",
         obj=claim,
         claim=claim,
         from_state=from_state,
         to_state=claim.status,
         reason=reason,
-        detail={"total": claim.total},
+        detail=detail,
     )
     return claim
+
+
+# --- timers (timers.py finds what is due; these act on one claim each, under its locks) -------------
+
+
+@transaction.atomic
+def withdraw_unanswered_return(*, claim_id: int, now) -> bool:
+    """A returned claim not resubmitted by its correction deadline is withdrawn by the system,
+    the ledger naming the deadline. Checked again under the claim's lock: a resubmission that
+    won the lock first (submit_claim locks the claim too) keeps the claim. True: withdrawn."""
+    claim = Claim.objects.select_for_update().get(pk=claim_id)
+    if claim.status != ClaimStatus.RETURNED:
+        return False
+    item = InboxItem.objects.filter(claim_id=claim.pk, step="correction").first()
+    if item is None or now < passed_at(item.due, claim.jurisdiction_id):
+        return False
+    _withdraw(
+        claim,
+        actor=None,
+        reason=f"逾期未重新提交：修改期限 {item.due:%Y-%m-%d} 已过（系统自动撤回）",
+        detail={"total": claim.total, "deadline": item.due.isoformat(), "timer": "correction_deadline", "task": item.task_id},
+    )
+    return True
+
+
+@transaction.atomic
+def escalate_overdue_task(*, task_id: int, now) -> bool:
+    """An open review task past its due date is escalated to its team leads (policy.team_leads_for)
+    once: kept on the task (Task.data, so a rebuild of the inbox keeps it), shown in the inbox,
+    recorded in the ledger with the leads named. It changes no one's right to act: the leads act
+    through the same policy (role, scope, segregation of duties). True: escalated now."""
+    task = Task.objects.filter(pk=task_id).first()
+    if task is None:
+        return False
+    with ClaimFlow.lock(task.process_id):
+        task.refresh_from_db()
+        item = InboxItem.objects.filter(task_id=task.pk).first()
+        if task.status not in OPEN_STATUSES or item is None or (task.data or {}).get(ESCALATED_KEY):
+            return False
+        claim = task.process.claim
+        if now < passed_at(item.due, claim.jurisdiction_id):
+            return False
+        step_name = task.flow_task.name
+        leads = [lead.get_username() for lead in policy.team_leads_for(claim=claim, step_name=step_name)]
+        task.data = {
+            **(task.data or {}),
+            ESCALATED_KEY: {"at": now.isoformat(), "due": item.due.isoformat(), "team_leads": leads},
+        }
+        task.save(update_fields=["data"])
+        refresh_inbox(claim)
+        record_event(
+            actor=None,
+            action="task.escalated",
+            obj=claim,
+            claim=claim,
+            from_state=claim.status,
+            to_state=claim.status,
+            reason=f"逾期未办理：期限 {item.due:%Y-%m-%d} 已过，提交组长督办",
+            detail={"task": task.pk, "step": step_name, "deadline": item.due.isoformat(), "team_leads": leads},
+        )
+    return True
 
 
 @transaction.atomic

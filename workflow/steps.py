@@ -130,3 +130,38 @@ REVIEW_STEPS = tuple(name for name, step in STEPS.items() if step.decisions)
 HR_STEPS = tuple(name for name, step in STEPS.items() if step.hr_step)
 # End nodes of the flow and the claim status they leave.
 END_STATUS = {"paid": ClaimStatus.PAID, "rejected": ClaimStatus.REJECTED}
+
+
+@dataclass(frozen=True)
+class DeadlineKind:
+    """A time limit the policy sets, in working days (deadlines.py counts them on the
+    jurisdiction's calendar; an administrator may set another per jurisdiction: StepDeadline)."""
+
+    name: str
+    label: str
+    # The policy's default, used when no StepDeadline row says otherwise.
+    working_days: int
+    # Where the number comes from (docs/rules.md, "N5, N6 — Time limits"); empty: our choice.
+    source: str
+
+
+def _step_deadline(name: str, source: str) -> DeadlineKind:
+    return DeadlineKind(name, STEPS[name].label, STEPS[name].working_days, source)
+
+
+# Every time limit: the flow's human steps (same name as the step, default from the step table)
+# and the two of the public notice, which has no step yet. RULES N5, N6.
+DEADLINE_KINDS = {
+    kind.name: kind
+    for kind in (
+        _step_deadline("department_review", "N6"),
+        _step_deadline("hr_review", "N6"),
+        _step_deadline("hr_head_approval", "N6"),
+        _step_deadline("correction", "STORIES 2"),
+        DeadlineKind("public_notice", _("公示"), 5, "N5"),
+        DeadlineKind("objection", _("异议处理"), 5, "N5"),
+        _step_deadline("disbursement", ""),
+    )
+}
+# A task is due soon from this many working days before its due date (the inbox marks it).
+DUE_SOON_WORKING_DAYS = 2

@@ -1,0 +1,285 @@
+"""Deadlines on China's working days (issue 14): every due date counted on the jurisdiction's
+calendar (weekends, public holidays, adjusted working days, the administrator's overrides), the
+same on the pages and in the API; and the timers that act when a deadline passes, run by
+``manage.py run_due --now``: an unanswered return is withdrawn, an overdue review escalates.
+
+2026 around National Day (State Council): Sunday 20 September is worked; 25–27 September
+(Mid-Autumn) and 1–7 October are holidays; Saturday 10 October is worked."""
+
+import datetime
+import logging
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.http import HttpRequest
+from django.test import Client
+from django.urls import reverse
+from viewflow.workflow.models import Task
+
+from audit.models import AuditEvent
+from claims import roles
+from claims.models import Claim, ClaimStatus
+from claims.services import create_claim
+from due import registry
+from workflow import selectors
+from workflow.calendar import WorkingCalendar, _warn_unknown, unknown_years
+from workflow.deadlines import DueState, due_date
+from workflow.inbox import rebuild_inbox, refresh_inbox
+from workflow.models import ClaimDuty, InboxItem, StepDeadline, WorkingDayOverride
+from workflow.policy import team_leads_for
+from workflow.services import decide_task, submit_claim
+from workflow.staffing import ensure_staff_user
+
+from .api_support import login, ok
+from .conftest import DEMO_PASSWORD, claim_data
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def beijing(*args) -> datetime.datetime:
+    return datetime.datetime(*args, tzinfo=BEIJING)
+
+
+def submitted(demo) -> Claim:
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    return claim
+
+
+def open_item(claim: Claim) -> InboxItem:
+    return InboxItem.objects.get(claim=claim)
+
+
+def started_at(claim: Claim, moment: datetime.datetime) -> InboxItem:
+    """The claim's open task as if it had reached its step at ``moment``."""
+    Task.objects.filter(pk=open_item(claim).task_id).update(created=moment)
+    claim.refresh_from_db()
+    refresh_inbox(claim)
+    return open_item(claim)
+
+
+def run_due(now: str) -> str:
+    out = StringIO()
+    call_command("run_due", "--now", now, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- the calendar
+
+
+def test_a_review_started_before_the_adjusted_sunday_is_due_after_national_day(demo):
+    """The department's 10 working days from Friday 18 September 2026 count Sunday the 20th (worked)
+    and skip Mid-Autumn and National Day: due Friday 9 October, not Friday 2 October (Mon–Fri)."""
+    claim = submitted(demo)
+    item = started_at(claim, beijing(2026, 9, 18, 10, 0))
+    assert item.due == datetime.date(2026, 10, 9)
+
+
+def test_the_adjusted_working_sunday_itself_is_a_due_date(db):
+    calendar = WorkingCalendar(None)
+    assert calendar.add_working_days(datetime.date(2026, 9, 18), 1) == datetime.date(2026, 9, 20)  # Sunday, worked
+    assert calendar.add_working_days(datetime.date(2026, 9, 29), 5) == datetime.date(2026, 10, 12)  # Saturday 10th counted
+    assert not calendar.is_working(datetime.date(2026, 10, 5)) and calendar.is_working(datetime.date(2026, 10, 10))
+
+
+def test_an_override_of_the_jurisdiction_moves_its_due_dates_and_is_recorded(demo, client):
+    """The administrator enters a local day off on Friday 9 October: the review due that day is
+    due on the worked Saturday the 10th instead, at once on the open task; another jurisdiction
+    is not touched, and the ledger keeps the change."""
+    claim = submitted(demo)
+    started_at(claim, beijing(2026, 9, 18, 10, 0))
+    assert client.login(request=HttpRequest(), username="admin", password=DEMO_PASSWORD)
+    response = client.post(
+        reverse("admin:claim_workflow_workingdayoverride_add"),
+        {"jurisdiction": claim.jurisdiction_id, "date": "2026-10-09", "reason": "本地停工一天"},  # unchecked: a day off
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert open_item(claim).due == datetime.date(2026, 10, 10)
+    assert WorkingCalendar(None).is_working(datetime.date(2026, 10, 9))  # every other jurisdiction still works
+    entry = AuditEvent.objects.filter(action="working_day.created").last()
+    assert entry.actor_username == "admin" and entry.jurisdiction_id == claim.jurisdiction_id
+
+
+def test_a_time_limit_set_for_the_jurisdiction_replaces_the_policy_default(demo):
+    claim = submitted(demo)
+    created = beijing(2026, 9, 18, 10, 0)
+    assert due_date(created, "department_review", claim.jurisdiction_id) == datetime.date(2026, 10, 9)
+    StepDeadline.objects.create(jurisdiction=None, kind="department_review", working_days=5)
+    assert due_date(created, "department_review", claim.jurisdiction_id) == datetime.date(2026, 9, 24)
+    StepDeadline.objects.create(jurisdiction=claim.jurisdiction, kind="department_review", working_days=1)
+    assert due_date(created, "department_review", claim.jurisdiction_id) == datetime.date(2026, 9, 20)
+    assert due_date(created, "department_review", None) == datetime.date(2026, 9, 24)  # the rest: every jurisdiction's
+
+
+def test_a_year_nobody_knows_is_counted_monday_to_friday_and_said_so(demo, caplog):
+    """chinese-calendar 1.11.0 knows 2004–2026. For 2027 the count falls back to Monday to
+    Friday, with a warning, until the administrator enters the year's national days."""
+    assert unknown_years(None, (2026, 2027)) == [2027]
+    _warn_unknown.cache_clear()  # logged once per process and year: as if this process were new
+    with caplog.at_level(logging.WARNING, logger="workflow.calendar"):
+        due = WorkingCalendar(None).add_working_days(datetime.date(2027, 3, 5), 5)
+    assert due == datetime.date(2027, 3, 12)
+    assert [record.getMessage() for record in caplog.records if "2027" in record.getMessage()]
+    WorkingDayOverride.objects.create(date=datetime.date(2027, 3, 8), is_working=False, reason="示例：全国假日")
+    assert unknown_years(None, (2027,)) == []
+    assert WorkingCalendar(None).add_working_days(datetime.date(2027, 3, 5), 5) == datetime.date(2027, 3, 15)
+
+
+# --------------------------------------------------------------------------- one date everywhere
+
+
+def test_the_page_the_inbox_and_the_api_show_one_due_date(demo):
+    """A task reaching its step at 23:30 UTC on 29 September is Beijing's 30 September: ten working
+    days from there is 20 October (from the UTC date it would be the 19th). The task page, the
+    claim page, the inbox and the API all say the 20th; frozen on the 19th it is due soon."""
+    claim = submitted(demo)
+    item = started_at(claim, datetime.datetime(2026, 9, 29, 23, 30, tzinfo=datetime.UTC))
+    assert item.due == datetime.date(2026, 10, 20)
+    reviewer = Client()
+    reviewer.force_login(demo["dept_reviewer"])
+    with time_machine.travel(beijing(2026, 10, 19, 9, 0), tick=False):
+        api_task = ok(login("dept_reviewer").get(f"/api/v1/tasks/{item.task_id}/"))
+        listed = ok(login("dept_reviewer").get("/api/v1/tasks/"))["results"]
+        task_page = reviewer.get(f"/tasks/{item.task_id}/").content.decode()
+        claim_page = reviewer.get(f"/claims/{claim.pk}/").content.decode()
+        inbox_page = reviewer.get("/inbox/").content.decode()
+    assert (api_task["due"], api_task["due_state"]) == ("2026-10-20", "due_soon")
+    assert [(task["due"], task["due_state"]) for task in listed if task["id"] == item.task_id] == [("2026-10-20", "due_soon")]
+    for page in (task_page, claim_page, inbox_page):
+        assert 'data-due-state="due_soon">2026-10-20' in page
+    with time_machine.travel(beijing(2026, 10, 21, 0, 0), tick=False):
+        assert ok(login("dept_reviewer").get(f"/api/v1/tasks/{item.task_id}/"))["due_state"] == DueState.OVERDUE
+        assert 'data-due-state="overdue">2026-10-20' in reviewer.get("/inbox/").content.decode()
+
+
+def test_the_claim_page_shows_how_many_working_days_each_step_took(demo):
+    """Reviewed from Friday 18 September to Thursday 8 October: 9 working days (the worked Sunday
+    counted, the holidays not), against the department's limit of 10."""
+    claim = submitted(demo)
+    item = started_at(claim, beijing(2026, 9, 18, 10, 0))
+    decide_task(user=demo["dept_reviewer"], task_id=item.task_id, decision="approve", comment="材料齐全")
+    Task.objects.filter(pk=item.task_id).update(finished=beijing(2026, 10, 8, 16, 0))
+    times = selectors.step_times(claim)
+    assert [(row.step, row.working_days, row.limit) for row in times][0] == ("department_review", 9, 10)
+    assert times[1].step == "hr_review" and times[1].finished is None
+    client = Client()
+    client.force_login(demo["hr_reviewer"])
+    page = client.get(f"/claims/{claim.pk}/").content.decode()
+    assert "各环节用时" in page and '<td class="num took">9</td>' in page
+
+
+# --------------------------------------------------------------------------- the timers
+
+
+def returned(demo) -> tuple[Claim, InboxItem]:
+    """Returned for correction on Tuesday 29 September 2026: ten working days, due Monday 19 October."""
+    claim = submitted(demo)
+    decide_task(user=demo["dept_reviewer"], task_id=open_item(claim).task_id, decision="return", comment="请补充证书扫描件")
+    item = started_at(claim, beijing(2026, 9, 29, 15, 0))
+    assert (item.step, item.due) == ("correction", datetime.date(2026, 10, 19))
+    return claim, item
+
+
+def test_an_unanswered_return_is_withdrawn_at_its_deadline_and_not_a_minute_before(demo):
+    claim, item = returned(demo)
+    assert "workflow.withdraw_unanswered_returns: 0" in run_due("2026-10-19T23:59:00+08:00")
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.RETURNED
+
+    assert "workflow.withdraw_unanswered_returns: 1" in run_due("2026-10-20T00:00:00+08:00")
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.WITHDRAWN
+    assert not InboxItem.objects.filter(claim=claim).exists()
+    entry = AuditEvent.objects.filter(claim_id=claim.pk).last()
+    assert (entry.action, entry.from_state, entry.to_state, entry.actor_username) == (
+        "claim.withdrawn",
+        "returned",
+        "withdrawn",
+        "",
+    )
+    assert entry.detail["deadline"] == "2026-10-19" and "2026-10-19" in entry.reason
+
+
+def test_a_resubmission_before_the_deadline_keeps_the_claim(demo):
+    claim, _item = returned(demo)
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    run_due("2026-11-30T12:00:00+08:00")
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.DEPARTMENT_REVIEW
+
+
+def department_lead(demo, claim: Claim):
+    """The department's team lead: a department reviewer of its team, marked team lead."""
+    lead = ensure_staff_user(
+        username="dept_lead", password=DEMO_PASSWORD, role=roles.DEPARTMENT_REVIEWER, scope_group=claim.department.staff_group
+    )
+    lead.groups.add(Group.objects.get_or_create(name=roles.TEAM_LEAD)[0])
+    return lead
+
+
+def test_an_overdue_review_escalates_to_the_team_lead_once(demo):
+    """Due Friday 9 October; at midnight it is overdue: escalated to the department's team lead,
+    shown in the inbox, recorded in the ledger with the lead named. Run again: nothing more."""
+    claim = submitted(demo)
+    lead_user = department_lead(demo, claim)
+    item = started_at(claim, beijing(2026, 9, 18, 10, 0))
+    assert "workflow.escalate_overdue_reviews: 0" in run_due("2026-10-09T23:59:00+08:00")
+    assert "workflow.escalate_overdue_reviews: 1" in run_due("2026-10-10T00:00:00+08:00")
+    item.refresh_from_db()
+    assert item.escalated and item.step == "department_review" and item.status == "NEW"  # still open, for the team
+    escalated = AuditEvent.objects.get(action="task.escalated", claim_id=claim.pk)
+    assert escalated.detail == {
+        "task": item.task_id,
+        "step": "department_review",
+        "deadline": "2026-10-09",
+        "team_leads": ["dept_lead"],
+    }
+    lead = Client()
+    lead.force_login(lead_user)
+    with time_machine.travel(beijing(2026, 10, 10, 9, 0), tick=False):
+        assert "已升级" in lead.get("/inbox/").content.decode()
+
+    ledger_size = AuditEvent.objects.count()
+    run_due("2026-10-10T00:00:00+08:00")
+    run_due("2026-10-12T09:00:00+08:00")
+    assert AuditEvent.objects.count() == ledger_size
+    rebuild_inbox()  # the escalation lives on the task: a rebuild keeps it
+    assert open_item(claim).escalated
+
+
+def test_a_team_lead_who_did_another_duty_on_the_claim_is_not_given_it(demo):
+    """Segregation of duties holds for escalation: a department lead who did another duty on this
+    claim (HR's review, in an earlier role) is not whom its department review escalates to."""
+    claim = submitted(demo)
+    lead = department_lead(demo, claim)
+    assert [user.username for user in team_leads_for(claim=claim, step_name="department_review")] == ["dept_lead"]
+    ClaimDuty.objects.create(claim=claim, user=lead, duty="hr_review")
+    assert team_leads_for(claim=claim, step_name="department_review") == []
+
+
+def test_run_due_runs_every_registered_job_and_twice_does_nothing_twice(demo):
+    claim, _item = returned(demo)
+    other = submitted(demo)
+    started_at(other, beijing(2026, 9, 18, 10, 0))
+    calls = []
+    registry.register("tests.probe", lambda now: calls.append(now) or 0)
+    try:
+        first = run_due("2026-10-20T08:00:00+08:00")
+        ledger_size = AuditEvent.objects.count()
+        second = run_due("2026-10-20T08:00:00+08:00")
+    finally:
+        del registry.JOBS["tests.probe"]
+    assert "workflow.withdraw_unanswered_returns: 1" in first and "workflow.escalate_overdue_reviews: 1" in first
+    assert "workflow.withdraw_unanswered_returns: 0" in second and "workflow.escalate_overdue_reviews: 0" in second
+    assert AuditEvent.objects.count() == ledger_size
+    assert calls == [beijing(2026, 10, 20, 8, 0)] * 2
+
+
+def test_run_due_refuses_a_time_that_does_not_parse():
+    with pytest.raises(CommandError, match="--now"):
+        call_command("run_due", "--now", "next tuesday")

@@ -1,0 +1,106 @@
+"""The working-day calendar of a jurisdiction: which days count towards a time limit.
+
+A day is a working day when, in this order:
+1. an administrator's override says so (``WorkingDayOverride``: the jurisdiction's row, else the
+   row for every jurisdiction), e.g. a local holiday or a year the library does not know yet;
+2. else the ``chinese-calendar`` library says so: weekends, the State Council's public holidays
+   and the adjusted working days (调休: a Sunday worked before National Day is a working day);
+3. else Monday to Friday; a year neither knows (no override for every jurisdiction in it) is
+   reported as unknown: logged once per process, listed by ``unknown_years`` (the override
+   admin and ``run_due`` warn of it), never silent.
+"""
+
+import datetime
+import logging
+from functools import cache
+
+import chinese_calendar
+
+logger = logging.getLogger(__name__)
+
+
+@cache
+def library_knows(year: int) -> bool:
+    """Whether chinese-calendar has the State Council's holidays of this year."""
+    try:
+        chinese_calendar.is_workday(datetime.date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+@cache
+def _warn_unknown(year: int) -> None:
+    logger.warning(
+        "working-day calendar: neither chinese-calendar nor an override knows %s; counting Monday to Friday. "
+        "Enter the year's holidays and adjusted working days as overrides (admin: 工作日调整).",
+        year,
+    )
+
+
+class WorkingCalendar:
+    """One jurisdiction's working days (None: the rows for every jurisdiction only). Reads its
+    override rows a year at a time, once: build one per computation (or per batch of them)."""
+
+    def __init__(self, jurisdiction_id: int | None):
+        self.jurisdiction_id = jurisdiction_id
+        self._years: dict[int, dict[datetime.date, bool]] = {}
+        self._national_years: set[int] = set()
+
+    def _overrides(self, year: int) -> dict[datetime.date, bool]:
+        if year not in self._years:
+            from .models import WorkingDayOverride  # models import this module's users
+
+            rows = WorkingDayOverride.objects.filter(date__year=year).filter_jurisdiction(self.jurisdiction_id)
+            days: dict[datetime.date, bool] = {}
+            # Every jurisdiction's row first, the jurisdiction's own after it: the own one wins.
+            for date, is_working, jurisdiction_id in sorted(
+                rows.values_list("date", "is_working", "jurisdiction_id"), key=lambda row: row[2] is not None
+            ):
+                days[date] = is_working
+                if jurisdiction_id is None:
+                    self._national_years.add(year)
+            self._years[year] = days
+        return self._years[year]
+
+    def year_known(self, year: int) -> bool:
+        """The library knows the year, or an administrator entered at least one day of it for
+        every jurisdiction (the State Council's holidays are national; a local holiday alone
+        does not make a year known)."""
+        if library_knows(year):
+            return True
+        self._overrides(year)
+        return year in self._national_years
+
+    def is_working(self, day: datetime.date) -> bool:
+        overrides = self._overrides(day.year)
+        if day in overrides:
+            return overrides[day]
+        if library_knows(day.year):
+            return chinese_calendar.is_workday(day)
+        if not self.year_known(day.year):
+            _warn_unknown(day.year)
+        return day.weekday() < 5
+
+    def add_working_days(self, start: datetime.date, days: int) -> datetime.date:
+        """The date ``days`` working days after ``start`` (the start day itself not counted)."""
+        current, remaining = start, days
+        while remaining > 0:
+            current += datetime.timedelta(days=1)
+            if self.is_working(current):
+                remaining -= 1
+        return current
+
+    def working_days_between(self, start: datetime.date, end: datetime.date) -> int:
+        """Working days after ``start`` up to and including ``end`` (0 when end <= start)."""
+        count, current = 0, start
+        while current < end:
+            current += datetime.timedelta(days=1)
+            count += self.is_working(current)
+        return count
+
+
+def unknown_years(jurisdiction_id: int | None, years) -> list[int]:
+    """Of these years, those the calendar would count Monday to Friday (nobody entered them)."""
+    calendar = WorkingCalendar(jurisdiction_id)
+    return [year for year in years if not calendar.year_known(year)]
