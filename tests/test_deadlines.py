@@ -283,3 +283,26 @@ def test_run_due_runs_every_registered_job_and_twice_does_nothing_twice(demo):
 def test_run_due_refuses_a_time_that_does_not_parse():
     with pytest.raises(CommandError, match="--now"):
         call_command("run_due", "--now", "next tuesday")
+
+
+def test_a_time_limit_set_in_the_admin_moves_open_tasks_and_refuses_zero_days(demo, client):
+    claim = submitted(demo)
+    started_at(claim, beijing(2026, 9, 18, 10, 0))
+    assert client.login(request=HttpRequest(), username="admin", password=DEMO_PASSWORD)
+    url = reverse("admin:claim_workflow_stepdeadline_add")
+    refused = client.post(url, {"kind": "department_review", "working_days": "0"})
+    assert refused.status_code == 200 and not StepDeadline.objects.exists()
+    assert "working_days" in refused.context["adminform"].form.errors
+    assert client.post(url, {"kind": "department_review", "working_days": "1"}).status_code == 302
+    assert open_item(claim).due == datetime.date(2026, 9, 20)  # the worked Sunday
+    assert AuditEvent.objects.filter(action="deadline.created", actor_username="admin").exists()
+
+
+def test_beat_runs_the_same_registry_as_the_command(demo, settings):
+    from workflow.tasks import run_due_jobs
+
+    assert settings.CELERY_BEAT_SCHEDULE["due-jobs"]["task"] == run_due_jobs.name == "workflow.tasks.run_due_jobs"
+    claim, _item = returned(demo)
+    assert run_due_jobs() == {"workflow.withdraw_unanswered_returns": 1, "workflow.escalate_overdue_reviews": 0}
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.WITHDRAWN  # the test clock is past 19 October 2026

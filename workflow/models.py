@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from viewflow import jsonstore
@@ -198,7 +199,9 @@ class StepDeadline(models.Model):
         help_text=_("留空：适用于所有行政区（各行政区自己的设置优先）。"),
     )
     kind = models.CharField(_("期限"), max_length=40, choices=[(kind.name, kind.label) for kind in DEADLINE_KINDS.values()])
-    working_days = models.PositiveSmallIntegerField(_("工作日数"))
+    working_days = models.PositiveSmallIntegerField(
+        _("工作日数"), validators=[MinValueValidator(1), MaxValueValidator(250)], help_text=_("1 至 250 个工作日。")
+    )
 
     class Meta:
         verbose_name = _("办理期限")
