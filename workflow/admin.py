@@ -97,18 +97,22 @@ class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
 
 class DeadlineInputsAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """A change of a working day or a time limit moves the due dates of the open tasks it touches
-    (inbox.refresh_due_dates), in the admin's transaction: pages, API and timers read one date."""
+    (inbox.refresh_due_dates), in the admin's transaction: pages, API and timers read one date.
+    A changed row refreshes what it touched before and after."""
 
-    def _refresh(self, obj) -> None:
-        refresh_due_dates(jurisdiction_id=obj.jurisdiction_id)
+    def refresh(self, row) -> None:
+        raise NotImplementedError
 
     def save_model(self, request, obj, form, change):
+        before = type(obj).objects.filter(pk=obj.pk).first() if change else None
         super().save_model(request, obj, form, change)
-        self._refresh(obj)
+        self.refresh(obj)
+        if before is not None:
+            self.refresh(before)
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
-        self._refresh(obj)
+        self.refresh(obj)
 
 
 @admin.register(WorkingDayOverride)
@@ -122,6 +126,9 @@ class WorkingDayOverrideAdmin(DeadlineInputsAdmin):
         "updated": audit_actions.WORKING_DAY_CHANGED,
         "deleted": audit_actions.WORKING_DAY_REMOVED,
     }
+
+    def refresh(self, row) -> None:
+        refresh_due_dates(jurisdiction_id=row.jurisdiction_id, dates=[row.date])
 
     def changelist_view(self, request, extra_context=None):
         # A year neither the library nor an administrator knows is counted Monday to Friday: say so.
@@ -144,3 +151,6 @@ class StepDeadlineAdmin(DeadlineInputsAdmin):
         "updated": audit_actions.DEADLINE_CHANGED,
         "deleted": audit_actions.DEADLINE_REMOVED,
     }
+
+    def refresh(self, row) -> None:
+        refresh_due_dates(jurisdiction_id=row.jurisdiction_id, steps=[row.kind])

@@ -46,6 +46,9 @@ class WorkingCalendar:
         self.jurisdiction_id = jurisdiction_id
         self._years: dict[int, dict[datetime.date, bool]] = {}
         self._national_years: set[int] = set()
+        # Answers already computed: a rebuild or a load asks the same few hundred dates again and again.
+        self._working: dict[datetime.date, bool] = {}
+        self._added: dict[tuple[datetime.date, int], datetime.date] = {}
 
     def _overrides(self, year: int) -> dict[datetime.date, bool]:
         if year not in self._years:
@@ -73,6 +76,11 @@ class WorkingCalendar:
         return year in self._national_years
 
     def is_working(self, day: datetime.date) -> bool:
+        if day not in self._working:
+            self._working[day] = self._is_working(day)
+        return self._working[day]
+
+    def _is_working(self, day: datetime.date) -> bool:
         overrides = self._overrides(day.year)
         if day in overrides:
             return overrides[day]
@@ -84,12 +92,15 @@ class WorkingCalendar:
 
     def add_working_days(self, start: datetime.date, days: int) -> datetime.date:
         """The date ``days`` working days after ``start`` (the start day itself not counted)."""
-        current, remaining = start, days
-        while remaining > 0:
-            current += datetime.timedelta(days=1)
-            if self.is_working(current):
-                remaining -= 1
-        return current
+        key = (start, days)
+        if key not in self._added:
+            current, remaining = start, days
+            while remaining > 0:
+                current += datetime.timedelta(days=1)
+                if self.is_working(current):
+                    remaining -= 1
+            self._added[key] = current
+        return self._added[key]
 
     def working_days_between(self, start: datetime.date, end: datetime.date) -> int:
         """Working days after ``start`` up to and including ``end`` (0 when end <= start)."""

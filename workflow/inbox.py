@@ -13,7 +13,7 @@ from viewflow.workflow.status import STATUS
 
 from claims.models import Claim
 
-from .deadlines import Deadlines, due_date
+from .deadlines import Deadlines, due_date, passed_at
 from .flows import ClaimFlow
 from .models import ClaimDuty, InboxItem
 from .selectors import OPEN_STATUSES, flagged_line_count, node
@@ -83,13 +83,20 @@ def refresh_figures(claim: Claim) -> None:
     InboxItem.objects.filter(claim_id=claim.pk).update(amount=claim.total, flagged_lines=flagged_line_count(claim))
 
 
-def refresh_due_dates(*, jurisdiction_id: int | None = None, batch_size: int = 2000) -> int:
-    """The due dates of the open inbox rows again (an administrator changed a working day or a
-    time limit: of this jurisdiction, or of all when None), so that every page, the API and the
-    timers keep reading one stored date. Returns the rows whose date changed."""
-    rows = InboxItem.objects.select_related("task").order_by("pk")
+def refresh_due_dates(*, jurisdiction_id: int | None = None, steps=None, dates=None, batch_size: int = 2000) -> int:
+    """The due dates of the open inbox rows again, after an administrator changed what they are
+    counted from, so that every page, the API and the timers keep reading one stored date: rows
+    of this jurisdiction (all when None), of these steps (a time limit changed; all when None),
+    and, when ``dates`` (days whose override changed) are given, only rows those days can move:
+    started before the last of them and due on or after the first (a day outside a row's
+    interval is not counted by it). Returns the rows whose date changed."""
+    rows = InboxItem.objects.only("pk", "created", "step", "jurisdiction_id", "due").order_by("pk")
     if jurisdiction_id is not None:
         rows = rows.filter(jurisdiction_id=jurisdiction_id)
+    if steps is not None:
+        rows = rows.filter(step__in=list(steps))
+    if dates:
+        rows = rows.filter(due__gte=min(dates), created__lt=passed_at(max(dates)))
     deadlines, changed = Deadlines(), []
     for item in rows.iterator(chunk_size=batch_size):
         due = due_date(item.created, item.step, item.jurisdiction_id, deadlines=deadlines)

@@ -8,8 +8,8 @@ date is a date on the jurisdiction's working-day calendar, which an administrato
 after the task started (an override, a new time limit: inbox.refresh_due_dates moves the stored
 date); a boundary timer fixes its moment when the task opens. Its dispatcher runs at the wall
 clock, where ``run_due --now`` must run at a given moment; and an interrupting boundary would
-cancel the review task, where escalation must leave it open with its owner. The stored ``due``
-is indexed by step, so each run reads an index range, not every task."""
+cancel the review task, where escalation must leave it open with its owner. Each run reads the
+read model's open rows of one or three steps (its indexes lead with the step), not the task table."""
 
 import datetime
 
