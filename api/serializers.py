@@ -23,6 +23,7 @@ from claims.line_fields import BOOL, CHOICE, DATE, DECIMAL, INT, LINE_FIELDS, In
 from claims.models import (
     AmountRule,
     CertificateType,
+    CheckResult,
     Claim,
     ClaimLine,
     ClaimStatus,
@@ -184,6 +185,20 @@ class FlagSerializer(serializers.Serializer):
     override_reason = serializers.CharField(help_text="the written reason of the override; empty when not overridden")
 
 
+class CertificateCheckSerializer(serializers.Serializer):
+    result = serializers.ChoiceField(
+        choices=CheckResult.choices,
+        help_text="verified: the source knows it and it matches; invalid: revoked, a failing signature or a "
+        "difference (flag CERT_INVALID); unknown: no source knows it (to check by hand, or flag CERT_UNKNOWN)",
+    )
+    source = serializers.CharField(help_text="the registry that answered; empty when none knew the certificate")
+    checked_at = serializers.DateTimeField()
+    occasion = serializers.CharField(help_text="submission, review or recheck")
+    problems = serializers.ListField(
+        child=serializers.CharField(), help_text="what differs: revoked, signature, holder, occupation, level, date"
+    )
+
+
 class ClaimLineSerializer(serializers.ModelSerializer):
     trainee = serializers.CharField(source="trainee.id_number_masked", read_only=True, help_text="masked resident ID number")
     trainee_name = serializers.CharField(source="trainee.name", read_only=True)
@@ -210,6 +225,9 @@ class ClaimLineSerializer(serializers.ModelSerializer):
     payment_status = serializers.ChoiceField(choices=PaymentStatus.choices, read_only=True)
     batch = serializers.SerializerMethodField(
         help_text="the number of the payment batch the line is (or was last) in; null before any"
+    )
+    certificate_check = serializers.SerializerMethodField(
+        help_text="the latest check of the certificate at its source (联网核查); null before the claim is submitted"
     )
 
     class Meta:
@@ -241,8 +259,22 @@ class ClaimLineSerializer(serializers.ModelSerializer):
             "decision_reason",
             "payment_status",
             "batch",
+            "certificate_check",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(CertificateCheckSerializer(allow_null=True))
+    def get_certificate_check(self, line) -> dict | None:
+        check = next(iter(line.certificate_checks.all()), None)  # prefetched latest first (api.views.with_lines)
+        if check is None:
+            return None
+        return {
+            "result": check.result,
+            "source": check.source,
+            "checked_at": check.checked_at,
+            "occasion": check.occasion,
+            "problems": [problem["code"] for problem in check.problems],
+        }
 
     def get_batch(self, line) -> str | None:
         if hasattr(line, "batch_number"):  # annotated by the claim query (api.views.with_lines)

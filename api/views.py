@@ -21,6 +21,7 @@ from audit.access import record_token_issued, record_token_revoked
 from audit.checkpoints import verify_ledger
 from claims import selectors as claim_selectors
 from claims import services as claims
+from claims.certificate_checks import latest_checks_first
 from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope
 from claims.models import Claim, ClaimLine, Department, PolicyVersion, Provider, SubsidyPolicy
 from payments.selectors.results import latest_batch_number
@@ -84,7 +85,7 @@ def with_lines(queryset):
             Prefetch(
                 "lines",
                 queryset=ClaimLine.objects.select_related("trainee", "occupation", "policy_version__policy")
-                .prefetch_related("overrides")
+                .prefetch_related("overrides", Prefetch("certificate_checks", queryset=latest_checks_first()))
                 .annotate(batch_number=latest_batch_number()),
             )
         )

@@ -4,7 +4,7 @@ a service, and the services' errors are shown on the page (404 for anything out 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from audit import actions
 from claims import access as claims_access
+from claims.certificate_checks import latest_checks_first
 from claims.eligibility import flags_for_display
 from claims.errors import ActionForbidden, DomainError, InvalidInput, StepAlreadyTaken
 from claims.http import scoped
@@ -96,7 +97,9 @@ def _lines_of(claim) -> list:
     """The claim's lines as the pages show them, each with its flags in the active language
     and their overrides (``line.shown_flags``)."""
     lines = list(
-        claim.lines.select_related("trainee", "occupation", "policy_version__policy").prefetch_related("overrides__overridden_by")
+        claim.lines.select_related("trainee", "occupation", "policy_version__policy").prefetch_related(
+            "overrides__overridden_by", Prefetch("certificate_checks", queryset=latest_checks_first())
+        )
     )
     payments = line_payment_info([line.pk for line in lines])  # batch and return reason, one query
     recovery = recoveries_of_lines([line.pk for line in lines])
@@ -104,6 +107,7 @@ def _lines_of(claim) -> list:
         line.shown_flags = flags_for_display(line)
         line.payment = payments.get(line.pk)
         line.recoveries = recovery.get(line.pk, [])
+        line.certificate_check = next(iter(line.certificate_checks.all()), None)  # the latest
     return lines
 
 

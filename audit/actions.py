@@ -86,6 +86,16 @@ PAYEE_ACCOUNT_SET = _action("payee_account.set", pgettext_lazy("audit", "设定�
 RECOVERY_OPENED = _action("recovery.opened", pgettext_lazy("audit", "发起追回"))
 RECOVERY_RECEIPT_RECORDED = _action("recovery.receipt_recorded", pgettext_lazy("audit", "登记追回款"))
 
+# --------------------------------------------------------------------------- certificate checks, class filing, attendance
+
+CLAIM_CERTIFICATES_CHECKED = _action("claim.certificates_checked", pgettext_lazy("audit", "联网核查证书"))
+REGISTRY_IMPORTED = _action("registry.imported", pgettext_lazy("audit", "导入证书库"))
+CLASS_FILED = _action("class.filed", pgettext_lazy("audit", "开班备案报备"))
+CLASS_ACCEPTED = _action("class.accepted", pgettext_lazy("audit", "开班备案确认"))
+CLASS_REFUSED = _action("class.refused", pgettext_lazy("audit", "开班备案不予备案"))
+CLASS_ROSTER_CHANGED = _action("class.roster_changed", pgettext_lazy("audit", "更新备案学员名单"))
+ATTENDANCE_RECORDED = _action("attendance.recorded", pgettext_lazy("audit", "登记考勤"))
+
 # --------------------------------------------------------------------------- the subsidy catalogue
 
 CATALOGUE_POLICY_CREATED = _action("catalogue.policy_created", pgettext_lazy("audit", "新增补贴标准"))

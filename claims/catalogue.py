@@ -426,6 +426,20 @@ def update_policy(*, actor, policy: SubsidyPolicy, name: str, category: str, pay
 
 
 @transaction.atomic
+def set_class_filing_required(*, actor, policy: SubsidyPolicy, required: bool) -> SubsidyPolicy:
+    """Whether the standard's classes are filed before they start (开班备案, RULES.md N1). No change, no event."""
+    access.require_catalogue_administrator(actor)
+    policy = _locked_policy(policy)
+    if policy.class_filing_required != bool(required):
+        before = {"class_filing_required": policy.class_filing_required}
+        policy.class_filing_required = bool(required)
+        policy.save(update_fields=["class_filing_required"])
+        after = {"class_filing_required": policy.class_filing_required}
+        record_event(actor=actor, action=POLICY_UPDATED, obj=policy, detail=_event_detail(policy, before=before, after=after))
+    return policy
+
+
+@transaction.atomic
 def add_version(*, actor, policy: SubsidyPolicy, terms: VersionTerms) -> PolicyVersion:
     """The next version of a standard (number = last + 1). It must start after the previous version
     started; the previous version, if still in force then, ends the day before."""

@@ -40,6 +40,8 @@ from decimal import Decimal
 
 from django.db.models import Q
 from django.utils import timezone, translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy
 
 from .advisory_locks import hold_advisory_locks
 from .certificates import Certificate, lock_certificates
@@ -67,6 +69,15 @@ BLOCKING_CODES = frozenset({"E2", "E3", "N3", "PERIODS", "CERT_DUP", "ENTERPRISE
 # The standard's own maximum, across claims: overriding one would pay past what the policy
 # allows at all, so HR rejects the line or returns the claim for a lower cost instead.
 HARD_LIMIT_CODES = frozenset({"ENTERPRISE_CAP", "ITEM_DUP", "ITEMS"})
+# Every flag no override lifts, with what the reviewer is told instead (docs/rules.md): the
+# standard's own limits; a certificate revoked, forged or not the claim's (CERT_INVALID: the
+# registry is the authority, a written reason cannot make it valid); attendance under the
+# minimum (ATTENDANCE: the policy forfeits the subsidy).
+NOT_OVERRIDABLE: dict[str, Promise] = {
+    **{code: gettext_lazy("补贴标准本身的上限，不能豁免：请驳回该行，或退回机构修改。") for code in HARD_LIMIT_CODES},
+    "CERT_INVALID": gettext_lazy("证书被撤销、签名不符或与申领不符，不能豁免：请驳回该行，或退回机构更正后重新核验。"),
+    "ATTENDANCE": gettext_lazy("出勤率低于最低要求，不予补贴，不能豁免：请驳回该行。"),
+}
 # The first key of the advisory locks on an enterprise's grant and on a standard's items ("LIMT").
 LIMIT_LOCK_CLASS = 0x4C494D54
 # Lines recovered in full: the person in the end received nothing (docs/rules.md, "what counts and why").
@@ -158,7 +169,8 @@ def flags_for_display(line: ClaimLine) -> list[dict]:
                 "source": flag.get("source", ""),
                 "related": list(flag.get("related", [])),
                 "overridden": override is not None,
-                "overridable": flag.get("code") not in HARD_LIMIT_CODES,
+                "overridable": flag.get("code") not in NOT_OVERRIDABLE,
+                "not_overridable_reason": NOT_OVERRIDABLE.get(flag.get("code"), ""),
                 "override_reason": override.reason if override else "",
                 "override": override,  # the FlagOverride (who, when), or None
             }

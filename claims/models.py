@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
@@ -161,11 +162,31 @@ class TargetGroup(models.TextChoices):
     VETERAN = "veteran", _("退役军人")
 
 
+class CertificateCheckMode(models.TextChoices):
+    """What a certificate the registry does not know does to a line (docs/rules.md, CERT_UNKNOWN)."""
+
+    # An online registry covers the jurisdiction: a certificate it does not know flags the line.
+    REQUIRED = "required", _("必须核验（查无此证即预警）")
+    # No online registry (or not all of it): the reviewer checks an unknown certificate by hand.
+    ADVISORY = "advisory", _("辅助核验（查无此证由审核人人工核对）")
+
+
 class Jurisdiction(models.Model):
     code = models.CharField(_("代码"), max_length=20, unique=True)
     name = models.CharField(_("名称"), max_length=100)
     # Claims whose approved total exceeds this go to the HR head (STORIES 7).
     hr_head_threshold = models.DecimalField(_("负责人审批金额线"), max_digits=14, decimal_places=2, default=Decimal("100000.00"))
+    # 联网核查 (004 §五(四)): whether an unknown certificate stops a line or is checked by hand.
+    certificate_check_mode = models.CharField(
+        _("证书核验方式"), max_length=20, choices=CertificateCheckMode.choices, default=CertificateCheckMode.ADVISORY
+    )
+    # 开班备案 (RULES.md N1): filed at least this many working days before the class starts.
+    class_filing_days_ahead = models.PositiveSmallIntegerField(_("开班备案提前工作日数"), default=5)
+    # Classes starting on or after this date need a filing (under the standards that require one);
+    # none: no filing is required yet (like a policy's effective date).
+    class_filing_from = models.DateField(_("开班备案起始日期"), null=True, blank=True)
+    # RULES.md N9 (天津): a trainee attending less than this share of the class's days is not paid.
+    attendance_minimum_percent = models.PositiveSmallIntegerField(_("最低出勤率（%）"), default=80)
     # HR, finance and audit staff of the jurisdiction: holds oversee_jurisdiction on it.
     staff_group = models.OneToOneField(Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="jurisdiction")
 
@@ -243,6 +264,8 @@ class SubsidyPolicy(models.Model):
     name = models.CharField(_("名称"), max_length=200)
     category = models.CharField(_("类别"), max_length=30, choices=PolicyCategory.choices, default=PolicyCategory.SKILLS)
     payee = models.CharField(_("补贴对象"), max_length=20, choices=Payee.choices, default=Payee.PROVIDER)
+    # The standard pays for a class (training subsidies): its classes are filed before they start (N1).
+    class_filing_required = models.BooleanField(_("须开班备案"), default=False)
 
     class Meta:
         verbose_name = _("补贴标准")
@@ -348,6 +371,10 @@ class Claim(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # The filed class the claim is for (开班备案), where there is one.
+    training_class = models.ForeignKey(
+        "TrainingClass", null=True, blank=True, on_delete=models.PROTECT, related_name="claims", verbose_name=_("备案班级")
+    )
     process = models.OneToOneField("viewflow.Process", null=True, blank=True, on_delete=models.PROTECT, related_name="claim")
 
     class Meta:
@@ -453,6 +480,185 @@ class RosterUpload(models.Model):
     def ledger_jurisdiction_id(self) -> int:
         """Its entries belong to the jurisdiction of its provider (audit.services._jurisdiction_reference)."""
         return self.provider.jurisdiction_id
+
+
+# --------------------------------------------------------------------------- certificate registries (联网核查)
+
+
+class AssessmentBody(models.Model):
+    """An assessment body (评价机构、鉴定中心) that signs the certificates it issues (Ed25519)."""
+
+    code = models.CharField(_("代码"), max_length=40, unique=True)
+    name = models.CharField(_("名称"), max_length=200)
+    # The raw 32-byte Ed25519 public key, hex: what its certificates' signatures are checked with.
+    public_key = models.CharField(_("公钥"), max_length=64)
+
+    class Meta:
+        verbose_name = _("评价机构")
+        verbose_name_plural = _("评价机构")
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+
+class CertificateStatus(models.TextChoices):
+    VALID = "valid", _("有效")
+    REVOKED = "revoked", _("已撤销")
+
+
+class IssuedCertificate(models.Model):
+    """A certificate as its assessment body published it, signed over its fields
+    (claims/registry.py, ``signed_fields``); a revocation is published re-signed."""
+
+    body = models.ForeignKey(AssessmentBody, on_delete=models.PROTECT, related_name="certificates")
+    number = models.CharField(_("证书编号"), max_length=60)
+    number_key = models.CharField(max_length=120, db_index=True)
+    holder_name = models.CharField(_("持证人"), max_length=50)
+    holder_id_number_digest = models.CharField(max_length=64, db_index=True)
+    holder_id_number_encrypted = models.TextField()
+    occupation_code = models.CharField(_("职业编码"), max_length=30)
+    level = models.CharField(_("等级"), max_length=30, choices=Level.choices)
+    certificate_type = models.CharField(_("证书类型"), max_length=30, choices=CertificateType.choices)
+    certificate_date = models.DateField(_("发证日期"))
+    status = models.CharField(_("状态"), max_length=20, choices=CertificateStatus.choices, default=CertificateStatus.VALID)
+    revoked_on = models.DateField(_("撤销日期"), null=True, blank=True)
+    signature = models.CharField(max_length=128)  # hex of the 64-byte Ed25519 signature
+    published_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("评价机构发证记录")
+        verbose_name_plural = _("评价机构发证记录")
+        constraints = [models.UniqueConstraint(fields=["body", "number_key"], name="one_certificate_per_body_number")]
+
+
+class RegistryImport(models.Model):
+    """A registry's export (CSV or XLSX) imported for a jurisdiction without an online registry."""
+
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="registry_imports")
+    source = models.CharField(_("来源"), max_length=200)
+    filename = models.CharField(_("文件名"), max_length=255)
+    sha256 = models.CharField(max_length=64)
+    row_count = models.PositiveIntegerField(default=0)
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    imported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("证书库导入")
+        verbose_name_plural = _("证书库导入")
+        ordering = ["-imported_at", "-id"]
+
+
+class RegistryEntry(models.Model):
+    registry_import = models.ForeignKey(RegistryImport, on_delete=models.CASCADE, related_name="entries")
+    number = models.CharField(_("证书编号"), max_length=60)
+    number_key = models.CharField(max_length=120, db_index=True)
+    holder_name = models.CharField(_("持证人"), max_length=50)
+    holder_id_number_digest = models.CharField(max_length=64)
+    occupation_code = models.CharField(_("职业编码"), max_length=30)
+    level = models.CharField(_("等级"), max_length=30, choices=Level.choices)
+    certificate_date = models.DateField(_("发证日期"))
+    status = models.CharField(_("状态"), max_length=20, choices=CertificateStatus.choices, default=CertificateStatus.VALID)
+    revoked_on = models.DateField(_("撤销日期"), null=True, blank=True)
+
+
+class CheckResult(models.TextChoices):
+    VERIFIED = "verified", _("核验一致")
+    INVALID = "invalid", _("核验不符")
+    UNKNOWN = "unknown", _("证书库查无此证")
+
+
+class CertificateCheck(models.Model):
+    """One check of a line's certificate at its source: what was checked, when, against which
+    source, and the result. The reviewer sees the latest; earlier ones stay."""
+
+    line = models.ForeignKey(ClaimLine, on_delete=models.CASCADE, related_name="certificate_checks")
+    checked_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # claims.certificate_checks.CheckOccasion
+    occasion = models.CharField(max_length=20)
+    checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # What was asked: the line's number, issuer, occupation code, level, date, holder (masked).
+    asked = models.JSONField(default=dict)
+    source = models.CharField(_("核验来源"), max_length=200, blank=True)
+    result = models.CharField(_("核验结果"), max_length=20, choices=CheckResult.choices)
+    # [{"field": "level", "message": "…", "message_en": "…"}]: what differs, or why it is invalid.
+    problems = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["line", "-checked_at", "-id"]
+
+
+# --------------------------------------------------------------------------- class filing (开班备案) and attendance
+
+
+class ClassStatus(models.TextChoices):
+    FILED = "filed", _("已报备，待确认")
+    ACCEPTED = "accepted", _("已备案")
+    REFUSED = "refused", _("不予备案")
+
+
+class TrainingClass(models.Model):
+    """A class filed by a provider before it starts, accepted or refused by its department."""
+
+    number = models.CharField(_("备案编号"), max_length=30, unique=True)
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="classes")
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="classes", verbose_name=_("培训机构"))
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="classes", verbose_name=_("行业主管部门"))
+    policy = models.ForeignKey(SubsidyPolicy, on_delete=models.PROTECT, related_name="classes", verbose_name=_("补贴标准"))
+    occupation = models.ForeignKey(Occupation, on_delete=models.PROTECT, related_name="+", verbose_name=_("职业（工种）"))
+    level = models.CharField(_("等级"), max_length=30, choices=Level.choices)
+    name = models.CharField(_("班级名称"), max_length=200)
+    start = models.DateField(_("开班日期"))
+    end = models.DateField(_("结业日期"))
+    # The daily hours: two classes of one person overlap when their dates and hours both do.
+    daily_start = models.TimeField(_("每日开始时间"))
+    daily_end = models.TimeField(_("每日结束时间"))
+    place = models.CharField(_("培训地点"), max_length=200)
+    teacher = models.CharField(_("授课教师"), max_length=100)
+    status = models.CharField(_("状态"), max_length=20, choices=ClassStatus.choices, default=ClassStatus.FILED, db_index=True)
+    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    filed_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(_("理由"), blank=True)
+
+    class Meta:
+        verbose_name = _("开班备案")
+        verbose_name_plural = _("开班备案")
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.number} {self.name}"
+
+    @property
+    def days(self) -> int:
+        """The class's days: every day from its start to its end."""
+        return (self.end - self.start).days + 1
+
+
+class ClassTrainee(models.Model):
+    """A planned trainee of a filed class (its roster)."""
+
+    training_class = models.ForeignKey(TrainingClass, on_delete=models.CASCADE, related_name="trainees")
+    trainee = models.ForeignKey(Trainee, on_delete=models.PROTECT, related_name="classes")
+    row = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["training_class", "row"]
+        constraints = [models.UniqueConstraint(fields=["training_class", "trainee"], name="one_place_per_trainee_per_class")]
+
+
+class Attendance(models.Model):
+    """A trainee present (or not) on a day of the class."""
+
+    class_trainee = models.ForeignKey(ClassTrainee, on_delete=models.CASCADE, related_name="attendance")
+    day = models.DateField(_("日期"))
+    present = models.BooleanField(_("出勤"))
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["class_trainee", "day"], name="one_attendance_per_day")]
 
 
 # django-guardian object permissions with direct foreign keys (fast joins, real FKs).

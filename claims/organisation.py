@@ -29,6 +29,8 @@ def _staff_group(name: str, perm: str, obj, actor) -> Group:
     return group
 
 
+JURISDICTION_SETTINGS = ("certificate_check_mode", "class_filing_days_ahead", "class_filing_from", "attendance_minimum_percent")
+
 # The ledger actions (created, updated) of each kind of body.
 LEDGER_ACTIONS = {
     "jurisdiction": (actions.JURISDICTION_CREATED, actions.JURISDICTION_UPDATED),
@@ -92,10 +94,16 @@ def _set_staff_group(*, actor, obj, kind: str, name: str, perm: str) -> None:
 
 
 @transaction.atomic
-def ensure_jurisdiction(*, actor=None, code: str, name: str, hr_head_threshold=None) -> Jurisdiction:
+def ensure_jurisdiction(*, actor=None, code: str, name: str, hr_head_threshold=None, **settings) -> Jurisdiction:
+    """``settings``: the jurisdiction's other settings to set (certificate_check_mode,
+    class_filing_days_ahead, class_filing_from, attendance_minimum_percent)."""
     values = {"name": name}
     if hr_head_threshold is not None:
         values["hr_head_threshold"] = hr_head_threshold
+    for name_ in settings:
+        if name_ not in JURISDICTION_SETTINGS:
+            raise TypeError(f"unknown jurisdiction setting {name_!r}")
+    values.update(settings)
     jurisdiction = _upsert(actor=actor, model=Jurisdiction, kind="jurisdiction", code=code, values=values)
     if jurisdiction.staff_group is None:
         _set_staff_group(

@@ -31,6 +31,14 @@ REASONS = {
     "VARIANT": _("补贴类型（如复审）不在该标准范围"),
     "DOCS": _("材料不全或与扫描件不符"),
     "CERT_INVALID": _("证书无法核验或无效"),
+    # A certificate no registry knows, where the jurisdiction requires the registry check.
+    "CERT_UNKNOWN": _("证书库查无此证"),
+    # Class filing (开班备案) and attendance (RULES.md N1, N9).
+    "CLASS_NOT_FILED": _("培训班未开班备案"),
+    "CLASS_ROSTER": _("学员不在备案名单中"),
+    "CLASS_DAYS": _("培训天数超出备案班级天数"),
+    "CLASS_OVERLAP": _("同一人同一时段在两个备案班级"),
+    "ATTENDANCE": _("出勤率低于最低要求"),
     "NOT_TRAINED": _("未实际参加培训"),
     "FRAUD": _("虚假培训或骗取补贴"),
     "OTHER": _("其他（见审核意见）"),

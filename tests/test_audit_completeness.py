@@ -25,7 +25,7 @@ from claims import catalogue, roles
 from claims import services as claims
 from claims.errors import InvalidInput
 from claims.imports import receive_roster
-from claims.models import Claim, Jurisdiction, Trainee
+from claims.models import Claim, ClaimLine, ClassTrainee, Jurisdiction, Trainee
 from claims.organisation import ensure_department, ensure_jurisdiction, ensure_provider, ensure_staff_user
 from workflow import services as claim_process
 from workflow.services import LineDecisionInput
@@ -52,6 +52,10 @@ NOT_LEDGER_STATE = {
     # Notifications tell people about a change that is already in the ledger (the claim's event);
     # they change no claim, line, amount or permission, and are re-derivable from the tasks.
     "notifications.notification": "a message about a recorded change, not a change",
+    # A copy of what an assessment body published: the body's signature over it is its record
+    # (claims/registry.py); what a check found in it is in the claim's entry.
+    "claims.issuedcertificate": "an assessment body's signed publication, not our change",
+    "claims.assessmentbody": "an assessment body and its public key, as it publishes them",
 }
 
 OPEN = (STATUS.NEW, STATUS.ASSIGNED)
@@ -108,6 +112,15 @@ def owners(label: str, pk, row: dict) -> list[tuple]:
         return [("claims.claimline", value("line_id"))]
     if label == "claims.trainee":
         return [("mention", value("id_number_masked"))]
+    if label == "claims.certificatecheck":
+        return [("claim", ClaimLine.objects.filter(pk=value("line_id")).values_list("claim_id", flat=True).first())]
+    if label == "claims.registryentry":
+        return [("claims.registryimport", value("registry_import_id"))]
+    if label == "claims.classtrainee":
+        return [("claims.trainingclass", value("training_class_id"))]
+    if label == "claims.attendance":
+        class_id = ClassTrainee.objects.filter(pk=value("class_trainee_id")).values_list("training_class_id", flat=True).first()
+        return [("claims.trainingclass", class_id)]
     if label == "claims.rosterupload":
         return [("claim", value("claim_id")), ("mention", f'"roster_upload":{pk}')]
     if label == "viewflow.process":

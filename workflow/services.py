@@ -17,7 +17,8 @@ from viewflow.workflow.status import STATUS
 
 from audit.services import record_event
 from claims.access import may_edit_claim
-from claims.eligibility import HARD_LIMIT_CODES, active_flags, check_claim
+from claims.certificate_checks import CheckOccasion, check_certificates
+from claims.eligibility import NOT_OVERRIDABLE, active_flags, check_claim
 from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import SETTLED_LINE_STATES, Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecision, PaymentStatus
 from claims.payment_stage import payment_stage_status, refresh_payment_stage
@@ -106,6 +107,7 @@ def submit_claim(*, user, claim: Claim) -> Claim:
     lines_before, total_before = _line_states(claim), claim.total
     # The eligibility rules as of the submission date, under a lock on the claim's people.
     refresh_flags(claim=claim)
+    certificates = check_certificates(claim=claim, occasion=CheckOccasion.SUBMISSION, actor=user, record=False)
     process = ClaimFlow.submit.run(submitted_by=user)
     claim.process = process
     claim.save(update_fields=["process", "submitted_at"])
@@ -130,6 +132,7 @@ def submit_claim(*, user, claim: Claim) -> Claim:
         to_state=status,
         detail={
             **_what_changed(claim, lines_before=lines_before, total_before=total_before),
+            "certificate_checks": certificates.summary,
         },
     )
     notify_open_tasks(claim=claim)
@@ -146,6 +149,7 @@ def _resubmit(*, user, claim: Claim) -> Claim:
         task = _claim_task(user=user, task=task)
         lines_before, total_before = _line_states(claim), claim.total
         refresh_flags(claim=claim)
+        certificates = check_certificates(claim=claim, occasion=CheckOccasion.SUBMISSION, actor=user, record=False)
         process = task.process.coerced
         returned_from, asked, before = process.returned_from, process.fix_requested, process.returned_content
         after = claim_content(claim)
@@ -167,6 +171,7 @@ def _resubmit(*, user, claim: Claim) -> Claim:
                 "to_step": to_step,
                 "outside_fix": outside,
                 **_what_changed(claim, lines_before=lines_before, total_before=total_before),
+                "certificate_checks": certificates.summary,
             },
         )
     notify_open_tasks(claim=claim)
@@ -417,7 +422,9 @@ def _keep_rechecked_flags(*, user, claim_id: int) -> None:
     claim = Claim.objects.select_for_update().get(pk=claim_id)
     lines_before = _line_states(claim)
     changed = check_claim(claim=claim)
-    if changed:
+    certificates = check_certificates(claim=claim, occasion=CheckOccasion.REVIEW, actor=user, record=False)
+    line_changes = _line_changes(lines_before, claim)
+    if line_changes:
         refresh_figures(claim)
         record_event(
             actor=user,
@@ -428,7 +435,8 @@ def _keep_rechecked_flags(*, user, claim_id: int) -> None:
             to_state=claim.status,
             detail={
                 "lines": [{"line": line.line_no, "flags": [flag["code"] for flag in line.flags]} for line in changed],
-                "line_changes": _line_changes(lines_before, claim),
+                "line_changes": line_changes,
+                "certificate_checks": certificates.summary,
             },
         )
 
@@ -458,8 +466,10 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
         task = _claim_task(user=user, task=task)
         from_state = claim.status
         lines_before, total_before = _line_states(claim), claim.total
-        # The rules again, under a lock on the claim's people, before the decision.
+        # The rules again, under a lock on the claim's people, and the certificates at their
+        # source, before the decision: the reviewer decides on the latest check.
         refresh_flags(claim=claim)
+        certificates = check_certificates(claim=claim, occasion=CheckOccasion.REVIEW, actor=user, record=False)
         if decision != "return":
             _apply_line_decisions(claim=claim, decision=decision, reason=reason, by_line=by_line)
         if decision == "approve":
@@ -495,6 +505,7 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
                     {"line": item.line, "decision": item.decision, "reason": item.reason} for item in by_line.values()
                 ],
                 **_what_changed(claim, lines_before=lines_before, total_before=total_before),
+                "certificate_checks": certificates.summary,
             },
         )
         if status == ClaimStatus.APPROVED:
@@ -528,8 +539,8 @@ def override_flag(*, user, line_id: int, code: str, reason: str) -> FlagOverride
     flag = next((flag for flag in line.flags if flag.get("code") == code), None)
     if flag is None:
         errors["code"] = [_("第 %(n)d 行没有预警 %(code)s。") % {"n": line.line_no, "code": code or "—"}]
-    elif code in HARD_LIMIT_CODES:
-        errors["code"] = [_("补贴标准本身的上限，不能豁免：请驳回该行，或退回机构修改。")]
+    elif code in NOT_OVERRIDABLE:
+        errors["code"] = [str(NOT_OVERRIDABLE[code])]
     if not reason:
         errors["reason"] = [_("豁免预警须写明理由。")]
     if errors:

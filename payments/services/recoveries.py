@@ -193,3 +193,60 @@ def record_recovery_receipt(*, actor, order: RecoveryOrder, amount, received_on,
             },
         )
     return receipt
+
+
+def _payer_of(line: ClaimLine) -> tuple[str, str]:
+    """Who returns the money: whoever the line's standard paid (the provider, the trainee, the enterprise)."""
+    claim = line.claim
+    payee = claim.policy.payee
+    if payee == PayeeKind.TRAINEE:
+        return PayeeKind.TRAINEE, line.trainee.name
+    if payee == PayeeKind.ENTERPRISE:
+        return PayeeKind.ENTERPRISE, claim.enterprise_name
+    return PayeeKind.PROVIDER, claim.provider.name
+
+
+@transaction.atomic
+def open_recovery_for_revoked_certificate(*, actor, line: ClaimLine, source: str) -> RecoveryOrder | None:
+    """A certificate found revoked after its line was paid: a recovery order for what no order
+    claims yet, opened by the check itself (the registry's answer, not a person's judgement: no
+    capability is asked; ``actor`` is who ran the check, and the ledger says so). None when the
+    line is not paid or its whole amount is already claimed."""
+    line = ClaimLine.objects.select_for_update().select_related("claim__policy", "claim__provider", "trainee").get(pk=line.pk)
+    if line.payment_status != PaymentStatus.PAID:
+        return None
+    left = line.amount - _claimed_on(line)
+    if left <= 0:
+        return None
+    payer_kind, payer_name = _payer_of(line)
+    reason = _("联网核查：证书 %(number)s 已被发证机构撤销（%(source)s）。") % {
+        "number": line.certificate_number,
+        "source": source,
+    }
+    order = RecoveryOrder.objects.create(
+        claim_line=line,
+        amount_due=left,
+        payer_kind=payer_kind,
+        payer_name=payer_name[:200],
+        reason_code=RecoveryReason.REVOKED,
+        reason=reason,
+        opened_by=actor,
+    )
+    record_event(
+        actor=actor,
+        action=actions.RECOVERY_OPENED,
+        obj=order,
+        claim=line.claim,
+        to_state=order.status,
+        reason=reason,
+        detail={
+            "line": line.line_no,
+            "line_amount": line.amount,
+            "amount_due": left,
+            "payer_kind": payer_kind,
+            "payer_name": payer_name,
+            "reason_code": RecoveryReason.REVOKED,
+            "opened_by_certificate_check": True,
+        },
+    )
+    return order

@@ -1,3 +1,4 @@
+import datetime
 from dataclasses import replace
 
 from django.contrib.auth.password_validation import validate_password
@@ -8,8 +9,9 @@ from django.db import transaction
 from audit.models import AuditEvent
 from claims import catalogue, roles
 from claims.errors import DomainError
-from claims.models import ClaimLine, PolicyVersion, SubsidyPolicy
+from claims.models import CertificateCheckMode, ClaimLine, Jurisdiction, PolicyVersion, SubsidyPolicy
 from claims.organisation import ensure_department, ensure_jurisdiction, ensure_provider
+from demo.assessment import ensure_body
 from demo.catalogue import STANDARDS, versions
 from demo.funds import ensure_demo_funds
 from demo.occupations import ensure_demo_occupations
@@ -33,6 +35,9 @@ WENLING_DEPARTMENTS = [
     ("WL-HSH", "市红十字会", "应急救援"),
     ("WL-RSJ", "市人力社保局", "企业职工、重点群体"),
 ]
+
+# The standards that pay for a class: their classes are filed before they start (开班备案).
+CLASS_STANDARDS = ("S1", "S2", "S3", "S4", "S5", "S6", "S8")
 
 PROVIDERS = [
     ("WL-P001", "温岭市某职业技能培训学校", "91331081MA2AL0001X"),
@@ -66,7 +71,13 @@ class Command(BaseCommand):
             validate_password(password)
         except ValidationError as error:
             raise CommandError(f"--password is too weak: {' '.join(error.messages)}") from None
-        jurisdiction = ensure_jurisdiction(code="WL", name="温岭市")
+        # Certificates are checked at their source by hand where no registry knows them (advisory);
+        # classes starting from the day the demo is first seeded are filed before they start.
+        existing = Jurisdiction.objects.filter(code="WL").first()
+        filing_from = existing.class_filing_from if existing and existing.class_filing_from else datetime.date.today()
+        jurisdiction = ensure_jurisdiction(
+            code="WL", name="温岭市", certificate_check_mode=CertificateCheckMode.ADVISORY, class_filing_from=filing_from
+        )
         departments = {
             code: ensure_department(jurisdiction=jurisdiction, code=code, name=name, sector=sector)
             for code, name, sector in WENLING_DEPARTMENTS
@@ -76,6 +87,9 @@ class Command(BaseCommand):
             for code, name, base in PROVIDERS
         ]
         self._seed_catalogue(jurisdiction)
+        for policy in SubsidyPolicy.objects.filter(jurisdiction=jurisdiction, code__in=CLASS_STANDARDS):
+            catalogue.set_class_filing_required(actor=None, policy=policy, required=True)
+        ensure_body()
         ensure_demo_occupations()
         ensure_demo_funds(jurisdiction=jurisdiction)
         staff = jurisdiction.staff_group

@@ -1,0 +1,397 @@
+"""Certificate registries (联网核查, 004 §五(四)): where a line's certificate is checked at its source.
+
+An adapter answers one question, ``find(line)``: what the source says about the certificate the
+line names (a ``RegistryAnswer``), or None when it does not know it. Two adapters:
+
+- ``SignedCertificates``: certificates as their assessment body published them, each signed by
+  the body (Ed25519 over the RFC 8785 canonical JSON of ``signed_fields``). The answer says
+  whether the signature holds under the body's public key: a record changed after signing
+  (a forged date, another holder) fails. A revocation is published re-signed.
+- ``ImportedExport``: the latest export (CSV or XLSX) of a registry imported for the
+  jurisdiction (``import_registry_export``), for places without an online registry.
+
+``registries_for(jurisdiction)`` lists them in the order they are asked; the first that knows
+the certificate answers. What the answer means for the line is claims/certificate_checks.py.
+"""
+
+import datetime
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol
+
+import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from audit import actions
+from audit.services import record_event
+
+from .certificates import certificate_key
+from .errors import InvalidInput
+from .models import (
+    AssessmentBody,
+    CertificateStatus,
+    CertificateType,
+    ClaimLine,
+    IssuedCertificate,
+    Jurisdiction,
+    Level,
+    RegistryEntry,
+    RegistryImport,
+)
+from .personal_data import decrypt_id_number, encrypt_id_number, id_number_digest
+
+
+@dataclass(frozen=True)
+class RegistryAnswer:
+    """What a registry says about one certificate."""
+
+    source: str  # which source answered: "signed:<body code>", "export:<import id>"
+    source_label: str  # the same for people: the body's name, the export's source and date
+    holder_id_number_digest: str
+    holder_name: str
+    occupation_code: str
+    level: str
+    certificate_date: datetime.date
+    revoked: bool
+    revoked_on: datetime.date | None = None
+    signature_valid: bool | None = None  # None: the source signs nothing (an export)
+
+
+class CertificateRegistry(Protocol):
+    def find(self, line: ClaimLine) -> RegistryAnswer | None: ...
+
+
+# --------------------------------------------------------------------------- signed by the assessment body
+
+
+def signed_fields(
+    *,
+    body_code: str,
+    number: str,
+    holder_name: str,
+    holder_id_number: str,
+    occupation_code: str,
+    level: str,
+    certificate_type: str,
+    certificate_date: datetime.date,
+    status: str,
+    revoked_on: datetime.date | None,
+) -> bytes:
+    """The bytes the body signs: RFC 8785 canonical JSON of the certificate's fields."""
+    return rfc8785.dumps(
+        {
+            "body": body_code,
+            "number": number,
+            "holder_name": holder_name,
+            "holder_id_number": holder_id_number.strip().upper(),
+            "occupation": occupation_code,
+            "level": level,
+            "certificate_type": certificate_type,
+            "date": certificate_date.isoformat(),
+            "status": status,
+            "revoked_on": revoked_on.isoformat() if revoked_on else None,
+        }
+    )
+
+
+def _fields_of(record: IssuedCertificate) -> bytes:
+    return signed_fields(
+        body_code=record.body.code,
+        number=record.number,
+        holder_name=record.holder_name,
+        holder_id_number=decrypt_id_number(record.holder_id_number_encrypted),
+        occupation_code=record.occupation_code,
+        level=record.level,
+        certificate_type=record.certificate_type,
+        certificate_date=record.certificate_date,
+        status=record.status,
+        revoked_on=record.revoked_on,
+    )
+
+
+def public_key_hex(private_key: Ed25519PrivateKey) -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+
+def signature_holds(record: IssuedCertificate) -> bool:
+    """Whether the record is, byte for byte, what its body signed."""
+    try:
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(record.body.public_key))
+        key.verify(bytes.fromhex(record.signature), _fields_of(record))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+@transaction.atomic
+def publish_signed_certificate(
+    *,
+    body: AssessmentBody,
+    signing_key: Ed25519PrivateKey,
+    number: str,
+    holder_name: str,
+    holder_id_number: str,
+    occupation_code: str,
+    level: str,
+    certificate_type: str,
+    certificate_date: datetime.date,
+    status: str = CertificateStatus.VALID,
+    revoked_on: datetime.date | None = None,
+) -> IssuedCertificate:
+    """The body publishes (or re-publishes, e.g. revoked) a certificate, signed with its key.
+    In production the body signs on its side and the record arrives signed; the demo's body
+    signs here (demo/assessment.py)."""
+    if public_key_hex(signing_key) != body.public_key:
+        raise ValueError("the signing key is not the body's")
+    if level not in Level.values or certificate_type not in CertificateType.values:
+        raise ValueError("unknown level or certificate type")
+    fields = dict(
+        body_code=body.code,
+        number=number,
+        holder_name=holder_name,
+        holder_id_number=holder_id_number,
+        occupation_code=occupation_code,
+        level=level,
+        certificate_type=certificate_type,
+        certificate_date=certificate_date,
+        status=status,
+        revoked_on=revoked_on,
+    )
+    signature = signing_key.sign(signed_fields(**fields)).hex()
+    record, _created = IssuedCertificate.objects.update_or_create(
+        body=body,
+        number_key=certificate_key(number),
+        defaults={
+            "number": number,
+            "holder_name": holder_name,
+            "holder_id_number_digest": id_number_digest(holder_id_number),
+            "holder_id_number_encrypted": encrypt_id_number(holder_id_number),
+            "occupation_code": occupation_code,
+            "level": level,
+            "certificate_type": certificate_type,
+            "certificate_date": certificate_date,
+            "status": status,
+            "revoked_on": revoked_on,
+            "signature": signature,
+        },
+    )
+    return record
+
+
+class SignedCertificates:
+    """The certificates published, signed, by the assessment bodies."""
+
+    def find(self, line: ClaimLine) -> RegistryAnswer | None:
+        records = list(IssuedCertificate.objects.filter(number_key=line.certificate_key).select_related("body"))
+        if not records:
+            return None
+        issuer = certificate_key(line.certificate_issuer)
+        if issuer:
+            # The line names its issuer: that body's certificate with this number, if it published one.
+            named = [r for r in records if issuer in (certificate_key(r.body.code), certificate_key(r.body.name))]
+            records = named or records
+        # One body's record of the holder first (two bodies may use one number).
+        records.sort(key=lambda r: r.holder_id_number_digest != line.trainee.id_number_digest)
+        record = records[0]
+        return RegistryAnswer(
+            source=f"signed:{record.body.code}",
+            source_label=record.body.name,
+            holder_id_number_digest=record.holder_id_number_digest,
+            holder_name=record.holder_name,
+            occupation_code=record.occupation_code,
+            level=record.level,
+            certificate_date=record.certificate_date,
+            revoked=record.status == CertificateStatus.REVOKED,
+            revoked_on=record.revoked_on,
+            signature_valid=signature_holds(record),
+        )
+
+
+# --------------------------------------------------------------------------- a registry's export
+
+
+class ImportedExport:
+    """The latest imported export of a registry, for the jurisdiction, that lists the number."""
+
+    def __init__(self, jurisdiction_id: int):
+        self.jurisdiction_id = jurisdiction_id
+
+    def find(self, line: ClaimLine) -> RegistryAnswer | None:
+        entry = (
+            RegistryEntry.objects.filter(number_key=line.certificate_key, registry_import__jurisdiction_id=self.jurisdiction_id)
+            .select_related("registry_import")
+            .order_by("-registry_import__imported_at", "-registry_import_id")
+            .first()
+        )
+        if entry is None:
+            return None
+        source = entry.registry_import
+        return RegistryAnswer(
+            source=f"export:{source.pk}",
+            source_label=f"{source.source}（{source.filename}，{source.imported_at:%Y-%m-%d}）",
+            holder_id_number_digest=entry.holder_id_number_digest,
+            holder_name=entry.holder_name,
+            occupation_code=entry.occupation_code,
+            level=entry.level,
+            certificate_date=entry.certificate_date,
+            revoked=entry.status == CertificateStatus.REVOKED,
+            revoked_on=entry.revoked_on,
+        )
+
+
+def registries_for(jurisdiction: Jurisdiction) -> list[CertificateRegistry]:
+    """The sources asked for a jurisdiction's certificates, in order."""
+    return [SignedCertificates(), ImportedExport(jurisdiction.pk)]
+
+
+# --------------------------------------------------------------------------- importing an export
+
+# The export's columns: its header row names them (Chinese or the field name).
+EXPORT_COLUMNS = {
+    "number": ("证书编号", "number"),
+    "name": ("姓名", "name"),
+    "id_number": ("身份证号码", "id_number"),
+    "occupation_code": ("职业编码", "occupation_code"),
+    "level": ("等级", "level"),
+    "certificate_date": ("发证日期", "certificate_date"),
+    "status": ("状态", "status"),
+    "revoked_on": ("撤销日期", "revoked_on"),
+}
+REQUIRED_EXPORT_COLUMNS = ("number", "name", "id_number", "occupation_code", "level", "certificate_date")
+MAX_EXPORT_ROWS = 50_000
+REVOKED_TEXTS = ("revoked", "已撤销", "撤销", "注销")
+
+
+def _level_of(text: str) -> str | None:
+    text = (text or "").strip()
+    if text in Level.values:
+        return text
+    for value, label in Level.choices:
+        if text == str(label):
+            return value
+    return None
+
+
+def _date_of(value) -> datetime.date | None:
+    from .bounds import date_out_of_range
+
+    if isinstance(value, datetime.datetime):
+        value = value.date()
+    if isinstance(value, datetime.date):
+        return None if date_out_of_range(value) else value
+    try:
+        parsed = datetime.date.fromisoformat(str(value or "").strip())
+    except ValueError:
+        return None
+    return None if date_out_of_range(parsed) else parsed
+
+
+def _export_rows(filename: str, content: bytes):
+    from .spreadsheets import csv_rows, open_xlsx, sheet_rows
+
+    if filename.lower().endswith(".csv"):
+        return list(csv_rows(content, max_rows=MAX_EXPORT_ROWS + 1))
+    with open_xlsx(content, data_only=True, max_rows=MAX_EXPORT_ROWS + 1) as workbook:
+        return list(sheet_rows(workbook.worksheets[0], max_rows=MAX_EXPORT_ROWS + 1))
+
+
+@transaction.atomic
+def import_registry_export(*, actor, jurisdiction: Jurisdiction, source: str, filename: str, content: bytes) -> RegistryImport:
+    """Import a registry's export for the jurisdiction; every row is checked, and on any error
+    nothing is saved (the error names the row and the column)."""
+    from .bounds import has_nul
+    from .spreadsheets import SpreadsheetRefused
+    from .validators import normalize_resident_id, validate_resident_id
+
+    source = (source or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not source or len(source) > 200:
+        errors["source"] = [_("请写明导出的证书库（最长 200 个字符）。")]
+    try:
+        rows = _export_rows(filename, content)
+    except SpreadsheetRefused as refused:
+        raise InvalidInput(refused.message, fields={"file": [refused.message]}) from None
+    if not rows:
+        raise InvalidInput(_("文件是空的。"), fields={"file": [_("文件是空的。")]})
+    header = [str(cell or "").strip() for cell in rows[0]]
+    where = {}
+    for name, titles in EXPORT_COLUMNS.items():
+        for index, title in enumerate(header):
+            if title in titles:
+                where[name] = index
+    missing = [EXPORT_COLUMNS[name][0] for name in REQUIRED_EXPORT_COLUMNS if name not in where]
+    if missing:
+        errors["file"] = [_("缺少列：%(columns)s。") % {"columns": "、".join(missing)}]
+        raise InvalidInput(_("证书库导出文件有误，未导入。"), fields=errors)
+    entries = []
+    problems = []
+    for row_number, row in enumerate(rows[1:], start=2):
+        cells = {name: (row[index] if index < len(row) else None) for name, index in where.items()}
+        if all(cell in (None, "") for cell in cells.values()):
+            continue
+        text = {name: str(value if value is not None else "").strip() for name, value in cells.items()}
+        if any(has_nul(value) for value in text.values()):
+            problems.append(_("第 %(row)d 行：含有不允许的字符。") % {"row": row_number})
+            continue
+        id_number = normalize_resident_id(text["id_number"])
+        try:
+            validate_resident_id(id_number)
+        except ValidationError:
+            problems.append(_("第 %(row)d 行“身份证号码”：不是有效的身份证号码。") % {"row": row_number})
+            continue
+        level = _level_of(text["level"])
+        date = _date_of(cells["certificate_date"])
+        revoked = text.get("status", "") in REVOKED_TEXTS
+        revoked_on = _date_of(cells.get("revoked_on")) if text.get("revoked_on") else None
+        if level is None:
+            problems.append(_("第 %(row)d 行“等级”：无法识别“%(value)s”。") % {"row": row_number, "value": text["level"][:30]})
+        if date is None:
+            problems.append(_("第 %(row)d 行“发证日期”：不是有效日期。") % {"row": row_number})
+        if not text["number"] or len(text["number"]) > 60 or len(text["name"]) > 50 or len(text["occupation_code"]) > 30:
+            problems.append(_("第 %(row)d 行：证书编号、姓名或职业编码为空或过长。") % {"row": row_number})
+        if level is None or date is None or problems:
+            continue
+        entries.append(
+            RegistryEntry(
+                number=text["number"],
+                number_key=certificate_key(text["number"]),
+                holder_name=text["name"],
+                holder_id_number_digest=id_number_digest(id_number),
+                occupation_code=text["occupation_code"],
+                level=level,
+                certificate_date=date,
+                status=CertificateStatus.REVOKED if revoked else CertificateStatus.VALID,
+                revoked_on=revoked_on,
+            )
+        )
+    if len(rows) - 1 > MAX_EXPORT_ROWS:
+        problems.append(_("最多 %(n)d 行。") % {"n": MAX_EXPORT_ROWS})
+    if problems:
+        errors["file"] = problems[:50]
+    if errors:
+        raise InvalidInput(_("证书库导出文件有误，未导入。"), fields=errors)
+    registry_import = RegistryImport.objects.create(
+        jurisdiction=jurisdiction,
+        source=source,
+        filename=filename[:255],
+        sha256=hashlib.sha256(content).hexdigest(),
+        row_count=len(entries),
+        imported_by=actor,
+    )
+    for entry in entries:
+        entry.registry_import = registry_import
+    RegistryEntry.objects.bulk_create(entries, batch_size=1000)
+    record_event(
+        actor=actor,
+        action=actions.REGISTRY_IMPORTED,
+        obj=registry_import,
+        jurisdiction=jurisdiction,
+        detail={"source": source, "filename": registry_import.filename, "sha256": registry_import.sha256, "rows": len(entries)},
+    )
+    return registry_import
