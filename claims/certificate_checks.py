@@ -108,12 +108,15 @@ def _asked(line: ClaimLine) -> dict:
     }
 
 
-def _answer_for(line: ClaimLine, registries) -> RegistryAnswer | None:
+def _answers(lines: list[ClaimLine], registries) -> dict[int, RegistryAnswer]:
+    """Each line's answer from the first registry that knows its certificate."""
+    answers: dict[int, RegistryAnswer] = {}
     for registry in registries:
-        answer = registry.find(line)
-        if answer is not None:
-            return answer
-    return None
+        unanswered = [line for line in lines if line.pk not in answers]
+        if not unanswered:
+            break
+        answers.update(registry.find(unanswered))
+    return answers
 
 
 def _flag(line: ClaimLine, result: str, problems: list[str], answer: RegistryAnswer | None, mode: str) -> dict | None:
@@ -139,8 +142,9 @@ def check_certificates(*, claim: Claim, occasion: str, actor=None, record: bool 
     now = timezone.now()
     changed = []
     summary = []
+    answers = _answers(lines, registries)
     for line in lines:
-        answer = _answer_for(line, registries)
+        answer = answers.get(line.pk)
         problems = _problems(line, answer) if answer is not None else []
         if answer is None:
             result = CheckResult.UNKNOWN

@@ -1,7 +1,8 @@
 """Certificate registries (联网核查, 004 §五(四)): where a line's certificate is checked at its source.
 
-An adapter answers one question, ``find(line)``: what the source says about the certificate the
-line names (a ``RegistryAnswer``), or None when it does not know it. Two adapters:
+An adapter answers one question, ``find(lines)``: what the source says about the certificate each
+line names (a ``RegistryAnswer`` by line id; a line it does not know is left out), in a fixed
+number of queries whatever the number of lines. Two adapters:
 
 - ``SignedCertificates``: certificates as their assessment body published them, each signed by
   the body (Ed25519 over the RFC 8785 canonical JSON of ``signed_fields``). The answer says
@@ -62,7 +63,7 @@ class RegistryAnswer:
 
 
 class CertificateRegistry(Protocol):
-    def find(self, line: ClaimLine) -> RegistryAnswer | None: ...
+    def find(self, lines: list[ClaimLine]) -> dict[int, RegistryAnswer]: ...
 
 
 # --------------------------------------------------------------------------- signed by the assessment body
@@ -187,18 +188,30 @@ def publish_signed_certificate(
 class SignedCertificates:
     """The certificates published, signed, by the assessment bodies."""
 
-    def find(self, line: ClaimLine) -> RegistryAnswer | None:
-        records = list(IssuedCertificate.objects.filter(number_key=line.certificate_key).select_related("body"))
-        if not records:
-            return None
+    def find(self, lines: list[ClaimLine]) -> dict[int, RegistryAnswer]:
+        by_number: dict[str, list[IssuedCertificate]] = {}
+        records = IssuedCertificate.objects.filter(number_key__in={line.certificate_key for line in lines})
+        for record in records.select_related("body").order_by("pk"):
+            by_number.setdefault(record.number_key, []).append(record)
+        answers = {}
+        for line in lines:
+            records = by_number.get(line.certificate_key)
+            if records:
+                answers[line.pk] = self._answer(self._record_for(line, records))
+        return answers
+
+    @staticmethod
+    def _record_for(line: ClaimLine, records: list[IssuedCertificate]) -> IssuedCertificate:
         issuer = certificate_key(line.certificate_issuer)
         if issuer:
             # The line names its issuer: that body's certificate with this number, if it published one.
             named = [r for r in records if issuer in (certificate_key(r.body.code), certificate_key(r.body.name))]
             records = named or records
-        # One body's record of the holder first (two bodies may use one number).
-        records.sort(key=lambda r: r.holder_id_number_digest != line.trainee.id_number_digest)
-        record = records[0]
+        # The holder's own first (two bodies may use one number).
+        return sorted(records, key=lambda r: r.holder_id_number_digest != line.trainee.id_number_digest)[0]
+
+    @staticmethod
+    def _answer(record: IssuedCertificate) -> RegistryAnswer:
         return RegistryAnswer(
             source=f"signed:{record.body.code}",
             source_label=record.body.name,
@@ -222,15 +235,21 @@ class ImportedExport:
     def __init__(self, jurisdiction_id: int):
         self.jurisdiction_id = jurisdiction_id
 
-    def find(self, line: ClaimLine) -> RegistryAnswer | None:
-        entry = (
-            RegistryEntry.objects.filter(number_key=line.certificate_key, registry_import__jurisdiction_id=self.jurisdiction_id)
+    def find(self, lines: list[ClaimLine]) -> dict[int, RegistryAnswer]:
+        latest: dict[str, RegistryEntry] = {}
+        entries = (
+            RegistryEntry.objects.filter(
+                number_key__in={line.certificate_key for line in lines}, registry_import__jurisdiction_id=self.jurisdiction_id
+            )
             .select_related("registry_import")
-            .order_by("-registry_import__imported_at", "-registry_import_id")
-            .first()
+            .order_by("-registry_import__imported_at", "-registry_import_id", "pk")
         )
-        if entry is None:
-            return None
+        for entry in entries:
+            latest.setdefault(entry.number_key, entry)  # the latest export that lists the number
+        return {line.pk: self._answer(latest[line.certificate_key]) for line in lines if line.certificate_key in latest}
+
+    @staticmethod
+    def _answer(entry: RegistryEntry) -> RegistryAnswer:
         source = entry.registry_import
         return RegistryAnswer(
             source=f"export:{source.pk}",
