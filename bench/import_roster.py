@@ -97,12 +97,13 @@ def bulk_insert_baseline(claim_like, trainee_ids: list[int]) -> float:
         training_start=claim_like.training_start, training_end=claim_like.training_end, created_by=claim_like.created_by,
     )  # fmt: skip
     today = datetime.date.today()
+    occupation_id = claim_like.lines.order_by("line_no").values_list("occupation_id", flat=True).first()  # the roster's
     lines = [
         ClaimLine(
             claim=baseline_claim,
             line_no=line_no,
             trainee_id=trainee_id,
-            occupation="低压电工",
+            occupation_id=occupation_id,
             level="junior",
             certificate_type="special_operation",
             certificate_number=f"B{line_no:010d}",
