@@ -77,9 +77,10 @@ def free_port() -> int:
 class Server:
     """gunicorn serving one database, as the Procfile's web line does (config/gunicorn.py)."""
 
-    def __init__(self, name: str, workers: int):
+    def __init__(self, name: str, workers: int, extra_env: dict | None = None):
         self.port = free_port()
         env = environment(name)
+        env.update(extra_env or {})  # e.g. REDIS_URL, for a bench whose requests enqueue work for a real worker
         env.update(BIND="127.0.0.1", PORT=str(self.port), WEB_CONCURRENCY=str(workers))
         self.process = subprocess.Popen(
             [str(PROJECT / ".venv" / "bin" / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi"],
@@ -147,3 +148,35 @@ def session_cookie(server: Server, username: str) -> str:
 def p(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+PGBENCH_DATABASE = "claims_bench_pgbench"
+
+
+def pgbench_tps(*, simple_update: bool, clients: int, seconds: float, scale: int = 10) -> float:
+    """PostgreSQL's own transactions per second on this server, the baseline of the served
+    benchmarks: pgbench's TPC-B-like script, or with ``simple_update`` its -N variant (no updates
+    of the contended branch and teller rows). Its database is made once (pgbench -i)."""
+    url = urllib.parse.urlparse(PG)
+    connect = ["-h", url.hostname, "-p", str(url.port or 5432), "-U", url.username]
+    if psql(f"SELECT 1 FROM pg_database WHERE datname = '{PGBENCH_DATABASE}'") != "1":
+        psql(f'CREATE DATABASE "{PGBENCH_DATABASE}"')
+        subprocess.run(["pgbench", *connect, "-i", "-q", "-s", str(scale), PGBENCH_DATABASE], check=True, capture_output=True)
+    command = [
+        "pgbench",
+        *connect,
+        "-n",
+        "-c",
+        str(clients),
+        "-j",
+        str(min(clients, os.cpu_count() or 1)),
+        "-T",
+        str(int(seconds)),
+    ]
+    if simple_update:
+        command.append("-N")
+    output = subprocess.run([*command, PGBENCH_DATABASE], check=True, text=True, capture_output=True).stdout
+    found = re.search(r"tps = ([0-9.]+)", output)
+    if found is None:
+        sys.exit(f"pgbench printed no TPS:\n{output}")
+    return float(found.group(1))
