@@ -2,6 +2,8 @@
 # `make lint`: ruff (lint and format check) and import-linter's contracts (.importlinter).
 # `make test`: lint, then set up the same way and run every test, browser tests included.
 # `make due`: run every timer and sweep due now (manage.py run_due; beat does it in production).
+# `make bench`: every benchmark in bench/ against the local PostgreSQL and Redis, written to
+#   bench/results/<date>.md (README, "Benchmarks"); `make bench BENCH_ARGS="--quick --only lifecycle"`.
 
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +15,7 @@ export DEBUG ?= True
 export SECURE_SSL_REDIRECT ?= False
 export SECRET_KEY ?= insecure-local-only-key-change-me
 
-.PHONY: run test lint setup browser messages clean due
+.PHONY: run test lint setup browser messages bench clean due
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +55,11 @@ lint: $(BIN)/.installed
 	  echo "lint: $$check"; $(BIN)/$$check || status=1; \
 	done; \
 	exit $$status
+
+# Each benchmark makes its own throwaway databases (names containing "bench") and serves as in
+# production (DEBUG off) whatever the loopback defaults above say.
+bench: $(BIN)/.installed
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 messages: $(BIN)/.installed
 	$(BIN)/python manage.py makemessages -l en -l zh_Hans --ignore=.venv
