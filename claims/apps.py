@@ -8,6 +8,11 @@ class ClaimsConfig(AppConfig):
     verbose_name = _("补贴申领")
 
     def ready(self):
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import m2m_changed
+
         from .personal_data import check_keys_set
+        from .roles import forget_groups
 
         checks.register(check_keys_set, checks.Tags.security, deploy=True)
+        m2m_changed.connect(forget_groups, sender=get_user_model().groups.through, dispatch_uid="claims.forget_groups")

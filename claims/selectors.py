@@ -5,6 +5,7 @@ from guardian.shortcuts import get_objects_for_user
 
 from audit.models import AuditEvent
 
+from . import roles
 from .errors import NotInScope
 from .models import Claim, ClaimStatus, Department, Jurisdiction, Provider
 
@@ -26,6 +27,19 @@ def providers_of_clerk(user) -> QuerySet:
 
 def departments_of_reviewer(user) -> QuerySet:
     return _objects_with_perm(user, "claims.review_department_claims", Department)
+
+
+def scope_ids(user) -> dict[str, list[int]]:
+    """The ids of the providers the user submits for, the departments they review for and the
+    jurisdictions they oversee (one small query each), read once per user object (roles.SCOPE_CACHE)."""
+    cached = user.__dict__.get(roles.SCOPE_CACHE)
+    if cached is None:
+        cached = user.__dict__[roles.SCOPE_CACHE] = {
+            "provider": list(providers_of_clerk(user).values_list("pk", flat=True)),
+            "department": list(departments_of_reviewer(user).values_list("pk", flat=True)),
+            "jurisdiction": list(jurisdictions_overseen_by(user).values_list("pk", flat=True)),
+        }
+    return cached
 
 
 def claims_visible_to(user) -> QuerySet:

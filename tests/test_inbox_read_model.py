@@ -277,6 +277,7 @@ def test_segregation_of_duties_is_a_filter_on_the_rows_read_not_a_join_with_the_
 def test_listing_the_inbox_takes_a_fixed_number_of_queries(demo):
     submitted_claims(demo, 2)
     client = login("dept_reviewer")
+    ok(client.get("/api/v1/tasks/"))  # the process's caches (content types) warm, as a server's are
     with CaptureQueriesContext(connection) as few:
         ok(client.get("/api/v1/tasks/"))
     submitted_claims(demo, 6)
@@ -315,8 +316,9 @@ def test_a_decision_takes_as_many_queries_for_twenty_lines_as_for_two(demo):
         lines = [line(resident_id(100 * n + i), f"学员{i}", certificate_number=f"M-{n}-{i}") for i in range(size)]
         claim = create_claim(user=clerk, data=claim_data(lines=lines, class_name=f"班 {n}"))
         submit_claim(user=clerk, claim=claim)
+        reviewer = type(demo["dept_reviewer"]).objects.get(pk=demo["dept_reviewer"].pk)  # as a request reads it
         with CaptureQueriesContext(connection) as queries:
-            decide_task(user=demo["dept_reviewer"], task_id=open_item(claim).task_id, decision="approve", comment="ok")
+            decide_task(user=reviewer, task_id=open_item(claim).task_id, decision="approve", comment="ok")
         counts.append(len(queries.captured_queries))
     assert counts[0] == counts[1], counts
-    assert counts[1] <= 70, counts
+    assert counts[1] <= 66, counts

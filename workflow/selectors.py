@@ -14,7 +14,7 @@ from viewflow.workflow.status import STATUS
 from claims.errors import NotInScope
 from claims.inputs import HEADER_FIELDS
 from claims.line_fields import LINE_FIELDS
-from claims.selectors import claims_visible_to, departments_of_reviewer, jurisdictions_overseen_by, providers_of_clerk
+from claims.selectors import claims_visible_to, scope_ids
 
 from .deadlines import Deadlines
 from .flows import ClaimFlow
@@ -35,30 +35,29 @@ def step_of(task: Task):
     return STEPS[task.flow_task.name]
 
 
+TASK_RELATED = ("owner", "process__claim__provider", "process__claim__department")
+
+
 def tasks_visible_to(user) -> QuerySet:
     """Human tasks of the claims the user can see (any status)."""
     return (
         Task.objects.filter(process__claim__in=claims_visible_to(user), flow_task__in=[node(n) for n in HUMAN_STEPS])
-        .select_related("owner", "process__claim__provider", "process__claim__department")
+        .select_related(*TASK_RELATED)
         .order_by("created", "pk")
     )
 
 
 def get_task_for_user(*, user, task_id) -> Task:
+    """A human task of a claim the user can see. An open task of the user's own steps and scope
+    (what a person acting asks for) is found by its inbox row, an index lookup; any other by the
+    visibility query."""
     try:
+        task_id = int(task_id)
+        if team_items(user).filter(task_id=task_id).exists():
+            return Task.objects.select_related(*TASK_RELATED).get(pk=task_id)
         return tasks_visible_to(user).get(pk=task_id)
-    except (Task.DoesNotExist, ValueError, TypeError):
+    except (Task.DoesNotExist, ValueError, TypeError, OverflowError):
         raise NotInScope("Not found.") from None
-
-
-def _scope_ids(user) -> dict[str, list[int]]:
-    """The user's providers, departments and jurisdictions by scope (one small query each),
-    read once for a list: what each step's scope predicate compares the inbox row with."""
-    return {
-        Scope.PROVIDER: list(providers_of_clerk(user).values_list("pk", flat=True)),
-        Scope.DEPARTMENT: list(departments_of_reviewer(user).values_list("pk", flat=True)),
-        Scope.JURISDICTION: list(jurisdictions_overseen_by(user).values_list("pk", flat=True)),
-    }
 
 
 SCOPE_COLUMN = {
@@ -75,11 +74,11 @@ def _in_scope(user, *, segregated: bool) -> Q:
     """Inbox rows of the user's steps in each step's scope: an index range per step
     (InboxItem's indexes). ``segregated``: without the claims where the user did another duty
     (RULES N4), a filter on each row read (its ``duties``), never a join with the user's history."""
-    scope_ids = _scope_ids(user)
+    ids = scope_ids(user)
     condition = Q(pk__in=[])
     for name in steps_of_user(user):
         step = STEPS[name]
-        in_step = Q(step=name, **{SCOPE_COLUMN[step.scope]: scope_ids[step.scope]})
+        in_step = Q(step=name, **{SCOPE_COLUMN[step.scope]: ids[step.scope]})
         if segregated:
             for duty in sorted(ALL_DUTIES - {step.duty}):
                 in_step &= ~Q(duties__contains=InboxItem.duty_token(user.pk, duty))
