@@ -23,7 +23,7 @@ class AuditEvent(models.Model):
     # The claim the entry belongs to, by id: the ledger is the ground floor and knows no claims
     # model (its bytes name the claim by its number). Not a foreign key, so nothing else
     # constrains or cascades into the append-only table.
-    claim_id = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    claim_id = models.PositiveBigIntegerField(null=True, blank=True)  # indexed with seq (Meta.indexes)
     # The jurisdiction the entry belongs to, by id, for the same reason: who may read the entry
     # (claims.selectors.ledger_entries_visible_to). Set when recorded from what record_event is
     # given; null for the bureau's own entries (accounts, roles, sign-ins). A copy for querying

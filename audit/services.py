@@ -113,11 +113,8 @@ def _jurisdiction_reference(jurisdiction, claim, obj) -> int | None:
     return None
 
 
-def _entry(
+def _draft(
     *,
-    seq: int,
-    prev_hash: str,
-    at,
     actor,
     action: str,
     obj,
@@ -128,49 +125,75 @@ def _entry(
     detail: dict | None,
     claim_number: str | None = None,
     jurisdiction=None,
-) -> AuditEvent:
-    """The entry and its hash: SHA-256 over the RFC 8785 bytes of its body, stored exactly as hashed."""
+) -> dict:
+    """What an entry holds but its place in the chain (seq, prev_hash) and its time: worked out
+    before the ledger's lock is taken, so that appends hold it as briefly as they can."""
     claim_id, claim_number = _claim_reference(claim, claim_number)
-    actor_username = actor.get_username() if actor is not None else ""
-    canonical_detail = to_canonical_value(detail or {})
-    body = {
-        "seq": seq,
-        "at": to_canonical_value(at),
-        "actor": actor_username,
+    return {
+        "actor": actor,
+        "actor_username": actor.get_username() if actor is not None else "",
         "action": action,
         "object_type": obj._meta.label_lower,
         "object_id": str(obj.pk),
-        "claim": claim_number,
+        "claim_id": claim_id,
+        "claim_number": claim_number,
+        "jurisdiction_id": _jurisdiction_reference(jurisdiction, claim, obj),
         "from_state": from_state,
         "to_state": to_state,
         "reason": reason,
-        "detail": canonical_detail,
+        "detail": to_canonical_value(detail or {}),
+    }
+
+
+def _chained(draft: dict, *, seq: int, prev_hash: str, at) -> AuditEvent:
+    """The entry of a draft at its place in the chain, and its hash: SHA-256 over the RFC 8785
+    bytes of its body, stored exactly as hashed."""
+    body = {
+        "seq": seq,
+        "at": to_canonical_value(at),
+        "actor": draft["actor_username"],
+        "action": draft["action"],
+        "object_type": draft["object_type"],
+        "object_id": draft["object_id"],
+        "claim": draft["claim_number"],
+        "from_state": draft["from_state"],
+        "to_state": draft["to_state"],
+        "reason": draft["reason"],
+        "detail": draft["detail"],
         "prev_hash": prev_hash,
     }
     payload = canonical_json(body)
     return AuditEvent(
         seq=seq,
         at=at,
-        actor=actor,
-        actor_username=actor_username,
-        action=action,
-        object_type=body["object_type"],
-        object_id=body["object_id"],
-        claim_id=claim_id,
-        jurisdiction_id=_jurisdiction_reference(jurisdiction, claim, obj),
-        from_state=from_state,
-        to_state=to_state,
-        reason=reason,
-        detail=canonical_detail,
+        actor=draft["actor"],
+        actor_username=draft["actor_username"],
+        action=draft["action"],
+        object_type=draft["object_type"],
+        object_id=draft["object_id"],
+        claim_id=draft["claim_id"],
+        jurisdiction_id=draft["jurisdiction_id"],
+        from_state=draft["from_state"],
+        to_state=draft["to_state"],
+        reason=draft["reason"],
+        detail=draft["detail"],
         payload=payload.decode("utf-8"),
         prev_hash=prev_hash,
         hash=hashlib.sha256(payload).hexdigest(),
     )
 
 
+def _entry(*, seq: int, prev_hash: str, at, **draft) -> AuditEvent:
+    """The entry and its hash (_draft's arguments, placed in the chain)."""
+    return _chained(_draft(**draft), seq=seq, prev_hash=prev_hash, at=at)
+
+
 def _head() -> tuple[int, str]:
-    last = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
-    return (last["seq"], last["hash"]) if last else (0, GENESIS_HASH)
+    """(seq, hash) of the last entry; read under the ledger's lock (one plain statement: the lock is held meanwhile)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT seq, hash FROM {AuditEvent._meta.db_table} ORDER BY seq DESC LIMIT 1")
+        last = cursor.fetchone()
+    return (last[0], last[1]) if last else (0, GENESIS_HASH)
 
 
 def record_event(
@@ -195,24 +218,24 @@ def record_event(
     actions.check(action)
     if not connection.in_atomic_block:
         raise RuntimeError("audit events must be written in the transaction of the change they record")
-    with transaction.atomic():
+    # No savepoint: its two round trips would be spent holding the ledger's lock, and an entry that
+    # fails fails the change it records anyway.
+    draft = _draft(
+        actor=actor,
+        action=action,
+        obj=obj,
+        claim=claim,
+        claim_number=claim_number,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        detail=detail,
+        jurisdiction=jurisdiction,
+    )
+    with transaction.atomic(savepoint=False):
         _lock_ledger()
         last_seq, prev_hash = _head()
-        entry = _entry(
-            seq=last_seq + 1,
-            prev_hash=prev_hash,
-            at=timezone.now(),
-            actor=actor,
-            action=action,
-            obj=obj,
-            claim=claim,
-            claim_number=claim_number,
-            from_state=from_state,
-            to_state=to_state,
-            reason=reason,
-            detail=detail,
-            jurisdiction=jurisdiction,
-        )
+        entry = _chained(draft, seq=last_seq + 1, prev_hash=prev_hash, at=timezone.now())
         entry.save(force_insert=True)
         return entry
 

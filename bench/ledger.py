@@ -7,9 +7,9 @@ million entries takes.
 The database is a throwaway: created if missing, migrated, and its ledger emptied
 (TRUNCATE) before each part, so its name must contain "bench".
 
-1. Appends: 8 threads, each appending entries through audit.services.record_event, one
+1. Appends: 8 processes, each appending entries through audit.services.record_event, one
    transaction per entry (the advisory lock serialises them: chain order is commit
-   order), against the same 8 threads inserting single rows of the same shape into a
+   order), against the same 8 processes inserting single rows of the same shape into a
    plain table, one transaction per row. Alternating rounds in the same run; prints
    both rates and their ratio.
 2. Verification: 1,000,000 chained entries are generated (payloads formatted as
@@ -28,7 +28,6 @@ import json
 import os
 import resource
 import sys
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -89,37 +88,45 @@ def empty_ledger() -> None:
 
 
 def run_writers(work, seconds: float) -> tuple[int, float]:
-    """8 threads calling work() in a loop for ``seconds``; (calls, elapsed)."""
-    from django.db import connection
+    """8 processes calling work() in a loop for ``seconds``; (calls, elapsed). Processes, as
+    gunicorn's workers are: threads of one process would share one GIL, and the ledger's lock
+    holder would wait for it after each round trip (a cost production does not pay)."""
+    import multiprocessing
 
-    counts = [0] * WRITERS
-    errors: list[BaseException] = []
-    start = threading.Barrier(WRITERS + 1)
-    stop = threading.Event()
+    from django.db import connections
+
+    connections.close_all()  # the children open their own: none inherits the parent's socket
+    context = multiprocessing.get_context("fork")
+    counts = context.Array("q", WRITERS)
+    errors = context.Queue()
+    start = context.Barrier(WRITERS + 1)
+    stop = context.Event()
 
     def writer(index: int) -> None:
         try:
             start.wait()
+            done = 0
             while not stop.is_set():
-                work(index, counts[index])
-                counts[index] += 1
+                work(index, done)
+                done += 1
+                counts[index] = done
         except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+            errors.put(repr(error))
         finally:
-            connection.close()
+            connections.close_all()
 
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(WRITERS)]
-    for thread in threads:
-        thread.start()
+    processes = [context.Process(target=writer, args=(i,)) for i in range(WRITERS)]
+    for process in processes:
+        process.start()
     start.wait()
     began = time.perf_counter()
     time.sleep(seconds)
     stop.set()
-    for thread in threads:
-        thread.join()
+    for process in processes:
+        process.join()
     elapsed = time.perf_counter() - began
-    if errors:
-        raise errors[0]
+    if not errors.empty():
+        raise RuntimeError(errors.get())
     return sum(counts), elapsed
 
 
@@ -179,10 +186,10 @@ def bench_appends(seconds: float, rounds: int) -> None:
     assert chain["ok"] and chain["events"] == ledger_total, chain
     ledger_rate, plain_rate = ledger_total / ledger_time, plain_total / plain_time
     print(
-        f"ledger appends (record_event, {WRITERS} threads, one transaction each): {ledger_rate:10.1f} per second ({ledger_total} appended, chain verified)"
+        f"ledger appends (record_event, {WRITERS} processes, one transaction each): {ledger_rate:10.1f} per second ({ledger_total} appended, chain verified)"
     )
     print(
-        f"plain single-row inserts (same shape, {WRITERS} threads, one transaction each): {plain_rate:10.1f} per second ({plain_total} inserted)"
+        f"plain single-row inserts (same shape, {WRITERS} processes, one transaction each): {plain_rate:10.1f} per second ({plain_total} inserted)"
     )
     print(f"ratio ledger / plain: {ledger_rate / plain_rate:.3f}")
 
