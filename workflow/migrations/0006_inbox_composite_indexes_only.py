@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('claim_workflow', '0003_inbox_item_duties'),
+        ('claim_workflow', '0005_step_deadline_bounds'),
         ('claims', '0010_ledger_entry_jurisdictions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
