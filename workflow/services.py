@@ -467,8 +467,9 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
         from_state = claim.status
         lines_before, total_before = _line_states(claim), claim.total
         # The rules again, under a lock on the claim's people, and the certificates at their
-        # source, before the decision: the reviewer decides on the latest check.
-        refresh_flags(claim=claim)
+        # source, before the decision: the reviewer decides on the latest check (the total is
+        # computed once, after the line decisions below).
+        check_claim(claim=claim)
         certificates = check_certificates(claim=claim, occasion=CheckOccasion.REVIEW, actor=user, record=False)
         if decision != "return":
             _apply_line_decisions(claim=claim, decision=decision, reason=reason, by_line=by_line)
