@@ -530,6 +530,11 @@ class FixInputSerializer(BoundedSerializer):
         required=False,
         help_text="fields to fix: a line's (certificate_number, level…) or the claim's (class_name, training_start, training_end)",
     )
+    attachments = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text="ids of the claim's documents the return points at (GET /api/v1/claims/{id}/attachments/)",
+    )
 
 
 class DecisionInputSerializer(BoundedSerializer):

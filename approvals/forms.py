@@ -66,10 +66,17 @@ class DecisionForm(forms.Form):
         label=_("要求修改的行"), required=False, coerce=int, widget=forms.CheckboxSelectMultiple
     )
     fix_fields = forms.MultipleChoiceField(label=_("要求修改的字段"), required=False, widget=forms.CheckboxSelectMultiple)
+    # The claim's documents the return points at (材料不全: this scan is unreadable, that invoice is missing a stamp).
+    fix_attachments = forms.TypedMultipleChoiceField(
+        label=_("需补充或更正的材料"), required=False, coerce=int, widget=forms.CheckboxSelectMultiple
+    )
 
-    def __init__(self, *args, lines=(), **kwargs):
+    def __init__(self, *args, lines=(), attachments=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.lines = list(lines)
+        self.fields["fix_attachments"].choices = [
+            (document.pk, f"{document.get_kind_display()} · {document.filename}") for document in attachments
+        ]
         self._sent_lines: list[int] = []
         self.fields["fix_lines"].choices = [(line.line_no, line.line_no) for line in self.lines]
         self.fields["fix_fields"].choices = [
@@ -115,12 +122,16 @@ class DecisionForm(forms.Form):
     def fix(self) -> dict | None:
         """What the reviewer asked to fix, or None when nothing is ticked."""
         lines, fields = self.cleaned_data.get("fix_lines") or [], self.cleaned_data.get("fix_fields") or []
-        return {"lines": lines, "fields": fields} if lines or fields else None
+        documents = self.cleaned_data.get("fix_attachments") or []
+        if not (lines or fields or documents):
+            return None
+        return {"lines": lines, "fields": fields, **({"attachments": documents} if documents else {})}
 
     def add_service_errors(self, fields: dict) -> None:
         for path, messages in fields.items():
             if path.startswith("fix."):
-                _add_errors(self, "fix_lines" if path.startswith("fix.lines") else "fix_fields", messages)
+                field = "fix_lines" if path.startswith("fix.lines") else "fix_fields"
+                _add_errors(self, "fix_attachments" if path.startswith("fix.attachments") else field, messages)
                 continue
             split = _split_line_path(path)
             if split is None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import roster_views, views
+from . import documents_views, roster_views, views
 
 app_name = "approvals"
 
@@ -19,5 +19,12 @@ urlpatterns = [
     path("claims/<int:claim_id>/edit/", views.claim_edit, name="claim_edit"),
     path("claims/<int:claim_id>/submit/", views.claim_submit, name="claim_submit"),
     path("claims/<int:claim_id>/withdraw/", views.claim_withdraw, name="claim_withdraw"),
+    path("claims/<int:claim_id>/attachments/", documents_views.attachment_upload, name="attachment_upload"),
+    path(
+        "claims/<int:claim_id>/attachments/<int:attachment_id>/",
+        documents_views.attachment_download,
+        name="attachment_download",
+    ),
+    path("claims/<int:claim_id>/comments/", documents_views.comment_post, name="comment_post"),
     path("finance/", views.finance, name="finance"),
 ]

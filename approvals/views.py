@@ -14,17 +14,18 @@ from django.views.decorators.http import require_POST
 
 from audit import actions
 from claims import access as claims_access
+from claims.attachments import attachments_of, max_bytes_text
 from claims.certificate_checks import latest_checks_first
 from claims.eligibility import flags_for_display
 from claims.errors import ActionForbidden, DomainError, InvalidInput, StepAlreadyTaken
 from claims.http import scoped
-from claims.models import ClaimStatus
+from claims.models import AttachmentKind, ClaimStatus
 from claims.selectors import claims_visible_to, get_claim_for_user, ledger_history_of_claim
 from claims.services import create_claim, update_claim
 from payments import access as payments_access
 from payments.selectors import batches as batch_selectors
 from payments.selectors.results import line_payment_info, recoveries_of_lines
-from workflow import selectors
+from workflow import conversation, selectors
 from workflow.services import decide_task, may_override_flags, override_flag, submit_claim, take_task, withdraw_claim
 from workflow.steps import REVIEW_STEPS, STEPS
 
@@ -128,15 +129,27 @@ def _claim_context(claim, *, user) -> dict:
         and resubmitted[-1].detail.get("outside_fix")
         else None
     )
+    return_event = returned[-1] if returned and claim.status == ClaimStatus.RETURNED else None
+    documents = list(attachments_of(user=user, claim=claim))
+    pointed_at = set((return_event.detail.get("fix") or {}).get("attachments") or ()) if return_event else set()
     return {
         "claim": claim,
         "lines": lines,
         "has_flags": any(line.shown_flags for line in lines),
         "history": history,
-        "return_event": returned[-1] if returned and claim.status == ClaimStatus.RETURNED else None,
+        "return_event": return_event,
+        "return_documents": [document for document in documents if document.pk in pointed_at],
         "sent_to_department": sent_to_department,
         "open_task": open_task,
         "step_times": selectors.step_times(claim),
+        # The documents and the thread (approvals/documents_views.py).
+        "attachments": documents,
+        "may_attach": claims_access.may_add_attachments(user, claim),
+        "attachment_kinds": AttachmentKind.choices,
+        "max_attachment_size": max_bytes_text(),
+        "thread": list(conversation.thread_of(user=user, claim=claim)),
+        "may_comment": conversation.may_comment(user),
+        "may_write_internal": conversation.may_write_internal_notes(user),
     }
 
 
@@ -147,7 +160,7 @@ def _render_task(request, task, *, decision_form=None, status=200):
     may_act = selectors.actionable_tasks(request.user).filter(pk=task.pk).exists()
     is_review = task.step.name in REVIEW_STEPS
     if may_act and is_review and decision_form is None:
-        decision_form = DecisionForm(lines=context["lines"])
+        decision_form = DecisionForm(lines=context["lines"], attachments=context["attachments"])
     context.update(
         task=task,
         may_act=may_act,
@@ -183,7 +196,7 @@ def task_take(request, task_id):
 def task_decide(request, task_id):
     task = selectors.get_task_for_user(user=request.user, task_id=task_id)
     claim = task.process.claim
-    form = DecisionForm(request.POST, lines=_lines_of(claim))
+    form = DecisionForm(request.POST, lines=_lines_of(claim), attachments=attachments_of(user=request.user, claim=claim))
     if not form.is_valid():
         return _render_task(request, task, decision_form=form, status=400)
     try:
@@ -255,9 +268,8 @@ def claim_list(request):
     )
 
 
-@scoped
-def claim_detail(request, claim_id):
-    claim = get_claim_for_user(user=request.user, claim_id=claim_id)
+def render_claim(request, claim, *, status: int = 200, **extra):
+    """The claim page; ``extra``: what a refused form sends back (its errors, the text typed)."""
     context = _claim_context(claim, user=request.user)
     open_task = context["open_task"]
     context.update(
@@ -267,8 +279,14 @@ def claim_detail(request, claim_id):
             if open_task is not None and selectors.actionable_tasks(request.user).filter(pk=open_task.pk).exists()
             else None
         ),
+        **extra,
     )
-    return render(request, "approvals/claim_detail.html", context)
+    return render(request, "approvals/claim_detail.html", context, status=status)
+
+
+@scoped
+def claim_detail(request, claim_id):
+    return render_claim(request, get_claim_for_user(user=request.user, claim_id=claim_id))
 
 
 @require_POST

@@ -47,6 +47,16 @@ DEADLINE_SET = _action("deadline.created", pgettext_lazy("audit", "设置办理�
 DEADLINE_CHANGED = _action("deadline.updated", pgettext_lazy("audit", "修改办理期限"))
 DEADLINE_REMOVED = _action("deadline.deleted", pgettext_lazy("audit", "删除办理期限"))
 
+# --------------------------------------------------------------------------- a claim's documents and thread
+
+ATTACHMENT_UPLOADED = _action("attachment.uploaded", pgettext_lazy("audit", "上传材料"))
+ATTACHMENT_DOWNLOADED = _action("attachment.downloaded", pgettext_lazy("audit", "下载材料"))
+COMMENT_POSTED = _action("comment.posted", pgettext_lazy("audit", "留言"))
+# Read only by those who may read internal notes (claims.selectors.ledger_entries_visible_to).
+INTERNAL_NOTE_POSTED = _action("comment.internal_note", pgettext_lazy("audit", "内部备注"))
+# Entries that a provider's clerk never reads, not even of its own claims.
+INTERNAL_ACTIONS = frozenset({INTERNAL_NOTE_POSTED})
+
 # --------------------------------------------------------------------------- a claim's payment
 
 CLAIM_PAYMENT_BATCHED = _action("claim.payment_batched", pgettext_lazy("audit", "编入拨付批次"))

@@ -20,6 +20,8 @@ IMPORT_ROSTER = "import_roster"
 EDIT_CLAIM = "edit_claim"
 ADMINISTER_CATALOGUE = "administer_catalogue"
 READ_LEDGER = "read_ledger"
+COMMENT_ON_CLAIMS = "comment_on_claims"
+READ_INTERNAL_NOTES = "read_internal_notes"
 
 # Capability → the roles that hold it.
 CAPABILITIES: dict[str, tuple[str, ...]] = {
@@ -34,6 +36,12 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     # Verify the audit ledger and read its checkpoints and proofs (/api/v1/audit/…). The ledger,
     # the ground floor, knows no roles: who may read it is decided here with the other roles.
     READ_LEDGER: (roles.AUDITOR, roles.HR_HEAD),
+    # Write in a claim's thread (the claims one sees): its provider and the people who review or pay it.
+    # The auditor reads the thread, never writes in it.
+    COMMENT_ON_CLAIMS: (roles.PROVIDER_CLERK, roles.DEPARTMENT_REVIEWER, roles.HR_REVIEWER, roles.HR_HEAD, roles.FINANCE_OFFICER),
+    # Read the reviewers' internal notes (and their ledger entries); a provider's clerk never does
+    # (may_read_internal_notes), whatever other role they hold.
+    READ_INTERNAL_NOTES: (roles.DEPARTMENT_REVIEWER, roles.HR_REVIEWER, roles.HR_HEAD, roles.FINANCE_OFFICER, roles.AUDITOR),
 }
 
 # Capability → what a refused user is told (ActionForbidden, 403 "forbidden").
@@ -43,6 +51,8 @@ REFUSALS = {
     EDIT_CLAIM: _("只有草稿或退回修改的申领可以由本机构经办人修改。"),
     ADMINISTER_CATALOGUE: _("只有系统管理员可以修改补贴目录。"),
     READ_LEDGER: _("您的角色不能执行此操作。"),
+    COMMENT_ON_CLAIMS: _("您的角色不能在申领下留言。"),
+    READ_INTERNAL_NOTES: _("只有审核人员可以查看和填写内部备注。"),
 }
 
 EDITABLE_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.RETURNED)
@@ -92,6 +102,22 @@ def may_edit_claim(user, claim: Claim) -> bool:
 def require_may_edit_claim(user, claim: Claim) -> None:
     if not may_edit_claim(user, claim):
         raise ActionForbidden(str(REFUSALS[EDIT_CLAIM]))
+
+
+def may_add_attachments(user, claim: Claim) -> bool:
+    """Documents are added by the claim's provider while the claim is in its hands (a draft, or
+    returned for what is missing); once submitted they are what the reviewers decided on."""
+    return may_edit_claim(user, claim)
+
+
+def require_may_add_attachments(user, claim: Claim) -> None:
+    if not may_add_attachments(user, claim):
+        raise ActionForbidden(str(_("只有草稿或退回修改的申领可以由本机构经办人添加材料。")))
+
+
+def may_read_internal_notes(user) -> bool:
+    """The reviewers' internal notes (the comments and their ledger entries): never a provider's clerk."""
+    return may(user, READ_INTERNAL_NOTES) and not holds_any(user, (roles.PROVIDER_CLERK,))
 
 
 def require_catalogue_administrator(actor) -> None:

@@ -661,6 +661,57 @@ class Attendance(models.Model):
         constraints = [models.UniqueConstraint(fields=["class_trainee", "day"], name="one_attendance_per_day")]
 
 
+class AttachmentKind(models.TextChoices):
+    """What a document attached to a claim is (the evidence 002 §五 asks a claim to carry)."""
+
+    CERTIFICATE = "certificate", _("证书扫描件")
+    ROSTER = "roster", _("签字花名册")
+    ATTENDANCE = "attendance", _("考勤表")
+    INVOICE = "invoice", _("发票")
+    OTHER = "other", _("其他材料")
+
+
+class Attachment(models.Model):
+    """A document of a claim, or of one of its lines (by line number: a claim's lines are
+    replaced when it is edited). The bytes live in a file under settings.ATTACHMENTS_DIR named
+    ``storage_name`` (random); only claims/attachments.py reads or writes them."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="attachments")
+    line_no = models.PositiveIntegerField(_("行号"), null=True, blank=True)
+    kind = models.CharField(_("材料类型"), max_length=20, choices=AttachmentKind.choices)
+    filename = models.CharField(_("文件名"), max_length=200)
+    # Recognised from the bytes (claims.attachments.sniff), never taken from the name or the request.
+    content_type = models.CharField(max_length=50)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    sha256 = models.CharField(max_length=64)
+    storage_name = models.CharField(max_length=64, unique=True, editable=False)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("申领材料")
+        verbose_name_plural = _("申领材料")
+        ordering = ["claim", "id"]
+
+
+class Comment(models.Model):
+    """A message in a claim's thread between its provider and its reviewers. An internal note
+    (``internal``) is the reviewers' own: the provider never reads it (claims.access.may_read_internal_notes)."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(_("内容"))
+    internal = models.BooleanField(_("内部备注"), default=False)
+    # The people the comment mentioned (@username) who were in the claim's scope, and so were told.
+    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("留言")
+        verbose_name_plural = _("留言")
+        ordering = ["claim", "id"]
+
+
 # django-guardian object permissions with direct foreign keys (fast joins, real FKs).
 class ClaimUserObjectPermission(UserObjectPermissionBase):
     content_object = models.ForeignKey(Claim, on_delete=models.CASCADE)

@@ -3,9 +3,11 @@
 from django.db.models import Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
+from audit.actions import INTERNAL_ACTIONS
 from audit.models import AuditEvent
 
 from . import roles
+from .access import may_read_internal_notes
 from .errors import NotInScope
 from .models import Claim, ClaimStatus, Department, Jurisdiction, Provider
 
@@ -61,13 +63,18 @@ def ledger_entries_visible_to(user) -> QuerySet:
     stay with its provider until it is submitted); any other entry of a jurisdiction (its
     providers, departments, catalogue, funds, batches, the auditor's own draws and exports) by
     those who oversee that jurisdiction. Entries of no jurisdiction (accounts, roles, sign-ins,
-    denied requests) are read by no one here: they name people of every jurisdiction."""
+    denied requests) are read by no one here: they name people of every jurisdiction. The
+    reviewers' internal notes (audit.actions.INTERNAL_ACTIONS) only by those who may read them
+    (claims.access.may_read_internal_notes): never by the claim's provider."""
     if not user.is_authenticated:
         return AuditEvent.objects.none()
     overseen = jurisdictions_overseen_by(user).values("pk")
-    return AuditEvent.objects.filter(
+    entries = AuditEvent.objects.filter(
         Q(claim_id__in=claims_visible_to(user).values("pk")) | Q(claim_id__isnull=True, jurisdiction_id__in=overseen)
     )
+    if not may_read_internal_notes(user):
+        entries = entries.exclude(action__in=INTERNAL_ACTIONS)
+    return entries
 
 
 def ledger_history_of_claim(*, user, claim) -> QuerySet:

@@ -272,6 +272,13 @@ SPREADSHEET_MAX_COLUMNS = int(os.environ.get("SPREADSHEET_MAX_COLUMNS", "100"))
 SPREADSHEET_MAX_ROWS = int(os.environ.get("SPREADSHEET_MAX_ROWS", "100000"))  # a bank result; rosters have their own
 SPREADSHEET_MAX_LISTED_ERRORS = int(os.environ.get("SPREADSHEET_MAX_LISTED_ERRORS", "200"))  # then only counted
 
+# Documents attached to claims (claims/attachments.py): kept on disk under random names, outside
+# the database and outside any served directory (never under STATIC_ROOT or MEDIA_ROOT), and
+# handed out only by the scoped download views. PDF, PNG and JPEG, recognised by their bytes.
+ATTACHMENTS_DIR = Path(os.environ.get("ATTACHMENTS_DIR", "") or BASE_DIR / "var" / "attachments")
+ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+ATTACHMENTS_MAX_PER_CLAIM = int(os.environ.get("ATTACHMENTS_MAX_PER_CLAIM", "200"))
+
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@claims.invalid")
 

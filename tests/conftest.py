@@ -285,6 +285,15 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
 
 
+@pytest.fixture(scope="session", autouse=True)
+def attachments_dir(tmp_path_factory):
+    """Documents attached in the run go to a directory of the run's own, never the checkout's var/
+    (session-wide: the scope matrix's world, built once per module, attaches documents too)."""
+    directory = tmp_path_factory.mktemp("attachments")
+    with override_settings(ATTACHMENTS_DIR=directory):
+        yield directory
+
+
 # --------------------------------------------------------------------------- Celery
 
 

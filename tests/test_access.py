@@ -39,6 +39,8 @@ EXPECTED = {
         "edit_claim": CLERKS,
         "administer_catalogue": ADMIN,
         "read_ledger": AUDITOR | {"hr_head"},
+        "comment_on_claims": CLERKS | REVIEWERS | HR | FINANCE,
+        "read_internal_notes": REVIEWERS | HR | FINANCE | AUDITOR,
     },
     payments_access: {
         "read_batches": FINANCE | AUDITOR,

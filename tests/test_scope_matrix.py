@@ -24,6 +24,7 @@ Reads are GETs; writes are sent (POST, or the row's method) only where they must
 so nothing in the world moves. Every 200 a WL role gets must hold nothing of ZJ's claim."""
 
 import datetime
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -36,8 +37,20 @@ from rest_framework.test import APIClient
 
 from audit.actions import ACCESS_DENIED
 from audit.models import AuditEvent
-from claims import roles
-from claims.models import AmountRule, CertificateType, Claim, Department, Level, Payee, PolicyVersion, RosterUpload, SubsidyPolicy
+from claims import attachments, roles
+from claims.models import (
+    AmountRule,
+    Attachment,
+    AttachmentKind,
+    CertificateType,
+    Claim,
+    Department,
+    Level,
+    Payee,
+    PolicyVersion,
+    RosterUpload,
+    SubsidyPolicy,
+)
 from claims.organisation import ensure_department, ensure_jurisdiction, ensure_provider, ensure_staff_user
 from claims.services import create_claim
 from demo.funds import ensure_demo_funds
@@ -63,6 +76,7 @@ IN_SCOPE = {
     "plan": {"other_department": WL_STAFF},
     "trainee": {"other_provider": WL_STAFF, "other_department": WL_STAFF},
     "provider": {"other_provider": WL_STAFF},
+    "attachment": {"other_provider": {"dept_reviewer"} | WL_STAFF, "other_department": {"provider_clerk"} | WL_STAFF},
     # The subsidy catalogue is public policy: read by everyone signed in; the administrator edits every jurisdiction's.
     "catalogue": {"other_jurisdiction": set(ROLES)},
 }
@@ -98,6 +112,9 @@ MATRIX: dict[str, Row] = {
     "approvals:claim_new": Row(None, (200, 403, 403, 403, 403, 403, 403), (None, 403, 403, 403, 403, 403, 403)),
     "approvals:claim_submit": Row("draft", 405, (None, 404, 404, 404, 404, 404, 404)),
     "approvals:claim_withdraw": Row("claim", 405, (None, 302, 302, 302, 302, 302, 404)),
+    "approvals:attachment_upload": Row("claim", 405, (403, 403, 403, 403, 403, 403, 404)),
+    "approvals:attachment_download": Row("attachment", (200, 200, 200, 200, 200, 200, 404)),
+    "approvals:comment_post": Row("claim", 405, (None, None, None, None, None, 403, 404)),
     "approvals:claims": Row(None, 200, 200),
     "approvals:finance": Row(None, (403, 403, 403, 403, 200, 200, 403), (403, 403, 403, 403, 200, 200, 403)),
     "approvals:inbox": Row(None, 200, 200),
@@ -162,6 +179,9 @@ MATRIX: dict[str, Row] = {
     "v1:audit-verify": Row(None, (403, 403, 403, 200, 403, 200, 403), (403, 403, 403, 405, 403, 405, 403)),
     "v1:claim-detail": Row("claim", (200, 200, 200, 200, 200, 200, 404), (403, 403, 403, 403, 403, 403, 404), method="patch"),
     "v1:claim-history": Row("claim", (200, 200, 200, 200, 200, 200, 404)),
+    "v1:claim-attachments": Row("claim", (200, 200, 200, 200, 200, 200, 404), (403, 403, 403, 403, 403, 403, 404)),
+    "v1:claim-attachment-download": Row("attachment", (200, 200, 200, 200, 200, 200, 404)),
+    "v1:claim-comments": Row("claim", (200, 200, 200, 200, 200, 200, 404), (None, None, None, None, None, 403, 404)),
     "v1:claim-import": Row(None, 405, 415),
     "v1:claim-import-status": Row("upload", (200, 404, 404, 404, 404, 404, 404)),
     "v1:claim-import-template": Row(None, 200),
@@ -315,6 +335,21 @@ def _upload(clerk, provider):
     return RosterUpload.objects.create(provider=provider, created_by=clerk, filename="r.xlsx", content=b"", sha256="0" * 64)
 
 
+def _attachment(claim):
+    """A document of a claim already under review (the service adds them only before)."""
+    content = b"%PDF-1.7\n%%EOF\n"
+    return Attachment.objects.create(
+        claim=claim,
+        kind=AttachmentKind.CERTIFICATE,
+        filename="证书.pdf",
+        content_type="application/pdf",
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        storage_name=attachments._write(content),
+        uploaded_by=claim.created_by,
+    )
+
+
 def build_world() -> dict:
     users = {user.username: user for user in get_user_model().objects.all()}
     zj = _zhuji()
@@ -365,6 +400,7 @@ def build_world() -> dict:
     world = {
         "claim": {scope: ids("claim_id", claim.pk, line_no=1) for scope, claim in claims.items()},
         "draft": {scope: ids("claim_id", claim.pk, line_no=1) for scope, claim in drafts.items()},
+        "attachment": {scope: ids("claim_id", claim.pk, attachment_id=_attachment(claim).pk) for scope, claim in claims.items()},
         "task": {scope: ids("task_id", inbox.open_task_of_claim(claim).pk, line_no=1) for scope, claim in claims.items()},
         "plan": {
             "home": ids("plan_id", plan("WL-YJJ").pk),

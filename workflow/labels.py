@@ -108,6 +108,8 @@ def fix_label(fix: dict | None) -> str:
     """What a return asked to fix, as the provider and the reviewers read it."""
     lines, fields = (fix or {}).get("lines") or [], (fix or {}).get("fields") or []
     if not lines and not fields:
+        if (fix or {}).get("attachments"):
+            return str(_("补充或更正所指材料"))
         return str(_("未指明（可更正各行内容，但不得提高金额）"))
     line_fields = [name for name in fields if name in LINE_FIELDS_BY_NAME]
     claim_fields = [name for name in fields if name not in LINE_FIELDS_BY_NAME]

@@ -219,7 +219,7 @@ def _open_claims_touched_by(user):
 
 
 def validate_decision(
-    *, step_name: str, decision: str, comment: str, reason: str, line_decisions, line_numbers, fix=None
+    *, step_name: str, decision: str, comment: str, reason: str, line_decisions, line_numbers, fix=None, attachment_ids=()
 ) -> dict:
     """The decision's input checked against the step's decisions and the coded reasons:
     {line_no: line decision}; InvalidInput naming each wrong field (``fix``: validate_fix)."""
@@ -228,7 +228,7 @@ def validate_decision(
         if decision != Decision.RETURN:
             errors["fix"] = [_("只有退回修改时才能指明要修改的内容。")]
         else:
-            _check_fix(fix, line_numbers, errors)
+            _check_fix(fix, line_numbers, errors, attachment_ids=attachment_ids)
     if decision not in STEPS[step_name].decisions:
         errors["decision"] = [_("须为 approve、return 或 reject。")]
     if decision in (Decision.RETURN, Decision.REJECT) and not (comment or "").strip():
@@ -267,11 +267,19 @@ UNNAMED_FIX_LINE_FIELDS = tuple(name for name in FIXABLE_LINE_FIELDS if name != 
 UNNAMED_FIX_HEADER_FIELDS = ("class_name",)
 
 
-def _check_fix(fix, line_numbers, errors: dict) -> None:
-    """``fix`` as the API and the form give it: {"lines": [line numbers], "fields": [field names]}."""
-    if not isinstance(fix, dict) or set(fix) - {"lines", "fields"}:
-        errors["fix"] = [_('须为对象：{"lines": [行号], "fields": [字段名]}。')]
+def _check_fix(fix, line_numbers, errors: dict, *, attachment_ids=()) -> None:
+    """``fix`` as the API and the form give it: {"lines": [line numbers], "fields": [field names],
+    "attachments": [ids of the claim's documents the return points at (材料不全: this scan is unreadable)]}."""
+    if not isinstance(fix, dict) or set(fix) - {"lines", "fields", "attachments"}:
+        errors["fix"] = [_('须为对象：{"lines": [行号], "fields": [字段名], "attachments": [材料编号]}。')]
         return
+    documents = fix.get("attachments") or []
+    if not isinstance(documents, list):
+        errors["fix.attachments"] = [_("须为列表。")]
+        documents = []
+    for index, document in enumerate(documents):
+        if isinstance(document, bool) or not isinstance(document, int) or document not in attachment_ids:
+            errors.setdefault(f"fix.attachments[{index}]", []).append(_("本申领没有编号为 %(id)s 的材料。") % {"id": document})
     lines, fields = fix.get("lines") or [], fix.get("fields") or []
     if not isinstance(lines, list):
         errors["fix.lines"] = [_("须为列表。")]
@@ -295,7 +303,10 @@ def _check_fix(fix, line_numbers, errors: dict) -> None:
 def normalized_fix(fix) -> dict:
     """A checked ``fix`` as the process and the ledger keep it: sorted, without repeats."""
     fix = fix or {}
-    return {"lines": sorted(set(fix.get("lines") or ())), "fields": sorted(set(fix.get("fields") or ()))}
+    normalized = {"lines": sorted(set(fix.get("lines") or ())), "fields": sorted(set(fix.get("fields") or ()))}
+    if fix.get("attachments"):  # the documents pointed at, when any (older returns have no such key)
+        normalized["attachments"] = sorted(set(fix["attachments"]))
+    return normalized
 
 
 def changes_outside_fix(asked: dict | None, before: dict, after: dict) -> list[dict]:

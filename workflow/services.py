@@ -17,6 +17,7 @@ from viewflow.workflow.status import STATUS
 
 from audit.services import record_event
 from claims.access import may_edit_claim
+from claims.attachments import attachment_ids_of
 from claims.certificate_checks import CheckOccasion, check_certificates
 from claims.eligibility import NOT_OVERRIDABLE, active_flags, check_claim
 from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
@@ -462,6 +463,7 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
             line_decisions=line_decisions,
             line_numbers=set(claim.lines.values_list("line_no", flat=True)),
             fix=fix,
+            attachment_ids=attachment_ids_of(claim) if fix else (),
         )
         task = _claim_task(user=user, task=task)
         from_state = claim.status
