@@ -1,11 +1,12 @@
 from django.urls import path
 
-from . import documents_views, roster_views, views
+from . import documents_views, portal_views, roster_views, views
 
 app_name = "approvals"
 
 urlpatterns = [
     path("inbox/", views.inbox, name="inbox"),
+    path("portal/", portal_views.portal, name="portal"),
     path("tasks/<int:task_id>/", views.task_detail, name="task"),
     path("tasks/<int:task_id>/take/", views.task_take, name="task_take"),
     path("tasks/<int:task_id>/decide/", views.task_decide, name="task_decide"),

@@ -112,6 +112,12 @@ def _lines_of(claim) -> list:
     return lines
 
 
+def _pointed_at(return_event, documents) -> list:
+    """The claim's documents the return points at (its ``fix.attachments``)."""
+    wanted = set((return_event.detail.get("fix") or {}).get("attachments") or ()) if return_event else set()
+    return [document for document in documents if document.pk in wanted]
+
+
 def _claim_context(claim, *, user) -> dict:
     history = list(ledger_history_of_claim(user=user, claim=claim))
     returned = [event for event in history if event.action == actions.CLAIM_RETURNED]
@@ -131,14 +137,13 @@ def _claim_context(claim, *, user) -> dict:
     )
     return_event = returned[-1] if returned and claim.status == ClaimStatus.RETURNED else None
     documents = list(attachments_of(user=user, claim=claim))
-    pointed_at = set((return_event.detail.get("fix") or {}).get("attachments") or ()) if return_event else set()
     return {
         "claim": claim,
         "lines": lines,
         "has_flags": any(line.shown_flags for line in lines),
         "history": history,
         "return_event": return_event,
-        "return_documents": [document for document in documents if document.pk in pointed_at],
+        "return_documents": _pointed_at(return_event, documents),
         "sent_to_department": sent_to_department,
         "open_task": open_task,
         "step_times": selectors.step_times(claim),
@@ -364,12 +369,17 @@ def _claim_form(request, claim=None):
             }
         header = ClaimHeaderForm(initial=initial, user=request.user, claim=claim)
         formset = line_formset(claim=claim)
-    return render(
-        request,
-        "approvals/claim_form.html",
-        {"claim": claim, "header": header, "formset": formset, "line_errors": general_errors},
-        status=status,
-    )
+    context = {"claim": claim, "header": header, "formset": formset, "line_errors": general_errors}
+    if claim is not None and claim.status == ClaimStatus.RETURNED:
+        # The return's reason, what to fix and the documents it points at, repeated while editing.
+        return_event = ledger_history_of_claim(user=request.user, claim=claim).filter(action=actions.CLAIM_RETURNED).last()
+        open_task = selectors.open_task_of_claim(claim)
+        context.update(
+            return_event=return_event,
+            return_documents=_pointed_at(return_event, attachments_of(user=request.user, claim=claim)),
+            open_task=_decorate(open_task) if open_task is not None else None,
+        )
+    return render(request, "approvals/claim_form.html", context, status=status)
 
 
 @scoped

@@ -217,8 +217,10 @@ def test_a_return_for_missing_material_points_at_the_document(demo, draft):
     assert returned.detail["fix"]["attachments"] == [scan.pk]
 
     page = page_client(clerk).get(f"/claims/{draft.pk}/").content.decode()
-    assert "所指材料" in page and f'href="#attachment-{scan.pk}"' in page and "模糊的证书.pdf" in page
+    assert "所指材料" in page and f'href="/claims/{draft.pk}/#attachment-{scan.pk}"' in page and "模糊的证书.pdf" in page
     assert "补充或更正所指材料" in page
+    edit = page_client(clerk).get(f"/claims/{draft.pk}/edit/").content.decode()  # the reason, repeated while editing
+    assert "材料不全：第2行证书扫描件看不清" in edit and "模糊的证书.pdf" in edit
     # Returned: she may add the better scan.
     response = upload(page_client(clerk), draft, PDF, "清晰的证书.pdf", line="2")
     assert response.status_code == 302

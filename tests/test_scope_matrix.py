@@ -118,6 +118,7 @@ MATRIX: dict[str, Row] = {
     "approvals:claims": Row(None, 200, 200),
     "approvals:finance": Row(None, (403, 403, 403, 403, 200, 200, 403), (403, 403, 403, 403, 200, 200, 403)),
     "approvals:inbox": Row(None, 200, 200),
+    "approvals:portal": Row(None, (200, 403, 403, 403, 403, 403, 403)),
     "approvals:line_override": Row("task", 405, (403, 403, 403, 403, 403, 403, 404)),
     "approvals:roster_import": Row(None, (200, 403, 403, 403, 403, 403, 403), (None, 403, 403, 403, 403, 403, 403)),
     "approvals:roster_status": Row("upload", (200, 404, 404, 404, 404, 404, 404), (200, 404, 404, 404, 404, 404, 404)),
