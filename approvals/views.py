@@ -25,7 +25,7 @@ from claims.services import create_claim, update_claim
 from payments import access as payments_access
 from payments.selectors import batches as batch_selectors
 from payments.selectors.results import line_payment_info, recoveries_of_lines
-from workflow import conversation, selectors
+from workflow import conversation, labels, selectors
 from workflow.services import decide_task, may_override_flags, override_flag, submit_claim, take_task, withdraw_claim
 from workflow.steps import REVIEW_STEPS, STEPS
 
@@ -247,7 +247,7 @@ def line_override(request, task_id, line_no):
         problems = [message for messages_ in error.fields.values() for message in messages_]
         messages.error(request, " ".join([error.message, *problems]))
         return _render_task(request, task, status=error.status)
-    messages.success(request, _("已豁免第 %(n)d 行的预警 %(code)s。") % {"n": line.line_no, "code": code})
+    messages.success(request, _("已豁免第 %(n)d 行的预警：%(flag)s。") % {"n": line.line_no, "flag": labels.reason_label(code)})
     return redirect(reverse("approvals:task", args=[task.pk]) + f"#line-{line.line_no}")
 
 

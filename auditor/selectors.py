@@ -95,7 +95,7 @@ def claim_as_of(*, user, claim, day: _datetime.date) -> dict:
 
 def _diff(field: str, before, after, *, line=None) -> dict:
     """One changed field, named and valued as people read them (the raw code stays in the ledger)."""
-    name = labels.line_field_label(field)
+    name = labels.fix_field_label(field)  # a line's field or the claim's (class name, dates, total)
     return {
         "field": f"#{line} {name}" if line is not None else name,
         "before": labels.line_value_label(field, before),

@@ -61,6 +61,7 @@ from .models import (
     Trainee,
 )
 from .pricing import enterprise_cap, money_text
+from .sources import source_label
 
 # Claims whose lines do not count: not submitted (yet), or out of the running.
 NOT_COUNTING_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN)
@@ -167,6 +168,7 @@ def flags_for_display(line: ClaimLine) -> list[dict]:
                 "code": flag.get("code", ""),
                 "message": localized_message(flag),
                 "source": flag.get("source", ""),
+                "source_label": source_label(flag.get("source", "")),  # the documents' titles (claims/sources.py)
                 "related": list(flag.get("related", [])),
                 "overridden": override is not None,
                 "overridable": flag.get("code") not in NOT_OVERRIDABLE,

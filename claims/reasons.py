@@ -5,12 +5,12 @@ with its flag's code (HARDSHIP: the S6 living allowance without a hardship group
 from django.utils.translation import gettext_lazy as _
 
 REASONS = {
-    "E2": _("超过每人每年3次补贴（E2）"),
-    "E3": _("同一职业同一等级已补贴（E3）"),
-    "N3": _("已补贴更高等级（N3）"),
-    "N2": _("证书超过12个月未申领（N2）"),
-    "E9": _("已免费培训，不享受个人证书补贴（E9）"),
-    "N9": _("同一人培训时间重叠或出勤不足（N9）"),
+    "E2": _("超过每人每年3次补贴"),
+    "E3": _("同一职业同一等级已补贴"),
+    "N3": _("已补贴更高等级"),
+    "N2": _("证书超过12个月未申领"),
+    "E9": _("已免费培训，不享受个人证书补贴"),
+    "N9": _("同一人培训时间重叠或出勤不足"),
     # The living allowance during training (S6) claimed for someone outside the hardship groups (002 §二(五)).
     "HARDSHIP": _("不属于困难群体，不享受培训期间生活费补贴（S6）"),
     # Conditions on the person a standard names (claims/standard_checks.py).

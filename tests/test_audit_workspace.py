@@ -115,7 +115,7 @@ def test_the_timeline_shows_every_event_with_actors_comments_decisions_and_rule_
     for event in events:
         assert event.hash in body
     for text in ("创建申领", "提交申领", "审核通过", "provider_clerk", "dept_reviewer", "hr_reviewer",
-                 "材料齐全，抽查无误", "第2行证书无效", "CERT_INVALID", "S3 v"):  # fmt: skip
+                 "材料齐全，抽查无误", "第2行证书无效", "证书无法核验或无效", "S3 v"):  # fmt: skip
         assert text in body, text
     assert resident_id(1) not in body and resident_id(2) not in body
     # The per-line before/after (line_changes) of the HR decision, in words: never a raw code.

@@ -407,10 +407,10 @@ def test_anyone_signed_in_reads_the_catalogue_and_sees_which_version_is_in_force
     html = detail.content.decode()
     assert detail.status_code == 200
     assert f'<tr id="version-{current.version}" class="current">' in html
-    assert "002 §二(一)" in html and "演示数据" in html
-    # A reader sees no edit links; the nav link is for administrators.
+    assert "《诸暨市职业技能提升行动实施方案（2019-2021）》（诸政办发〔2020〕6号）§二(一)" in html and "演示数据" in html
+    # A reader sees no edit links; the catalogue is in everyone's menu (a provider looks up standards and caps).
     assert reverse("claims:catalogue_version_new", args=["WL", "S1"]) not in html
-    assert 'href="/catalogue/"' not in web(demo["dept_reviewer"]).get(reverse("approvals:inbox")).content.decode()
+    assert 'href="/catalogue/"' in web(demo["provider_clerk"]).get(reverse("approvals:inbox")).content.decode()
     assert 'href="/catalogue/"' in web(demo["admin"]).get(reverse("approvals:inbox")).content.decode()
 
 

@@ -148,7 +148,7 @@ def test_claim_journey_through_the_pages(demo, clients):
     page = provider.get(reverse("approvals:claim", args=[claim.pk])).content.decode()
     assert '<span class="status status-approved">' in page
     history = page[page.index('id="claim-history"') :]
-    for label in ("创建申领", "提交申领", "领取任务", "审核通过", "材料齐全", "CERT_INVALID"):
+    for label in ("创建申领", "提交申领", "领取任务", "审核通过", "材料齐全", "证书无法核验或无效"):
         assert label in history, label
     assert history.index("提交申领") < history.index("审核通过")
     assert "dept_reviewer" in history and "hr_reviewer" in history

@@ -51,10 +51,11 @@ def payment_label(value: str) -> str:
 
 
 def reason_label(code: str) -> str:
+    """A reason or flag code in words (the code itself is for the API and the ledger)."""
     if not code:
         return ""
     label = REASONS.get(code)
-    return f"{code} {label}" if label else code
+    return str(label) if label else code
 
 
 # Line fields whose values are codes, and how each is labelled.
@@ -79,14 +80,30 @@ def line_field_label(name: str) -> str:
         return name
 
 
+def _model_field(name: str):
+    """The field of a claim line or of a claim by that name (a line's first), or None."""
+    for model in (ClaimLine, Claim):
+        try:
+            return model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+    return None
+
+
 def line_value_label(name: str, value):
-    """A line field's value as people read it: codes labelled, flags by their codes."""
+    """A recorded value of a claim's or a line's field as people read it: codes labelled (a level,
+    a certificate type, a payment status, a claim's status), yes and no in words, flags by their codes."""
     if value is None:
         return None
     if name in _LINE_VALUE_LABELS:
         return _LINE_VALUE_LABELS[name](value)
+    if isinstance(value, bool):
+        return str(_("是") if value else _("否"))
     if isinstance(value, list):
         return "、".join(str(item) for item in value) or "—"
+    field = _model_field(name)
+    if field is not None and field.choices and isinstance(value, str):
+        return str(dict(field.flatchoices).get(value, value))
     return value
 
 

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit import actions
 from claims import access, roles
+from claims.sources import source_label
 from workflow import labels
 
 register = template.Library()
@@ -40,6 +41,8 @@ register.filter("decision_label", labels.line_decision_label)
 register.filter("payment_label", labels.payment_label)
 register.filter("step_label", labels.step_label)
 register.filter("reason_label", labels.reason_label)
+register.filter("flag_label", labels.reason_label)  # a flag's code is the reason it is rejected with
+register.filter("source_label", source_label)
 register.filter("fix_label", labels.fix_label)
 
 
