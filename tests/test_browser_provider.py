@@ -19,7 +19,9 @@ PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 @pytest.mark.browser
 def test_a_provider_answers_a_return_with_a_document_and_a_comment(transactional_db, live_server, demo, browser_page, tmp_path):
     claim = submit_claim(user=demo["provider_clerk"], claim=create_claim(user=demo["provider_clerk"], data=claim_data()))
-    decide_task(user=demo["dept_reviewer"], task_id=open_task_of_claim(claim).pk, decision="return", comment="材料不全：缺签字花名册")
+    decide_task(
+        user=demo["dept_reviewer"], task_id=open_task_of_claim(claim).pk, decision="return", comment="材料不全：缺签字花名册"
+    )
     page, expect = browser_page, playwright_sync.expect
 
     page.goto(f"{live_server.url}/portal/")
