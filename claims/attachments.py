@@ -133,7 +133,12 @@ def add_attachment(*, user, claim: Claim, kind: str, content: bytes, filename: s
         errors["kind"] = [_("须为以下之一：%(kinds)s。") % {"kinds": "、".join(str(label) for label in AttachmentKind.labels)}]
     if line_no in ("", None):
         line_no = None
-    elif isinstance(line_no, bool) or not str(line_no).strip().isdigit():
+    elif (
+        isinstance(line_no, bool)
+        or not str(line_no).strip().isascii()
+        or not str(line_no).strip().isdigit()
+        or len(str(line_no).strip()) > 9
+    ):
         errors["line"] = [_("须为行号。")]
     elif not claim.lines.filter(line_no=int(line_no)).exists():
         errors["line"] = [_("本申领没有第 %(n)s 行。") % {"n": line_no}]

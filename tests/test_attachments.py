@@ -170,6 +170,12 @@ def test_bad_kind_or_line_is_named(demo, draft):
             user=demo["provider_clerk"], claim=draft, kind="selfie", content=PDF, filename="a.pdf", line_no="9"
         )
     assert set(refused.value.fields) == {"kind", "line"}
+    for line_no in ("99999999999999999999", "１", "-1"):  # past the column, a full-width digit, negative
+        with pytest.raises(InvalidInput) as refused:
+            attachments.add_attachment(
+                user=demo["provider_clerk"], claim=draft, kind="roster", content=PDF, filename="a.pdf", line_no=line_no
+            )
+        assert list(refused.value.fields) == ["line"], line_no
 
 
 def test_documents_are_added_while_the_claim_is_in_the_providers_hands(demo, draft):

@@ -92,6 +92,10 @@ def test_an_internal_note_is_never_shown_to_the_provider(demo, claim):
     error(login("provider2_clerk").post(f"/api/v1/claims/{claim.pk}/comments/", {"body": "x"}, format="json"), 404)
 
 
+def test_mentions_are_found_in_chinese_text_but_not_in_e_mail_addresses():
+    assert conversation.mentioned_names("请@dept_reviewer查收，抄送 @hr_head. 邮件 a@example.cn") == ["dept_reviewer", "hr_head"]
+
+
 def test_an_internal_note_mentions_only_those_who_may_read_it(demo, claim):
     note = conversation.post_comment(user=demo["dept_reviewer"], claim=claim, body="@provider_clerk @hr_head 内部", internal=True)
     assert [person.username for person in note.mentions.all()] == ["hr_head"]

@@ -27,8 +27,9 @@ from claims.models import Claim, Comment
 from claims.selectors import claims_visible_to, get_claim_for_user
 from notifications.services import notify_user
 
-# A mention: "@" and a username (Django's characters: letters, digits and @ . + - _), not inside a word or an e-mail address.
-MENTION = re.compile(r"(?<![\w@.+-])@([\w.+-]{1,150})")
+# A mention: "@" and a login name (ASCII letters, digits and . + - _), not inside an e-mail
+# address; Chinese text may touch it on either side ("请@dept_reviewer查收").
+MENTION = re.compile(r"(?<![A-Za-z0-9_@.+-])@([A-Za-z0-9_.+-]{1,150})")
 MAX_MENTIONS = 20
 
 
