@@ -27,7 +27,9 @@ _SEPARATORS = re.compile(r"\s*(?:,|，|;|；|\s/\s)\s*")
 def _part_label(part: str) -> str | None:
     seed = _SEED.match(part)
     if seed:
-        return f"{DOCUMENTS[seed.group(1)]}{seed.group(2).strip()}"
+        title, paragraph = str(DOCUMENTS[seed.group(1)]), seed.group(2).strip()
+        # Chinese runs the paragraph on after the closing bracket; English leaves a space.
+        return f"{title}{' ' if paragraph and title[-1:].isascii() else ''}{paragraph}"
     practice = _PRACTICE.match(part)
     if practice:
         return str(_("%(regions)s的通行做法") % {"regions": practice.group(1)})

@@ -5,6 +5,7 @@ what it checked (and that no checkpoint is signed yet, when none is)."""
 import re
 
 from django.test import Client
+from django.utils import translation
 
 from audit.actions import REGISTRY
 from audit.checkpoints import sign_checkpoint
@@ -63,6 +64,13 @@ def test_the_timeline_labels_every_action_field_and_value(demo):
 
 
 def test_a_flag_names_the_document_not_the_file_or_our_ids():
+    with translation.override("en"):
+        assert source_label("002 §五(十九)") == "Zhuji skills upgrading action plan 2019–2021 (诸政办发〔2020〕6号) §五(十九)"
+    with translation.override("zh-hans"):
+        chinese_titles()
+
+
+def chinese_titles():
     assert (
         source_label("002 §五(十九), RULES.md M5")
         == "《诸暨市职业技能提升行动实施方案（2019-2021）》（诸政办发〔2020〕6号）§五(十九)"
