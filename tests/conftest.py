@@ -285,6 +285,17 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = FAST_PASSWORD_HASHERS
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the product's default language: a request with another language
+    (LocaleMiddleware activates it for the thread and leaves it) must not leak into the next test."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def attachments_dir(tmp_path_factory):
     """Documents attached in the run go to a directory of the run's own, never the checkout's var/
