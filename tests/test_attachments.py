@@ -111,7 +111,7 @@ def test_a_provider_attaches_scans_and_only_people_in_scope_download_them(demo, 
     assert entries[0].detail["sha256"] == document.sha256 and entries[0].detail["line"] == 1
     # The auditor's timeline says it in words.
     timeline = page_client(demo["auditor"]).get(f"/audit/claims/{draft.pk}/").content.decode()
-    assert "上传材料" in timeline and "下载材料" in timeline
+    assert "上传材料" in timeline and "下载材料" in timeline and "文件名: 张三-证书.pdf · 行号 1" in timeline
 
 
 @pytest.mark.parametrize(
