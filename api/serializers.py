@@ -332,6 +332,14 @@ class ClaimSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def get_fields(self):
+        # "class" is a Python keyword: the filed class's id, declared here rather than as an attribute.
+        fields = super().get_fields()
+        fields["class"] = serializers.IntegerField(
+            source="training_class_id", read_only=True, allow_null=True, help_text="the filed class's id (开班备案), or null"
+        )
+        return fields
+
     # Claims come annotated by workflow.selectors.with_open_step (no query per claim).
     @extend_schema_field(serializers.ChoiceField(choices=list(STEPS), allow_null=True))
     def get_step(self, claim) -> str | None:

@@ -6,9 +6,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from claims.bounds import TEXT_MAX_LENGTH
-from claims.inputs import ENTERPRISE_FIELDS
+from claims.inputs import CLASS_FIELD, ENTERPRISE_FIELDS
 from claims.line_fields import BOOL, CHOICE, DATE, DECIMAL, INT, LINE_FIELDS, InputField
-from claims.models import Claim, LineDecision, SubsidyPolicy
+from claims.models import Claim, ClassStatus, LineDecision, SubsidyPolicy, TrainingClass
 from claims.personal_data import decrypt_id_number
 from claims.reasons import REASONS
 from claims.selectors import departments_visible_to, providers_of_clerk
@@ -178,9 +178,20 @@ class ClaimHeaderForm(forms.Form):
         self.fields["department"].choices = BLANK + [(d.code, d.name) for d in departments]
         policies = SubsidyPolicy.objects.filter(jurisdiction__in=jurisdictions)
         self.fields["policy"].choices = BLANK + [(p.code, f"{p.code} {p.name}") for p in policies]
+        # The filed class the claim is for (开班备案): the provider's accepted classes.
+        owners = [claim.provider_id] if claim is not None else [provider.pk for provider in providers]
+        classes = TrainingClass.objects.filter(provider__in=owners, status=ClassStatus.ACCEPTED).order_by("-start")
+        self.fields["class"] = forms.ChoiceField(
+            label=CLASS_FIELD.label,
+            required=False,
+            choices=BLANK + [(str(c.pk), f"{c.number} {c.name}（{c.start:%Y-%m-%d}）") for c in classes],
+            help_text=_("须开班备案的标准：选择已确认备案的班级。"),
+        )
 
     def data_for_service(self) -> dict:
-        return {key: value for key, value in self.cleaned_data.items() if key != "provider" or value}
+        data = {key: value for key, value in self.cleaned_data.items() if key != "provider" or value}
+        data["class"] = data.get("class") or None
+        return data
 
     def fix(self) -> dict | None:
         """What the reviewer asked to fix, or None when nothing is ticked."""

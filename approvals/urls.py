@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import documents_views, portal_views, roster_views, views
+from . import class_views, documents_views, portal_views, roster_views, views
 
 app_name = "approvals"
 
@@ -28,4 +28,10 @@ urlpatterns = [
     ),
     path("claims/<int:claim_id>/comments/", documents_views.comment_post, name="comment_post"),
     path("finance/", views.finance, name="finance"),
+    path("classes/", class_views.class_list, name="classes"),
+    path("classes/new/", class_views.class_new, name="class_new"),
+    path("classes/<int:class_id>/", class_views.class_detail, name="class"),
+    path("classes/<int:class_id>/decide/", class_views.class_decide, name="class_decide"),
+    path("classes/<int:class_id>/roster/", class_views.class_roster, name="class_roster"),
+    path("classes/<int:class_id>/attendance/", class_views.class_attendance, name="class_attendance"),
 ]

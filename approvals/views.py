@@ -366,6 +366,7 @@ def _claim_form(request, claim=None):
                 "training_end": claim.training_end,
                 "enterprise_name": claim.enterprise_name,
                 "enterprise_credit_code": claim.enterprise_credit_code,
+                "class": str(claim.training_class_id or ""),
             }
         header = ClaimHeaderForm(initial=initial, user=request.user, claim=claim)
         formset = line_formset(claim=claim)

@@ -23,6 +23,9 @@ READ_LEDGER = "read_ledger"
 COMMENT_ON_CLAIMS = "comment_on_claims"
 READ_INTERNAL_NOTES = "read_internal_notes"
 
+FILE_CLASS = "file_class"
+DECIDE_CLASS = "decide_class"
+
 # Capability → the roles that hold it.
 CAPABILITIES: dict[str, tuple[str, ...]] = {
     # Draft a new claim for one's provider (the form, POST /claims/).
@@ -42,6 +45,10 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     # Read the reviewers' internal notes (and their ledger entries); a provider's clerk never does
     # (may_read_internal_notes), whatever other role they hold.
     READ_INTERNAL_NOTES: (roles.DEPARTMENT_REVIEWER, roles.HR_REVIEWER, roles.HR_HEAD, roles.FINANCE_OFFICER, roles.AUDITOR),
+    # File one's provider's classes before they start (开班备案), their roster and attendance.
+    FILE_CLASS: (roles.PROVIDER_CLERK,),
+    # Accept or refuse the classes filed with one's department.
+    DECIDE_CLASS: (roles.DEPARTMENT_REVIEWER,),
 }
 
 # Capability → what a refused user is told (ActionForbidden, 403 "forbidden").
@@ -53,6 +60,8 @@ REFUSALS = {
     READ_LEDGER: _("您的角色不能执行此操作。"),
     COMMENT_ON_CLAIMS: _("您的角色不能在申领下留言。"),
     READ_INTERNAL_NOTES: _("只有审核人员可以查看和填写内部备注。"),
+    FILE_CLASS: _("只有培训机构经办人可以开班备案。"),
+    DECIDE_CLASS: _("只有行业主管部门审核人可以确认或不予备案。"),
 }
 
 EDITABLE_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.RETURNED)

@@ -73,11 +73,13 @@ HARD_LIMIT_CODES = frozenset({"ENTERPRISE_CAP", "ITEM_DUP", "ITEMS"})
 # Every flag no override lifts, with what the reviewer is told instead (docs/rules.md): the
 # standard's own limits; a certificate revoked, forged or not the claim's (CERT_INVALID: the
 # registry is the authority, a written reason cannot make it valid); attendance under the
-# minimum (ATTENDANCE: the policy forfeits the subsidy).
+# minimum (ATTENDANCE: the policy forfeits the subsidy); a class that had to be filed and was not
+# (CLASS_NOT_FILED: filing is a condition of the subsidy, RULES.md N1).
 NOT_OVERRIDABLE: dict[str, Promise] = {
     **{code: gettext_lazy("补贴标准本身的上限，不能豁免：请驳回该行，或退回机构修改。") for code in HARD_LIMIT_CODES},
     "CERT_INVALID": gettext_lazy("证书被撤销、签名不符或与申领不符，不能豁免：请驳回该行，或退回机构更正后重新核验。"),
     "ATTENDANCE": gettext_lazy("出勤率低于最低要求，不予补贴，不能豁免：请驳回该行。"),
+    "CLASS_NOT_FILED": gettext_lazy("培训班须开班备案，不能豁免：请驳回该行，或退回机构关联已确认备案的班级。"),
 }
 # The first key of the advisory locks on an enterprise's grant and on a standard's items ("LIMT").
 LIMIT_LOCK_CLASS = 0x4C494D54

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .line_fields import DATE, LINE_FIELDS, TEXT, InputField
+from .line_fields import DATE, INT, LINE_FIELDS, TEXT, InputField
 from .validators import checked_account_name
 
 # A claim line, as the service takes it: one attribute per field of the table, in its order;
@@ -32,6 +32,20 @@ LineInput = make_dataclass(
 NO_LINES = gettext_lazy("至少需要一行学员信息。")
 LINE_NOT_AN_OBJECT = gettext_lazy("每行须为一个对象。")
 
+# The filed class a claim is for (开班备案): one of the provider's accepted classes (claims.services.check_class).
+CLASS_FIELD = InputField(
+    "class",
+    gettext_lazy("备案班级"),
+    INT,
+    required=False,
+    min_value=1,
+    max_value=2**63 - 1,
+    invalid=gettext_lazy("备案班级须为开班备案的编号（正整数）。"),
+    help_text=gettext_lazy(
+        "开班备案的班级 id（POST /api/v1/classes/ 答复中的 id）；须开班备案的标准、开班日期在备案起始日期之后的必填"
+    ),
+)
+
 # The claim's codes, which the service resolves in the user's scope (claims.services).
 CLAIM_CODE_FIELDS = (
     InputField(
@@ -43,6 +57,7 @@ CLAIM_CODE_FIELDS = (
     ),
     InputField("department", gettext_lazy("行业主管部门"), TEXT, help_text=gettext_lazy("行业主管部门代码")),
     InputField("policy", gettext_lazy("补贴标准"), TEXT, help_text=gettext_lazy("补贴目录代码，S1…S18")),
+    CLASS_FIELD,
 )
 # The claim's own fields (ClaimHeaderInput).
 HEADER_FIELDS = (

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.utils import translation
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
@@ -560,3 +561,160 @@ def _parsed_error(row: int, field_name: str | None, message: str, message_en: st
     with translation.override("en"):
         located_en = _located(row, column, message_en)
     return _error(row, column, located, located_en)
+
+
+# --------------------------------------------------------------------------- a filed class's roster (开班备案)
+
+CLASS_ROSTER_FIELDS = ("id_number", "name")
+
+
+@dataclass(frozen=True)
+class PlannedTrainee:
+    row: int
+    id_number: str
+    name: str
+
+
+def read_class_roster(content: bytes) -> tuple[list[PlannedTrainee], list[dict]]:
+    """The planned trainees of a class from an .xlsx with the claim roster's 身份证号码 and 姓名
+    columns (other claim-roster columns are ignored): the same file checks, the same cell
+    checks and the same field parsing as a claim's roster, errors by row and column in both
+    languages. A person listed twice is an error on the later row."""
+    _check_file(content)
+    people: list[PlannedTrainee] = []
+    errors: list[dict] = []
+    try:
+        with open_xlsx(content, data_only=False, max_rows=MAX_ROWS + 1, too_many=_too_many_rows) as workbook:
+            rows = sheet_rows(_roster_sheet(workbook), max_rows=MAX_ROWS + 1, too_many=_too_many_rows)
+            header = next(rows, None)
+            if header is None or all(_is_blank(value) for value in header):
+                raise _file_error(lambda: _("工作表是空的：第1行应为标题，第2行起每行一名学员。"))
+            fields = [_header_field(value) or None for value in header]
+            missing = [name for name in CLASS_ROSTER_FIELDS if name not in fields]
+            if missing:
+                raise RosterFileError(
+                    [row_error(1, None, lambda: _("缺少必填列：%(columns)s。") % {"columns": column_titles(missing)()})]
+                )
+            seen: dict[str, int] = {}
+            for number, cells in enumerate(rows, start=2):
+                if all(_is_blank(value) for value in cells):
+                    continue
+                cell_errors: list[dict] = []
+                values = {}
+                for name in CLASS_ROSTER_FIELDS:
+                    position = fields.index(name)
+                    raw = cells[position] if position < len(cells) else None
+                    values[name] = _cell_value(COLUMNS_BY_FIELD[name], raw, number, cell_errors)
+                if not cell_errors:
+                    for name in CLASS_ROSTER_FIELDS:
+                        spec = COLUMNS_BY_FIELD[name].spec
+                        try:
+                            values[name] = spec.parse(values[name])
+                        except ValidationError as error:
+                            for message in error.messages:
+                                cell_errors.append(row_error(number, name, lambda message=message: message))
+                errors.extend(cell_errors)
+                if cell_errors:
+                    continue
+                if values["id_number"] in seen:
+                    first = seen[values["id_number"]]
+                    errors.append(
+                        row_error(number, "id_number", lambda first=first: _("与第 %(row)d 行是同一人。") % {"row": first})
+                    )
+                    continue
+                seen[values["id_number"]] = number
+                people.append(PlannedTrainee(number, values["id_number"], values["name"]))
+    except RosterFileError:
+        raise
+    except SpreadsheetRefused as refused:
+        raise _file_error(refused.build) from None
+    if not people and not errors:
+        raise _file_error(lambda: _("花名册没有学员：第2行起每行填写一名学员。"))
+    return people, errors
+
+
+# --------------------------------------------------------------------------- a class's attendance
+
+ATTENDANCE_COLUMNS = {"id_number": ("身份证号码", "id_number"), "day": ("日期", "day"), "present": ("出勤", "present")}
+PRESENT_TEXTS = {"是": True, "出勤": True, "√": True, "1": True, "yes": True, "true": True, "y": True}
+ABSENT_TEXTS = {"否": False, "缺勤": False, "×": False, "0": False, "no": False, "false": False, "n": False}
+
+
+@dataclass(frozen=True)
+class AttendanceRow:
+    row: int
+    id_number: str
+    day: datetime.date
+    present: bool
+
+
+def read_attendance(content: bytes) -> tuple[list[AttendanceRow], list[dict]]:
+    """A class's attendance from an .xlsx: one row per trainee per day (身份证号码, 日期, 出勤 是/否),
+    read with the roster's file and cell checks; errors by row and column."""
+    _check_file(content)
+    rows_out: list[AttendanceRow] = []
+    errors: list[dict] = []
+    id_column = COLUMNS_BY_FIELD["id_number"]
+    try:
+        with open_xlsx(content, data_only=False, max_rows=MAX_ROWS + 1, too_many=_too_many_rows) as workbook:
+            rows = sheet_rows(workbook.worksheets[0], max_rows=MAX_ROWS + 1, too_many=_too_many_rows)
+            header = next(rows, None) or ()
+            titles = [" ".join(str(value).split()).lower() if isinstance(value, str) else "" for value in header]
+            where = {}
+            for name, accepted in ATTENDANCE_COLUMNS.items():
+                for position, title in enumerate(titles):
+                    if title in accepted or title.rsplit(" ", 1)[-1] == name:
+                        where[name] = position
+            missing = [ATTENDANCE_COLUMNS[name][0] for name in ATTENDANCE_COLUMNS if name not in where]
+            if missing:
+                raise RosterFileError(
+                    [row_error(1, None, lambda: _("缺少必填列：%(columns)s。") % {"columns": "、".join(missing)})]
+                )
+            seen: dict[tuple[str, datetime.date], int] = {}
+            for number, cells in enumerate(rows, start=2):
+                if all(_is_blank(value) for value in cells):
+                    continue
+
+                def cell(name, cells=cells):
+                    position = where[name]
+                    return cells[position] if position < len(cells) else None
+
+                row_errors: list[dict] = []
+                id_number = _cell_value(id_column, cell("id_number"), number, row_errors)
+                if not row_errors:
+                    try:
+                        id_number = id_column.spec.parse(id_number)
+                    except ValidationError as error:
+                        for message in error.messages:
+                            row_errors.append(row_error(number, "id_number", lambda message=message: message))
+                day = cell("day")
+                if isinstance(day, datetime.datetime):
+                    day = day.date()
+                if not isinstance(day, datetime.date):
+                    row_errors.append(row_error(number, None, lambda: _("“日期”须为日期（例如 2026-03-01）。")))
+                raw = cell("present")
+                text = ("1" if raw is True else "0" if raw is False else str(raw if raw is not None else "")).strip().lower()
+                if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+                    text = str(int(raw)) if float(raw).is_integer() else text
+                present = PRESENT_TEXTS.get(text, ABSENT_TEXTS.get(text))
+                if present is None:
+                    row_errors.append(row_error(number, None, lambda: _("“出勤”须填“是”或“否”。")))
+                if row_errors:
+                    errors.extend(row_errors)
+                    continue
+                key = (id_number, day)
+                if key in seen:
+                    first = seen[key]
+                    errors.append(
+                        row_error(number, None, lambda first=first: _("与第 %(row)d 行是同一人同一天。") % {"row": first})
+                    )
+                    continue
+                seen[key] = number
+                rows_out.append(AttendanceRow(number, id_number, day, present))
+    except RosterFileError:
+        raise
+    except SpreadsheetRefused as refused:
+        raise _file_error(refused.build) from None
+    if not rows_out and not errors:
+        raise _file_error(lambda: _("考勤表没有记录：第2行起每行一名学员一天。"))
+    return rows_out, errors

@@ -14,11 +14,34 @@ from audit.services import record_event
 
 from . import access
 from .certificates import certificate_key
+from .classes import refresh_class_flags
 from .eligibility import check_claim
 from .errors import InvalidInput
-from .inputs import ENTERPRISE_FIELDS, ClaimHeaderInput, ErrorCollector, LineInput, parse_fields, parse_header, parse_lines
+from .inputs import (
+    CLASS_FIELD,
+    ENTERPRISE_FIELDS,
+    ClaimHeaderInput,
+    ErrorCollector,
+    LineInput,
+    parse_fields,
+    parse_header,
+    parse_lines,
+)
 from .line_fields import LINE_FIELDS
-from .models import ZERO, Claim, ClaimLine, ClaimStatus, Department, LineDecision, Payee, Provider, SubsidyPolicy, Trainee
+from .models import (
+    ZERO,
+    Claim,
+    ClaimLine,
+    ClaimStatus,
+    ClassStatus,
+    Department,
+    LineDecision,
+    Payee,
+    Provider,
+    SubsidyPolicy,
+    Trainee,
+    TrainingClass,
+)
 from .personal_data import encrypt_id_number, id_number_digest, mask_id_number
 from .pricing import price_lines, versions_for
 from .selectors import providers_of_clerk
@@ -140,8 +163,10 @@ def _refresh_condition_flags(claim: Claim) -> None:
 
 def refresh_flags(*, claim: Claim, as_of=None) -> None:
     """Recompute every line's eligibility flags (claims/eligibility.py: the flags a draft would
-    get if submitted now; under a lock on the claim's people once submitted), then the total."""
+    get if submitted now; under a lock on the claim's people once submitted) and its class flags
+    (claims/classes.py: filing, roster, days, overlap, attendance), then the total."""
     check_claim(claim=claim, as_of=as_of)
+    refresh_class_flags(claim)
     recompute_total(claim=claim)
 
 
@@ -216,6 +241,33 @@ class ClaimHeader:
     fields: ClaimHeaderInput
     enterprise_name: str = ""
     enterprise_credit_code: str = ""
+    training_class: TrainingClass | None = None
+
+
+def check_class(*, provider: Provider | None, policy: SubsidyPolicy | None, data: dict, errors: ErrorCollector):
+    """The filed class a claim names (``class``, optional): one of the provider's accepted classes
+    under the claim's standard. Another provider's class is "not found", as if it did not exist."""
+    values = parse_fields((CLASS_FIELD,), data, "", errors)
+    class_id = values.get("class")
+    if not class_id or provider is None:
+        return None
+    training_class = TrainingClass.objects.filter(pk=class_id, provider=provider).first()
+    if training_class is None:
+        errors.add("class", _("本机构没有编号为 %(id)s 的备案班级。") % {"id": class_id})
+        return None
+    if training_class.status != ClassStatus.ACCEPTED:
+        errors.add(
+            "class",
+            _("备案班级 %(number)s 尚未经行业主管部门确认备案（%(status)s），不能申领。")
+            % {"number": training_class.number, "status": training_class.get_status_display()},
+        )
+    elif policy is not None and training_class.policy_id != policy.pk:
+        errors.add(
+            "class",
+            _("备案班级 %(number)s 的补贴标准是 %(code)s，与本申领不符。")
+            % {"number": training_class.number, "code": training_class.policy.code},
+        )
+    return training_class
 
 
 def check_claim_header(*, user, data: dict, errors: ErrorCollector) -> ClaimHeader | None:
@@ -227,6 +279,7 @@ def check_claim_header(*, user, data: dict, errors: ErrorCollector) -> ClaimHead
         department, policy = _resolve_department_and_policy(data=data, jurisdiction=provider.jurisdiction, errors=errors)
     fields = parse_header(data, errors)
     enterprise_name, enterprise_credit_code = check_enterprise(policy=policy, data=data, errors=errors)
+    training_class = check_class(provider=provider, policy=policy, data=data, errors=errors)
     if errors:
         return None
     return ClaimHeader(
@@ -236,6 +289,7 @@ def check_claim_header(*, user, data: dict, errors: ErrorCollector) -> ClaimHead
         fields=fields,
         enterprise_name=enterprise_name,
         enterprise_credit_code=enterprise_credit_code,
+        training_class=training_class,
     )
 
 
@@ -279,6 +333,7 @@ def create_claim_from_inputs(*, user, header: ClaimHeader, lines: list[LineInput
         training_end=header.fields.training_end,
         enterprise_name=header.enterprise_name,
         enterprise_credit_code=header.enterprise_credit_code,
+        training_class=header.training_class,
         created_by=user,
     )
     claim.number = f"{provider.jurisdiction.code}-{claim.created_at.year}-{claim.pk:06d}"
@@ -299,6 +354,7 @@ def create_claim_from_inputs(*, user, header: ClaimHeader, lines: list[LineInput
             "policy": policy.code,
             "class_name": claim.class_name,
             **({"enterprise": claim.enterprise_credit_code} if claim.enterprise_credit_code else {}),
+            **({"class": claim.training_class.number} if claim.training_class else {}),
             "total": claim.total,
             "lines": line_summary(claim),
             **({"source": source} if source else {}),
@@ -325,6 +381,7 @@ def _header_fields(claim: Claim) -> dict:
         "training_end": claim.training_end,
         "enterprise_name": claim.enterprise_name,
         "enterprise_credit_code": claim.enterprise_credit_code,
+        "class": claim.training_class.number if claim.training_class else None,
         "total": claim.total,
     }
 
@@ -357,6 +414,9 @@ def update_claim(*, user, claim: Claim, data: dict, refused: dict | None = None)
     ):
         merged["enterprise_name"] = merged["enterprise_credit_code"] = ""  # moved off an enterprise standard
     enterprise_name, enterprise_credit_code = check_enterprise(policy=policy, data=merged, errors=errors)
+    training_class = (
+        check_class(provider=claim.provider, policy=policy, data=data, errors=errors) if "class" in data else claim.training_class
+    )
     lines = parse_lines(data["lines"], errors) if "lines" in data else None
     if not errors:
         # The lines given, or the claim's own lines under a changed class or standard.
@@ -374,11 +434,14 @@ def update_claim(*, user, claim: Claim, data: dict, refused: dict | None = None)
     claim.department, claim.policy = department, policy
     claim.class_name, claim.training_start, claim.training_end = header.class_name, header.training_start, header.training_end
     claim.enterprise_name, claim.enterprise_credit_code = enterprise_name, enterprise_credit_code
+    claim.training_class = training_class
     claim.save()
     if lines is not None:
         _write_lines(claim, lines)
     else:
         _refresh_condition_flags(claim)
+        if refresh_class_flags(claim):
+            claim_lines_changed.send(sender=Claim, claim=claim)
     after = _header_fields(claim)
     record_event(
         actor=user,

@@ -41,6 +41,8 @@ EXPECTED = {
         "read_ledger": AUDITOR | {"hr_head"},
         "comment_on_claims": CLERKS | REVIEWERS | HR | FINANCE,
         "read_internal_notes": REVIEWERS | HR | FINANCE | AUDITOR,
+        "file_class": CLERKS,
+        "decide_class": REVIEWERS,
     },
     payments_access: {
         "read_batches": FINANCE | AUDITOR,

@@ -46,10 +46,12 @@ from claims.models import (
     Claim,
     Department,
     Level,
+    Occupation,
     Payee,
     PolicyVersion,
     RosterUpload,
     SubsidyPolicy,
+    TrainingClass,
 )
 from claims.organisation import ensure_department, ensure_jurisdiction, ensure_provider, ensure_staff_user
 from claims.services import create_claim
@@ -74,6 +76,7 @@ IN_SCOPE = {
     "draft": {"other_department": {"provider_clerk"}},
     "task": {"other_provider": {"dept_reviewer"} | WL_STAFF, "other_department": {"provider_clerk"} | WL_STAFF},
     "plan": {"other_department": WL_STAFF},
+    "class": {"other_provider": {"dept_reviewer"} | WL_STAFF, "other_department": {"provider_clerk"} | WL_STAFF},
     "trainee": {"other_provider": WL_STAFF, "other_department": WL_STAFF},
     "provider": {"other_provider": WL_STAFF},
     "attachment": {"other_provider": {"dept_reviewer"} | WL_STAFF, "other_department": {"provider_clerk"} | WL_STAFF},
@@ -116,6 +119,12 @@ MATRIX: dict[str, Row] = {
     "approvals:attachment_download": Row("attachment", (200, 200, 200, 200, 200, 200, 404)),
     "approvals:comment_post": Row("claim", 405, (None, None, None, None, None, 403, 404)),
     "approvals:claims": Row(None, 200, 200),
+    "approvals:class": Row("class", (200, 200, 200, 200, 200, 200, 404)),
+    "approvals:class_attendance": Row("class", 405, (None, 403, 403, 403, 403, 403, 404)),
+    "approvals:class_decide": Row("class", 405, (403, None, 403, 403, 403, 403, 404)),
+    "approvals:class_new": Row(None, (200, 403, 403, 403, 403, 403, 403), (None, 403, 403, 403, 403, 403, 403)),
+    "approvals:class_roster": Row("class", 405, (None, 403, 403, 403, 403, 403, 404)),
+    "approvals:classes": Row(None, 200),
     "approvals:finance": Row(None, (403, 403, 403, 403, 200, 200, 403), (403, 403, 403, 403, 200, 200, 403)),
     "approvals:inbox": Row(None, 200, 200),
     "approvals:portal": Row(None, (200, 403, 403, 403, 403, 403, 403)),
@@ -207,6 +216,10 @@ MATRIX: dict[str, Row] = {
     "v1:payment-batch-results": Row("batch", 405, (404, 404, 415, 415, None, 415, 404)),
     "v1:payment-batches": Row(None, (403, 403, 403, 403, 200, 200, 403), (403, 403, 403, 403, None, 403, 403)),
     "v1:payment-transfer-correct": Row("transfer", 405, (404, 404, 403, 403, None, 403, 404)),
+    "v1:class": Row("class", (200, 200, 200, 200, 200, 200, 404)),
+    "v1:class-accept": Row("class", 405, (403, None, 403, 403, 403, 403, 404)),
+    "v1:class-refuse": Row("class", 405, (403, None, 403, 403, 403, 403, 404)),
+    "v1:classes": Row(None, 200, (None, 403, 403, 403, 403, 403, 403)),
     "v1:plan": Row("plan", (404, 200, 200, 200, 200, 200, 404)),
     "v1:plan-accept": Row("plan", 405, (404, 403, None, None, 403, 403, 404)),
     "v1:plan-file": Row("plan", 405, (404, None, 403, 403, 403, 403, 404)),
@@ -398,7 +411,27 @@ def build_world() -> dict:
     def ids(name, pk, **more):
         return {name: pk, "pk": pk, **more}
 
+    def filed_class(claim):
+        return TrainingClass.objects.create(
+            number=f"MATRIX-BA-{claim.pk}",
+            jurisdiction=claim.jurisdiction,
+            provider=claim.provider,
+            department=claim.department,
+            policy=claim.policy,
+            occupation=Occupation.objects.get(code="6-31-01-03"),
+            level=Level.SENIOR,
+            name=f"矩阵班 {claim.pk}",
+            start=datetime.date.today(),
+            end=datetime.date.today(),
+            daily_start=datetime.time(8, 30),
+            daily_end=datetime.time(17, 0),
+            place="实训楼",
+            teacher="林老师",
+            filed_by=claim.created_by,
+        )
+
     world = {
+        "class": {scope: ids("class_id", filed_class(claim).pk) for scope, claim in claims.items()},
         "claim": {scope: ids("claim_id", claim.pk, line_no=1) for scope, claim in claims.items()},
         "draft": {scope: ids("claim_id", claim.pk, line_no=1) for scope, claim in drafts.items()},
         "attachment": {scope: ids("claim_id", claim.pk, attachment_id=_attachment(claim).pk) for scope, claim in claims.items()},

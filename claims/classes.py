@@ -1,0 +1,212 @@
+"""Filed classes (开班备案, RULES.md N1) and their attendance (N9), as the domain sees them: who
+sees which class, and what a filed class means for the lines of a claim made for it. The
+writes (filing, acceptance, roster, attendance) are workflow/classes.py (the filing deadline
+counts working days on the workflow's calendar).
+
+A claim's class flags, recomputed with its other flags (``claims.services.refresh_flags``: at
+every draft change, submission and review):
+
+- CLASS_NOT_FILED: the standard requires filing (``SubsidyPolicy.class_filing_required``), the
+  class starts on or after the jurisdiction's ``class_filing_from``, and the claim names no
+  accepted class of its provider;
+- CLASS_ROSTER: the line's trainee is not on the filed roster;
+- CLASS_DAYS: the line claims more training days than the class has;
+- CLASS_OVERLAP: the trainee is also on another filed (not refused) class whose dates and daily
+  hours overlap this one's;
+- ATTENDANCE: the trainee attended less than the jurisdiction's minimum share of the class's
+  days (``attendance_minimum_percent``, 80 by default); the line is not paid (no override).
+"""
+
+from collections import defaultdict
+
+from django.db.models import Count, Q, QuerySet
+
+from .eligibility import Finding, Rule
+from .errors import NotInScope
+from .models import Attendance, Claim, ClaimLine, ClassStatus, ClassTrainee, TrainingClass
+from .selectors import departments_of_reviewer, jurisdictions_overseen_by, providers_of_clerk
+
+# --------------------------------------------------------------------------- who sees which class
+
+
+def classes_visible_to(user) -> QuerySet:
+    """A provider's clerks see its classes; a department's reviewers the classes filed with it;
+    HR, finance and auditors their jurisdictions' classes. Nobody else sees any."""
+    if not user.is_authenticated:
+        return TrainingClass.objects.none()
+    return TrainingClass.objects.filter(
+        Q(provider__in=providers_of_clerk(user).values("pk"))
+        | Q(department__in=departments_of_reviewer(user).values("pk"))
+        | Q(jurisdiction__in=jurisdictions_overseen_by(user).values("pk"))
+    )
+
+
+def get_class_for_user(*, user, class_id) -> TrainingClass:
+    try:
+        return (
+            classes_visible_to(user)
+            .select_related("provider", "department", "policy", "occupation", "jurisdiction")
+            .get(pk=class_id)
+        )
+    except (TrainingClass.DoesNotExist, ValueError, TypeError):
+        raise NotInScope("Not found.") from None
+
+
+def attendance_rates(training_class: TrainingClass) -> dict[int, tuple[int, int]]:
+    """(days present, the class's days) by trainee id."""
+    present = dict(
+        ClassTrainee.objects.filter(training_class=training_class)
+        .annotate(n=Count("attendance", filter=Q(attendance__present=True)))
+        .values_list("trainee_id", "n")
+    )
+    return {trainee_id: (n, training_class.days) for trainee_id, n in present.items()}
+
+
+def roster_with_attendance(training_class: TrainingClass) -> list[dict]:
+    """The roster in filed order, each with the days present and the share of the class's days."""
+    rates = attendance_rates(training_class)
+    rows = []
+    for place in training_class.trainees.select_related("trainee").order_by("row"):
+        present, days = rates.get(place.trainee_id, (0, training_class.days))
+        rows.append(
+            {
+                "row": place.row,
+                "trainee": place.trainee,
+                "present": present,
+                "days": days,
+                "percent": present * 100 // days if days else 0,
+            }
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------- a claim's class flags
+
+SOURCE_FILING = "RULES.md §6 N1（开班备案）"
+SOURCE_N9 = "RULES.md §6 N9（天津）"
+CLASS_NOT_FILED = Rule(
+    "CLASS_NOT_FILED",
+    SOURCE_FILING,
+    "该补贴标准的培训班须在开班前备案（%(from)s 起开班的班级）：本申领未关联已确认备案的班级。",
+    "Classes under this standard starting from %(from)s are filed before they start: this claim names no accepted filed class.",
+    lambda ctx: None,
+)
+CLASS_ROSTER = Rule(
+    "CLASS_ROSTER",
+    SOURCE_FILING,
+    "该学员不在备案班级 %(number)s 的学员名单中。",
+    "The trainee is not on the roster of filed class %(number)s.",
+    lambda ctx: None,
+)
+CLASS_DAYS = Rule(
+    "CLASS_DAYS",
+    SOURCE_FILING,
+    "申领培训天数 %(claimed)d 天，超过备案班级的 %(days)d 天（%(start)s 至 %(end)s）。",
+    "%(claimed)d training days claimed, more than the filed class's %(days)d days (%(start)s to %(end)s).",
+    lambda ctx: None,
+)
+CLASS_OVERLAP = Rule(
+    "CLASS_OVERLAP",
+    SOURCE_N9,
+    "该学员同时在另一备案班级（日期和时段重叠）：%(related)s。",
+    "The trainee is also on another filed class at overlapping dates and hours: %(related)s.",
+    lambda ctx: None,
+)
+ATTENDANCE = Rule(
+    "ATTENDANCE",
+    SOURCE_N9,
+    "出勤 %(present)d 天 / 共 %(days)d 天（%(percent)d%%），低于最低出勤率 %(minimum)d%%，不予补贴。",
+    "Present %(present)d of %(days)d days (%(percent)d%%), below the minimum of %(minimum)d%%: not paid.",
+    lambda ctx: None,
+)
+CLASS_CODES = frozenset(rule.code for rule in (CLASS_NOT_FILED, CLASS_ROSTER, CLASS_DAYS, CLASS_OVERLAP, ATTENDANCE))
+
+
+def filing_required(claim: Claim) -> bool:
+    """Whether the claim's class had to be filed: a standard that requires it, a class starting
+    on or after the jurisdiction's filing start date."""
+    start = claim.jurisdiction.class_filing_from
+    return bool(claim.policy.class_filing_required and start is not None and claim.training_start >= start)
+
+
+def _overlapping_classes(training_class: TrainingClass, trainee_ids) -> dict[int, list[str]]:
+    """Other filed (not refused) classes of these trainees at overlapping dates and daily hours, by trainee."""
+    others = (
+        ClassTrainee.objects.filter(trainee_id__in=trainee_ids)
+        .exclude(training_class=training_class)
+        .exclude(training_class__status=ClassStatus.REFUSED)
+        .filter(
+            training_class__start__lte=training_class.end,
+            training_class__end__gte=training_class.start,
+            training_class__daily_start__lt=training_class.daily_end,
+            training_class__daily_end__gt=training_class.daily_start,
+        )
+        .order_by("training_class__number")
+        .values_list("trainee_id", "training_class__number")
+    )
+    found: dict[int, list[str]] = defaultdict(list)
+    for trainee_id, number in others:
+        found[trainee_id].append(number)
+    return found
+
+
+def class_flags(claim: Claim) -> dict[int, list[dict]]:
+    """The class flags of each line of the claim, by line id."""
+    lines = list(claim.lines.all())
+    flags: dict[int, list[dict]] = {line.pk: [] for line in lines}
+    training_class = claim.training_class
+    usable = training_class is not None and training_class.status == ClassStatus.ACCEPTED
+    if not usable:
+        if filing_required(claim):
+            flag = CLASS_NOT_FILED.flag(Finding({"from": claim.jurisdiction.class_filing_from.isoformat()}))
+            for line in lines:
+                flags[line.pk].append(flag)
+        return flags
+    on_roster = set(training_class.trainees.values_list("trainee_id", flat=True))
+    rates = attendance_rates(training_class)
+    overlapping = _overlapping_classes(training_class, [line.trainee_id for line in lines])
+    minimum = claim.jurisdiction.attendance_minimum_percent
+    for line in lines:
+        found = flags[line.pk]
+        if line.trainee_id not in on_roster:
+            found.append(CLASS_ROSTER.flag(Finding({"number": training_class.number})))
+        else:
+            present, days = rates.get(line.trainee_id, (0, training_class.days))
+            if days and present * 100 < minimum * days:
+                percent = present * 100 // days
+                found.append(ATTENDANCE.flag(Finding({"present": present, "days": days, "percent": percent, "minimum": minimum})))
+        if line.training_days > training_class.days:
+            found.append(
+                CLASS_DAYS.flag(
+                    Finding(
+                        {
+                            "claimed": line.training_days,
+                            "days": training_class.days,
+                            "start": training_class.start.isoformat(),
+                            "end": training_class.end.isoformat(),
+                        }
+                    )
+                )
+            )
+        if overlapping.get(line.trainee_id):
+            found.append(CLASS_OVERLAP.flag(Finding({}, tuple(overlapping[line.trainee_id]))))
+    return flags
+
+
+def refresh_class_flags(claim: Claim) -> list[ClaimLine]:
+    """Set each line's class flags as they now are (other flags kept); the changed lines. The
+    caller tells the inbox (``claims.services.recompute_total`` sends ``claim_lines_changed``)."""
+    computed = class_flags(claim)
+    changed = []
+    for line in claim.lines.all():
+        flags = [flag for flag in line.flags if flag.get("code") not in CLASS_CODES] + computed.get(line.pk, [])
+        if flags != line.flags:
+            line.flags = flags
+            changed.append(line)
+    if changed:
+        ClaimLine.objects.bulk_update(changed, ["flags"])
+    return changed
+
+
+def attendance_of(training_class: TrainingClass) -> QuerySet:
+    return Attendance.objects.filter(class_trainee__training_class=training_class)

@@ -1,0 +1,299 @@
+"""开班备案 and attendance (RULES.md N1, N9), as stories. 温岭市某职业技能培训学校 (provider_clerk) files
+its 低压电工作业 class (S3, 电工 高级工) with 市应急管理局 (dept_reviewer): ten days, 08:30–17:00,
+学员1, 学员2 and 学员3 on the roster. 温岭 files classes 5 working days ahead, and requires filing
+for classes starting from the day seed_demo first ran (today, in the tests)."""
+
+import datetime
+import io
+
+import pytest
+from openpyxl import Workbook
+from rest_framework.test import APIClient
+
+from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
+from claims.models import ClaimLine, Jurisdiction, TrainingClass
+from claims.roster import read_attendance, read_class_roster
+from claims.services import create_claim
+from workflow.classes import accept_class, earliest_start, file_class, record_attendance, refuse_class
+from workflow.services import decide_task, override_flag, submit_claim
+
+from .conftest import claim_data, line, resident_id
+from .payments_support import open_task_id
+from .test_audit_completeness import Ledger
+
+TODAY = datetime.date.today()
+START = TODAY - datetime.timedelta(days=50)  # a class that has run: attendance can be recorded
+END = START + datetime.timedelta(days=9)  # ten days
+
+
+def class_data(*serials, start=START, end=END, **overrides) -> dict:
+    data = {
+        "department": "WL-YJJ",
+        "policy": "S3",
+        "occupation": "电工",
+        "level": "senior",
+        "name": "低压电工作业 第1期",
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "daily_start": "08:30",
+        "daily_end": "17:00",
+        "place": "温岭市太平街道 实训楼 201",
+        "teacher": "林老师",
+        "trainees": [{"id_number": resident_id(n), "name": f"学员{n}"} for n in serials or (1, 2, 3)],
+    }
+    data.update(overrides)
+    return data
+
+
+def filed(demo, *serials, clerk="provider_clerk", accept=True, **overrides) -> TrainingClass:
+    """A class filed in time (ten days before it started) and accepted by 市应急管理局."""
+    data = class_data(*serials, **overrides)
+    training_class = file_class(
+        user=demo[clerk], data=data, today=datetime.date.fromisoformat(data["start"]) - datetime.timedelta(days=10)
+    )
+    if accept:
+        training_class = accept_class(user=demo["dept_reviewer"], class_id=training_class.pk)
+    return training_class
+
+
+def attendance_file(rows) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["身份证号码", "日期", "出勤"])
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def attend(demo, training_class, present: dict[int, int]):
+    """present: {serial: days present}, the first n days of the class; the rest absent."""
+    rows = []
+    for serial, days in present.items():
+        for offset in range(training_class.days):
+            day = training_class.start + datetime.timedelta(days=offset)
+            rows.append([resident_id(serial), day, "是" if offset < days else "否"])
+    content = attendance_file(rows)
+    parsed, errors = read_attendance(content)
+    return record_attendance(
+        user=demo["provider_clerk"], class_id=training_class.pk, rows=parsed, errors=errors, filename="考勤.xlsx", content=content
+    )
+
+
+def claim_for(demo, training_class, *serials, start=None, **line_fields):
+    lines = [line(resident_id(n), f"学员{n}", certificate_number=f"T-{n:05d}", **line_fields) for n in serials]
+    data = claim_data(
+        lines=lines,
+        training_start=(start or training_class.start).isoformat(),
+        training_end=training_class.end.isoformat(),
+    )
+    data["class"] = training_class.pk
+    return create_claim(user=demo["provider_clerk"], data=data)
+
+
+def flags(claim, line_no=1) -> list[str]:
+    return [flag["code"] for flag in ClaimLine.objects.get(claim=claim, line_no=line_no).flags]
+
+
+def test_a_class_filed_too_late_is_refused_with_a_clear_message_and_nothing_saved(demo):
+    ledger = Ledger()
+    monday = TODAY - datetime.timedelta(days=TODAY.weekday())  # file on a Monday: 5 working days is the next Monday
+    late = monday + datetime.timedelta(days=4)
+    with ledger.nothing(), pytest.raises(InvalidInput) as refused:
+        file_class(user=demo["provider_clerk"], data=class_data(start=late, end=late + datetime.timedelta(days=4)), today=monday)
+    message = refused.value.fields["start"][0]
+    assert "逾期备案" in message and "5 个工作日" in message
+    assert (monday + datetime.timedelta(days=7)).isoformat() in message  # the earliest start it could have had
+    assert earliest_start(jurisdiction=Jurisdiction.objects.get(code="WL"), filed_on=monday) == monday + datetime.timedelta(
+        days=7
+    )
+    with ledger.expect("class.filed"):
+        training_class = file_class(
+            user=demo["provider_clerk"],
+            data=class_data(start=monday + datetime.timedelta(days=7), end=monday + datetime.timedelta(days=11)),
+            today=monday,
+        )
+    assert training_class.status == "filed" and training_class.trainees.count() == 3
+
+
+def test_the_department_accepts_or_refuses_and_nobody_else_sees_the_class(demo):
+    ledger = Ledger()
+    one = filed(demo, accept=False)
+    with pytest.raises(NotInScope):  # another provider's clerk, another department's reviewer: no such class
+        accept_class(user=demo["dept2_reviewer"], class_id=one.pk)
+    with pytest.raises(ActionForbidden):  # the provider cannot accept its own filing
+        accept_class(user=demo["provider_clerk"], class_id=one.pk)
+    with ledger.expect("class.accepted"):
+        accept_class(user=demo["dept_reviewer"], class_id=one.pk, comment="材料齐全")
+    with pytest.raises(StepAlreadyTaken):
+        refuse_class(user=demo["dept_reviewer"], class_id=one.pk, reason="x")
+    two = filed(demo, accept=False, name="低压电工作业 第2期")
+    with pytest.raises(InvalidInput):
+        refuse_class(user=demo["dept_reviewer"], class_id=two.pk, reason="")
+    with ledger.expect("class.refused"):
+        refuse_class(user=demo["dept_reviewer"], class_id=two.pk, reason="教师无资质")
+    api = APIClient()
+    api.force_authenticate(demo["provider2_clerk"])
+    assert api.get(f"/api/v1/classes/{one.pk}/").status_code == 404
+    assert api.get("/api/v1/classes/").json()["results"] == []
+    api.force_authenticate(demo["hr_reviewer"])  # HR oversees the jurisdiction's classes
+    assert {c["number"] for c in api.get("/api/v1/classes/").json()["results"]} == {one.number, two.number}
+    # A refused class cannot be claimed for.
+    data = claim_data(lines=[line(resident_id(1), "学员1")])
+    data["class"] = two.pk
+    with pytest.raises(InvalidInput) as refused:
+        create_claim(user=demo["provider_clerk"], data=data)
+    assert "尚未经行业主管部门确认备案" in refused.value.fields["class"][0]
+
+
+def test_a_trainee_not_on_the_filed_roster_and_days_beyond_the_class_are_flagged(demo):
+    training_class = filed(demo, 1, 2)
+    attend(demo, training_class, {1: 10, 2: 10})
+    claim = claim_for(demo, training_class, 1, 9)  # 学员9 was never filed
+    assert flags(claim, 1) == [] and flags(claim, 2) == ["CLASS_ROSTER"]
+    # The claim says its training began five days earlier, and claims 12 days: the class had 10.
+    claim = claim_for(demo, training_class, 2, start=training_class.start - datetime.timedelta(days=5), training_days=12)
+    assert flags(claim) == ["CLASS_DAYS"]
+
+
+def test_sixty_percent_attendance_is_flagged_and_not_paid(demo):
+    training_class = filed(demo, 1, 2)
+    attend(demo, training_class, {1: 6, 2: 10})  # 学员1 came 6 days of 10
+    claim = claim_for(demo, training_class, 1, 2)
+    assert flags(claim, 1) == ["ATTENDANCE"] and flags(claim, 2) == []
+    message = ClaimLine.objects.get(claim=claim, line_no=1).flags[0]["message"]
+    assert "出勤 6 天 / 共 10 天（60%）" in message and "80%" in message
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    decide_task(user=demo["dept_reviewer"], task_id=open_task_id(claim), decision="approve")
+    with pytest.raises(InvalidInput):  # no override lifts it
+        override_flag(
+            user=demo["hr_reviewer"], line_id=ClaimLine.objects.get(claim=claim, line_no=1).pk, code="ATTENDANCE", reason="x"
+        )
+    with pytest.raises(InvalidInput):
+        decide_task(user=demo["hr_reviewer"], task_id=open_task_id(claim), decision="approve")
+
+
+def test_one_person_in_two_filed_classes_at_the_same_hours_is_flagged(demo):
+    first = filed(demo, 1, 2)
+    # 温岭市某技工学校 files an evening class for 学员2 the same days: no overlap of hours.
+    filed(demo, 2, clerk="provider2_clerk", name="电工夜校", daily_start="18:30", daily_end="21:00")
+    # …and a day class for 学员1 the same days: the same hours.
+    same = filed(demo, 1, clerk="provider2_clerk", name="电工日班", daily_start="09:00", daily_end="12:00")
+    attend(demo, first, {1: 10, 2: 10})
+    claim = claim_for(demo, first, 1, 2)
+    assert flags(claim, 1) == ["CLASS_OVERLAP"] and flags(claim, 2) == []
+    assert ClaimLine.objects.get(claim=claim, line_no=1).flags[0]["related"] == [same.number]
+
+
+def test_a_claim_for_a_class_that_had_to_be_filed_without_one_is_flagged(demo):
+    # Starting from today (温岭's filing start date) under S3, which pays for a class.
+    data = claim_data(
+        lines=[line(resident_id(1), "学员1", training_days=1, certificate_date=TODAY.isoformat())],
+        training_start=TODAY.isoformat(),
+        training_end=TODAY.isoformat(),
+    )
+    claim = create_claim(user=demo["provider_clerk"], data=data)
+    assert flags(claim) == ["CLASS_NOT_FILED"]
+    # A class before the filing start date needs none (the demo's older claims).
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data(lines=[line(resident_id(1), "学员1")]))
+    assert flags(claim) == []
+
+
+def test_the_roster_and_attendance_files_are_checked_by_row(demo):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["身份证号码", "姓名"])
+    sheet.append([resident_id(1), "学员1"])
+    sheet.append(["110105194912310021", "错号"])  # a wrong check digit
+    sheet.append([resident_id(1), "学员1"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    people, errors = read_class_roster(buffer.getvalue())
+    assert [person.name for person in people] == ["学员1"]
+    assert [error["row"] for error in errors] == [3, 4]
+    training_class = filed(demo, 1)
+    content = attendance_file([[resident_id(7), START, "是"], [resident_id(1), END + datetime.timedelta(days=1), "是"]])
+    rows, row_errors = read_attendance(content)
+    ledger = Ledger()
+    with ledger.nothing(), pytest.raises(InvalidInput) as refused:
+        record_attendance(
+            user=demo["provider_clerk"],
+            class_id=training_class.pk,
+            rows=rows,
+            errors=row_errors,
+            filename="x.xlsx",
+            content=content,
+        )
+    assert set(refused.value.fields) == {"rows[2].id_number", "rows[3]"}
+
+
+def test_the_api_files_a_class_the_department_accepts_and_a_claim_names_it(demo):
+    api = APIClient()
+    api.force_authenticate(demo["provider_clerk"])
+    start = TODAY + datetime.timedelta(days=14)
+    body = class_data(1, 2, start=start, end=start + datetime.timedelta(days=4))
+    response = api.post("/api/v1/classes/", body, format="json")
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert (created["status"], created["days"], len(created["trainees"])) == ("filed", 5, 2)
+    late = api.post("/api/v1/classes/", {**body, "start": TODAY.isoformat()}, format="json")
+    assert late.status_code == 400 and "start" in late.json()["error"]["fields"]
+    assert api.post(f"/api/v1/classes/{created['id']}/accept/", {}, format="json").status_code == 403
+    api.force_authenticate(demo["dept_reviewer"])
+    accepted = api.post(f"/api/v1/classes/{created['id']}/accept/", {"comment": "同意"}, format="json")
+    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
+    # A claim names a class that has run (filed and accepted in time) by its id.
+    ran = filed(demo, 1)
+    api.force_authenticate(demo["provider_clerk"])
+    claim = claim_data(lines=[line(resident_id(1), "学员1")], training_start=START.isoformat(), training_end=END.isoformat())
+    response = api.post("/api/v1/claims/", {**claim, "class": ran.pk}, format="json")
+    assert response.status_code == 201, response.content
+    made = response.json()
+    assert made["class"] == ran.pk
+    assert [flag["code"] for flag in made["lines"][0]["flags"]] == ["ATTENDANCE"]  # none recorded yet
+    other = api.post("/api/v1/claims/", {**claim, "class": created["id"] + 1000}, format="json")
+    assert other.status_code == 400 and "class" in other.json()["error"]["fields"]
+
+
+def roster_file(*serials) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["身份证号码 id_number", "姓名 name"])
+    for serial in serials:
+        sheet.append([resident_id(serial), f"学员{serial}"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_the_pages_file_accept_and_record_attendance(demo, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    start = TODAY + datetime.timedelta(days=21)
+    form = {
+        key: value for key, value in class_data(start=start, end=start + datetime.timedelta(days=4)).items() if key != "trainees"
+    }
+    client.force_login(demo["provider_clerk"])
+    assert client.get("/classes/new/").status_code == 200
+    response = client.post("/classes/new/", {**form, "file": SimpleUploadedFile("名单.xlsx", roster_file(1, 2))})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    training_class = TrainingClass.objects.get()
+    late = client.post(
+        "/classes/new/", {**form, "start": TODAY.isoformat(), "file": SimpleUploadedFile("名单.xlsx", roster_file(1))}
+    )
+    assert late.status_code == 400 and "逾期备案" in late.content.decode()
+    client.force_login(demo["dept_reviewer"])
+    page = client.get(f"/classes/{training_class.pk}/").content.decode()
+    assert "确认备案" in page and "学员1" in page
+    assert client.post(f"/classes/{training_class.pk}/decide/", {"decision": "accept"}).status_code == 302
+    training_class.refresh_from_db()
+    assert training_class.status == "accepted"
+    # The class has run (moved into the past here): the clerk uploads its attendance.
+    TrainingClass.objects.filter(pk=training_class.pk).update(start=START, end=START + datetime.timedelta(days=4))
+    client.force_login(demo["provider_clerk"])
+    rows = [[resident_id(1), START + datetime.timedelta(days=n), "是" if n < 3 else "否"] for n in range(5)]
+    upload = SimpleUploadedFile("考勤.xlsx", attendance_file(rows))
+    assert client.post(f"/classes/{training_class.pk}/attendance/", {"file": upload}).status_code == 302
+    page = client.get(f"/classes/{training_class.pk}/").content.decode()
+    assert 'data-percent="60"' in page and 'data-percent="0"' in page
