@@ -244,9 +244,12 @@ class ClaimHeader:
     training_class: TrainingClass | None = None
 
 
-def check_class(*, provider: Provider | None, policy: SubsidyPolicy | None, data: dict, errors: ErrorCollector):
-    """The filed class a claim names (``class``, optional): one of the provider's accepted classes
-    under the claim's standard. Another provider's class is "not found", as if it did not exist."""
+def check_class(
+    *, provider: Provider | None, department: Department | None, policy: SubsidyPolicy | None, data: dict, errors: ErrorCollector
+):
+    """The filed class a claim names (``class``, optional): one of the provider's accepted classes,
+    filed with the claim's department under its standard. Another provider's class is "not
+    found", as if it did not exist."""
     values = parse_fields((CLASS_FIELD,), data, "", errors)
     class_id = values.get("class")
     if not class_id or provider is None:
@@ -267,6 +270,12 @@ def check_class(*, provider: Provider | None, policy: SubsidyPolicy | None, data
             _("备案班级 %(number)s 的补贴标准是 %(code)s，与本申领不符。")
             % {"number": training_class.number, "code": training_class.policy.code},
         )
+    elif department is not None and training_class.department_id != department.pk:
+        errors.add(
+            "class",
+            _("备案班级 %(number)s 向 %(department)s 备案，与本申领的行业主管部门不符。")
+            % {"number": training_class.number, "department": training_class.department.name},
+        )
     return training_class
 
 
@@ -279,7 +288,7 @@ def check_claim_header(*, user, data: dict, errors: ErrorCollector) -> ClaimHead
         department, policy = _resolve_department_and_policy(data=data, jurisdiction=provider.jurisdiction, errors=errors)
     fields = parse_header(data, errors)
     enterprise_name, enterprise_credit_code = check_enterprise(policy=policy, data=data, errors=errors)
-    training_class = check_class(provider=provider, policy=policy, data=data, errors=errors)
+    training_class = check_class(provider=provider, department=department, policy=policy, data=data, errors=errors)
     if errors:
         return None
     return ClaimHeader(
@@ -415,7 +424,9 @@ def update_claim(*, user, claim: Claim, data: dict, refused: dict | None = None)
         merged["enterprise_name"] = merged["enterprise_credit_code"] = ""  # moved off an enterprise standard
     enterprise_name, enterprise_credit_code = check_enterprise(policy=policy, data=merged, errors=errors)
     training_class = (
-        check_class(provider=claim.provider, policy=policy, data=data, errors=errors) if "class" in data else claim.training_class
+        check_class(provider=claim.provider, department=department, policy=policy, data=data, errors=errors)
+        if "class" in data
+        else claim.training_class
     )
     lines = parse_lines(data["lines"], errors) if "lines" in data else None
     if not errors:
