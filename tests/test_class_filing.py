@@ -14,6 +14,7 @@ from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlready
 from claims.models import ClaimLine, Jurisdiction, TrainingClass
 from claims.roster import read_attendance, read_class_roster
 from claims.services import create_claim
+from workflow.calendar import WorkingCalendar
 from workflow.classes import accept_class, earliest_start, file_class, record_attendance, refuse_class
 from workflow.services import decide_task, override_flag, submit_claim
 
@@ -98,20 +99,21 @@ def flags(claim, line_no=1) -> list[str]:
 
 def test_a_class_filed_too_late_is_refused_with_a_clear_message_and_nothing_saved(demo):
     ledger = Ledger()
-    monday = TODAY - datetime.timedelta(days=TODAY.weekday())  # file on a Monday: 5 working days is the next Monday
-    late = monday + datetime.timedelta(days=4)
+    wl = Jurisdiction.objects.get(code="WL")
+    monday = datetime.date(2026, 9, 21)  # Friday 25 September 2026 is a public holiday (中秋)
+    earliest = earliest_start(jurisdiction=wl, filed_on=monday)
+    # 22, 23, 24, 28, 29 September on China's working days (Monday to Friday would say the 28th).
+    assert earliest == datetime.date(2026, 9, 29)
+    assert earliest == WorkingCalendar(wl.pk).add_working_days(monday, 5)
+    late = earliest - datetime.timedelta(days=1)
     with ledger.nothing(), pytest.raises(InvalidInput) as refused:
         file_class(user=demo["provider_clerk"], data=class_data(start=late, end=late + datetime.timedelta(days=4)), today=monday)
     message = refused.value.fields["start"][0]
-    assert "逾期备案" in message and "5 个工作日" in message
-    assert (monday + datetime.timedelta(days=7)).isoformat() in message  # the earliest start it could have had
-    assert earliest_start(jurisdiction=Jurisdiction.objects.get(code="WL"), filed_on=monday) == monday + datetime.timedelta(
-        days=7
-    )
+    assert "逾期备案" in message and "5 个工作日" in message and earliest.isoformat() in message
     with ledger.expect("class.filed"):
         training_class = file_class(
             user=demo["provider_clerk"],
-            data=class_data(start=monday + datetime.timedelta(days=7), end=monday + datetime.timedelta(days=11)),
+            data=class_data(start=earliest, end=earliest + datetime.timedelta(days=4)),
             today=monday,
         )
     assert training_class.status == "filed" and training_class.trainees.count() == 3

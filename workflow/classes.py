@@ -29,6 +29,8 @@ from claims.roster import AttendanceRow, error_fields
 from claims.selectors import departments_of_reviewer, providers_of_clerk
 from claims.services import _resolve_department_and_policy, _resolve_provider, _trainee_ids_for
 
+from .calendar import WorkingCalendar
+
 SPECS = {spec.name: spec for spec in LINE_FIELDS}
 
 
@@ -44,15 +46,10 @@ MAX_TRAINEES = 1000
 
 
 def working_days_after(*, jurisdiction: Jurisdiction, start: datetime.date, days: int) -> datetime.date:
-    """The date ``days`` working days after ``start``, on the jurisdiction's calendar.
-    The one place the filing deadline asks the calendar: Monday to Friday until the working-day
-    calendar (workflow/calendar.py) is in."""
-    current, remaining = start, days
-    while remaining > 0:
-        current += datetime.timedelta(days=1)
-        if current.weekday() < 5:
-            remaining -= 1
-    return current
+    """The date ``days`` working days after ``start``, on the jurisdiction's working-day calendar
+    (workflow/calendar.py: China's public holidays and 调休, the administrator's overrides): the
+    one place the filing deadline asks it."""
+    return WorkingCalendar(jurisdiction.pk).add_working_days(start, days)
 
 
 def earliest_start(*, jurisdiction: Jurisdiction, filed_on: datetime.date) -> datetime.date:
