@@ -205,3 +205,19 @@ def test_a_registry_export_answers_where_there_is_no_online_registry(demo):
     assert [c.result for c in checks] == ["verified", "invalid"]
     assert checks[0].source.startswith("台州市职业技能鉴定中心")
     assert flags_of(claim) == [] and flags_of(claim, 2) == ["CERT_INVALID"]
+
+
+def test_the_administrator_rechecks_selected_claims_from_the_admin(demo, client):
+    record = issue(1)
+    claim = draft(demo, 1)
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    assessment.revoke(record, on=TODAY)
+    client.force_login(demo["admin"])
+    response = client.post(
+        reverse("admin:claims_claim_changelist"),
+        {"action": "recheck_certificates", "_selected_action": [claim.pk]},
+        secure=True,
+    )
+    assert response.status_code == 302, response.status_code
+    assert flags_of(claim) == ["CERT_INVALID"]
+    assert CertificateCheck.objects.filter(line__claim=claim, occasion="recheck", checked_by=demo["admin"]).count() == 1
