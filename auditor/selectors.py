@@ -155,3 +155,28 @@ def rule_versions(*, claim, rows: list[dict]) -> dict:
     ]
     recorded = sorted({item.get("rule_version") for row in rows for item in row["lines"] if item.get("rule_version")})
     return {"current": current, "recorded": recorded}
+
+
+def before_the_money(*, claim) -> dict:
+    """What an auditor asks for before the money (RULES.md N10): the claim's filed class, each
+    line's attendance in it, and each line's latest certificate check at its source."""
+    from claims.certificate_checks import latest_checks
+    from claims.classes import attendance_rates
+
+    training_class = claim.training_class
+    rates = attendance_rates(training_class) if training_class is not None else {}
+    checks = latest_checks(claim)
+    lines = []
+    for line in claim.lines.select_related("trainee").order_by("line_no"):
+        present = rates.get(line.trainee_id)
+        lines.append(
+            {
+                "line": line.line_no,
+                "trainee": line.trainee.id_number_masked,
+                "certificate_number": line.certificate_number,
+                "check": checks.get(line.pk),
+                "present": present[0] if present else None,
+                "days": training_class.days if training_class is not None else None,
+            }
+        )
+    return {"training_class": training_class, "lines": lines}

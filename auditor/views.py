@@ -255,6 +255,7 @@ def claim_timeline(request, claim_id):
             "claim": claim,
             "rows": rows,
             "rule_versions": selectors.rule_versions(claim=claim, rows=rows),
+            "before_money": selectors.before_the_money(claim=claim),
         },
     )
 

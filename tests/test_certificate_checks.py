@@ -74,6 +74,10 @@ def test_the_demo_bodys_own_certificates_verify_at_submission_and_the_reviewer_s
     client.force_login(demo["dept_reviewer"])
     page = client.get(reverse("approvals:claim", args=[claim.pk])).content.decode()
     assert 'data-check="verified"' in page and assessment.BODY_NAME in page
+    # The auditor's timeline of the claim holds its certificate checks.
+    client.force_login(demo["auditor"])
+    timeline = client.get(reverse("audit:timeline", args=[claim.pk])).content.decode()
+    assert timeline.count('data-check="verified"') == 2
     # Each review checks again: the reviewer decides on the latest.
     decide_task(user=demo["dept_reviewer"], task_id=open_task_id(claim), decision="approve")
     assert CertificateCheck.objects.filter(line__claim=claim, occasion="review").count() == 2
