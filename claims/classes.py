@@ -150,9 +150,9 @@ def _overlapping_classes(training_class: TrainingClass, trainee_ids) -> dict[int
     return found
 
 
-def class_flags(claim: Claim) -> dict[int, list[dict]]:
-    """The class flags of each line of the claim, by line id."""
-    lines = list(claim.lines.all())
+def class_flags(claim: Claim, lines: list[ClaimLine] | None = None) -> dict[int, list[dict]]:
+    """The class flags of each line of the claim (or of ``lines``, its lines read already), by line id."""
+    lines = list(claim.lines.all()) if lines is None else lines
     flags: dict[int, list[dict]] = {line.pk: [] for line in lines}
     training_class = claim.training_class
     usable = training_class is not None and training_class.status == ClassStatus.ACCEPTED
@@ -196,9 +196,10 @@ def class_flags(claim: Claim) -> dict[int, list[dict]]:
 def refresh_class_flags(claim: Claim) -> list[ClaimLine]:
     """Set each line's class flags as they now are (other flags kept); the changed lines. The
     caller tells the inbox (``claims.services.recompute_total`` sends ``claim_lines_changed``)."""
-    computed = class_flags(claim)
+    lines = list(claim.lines.all())
+    computed = class_flags(claim, lines)
     changed = []
-    for line in claim.lines.all():
+    for line in lines:
         flags = [flag for flag in line.flags if flag.get("code") not in CLASS_CODES] + computed.get(line.pk, [])
         if flags != line.flags:
             line.flags = flags
