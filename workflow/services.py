@@ -19,6 +19,7 @@ from audit.services import record_event
 from claims.access import may_edit_claim
 from claims.attachments import attachment_ids_of
 from claims.certificate_checks import CheckOccasion, check_certificates
+from claims.classes import refresh_class_flags
 from claims.eligibility import NOT_OVERRIDABLE, active_flags, check_claim
 from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import SETTLED_LINE_STATES, Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecision, PaymentStatus
@@ -423,6 +424,7 @@ def _keep_rechecked_flags(*, user, claim_id: int) -> None:
     claim = Claim.objects.select_for_update().get(pk=claim_id)
     lines_before = _line_states(claim)
     changed = check_claim(claim=claim)
+    refresh_class_flags(claim)
     certificates = check_certificates(claim=claim, occasion=CheckOccasion.REVIEW, actor=user, record=False)
     line_changes = _line_changes(lines_before, claim)
     if line_changes:
@@ -472,6 +474,7 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
         # source, before the decision: the reviewer decides on the latest check (the total is
         # computed once, after the line decisions below).
         check_claim(claim=claim)
+        refresh_class_flags(claim)  # the class's roster, days, overlaps and attendance as they now are
         certificates = check_certificates(claim=claim, occasion=CheckOccasion.REVIEW, actor=user, record=False)
         if decision != "return":
             _apply_line_decisions(claim=claim, decision=decision, reason=reason, by_line=by_line)
