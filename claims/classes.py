@@ -193,9 +193,13 @@ def class_flags(claim: Claim, lines: list[ClaimLine] | None = None) -> dict[int,
     return flags
 
 
-def refresh_class_flags(claim: Claim) -> list[ClaimLine]:
+def refresh_class_flags(claim: Claim, *, at_review: bool = False) -> list[ClaimLine]:
     """Set each line's class flags as they now are (other flags kept); the changed lines. The
-    caller tells the inbox (``claims.services.recompute_total`` sends ``claim_lines_changed``)."""
+    caller tells the inbox (``claims.services.recompute_total`` sends ``claim_lines_changed``).
+    ``at_review``: a claim with no class that needs none has no class flag to set, nor one left
+    from before (every change of its class, standard or dates refreshed them): nothing is read."""
+    if at_review and claim.training_class_id is None and not filing_required(claim):
+        return []
     lines = list(claim.lines.all())
     computed = class_flags(claim, lines)
     changed = []

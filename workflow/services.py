@@ -424,7 +424,7 @@ def _keep_rechecked_flags(*, user, claim_id: int) -> None:
     claim = Claim.objects.select_for_update().get(pk=claim_id)
     lines_before = _line_states(claim)
     changed = check_claim(claim=claim)
-    refresh_class_flags(claim)
+    refresh_class_flags(claim, at_review=True)
     certificates = check_certificates(claim=claim, occasion=CheckOccasion.REVIEW, actor=user, record=False)
     line_changes = _line_changes(lines_before, claim)
     if line_changes:
@@ -474,7 +474,7 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
         # source, before the decision: the reviewer decides on the latest check (the total is
         # computed once, after the line decisions below).
         check_claim(claim=claim)
-        refresh_class_flags(claim)  # the class's roster, days, overlaps and attendance as they now are
+        refresh_class_flags(claim, at_review=True)  # the class's roster, days, overlaps and attendance as they now are
         certificates = check_certificates(claim=claim, occasion=CheckOccasion.REVIEW, actor=user, record=False)
         if decision != "return":
             _apply_line_decisions(claim=claim, decision=decision, reason=reason, by_line=by_line)
