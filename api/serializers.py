@@ -392,6 +392,16 @@ class TaskPageSerializer(serializers.Serializer):
     results = TaskSerializer(many=True)
 
 
+class ClaimPageSerializer(serializers.Serializer):
+    """A page of the caller's claims, newest first (keyset pages: ``next`` continues after the last row)."""
+
+    count = serializers.IntegerField(help_text="claims in the list, exact up to 10,000 (then count_capped)")
+    count_capped = serializers.BooleanField(help_text="true: there are more claims than `count`")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True, help_text="with `page` only; null on keyset pages")
+    results = ClaimSerializer(many=True)
+
+
 class AuditEventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_username", read_only=True, help_text="the acting user's username")
 

@@ -23,6 +23,7 @@ from claims import selectors as claim_selectors
 from claims import services as claims
 from claims.certificate_checks import latest_checks_first
 from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope
+from claims.keyset import BadCursor, bounded_count, keyset_page
 from claims.models import Claim, ClaimLine, Department, PolicyVersion, Provider, SubsidyPolicy
 from payments.selectors.results import latest_batch_number
 from workflow import selectors as task_selectors
@@ -58,6 +59,11 @@ def errors(*statuses: int) -> dict:
         429: "`locked_out`: too many failed logins for the account or the address; try again later",
     }
     return {code: OpenApiResponse(s.ErrorSerializer, description=descriptions[code]) for code in statuses}
+
+
+CLAIMS_PAGE_SIZE = settings.REST_FRAMEWORK["PAGE_SIZE"]
+# The claim list's order, and its keyset: newest first (an index range of claims_in_scope's).
+CLAIM_LIST_ORDER = ("-id",)
 
 
 def claim_input(request, *, partial: bool = False) -> tuple[dict, dict]:
@@ -205,7 +211,6 @@ class PolicyList(ListAPIView):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Claims visible to the caller", responses={200: s.ClaimSerializer(many=True), **errors(400, 401)}),
     retrieve=extend_schema(
         summary="One claim with its lines, status and open step", responses={200: s.ClaimSerializer, **errors(401, 404)}
     ),
@@ -228,7 +233,58 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Claim.objects.none()
-        return with_lines(claim_selectors.claims_visible_to(self.request.user))
+        # The list reads the caller's scope once and pages an index range of it (claims_in_scope).
+        return claim_selectors.claims_in_scope(claim_selectors.claim_scope(self.request.user))
+
+    @extend_schema(
+        summary="Claims visible to the caller, newest first",
+        parameters=[
+            OpenApiParameter("cursor", str, description="`next`'s cursor: the page after it (newest first)"),
+            OpenApiParameter("page", int, description="v1's page number (an OFFSET: prefer `next`'s cursor)"),
+        ],
+        responses={200: s.ClaimPageSerializer, **errors(400, 401, 404)},
+    )
+    def list(self, request):
+        """Newest first. Without ``page``: keyset pages (``next`` carries a cursor). v1's ``?page=N``
+        still answers its page. Either way the count is exact up to 10,000, then ``count_capped``."""
+        claims = self.filter_queryset(self.get_queryset())
+        if "page" in request.query_params and "cursor" not in request.query_params:
+            return self._numbered_page(request, claims)
+        try:
+            page = keyset_page(
+                with_lines(claims), order=CLAIM_LIST_ORDER, cursor=request.query_params.get("cursor"), size=CLAIMS_PAGE_SIZE
+            )
+        except BadCursor:
+            raise InvalidInput(_("分页参数有误。"), fields={"cursor": [_("无效的分页位置：请从第一页开始。")]}) from None
+        next_url = replace_query_param(request.build_absolute_uri(), "cursor", page.next_cursor) if page.next_cursor else None
+        return self._page_response(page.items, page.count, page.count_capped, next_url, None)
+
+    def _numbered_page(self, request, claims):
+        try:
+            number = int(request.query_params["page"])
+        except ValueError:
+            number = 0
+        offset = (number - 1) * CLAIMS_PAGE_SIZE
+        rows = list(with_lines(claims).order_by(*CLAIM_LIST_ORDER)[offset : offset + CLAIMS_PAGE_SIZE + 1]) if number > 0 else []
+        if number < 1 or (number > 1 and not rows):
+            raise NotInScope("Invalid page.")
+        count, capped = bounded_count(claims)
+        url = request.build_absolute_uri()
+        next_url = replace_query_param(url, "page", number + 1) if len(rows) > CLAIMS_PAGE_SIZE else None
+        previous_url = replace_query_param(url, "page", number - 1) if number > 1 else None
+        return self._page_response(rows[:CLAIMS_PAGE_SIZE], count, capped, next_url, previous_url)
+
+    @staticmethod
+    def _page_response(claims, count, capped, next_url, previous_url) -> Response:
+        return Response(
+            {
+                "count": count,
+                "count_capped": capped,
+                "next": next_url,
+                "previous": previous_url,
+                "results": s.ClaimSerializer(claims, many=True).data,
+            }
+        )
 
     def get_object(self):
         # Out of scope and missing answer alike (404), never revealing that a claim exists.

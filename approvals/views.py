@@ -3,7 +3,6 @@ a service, and the services' errors are shown on the page (404 for anything out 
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -19,8 +18,9 @@ from claims.certificate_checks import latest_checks_first
 from claims.eligibility import flags_for_display
 from claims.errors import ActionForbidden, DomainError, InvalidInput, StepAlreadyTaken
 from claims.http import scoped
+from claims.keyset import BadCursor, keyset_page
 from claims.models import AttachmentKind, ClaimStatus
-from claims.selectors import claims_visible_to, get_claim_for_user, ledger_history_of_claim
+from claims.selectors import claim_scope, claims_in_scope, get_claim_for_user, ledger_history_of_claim
 from claims.services import create_claim, update_claim
 from payments import access as payments_access
 from payments.selectors import batches as batch_selectors
@@ -256,7 +256,7 @@ def line_override(request, task_id, line_no):
 
 @scoped
 def claim_list(request):
-    claims = claims_visible_to(request.user).select_related("provider", "department", "policy").order_by("-id")
+    claims = claims_in_scope(claim_scope(request.user)).select_related("provider", "department", "policy")
     status = request.GET.get("status", "")
     if status in ClaimStatus.values:
         claims = claims.filter(status=status)
@@ -265,7 +265,10 @@ def claim_list(request):
     query = request.GET.get("q", "").strip()
     if query:
         claims = claims.filter(Q(number__icontains=query) | Q(class_name__icontains=query))
-    page = Paginator(claims, PAGE_SIZE).get_page(request.GET.get("page"))
+    try:
+        page = keyset_page(claims, order=("-id",), cursor=request.GET.get("after"), size=PAGE_SIZE)
+    except BadCursor:
+        page = keyset_page(claims, order=("-id",), cursor=None, size=PAGE_SIZE)
     return render(
         request,
         "approvals/claim_list.html",

@@ -7,8 +7,13 @@ from zoneinfo import ZoneInfo as _ZoneInfo
 
 from django.conf import settings as _settings
 
-from claims.selectors import claims_visible_to, ledger_history_of_claim
+from claims.selectors import claim_scope, claims_in_scope, claims_visible_to, ledger_history_of_claim
 from workflow import labels
+
+# The search's order, and its keyset: last submitted first (never-submitted withdrawn drafts,
+# NULL, before them, as PostgreSQL orders NULLs descending); an index range of
+# (jurisdiction[, status], submitted_at, id) for the auditor's jurisdiction.
+SEARCH_ORDER = ("-submitted_at", "-id")
 
 
 def _local_day_start(day: _datetime.date) -> _datetime.datetime:
@@ -18,7 +23,7 @@ def _local_day_start(day: _datetime.date) -> _datetime.datetime:
 def search_claims(*, user, filters: dict):
     """The claims the user may see that match the filters (cleaned values of the search form;
     ``trainee_digest`` is the keyed digest of a resident ID number, never the number)."""
-    claims = claims_visible_to(user).select_related("provider", "department", "policy")
+    claims = claims_in_scope(claim_scope(user)).select_related("provider", "department", "policy")
     if filters.get("provider"):
         claims = claims.filter(provider=filters["provider"])
     if filters.get("department"):
@@ -39,7 +44,7 @@ def search_claims(*, user, filters: dict):
         claims = claims.filter(
             pk__in=claims.model.objects.filter(lines__trainee__id_number_digest=filters["trainee_digest"]).values("pk")
         )
-    return claims.order_by("-submitted_at", "-pk")
+    return claims.order_by(*SEARCH_ORDER)
 
 
 def sample_population(*, user, year: int):

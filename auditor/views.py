@@ -13,7 +13,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -31,6 +30,7 @@ from audit.services import record_event
 from claims.bounds import validate_plausible_date
 from claims.catalogue import version_label
 from claims.errors import NotInScope
+from claims.keyset import BadCursor, keyset_page
 from claims.models import ClaimStatus
 from claims.personal_data import id_number_digest
 from claims.selectors import (
@@ -155,7 +155,12 @@ def search(request):
         trainee_form = TraineeForm()
     form, filters = _filters_from(request.GET, request.user)
     claims = selectors.search_claims(user=request.user, filters=filters)
-    page = Paginator(claims, PAGE_SIZE).get_page(request.GET.get("page"))
+    try:
+        page = keyset_page(
+            claims, order=selectors.SEARCH_ORDER, nullable={"submitted_at"}, cursor=request.GET.get("after"), size=PAGE_SIZE
+        )
+    except BadCursor:
+        page = keyset_page(claims, order=selectors.SEARCH_ORDER, nullable={"submitted_at"}, cursor=None, size=PAGE_SIZE)
     return render(
         request,
         "auditor/search.html",
@@ -163,7 +168,7 @@ def search(request):
             "form": form,
             "trainee_form": trainee_form,
             "page": page,
-            "param": "page",
+            "param": "after",
             "trainee_filtered": bool(filters.get("trainee_digest")),
             "query": request.GET.urlencode(),
             "sample_form": SampleForm(initial={"year": timezone.localdate().year, "size": 20}),

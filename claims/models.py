@@ -382,7 +382,17 @@ class Claim(models.Model):
         verbose_name_plural = _("申领")
         ordering = ["-id"]
         permissions = [("review_claim", _("Can review the claim for its department"))]
-        indexes = [models.Index(fields=["jurisdiction", "status"])]
+        # The claim lists' orders within each scope (claims.selectors.claims_in_scope): newest
+        # first for the claim list, last submitted first for the auditor's search, with and
+        # without a status; each page is a range of one of these (claims/keyset.py).
+        indexes = [
+            models.Index(fields=["jurisdiction", "status", "id"], name="claim_jurisdiction_status_id"),
+            models.Index(fields=["jurisdiction", "id"], name="claim_jurisdiction_id"),
+            models.Index(fields=["department", "id"], name="claim_department_id"),
+            models.Index(fields=["provider", "id"], name="claim_provider_id"),
+            models.Index(fields=["jurisdiction", "submitted_at", "id"], name="claim_jurisdiction_submitted"),
+            models.Index(fields=["jurisdiction", "status", "submitted_at", "id"], name="claim_jur_status_submitted"),
+        ]
 
     def __str__(self):
         return self.number
@@ -428,6 +438,10 @@ class ClaimLine(models.Model):
     class Meta:
         ordering = ["claim", "line_no"]
         constraints = [models.UniqueConstraint(fields=["claim", "line_no"], name="line_no_per_claim")]
+        # What awaits payment (finance's desk: an allocation's reserved lines) is a range of this
+        # index, not every line of the year's allocations; the funds report's sums by state read
+        # the index alone (the amount is in it), though still every line of the year.
+        indexes = [models.Index(fields=["allocation", "payment_status"], include=["amount"], name="line_allocation_payment")]
 
     def __str__(self):
         return f"{self.claim.number}#{self.line_no}"

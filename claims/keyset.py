@@ -1,0 +1,125 @@
+"""Keyset pages with a bounded count, for the lists that grow with the years (issue 12).
+
+A page is read from where the last one ended (an index range: ``WHERE key < last key ORDER BY key
+LIMIT n+1``), never with an OFFSET, which reads and throws away every row before it. The list's
+count is exact up to ``COUNT_BOUND`` and then says "more than" it: counting further would read the
+whole range for a figure nobody acts on. The inbox pages the same way (workflow.selectors.inbox_page).
+"""
+
+import base64
+import binascii
+import datetime
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+
+COUNT_BOUND = 10_000
+
+
+class BadCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    items: list
+    next_cursor: str | None  # the keyset of the page after this one, or None at the end
+    count: int  # rows in the list, exact up to COUNT_BOUND
+    count_capped: bool  # True: there are more than ``count``
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self):
+        return len(self.items)
+
+
+def bounded_count(queryset: QuerySet) -> tuple[int, bool]:
+    """(the count up to COUNT_BOUND, whether there are more): reads at most COUNT_BOUND + 1 index entries."""
+    counted = queryset.order_by().values("pk")[: COUNT_BOUND + 1].count()
+    return min(counted, COUNT_BOUND), counted > COUNT_BOUND
+
+
+def _plain(value):
+    if isinstance(value, datetime.datetime):
+        return {"t": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"d": str(value)}
+    return value
+
+
+def _typed(value):
+    if isinstance(value, dict) and set(value) == {"t"}:
+        moment = datetime.datetime.fromisoformat(value["t"])
+        if moment.tzinfo is None:
+            raise ValueError("naive time")
+        return moment
+    if isinstance(value, dict) and set(value) == {"d"}:
+        return Decimal(value["d"])
+    if value is None or isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError("not a key")
+
+
+def encode_cursor(values: list) -> str:
+    text = json.dumps([_plain(value) for value in values], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, width: int) -> list:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+        if not isinstance(values, list) or len(values) != width:
+            raise ValueError("width")
+        return [_typed(value) for value in values]
+    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error, json.JSONDecodeError):
+        raise BadCursor(cursor) from None
+
+
+def _after_key(name: str, descending: bool, value, rest: Q | None, nullable: bool) -> Q:
+    """Rows after ``value`` of one key, ties broken by ``rest`` (the keys after it). PostgreSQL's
+    order: ascending puts NULLs last, descending first. ``name <= value`` (or ``>=``) is the range the
+    index scan starts from; the OR only drops the ties."""
+    before, beyond = ("lt", "lte") if descending else ("gt", "gte")
+    if value is None:
+        # Among the NULLs (first when descending, last when ascending).
+        tied = Q(**{f"{name}__isnull": True}) & (rest if rest is not None else Q(pk__in=[]))
+        return tied | Q(**{f"{name}__isnull": False}) if descending else tied
+    strictly = Q(**{f"{name}__{before}": value})
+    if nullable and not descending:
+        strictly |= Q(**{f"{name}__isnull": True})
+    if rest is None:
+        return strictly
+    return (Q(**{f"{name}__{beyond}": value}) | strictly) & (strictly | rest)
+
+
+def after(order: tuple[str, ...], values: list, *, nullable: frozenset = frozenset()) -> Q:
+    """The rows after the row whose keys are ``values`` in ``order`` (Django order names, e.g. ("-submitted_at", "-id"))."""
+    condition = None
+    for name, value in reversed(list(zip(order, values, strict=True))):
+        field = name.lstrip("-")
+        condition = _after_key(field, name.startswith("-"), value, condition, field in nullable)
+    return condition
+
+
+def keyset_page(queryset: QuerySet, *, order: tuple[str, ...], cursor: str | None, size: int, nullable=frozenset()) -> KeysetPage:
+    """One page of ``queryset`` in ``order`` (its last key unique, e.g. the id), after ``cursor``,
+    with the list's bounded count. ``nullable``: the keys that may be NULL (PostgreSQL's NULL order)."""
+    page_rows = queryset.order_by(*order)
+    if cursor:
+        page_rows = page_rows.filter(after(order, decode_cursor(cursor, len(order)), nullable=frozenset(nullable)))
+    rows = list(page_rows[: size + 1])
+    count, capped = bounded_count(queryset)
+    next_cursor = None
+    if len(rows) > size:
+        last = rows[size - 1]
+        next_cursor = encode_cursor([_value(last, name.lstrip("-")) for name in order])
+    return KeysetPage(items=rows[:size], next_cursor=next_cursor, count=count, count_capped=capped)
+
+
+def _value(row, name: str):
+    if isinstance(row, dict):
+        return row[name]
+    return getattr(row, "pk" if name == "pk" else name)

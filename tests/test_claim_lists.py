@@ -1,0 +1,222 @@
+"""The claim lists at scale (issue 12): the claim list (API and page) and the auditor's search read
+an index range of the claims in the reader's scope, page by keyset and count up to a bound.
+Scope is the claims' own columns (claims.selectors._claims_of), which say what the per-claim
+object permissions say: checked here for every demo person and every state a claim can be in."""
+
+import pytest
+from django.db import connection
+from django.db.models import Q
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from auditor import selectors as auditor_selectors
+from claims import keyset
+from claims.models import Claim, ClaimStatus
+from claims.selectors import (
+    _objects_with_perm,
+    claim_scope,
+    claims_in_scope,
+    claims_visible_to,
+    jurisdictions_overseen_by,
+)
+from claims.services import create_claim
+from workflow.services import submit_claim, withdraw_claim
+
+from .api_support import error, login, ok
+from .conftest import claim_data, line, resident_id
+
+
+def drafted(demo, n: int, *, submit: bool = True) -> Claim:
+    clerk = demo["provider_clerk"]
+    data = claim_data(lines=[line(resident_id(500 + n), f"学员{n}", certificate_number=f"L-{n}")], class_name=f"列表班 {n}")
+    claim = create_claim(user=clerk, data=data)
+    if submit:
+        submit_claim(user=clerk, claim=claim)
+    return claim
+
+
+def claims_granted_to(user):
+    """The rule as the per-claim object permissions state it (claims_visible_to before issue 12)."""
+    granted = _objects_with_perm(user, "claims.view_claim", Claim).values("pk")
+    overseen = jurisdictions_overseen_by(user).values("pk")
+    return Claim.objects.filter(Q(pk__in=granted) | (Q(jurisdiction__in=overseen) & ~Q(status=ClaimStatus.DRAFT)))
+
+
+def test_the_columns_say_what_the_grants_say_for_every_person_and_state(demo):
+    """Drafts, a draft withdrawn before submission (its jurisdiction's overseers see it, its
+    department does not), submitted claims, and seed_demo's claims in every state."""
+    drafted(demo, 1, submit=False)
+    withdraw_claim(user=demo["provider_clerk"], claim=drafted(demo, 2, submit=False), reason="重复申报")
+    drafted(demo, 3)
+    for user in demo.values():
+        expected = set(claims_granted_to(user).values_list("pk", flat=True))
+        assert set(claims_visible_to(user).values_list("pk", flat=True)) == expected, user.username
+        assert set(claims_in_scope(claim_scope(user)).values_list("pk", flat=True)) == expected, user.username
+
+
+def _pages(client, url: str) -> list[dict]:
+    pages = []
+    while url:
+        pages.append(ok(client.get(url)))
+        url = pages[-1]["next"]
+    return pages
+
+
+def test_the_claims_api_pages_newest_first_by_keyset_stable_across_new_claims(demo, monkeypatch):
+    import api.views
+
+    for n in range(5):
+        drafted(demo, n)
+    monkeypatch.setattr(api.views, "CLAIMS_PAGE_SIZE", 2)
+    client = login("dept_reviewer")
+    expected = list(claims_visible_to(demo["dept_reviewer"]).order_by("-id").values_list("number", flat=True))
+    first = ok(client.get("/api/v1/claims/"))
+    assert first["count"] == len(expected) and first["count_capped"] is False and first["previous"] is None
+    assert "cursor=" in first["next"]
+    drafted(demo, 9)  # submitted between two pages: it is newer than the cursor, so no page repeats or skips a row
+    seen = [claim["number"] for claim in first["results"]]
+    for page in _pages(client, first["next"]):
+        seen += [claim["number"] for claim in page["results"]]
+    assert seen == expected
+
+    assert "cursor" in error(client.get("/api/v1/claims/?cursor=not-a-cursor"), 400)["fields"]
+
+
+def test_the_claims_api_keeps_v1_page_numbers_with_a_bounded_count(demo, monkeypatch):
+    import api.views
+
+    for n in range(3):
+        drafted(demo, n)
+    monkeypatch.setattr(api.views, "CLAIMS_PAGE_SIZE", 2)
+    client = login("dept_reviewer")
+    expected = list(claims_visible_to(demo["dept_reviewer"]).order_by("-id").values_list("number", flat=True))
+    second = ok(client.get("/api/v1/claims/?page=2"))
+    assert [claim["number"] for claim in second["results"]] == expected[2:4]
+    assert "page=1" in second["previous"] and second["count"] == len(expected)
+    assert error(client.get("/api/v1/claims/?page=999"), 404)["code"] == "not_found"
+
+
+def test_a_count_is_exact_up_to_its_bound_then_says_more(demo, monkeypatch):
+    for n in range(3):
+        drafted(demo, n)
+    monkeypatch.setattr(keyset, "COUNT_BOUND", 2)
+    body = ok(login("dept_reviewer").get("/api/v1/claims/"))
+    assert (body["count"], body["count_capped"]) == (2, True)
+    client = Client()
+    client.force_login(demo["hr_reviewer"])
+    assert '<span class="count">2+</span>' in client.get("/claims/").content.decode()
+
+
+def test_the_claim_page_and_the_auditors_search_link_the_next_page_by_keyset(demo, monkeypatch):
+    import approvals.views
+    import auditor.views
+
+    for n in range(3):
+        drafted(demo, n)
+    monkeypatch.setattr(approvals.views, "PAGE_SIZE", 2)
+    monkeypatch.setattr(auditor.views, "PAGE_SIZE", 2)
+    for username, url, order in (
+        ("hr_reviewer", "/claims/", ("-id",)),
+        ("auditor", "/audit/", auditor_selectors.SEARCH_ORDER),
+    ):
+        client = Client()
+        client.force_login(demo[username])
+        expected = list(claims_visible_to(demo[username]).order_by(*order).values_list("number", flat=True))
+        assert len(expected) > 2, username
+        seen, page_url = [], url
+        while page_url:
+            page = client.get(page_url).content.decode()
+            seen += [number for number in expected if f">{number}</a>" in page]
+            page_url = url + "?after=" + page.split("after=")[1].split('"')[0] if 'rel="next"' in page else None
+        assert sorted(seen) == sorted(expected) and len(seen) == len(expected), username
+        assert client.get(url + "?after=%%%").status_code == 200  # a cursor that does not parse starts again
+
+
+def test_keyset_pages_oldest_or_newest_first_with_nulls_where_postgresql_puts_them(demo):
+    """The auditor's order has a nullable key (a draft withdrawn before submission has no
+    submission time): pages in either direction give every row once, in the database's order."""
+    withdraw_claim(user=demo["provider_clerk"], claim=drafted(demo, 1, submit=False), reason="重复申报")
+    drafted(demo, 2)
+    claims = claims_visible_to(demo["auditor"])
+    for order in (("-submitted_at", "-id"), ("submitted_at", "id"), ("-id",), ("id",)):
+        expected = list(claims.order_by(*order).values_list("pk", flat=True))
+        assert None in claims.values_list("submitted_at", flat=True)
+        seen, cursor = [], None
+        while True:
+            page = keyset.keyset_page(claims, order=order, nullable={"submitted_at"}, cursor=cursor, size=2)
+            seen += [claim.pk for claim in page.items]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert seen == expected, order
+
+
+def test_listing_claims_takes_a_fixed_number_of_queries(demo):
+    drafted(demo, 1)
+    api_client = login("dept_reviewer")
+    page_client = Client()
+    page_client.force_login(demo["auditor"])
+    urls = ((api_client, "/api/v1/claims/"), (page_client, "/audit/"), (page_client, "/claims/"))
+    few = {}
+    for client, url in urls:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        few[url] = len(captured.captured_queries)
+    for n in range(2, 6):
+        drafted(demo, n)
+    for client, url in urls:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        assert len(captured.captured_queries) == few[url], url
+
+
+# --------------------------------------------------------------------------- what the database does
+
+
+def plan_of(queryset) -> str:
+    with connection.cursor() as cursor:
+        sql, params = queryset.query.sql_with_params()
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.postgres
+def test_each_list_reads_an_index_range_of_its_scope_in_its_order(demo):
+    """Each list's page is a range of one index in the list's order (no sort of the scope, no
+    scan of the claims or of guardian's grants), and its count reads at most the bound."""
+    drafted(demo, 1)
+    dept, hr, clerk, auditor = (demo[name] for name in ("dept_reviewer", "hr_reviewer", "provider_clerk", "auditor"))
+    search = auditor_selectors.search_claims
+    cases = (
+        (claims_in_scope(claim_scope(dept)).order_by("-id"), "claim_department_id"),
+        (claims_in_scope(claim_scope(clerk)).order_by("-id"), "claim_provider_id"),
+        (claims_in_scope(claim_scope(hr)).order_by("-id"), "claim_jurisdiction_id"),
+        # With a status: the (…, status, …) index, or on a table this small the planner may walk
+        # the scope's range in order and filter: either way an index range, nothing sorted.
+        (
+            claims_in_scope(claim_scope(hr)).filter(status=ClaimStatus.PAID).order_by("-id"),
+            "claim_jurisdiction_status_id|claim_jurisdiction_id",
+        ),
+        (search(user=auditor, filters={}), "claim_jurisdiction_submitted"),
+        (search(user=auditor, filters={"status": ClaimStatus.PAID}), "claim_jur_status_submitted|claim_jurisdiction_submitted"),
+    )
+    for queryset, indexes in cases:
+        plan = plan_of(queryset[:51])
+        index = next((name for name in indexes.split("|") if f" {name} " in plan), None)
+        assert index is not None, plan
+        assert "Sort" not in plan.split(index)[0], plan  # the index gives the order: nothing read is sorted
+        assert "Seq Scan on claims_claim" not in plan and "objectpermission" not in plan, plan
+        count = plan_of(queryset.order_by().values("pk")[: keyset.COUNT_BOUND + 1])
+        assert "Seq Scan on claims_claim" not in count and "objectpermission" not in count, count
+
+
+@pytest.mark.postgres
+def test_what_awaits_payment_is_a_range_of_the_lines_reserved_not_every_line_of_the_year(demo):
+    """Finance's desk reads the reserved lines of this year's allocations by the (allocation,
+    payment status) index: the paid lines of the year, most of them, are not read."""
+    from payments.selectors.batches import awaiting_lines
+
+    plan = plan_of(awaiting_lines(demo["finance_officer"]).values("pk"))
+    assert "line_allocation_payment" in plan, plan
+    assert "Seq Scan on claims_claimline" not in plan, plan
