@@ -252,6 +252,9 @@ def test_the_inbox_query_reads_an_index_of_the_read_model(demo):
     with connection.cursor() as cursor:
         sql, params = items[:50].query.sql_with_params()
         cursor.execute("SET LOCAL enable_seqscan = off")
+        # And no sort: on a table of a few rows (once autovacuum has analysed it) a sort costs
+        # nothing and the planner may take any index; what matters is that one gives the order.
+        cursor.execute("SET LOCAL enable_sort = off")
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "viewflow_task" not in plan, plan
