@@ -409,7 +409,7 @@ def finance(request):
         request,
         "approvals/finance.html",
         {
-            **batch_selectors.awaiting_page(request.user, request.GET.get("page"), PAGE_SIZE),
+            **batch_selectors.awaiting_page(request.user, request.GET.get("after"), PAGE_SIZE),
             "batches": batch_selectors.batches_visible_to(request.user).order_by("-id")[:10],
             "may_build": payments_access.may(request.user, payments_access.BUILD_BATCHES),
         },

@@ -47,7 +47,7 @@ LISTS = (
     ("auditor search", "auditor", "/audit/"),
     ("auditor search, status=paid", "auditor", "/audit/?status=paid"),
     ("finance desk", "finance_officer", "/finance/"),
-    ("finance desk, page 2", "finance_officer", "/finance/?page=2"),
+    ("batch build page", "finance_officer", "/payments/batches/new/"),
     ("batches page", "finance_officer", "/payments/batches/"),
     ("payee accounts page", "finance_officer", "/payments/payee-accounts/"),
     ("awaiting API", "finance_officer", "/api/v1/payment-batches/awaiting/"),

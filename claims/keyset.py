@@ -38,7 +38,11 @@ class KeysetPage:
 
 def bounded_count(queryset: QuerySet) -> tuple[int, bool]:
     """(the count up to COUNT_BOUND, whether there are more): reads at most COUNT_BOUND + 1 index entries."""
-    counted = queryset.order_by().values("pk")[: COUNT_BOUND + 1].count()
+    if queryset.query.values_select or queryset.query.group_by:
+        rows = queryset.order_by()  # already one value per row (e.g. distinct claim ids)
+    else:
+        rows = queryset.order_by().values("pk")
+    counted = rows[: COUNT_BOUND + 1].count()
     return min(counted, COUNT_BOUND), counted > COUNT_BOUND
 
 
@@ -104,14 +108,17 @@ def after(order: tuple[str, ...], values: list, *, nullable: frozenset = frozens
     return condition
 
 
-def keyset_page(queryset: QuerySet, *, order: tuple[str, ...], cursor: str | None, size: int, nullable=frozenset()) -> KeysetPage:
+def keyset_page(
+    queryset: QuerySet, *, order: tuple[str, ...], cursor: str | None, size: int, nullable=frozenset(), counted=None
+) -> KeysetPage:
     """One page of ``queryset`` in ``order`` (its last key unique, e.g. the id), after ``cursor``,
-    with the list's bounded count. ``nullable``: the keys that may be NULL (PostgreSQL's NULL order)."""
+    with the list's bounded count. ``nullable``: the keys that may be NULL (PostgreSQL's NULL order).
+    ``counted``: what to count when the rows are groups (a queryset of one row per group), else the rows."""
     page_rows = queryset.order_by(*order)
     if cursor:
         page_rows = page_rows.filter(after(order, decode_cursor(cursor, len(order)), nullable=frozenset(nullable)))
     rows = list(page_rows[: size + 1])
-    count, capped = bounded_count(queryset)
+    count, capped = bounded_count(queryset if counted is None else counted)
     next_cursor = None
     if len(rows) > size:
         last = rows[size - 1]

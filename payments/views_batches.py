@@ -15,7 +15,6 @@ from accounts import reauth
 from audit import actions
 from claims.errors import DomainError, NotInScope
 from claims.http import scoped
-from claims.models import Payee
 from claims.selectors import jurisdictions_overseen_by
 from workflow import disbursement
 
@@ -82,7 +81,7 @@ def batch_build(request):
         request,
         "payments/batches/build.html",
         {
-            **selectors.awaiting_page(request.user, request.GET.get("page"), PAGE_SIZE),
+            **selectors.awaiting_page(request.user, request.GET.get("after"), PAGE_SIZE),
             "selected": {str(value) for value in request.POST.getlist("claims")},
         },
         status=400 if request.method == "POST" else 200,
@@ -226,10 +225,7 @@ def payee_accounts(request):
         form = PayeeAccountForm(initial=initial)
     else:
         form = None
-    missing = Paginator(selectors.lines_without_payee_account(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    for row in missing.object_list:
-        row["to_person"] = row["claim__policy__payee"] == Payee.TRAINEE
-        row["to_enterprise"] = row["claim__policy__payee"] == Payee.ENTERPRISE
+    missing = selectors.missing_accounts_page(request.user, request.GET.get("after"), PAGE_SIZE)
     return render(
         request,
         "payments/batches/payee_accounts.html",

@@ -223,3 +223,28 @@ def test_what_awaits_payment_is_a_range_of_the_lines_reserved_not_every_line_of_
     plan = plan_of(awaiting_lines(demo["finance_officer"]).values("pk"))
     assert "line_allocation_payment" in plan, plan
     assert "Seq Scan on claims_claimline" not in plan, plan
+
+
+@pytest.mark.usefixtures("celery_eager")
+def test_finances_desk_pages_what_awaits_payment_by_keyset(demo, monkeypatch):
+    """Three claims await a batch; two to a page: the desk's next link carries the last claim's
+    key, and the pages give each claim once, in claim order, with the count of claims."""
+    import approvals.views
+
+    from .payments_support import approved_claim
+
+    claims = [approved_claim(demo, serials=(n,)) for n in (1, 2, 3)]
+    monkeypatch.setattr(approvals.views, "PAGE_SIZE", 2)
+    client = Client()
+    client.force_login(demo["finance_officer"])
+    seen, url = [], "/finance/"
+    while url:
+        page = client.get(url).content.decode()
+        seen += [claim.number for claim in claims if f">{claim.number}</a>" in page]
+        url = "/finance/?after=" + page.split("after=")[1].split('"')[0] if 'rel="next"' in page else None
+    assert seen == [claim.number for claim in sorted(claims, key=lambda claim: claim.pk)]
+    monkeypatch.setattr(keyset, "COUNT_BOUND", 2)
+    from payments.selectors.batches import awaiting_page
+
+    page = awaiting_page(demo["finance_officer"], None, 2)["claims"]
+    assert (page.count, page.count_capped, len(page.items)) == (2, True, 2)

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from claims.errors import NotInScope
+from claims.keyset import BadCursor, keyset_page
 from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, Payee, PaymentStatus, Provider, Trainee
 from claims.selectors import jurisdictions_overseen_by
 
@@ -166,13 +166,37 @@ def awaiting_claims(user) -> QuerySet:
     )
 
 
-def awaiting_page(user, page_number, page_size: int) -> dict:
-    """What finance's desk and the build page show: the awaiting figures and a page of awaiting claims."""
-    claims: Page = Paginator(awaiting_claims(user), page_size).get_page(page_number)
-    for row in claims.object_list:
+# The order of what awaits payment on the desk and the build page, and its keyset.
+AWAITING_ORDER = ("claim_id",)
+MISSING_ORDER = ("claim_id", "line_no")
+
+
+def awaiting_page(user, cursor: str | None, page_size: int) -> dict:
+    """What finance's desk and the build page show: the awaiting figures and a page of awaiting
+    claims after ``cursor`` (keyset, claims.keyset; a bad cursor starts again), its count bounded."""
+    claims = awaiting_claims(user)
+    counted = awaiting_lines(user).values("claim_id").distinct()
+    try:
+        page = keyset_page(claims, order=AWAITING_ORDER, cursor=cursor, size=page_size, counted=counted)
+    except BadCursor:
+        page = keyset_page(claims, order=AWAITING_ORDER, cursor=None, size=page_size, counted=counted)
+    for row in page.items:
         row["to_person"] = row["claim__policy__payee"] == Payee.TRAINEE
         row["to_enterprise"] = row["claim__policy__payee"] == Payee.ENTERPRISE
-    return {"summary": awaiting_summary(user), "claims": claims}
+    return {"summary": awaiting_summary(user), "claims": page}
+
+
+def missing_accounts_page(user, cursor: str | None, page_size: int):
+    """A page of lines_without_payee_account after ``cursor`` (keyset; a bad cursor starts again)."""
+    lines = lines_without_payee_account(user)
+    try:
+        page = keyset_page(lines, order=MISSING_ORDER, cursor=cursor, size=page_size, counted=lines.values("pk"))
+    except BadCursor:
+        page = keyset_page(lines, order=MISSING_ORDER, cursor=None, size=page_size, counted=lines.values("pk"))
+    for row in page.items:
+        row["to_person"] = row["claim__policy__payee"] == Payee.TRAINEE
+        row["to_enterprise"] = row["claim__policy__payee"] == Payee.ENTERPRISE
+    return page
 
 
 def lines_without_payee_account(user) -> QuerySet:
