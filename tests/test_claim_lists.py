@@ -214,17 +214,6 @@ def test_each_list_reads_an_index_range_of_its_scope_in_its_order(demo):
         assert "Seq Scan on claims_claim" not in count and "objectpermission" not in count, count
 
 
-@pytest.mark.postgres
-def test_what_awaits_payment_is_a_range_of_the_lines_reserved_not_every_line_of_the_year(demo):
-    """Finance's desk reads the reserved lines of this year's allocations by the (allocation,
-    payment status) index: the paid lines of the year, most of them, are not read."""
-    from payments.selectors.batches import awaiting_lines
-
-    plan = plan_of(awaiting_lines(demo["finance_officer"]).values("pk"))
-    assert "line_allocation_payment" in plan, plan
-    assert "Seq Scan on claims_claimline" not in plan, plan
-
-
 @pytest.mark.usefixtures("celery_eager")
 def test_finances_desk_pages_what_awaits_payment_by_keyset(demo, monkeypatch):
     """Three claims await a batch; two to a page: the desk's next link carries the last claim's
