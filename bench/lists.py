@@ -101,7 +101,12 @@ def run(requests: int, show_plans: bool, only: str | None) -> None:
     plans = {}
     for label, user, _path in lists:
         explained = sorted(
-            ((execution_time(plan), plan, q["sql"]) for q in queries[label] for plan in [explain(q["sql"])]),
+            (
+                (execution_time(plan), plan, q["sql"])
+                for q in queries[label]
+                if q["sql"].lstrip().upper().startswith(("SELECT", "WITH"))  # not BEGIN, SAVEPOINT, the ledger's INSERT
+                for plan in [explain(q["sql"])]
+            ),
             key=lambda item: -item[0],
         )
         plans[label] = explained
