@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('claims', '0012_claim_list_indexes'),
+        ('claims', '0013_claim_list_indexes'),
         ('payments', '0003_ledger_entry_jurisdictions'),
     ]
 
