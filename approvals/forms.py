@@ -311,3 +311,27 @@ def add_line_errors(formset, form_index: list[int], fields: dict) -> list[str]:
         else:
             general.extend(messages)
     return general
+
+
+class DelegationForm(forms.Form):
+    """A substitute for a date range; the service checks who and when (workflow.assignment)."""
+
+    substitute = forms.CharField(label=_("代理人（用户名）"), max_length=150)
+    starts_on = forms.DateField(label=_("开始日期"), widget=DATE_WIDGET)
+    ends_on = forms.DateField(label=_("结束日期"), widget=DATE_WIDGET)
+    reason = forms.CharField(label=_("事由"), max_length=200, required=False)
+
+
+class ReassignForm(forms.Form):
+    to = forms.ChoiceField(label=_("改派给"))
+    reason = forms.CharField(label=_("理由"), max_length=200)
+
+    def __init__(self, *args, people=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to"].choices = [
+            (person.get_username(), person.get_full_name() or person.get_username()) for person in people
+        ]
+
+
+class ReleaseForm(forms.Form):
+    reason = forms.CharField(label=_("理由"), max_length=200)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import class_views, documents_views, portal_views, roster_views, views
+from . import assignment_views, class_views, documents_views, portal_views, roster_views, views
 
 app_name = "approvals"
 
@@ -10,6 +10,10 @@ urlpatterns = [
     path("tasks/<int:task_id>/", views.task_detail, name="task"),
     path("tasks/<int:task_id>/take/", views.task_take, name="task_take"),
     path("tasks/<int:task_id>/decide/", views.task_decide, name="task_decide"),
+    path("tasks/<int:task_id>/reassign/", assignment_views.task_reassign, name="task_reassign"),
+    path("tasks/<int:task_id>/release/", assignment_views.task_release, name="task_release"),
+    path("delegations/", assignment_views.delegations, name="delegations"),
+    path("delegations/<int:delegation_id>/revoke/", assignment_views.delegation_revoke, name="delegation_revoke"),
     path("tasks/<int:task_id>/lines/<int:line_no>/override/", views.line_override, name="line_override"),
     path("claims/", views.claim_list, name="claims"),
     path("claims/new/", views.claim_new, name="claim_new"),

@@ -25,13 +25,15 @@ from claims.services import create_claim, update_claim
 from payments import access as payments_access
 from payments.selectors import batches as batch_selectors
 from payments.selectors.results import line_payment_info, recoveries_of_lines
-from workflow import conversation, labels, selectors
+from workflow import assignment, conversation, labels, selectors
 from workflow.services import decide_task, may_override_flags, override_flag, submit_claim, take_task, withdraw_claim
 from workflow.steps import REVIEW_STEPS, STEPS
 
 from .forms import (
     ClaimHeaderForm,
     DecisionForm,
+    ReassignForm,
+    ReleaseForm,
     add_line_errors,
     line_formset,
     lines_for_service,
@@ -173,8 +175,23 @@ def _render_task(request, task, *, decision_form=None, status=200):
         decision_form=decision_form if may_act and is_review else None,
         may_edit=claims_access.may_edit_claim(request.user, claim),
         may_override=task.status in selectors.OPEN_STATUSES and may_override_flags(user=request.user, claim=claim),
+        acting_for=assignment.acting_for(user=request.user, task=task) if may_act else None,
+        # Who held the task, from the ledger: taken, reassigned or released by a team lead.
+        assignment_events=[
+            event
+            for event in context["history"]
+            if event.action in ASSIGNMENT_ACTIONS and (event.detail or {}).get("task") == task.pk
+        ],
     )
+    if task.status in selectors.OPEN_STATUSES and assignment.may_lead(user=request.user, task=task):
+        context.update(
+            reassign_form=ReassignForm(people=assignment.people_to_reassign_to(task)),
+            release_form=ReleaseForm() if task.owner_id else None,
+        )
     return render(request, "approvals/task.html", context, status=status)
+
+
+ASSIGNMENT_ACTIONS = (actions.TASK_ASSIGNED, actions.TASK_REASSIGNED, actions.TASK_RELEASED)
 
 
 @scoped

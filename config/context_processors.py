@@ -15,3 +15,14 @@ def capabilities(request):
         return frozenset().union(*(module.capabilities_of(request.user) for module in modules))
 
     return {"capabilities": SimpleLazyObject(held)}
+
+
+def notifications(request):
+    """``unread_notifications``: the bell's count, read only when a template shows it."""
+
+    def unread():
+        from notifications.selectors import unread_count
+
+        return unread_count(request.user)
+
+    return {"unread_notifications": SimpleLazyObject(unread)}

@@ -107,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "config.context_processors.capabilities",
+                "config.context_processors.notifications",
             ],
         },
     },
@@ -227,6 +228,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for the channel a person chooses per kind of notification (every kind's field).
+    "ENUM_NAME_OVERRIDES": {"NotificationChannelEnum": "notifications.models.Channel"},
 }
 
 # Celery: Redis when REDIS_URL is set, otherwise tasks run eagerly in-process.
@@ -281,6 +284,10 @@ ATTACHMENTS_MAX_PER_CLAIM = int(os.environ.get("ATTACHMENTS_MAX_PER_CLAIM", "200
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@claims.invalid")
+# Notification e-mails: the site's address for their links, and the domain of their Message-ID
+# (<idempotency key@domain>, so a message sent twice would carry one Message-ID).
+NOTIFICATION_SITE_URL = os.environ.get("NOTIFICATION_SITE_URL", "")
+NOTIFICATION_MESSAGE_ID_DOMAIN = os.environ.get("NOTIFICATION_MESSAGE_ID_DOMAIN", "claims.invalid")
 
 LOGGING = {
     "version": 1,

@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/", include("api.urls")),
     path("audit/", include("auditor.urls")),
     path("payments/", include("payments.urls")),
+    path("notifications/", include("notifications.urls")),
     path("", include("claims.urls")),
     path("", include("approvals.urls")),
 ]

@@ -1,22 +1,238 @@
-"""Delivery of in-app notifications and their e-mail. Who is told what is decided above
-(workflow/notify.py); this layer knows nothing of the process."""
+"""Notifications: written in the transaction of the change that causes them, delivered after.
 
-from django.core.mail import send_mail
+``notify`` writes, in the caller's transaction, one in-app ``Notification`` per recipient and,
+for those who want it now, an ``OutboxEmail`` (the outbox). After commit a Celery task sends
+each e-mail (``deliver``); the beat sweep (``sweep_outbox``, also run by ``run_due``) sends what
+that task never did (Redis down at commit, a worker lost, the mail server refusing). Who is told
+what is decided above (workflow/notify.py); this layer knows nothing of the process.
+
+Sending is at most once per message (docs/architecture.md, "Notifications"): a row is claimed
+(pending → sending, with a token) and committed before the mail server is called, marked sent
+after. A row left "sending" past the lease may or may not have gone out: it is set "uncertain"
+and never sent again; the in-app notification is there in any case."""
+
+import datetime
+import logging
+import uuid
+from functools import partial
+
+from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from .models import Notification
+from .models import Channel, EmailState, Kind, Notification, OutboxEmail, Preference
+
+logger = logging.getLogger(__name__)
+
+# A claimed e-mail not marked sent after this long is "uncertain" (its sender died).
+SEND_LEASE = datetime.timedelta(minutes=10)
+MAX_ATTEMPTS = 8
+SWEEP_BATCH = 500
 
 
-def notify_user(*, recipient, claim, task_id: int, message: str) -> Notification:
-    """Idempotent: one notification per (recipient, task); e-mailed only once."""
+def _backoff(attempts: int) -> datetime.timedelta:
+    return datetime.timedelta(minutes=min(2 ** max(attempts - 1, 0), 240))
+
+
+def channels_of(user_ids, kind: str) -> dict[int, str]:
+    """Each user's channel for this kind: their preference, else immediate e-mail."""
+    chosen = dict(Preference.objects.filter(user_id__in=user_ids, kind=kind).values_list("user_id", "channel"))
+    return {user_id: chosen.get(user_id, Channel.EMAIL) for user_id in user_ids}
+
+
+def notify(*, recipients, kind: str, claim, message: str, key: str, task_id: int | None = None, link: str = "") -> int:
+    """Tell these people, in the caller's transaction: an in-app notification each, and their
+    e-mail in the outbox (or marked for their daily digest). ``key`` names the event: writing the
+    same event again adds nothing (per recipient ``<key>:<user id>``, unique). Returns how many
+    notifications were new."""
+    people = {user.pk: user for user in recipients if user is not None and user.is_active}
+    if not people:
+        return 0
+    keys = {user_id: f"{key}:{user_id}" for user_id in people}
+    known = set(Notification.objects.filter(key__in=keys.values()).values_list("key", flat=True))
+    new = {user_id: user for user_id, user in people.items() if keys[user_id] not in known}
+    if not new:
+        return 0
+    channels = channels_of(list(new), kind)
+    now = timezone.now()
+    subject = _("【补贴审核】%(kind)s：%(claim)s") % {"kind": Kind(kind).label, "claim": claim.number}
+    url = settings.NOTIFICATION_SITE_URL.rstrip("/") + link if link else ""
+    body = message + (f"\n\n{url}" if url else "")
+    emails = [
+        OutboxEmail(key=keys[user_id], recipient=user, to=user.email, subject=subject, body=body, next_attempt_at=now)
+        for user_id, user in new.items()
+        if channels[user_id] == Channel.EMAIL and user.email
+    ]
+    # ignore_conflicts: the same event written by two transactions at once is one row.
+    OutboxEmail.objects.bulk_create(emails, ignore_conflicts=True)
+    email_ids = dict(OutboxEmail.objects.filter(key__in=[email.key for email in emails]).values_list("key", "pk"))
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                recipient=user,
+                kind=kind,
+                key=keys[user_id],
+                claim=claim,
+                task_id=task_id,
+                message=message[:300],
+                digest=channels[user_id] == Channel.DIGEST and bool(user.email),
+                email_id=email_ids.get(keys[user_id]),
+            )
+            for user_id, user in new.items()
+        ],
+        ignore_conflicts=True,
+    )
+    if email_ids:
+        enqueue_after_commit(list(email_ids.values()))
+    return len(new)
+
+
+def enqueue_after_commit(email_ids: list[int]) -> None:
+    """After commit, a Celery task per e-mail. robust: Redis being down must not turn a committed
+    decision into an error; the e-mail stays pending and the sweep sends it."""
+    transaction.on_commit(partial(_enqueue, email_ids), robust=True)
+
+
+def _enqueue(email_ids: list[int]) -> None:
+    from .tasks import deliver_email  # tasks.py imports this module
+
+    for email_id in email_ids:
+        try:
+            deliver_email.delay(email_id)
+        except Exception as error:  # the broker is unreachable: the sweep will send it
+            logger.warning("e-mail %s not enqueued (%s); the outbox sweep will send it", email_id, error)
+            return
+
+
+def deliver(email_id: int, *, now: datetime.datetime | None = None) -> str:
+    """Send one e-mail of the outbox at most once; returns its state afterwards.
+
+    1. Claim it: pending → sending, with a fresh token (a conditional UPDATE, committed).
+       Whoever does not win (a second task, the sweep, a redelivered message) sends nothing.
+    2. Send it, with Message-ID = its key.
+    3. Mark it sent (only with our token). A refusal by the mail server (an exception) puts it
+       back to pending with a later attempt time, or failed after MAX_ATTEMPTS.
+    A crash between 1 and 3 leaves it "sending": the sweep sets it "uncertain", never resends."""
+    now = now or timezone.now()
+    token = uuid.uuid4()
     with transaction.atomic():
-        notification, _created = Notification.objects.get_or_create(
-            recipient=recipient, task_id=task_id, defaults={"claim": claim, "message": message}
+        # Not gated on next_attempt_at: the after-commit task's clock may differ from the web
+        # process's; the sweep picks what is due, a redelivered task only sends early.
+        claimed = OutboxEmail.objects.filter(pk=email_id, state=EmailState.PENDING).update(
+            state=EmailState.SENDING, token=token, claimed_at=now, attempts=F("attempts") + 1
         )
-        notification = Notification.objects.select_for_update().get(pk=notification.pk)
-        if notification.emailed_at is None and recipient.email:
-            send_mail(message, message, None, [recipient.email])
-            notification.emailed_at = timezone.now()
-            notification.save(update_fields=["emailed_at"])
-    return notification
+    email = OutboxEmail.objects.filter(pk=email_id).first()
+    if email is None:
+        return "missing"
+    if not claimed:
+        return email.state
+    message = EmailMessage(
+        email.subject, email.body, settings.DEFAULT_FROM_EMAIL, [email.to], headers={"Message-ID": email.message_id}
+    )
+    try:
+        message.send()
+    except Exception as error:
+        state = EmailState.FAILED if email.attempts >= MAX_ATTEMPTS else EmailState.PENDING
+        logger.warning("e-mail %s not sent (attempt %d): %s", email.key, email.attempts, error)
+        OutboxEmail.objects.filter(pk=email.pk, token=token).update(
+            state=state, token=None, next_attempt_at=now + _backoff(email.attempts), last_error=str(error)[:500]
+        )
+        return state
+    OutboxEmail.objects.filter(pk=email.pk, token=token).update(state=EmailState.SENT, sent_at=timezone.now())
+    return EmailState.SENT
+
+
+def sweep_outbox(*, now: datetime.datetime | None = None, limit: int = SWEEP_BATCH) -> dict[str, int]:
+    """What the after-commit task did not do: e-mails claimed longer than the lease ago and
+    never marked sent become "uncertain" (not resent: at most once); pending e-mails that are
+    due are sent here, oldest first, at most ``limit`` per run. Returns counts per outcome."""
+    now = now or timezone.now()
+    counts = {"uncertain": 0}
+    counts["uncertain"] = OutboxEmail.objects.filter(state=EmailState.SENDING, claimed_at__lt=now - SEND_LEASE).update(
+        state=EmailState.UNCERTAIN
+    )
+    if counts["uncertain"]:
+        logger.warning("%d e-mails claimed and never marked sent: uncertain, not resent", counts["uncertain"])
+    # Never tried: due at once (no backoff to respect, and the writer's clock may run ahead of
+    # ours); refused before: due at its next attempt time.
+    due = OutboxEmail.objects.filter(Q(attempts=0) | Q(next_attempt_at__lte=now), state=EmailState.PENDING).order_by(
+        "next_attempt_at", "pk"
+    )
+    for email_id in list(due.values_list("pk", flat=True)[:limit]):
+        state = deliver(email_id, now=now)
+        counts[state] = counts.get(state, 0) + 1
+    return counts
+
+
+def sweep_due(now: datetime.datetime) -> int:
+    """The due-job registry's entry (notifications/apps.py): e-mails sent or settled at ``now``."""
+    return sum(sweep_outbox(now=now).values())
+
+
+# The daily digest goes from this local time on (the registry runs every minute; once a day).
+DIGEST_AT = datetime.time(8, 30)
+
+
+def send_digests_due(now: datetime.datetime) -> int:
+    """The due-job registry's entry: the day's digests, once it is DIGEST_AT local time."""
+    if timezone.localtime(now).time() < DIGEST_AT:
+        return 0
+    return send_digests(now=now)
+
+
+def send_digests(*, now: datetime.datetime | None = None) -> int:
+    """Each person's daily digest: one e-mail listing their notifications waiting for it (key
+    ``digest:<user>:<local date>``: once a day, whoever runs it). Sent like any e-mail."""
+    now = now or timezone.now()
+    day = timezone.localdate(now)
+    waiting = Notification.objects.filter(digest=True, email__isnull=True)
+    made = []
+    for user_id in sorted(set(waiting.values_list("recipient_id", flat=True))):
+        key = f"digest:{user_id}:{day.isoformat()}"
+        with transaction.atomic():
+            if OutboxEmail.objects.filter(key=key).exists():
+                continue  # today's digest has gone: these wait for tomorrow's
+            items = list(waiting.filter(recipient_id=user_id).select_related("recipient", "claim").order_by("created_at", "pk"))
+            user = items[0].recipient
+            if not user.email:
+                continue
+            lines = [f"- {timezone.localtime(item.created_at):%Y-%m-%d %H:%M} {item.message}" for item in items]
+            email = OutboxEmail.objects.create(
+                key=key,
+                recipient=user,
+                to=user.email,
+                subject=_("【补贴审核】%(day)s 通知汇总（%(count)d 条）") % {"day": day.isoformat(), "count": len(items)},
+                body="\n".join(lines),
+                next_attempt_at=now,
+            )
+            Notification.objects.filter(pk__in=[item.pk for item in items]).update(email=email)
+            made.append(email.pk)
+    for email_id in made:
+        deliver(email_id, now=now)
+    return len(made)
+
+
+# --------------------------------------------------------------------------- the reader's side
+
+
+def mark_read(*, user, notification_id: int) -> bool:
+    """Mark one of the user's notifications read (another person's is not found: False)."""
+    return bool(
+        Notification.objects.filter(pk=notification_id, recipient=user, read_at__isnull=True).update(read_at=timezone.now())
+        or Notification.objects.filter(pk=notification_id, recipient=user).exists()
+    )
+
+
+def mark_all_read(*, user) -> int:
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+@transaction.atomic
+def set_preferences(*, user, channels: dict[str, str]) -> None:
+    """The user's channel per kind (a kind not given keeps its choice)."""
+    for kind, channel in channels.items():
+        Kind(kind), Channel(channel)  # ValueError on anything else: the callers validate first
+        Preference.objects.update_or_create(user=user, kind=kind, defaults={"channel": channel})

@@ -56,6 +56,8 @@ NOT_LEDGER_STATE = {
     # (claims/registry.py); what a check found in it is in the claim's entry.
     "claims.issuedcertificate": "an assessment body's signed publication, not our change",
     "claims.assessmentbody": "an assessment body and its public key, as it publishes them",
+    "notifications.outboxemail": "the e-mail of a notification, and whether it has been sent",
+    "notifications.preference": "how a person wants to be told (e-mail, digest): their own setting, no claim's",
 }
 
 OPEN = (STATUS.NEW, STATUS.ASSIGNED)

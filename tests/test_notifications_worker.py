@@ -1,124 +1,164 @@
-"""Notifications leave the request through Celery: enqueued only after commit, carried out
-by a real worker process (Redis, tests/conftest.py::celery_worker_process), idempotent."""
+"""Notifications are never lost and never sent twice (issue 14).
+
+A change writes its in-app notifications and their e-mails (the outbox) in its own transaction;
+after commit a real Celery worker (Redis, tests/conftest.py::celery_worker_process) sends each
+e-mail and marks it sent. Redis down at commit loses nothing: the decision succeeds and the
+outbox's sweep sends the e-mail later. A worker that dies after the mail server took a message
+leaves it "sending": nothing sends it again.
+
+The worker writes e-mails with Django's console backend, into its log: a message is counted
+there by its Message-ID (its idempotency key)."""
+
+import contextlib
+import datetime
 
 import pytest
-from django.db import transaction
+from django.core import mail
+from django.utils import timezone
 
 from claims.models import ClaimStatus
 from claims.services import create_claim
-from notifications.models import Notification
+from notifications import services as outbox
+from notifications.models import EmailState, Kind, Notification, OutboxEmail
+from notifications.tasks import deliver_email
 from workflow.selectors import actionable_tasks, open_task_of_claim
 from workflow.services import decide_task, submit_claim
-from workflow.tasks import notify_task_opened
+from workflow.tasks import run_due_jobs
 
-from .conftest import claim_data
+from .conftest import WorkerProcess, _celery_app, _content_types, _purge_queue, _route_to, claim_data
 
-NOTIFY_TASK = r"workflow\.tasks\.notify_task_opened\[[0-9a-f-]+\]"
+DELIVER = r"notifications\.tasks\.deliver_email\[[0-9a-f-]+\] succeeded"
 
 
-def wait_for_notifications(worker, claim, count: int, *, after: int, timeout: float = 30.0):
-    """The claim's notifications, once there are ``count``: looked up again each time the worker
-    logs that a run of the notification task (which commits before it ends) has finished, counted
-    from log offset ``after``; each wait is bounded by ``timeout``."""
-    finished = 0
-    while True:
-        notifications = list(Notification.objects.filter(claim=claim).select_related("recipient"))
-        if len(notifications) >= count:
-            return notifications
-        finished += 1
-        worker.wait_for_log(NOTIFY_TASK + " succeeded", after=after, count=finished, timeout=timeout)
+def sent_copies(worker, email: OutboxEmail, *, after: int = 0) -> int:
+    """How many times the worker wrote this e-mail out (console backend), by its Message-ID."""
+    return worker.log()[after:].count(f"Message-ID: {email.message_id}")
+
+
+def submitted_and_returned(demo):
+    """STORIES: 王磊 (provider clerk) submits; the department's reviewer returns it for correction."""
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    task = actionable_tasks(demo["dept_reviewer"]).get()
+    decide_task(user=demo["dept_reviewer"], task_id=task.pk, decision="return", comment="请补充第2行的证书编号")
+    claim.refresh_from_db()
+    return claim, task
 
 
 @pytest.mark.celery_worker
-def test_worker_notifies_the_departments_reviewers_of_a_submitted_claim(celery_worker, demo):
+def test_a_decision_sends_exactly_one_email_and_one_notification(celery_worker, demo):
     offset = celery_worker.log_offset()
-    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
-    submit_claim(user=demo["provider_clerk"], claim=claim)  # commits; the task goes to Redis on commit
-    claim.refresh_from_db()
-    task = open_task_of_claim(claim)
+    claim, task = submitted_and_returned(demo)
+    assert claim.status == ClaimStatus.RETURNED
 
-    # The worker process does it: it receives the task and finishes it.
-    notifications = wait_for_notifications(celery_worker, claim, 1, after=offset)
-    celery_worker.wait_for_log(NOTIFY_TASK + " received", after=offset)
-    assert [n.recipient.username for n in notifications] == ["dept_reviewer"]  # not dept2_reviewer (民政局)
-    notification = notifications[0]
-    assert notification.task_id == task.pk
-    assert claim.number in notification.message
-    assert notification.emailed_at is not None
+    # Two e-mails: the task reaching the department's reviewer, the return reaching the clerk.
+    celery_worker.wait_for_log(DELIVER, after=offset, count=2)
+    [returned] = Notification.objects.filter(claim=claim, kind=Kind.RETURNED)
+    assert returned.recipient == demo["provider_clerk"]
+    assert "请补充第2行的证书编号" in returned.message
+    email = returned.email
+    email.refresh_from_db()
+    assert (email.state, email.attempts, email.to) == (EmailState.SENT, 1, demo["provider_clerk"].email)
+    assert sent_copies(celery_worker, email, after=offset) == 1
+    [task_note] = Notification.objects.filter(claim=claim, kind=Kind.TASK)
+    assert (task_note.recipient, task_note.task_id) == (demo["dept_reviewer"], task.pk)  # not dept2_reviewer (民政局)
+
+    # The task enqueued again (a redelivered message): the e-mail is sent already, nothing goes out.
+    again = deliver_email.delay(email.pk)
+    celery_worker.wait_for_task(again.id)
+    assert sent_copies(celery_worker, email, after=offset) == 1
+    assert Notification.objects.filter(claim=claim).count() == 2
+
+
+@contextlib.contextmanager
+def redis_unreachable():
+    """The broker is gone for this process: publishing raises as with Redis stopped."""
+    app = _celery_app()
+    previous = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    app._pool, app.amqp._producer_pool = None, None
+    try:
+        yield
+    finally:
+        app.conf.broker_url = previous
+        app._pool, app.amqp._producer_pool = None, None
 
 
 @pytest.mark.celery_worker
-def test_running_the_notification_twice_does_not_duplicate_it(celery_worker, demo):
-    offset = celery_worker.log_offset()
+def test_with_redis_down_at_commit_the_decision_succeeds_and_the_sweep_delivers_later(celery_worker, demo):
     claim = create_claim(user=demo["provider_clerk"], data=claim_data())
     submit_claim(user=demo["provider_clerk"], claim=claim)
-    claim.refresh_from_db()
-    [first] = wait_for_notifications(celery_worker, claim, 1, after=offset)
+    task = actionable_tasks(demo["dept_reviewer"]).get()
+    offset = celery_worker.log_offset()
 
-    again = [notify_task_opened.delay(first.task_id) for _ in range(2)]
-    for result in again:
-        celery_worker.wait_for_task(result.id)
-    [only] = Notification.objects.filter(claim=claim)
-    assert (only.pk, only.recipient_id, only.emailed_at) == (first.pk, first.recipient_id, first.emailed_at)
+    with redis_unreachable():
+        decide_task(user=demo["dept_reviewer"], task_id=task.pk, decision="reject", comment="非本部门职责", reason="E2")
+
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.REJECTED  # committed: the message could not be enqueued
+    [rejected] = Notification.objects.filter(claim=claim, kind=Kind.REJECTED)
+    assert rejected.email.state == EmailState.PENDING
+
+    # Redis is back: beat's due jobs (sent here at once: the outbox's sweep among them) send it.
+    run = run_due_jobs.delay()
+    celery_worker.wait_for_task(run.id)
+    rejected.email.refresh_from_db()
+    assert rejected.email.state == EmailState.SENT
+    assert sent_copies(celery_worker, rejected.email, after=offset) == 1
+    # A second sweep has nothing to send.
+    run = run_due_jobs.delay()
+    celery_worker.wait_for_task(run.id)
+    assert sent_copies(celery_worker, rejected.email, after=offset) == 1
+
+
+@pytest.fixture
+def crashing_worker(celery_worker_process, transactional_db, celery_test_queue, tmp_path):
+    """A second real worker, on a queue of its own, whose mail backend kills the process right
+    after writing a message out (tests/mail_backends.py): the crash point between sending and
+    marking sent."""
+    app = _celery_app()
+    queue = f"{celery_test_queue}-crash"
+    env = {**celery_worker_process.env, "CELERY_QUEUE": queue, "EMAIL_BACKEND": "tests.mail_backends.CrashAfterSendBackend"}
+    worker = WorkerProcess(app=app, queue=queue, env=env, log_path=tmp_path / "crashing-worker.log")
+    worker.start(_content_types())
+    previous = app.conf.task_always_eager, app.conf.task_default_queue
+    app.conf.task_always_eager = False
+    _route_to(app, queue)
+    try:
+        yield worker
+    finally:
+        app.conf.task_always_eager = previous[0]
+        _route_to(app, previous[1])
+        worker.stop()
+        _purge_queue(app, queue)
+        with app.connection_for_write() as conn:
+            conn.default_channel.client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
 
 
 @pytest.mark.celery_worker
-def test_worker_notifies_hr_reviewers_after_the_department_approves(celery_worker, demo):
-    offset = celery_worker.log_offset()
+def test_a_worker_killed_after_sending_does_not_mail_twice(crashing_worker, demo, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # this process's sends, counted
     claim = create_claim(user=demo["provider_clerk"], data=claim_data())
-    submit_claim(user=demo["provider_clerk"], claim=claim)
-    wait_for_notifications(celery_worker, claim, 1, after=offset)
-    decide_task(user=demo["dept_reviewer"], task_id=actionable_tasks(demo["dept_reviewer"]).get().pk, decision="approve")
+    submit_claim(user=demo["provider_clerk"], claim=claim)  # the worker takes the e-mail, sends it, dies
+
+    [note] = Notification.objects.filter(claim=claim)
+    crashing_worker.wait_for_log(rf"Message-ID: {note.email.message_id}")
+    crashing_worker.process.wait(timeout=30)
+    assert crashing_worker.process.returncode == 70
+    note.email.refresh_from_db()
+    assert note.email.state == EmailState.SENDING  # claimed, never marked sent
+
+    # The same message again (Redis redelivers an unacknowledged task): it is claimed, not sent.
+    assert outbox.deliver(note.email.pk) == EmailState.SENDING
+    # The sweep, past the lease: uncertain, and not sent again.
+    later = timezone.now() + outbox.SEND_LEASE + datetime.timedelta(minutes=1)
+    assert outbox.sweep_outbox(now=later) == {"uncertain": 1}
+    note.email.refresh_from_db()
+    assert note.email.state == EmailState.UNCERTAIN
+    assert outbox.sweep_outbox(now=later + datetime.timedelta(hours=1)) == {"uncertain": 0}
+    assert mail.outbox == []
+    assert crashing_worker.log().count(f"Message-ID: {note.email.message_id}") == 1
+    # The in-app notification is there whatever happened to the e-mail.
+    assert note.recipient == demo["dept_reviewer"] and note.read_at is None
     claim.refresh_from_db()
-    assert claim.status == ClaimStatus.HR_REVIEW
-    hr_task = open_task_of_claim(claim)
-    wait_for_notifications(celery_worker, claim, 2, after=offset)
-    recipients = set(Notification.objects.filter(task_id=hr_task.pk).values_list("recipient__username", flat=True))
-    assert recipients == {"hr_reviewer"}  # not the HR head, finance or the auditor
-
-
-# --------------------------------------------------------------------------- eager mode (no worker)
-
-
-class Rollback(Exception):
-    pass
-
-
-def test_notification_is_enqueued_only_after_commit(transactional_db, celery_eager, demo):
-    """Eager mode runs a task the moment it is enqueued: so whether a notification exists
-    tells exactly when (and whether) it was enqueued."""
-    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
-    with transaction.atomic():
-        submit_claim(user=demo["provider_clerk"], claim=claim)
-        assert not Notification.objects.exists()  # not yet: the transaction is still open
-    assert list(Notification.objects.values_list("recipient__username", flat=True)) == ["dept_reviewer"]
-
-
-def test_a_rolled_back_submission_enqueues_nothing(transactional_db, celery_eager, demo):
-    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
-    with pytest.raises(Rollback):
-        with transaction.atomic():
-            submit_claim(user=demo["provider_clerk"], claim=claim)
-            raise Rollback
-    claim.refresh_from_db()
-    assert (claim.status, claim.process_id) == (ClaimStatus.DRAFT, None)
-    assert not Notification.objects.exists()
-    # The same claim, submitted for real, does notify: the rollback is what stopped it above.
-    submit_claim(user=demo["provider_clerk"], claim=claim)
-    assert Notification.objects.count() == 1
-
-
-def test_on_commit_callbacks_of_a_rolled_back_savepoint_are_dropped(db, celery_eager, demo, django_capture_on_commit_callbacks):
-    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(Rollback):
-            with transaction.atomic():
-                submit_claim(user=demo["provider_clerk"], claim=claim)
-                raise Rollback
-    assert callbacks == []
-    assert not Notification.objects.exists()
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        submit_claim(user=demo["provider_clerk"], claim=claim)
-        assert not Notification.objects.exists()
-    assert len(callbacks) == 1
-    assert Notification.objects.filter(recipient=demo["dept_reviewer"]).count() == 1
+    assert open_task_of_claim(claim).pk == note.task_id

@@ -57,8 +57,10 @@ from claims.organisation import ensure_department, ensure_jurisdiction, ensure_p
 from claims.services import create_claim
 from demo.funds import ensure_demo_funds
 from demo.management.commands.seed_demo import credit_code
+from notifications.models import Kind, Notification
 from payments.models import FundAccount, FundingPlan, PayeeKind, PaymentBatch, PlanStatus, RecoveryOrder, Transfer
 from workflow import selectors as inbox
+from workflow.models import Delegation
 from workflow.services import submit_claim
 
 from .conftest import DEMO_PASSWORD, claim_data, demo_is_seeded, line, resident_id, seed_demo
@@ -125,6 +127,9 @@ MATRIX: dict[str, Row] = {
     "approvals:class_new": Row(None, (200, 403, 403, 403, 403, 403, 403), (None, 403, 403, 403, 403, 403, 403)),
     "approvals:class_roster": Row("class", 405, (None, 403, 403, 403, 403, 403, 404)),
     "approvals:classes": Row(None, 200),
+    # A reviewer names a substitute for their own work; everyone reads their own delegations.
+    "approvals:delegation_revoke": Row("delegation", 405, (404, None, 404, 404, 404, 404, 404)),
+    "approvals:delegations": Row(None, 200, (403, None, None, None, 403, 403, 403)),
     "approvals:finance": Row(None, (403, 403, 403, 403, 200, 200, 403), (403, 403, 403, 403, 200, 200, 403)),
     "approvals:inbox": Row(None, 200, 200),
     "approvals:portal": Row(None, (200, 403, 403, 403, 403, 403, 403)),
@@ -134,6 +139,9 @@ MATRIX: dict[str, Row] = {
     "approvals:roster_template": Row(None, 200, 200),
     "approvals:task": Row("task", (200, 200, 200, 200, 200, 200, 404), (200, 200, 200, 200, 200, 200, 404)),
     "approvals:task_decide": Row("task", 405, (400, None, 400, 400, 400, 400, 404)),
+    # Only the team lead of the step's group reassigns or releases (none of these roles leads WL-YJJ).
+    "approvals:task_reassign": Row("task", 405, (403, 403, 403, 403, 403, 403, 404)),
+    "approvals:task_release": Row("task", 405, (403, 403, 403, 403, 403, 403, 404)),
     "approvals:task_take": Row("task", 405, (302, None, 302, 302, 302, 302, 404)),
     "audit:as_of": Row("claim", (403, 403, 403, 403, 403, 200, 403), (403, 403, 403, 403, 403, 405, 403), out=(403, 403, 403, 403, 403, 404, 403)),
     "audit:export_package": Row(None, (403, 403, 403, 403, 403, 405, 403), (403, 403, 403, 403, 403, None, 403)),
@@ -152,6 +160,11 @@ MATRIX: dict[str, Row] = {
     # The health probe answers everyone, signed in or not, and reads nothing.
     "healthz": Row(None, 200, 200),
     "login": Row(None, 200, 200),
+    # Notifications: each person's own; another's is not found.
+    "notifications:list": Row(None, 200),
+    "notifications:preferences": Row(None, 200, None),
+    "notifications:read": Row("notification", 405, (404, None, 404, 404, 404, 404, 404)),
+    "notifications:read_all": Row(None, 405, None),
     "logout": Row(None, 405, None),
     "payments:batch": Row("batch", (403, 403, 403, 403, 200, 200, 403), (403, 403, 403, 403, 200, 200, 403), out=(403, 403, 403, 403, 404, 404, 403)),
     "payments:batch_build": Row(None, (403, 403, 403, 403, 200, 403, 403), (403, 403, 403, 403, None, 403, 403)),
@@ -200,8 +213,14 @@ MATRIX: dict[str, Row] = {
     "v1:claim-override": Row("claim", 405, (403, 403, 403, 403, 403, 403, 404)),
     "v1:claim-submit": Row("draft", 405, (None, 404, 404, 404, 404, 404, 404)),
     "v1:claim-withdraw": Row("claim", 405, (None, 403, 403, 403, 403, 403, 404)),
+    "v1:delegation-revoke": Row("delegation", 405, (404, None, 404, 404, 404, 404, 404)),
+    "v1:delegations": Row(None, 200, (403, None, None, None, 403, 403, 403)),
     "v1:departments": Row(None, 200),
     "v1:fund-accounts": Row(None, 200, (400, 400, 400, 400, None, 400, 400)),
+    "v1:notification-preferences": Row(None, 200, 400, method="put"),  # the matrix's body names no kind
+    "v1:notification-read": Row("notification", 405, (404, None, 404, 404, 404, 404, 404)),
+    "v1:notifications": Row(None, 200),
+    "v1:notifications-read-all": Row(None, 405, None),
     "v1:payee-account-enterprise": Row("enterprise", (404, 404, 404, 404, 200, 404, 404), (404, 404, 404, 404, None, 404, 404), method="put"),
     "v1:payee-account-provider": Row("provider", (200, 404, 404, 404, 200, 404, 404), (None, 404, 404, 404, None, 404, 404), method="put"),
     "v1:payee-account-trainee": Row("trainee", (404, 404, 404, 404, 200, 404, 404), (404, 404, 404, 404, None, 404, 404), method="put"),
@@ -235,6 +254,8 @@ MATRIX: dict[str, Row] = {
     "v1:task-decide": Row("task", 405, (403, None, 403, 403, 403, 403, 404)),
     "v1:task-detail": Row("task", (200, 200, 200, 200, 200, 200, 404)),
     "v1:task-list": Row(None, 200),
+    "v1:task-reassign": Row("task", 405, (403, 403, 403, 403, 403, 403, 404)),
+    "v1:task-release": Row("task", 405, (403, 403, 403, 403, 403, 403, 404)),
     "v1:task-take": Row("task", 405, (403, None, 403, 403, 403, 403, 404)),
     "v1:token": Row(None, 405, 400),
     "v1:token-revoke": Row(None, 405, None),  # everyone may revoke their own tokens
@@ -474,6 +495,24 @@ def build_world() -> dict:
         },
         "catalogue_code": {"home": {"code": "S3"}},
     }
+    # Notifications: the home claim's reached the department's reviewer; one of 诸暨's clerk's.
+    home_note = Notification.objects.get(claim=claims["home"], recipient=users["dept_reviewer"])
+    zj_note = Notification.objects.create(
+        recipient=zj_clerk, kind=Kind.RETURNED, key="matrix:zj", claim=claims["other_jurisdiction"], message="x"
+    )
+    world["notification"] = {
+        "home": ids("notification_id", home_note.pk),
+        "other_jurisdiction": ids("notification_id", zj_note.pk),
+    }
+    # A delegation of the department's reviewer, starting next month (so no one's scope changes now).
+    today = datetime.date.today()
+    delegation = Delegation.objects.create(
+        delegator=users["dept_reviewer"],
+        substitute=users["dept2_reviewer"],
+        starts_on=today + datetime.timedelta(days=30),
+        ends_on=today + datetime.timedelta(days=40),
+    )
+    world["delegation"] = {"home": ids("delegation_id", delegation.pk)}
     # What a role must never read: the numbers of the claims and drafts out of its scope, and
     # the other jurisdiction's provider.
     world["numbers"] = {"claim": {s: c.number for s, c in claims.items()}, "draft": {s: c.number for s, c in drafts.items()}}

@@ -9,7 +9,7 @@ class WorkflowConfig(AppConfig):
         from claims.signals import claim_lines_changed
         from due.registry import register
 
-        from . import timers
+        from . import notify, timers
         from .inbox import on_claim_lines_changed
 
         claim_lines_changed.connect(on_claim_lines_changed, dispatch_uid="workflow.inbox.refresh_figures")
@@ -22,4 +22,9 @@ class WorkflowConfig(AppConfig):
             "workflow.escalate_overdue_reviews",
             timers.escalate_overdue_reviews,
             description="review tasks past their due date are escalated to the team lead",
+        )
+        register(
+            "workflow.deadline_reminders",
+            notify.deadline_reminders,
+            description="people on tasks due soon or overdue are told (and the team leads of overdue ones), once",
         )

@@ -6,10 +6,11 @@ call these, not the payment services directly."""
 
 from django.db import transaction
 
-from claims.models import ClaimLine, Jurisdiction
+from claims.models import Claim, ClaimLine, Jurisdiction
 from payments.models import PaymentBatch
 from payments.services import batches, results
 
+from .notify import notify_payment_returned
 from .policy import processes_with_other_duties
 from .services import settle_claims
 
@@ -36,6 +37,8 @@ def request_release(*, actor, batch: PaymentBatch) -> PaymentBatch:
 def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: bytes) -> results.ResultSummary:
     summary = results.apply_bank_result(actor=actor, batch=batch, filename=filename, content=content)
     summary.claims_paid = settle_claims(actor=actor, claim_ids=summary.claims_to_settle, detail={"batch": summary.batch.number})
+    for claim in Claim.objects.filter(pk__in=summary.returned_lines).select_related("provider").order_by("pk"):
+        notify_payment_returned(claim=claim, lines=summary.returned_lines[claim.pk], batch_number=summary.batch.number)
     return summary
 
 

@@ -226,3 +226,24 @@ class StepDeadline(models.Model):
     @property
     def ledger_jurisdiction_id(self):
         return self.jurisdiction_id
+
+
+class Delegation(models.Model):
+    """A reviewer names a substitute for a date range (local dates, both days included): in it,
+    the substitute may take and decide the tasks the reviewer could, held by the reviewer or by
+    nobody, except on a claim where the substitute did another duty (RULES N4). Revoked, not deleted."""
+
+    delegator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    substitute = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    starts_on = models.DateField(_("开始日期"))
+    ends_on = models.DateField(_("结束日期"))
+    reason = models.CharField(_("事由"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["substitute", "ends_on"], name="delegation_substitute")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(ends_on__gte=models.F("starts_on")), name="delegation_range"),
+            models.CheckConstraint(condition=~models.Q(substitute=models.F("delegator")), name="delegation_not_self"),
+        ]

@@ -1,43 +1,193 @@
-"""Who is told when work reaches them: the workflow decides the recipients of a step (the
-people the decision policy lets act on it); notifications/ delivers."""
+"""Who is told what, and when: the workflow decides the recipients (the people the decision
+policy lets act on a step, a claim's provider clerks, team leads); notifications/ stores the
+in-app notification and puts its e-mail in the outbox, in the caller's transaction (nothing is
+lost if Redis is down at commit; the outbox's sweep sends it later).
 
-from django.contrib.auth import get_user_model
-from django.db import transaction
+Each event has a key (``task:<id>``, ``claim:<id>:returned:<task>``…): writing it again tells
+nobody twice. Messages are written in the language active when the change happens."""
+
+import datetime
+
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from viewflow.workflow.models import Task
-from viewflow.workflow.status import STATUS
 
-from notifications.services import notify_user
+from claims.models import Claim, ClaimStatus
+from notifications.models import Kind
+from notifications.services import notify
 
-from .selectors import actionable_tasks, open_task_of_claim
+from . import policy
+from .deadlines import Deadlines, DueState, local_date
+from .selectors import open_task_of_claim
 from .steps import STEPS
 
+# Rows read for reminders: due within this many calendar days; which of them are due soon (2
+# working days, RULES N6) the calendar says. No holiday of China's calendar makes 2 working days
+# span three weeks.
+DEADLINE_HORIZON = datetime.timedelta(days=21)
 
-def notify_open_tasks(*, claim) -> None:
-    """After commit, tell the people who can act on the claim's open step (a Celery task)."""
+
+def _claim_link(claim: Claim) -> str:
+    return reverse("approvals:claim", args=[claim.pk])
+
+
+def _task_link(task: Task) -> str:
+    return reverse("approvals:task", args=[task.pk])
+
+
+def people_for_task(task: Task, claim: Claim) -> list:
+    """Who an open task reaches: its owner when someone holds it, else everyone who may take it
+    (the step's role in its scope, without another duty on the claim), and their substitutes."""
+    if task.owner_id is not None:
+        people = [task.owner]
+    else:
+        people = list(policy.people_who_may_act(step_name=task.flow_task.name, claim=claim))
+    return people + policy.substitutes_for(people, step_name=task.flow_task.name, claim=claim)
+
+
+def notify_open_tasks(*, claim: Claim) -> int:
+    """The claim's open step reached these people (in the caller's transaction)."""
     task = open_task_of_claim(claim)
-    if task is None:
-        return
-    from .tasks import notify_task_opened  # tasks.py imports this module
-
-    task_id = task.pk
-    transaction.on_commit(lambda: notify_task_opened.delay(task_id))
-
-
-def users_who_can_act(task: Task):
+    if task is None or task.flow_task.name == "correction":
+        return 0  # a correction is the return's own notification (notify_decision)
     step = STEPS[task.flow_task.name]
-    candidates = get_user_model().objects.filter(is_active=True, groups__name=step.role).distinct()
-    return [user for user in candidates if actionable_tasks(user).filter(pk=task.pk).exists()]
+    message = _("申领 %(number)s 待您处理：%(step)s") % {"number": claim.number, "step": step.label}
+    return notify(
+        recipients=people_for_task(task, claim),
+        kind=Kind.TASK,
+        claim=claim,
+        message=message,
+        key=f"task:{task.pk}",
+        task_id=task.pk,
+        link=_task_link(task),
+    )
 
 
-def notify_people_of_task(task_id: int) -> int:
-    """One notification per person who may act on the task while it is open; idempotent."""
-    task = Task.objects.filter(pk=task_id, status__in=(STATUS.NEW, STATUS.ASSIGNED)).select_related("process__claim").first()
-    if task is None:
+def notify_task_given(*, task: Task, claim: Claim, to, by) -> int:
+    """A team lead gave this task to a person: tell them."""
+    message = _("%(by)s 将申领 %(number)s 的“%(step)s”交给您办理") % {
+        "by": by.get_full_name() or by.get_username(),
+        "number": claim.number,
+        "step": STEPS[task.flow_task.name].label,
+    }
+    return notify(
+        recipients=[to],
+        kind=Kind.TASK,
+        claim=claim,
+        message=message,
+        key=f"task:{task.pk}:given:{timezone.now().timestamp():.6f}",
+        task_id=task.pk,
+        link=_task_link(task),
+    )
+
+
+DECISION_KINDS = {
+    ClaimStatus.RETURNED: (Kind.RETURNED, gettext_lazy("申领 %(number)s 被退回修改：%(comment)s")),
+    ClaimStatus.REJECTED: (Kind.REJECTED, gettext_lazy("申领 %(number)s 不予补贴：%(comment)s")),
+    ClaimStatus.APPROVED: (Kind.APPROVED, gettext_lazy("申领 %(number)s 已核准，核准金额 %(total)s 元")),
+}
+
+
+def notify_decision(*, claim: Claim, task: Task, status: str, comment: str = "") -> int:
+    """A decision returned, rejected or finally approved the claim: its provider's clerks are told."""
+    if status not in DECISION_KINDS:
         return 0
-    claim = task.process.claim
-    message = _("申领 %(number)s 待您处理：%(step)s") % {"number": claim.number, "step": STEPS[task.flow_task.name].label}
-    recipients = users_who_can_act(task)
-    for user in recipients:
-        notify_user(recipient=user, claim=claim, task_id=task.pk, message=message)
-    return len(recipients)
+    kind, template = DECISION_KINDS[status]
+    message = str(template) % {"number": claim.number, "comment": comment, "total": claim.total}
+    return notify(
+        recipients=policy.provider_clerks(claim),
+        kind=kind,
+        claim=claim,
+        message=message,
+        key=f"claim:{claim.pk}:{kind}:{task.pk}",
+        task_id=task.pk,
+        link=_claim_link(claim),
+    )
+
+
+def notify_paid(*, claim: Claim, paid) -> int:
+    return notify(
+        recipients=policy.provider_clerks(claim),
+        kind=Kind.PAID,
+        claim=claim,
+        message=_("申领 %(number)s 已拨付 %(paid)s 元") % {"number": claim.number, "paid": paid},
+        key=f"claim:{claim.pk}:paid",
+        link=_claim_link(claim),
+    )
+
+
+def notify_payment_returned(*, claim: Claim, lines: list[int], batch_number: str) -> int:
+    """The bank returned the payment of these lines: the provider's clerks check the payee's account."""
+    lines = sorted(lines)
+    return notify(
+        recipients=policy.provider_clerks(claim),
+        kind=Kind.PAYMENT_RETURNED,
+        claim=claim,
+        message=_("申领 %(number)s 第 %(lines)s 行的拨付被银行退回（批次 %(batch)s），请核对收款账户")
+        % {"number": claim.number, "lines": "、".join(str(n) for n in lines), "batch": batch_number},
+        key=f"claim:{claim.pk}:payment_returned:{batch_number}:{','.join(str(n) for n in lines)}",
+        link=_claim_link(claim),
+    )
+
+
+def notify_objection_filed(*, claim: Claim, objection_id: int, summary: str = "") -> int:
+    """An objection to the claim was filed (issue 13 calls this in its transaction): the HR
+    reviewers of the claim's jurisdiction, who handle objections, are told."""
+    message = _("申领 %(number)s 收到异议：%(summary)s") % {"number": claim.number, "summary": summary[:200]}
+    return notify(
+        recipients=policy.people_who_may_act(step_name="hr_review", claim=claim),
+        kind=Kind.OBJECTION,
+        claim=claim,
+        message=message,
+        key=f"objection:{objection_id}",
+        link=_claim_link(claim),
+    )
+
+
+def notify_deadlines(*, now: datetime.datetime | None = None) -> dict[str, int]:
+    """Tell the people on open tasks whose deadline is near (due soon: steps.DUE_SOON_WORKING_DAYS
+    working days on the jurisdiction's calendar, deadlines.Deadlines.state) or passed; a passed one
+    also the step's team leads (policy.team_leads_for). Once per task and kind (keys
+    ``deadline_near:<task>``, ``deadline_passed:<task>``), however often it runs."""
+    from .models import InboxItem
+
+    now = now or timezone.now()
+    deadlines = Deadlines()
+    horizon = local_date(now) + DEADLINE_HORIZON
+    counts = {"near": 0, "passed": 0}
+    rows = InboxItem.objects.filter(due__lte=horizon).select_related("task__owner", "claim__provider", "claim__department")
+    for item in rows.order_by("due", "task_id").iterator(chunk_size=500):
+        state = deadlines.state(item.due, item.jurisdiction_id, now=now)
+        if state == DueState.ON_TIME:
+            continue
+        task, claim = item.task, item.claim
+        values = {"number": claim.number, "step": STEPS[item.step].label, "due": item.due.isoformat()}
+        people = people_for_task(task, claim)
+        if state == DueState.OVERDUE:
+            counts["passed"] += notify(
+                recipients=people + policy.team_leads_for(claim=claim, step_name=item.step),
+                kind=Kind.DEADLINE_PASSED,
+                claim=claim,
+                message=_("申领 %(number)s 的“%(step)s”已超过办理期限（%(due)s）") % values,
+                key=f"deadline_passed:{task.pk}",
+                task_id=task.pk,
+                link=_task_link(task),
+            )
+        else:
+            counts["near"] += notify(
+                recipients=people,
+                kind=Kind.DEADLINE_NEAR,
+                claim=claim,
+                message=_("申领 %(number)s 的“%(step)s”将于 %(due)s 到期") % values,
+                key=f"deadline_near:{task.pk}",
+                task_id=task.pk,
+                link=_task_link(task),
+            )
+    return counts
+
+
+def deadline_reminders(now: datetime.datetime) -> int:
+    """The due-job registry's entry (workflow/apps.py): notifications written at ``now``."""
+    return sum(notify_deadlines(now=now).values())

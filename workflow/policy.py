@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
@@ -19,10 +20,10 @@ from claims.inputs import HEADER_FIELDS
 from claims.line_fields import LINE_FIELDS
 from claims.models import Claim, ClaimStatus, LineDecision
 from claims.reasons import REASONS
-from claims.selectors import jurisdictions_overseen_by
+from claims.selectors import departments_of_reviewer, jurisdictions_overseen_by
 
-from .models import ClaimDuty
-from .steps import HR_STEPS, STEPS, Decision, Scope, Step
+from .models import ClaimDuty, Delegation
+from .steps import HR_STEPS, REVIEW_STEPS, STEPS, Decision, Scope, Step
 
 # Who may override a flag in writing (RULES N6): the HR steps' roles.
 OVERRIDE_ROLES = tuple(STEPS[name].role for name in HR_STEPS)
@@ -87,10 +88,38 @@ def acting_refusal(*, user, step_name: str, claim: Claim, process_id) -> ActionF
     return None
 
 
-def require_may_act(*, user, task: Task, claim: Claim) -> None:
-    refusal = acting_refusal(user=user, step_name=task.flow_task.name, claim=claim, process_id=task.process_id)
-    if refusal is not None:
+def acting_principal(*, user, step_name: str, claim: Claim, process_id, owner_id=None):
+    """On whose behalf this person may act on this step of this claim: themselves, or a reviewer
+    who named them substitute for today (a task held by nobody, by them or by that reviewer);
+    raises the refusal otherwise. A substitute is refused where they did another duty on the
+    claim (N4), and an administrator is never one."""
+    refusal = acting_refusal(user=user, step_name=step_name, claim=claim, process_id=process_id)
+    if refusal is None:
+        return user
+    if refusal.code != "role":
         raise refusal
+    delegators = delegators_of(user)
+    if delegators and duties_done_by(user=user, process_id=process_id) - {STEPS[step_name].duty}:
+        # The substitute did another duty on this claim: nobody's delegation lifts that (N4).
+        raise ActionForbidden(
+            _("职责分离：您已处理过本申领的其他环节，不能代理办理“%(step)s”（N4，财社〔2023〕181号第25条）。")
+            % {"step": STEPS[step_name].label},
+            code="segregation_of_duties",
+        )
+    for delegator in delegators:
+        if owner_id not in (None, user.pk, delegator.pk):
+            continue
+        if acting_refusal(user=delegator, step_name=step_name, claim=claim, process_id=process_id) is None:
+            return delegator
+    raise refusal
+
+
+def require_may_act(*, user, task: Task, claim: Claim):
+    """The person on whose behalf ``user`` acts on the task (themselves, or whom they substitute
+    for today), or the refusal."""
+    return acting_principal(
+        user=user, step_name=task.flow_task.name, claim=claim, process_id=task.process_id, owner_id=task.owner_id
+    )
 
 
 def may_act(*, user, task: Task) -> bool:
@@ -98,9 +127,124 @@ def may_act(*, user, task: Task) -> bool:
     if task.flow_task is None or task.flow_task.name not in STEPS or not user.is_authenticated:
         return False
     claim = Claim.objects.filter(process_id=task.process_id).first()
+    if claim is None:
+        return False
+    try:
+        require_may_act(user=user, task=task, claim=claim)
+    except ActionForbidden:
+        return False
+    return True
+
+
+# --- delegation and team leads ------------------------------------------------------------------
+
+# The steps a reviewer may name a substitute for: the review steps (a provider's clerk and
+# finance have their own ways to share work).
+DELEGABLE_ROLES = tuple(dict.fromkeys(STEPS[name].role for name in REVIEW_STEPS))
+
+
+def delegators_of(user, *, on=None) -> list:
+    """The people who named this user their substitute for this day (local date; today)."""
+    if not user.is_authenticated or is_administrator(user):
+        return []
+    on = on or timezone.localdate()
+    rows = Delegation.objects.filter(substitute=user, starts_on__lte=on, ends_on__gte=on, revoked_at__isnull=True)
+    return [row.delegator for row in rows.select_related("delegator").order_by("pk") if row.delegator.is_active]
+
+
+def _jurisdictions_of(user) -> set[int]:
+    """The jurisdictions whose claims a reviewer reviews: their departments' or their own."""
+    return set(departments_of_reviewer(user).values_list("jurisdiction_id", flat=True)) | set(
+        jurisdictions_overseen_by(user).values_list("pk", flat=True)
+    )
+
+
+def may_name_substitute(user) -> bool:
+    """A reviewer (a role of a review step), not an administrator."""
+    return not is_administrator(user) and bool(roles.roles_of(user) & set(DELEGABLE_ROLES))
+
+
+def delegation_refusal(*, delegator, substitute) -> InvalidInput | ActionForbidden | None:
+    """Who may name whom: a reviewer (a role of a review step, not an administrator) names an
+    active reviewer of the same jurisdiction (a deputy for the head, a colleague of another
+    department), not themselves, not an administrator. Segregation of duties is asked per claim
+    when the substitute acts (acting_principal)."""
+    if not may_name_substitute(delegator):
+        return ActionForbidden(_("只有审核人员可以指定代理人。"), code="role")
+    if substitute is None or not substitute.is_active:
+        return InvalidInput(_("代理人有误。"), fields={"substitute": [_("没有这个用户。")]})
+    if substitute.pk == delegator.pk:
+        return InvalidInput(_("代理人有误。"), fields={"substitute": [_("不能指定自己为代理人。")]})
+    if (
+        is_administrator(substitute)
+        or not roles.roles_of(substitute) & set(DELEGABLE_ROLES)
+        or not _jurisdictions_of(substitute) & _jurisdictions_of(delegator)
+    ):
+        return InvalidInput(_("代理人有误。"), fields={"substitute": [_("代理人须为本地区的审核人员（不能是系统管理员）。")]})
+    return None
+
+
+def substitutes_for(people, *, step_name: str, claim: Claim) -> list:
+    """Today's substitutes of these people who may act on this step of the claim for them (no
+    other duty on it), not already among them: they are told too."""
+    ids = {person.pk for person in people}
+    if not ids:
+        return []
+    today = timezone.localdate()
+    rows = list(
+        Delegation.objects.filter(
+            delegator_id__in=ids, starts_on__lte=today, ends_on__gte=today, revoked_at__isnull=True, substitute__is_active=True
+        ).select_related("substitute")
+    )
+    if not rows:
+        return []
+    other_duty = set(ClaimDuty.objects.filter(claim=claim).exclude(duty=STEPS[step_name].duty).values_list("user_id", flat=True))
+    found = {}
+    for row in rows:
+        person = row.substitute
+        if person.pk not in ids and person.pk not in other_duty and not is_administrator(person):
+            found[person.pk] = person
+    return list(found.values())
+
+
+def lead_refusal(*, user, step_name: str, claim: Claim) -> ActionForbidden | None:
+    """A team lead of the step (team_leads_for: marked team lead, holding the step's role in its
+    scope on the claim) reassigns or releases its task."""
+    if is_administrator(user) or user not in team_leads_for(claim=claim, step_name=step_name):
+        return ActionForbidden(_("只有本组组长可以改派或收回任务。"), code="team_lead")
+    return None
+
+
+def people_who_may_act(*, step_name: str, claim: Claim) -> QuerySet:
+    """Who may act on this step of this claim, as one query (for telling them, not for deciding:
+    acting asks acting_refusal): the step's role, a member of the staff group holding the
+    step's scope on the claim, no administrator, no other duty on the claim (N4)."""
+    step = STEPS[step_name]
+    group_id = _scope_group_id(step, claim)
+    if group_id is None:
+        return get_user_model().objects.none()
+    other_duty = ClaimDuty.objects.filter(claim=claim).exclude(duty=step.duty).values("user_id")
     return (
-        claim is not None
-        and acting_refusal(user=user, step_name=task.flow_task.name, claim=claim, process_id=task.process_id) is None
+        get_user_model()
+        .objects.filter(is_active=True, is_superuser=False, is_staff=False, groups__name=step.role)
+        .filter(groups__pk=group_id)
+        .exclude(groups__name=roles.ADMINISTRATOR)
+        .exclude(pk__in=other_duty)
+        .distinct()
+        .order_by("pk")
+    )
+
+
+def provider_clerks(claim: Claim) -> QuerySet:
+    """The clerks of the claim's provider: told of what happens to their claim."""
+    if claim.provider.staff_group_id is None:
+        return get_user_model().objects.none()
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=roles.PROVIDER_CLERK)
+        .filter(groups__pk=claim.provider.staff_group_id)
+        .distinct()
+        .order_by("pk")
     )
 
 

@@ -19,7 +19,7 @@ from claims.selectors import claims_visible_to, scope_ids
 from .deadlines import Deadlines
 from .flows import ClaimFlow
 from .models import InboxItem
-from .policy import steps_of_user
+from .policy import delegators_of, steps_of_user
 from .steps import HUMAN_STEPS, STEPS, Scope
 
 OPEN_STATUSES = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
@@ -39,9 +39,13 @@ TASK_RELATED = ("owner", "process__claim__provider", "process__claim__department
 
 
 def tasks_visible_to(user) -> QuerySet:
-    """Human tasks of the claims the user can see (any status)."""
+    """Human tasks of the claims the user can see (any status), and the open tasks they may act
+    on today as someone's substitute (Delegation)."""
+    visible = Q(process__claim__in=claims_visible_to(user))
+    if delegators_of(user):
+        visible |= Q(pk__in=delegated_items(user).values("task_id"))
     return (
-        Task.objects.filter(process__claim__in=claims_visible_to(user), flow_task__in=[node(n) for n in HUMAN_STEPS])
+        Task.objects.filter(visible, flow_task__in=[node(n) for n in HUMAN_STEPS])
         .select_related(*TASK_RELATED)
         .order_by("created", "pk")
     )
@@ -70,18 +74,21 @@ SCOPE_COLUMN = {
 ALL_DUTIES = frozenset(step.duty for step in STEPS.values())
 
 
-def _in_scope(user, *, segregated: bool) -> Q:
+def _in_scope(user, *, segregated: bool, acting=None) -> Q:
     """Inbox rows of the user's steps in each step's scope: an index range per step
-    (InboxItem's indexes). ``segregated``: without the claims where the user did another duty
-    (RULES N4), a filter on each row read (its ``duties``), never a join with the user's history."""
+    (InboxItem's indexes). ``segregated``: without the claims where the user (and ``acting``,
+    their substitute, if given) did another duty (RULES N4), a filter on each row read (its
+    ``duties``), never a join with anyone's history."""
     ids = scope_ids(user)
     condition = Q(pk__in=[])
+    people = [user] + ([acting] if acting is not None else [])
     for name in steps_of_user(user):
         step = STEPS[name]
         in_step = Q(step=name, **{SCOPE_COLUMN[step.scope]: ids[step.scope]})
         if segregated:
-            for duty in sorted(ALL_DUTIES - {step.duty}):
-                in_step &= ~Q(duties__contains=InboxItem.duty_token(user.pk, duty))
+            for person in people:
+                for duty in sorted(ALL_DUTIES - {step.duty}):
+                    in_step &= ~Q(duties__contains=InboxItem.duty_token(person.pk, duty))
         condition |= in_step
     return condition
 
@@ -93,12 +100,26 @@ def team_items(user) -> QuerySet:
 
 def actionable_items(user) -> QuerySet:
     """Open tasks the user may take or decide: their role's steps, in scope, unassigned or
-    assigned to them, and not on a claim where they already did another duty."""
-    return (
-        InboxItem.objects.filter(_in_scope(user, segregated=True), status__in=(STATUS.NEW, STATUS.ASSIGNED))
-        .filter(Q(owner__isnull=True) | Q(owner=user))
-        .order_by(*INBOX_ORDER)
-    )
+    assigned to them, and not on a claim where they already did another duty; and those they
+    may act on today as a substitute (delegated_items)."""
+    condition = _in_scope(user, segregated=True) & (Q(owner__isnull=True) | Q(owner=user))
+    condition |= _delegated(user)
+    return InboxItem.objects.filter(condition, status__in=(STATUS.NEW, STATUS.ASSIGNED)).order_by(*INBOX_ORDER)
+
+
+def _delegated(user) -> Q:
+    """Rows the user may act on for the people who named them substitute for today: those
+    people's steps in their scope, held by nobody, by them or by the user, on claims where
+    neither did another duty (policy.acting_principal decides the same for one task)."""
+    condition = Q(pk__in=[])
+    for delegator in delegators_of(user):
+        condition |= _in_scope(delegator, segregated=True, acting=user) & (Q(owner__isnull=True) | Q(owner__in=[user, delegator]))
+    return condition
+
+
+def delegated_items(user) -> QuerySet:
+    """Open tasks the user may act on today only as someone's substitute."""
+    return InboxItem.objects.filter(_delegated(user), status__in=(STATUS.NEW, STATUS.ASSIGNED)).order_by(*INBOX_ORDER)
 
 
 def actionable_tasks(user) -> QuerySet:

@@ -33,7 +33,7 @@ from .deadlines import passed_at
 from .flows import ClaimFlow
 from .inbox import refresh_figures, refresh_inbox
 from .models import ESCALATED_KEY, InboxItem
-from .notify import notify_open_tasks
+from .notify import notify_decision, notify_open_tasks, notify_paid
 from .selectors import OPEN_STATUSES, claim_content, get_task_for_user, node, open_task_of_claim
 from .steps import END_STATUS, HR_STEPS, REVIEW_STEPS, STEPS, Decision
 
@@ -45,13 +45,15 @@ class LineDecisionInput:
     reason: str = ""
 
 
-def _claim_task(*, user, task: Task) -> Task:
+def _claim_task(*, user, task: Task, principal=None) -> Task:
     """Take the task for this user with a conditional UPDATE: of two people acting at once,
-    exactly one changes the row; the other is told the step is taken (also on SQLite)."""
+    exactly one changes the row; the other is told the step is taken (also on SQLite).
+    ``principal``: whom the user substitutes for (a task they hold may be taken over)."""
     now = timezone.now()
+    holders = {user.pk, (principal or user).pk}
     taken = (
         Task.objects.filter(pk=task.pk, status__in=(STATUS.NEW, STATUS.ASSIGNED))
-        .filter(Q(owner__isnull=True) | Q(owner=user))
+        .filter(Q(owner__isnull=True) | Q(owner_id__in=holders))
         .update(status=STATUS.STARTED, owner=user, started=now, assigned=task.assigned or now)
     )
     if not taken:
@@ -286,7 +288,7 @@ def take_task(*, user, task_id) -> Task:
     with ClaimFlow.lock(task.process_id):
         task.refresh_from_db()
         claim = task.process.claim
-        policy.require_may_act(user=user, task=task, claim=claim)
+        principal = policy.require_may_act(user=user, task=task, claim=claim)
         if not Task.objects.filter(pk=task.pk, status=STATUS.NEW, owner__isnull=True).update(
             status=STATUS.ASSIGNED, owner=user, assigned=timezone.now()
         ):
@@ -300,7 +302,7 @@ def take_task(*, user, task_id) -> Task:
             claim=claim,
             from_state=claim.status,
             to_state=claim.status,
-            detail={"task": task.pk, "step": task.flow_task.name},
+            detail={"task": task.pk, "step": task.flow_task.name, **_on_behalf_of(user, principal)},
         )
     return task
 
@@ -456,7 +458,7 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
         if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
             raise StepAlreadyTaken(_("该步骤已处理。"))
         claim = Claim.objects.select_for_update().get(pk=task.process.claim.pk)
-        policy.require_may_act(user=user, task=task, claim=claim)
+        principal = policy.require_may_act(user=user, task=task, claim=claim)
         by_line = policy.validate_decision(
             step_name=step_name,
             decision=decision,
@@ -467,7 +469,7 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
             fix=fix,
             attachment_ids=attachment_ids_of(claim) if fix else (),
         )
-        task = _claim_task(user=user, task=task)
+        task = _claim_task(user=user, task=task, principal=principal)
         from_state = claim.status
         lines_before, total_before = _line_states(claim), claim.total
         # The rules again, under a lock on the claim's people, and the certificates at their
@@ -506,6 +508,7 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
                 "step": step_name,
                 "decision": decision,
                 "reason_code": reason,
+                **_on_behalf_of(user, principal),
                 **({"fix": policy.normalized_fix(fix)} if decision == Decision.RETURN else {}),
                 "line_decisions": [
                     {"line": item.line, "decision": item.decision, "reason": item.reason} for item in by_line.values()
@@ -517,8 +520,16 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
         if status == ClaimStatus.APPROVED:
             # Final approval: the approved amount is reserved against the department's allocation, or refused.
             reserve_approved_lines(actor=user, claim=claim)
+        notify_decision(claim=claim, task=task, status=status, comment=comment)
     notify_open_tasks(claim=claim)
     return claim
+
+
+def _on_behalf_of(user, principal) -> dict:
+    """The ledger's note of a substitute acting for a reviewer (Delegation)."""
+    if principal is None or principal.pk == user.pk:
+        return {}
+    return {"on_behalf_of": principal.get_username()}
 
 
 def may_override_flags(*, user, claim: Claim) -> bool:
@@ -604,6 +615,8 @@ def _settle_claim(*, actor, claim: Claim) -> bool:
             to_state=status,
             detail={"task": task.pk, "paid": sum((line.amount for line in paid), Decimal("0.00")), "lines": line_summary(claim)},
         )
+        if status == ClaimStatus.PAID:
+            notify_paid(claim=claim, paid=sum((line.amount for line in paid), Decimal("0.00")))
     return True
 
 

@@ -287,6 +287,8 @@ class ResultSummary:
     claims: int = 0
     claims_paid: int = 0
     claims_to_settle: list = field(default_factory=list)
+    # {claim id: [line numbers]} whose payment the bank returned in this result (they are told).
+    returned_lines: dict = field(default_factory=dict)
     reconciled: bool = False
     file: BankFile | None = None
     transfers: list = field(default_factory=list)
@@ -400,6 +402,9 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
             ClaimLine.objects.filter(pk__in=chunk, payment_status=PaymentStatus.IN_PAYMENT).update(payment_status=outcome)
     summary.lines_paid = len(by_outcome[TransferStatus.PAID][1])
     summary.lines_returned = len(by_outcome[TransferStatus.RETURNED][1])
+    for item in lines:
+        if item["transfer__status"] == TransferStatus.RETURNED and item["claim_line__payment_status"] == PaymentStatus.IN_PAYMENT:
+            summary.returned_lines.setdefault(item["claim_line__claim_id"], []).append(item["claim_line__line_no"])
 
     summary.file = BankFile.objects.create(
         batch=batch,

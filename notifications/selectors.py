@@ -1,0 +1,24 @@
+"""Reads of a person's notifications: only ever their own."""
+
+from django.db.models import QuerySet
+
+from .models import Channel, Kind, Notification, Preference
+
+
+def notifications_of(user) -> QuerySet:
+    """The user's notifications, newest first (nobody reads another's)."""
+    if not user.is_authenticated:
+        return Notification.objects.none()
+    return Notification.objects.filter(recipient=user).select_related("claim").order_by("-created_at", "-pk")
+
+
+def unread_count(user) -> int:
+    if not user.is_authenticated:
+        return 0
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+
+
+def preferences_of(user) -> dict[str, str]:
+    """Every kind with the user's channel (immediate e-mail unless they chose otherwise)."""
+    chosen = dict(Preference.objects.filter(user=user).values_list("kind", "channel"))
+    return {kind: chosen.get(kind, Channel.EMAIL) for kind in Kind.values}

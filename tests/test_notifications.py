@@ -1,0 +1,223 @@
+"""Who is told what (issue 14), through the services, without a worker: the notification and its
+e-mail are written with the change (the outbox), sent after commit (here in-process: eager
+Celery), retried by the sweep, gathered in a daily digest for those who chose one.
+
+People (STORIES.md): 王磊 the provider clerk (provider_clerk), the 应急管理局 reviewer
+(dept_reviewer), the HR bureau's reviewer (hr_reviewer) and head (hr_head), finance."""
+
+import datetime
+import io
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core import mail
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+
+from claims import roles
+from claims.services import create_claim
+from notifications import services as outbox
+from notifications.models import Channel, EmailState, Kind, Notification, OutboxEmail
+from notifications.selectors import unread_count
+from workflow import notify
+from workflow.disbursement import apply_bank_result
+from workflow.models import InboxItem
+from workflow.selectors import actionable_tasks
+from workflow.services import decide_task, submit_claim
+from workflow.staffing import ensure_staff_user
+
+from .conftest import DEMO_PASSWORD, claim_data
+from .payments_support import approved_claim
+from .test_payment_results import csv_file, released_batch, result_rows, seq_of
+
+
+class Rollback(Exception):
+    pass
+
+
+def kinds_of(claim) -> list[tuple[str, str]]:
+    return sorted(Notification.objects.filter(claim=claim).values_list("kind", "recipient__username"))
+
+
+def test_the_notification_and_its_email_are_written_with_the_change_and_sent_after_commit(
+    demo, celery_eager, django_capture_on_commit_callbacks
+):
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            submit_claim(user=demo["provider_clerk"], claim=claim)
+            # In the submission's own transaction: the notification and the e-mail to send.
+            [note] = Notification.objects.filter(claim=claim)
+            assert (note.kind, note.recipient.username, note.email.state) == (Kind.TASK, "dept_reviewer", EmailState.PENDING)
+            assert mail.outbox == []
+    note.email.refresh_from_db()
+    assert note.email.state == EmailState.SENT
+    [sent] = mail.outbox
+    assert sent.to == [demo["dept_reviewer"].email]
+    assert sent.extra_headers["Message-ID"] == note.email.message_id
+    assert claim.number in sent.subject and claim.number in sent.body
+
+
+def test_a_rolled_back_change_leaves_no_notification_and_no_email(demo, celery_eager, django_capture_on_commit_callbacks):
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(Rollback):
+            with transaction.atomic():
+                submit_claim(user=demo["provider_clerk"], claim=claim)
+                raise Rollback
+    assert callbacks == []
+    assert not Notification.objects.exists() and not OutboxEmail.objects.exists()
+    assert mail.outbox == []
+
+
+def test_the_same_event_written_twice_tells_each_person_once(demo):
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    claim.refresh_from_db()
+    assert notify.notify_open_tasks(claim=claim) == 0  # the submission told them already
+    assert Notification.objects.filter(claim=claim).count() == OutboxEmail.objects.count() == 1
+
+
+def test_a_refused_email_is_retried_by_the_sweep_after_its_backoff(demo, settings, django_capture_on_commit_callbacks):
+    settings.EMAIL_BACKEND = "tests.mail_backends.RefusingBackend"
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    email = OutboxEmail.objects.get()
+    assert outbox.deliver(email.pk) == EmailState.PENDING
+    email.refresh_from_db()
+    assert (email.attempts, "went away" in email.last_error, email.next_attempt_at > timezone.now()) == (1, True, True)
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # the server is back
+    assert outbox.sweep_outbox() == {"uncertain": 0}  # not due yet
+    assert outbox.sweep_outbox(now=email.next_attempt_at) == {"uncertain": 0, "sent": 1}
+    assert len(mail.outbox) == 1
+    assert outbox.sweep_outbox(now=email.next_attempt_at + datetime.timedelta(days=1)) == {"uncertain": 0}
+    assert len(mail.outbox) == 1
+
+
+def test_an_email_refused_every_time_ends_failed(demo, settings):
+    settings.EMAIL_BACKEND = "tests.mail_backends.RefusingBackend"
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    email = OutboxEmail.objects.get()
+    for _ in range(outbox.MAX_ATTEMPTS):
+        email.refresh_from_db()
+        outbox.sweep_outbox(now=email.next_attempt_at)
+    email.refresh_from_db()
+    assert (email.state, email.attempts) == (EmailState.FAILED, outbox.MAX_ATTEMPTS)
+    assert Notification.objects.get(claim=claim).read_at is None  # still in the bell
+
+
+def test_a_daily_digest_instead_of_immediate_email(demo, django_capture_on_commit_callbacks, celery_eager):
+    reviewer = demo["dept_reviewer"]
+    outbox.set_preferences(user=reviewer, channels={Kind.TASK: Channel.DIGEST})
+    outbox.set_preferences(user=demo["provider_clerk"], channels={Kind.RETURNED: Channel.NONE})
+    numbers = []
+    with django_capture_on_commit_callbacks(execute=True):
+        for serial in (1, 3):
+            claim = create_claim(user=demo["provider_clerk"], data=claim_data(class_name=f"第{serial}期"))
+            submit_claim(user=demo["provider_clerk"], claim=claim)
+            numbers.append(claim.number)
+        task = actionable_tasks(reviewer).first()
+        decide_task(user=reviewer, task_id=task.pk, decision="return", comment="补充材料")
+    assert mail.outbox == []  # the reviewer's wait for the digest; the clerk wants none
+    assert unread_count(reviewer) == 2 and unread_count(demo["provider_clerk"]) == 1
+
+    assert outbox.send_digests() == 1
+    [digest] = mail.outbox
+    assert digest.to == [reviewer.email] and all(number in digest.body for number in numbers)
+    assert outbox.send_digests() == 0  # once a day
+    tomorrow = timezone.now() + datetime.timedelta(days=1)
+    assert outbox.send_digests(now=tomorrow) == 0  # nothing new since
+    assert len(mail.outbox) == 1
+
+
+def test_final_approval_and_payment_and_a_bank_return_tell_the_providers_clerks(
+    demo, django_capture_on_commit_callbacks, celery_eager
+):
+    paid = approved_claim(demo, serials=(1, 2))
+    returned = approved_claim(demo, serials=(3,), clerk="provider2_clerk")
+    assert kinds_of(paid) == [
+        ("approved", "provider_clerk"),
+        ("task", "dept_reviewer"),
+        ("task", "finance_officer"),  # the payment is the finance team's task now
+        ("task", "finance_officer2"),
+        ("task", "hr_reviewer"),
+    ]
+    batch = released_batch(demo, django_capture_on_commit_callbacks)
+    content = csv_file(result_rows(batch, {seq_of(batch, paid): "成功", seq_of(batch, returned): ("失败", "户名与账号不符")}))
+    apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=content)
+
+    [paid_note] = Notification.objects.filter(claim=paid, kind=Kind.PAID)
+    assert paid_note.recipient == demo["provider_clerk"] and "900.00" in paid_note.message
+    [bank_note] = Notification.objects.filter(claim=returned, kind=Kind.PAYMENT_RETURNED)
+    assert bank_note.recipient == demo["provider2_clerk"] and batch.number in bank_note.message
+    assert not Notification.objects.filter(claim=paid, kind=Kind.PAYMENT_RETURNED).exists()
+
+
+def test_an_objection_tells_the_hr_reviewers_once(demo):
+    claim = approved_claim(demo, serials=(1,))
+    assert notify.notify_objection_filed(claim=claim, objection_id=7, summary="学员称未参加培训") == 1
+    assert notify.notify_objection_filed(claim=claim, objection_id=7, summary="学员称未参加培训") == 0
+    [note] = Notification.objects.filter(kind=Kind.OBJECTION)
+    assert (note.recipient, note.claim) == (demo["hr_reviewer"], claim)
+
+
+def test_deadlines_near_and_passed_tell_the_people_on_the_task_and_then_the_team_lead(demo):
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    item = InboxItem.objects.get(claim=claim)
+    today = timezone.localdate()
+
+    InboxItem.objects.filter(pk=item.pk).update(due=today + datetime.timedelta(days=30))
+    assert notify.notify_deadlines() == {"near": 0, "passed": 0}
+    InboxItem.objects.filter(pk=item.pk).update(due=today)
+    assert notify.notify_deadlines() == {"near": 1, "passed": 0}
+    assert notify.notify_deadlines() == {"near": 0, "passed": 0}  # once
+
+    # The department's team lead: a reviewer of its team marked team lead (roles.TEAM_LEAD).
+    lead = ensure_staff_user(
+        username="dept_lead", password=DEMO_PASSWORD, role=roles.DEPARTMENT_REVIEWER, scope_group=claim.department.staff_group
+    )
+    lead.groups.add(Group.objects.get_or_create(name=roles.TEAM_LEAD)[0])
+    InboxItem.objects.filter(pk=item.pk).update(due=today - datetime.timedelta(days=1))
+    assert notify.notify_deadlines() == {"near": 0, "passed": 2}
+    assert sorted(Notification.objects.filter(kind=Kind.DEADLINE_PASSED).values_list("recipient__username", flat=True)) == [
+        "dept_lead",
+        "dept_reviewer",
+    ]
+    assert notify.notify_deadlines(now=timezone.now() + datetime.timedelta(days=3)) == {"near": 0, "passed": 0}
+
+
+def test_reading_marks_one_or_all_and_never_another_persons(demo):
+    for serial in (1, 3):
+        claim = create_claim(user=demo["provider_clerk"], data=claim_data(class_name=f"第{serial}期"))
+        submit_claim(user=demo["provider_clerk"], claim=claim)
+    reviewer = demo["dept_reviewer"]
+    first, second = Notification.objects.filter(recipient=reviewer).order_by("pk")
+    assert not outbox.mark_read(user=demo["dept2_reviewer"], notification_id=first.pk)
+    assert unread_count(reviewer) == 2
+    assert outbox.mark_read(user=reviewer, notification_id=first.pk)
+    assert unread_count(reviewer) == 1
+    assert outbox.mark_all_read(user=reviewer) == 1
+    assert unread_count(reviewer) == 0
+
+
+def test_run_due_sends_what_the_outbox_holds_and_the_reminders(demo, settings):
+    """`manage.py run_due --now`: the outbox's sweep and the deadline reminders are due jobs."""
+    settings.EMAIL_BACKEND = "tests.mail_backends.RefusingBackend"
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    email = OutboxEmail.objects.get()
+    outbox.deliver(email.pk)  # refused: pending, a minute later
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    InboxItem.objects.filter(claim=claim).update(due=timezone.localdate())  # due today: soon
+    out = io.StringIO()
+    later = timezone.localtime() + datetime.timedelta(minutes=5)
+    call_command("run_due", "--now", later.isoformat(), "--only", "workflow.deadline_reminders", stdout=out)
+    call_command("run_due", "--now", later.isoformat(), "--only", "notifications.sweep_outbox", stdout=out)
+    assert "workflow.deadline_reminders: 1" in out.getvalue()
+    assert "notifications.sweep_outbox: 2" in out.getvalue()  # the refused e-mail and the reminder's
+    assert sorted(message.subject for message in mail.outbox) == sorted(OutboxEmail.objects.values_list("subject", flat=True))
+    assert [n.kind for n in Notification.objects.filter(claim=claim).order_by("pk")] == [Kind.TASK, Kind.DEADLINE_NEAR]
