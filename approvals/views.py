@@ -176,6 +176,10 @@ def _render_task(request, task, *, decision_form=None, status=200):
         may_edit=claims_access.may_edit_claim(request.user, claim),
         may_override=task.status in selectors.OPEN_STATUSES and may_override_flags(user=request.user, claim=claim),
         acting_for=assignment.acting_for(user=request.user, task=task) if may_act else None,
+        # The holder is away: whom they named to act for them today.
+        owner_substitutes=assignment.substitutes_today(task.owner)
+        if task.owner_id and task.status in selectors.OPEN_STATUSES
+        else [],
         # Who held the task, from the ledger: taken, reassigned or released by a team lead.
         assignment_events=[
             event

@@ -77,10 +77,18 @@ def test_the_substitute_acts_for_the_head_within_the_range_and_not_where_he_revi
         decide_task(user=substitute, task_id=own_task.pk, decision="approve")
     assert refused.value.code == "segregation_of_duties"
 
+    take_task(user=head, task_id=other_task.pk)  # she had taken it before leaving
+    client = Client()
+    client.force_login(demo["hr_reviewer2"])
+    assert "data-owner-substitute" in client.get(f"/tasks/{other_task.pk}/", secure=True).content.decode()
     decide_task(user=substitute, task_id=other_task.pk, decision="approve", comment="代为审批")
     other.refresh_from_db()
     assert other.status == "approved"
-    [entry] = [event for event in claim_history(claim=other) if event.detail.get("step") == "hr_head_approval"]
+    [entry] = [
+        event
+        for event in claim_history(claim=other)
+        if event.action == "claim.approved_step" and event.detail["step"] == "hr_head_approval"
+    ]
     assert (entry.actor_username, entry.detail["on_behalf_of"]) == ("hr_reviewer", "hr_head")
     assert ClaimDuty.objects.filter(claim=other, user=substitute, duty="hr_head_approval").exists()  # his duty now
     assert AuditEvent.objects.filter(action="delegation.created", object_id=str(delegation.pk)).exists()

@@ -13,7 +13,9 @@ from django.contrib.auth.models import Group
 from django.core import mail
 from django.core.management import call_command
 from django.db import transaction
+from django.test import Client
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from claims import roles
 from claims.services import create_claim
@@ -221,3 +223,40 @@ def test_run_due_sends_what_the_outbox_holds_and_the_reminders(demo, settings):
     assert "notifications.sweep_outbox: 2" in out.getvalue()  # the refused e-mail and the reminder's
     assert sorted(message.subject for message in mail.outbox) == sorted(OutboxEmail.objects.values_list("subject", flat=True))
     assert [n.kind for n in Notification.objects.filter(claim=claim).order_by("pk")] == [Kind.TASK, Kind.DEADLINE_NEAR]
+
+
+def test_the_bell_the_list_and_the_choices_as_pages_and_api(demo):
+    """The reviewer sees the bell's count on every page, opens the list, marks one read, then
+    chooses the daily digest for tasks; the API says the same. Nobody reads another's."""
+    for serial in (1, 3):
+        claim = create_claim(user=demo["provider_clerk"], data=claim_data(class_name=f"第{serial}期"))
+        submit_claim(user=demo["provider_clerk"], claim=claim)
+    reviewer = demo["dept_reviewer"]
+    page = Client()
+    page.force_login(reviewer)
+    inbox = page.get("/inbox/", secure=True).content.decode()
+    assert 'id="bell"' in inbox and '<span class="count unread" data-unread>2</span>' in inbox
+    listing = page.get("/notifications/", secure=True).content.decode()
+    first = Notification.objects.filter(recipient=reviewer).order_by("pk").first()
+    assert listing.count("data-notification=") == 2 and first.message in listing
+    assert page.post(f"/notifications/{first.pk}/read/", secure=True).status_code == 302
+    assert unread_count(reviewer) == 1
+    assert (
+        page.post(
+            "/notifications/preferences/", {**{kind: "email" for kind in Kind.values}, "task": "digest"}, secure=True
+        ).status_code
+        == 302
+    )
+
+    api = APIClient()
+    api.force_authenticate(reviewer)
+    body = api.get("/api/v1/notifications/?unread=1", secure=True).json()
+    assert body["unread"] == 1 and [item["kind"] for item in body["results"]] == ["task"]
+    assert api.get("/api/v1/notifications/preferences/", secure=True).json()["task"] == "digest"
+    refused = api.put("/api/v1/notifications/preferences/", {"task": "pigeon"}, format="json", secure=True)
+    assert refused.status_code == 400 and "task" in refused.json()["error"]["fields"]
+    other = APIClient()
+    other.force_authenticate(demo["dept2_reviewer"])
+    assert other.post(f"/api/v1/notifications/{first.pk}/read/", secure=True).status_code == 404
+    assert other.get("/api/v1/notifications/", secure=True).json()["results"] == []
+    assert api.post("/api/v1/notifications/read-all/", secure=True).json() == {"marked": 1}

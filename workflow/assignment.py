@@ -229,3 +229,13 @@ def acting_for(*, user, task: Task):
     except DomainError:
         return None
     return principal if principal.pk != user.pk else None
+
+
+def substitutes_today(user) -> list[Delegation]:
+    """The delegations in force today that this person made (the task page names their substitute)."""
+    today = timezone.localdate()
+    return list(
+        Delegation.objects.filter(delegator=user, starts_on__lte=today, ends_on__gte=today, revoked_at__isnull=True)
+        .select_related("substitute")
+        .order_by("pk")
+    )
