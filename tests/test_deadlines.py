@@ -303,6 +303,9 @@ def test_beat_runs_the_same_registry_as_the_command(demo, settings):
 
     assert settings.CELERY_BEAT_SCHEDULE["due-jobs"]["task"] == run_due_jobs.name == "workflow.tasks.run_due_jobs"
     claim, _item = returned(demo)
-    assert run_due_jobs() == {"workflow.withdraw_unanswered_returns": 1, "workflow.escalate_overdue_reviews": 0}
+    done = run_due_jobs()
+    assert (done["workflow.withdraw_unanswered_returns"], done["workflow.escalate_overdue_reviews"]) == (1, 0)
+    # The notifications' due jobs (issue 14) run with them.
+    assert {"workflow.deadline_reminders", "notifications.sweep_outbox", "notifications.daily_digests"} <= set(done)
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.WITHDRAWN  # the test clock is past 19 October 2026

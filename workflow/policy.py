@@ -287,8 +287,12 @@ DECIDING_ROLES = tuple(dict.fromkeys(step.role for step in STEPS.values()))
 
 def _scope_group_id(step: Step, claim: Claim):
     """The staff group whose members hold the step's scope on this claim (claims.organisation)."""
-    body = {Scope.PROVIDER: claim.provider, Scope.DEPARTMENT: claim.department}.get(step.scope, claim.jurisdiction)
-    return body.staff_group_id
+    # Only the one body the step's scope names is read (each is a query when not loaded yet).
+    if step.scope == Scope.PROVIDER:
+        return claim.provider.staff_group_id
+    if step.scope == Scope.DEPARTMENT:
+        return claim.department.staff_group_id
+    return claim.jurisdiction.staff_group_id
 
 
 def _open_steps(claim: Claim, role_names, group_ids) -> set[str]:
