@@ -15,6 +15,7 @@ class Kind(models.TextChoices):
     OBJECTION = "objection", _("收到异议")
     DEADLINE_NEAR = "deadline_near", _("办理期限将至")
     DEADLINE_PASSED = "deadline_passed", _("办理已超期")
+    MENTION = "mention", _("留言中提到您")
 
 
 class Channel(models.TextChoices):

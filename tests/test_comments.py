@@ -40,7 +40,7 @@ def test_a_mention_tells_the_person_in_scope_and_nobody_else(demo, claim, django
         )
     # The department's reviewer and the jurisdiction's auditor see the claim; the other school does not.
     assert sorted(person.username for person in comment.mentions.all()) == ["auditor", "dept_reviewer"]
-    told = Notification.objects.filter(claim=claim)
+    told = Notification.objects.filter(claim=claim, kind="mention")
     assert sorted(told.values_list("recipient__username", flat=True)) == ["auditor", "dept_reviewer"]
     assert "provider_clerk" in told.first().message and claim.number in told.first().message
     # The reviewer answers on the page; the thread reads the same for both.

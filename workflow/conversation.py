@@ -16,6 +16,7 @@ import re
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from audit import actions
@@ -25,7 +26,8 @@ from claims.bounds import TEXT_MAX_LENGTH, has_nul
 from claims.errors import ActionForbidden, InvalidInput
 from claims.models import Claim, Comment
 from claims.selectors import claims_visible_to, get_claim_for_user
-from notifications.services import notify_user
+from notifications.models import Kind
+from notifications.services import notify
 
 # A mention: "@" and a login name (ASCII letters, digits and . + - _), not inside an e-mail
 # address; Chinese text may touch it on either side ("请@dept_reviewer查收").
@@ -96,7 +98,7 @@ def post_comment(*, user, claim: Claim, body: str, internal: bool = False) -> Co
 
 
 def _tell_mentioned(comment: Comment, people) -> None:
-    """After commit: a notification to each person mentioned (one per comment and person)."""
+    """A notification to each person mentioned (one per comment and person), its e-mail sent after commit."""
     message = (
         _("%(author)s 在申领 %(number)s 的内部备注中提到了您")
         if comment.internal
@@ -105,9 +107,12 @@ def _tell_mentioned(comment: Comment, people) -> None:
         "author": comment.author.get_username(),
         "number": comment.claim.number,
     }
-    claim = comment.claim
-    # notify_user keys a notification by (recipient, task): a comment's key is its id, negated so
-    # that it never meets a task's.
-    key = -comment.pk
-    for person in people:
-        transaction.on_commit(lambda person=person: notify_user(recipient=person, claim=claim, task_id=key, message=message))
+    # In the comment's transaction (the outbox, notifications.services.notify): once per comment and person.
+    notify(
+        recipients=people,
+        kind=Kind.MENTION,
+        claim=comment.claim,
+        message=message,
+        key=f"comment:{comment.pk}",
+        link=reverse("approvals:claim", args=[comment.claim_id]),
+    )
