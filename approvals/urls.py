@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import assignment_views, class_views, documents_views, portal_views, roster_views, views
+from . import assignment_views, class_views, documents_views, notice_views, portal_views, roster_views, views
 
 app_name = "approvals"
 
@@ -38,4 +38,11 @@ urlpatterns = [
     path("classes/<int:class_id>/decide/", class_views.class_decide, name="class_decide"),
     path("classes/<int:class_id>/roster/", class_views.class_roster, name="class_roster"),
     path("classes/<int:class_id>/attendance/", class_views.class_attendance, name="class_attendance"),
+    path("objections/", notice_views.objections, name="objections"),
+    path("objections/<int:objection_id>/decide/", notice_views.objection_decide, name="objection_decide"),
+    # 公示: public, no login (RULES N5).
+    path("public/notice/", notice_views.public_notice, name="public_notice"),
+    path("public/notice.xlsx", notice_views.public_notice_xlsx, name="public_notice_xlsx"),
+    path("public/notice/objection/", notice_views.public_objection, name="public_objection"),
+    path("public/notice/receipt/", notice_views.public_objection_status, name="public_objection_status"),
 ]

@@ -31,6 +31,11 @@ CLAIM_APPROVED_STEP = _action("claim.approved_step", pgettext_lazy("audit", "审
 CLAIM_RETURNED = _action("claim.returned", pgettext_lazy("audit", "退回修改"))
 CLAIM_REJECTED = _action("claim.rejected", pgettext_lazy("audit", "不予补贴"))
 CLAIM_FLAGS_RECHECKED = _action("claim.flags_rechecked", pgettext_lazy("audit", "重新校验预警"))
+# Public notice (公示, RULES N5; workflow/notice.py).
+CLAIM_NOTICE_CLOSED = _action("claim.notice_closed", pgettext_lazy("audit", "公示期满，转财政拨付"))
+OBJECTION_FILED = _action("objection.filed", pgettext_lazy("audit", "收到公示异议"))
+OBJECTION_UPHELD = _action("objection.upheld", pgettext_lazy("audit", "公示异议成立"))
+OBJECTION_DISMISSED = _action("objection.dismissed", pgettext_lazy("audit", "公示异议不成立"))
 TASK_ASSIGNED = _action("task.assigned", pgettext_lazy("audit", "领取任务"))
 TASK_ESCALATED = _action("task.escalated", pgettext_lazy("audit", "逾期提交组长督办"))
 TASK_REASSIGNED = _action("task.reassigned", pgettext_lazy("audit", "组长改派任务"))

@@ -25,6 +25,7 @@ READ_INTERNAL_NOTES = "read_internal_notes"
 
 FILE_CLASS = "file_class"
 DECIDE_CLASS = "decide_class"
+DECIDE_OBJECTIONS = "decide_objections"
 
 # Capability → the roles that hold it.
 CAPABILITIES: dict[str, tuple[str, ...]] = {
@@ -49,6 +50,8 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     FILE_CLASS: (roles.PROVIDER_CLERK,),
     # Accept or refuse the classes filed with one's department.
     DECIDE_CLASS: (roles.DEPARTMENT_REVIEWER,),
+    # Decide objections to lines on public notice (公示, RULES N5) in one's jurisdiction (workflow/notice.py).
+    DECIDE_OBJECTIONS: (roles.HR_HEAD,),
 }
 
 # Capability → what a refused user is told (ActionForbidden, 403 "forbidden").
@@ -62,6 +65,7 @@ REFUSALS = {
     READ_INTERNAL_NOTES: _("只有审核人员可以查看和填写内部备注。"),
     FILE_CLASS: _("只有培训机构经办人可以开班备案。"),
     DECIDE_CLASS: _("只有行业主管部门审核人可以确认或不予备案。"),
+    DECIDE_OBJECTIONS: _("只有人社局负责人可以处理公示异议。"),
 }
 
 EDITABLE_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.RETURNED)

@@ -38,6 +38,8 @@ class ClaimStatus(models.TextChoices):
     DEPARTMENT_REVIEW = "department_review", _("行业部门审核")
     HR_REVIEW = "hr_review", _("人社局审核")
     HR_HEAD_APPROVAL = "hr_head_approval", _("人社局负责人审批")
+    # 公示 (RULES.md N5): finally approved, its approved lines published for objections before finance pays.
+    PUBLIC_NOTICE = "public_notice", _("公示中")
     APPROVED = "approved", _("已核准，待拨付")
     IN_PAYMENT = "in_payment", _("支付中")
     PAID = "paid", _("已拨付")
@@ -185,6 +187,10 @@ class Jurisdiction(models.Model):
     # Classes starting on or after this date need a filing (under the standards that require one);
     # none: no filing is required yet (like a policy's effective date).
     class_filing_from = models.DateField(_("开班备案起始日期"), null=True, blank=True)
+    # 公示 (RULES.md N5): claims finally approved on or after this date are published for
+    # objections before finance may pay them (for the jurisdiction's "public_notice" time limit);
+    # none: no notice yet (like a policy's effective date; never retroactive).
+    public_notice_from = models.DateField(_("公示起始日期"), null=True, blank=True)
     # RULES.md N9 (天津): a trainee attending less than this share of the class's days is not paid.
     attendance_minimum_percent = models.PositiveSmallIntegerField(_("最低出勤率（%）"), default=80)
     # HR, finance and audit staff of the jurisdiction: holds oversee_jurisdiction on it.

@@ -29,7 +29,13 @@ def _staff_group(name: str, perm: str, obj, actor) -> Group:
     return group
 
 
-JURISDICTION_SETTINGS = ("certificate_check_mode", "class_filing_days_ahead", "class_filing_from", "attendance_minimum_percent")
+JURISDICTION_SETTINGS = (
+    "certificate_check_mode",
+    "class_filing_days_ahead",
+    "class_filing_from",
+    "attendance_minimum_percent",
+    "public_notice_from",
+)
 
 # The ledger actions (created, updated) of each kind of body.
 LEDGER_ACTIONS = {
@@ -96,7 +102,7 @@ def _set_staff_group(*, actor, obj, kind: str, name: str, perm: str) -> None:
 @transaction.atomic
 def ensure_jurisdiction(*, actor=None, code: str, name: str, hr_head_threshold=None, **settings) -> Jurisdiction:
     """``settings``: the jurisdiction's other settings to set (certificate_check_mode,
-    class_filing_days_ahead, class_filing_from, attendance_minimum_percent)."""
+    class_filing_days_ahead, class_filing_from, attendance_minimum_percent, public_notice_from)."""
     values = {"name": name}
     if hr_head_threshold is not None:
         values["hr_head_threshold"] = hr_head_threshold

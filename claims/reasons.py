@@ -34,6 +34,8 @@ REASONS = {
     # A certificate no registry knows, where the jurisdiction requires the registry check.
     "CERT_UNKNOWN": _("证书库查无此证"),
     # Class filing (开班备案) and attendance (RULES.md N1, N9).
+    # An objection to the line on public notice was upheld (公示, RULES N5; workflow/notice.py).
+    "OBJECTION": _("公示异议成立"),
     "CLASS_NOT_FILED": _("培训班未开班备案"),
     "CLASS_ROSTER": _("学员不在备案名单中"),
     "CLASS_DAYS": _("培训天数超出备案班级天数"),

@@ -171,6 +171,9 @@ AXES_VERBOSE = False
 # proxies that append to X-Forwarded-For, TRUSTED_PROXY_COUNT says how many, and the address is
 # the one they received the request from (else every client would share the proxy's lockout).
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# Objections to a public notice (公示, workflow/notice.py) are filed without signing in: at most
+# this many per client address (the address above) per hour; beyond, 429.
+OBJECTION_RATE_LIMIT = int(os.environ.get("OBJECTION_RATE_LIMIT", "5"))
 
 # Sessions (ASVS level 2): signed out after SESSION_IDLE_MINUTES without a request and
 # SESSION_ABSOLUTE_HOURS after the login whatever the activity (accounts/sessions.py); the key

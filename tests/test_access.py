@@ -43,6 +43,7 @@ EXPECTED = {
         "read_internal_notes": REVIEWERS | HR | FINANCE | AUDITOR,
         "file_class": CLERKS,
         "decide_class": REVIEWERS,
+        "decide_objections": {"hr_head"},
     },
     payments_access: {
         "read_batches": FINANCE | AUDITOR,
@@ -302,6 +303,7 @@ def test_the_menu_shows_each_link_to_whom_its_capability_lets_in(demo):
         "/payments/returns/": "read_payment_results",
         "/audit/": "use_audit_workspace",
         "/portal/": "draft_claim",
+        "/objections/": "decide_objections",
     }
     modules = {name: module for module in EXPECTED for name in module.CAPABILITIES}
     for username in sorted(EVERYONE):

@@ -1,5 +1,6 @@
-"""One story in a real browser (Debian's chromium through Playwright): the department
-reviewer logs in, opens the task from the inbox and approves it."""
+"""Stories in a real browser (Debian's chromium through Playwright): the department reviewer
+logs in, opens the task from the inbox and approves it; a member of the public objects to a line
+on public notice."""
 
 import os
 from pathlib import Path
@@ -7,12 +8,14 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from claims.models import Claim
+from claims.models import Claim, Jurisdiction
 from claims.services import create_claim
+from workflow.models import Objection
 from workflow.selectors import open_task_of_claim
 from workflow.services import submit_claim
 
-from .conftest import DEMO_PASSWORD, claim_data
+from .conftest import DEMO_PASSWORD, TODAY, claim_data
+from .test_public_notice import on_notice
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
@@ -93,3 +96,25 @@ def test_department_reviewer_approves_in_the_browser(transactional_db, live_serv
     expect(page.locator(".kv .status")).to_have_text("人社局审核")
     expect(page.locator("#claim-history")).to_contain_text("材料齐全，同意")
     page.screenshot(path=str(SCREENSHOTS / "browser_claim_page.png"), full_page=True)
+
+
+@pytest.mark.browser
+def test_a_member_of_the_public_finds_a_line_on_notice_and_objects_in_the_browser(
+    transactional_db, live_server, demo, browser_page
+):
+    """公示 (issue 13): no sign-in, the list filtered by occupation, the masked line, the objection and its receipt."""
+    Jurisdiction.objects.filter(code="WL").update(public_notice_from=TODAY)
+    claim = on_notice(demo)
+    expect = playwright_sync.expect
+    page = browser_page
+    page.goto(f"{live_server.url}/public/notice/")  # nobody signed in
+    page.select_option("select[name=occupation]", "电工")
+    page.click("form.filters button[type=submit]")
+    row = page.locator("#notice tr[data-line]").filter(has_text="张*丰")
+    expect(row).to_contain_text("331081")
+    row.get_by_role("link").click()
+    page.fill("input[name=contact]", "13800000000")
+    page.fill("textarea[name=reason]", "该学员当期未参加培训。")
+    page.click("#objection button[type=submit]")
+    expect(page.locator("#receipt")).to_contain_text("待处理")
+    assert Objection.objects.get(claim=claim).line.line_no == 1

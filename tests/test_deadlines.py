@@ -307,5 +307,6 @@ def test_beat_runs_the_same_registry_as_the_command(demo, settings):
     assert (done["workflow.withdraw_unanswered_returns"], done["workflow.escalate_overdue_reviews"]) == (1, 0)
     # The notifications' due jobs (issue 14) run with them.
     assert {"workflow.deadline_reminders", "notifications.sweep_outbox", "notifications.daily_digests"} <= set(done)
+    assert done["workflow.close_due_notices"] == 0  # the public notice's end (issue 13) runs with them
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.WITHDRAWN  # the test clock is past 19 October 2026

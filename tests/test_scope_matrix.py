@@ -33,6 +33,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.actions import ACCESS_DENIED
@@ -60,7 +61,7 @@ from demo.management.commands.seed_demo import credit_code
 from notifications.models import Kind, Notification
 from payments.models import FundAccount, FundingPlan, PayeeKind, PaymentBatch, PlanStatus, RecoveryOrder, Transfer
 from workflow import selectors as inbox
-from workflow.models import Delegation
+from workflow.models import Delegation, Objection
 from workflow.services import submit_claim
 
 from .conftest import DEMO_PASSWORD, claim_data, demo_is_seeded, line, resident_id, seed_demo
@@ -134,6 +135,14 @@ MATRIX: dict[str, Row] = {
     "approvals:inbox": Row(None, 200, 200),
     "approvals:portal": Row(None, (200, 403, 403, 403, 403, 403, 403)),
     "approvals:line_override": Row("task", 405, (403, 403, 403, 403, 403, 403, 404)),
+    "approvals:objection_decide": Row("objection", 405, (403, 403, 403, None, 403, 403, 403), out=(403, 403, 403, 404, 403, 403, 403)),
+    "approvals:objections": Row(None, (403, 403, 403, 200, 403, 403, 403), 405),
+    # 公示 is public (RULES N5): the same masked list for everyone, signed in or not; an objection
+    # without a line on notice is refused (400) and changes nothing.
+    "approvals:public_notice": Row(None, 200, 405),
+    "approvals:public_notice_xlsx": Row(None, 200, 405),
+    "approvals:public_objection": Row(None, 404, 400),
+    "approvals:public_objection_status": Row(None, 200, 405),
     "approvals:roster_import": Row(None, (200, 403, 403, 403, 403, 403, 403), (None, 403, 403, 403, 403, 403, 403)),
     "approvals:roster_status": Row("upload", (200, 404, 404, 404, 404, 404, 404), (200, 404, 404, 404, 404, 404, 404)),
     "approvals:roster_template": Row(None, 200, 200),
@@ -366,6 +375,18 @@ def _batch(account, builder, opener, seq, claim):
     return batch, transfer, order
 
 
+def _objection(claim, receipt):
+    return Objection.objects.create(
+        receipt=receipt,
+        line=claim.lines.get(line_no=1),
+        claim=claim,
+        contact="x",
+        reason="scope matrix",
+        client_digest="0" * 64,
+        created=timezone.now(),
+    )
+
+
 def _upload(clerk, provider):
     return RosterUpload.objects.create(provider=provider, created_by=clerk, filename="r.xlsx", content=b"", sha256="0" * 64)
 
@@ -494,6 +515,10 @@ def build_world() -> dict:
             "other_jurisdiction": {"jurisdiction": "ZJ", "code": "S3", "number": _unused_version("ZJ")},
         },
         "catalogue_code": {"home": {"code": "S3"}},
+        "objection": {
+            "home": ids("objection_id", _objection(claims["home"], "MATRIX1").pk),
+            "other_jurisdiction": ids("objection_id", _objection(claims["other_jurisdiction"], "MATRIX2").pk),
+        },
     }
     # Notifications: the home claim's reached the department's reviewer; one of 诸暨's clerk's.
     home_note = Notification.objects.get(claim=claims["home"], recipient=users["dept_reviewer"])

@@ -9,7 +9,7 @@ class WorkflowConfig(AppConfig):
         from claims.signals import claim_lines_changed
         from due.registry import register
 
-        from . import notify, timers
+        from . import notice, notify, timers
         from .inbox import on_claim_lines_changed
 
         claim_lines_changed.connect(on_claim_lines_changed, dispatch_uid="workflow.inbox.refresh_figures")
@@ -27,4 +27,9 @@ class WorkflowConfig(AppConfig):
             "workflow.deadline_reminders",
             notify.deadline_reminders,
             description="people on tasks due soon or overdue are told (and the team leads of overdue ones), once",
+        )
+        register(
+            "workflow.close_due_notices",
+            notice.close_due_notices,
+            description="claims whose public notice period passed with no objection open go to finance",
         )

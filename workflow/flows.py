@@ -1,5 +1,5 @@
 """The claim process, as the diagram reads: submit → department review → HR review →
-(HR head above the threshold) → disbursement → paid; a review may return the claim for
+(HR head above the threshold) → public notice (公示, where the jurisdiction has it) → disbursement → paid; a review may return the claim for
 correction or reject it. A corrected claim goes back to the HR step that returned it when only
 what that step asked to fix changed; otherwise (and always when the department returned it) to
 the department's review (policy.resubmission_target).
@@ -51,6 +51,10 @@ def needs_hr_head(activation):
     return activation.process.needs_hr_head is True
 
 
+def needs_notice(activation):
+    return activation.process.needs_notice is True
+
+
 class ClaimFlow(flow.Flow):
     """Subsidy claim
 
@@ -76,6 +80,7 @@ class ClaimFlow(flow.Flow):
         .Case(this.correction, decided(Decision.RETURN))
         .Case(this.rejected, decided(Decision.REJECT))
         .Case(this.hr_head_approval, needs_hr_head)
+        .Case(this.public_notice, needs_notice)
         .Default(this.disbursement)
     )
 
@@ -84,8 +89,12 @@ class ClaimFlow(flow.Flow):
         flow.Switch()
         .Case(this.correction, decided(Decision.RETURN))
         .Case(this.rejected, decided(Decision.REJECT))
+        .Case(this.public_notice, needs_notice)
         .Default(this.disbursement)
     )
+
+    # 公示: completed by notice.close_notice when the period has ended with no objection open.
+    public_notice = HumanStep("public_notice").Next(this.disbursement)
 
     # Returned for correction: the provider fixes and resubmits; back to the HR step that returned
     # it if only what it asked to fix changed, else to the department (ClaimProcess.resubmit_to).

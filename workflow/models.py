@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow import jsonstore
 from viewflow.workflow.models import Process, Task
 
-from claims.models import Claim, Department, Jurisdiction, Provider
+from claims.models import Claim, ClaimLine, Department, Jurisdiction, Provider
 
 from .deadlines import Deadlines, due_date
 from .steps import DEADLINE_KINDS, Decision
@@ -34,6 +34,8 @@ class ClaimProcess(Process):
     changes_outside_fix = JSONObjectField(null=True, blank=True)
     # Set by HR's approval when the approved total is over the jurisdiction's threshold (STORIES 7).
     needs_hr_head = jsonstore.BooleanField(default=False)
+    # Set by the final approval when the jurisdiction publishes approved claims first (公示, RULES N5).
+    needs_notice = jsonstore.BooleanField(default=False)
 
     class Meta:
         proxy = True
@@ -247,3 +249,40 @@ class Delegation(models.Model):
             models.CheckConstraint(condition=models.Q(ends_on__gte=models.F("starts_on")), name="delegation_range"),
             models.CheckConstraint(condition=~models.Q(substitute=models.F("delegator")), name="delegation_not_self"),
         ]
+
+
+class ObjectionStatus(models.TextChoices):
+    OPEN = "open", _("待处理")
+    UPHELD = "upheld", _("异议成立")
+    DISMISSED = "dismissed", _("异议不成立")
+
+
+class Objection(models.Model):
+    """An objection to a line on public notice (公示, RULES N5), filed by anyone without signing in
+    (notice.py). Decided by the HR head: upheld rejects the line, dismissed lets it proceed."""
+
+    receipt = models.CharField(_("回执号"), max_length=20, unique=True)
+    line = models.ForeignKey(ClaimLine, on_delete=models.PROTECT, related_name="objections")
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="objections")
+    contact = models.CharField(_("联系方式"), max_length=100)
+    reason = models.TextField(_("异议理由"), max_length=2000)
+    # A keyed digest of the client's address (claims.personal_data.id_number_digest's key): the rate
+    # limit counts by it; the address itself is not kept.
+    client_digest = models.CharField(max_length=64, db_index=True)
+    created = models.DateTimeField(db_index=True)
+    status = models.CharField(_("处理结果"), max_length=20, choices=ObjectionStatus.choices, default=ObjectionStatus.OPEN)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(_("处理意见"), blank=True)
+
+    class Meta:
+        verbose_name = _("公示异议")
+        verbose_name_plural = _("公示异议")
+        indexes = [models.Index(fields=["claim", "status"], name="objection_claim_status")]
+
+    def __str__(self):
+        return self.receipt
+
+    @property
+    def ledger_jurisdiction_id(self):
+        return self.claim.jurisdiction_id

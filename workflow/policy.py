@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
+from claims import access as claims_access
 from claims import roles
 from claims.errors import ActionForbidden, InvalidInput
 from claims.inputs import HEADER_FIELDS
@@ -251,6 +252,29 @@ def provider_clerks(claim: Claim) -> QuerySet:
 def needs_hr_head(*, step_name: str, claim: Claim) -> bool:
     """HR's approval goes on to the HR head above the jurisdiction's threshold (STORIES 7)."""
     return step_name == "hr_review" and claim.total > claim.jurisdiction.hr_head_threshold
+
+
+def needs_public_notice(*, claim: Claim, today) -> bool:
+    """A final approval goes to public notice (公示, RULES N5) where the jurisdiction publishes
+    claims approved from its ``public_notice_from`` date on (never before it: not retroactive),
+    when the claim has an approved amount to publish."""
+    start = claim.jurisdiction.public_notice_from
+    return start is not None and today >= start and claim.lines.filter(decision=LineDecision.APPROVE, amount__gt=0).exists()
+
+
+def objection_refusal(*, user, claim: Claim) -> ActionForbidden | None:
+    """Who decides an objection to a line on notice: the HR head of the claim's jurisdiction
+    (RULES N5: the bureau investigates). An administrator acts on no claim (role_change_refusal)."""
+    if not may_decide_objections(user):
+        return ActionForbidden(claims_access.REFUSALS[claims_access.DECIDE_OBJECTIONS], code="role")
+    if not jurisdictions_overseen_by(user).filter(pk=claim.jurisdiction_id).exists():
+        return ActionForbidden(_("该申领不在您的辖区。"), code="scope")
+    return None
+
+
+def may_decide_objections(user) -> bool:
+    """Whether the menu and the objection list are offered at all (the object answer is objection_refusal)."""
+    return claims_access.may(user, claims_access.DECIDE_OBJECTIONS) and not is_administrator(user)
 
 
 # --- team leads ----------------------------------------------------------------------------------

@@ -492,6 +492,7 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
             fix_requested=policy.normalized_fix(fix) if returned else None,
             returned_content=claim_content(claim) if returned else None,
             needs_hr_head=policy.needs_hr_head(step_name=step_name, claim=claim),
+            needs_notice=decision == Decision.APPROVE and policy.needs_public_notice(claim=claim, today=timezone.localdate()),
         )
         status = sync_claim_status(claim)
         action = {"approve": "claim.approved_step", "return": "claim.returned", "reject": "claim.rejected"}[decision]
@@ -517,8 +518,9 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
                 "certificate_checks": certificates.summary,
             },
         )
-        if status == ClaimStatus.APPROVED:
-            # Final approval: the approved amount is reserved against the department's allocation, or refused.
+        if status in (ClaimStatus.APPROVED, ClaimStatus.PUBLIC_NOTICE):
+            # Final approval: the approved amount is reserved against the department's allocation, or
+            # refused; reserved while on notice too, so an objection upheld gives it back.
             reserve_approved_lines(actor=user, claim=claim)
         notify_decision(claim=claim, task=task, status=status, comment=comment)
     notify_open_tasks(claim=claim)

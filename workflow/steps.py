@@ -112,6 +112,19 @@ STEPS = {
             decisions=REVIEW_DECISIONS,
             hr_step=True,
         ),
+        # 公示 (RULES N5): no one decides it; the period's end moves the claim on by itself
+        # (notice.close_due_notices, a due job); the HR head decides objections filed meanwhile.
+        Step(
+            "public_notice",
+            _("公示"),
+            _("核准名单公示，期间任何人可提出异议；期满且无待处理异议后转财政拨付。"),
+            roles.HR_HEAD,
+            Scope.JURISDICTION,
+            ClaimStatus.PUBLIC_NOTICE,
+            # The HR head who approved the claim may decide its objections: the same duty.
+            "hr_head_approval",
+            5,
+        ),
         Step(
             "disbursement",
             _("财政拨付"),
@@ -150,7 +163,7 @@ def _step_deadline(name: str, source: str) -> DeadlineKind:
 
 
 # Every time limit: the flow's human steps (same name as the step, default from the step table)
-# and the two of the public notice, which has no step yet. RULES N5, N6.
+# (the public notice's period is its step's) and the objection's handling. RULES N5, N6.
 DEADLINE_KINDS = {
     kind.name: kind
     for kind in (
@@ -158,7 +171,7 @@ DEADLINE_KINDS = {
         _step_deadline("hr_review", "N6"),
         _step_deadline("hr_head_approval", "N6"),
         _step_deadline("correction", "STORIES 2"),
-        DeadlineKind("public_notice", _("公示"), 5, "N5"),
+        _step_deadline("public_notice", "N5"),
         DeadlineKind("objection", _("异议处理"), 5, "N5"),
         _step_deadline("disbursement", ""),
     )

@@ -141,6 +141,12 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"Demo claims: {made} (a draft, one at each review step, two approved awaiting a payment batch)"
                 )
+            # 公示 from the day the demo is seeded with claims: the claims approved from now on (the one at
+            # HR's review, when someone approves it) are published before finance pays; those above were
+            # approved before it and await finance. Without --with-claims (the tests' and the API
+            # contract's organisation) no date is set: approval goes to finance (docs/rules.md, N5).
+            if jurisdiction.public_notice_from is None:
+                ensure_jurisdiction(code="WL", name="温岭市", public_notice_from=datetime.date.today())
 
     def _seed_catalogue(self, jurisdiction):
         """Bring the demo catalogue up to date through the catalogue services (so the ledger shows it).

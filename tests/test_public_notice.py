@@ -1,0 +1,305 @@
+"""Public notice (公示, RULES N5; issue 13): once 温岭 publishes its approved claims (its
+``public_notice_from`` date), a claim finally approved goes on notice for 5 working days before
+finance may batch it. Anyone may object to a line (rate-limited per address, with a receipt); the
+HR head upholds (the line is rejected, its reservation released, the provider told) or dismisses;
+the period's end hands the claim to finance (``run_due --now``), not while an objection is open.
+
+2026 around National Day (State Council): Sunday 20 September is worked; 25–27 September
+(Mid-Autumn) and 1–7 October are holidays."""
+
+import datetime
+import io
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import call_command
+from django.http import HttpRequest
+from django.test import Client
+from openpyxl import load_workbook
+from viewflow.workflow.models import Task
+
+from audit.models import AuditEvent
+from claims.errors import InvalidInput
+from claims.models import Claim, ClaimStatus, Jurisdiction, LineDecision, PaymentStatus, Trainee
+from claims.personal_data import decrypt_id_number
+from claims.services import create_claim
+from notifications.models import Notification
+from payments.models import Allocation
+from payments.services.batches import build_batch
+from workflow import notice
+from workflow.inbox import refresh_inbox
+from workflow.models import InboxItem, Objection, ObjectionStatus
+from workflow.policy import people_who_may_act
+from workflow.services import decide_task, submit_claim
+
+from .api_support import error, login
+from .conftest import DEMO_PASSWORD, TODAY, claim_data, line, resident_id
+from .payments_support import open_task_id
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def beijing(*args) -> datetime.datetime:
+    return datetime.datetime(*args, tzinfo=BEIJING)
+
+
+def run_due(now: str) -> str:
+    out = StringIO()
+    call_command("run_due", "--now", now, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+@pytest.fixture
+def publishing(demo):
+    """温岭 publishes the claims it approves from today (as seed_demo --with-claims sets it)."""
+    Jurisdiction.objects.filter(code="WL").update(public_notice_from=TODAY)
+    return demo
+
+
+def on_notice(demo, *, names=("张三丰", "李四"), serials=(1, 2)) -> Claim:
+    """A claim of 温岭市某职业技能培训学校 approved by the department and HR (below the HR head's line)."""
+    lines = [
+        line(resident_id(serial), name, certificate_number=f"T-{serial:05d}") for serial, name in zip(serials, names, strict=True)
+    ]
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data(lines=lines))
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    decide_task(user=demo["dept_reviewer"], task_id=open_task_id(claim), decision="approve", comment="材料齐全")
+    decide_task(user=demo["hr_reviewer"], task_id=open_task_id(claim), decision="approve", comment="同意")
+    claim.refresh_from_db()
+    return claim
+
+
+def notice_started_at(claim: Claim, moment: datetime.datetime) -> InboxItem:
+    """The claim as if its notice had opened at ``moment``."""
+    item = InboxItem.objects.get(claim=claim, step="public_notice")
+    Task.objects.filter(pk=item.task_id).update(created=moment)
+    refresh_inbox(claim)
+    return InboxItem.objects.get(claim=claim, step="public_notice")
+
+
+def object_to(claim: Claim, line_no: int = 1, **overrides) -> Objection:
+    values = {"contact": "13800000000", "reason": "该学员当期未参加培训。", "client_address": "203.0.113.5"}
+    values.update(overrides)
+    return notice.file_objection(line_id=claim.lines.get(line_no=line_no).pk, **values)
+
+
+# --------------------------------------------------------------------------- into the notice
+
+
+def test_a_final_approval_puts_the_claim_on_notice_with_its_money_reserved(publishing):
+    claim = on_notice(publishing)
+    assert claim.status == ClaimStatus.PUBLIC_NOTICE == "public_notice"
+    assert claim.get_status_display() == "公示中"
+    assert set(claim.lines.values_list("payment_status", flat=True)) == {PaymentStatus.RESERVED}
+    item = InboxItem.objects.get(claim=claim)
+    assert item.step == "public_notice"
+    # The HR head, who decides its objections, finds it in the inbox.
+    assert [user.username for user in people_who_may_act(step_name="public_notice", claim=claim)] == ["hr_head"]
+    head = Client()
+    head.force_login(publishing["hr_head"])
+    assert "公示" in head.get(f"/tasks/{item.task_id}/").content.decode()
+    assert "公示中" in head.get(f"/claims/{claim.pk}/").content.decode()
+    approved = AuditEvent.objects.filter(claim_id=claim.pk, action="claim.approved_step").last()
+    assert (approved.from_state, approved.to_state) == ("hr_review", "public_notice")
+
+
+def test_without_a_notice_date_the_approval_goes_to_finance_as_api_v1_says(demo):
+    """The API contract's organisation (seed_demo without claims) publishes nothing yet."""
+    claim = on_notice(demo)
+    assert claim.status == ClaimStatus.APPROVED
+
+
+def test_finance_cannot_batch_a_claim_on_notice(publishing):
+    claim = on_notice(publishing)
+    wl = Jurisdiction.objects.get(code="WL")
+    with pytest.raises(InvalidInput) as refused:
+        build_batch(actor=publishing["finance_officer"], jurisdiction=wl, other_duty_processes=[], claim_ids=[claim.pk])
+    assert "claims[0]" in refused.value.fields
+    finance = login("finance_officer")
+    assert "claims[0]" in error(finance.post("/api/v1/payment-batches/", {"claims": [claim.pk]}, format="json"), 400)["fields"]
+
+
+# --------------------------------------------------------------------------- the period's end
+
+
+def test_the_notice_closes_on_its_fifth_working_day_and_not_before(publishing):
+    """Opened Friday 18 September 2026: the worked Sunday 20th counts, so the 5 working days end
+    on Thursday 24th; Mid-Autumn follows. At midnight the claim goes to finance by itself."""
+    claim = on_notice(publishing)
+    item = notice_started_at(claim, beijing(2026, 9, 18, 10, 0))
+    assert item.due == datetime.date(2026, 9, 24)
+    assert "workflow.close_due_notices: 0" in run_due("2026-09-24T23:59:00+08:00")
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.PUBLIC_NOTICE
+    assert "workflow.close_due_notices: 1" in run_due("2026-09-25T00:00:00+08:00")
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.APPROVED
+    assert InboxItem.objects.get(claim=claim).step == "disbursement"
+    closed = AuditEvent.objects.get(claim_id=claim.pk, action="claim.notice_closed")
+    assert (closed.from_state, closed.to_state, closed.actor_id) == ("public_notice", "approved", None)
+    assert closed.detail["end"] == "2026-09-24"
+    # Idempotent: a second run (beat, an operator) finds nothing.
+    assert "workflow.close_due_notices: 0" in run_due("2026-09-25T00:00:00+08:00")
+    assert AuditEvent.objects.filter(claim_id=claim.pk, action="claim.notice_closed").count() == 1
+    # Now finance may batch it.
+    wl = Jurisdiction.objects.get(code="WL")
+    batch = build_batch(actor=publishing["finance_officer"], jurisdiction=wl, other_duty_processes=[], claim_ids=[claim.pk])
+    assert batch.line_count == 2
+
+
+def test_an_open_objection_holds_the_claim_until_the_hr_head_dismisses_it(publishing):
+    claim = on_notice(publishing)
+    total = claim.total
+    notice_started_at(claim, beijing(2026, 9, 18, 10, 0))
+    objection = object_to(claim, now=beijing(2026, 9, 21, 9, 0))
+    assert "workflow.close_due_notices: 0" in run_due("2026-09-28T09:00:00+08:00")
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.PUBLIC_NOTICE
+    notice.decide_objection(
+        user=publishing["hr_head"], objection_id=objection.pk, decision="dismissed", reason="经核查，学员出勤记录完整。"
+    )
+    line = claim.lines.get(line_no=1)
+    assert (line.decision, line.payment_status) == (LineDecision.APPROVE, PaymentStatus.RESERVED)
+    dismissed = AuditEvent.objects.get(claim_id=claim.pk, action="objection.dismissed")
+    assert dismissed.actor_username == "hr_head" and dismissed.detail["receipts"] == [objection.receipt]
+    assert "workflow.close_due_notices: 1" in run_due("2026-09-28T09:00:00+08:00")
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.APPROVED and claim.total == total
+
+
+# --------------------------------------------------------------------------- objections
+
+
+def test_an_upheld_objection_rejects_the_line_and_releases_its_reservation(publishing, django_capture_on_commit_callbacks):
+    claim = on_notice(publishing)
+    allocation = Allocation.objects.get(pk=claim.lines.get(line_no=1).allocation_id)
+    committed = allocation.committed
+    with django_capture_on_commit_callbacks(execute=True):
+        objection = object_to(claim, line_no=1)
+    assert objection.receipt.startswith("YY") and objection.status == ObjectionStatus.OPEN
+    filed = AuditEvent.objects.get(claim_id=claim.pk, action="objection.filed")
+    assert filed.actor_id is None and "13800000000" not in str(filed.detail)  # the contact stays out of the ledger
+    assert Notification.objects.filter(recipient=publishing["hr_head"], claim=claim, message__contains="异议").exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notice.decide_objection(
+            user=publishing["hr_head"], objection_id=objection.pk, decision="upheld", reason="学员当期在外地务工，未参加培训。"
+        )
+    line = claim.lines.get(line_no=1)
+    assert (line.decision, line.decision_reason, line.payment_status) == (
+        LineDecision.REJECT,
+        "OBJECTION",
+        PaymentStatus.CANCELLED,
+    )
+    allocation.refresh_from_db()
+    assert allocation.committed == committed - line.amount
+    claim.refresh_from_db()
+    assert claim.total == claim.lines.get(line_no=2).amount  # the other line proceeds
+    assert AuditEvent.objects.filter(claim_id=claim.pk, action="objection.upheld", actor_username="hr_head").exists()
+    assert AuditEvent.objects.filter(claim_id=claim.pk, action="allocation.released").exists()
+    assert Notification.objects.filter(recipient=publishing["provider_clerk"], claim=claim, message__contains="异议成立").exists()
+    assert notice.objection_by_receipt(objection.receipt.lower()).status == ObjectionStatus.UPHELD
+    # Deciding it again is refused; the line is off the public list.
+    with pytest.raises(Exception, match="已处理"):
+        notice.decide_objection(user=publishing["hr_head"], objection_id=objection.pk, decision="dismissed", reason="再议")
+    assert list(notice.lines_on_notice().filter(claim=claim).values_list("line_no", flat=True)) == [2]
+
+
+def test_a_claim_whose_every_line_is_upheld_against_ends_unpaid_at_the_period_end(publishing):
+    claim = on_notice(publishing, names=("王五",), serials=(3,))
+    notice_started_at(claim, beijing(2026, 9, 18, 10, 0))
+    objection = object_to(claim, now=beijing(2026, 9, 22, 9, 0))
+    notice.decide_objection(user=publishing["hr_head"], objection_id=objection.pk, decision="upheld", reason="证书与本人不符。")
+    assert "workflow.close_due_notices: 1" in run_due("2026-09-25T00:00:00+08:00")
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.REJECTED
+
+
+def test_only_the_hr_head_of_the_jurisdiction_decides_and_bad_objections_name_their_field(publishing):
+    claim = on_notice(publishing)
+    objection = object_to(claim)
+    for username in ("hr_reviewer", "finance_officer", "provider_clerk"):
+        with pytest.raises(Exception) as refused:
+            notice.decide_objection(user=publishing[username], objection_id=objection.pk, decision="upheld", reason="x")
+        assert getattr(refused.value, "status", None) in (403, 404)
+    for values, field in (
+        ({"contact": ""}, "contact"),
+        ({"reason": "虚假\x00培训"}, "reason"),
+        ({"reason": "长" * 2001}, "reason"),
+        ({"contact": "1" * 101}, "contact"),
+    ):
+        with pytest.raises(InvalidInput) as bad:
+            object_to(claim, **values)
+        assert field in bad.value.fields
+    with pytest.raises(InvalidInput) as late:
+        object_to(claim, now=datetime.datetime.now(BEIJING) + datetime.timedelta(days=60))
+    assert "line" in late.value.fields
+    assert Objection.objects.count() == 1
+
+
+def test_objections_are_rate_limited_per_client_address(publishing, settings):
+    settings.OBJECTION_RATE_LIMIT = 2
+    settings.TRUSTED_PROXY_COUNT = 1
+    claim = on_notice(publishing)
+    url = "/public/notice/objection/"
+    body = {"line": claim.lines.get(line_no=1).pk, "contact": "someone@example.cn", "reason": "怀疑冒名顶替。"}
+    client = Client()
+    answers = [client.post(url, body, HTTP_X_FORWARDED_FOR="198.51.100.7").status_code for _ in range(3)]
+    assert answers == [200, 200, 429]
+    # Another address (as the trusted proxy saw it) is not held back by the first's count.
+    assert client.post(url, body, HTTP_X_FORWARDED_FOR="198.51.100.7, 198.51.100.8").status_code == 200
+    assert Objection.objects.count() == 3
+
+
+# --------------------------------------------------------------------------- the public page and file
+
+
+def test_the_public_page_and_its_xlsx_show_no_full_id_number_or_name(publishing):
+    claim = on_notice(publishing)
+    other = on_notice(publishing, names=("欧阳小明", '=HYPERLINK("http://x")'), serials=(4, 5))
+    client = Client()  # nobody signed in
+    page = client.get("/public/notice/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "张*丰" in html and "李*" in html and "欧**明" in html
+    assert "331081" in html  # the masked number's first six digits
+    book = load_workbook(io.BytesIO(client.get("/public/notice.xlsx").content))
+    cells = [str(cell.value) for row in book.active.iter_rows() for cell in row if cell.value is not None]
+    assert "张*丰" in cells and len(book.active["A"]) == 5  # a header and four lines
+    assert not any(cell.startswith("=") for cell in cells)
+    text = html + "\n".join(cells)
+    for trainee in Trainee.objects.all():
+        assert decrypt_id_number(trainee.id_number_encrypted) not in text
+        assert trainee.name not in text, trainee.name
+    # Filters: by provider and by occupation.
+    assert client.get("/public/notice/", {"provider": "WL-P002"}).context["rows"] == []
+    assert len(client.get("/public/notice/", {"occupation": "电工"}).context["rows"]) == 4
+    assert {claim.pk, other.pk} == set(Claim.objects.filter(status=ClaimStatus.PUBLIC_NOTICE).values_list("pk", flat=True))
+
+
+def test_a_member_of_the_public_objects_and_follows_the_receipt_the_hr_head_decides_on_the_page(publishing):
+    claim = on_notice(publishing)
+    public = Client()
+    line_id = claim.lines.get(line_no=2).pk
+    assert public.get("/public/notice/objection/", {"line": line_id}).status_code == 200
+    filed = public.post("/public/notice/objection/", {"line": line_id, "contact": "13900000000", "reason": "李四未参加考试。"})
+    receipt = filed.context["objection"].receipt
+    assert receipt in filed.content.decode()
+    assert "待处理" in public.get("/public/notice/receipt/", {"receipt": receipt}).content.decode()
+    assert public.get("/public/notice/receipt/", {"receipt": "YY0000"}).status_code == 404
+
+    head = Client()
+    assert head.login(request=HttpRequest(), username="hr_head", password=DEMO_PASSWORD)
+    listing = head.get("/objections/")
+    assert listing.status_code == 200 and receipt in listing.content.decode()
+    objection = Objection.objects.get(receipt=receipt)
+    assert (
+        head.post(f"/objections/{objection.pk}/decide/", {"decision": "dismissed", "reason": "经核实已参加考试。"}).status_code
+        == 302
+    )
+    status = public.get("/public/notice/receipt/", {"receipt": receipt}).content.decode()
+    assert "异议不成立" in status and "经核实已参加考试。" in status and "13900000000" not in status
+    clerk = Client()
+    assert clerk.login(request=HttpRequest(), username="provider_clerk", password=DEMO_PASSWORD)
+    assert clerk.get("/objections/").status_code == 403
