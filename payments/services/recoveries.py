@@ -68,9 +68,20 @@ def open_recovery(
             ]
     if errors:
         raise InvalidInput(_("追回单信息有误。"), fields=errors)
+    return _open_order(
+        actor=actor, line=line, amount_due=amount, payer_kind=payer_kind, payer_name=payer_name,
+        reason_code=reason_code, reason=reason,
+    )  # fmt: skip
+
+
+def _open_order(
+    *, actor, line: ClaimLine, amount_due, payer_kind: str, payer_name: str, reason_code: str, reason: str, **noted
+) -> RecoveryOrder:
+    """The order and its ledger entry, once what it claims is checked (by a person or by a
+    certificate check); ``noted``: more the entry says of how it was opened."""
     order = RecoveryOrder.objects.create(
         claim_line=line,
-        amount_due=amount,
+        amount_due=amount_due,
         payer_kind=payer_kind,
         payer_name=payer_name,
         reason_code=reason_code,
@@ -87,10 +98,11 @@ def open_recovery(
         detail={
             "line": line.line_no,
             "line_amount": line.amount,
-            "amount_due": amount,
+            "amount_due": amount_due,
             "payer_kind": payer_kind,
             "payer_name": payer_name,
             "reason_code": reason_code,
+            **noted,
         },
     )
     return order
@@ -223,30 +235,7 @@ def open_recovery_for_revoked_certificate(*, actor, line: ClaimLine, source: str
         "number": line.certificate_number,
         "source": source,
     }
-    order = RecoveryOrder.objects.create(
-        claim_line=line,
-        amount_due=left,
-        payer_kind=payer_kind,
-        payer_name=payer_name[:200],
-        reason_code=RecoveryReason.REVOKED,
-        reason=reason,
-        opened_by=actor,
-    )
-    record_event(
-        actor=actor,
-        action=actions.RECOVERY_OPENED,
-        obj=order,
-        claim=line.claim,
-        to_state=order.status,
-        reason=reason,
-        detail={
-            "line": line.line_no,
-            "line_amount": line.amount,
-            "amount_due": left,
-            "payer_kind": payer_kind,
-            "payer_name": payer_name,
-            "reason_code": RecoveryReason.REVOKED,
-            "opened_by_certificate_check": True,
-        },
-    )
-    return order
+    return _open_order(
+        actor=actor, line=line, amount_due=left, payer_kind=payer_kind, payer_name=payer_name[:200],
+        reason_code=RecoveryReason.REVOKED, reason=reason, opened_by_certificate_check=True,
+    )  # fmt: skip
