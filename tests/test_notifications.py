@@ -158,12 +158,12 @@ def test_final_approval_and_payment_and_a_bank_return_tell_the_providers_clerks(
     assert not Notification.objects.filter(claim=paid, kind=Kind.PAYMENT_RETURNED).exists()
 
 
-def test_an_objection_tells_the_hr_reviewers_once(demo):
+def test_an_objection_tells_the_hr_heads_once(demo):
     claim = approved_claim(demo, serials=(1,))
     assert notify.notify_objection_filed(claim=claim, objection_id=7, summary="学员称未参加培训") == 1
     assert notify.notify_objection_filed(claim=claim, objection_id=7, summary="学员称未参加培训") == 0
     [note] = Notification.objects.filter(kind=Kind.OBJECTION)
-    assert (note.recipient, note.claim) == (demo["hr_reviewer"], claim)
+    assert (note.recipient, note.claim) == (demo["hr_head"], claim)
 
 
 def test_deadlines_near_and_passed_tell_the_people_on_the_task_and_then_the_team_lead(demo):

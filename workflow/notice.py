@@ -36,8 +36,8 @@ from . import policy
 from .deadlines import last_due_not_passed, local_date, passed_at
 from .flows import ClaimFlow
 from .models import InboxItem, Objection, ObjectionStatus
-from .notify import notify_open_tasks
-from .selectors import OPEN_STATUSES, open_task_of_claim
+from .notify import notify_objection_filed, notify_open_tasks
+from .selectors import open_task_of_claim
 from .steps import Decision
 
 STEP = "public_notice"
@@ -228,26 +228,8 @@ def file_objection(*, line_id, contact, reason, client_address: str, now: dateti
         # Not the contact: the objector's personal data stays in its row, out of the ledger.
         detail={"receipt": objection.receipt, "line": line.line_no, "period_end": item.due.isoformat()},
     )
-    task_id, claim_id, objection_id = item.task_id, claim.pk, objection.pk
-    transaction.on_commit(lambda: _tell_hr_heads(task_id=task_id, claim_id=claim_id, objection_id=objection_id))
+    notify_objection_filed(claim=claim, objection_id=objection.pk, summary=reason, task_id=item.task_id)
     return objection
-
-
-def _tell_hr_heads(*, task_id: int, claim_id: int, objection_id: int) -> None:
-    """The HR heads who may act on the claim's notice step (the decision policy's answer); one
-    notification per objection (its key), however often this runs."""
-    task = Task.objects.filter(pk=task_id, status__in=OPEN_STATUSES).first()
-    if task is None:
-        return
-    claim = Claim.objects.get(pk=claim_id)
-    notify(
-        recipients=list(policy.people_who_may_act(step_name=STEP, claim=claim)),
-        kind=Kind.OBJECTION,
-        claim=claim,
-        message=_("申领 %(number)s 公示期间收到异议，请处理。") % {"number": claim.number},
-        key=f"objection:{objection_id}",
-        task_id=task.pk,
-    )
 
 
 def _tell_provider(*, claim: Claim, objection_id: int, line_no: int) -> None:

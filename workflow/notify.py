@@ -132,17 +132,19 @@ def notify_payment_returned(*, claim: Claim, lines: list[int], batch_number: str
     )
 
 
-def notify_objection_filed(*, claim: Claim, objection_id: int, summary: str = "") -> int:
-    """An objection to the claim was filed (issue 13 calls this in its transaction): the HR
-    reviewers of the claim's jurisdiction, who handle objections, are told."""
-    message = _("申领 %(number)s 收到异议：%(summary)s") % {"number": claim.number, "summary": summary[:200]}
+def notify_objection_filed(*, claim: Claim, objection_id: int, summary: str = "", task_id: int | None = None) -> int:
+    """An objection to a line on public notice was filed (workflow/notice.py, in its transaction):
+    the HR heads who may act on the claim's notice step, who decide objections, are told; once
+    per objection (its key)."""
+    message = _("申领 %(number)s 公示期间收到异议，请处理：%(summary)s") % {"number": claim.number, "summary": summary[:200]}
     return notify(
-        recipients=policy.people_who_may_act(step_name="hr_review", claim=claim),
+        recipients=list(policy.people_who_may_act(step_name="public_notice", claim=claim)),
         kind=Kind.OBJECTION,
         claim=claim,
         message=message,
         key=f"objection:{objection_id}",
         link=_claim_link(claim),
+        task_id=task_id,
     )
 
 
