@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from audit import actions
 from claims.models import ZERO, Claim, ClaimLine, ClaimStatus, PaymentStatus
+from claims.pricing import CENT
 from claims.selectors import claims_visible_to, ledger_entries_visible_to
 
 from .models import InboxItem
@@ -62,6 +63,10 @@ def provider_dashboard(user) -> Dashboard:
         by_status=[(value, label, counts.get(value, 0)) for value, label in ClaimStatus.choices],
         returned=returned,
         drafts=drafts,
-        payments=[{"claim": by_id[row["claim_id"]], "amount": row["amount"], "at": paid_at.get(row["claim_id"])} for row in paid],
-        paid_total=paid_lines.aggregate(total=Sum("amount"))["total"] or ZERO,
+        payments=[
+            {"claim": by_id[row["claim_id"]], "amount": row["amount"].quantize(CENT), "at": paid_at.get(row["claim_id"])}
+            for row in paid
+        ],
+        # In cents whatever the database sums in (SQLite's SUM drops a decimal's places).
+        paid_total=(paid_lines.aggregate(total=Sum("amount"))["total"] or ZERO).quantize(CENT),
     )
