@@ -45,7 +45,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -54,7 +53,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, for its ID check character
 
-from serving import PASSWORD, PROJECT, Server, api_token, ensure_database, environment, p, pgbench_tps, psql
+from serving import PASSWORD, PROJECT, Server, Worker, api_token, ensure_database, environment, p, pgbench_tps, psql, purge_queues
 
 from claims.validators import resident_id_check_char  # noqa: E402 - plain Python, no Django setup needed
 
@@ -162,47 +161,6 @@ def on_threads(clients: list[Client], items: list, work) -> list[float]:
     if failures:
         raise RuntimeError("; ".join(failures[:5]))
     return times
-
-
-class Worker:
-    """``celery -A config worker`` as the Procfile's worker line runs it, on Redis; ready when it says so."""
-
-    def __init__(self, database: str, redis_url: str, concurrency: int):
-        env = environment(database)
-        env["REDIS_URL"] = redis_url
-        self.log = open(Path(tempfile.gettempdir()) / f"{database}-worker.log", "w+")  # noqa: SIM115 - closed in stop()
-        command = [
-            str(PROJECT / ".venv" / "bin" / "celery"),
-            *("-A", "config", "worker", "-Q", "claims", "--concurrency", str(concurrency), "-l", "info"),
-        ]
-        self.process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                sys.exit(f"the Celery worker exited ({self.process.returncode}): see {self.log.name}")
-            self.log.seek(0)
-            if " ready." in self.log.read():
-                return
-            time.sleep(0.3)
-        self.stop()
-        sys.exit(f"the Celery worker was not ready within 90 s: see {self.log.name}")
-
-    def tasks_succeeded(self) -> dict[str, int]:
-        self.log.seek(0)
-        counts: dict[str, int] = {}
-        for line in self.log:
-            if "] succeeded in " in line and " Task " in line:
-                name = line.split(" Task ", 1)[1].split("[", 1)[0]
-                counts[name] = counts.get(name, 0) + 1
-        return counts
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
 
 
 def funds_left(database: str) -> Decimal:
@@ -356,13 +314,7 @@ def main() -> None:
     left = funds_left(args.database)
     if needed > left:
         sys.exit(f"{args.claims} claims need {needed} of {DEPARTMENT}'s allocation, {left} is left: run fewer")
-    subprocess.run(
-        [str(PROJECT / ".venv" / "bin" / "celery"), "-A", "config", "purge", "-f", "-Q", "claims"],
-        cwd=PROJECT,
-        env={**environment(args.database), "REDIS_URL": args.redis},
-        check=True,
-        capture_output=True,
-    )  # a message left by an earlier run names rows of the database dropped above
+    purge_queues(args.database, args.redis)  # a message left by an earlier run names rows of the database dropped above
 
     before = pgbench_tps(simple_update=False, clients=args.clients, seconds=args.pgbench_seconds)
     worker = Worker(args.database, args.redis, args.concurrency)

@@ -11,6 +11,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -180,3 +181,56 @@ def pgbench_tps(*, simple_update: bool, clients: int, seconds: float, scale: int
     if found is None:
         sys.exit(f"pgbench printed no TPS:\n{output}")
     return float(found.group(1))
+
+
+class Worker:
+    """``celery -A config worker`` as the Procfile's worker line runs it (the default queue and its mail
+    queue), on Redis; ready when it says so."""
+
+    def __init__(self, database: str, redis_url: str, concurrency: int):
+        env = environment(database)
+        env["REDIS_URL"] = redis_url
+        self.log = open(Path(tempfile.gettempdir()) / f"{database}-worker.log", "w+")  # noqa: SIM115 - closed in stop()
+        command = [
+            str(PROJECT / ".venv" / "bin" / "celery"),
+            *("-A", "config", "worker", "--concurrency", str(concurrency), "-l", "info"),
+        ]
+        self.process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                sys.exit(f"the Celery worker exited ({self.process.returncode}): see {self.log.name}")
+            self.log.seek(0)
+            if " ready." in self.log.read():
+                return
+            time.sleep(0.3)
+        self.stop()
+        sys.exit(f"the Celery worker was not ready within 90 s: see {self.log.name}")
+
+    def tasks_succeeded(self) -> dict[str, int]:
+        self.log.seek(0)
+        counts: dict[str, int] = {}
+        for line in self.log:
+            if "] succeeded in " in line and " Task " in line:
+                name = line.split(" Task ", 1)[1].split("[", 1)[0]
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+def purge_queues(name: str, redis_url: str) -> None:
+    """Empty the worker's queues (the default one and its mail queue) of what an earlier run left."""
+    subprocess.run(
+        [str(PROJECT / ".venv" / "bin" / "celery"), "-A", "config", "purge", "-f", "-Q", "claims,claims.mail"],
+        cwd=PROJECT,
+        env={**environment(name), "REDIS_URL": redis_url},
+        check=True,
+        capture_output=True,
+    )

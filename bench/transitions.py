@@ -4,7 +4,8 @@
 
 A database ``claims_bench_transitions`` is made afresh (migrated, seed_demo, generate_load
 --claims N: claims in every state, hundreds open at each review step). gunicorn serves it as in
-production (DEBUG=False, persistent connections, ``--workers`` processes). 8 clients (``--clients``),
+production (DEBUG=False, persistent connections, ``--workers`` processes), with a Celery worker on
+Redis (``--redis``, db 6) for the e-mails each decision sends. 8 clients (``--clients``),
 each signed in with an API token as one of the generated department or HR reviewers, read their
 inbox (GET /api/v1/tasks/) and decide what is in it: POST take, then POST decide "approve"; a
 department approval opens an HR task, which the HR clients decide in turn. A decision is the
@@ -30,7 +31,7 @@ import sys
 import threading
 import time
 
-from serving import Server, api_token, ensure_database, p, pgbench_tps, psql
+from serving import Server, Worker, api_token, ensure_database, p, pgbench_tps, psql, purge_queues
 
 
 def usernames(database: str, prefix: str) -> list[str]:
@@ -56,12 +57,16 @@ class Client:
             self.connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=120)
         return response.status, (json.loads(content) if content else {})
 
-    def open_tasks(self, rng: random.Random) -> list[tuple[int, int]]:
-        """(task, claim) of the first page of the inbox that no one else holds."""
+    def open_tasks(self, rng: random.Random) -> list[tuple[int, int, bool]]:
+        """(task, claim, already mine) of the first page of the inbox that no one else holds."""
         status, page = self.call("GET", "/api/v1/tasks/")
         if status != 200:
             raise RuntimeError(f"{self.username}: GET /api/v1/tasks/ answered {status}")
-        mine = [(task["id"], task["claim"]) for task in page["results"] if task["assigned_to"] in (None, self.username)]
+        mine = [
+            (task["id"], task["claim"], task["assigned_to"] == self.username)
+            for task in page["results"]
+            if task["assigned_to"] in (None, self.username)
+        ]
         rng.shuffle(mine)  # two HR reviewers of one city read the same list: start at different ends
         return mine
 
@@ -88,29 +93,29 @@ def rejecting_flagged(refusal: dict) -> dict:
     return {"decision": "approve", "comment": "bench: 预警行驳回", "lines": lines}
 
 
-def decide_for(seconds: float, clients: list[Client]) -> tuple[list[float], int, list[str]]:
+def decide_for(seconds: float, clients: list[Client]) -> tuple[list[float], dict[str, int], list[str]]:
     """Every client decides what its inbox holds until ``seconds`` have passed; (decision times,
-    tasks lost to another client, failures)."""
+    the refusals that are no failure by their status and code, failures)."""
     times: list[float] = []
-    lost = [0]
+    lost: dict[str, int] = {}
     failures: list[str] = []
     lock = threading.Lock()
     deadline = time.perf_counter() + seconds
 
     def work(client: Client, number: int) -> None:
         rng = random.Random(number)
-        queue: list[int] = []
+        queue: list[tuple[int, int, bool]] = []
         mine: list[float] = []
-        missed = 0
+        missed: dict[str, int] = {}
         while time.perf_counter() < deadline:
             if not queue:
                 queue = client.open_tasks(rng)
                 if not queue:
                     time.sleep(0.05)
                     continue
-            task, claim = queue.pop()
+            task, claim, taken = queue.pop()
             started = time.perf_counter()
-            status, answer = client.call("POST", f"/api/v1/tasks/{task}/take/")
+            status, answer = (200, {}) if taken else client.call("POST", f"/api/v1/tasks/{task}/take/")
             if status == 200:
                 status, answer = client.call("GET", f"/api/v1/claims/{claim}/")
             if status == 200:
@@ -126,21 +131,24 @@ def decide_for(seconds: float, clients: list[Client]) -> tuple[list[float], int,
             if status == 200:
                 mine.append(time.perf_counter() - started)
             elif status in (403, 404, 409):  # another client took it first, or it moved on
-                missed += 1
+                reason = f"{status} {answer.get('error', {}).get('code', '')}".strip()
+                missed[reason] = missed.get(reason, 0) + 1
+                queue = []  # as a reviewer would: back to the inbox, which no longer lists it
             else:
                 with lock:
                     failures.append(f"{client.username} task {task}: {status} {str(answer)[:200]}")
                 return
         with lock:
             times.extend(mine)
-            lost[0] += missed
+            for reason, count in missed.items():
+                lost[reason] = lost.get(reason, 0) + count
 
     threads = [threading.Thread(target=work, args=(client, n)) for n, client in enumerate(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return times, lost[0], failures
+    return times, lost, failures
 
 
 def main() -> None:
@@ -149,6 +157,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30, help="how long the clients decide")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes (about 2 × cores)")
+    parser.add_argument("--concurrency", type=int, default=2, help="the Celery worker's processes (the Procfile's default)")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/6", help="the broker of the worker and the web processes")
     parser.add_argument("--database", default="claims_bench_transitions", help="made afresh on each run")
     args = parser.parse_args()
 
@@ -159,7 +169,9 @@ def main() -> None:
     # Half the clients review for departments, half for HR (whose work the first half makes).
     chosen = department[: args.clients - args.clients // 2] + hr[: args.clients // 2]
     before = pgbench_tps(simple_update=True, clients=args.clients, seconds=min(args.seconds, 20))
-    server = Server(args.database, args.workers)
+    purge_queues(args.database, args.redis)
+    worker = Worker(args.database, args.redis, args.concurrency)  # the e-mails of each decision, as in production
+    server = Server(args.database, args.workers, extra_env={"REDIS_URL": args.redis})
     try:
         clients = [Client(server, username) for username in chosen]
         decide_for(2, clients)  # warm each worker's connection and caches
@@ -168,6 +180,7 @@ def main() -> None:
         elapsed = time.perf_counter() - started
     finally:
         server.stop()
+        worker.stop()
     after = pgbench_tps(simple_update=True, clients=args.clients, seconds=min(args.seconds, 20))
     if failures:
         sys.exit("decisions failed:\n" + "\n".join(failures[:10]))
@@ -178,9 +191,11 @@ def main() -> None:
     baseline = (before + after) / 2
     load = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else ["?"]
     print(f"\n{os.cpu_count()} cores, load average {' '.join(load)}; {len(clients)} clients ({', '.join(chosen)})")
-    print(f"gunicorn {args.workers} workers; {args.claims:,} generated claims\n")
+    print(f"gunicorn {args.workers} workers, Celery worker --concurrency {args.concurrency}; {args.claims:,} generated claims\n")
     print("| what | figure |\n|---|---|")
-    print(f"| decisions (take + decide) in {elapsed:.0f} s | {len(times):,} ({lost} lost to another client) |")
+    refused = ", ".join(f"{count} × {reason}" for reason, count in sorted(lost.items())) or "none"
+    print(f"| decisions (take + read + decide) in {elapsed:.0f} s | {len(times):,} |")
+    print(f"| tasks another client took first, or refused (status and code) | {refused} |")
     print(f"| decisions per second | {rate:.1f} |")
     print(f"| one decision p50 / p95 (ms) | {p(times, 0.5) * 1000:.0f} / {p(times, 0.95) * 1000:.0f} |")
     print(f"| pgbench -N TPS, before / after | {before:,.0f} / {after:,.0f} |")

@@ -9,7 +9,9 @@ provider's clerks always, the department's reviewers once submitted); the ledger
 step, chained after the existing ledger with audit's own canonical form and hash; the inbox rows
 and duties (workflow/inbox.py's read model) as refresh_inbox writes them.
 
-Not written: funds (approved lines carry their payment status but no allocation), payment batches
+Funds: every department gets seed_demo's plan and allocation of this year (demo/funds.py), so that
+claims decided on the generated data can be approved; the generated approved lines carry their
+payment status but reserve nothing in them. Not written: payment batches
 and their entries, notifications. Later ledger entries of a claim give its total, not its line list
 (the service's entries repeat the lines: three times the ledger's bytes for nothing a benchmark reads).
 """
@@ -57,6 +59,7 @@ from claims.models import (
 )
 from claims.organisation import ensure_department, ensure_provider
 from claims.validators import credit_code_check_char, resident_id_check_char
+from demo.funds import ensure_demo_funds
 from workflow.deadlines import Deadlines, due_date
 from workflow.flows import ClaimFlow
 from workflow.models import ClaimDuty, InboxItem
@@ -218,6 +221,10 @@ def ensure_organisation(*, providers: int, password: str) -> Org:
                     credit_code=_credit_code(code, n),
                 )
         _ensure_staff(jurisdictions, password)
+        for jurisdiction in jurisdictions.values():
+            # This year's accepted plan and allocation for every department (seed_demo's demo
+            # figures, not a seed's): an HR approval reserves its lines against them.
+            ensure_demo_funds(jurisdiction=jurisdiction)
     return read_organisation(jurisdictions)
 
 

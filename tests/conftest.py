@@ -27,6 +27,8 @@ from django.core.management import call_command
 from django.test import override_settings
 from hypothesis import settings as hypothesis_settings
 
+from config.celery import mail_queue_of
+
 DEMO_PASSWORD = "Subsidy-Demo-2026"  # the Makefile's demo password; meets AUTH_PASSWORD_VALIDATORS
 REQUIRE_SERVICES = os.environ.get("CI_REQUIRE_SERVICES") == "1"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -339,7 +341,7 @@ def celery_test_queue():
     try:
         with app.connection_for_write() as conn:
             channel = conn.default_channel
-            for name in (queue, idle):
+            for name in (queue, idle, mail_queue_of(queue), mail_queue_of(idle)):
                 channel.queue_purge(name)
                 # kombu's Redis transport keeps the queue's exchange bindings in these sets.
                 channel.client.delete(name, f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
@@ -407,7 +409,7 @@ class WorkerProcess:
     def command(self) -> list[str]:
         return [
             sys.executable, "-c", WORKER_MAIN, repr(CLOCK_OFFSET), "-A", "config", "worker",
-            "-P", "solo", "-c", "1", "-Q", self.queue, "-n", self.hostname,
+            "-P", "solo", "-c", "1", "-Q", f"{self.queue},{mail_queue_of(self.queue)}", "-n", self.hostname,
             "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "info",
         ]  # fmt: skip
 
@@ -426,7 +428,8 @@ class WorkerProcess:
 
     def start(self, content_types) -> None:
         """Start the worker and wait until it says it is ready, then check that it consumes our queue."""
-        _purge_queue(self.app, self.queue)  # tasks enqueued by earlier tests, for rows long gone
+        for queue in (self.queue, mail_queue_of(self.queue)):  # tasks of earlier tests, for rows long gone
+            _purge_queue(self.app, queue)
         offset = self.log_offset()
         with self._output:
             self.process = subprocess.Popen(

@@ -13,7 +13,7 @@ from viewflow.workflow.models import Task
 from audit.checkpoints import verify_ledger
 from audit.models import AuditEvent
 from audit.services import _entry
-from claims.models import Claim, ClaimGroupObjectPermission, ClaimStatus, Trainee
+from claims.models import Claim, ClaimGroupObjectPermission, ClaimStatus, LineDecision, Trainee
 from claims.payment_stage import payment_stage_status
 from claims.personal_data import decrypt_id_number, id_number_digest, mask_id_number
 from demo import load
@@ -150,6 +150,30 @@ def test_a_generated_claim_moves_on_through_the_services(generated):
     assert InboxItem.objects.get(claim=claim).step == "hr_review"
     assert inbox_drift() == []
     assert verify_ledger()["ok"]
+
+
+def test_an_hr_approval_of_a_generated_claim_reserves_its_lines_in_the_departments_allocation(generated):
+    """Every generated department has this year's allocation (seed_demo's figures), so the HR
+    reviewers of a neighbouring city approve generated claims as Wenling's approve the demo's."""
+    item = (
+        InboxItem.objects.filter(claim__in=generated, step="hr_review", owner=None, flagged_lines=0)
+        .exclude(claim__jurisdiction__code="WL")
+        .select_related("claim")
+        .first()
+    )
+    assert item is not None, "the load has clean claims at HR review outside Wenling"
+    reviewer = next(
+        user
+        for user in get_user_model().objects.filter(username__startswith="load_hr_reviewer_")
+        if selectors.actionable_items(user).filter(task_id=item.task_id).exists()
+    )
+    decide_task(user=reviewer, task_id=item.task_id, decision="approve", comment="同意")
+    claim = Claim.objects.get(pk=item.claim_id)
+    assert claim.status in (ClaimStatus.HR_HEAD_APPROVAL, ClaimStatus.PUBLIC_NOTICE, ClaimStatus.APPROVED)
+    if claim.status != ClaimStatus.HR_HEAD_APPROVAL:  # the final approval reserves the money
+        assert set(claim.lines.filter(decision=LineDecision.APPROVE).values_list("allocation__department", flat=True)) == {
+            claim.department_id
+        }
 
 
 def index_definitions() -> set[str]:

@@ -260,3 +260,15 @@ def test_the_bell_the_list_and_the_choices_as_pages_and_api(demo):
     assert other.post(f"/api/v1/notifications/{first.pk}/read/", secure=True).status_code == 404
     assert other.get("/api/v1/notifications/", secure=True).json()["results"] == []
     assert api.post("/api/v1/notifications/read-all/", secure=True).json() == {"marked": 1}
+
+
+def test_e_mail_waits_on_its_own_queue_so_a_storm_of_notifications_never_holds_a_release_back():
+    from config.celery import app
+
+    def queue_of(task_name):
+        return app.amqp.router.route({}, task_name)["queue"].name
+
+    default = app.conf.task_default_queue
+    assert queue_of("notifications.tasks.deliver_email") == f"{default}.mail"
+    assert queue_of("payments.tasks.release_batch_task") == default
+    assert queue_of("claims.tasks.import_roster") == default
