@@ -218,6 +218,9 @@ def test_the_copy_text_it_writes_reads_back_as_the_values_it_was_made_of(db):
     rows = [
         (1, "tab\there, line\nbreak, CR\r and \\N", None, True, when, datetime.date(2026, 10, 8), Decimal("950.00")),
         (2, "{}", "张三", False, when, datetime.date(2027, 1, 1), Decimal("0.10")),
+        # each escaped character alone in its value, as most values hold none
+        (3, "C:\\temp", "tab\tonly", None, when, None, None),
+        (4, "line\nonly", "CR\ronly", None, when, None, None),
     ]
     with connection.cursor() as cursor:
         cursor.execute("CREATE TEMP TABLE copy_check (n int, a text, b text, c boolean, d timestamptz, e date, f numeric)")
