@@ -65,10 +65,20 @@ def _simple(value) -> bool:
 
 
 def _lock_ledger() -> None:
-    """Serialise appends so chain order is commit order (SQLite serialises writers itself)."""
+    """Serialise appends so chain order is commit order (SQLite serialises writers itself). On our
+    PostgreSQL backend the transaction then commits without waiting for the disk, and the backend
+    waits for it right after, with the lock already free (audit/postgresql/base.py)."""
     if connection.vendor == "postgresql":
+        flushes_after = getattr(connection, "flushes_after_async_commit", False)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
+            if flushes_after:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s), set_config('synchronous_commit', 'off', true)", [LEDGER_LOCK_KEY]
+                )
+            else:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
+        if flushes_after:
+            connection.wal_flush_owed = True
 
 
 def _claim_reference(claim, claim_number: str | None) -> tuple[int | None, str | None]:

@@ -358,7 +358,7 @@ def database_url_of(settings_dict) -> str:
     """DATABASE_URL (dj-database-url syntax) of the database Django is connected to."""
     engine = settings_dict["ENGINE"]
     name = str(settings_dict["NAME"])
-    if engine == "django.db.backends.postgresql":
+    if engine in ("django.db.backends.postgresql", "audit.postgresql"):
         user = quote(settings_dict.get("USER") or "", safe="")
         password = settings_dict.get("PASSWORD") or ""
         auth = user + (f":{quote(password, safe='')}" if password else "")

@@ -259,3 +259,35 @@ def test_eight_writers_and_a_checkpoint_signer_at_once_leave_one_chain_and_consi
     assert result["unsigned_entries"] == 0
     for checkpoint in Checkpoint.objects.all():
         assert ledger_tree.compute_root(checkpoint.tree_size).hex() == checkpoint.root_hash
+
+
+def _flushed_to(lsn: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_flush_lsn() >= %s::pg_lsn", [lsn])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+def test_an_append_commits_without_waiting_for_the_disk_yet_is_on_disk_before_anyone_is_told(transactional_db):
+    """Appends queue on the ledger's lock; the lock is free once the commit is in the WAL, and the
+    backend waits for the disk right after (audit/postgresql/base.py): before the transaction's
+    on_commit hooks run (the Celery tasks it enqueues) and before the caller goes on."""
+    subject = Group.objects.create(name="durable-append")
+    seen = {}
+    with transaction.atomic():
+        record_event(actor=None, action="test.event", obj=subject)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('synchronous_commit'), pg_current_wal_insert_lsn()::text")
+            seen["commit_mode"], seen["lsn_before_commit"] = cursor.fetchone()
+        transaction.on_commit(lambda: seen.update(flushed_when_hooks_run=_flushed_to(seen["lsn_before_commit"])))
+    assert seen["commit_mode"] == "off"
+    assert seen["flushed_when_hooks_run"] is True
+    assert connection.wal_flush_owed is False
+    with connection.cursor() as cursor:  # only the appending transaction committed that way
+        cursor.execute("SELECT current_setting('synchronous_commit')")
+        assert cursor.fetchone()[0] == "on"
+
+    with pytest.raises(RuntimeError), transaction.atomic():  # an append rolled back owes no flush
+        record_event(actor=None, action="test.event", obj=subject)
+        raise RuntimeError("the change it recorded failed")
+    assert connection.wal_flush_owed is False
