@@ -1,6 +1,6 @@
 """The inbox at two sizes of a city's claims, served as in production (issue 12).
 
-    SECRET_KEY=bench .venv/bin/python bench/inbox.py [--small 10000] [--large 100000] [--requests 40]
+    SECRET_KEY=bench .venv/bin/python bench/inbox.py [--small 10000] [--large 1000000] [--requests 40]
 
 For each size a PostgreSQL database ``claims_bench_inbox_<size>`` (``--db-prefix``) is made if
 missing: migrated, seeded (seed_demo), filled by ``generate_load --claims <size>``. gunicorn then
@@ -111,7 +111,7 @@ def explain(name: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", type=int, default=10_000, help="claims in the small database")
-    parser.add_argument("--large", type=int, default=100_000, help="claims in the large one (1,000,000 on a free machine)")
+    parser.add_argument("--large", type=int, default=1_000_000, help="claims in the large one (generated once, about 19 minutes)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=40, help="requests of each URL per client")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes (about 2 × cores)")
