@@ -99,19 +99,24 @@ def signed_fields(
     )
 
 
+def certificate_fields(record: IssuedCertificate) -> dict:
+    """A published certificate's signed fields but its body, as signed_fields and
+    publish_signed_certificate take them (a re-publication, e.g. a revocation, starts from them)."""
+    return {
+        "number": record.number,
+        "holder_name": record.holder_name,
+        "holder_id_number": decrypt_id_number(record.holder_id_number_encrypted),
+        "occupation_code": record.occupation_code,
+        "level": record.level,
+        "certificate_type": record.certificate_type,
+        "certificate_date": record.certificate_date,
+        "status": record.status,
+        "revoked_on": record.revoked_on,
+    }
+
+
 def _fields_of(record: IssuedCertificate) -> bytes:
-    return signed_fields(
-        body_code=record.body.code,
-        number=record.number,
-        holder_name=record.holder_name,
-        holder_id_number=decrypt_id_number(record.holder_id_number_encrypted),
-        occupation_code=record.occupation_code,
-        level=record.level,
-        certificate_type=record.certificate_type,
-        certificate_date=record.certificate_date,
-        status=record.status,
-        revoked_on=record.revoked_on,
-    )
+    return signed_fields(body_code=record.body.code, **certificate_fields(record))
 
 
 def public_key_hex(private_key: Ed25519PrivateKey) -> str:

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 
 from claims.models import AssessmentBody, CertificateStatus, IssuedCertificate
-from claims.registry import public_key_hex, publish_signed_certificate
+from claims.registry import certificate_fields, public_key_hex, publish_signed_certificate
 
 BODY_CODE = "WL-JDZX"
 BODY_NAME = "温岭市职业技能鉴定指导中心（演示）"
@@ -55,18 +55,8 @@ def issue(
 
 def revoke(record: IssuedCertificate, *, on: datetime.date) -> IssuedCertificate:
     """The demo body revokes a certificate: it publishes it again, re-signed, as revoked."""
-    from claims.personal_data import decrypt_id_number
-
     return publish_signed_certificate(
         body=record.body,
         signing_key=signing_key(),
-        number=record.number,
-        holder_name=record.holder_name,
-        holder_id_number=decrypt_id_number(record.holder_id_number_encrypted),
-        occupation_code=record.occupation_code,
-        level=record.level,
-        certificate_type=record.certificate_type,
-        certificate_date=record.certificate_date,
-        status=CertificateStatus.REVOKED,
-        revoked_on=on,
+        **{**certificate_fields(record), "status": CertificateStatus.REVOKED, "revoked_on": on},
     )
