@@ -155,12 +155,11 @@ def _draft(
     }
 
 
-def _chained(draft: dict, *, seq: int, prev_hash: str, at) -> AuditEvent:
-    """The entry of a draft at its place in the chain, and its hash: SHA-256 over the RFC 8785
-    bytes of its body, stored exactly as hashed."""
-    body = {
+def body_of(draft: dict, *, seq, at, prev_hash) -> dict:
+    """The JSON an entry's hash is over: the draft at its place in the chain (``at`` canonical)."""
+    return {
         "seq": seq,
-        "at": to_canonical_value(at),
+        "at": at,
         "actor": draft["actor_username"],
         "action": draft["action"],
         "object_type": draft["object_type"],
@@ -172,7 +171,12 @@ def _chained(draft: dict, *, seq: int, prev_hash: str, at) -> AuditEvent:
         "detail": draft["detail"],
         "prev_hash": prev_hash,
     }
-    payload = canonical_json(body)
+
+
+def _chained(draft: dict, *, seq: int, prev_hash: str, at) -> AuditEvent:
+    """The entry of a draft at its place in the chain, and its hash: SHA-256 over the RFC 8785
+    bytes of its body, stored exactly as hashed."""
+    payload = canonical_json(body_of(draft, seq=seq, at=to_canonical_value(at), prev_hash=prev_hash))
     return AuditEvent(
         seq=seq,
         at=at,

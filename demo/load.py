@@ -41,7 +41,7 @@ from viewflow.workflow.models import Process, Task
 
 from audit import actions
 from audit.models import AuditEvent
-from audit.services import LEDGER_LOCK_KEY, _head, canonical_json, record_events, to_canonical_value
+from audit.services import LEDGER_LOCK_KEY, _head, body_of, canonical_json, record_events, to_canonical_value
 from claims import roles
 from claims.models import (
     Claim,
@@ -1028,20 +1028,18 @@ class Generator:
         sha256 = hashlib.sha256
         for claim_id, jurisdiction_id, number, at, actor, action, from_state, to_state, reason, detail in events:
             seq += 1
-            body = {
-                "seq": seq,
-                "at": to_canonical_value(at),
-                "actor": actor[1],
+            draft = {
+                "actor_username": actor[1],
                 "action": action,
                 "object_type": "claims.claim",
                 "object_id": str(claim_id),
-                "claim": number,
+                "claim_number": number,
                 "from_state": from_state,
                 "to_state": to_state,
                 "reason": reason,
                 "detail": detail,  # canonical already: strings for money and dates
-                "prev_hash": prev_hash,
             }
+            body = body_of(draft, seq=seq, at=to_canonical_value(at), prev_hash=prev_hash)
             payload = canonical_json(body, known_simple=True)  # ASCII keys; str, int, list and dict values
             digest = sha256(payload).hexdigest()
             rows.append(
