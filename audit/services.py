@@ -64,21 +64,24 @@ def _simple(value) -> bool:
     return isinstance(value, int) and -_SAFE_INTEGER <= value <= _SAFE_INTEGER
 
 
-def _lock_ledger() -> None:
-    """Serialise appends so chain order is commit order (SQLite serialises writers itself). On our
-    PostgreSQL backend the transaction then commits without waiting for the disk, and the backend
-    waits for it right after, with the lock already free (audit/postgresql/base.py)."""
-    if connection.vendor == "postgresql":
-        flushes_after = getattr(connection, "flushes_after_async_commit", False)
-        with connection.cursor() as cursor:
-            if flushes_after:
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock(%s), set_config('synchronous_commit', 'off', true)", [LEDGER_LOCK_KEY]
-                )
-            else:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
-        if flushes_after:
-            connection.wal_flush_owed = True
+def _lock_ledger_and_read_head() -> tuple[int, str]:
+    """Serialise appends so chain order is commit order (SQLite serialises writers itself), and
+    read the chain's head (seq, hash) once the lock is held. On our PostgreSQL backend the
+    transaction then commits without waiting for the disk, and the backend waits for it right
+    after, with the lock already free (audit/postgresql/base.py)."""
+    if connection.vendor != "postgresql":
+        return _head()
+    flushes_after = getattr(connection, "flushes_after_async_commit", False)
+    asynchronous = ", set_config('synchronous_commit', 'off', true)" if flushes_after else ""
+    with connection.cursor() as cursor:
+        # One round trip, two statements: under READ COMMITTED the second takes its own snapshot,
+        # after the first has the lock, so it sees the entry of whoever held it before.
+        cursor.execute(f"SELECT pg_advisory_xact_lock({int(LEDGER_LOCK_KEY)}){asynchronous}; {_HEAD_QUERY}")
+        cursor.nextset()
+        last = cursor.fetchone()
+    if flushes_after:
+        connection.wal_flush_owed = True
+    return (last[0], last[1]) if last else (0, GENESIS_HASH)
 
 
 def _claim_reference(claim, claim_number: str | None) -> tuple[int | None, str | None]:
@@ -202,10 +205,13 @@ def _entry(*, seq: int, prev_hash: str, at, **draft) -> AuditEvent:
     return _chained(_draft(**draft), seq=seq, prev_hash=prev_hash, at=at)
 
 
+_HEAD_QUERY = f"SELECT seq, hash FROM {AuditEvent._meta.db_table} ORDER BY seq DESC LIMIT 1"
+
+
 def _head() -> tuple[int, str]:
     """(seq, hash) of the last entry; read under the ledger's lock (one plain statement: the lock is held meanwhile)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT seq, hash FROM {AuditEvent._meta.db_table} ORDER BY seq DESC LIMIT 1")
+        cursor.execute(_HEAD_QUERY)
         last = cursor.fetchone()
     return (last[0], last[1]) if last else (0, GENESIS_HASH)
 
@@ -247,10 +253,9 @@ def record_event(
         jurisdiction=jurisdiction,
     )
     with transaction.atomic(savepoint=False):
-        _lock_ledger()
-        last_seq, prev_hash = _head()
+        last_seq, prev_hash = _lock_ledger_and_read_head()
         entry = _chained(draft, seq=last_seq + 1, prev_hash=prev_hash, at=timezone.now())
-        entry.save(force_insert=True)
+        _insert_entry(entry)
         return entry
 
 
@@ -265,8 +270,7 @@ def record_events(events: list[dict], *, batch_size: int = 2000) -> list[AuditEv
     if not events:
         return []
     with transaction.atomic():
-        _lock_ledger()
-        last_seq, prev_hash = _head()
+        last_seq, prev_hash = _lock_ledger_and_read_head()
         at = timezone.now()
         entries = []
         for offset, event in enumerate(events, start=1):
@@ -305,12 +309,36 @@ _COPY_COLUMNS = (
 )
 
 
+def _fields_and_columns() -> tuple[list, str]:
+    fields = [AuditEvent._meta.get_field(name) for name in _COPY_COLUMNS]
+    return fields, ", ".join(connection.ops.quote_name(field.column) for field in fields)
+
+
+def _row_of(entry: AuditEvent, fields: list) -> list:
+    return [json.dumps(entry.detail) if field.name == "detail" else getattr(entry, field.attname) for field in fields]
+
+
 def _copy_entries(entries: list[AuditEvent]) -> None:
     """PostgreSQL's COPY: several times faster than a bulk INSERT for the thousands of entries of a batch."""
-    fields = [AuditEvent._meta.get_field(name) for name in _COPY_COLUMNS]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    fields, columns = _fields_and_columns()
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {AuditEvent._meta.db_table} ({columns}) FROM STDIN") as copy:
         for entry in entries:
-            copy.write_row(
-                [json.dumps(entry.detail) if field.name == "detail" else getattr(entry, field.attname) for field in fields]
-            )
+            copy.write_row(_row_of(entry, fields))
+
+
+def _insert_entry(entry: AuditEvent) -> None:
+    """One entry by a plain INSERT on PostgreSQL: Model.save's own work (about a third of a
+    millisecond) would be spent holding the ledger's lock."""
+    if connection.vendor != "postgresql":
+        entry.save(force_insert=True)
+        return
+    fields, columns = _fields_and_columns()
+    placeholders = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {AuditEvent._meta.db_table} ({columns}) VALUES ({placeholders}) RETURNING id",
+            _row_of(entry, fields),
+        )
+        entry.pk = cursor.fetchone()[0]
+    entry._state.adding = False
+    entry._state.db = connection.alias

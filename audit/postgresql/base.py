@@ -1,7 +1,7 @@
 """Django's PostgreSQL backend, and the flush that lets ledger appends share the disk's syncs.
 
 An append to the ledger holds the ledger's lock from reading the chain's head until its
-transaction commits (audit/services.py, _lock_ledger), so that chain order is commit order. A
+transaction commits (audit/services.py, _lock_ledger_and_read_head), so that chain order is commit order. A
 synchronous commit includes flushing the WAL to disk (about a millisecond here), so appends
 queued one at a time and no two of them could share one flush, as plain inserts do.
 
@@ -22,7 +22,7 @@ FLUSH_STATEMENT = "SELECT pg_logical_emit_message(true, 'claims.ledger.flush', '
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
-    flushes_after_async_commit = True  # what _lock_ledger checks before it turns synchronous_commit off
+    flushes_after_async_commit = True  # what _lock_ledger_and_read_head checks before it turns synchronous_commit off
     wal_flush_owed = False
 
     def _commit(self):
