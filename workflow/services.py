@@ -457,7 +457,7 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
         # Before locking the claim: a resubmission locks the claim, then the process.
         if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
             raise StepAlreadyTaken(_("该步骤已处理。"))
-        claim = Claim.objects.select_for_update().get(pk=task.process.claim.pk)
+        claim = Claim.objects.select_for_update().get(process_id=task.process_id)
         principal = policy.require_may_act(user=user, task=task, claim=claim)
         by_line = policy.validate_decision(
             step_name=step_name,
