@@ -3,6 +3,7 @@ from django.db.models import Q
 
 from claims.bounds import ID_MAX, column_length
 from claims.models import Claim, ClaimStatus, Department, Jurisdiction, Provider, SubsidyPolicy
+from workflow.inbox_filters import InboxFilter
 
 
 class ClaimFilter(django_filters.FilterSet):
@@ -25,8 +26,13 @@ class ClaimFilter(django_filters.FilterSet):
         return queryset.filter(Q(number__icontains=value) | Q(class_name__icontains=value))
 
 
-class TaskFilter(django_filters.FilterSet):
+class TaskFilter(InboxFilter):
+    """The inbox's search, filters and sort (workflow.inbox_filters: the page's own), and a claim by id."""
+
     claim = django_filters.NumberFilter(field_name="claim_id", max_value=ID_MAX, help_text="claim id")
+
+    class Meta(InboxFilter.Meta):
+        fields = [*InboxFilter.Meta.fields, "claim"]
 
 
 class PolicyFilter(django_filters.FilterSet):

@@ -374,6 +374,14 @@ class TaskSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, help_text="the claim's total")
     flagged_lines = serializers.IntegerField(read_only=True, help_text="lines of the claim with a flag")
     resubmitted = serializers.BooleanField(read_only=True, help_text="the claim came back from a correction")
+    changes = serializers.JSONField(
+        read_only=True,
+        help_text='what the last resubmission changed since the claim was returned: {"changes": [{"field": name} | '
+        '{"line": n, "field": name} | {"line": n, "change": "added" | "removed"}], "total_before": "…", "total": "…"}; '
+        "{} when not resubmitted",
+    )
+    class_name = serializers.CharField(read_only=True, help_text="the claim's class name")
+    submitted = serializers.DateTimeField(read_only=True, allow_null=True, help_text="when the claim was first submitted")
 
     def get_status(self, item) -> str:
         return str(item.status).lower()

@@ -382,9 +382,16 @@ class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         responses={200: s.TaskPageSerializer, **errors(400, 401)},
     )
     def list(self, request):
+        filters = TaskFilter(request.query_params, self.get_queryset(), request=request)
+        if not filters.is_valid():
+            raise InvalidInput(_("筛选条件有误。"), fields=filters.errors_by_field())
         try:
             page = task_selectors.inbox_page(
-                self.filter_queryset(self.get_queryset()), cursor=request.query_params.get("cursor"), size=TASKS_PAGE_SIZE
+                filters.qs,
+                cursor=request.query_params.get("cursor"),
+                size=TASKS_PAGE_SIZE,
+                order=filters.order,
+                nullable=filters.nullable,
             )
         except task_selectors.BadCursor:
             raise InvalidInput(_("分页参数有误。"), fields={"cursor": [_("无效的分页位置：请从第一页开始。")]}) from None

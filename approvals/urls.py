@@ -1,11 +1,22 @@
 from django.urls import path
 
-from . import assignment_views, class_views, documents_views, notice_views, portal_views, roster_views, views
+from . import (
+    assignment_views,
+    class_views,
+    documents_views,
+    inbox_views,
+    notice_views,
+    portal_views,
+    roster_views,
+    views,
+)
 
 app_name = "approvals"
 
 urlpatterns = [
-    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/", inbox_views.inbox, name="inbox"),
+    path("inbox/bulk-approve/confirm/", inbox_views.bulk_confirm, name="inbox_bulk_confirm"),
+    path("inbox/bulk-approve/", inbox_views.bulk_approve, name="inbox_bulk_approve"),
     path("portal/", portal_views.portal, name="portal"),
     path("tasks/<int:task_id>/", views.task_detail, name="task"),
     path("tasks/<int:task_id>/take/", views.task_take, name="task_take"),

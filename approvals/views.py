@@ -63,36 +63,6 @@ def _decorate(task):
     return task
 
 
-def _inbox_page(request, items, param: str):
-    """One keyset page of inbox rows (``param``: this list's cursor in the query string); a cursor
-    that does not parse starts the list again."""
-    try:
-        page = selectors.inbox_page(items, cursor=request.GET.get(param), size=PAGE_SIZE)
-    except selectors.BadCursor:
-        page = selectors.inbox_page(items, cursor=None, size=PAGE_SIZE)
-    for item in page.items:
-        item.step_label = STEPS[item.step].label
-    selectors.mark_due(page.items)
-    return page
-
-
-@scoped
-def inbox(request):
-    clean_only = request.GET.get("clean") == "1"
-    mine, team = selectors.actionable_items(request.user), selectors.team_items(request.user)
-    if clean_only:
-        mine, team = mine.filter(flagged_lines=0), team.filter(flagged_lines=0)
-    return render(
-        request,
-        "approvals/inbox.html",
-        {
-            "mine": _inbox_page(request, mine, "mine_after"),
-            "team": _inbox_page(request, team, "team_after"),
-            "clean_only": clean_only,
-        },
-    )
-
-
 # --- the task page ------------------------------------------------------------------------
 
 

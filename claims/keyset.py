@@ -49,6 +49,8 @@ def bounded_count(queryset: QuerySet) -> tuple[int, bool]:
 def _plain(value):
     if isinstance(value, datetime.datetime):
         return {"t": value.isoformat()}
+    if isinstance(value, datetime.date):  # a day (after datetime: a datetime is a date too)
+        return {"day": value.isoformat()}
     if isinstance(value, Decimal):
         return {"d": str(value)}
     return value
@@ -60,9 +62,11 @@ def _typed(value):
         if moment.tzinfo is None:
             raise ValueError("naive time")
         return moment
+    if isinstance(value, dict) and set(value) == {"day"}:
+        return datetime.date.fromisoformat(value["day"])
     if isinstance(value, dict) and set(value) == {"d"}:
         return Decimal(value["d"])
-    if value is None or isinstance(value, int) and not isinstance(value, bool):
+    if value is None or isinstance(value, int | str) and not isinstance(value, bool):
         return value
     raise ValueError("not a key")
 

@@ -514,7 +514,8 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 ITEM_COLUMNS = (
     "task_id", "claim_id", "step", "status", "owner_id", "jurisdiction_id", "department_id", "provider_id",
-    "claim_number", "amount", "flagged_lines", "created", "due", "resubmitted", "duties", "escalated",
+    "claim_number", "class_name", "submitted", "amount", "flagged_lines", "created", "due", "resubmitted", "changes",
+    "duties", "escalated",
 )  # fmt: skip
 DUTY_COLUMNS = ("claim_id", "user_id", "duty")
 
@@ -820,7 +821,8 @@ class Generator:
                 )
                 out.items.append(
                     (task_id, claim_id, step.name, task_status, owner, jurisdiction.pk, department.pk, provider.pk, number,
-                     total, 0, started, due_date(started, step.name, jurisdiction.pk, deadlines=self.deadlines), resubmitted,
+                     f"{occupation_name} 第{claim_id}期", submitted_at, total, 0, started,
+                     due_date(started, step.name, jurisdiction.pk, deadlines=self.deadlines), resubmitted, "{}",
                      InboxItem.duty_tokens(duties), False)
                 )  # fmt: skip
                 if assigned:

@@ -30,11 +30,14 @@ ROW_FIELDS = (
     "department_id",
     "provider_id",
     "claim_number",
+    "class_name",
+    "submitted",
     "amount",
     "flagged_lines",
     "created",
     "due",
     "resubmitted",
+    "changes",
     "duties",
 )
 
@@ -224,10 +227,10 @@ def test_the_inbox_page_lists_with_keyset_links(demo):
     submitted_claims(demo, 3)
     client = Client()
     client.force_login(demo["dept_reviewer"])
-    import approvals.views
+    import approvals.inbox_views
 
-    original = approvals.views.PAGE_SIZE
-    approvals.views.PAGE_SIZE = 2
+    original = approvals.inbox_views.PAGE_SIZE
+    approvals.inbox_views.PAGE_SIZE = 2
     try:
         page = client.get("/inbox/").content.decode()
         assert 'rel="next"' in page and "mine_after=" in page
@@ -237,7 +240,7 @@ def test_the_inbox_page_lists_with_keyset_links(demo):
         # A cursor that does not parse starts again instead of failing.
         assert client.get("/inbox/?mine_after=%%%").status_code == 200
     finally:
-        approvals.views.PAGE_SIZE = original
+        approvals.inbox_views.PAGE_SIZE = original
 
 
 # --------------------------------------------------------------------------- what the database does

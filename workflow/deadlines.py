@@ -12,6 +12,7 @@ import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from .calendar import WorkingCalendar
@@ -99,3 +100,19 @@ def passed_at(due: datetime.date, jurisdiction_id: int | None = None) -> datetim
 def last_due_not_passed(now: datetime.datetime, jurisdiction_id: int | None = None) -> datetime.date:
     """The latest due date that has not passed at ``now``: work due before it is overdue."""
     return local_date(now, jurisdiction_id)
+
+
+def due_state_condition(state: str, jurisdiction_ids, *, now: datetime.datetime | None = None):
+    """The rows (of a model with ``due`` and ``jurisdiction_id``: the inbox's) in this due state
+    at ``now``, as ``Deadlines.state`` says for each row: a range of due dates per jurisdiction
+    (its calendar read once), so that a filter on it reads what the page marks."""
+    now = now or timezone.now()
+    deadlines, condition = Deadlines(), Q(pk__in=[])
+    for jurisdiction_id in jurisdiction_ids:
+        today = local_date(now, jurisdiction_id)
+        if state == DueState.OVERDUE:
+            condition |= Q(jurisdiction_id=jurisdiction_id, due__lt=today)
+        elif state == DueState.DUE_SOON:
+            last = deadlines.calendar(jurisdiction_id).add_working_days(today, DUE_SOON_WORKING_DAYS)
+            condition |= Q(jurisdiction_id=jurisdiction_id, due__gte=today, due__lte=last)
+    return condition

@@ -8,7 +8,7 @@ of a change of a claim's lines (claims.signals.claim_lines_changed: its total an
 """
 
 from django.db.models import Count, Q
-from viewflow.workflow.models import Task
+from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import STATUS
 
 from claims.models import Claim
@@ -28,11 +28,14 @@ ITEM_FIELDS = (
     "department",
     "provider",
     "claim_number",
+    "class_name",
+    "submitted",
     "amount",
     "flagged_lines",
     "created",
     "due",
     "resubmitted",
+    "changes",
     "duties",
     "escalated",
 )
@@ -60,10 +63,15 @@ def refresh_inbox(claim: Claim) -> None:
     duties = {(task.owner_id, STEPS[task.flow_task.name].duty) for task in done if task.owner_id}
     if open_tasks:
         resubmitted = any(task.flow_task.name == "correction" for task in done)
+        changes = (
+            review_changes(Process.objects.filter(pk=claim.process_id).values_list("data", flat=True).first())
+            if resubmitted
+            else {}
+        )
         flagged = flagged_line_count(claim)
         InboxItem.objects.bulk_create(
             [
-                InboxItem.of_task(task, claim, flagged_lines=flagged, resubmitted=resubmitted, duties=duties)
+                InboxItem.of_task(task, claim, flagged_lines=flagged, resubmitted=resubmitted, changes=changes, duties=duties)
                 for task in open_tasks
             ],
             update_conflicts=True,
@@ -74,6 +82,11 @@ def refresh_inbox(claim: Claim) -> None:
         ClaimDuty.objects.bulk_create(
             [ClaimDuty(claim_id=claim.pk, user_id=user_id, duty=duty) for user_id, duty in duties], ignore_conflicts=True
         )
+
+
+def review_changes(process_data: dict | None) -> dict:
+    """What the last resubmission changed, as the process keeps it (ClaimProcess.review_changes)."""
+    return (process_data or {}).get("review_changes") or {}
 
 
 def refresh_figures(claim: Claim) -> None:
@@ -163,6 +176,7 @@ def rebuild_inbox(*, batch_size: int = 2000) -> tuple[int, int]:
                 claim,
                 flagged_lines=flagged.get(claim.pk, 0),
                 resubmitted=task.process_id in corrected,
+                changes=review_changes(task.process.data),
                 duties=duties_of_claim.get(claim.pk, ()),
                 deadlines=deadlines,
             )

@@ -32,6 +32,9 @@ class ClaimProcess(Process):
     # asked that sent it to the department instead of the returning step: set by the resubmission.
     resubmit_to = jsonstore.CharField(max_length=40, blank=True, null=True)
     changes_outside_fix = JSONObjectField(null=True, blank=True)
+    # What the resubmission changed since the claim was returned (review_changes: its fields, its
+    # lines, its total before and after), for the mark on the inbox's row: set by the resubmission.
+    review_changes = JSONObjectField(null=True, blank=True)
     # Set by HR's approval when the approved total is over the jurisdiction's threshold (STORIES 7).
     needs_hr_head = jsonstore.BooleanField(default=False)
     # Set by the final approval when the jurisdiction publishes approved claims first (公示, RULES N5).
@@ -67,11 +70,15 @@ class InboxItem(models.Model):
     department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="+", db_index=False)
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+", db_index=False)
     claim_number = models.CharField(max_length=30)
+    class_name = models.CharField(max_length=200, default="", blank=True)  # the claim's, for the rows and the search
+    submitted = models.DateTimeField(null=True, blank=True)  # the claim's first submission
     amount = models.DecimalField(max_digits=14, decimal_places=2)  # the claim's total
     flagged_lines = models.PositiveIntegerField(default=0)  # lines with a flag (overridden or not)
     created = models.DateTimeField()  # the task's
     due = models.DateField()  # deadlines.due_date: created + the step's limit in working days, local time
     resubmitted = models.BooleanField(default=False)  # the claim came back from a correction
+    # What the last resubmission changed (ClaimProcess.review_changes; empty when not resubmitted).
+    changes = models.JSONField(default=dict, blank=True)
     # Overdue and escalated to the team lead (timers.escalate_overdue_reviews; kept on the task's data).
     escalated = models.BooleanField(default=False)
     # Who did which duty on the claim so far (ClaimDuty's rows, as ``duty_tokens`` writes them):
@@ -96,6 +103,7 @@ class InboxItem(models.Model):
         *,
         flagged_lines: int = 0,
         resubmitted: bool = False,
+        changes: dict | None = None,
         duties=(),
         deadlines: Deadlines | None = None,
     ) -> "InboxItem":
@@ -112,11 +120,14 @@ class InboxItem(models.Model):
             department_id=claim.department_id,
             provider_id=claim.provider_id,
             claim_number=claim.number,
+            class_name=claim.class_name,
+            submitted=claim.submitted_at,
             amount=claim.total,
             flagged_lines=flagged_lines,
             created=task.created,
             due=due_date(task.created, task.flow_task.name, claim.jurisdiction_id, deadlines=deadlines),
             resubmitted=resubmitted,
+            changes=(changes or {}) if resubmitted else {},
             duties=cls.duty_tokens(duties),
             escalated=bool((task.data or {}).get(ESCALATED_KEY)),
         )

@@ -481,6 +481,24 @@ def normalized_fix(fix) -> dict:
     return normalized
 
 
+def content_changes(before: dict, after: dict) -> list[dict]:
+    """Every change between the claim as returned and as resubmitted (``before``, ``after``: the
+    claim's content, workflow.selectors.claim_content), in changes_outside_fix's shape (so that
+    labels.change_label words both): ``{"field": name}``, ``{"line": n, "field": name}``,
+    ``{"line": n, "change": "added" | "removed"}``. What the inbox marks a resubmitted claim with."""
+    changes: list[dict] = [
+        {"field": name} for name in after if name not in ("lines", "total") and before.get(name, "") != after.get(name, "")
+    ]
+    was_lines, now_lines = before.get("lines", {}), after.get("lines", {})
+    for key in sorted(set(was_lines) | set(now_lines), key=int):
+        if key not in now_lines or key not in was_lines:
+            changes.append({"line": int(key), "change": "removed" if key not in now_lines else "added"})
+            continue
+        was, now = was_lines[key], now_lines[key]
+        changes += [{"line": int(key), "field": name} for name in now if was.get(name) != now[name]]
+    return changes
+
+
 def changes_outside_fix(asked: dict | None, before: dict, after: dict) -> list[dict]:
     """The changes between the claim as returned and as resubmitted (``before``, ``after``: the
         claim's content, workflow.selectors.claim_content) that the return did not ask for:

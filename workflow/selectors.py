@@ -1,7 +1,5 @@
 """Reads for the inbox: tasks the user may see or act on, always within their claim scope."""
 
-import base64
-import binascii
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
@@ -13,6 +11,8 @@ from viewflow.workflow.status import STATUS
 
 from claims.errors import NotInScope
 from claims.inputs import HEADER_FIELDS
+from claims.keyset import BadCursor as BadCursor  # the pages and the API catch it here
+from claims.keyset import after, decode_cursor, encode_cursor
 from claims.line_fields import LINE_FIELDS
 from claims.selectors import claims_visible_to, scope_ids
 
@@ -140,37 +140,28 @@ class InboxPage:
     count_capped: bool  # True: there are more than ``count``
 
 
-class BadCursor(ValueError):
-    pass
-
-
-def _cursor(item) -> str:
-    return base64.urlsafe_b64encode(f"{item.created.isoformat()}|{item.task_id}".encode()).decode().rstrip("=")
-
-
-def _after(cursor: str) -> Q:
-    try:
-        created, task_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
-        created, task_id = datetime.datetime.fromisoformat(created), int(task_id)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise BadCursor(cursor) from None
-    if created.tzinfo is None:
-        raise BadCursor(cursor)
-    return Q(created__gt=created) | Q(created=created, task_id__gt=task_id)
-
-
-def inbox_page(items: QuerySet, *, cursor: str | None, size: int) -> InboxPage:
-    """One page of an inbox list in its order, after ``cursor`` (keyset: an index range read
-    from where the last page ended, never an OFFSET), with the list's bounded count."""
-    page_rows = items.filter(_after(cursor)) if cursor else items
+def inbox_page(
+    items: QuerySet, *, cursor: str | None, size: int, order: tuple[str, ...] = INBOX_ORDER, nullable=frozenset()
+) -> InboxPage:
+    """One page of an inbox list in ``order`` (the inbox's own, or a sort of inbox_filters.SORTS),
+    after ``cursor`` (keyset: rows after the last one read, never an OFFSET), with the list's
+    bounded count (inbox_count). A cursor that does not parse raises BadCursor."""
+    page_rows = items.order_by(*order)
+    if cursor:
+        page_rows = page_rows.filter(after(order, decode_cursor(cursor, len(order)), nullable=frozenset(nullable)))
     rows = list(page_rows.select_related("owner", "provider", "department")[: size + 1])
+    count, capped = inbox_count(items)
+    next_cursor = None
+    if len(rows) > size:
+        last = rows[size - 1]
+        next_cursor = encode_cursor([getattr(last, name.lstrip("-")) for name in order])
+    return InboxPage(items=rows[:size], next_cursor=next_cursor, count=count, count_capped=capped)
+
+
+def inbox_count(items: QuerySet) -> tuple[int, bool]:
+    """(rows in the list up to COUNT_BOUND, whether there are more): a tab's figure."""
     counted = items.order_by().values("pk")[: COUNT_BOUND + 1].count()
-    return InboxPage(
-        items=rows[:size],
-        next_cursor=_cursor(rows[size - 1]) if len(rows) > size else None,
-        count=min(counted, COUNT_BOUND),
-        count_capped=counted > COUNT_BOUND,
-    )
+    return min(counted, COUNT_BOUND), counted > COUNT_BOUND
 
 
 def flagged_line_count(claim) -> int:
@@ -231,6 +222,7 @@ def claim_content(claim) -> dict:
         "enterprise_name": claim.enterprise_name,
         "enterprise_credit_code": claim.enterprise_credit_code,
         "lines": lines,
+        "total": _plain(claim.total),  # what the claim would pay as it stands (not a field anyone changes)
     }
 
 

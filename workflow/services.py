@@ -159,7 +159,14 @@ def _resubmit(*, user, claim: Claim) -> Claim:
         after = claim_content(claim)
         to_step = policy.resubmission_target(returned_from, asked, before, after)
         outside = policy.changes_outside_fix(asked, before, after) if returned_from in HR_STEPS and before else []
-        _execute(task, decision=Decision.RESUBMIT, resubmit_to=to_step, changes_outside_fix=outside)
+        review_changes = (
+            {"changes": policy.content_changes(before, after), "total_before": before.get("total"), "total": after["total"]}
+            if before
+            else None
+        )
+        _execute(
+            task, decision=Decision.RESUBMIT, resubmit_to=to_step, changes_outside_fix=outside, review_changes=review_changes
+        )
         status = sync_claim_status(claim)
         record_event(
             actor=user,
@@ -375,11 +382,12 @@ class ActiveFlagsRefused(InvalidInput):
         self.claim_id = claim_id
 
 
-def _refuse_active_flags(*, claim: Claim, step_name: str) -> None:
+def _refuse_active_flags(*, claim: Claim, step_name: str, always: bool = False) -> None:
     """At the HR steps no line may be approved with an active flag: the reviewer rejects the line
     with the flag's code, or overrides the flag with a written reason. (The department step may
-    pass flagged lines on: the HR bureau decides them.)"""
-    if not policy.refuses_flagged_approval(step_name):
+    pass flagged lines on: the HR bureau decides them.) ``always``: at any step (a bulk approval
+    approves clean claims only: workflow.bulk)."""
+    if not (always or policy.refuses_flagged_approval(step_name)):
         return
     overridden: dict[int, set[str]] = {}
     for line_id, code in FlagOverride.objects.filter(line__claim=claim).values_list("line_id", "code"):
@@ -398,14 +406,26 @@ def _refuse_active_flags(*, claim: Claim, step_name: str) -> None:
         )
 
 
-def decide_task(*, user, task_id, decision: str, comment: str = "", reason: str = "", line_decisions=(), fix=None) -> Claim:
+def decide_task(
+    *,
+    user,
+    task_id,
+    decision: str,
+    comment: str = "",
+    reason: str = "",
+    line_decisions=(),
+    fix=None,
+    require_clean: bool = False,
+) -> Claim:
     """Approve (wholly or in part, by line), return for correction, or reject, at a review step.
     A return may name what to fix (``fix``: {"lines": [line numbers], "fields": [field names]}):
     a resubmission that changes only that goes back to the returning step (policy.resubmission_target).
 
     The eligibility rules run again first (another claim may have used the person's quota
     meanwhile). When an HR approval is refused for lines with active flags, the decision is
-    rolled back but the re-checked flags are kept, so the reviewer sees what stopped it."""
+    rolled back but the re-checked flags are kept, so the reviewer sees what stopped it.
+    ``require_clean``: an approval is refused, at any step, when a line still carries an active
+    flag after the re-check (a bulk approval: workflow.bulk)."""
     try:
         return _decide_task(
             user=user,
@@ -415,6 +435,7 @@ def decide_task(*, user, task_id, decision: str, comment: str = "", reason: str 
             reason=reason,
             line_decisions=line_decisions,
             fix=fix,
+            require_clean=require_clean,
         )
     except ActiveFlagsRefused as refusal:
         _keep_rechecked_flags(user=user, claim_id=refusal.claim_id)
@@ -447,7 +468,9 @@ def _keep_rechecked_flags(*, user, claim_id: int) -> None:
 
 
 @transaction.atomic
-def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, line_decisions, fix) -> Claim:
+def _decide_task(
+    *, user, task_id, decision: str, comment: str, reason: str, line_decisions, fix, require_clean: bool = False
+) -> Claim:
     task = get_task_for_user(user=user, task_id=task_id)
     with ClaimFlow.lock(task.process_id):
         task.refresh_from_db()
@@ -481,7 +504,7 @@ def _decide_task(*, user, task_id, decision: str, comment: str, reason: str, lin
         if decision != "return":
             _apply_line_decisions(claim=claim, decision=decision, reason=reason, by_line=by_line)
         if decision == "approve":
-            _refuse_active_flags(claim=claim, step_name=step_name)
+            _refuse_active_flags(claim=claim, step_name=step_name, always=require_clean)
         recompute_total(claim=claim)
         returned = decision == Decision.RETURN
         _execute(
