@@ -25,7 +25,8 @@ TABS = (("mine", gettext_lazy("我的任务")), ("team", gettext_lazy("团队队
 TAB_NAMES = tuple(name for name, _label in TABS)
 BULK_SALT = "approvals.inbox.bulk_approve"
 BULK_TOKEN_AGE = 3600  # seconds a confirmation stays good for
-CHANGES_SHOWN = 6  # changes named on a row; the rest counted
+CHANGES_SHOWN = 6
+AUTOSUBMIT = ("step", "department", "provider", "flags", "due", "resubmitted", "sort")  # changes named on a row; the rest counted
 
 
 def _inbox_url(query: dict) -> str:
@@ -69,6 +70,8 @@ def inbox(request):
     user = request.user
     tab = request.GET.get("tab") if request.GET.get("tab") in TAB_NAMES else TAB_NAMES[0]
     filters = InboxFilter(request.GET, user=user)
+    for name in AUTOSUBMIT:  # a choice made submits the form (static/js/autosubmit.js)
+        filters.form.fields[name].widget.attrs["data-autosubmit"] = ""
     lists = {"mine": selectors.actionable_items(user), "team": selectors.team_items(user)}
     valid = filters.is_valid()
     lists = {name: filters.filter_queryset(items) if valid else items.none() for name, items in lists.items()}

@@ -88,12 +88,12 @@ def test_pages_work_under_the_content_security_policy_with_no_violation(transact
     assert "script-src 'self'" in policy and "style-src 'self'" in policy and "object-src 'none'" in policy
     assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
 
-    # The inbox's "clean claims only" box submits its form from a static script (no onchange="").
+    # The inbox's flags filter submits its form from a static script (no onchange="").
     reviewer = browser.page_as("dept_reviewer", "/inbox/")
     expect(reviewer.locator("h1")).to_contain_text("收件箱")
     expect(reviewer.locator("#my-tasks")).to_contain_text(claim.number)
-    reviewer.check('input[name="clean"]')
-    expect(reviewer).to_have_url(f"{live_server.url}/inbox/?clean=1")
+    reviewer.select_option('select[name="flags"]', "clean")
+    expect(reviewer).to_have_url(f"{live_server.url}/inbox/?flags=clean")
     reviewer.goto(f"{live_server.url}/claims/{claim.pk}/")
     expect(reviewer.locator("h1")).to_contain_text(claim.number)
 

@@ -20,7 +20,7 @@ from claims.services import create_claim, update_claim
 from workflow import selectors as inbox
 from workflow.bulk import BULK_MAX
 from workflow.models import InboxItem
-from workflow.services import decide_task, submit_claim, withdraw_claim
+from workflow.services import decide_task, submit_claim
 
 from .api_support import error, login, ok
 from .conftest import claim_data, line, resident_id
@@ -234,15 +234,20 @@ def test_one_failing_claim_is_named_with_its_reason_and_the_others_are_approved(
     tasks = [str(inbox.open_task_of_claim(claim).pk) for claim in morning["clean"]]
     html = page.post(reverse("approvals:inbox_bulk_confirm"), {"tasks": tasks}).content.decode()
     token = html.split('name="token" value="')[1].split('"')[0]
-    # Between the confirmation and the approval the provider withdraws the second claim.
+    # Between the confirmation and the approval she returns the second claim from another tab.
     gone = morning["clean"][1]
-    withdraw_claim(user=demo["provider_clerk"], claim=gone, reason="重复申报")
+    decide_task(
+        user=demo["dept_reviewer"],
+        task_id=inbox.open_task_of_claim(gone).pk,
+        decision="return",
+        comment="第1行证书扫描件不清晰",
+    )
 
     shown = page.post(reverse("approvals:inbox_bulk_approve"), {"token": token}, follow=True).content.decode()
-    assert "已批量同意 2 件" in shown and f"{gone.number} 未同意" in shown
+    assert "已批量同意 2 件" in shown and f"{gone.number} 未同意：该步骤已处理。" in shown
     assert [claim.refresh_from_db() or claim.status for claim in morning["clean"]] == [
         ClaimStatus.HR_REVIEW,
-        ClaimStatus.WITHDRAWN,
+        ClaimStatus.RETURNED,
         ClaimStatus.HR_REVIEW,
     ]
     assert not ledger_of(gone, "claim.approved_step")

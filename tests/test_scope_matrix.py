@@ -132,7 +132,12 @@ MATRIX: dict[str, Row] = {
     "approvals:delegation_revoke": Row("delegation", 405, (404, None, 404, 404, 404, 404, 404)),
     "approvals:delegations": Row(None, 200, (403, None, None, None, 403, 403, 403)),
     "approvals:finance": Row(None, (403, 403, 403, 403, 200, 200, 403), (403, 403, 403, 403, 200, 200, 403)),
-    "approvals:inbox": Row(None, 200, 200),
+    # The inbox's search form posts, and is sent to its address (302).
+    "approvals:inbox": Row(None, 200, 302),
+    # Bulk approval: the reviewing roles only (what each claim is, the service checks per claim:
+    # tests/test_inbox_search.py); without tasks picked, or without a valid confirmation, back to the inbox.
+    "approvals:inbox_bulk_approve": Row(None, 405, (403, 302, 302, 302, 403, 403, 403)),
+    "approvals:inbox_bulk_confirm": Row(None, 405, (403, 302, 302, 302, 403, 403, 403)),
     "approvals:portal": Row(None, (200, 403, 403, 403, 403, 403, 403)),
     "approvals:line_override": Row("task", 405, (403, 403, 403, 403, 403, 403, 404)),
     "approvals:objection_decide": Row("objection", 405, (403, 403, 403, None, 403, 403, 403), out=(403, 403, 403, 404, 403, 403, 403)),

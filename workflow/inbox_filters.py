@@ -106,12 +106,22 @@ class InboxFilter(django_filters.FilterSet):
         label=_("学员"),
         help_text="the keyed digest of a trainee's ID number, as the inbox page's search links to it",
     )
-    step = django_filters.ChoiceFilter(choices=(), label=_("环节"), help_text="a step of the caller's role")
+    step = django_filters.ChoiceFilter(
+        choices=(), empty_label=_("全部"), label=_("环节"), help_text="a step of the caller's role"
+    )
     department = django_filters.ModelChoiceFilter(
-        queryset=Department.objects.none(), to_field_name="code", label=_("行业主管部门"), help_text="department code"
+        queryset=Department.objects.none(),
+        to_field_name="code",
+        empty_label=_("全部"),
+        label=_("行业主管部门"),
+        help_text="department code",
     )
     provider = django_filters.ModelChoiceFilter(
-        queryset=Provider.objects.none(), to_field_name="code", label=_("培训机构"), help_text="provider code"
+        queryset=Provider.objects.none(),
+        to_field_name="code",
+        empty_label=_("全部"),
+        label=_("培训机构"),
+        help_text="provider code",
     )
     amount_min = django_filters.NumberFilter(
         field_name="amount", lookup_expr="gte", min_value=0, max_value=AMOUNT_MAX, label=_("金额不低于")
@@ -120,15 +130,24 @@ class InboxFilter(django_filters.FilterSet):
         field_name="amount", lookup_expr="lte", min_value=0, max_value=AMOUNT_MAX, label=_("金额不高于")
     )
     flags = django_filters.ChoiceFilter(
-        choices=FLAG_CHOICES, method="by_flags", label=_("预警"), help_text="clean: no line flagged; flagged: some"
+        choices=FLAG_CHOICES,
+        method="by_flags",
+        empty_label=_("全部"),
+        label=_("预警"),
+        help_text="clean: no line flagged; flagged: some",
     )
     due = django_filters.ChoiceFilter(
         choices=DUE_CHOICES,
         method="by_due",
+        empty_label=_("全部"),
         label=_("期限"),
         help_text="due_soon: due within 2 working days; overdue: past the due date (the jurisdiction's calendar)",
     )
-    resubmitted = django_filters.BooleanFilter(label=_("重新提交"), help_text="true: claims that came back from a correction")
+    resubmitted = django_filters.BooleanFilter(
+        label=_("重新提交"),
+        help_text="true: claims that came back from a correction; false: the others",
+        widget=forms.Select(choices=(("", _("全部")), ("true", _("是")), ("false", _("否")))),
+    )
     sort = django_filters.ChoiceFilter(
         choices=[(value, label) for value, (label, _order) in SORTS.items()],
         method="keep",
@@ -203,7 +222,7 @@ def address_query(data) -> dict[str, str]:
     query = {}
     for key in InboxFilter.base_filters:
         value = str(data.get(key, "") or "").strip()
-        if value:
+        if value and value != "unknown":  # "unknown": the yes-or-no select's "either" (resubmitted)
             query[key] = value
     if looks_like_id_number(query.get("q", "")):
         query["trainee"] = id_number_digest(normalize_resident_id(query.pop("q")))
