@@ -218,7 +218,7 @@ def test_inbox_filters_to_clean_claims(demo, clients):
     reviewer = clients["dept_reviewer"]
     everything = reviewer.get(reverse("approvals:inbox")).content.decode()
     assert clean.number in everything and flagged.number in everything
-    only_clean = reviewer.get(reverse("approvals:inbox"), {"clean": "1"}).content.decode()
+    only_clean = reviewer.get(reverse("approvals:inbox"), {"flags": "clean"}).content.decode()
     assert clean.number in only_clean and flagged.number not in only_clean
 
     # The reviewer sees why the line was flagged.
