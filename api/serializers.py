@@ -19,6 +19,7 @@ from audit.models import AuditEvent
 from claims.catalogue import VERSION_CONDITION_FIELDS, in_force
 from claims.eligibility import flags_for_display
 from claims.inputs import CLAIM_CODE_FIELDS, ENTERPRISE_FIELDS, HEADER_FIELDS, LINE_NOT_AN_OBJECT, NO_LINES
+from claims.keyset import COUNT_BOUND
 from claims.line_fields import BOOL, CHOICE, DATE, DECIMAL, INT, LINE_FIELDS, InputField
 from claims.models import (
     AmountRule,
@@ -393,7 +394,7 @@ class TaskSerializer(serializers.Serializer):
 class TaskPageSerializer(serializers.Serializer):
     """A page of the caller's tasks, oldest first (keyset pages: ``next`` continues after the last row)."""
 
-    count = serializers.IntegerField(help_text="tasks in the list, exact up to 10,000 (then count_capped)")
+    count = serializers.IntegerField(help_text=f"tasks in the list, exact up to {COUNT_BOUND:,} (then count_capped)")
     count_capped = serializers.BooleanField(help_text="true: there are more tasks than `count`")
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True, help_text="always null: start again without `cursor`")
@@ -403,7 +404,7 @@ class TaskPageSerializer(serializers.Serializer):
 class ClaimPageSerializer(serializers.Serializer):
     """A page of the caller's claims, newest first (keyset pages: ``next`` continues after the last row)."""
 
-    count = serializers.IntegerField(help_text="claims in the list, exact up to 10,000 (then count_capped)")
+    count = serializers.IntegerField(help_text=f"claims in the list, exact up to {COUNT_BOUND:,} (then count_capped)")
     count_capped = serializers.BooleanField(help_text="true: there are more claims than `count`")
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True, help_text="with `page` only; null on keyset pages")

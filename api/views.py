@@ -246,7 +246,7 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     )
     def list(self, request):
         """Newest first. Without ``page``: keyset pages (``next`` carries a cursor). v1's ``?page=N``
-        still answers its page. Either way the count is exact up to 10,000, then ``count_capped``."""
+        still answers its page. Either way the count is exact up to COUNT_BOUND (claims.keyset), then ``count_capped``."""
         claims = self.filter_queryset(self.get_queryset())
         if "page" in request.query_params and "cursor" not in request.query_params:
             return self._numbered_page(request, claims)

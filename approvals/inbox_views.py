@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from claims.errors import InvalidInput
 from claims.http import scoped
+from claims.keyset import bounded_count
 from workflow import bulk, labels, selectors
 from workflow.inbox_filters import InboxFilter, address_query
 from workflow.steps import REVIEW_STEPS, STEPS
@@ -79,7 +80,7 @@ def inbox(request):
     page = _inbox_page(request, lists[tab], f"{tab}_after", filters, bulk_tab=may_bulk)
     tabs = []
     for name, label in TABS:
-        count, capped = (page.count, page.count_capped) if name == tab else selectors.inbox_count(lists[name])
+        count, capped = (page.count, page.count_capped) if name == tab else bounded_count(lists[name])
         query = {key: value for key, value in request.GET.items() if key in filters.base_filters}
         if name != TAB_NAMES[0]:
             query["tab"] = name

@@ -15,7 +15,10 @@ from decimal import Decimal
 
 from django.db.models import Q, QuerySet
 
-COUNT_BOUND = 10_000
+# Every list's count (the inbox's tabs, the claim lists, the auditor's search): exact up to this,
+# then "1,000+". At a million claims an HR reviewer's queue holds tens of thousands of open
+# tasks; counting to 10,000 took 17 ms of each inbox page, counting to 1,000 under 2.
+COUNT_BOUND = 1_000
 
 
 class BadCursor(ValueError):

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from claims import roles
+from claims import keyset, roles
 from claims.models import Claim
 from claims.services import create_claim, update_claim
 from workflow import selectors as inbox
@@ -215,7 +215,7 @@ def test_the_api_pages_the_inbox_by_keyset_oldest_first(demo):
 
 def test_the_count_is_exact_up_to_its_bound_then_says_more(demo, monkeypatch):
     submitted_claims(demo, 4)
-    monkeypatch.setattr(inbox, "COUNT_BOUND", 3)
+    monkeypatch.setattr(keyset, "COUNT_BOUND", 3)
     page = inbox.inbox_page(inbox.actionable_items(demo["dept_reviewer"]), cursor=None, size=2)
     assert (page.count, page.count_capped, len(page.items)) == (3, True, 2)
     assert page.next_cursor is not None
@@ -271,7 +271,7 @@ def test_segregation_of_duties_is_a_filter_on_the_rows_read_not_a_join_with_the_
     is not in the plan (at a million claims its anti-join was what made the count take minutes)."""
     submitted_claims(demo, 2)
     items = inbox.actionable_items(demo["hr_reviewer"])
-    for query in (items[:50].query, items.order_by().values("pk")[: inbox.COUNT_BOUND + 1].query):
+    for query in (items[:50].query, items.order_by().values("pk")[: keyset.COUNT_BOUND + 1].query):
         with connection.cursor() as cursor:
             sql, params = query.sql_with_params()
             cursor.execute("EXPLAIN " + sql, params)

@@ -12,7 +12,7 @@ from viewflow.workflow.status import STATUS
 from claims.errors import NotInScope
 from claims.inputs import HEADER_FIELDS
 from claims.keyset import BadCursor as BadCursor  # the pages and the API catch it here
-from claims.keyset import after, decode_cursor, encode_cursor
+from claims.keyset import after, bounded_count, decode_cursor, encode_cursor
 from claims.line_fields import LINE_FIELDS
 from claims.selectors import claims_visible_to, scope_ids
 
@@ -127,16 +127,11 @@ def actionable_tasks(user) -> QuerySet:
     return Task.objects.filter(pk__in=actionable_items(user).values("task_id")).order_by("created", "pk")
 
 
-# An inbox count is exact up to this many rows, then shown as "more than" it: counting further
-# would read the whole range for a figure nobody acts on.
-COUNT_BOUND = 10_000
-
-
 @dataclass(frozen=True)
 class InboxPage:
     items: list
     next_cursor: str | None  # the keyset of the page after this one, or None at the end
-    count: int  # rows in the list, exact up to COUNT_BOUND
+    count: int  # rows in the list, exact up to claims.keyset.COUNT_BOUND
     count_capped: bool  # True: there are more than ``count``
 
 
@@ -145,23 +140,17 @@ def inbox_page(
 ) -> InboxPage:
     """One page of an inbox list in ``order`` (the inbox's own, or a sort of inbox_filters.SORTS),
     after ``cursor`` (keyset: rows after the last one read, never an OFFSET), with the list's
-    bounded count (inbox_count). A cursor that does not parse raises BadCursor."""
+    bounded count (claims.keyset.bounded_count). A cursor that does not parse raises BadCursor."""
     page_rows = items.order_by(*order)
     if cursor:
         page_rows = page_rows.filter(after(order, decode_cursor(cursor, len(order)), nullable=frozenset(nullable)))
     rows = list(page_rows.select_related("owner", "provider", "department")[: size + 1])
-    count, capped = inbox_count(items)
+    count, capped = bounded_count(items)
     next_cursor = None
     if len(rows) > size:
         last = rows[size - 1]
         next_cursor = encode_cursor([getattr(last, name.lstrip("-")) for name in order])
     return InboxPage(items=rows[:size], next_cursor=next_cursor, count=count, count_capped=capped)
-
-
-def inbox_count(items: QuerySet) -> tuple[int, bool]:
-    """(rows in the list up to COUNT_BOUND, whether there are more): a tab's figure."""
-    counted = items.order_by().values("pk")[: COUNT_BOUND + 1].count()
-    return min(counted, COUNT_BOUND), counted > COUNT_BOUND
 
 
 def flagged_line_count(claim) -> int:
