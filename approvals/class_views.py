@@ -3,16 +3,26 @@ a class with its roster and attendance, the department's acceptance or refusal, 
 roster and attendance uploads. Thin: workflow/classes.py checks and does everything; anything
 out of scope is a 404."""
 
+import datetime
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from claims import access
-from claims.classes import classes_visible_to, get_class_for_user, roster_with_attendance
+from claims.classes import (
+    attendance_day_sheet,
+    attendance_days,
+    classes_visible_to,
+    get_class_for_user,
+    roster_with_attendance,
+)
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.http import scoped
 from claims.models import ClassStatus, Level, SubsidyPolicy
@@ -143,6 +153,7 @@ def _detail(request, class_id, *, form_errors=None, status=200):
             "may_decide": may_decide,
             "may_change_roster": is_clerk and training_class.status == ClassStatus.FILED,
             "may_record_attendance": is_clerk and training_class.status == ClassStatus.ACCEPTED,
+            "attendance_days": attendance_days(training_class, until=timezone.localdate()),
             "row_errors": _localized(form_errors or []),
         },
         status=status,
@@ -227,3 +238,60 @@ def class_attendance(request, class_id):
         )
 
     return _upload(request, class_id, read=read_attendance, act=act, done=_("已登记考勤。"))
+
+
+def _is_clerk_of(user, training_class) -> bool:
+    return access.may(user, access.FILE_CLASS) and providers_of_clerk(user).filter(pk=training_class.provider_id).exists()
+
+
+@scoped
+def class_attendance_day(request, class_id, day):
+    """One day of the class's attendance on a page: every trainee on the filed roster with a
+    box ticked when present. Everyone who sees the class reads it; the provider's clerk records
+    it (the whole day at once; nothing saved on an error)."""
+    training_class = get_class_for_user(user=request.user, class_id=class_id)  # 404 outside the user's scope
+    try:
+        day = datetime.date.fromisoformat(day)
+    except ValueError:
+        raise Http404 from None
+    if not training_class.start <= day <= training_class.end:
+        raise Http404
+    status = 200
+    if request.method == "POST":
+        try:
+            present = {int(value) for value in request.POST.getlist("present")}
+        except ValueError:
+            present = {-1}  # not a roster place: refused below as one
+        try:
+            services.record_day_attendance(user=request.user, class_id=class_id, day=day, present=present)
+        except ActionForbidden as error:
+            messages.error(request, error.message)
+            status = 403
+        except InvalidInput as error:
+            messages.error(request, error.message)
+            status = 400
+        except StepAlreadyTaken as error:
+            messages.error(request, error.message)
+            status = 409
+        else:
+            messages.success(request, _("已登记 %(day)s 的考勤。") % {"day": day.isoformat()})
+            return redirect("approvals:class_attendance_day", class_id, day.isoformat())
+    elif request.method != "GET":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    may_record = (
+        _is_clerk_of(request.user, training_class)
+        and training_class.status == ClassStatus.ACCEPTED
+        and services.attendance_day_allowed(training_class, day)
+    )
+    return render(
+        request,
+        "approvals/class_attendance_day.html",
+        {
+            "training_class": training_class,
+            "day": day,
+            "sheet": attendance_day_sheet(training_class, day),
+            "may_record": may_record,
+            "days": attendance_days(training_class, until=timezone.localdate()),
+        },
+        status=status,
+    )

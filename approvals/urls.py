@@ -49,6 +49,7 @@ urlpatterns = [
     path("classes/<int:class_id>/decide/", class_views.class_decide, name="class_decide"),
     path("classes/<int:class_id>/roster/", class_views.class_roster, name="class_roster"),
     path("classes/<int:class_id>/attendance/", class_views.class_attendance, name="class_attendance"),
+    path("classes/<int:class_id>/attendance/<str:day>/", class_views.class_attendance_day, name="class_attendance_day"),
     path("objections/", notice_views.objections, name="objections"),
     path("objections/<int:objection_id>/decide/", notice_views.objection_decide, name="objection_decide"),
     # 公示: public, no login (RULES N5).

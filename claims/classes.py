@@ -17,6 +17,7 @@ every draft change, submission and review):
   days (``attendance_minimum_percent``, 80 by default); the line is not paid (no override).
 """
 
+import datetime
 from collections import defaultdict
 
 from django.db.models import Count, Q, QuerySet
@@ -215,3 +216,32 @@ def refresh_class_flags(claim: Claim, *, at_review: bool = False) -> list[ClaimL
 
 def attendance_of(training_class: TrainingClass) -> QuerySet:
     return Attendance.objects.filter(class_trainee__training_class=training_class)
+
+
+def attendance_day_sheet(training_class: TrainingClass, day) -> list[dict]:
+    """One day of the class on the attendance page: each trainee on the roster, in filed order,
+    with the day's record (True present, False absent, None not yet recorded)."""
+    recorded = dict(attendance_of(training_class).filter(day=day).values_list("class_trainee_id", "present"))
+    return [
+        {"place": place.pk, "row": place.row, "trainee": place.trainee, "present": recorded.get(place.pk)}
+        for place in training_class.trainees.select_related("trainee").order_by("row")
+    ]
+
+
+def attendance_days(training_class: TrainingClass, *, until) -> list[dict]:
+    """The class's days up to ``until`` (today), each with how many trainees are recorded present
+    and recorded at all, for the links to each day's page."""
+    counts = {
+        row["day"]: row
+        for row in attendance_of(training_class)
+        .values("day")
+        .annotate(recorded=Count("id"), present=Count("id", filter=Q(present=True)))
+    }
+    days = []
+    day = training_class.start
+    last = min(training_class.end, until)
+    while day <= last:
+        found = counts.get(day, {})
+        days.append({"day": day, "recorded": found.get("recorded", 0), "present": found.get("present", 0)})
+        day += datetime.timedelta(days=1)
+    return days

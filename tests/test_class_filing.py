@@ -299,3 +299,62 @@ def test_the_pages_file_accept_and_record_attendance(demo, client):
     assert client.post(f"/classes/{training_class.pk}/attendance/", {"file": upload}).status_code == 302
     page = client.get(f"/classes/{training_class.pk}/").content.decode()
     assert 'data-percent="60"' in page and 'data-percent="0"' in page
+
+
+def test_the_clerk_records_attendance_day_by_day_on_a_page_and_sixty_percent_is_not_paid(demo, client):
+    """温岭市某职业技能培训学校's clerk ticks who came, day by day, on the class's attendance page:
+    学员1 came 6 of the 10 days, 学员2 every day. The claim's line for 学员1 is flagged ATTENDANCE; HR
+    cannot approve it, rejects it with that reason and approves 学员2: only 学员2 goes on to be paid."""
+    from audit.models import AuditEvent
+    from claims.models import Attendance
+    from workflow.services import LineDecisionInput
+
+    training_class = filed(demo, 1, 2)
+    places = dict(training_class.trainees.values_list("trainee__name", "pk"))
+    client.force_login(demo["provider_clerk"])
+    detail = client.get(f"/classes/{training_class.pk}/").content.decode()
+    assert f"/classes/{training_class.pk}/attendance/{START.isoformat()}/" in detail
+    for offset in range(training_class.days):
+        day = (START + datetime.timedelta(days=offset)).isoformat()
+        present = [places["学员2"]] + ([places["学员1"]] if offset < 6 else [])
+        response = client.post(f"/classes/{training_class.pk}/attendance/{day}/", {"present": present})
+        assert response.status_code == 302, response.content.decode()[:2000]
+    # A day saved again replaces its record (not a second one).
+    client.post(f"/classes/{training_class.pk}/attendance/{START.isoformat()}/", {"present": list(places.values())})
+    assert Attendance.objects.filter(class_trainee__training_class=training_class).count() == 20
+    page = client.get(f"/classes/{training_class.pk}/attendance/{START.isoformat()}/").content.decode()
+    assert page.count('data-present="yes"') == 2 and "学员1" in page
+    assert 'data-percent="60"' in client.get(f"/classes/{training_class.pk}/").content.decode()
+    # Someone not on this class's roster, a day outside the class, or the department: refused, nothing saved.
+    other = filed(demo, 3)
+    stranger = other.trainees.get().pk
+    refused = client.post(f"/classes/{training_class.pk}/attendance/{START.isoformat()}/", {"present": [stranger]})
+    assert refused.status_code == 400
+    assert Attendance.objects.filter(class_trainee__training_class=training_class, day=START, present=True).count() == 2
+    assert (
+        client.get(f"/classes/{training_class.pk}/attendance/{(END + datetime.timedelta(days=1)).isoformat()}/").status_code
+        == 404
+    )
+    client.force_login(demo["dept_reviewer"])
+    assert client.get(f"/classes/{training_class.pk}/attendance/{START.isoformat()}/").status_code == 200
+    assert client.post(f"/classes/{training_class.pk}/attendance/{START.isoformat()}/", {"present": []}).status_code == 403
+    assert Attendance.objects.filter(class_trainee__training_class=training_class, day=START, present=True).count() == 2
+    entry = AuditEvent.objects.filter(action="attendance.recorded").order_by("-seq").first()
+    assert entry.detail["source"] == "page" and entry.detail["rows"] == 2 and entry.actor == demo["provider_clerk"]
+
+    claim = claim_for(demo, training_class, 1, 2)
+    assert flags(claim, 1) == ["ATTENDANCE"] and flags(claim, 2) == []
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    decide_task(user=demo["dept_reviewer"], task_id=open_task_id(claim), decision="approve")
+    with pytest.raises(InvalidInput):
+        decide_task(user=demo["hr_reviewer"], task_id=open_task_id(claim), decision="approve")
+    decide_task(
+        user=demo["hr_reviewer"],
+        task_id=open_task_id(claim),
+        decision="approve",
+        line_decisions=[LineDecisionInput(line=1, decision="reject", reason="ATTENDANCE")],
+    )
+    lines = {line.line_no: line for line in ClaimLine.objects.filter(claim=claim)}
+    assert lines[1].decision == "reject" and lines[2].decision == "approve"
+    claim.refresh_from_db()
+    assert claim.total == lines[2].amount

@@ -124,6 +124,8 @@ MATRIX: dict[str, Row] = {
     "approvals:claims": Row(None, 200, 200),
     "approvals:class": Row("class", (200, 200, 200, 200, 200, 200, 404)),
     "approvals:class_attendance": Row("class", 405, (None, 403, 403, 403, 403, 403, 404)),
+    # A day's attendance: read by everyone who sees the class; recorded by its provider's clerk.
+    "approvals:class_attendance_day": Row("class", (200, 200, 200, 200, 200, 200, 404), (None, 403, 403, 403, 403, 403, 404)),
     "approvals:class_decide": Row("class", 405, (403, None, 403, 403, 403, 403, 404)),
     "approvals:class_new": Row(None, (200, 403, 403, 403, 403, 403, 403), (None, 403, 403, 403, 403, 403, 403)),
     "approvals:class_roster": Row("class", 405, (None, 403, 403, 403, 403, 403, 404)),
@@ -478,7 +480,10 @@ def build_world() -> dict:
         )
 
     world = {
-        "class": {scope: ids("class_id", filed_class(claim).pk) for scope, claim in claims.items()},
+        "class": {
+            scope: ids("class_id", filed_class(claim).pk, day=datetime.date.today().isoformat())
+            for scope, claim in claims.items()
+        },
         "claim": {scope: ids("claim_id", claim.pk, line_no=1) for scope, claim in claims.items()},
         "draft": {scope: ids("claim_id", claim.pk, line_no=1) for scope, claim in drafts.items()},
         "attachment": {scope: ids("claim_id", claim.pk, attachment_id=_attachment(claim).pk) for scope, claim in claims.items()},

@@ -337,43 +337,78 @@ def record_attendance(
             (place, place.trainee.id_number_digest) for place in training_class.trainees.select_related("trainee")
         )
     }
-    today = timezone.localdate()
     wanted = []
     for row in rows:
         place = places.get(id_number_digest(row.id_number))
         if place is None:
             problems.append(row_error(row.row, "id_number", lambda: _("不在该班级的备案学员名单中。")))
             continue
-        if not (training_class.start <= row.day <= training_class.end) or row.day > today:
-            problems.append(
-                row_error(
-                    row.row,
-                    None,
-                    lambda: (
-                        _("日期须在开班日期与结业日期之间，且不晚于今天（%(start)s 至 %(end)s）。")
-                        % {"start": training_class.start.isoformat(), "end": training_class.end.isoformat()}
-                    ),
-                )
-            )
+        if not attendance_day_allowed(training_class, row.day):
+            problems.append(row_error(row.row, None, lambda: _day_refusal(training_class)))
             continue
         wanted.append((place, row))
     if problems:
         raise FileRejected(_("考勤表有误，未登记。"), rows=problems)
-    for place, row in wanted:
-        Attendance.objects.update_or_create(
-            class_trainee=place, day=row.day, defaults={"present": row.present, "recorded_by": user}
-        )
+    _write_attendance(
+        user=user,
+        training_class=training_class,
+        marks=[(place, row.day, row.present) for place, row in wanted],
+        detail={"source": "file", "filename": filename[:255], "sha256": hashlib.sha256(content).hexdigest()},
+    )
+    return training_class
+
+
+def attendance_day_allowed(training_class: TrainingClass, day: datetime.date) -> bool:
+    """Attendance is recorded for a day of the class, never for a day still to come."""
+    return training_class.start <= day <= training_class.end and day <= timezone.localdate()
+
+
+def _day_refusal(training_class: TrainingClass) -> str:
+    return _("日期须在开班日期与结业日期之间，且不晚于今天（%(start)s 至 %(end)s）。") % {
+        "start": training_class.start.isoformat(),
+        "end": training_class.end.isoformat(),
+    }
+
+
+def _write_attendance(*, user, training_class: TrainingClass, marks: list, detail: dict) -> None:
+    """marks: (roster place, day, present); a day given again replaces its record. One ledger entry."""
+    for place, day, present in marks:
+        Attendance.objects.update_or_create(class_trainee=place, day=day, defaults={"present": present, "recorded_by": user})
     record_event(
         actor=user,
         action=actions.ATTENDANCE_RECORDED,
         obj=training_class,
         detail={
             "number": training_class.number,
-            "filename": filename[:255],
-            "sha256": hashlib.sha256(content).hexdigest(),
-            "rows": len(wanted),
-            "present": sum(1 for _place, row in wanted if row.present),
-            "days": sorted({row.day for _place, row in wanted}),
+            **detail,
+            "rows": len(marks),
+            "present": sum(1 for _place, _day, present in marks if present),
+            "days": sorted({day for _place, day, _present in marks}),
         },
+    )
+
+
+@transaction.atomic
+def record_day_attendance(*, user, class_id, day: datetime.date, present: set[int]) -> TrainingClass:
+    """The clerk records one day of the class on the attendance page: every trainee on the filed
+    roster, present when their roster place's id is in ``present``, absent otherwise (the day's
+    earlier record replaced). An id not on this class's roster refuses the whole day, nothing saved."""
+    training_class = get_class_for_user(user=user, class_id=class_id)
+    _require_clerk_of(user, training_class)
+    training_class = TrainingClass.objects.select_for_update().get(pk=training_class.pk)
+    if training_class.status != ClassStatus.ACCEPTED:
+        raise StepAlreadyTaken(_("班级备案确认后才能登记考勤。"))
+    if not attendance_day_allowed(training_class, day):
+        raise InvalidInput(_day_refusal(training_class), fields={"day": [_day_refusal(training_class)]})
+    places = list(training_class.trainees.order_by("row"))
+    unknown = set(present) - {place.pk for place in places}
+    if unknown:
+        message = _("不在该班级的备案学员名单中。")
+        raise InvalidInput(message, fields={"present": [message]})
+    _write_attendance(
+        user=user,
+        training_class=training_class,
+        marks=[(place, day, place.pk in present) for place in places],
+        detail={"source": "page"},
     )
     return training_class
