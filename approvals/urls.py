@@ -7,6 +7,7 @@ from . import (
     inbox_views,
     notice_views,
     portal_views,
+    registry_views,
     roster_views,
     views,
 )
@@ -50,6 +51,7 @@ urlpatterns = [
     path("classes/<int:class_id>/roster/", class_views.class_roster, name="class_roster"),
     path("classes/<int:class_id>/attendance/", class_views.class_attendance, name="class_attendance"),
     path("classes/<int:class_id>/attendance/<str:day>/", class_views.class_attendance_day, name="class_attendance_day"),
+    path("registry/", registry_views.registry_imports, name="registry_imports"),
     path("objections/", notice_views.objections, name="objections"),
     path("objections/<int:objection_id>/decide/", notice_views.objection_decide, name="objection_decide"),
     # 公示: public, no login (RULES N5).

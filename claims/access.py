@@ -26,6 +26,7 @@ READ_INTERNAL_NOTES = "read_internal_notes"
 FILE_CLASS = "file_class"
 DECIDE_CLASS = "decide_class"
 DECIDE_OBJECTIONS = "decide_objections"
+IMPORT_REGISTRY = "import_registry"
 
 # Capability → the roles that hold it.
 CAPABILITIES: dict[str, tuple[str, ...]] = {
@@ -52,6 +53,9 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     DECIDE_CLASS: (roles.DEPARTMENT_REVIEWER,),
     # Decide objections to lines on public notice (公示, RULES N5) in one's jurisdiction (workflow/notice.py).
     DECIDE_OBJECTIONS: (roles.HR_HEAD,),
+    # Import a certificate registry's export (CSV/XLSX) for one's jurisdiction (claims/registry.py),
+    # where there is no online registry: the HR bureau.
+    IMPORT_REGISTRY: (roles.HR_REVIEWER, roles.HR_HEAD),
 }
 
 # Capability → what a refused user is told (ActionForbidden, 403 "forbidden").
@@ -66,6 +70,7 @@ REFUSALS = {
     FILE_CLASS: _("只有培训机构经办人可以开班备案。"),
     DECIDE_CLASS: _("只有行业主管部门审核人可以确认或不予备案。"),
     DECIDE_OBJECTIONS: _("只有人社局负责人可以处理公示异议。"),
+    IMPORT_REGISTRY: _("只有人社局审核人员可以导入证书库。"),
 }
 
 EDITABLE_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.RETURNED)

@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from audit import actions
 from audit.services import record_event
 
+from .bounds import has_nul
 from .certificates import certificate_key
 from .errors import InvalidInput
 from .models import (
@@ -44,6 +45,7 @@ from .models import (
     RegistryImport,
 )
 from .personal_data import decrypt_id_number, encrypt_id_number, id_number_digest
+from .validators import normalize_resident_id, validate_resident_id
 
 
 @dataclass(frozen=True)
@@ -317,32 +319,101 @@ def _date_of(value) -> datetime.date | None:
 
 
 def _export_rows(filename: str, content: bytes):
+    """The export's rows. An .xlsx is read without computed values: a formula comes as its text
+    (refused by the row checks), never as a cached number that might be stale."""
     from .spreadsheets import csv_rows, open_xlsx, sheet_rows
 
     if filename.lower().endswith(".csv"):
         return list(csv_rows(content, max_rows=MAX_EXPORT_ROWS + 1))
-    with open_xlsx(content, data_only=True, max_rows=MAX_EXPORT_ROWS + 1) as workbook:
+    with open_xlsx(content, data_only=False, max_rows=MAX_EXPORT_ROWS + 1) as workbook:
         return list(sheet_rows(workbook.worksheets[0], max_rows=MAX_EXPORT_ROWS + 1))
+
+
+VALID_TEXTS = ("", "valid", "有效", "正常")
+TEXT_LIMITS = {"number": 60, "name": 50, "occupation_code": 30}
+PLAIN_CELLS = (str, int, float, bool, datetime.date, datetime.datetime)
+
+
+class ExportRejected(InvalidInput):
+    """An export with errors: ``rows`` are [{"row", "field", "column", "message"}] (row None: the
+    file as a whole); ``fields`` names each as ``rows[5].id_number`` (the roster's paths)."""
+
+    def __init__(self, message: str, *, rows: list[dict], fields: dict | None = None):
+        located = dict(fields or {})
+        for problem in rows:
+            path = "file" if problem["row"] is None else f"rows[{problem['row']}].{problem['field']}"
+            located.setdefault(path, []).append(problem["message"])
+        super().__init__(message, fields=located)
+        self.rows = rows
+
+
+def _problem(row: int | None, field: str | None, message: str) -> dict:
+    return {"row": row, "field": field, "column": EXPORT_COLUMNS[field][0] if field else "", "message": message}
+
+
+def _export_row_problems(row_number: int, cells: dict, text: dict) -> list[dict]:
+    """What is wrong with one row, each naming its column (a formula, a NUL, an empty or too
+    long text, an ID number, level or date that is not one, a status not known)."""
+
+    def problem(field, message):
+        column = EXPORT_COLUMNS[field][0]
+        return _problem(
+            row_number,
+            field,
+            _("第 %(row)d 行“%(column)s”：%(problem)s") % {"row": row_number, "column": column, "problem": message},
+        )
+
+    found = []
+    for name, value in cells.items():
+        if (isinstance(value, str) and value.lstrip().startswith("=")) or (
+            value is not None and not isinstance(value, PLAIN_CELLS)
+        ):
+            found.append(problem(name, _("不接受公式，请导出为数值。")))
+        elif has_nul(text[name]):
+            found.append(problem(name, _("含有不允许的字符。")))
+    if found:
+        return found
+    for name, limit in TEXT_LIMITS.items():
+        if not text[name] or len(text[name]) > limit:
+            found.append(problem(name, _("为空或超过 %(n)d 个字符。") % {"n": limit}))
+    try:
+        validate_resident_id(normalize_resident_id(text["id_number"]))
+    except ValidationError:
+        found.append(
+            _problem(row_number, "id_number", _("第 %(row)d 行“身份证号码”：不是有效的身份证号码。") % {"row": row_number})
+        )
+    if _level_of(text["level"]) is None:
+        found.append(problem("level", _("无法识别“%(value)s”。") % {"value": text["level"][:30]}))
+    if _date_of(cells["certificate_date"]) is None:
+        found.append(problem("certificate_date", _("不是有效日期。")))
+    status = text.get("status", "").lower()
+    if status not in VALID_TEXTS and text.get("status", "") not in REVOKED_TEXTS:
+        found.append(problem("status", _("无法识别“%(value)s”（有效 或 已撤销）。") % {"value": text["status"][:30]}))
+    if text.get("revoked_on") and _date_of(cells.get("revoked_on")) is None:
+        found.append(problem("revoked_on", _("不是有效日期。")))
+    return found
 
 
 @transaction.atomic
 def import_registry_export(*, actor, jurisdiction: Jurisdiction, source: str, filename: str, content: bytes) -> RegistryImport:
-    """Import a registry's export for the jurisdiction; every row is checked, and on any error
-    nothing is saved (the error names the row and the column)."""
-    from .bounds import has_nul
+    """Import a registry's export for the jurisdiction (the one path: the HR bureau's page and
+    ``manage.py import_registry_export``); every row is checked, and on any error nothing is saved
+    (``ExportRejected``: each problem names its row and column)."""
     from .spreadsheets import SpreadsheetRefused
-    from .validators import normalize_resident_id, validate_resident_id
 
     source = (source or "").strip()
     errors: dict[str, list[str]] = {}
     if not source or len(source) > 200:
         errors["source"] = [_("请写明导出的证书库（最长 200 个字符）。")]
+    if not filename.lower().endswith((".csv", ".xlsx")):
+        message = _("请上传 .csv 或 .xlsx 文件。")
+        raise ExportRejected(message, rows=[_problem(None, None, message)], fields=errors)
     try:
         rows = _export_rows(filename, content)
     except SpreadsheetRefused as refused:
-        raise InvalidInput(refused.message, fields={"file": [refused.message]}) from None
+        raise ExportRejected(refused.message, rows=[_problem(None, None, refused.message)], fields=errors) from None
     if not rows:
-        raise InvalidInput(_("文件是空的。"), fields={"file": [_("文件是空的。")]})
+        raise ExportRejected(_("文件是空的。"), rows=[_problem(None, None, _("文件是空的。"))], fields=errors)
     header = [str(cell or "").strip() for cell in rows[0]]
     where = {}
     for name, titles in EXPORT_COLUMNS.items():
@@ -351,55 +422,50 @@ def import_registry_export(*, actor, jurisdiction: Jurisdiction, source: str, fi
                 where[name] = index
     missing = [EXPORT_COLUMNS[name][0] for name in REQUIRED_EXPORT_COLUMNS if name not in where]
     if missing:
-        errors["file"] = [_("缺少列：%(columns)s。") % {"columns": "、".join(missing)}]
-        raise InvalidInput(_("证书库导出文件有误，未导入。"), fields=errors)
+        message = _("缺少列：%(columns)s。") % {"columns": "、".join(missing)}
+        raise ExportRejected(_("证书库导出文件有误，未导入。"), rows=[_problem(1, None, message)], fields=errors)
     entries = []
     problems = []
+    first_row_of: dict[str, int] = {}
+    if len(rows) - 1 > MAX_EXPORT_ROWS:
+        problems.append(_problem(None, None, _("最多 %(n)d 行。") % {"n": MAX_EXPORT_ROWS}))
     for row_number, row in enumerate(rows[1:], start=2):
         cells = {name: (row[index] if index < len(row) else None) for name, index in where.items()}
         if all(cell in (None, "") for cell in cells.values()):
             continue
         text = {name: str(value if value is not None else "").strip() for name, value in cells.items()}
-        if any(has_nul(value) for value in text.values()):
-            problems.append(_("第 %(row)d 行：含有不允许的字符。") % {"row": row_number})
+        found = _export_row_problems(row_number, cells, text)
+        key = certificate_key(text["number"]) if text["number"] else ""
+        if not found and key in first_row_of:
+            found.append(
+                _problem(
+                    row_number,
+                    "number",
+                    _("第 %(row)d 行“证书编号”：与第 %(first)d 行重复。") % {"row": row_number, "first": first_row_of[key]},
+                )
+            )
+        if found:
+            problems.extend(found)
             continue
-        id_number = normalize_resident_id(text["id_number"])
-        try:
-            validate_resident_id(id_number)
-        except ValidationError:
-            problems.append(_("第 %(row)d 行“身份证号码”：不是有效的身份证号码。") % {"row": row_number})
-            continue
-        level = _level_of(text["level"])
-        date = _date_of(cells["certificate_date"])
+        first_row_of[key] = row_number
+        if problems:
+            continue  # nothing will be saved: only the problems are gathered
         revoked = text.get("status", "") in REVOKED_TEXTS
-        revoked_on = _date_of(cells.get("revoked_on")) if text.get("revoked_on") else None
-        if level is None:
-            problems.append(_("第 %(row)d 行“等级”：无法识别“%(value)s”。") % {"row": row_number, "value": text["level"][:30]})
-        if date is None:
-            problems.append(_("第 %(row)d 行“发证日期”：不是有效日期。") % {"row": row_number})
-        if not text["number"] or len(text["number"]) > 60 or len(text["name"]) > 50 or len(text["occupation_code"]) > 30:
-            problems.append(_("第 %(row)d 行：证书编号、姓名或职业编码为空或过长。") % {"row": row_number})
-        if level is None or date is None or problems:
-            continue
         entries.append(
             RegistryEntry(
                 number=text["number"],
-                number_key=certificate_key(text["number"]),
+                number_key=key,
                 holder_name=text["name"],
-                holder_id_number_digest=id_number_digest(id_number),
+                holder_id_number_digest=id_number_digest(normalize_resident_id(text["id_number"])),
                 occupation_code=text["occupation_code"],
-                level=level,
-                certificate_date=date,
+                level=_level_of(text["level"]),
+                certificate_date=_date_of(cells["certificate_date"]),
                 status=CertificateStatus.REVOKED if revoked else CertificateStatus.VALID,
-                revoked_on=revoked_on,
+                revoked_on=_date_of(cells.get("revoked_on")) if text.get("revoked_on") else None,
             )
         )
-    if len(rows) - 1 > MAX_EXPORT_ROWS:
-        problems.append(_("最多 %(n)d 行。") % {"n": MAX_EXPORT_ROWS})
-    if problems:
-        errors["file"] = problems[:50]
-    if errors:
-        raise InvalidInput(_("证书库导出文件有误，未导入。"), fields=errors)
+    if problems or errors:
+        raise ExportRejected(_("证书库导出文件有误，未导入。"), rows=problems[:200], fields=errors)
     registry_import = RegistryImport.objects.create(
         jurisdiction=jurisdiction,
         source=source,

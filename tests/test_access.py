@@ -44,6 +44,7 @@ EXPECTED = {
         "file_class": CLERKS,
         "decide_class": REVIEWERS,
         "decide_objections": {"hr_head"},
+        "import_registry": HR,
     },
     payments_access: {
         "read_batches": FINANCE | AUDITOR,
@@ -304,6 +305,7 @@ def test_the_menu_shows_each_link_to_whom_its_capability_lets_in(demo):
         "/audit/": "use_audit_workspace",
         "/portal/": "draft_claim",
         "/objections/": "decide_objections",
+        "/registry/": "import_registry",
     }
     modules = {name: module for module in EXPECTED for name in module.CAPABILITIES}
     for username in sorted(EVERYONE):

@@ -188,7 +188,7 @@ def test_a_registry_export_answers_where_there_is_no_online_registry(demo):
             filename="证书.csv",
             content=export_csv([["T-00001", "学员1", "123", "6-31-01-03", "高级工", CERTIFICATE_DATE.isoformat(), "有效"]]),
         )
-    assert "第 2 行“身份证号码”" in refused.value.fields["file"][0]
+    assert "第 2 行“身份证号码”" in refused.value.fields["rows[2].id_number"][0]
     with ledger.expect("registry.imported"):
         imported = import_registry_export(
             actor=demo["hr_reviewer"],
@@ -225,3 +225,76 @@ def test_the_administrator_rechecks_selected_claims_from_the_admin(demo, client)
     assert response.status_code == 302, response.status_code
     assert flags_of(claim) == ["CERT_INVALID"]
     assert CertificateCheck.objects.filter(line__claim=claim, occasion="recheck", checked_by=demo["admin"]).count() == 1
+
+
+def export_xlsx(rows) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["证书编号", "姓名", "身份证号码", "职业编码", "等级", "发证日期", "状态"])
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_the_hr_bureau_imports_a_registry_export_on_its_page_all_or_nothing(demo, client):
+    """温岭's HR reviewer imports the 台州市职业技能鉴定中心's export on the registry page. The first
+    file has a formula in row 3's name, a bad ID number in row 4 and row 5 repeats row 2's
+    certificate: each is named by row and column, and nothing is saved. Fixed, it imports, the
+    ledger records it, and the certificates answer at submission. A department reviewer may not."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from audit.models import AuditEvent
+    from claims.models import RegistryEntry
+
+    good = ["T-00001", "学员1", resident_id(1), "6-31-01-03", "高级工", CERTIFICATE_DATE, "有效"]
+    bad = export_xlsx(
+        [
+            good,
+            ["T-00002", '=HYPERLINK("http://x","学员2")', resident_id(2), "6-31-01-03", "高级工", CERTIFICATE_DATE, "有效"],
+            ["T-00003", "学员3", "110105194912310021", "6-31-01-03", "高级工", CERTIFICATE_DATE, "有效"],
+            ["T-00001", "学员1", resident_id(1), "6-31-01-03", "高级工", CERTIFICATE_DATE, "有效"],
+        ]
+    )
+    client.force_login(demo["hr_reviewer"])
+    assert client.get("/registry/").status_code == 200
+    refused = client.post("/registry/", {"source": "台州市职业技能鉴定中心", "file": SimpleUploadedFile("证书.xlsx", bad)})
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert 'data-row="3" data-field="name"' in page and "不接受公式" in page
+    assert 'data-row="4" data-field="id_number"' in page
+    assert 'data-row="5" data-field="number"' in page and "与第 2 行重复" in page
+    assert not RegistryImport.objects.exists() and not RegistryEntry.objects.exists()
+    assert not AuditEvent.objects.filter(action="registry.imported").exists()
+
+    fixed = export_xlsx([good, ["T-00002", "学员2", resident_id(2), "6-31-01-03", "高级工", CERTIFICATE_DATE, "已撤销"]])
+    done = client.post("/registry/", {"source": "台州市职业技能鉴定中心", "file": SimpleUploadedFile("证书.xlsx", fixed)})
+    assert done.status_code == 302
+    imported = RegistryImport.objects.get()
+    assert imported.row_count == 2 and imported.imported_by == demo["hr_reviewer"]
+    assert AuditEvent.objects.filter(action="registry.imported", actor=demo["hr_reviewer"]).count() == 1
+    assert "证书.xlsx" in client.get("/registry/").content.decode()
+    claim = draft(demo, 1, 2)
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    assert flags_of(claim, 2) == ["CERT_INVALID"]
+
+    client.force_login(demo["dept_reviewer"])
+    assert client.get("/registry/").status_code == 403
+    assert client.post("/registry/", {"source": "x", "file": SimpleUploadedFile("证书.xlsx", fixed)}).status_code == 403
+    assert RegistryImport.objects.count() == 1
+
+
+def test_the_command_imports_through_the_same_path_and_names_the_row(demo, tmp_path):
+    from django.core.management.base import CommandError
+
+    path = tmp_path / "证书.csv"
+    path.write_bytes(
+        export_csv([["T-00001", "学员1", resident_id(1), "6-31-01-03", "九级工", CERTIFICATE_DATE.isoformat(), "有效"]])
+    )
+    with pytest.raises(CommandError) as refused:
+        call_command("import_registry_export", str(path), jurisdiction="WL", source="台州", by="hr_reviewer")
+    assert "rows[2].level" in str(refused.value) and "第 2 行“等级”" in str(refused.value)
+    assert not RegistryImport.objects.exists()

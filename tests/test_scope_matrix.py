@@ -150,6 +150,8 @@ MATRIX: dict[str, Row] = {
     "approvals:public_notice_xlsx": Row(None, 200, 405),
     "approvals:public_objection": Row(None, 404, 400),
     "approvals:public_objection_status": Row(None, 200, 405),
+    # The HR bureau imports a certificate registry's export for its jurisdiction.
+    "approvals:registry_imports": Row(None, (403, 403, 200, 200, 403, 403, 403), (403, 403, None, None, 403, 403, 403)),
     "approvals:roster_import": Row(None, (200, 403, 403, 403, 403, 403, 403), (None, 403, 403, 403, 403, 403, 403)),
     "approvals:roster_status": Row("upload", (200, 404, 404, 404, 404, 404, 404), (200, 404, 404, 404, 404, 404, 404)),
     "approvals:roster_template": Row(None, 200, 200),
