@@ -3,7 +3,18 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from . import audit_views, classes, documents, imports, notifications, payments_batches, payments_funds, payments_results, views
+from . import (
+    audit_views,
+    classes,
+    documents,
+    imports,
+    notice,
+    notifications,
+    payments_batches,
+    payments_funds,
+    payments_results,
+    views,
+)
 
 # Swagger UI under the Content-Security-Policy: the split view serves its init script as a file
 # (?script) and our template its style; the UI's own stylesheet draws its icons as data: images.
@@ -32,6 +43,7 @@ v1 = [
     path("claims/import/<int:pk>/", imports.RosterUploadView.as_view(), name="claim-import-status"),
     *documents.urlpatterns,
     *classes.urlpatterns,
+    *notice.urlpatterns,
     *payments_funds.urlpatterns,
     *payments_batches.urlpatterns,
     *payments_results.urlpatterns,

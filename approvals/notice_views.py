@@ -148,6 +148,7 @@ def objections(request):
         raise PermissionDenied
     found = notice.objections_for(request.user)
     page = Paginator(found, 50).get_page(request.GET.get("page"))
+    page.object_list = notice.with_due_states(page.object_list)
     return render(request, "approvals/objections.html", {"page": page, "statuses": ObjectionStatus, "open": ObjectionStatus.OPEN})
 
 

@@ -235,7 +235,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # One name for the channel a person chooses per kind of notification (every kind's field).
-    "ENUM_NAME_OVERRIDES": {"NotificationChannelEnum": "notifications.models.Channel"},
+    "ENUM_NAME_OVERRIDES": {
+        "NotificationChannelEnum": "notifications.models.Channel",
+        "ObjectionStatusEnum": "workflow.models.ObjectionStatus",
+    },
 }
 
 # Celery: Redis when REDIS_URL is set, otherwise tasks run eagerly in-process.

@@ -33,7 +33,7 @@ from workflow.models import InboxItem, Objection, ObjectionStatus
 from workflow.policy import people_who_may_act
 from workflow.services import decide_task, submit_claim
 
-from .api_support import error, login
+from .api_support import error, login, ok
 from .conftest import DEMO_PASSWORD, TODAY, claim_data, line, resident_id
 from .payments_support import open_task_id
 
@@ -303,3 +303,126 @@ def test_a_member_of_the_public_objects_and_follows_the_receipt_the_hr_head_deci
     clerk = Client()
     assert clerk.login(request=HttpRequest(), username="provider_clerk", password=DEMO_PASSWORD)
     assert clerk.get("/objections/").status_code == 403
+
+
+# --------------------------------------------------------------------------- the API (v1)
+
+
+def test_the_api_lists_the_notice_masked_as_the_page_and_takes_objections_rate_limited_as_the_page(publishing, settings):
+    """A neighbour's app reads 温岭's notice without signing in: the same lines, masked the same way
+    as /public/notice/; she objects to 李四's line and follows her receipt. The page and the API
+    count one address's objections together."""
+    from rest_framework.test import APIClient
+
+    settings.OBJECTION_RATE_LIMIT = 3
+    settings.TRUSTED_PROXY_COUNT = 1
+    claim = on_notice(publishing)
+    public = APIClient()
+    listed = ok(public.get("/api/v1/public/notice/"))
+    assert listed["count"] == 2
+    page_rows = Client().get("/public/notice/").context["rows"]
+    assert [(row["line"], row["trainee"], row["id_number"]) for row in listed["results"]] == [
+        (row.line_id, row.name_masked, row.id_masked) for row in page_rows
+    ]
+    first = listed["results"][0]
+    assert first["trainee"] == "张*丰" and first["amount"] == str(page_rows[0].amount)
+    assert first["period_end"] == page_rows[0].end.isoformat()
+    body = public.get("/api/v1/public/notice/").content.decode()
+    for trainee in Trainee.objects.all():
+        assert decrypt_id_number(trainee.id_number_encrypted) not in body and trainee.name not in body
+    assert ok(public.get("/api/v1/public/notice/", {"provider": "WL-P002"}))["count"] == 0
+
+    line_id = claim.lines.get(line_no=2).pk
+    body = {"line": line_id, "contact": "13900000000", "reason": "李四未参加考试。"}
+    here = {"HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+    receipt = ok(public.post("/api/v1/public/objections/", body, format="json", **here), 201)["receipt"]
+    status = ok(public.get(f"/api/v1/public/objections/{receipt}/"))
+    assert status["status"] == "open" and "13900000000" not in str(status)
+    assert error(public.get("/api/v1/public/objections/YY0000/"), 404)["code"] == "not_found"
+    assert "line" in error(public.post("/api/v1/public/objections/", {**body, "line": 10**9}, format="json"), 400)["fields"]
+    assert "reason" in error(public.post("/api/v1/public/objections/", {**body, "reason": ""}, format="json"), 400)["fields"]
+    # One more on the page, one more by the API: the fourth from the address is refused.
+    assert Client().post("/public/notice/objection/", body, **here).status_code == 200
+    ok(public.post("/api/v1/public/objections/", body, format="json", **here), 201)
+    assert error(public.post("/api/v1/public/objections/", body, format="json", **here), 429)["code"] == "rate_limited"
+    assert Objection.objects.count() == 3
+
+
+def test_the_hr_head_decides_objections_through_the_api(publishing, django_capture_on_commit_callbacks):
+    claim = on_notice(publishing)
+    objection = object_to(claim, 2, reason="李四未参加考试。")
+    head = login("hr_head")
+    listed = ok(head.get("/api/v1/objections/"))
+    assert listed["count"] == 1
+    found = listed["results"][0]
+    assert (found["receipt"], found["claim"], found["line"], found["status"]) == (objection.receipt, claim.pk, 2, "open")
+    assert found["due"] and found["due_state"] in ("", "due_soon")
+    assert ok(head.get("/api/v1/objections/", {"status": "upheld"}))["count"] == 0
+    for username in ("provider_clerk", "dept_reviewer", "hr_reviewer", "finance_officer", "auditor"):
+        other = login(username)
+        assert error(other.get("/api/v1/objections/"), 403)["code"] == "role"
+        refused = other.post(f"/api/v1/objections/{objection.pk}/decide/", {"decision": "upheld", "reason": "x"}, format="json")
+        assert refused.status_code == 403, username
+    assert (
+        "decision"
+        in error(
+            head.post(f"/api/v1/objections/{objection.pk}/decide/", {"decision": "maybe", "reason": "x"}, format="json"), 400
+        )["fields"]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        decided = ok(
+            head.post(
+                f"/api/v1/objections/{objection.pk}/decide/",
+                {"decision": "upheld", "reason": "李四当期在外地务工，未参加考试。"},
+                format="json",
+            )
+        )
+    assert decided["status"] == "upheld" and decided["decided_by"] == "hr_head" and decided["due_state"] == ""
+    assert claim.lines.get(line_no=2).decision == LineDecision.REJECT
+    assert AuditEvent.objects.filter(action="objection.upheld", actor=publishing["hr_head"]).count() == 1
+    again = head.post(f"/api/v1/objections/{objection.pk}/decide/", {"decision": "dismissed", "reason": "再议"}, format="json")
+    assert error(again, 409)["code"]
+    assert error(head.get(f"/api/v1/objections/{objection.pk + 1000}/"), 404)["code"] == "not_found"
+
+
+def test_an_objection_not_decided_in_time_is_overdue_and_run_due_tells_the_hr_head_and_team_lead(publishing):
+    """An objection filed on Friday 18 September 2026 is decided within 5 working days: by Thursday
+    24th (the worked Sunday 20th counts). Nobody decides it: from midnight it is overdue on the HR
+    head's list, and run_due tells the HR head and the HR bureau's team lead, once."""
+    from django.contrib.auth.models import Group
+
+    from claims import roles
+    from workflow.staffing import ensure_staff_user
+
+    claim = on_notice(publishing)
+    lead = ensure_staff_user(
+        username="hr_lead", password=DEMO_PASSWORD, role=roles.HR_REVIEWER, scope_group=claim.jurisdiction.staff_group
+    )
+    lead.groups.add(Group.objects.get_or_create(name=roles.TEAM_LEAD)[0])
+    notice_started_at(claim, beijing(2026, 9, 18, 9, 0))
+    objection = object_to(claim, 1, now=beijing(2026, 9, 18, 10, 0))
+    assert notice.objection_due(objection) == datetime.date(2026, 9, 24)
+
+    def told():
+        return sorted(
+            Notification.objects.filter(key__startswith=f"objection_overdue:{objection.pk}:").values_list(
+                "recipient__username", "kind"
+            )
+        )
+
+    assert "workflow.overdue_objections: 0" in run_due("2026-09-24T23:59:00+08:00")
+    assert told() == []
+    assert "workflow.overdue_objections: 2" in run_due("2026-09-25T00:00:00+08:00")
+    assert told() == [("hr_head", "deadline_passed"), ("hr_lead", "deadline_passed")]
+    run_due("2026-09-28T09:00:00+08:00")
+    assert len(told()) == 2  # once
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.PUBLIC_NOTICE  # the open objection holds the claim
+    head = Client()
+    head.force_login(publishing["hr_head"])
+    listing = head.get("/objections/").content.decode()
+    assert f'data-objection="{objection.receipt}" data-due-state="overdue"' in listing and "2026-09-24" in listing
+    assert ok(login("hr_head").get("/api/v1/objections/"))["results"][0]["due_state"] == "overdue"
+    # Decided late, it is no longer overdue.
+    notice.decide_objection(user=publishing["hr_head"], objection_id=objection.pk, decision="dismissed", reason="经核实已参加。")
+    assert ok(login("hr_head").get("/api/v1/objections/"))["results"][0]["due_state"] == ""

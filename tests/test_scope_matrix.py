@@ -257,6 +257,13 @@ MATRIX: dict[str, Row] = {
     "v1:class-accept": Row("class", 405, (403, None, 403, 403, 403, 403, 404)),
     "v1:class-refuse": Row("class", 405, (403, None, 403, 403, 403, 403, 404)),
     "v1:classes": Row(None, 200, (None, 403, 403, 403, 403, 403, 403)),
+    # 公示 in the API: public, as the page is; the HR head's objections of its jurisdiction.
+    "v1:public-notice": Row(None, 200, 405),
+    "v1:public-objections": Row(None, 405, 400),
+    "v1:public-objection": Row("receipt", 200, 405),
+    "v1:objections": Row(None, (403, 403, 403, 200, 403, 403, 403), 405),
+    "v1:objection": Row("objection", (403, 403, 403, 200, 403, 403, 403), 405, out=(403, 403, 403, 404, 403, 403, 403)),
+    "v1:objection-decide": Row("objection", 405, (403, 403, 403, None, 403, 403, 403), out=(403, 403, 403, 404, 403, 403, 403)),
     "v1:plan": Row("plan", (404, 200, 200, 200, 200, 200, 404)),
     "v1:plan-accept": Row("plan", 405, (404, 403, None, None, 403, 403, 404)),
     "v1:plan-file": Row("plan", 405, (404, None, 403, 403, 403, 403, 404)),
@@ -527,6 +534,7 @@ def build_world() -> dict:
             "other_jurisdiction": {"jurisdiction": "ZJ", "code": "S3", "number": _unused_version("ZJ")},
         },
         "catalogue_code": {"home": {"code": "S3"}},
+        "receipt": {"home": {"receipt": "MATRIX1"}},
         "objection": {
             "home": ids("objection_id", _objection(claims["home"], "MATRIX1").pk),
             "other_jurisdiction": ids("objection_id", _objection(claims["other_jurisdiction"], "MATRIX2").pk),

@@ -33,3 +33,8 @@ class WorkflowConfig(AppConfig):
             notice.close_due_notices,
             description="claims whose public notice period passed with no objection open go to finance",
         )
+        register(
+            "workflow.overdue_objections",
+            notice.notify_overdue_objections,
+            description="objections not decided by their deadline: the HR heads and team leads are told, once",
+        )

@@ -33,14 +33,16 @@ from notifications.services import notify
 from payments.services.funds import release_reservation
 
 from . import policy
-from .deadlines import last_due_not_passed, local_date, passed_at
+from .deadlines import Deadlines, DueState, last_due_not_passed, local_date, passed_at
 from .flows import ClaimFlow
 from .models import InboxItem, Objection, ObjectionStatus
-from .notify import notify_objection_filed, notify_open_tasks
+from .notify import notify_objection_filed, notify_objection_overdue, notify_open_tasks
 from .selectors import open_task_of_claim
 from .steps import Decision
 
 STEP = "public_notice"
+# The time limit (steps.DEADLINE_KINDS, or the jurisdiction's StepDeadline row) for deciding an objection.
+OBJECTION_DEADLINE = "objection"
 CONTACT_MAX = 100
 REASON_MAX = 2000
 # The reason code a line rejected on an upheld objection carries (claims/reasons.py).
@@ -151,6 +153,59 @@ def objections_for(user) -> QuerySet:
         .select_related("claim__provider", "line__trainee", "line__occupation")
         .order_by("-status", "created")  # "open" sorts after "dismissed"/"upheld" reversed: open first
     )
+
+
+def objection_due(objection: Objection, *, deadlines: Deadlines | None = None) -> datetime.date:
+    """The last day to decide the objection: the jurisdiction's "objection" time limit in working
+    days from the day it was filed (deadlines.py, the one place deadlines are computed)."""
+    return (deadlines or Deadlines()).due(objection.created, OBJECTION_DEADLINE, objection.claim.jurisdiction_id)
+
+
+def objection_due_state(
+    objection: Objection, *, deadlines: Deadlines | None = None, now: datetime.datetime | None = None
+) -> tuple[datetime.date, str]:
+    """(its due date, DueState): a decided objection is never due soon nor overdue."""
+    deadlines = deadlines or Deadlines()
+    due = objection_due(objection, deadlines=deadlines)
+    if objection.status != ObjectionStatus.OPEN:
+        return due, DueState.ON_TIME
+    return due, deadlines.state(due, objection.claim.jurisdiction_id, now=now)
+
+
+def with_due_states(objections, *, now: datetime.datetime | None = None) -> list[Objection]:
+    """The objections, each with ``due`` and ``due_state`` set (one calendar read per jurisdiction)."""
+    deadlines = Deadlines()
+    found = list(objections)
+    for objection in found:
+        objection.due, objection.due_state = objection_due_state(objection, deadlines=deadlines, now=now)
+    return found
+
+
+def get_objection_for(*, user, objection_id) -> Objection:
+    """One objection for the HR head who decides it; another jurisdiction's is not found."""
+    if not policy.may_decide_objections(user):
+        raise policy.objection_refusal(user=user, claim=None)
+    try:
+        return objections_for(user).get(pk=int(objection_id))
+    except (Objection.DoesNotExist, TypeError, ValueError):
+        raise NotInScope("Not found.") from None
+
+
+def notify_overdue_objections(now: datetime.datetime) -> int:
+    """The due job: an open objection not decided by its deadline tells the HR heads who decide it
+    and the team leads (workflow/notify.py); once per objection, however often it runs."""
+    candidates = (
+        Objection.objects.filter(status=ObjectionStatus.OPEN, created__lt=now)
+        .select_related("claim__jurisdiction", "claim__provider", "claim__department", "line")
+        .order_by("created", "pk")
+    )
+    told = 0
+    deadlines = Deadlines()
+    for objection in candidates.iterator(chunk_size=500):
+        due, state = objection_due_state(objection, deadlines=deadlines, now=now)
+        if state == DueState.OVERDUE:
+            told += notify_objection_overdue(claim=objection.claim, objection_id=objection.pk, receipt=objection.receipt, due=due)
+    return told
 
 
 # --- writes --------------------------------------------------------------------------------------

@@ -148,6 +148,24 @@ def notify_objection_filed(*, claim: Claim, objection_id: int, summary: str = ""
     )
 
 
+def notify_objection_overdue(*, claim: Claim, objection_id: int, receipt: str, due) -> int:
+    """An objection was not decided by its deadline (workflow/notice.py's due job): the HR heads who
+    decide it and the team leads of the HR bureau's steps are told; once per objection (its key)."""
+    heads = list(policy.people_who_may_act(step_name="public_notice", claim=claim))
+    leads = policy.team_leads_for(claim=claim, step_name="public_notice") + policy.team_leads_for(
+        claim=claim, step_name="hr_review"
+    )
+    return notify(
+        recipients=list({person.pk: person for person in heads + leads}.values()),
+        kind=Kind.DEADLINE_PASSED,
+        claim=claim,
+        message=_("申领 %(number)s 的公示异议 %(receipt)s 已超过处理期限（%(due)s）")
+        % {"number": claim.number, "receipt": receipt, "due": due.isoformat()},
+        key=f"objection_overdue:{objection_id}",
+        link=reverse("approvals:objections"),
+    )
+
+
 def notify_deadlines(*, now: datetime.datetime | None = None) -> dict[str, int]:
     """Tell the people on open tasks whose deadline is near (due soon: steps.DUE_SOON_WORKING_DAYS
     working days on the jurisdiction's calendar, deadlines.Deadlines.state) or passed; a passed one
