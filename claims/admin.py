@@ -1,11 +1,15 @@
 """Administrators look here; changes to claims go through the services (and so the audit ledger),
-so claims and lines are read-only in the admin."""
+so claims and lines are read-only in the admin. A jurisdiction's settings are changed here, through
+claims.organisation.ensure_jurisdiction (its ledger entry)."""
 
+from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from audit.admin import ReadOnlyAdmin
 
 from .models import Claim, ClaimLine, Department, Jurisdiction, Occupation, PolicyVersion, Provider, SubsidyPolicy
+from .organisation import JURISDICTION_SETTINGS, ensure_jurisdiction
 
 
 class ClaimLineInline(admin.TabularInline):
@@ -27,9 +31,61 @@ class ClaimAdmin(ReadOnlyAdmin):
     inlines = [ClaimLineInline]
 
 
+class JurisdictionSettingsForm(forms.ModelForm):
+    """The settings of a jurisdiction the administrator may change, each within its bounds."""
+
+    class Meta:
+        model = Jurisdiction
+        fields = ("hr_head_threshold", *JURISDICTION_SETTINGS)
+
+    def clean_attendance_minimum_percent(self):
+        value = self.cleaned_data["attendance_minimum_percent"]
+        if not 1 <= value <= 100:
+            raise forms.ValidationError(_("须在 1 到 100 之间。"))
+        return value
+
+    def clean_class_filing_days_ahead(self):
+        value = self.cleaned_data["class_filing_days_ahead"]
+        if not 0 <= value <= 60:
+            raise forms.ValidationError(_("须在 0 到 60 个工作日之间。"))
+        return value
+
+    def clean_hr_head_threshold(self):
+        value = self.cleaned_data["hr_head_threshold"]
+        if value < 0:
+            raise forms.ValidationError(_("不能为负数。"))
+        return value
+
+
 @admin.register(Jurisdiction)
-class JurisdictionAdmin(ReadOnlyAdmin):
-    list_display = ("code", "name", "hr_head_threshold")
+class JurisdictionAdmin(admin.ModelAdmin):
+    """The administrator changes a jurisdiction's settings (the HR head's amount line, certificate
+    check mode, class filing days ahead and start date, public notice start date, attendance
+    minimum) here; never adds or deletes one (provisioning does: claims.organisation). A change is
+    saved through ``ensure_jurisdiction``, which records it in the ledger (before and after)."""
+
+    form = JurisdictionSettingsForm
+    list_display = ("code", "name", "hr_head_threshold", "certificate_check_mode", "class_filing_from", "public_notice_from")
+    readonly_fields = ("code", "name")
+    fields = ("code", "name", "hr_head_threshold", *JURISDICTION_SETTINGS)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        settings = {name: form.cleaned_data[name] for name in JURISDICTION_SETTINGS}
+        saved = ensure_jurisdiction(
+            actor=request.user,
+            code=obj.code,
+            name=obj.name,
+            hr_head_threshold=form.cleaned_data["hr_head_threshold"],
+            **settings,
+        )
+        obj.refresh_from_db()
+        return saved
 
 
 @admin.register(Department)

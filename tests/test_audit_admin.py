@@ -79,3 +79,41 @@ def test_the_ledger_in_the_admin_is_read_only_and_filtered_by_action_label(clien
     assert filtered.context["cl"].result_count == AuditEvent.objects.filter(action="user.created").count() > 0
     event = AuditEvent.objects.order_by("seq").first()
     assert admin.post(reverse("admin:audit_auditevent_change", args=[event.pk]), {"reason": "changed"}).status_code == 403
+
+
+def test_the_administrator_sets_a_jurisdictions_settings_in_the_admin_and_the_ledger_keeps_before_and_after(client, demo):
+    """温岭 starts publishing its approved claims (公示) from 1 January 2027 and raises its attendance
+    minimum to 85%: the administrator sets both on the jurisdiction's admin page. A minimum of 150%
+    is refused, nothing saved. Its code and name are not changed there; no one adds or deletes one."""
+    import datetime
+
+    from claims.models import Jurisdiction
+
+    admin = admin_client(client, demo)
+    wl = Jurisdiction.objects.get(code="WL")
+    url = reverse("admin:claims_jurisdiction_change", args=[wl.pk])
+    page = admin.get(url).content.decode()
+    assert 'name="public_notice_from"' in page and 'name="attendance_minimum_percent"' in page and 'name="code"' not in page
+    form = {
+        "hr_head_threshold": str(wl.hr_head_threshold),
+        "certificate_check_mode": wl.certificate_check_mode,
+        "class_filing_days_ahead": wl.class_filing_days_ahead,
+        "class_filing_from": wl.class_filing_from.isoformat() if wl.class_filing_from else "",
+        "attendance_minimum_percent": 150,
+        "public_notice_from": "2027-01-01",
+        "name": "改名",
+    }
+    refused = admin.post(url, form)
+    assert refused.status_code == 200 and "须在 1 到 100 之间" in refused.content.decode()
+    wl.refresh_from_db()
+    assert wl.public_notice_from is None and wl.attendance_minimum_percent == 80
+    assert admin.post(url, {**form, "attendance_minimum_percent": 85}).status_code == 302
+    wl.refresh_from_db()
+    assert wl.public_notice_from == datetime.date(2027, 1, 1) and wl.attendance_minimum_percent == 85
+    assert wl.name == "温岭市"
+    entry = AuditEvent.objects.filter(action="jurisdiction.updated", object_id=str(wl.pk)).latest("seq")
+    assert entry.actor_username == "admin"
+    assert entry.detail["before"] == {"attendance_minimum_percent": 80, "public_notice_from": None}
+    assert entry.detail["after"] == {"attendance_minimum_percent": 85, "public_notice_from": "2027-01-01"}
+    assert admin.get(reverse("admin:claims_jurisdiction_add")).status_code == 403
+    assert verify_chain()["ok"]
