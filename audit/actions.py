@@ -32,6 +32,7 @@ CLAIM_RETURNED = _action("claim.returned", pgettext_lazy("audit", "退回修改"
 CLAIM_REJECTED = _action("claim.rejected", pgettext_lazy("audit", "不予补贴"))
 CLAIM_FLAGS_RECHECKED = _action("claim.flags_rechecked", pgettext_lazy("audit", "重新校验预警"))
 # Public notice (公示, RULES N5; workflow/notice.py).
+CLAIM_NOTICE_PUBLISHED = _action("claim.notice_published", pgettext_lazy("audit", "进入公示"))
 CLAIM_NOTICE_CLOSED = _action("claim.notice_closed", pgettext_lazy("audit", "公示期满，转财政拨付"))
 OBJECTION_FILED = _action("objection.filed", pgettext_lazy("audit", "收到公示异议"))
 OBJECTION_UPHELD = _action("objection.upheld", pgettext_lazy("audit", "公示异议成立"))

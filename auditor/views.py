@@ -43,6 +43,7 @@ from claims.selectors import (
 from claims.spreadsheets import safe_row
 from claims.validators import validate_resident_id
 from workflow import labels
+from workflow.notice import notice_file, notice_files
 
 from . import access, selectors
 
@@ -261,6 +262,7 @@ def claim_timeline(request, claim_id):
             "rows": rows,
             "rule_versions": selectors.rule_versions(claim=claim, rows=rows),
             "before_money": selectors.before_the_money(claim=claim),
+            "notice": notice_file(claim),
         },
     )
 
@@ -359,6 +361,7 @@ def export_xlsx(request):
             "; ".join(line.trainee.id_number_masked for line in lines),
             "; ".join(sorted({version_label(line.policy_version) for line in lines if line.policy_version})),
         ]))  # fmt: skip
+    _notice_sheet(book, claims)
     with transaction.atomic():
         record_event(
             actor=request.user,
@@ -372,6 +375,72 @@ def export_xlsx(request):
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="audit-claims-{stamp}.xlsx"'
     return response
+
+
+def _notice_sheet(book, claims) -> None:
+    """The notice file of each exported claim (RULES N10): its period, what was published, and
+    every objection with its outcome; one row per published line and per objection (masked)."""
+    files = notice_files([claim.pk for claim in claims])
+    statuses = dict(ClaimStatus.choices)
+    sheet = book.create_sheet("notice")
+    sheet.append(
+        safe_row(
+            [
+                _("申领编号"),
+                _("公示开始"),
+                _("公示截止"),
+                _("进入公示"),
+                _("公示结束"),
+                _("结果"),
+                _("记录"),
+                _("行号"),
+                _("学员（脱敏）"),
+                _("补贴金额"),
+                _("回执号"),
+                _("异议理由"),
+                _("处理结果"),
+                _("处理意见"),
+                _("处理人"),
+                _("处理时间"),
+            ]
+        )
+    )
+
+    def moment(value) -> str:
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    for claim in claims:
+        found = files.get(claim.pk)
+        if found is None:
+            continue
+        head = [
+            claim.number,
+            found["start"],
+            found["end"],
+            moment(found["published_at"]),
+            moment(found["closed_at"]),
+            str(statuses.get(found["closed_to"], found["closed_to"])),
+        ]
+        for line in found["lines"]:
+            sheet.append(safe_row([*head, _("公示"), line["line"], f"{line['trainee']} {line['id_number']}", line["amount"]]))
+        for objection in found["objections"]:
+            sheet.append(
+                safe_row(
+                    [
+                        *head,
+                        _("异议"),
+                        objection.line.line_no,
+                        "",
+                        "",
+                        objection.receipt,
+                        objection.reason,
+                        str(objection.get_status_display()),
+                        objection.decision_reason,
+                        objection.decided_by.username if objection.decided_by else "",
+                        moment(objection.decided_at),
+                    ]
+                )
+            )
 
 
 class PackageForm(forms.Form):

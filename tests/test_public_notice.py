@@ -34,6 +34,7 @@ from workflow.policy import people_who_may_act
 from workflow.services import decide_task, submit_claim
 
 from .api_support import error, login, ok
+from .audit_support import audit_key  # noqa: F401 - fixture
 from .conftest import DEMO_PASSWORD, TODAY, claim_data, line, resident_id
 from .payments_support import open_task_id
 
@@ -426,3 +427,62 @@ def test_an_objection_not_decided_in_time_is_overdue_and_run_due_tells_the_hr_he
     # Decided late, it is no longer overdue.
     notice.decide_objection(user=publishing["hr_head"], objection_id=objection.pk, decision="dismissed", reason="经核实已参加。")
     assert ok(login("hr_head").get("/api/v1/objections/"))["results"][0]["due_state"] == ""
+
+
+# --------------------------------------------------------------------------- the auditor's notice file (N10)
+
+
+def test_the_auditor_finds_the_notice_file_in_the_workspace_and_both_exports(publishing, audit_key):
+    """The auditor of 温岭 asks for a claim's notice file: what was published (masked), from when to
+    when, the two objections and what became of them (one upheld, one dismissed) and the period's
+    end. The timeline shows it; the XLSX export has it on its "notice" sheet; the signed package
+    holds the ledger entries it is made of."""
+    import json
+    import zipfile
+
+    from django.utils import timezone
+
+    claim = on_notice(publishing)
+    published = AuditEvent.objects.get(action="claim.notice_published", claim_id=claim.pk)
+    assert published.actor_username == "hr_reviewer"
+    item = InboxItem.objects.get(claim=claim, step="public_notice")
+    assert published.detail["end"] == item.due.isoformat()
+    assert [(line["line"], line["trainee"], line["amount"]) for line in published.detail["lines"]] == [
+        (1, "张*丰", str(claim.lines.get(line_no=1).amount)),
+        (2, "李*", str(claim.lines.get(line_no=2).amount)),
+    ]
+    upheld = object_to(claim, 2, reason="该学员未参加考试。")
+    dismissed = object_to(claim, 1, reason="该学员冒名顶替。", client_address="203.0.113.9")
+    notice.decide_objection(user=publishing["hr_head"], objection_id=upheld.pk, decision="upheld", reason="经核实未参加考试。")
+    notice.decide_objection(user=publishing["hr_head"], objection_id=dismissed.pk, decision="dismissed", reason="本人参加。")
+    run_due((timezone.localtime() + datetime.timedelta(days=30)).isoformat())
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.APPROVED
+
+    auditor = Client()
+    auditor.force_login(publishing["auditor"])
+    page = auditor.get(f"/audit/claims/{claim.pk}/").content.decode()
+    section = page.split('id="notice-file"')[1].split("</section>")[0]
+    assert published.detail["start"] in section and item.due.isoformat() in section
+    assert "张*丰" in section and "李*" in section
+    assert f'data-objection="{upheld.receipt}" data-status="upheld"' in section and "经核实未参加考试。" in section
+    assert f'data-objection="{dismissed.receipt}" data-status="dismissed"' in section
+    assert "13800000000" not in section  # the objector's contact stays with the HR head
+
+    response = auditor.post("/audit/export/xlsx/", {"query": ""})
+    book = load_workbook(io.BytesIO(response.content))
+    rows = list(book["notice"].iter_rows(values_only=True))
+    mine = [row for row in rows[1:] if row[0] == claim.number]
+    assert [row[6] for row in mine] == ["公示", "公示", "异议", "异议"]
+    assert {row[10]: row[12] for row in mine if row[10]} == {upheld.receipt: "异议成立", dismissed.receipt: "异议不成立"}
+    assert all(row[1] == published.detail["start"] and row[2] == item.due.isoformat() for row in mine)
+    cells = " ".join(str(cell) for row in rows for cell in row if cell is not None)
+    for trainee in Trainee.objects.all():
+        assert decrypt_id_number(trainee.id_number_encrypted) not in cells and trainee.name not in cells
+
+    today = timezone.localdate().isoformat()
+    package = auditor.post("/audit/export/package/", {"date_from": today, "date_to": today})
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(package.streaming_content)))
+    actions = [json.loads(entry)["action"] for entry in archive.read("entries.jsonl").decode().splitlines()]
+    for action in ("claim.notice_published", "objection.filed", "objection.upheld", "objection.dismissed", "claim.notice_closed"):
+        assert action in actions, action

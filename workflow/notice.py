@@ -135,6 +135,111 @@ def notice_rows(lines) -> list[NoticeRow]:
     return rows
 
 
+def published_rows(claim: Claim) -> list[NoticeRow]:
+    """The claim's lines as its notice publishes them (the approved lines with an amount), masked
+    by notice_rows: the one masking definition, for the page, its XLSX, the API and the ledger."""
+    lines = (
+        ClaimLine.objects.filter(claim=claim, decision=LineDecision.APPROVE, amount__gt=0)
+        .select_related("claim__provider", "claim__policy", "occupation", "trainee")
+        .order_by("line_no")
+    )
+    return notice_rows(list(lines))
+
+
+def row_record(row: NoticeRow, line_no: int) -> dict:
+    """A published line as the ledger and the auditor's file keep it (masked; money as a string)."""
+    return {
+        "line": line_no,
+        "provider": row.provider,
+        "occupation": row.occupation,
+        "level": row.level,
+        "standard": row.standard,
+        "trainee": row.name_masked,
+        "id_number": row.id_masked,
+        "amount": f"{row.amount:.2f}",
+    }
+
+
+def record_published(*, actor, claim: Claim) -> None:
+    """The claim went on notice (workflow/services.py, in the final approval's transaction): the
+    ledger keeps what was published, from when, until when (the period as computed then)."""
+    item = _notice_item(claim)
+    if item is None:
+        return
+    rows = published_rows(claim)
+    line_nos = dict(ClaimLine.objects.filter(claim=claim).values_list("pk", "line_no"))
+    record_event(
+        actor=actor,
+        action="claim.notice_published",
+        obj=claim,
+        claim=claim,
+        from_state=claim.status,
+        to_state=claim.status,
+        detail={
+            "task": item.task_id,
+            "start": local_date(item.created).isoformat(),
+            "end": item.due.isoformat(),
+            "lines": [row_record(row, line_nos[row.line_id]) for row in rows],
+            "total": f"{sum((row.amount for row in rows), start=0):.2f}",
+        },
+    )
+
+
+def notice_files(claim_ids) -> dict[int, dict]:
+    """What the auditor asks of each claim's notice (RULES N10), by claim id, for those ever on
+    notice: what was published and when (the ledger's ``claim.notice_published``), the period,
+    every objection with its outcome, and how the notice closed. A fixed number of queries."""
+    from audit.models import AuditEvent
+
+    claim_ids = list(claim_ids)
+    events: dict[int, dict] = {}
+    for event in AuditEvent.objects.filter(
+        claim_id__in=claim_ids, action__in=("claim.notice_published", "claim.notice_closed")
+    ).order_by("seq"):
+        events.setdefault(event.claim_id, {})[event.action] = event
+    items = {item.claim_id: item for item in InboxItem.objects.filter(step=STEP, claim_id__in=claim_ids)}
+    objections: dict[int, list] = {}
+    for objection in (
+        Objection.objects.filter(claim_id__in=claim_ids).select_related("line", "decided_by").order_by("created", "pk")
+    ):
+        objections.setdefault(objection.claim_id, []).append(objection)
+    files = {}
+    for claim_id in claim_ids:
+        published = events.get(claim_id, {}).get("claim.notice_published")
+        closed = events.get(claim_id, {}).get("claim.notice_closed")
+        item = items.get(claim_id)
+        if published is None and item is None and closed is None:
+            continue
+        if published is not None:
+            start = published.detail.get("start", "")
+        elif item is not None:
+            start = local_date(item.created).isoformat()
+        else:
+            start = closed.detail.get("start", "")
+        if closed is not None:
+            end = closed.detail.get("end", "")
+        elif item is not None:
+            end = item.due.isoformat()  # the period as it stands (an administrator's calendar change moves it)
+        else:
+            end = published.detail.get("end", "")
+        files[claim_id] = {
+            "published_at": published.at if published else None,
+            "published_by": published.actor_username if published else "",
+            "start": start,
+            "end": end,
+            "lines": published.detail.get("lines", []) if published else [],
+            "total": published.detail.get("total", "") if published else "",
+            "objections": objections.get(claim_id, []),
+            "closed_at": closed.at if closed else None,
+            "closed_to": closed.to_state if closed else "",
+        }
+    return files
+
+
+def notice_file(claim: Claim) -> dict | None:
+    return notice_files([claim.pk]).get(claim.pk)
+
+
 def objection_by_receipt(receipt: str) -> Objection:
     objection = Objection.objects.filter(receipt=(receipt or "").strip().upper()[:20]).select_related("claim", "line").first()
     if objection is None:

@@ -541,6 +541,10 @@ def _decide_task(
                 "certificate_checks": certificates.summary,
             },
         )
+        if status == ClaimStatus.PUBLIC_NOTICE:
+            from .notice import record_published
+
+            record_published(actor=user, claim=claim)
         if status in (ClaimStatus.APPROVED, ClaimStatus.PUBLIC_NOTICE):
             # Final approval: the approved amount is reserved against the department's allocation, or
             # refused; reserved while on notice too, so an objection upheld gives it back.
