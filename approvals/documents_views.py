@@ -14,7 +14,7 @@ from claims import attachments
 from claims.errors import ActionForbidden, InvalidInput
 from claims.http import download_response, scoped
 from claims.selectors import get_claim_for_user
-from workflow import conversation
+from workflow import assignment, conversation
 
 from .views import render_claim
 
@@ -50,7 +50,11 @@ def attachment_upload(request, claim_id):
 @require_GET
 @scoped
 def attachment_download(request, claim_id, attachment_id):
-    return download_response(attachments.download_attachment(user=request.user, claim_id=claim_id, attachment_id=attachment_id))
+    # A substitute acting on the claim's open task today reads its documents as the reviewer they act for.
+    reader = assignment.reader_of_claim(user=request.user, claim_id=claim_id)
+    return download_response(
+        attachments.download_attachment(user=reader, claim_id=claim_id, attachment_id=attachment_id, by=request.user)
+    )
 
 
 @require_POST

@@ -133,7 +133,12 @@ def _claim_context(claim, *, user) -> dict:
 def _render_task(request, task, *, decision_form=None, status=200):
     _decorate(task)
     claim = task.claim
-    context = _claim_context(claim, user=request.user)
+    # A substitute of another department reads the claim as the reviewer they act for (404 if not one).
+    reader = assignment.reader_of_task_claim(user=request.user, task=task)
+    context = _claim_context(claim, user=reader)
+    if reader.pk != request.user.pk:
+        # Reading, not writing, in the principal's name: documents and messages are added by those who see the claim.
+        context.update(may_attach=False, may_comment=False, may_write_internal=False, read_as=reader)
     may_act = selectors.actionable_tasks(request.user).filter(pk=task.pk).exists()
     is_review = task.step.name in REVIEW_STEPS
     if may_act and is_review and decision_form is None:

@@ -204,8 +204,10 @@ class Download:
     content: bytes
 
 
-def download_attachment(*, user, claim_id, attachment_id) -> Download:
+def download_attachment(*, user, claim_id, attachment_id, by=None) -> Download:
     """The document's bytes for a user who sees its claim, the download recorded in the ledger.
+    ``by``: who downloads, when not ``user`` (a substitute reading as the reviewer they act for:
+    the ledger names the substitute, and whom they read as).
     A file whose bytes changed on disk since the upload is not handed out (NotInScope is not
     right for it: it is the operator's problem, so it raises)."""
     attachment = get_attachment_for_user(user=user, claim_id=claim_id, attachment_id=attachment_id)
@@ -213,12 +215,15 @@ def download_attachment(*, user, claim_id, attachment_id) -> Download:
     if hashlib.sha256(content).hexdigest() != attachment.sha256:
         raise RuntimeError(f"attachment {attachment.pk}: the stored file does not match its digest")
     with transaction.atomic():
+        detail = {"attachment": attachment.pk, "filename": attachment.filename, "sha256": attachment.sha256}
+        if by is not None and by.pk != user.pk:
+            detail["on_behalf_of"] = user.get_username()
         record_event(
-            actor=user,
+            actor=by or user,
             action=actions.ATTACHMENT_DOWNLOADED,
             obj=attachment,
             claim=attachment.claim,
-            detail={"attachment": attachment.pk, "filename": attachment.filename, "sha256": attachment.sha256},
+            detail=detail,
         )
     return Download(attachment=attachment, content=content)
 

@@ -156,9 +156,18 @@ def ensure_provider(*, actor=None, jurisdiction: Jurisdiction, code: str, name: 
 
 @transaction.atomic
 def ensure_staff_user(
-    *, actor=None, username: str, password: str, role: str, scope_group: Group | None, email: str = "", **extra
+    *,
+    actor=None,
+    username: str,
+    password: str,
+    role: str,
+    scope_group: Group | None,
+    email: str = "",
+    team_lead: bool = False,
+    **extra,
 ):
-    """Create or reset a person with one role and one scope."""
+    """Create or reset a person with one role and one scope; ``team_lead``: also marked the team
+    lead of that scope (roles.TEAM_LEAD: overdue reviews escalate to them; they reassign tasks)."""
     if role not in roles.ALL_ROLES:
         raise ValueError(f"unknown role {role}")
     # Django's password validators (settings.AUTH_PASSWORD_VALIDATORS), before anything is saved:
@@ -178,6 +187,11 @@ def ensure_staff_user(
     if role_created:
         record_event(actor=actor, action=actions.GROUP_CREATED, obj=role_group, detail={"group": role})
     groups = [role_group] + ([scope_group] if scope_group is not None else [])
+    if team_lead:
+        lead_group, lead_created = Group.objects.get_or_create(name=roles.TEAM_LEAD)
+        if lead_created:
+            record_event(actor=actor, action=actions.GROUP_CREATED, obj=lead_group, detail={"group": roles.TEAM_LEAD})
+        groups.append(lead_group)
     before = sorted(user.groups.values_list("name", flat=True))
     user.groups.set(groups)
     after = sorted(group.name for group in groups)

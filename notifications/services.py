@@ -14,13 +14,14 @@ and never sent again; the in-app notification is there in any case."""
 import datetime
 import logging
 import uuid
+from collections.abc import Callable
 from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .models import Channel, EmailState, Kind, Notification, OutboxEmail, Preference
@@ -43,11 +44,23 @@ def channels_of(user_ids, kind: str) -> dict[int, str]:
     return {user_id: chosen.get(user_id, Channel.EMAIL) for user_id in user_ids}
 
 
-def notify(*, recipients, kind: str, claim, message: str, key: str, task_id: int | None = None, link: str = "") -> int:
+def recipient_language(user) -> str:
+    """The language a person reads their notifications in. The product keeps no language per
+    person (the switch in the page header is the browser session's), so it is the default,
+    settings.LANGUAGE_CODE (zh-hans): never the language of whoever caused the notification."""
+    return settings.LANGUAGE_CODE
+
+
+def notify(
+    *, recipients, kind: str, claim, message: Callable[[], str] | str, key: str, task_id: int | None = None, link: str = ""
+) -> int:
     """Tell these people, in the caller's transaction: an in-app notification each, and their
     e-mail in the outbox (or marked for their daily digest). ``key`` names the event: writing the
     same event again adds nothing (per recipient ``<key>:<user id>``, unique). Returns how many
-    notifications were new."""
+    notifications were new.
+
+    ``message``: a function that builds the text with gettext; it is called in each recipient's
+    language (recipient_language), as is the e-mail's subject. A plain string is used as it is."""
     people = {user.pk: user for user in recipients if user is not None and user.is_active}
     if not people:
         return 0
@@ -58,11 +71,28 @@ def notify(*, recipients, kind: str, claim, message: str, key: str, task_id: int
         return 0
     channels = channels_of(list(new), kind)
     now = timezone.now()
-    subject = _("【补贴审核】%(kind)s：%(claim)s") % {"kind": Kind(kind).label, "claim": claim.number}
     url = settings.NOTIFICATION_SITE_URL.rstrip("/") + link if link else ""
-    body = message + (f"\n\n{url}" if url else "")
+    rendered: dict[str, tuple[str, str]] = {}
+
+    def texts(user) -> tuple[str, str]:
+        """(the message, the e-mail's subject) in the recipient's language, built once per language."""
+        language = recipient_language(user)
+        if language not in rendered:
+            with translation.override(language):
+                text = str(message() if callable(message) else message)
+                subject = _("【补贴审核】%(kind)s：%(claim)s") % {"kind": Kind(kind).label, "claim": claim.number}
+            rendered[language] = (text, subject)
+        return rendered[language]
+
     emails = [
-        OutboxEmail(key=keys[user_id], recipient=user, to=user.email, subject=subject, body=body, next_attempt_at=now)
+        OutboxEmail(
+            key=keys[user_id],
+            recipient=user,
+            to=user.email,
+            subject=texts(user)[1],
+            body=texts(user)[0] + (f"\n\n{url}" if url else ""),
+            next_attempt_at=now,
+        )
         for user_id, user in new.items()
         if channels[user_id] == Channel.EMAIL and user.email
     ]
@@ -77,7 +107,7 @@ def notify(*, recipients, kind: str, claim, message: str, key: str, task_id: int
                 key=keys[user_id],
                 claim=claim,
                 task_id=task_id,
-                message=message[:300],
+                message=texts(user)[0][:300],
                 digest=channels[user_id] == Channel.DIGEST and bool(user.email),
                 email_id=email_ids.get(keys[user_id]),
             )

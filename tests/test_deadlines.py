@@ -310,3 +310,63 @@ def test_beat_runs_the_same_registry_as_the_command(demo, settings):
     assert done["workflow.close_due_notices"] == 0  # the public notice's end (issue 13) runs with them
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.WITHDRAWN  # the test clock is past 19 October 2026
+
+
+# --------------------------------------------------------------------------- who the timers tell
+
+
+def test_the_timers_tell_someone_the_provider_of_a_withdrawal_and_the_team_lead_of_an_escalation(demo):
+    """温岭市某职业技能培训学校's clerk never answers a return: at the deadline the claim is
+    withdrawn and she is told why. Another claim's review lies untouched past its deadline: it
+    escalates, and 市应急管理局's team lead is told it is now hers to chase. Once each."""
+    from notifications.models import Notification, OutboxEmail
+
+    claim, _item = returned(demo)
+    run_due("2026-10-20T00:00:00+08:00")
+    told = Notification.objects.get(key=f"claim:{claim.pk}:withdrawn_by_deadline:{demo['provider_clerk'].pk}")
+    assert told.kind == "deadline_passed" and "2026-10-19" in told.message and "自动撤回" in told.message
+
+    other = submitted(demo)
+    lead = department_lead(demo, other)
+    item = started_at(other, beijing(2026, 9, 18, 10, 0))
+    run_due("2026-10-10T00:00:00+08:00")
+    escalated = Notification.objects.get(key=f"task:{item.task_id}:escalated:{lead.pk}")
+    assert escalated.kind == "task" and "督办" in escalated.message and escalated.task_id == item.task_id
+    assert OutboxEmail.objects.filter(key=escalated.key, to=lead.email).exists() or not lead.email
+    run_due("2026-10-12T09:00:00+08:00")
+    assert Notification.objects.filter(key__startswith=f"task:{item.task_id}:escalated:").count() == 1
+    assert Notification.objects.filter(key__startswith=f"claim:{claim.pk}:withdrawn_by_deadline:").count() == 1
+
+
+def test_a_notification_is_written_in_the_recipients_language_not_the_actors(demo):
+    """The department reviewer works with the pages in English; the provider's clerk reads
+    Chinese (the product's default: no one has chosen otherwise). Her return reaches the clerk in
+    Chinese, in the app and in the e-mail's subject."""
+    from django.utils import translation
+
+    from notifications.models import Notification, OutboxEmail
+
+    claim = submitted(demo)
+    with translation.override("en"):
+        decide_task(user=demo["dept_reviewer"], task_id=open_item(claim).task_id, decision="return", comment="Scans missing")
+    told = Notification.objects.get(claim=claim, recipient=demo["provider_clerk"], kind="returned")
+    assert told.message.startswith(f"申领 {claim.number} 被退回修改") and "Scans missing" in told.message
+    email = OutboxEmail.objects.get(key=told.key)
+    assert email.subject.startswith("【补贴审核】申领被退回修改")
+
+
+def test_make_runs_demo_has_a_team_lead_among_its_logins(demo):
+    """`make run` (seed_demo --with-claims) prints dept_lead, 市应急管理局's team lead: a department
+    reviewer of its team marked team lead, recorded so in the ledger; 应急管理局's overdue reviews
+    escalate to her."""
+    from claims.models import Claim
+
+    out = StringIO()
+    call_command("seed_demo", password=DEMO_PASSWORD, with_claims=True, stdout=out)
+    assert "dept_lead" in out.getvalue() and "team_lead" in out.getvalue()
+    lead = Group.objects.get(name=roles.TEAM_LEAD).user_set.get()
+    assert lead.username == "dept_lead"
+    created = AuditEvent.objects.filter(action="user.created", object_id=str(lead.pk)).get()
+    assert roles.TEAM_LEAD in created.detail["groups"]
+    waiting = Claim.objects.get(status=ClaimStatus.DEPARTMENT_REVIEW)
+    assert [user.username for user in team_leads_for(claim=waiting, step_name="department_review")] == ["dept_lead"]

@@ -227,3 +227,55 @@ def test_a_team_lead_reassigns_and_releases_a_taken_task(demo, leave):
     page = client.get(f"/tasks/{task.pk}/", secure=True).content.decode()
     assert 'id="task-assignment"' in page and "原办理人休假" in page and 'id="lead-actions"' in page
     assert inbox_drift() == []
+
+
+def test_a_substitute_of_another_department_opens_the_task_page_and_its_documents(demo, leave):
+    """The 应急管理局 reviewer names the 民政局 reviewer for today. He opens her task's page (not a
+    404): the claim's lines and its certificate scan, which he downloads (the ledger names him, on
+    her behalf). He still does not see the claim elsewhere, nor can he add to it. Had he done
+    another duty on the claim (N4), the page would not be his; once revoked, neither."""
+    import hashlib
+
+    from claims import attachments
+    from claims.models import Attachment, AttachmentKind
+
+    today = leave
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    claim.refresh_from_db()
+    content = b"%PDF-1.7\n%%EOF\n"
+    scan = Attachment.objects.create(
+        claim=claim,
+        kind=AttachmentKind.CERTIFICATE,
+        filename="证书.pdf",
+        content_type="application/pdf",
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        storage_name=attachments._write(content),
+        uploaded_by=demo["provider_clerk"],
+    )
+    task = selectors.open_task_of_claim(claim)
+    colleague = Client()
+    colleague.force_login(demo["dept2_reviewer"])
+    assert colleague.get(f"/tasks/{task.pk}/").status_code == 404
+    delegation = assignment.name_substitute(
+        user=demo["dept_reviewer"], substitute_username="dept2_reviewer", starts_on=today, ends_on=today
+    )
+    page = colleague.get(f"/tasks/{task.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="acting-for"' in html and "证书.pdf" in html and claim.number in html
+    download = colleague.get(f"/claims/{claim.pk}/attachments/{scan.pk}/")
+    assert download.status_code == 200 and b"".join(download) == content
+    entry = AuditEvent.objects.filter(action="attachment.downloaded").latest("seq")
+    assert entry.actor == demo["dept2_reviewer"] and entry.detail["on_behalf_of"] == "dept_reviewer"
+    assert colleague.get(f"/claims/{claim.pk}/").status_code == 404  # the claim itself stays hers
+    assert colleague.post(f"/claims/{claim.pk}/comments/", {"body": "代审意见"}).status_code == 404
+
+    duty = ClaimDuty.objects.create(claim=claim, user=demo["dept2_reviewer"], duty="hr_review")
+    assert colleague.get(f"/tasks/{task.pk}/").status_code == 404
+    assert colleague.get(f"/claims/{claim.pk}/attachments/{scan.pk}/").status_code == 404
+    duty.delete()
+    assert colleague.get(f"/tasks/{task.pk}/").status_code == 200
+    assignment.revoke_substitute(user=demo["dept_reviewer"], delegation_id=delegation.pk)
+    assert colleague.get(f"/tasks/{task.pk}/").status_code == 404

@@ -16,13 +16,14 @@ from viewflow.workflow.status import STATUS
 from audit.services import record_event
 from claims.bounds import NUL_REFUSED, column_length, date_out_of_range, has_nul
 from claims.errors import DomainError, InvalidInput, NotInScope, StepAlreadyTaken
+from claims.selectors import claims_visible_to
 
 from . import policy
 from .flows import ClaimFlow
 from .inbox import refresh_inbox
 from .models import Delegation
 from .notify import notify_task_given
-from .selectors import HUMAN_STEPS, get_task_for_user, node
+from .selectors import HUMAN_STEPS, get_task_for_user, node, open_task_of_claim
 
 # A substitute is named for at most this long at once (a leave, not a standing transfer of work).
 MAX_DELEGATION_DAYS = 92
@@ -229,6 +230,34 @@ def acting_for(*, user, task: Task):
     except DomainError:
         return None
     return principal if principal.pk != user.pk else None
+
+
+def reader_of_task_claim(*, user, task: Task):
+    """Whose reading of the task's claim the task page shows (its documents, thread and history):
+    the user's own, or, for a substitute who sees the claim only through a task delegated to them
+    today (a colleague of another department), the reviewer they act for. ``acting_for`` asks the
+    decision policy (the delegation in force, no other duty of the substitute on the claim: N4), so
+    a substitute who may not act reads nothing (NotInScope, a 404)."""
+    if claims_visible_to(user).filter(pk=task.process.claim.pk).exists():
+        return user
+    principal = acting_for(user=user, task=task)
+    if principal is None:
+        raise NotInScope("Not found.")
+    return principal
+
+
+def reader_of_claim(*, user, claim_id):
+    """The same for a claim (a document's download from the task page): the user, or the reviewer
+    whose open task of this claim the user acts on today as their substitute."""
+    from claims.models import Claim
+
+    if claims_visible_to(user).filter(pk=claim_id).exists():
+        return user
+    claim = Claim.objects.filter(pk=claim_id).first()
+    task = open_task_of_claim(claim) if claim is not None else None
+    if task is None:
+        raise NotInScope("Not found.")
+    return reader_of_task_claim(user=user, task=task)
 
 
 def substitutes_today(user) -> list[Delegation]:

@@ -99,14 +99,17 @@ def post_comment(*, user, claim: Claim, body: str, internal: bool = False) -> Co
 
 def _tell_mentioned(comment: Comment, people) -> None:
     """A notification to each person mentioned (one per comment and person), its e-mail sent after commit."""
-    message = (
-        _("%(author)s 在申领 %(number)s 的内部备注中提到了您")
-        if comment.internal
-        else _("%(author)s 在申领 %(number)s 的留言中提到了您")
-    ) % {
-        "author": comment.author.get_username(),
-        "number": comment.claim.number,
-    }
+
+    def message() -> str:
+        return (
+            _("%(author)s 在申领 %(number)s 的内部备注中提到了您")
+            if comment.internal
+            else _("%(author)s 在申领 %(number)s 的留言中提到了您")
+        ) % {
+            "author": comment.author.get_username(),
+            "number": comment.claim.number,
+        }
+
     # In the comment's transaction (the outbox, notifications.services.notify): once per comment and person.
     notify(
         recipients=people,

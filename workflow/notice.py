@@ -397,7 +397,9 @@ def _tell_provider(*, claim: Claim, objection_id: int, line_no: int) -> None:
         recipients=list(policy.provider_clerks(claim)),
         kind=Kind.REJECTED,
         claim=claim,
-        message=_("申领 %(number)s 第 %(line)d 行公示异议成立，该行不予补贴。") % {"number": claim.number, "line": line_no},
+        message=lambda: (
+            _("申领 %(number)s 第 %(line)d 行公示异议成立，该行不予补贴。") % {"number": claim.number, "line": line_no}
+        ),
         key=f"objection_upheld:{objection_id}",
     )
 

@@ -4,7 +4,9 @@ in-app notification and puts its e-mail in the outbox, in the caller's transacti
 lost if Redis is down at commit; the outbox's sweep sends it later).
 
 Each event has a key (``task:<id>``, ``claim:<id>:returned:<task>``…): writing it again tells
-nobody twice. Messages are written in the language active when the change happens."""
+nobody twice. Messages are passed as functions that build them: notifications.services.notify
+renders each in its recipient's language (the default, zh-hans), not the language of the person
+whose action caused it."""
 
 import datetime
 
@@ -53,12 +55,11 @@ def notify_open_tasks(*, claim: Claim) -> int:
     if task is None or task.flow_task.name == "correction":
         return 0  # a correction is the return's own notification (notify_decision)
     step = STEPS[task.flow_task.name]
-    message = _("申领 %(number)s 待您处理：%(step)s") % {"number": claim.number, "step": step.label}
     return notify(
         recipients=people_for_task(task, claim),
         kind=Kind.TASK,
         claim=claim,
-        message=message,
+        message=lambda: _("申领 %(number)s 待您处理：%(step)s") % {"number": claim.number, "step": step.label},
         key=f"task:{task.pk}",
         task_id=task.pk,
         link=_task_link(task),
@@ -67,11 +68,14 @@ def notify_open_tasks(*, claim: Claim) -> int:
 
 def notify_task_given(*, task: Task, claim: Claim, to, by) -> int:
     """A team lead gave this task to a person: tell them."""
-    message = _("%(by)s 将申领 %(number)s 的“%(step)s”交给您办理") % {
-        "by": by.get_full_name() or by.get_username(),
-        "number": claim.number,
-        "step": STEPS[task.flow_task.name].label,
-    }
+
+    def message() -> str:
+        return _("%(by)s 将申领 %(number)s 的“%(step)s”交给您办理") % {
+            "by": by.get_full_name() or by.get_username(),
+            "number": claim.number,
+            "step": STEPS[task.flow_task.name].label,
+        }
+
     return notify(
         recipients=[to],
         kind=Kind.TASK,
@@ -95,12 +99,11 @@ def notify_decision(*, claim: Claim, task: Task, status: str, comment: str = "")
     if status not in DECISION_KINDS:
         return 0
     kind, template = DECISION_KINDS[status]
-    message = str(template) % {"number": claim.number, "comment": comment, "total": claim.total}
     return notify(
         recipients=policy.provider_clerks(claim),
         kind=kind,
         claim=claim,
-        message=message,
+        message=lambda: str(template) % {"number": claim.number, "comment": comment, "total": claim.total},
         key=f"claim:{claim.pk}:{kind}:{task.pk}",
         task_id=task.pk,
         link=_claim_link(claim),
@@ -112,7 +115,7 @@ def notify_paid(*, claim: Claim, paid) -> int:
         recipients=policy.provider_clerks(claim),
         kind=Kind.PAID,
         claim=claim,
-        message=_("申领 %(number)s 已拨付 %(paid)s 元") % {"number": claim.number, "paid": paid},
+        message=lambda: _("申领 %(number)s 已拨付 %(paid)s 元") % {"number": claim.number, "paid": paid},
         key=f"claim:{claim.pk}:paid",
         link=_claim_link(claim),
     )
@@ -125,8 +128,10 @@ def notify_payment_returned(*, claim: Claim, lines: list[int], batch_number: str
         recipients=policy.provider_clerks(claim),
         kind=Kind.PAYMENT_RETURNED,
         claim=claim,
-        message=_("申领 %(number)s 第 %(lines)s 行的拨付被银行退回（批次 %(batch)s），请核对收款账户")
-        % {"number": claim.number, "lines": "、".join(str(n) for n in lines), "batch": batch_number},
+        message=lambda: (
+            _("申领 %(number)s 第 %(lines)s 行的拨付被银行退回（批次 %(batch)s），请核对收款账户")
+            % {"number": claim.number, "lines": "、".join(str(n) for n in lines), "batch": batch_number}
+        ),
         key=f"claim:{claim.pk}:payment_returned:{batch_number}:{','.join(str(n) for n in lines)}",
         link=_claim_link(claim),
     )
@@ -136,15 +141,48 @@ def notify_objection_filed(*, claim: Claim, objection_id: int, summary: str = ""
     """An objection to a line on public notice was filed (workflow/notice.py, in its transaction):
     the HR heads who may act on the claim's notice step, who decide objections, are told; once
     per objection (its key)."""
-    message = _("申领 %(number)s 公示期间收到异议，请处理：%(summary)s") % {"number": claim.number, "summary": summary[:200]}
     return notify(
         recipients=list(policy.people_who_may_act(step_name="public_notice", claim=claim)),
         kind=Kind.OBJECTION,
         claim=claim,
-        message=message,
+        message=lambda: (
+            _("申领 %(number)s 公示期间收到异议，请处理：%(summary)s") % {"number": claim.number, "summary": summary[:200]}
+        ),
         key=f"objection:{objection_id}",
         link=_claim_link(claim),
         task_id=task_id,
+    )
+
+
+def notify_withdrawn_by_deadline(*, claim: Claim, due) -> int:
+    """A returned claim was withdrawn by the system at its correction deadline: its provider's clerks are told."""
+    return notify(
+        recipients=policy.provider_clerks(claim),
+        kind=Kind.DEADLINE_PASSED,
+        claim=claim,
+        message=lambda: (
+            _("申领 %(number)s 未在修改期限（%(due)s）内重新提交，已由系统自动撤回")
+            % {"number": claim.number, "due": due.isoformat()}
+        ),
+        key=f"claim:{claim.pk}:withdrawn_by_deadline",
+        link=_claim_link(claim),
+    )
+
+
+def notify_escalated(*, task: Task, claim: Claim, leads: list, due) -> int:
+    """An overdue review task was escalated: the team leads it went to are told."""
+    step = STEPS[task.flow_task.name]
+    return notify(
+        recipients=leads,
+        kind=Kind.TASK,
+        claim=claim,
+        message=lambda: (
+            _("申领 %(number)s 的“%(step)s”逾期未办理（期限 %(due)s），已提交您督办")
+            % {"number": claim.number, "step": step.label, "due": due.isoformat()}
+        ),
+        key=f"task:{task.pk}:escalated",
+        task_id=task.pk,
+        link=_task_link(task),
     )
 
 
@@ -159,8 +197,10 @@ def notify_objection_overdue(*, claim: Claim, objection_id: int, receipt: str, d
         recipients=list({person.pk: person for person in heads + leads}.values()),
         kind=Kind.DEADLINE_PASSED,
         claim=claim,
-        message=_("申领 %(number)s 的公示异议 %(receipt)s 已超过处理期限（%(due)s）")
-        % {"number": claim.number, "receipt": receipt, "due": due.isoformat()},
+        message=lambda: (
+            _("申领 %(number)s 的公示异议 %(receipt)s 已超过处理期限（%(due)s）")
+            % {"number": claim.number, "receipt": receipt, "due": due.isoformat()}
+        ),
         key=f"objection_overdue:{objection_id}",
         link=reverse("approvals:objections"),
     )
@@ -183,14 +223,16 @@ def notify_deadlines(*, now: datetime.datetime | None = None) -> dict[str, int]:
         if state == DueState.ON_TIME:
             continue
         task, claim = item.task, item.claim
-        values = {"number": claim.number, "step": STEPS[item.step].label, "due": item.due.isoformat()}
+        values = {"number": claim.number, "step": STEPS[item.step], "due": item.due.isoformat()}
         people = people_for_task(task, claim)
         if state == DueState.OVERDUE:
             counts["passed"] += notify(
                 recipients=people + policy.team_leads_for(claim=claim, step_name=item.step),
                 kind=Kind.DEADLINE_PASSED,
                 claim=claim,
-                message=_("申领 %(number)s 的“%(step)s”已超过办理期限（%(due)s）") % values,
+                message=lambda values=values: (
+                    _("申领 %(number)s 的“%(step)s”已超过办理期限（%(due)s）") % {**values, "step": values["step"].label}
+                ),
                 key=f"deadline_passed:{task.pk}",
                 task_id=task.pk,
                 link=_task_link(task),
@@ -200,7 +242,9 @@ def notify_deadlines(*, now: datetime.datetime | None = None) -> dict[str, int]:
                 recipients=people,
                 kind=Kind.DEADLINE_NEAR,
                 claim=claim,
-                message=_("申领 %(number)s 的“%(step)s”将于 %(due)s 到期") % values,
+                message=lambda values=values: (
+                    _("申领 %(number)s 的“%(step)s”将于 %(due)s 到期") % {**values, "step": values["step"].label}
+                ),
                 key=f"deadline_near:{task.pk}",
                 task_id=task.pk,
                 link=_task_link(task),

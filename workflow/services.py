@@ -33,7 +33,7 @@ from .deadlines import passed_at
 from .flows import ClaimFlow
 from .inbox import refresh_figures, refresh_inbox
 from .models import ESCALATED_KEY, InboxItem
-from .notify import notify_decision, notify_open_tasks, notify_paid
+from .notify import notify_decision, notify_escalated, notify_open_tasks, notify_paid, notify_withdrawn_by_deadline
 from .selectors import OPEN_STATUSES, claim_content, get_task_for_user, node, open_task_of_claim
 from .steps import END_STATUS, HR_STEPS, REVIEW_STEPS, STEPS, Decision
 
@@ -247,6 +247,7 @@ def withdraw_unanswered_return(*, claim_id: int, now) -> bool:
         reason=f"逾期未重新提交：修改期限 {item.due:%Y-%m-%d} 已过（系统自动撤回）",
         detail={"total": claim.total, "deadline": item.due.isoformat(), "timer": "correction_deadline", "task": item.task_id},
     )
+    notify_withdrawn_by_deadline(claim=claim, due=item.due)
     return True
 
 
@@ -268,7 +269,8 @@ def escalate_overdue_task(*, task_id: int, now) -> bool:
         if now < passed_at(item.due, claim.jurisdiction_id):
             return False
         step_name = task.flow_task.name
-        leads = [lead.get_username() for lead in policy.team_leads_for(claim=claim, step_name=step_name)]
+        lead_users = policy.team_leads_for(claim=claim, step_name=step_name)
+        leads = [lead.get_username() for lead in lead_users]
         task.data = {
             **(task.data or {}),
             ESCALATED_KEY: {"at": now.isoformat(), "due": item.due.isoformat(), "team_leads": leads},
@@ -285,6 +287,7 @@ def escalate_overdue_task(*, task_id: int, now) -> bool:
             reason=f"逾期未办理：期限 {item.due:%Y-%m-%d} 已过，提交组长督办",
             detail={"task": task.pk, "step": step_name, "deadline": item.due.isoformat(), "team_leads": leads},
         )
+        notify_escalated(task=task, claim=claim, leads=lead_users, due=item.due)
     return True
 
 

@@ -109,8 +109,17 @@ class Command(BaseCommand):
             ("auditor_yh", roles.AUDITOR, neighbour.staff_group, "第三方审计（玉环市）"),
             ("admin", roles.ADMINISTRATOR, None, "系统管理员"),
         ]
+        if with_claims:
+            # The demo people click through has a team lead: 市应急管理局's lead, a department reviewer
+            # of its team marked team lead, to whom its overdue reviews escalate and who reassigns or
+            # releases its tasks. The tests' organisation (no claims: the API contract's, DESIGN.md)
+            # keeps one reviewer per department, so its tasks reach the people v1 names.
+            users.insert(3, ("dept_lead", roles.DEPARTMENT_REVIEWER, departments["WL-YJJ"].staff_group, "市应急管理局 组长"))
+        leads = {"dept_lead"}
         for username, role, scope_group, description in users:
             extra = {"is_staff": True, "is_superuser": True} if role == roles.ADMINISTRATOR else {}
+            if username in leads:
+                extra["team_lead"] = True
             try:
                 ensure_staff_user(
                     username=username,
@@ -125,7 +134,8 @@ class Command(BaseCommand):
                 raise CommandError(f"--password is too weak for {username}: {' '.join(error.messages)}") from None
         self.stdout.write("Demo logins (password: the one given with --password):")
         for username, role, _group, description in users:
-            self.stdout.write(f"  {username:<17} {role:<20} {description}")
+            shown = f"{role}+{roles.TEAM_LEAD}" if username in leads else role
+            self.stdout.write(f"  {username:<17} {shown:<32} {description}")
         # A demo key for signing ledger checkpoints, unless one is configured or already there.
         from django.conf import settings
 
