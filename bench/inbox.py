@@ -7,7 +7,8 @@ missing: migrated, seeded (seed_demo), filled by ``generate_load --claims <size>
 serves it (DEBUG=False, persistent connections, ``--workers`` processes) and 8 client threads
 (``--clients``) ask, interleaved, for: the trivial view (/healthz, the baseline), GET /api/v1/tasks/
 (API token) and /inbox/ (session cookie) as the department reviewer of 市应急管理局 (dept_reviewer)
-and as Wenling's HR reviewer (hr_reviewer). Prints p50/p95 per URL and size, the ratios (inbox
+and as Wenling's HR reviewer (hr_reviewer), both sizes served at once and their requests interleaved,
+so that a change in the machine's load falls on both alike. Prints p50/p95 per URL and size, the ratios (inbox
 p95 ÷ trivial p95 at each size; large ÷ small), and EXPLAIN (ANALYZE, BUFFERS) of the inbox queries
 at each size. Issue 12's targets: at 1,000,000 claims inbox p95 ÷ trivial ≤ 6; 1M ÷ 10k ≤ 1.2.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import random
 import subprocess
@@ -29,43 +31,57 @@ from serving import PROJECT, PYTHON, Server, api_token, ensure_database, environ
 USERS = ("dept_reviewer", "hr_reviewer")
 
 
-def targets(server: Server) -> dict[str, tuple[str, dict]]:
-    found = {"trivial /healthz": ("/healthz", {})}
+def targets(server: Server, size: int) -> dict[tuple[int, str], tuple[Server, str, dict]]:
+    found = {(size, "trivial /healthz"): (server, "/healthz", {})}
     for username in USERS:
-        found[f"API /api/v1/tasks/ {username}"] = ("/api/v1/tasks/", {"Authorization": f"Token {api_token(server, username)}"})
-        found[f"page /inbox/ {username}"] = ("/inbox/", {"Cookie": session_cookie(server, username)})
+        token = {"Authorization": f"Token {api_token(server, username)}"}
+        found[(size, f"API /api/v1/tasks/ {username}")] = (server, "/api/v1/tasks/", token)
+        found[(size, f"page /inbox/ {username}")] = (server, "/inbox/", {"Cookie": session_cookie(server, username)})
     return found
 
 
-def measure(server: Server, urls: dict, *, clients: int, requests: int) -> dict[str, list[float]]:
-    """Every client asks each URL ``requests`` times, in its own shuffled order (so a burst of load
-    on the machine falls on every URL alike), on one keep-alive connection per client."""
-    times: dict[str, list[float]] = {label: [] for label in urls}
+def first_page_rows(urls: dict) -> dict[tuple[int, str], int]:
+    """How many tasks each API URL's first page holds."""
+    found = {}
+    for (size, label), (server, path, headers) in urls.items():
+        if label.startswith("API "):
+            status, content, _cookie, _response = server.request("GET", path, headers=headers)
+            found[(size, label.split()[-1])] = len(json.loads(content)["results"]) if status == 200 else -status
+    return found
+
+
+def measure(urls: dict, *, clients: int, requests: int) -> dict[tuple[int, str], list[float]]:
+    """Every client asks each URL of both sizes ``requests`` times, in its own shuffled order (so a
+    burst of load on the machine falls on every URL and both sizes alike), on one keep-alive
+    connection per client and server."""
+    times: dict = {key: [] for key in urls}
     lock = threading.Lock()
     failures = []
 
     def client(number: int) -> None:
-        order = [label for label in urls for _ in range(requests)]
+        order = [key for key in urls for _ in range(requests)]
         random.Random(number).shuffle(order)
-        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
-        mine: dict[str, list[float]] = {label: [] for label in urls}
-        for label in order:
-            path, headers = urls[label]
+        connections: dict[int, http.client.HTTPConnection] = {}
+        mine: dict = {key: [] for key in urls}
+        for key in order:
+            server, path, headers = urls[key]
+            connection = connections.setdefault(server.port, http.client.HTTPConnection("127.0.0.1", server.port, timeout=120))
             started = time.perf_counter()
             connection.request("GET", path, headers=headers)
             response = connection.getresponse()
             response.read()
             elapsed = time.perf_counter() - started
             if response.status != 200:
-                failures.append((label, response.status))
-            mine[label].append(elapsed)
+                failures.append((key, response.status))
+            mine[key].append(elapsed)
             if response.getheader("Connection", "").lower() == "close":
                 connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
-        connection.close()
+                del connections[server.port]
+        for connection in connections.values():
+            connection.close()
         with lock:
-            for label, values in mine.items():
-                times[label].extend(values)
+            for key, values in mine.items():
+                times[key].extend(values)
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     for thread in threads:
@@ -82,7 +98,7 @@ import django
 django.setup()
 from django.contrib.auth import get_user_model
 from workflow import selectors
-from workflow.selectors import COUNT_BOUND
+from claims.keyset import COUNT_BOUND
 for username in {users!r}:
     user = get_user_model().objects.get(username=username)
     for name in ("actionable_items", "team_items"):
@@ -122,23 +138,32 @@ def main() -> None:
     args = parser.parse_args()
     serving.PASSWORD = args.password
 
-    results: dict[int, dict[str, list[float]]] = {}
-    plans: dict[int, str] = {}
-    for size in (args.small, args.large):
-        name = f"{args.db_prefix}{size}"
-        ensure_database(name, size)
-        server = Server(name, args.workers)
-        try:
-            urls = targets(server)
-            measure(server, urls, clients=args.clients, requests=3)  # warm the workers' connections and caches
-            started = time.perf_counter()
-            results[size] = measure(server, urls, clients=args.clients, requests=args.requests)
-            print(
-                f"{size:,} claims: {args.clients * args.requests * len(urls):,} requests in {time.perf_counter() - started:.1f} s"
-            )
-        finally:
+    sizes = (args.small, args.large)
+    servers: dict[int, Server] = {}
+    urls: dict = {}
+    try:
+        for size in sizes:
+            ensure_database(f"{args.db_prefix}{size}", size)
+        for size in sizes:  # both served at once, so that both sizes are measured under the same load
+            servers[size] = Server(f"{args.db_prefix}{size}", args.workers)
+            urls.update(targets(servers[size], size))
+        rows = first_page_rows(urls)
+        measure(urls, clients=args.clients, requests=3)  # warm the workers' connections and caches
+        started = time.perf_counter()
+        measured = measure(urls, clients=args.clients, requests=args.requests)
+        print(
+            f"{args.clients * args.requests * len(urls):,} requests, both sizes interleaved, in {time.perf_counter() - started:.1f} s"
+        )
+    finally:
+        for server in servers.values():
             server.stop()
-        plans[size] = explain(name)
+    results = {size: {label: measured[(size, label)] for (at, label) in urls if at == size} for size in sizes}
+    plans = {size: explain(f"{args.db_prefix}{size}") for size in sizes}
+    # A page renders its rows: a small city's reviewer may have less than a page of work.
+    print(
+        "tasks on the first page (API; the page shows as many): "
+        + "; ".join(f"{label} at {size:,}: {n}" for (size, label), n in rows.items())
+    )
 
     load = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else ["?"]
     print(f"\n{os.cpu_count()} cores, load average {' '.join(load)}; {args.clients} clients, gunicorn {args.workers} workers")

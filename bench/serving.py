@@ -58,7 +58,8 @@ def ensure_database(name: str, claims: int) -> None:
     if psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") == "1":
         have = psql("SELECT count(*) FROM claims_claim", name)
         if int(have or 0) >= claims:
-            print(f"{name}: {int(have):,} claims (kept from an earlier run)", flush=True)
+            manage(name, "migrate", "-v0")  # kept from an earlier run: brought to this code's schema
+            print(f"{name}: {int(have):,} claims (kept from an earlier run, migrated)", flush=True)
             return
         sys.exit(f"{name} holds {have} claims, fewer than {claims:,}: drop it (dropdb {name}) and run again")
     psql(f'CREATE DATABASE "{name}"')

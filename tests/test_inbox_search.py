@@ -5,6 +5,7 @@ confirmation, each claim decided and recorded on its own (STORIES 5, the departm
 morning)."""
 
 import datetime
+import re
 from decimal import Decimal
 
 import pytest
@@ -327,3 +328,23 @@ def test_amounts_in_the_filters_are_bounded(demo):
     page = reviewer_page(demo["dept_reviewer"])
     html = page.get(f"/inbox/?amount_min={Decimal(10) ** 13}").content.decode()
     assert 'id="filter-errors"' in html
+
+
+def test_the_provider_filter_is_typed_so_the_page_does_not_grow_with_the_citys_providers(demo, morning):
+    """A city has hundreds of providers: the page lists none of them as choices (a select of them
+    all was most of its rendering at a million claims); a code typed filters as before."""
+    from claims.organisation import ensure_provider
+    from demo.load import _credit_code
+
+    jurisdiction = morning["clean"][0].jurisdiction
+    for n in range(1, 41):
+        ensure_provider(
+            jurisdiction=jurisdiction, code=f"WL-X{n:03d}", name=f"新开第{n}培训学校", credit_code=_credit_code("WL", 900 + n)
+        )
+    page = reviewer_page(demo["dept_reviewer"])
+    html = page.get("/inbox/").content.decode()
+    assert "WL-X001" not in html and "新开第1培训学校" not in html
+    assert re.search(r'<input type="text" name="provider"[^>]*placeholder="机构代码"', html)
+    late = morning["clean"][0]
+    assert rows_of(page.get("/inbox/?provider=" + late.provider.code).content.decode()) == 5
+    assert rows_of(page.get("/inbox/?provider=WL-X001").content.decode()) == 0

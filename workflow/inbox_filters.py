@@ -122,6 +122,9 @@ class InboxFilter(django_filters.FilterSet):
         empty_label=_("全部"),
         label=_("培训机构"),
         help_text="provider code",
+        # A code typed, not a list: a city has hundreds of providers, and a select of them all
+        # was most of the inbox page's rendering (the search box finds a provider by its name).
+        widget=forms.TextInput(attrs={"size": 14, "placeholder": _("机构代码"), "autocomplete": "off"}),
     )
     amount_min = django_filters.NumberFilter(
         field_name="amount", lookup_expr="gte", min_value=0, max_value=AMOUNT_MAX, label=_("金额不低于")
