@@ -41,6 +41,14 @@ def _add_errors(form: forms.Form, field: str | None, messages) -> None:
 # --- reviewing ---------------------------------------------------------------------------
 
 
+class SubmitConfirmForm(forms.Form):
+    """Submitting a claim cannot be taken back (only withdrawn): the clerk ticks that they checked it."""
+
+    confirm = forms.BooleanField(
+        label=_("我已核对申领内容，确认提交"), error_messages={"required": _("请勾选“我已核对申领内容，确认提交”后再提交。")}
+    )
+
+
 class DecisionForm(forms.Form):
     decision = forms.ChoiceField(
         label=_("审核决定"),

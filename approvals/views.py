@@ -1,6 +1,8 @@
 """The server-rendered pages. Thin: reads come from the selectors, every write goes through
 a service, and the services' errors are shown on the page (404 for anything out of scope)."""
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q
@@ -34,6 +36,7 @@ from .forms import (
     DecisionForm,
     ReassignForm,
     ReleaseForm,
+    SubmitConfirmForm,
     add_line_errors,
     line_formset,
     lines_for_service,
@@ -84,6 +87,55 @@ def _lines_of(claim) -> list:
     return lines
 
 
+# A claim of more lines than this shows each standard and level's clean lines collapsed (the
+# flagged ones stay open, first), so the decision is not below hundreds of rows.
+OPEN_LINES = 30
+
+
+@dataclass
+class LineGroup:
+    key: str
+    title: str
+    rows: list  # (line, its decision field, its reason field): the fields are None without a form
+    open: bool
+    flagged: bool = False
+    summary: object = None  # the standard and level's figures (selectors.LineSummary)
+
+
+def _line_groups(figures, form=None) -> list[LineGroup]:
+    """The lines as the page shows them: the flagged ones first and open, then the others of each
+    standard and level, collapsed on a large claim unless a field of theirs has an error."""
+    fields = {line.line_no: (decision, reason) for line, decision, reason in form.rows()} if form is not None else {}
+
+    def rows(lines):
+        return [(line, *fields.get(line.line_no, (None, None))) for line in sorted(lines, key=lambda line: line.line_no)]
+
+    def has_error(group_rows):
+        return any(field is not None and field.errors for _line, *pair in group_rows for field in pair)
+
+    large = figures.count > OPEN_LINES
+    flagged = rows(line for summary in figures.summary for line in summary.lines if line.flags)
+    groups = [LineGroup("flagged", _("有预警的行"), flagged, open=True, flagged=True)] if flagged else []
+    for summary in figures.summary:
+        clean = rows(line for line in summary.lines if not line.flags)
+        if clean:
+            title = f"{summary.policy.code} {summary.policy.name} · {summary.level_label}"
+            groups.append(LineGroup(summary.key, title, clean, open=not large or has_error(clean), summary=summary))
+    return groups
+
+
+def _batches_of(lines) -> list[dict]:
+    """The payment batches the claim's lines are in (each line's latest), with how many lines each."""
+    batches: dict[int, dict] = {}
+    for line in lines:
+        if line.payment and line.payment["batch_id"]:
+            batch = batches.setdefault(
+                line.payment["batch_id"], {"id": line.payment["batch_id"], "number": line.payment["batch"], "lines": 0}
+            )
+            batch["lines"] += 1
+    return sorted(batches.values(), key=lambda batch: batch["id"])
+
+
 def _pointed_at(return_event, documents) -> list:
     """The claim's documents the return points at (its ``fix.attachments``)."""
     wanted = set((return_event.detail.get("fix") or {}).get("attachments") or ()) if return_event else set()
@@ -109,9 +161,13 @@ def _claim_context(claim, *, user) -> dict:
     )
     return_event = returned[-1] if returned and claim.status == ClaimStatus.RETURNED else None
     documents = list(attachments_of(user=user, claim=claim))
+    figures = selectors.claim_figures(claim, lines)
     return {
         "claim": claim,
         "lines": lines,
+        "figures": figures,
+        "line_groups": _line_groups(figures),
+        "batches": _batches_of(lines),
         "has_flags": any(line.shown_flags for line in lines),
         "history": history,
         "return_event": return_event,
@@ -143,6 +199,8 @@ def _render_task(request, task, *, decision_form=None, status=200):
     is_review = task.step.name in REVIEW_STEPS
     if may_act and is_review and decision_form is None:
         decision_form = DecisionForm(lines=context["lines"], attachments=context["attachments"])
+    if may_act and is_review:
+        context["line_groups"] = _line_groups(context["figures"], decision_form)
     context.update(
         task=task,
         may_act=may_act,
@@ -297,6 +355,9 @@ def claim_detail(request, claim_id):
 @scoped
 def claim_submit(request, claim_id):
     claim = get_claim_for_user(user=request.user, claim_id=claim_id)
+    confirmation = SubmitConfirmForm(request.POST)
+    if not confirmation.is_valid():  # submitting cannot be undone (only withdrawn): ticked, on the server too
+        return render_claim(request, claim, status=400, confirm_error=confirmation.errors["confirm"][0])
     try:
         claim = submit_claim(user=request.user, claim=claim)
     except DomainError as error:
@@ -406,6 +467,7 @@ def finance(request):
         "approvals/finance.html",
         {
             **batch_selectors.awaiting_page(request.user, request.GET.get("after"), PAGE_SIZE),
+            "awaiting_release": batch_selectors.batches_awaiting_release(request.user),
             "batches": batch_selectors.batches_visible_to(request.user).order_by("-id")[:10],
             "may_build": payments_access.may(request.user, payments_access.BUILD_BATCHES),
         },

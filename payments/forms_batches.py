@@ -19,6 +19,15 @@ class CancelBatchForm(forms.Form):
     )
 
 
+class ReleaseConfirmForm(forms.Form):
+    """Releasing a batch sends its money to the bank and cannot be undone: the officer ticks it."""
+
+    confirm = forms.BooleanField(
+        label=_("我已复核收款人和金额，确认发放"),
+        error_messages={"required": _("请勾选“我已复核收款人和金额，确认发放”后再发放。")},
+    )
+
+
 class PayeeAccountForm(forms.Form):
     account_name = forms.CharField(label=_("户名"), max_length=200, validators=[validate_account_name])
     bank_name = forms.CharField(label=_("开户银行"), max_length=200, validators=[validate_account_name])

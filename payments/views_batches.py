@@ -19,7 +19,7 @@ from claims.selectors import jurisdictions_overseen_by
 from workflow import disbursement
 
 from . import access
-from .forms_batches import CancelBatchForm, PayeeAccountForm, selected_claim_ids
+from .forms_batches import CancelBatchForm, PayeeAccountForm, ReleaseConfirmForm, selected_claim_ids
 from .models import BatchLineStatus, BatchStatus, TransferStatus
 from .selectors import batches as selectors
 from .services import batches as services
@@ -94,7 +94,7 @@ def batch_detail(request, batch_id):
     return _render_detail(request, selectors.get_batch_for_user(user=request.user, batch_id=batch_id))
 
 
-def _render_detail(request, batch, *, cancel_form: CancelBatchForm | None = None, status: int = 200):
+def _render_detail(request, batch, *, cancel_form: CancelBatchForm | None = None, status: int = 200, confirm_error: bool = False):
     user = request.user
     lines = Paginator(selectors.batch_lines(batch), PAGE_SIZE).get_page(request.GET.get("page"))
     payees = Paginator(selectors.batch_transfers(batch), PAGE_SIZE).get_page(request.GET.get("payees_page"))
@@ -121,6 +121,7 @@ def _render_detail(request, batch, *, cancel_form: CancelBatchForm | None = None
             "may_download": access.may_download_bank_files(user, batch),
             "releasing": batch.status == BatchStatus.RELEASING,
             "cancel_form": cancel_form or CancelBatchForm(),
+            "confirm_error": confirm_error,
         },
         status=status,
     )
@@ -131,6 +132,10 @@ def _render_detail(request, batch, *, cancel_form: CancelBatchForm | None = None
 def batch_release(request, batch_id):
     _require(request.user, access.RELEASE_BATCHES)
     batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
+    confirmation = ReleaseConfirmForm(request.POST)
+    if not confirmation.is_valid():  # irreversible: ticked, checked here (not only in the browser)
+        messages.error(request, confirmation.errors["confirm"][0])
+        return _render_detail(request, batch, status=400, confirm_error=True)
     if not reauth.confirm(request, purpose=actions.PAYMENT_BATCH_RELEASE_REQUESTED, password=request.POST.get("password")):
         messages.error(request, _("发放批次前须再次输入您的密码（密码不正确或未输入）。"))
         return redirect("payments:batch", batch_id)

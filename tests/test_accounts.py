@@ -340,12 +340,12 @@ def test_releasing_a_batch_on_its_page_needs_the_password_again_after_a_while(
     assert 'id="id_release_password"' not in finance2.get(page_url).content.decode()  # just logged in
     with later(minutes=settings.REAUTH_MINUTES + 1):
         assert 'id="id_release_password"' in finance2.get(page_url).content.decode()
-        response = finance2.post(release_url, follow=True)
+        response = finance2.post(release_url, {"confirm": "1"}, follow=True)
         assert "须再次输入您的密码" in response.content.decode()
         built_batch.refresh_from_db()
         assert built_batch.status == BatchStatus.BUILT
         with django_capture_on_commit_callbacks(execute=True):
-            assert finance2.post(release_url, {"password": DEMO_PASSWORD}).status_code == 302
+            assert finance2.post(release_url, {"password": DEMO_PASSWORD, "confirm": "1"}).status_code == 302
     built_batch.refresh_from_db()
     assert built_batch.status == BatchStatus.RELEASED
     assert entries("auth.reauthenticated").get().detail["purpose"] == "payment_batch.release_requested"

@@ -97,6 +97,7 @@ def test_finance_builds_and_the_other_officer_releases_a_batch_and_downloads_its
     # The second officer releases it; the page follows the task until the batch is released.
     log_in(page, base, "finance_officer2", f"/payments/batches/{batch.pk}/")
     expect(page.locator("h1")).to_contain_text(batch.number)
+    page.check("#id_release_confirm")
     page.click("#release-batch")
     expect(page.locator("#batch-status")).to_have_attribute("data-status", "released")
     expect(page.locator("#batch-status")).to_have_text("已发送银行")

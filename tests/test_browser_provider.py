@@ -53,6 +53,7 @@ def test_a_provider_answers_a_return_with_a_document_and_a_comment(transactional
     expect(page.locator("#thread")).not_to_contain_text("内部备注")  # no internal-note box for a provider
     page.screenshot(path=str(SCREENSHOTS / "browser_provider_claim.png"), full_page=True)
 
+    page.get_by_label("我已核对申领内容，确认提交").check()
     page.get_by_role("button", name="重新提交").click()
     expect(page.locator(".kv .status")).to_have_text("行业部门审核")
 

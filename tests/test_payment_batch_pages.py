@@ -11,6 +11,8 @@ from payments.models import PayeeAccount, PaymentBatch
 
 from .payments_support import approved_claim, living_allowance_claim
 
+CONFIRM = {"confirm": "1"}  # the box an officer ticks to release a batch (irreversible)
+
 pytestmark = pytest.mark.usefixtures("celery_eager")
 
 
@@ -53,14 +55,18 @@ def test_finance_builds_and_the_other_officer_releases(demo, clients, django_cap
     assert 'id="four-eyes"' in page and 'id="release-form"' not in page
     assert PayeeAccount.objects.get(provider=first.provider).account_number_masked in page
     # The builder posting a release anyway is refused with the four-eyes message.
-    response = finance.post(reverse("payments:batch_release", args=[batch.pk]), follow=True)
+    response = finance.post(reverse("payments:batch_release", args=[batch.pk]), CONFIRM, follow=True)
     assert "另一名财政经办人" in html(response)
     assert PaymentBatch.objects.get(pk=batch.pk).status == "built"
 
     page = html(finance2.get(reverse("payments:batch", args=[batch.pk])))
     assert 'id="release-form"' in page and 'id="four-eyes"' not in page
+    # Releasing cannot be undone: without the box ticked (the browser's `required` aside) nothing moves.
+    response = finance2.post(reverse("payments:batch_release", args=[batch.pk]))
+    assert "请勾选" in html(response, 400)
+    assert PaymentBatch.objects.get(pk=batch.pk).status == "built"
     with django_capture_on_commit_callbacks(execute=True):
-        response = finance2.post(reverse("payments:batch_release", args=[batch.pk]))
+        response = finance2.post(reverse("payments:batch_release", args=[batch.pk]), CONFIRM)
     assert response.status_code == 302
     batch.refresh_from_db()
     assert (batch.status, batch.released_by) == ("released", demo["finance_officer2"])
@@ -85,7 +91,7 @@ def test_a_releasing_batch_refreshes_itself(demo, clients):
     approved_claim(demo, serials=(1,))
     clients["finance_officer"].post(reverse("payments:batch_build"), {"scope": "all"})
     batch = PaymentBatch.objects.get()
-    clients["finance_officer2"].post(reverse("payments:batch_release", args=[batch.pk]))  # on_commit never runs here
+    clients["finance_officer2"].post(reverse("payments:batch_release", args=[batch.pk]), CONFIRM)  # on_commit never runs here
     batch.refresh_from_db()
     assert batch.status == "releasing"
     page = html(clients["finance_officer2"].get(reverse("payments:batch", args=[batch.pk])))

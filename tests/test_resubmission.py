@@ -336,7 +336,7 @@ def test_through_the_pages_hr_ticks_what_to_fix_and_the_department_reads_why_the
         claim=claim,
         data={"lines": two_trainees(certificate_number="T-2026-0099", stated_cost="500.00")},
     )
-    provider.post(reverse("approvals:claim_submit", args=[claim.pk]))
+    provider.post(reverse("approvals:claim_submit", args=[claim.pk]), {"confirm": "1"})
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.DEPARTMENT_REVIEW
 

@@ -17,6 +17,7 @@ from workflow.services import submit_claim
 from .conftest import claim_data, line, resident_id
 
 BAD_ID = "110105194912310021"  # right shape, wrong check character (the right one is X)
+CONFIRM = {"confirm": "1"}  # the box a clerk ticks to submit (irreversible)
 
 
 def client_for(user) -> Client:
@@ -90,7 +91,12 @@ def test_claim_journey_through_the_pages(demo, clients):
     assert resident_id(1) not in page  # ID numbers are only ever shown masked
     assert reverse("approvals:claim_edit", args=[claim.pk]) in page
 
-    response = provider.post(reverse("approvals:claim_submit", args=[claim.pk]), follow=True)
+    # Submitting cannot be undone: without the box ticked nothing is submitted.
+    response = provider.post(reverse("approvals:claim_submit", args=[claim.pk]))
+    assert response.status_code == 400 and "请勾选" in response.content.decode()
+    claim.refresh_from_db()
+    assert claim.status == "draft"
+    response = provider.post(reverse("approvals:claim_submit", args=[claim.pk]), CONFIRM, follow=True)
     claim.refresh_from_db()
     assert claim.status == "department_review"
     assert "已提交" in response.content.decode()
@@ -202,7 +208,7 @@ def test_returned_claim_is_corrected_through_the_edit_form(demo, clients):
         resident_id(2)[:6] + "********" + resident_id(2)[-4:],
     ]
 
-    provider.post(reverse("approvals:claim_submit", args=[claim.pk]))
+    provider.post(reverse("approvals:claim_submit", args=[claim.pk]), CONFIRM)
     claim.refresh_from_db()
     assert claim.status == "department_review"
 
@@ -240,7 +246,7 @@ def test_pages_need_login_and_scope(demo, clients):
     # Only provider clerks draft claims; nobody edits another provider's claim.
     assert clients["dept_reviewer"].get(reverse("approvals:claim_new")).status_code == 403
     assert clients["provider2_clerk"].get(reverse("approvals:claim_edit", args=[claim.pk])).status_code == 404
-    assert clients["provider2_clerk"].post(reverse("approvals:claim_submit", args=[claim.pk])).status_code == 404
+    assert clients["provider2_clerk"].post(reverse("approvals:claim_submit", args=[claim.pk]), CONFIRM).status_code == 404
     claim.refresh_from_db()
     assert claim.status == "draft"
 

@@ -249,9 +249,15 @@ def provider_clerks(claim: Claim) -> QuerySet:
     )
 
 
+def above_hr_head_threshold(claim: Claim) -> bool:
+    """The claim's approved total is over its jurisdiction's threshold (STORIES 7): the one
+    comparison, asked by HR's approval and said on the claim's pages."""
+    return claim.total > claim.jurisdiction.hr_head_threshold
+
+
 def needs_hr_head(*, step_name: str, claim: Claim) -> bool:
     """HR's approval goes on to the HR head above the jurisdiction's threshold (STORIES 7)."""
-    return step_name == "hr_review" and claim.total > claim.jurisdiction.hr_head_threshold
+    return step_name == "hr_review" and above_hr_head_threshold(claim)
 
 
 def needs_public_notice(*, claim: Claim, today) -> bool:

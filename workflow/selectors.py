@@ -14,12 +14,13 @@ from claims.inputs import HEADER_FIELDS
 from claims.keyset import BadCursor as BadCursor  # the pages and the API catch it here
 from claims.keyset import after, bounded_count, decode_cursor, encode_cursor
 from claims.line_fields import LINE_FIELDS
+from claims.models import ClaimStatus, Level, LineDecision
 from claims.selectors import claims_visible_to, scope_ids
 
 from .deadlines import Deadlines
 from .flows import ClaimFlow
 from .models import InboxItem
-from .policy import delegators_of, steps_of_user
+from .policy import above_hr_head_threshold, delegators_of, steps_of_user
 from .steps import HUMAN_STEPS, STEPS, Scope
 
 OPEN_STATUSES = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
@@ -282,3 +283,86 @@ def step_times(claim) -> list[StepTime]:
             )
         )
     return times
+
+
+# --- a claim's figures (the claim and task pages) ------------------------------------------------
+
+
+@dataclass
+class LineSummary:
+    """The claim's lines of one standard and one level: how many, how many flagged, what they
+    claim and what is approved of it (every line not rejected: what the claim's total counts)."""
+
+    key: str  # a stable token for the page's anchors
+    policy: object  # the standard (SubsidyPolicy)
+    level: str
+    level_label: str
+    lines: list
+    count: int = 0
+    flagged: int = 0
+    rejected: int = 0
+    claimed: Decimal = Decimal("0.00")
+    approved: Decimal = Decimal("0.00")
+
+
+@dataclass
+class ClaimFigures:
+    summary: list  # LineSummary, by standard then level (lowest first)
+    count: int
+    flagged: int
+    rejected: int
+    claimed: Decimal  # every line's amount
+    approved: Decimal  # the claim's total: the lines not rejected
+    threshold: Decimal  # the jurisdiction's HR-head threshold (policy.above_hr_head_threshold)
+    above_threshold: bool
+    # Why the HR head approves it or not: "at_head" (HR's approval found the total over the
+    # threshold), "needed" / "not_needed" (where HR's approval will send it), "" (decided already).
+    hr_head: str
+
+
+# Statuses in which HR's approval is still to come (policy.needs_hr_head will then decide).
+_BEFORE_HR_APPROVAL = (ClaimStatus.DRAFT, ClaimStatus.DEPARTMENT_REVIEW, ClaimStatus.HR_REVIEW, ClaimStatus.RETURNED)
+
+
+def claim_figures(claim, lines: list) -> ClaimFigures:
+    """What the claim page sums up from the lines it already read (no query of its own but the
+    jurisdiction, which the page's claim holds): totals by standard and level, flagged and
+    rejected lines, claimed and approved totals, and why (or whether) the HR head approves it."""
+    levels = {value: index for index, value in enumerate(Level.values)}
+    groups: dict[tuple, LineSummary] = {}
+    for line in lines:
+        policy = line.policy_version.policy if line.policy_version_id else claim.policy
+        key = (policy.pk, line.level)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = LineSummary(
+                key=f"{policy.code}-{line.level}", policy=policy, level=line.level, level_label=line.get_level_display(), lines=[]
+            )
+        group.lines.append(line)
+        group.count += 1
+        group.claimed += line.amount
+        if line.flags:
+            group.flagged += 1
+        if line.decision == LineDecision.REJECT:
+            group.rejected += 1
+        else:
+            group.approved += line.amount
+    summary = sorted(groups.values(), key=lambda g: (g.policy.code, levels.get(g.level, len(levels))))
+    above = above_hr_head_threshold(claim)
+    if claim.status == ClaimStatus.HR_HEAD_APPROVAL:
+        hr_head = "at_head"
+    elif claim.status in _BEFORE_HR_APPROVAL:
+        hr_head = "needed" if above else "not_needed"
+    else:
+        hr_head = ""  # decided: the step times and the history say who approved it
+    return ClaimFigures(
+        summary=summary,
+        count=len(lines),
+        flagged=sum(group.flagged for group in summary),
+        rejected=sum(group.rejected for group in summary),
+        claimed=sum((group.claimed for group in summary), Decimal("0.00")),
+        approved=sum((group.approved for group in summary), Decimal("0.00")),
+        threshold=claim.jurisdiction.hr_head_threshold,
+        above_threshold=above,
+        hr_head=hr_head,
+    )

@@ -1,6 +1,11 @@
-"""Presentation helpers for the pages: labels for codes kept in the database."""
+"""Presentation helpers for the pages: labels for codes kept in the database, amounts and dates
+as people write them."""
+
+import datetime
+from decimal import Decimal, InvalidOperation
 
 from django import template
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from audit import actions
@@ -67,3 +72,37 @@ def person(user) -> str:
     if not full_name:
         return user.username
     return _("%(name)s（%(username)s）") % {"name": full_name, "username": user.username}
+
+
+@register.filter
+def money(value) -> str:
+    """An amount in yuan with thousands separators and two places: 1234567.5 → 1,234,567.50
+    (the grouping finance writes in both languages); not an amount: as it is."""
+    if value is None or value == "":
+        return ""
+    try:
+        return f"{Decimal(str(value)):,.2f}"
+    except (InvalidOperation, ValueError):
+        return str(value)
+
+
+@register.filter
+def day(value) -> str:
+    """A date (or a moment's local date) in the active language's format: 2026年12月6日 in
+    Chinese (Django's zh-hans DATE_FORMAT), Dec. 6, 2026 in English."""
+    if not value:
+        return ""
+    if isinstance(value, datetime.datetime):
+        value = timezone.localtime(value) if timezone.is_aware(value) else value
+        value = value.date()
+    return formats.date_format(value, "DATE_FORMAT")
+
+
+@register.filter
+def moment(value) -> str:
+    """A moment in local time in the active language's format: 2026年12月6日 14:03 in Chinese."""
+    if not value:
+        return ""
+    if isinstance(value, datetime.datetime) and timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return formats.date_format(value, "DATETIME_FORMAT")

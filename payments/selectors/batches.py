@@ -18,7 +18,7 @@ from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, Payee, Pa
 from claims.selectors import jurisdictions_overseen_by
 
 from .. import access
-from ..models import ZERO, BankFile, BatchLine, PayeeAccount, PaymentBatch, Transfer
+from ..models import ZERO, BankFile, BatchLine, BatchStatus, PayeeAccount, PaymentBatch, Transfer
 
 MAX_ID = 2**63 - 1  # the largest primary key the database holds; a larger id names nothing
 
@@ -58,6 +58,16 @@ def batches_visible_to(user) -> QuerySet:
     return PaymentBatch.objects.filter(
         fund_account__jurisdiction__in=jurisdictions_overseen_by(user).values("pk")
     ).select_related("fund_account__jurisdiction", "built_by", "released_by", "cancelled_by")
+
+
+def batches_awaiting_release(user) -> list[PaymentBatch]:
+    """Built batches waiting for their release (oldest first), each marked whether this officer
+    may release it or, having built it, waits for another (four eyes): finance's desk."""
+    batches = list(batches_visible_to(user).filter(status=BatchStatus.BUILT).order_by("built_at", "pk")[:100])
+    for batch in batches:
+        batch.may_release = access.may_release_batch(user, batch)
+        batch.waits_for_another = access.waits_for_another_releaser(user, batch)
+    return batches
 
 
 def get_batch_for_user(*, user, batch_id) -> PaymentBatch:

@@ -1,0 +1,133 @@
+"""A claim of hundreds of lines on its pages (issue 15): the reviewer sees the sums by standard
+and level at the top, the flagged lines first, the other lines folded away, the decision one
+link away; the page says why the HR head must approve it (the jurisdiction's threshold) and
+shows what was claimed beside what is approved; and the page costs the same number of queries
+for 2 lines as for 200."""
+
+import re
+
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from claims.models import Claim, Jurisdiction
+from claims.services import create_claim
+from workflow import selectors as inbox
+from workflow.services import LineDecisionInput, decide_task, submit_claim
+
+from .conftest import claim_data, line, resident_id
+
+
+def lines_for(count: int, *, duplicate_of_first: int | None = None) -> list[dict]:
+    """``count`` trainees of 电工, one in three at the intermediate level, the others senior; the
+    line ``duplicate_of_first`` names the first line's certificate again (flagged CERT_DUP)."""
+    rows = [
+        line(
+            resident_id(n),
+            f"学员{n}",
+            certificate_number=f"T-2026-{n:04d}",
+            level="intermediate" if n % 3 == 0 else "senior",
+        )
+        for n in range(1, count + 1)
+    ]
+    if duplicate_of_first:
+        rows[duplicate_of_first - 1]["certificate_number"] = "T-2026-0001"
+    return rows
+
+
+def submitted(demo, count: int, **kwargs) -> Claim:
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data(lines=lines_for(count, **kwargs)))
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    claim.refresh_from_db()
+    return claim
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def queries_of(client: Client, url: str) -> list[str]:
+    client.get(url)  # warm what is read once per process (content types, the catalogue's labels)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def test_the_claim_and_task_pages_cost_as_many_queries_for_200_lines_as_for_2(demo):
+    small, large = submitted(demo, 2), submitted(demo, 200, duplicate_of_first=6)
+    reviewer, clerk = signed_in(demo["dept_reviewer"]), signed_in(demo["provider_clerk"])
+    for client, page in ((reviewer, "approvals:claim"), (clerk, "approvals:claim")):
+        few, many = (queries_of(client, reverse(page, args=[claim.pk])) for claim in (small, large))
+        assert len(few) == len(many), "\n".join(many)
+    # The reviewer's task page, with its decision form of a field pair per line.
+    few, many = (queries_of(reviewer, reverse("approvals:task", args=[inbox.open_task_of_claim(c).pk])) for c in (small, large))
+    assert len(few) == len(many), "\n".join(many)
+    assert len(many) < 60
+
+
+def test_the_department_reviewer_finds_the_flagged_line_and_the_decision_of_a_claim_of_200_lines(demo):
+    """市应急管理局's reviewer opens a claim of 200 electricians: one of them names another's
+    certificate. The sums come first, the flagged line is open at the top, the 199 others are
+    folded by standard and level, and a link leads straight to the decision."""
+    claim = submitted(demo, 200, duplicate_of_first=6)
+    task = inbox.open_task_of_claim(claim)
+    page = signed_in(demo["dept_reviewer"]).get(reverse("approvals:task", args=[task.pk])).content.decode()
+
+    # The summary by standard and level: 66 intermediate lines (every third, the flagged 6th among
+    # them) and 134 senior, 450.00 each.
+    summary = page[page.index('id="lines-summary"') : page.index("</table>", page.index('id="lines-summary"'))]
+    rows = re.findall(r'<tr data-group="S3-(\w+)">(.*?)</tr>', summary, re.S)
+    assert [level for level, _cells in rows] == ["intermediate", "senior"]  # lowest level first
+    assert re.findall(r">([^<>]+)</td>", rows[0][1])[1:] == ["中级工", "66", "1", "—", "29,700.00", "29,700.00"]
+    assert re.findall(r">([^<>]+)</td>", rows[1][1])[1:] == ["高级工", "134", "—", "—", "60,300.00", "60,300.00"]
+    assert "90,000.00" in summary  # the total row, with thousands separators
+
+    # Flagged lines first, open; the others folded in a <details> per standard and level.
+    groups = re.findall(r'<details class="line-group[^"]*" id="lines-([\w-]+)"( open)?>', page)
+    assert groups == [("flagged", " open"), ("S3-intermediate", ""), ("S3-senior", "")]
+    flagged = page[page.index('id="lines-flagged"') : page.index('id="lines-S3-intermediate"')]
+    assert 'id="line-6"' in flagged and 'id="line-5"' not in flagged and "CERT_DUP" in flagged
+    assert page.index('id="lines-summary"') < page.index('id="lines-flagged"')
+
+    # The decision is one link from the top, and every line's choice is in the form.
+    assert page.index('href="#decision"') < page.index('id="claim-lines"')
+    assert 'id="decision"' in page and page.count('name="line_') == 400
+    assert page.count('class="visually-hidden" for="id_line_') == 400  # each choice labelled
+
+
+def test_the_page_says_why_the_hr_head_approves_and_shows_claimed_and_approved(demo):
+    """温岭市 sets its HR head's threshold at 80,000 yuan. A claim of 200 lines (90,000 claimed)
+    stays over it when the department rejects the line naming a certificate twice; the page
+    says so at each step, with the threshold as the jurisdiction states it."""
+    Jurisdiction.objects.filter(code="WL").update(hr_head_threshold="80000.00")
+    claim = submitted(demo, 200, duplicate_of_first=6)
+    clerk = signed_in(demo["provider_clerk"])
+    page = clerk.get(reverse("approvals:claim", args=[claim.pk])).content.decode()
+    assert 'data-hr-head="needed"' in page and "80,000.00" in page
+    assert re.search(r'id="claimed-total">90,000.00<', page) and re.search(r'id="approved-total">90,000.00<', page)
+
+    # The department approves all but the flagged line: 89,550 approved of 90,000 claimed, still over.
+    decide_task(
+        user=demo["dept_reviewer"],
+        task_id=inbox.open_task_of_claim(claim).pk,
+        decision="approve",
+        line_decisions=[LineDecisionInput(line=6, decision="reject", reason="CERT_DUP")],
+    )
+    decide_task(user=demo["hr_reviewer"], task_id=inbox.open_task_of_claim(claim).pk, decision="approve")
+    claim.refresh_from_db()
+    assert claim.status == "hr_head_approval"
+    head = signed_in(demo["hr_head"])
+    page = head.get(reverse("approvals:task", args=[inbox.open_task_of_claim(claim).pk])).content.decode()
+    assert 'data-hr-head="at_head"' in page
+    assert "核准金额超过本地区负责人审批金额线 80,000.00 元，因此须经人社局负责人审批" in page
+    assert re.search(r'id="claimed-total">90,000.00<', page) and re.search(r'id="approved-total">89,550.00<', page)
+
+    # Below the threshold, the page says the HR head is not needed.
+    Jurisdiction.objects.filter(code="WL").update(hr_head_threshold="100000.00")
+    small = submitted(demo, 2)
+    page = clerk.get(reverse("approvals:claim", args=[small.pk])).content.decode()
+    assert 'data-hr-head="not_needed"' in page and "100,000.00" in page
