@@ -9,7 +9,7 @@ from audit.models import AuditEvent
 from claims.models import Claim, ClaimLine
 from payments.models import PayeeAccount, PaymentBatch
 
-from .payments_support import approved_claim, living_allowance_claim
+from .payments_support import approved_claim, living_allowance_claim, open_task_id
 
 CONFIRM = {"confirm": "1"}  # the box an officer ticks to release a batch (irreversible)
 
@@ -177,3 +177,30 @@ def test_awaiting_counts_only_what_a_build_takes_this_year(demo, clients):
     assert claim.number not in desk
     assert clients["finance_officer"].post(reverse("payments:batch_build"), {"scope": "all"}).status_code == 400
     assert not PaymentBatch.objects.exists()
+
+
+def test_finance_desk_lists_the_batches_awaiting_release_and_the_task_links_to_its_batch(demo, clients):
+    """财政局's first officer builds a batch; on the desk it waits for release, marked as the
+    second officer's to release (four eyes); the claim's disbursement task names the batch."""
+    claim = approved_claim(demo, serials=(1, 2))
+    finance, finance2 = clients["finance_officer"], clients["finance_officer2"]
+    assert "没有待复核发放的批次" in html(finance.get(reverse("approvals:finance")))
+    finance.post(reverse("payments:batch_build"), {"scope": "all"})
+    batch = PaymentBatch.objects.get()
+
+    desk = html(finance.get(reverse("approvals:finance")))
+    row = desk[desk.index(f'<tr data-batch="{batch.pk}">') :].split("</tr>")[0]
+    assert batch.number in row and reverse("payments:batch", args=[batch.pk]) in row
+    assert "须另一名经办人复核发放" in row and "#release-form" not in row  # the builder does not release it
+    row = html(finance2.get(reverse("approvals:finance")))
+    assert f'href="{reverse("payments:batch", args=[batch.pk])}#release-form"' in row
+
+    task = open_task_id(claim)
+    page = html(finance2.get(reverse("approvals:task", args=[task])))
+    batches = page[page.index('id="claim-batches"') :].split("</section>")[0]
+    assert f'href="{reverse("payments:batch", args=[batch.pk])}"' in batches and batch.number in batches
+    assert "2 行" in batches
+
+    # Released, it leaves the list.
+    finance2.post(reverse("payments:batch_release", args=[batch.pk]), CONFIRM)
+    assert f'<tr data-batch="{batch.pk}">' not in html(finance.get(reverse("approvals:finance")))
