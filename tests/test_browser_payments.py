@@ -81,7 +81,7 @@ def test_finance_builds_and_the_other_officer_releases_a_batch_and_downloads_its
     log_in(page, base, "finance_officer", "/payments/batches/new/")
     expect(page.locator("h1")).to_contain_text("生成拨付批次")
     expect(page.locator("#awaiting-claims tbody tr")).to_have_count(2)
-    expect(page.locator("#awaiting")).to_contain_text(f"{expected_total:.2f}")
+    expect(page.locator("#awaiting")).to_contain_text(f"{expected_total:,.2f}")
     page.click("#build-batch")
     expect(page.locator(".message.success")).to_contain_text("已生成拨付批次")
     batch = PaymentBatch.objects.get()

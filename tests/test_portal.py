@@ -5,6 +5,7 @@ import re
 
 from django.test import Client
 
+from approvals.templatetags.approvals_tags import day, money
 from claims.models import Claim, ClaimLine, ClaimStatus
 from workflow import selectors as inbox
 from workflow.disbursement import apply_bank_result
@@ -49,10 +50,10 @@ def test_the_dashboard_puts_returned_claims_first_and_shows_what_was_paid(demo, 
     client.force_login(clerk)
     page = client.get("/portal/").content.decode()
     to_do = page.split('id="returned-claims"')[1].split("</table>")[0]
-    assert returned.number in to_do and "请补充签字花名册" in to_do and item.due.isoformat() in to_do
+    assert returned.number in to_do and "请补充签字花名册" in to_do and day(item.due) in to_do
     assert f'href="/claims/{returned.pk}/edit/"' in to_do and f'href="/claims/{returned.pk}/#withdraw"' in to_do
     assert claim_a.number in page.split('id="paid-claims"')[1] and claim_b.number not in page
-    assert re.search(r'id="paid-total">\s*' + re.escape(str(paid_a)), page)
+    assert re.search(r'id="paid-total">\s*' + re.escape(money(paid_a)), page)
     assert 'href="/catalogue/"' in page
     # The claim's own page still holds the withdrawal; the edit page repeats the reason.
     assert "请补充签字花名册" in client.get(f"/claims/{returned.pk}/edit/").content.decode()
