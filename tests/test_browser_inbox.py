@@ -66,7 +66,7 @@ def test_the_reviewer_searches_and_bulk_approves_in_the_browser(transactional_db
 
     expect(page.locator("h1")).to_contain_text("确认批量同意")
     expect(page.locator("#bulk-list tbody tr")).to_have_count(3)
-    expect(page.locator("#bulk-total")).to_have_text("1350.00")
+    expect(page.locator("#bulk-total")).to_have_text("1,350.00")
     page.screenshot(path=str(SCREENSHOTS / "browser_inbox_bulk_confirm.png"), full_page=True)
     page.locator("#bulk-confirm").click()
 

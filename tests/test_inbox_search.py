@@ -207,7 +207,7 @@ def test_the_reviewer_bulk_approves_the_clean_claims_with_one_confirmation(demo,
     html = confirm.content.decode()
     assert confirm.status_code == 200
     assert all(claim.number in html for claim in morning["clean"]) and morning["flagged"][0].number not in html
-    assert 'id="bulk-total">1350.00<' in html and 'id="bulk-left-out"' in html
+    assert 'id="bulk-total">1,350.00<' in html and 'id="bulk-left-out"' in html
     assert not ledger_of(morning["clean"][0], "claim.approved_step")  # nothing done yet
     token = html.split('name="token" value="')[1].split('"')[0]
 
