@@ -30,6 +30,7 @@ from workflow.services import submit_claim
 from .conftest import DEMO_PASSWORD, PROJECT_DIR, TODAY, claim_data, line, resident_id
 from .payments_support import approved_claim
 from .test_browser import CHROMIUM, CHROMIUM_ARGS
+from .test_class_filing import filed
 from .test_public_notice import on_notice
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -82,7 +83,8 @@ def large_claim(demo, lines: int = 40):
 
 def the_world(demo) -> dict:
     """What each role's main pages show: a large claim under the department's review, a batch
-    built by one finance officer awaiting the other's release, a claim on public notice."""
+    built by one finance officer awaiting the other's release, a claim on public notice, a filed
+    class with a day of attendance to record, the HR bureau's certificate registry imports."""
     claim = large_claim(demo)
     approved_claim(demo, serials=(11, 12))
     approved_claim(demo, serials=(13,))
@@ -90,17 +92,26 @@ def the_world(demo) -> dict:
     Jurisdiction.objects.filter(code="WL").update(public_notice_from=TODAY)
     on_notice(demo, serials=(21, 22))
     task = open_task_of_claim(claim)
+    training_class = filed(demo, 31, 32)
+    attendance_day = reverse("approvals:class_attendance_day", args=[training_class.pk, training_class.start.isoformat()])
     return {
         # role → (login, [(name, path)]); None: not signed in
         "provider": (
             "provider_clerk",
-            [("portal", "/portal/"), ("claim", f"/claims/{claim.pk}/"), ("claim_new", reverse("approvals:claim_new"))],
+            [
+                ("portal", "/portal/"),
+                ("claim", f"/claims/{claim.pk}/"),
+                ("claim_new", reverse("approvals:claim_new")),
+                ("classes", reverse("approvals:classes")),
+                ("attendance", attendance_day),
+            ],
         ),
         "department": ("dept_reviewer", [("inbox", "/inbox/"), ("task", f"/tasks/{task.pk}/")]),
         "finance": (
             "finance_officer2",
             [("finance", reverse("approvals:finance")), ("batch", reverse("payments:batch", args=[batch.pk]))],
         ),
+        "hr": ("hr_reviewer", [("registry", reverse("approvals:registry_imports"))]),
         "auditor": ("auditor", [("audit_search", reverse("audit:search") + "?q=" + claim.number)]),
         "public": (None, [("public_notice", reverse("approvals:public_notice"))]),
     }
