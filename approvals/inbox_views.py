@@ -17,6 +17,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from claims.errors import InvalidInput
 from claims.http import scoped
 from claims.keyset import bounded_count
+from payments import access as payments_access
+from payments.selectors import batches as batch_selectors
 from workflow import bulk, labels, selectors
 from workflow.inbox_filters import InboxFilter, address_query
 from workflow.steps import REVIEW_STEPS, STEPS
@@ -97,6 +99,12 @@ def inbox(request):
             "filtered": filters.active,
             "may_bulk": may_bulk and any(item.bulk_ok for item in page.items),
             "bulk_max": bulk.BULK_MAX,
+            # Finance's inbox: the built batches waiting for a second officer's release, as on its desk.
+            "awaiting_release": (
+                batch_selectors.batches_awaiting_release(user)
+                if payments_access.may(user, payments_access.RELEASE_BATCHES)
+                else None
+            ),
         },
     )
 

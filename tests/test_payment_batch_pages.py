@@ -194,6 +194,10 @@ def test_finance_desk_lists_the_batches_awaiting_release_and_the_task_links_to_i
     assert "须另一名经办人复核发放" in row and "#release-form" not in row  # the builder does not release it
     row = html(finance2.get(reverse("approvals:finance")))
     assert f'href="{reverse("payments:batch", args=[batch.pk])}#release-form"' in row
+    # The second officer's inbox lists it too, above their tasks; a reviewer's inbox has no such list.
+    inbox = html(finance2.get(reverse("approvals:inbox")))
+    assert f'href="{reverse("payments:batch", args=[batch.pk])}#release-form"' in inbox
+    assert 'id="awaiting-release"' not in html(clients["dept_reviewer"].get(reverse("approvals:inbox")))
 
     task = open_task_id(claim)
     page = html(finance2.get(reverse("approvals:task", args=[task])))
