@@ -606,7 +606,7 @@ def test_pages_plan_lifecycle_with_errors_next_to_the_field(demo):
     assert reviewer.post(f"/payments/funds/plans/{plan.pk}/file/").status_code == 302
     assert reviewer.post(f"/payments/funds/plans/{plan.pk}/accept/").status_code == 403
     page = hr.get(f"/payments/funds/plans/{plan.pk}/").content.decode()
-    assert "确认计划" in page and "130000.00" in page
+    assert "确认计划" in page and "130,000.00" in page
     response = hr.post(f"/payments/funds/plans/{plan.pk}/refuse/", {"reason": ""})
     assert response.status_code == 400 and "必填" in response.content.decode()
     assert hr.post(f"/payments/funds/plans/{plan.pk}/accept/").status_code == 302
@@ -621,7 +621,7 @@ def test_report_page_and_xlsx_download(demo):
     build_report_scenario(demo)
     finance = client_for(demo["finance_officer"])
     html = finance.get(f"/payments/funds/report/?year={YEAR}").content.decode()
-    assert "596950.00" in html and "7999200.00" in html
+    assert "596,950.00" in html and "7,999,200.00" in html
     assert client_for(demo["provider_clerk"]).get("/payments/funds/report/").status_code == 403
     assert client_for(demo["provider_clerk"]).post("/payments/funds/report.xlsx").status_code == 403
     assert Client().get("/payments/funds/report/").status_code == 302
@@ -825,9 +825,9 @@ def test_only_overseers_see_the_account_budget_and_number(demo):
     finance = ok(login("finance_officer").get("/api/v1/fund-accounts/"))["results"]
     assert {a["account_number"] for a in finance} >= {"1207000000000000002"} and all(a["budget"] for a in finance)
     html = client_for(demo["dept_reviewer"]).get(f"/payments/funds/?year={NEXT}").content.decode()
-    assert "1207000000000000002" not in html and "1000000.00" not in html
+    assert "1207000000000000002" not in html and "1,000,000.00" not in html
     html = client_for(demo["finance_officer"]).get(f"/payments/funds/?year={NEXT}").content.decode()
-    assert "1207000000000000002" in html and "1000000.00" in html
+    assert "1207000000000000002" in html and "1,000,000.00" in html
 
 
 def test_codes_outside_the_callers_scope_are_answered_as_unknown(demo):
