@@ -43,7 +43,7 @@ from .models import (
     TrainingClass,
 )
 from .personal_data import encrypt_id_number, id_number_digest, mask_id_number
-from .pricing import price_lines, versions_for
+from .pricing import CENT, price_lines, versions_for
 from .selectors import providers_of_clerk
 from .signals import claim_lines_changed
 from .standard_checks import condition_flags, problems, with_condition_flags
@@ -173,7 +173,7 @@ def refresh_flags(*, claim: Claim, as_of=None) -> None:
 def recompute_total(*, claim: Claim) -> None:
     """The claim's total is what would be paid: every line not rejected."""
     total = claim.lines.exclude(decision=LineDecision.REJECT).aggregate(total=Sum("amount"))["total"] or ZERO
-    claim.total = total
+    claim.total = total.quantize(CENT)  # in cents whatever the database sums in (SQLite's SUM drops the places)
     claim.save(update_fields=["total"])
     claim_lines_changed.send(sender=Claim, claim=claim)
 
