@@ -46,8 +46,9 @@ def registry_imports(request):
                 )
             except ExportRejected as error:
                 messages.error(request, error.message)
-                problems = error.rows + [
-                    {"row": None, "field": name, "column": "", "message": message}
+                # In the shape of the roster's errors: one table (approvals/includes/row_errors.html).
+                problems = [{**problem, "text": problem["message"]} for problem in error.rows] + [
+                    {"row": None, "field": name, "column": "", "text": message}
                     for name, found in error.fields.items()
                     if not name.startswith("rows[") and name != "file"
                     for message in found

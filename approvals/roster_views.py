@@ -35,7 +35,7 @@ def _localized(errors: list[dict]) -> list[dict]:
         {
             **error,
             "text": error["message_en"] if english else error["message"],
-            "column_text": error["column_en"] if english else error["column"],
+            "column": error["column_en"] if english else error["column"],
         }
         for error in errors
     ]

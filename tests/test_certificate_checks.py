@@ -8,6 +8,7 @@ special-operation certificates T-00001, T-00002), issued by the demo's assessmen
 
 import datetime
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -266,6 +267,8 @@ def test_the_hr_bureau_imports_a_registry_export_on_its_page_all_or_nothing(demo
     page = refused.content.decode()
     assert 'data-row="3" data-field="name"' in page and "不接受公式" in page
     assert 'data-row="4" data-field="id_number"' in page
+    # The roster's table (one include): row, the column by its header, the problem.
+    assert re.search(r'data-row="4" data-field="id_number">\s*<td class="num">4</td>\s*<td class="nowrap">身份证号码</td>', page)
     assert 'data-row="5" data-field="number"' in page and "与第 2 行重复" in page
     assert not RegistryImport.objects.exists() and not RegistryEntry.objects.exists()
     assert not AuditEvent.objects.filter(action="registry.imported").exists()

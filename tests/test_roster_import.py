@@ -4,6 +4,7 @@ becomes one draft claim with every line priced. Bad files get a clear 400, never
 
 import datetime
 import io
+import re
 import zipfile
 
 import pytest
@@ -390,6 +391,8 @@ def test_web_upload_shows_every_error_then_creates_the_claim(demo, client):
     assert response.status_code == 400
     html = response.content.decode()
     assert 'id="roster-errors"' in html and "第4行 身份证号码：身份证号码校验码错误。" in html
+    # The registry's table too (one include): row, the column's letter and header, the problem.
+    assert re.search(r'<td class="num">4</td>\s*<td class="nowrap"><span class="mono">[A-Z]+</span> 身份证号码</td>', html)
     assert not Claim.objects.exists()
 
     post = {**HEADER, "file": SimpleUploadedFile("r.xlsx", fill_template(story_rows()))}
