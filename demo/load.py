@@ -18,14 +18,14 @@ and their entries, notifications. Later ledger entries of a claim give its total
 
 import base64
 import datetime
+import functools
 import hashlib
 import hmac
 import json
+import multiprocessing
 import os
-import queue
 import random
 import struct
-import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,13 +35,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, Permission
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from viewflow.workflow.models import Process, Task
 
 from audit import actions
 from audit.models import AuditEvent
-from audit.services import LEDGER_LOCK_KEY, _head, body_of, canonical_json, record_events, to_canonical_value
+from audit.services import LEDGER_LOCK_KEY, _head, record_events, to_canonical_value
 from claims import roles
 from claims.models import (
     Claim,
@@ -94,6 +94,7 @@ def flow_task(name: str) -> str:
     return f"{FLOW}.{name}"
 
 
+@functools.cache
 def node_type(name: str) -> str:
     task_node = getattr(ClaimFlow, name)
     return {"StartHandle": "START", "Switch": "SWITCH", "End": "END"}.get(type(task_node).__name__, "HUMAN")
@@ -487,6 +488,21 @@ class Batch:
     duties: list = field(default_factory=list)
 
 
+@dataclass
+class Job:
+    """A batch planned by the writer: its index (the order it is written in), its random numbers'
+    generator (in the state the plan left it), the claims' plans and the first of each table's ids."""
+
+    index: int
+    rng: random.Random
+    plans: list
+    claim_id: int
+    line_id: int
+    trainee_id: int
+    task_id: int
+    process_id: int
+
+
 PROCESS_COLUMNS = ("id", "flow_class", "status", "created", "finished", "data")
 CLAIM_COLUMNS = (
     "id", "number", "jurisdiction_id", "provider_id", "department_id", "policy_id", "class_name", "training_start",
@@ -506,11 +522,11 @@ TASK_COLUMNS = (
 )  # fmt: skip
 LINK_COLUMNS = ("from_task_id", "to_task_id")
 PERM_COLUMNS = ("content_object_id", "group_id", "permission_id")
-# The ledger's columns but its detail, which PostgreSQL takes from the payload (the bytes hashed)
-# when it moves the entries from the staging table: no second JSON encoding in Python.
+# The ledger's columns as chain_ledger writes them: the detail is the payload's own canonical text
+# of it (PostgreSQL parses it into jsonb; it equals the payload's ``detail``).
 EVENT_COLUMNS = (
     "seq", "at", "actor_id", "actor_username", "action", "object_type", "object_id", "claim_id", "jurisdiction_id",
-    "from_state", "to_state", "reason", "payload", "prev_hash", "hash",
+    "from_state", "to_state", "reason", "payload", "prev_hash", "hash", "detail",
 )  # fmt: skip
 ITEM_COLUMNS = (
     "task_id", "claim_id", "step", "status", "owner_id", "jurisdiction_id", "department_id", "provider_id",
@@ -526,7 +542,7 @@ GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂"
 class Generator:
     def __init__(self, org: Org, *, seed: int, now: datetime.datetime | None = None):
         self.org = org
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # the batch's own while its rows are made (rows)
         self.seed = seed
         self.now = now or timezone.now()
         self.cipher = IdNumberCipher()
@@ -541,9 +557,22 @@ class Generator:
         self.ledger_head: tuple[int, str] | None = None  # (seq, hash) the next entry follows: set by generate
         self.deadlines = Deadlines()  # each jurisdiction's calendar read once
 
-    # ---- one batch of claims, as rows
-    def batch(self, count: int, cursor) -> Batch:
-        rng = self.rng
+    def warm(self) -> None:
+        """Read now what making rows would read later (the calendars and time limits of every
+        jurisdiction, over every year a task's due date can fall in): workers make rows without
+        the database."""
+        for jurisdiction in self.org.jurisdictions.values():
+            calendar = self.deadlines.calendar(jurisdiction.pk)
+            for year in range(self.now.year - YEARS_BACK - 1, self.now.year + 2):
+                calendar.is_working(datetime.date(year, 1, 1))
+            self.deadlines.working_days("department_review", jurisdiction.pk)
+
+    # ---- one batch of claims: its plan (in the writer, which reserves the ids), then its rows (in a worker)
+    def plan(self, index: int, count: int, cursor) -> "Job":
+        """What the ``index``-th batch's claims are (state, path, how many lines and tasks) and the ids
+        reserved for their rows. The batch's random numbers come from its own generator, seeded by the
+        load's seed and the batch's index: the same data whichever worker builds which batch."""
+        rng = random.Random(f"{self.seed}/{index}")
         plans = []
         line_total = task_total = process_total = 0
         for _ in range(count):
@@ -562,27 +591,38 @@ class Generator:
             tasks = sum(1 + (step.name in SWITCH_AFTER and step.outcome not in ("", "canceled")) for step in path) + (
                 end in ("paid", "rejected")
             )
-            plans.append((state, jurisdiction, needs_head, path, end, lines, tasks))
+            plans.append((state, jurisdiction.code, needs_head, path, end, lines, tasks))
             line_total += lines
             task_total += tasks
             process_total += bool(path)
-        claim_id = reserve_ids(cursor, "claims_claim", count)
-        line_id = reserve_ids(cursor, "claims_claimline", line_total)
-        trainee_id = reserve_ids(cursor, "claims_trainee", (line_total + 1) // 2)
-        task_id = reserve_ids(cursor, "viewflow_task", task_total)
-        process_id = reserve_ids(cursor, "viewflow_process", process_total)
+        return Job(
+            index=index,
+            rng=rng,
+            plans=plans,
+            claim_id=reserve_ids(cursor, "claims_claim", count),
+            line_id=reserve_ids(cursor, "claims_claimline", line_total),
+            trainee_id=reserve_ids(cursor, "claims_trainee", (line_total + 1) // 2),
+            task_id=reserve_ids(cursor, "viewflow_task", task_total),
+            process_id=reserve_ids(cursor, "viewflow_process", process_total),
+        )
+
+    def rows(self, job: "Job") -> Batch:
+        """The rows of a planned batch (no database: a worker process makes them)."""
+        self.rng = job.rng
+        claim_id, line_id, trainee_id = job.claim_id, job.line_id, job.trainee_id
+        task_id, process_id = job.task_id, job.process_id
         out = Batch()
-        pool = (line_total + 1) // 2
+        pool = (sum(plan[5] for plan in job.plans) + 1) // 2
         self._trainees(out, trainee_id, pool)
         line_index = 0
-        for state, jurisdiction, needs_head, path, end, lines, _tasks in plans:
+        for state, code, needs_head, path, end, lines, _tasks in job.plans:
             pid = process_id if path else None
             process_id += bool(path)
             task_id = self._claim(
                 out,
                 claim_id=claim_id,
                 state=state,
-                jurisdiction=jurisdiction,
+                jurisdiction=self.org.jurisdictions[code],
                 needs_head=needs_head,
                 path=path,
                 end=end,
@@ -1021,72 +1061,178 @@ class Generator:
         if previous is not None:
             out.links.append((task_id, previous))
 
-    # ---- the ledger: entries chained after the head, audit's canonical form and hash
-    def ledger_rows(self, events: list) -> list:
-        """The entries of one batch, chained after ``ledger_head`` (the ledger's head when the load
-        began, then the last entry made here: the load holds the ledger's lock throughout)."""
-        seq, prev_hash = self.ledger_head
-        rows = []
-        sha256 = hashlib.sha256
+    # ---- the ledger: each entry's canonical bytes but its place in the chain (in a worker), then chained (the writer)
+    @staticmethod
+    def ledger_parts(events: list) -> list:
+        """Each entry of a batch as the pieces chain_ledger joins around its seq and prev_hash: audit's
+        canonical form (RFC 8785: sorted keys, compact, UTF-8) written key by key, as its body's keys
+        are known and its values are strings (the detail's canonical text made by the JSON encoder
+        audit.services.canonical_json uses), and its COPY text but those three columns."""
+        string = JSON_STRING
+        encode_detail = CANONICAL_ENCODER.encode
+        escape = _copy_str
+        parts = []
         for claim_id, jurisdiction_id, number, at, actor, action, from_state, to_state, reason, detail in events:
+            at_text = at.isoformat()
+            # to_canonical_value's form of a time: UTC, "Z" (the load's times are UTC already)
+            canonical_at = at_text[:-6] + "Z" if at_text.endswith("+00:00") else to_canonical_value(at)
+            detail_text = encode_detail(detail)
+            before = (
+                f'{{"action":{string(action)},"actor":{string(actor[1])},"at":"{canonical_at}","claim":{string(number)},'
+                f'"detail":{detail_text},"from_state":{string(from_state)},"object_id":"{claim_id}",'
+                f'"object_type":"claims.claim","prev_hash":"'
+            )
+            between = f'","reason":{string(reason)},"seq":'
+            after = f',"to_state":{string(to_state)}}}'
+            columns = (
+                f"{at_text}\t{actor[0]}\t{escape(actor[1])}\t{escape(action)}\tclaims.claim\t{claim_id}\t{claim_id}\t"
+                f"{jurisdiction_id}\t{escape(from_state)}\t{escape(to_state)}\t{escape(reason)}"
+            )
+            parts.append((columns, before, between, after, escape(before), escape(between), escape(after), escape(detail_text)))
+        return parts
+
+    def chain_ledger(self, parts: list) -> bytes:
+        """The COPY text of a batch's entries chained after ``ledger_head`` (the ledger's head when
+        the load began, then the last entry chained here: the load holds the ledger's lock
+        throughout): each one's seq, the hash before it and SHA-256 over its canonical bytes."""
+        seq, prev_hash = self.ledger_head
+        sha256 = hashlib.sha256
+        rows = []
+        for columns, before, between, after, before_text, between_text, after_text, detail_text in parts:
             seq += 1
-            draft = {
-                "actor_username": actor[1],
-                "action": action,
-                "object_type": "claims.claim",
-                "object_id": str(claim_id),
-                "claim_number": number,
-                "from_state": from_state,
-                "to_state": to_state,
-                "reason": reason,
-                "detail": detail,  # canonical already: strings for money and dates
-            }
-            body = body_of(draft, seq=seq, at=to_canonical_value(at), prev_hash=prev_hash)
-            payload = canonical_json(body, known_simple=True)  # ASCII keys; str, int, list and dict values
-            digest = sha256(payload).hexdigest()
+            digest = sha256(f"{before}{prev_hash}{between}{seq}{after}".encode()).hexdigest()
             rows.append(
-                (seq, at, actor[0], actor[1], action, "claims.claim", str(claim_id), claim_id, jurisdiction_id, from_state,
-                 to_state, reason, payload.decode(), prev_hash, digest)
-            )  # fmt: skip
+                f"{seq}\t{columns}\t{before_text}{prev_hash}{between_text}{seq}{after_text}\t{prev_hash}\t{digest}\t{detail_text}\n"
+            )
             prev_hash = digest
         self.ledger_head = (seq, prev_hash)
-        return rows
+        return "".join(rows).encode()
+
+
+# audit.services.canonical_json's encoding (sorted keys, compact, UTF-8 as is), as an encoder object:
+# the load makes millions of entries.
+CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+JSON_STRING = CANONICAL_ENCODER.encode  # a str's JSON text (C-fast)
 
 
 def _timed(timings: dict, phase: str, started: float) -> None:
     timings[phase] = timings.get(phase, 0) + time.perf_counter() - started
 
 
-def produce_batches(generator: Generator, counts: list[int], timings: dict, out: queue.Queue, stop: threading.Event):
-    """The producer thread: each batch's rows and ledger entries, made while the writer COPYs the
-    batch before (PostgreSQL works on the other core meanwhile). Its own database connection only
-    reserves ids from the sequences, which no transaction holds back. Puts (count, tables: what
-    encode_batch makes) per batch, then None; or the exception that stopped it."""
-    try:
-        with connection.cursor() as cursor:
-            for count in counts:
-                if stop.is_set():
-                    break
-                started = time.perf_counter()
-                batch = generator.batch(count, cursor)
-                _timed(timings, "python: rows (alongside the COPYs)", started)
-                started = time.perf_counter()
-                ledger = generator.ledger_rows(batch.events)
-                _timed(timings, "python: ledger canonical form and hashes (alongside the COPYs)", started)
-                started = time.perf_counter()
-                tables = encode_batch(batch, ledger)
-                _timed(timings, "python: COPY text (alongside the COPYs)", started)
-                out.put((count, tables))
-        out.put(None)
-    except BaseException as error:  # handed to the writer, which raises it
-        out.put(error)
-    finally:
-        connection.close()  # this thread's
+WORKER_PHASES = ("python workers: rows", "python workers: ledger canonical form", "python workers: COPY text")
 
 
-def encode_batch(batch: Batch, ledger: list) -> list[tuple[str, tuple, bytes]]:
-    """(table, columns, COPY text) of every table a batch fills, in the order written; the ledger's
-    entries last, into the staging table (write_batch)."""
+def build_batch(job: Job) -> tuple[int, list, list, dict]:
+    """A worker's part of a batch: its rows as COPY text (every table but the ledger) and its ledger
+    entries' parts (Generator.ledger_parts), with the process time of each phase."""
+    generator = _WORKER_GENERATOR
+    cpu = time.process_time
+    seconds = {}
+    started = cpu()
+    batch = generator.rows(job)
+    seconds[WORKER_PHASES[0]] = cpu() - started
+    started = cpu()
+    parts = generator.ledger_parts(batch.events)
+    seconds[WORKER_PHASES[1]] = cpu() - started
+    started = cpu()
+    tables = encode_batch(batch)
+    seconds[WORKER_PHASES[2]] = cpu() - started
+    return job.index, tables, parts, seconds
+
+
+_WORKER_GENERATOR: "Generator | None" = None  # the generator a worker process inherits (forked)
+
+
+_INHERITED_CONNECTIONS = []  # the writer's, kept from being freed (and so closed) in a worker
+
+
+def _refuse_database(*args, **kwargs):
+    raise RuntimeError("a generate_load worker reads nothing from the database (Generator.warm reads it first)")
+
+
+def _work(jobs, results) -> None:
+    """A worker process: builds the batches it is sent, in order, until it is sent None. It never
+    touches the database: the connection it inherited is the writer's (a query on it would go down
+    the writer's socket), so it is set aside and any use of one refused."""
+    for alias in connections:
+        wrapper = connections[alias]
+        _INHERITED_CONNECTIONS.append(wrapper.connection)
+        wrapper.connection = None
+        wrapper.connect = _refuse_database
+    while (job := jobs.recv()) is not None:
+        try:
+            results.send(build_batch(job))
+        except BaseException as error:  # handed to the writer, which raises it
+            results.send(error)
+            return
+
+
+class Workers:
+    """``count`` forked processes building batches (build_batch), or none (0: the writer builds
+    them itself). Batch i goes to worker i % count, so each worker's results come in batch order."""
+
+    def __init__(self, generator: "Generator", count: int):
+        global _WORKER_GENERATOR
+        self.count = count
+        self.pipes = []
+        self.processes = []
+        if not count:
+            self.pending = []
+            return
+        _WORKER_GENERATOR = generator  # inherited by the forked processes (nothing pickled)
+        context = multiprocessing.get_context("fork")
+        try:
+            for n in range(count):
+                jobs_out, jobs_in = context.Pipe(duplex=False)
+                results_out, results_in = context.Pipe(duplex=False)
+                process = context.Process(target=_work, args=(jobs_out, results_in), name=f"generate_load worker {n}")
+                process.daemon = True
+                process.start()
+                jobs_out.close()
+                results_in.close()
+                self.pipes.append((jobs_in, results_out))
+                self.processes.append(process)
+        finally:
+            _WORKER_GENERATOR = None
+
+    def submit(self, job: Job) -> None:
+        if not self.count:
+            self.pending.append(job)
+            return
+        self.pipes[job.index % self.count][0].send(job)
+
+    def result(self, index: int, generator: "Generator") -> tuple[int, list, list, dict]:
+        if not self.count:
+            global _WORKER_GENERATOR
+            job = self.pending.pop(0)
+            _WORKER_GENERATOR = generator
+            try:
+                return build_batch(job)
+            finally:
+                _WORKER_GENERATOR = None
+        result = self.pipes[index % self.count][1].recv()
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def close(self) -> None:
+        for jobs, _results in self.pipes:
+            try:
+                jobs.send(None)
+            except OSError:
+                pass
+        for process in self.processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for jobs, results in self.pipes:
+            jobs.close()
+            results.close()
+
+
+def encode_batch(batch: Batch) -> list[tuple[str, tuple, bytes]]:
+    """(table, columns, COPY text) of every table a batch fills but the ledger, in the order written."""
     return [
         (table, columns, copy_text(rows))
         for table, columns, rows in (
@@ -1099,12 +1245,8 @@ def encode_batch(batch: Batch, ledger: list) -> list[tuple[str, tuple, bytes]]:
             (ClaimGroupObjectPermission._meta.db_table, PERM_COLUMNS, batch.perms),
             (InboxItem._meta.db_table, ITEM_COLUMNS, batch.items),
             (ClaimDuty._meta.db_table, DUTY_COLUMNS, batch.duties),
-            (STAGED_EVENTS, EVENT_COLUMNS, ledger),
         )
     ]
-
-
-STAGED_EVENTS = "load_events"  # a temporary table: the ledger's rows before their detail is parsed
 
 
 def write_batch(tables: list[tuple[str, tuple, bytes]], timings: dict, *, check_foreign_keys: bool) -> None:
@@ -1112,33 +1254,26 @@ def write_batch(tables: list[tuple[str, tuple, bytes]], timings: dict, *, check_
     ``check_foreign_keys`` (superusers only) PostgreSQL skips the per-row foreign-key triggers
     (session_replication_role): the rows refer to rows of the same batch or of the organisation
     read before it, and tests/test_generate_load.py runs with the checks on."""
-
-    def timed(phase, started):
-        _timed(timings, phase, started)
-
     with transaction.atomic(), connection.cursor() as django_cursor:
         cursor = django_cursor.cursor  # psycopg 3's, for COPY
         if not check_foreign_keys:
             django_cursor.execute("SET LOCAL session_replication_role = replica")
-        ledger = AuditEvent._meta.db_table
-        columns = ", ".join(EVENT_COLUMNS)
-        django_cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {STAGED_EVENTS} ON COMMIT DELETE ROWS AS "
-            f"SELECT {columns} FROM {ledger} WITH NO DATA"
-        )
+        if _lz4_available(django_cursor):
+            # The ledger's payloads and details of a claim's creation (its lines) are TOASTed:
+            # LZ4 compresses them several times faster than the default pglz (reads are alike).
+            django_cursor.execute("SET LOCAL default_toast_compression = lz4")
         for table, table_columns, data in tables:
             started = time.perf_counter()
             copy_rows(cursor, table, table_columns, data)
-            timed(f"COPY {ledger if table == STAGED_EVENTS else table}", started)
+            _timed(timings, f"COPY {table}", started)
         started = time.perf_counter()
-        django_cursor.execute(
-            f"INSERT INTO {ledger} ({columns}, detail) "
-            f"SELECT {columns}, payload::jsonb -> 'detail' FROM {STAGED_EVENTS} ORDER BY seq"
-        )
-        django_cursor.execute(f"TRUNCATE {STAGED_EVENTS}")  # inside a caller's transaction (a test) too
-        timed(f"COPY {ledger}", started)
-        started = time.perf_counter()
-    timed("commit", started)
+    _timed(timings, "commit", started)
+
+
+def _lz4_available(cursor) -> bool:
+    cursor.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+    row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 # Where the definitions of the indexes dropped for a load wait until they are built again: a load
@@ -1149,27 +1284,53 @@ DEFERRED_INDEX_TABLE = "generate_load_deferred_index"
 def bulk_tables() -> list[str]:
     return [
         model._meta.db_table
-        for model in (AuditEvent, Task, Task.previous.through, ClaimLine, Claim, Trainee, ClaimGroupObjectPermission, Process)
+        for model in (
+            AuditEvent,
+            Task,
+            Task.previous.through,
+            ClaimLine,
+            Claim,
+            Trainee,
+            ClaimGroupObjectPermission,
+            Process,
+            InboxItem,
+            ClaimDuty,
+        )
     ]
 
 
 def defer_indexes(cursor) -> int:
-    """Drop the secondary indexes of the tables a load fills (not the primary keys nor the unique
-    ones: they keep the rows' identities checked while writing), keeping their definitions:
-    PostgreSQL builds an index over a million rows in one sorted pass many times faster than it
-    maintains it one row at a time. Returns how many were dropped."""
+    """Drop the indexes of the tables a load fills but their primary keys, keeping their
+    definitions: PostgreSQL builds an index over a million rows in one sorted pass many times faster
+    than it maintains it one row at a time, and an index on random keys (the ledger's hashes, the
+    trainees' digests) costs a page read and write per row once it outgrows the cache. The unique
+    ones go too (as constraints, when they back one): building them again checks every row written,
+    and the load's keys are unique by construction (ids from the sequences, one chain, a digest per
+    ID number). An index a foreign key refers to stays. Returns how many were dropped."""
     cursor.execute(f"CREATE TABLE IF NOT EXISTS {DEFERRED_INDEX_TABLE} (name text PRIMARY KEY, definition text NOT NULL)")
     cursor.execute(
         f"""INSERT INTO {DEFERRED_INDEX_TABLE} (name, definition)
-            SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
-            WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisunique AND NOT i.indisprimary
-            ON CONFLICT (name) DO NOTHING RETURNING name""",
+            SELECT i.indexrelid::regclass::text, CASE WHEN c.oid IS NULL THEN pg_get_indexdef(i.indexrelid) ELSE
+                format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', i.indrelid::regclass, c.conname, pg_get_constraintdef(c.oid))
+                END
+            FROM pg_index i
+            LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype = 'u'
+            WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid)
+            ON CONFLICT (name) DO NOTHING RETURNING name, definition""",
         [bulk_tables()],
     )
-    names = [name for (name,) in cursor.fetchall()]
-    for name in names:
-        cursor.execute(f"DROP INDEX {name}")
-    return len(names)
+    deferred = cursor.fetchall()
+    if deferred and connection.in_atomic_block:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # a table with pending checks is not altered
+    for name, definition in deferred:
+        if definition.startswith("ALTER TABLE"):
+            table = definition.split(" ")[2]
+            constraint = name.rpartition(".")[2]
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {constraint}")
+        else:
+            cursor.execute(f"DROP INDEX {name}")
+    return len(deferred)
 
 
 def restore_indexes(cursor) -> int:
@@ -1199,12 +1360,18 @@ def generate(
     batch_size: int = BATCH,
     check_foreign_keys: bool | None = None,
     defer_indexes_over: int = 50_000,
+    workers: int = 2,
     progress=None,
 ) -> dict:
     """``claims`` claims in batches; returns the seconds spent by phase. ``check_foreign_keys``:
-    None checks them unless the database user is a superuser (write_batch). The secondary indexes
-    are dropped for the load and built after it when it adds at least ``defer_indexes_over``
-    claims and at least as many as there were (else maintaining them costs less)."""
+    None checks them unless the database user is a superuser (write_batch). The indexes are
+    dropped for the load and built after it when it adds at least ``defer_indexes_over`` claims
+    and at least as many as there were (else maintaining them costs less).
+
+    This process plans each batch and reserves its ids, chains its ledger entries in batch order
+    and COPYs it; ``workers`` forked processes make the rows meanwhile (0: this process does), so
+    that neither waits on the other's Python (one process's threads would share one interpreter
+    lock, and the COPYs wait on it)."""
     if connection.vendor != "postgresql":
         raise ValueError("generate_load writes through PostgreSQL's COPY: set DATABASE_URL to a PostgreSQL database")
     timings: dict = {}
@@ -1219,42 +1386,50 @@ def generate(
     org = ensure_organisation(providers=max(4, min(400, claims // 2500)), password=password)
     timings["organisation"] = time.perf_counter() - started
     generator = Generator(org, seed=seed)
+    generator.warm()
     if check_foreign_keys is None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
             check_foreign_keys = not cursor.fetchone()[0]
     counts = [min(batch_size, claims - done) for done in range(0, claims, batch_size)]
-    produced: queue.Queue = queue.Queue(maxsize=1)
-    stop = threading.Event()
     done = 0
     with connection.cursor() as cursor:
         # The load is the ledger's only writer until it ends: its entries are chained ahead of
         # being written (the services' appends wait on this lock meanwhile).
         cursor.execute("SELECT pg_advisory_lock(%s)", [LEDGER_LOCK_KEY])
+    pool = None
     try:
         generator.ledger_head = _head()
-        producer = threading.Thread(
-            target=produce_batches, args=(generator, counts, timings, produced, stop), name="generate_load producer"
-        )
-        producer.start()
-        try:
-            while (item := produced.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                count, tables = item
-                write_batch(tables, timings, check_foreign_keys=check_foreign_keys)
-                done += count
-                if progress:
-                    progress(done, time.perf_counter() - started)
-        finally:
-            stop.set()
-            while producer.is_alive():  # let a producer blocked on a full queue finish
-                try:
-                    produced.get(timeout=0.1)
-                except queue.Empty:
-                    pass
-            producer.join()
+        pool = Workers(generator, workers)
+        # One batch at a time per worker, sent when it is idle (so no send waits on a worker that is
+        # itself waiting to hand back a result): workers build the next ones while a batch is written.
+        ahead = max(workers, 1)
+        with connection.cursor() as cursor:
+            for index in range(min(ahead, len(counts))):
+                pool.submit(generator.plan(index, counts[index], cursor))
+        for index, count in enumerate(counts):
+            waited = time.perf_counter()
+            _index, tables, parts, seconds = pool.result(index, generator)
+            _timed(timings, "waiting for the workers", waited)
+            for phase, spent in seconds.items():
+                timings[phase] = timings.get(phase, 0) + spent
+            if index + ahead < len(counts):
+                started_plan = time.perf_counter()
+                with connection.cursor() as cursor:
+                    pool.submit(generator.plan(index + ahead, counts[index + ahead], cursor))
+                _timed(timings, "python: plans and ids", started_plan)
+            started_chain = time.perf_counter()
+            ledger = generator.chain_ledger(parts)
+            _timed(timings, "python: ledger chain (seq, prev_hash, SHA-256)", started_chain)
+            write_batch(
+                tables + [(AuditEvent._meta.db_table, EVENT_COLUMNS, ledger)], timings, check_foreign_keys=check_foreign_keys
+            )
+            done += count
+            if progress:
+                progress(done, time.perf_counter() - started)
     finally:
+        if pool is not None:
+            pool.close()
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [LEDGER_LOCK_KEY])
         if deferring:

@@ -1,7 +1,10 @@
 """generate_load (demo/load.py) writes claims as the services would have left them: a benchmark on
 its rows measures the product, not a shape nobody makes. Small here; bench/inbox.py runs it big."""
 
+import copy
 import datetime
+import hashlib
+import json
 from decimal import Decimal
 
 import pytest
@@ -12,7 +15,7 @@ from viewflow.workflow.models import Task
 
 from audit.checkpoints import verify_ledger
 from audit.models import AuditEvent
-from audit.services import _entry
+from audit.services import _entry, canonical_json
 from claims.models import Claim, ClaimGroupObjectPermission, ClaimStatus, LineDecision, Trainee
 from claims.payment_stage import payment_stage_status
 from claims.personal_data import decrypt_id_number, id_number_digest, mask_id_number
@@ -36,7 +39,8 @@ OPEN = ("NEW", "ASSIGNED", "STARTED")
 @pytest.fixture
 def generated(demo, fast_password_hashing):
     before = set(Claim.objects.values_list("pk", flat=True))
-    generate(claims=CLAIMS, seed=7, password="load-pass", batch_size=120, check_foreign_keys=True)
+    # Three batches over two worker processes: the writer chains their entries in batch order.
+    generate(claims=CLAIMS, seed=7, password="load-pass", batch_size=120, check_foreign_keys=True, workers=2)
     with connection.cursor() as cursor:
         # The test's transaction never commits: check every deferred foreign key of the rows now.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -101,6 +105,48 @@ def test_the_ledger_goes_on_verifying_and_its_entries_are_the_services_own(gener
     )
     assert (again.payload, again.hash, again.jurisdiction_id) == (entry.payload, entry.hash, claim.jurisdiction_id)
     assert entry.detail["lines"][0]["trainee"] == claim.lines.order_by("line_no")[0].trainee.id_number_masked
+
+
+def test_every_entry_is_in_audits_canonical_form_and_its_detail_is_the_payloads(generated):
+    """The load writes each entry's canonical bytes key by key (demo/load.py's ledger_parts), not
+    through canonical_json: they must be exactly what canonical_json makes of them."""
+    entries = AuditEvent.objects.filter(claim_id__in=generated.values("pk")).values_list("payload", "detail", "seq", "hash")
+    assert len(entries) > CLAIMS * 3
+    for payload, detail, seq, digest in entries:
+        body = json.loads(payload)
+        assert canonical_json(body).decode() == payload
+        assert (body["detail"], body["seq"]) == (detail, seq)
+        assert hashlib.sha256(payload.encode()).hexdigest() == digest
+
+
+def test_a_batch_is_the_same_whichever_process_makes_it(demo, fast_password_hashing):
+    """Each batch has its own random numbers, so two workers make what the writer alone would
+    (but the trainees' encrypted ID numbers: a Fernet token has a random IV); and a worker makes
+    its rows without the database (it would refuse)."""
+    org = load.ensure_organisation(providers=4, password="load-pass")
+    generator = load.Generator(org, seed=11)
+    generator.warm()
+    with connection.cursor() as cursor:
+        jobs = [generator.plan(index, 40, cursor) for index in range(3)]
+
+    def made_by(workers):
+        pool = load.Workers(generator, workers)
+        try:
+            for job in jobs:
+                pool.submit(copy.deepcopy(job))
+            return [pool.result(job.index, generator) for job in jobs]
+        finally:
+            pool.close()
+
+    def without_tokens(results):
+        kept = []
+        for index, tables, parts, _seconds in results:
+            texts = {table: data for table, _columns, data in tables}
+            trainees = texts.pop(Trainee._meta.db_table).decode().splitlines()
+            kept.append((index, texts, [line.rsplit("\t", 1)[0] for line in trainees], parts))
+        return kept
+
+    assert without_tokens(made_by(2)) == without_tokens(made_by(0))
 
 
 def test_trainees_id_numbers_are_encrypted_digested_and_masked_as_personal_data_does(generated):
@@ -177,9 +223,13 @@ def test_an_hr_approval_of_a_generated_claim_reserves_its_lines_in_the_departmen
 
 
 def index_definitions() -> set[str]:
+    """The indexes of the tables a load fills, and their constraints (the unique ones are dropped too)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = ANY(%s::regclass[])", [load.bulk_tables()]
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = ANY(%s::regclass[])"
+            " UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = ANY(%s::regclass[])",
+            [load.bulk_tables()] * 2,
         )
         return {definition for (definition,) in cursor.fetchall()}
 

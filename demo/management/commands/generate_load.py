@@ -23,12 +23,20 @@ class Command(BaseCommand):
             help="let PostgreSQL check every foreign key of the rows written (slower; always on for a non-superuser)",
         )
         parser.add_argument("--password", default="demo1234", help="password of the users it creates")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=2,
+            help="processes making the rows while this one writes (0: this one makes them too)",
+        )
 
-    def handle(self, *args, claims, seed, batch, password, check_foreign_keys, **options):
+    def handle(self, *args, claims, seed, batch, password, check_foreign_keys, workers, **options):
         if connection.vendor != "postgresql":
             raise CommandError("generate_load writes through PostgreSQL's COPY: set DATABASE_URL to a PostgreSQL database")
         if claims < 1:
             raise CommandError("--claims must be at least 1")
+        if workers < 0:
+            raise CommandError("--workers must be 0 or more")
 
         def progress(done, seconds):
             self.stdout.write(f"  {done:>10,} claims  {seconds:8.1f} s  ({done / seconds:,.0f}/s)")
@@ -40,6 +48,7 @@ class Command(BaseCommand):
                 password=password,
                 batch_size=batch,
                 check_foreign_keys=check_foreign_keys or None,
+                workers=workers,
                 progress=progress,
             )
         except ValueError as error:
