@@ -19,6 +19,7 @@ and their entries, notifications. Later ledger entries of a claim give its total
 import base64
 import datetime
 import functools
+import gc
 import hashlib
 import hmac
 import json
@@ -464,6 +465,45 @@ def copy_text(rows: list) -> bytes:
         return "".join(["\t".join([formats[type(value)](value) for value in row]) + "\n" for row in rows]).encode()
     except KeyError as unknown:
         raise TypeError(f"no COPY text for {unknown}") from None
+
+
+def _iso_or_null(value) -> str:
+    return "\\N" if value is None else value.isoformat()
+
+
+def _int_or_null(value) -> str:
+    return "\\N" if value is None else str(value)
+
+
+def task_text(rows: list) -> bytes:
+    """copy_text of TASK_COLUMNS rows (the most numerous with the lines), by position: ints, the
+    code's own names and statuses (nothing to escape), times, and no per-value lookup."""
+    iso, null_int = _iso_or_null, _int_or_null
+    return "".join(
+        [
+            f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t{r[4].isoformat()}\t{iso(r[5])}\t{iso(r[6])}\t{iso(r[7])}\t{r[8]}\t"
+            f"{null_int(r[9])}\t{r[10]}\t{r[11]}\n"
+            for r in rows
+        ]
+    ).encode()
+
+
+def line_text(rows: list) -> bytes:
+    """copy_text of LINE_COLUMNS rows, by position (the texts read from the catalogue escaped)."""
+    text, boolean = _copy_str, {True: "t", False: "f"}
+    return "".join(
+        [
+            f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t{r[4]}\t{text(r[5])}\t{text(r[6])}\t{text(r[7])}\t{text(r[8])}\t"
+            f"{text(r[9])}\t{r[10].isoformat()}\t{r[11]}\t{r[12]}\t{text(r[13])}\t{text(r[14])}\t{boolean[r[15]]}\t"
+            f"{text(r[16])}\t{boolean[r[17]]}\t{r[18]}\t{r[19]}\t{text(r[20])}\t{r[21]}\t{r[22]}\t{r[23]}\t{r[24]}\n"
+            for r in rows
+        ]
+    ).encode()
+
+
+def int_text(rows: list) -> bytes:
+    """copy_text of rows of integers (and the code's own names: duties)."""
+    return "".join(["\t".join(map(str, row)) + "\n" for row in rows]).encode()
 
 
 def copy_rows(cursor, table: str, columns: tuple, data: bytes) -> None:
@@ -1064,10 +1104,10 @@ class Generator:
     # ---- the ledger: each entry's canonical bytes but its place in the chain (in a worker), then chained (the writer)
     @staticmethod
     def ledger_parts(events: list) -> list:
-        """Each entry of a batch as the pieces chain_ledger joins around its seq and prev_hash: audit's
-        canonical form (RFC 8785: sorted keys, compact, UTF-8) written key by key, as its body's keys
-        are known and its values are strings (the detail's canonical text made by the JSON encoder
-        audit.services.canonical_json uses), and its COPY text but those three columns."""
+        """Each entry of a batch as the pieces chain_ledger joins around its seq and prev_hash (UTF-8
+        bytes): audit's canonical form (RFC 8785: sorted keys, compact, UTF-8) written key by key, as
+        its body's keys are known and its values are strings (the detail's canonical text made by the
+        JSON encoder audit.services.canonical_json uses), and its COPY text but those three columns."""
         string = JSON_STRING
         encode_detail = CANONICAL_ENCODER.encode
         escape = _copy_str
@@ -1085,10 +1125,21 @@ class Generator:
             between = f'","reason":{string(reason)},"seq":'
             after = f',"to_state":{string(to_state)}}}'
             columns = (
-                f"{at_text}\t{actor[0]}\t{escape(actor[1])}\t{escape(action)}\tclaims.claim\t{claim_id}\t{claim_id}\t"
-                f"{jurisdiction_id}\t{escape(from_state)}\t{escape(to_state)}\t{escape(reason)}"
+                f"\t{at_text}\t{actor[0]}\t{escape(actor[1])}\t{escape(action)}\tclaims.claim\t{claim_id}\t{claim_id}\t"
+                f"{jurisdiction_id}\t{escape(from_state)}\t{escape(to_state)}\t{escape(reason)}\t"
             )
-            parts.append((columns, before, between, after, escape(before), escape(between), escape(after), escape(detail_text)))
+            # COPY escapes a backslash (JSON's escapes hold one); almost no entry has any
+            escaped = None if "\\" not in before + between + after else (escape(before), escape(between), escape(after))
+            parts.append(
+                (
+                    columns.encode(),
+                    before.encode(),
+                    between.encode(),
+                    after.encode(),
+                    escaped and tuple(part.encode() for part in escaped),
+                    f"\t{escape(detail_text)}\n".encode(),
+                )
+            )
         return parts
 
     def chain_ledger(self, parts: list) -> bytes:
@@ -1096,17 +1147,22 @@ class Generator:
         the load began, then the last entry chained here: the load holds the ledger's lock
         throughout): each one's seq, the hash before it and SHA-256 over its canonical bytes."""
         seq, prev_hash = self.ledger_head
+        prev = prev_hash.encode()
         sha256 = hashlib.sha256
+        join = b"".join
+        tab = b"\t"
         rows = []
-        for columns, before, between, after, before_text, between_text, after_text, detail_text in parts:
+        for columns, before, between, after, escaped, detail in parts:
             seq += 1
-            digest = sha256(f"{before}{prev_hash}{between}{seq}{after}".encode()).hexdigest()
-            rows.append(
-                f"{seq}\t{columns}\t{before_text}{prev_hash}{between_text}{seq}{after_text}\t{prev_hash}\t{digest}\t{detail_text}\n"
-            )
-            prev_hash = digest
-        self.ledger_head = (seq, prev_hash)
-        return "".join(rows).encode()
+            number = str(seq).encode()
+            payload = join((before, prev, between, number, after))
+            digest = sha256(payload).hexdigest().encode()
+            if escaped is not None:
+                payload = join((escaped[0], prev, escaped[1], number, escaped[2]))
+            rows.append(join((number, columns, payload, tab, prev, tab, digest, detail)))
+            prev = digest
+        self.ledger_head = (seq, prev.decode())
+        return join(rows)
 
 
 # audit.services.canonical_json's encoding (sorted keys, compact, UTF-8 as is), as an encoder object:
@@ -1234,17 +1290,17 @@ class Workers:
 def encode_batch(batch: Batch) -> list[tuple[str, tuple, bytes]]:
     """(table, columns, COPY text) of every table a batch fills but the ledger, in the order written."""
     return [
-        (table, columns, copy_text(rows))
-        for table, columns, rows in (
-            (Process._meta.db_table, PROCESS_COLUMNS, batch.processes),
-            (Trainee._meta.db_table, TRAINEE_COLUMNS, batch.trainees),
-            (Claim._meta.db_table, CLAIM_COLUMNS, batch.claims),
-            (ClaimLine._meta.db_table, LINE_COLUMNS, batch.lines),
-            (Task._meta.db_table, TASK_COLUMNS, batch.tasks),
-            (Task.previous.through._meta.db_table, LINK_COLUMNS, batch.links),
-            (ClaimGroupObjectPermission._meta.db_table, PERM_COLUMNS, batch.perms),
-            (InboxItem._meta.db_table, ITEM_COLUMNS, batch.items),
-            (ClaimDuty._meta.db_table, DUTY_COLUMNS, batch.duties),
+        (table, columns, text(rows))
+        for table, columns, text, rows in (
+            (Process._meta.db_table, PROCESS_COLUMNS, copy_text, batch.processes),
+            (Trainee._meta.db_table, TRAINEE_COLUMNS, copy_text, batch.trainees),
+            (Claim._meta.db_table, CLAIM_COLUMNS, copy_text, batch.claims),
+            (ClaimLine._meta.db_table, LINE_COLUMNS, line_text, batch.lines),
+            (Task._meta.db_table, TASK_COLUMNS, task_text, batch.tasks),
+            (Task.previous.through._meta.db_table, LINK_COLUMNS, int_text, batch.links),
+            (ClaimGroupObjectPermission._meta.db_table, PERM_COLUMNS, int_text, batch.perms),
+            (InboxItem._meta.db_table, ITEM_COLUMNS, copy_text, batch.items),
+            (ClaimDuty._meta.db_table, DUTY_COLUMNS, int_text, batch.duties),
         )
     ]
 
@@ -1398,6 +1454,10 @@ def generate(
         # being written (the services' appends wait on this lock meanwhile).
         cursor.execute("SELECT pg_advisory_lock(%s)", [LEDGER_LOCK_KEY])
     pool = None
+    # Millions of row tuples live a batch each and hold no cycles: the collector's full passes over
+    # them were a third of the rows' time. Off for the load (the forked workers inherit it off).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         generator.ledger_head = _head()
         pool = Workers(generator, workers)
@@ -1428,6 +1488,8 @@ def generate(
             if progress:
                 progress(done, time.perf_counter() - started)
     finally:
+        if collecting:
+            gc.enable()
         if pool is not None:
             pool.close()
         with connection.cursor() as cursor:

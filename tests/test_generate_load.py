@@ -149,6 +149,27 @@ def test_a_batch_is_the_same_whichever_process_makes_it(demo, fast_password_hash
     assert without_tokens(made_by(2)) == without_tokens(made_by(0))
 
 
+def test_the_tables_written_by_position_read_as_copy_text_writes_them(demo, fast_password_hashing):
+    """The lines, tasks and rows of integers are formatted by their columns' positions (the
+    generic copy_text's lookup per value was a third of the text's time): the same bytes."""
+    org = load.ensure_organisation(providers=4, password="load-pass")
+    generator = load.Generator(org, seed=12)
+    generator.warm()
+    with connection.cursor() as cursor:
+        batch = generator.rows(generator.plan(0, 200, cursor))
+    for formatted, table in (
+        (load.line_text, batch.lines),
+        (load.task_text, batch.tasks),
+        (load.int_text, batch.links),
+        (load.int_text, batch.perms),
+        (load.int_text, batch.duties),
+    ):
+        assert table and formatted(table) == load.copy_text(table)
+    odd = list(batch.lines[0])
+    odd[5], odd[20] = "tab\there", "C:\\temp"  # escaped like any text
+    assert load.line_text([tuple(odd)]) == load.copy_text([tuple(odd)])
+
+
 def test_trainees_id_numbers_are_encrypted_digested_and_masked_as_personal_data_does(generated):
     for trainee in Trainee.objects.filter(claim_lines__claim__in=generated).distinct()[:50]:
         number = decrypt_id_number(trainee.id_number_encrypted)
