@@ -31,6 +31,7 @@ from claims.selectors import departments_of_reviewer, departments_visible_to, pr
 from workflow import classes as services
 
 from .roster_views import _localized
+from .templatetags.approvals_tags import day_text
 
 BLANK = [("", "—")]
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -274,7 +275,7 @@ def class_attendance_day(request, class_id, day):
             messages.error(request, error.message)
             status = 409
         else:
-            messages.success(request, _("已登记 %(day)s 的考勤。") % {"day": day.isoformat()})
+            messages.success(request, _("已登记 %(day)s 的考勤。") % {"day": day_text(day)})
             return redirect("approvals:class_attendance_day", class_id, day.isoformat())
     elif request.method != "GET":
         return HttpResponseNotAllowed(["GET", "POST"])

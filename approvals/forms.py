@@ -16,6 +16,8 @@ from workflow.labels import fix_field_label
 from workflow.policy import FIXABLE_HEADER_FIELDS, FIXABLE_LINE_FIELDS
 from workflow.services import LineDecisionInput
 
+from .templatetags.approvals_tags import day_text
+
 BLANK = [("", "—")]
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 LINE_PATH_PREFIX = "lines["
@@ -192,7 +194,7 @@ class ClaimHeaderForm(forms.Form):
         self.fields["class"] = forms.ChoiceField(
             label=CLASS_FIELD.label,
             required=False,
-            choices=BLANK + [(str(c.pk), f"{c.number} {c.name}（{c.start:%Y-%m-%d}）") for c in classes],
+            choices=BLANK + [(str(c.pk), f"{c.number} {c.name}（{day_text(c.start)}）") for c in classes],
             help_text=_("须开班备案的标准：选择已确认备案的班级。"),
         )
 

@@ -21,6 +21,7 @@ from audit.models import AuditEvent
 from audit.services import record_event
 
 from . import access
+from .dates import date_text
 from .errors import DomainError, InvalidInput, NotInScope
 from .models import (
     AmountRule,
@@ -335,19 +336,19 @@ def _move_end(
         if last is not None and last > valid_to:
             raise InvalidInput(
                 _("v%(version)d 已为发证日期 %(date)s 的申领明细计价，新的生效日期须晚于该日期。")
-                % {"version": version.version, "date": last.isoformat()},
+                % {"version": version.version, "date": date_text(last)},
                 fields={
                     "valid_from": [
                         _("须晚于 %(date)s（v%(version)d 已计价的最晚发证日期）。")
-                        % {"date": last.isoformat(), "version": version.version}
+                        % {"date": date_text(last), "version": version.version}
                     ]
                 },
             )
     if valid_to is not None and valid_to < version.valid_from:
         raise InvalidInput(
             _("新的生效日期须晚于 v%(version)d 的生效日期 %(date)s。")
-            % {"version": version.version, "date": version.valid_from.isoformat()},
-            fields={"valid_from": [_("须晚于 %(date)s。") % {"date": version.valid_from.isoformat()}]},
+            % {"version": version.version, "date": date_text(version.valid_from)},
+            fields={"valid_from": [_("须晚于 %(date)s。") % {"date": date_text(version.valid_from)}]},
         )
     before = version_snapshot(version)
     version.valid_to = valid_to
@@ -450,8 +451,8 @@ def add_version(*, actor, policy: SubsidyPolicy, terms: VersionTerms) -> PolicyV
     if previous is not None and terms.valid_from is not None and terms.valid_from <= previous.valid_from:
         order_error = InvalidInput(
             _("新版本的生效日期须晚于 v%(version)d 的生效日期 %(date)s。")
-            % {"version": previous.version, "date": previous.valid_from.isoformat()},
-            fields={"valid_from": [_("须晚于 %(date)s。") % {"date": previous.valid_from.isoformat()}]},
+            % {"version": previous.version, "date": date_text(previous.valid_from)},
+            fields={"valid_from": [_("须晚于 %(date)s。") % {"date": date_text(previous.valid_from)}]},
         )
     try:
         values = clean_terms(policy=policy, terms=terms)
@@ -498,8 +499,8 @@ def update_version(*, actor, version: PolicyVersion, terms: VersionTerms) -> Pol
     if following is not None and (valid_to is None or valid_to >= following.valid_from):
         raise InvalidInput(
             _("v%(version)d 须在 v%(next)d 生效（%(date)s）之前结束。")
-            % {"version": version.version, "next": following.version, "date": following.valid_from.isoformat()},
-            fields={"valid_to": [_("须早于 %(date)s。") % {"date": following.valid_from.isoformat()}]},
+            % {"version": version.version, "next": following.version, "date": date_text(following.valid_from)},
+            fields={"valid_to": [_("须早于 %(date)s。") % {"date": date_text(following.valid_from)}]},
         )
     if previous is not None:
         adjacent = previous.valid_to is not None and previous.valid_to == version.valid_from - ONE_DAY
@@ -508,9 +509,7 @@ def update_version(*, actor, version: PolicyVersion, terms: VersionTerms) -> Pol
         elif previous.valid_to is None or previous.valid_to >= valid_from:
             raise InvalidInput(
                 _("与 v%(version)d 的有效期重叠。") % {"version": previous.version},
-                fields={
-                    "valid_from": [_("须晚于 %(date)s。") % {"date": (previous.valid_to or previous.valid_from).isoformat()}]
-                },
+                fields={"valid_from": [_("须晚于 %(date)s。") % {"date": date_text(previous.valid_to or previous.valid_from)}]},
             )
     before = version_snapshot(version)
     for name, value in values.items():

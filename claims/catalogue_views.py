@@ -2,6 +2,7 @@
 only administrators add entries and versions or correct a version no line has used. Thin: the
 reads come from claims.catalogue's selectors and every write goes through its services."""
 
+import datetime
 import re
 from decimal import Decimal
 from functools import wraps
@@ -20,6 +21,7 @@ from django.utils.translation import gettext_lazy, ngettext, pgettext
 from claims.http import scoped
 
 from . import access, catalogue
+from .dates import date_text
 from .errors import DomainError, InvalidInput
 from .models import (
     AmountRule,
@@ -171,6 +173,8 @@ def _value_text(name: str, value) -> str:
         return _("是") if value else _("否")
     if name == "percent":
         return f"{money_text(Decimal(value))}%"
+    if name in ("valid_from", "valid_to") and isinstance(value, str):  # ISO in the ledger; shown as people write dates
+        return date_text(datetime.date.fromisoformat(value))
     return str(value)
 
 
@@ -184,12 +188,14 @@ def history_rows(events) -> list[dict]:
         if event.action in (catalogue.POLICY_CREATED, catalogue.VERSION_ADDED):
             names = [name for name in after if name != "version" and after[name] not in (None, "", {}, [])]
             changes = [
-                {"field": labels.get(name, name), "before": None, "after": _value_text(name, after[name])} for name in names
+                {"name": name, "field": labels.get(name, name), "before": None, "after": _value_text(name, after[name])}
+                for name in names
             ]
         else:
             names = detail.get("changed") or [name for name in after if before.get(name) != after.get(name)]
             changes = [
                 {
+                    "name": name,
                     "field": labels.get(name, name),
                     "before": _value_text(name, before.get(name)),
                     "after": _value_text(name, after.get(name)),
@@ -508,7 +514,7 @@ def version_new(request, jurisdiction, code):
                 messages.success(
                     request,
                     _("已新增 %(code)s v%(version)d，%(date)s 起生效。")
-                    % {"code": policy.code, "version": version.version, "date": version.valid_from.isoformat()},
+                    % {"code": policy.code, "version": version.version, "date": date_text(version.valid_from)},
                 )
                 return redirect(_policy_url(policy))
         status = 400

@@ -22,7 +22,7 @@ from collections import defaultdict
 
 from django.db.models import Count, Q, QuerySet
 
-from .eligibility import Finding, Rule
+from .eligibility import Finding, Rule, written_date
 from .errors import NotInScope
 from .models import Attendance, Claim, ClaimLine, ClassStatus, ClassTrainee, TrainingClass
 from .selectors import departments_of_reviewer, jurisdictions_overseen_by, providers_of_clerk
@@ -159,7 +159,7 @@ def class_flags(claim: Claim, lines: list[ClaimLine] | None = None) -> dict[int,
     usable = training_class is not None and training_class.status == ClassStatus.ACCEPTED
     if not usable:
         if filing_required(claim):
-            flag = CLASS_NOT_FILED.flag(Finding({"from": claim.jurisdiction.class_filing_from.isoformat()}))
+            flag = CLASS_NOT_FILED.flag(Finding({"from": written_date(claim.jurisdiction.class_filing_from)}))
             for line in lines:
                 flags[line.pk].append(flag)
         return flags
@@ -183,8 +183,8 @@ def class_flags(claim: Claim, lines: list[ClaimLine] | None = None) -> dict[int,
                         {
                             "claimed": line.training_days,
                             "days": training_class.days,
-                            "start": training_class.start.isoformat(),
-                            "end": training_class.end.isoformat(),
+                            "start": written_date(training_class.start),
+                            "end": written_date(training_class.end),
                         }
                     )
                 )

@@ -45,6 +45,7 @@ from django.utils.translation import gettext_lazy
 
 from .advisory_locks import hold_advisory_locks
 from .certificates import Certificate, lock_certificates
+from .dates import date_text
 from .models import (
     TRAINING_SUBSIDY_CATEGORIES,
     Claim,
@@ -105,6 +106,17 @@ class Bilingual:
 
     zh: str
     en: str
+
+
+def written_date(value: datetime.date) -> Bilingual:
+    """A date in a flag's message as each language writes it: 2026年12月6日, Dec. 6, 2026 (the
+    pages' format; the flag keeps both texts)."""
+
+    def written(language: str) -> str:
+        with translation.override(language):
+            return date_text(value)
+
+    return Bilingual(written("zh-hans"), written("en"))
 
 
 @dataclass(frozen=True)
@@ -357,7 +369,11 @@ def _claimed_too_late(ctx: LineContext) -> Finding | None:
     deadline = claim_deadline(ctx.line.certificate_date)
     if ctx.as_of > deadline:
         return Finding(
-            {"date": ctx.line.certificate_date.isoformat(), "as_of": ctx.as_of.isoformat(), "deadline": deadline.isoformat()}
+            {
+                "date": written_date(ctx.line.certificate_date),
+                "as_of": written_date(ctx.as_of),
+                "deadline": written_date(deadline),
+            }
         )
     return None
 
@@ -365,7 +381,8 @@ def _claimed_too_late(ctx: LineContext) -> Finding | None:
 def _overlapping_training(ctx: LineContext) -> Finding | None:
     if ctx.overlapping:
         return Finding(
-            {"start": ctx.claim.training_start.isoformat(), "end": ctx.claim.training_end.isoformat()}, tuple(ctx.overlapping)
+            {"start": written_date(ctx.claim.training_start), "end": written_date(ctx.claim.training_end)},
+            tuple(ctx.overlapping),
         )
     return None
 

@@ -26,6 +26,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from .dates import date_text
 from .models import ZERO, AmountRule, CertificateType, Level, Period, PolicyVersion, PricingUnit, SubsidyPolicy
 
 ANY_LEVEL = "*"
@@ -188,16 +189,16 @@ def _no_standard(policy: SubsidyPolicy, on: datetime.date, *, base: SubsidyPolic
         def render():
             return _(
                 "%(date)s 早于 %(code)s 的生效日期 %(from)s：按原补贴标准处理，原标准金额未载入目录（种子文件未载明），请人社局审核。"
-            ) % {"date": on.isoformat(), "code": policy.code, "from": first.valid_from.isoformat()}
+            ) % {"date": date_text(on), "code": policy.code, "from": date_text(first.valid_from)}
     elif base is None:
 
         def render():
-            return _("%(date)s 无有效的 %(code)s 补贴标准。") % {"date": on.isoformat(), "code": policy.code}
+            return _("%(date)s 无有效的 %(code)s 补贴标准。") % {"date": date_text(on), "code": policy.code}
     else:
 
         def render():
             return _("%(date)s 无有效的基准标准 %(base)s，无法计算 %(code)s。") % {
-                "date": on.isoformat(),
+                "date": date_text(on),
                 "base": base.code,
                 "code": policy.code,
             }

@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit import actions
@@ -32,6 +33,7 @@ from audit.services import record_event
 
 from .bounds import has_nul
 from .certificates import certificate_key
+from .dates import date_text
 from .errors import InvalidInput
 from .models import (
     AssessmentBody,
@@ -260,7 +262,7 @@ class ImportedExport:
         source = entry.registry_import
         return RegistryAnswer(
             source=f"export:{source.pk}",
-            source_label=f"{source.source}（{source.filename}，{source.imported_at:%Y-%m-%d}）",
+            source_label=f"{source.source}（{source.filename}，{date_text(timezone.localdate(source.imported_at))}）",
             holder_id_number_digest=entry.holder_id_number_digest,
             holder_name=entry.holder_name,
             occupation_code=entry.occupation_code,

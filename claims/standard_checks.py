@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
+from .dates import date_text
 from .models import PolicyCategory, PricingUnit, SubsidyPolicy, TargetGroup
 from .pricing import VersionBook, pricing_flag, versions_for
 
@@ -68,7 +69,7 @@ def _class_problems(category: str, start: datetime.date, end: datetime.date) -> 
                     "training_end",
                     lambda: (
                         _("该标准的培训不少于 %(months)d 个月：%(start)s 开始的培训最早 %(end)s 结束。")
-                        % {"months": months, "start": start.isoformat(), "end": shortest.isoformat()}
+                        % {"months": months, "start": date_text(start), "end": date_text(shortest)}
                     ),
                 )
             )
@@ -82,7 +83,7 @@ def _class_problems(category: str, start: datetime.date, end: datetime.date) -> 
                     "training_end",
                     lambda: (
                         _("该标准的培训不超过 %(months)d 个月：%(start)s 开始的培训最迟 %(end)s 结束。")
-                        % {"months": months, "start": start.isoformat(), "end": longest.isoformat()}
+                        % {"months": months, "start": date_text(start), "end": date_text(longest)}
                     ),
                 )
             )
@@ -111,7 +112,7 @@ def problems(
                     "training_days",
                     lambda: (
                         _("培训天数不能超过本班的天数 %(days)d 天（%(start)s 至 %(end)s）。")
-                        % {"days": days, "start": training_start.isoformat(), "end": training_end.isoformat()}
+                        % {"days": days, "start": date_text(training_start), "end": date_text(training_end)}
                     ),
                 )
             )
@@ -121,7 +122,7 @@ def problems(
                     index,
                     "certificate_date",
                     lambda: (
-                        _("发证日期不能早于培训开始日期 %(start)s：证书须在培训后取得。") % {"start": training_start.isoformat()}
+                        _("发证日期不能早于培训开始日期 %(start)s：证书须在培训后取得。") % {"start": date_text(training_start)}
                     ),
                 )
             )

@@ -17,6 +17,7 @@ from audit.models import AuditEvent
 from audit.selectors import verify_chain
 from claims import catalogue
 from claims.catalogue import VersionInUse, VersionTerms, add_version, create_policy, update_version, version_snapshot
+from claims.dates import date_text
 from claims.errors import ActionForbidden, InvalidInput
 from claims.models import Claim, ClaimLine, Jurisdiction, PolicyVersion, SubsidyPolicy
 from claims.pricing import versions_for
@@ -134,7 +135,7 @@ def test_a_new_version_never_cuts_into_dates_the_previous_one_already_priced(dem
             policy=s3,
             terms=replace(catalogue.terms_of(s3.versions.get(version=2)), valid_from=last_priced, valid_to=None),
         )
-    assert last_priced.isoformat() in refused.value.message
+    assert date_text(last_priced) in refused.value.message
     assert s3.versions.get(version=2).valid_to is None and s3.versions.count() == 2
 
     third = add_version(
@@ -486,13 +487,13 @@ def test_the_administrator_adds_an_entry_and_its_versions_through_the_pages(demo
         for action in ("catalogue.policy_created", "catalogue.version_added", "catalogue.version_closed")
         if f'data-action="{action}"' in page
     ] == ["catalogue.policy_created", "catalogue.version_added", "catalogue.version_closed"]
-    assert "<del>—</del> → <ins>2025-12-31</ins>" in page  # v1's end date set when v2 was added
+    assert "<del>—</del> → <ins>2025年12月31日</ins>" in page  # v1's end date set when v2 was added
 
 
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"valid_from": "2025-06-01"}, "须晚于 2026-01-01"),
+        ({"valid_from": "2025-06-01"}, "须晚于 2026年1月1日"),
         ({"valid_from": "2027-01-01", "amount_rule": "per_period"}, "按月或按年计算的标准须选择期间"),
         (
             {"valid_from": "2027-01-01", "amount_rule": "percent_of", "percent": "50", "base_policy": "S2"},

@@ -10,6 +10,7 @@ import pytest
 from openpyxl import Workbook
 from rest_framework.test import APIClient
 
+from claims.dates import date_text
 from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import ClaimLine, Jurisdiction, TrainingClass
 from claims.roster import read_attendance, read_class_roster
@@ -109,7 +110,7 @@ def test_a_class_filed_too_late_is_refused_with_a_clear_message_and_nothing_save
     with ledger.nothing(), pytest.raises(InvalidInput) as refused:
         file_class(user=demo["provider_clerk"], data=class_data(start=late, end=late + datetime.timedelta(days=4)), today=monday)
     message = refused.value.fields["start"][0]
-    assert "逾期备案" in message and "5 个工作日" in message and earliest.isoformat() in message
+    assert "逾期备案" in message and "5 个工作日" in message and date_text(earliest) in message
     with ledger.expect("class.filed"):
         training_class = file_class(
             user=demo["provider_clerk"],

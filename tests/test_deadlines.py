@@ -19,8 +19,10 @@ from django.core.management.base import CommandError
 from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from viewflow.workflow.models import Task
 
+from approvals.templatetags.approvals_tags import day
 from audit.models import AuditEvent
 from claims import roles
 from claims.models import Claim, ClaimStatus
@@ -150,11 +152,15 @@ def test_the_page_the_inbox_and_the_api_show_one_due_date(demo):
         inbox_page = reviewer.get("/inbox/").content.decode()
     assert (api_task["due"], api_task["due_state"]) == ("2026-10-20", "due_soon")
     assert [(task["due"], task["due_state"]) for task in listed if task["id"] == item.task_id] == [("2026-10-20", "due_soon")]
+    # The pages write the API's date as people write it, and give it in ISO to machines.
+    with translation.override("zh-hans"):
+        shown = day(datetime.date.fromisoformat(api_task["due"]))
+    assert shown == '<time datetime="2026-10-20">2026年10月20日</time>'
     for page in (task_page, claim_page, inbox_page):
-        assert 'data-due-state="due_soon">2026-10-20' in page
+        assert f'data-due-state="due_soon">{shown}' in page
     with time_machine.travel(beijing(2026, 10, 21, 0, 0), tick=False):
         assert ok(login("dept_reviewer").get(f"/api/v1/tasks/{item.task_id}/"))["due_state"] == DueState.OVERDUE
-        assert 'data-due-state="overdue">2026-10-20' in reviewer.get("/inbox/").content.decode()
+        assert f'data-due-state="overdue">{shown}' in reviewer.get("/inbox/").content.decode()
 
 
 def test_the_claim_page_shows_how_many_working_days_each_step_took(demo):
@@ -202,7 +208,7 @@ def test_an_unanswered_return_is_withdrawn_at_its_deadline_and_not_a_minute_befo
         "withdrawn",
         "",
     )
-    assert entry.detail["deadline"] == "2026-10-19" and "2026-10-19" in entry.reason
+    assert entry.detail["deadline"] == "2026-10-19" and "2026年10月19日" in entry.reason
 
 
 def test_a_resubmission_before_the_deadline_keeps_the_claim(demo):
@@ -324,7 +330,7 @@ def test_the_timers_tell_someone_the_provider_of_a_withdrawal_and_the_team_lead_
     claim, _item = returned(demo)
     run_due("2026-10-20T00:00:00+08:00")
     told = Notification.objects.get(key=f"claim:{claim.pk}:withdrawn_by_deadline:{demo['provider_clerk'].pk}")
-    assert told.kind == "deadline_passed" and "2026-10-19" in told.message and "自动撤回" in told.message
+    assert told.kind == "deadline_passed" and "2026年10月19日" in told.message and "自动撤回" in told.message
 
     other = submitted(demo)
     lead = department_lead(demo, other)

@@ -58,7 +58,7 @@ def test_a_2019_technician_certificate_is_not_priced_at_the_raised_s18_amount(de
     assert priced.policy_version is None
     (flag,) = [flag for flag in priced.flags if flag["code"] == "NO_STANDARD"]
     assert flag["message"] == (
-        "2019-06-01 早于 S18 的生效日期 2020-02-21：按原补贴标准处理，原标准金额未载入目录（种子文件未载明），请人社局审核。"
+        "2019年6月1日 早于 S18 的生效日期 2020年2月21日：按原补贴标准处理，原标准金额未载入目录（种子文件未载明），请人社局审核。"
     )
     assert flag["message_en"].isascii() and "former standard" in flag["message_en"]
 

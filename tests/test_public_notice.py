@@ -422,7 +422,10 @@ def test_an_objection_not_decided_in_time_is_overdue_and_run_due_tells_the_hr_he
     head = Client()
     head.force_login(publishing["hr_head"])
     listing = head.get("/objections/").content.decode()
-    assert f'data-objection="{objection.receipt}" data-due-state="overdue"' in listing and "2026-09-24" in listing
+    assert (
+        f'data-objection="{objection.receipt}" data-due-state="overdue"' in listing
+        and '<time datetime="2026-09-24">2026年9月24日</time>' in listing
+    )
     assert ok(login("hr_head").get("/api/v1/objections/"))["results"][0]["due_state"] == "overdue"
     # Decided late, it is no longer overdue.
     notice.decide_objection(user=publishing["hr_head"], objection_id=objection.pk, decision="dismissed", reason="经核实已参加。")

@@ -20,6 +20,7 @@ from audit.services import record_event
 from claims import access
 from claims.bounds import date_out_of_range, has_nul
 from claims.classes import get_class_for_user
+from claims.dates import date_text
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.inputs import ErrorCollector
 from claims.line_fields import LINE_FIELDS
@@ -206,9 +207,9 @@ def file_class(*, user, data: dict, today: datetime.date | None = None) -> Train
                 )
                 % {
                     "days": jurisdiction.class_filing_days_ahead,
-                    "today": today.isoformat(),
-                    "earliest": earliest.isoformat(),
-                    "start": start.isoformat(),
+                    "today": date_text(today),
+                    "earliest": date_text(earliest),
+                    "start": date_text(start),
                 },
             )
     if errors:
@@ -365,8 +366,8 @@ def attendance_day_allowed(training_class: TrainingClass, day: datetime.date) ->
 
 def _day_refusal(training_class: TrainingClass) -> str:
     return _("日期须在开班日期与结业日期之间，且不晚于今天（%(start)s 至 %(end)s）。") % {
-        "start": training_class.start.isoformat(),
-        "end": training_class.end.isoformat(),
+        "start": date_text(training_class.start),
+        "end": date_text(training_class.end),
     }
 
 

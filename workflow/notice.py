@@ -24,6 +24,7 @@ from viewflow.workflow.status import STATUS
 from audit.services import record_event
 from claims.advisory_locks import hold_advisory_locks
 from claims.bounds import has_nul
+from claims.dates import chinese_date_text
 from claims.errors import DomainError, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, PaymentStatus
 from claims.personal_data import id_number_digest
@@ -502,7 +503,7 @@ def close_notice(*, claim_id: int, now: datetime.datetime) -> bool:
             claim=claim,
             from_state=ClaimStatus.PUBLIC_NOTICE,
             to_state=status,
-            reason=f"公示期满：{local_date(item.created):%Y-%m-%d} 至 {item.due:%Y-%m-%d}，无待处理异议",
+            reason=f"公示期满：{chinese_date_text(local_date(item.created))} 至 {chinese_date_text(item.due)}，无待处理异议",
             detail={
                 "task": task.pk,
                 "start": local_date(item.created).isoformat(),

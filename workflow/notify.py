@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from viewflow.workflow.models import Task
 
+from claims.dates import date_text
 from claims.models import Claim, ClaimStatus
 from notifications.models import Kind
 from notifications.services import notify
@@ -162,7 +163,7 @@ def notify_withdrawn_by_deadline(*, claim: Claim, due) -> int:
         claim=claim,
         message=lambda: (
             _("申领 %(number)s 未在修改期限（%(due)s）内重新提交，已由系统自动撤回")
-            % {"number": claim.number, "due": due.isoformat()}
+            % {"number": claim.number, "due": date_text(due)}
         ),
         key=f"claim:{claim.pk}:withdrawn_by_deadline",
         link=_claim_link(claim),
@@ -178,7 +179,7 @@ def notify_escalated(*, task: Task, claim: Claim, leads: list, due) -> int:
         claim=claim,
         message=lambda: (
             _("申领 %(number)s 的“%(step)s”逾期未办理（期限 %(due)s），已提交您督办")
-            % {"number": claim.number, "step": step.label, "due": due.isoformat()}
+            % {"number": claim.number, "step": step.label, "due": date_text(due)}
         ),
         key=f"task:{task.pk}:escalated",
         task_id=task.pk,
@@ -199,7 +200,7 @@ def notify_objection_overdue(*, claim: Claim, objection_id: int, receipt: str, d
         claim=claim,
         message=lambda: (
             _("申领 %(number)s 的公示异议 %(receipt)s 已超过处理期限（%(due)s）")
-            % {"number": claim.number, "receipt": receipt, "due": due.isoformat()}
+            % {"number": claim.number, "receipt": receipt, "due": date_text(due)}
         ),
         key=f"objection_overdue:{objection_id}",
         link=reverse("approvals:objections"),
@@ -223,7 +224,7 @@ def notify_deadlines(*, now: datetime.datetime | None = None) -> dict[str, int]:
         if state == DueState.ON_TIME:
             continue
         task, claim = item.task, item.claim
-        values = {"number": claim.number, "step": STEPS[item.step], "due": item.due.isoformat()}
+        values = {"number": claim.number, "step": STEPS[item.step], "due": item.due}
         people = people_for_task(task, claim)
         if state == DueState.OVERDUE:
             counts["passed"] += notify(
@@ -231,7 +232,8 @@ def notify_deadlines(*, now: datetime.datetime | None = None) -> dict[str, int]:
                 kind=Kind.DEADLINE_PASSED,
                 claim=claim,
                 message=lambda values=values: (
-                    _("申领 %(number)s 的“%(step)s”已超过办理期限（%(due)s）") % {**values, "step": values["step"].label}
+                    _("申领 %(number)s 的“%(step)s”已超过办理期限（%(due)s）")
+                    % {**values, "step": values["step"].label, "due": date_text(values["due"])}
                 ),
                 key=f"deadline_passed:{task.pk}",
                 task_id=task.pk,
@@ -243,7 +245,8 @@ def notify_deadlines(*, now: datetime.datetime | None = None) -> dict[str, int]:
                 kind=Kind.DEADLINE_NEAR,
                 claim=claim,
                 message=lambda values=values: (
-                    _("申领 %(number)s 的“%(step)s”将于 %(due)s 到期") % {**values, "step": values["step"].label}
+                    _("申领 %(number)s 的“%(step)s”将于 %(due)s 到期")
+                    % {**values, "step": values["step"].label, "due": date_text(values["due"])}
                 ),
                 key=f"deadline_near:{task.pk}",
                 task_id=task.pk,

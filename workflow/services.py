@@ -20,6 +20,7 @@ from claims.access import may_edit_claim
 from claims.attachments import attachment_ids_of
 from claims.certificate_checks import CheckOccasion, check_certificates
 from claims.classes import refresh_class_flags
+from claims.dates import chinese_date_text
 from claims.eligibility import NOT_OVERRIDABLE, active_flags, check_claim
 from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import SETTLED_LINE_STATES, Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecision, PaymentStatus
@@ -244,7 +245,7 @@ def withdraw_unanswered_return(*, claim_id: int, now) -> bool:
     _withdraw(
         claim,
         actor=None,
-        reason=f"逾期未重新提交：修改期限 {item.due:%Y-%m-%d} 已过（系统自动撤回）",
+        reason=f"逾期未重新提交：修改期限 {chinese_date_text(item.due)} 已过（系统自动撤回）",
         detail={"total": claim.total, "deadline": item.due.isoformat(), "timer": "correction_deadline", "task": item.task_id},
     )
     notify_withdrawn_by_deadline(claim=claim, due=item.due)
@@ -284,7 +285,7 @@ def escalate_overdue_task(*, task_id: int, now) -> bool:
             claim=claim,
             from_state=claim.status,
             to_state=claim.status,
-            reason=f"逾期未办理：期限 {item.due:%Y-%m-%d} 已过，提交组长督办",
+            reason=f"逾期未办理：期限 {chinese_date_text(item.due)} 已过，提交组长督办",
             detail={"task": task.pk, "step": step_name, "deadline": item.due.isoformat(), "team_leads": leads},
         )
         notify_escalated(task=task, claim=claim, leads=lead_users, due=item.due)

@@ -6,10 +6,13 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 from django.utils import formats, timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from audit import actions
 from claims import access, roles
+from claims.dates import date_text
 from claims.sources import source_label
 from workflow import labels
 
@@ -86,23 +89,75 @@ def money(value) -> str:
         return str(value)
 
 
-@register.filter
-def day(value) -> str:
-    """A date (or a moment's local date) in the active language's format: 2026年12月6日 in
-    Chinese (Django's zh-hans DATE_FORMAT), Dec. 6, 2026 in English."""
-    if not value:
-        return ""
+def _as_date_or_moment(value):
+    """A date or a moment; an ISO string (a ledger entry's detail, a selector's JSON) parsed; a
+    moment in local time. None for what is neither."""
+    if isinstance(value, str):
+        try:  # "2026-12-06" is a day, not midnight
+            value = datetime.date.fromisoformat(value) if len(value) == 10 else parse_datetime(value)
+        except ValueError:
+            return None
     if isinstance(value, datetime.datetime):
-        value = timezone.localtime(value) if timezone.is_aware(value) else value
-        value = value.date()
-    return formats.date_format(value, "DATE_FORMAT")
+        return timezone.localtime(value) if timezone.is_aware(value) else value
+    return value if isinstance(value, datetime.date) else None
+
+
+def _time(iso: str, shown: str) -> str:
+    # The language's format for people, ISO in datetime= for machines (and for tests).
+    return format_html('<time datetime="{}">{}</time>', iso, shown)
 
 
 @register.filter
-def moment(value) -> str:
-    """A moment in local time in the active language's format: 2026年12月6日 14:03 in Chinese."""
-    if not value:
+def day_text(value, form: str = "") -> str:
+    """A date (or a moment's local date) in the active language's format: 2026年12月6日 in
+    Chinese (Django's zh-hans DATE_FORMAT), Dec. 6, 2026 in English; ``day_text:"short"``
+    without the year (12月6日, December 6). Plain text, for a title or an attribute; on a page,
+    ``day``. What is not a date is returned as it is."""
+    if value in (None, ""):
         return ""
-    if isinstance(value, datetime.datetime) and timezone.is_aware(value):
-        value = timezone.localtime(value)
-    return formats.date_format(value, "DATETIME_FORMAT")
+    parsed = _as_date_or_moment(value)
+    if parsed is None:
+        return str(value)
+    if isinstance(parsed, datetime.datetime):
+        parsed = parsed.date()
+    return formats.date_format(parsed, "MONTH_DAY_FORMAT") if form == "short" else date_text(parsed)
+
+
+@register.filter
+def day(value, form: str = "") -> str:
+    """``day_text`` in ``<time datetime="2026-12-06">``."""
+    parsed = _as_date_or_moment(value)
+    if parsed is None:
+        return day_text(value)
+    if isinstance(parsed, datetime.datetime):
+        parsed = parsed.date()
+    return _time(parsed.isoformat(), day_text(parsed, form))
+
+
+@register.filter
+def moment_text(value, form: str = "") -> str:
+    """A moment in local time in the active language's format: 2026年12月6日 14:03 in Chinese;
+    ``moment_text:"seconds"`` to the second (the ledger's order within a minute). A date alone:
+    as ``day_text``. Plain text; on a page, ``moment``."""
+    if value in (None, ""):
+        return ""
+    parsed = _as_date_or_moment(value)
+    if parsed is None:
+        return str(value)
+    if not isinstance(parsed, datetime.datetime):
+        return day_text(parsed)
+    if form == "seconds":
+        return f"{formats.date_format(parsed, 'DATE_FORMAT')} {formats.time_format(parsed, 'H:i:s')}"
+    return formats.date_format(parsed, "DATETIME_FORMAT")
+
+
+@register.filter
+def moment(value, form: str = "") -> str:
+    """``moment_text`` in ``<time datetime="2026-12-06T14:03+08:00">``."""
+    parsed = _as_date_or_moment(value)
+    if parsed is None:
+        return moment_text(value)
+    if not isinstance(parsed, datetime.datetime):
+        return day(parsed)
+    iso = parsed.isoformat(timespec="seconds" if form == "seconds" else "minutes")
+    return _time(iso, moment_text(parsed, form))
