@@ -138,8 +138,11 @@ def bulk_confirm(request):
     if not rows:
         messages.error(request, _("所选申领都不能批量同意：有预警、已处理，或不在您的待办中。"))
         return redirect(back_url)
+    following = bulk.steps_after_approval(rows)
     for row in rows:
         row.step_label = STEPS[row.step].label
+        row.next_step = following[row.task_id]
+        row.next_label = STEPS[row.next_step].label
     token = signing.dumps({"user": request.user.pk, "tasks": [row.task_id for row in rows]}, salt=BULK_SALT)
     return render(
         request,

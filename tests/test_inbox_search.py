@@ -349,3 +349,50 @@ def test_the_provider_filter_is_typed_so_the_page_does_not_grow_with_the_citys_p
     late = morning["clean"][0]
     assert rows_of(page.get("/inbox/?provider=" + late.provider.code).content.decode()) == 5
     assert rows_of(page.get("/inbox/?provider=WL-X001").content.decode()) == 0
+
+
+def next_steps_of(html: str) -> dict[str, str]:
+    """The confirmation's rows: task id → the step it says the approval sends the claim to."""
+    return dict(re.findall(r'<tr data-task="(\d+)">.*?data-next-step="(\w+)"', html, flags=re.S))
+
+
+def test_the_confirmation_says_where_each_claim_goes_and_the_approval_sends_it_there(demo, morning):
+    """At the department each clean claim goes on to the HR bureau's review. At the HR bureau's
+    review (its head's line lowered to 1,000 yuan) a claim of 1,350 goes to the HR head, with the
+    line said, and one of 450 is approved: to public notice where the jurisdiction publishes, else
+    to finance. What the confirmation said is where each claim then is."""
+    from claims.models import Jurisdiction
+
+    department = reviewer_page(demo["dept_reviewer"])
+    tasks = [str(inbox.open_task_of_claim(claim).pk) for claim in morning["clean"]]
+    html = department.post(reverse("approvals:inbox_bulk_confirm"), {"tasks": tasks}).content.decode()
+    assert next_steps_of(html) == dict.fromkeys(tasks, "hr_review") and html.count("转“人社局审核”") == 3
+
+    Jurisdiction.objects.filter(code="WL").update(hr_head_threshold=Decimal("1000.00"))
+    clerk = demo["provider_clerk"]
+    three = [line(resident_id(700 + n), f"学员{n}", certificate_number=f"B-{n}") for n in range(3)]
+    big = create_claim(user=clerk, data=claim_data(lines=three, class_name="低压电工作业 第7期"))
+    submit_claim(user=clerk, claim=big)
+    big.refresh_from_db()
+    small, published = morning["clean"][:2]
+    for claim in (big, small, published):
+        decide_task(user=demo["dept_reviewer"], task_id=inbox.open_task_of_claim(claim).pk, decision="approve")
+    hr = reviewer_page(demo["hr_reviewer"])
+    task_of = {claim.pk: str(inbox.open_task_of_claim(claim).pk) for claim in (big, small, published)}
+
+    html = hr.post(reverse("approvals:inbox_bulk_confirm"), {"tasks": [task_of[big.pk], task_of[small.pk]]}).content.decode()
+    assert next_steps_of(html) == {task_of[big.pk]: "hr_head_approval", task_of[small.pk]: "disbursement"}
+    assert "转“人社局负责人审批”：金额超过审批线 1,000.00 元" in html and "审批完成，转“财政拨付”" in html
+    token = html.split('name="token" value="')[1].split('"')[0]
+    hr.post(reverse("approvals:inbox_bulk_approve"), {"token": token})
+    big.refresh_from_db()
+    small.refresh_from_db()
+    assert (big.status, small.status) == (ClaimStatus.HR_HEAD_APPROVAL, ClaimStatus.APPROVED)
+
+    Jurisdiction.objects.filter(code="WL").update(public_notice_from=datetime.date.today())
+    html = hr.post(reverse("approvals:inbox_bulk_confirm"), {"tasks": [task_of[published.pk]]}).content.decode()
+    assert next_steps_of(html) == {task_of[published.pk]: "public_notice"} and "审批完成，进入“公示”" in html
+    token = html.split('name="token" value="')[1].split('"')[0]
+    hr.post(reverse("approvals:inbox_bulk_approve"), {"token": token})
+    published.refresh_from_db()
+    assert published.status == ClaimStatus.PUBLIC_NOTICE

@@ -2,7 +2,7 @@
 with one confirmation, and each claim is decided and recorded on its own.
 
 ``bulk_candidates`` (a read) says what the confirmation lists: the picked rows the person may act
-on now, at a review step, with no flagged line. ``bulk_approve`` (the write) then calls
+on now, at a review step, with no flagged line; ``steps_after_approval`` where each will go. ``bulk_approve`` (the write) then calls
 services.decide_task once per task, each in its own transaction: the scope, segregation of duties
 and the step's state are checked per claim as for one decision, the rules and certificates run
 again, a line that now carries an active flag refuses that claim (``require_clean``), and each
@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from claims.errors import DomainError, InvalidInput, NotInScope
+from claims.models import Claim
 
-from .policy import steps_of_user
+from .policy import step_after_approval, steps_of_user
 from .selectors import actionable_items, tasks_visible_to
 from .services import decide_task
 from .steps import REVIEW_STEPS
@@ -54,8 +56,16 @@ def bulk_candidates(user, task_ids) -> QuerySet:
     return (
         actionable_items(user)
         .filter(task_id__in=list(task_ids), flagged_lines=0, step__in=REVIEW_STEPS)
-        .select_related("provider")
+        .select_related("provider", "jurisdiction")
     )
+
+
+def steps_after_approval(rows) -> dict[int, str]:
+    """For each row of ``bulk_candidates``, by task: the step its approval sends the claim to,
+    asked of the decision's own definition (policy.step_after_approval), the claim as it stands."""
+    claims = Claim.objects.select_related("jurisdiction").in_bulk([row.claim_id for row in rows])
+    today = timezone.localdate()
+    return {row.task_id: step_after_approval(step_name=row.step, claim=claims[row.claim_id], today=today) for row in rows}
 
 
 @dataclass

@@ -263,9 +263,26 @@ def needs_hr_head(*, step_name: str, claim: Claim) -> bool:
 def needs_public_notice(*, claim: Claim, today) -> bool:
     """A final approval goes to public notice (公示, RULES N5) where the jurisdiction publishes
     claims approved from its ``public_notice_from`` date on (never before it: not retroactive),
-    when the claim has an approved amount to publish."""
+    when the claim has an approved amount to publish. A line not rejected counts: once a claim is
+    approved no line is pending (the approval approves them); before, one pending is one the
+    approval would approve (a bulk approval's confirmation asks before deciding)."""
     start = claim.jurisdiction.public_notice_from
-    return start is not None and today >= start and claim.lines.filter(decision=LineDecision.APPROVE, amount__gt=0).exists()
+    return (
+        start is not None and today >= start and claim.lines.exclude(decision=LineDecision.REJECT).filter(amount__gt=0).exists()
+    )
+
+
+def step_after_approval(*, step_name: str, claim: Claim, today) -> str:
+    """Where approving ``claim`` at the review step ``step_name`` sends it, as the flow's switches
+    (workflow/flows.py) route it: services._decide_task sets the process's flags from this, and a
+    bulk approval's confirmation says it for each claim before deciding."""
+    if step_name == "department_review":
+        return "hr_review"
+    if needs_hr_head(step_name=step_name, claim=claim):
+        return "hr_head_approval"
+    if needs_public_notice(claim=claim, today=today):
+        return "public_notice"
+    return "disbursement"
 
 
 def objection_refusal(*, user, claim: Claim) -> ActionForbidden | None:

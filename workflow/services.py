@@ -511,6 +511,13 @@ def _decide_task(
             _refuse_active_flags(claim=claim, step_name=step_name, always=require_clean)
         recompute_total(claim=claim)
         returned = decision == Decision.RETURN
+        # Where an approval goes (the flow's switches read the flags): one definition, also said
+        # by a bulk approval's confirmation (workflow.bulk).
+        following = (
+            policy.step_after_approval(step_name=step_name, claim=claim, today=timezone.localdate())
+            if decision == Decision.APPROVE
+            else None
+        )
         _execute(
             task,
             decision=decision,
@@ -518,8 +525,8 @@ def _decide_task(
             # What the return asked to fix, and the claim as returned: the resubmission is compared to it.
             fix_requested=policy.normalized_fix(fix) if returned else None,
             returned_content=claim_content(claim) if returned else None,
-            needs_hr_head=policy.needs_hr_head(step_name=step_name, claim=claim),
-            needs_notice=decision == Decision.APPROVE and policy.needs_public_notice(claim=claim, today=timezone.localdate()),
+            needs_hr_head=following == "hr_head_approval",
+            needs_notice=following == "public_notice",
         )
         status = sync_claim_status(claim)
         action = {"approve": "claim.approved_step", "return": "claim.returned", "reject": "claim.rejected"}[decision]
