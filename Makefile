@@ -43,9 +43,13 @@ browser:
 
 # pytest-django creates (and drops) its own test database: no migrate of the DATABASE_URL one,
 # which need not even exist (CI's `claims`).
+# One test process per core (pytest-xdist), each with its own test database, Celery queues and
+# worker; a test file stays in one process, so its module fixtures are built once.
+# `make test TEST_WORKERS=0` runs in this process alone.
+TEST_WORKERS ?= auto
 test: export DEBUG = False
 test: $(BIN)/.installed browser lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Every check runs, so one run shows all that is wrong; any failure fails the target (and `make test`).
 # Lint only, nothing rewritten: `$(BIN)/ruff check --fix .` and `$(BIN)/ruff format .` fix what they can.
