@@ -28,13 +28,13 @@ from claims.http import scoped
 from claims.models import ClassStatus, Level, SubsidyPolicy
 from claims.roster import MAX_FILE_BYTES, XLSX_CONTENT_TYPE, RosterFileError, read_attendance, read_class_roster
 from claims.selectors import departments_of_reviewer, departments_visible_to, providers_of_clerk
+from claims.widgets import DATE_INPUT
 from workflow import classes as services
 
 from .roster_views import _localized
 from .templatetags.approvals_tags import day_text
 
 BLANK = [("", "—")]
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 XLSX = forms.ClearableFileInput(attrs={"accept": f".xlsx,{XLSX_CONTENT_TYPE}"})
 
@@ -47,8 +47,8 @@ class ClassForm(forms.Form):
     occupation = forms.CharField(label=gettext_lazy("职业（工种）"), required=False, max_length=100)
     level = forms.ChoiceField(label=gettext_lazy("等级"), required=False, choices=BLANK + list(Level.choices))
     name = forms.CharField(label=gettext_lazy("班级名称"), required=False, max_length=200)
-    start = forms.CharField(label=gettext_lazy("开班日期"), required=False, widget=DATE)
-    end = forms.CharField(label=gettext_lazy("结业日期"), required=False, widget=DATE)
+    start = forms.CharField(label=gettext_lazy("开班日期"), required=False, widget=DATE_INPUT)
+    end = forms.CharField(label=gettext_lazy("结业日期"), required=False, widget=DATE_INPUT)
     daily_start = forms.CharField(label=gettext_lazy("每日开始时间"), required=False, widget=TIME)
     daily_end = forms.CharField(label=gettext_lazy("每日结束时间"), required=False, widget=TIME)
     place = forms.CharField(label=gettext_lazy("培训地点"), required=False, max_length=200)

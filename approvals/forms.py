@@ -12,6 +12,7 @@ from claims.models import Claim, ClassStatus, LineDecision, SubsidyPolicy, Train
 from claims.personal_data import decrypt_id_number
 from claims.reasons import REASONS
 from claims.selectors import departments_visible_to, providers_of_clerk
+from claims.widgets import DATE_INPUT
 from workflow.labels import fix_field_label
 from workflow.policy import FIXABLE_HEADER_FIELDS, FIXABLE_LINE_FIELDS
 from workflow.services import LineDecisionInput
@@ -19,7 +20,6 @@ from workflow.services import LineDecisionInput
 from .templatetags.approvals_tags import day_text
 
 BLANK = [("", "—")]
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 LINE_PATH_PREFIX = "lines["
 
 
@@ -162,8 +162,8 @@ class ClaimHeaderForm(forms.Form):
     department = forms.ChoiceField(label=_("行业主管部门"), required=False)
     policy = forms.ChoiceField(label=_("补贴标准"), required=False)
     class_name = forms.CharField(label=_("班级名称"), required=False, max_length=200)
-    training_start = forms.CharField(label=_("培训开始"), required=False, widget=DATE_WIDGET)
-    training_end = forms.CharField(label=_("培训结束"), required=False, widget=DATE_WIDGET)
+    training_start = forms.CharField(label=_("培训开始"), required=False, widget=DATE_INPUT)
+    training_end = forms.CharField(label=_("培训结束"), required=False, widget=DATE_INPUT)
     # The enterprise paid under S10–S14 (claims.inputs.ENTERPRISE_FIELDS); left blank otherwise.
     enterprise_name = forms.CharField(
         label=ENTERPRISE_FIELDS[0].label, required=False, max_length=200, help_text=ENTERPRISE_FIELDS[0].help_text
@@ -224,7 +224,7 @@ def _line_form_field(spec: InputField) -> forms.Field:
     if spec.kind == CHOICE:
         return forms.ChoiceField(choices=BLANK + list(spec.choices.choices), **common)
     if spec.kind == DATE:
-        return forms.CharField(widget=DATE_WIDGET, **common)
+        return forms.CharField(widget=DATE_INPUT, **common)
     if spec.kind == INT:
         return forms.CharField(widget=forms.NumberInput(attrs={"min": spec.min_value, "max": spec.max_value}), **common)
     if spec.kind == DECIMAL:
@@ -327,8 +327,8 @@ class DelegationForm(forms.Form):
     """A substitute for a date range; the service checks who and when (workflow.assignment)."""
 
     substitute = forms.CharField(label=_("代理人（用户名）"), max_length=150)
-    starts_on = forms.DateField(label=_("开始日期"), widget=DATE_WIDGET)
-    ends_on = forms.DateField(label=_("结束日期"), widget=DATE_WIDGET)
+    starts_on = forms.DateField(label=_("开始日期"), widget=DATE_INPUT)
+    ends_on = forms.DateField(label=_("结束日期"), widget=DATE_INPUT)
     reason = forms.CharField(label=_("事由"), max_length=200, required=False)
 
 

@@ -42,6 +42,7 @@ from claims.selectors import (
 )
 from claims.spreadsheets import safe_row
 from claims.validators import validate_resident_id
+from claims.widgets import DATE_INPUT
 from workflow import labels
 from workflow.notice import notice_file, notice_files
 
@@ -82,13 +83,13 @@ class SearchForm(forms.Form):
     submitted_from = forms.DateField(
         label=gettext_lazy("提交日期自"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DATE_INPUT,
         validators=[validate_plausible_date],
     )
     submitted_to = forms.DateField(
         label=gettext_lazy("提交日期至"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DATE_INPUT,
         validators=[validate_plausible_date],
     )
     trainee_digest = forms.RegexField(regex=r"^[0-9a-f]{64}$", required=False, widget=forms.HiddenInput)
@@ -444,12 +445,8 @@ def _notice_sheet(book, claims) -> None:
 
 
 class PackageForm(forms.Form):
-    date_from = forms.DateField(
-        label=gettext_lazy("期间自"), widget=forms.DateInput(attrs={"type": "date"}), validators=[validate_plausible_date]
-    )
-    date_to = forms.DateField(
-        label=gettext_lazy("期间至"), widget=forms.DateInput(attrs={"type": "date"}), validators=[validate_plausible_date]
-    )
+    date_from = forms.DateField(label=gettext_lazy("期间自"), widget=DATE_INPUT, validators=[validate_plausible_date])
+    date_to = forms.DateField(label=gettext_lazy("期间至"), widget=DATE_INPUT, validators=[validate_plausible_date])
 
     def clean(self):
         data = super().clean()

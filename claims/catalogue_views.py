@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext
 
 from claims.http import scoped
+from claims.widgets import DATE_INPUT
 
 from . import access, catalogue
 from .dates import date_text
@@ -239,11 +240,11 @@ class PolicyForm(forms.Form):
 
 
 class VersionForm(forms.Form):
-    valid_from = forms.DateField(label=gettext_lazy("生效日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    valid_from = forms.DateField(label=gettext_lazy("生效日期"), widget=DATE_INPUT)
     valid_to = forms.DateField(
         label=gettext_lazy("失效日期"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DATE_INPUT,
         help_text=gettext_lazy("留空表示长期有效；新增下一版本时自动设为其生效前一天。"),
     )
     amount_rule = forms.ChoiceField(label=gettext_lazy("计算方式"), choices=AmountRule.choices)

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from claims.bounds import TEXT_MAX_LENGTH
 from claims.reasons import reason_choices
 from claims.validators import validate_account_name
+from claims.widgets import DATE_INPUT
 
 from .models import PayeeKind, RecoveryReason
 
@@ -54,9 +55,7 @@ class RecoveryForm(ServiceErrorsMixin, forms.Form):
 
 class ReceiptForm(ServiceErrorsMixin, forms.Form):
     amount = forms.CharField(label=_("到账金额（元）"), max_length=20, required=False)
-    received_on = forms.CharField(
-        label=_("到账日期"), max_length=10, required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    received_on = forms.CharField(label=_("到账日期"), max_length=10, required=False, widget=DATE_INPUT)
     reference = forms.CharField(label=_("缴款凭证号"), max_length=60, required=False)
 
     def __init__(self, *args, **kwargs):
