@@ -1,6 +1,7 @@
 """Check digits of the national identifiers the claims carry."""
 
 import datetime
+import operator
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -14,7 +15,7 @@ CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 3
 
 def resident_id_check_char(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character of GB 11643-1999."""
-    total = sum(int(digit) * weight for digit, weight in zip(first17, ID_WEIGHTS))
+    total = sum(map(operator.mul, map(int, first17), ID_WEIGHTS))  # stops at 17 like zip; demo/load.py makes millions
     return ID_CHECK_CHARS[total % 11]
 
 
