@@ -16,6 +16,8 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .dates import date_text
+
 # No claim, receipt or ledger entry of this product is dated before 2000 or after 2099.
 DATE_MIN = datetime.date(2000, 1, 1)
 DATE_MAX = datetime.date(2099, 12, 31)
@@ -55,7 +57,7 @@ def validate_plausible_date(value: datetime.date) -> None:
         value = value.date()
     if not DATE_MIN <= value <= DATE_MAX:
         raise ValidationError(
-            DATE_OUT_OF_RANGE, code="date_range", params={"min": DATE_MIN.isoformat(), "max": DATE_MAX.isoformat()}
+            DATE_OUT_OF_RANGE, code="date_range", params={"min": date_text(DATE_MIN), "max": date_text(DATE_MAX)}
         )
 
 

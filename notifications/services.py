@@ -24,6 +24,8 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from claims.dates import date_text, moment_text
+
 from .models import Channel, EmailState, Kind, Notification, OutboxEmail, Preference
 
 logger = logging.getLogger(__name__)
@@ -229,12 +231,14 @@ def send_digests(*, now: datetime.datetime | None = None) -> int:
             user = items[0].recipient
             if not user.email:
                 continue
-            lines = [f"- {timezone.localtime(item.created_at):%Y-%m-%d %H:%M} {item.message}" for item in items]
+            with translation.override(recipient_language(user)):  # dates as the reader writes them
+                lines = [f"- {moment_text(item.created_at)} {item.message}" for item in items]
+                subject = _("【补贴审核】%(day)s 通知汇总（%(count)d 条）") % {"day": date_text(day), "count": len(items)}
             email = OutboxEmail.objects.create(
                 key=key,
                 recipient=user,
                 to=user.email,
-                subject=_("【补贴审核】%(day)s 通知汇总（%(count)d 条）") % {"day": day.isoformat(), "count": len(items)},
+                subject=subject,
                 body="\n".join(lines),
                 next_attempt_at=now,
             )

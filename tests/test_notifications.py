@@ -7,6 +7,7 @@ People (STORIES.md): 王磊 the provider clerk (provider_clerk), the 应急管�
 
 import datetime
 import io
+import re
 
 import pytest
 from django.contrib.auth.models import Group
@@ -129,6 +130,10 @@ def test_a_daily_digest_instead_of_immediate_email(demo, django_capture_on_commi
     assert outbox.send_digests() == 1
     [digest] = mail.outbox
     assert digest.to == [reviewer.email] and all(number in digest.body for number in numbers)
+    # Dates as the reader writes them: 【补贴审核】2026年12月6日 通知汇总（2 条）, "- 2026年12月6日 08:30 …".
+    today = timezone.localdate()
+    assert f"【补贴审核】{today.year}年{today.month}月{today.day}日 通知汇总（2 条）" == digest.subject
+    assert re.match(r"- \d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2} ", digest.body)
     assert outbox.send_digests() == 0  # once a day
     tomorrow = timezone.now() + datetime.timedelta(days=1)
     assert outbox.send_digests(now=tomorrow) == 0  # nothing new since

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow import jsonstore
 from viewflow.workflow.models import Process, Task
 
+from claims.dates import date_text
 from claims.models import Claim, ClaimLine, Department, Jurisdiction, Provider
 
 from .deadlines import Deadlines, due_date
@@ -195,7 +196,7 @@ class WorkingDayOverride(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.date:%Y-%m-%d} {self.reason}"
+        return f"{date_text(self.date)} {self.reason}"
 
     @property
     def ledger_jurisdiction_id(self):

@@ -11,8 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from audit import actions
-from claims import access, roles
-from claims.dates import date_text
+from claims import access, dates, roles
 from claims.sources import source_label
 from workflow import labels
 
@@ -120,7 +119,7 @@ def day_text(value, form: str = "") -> str:
         return str(value)
     if isinstance(parsed, datetime.datetime):
         parsed = parsed.date()
-    return formats.date_format(parsed, "MONTH_DAY_FORMAT") if form == "short" else date_text(parsed)
+    return formats.date_format(parsed, "MONTH_DAY_FORMAT") if form == "short" else dates.date_text(parsed)
 
 
 @register.filter
@@ -148,7 +147,7 @@ def moment_text(value, form: str = "") -> str:
         return day_text(parsed)
     if form == "seconds":
         return f"{formats.date_format(parsed, 'DATE_FORMAT')} {formats.time_format(parsed, 'H:i:s')}"
-    return formats.date_format(parsed, "DATETIME_FORMAT")
+    return dates.moment_text(parsed)
 
 
 @register.filter
