@@ -146,7 +146,7 @@ def moment_text(value, form: str = "") -> str:
     if not isinstance(parsed, datetime.datetime):
         return day_text(parsed)
     if form == "seconds":
-        return f"{formats.date_format(parsed, 'DATE_FORMAT')} {formats.time_format(parsed, 'H:i:s')}"
+        return f"{dates.date_text(parsed)} {formats.time_format(parsed, 'H:i:s')}"
     return dates.moment_text(parsed)
 
 
