@@ -43,7 +43,7 @@ from viewflow.workflow.models import Process, Task
 
 from audit import actions
 from audit.models import AuditEvent
-from audit.services import LEDGER_LOCK_KEY, _head, record_events, to_canonical_value
+from audit.services import LEDGER_LOCK_KEY, _head, body_of, canonical_json, record_events, to_canonical_value
 from claims import roles
 from claims.models import (
     Claim,
@@ -599,9 +599,10 @@ class Generator:
         self.deadlines = Deadlines()  # each jurisdiction's calendar read once
 
     def warm(self) -> None:
-        """Read now what making rows would read later (the calendars and time limits of every
-        jurisdiction, over every year a task's due date can fall in): workers make rows without
-        the database."""
+        """Before the workers start: check the ledger's body (check_ledger_body), and read now what
+        making rows would read later (the calendars and time limits of every jurisdiction, over
+        every year a task's due date can fall in): workers make rows without the database."""
+        check_ledger_body()
         for jurisdiction in self.org.jurisdictions.values():
             calendar = self.deadlines.calendar(jurisdiction.pk)
             for year in range(self.now.year - YEARS_BACK - 1, self.now.year + 2):
@@ -1105,9 +1106,9 @@ class Generator:
     @staticmethod
     def ledger_parts(events: list) -> list:
         """Each entry of a batch as the pieces chain_ledger joins around its seq and prev_hash (UTF-8
-        bytes): audit's canonical form (RFC 8785: sorted keys, compact, UTF-8) written key by key, as
-        its body's keys are known and its values are strings (the detail's canonical text made by the
-        JSON encoder audit.services.canonical_json uses), and its COPY text but those three columns."""
+        bytes): audit's canonical body (ledger_body) of each field's JSON text (the detail's made by
+        the JSON encoder audit.services.canonical_json uses, or written as canonical text already),
+        and its COPY text but those three columns."""
         string = JSON_STRING
         encode_detail = CANONICAL_ENCODER.encode
         escape = _copy_str
@@ -1117,13 +1118,17 @@ class Generator:
             # to_canonical_value's form of a time: UTC, "Z" (the load's times are UTC already)
             canonical_at = at_text[:-6] + "Z" if at_text.endswith("+00:00") else to_canonical_value(at)
             detail_text = detail if type(detail) is CanonicalJSON else encode_detail(detail)
-            before = (
-                f'{{"action":{string(action)},"actor":{string(actor[1])},"at":"{canonical_at}","claim":{string(number)},'
-                f'"detail":{detail_text},"from_state":{string(from_state)},"object_id":"{claim_id}",'
-                f'"object_type":"claims.claim","prev_hash":"'
+            before, between, after = ledger_body(
+                action=string(action),
+                actor=string(actor[1]),
+                at=string(canonical_at),
+                claim=string(number),
+                detail=detail_text,
+                from_state=string(from_state),
+                object_id=f'"{claim_id}"',
+                reason=string(reason),
+                to_state=string(to_state),
             )
-            between = f'","reason":{string(reason)},"seq":'
-            after = f',"to_state":{string(to_state)}}}'
             columns = (
                 f"\t{at_text}\t{actor[0]}\t{escape(actor[1])}\t{escape(action)}\tclaims.claim\t{claim_id}\t{claim_id}\t"
                 f"{jurisdiction_id}\t{escape(from_state)}\t{escape(to_state)}\t{escape(reason)}\t"
@@ -1163,6 +1168,46 @@ class Generator:
             prev = digest
         self.ledger_head = (seq, prev.decode())
         return join(rows)
+
+
+LEDGER_OBJECT_TYPE = "claims.claim"
+# The draft's fields the load gives each entry (audit.services._draft's, but the constant object type).
+LEDGER_FIELDS = ("actor_username", "action", "object_id", "claim_number", "from_state", "to_state", "reason", "detail")
+
+
+def ledger_body(*, action, actor, at, claim, detail, from_state, object_id, reason, to_state) -> tuple[str, str, str]:
+    """An entry's canonical body (what its hash is over) from each field's JSON text, before its
+    prev_hash, between it and its seq, after its seq: keys sorted, compact. Written out (a format
+    call per entry cost more than the rest of its text), and checked against audit's own definition
+    (body_of written by canonical_json) before every load: check_ledger_body."""
+    return (
+        f'{{"action":{action},"actor":{actor},"at":{at},"claim":{claim},"detail":{detail},"from_state":{from_state},'
+        f'"object_id":{object_id},"object_type":"{LEDGER_OBJECT_TYPE}","prev_hash":"',
+        f'","reason":{reason},"seq":',
+        f',"to_state":{to_state}}}',
+    )
+
+
+def check_ledger_body() -> None:
+    """ledger_body writes what audit.services.body_of and canonical_json make of a draft (a marker
+    in each field), or the load stops before writing an entry the verifier would refuse."""
+    marker = "\x00{}\x00".format
+    draft = {name: marker(name) for name in LEDGER_FIELDS} | {"object_type": LEDGER_OBJECT_TYPE}
+    expected = canonical_json(body_of(draft, seq=12345, at=marker("at"), prev_hash="f" * 64)).decode()
+    string = JSON_STRING
+    before, between, after = ledger_body(
+        action=string(marker("action")),
+        actor=string(marker("actor_username")),
+        at=string(marker("at")),
+        claim=string(marker("claim_number")),
+        detail=string(marker("detail")),
+        from_state=string(marker("from_state")),
+        object_id=string(marker("object_id")),
+        reason=string(marker("reason")),
+        to_state=string(marker("to_state")),
+    )
+    if f"{before}{'f' * 64}{between}12345{after}" != expected:
+        raise RuntimeError("audit's entry body changed: demo/load.py's ledger_body must write it as audit.services.body_of")
 
 
 class CanonicalJSON(str):

@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from viewflow.workflow.models import Task
 
+from audit import services as audit_services
 from audit.checkpoints import verify_ledger
 from audit.models import AuditEvent
 from audit.services import _entry, canonical_json
@@ -117,6 +118,18 @@ def test_every_entry_is_in_audits_canonical_form_and_its_detail_is_the_payloads(
         assert canonical_json(body).decode() == payload
         assert (body["detail"], body["seq"]) == (detail, seq)
         assert hashlib.sha256(payload.encode()).hexdigest() == digest
+
+
+def test_a_load_stops_before_writing_if_audits_entry_body_changed(db, monkeypatch):
+    """The load writes the body key by key for speed; audit.services.body_of stays its definition."""
+    load.check_ledger_body()
+
+    def with_a_new_key(draft, **kwargs):
+        return audit_services.body_of(draft, **kwargs) | {"channel": "web"}
+
+    monkeypatch.setattr(load, "body_of", with_a_new_key)
+    with pytest.raises(RuntimeError, match="body changed"):
+        load.check_ledger_body()
 
 
 def test_a_batch_is_the_same_whichever_process_makes_it(demo, fast_password_hashing):
