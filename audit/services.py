@@ -36,14 +36,12 @@ def to_canonical_value(value: Any) -> Any:
     return value
 
 
-def canonical_json(body: dict, *, known_simple: bool = False) -> bytes:
+def canonical_json(body: dict) -> bytes:
     """RFC 8785 (JCS) bytes of an entry's body. For JSON made of ASCII keys, strings, integers,
     booleans and null (all our entries: money is a string, floats are refused) JCS is exactly
     Python's sorted, compact, non-ASCII-preserving encoding, which is C-fast; anything else goes
-    through the rfc8785 package. tests/test_audit_canonical.py holds the two equal.
-    ``known_simple``: the caller built the body of such JSON only (demo/load.py's millions of
-    entries), so the walk that checks it is skipped."""
-    if known_simple or _simple(body):
+    through the rfc8785 package. tests/test_audit_canonical.py holds the two equal."""
+    if _simple(body):
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
     return rfc8785.dumps(body)
 
