@@ -127,7 +127,7 @@ def explain(name: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", type=int, default=10_000, help="claims in the small database")
-    parser.add_argument("--large", type=int, default=1_000_000, help="claims in the large one (generated once, about 6 minutes here)")
+    parser.add_argument("--large", type=int, default=1_000_000, help="claims in the large one (generated once: about 6 min)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=40, help="requests of each URL per client")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes (about 2 × cores)")
