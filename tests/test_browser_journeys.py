@@ -7,8 +7,9 @@ import pytest
 
 from audit.models import AuditEvent
 from claims.models import Claim, Jurisdiction
+from claims.services import create_claim
 from workflow.selectors import open_task_of_claim
-from workflow.services import LineDecisionInput, decide_task
+from workflow.services import LineDecisionInput, decide_task, submit_claim
 
 from .conftest import DEMO_PASSWORD, claim_data
 from .test_browser import browser_page  # noqa: F401  (the fixture)
@@ -26,9 +27,6 @@ def sign_in(page, url: str, username: str) -> None:
 
 @pytest.mark.browser
 def test_a_provider_withdraws_a_returned_claim_from_its_dashboard(transactional_db, live_server, demo, browser_page):
-    from claims.services import create_claim
-    from workflow.services import submit_claim
-
     clerk = demo["provider_clerk"]
     claim = submit_claim(user=clerk, claim=create_claim(user=clerk, data=claim_data()))
     decide_task(user=demo["dept_reviewer"], task_id=open_task_of_claim(claim).pk, decision="return", comment="请补充考勤表")
@@ -99,16 +97,13 @@ def test_the_hr_head_decides_a_claim_of_forty_lines_from_its_summary(transaction
     assert claim.status not in ("hr_head_approval", "hr_review")
     event = AuditEvent.objects.get(claim_id=claim.pk, actor_username="hr_head", action="claim.approved_step")
     assert event.reason == "经负责人审批同意" and event.from_state == "hr_head_approval"
-    assert str(claim.total).replace(".00", "") in approved.replace(",", "")
+    assert approved.replace(",", "") == f"{claim.total:.2f}"  # the page's approved total is what is paid
 
 
 @pytest.mark.browser
 def test_the_auditor_finds_a_claim_reads_its_history_exports_it_and_checks_the_ledger(
     transactional_db, live_server, demo, browser_page
 ):
-    from claims.services import create_claim
-    from workflow.services import submit_claim
-
     clerk = demo["provider_clerk"]
     claim = submit_claim(user=clerk, claim=create_claim(user=clerk, data=claim_data()))
     decide_task(user=demo["dept_reviewer"], task_id=open_task_of_claim(claim).pk, decision="return", comment="缺考勤表")
