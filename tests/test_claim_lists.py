@@ -4,21 +4,17 @@ Scope is the claims' own columns (claims.selectors._claims_of), which say what t
 object permissions say: checked here for every demo person and every state a claim can be in."""
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.db.models import Q
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from guardian.shortcuts import assign_perm, get_objects_for_user
 
 from auditor import selectors as auditor_selectors
 from claims import keyset
-from claims.models import Claim, ClaimStatus
-from claims.selectors import (
-    _objects_with_perm,
-    claim_scope,
-    claims_in_scope,
-    claims_visible_to,
-    jurisdictions_overseen_by,
-)
+from claims.models import Claim, ClaimStatus, Department, Jurisdiction, Provider
+from claims.selectors import claim_scope, claims_in_scope, claims_visible_to, scope_ids
 from claims.services import create_claim
 from workflow.services import submit_claim, withdraw_claim
 
@@ -37,9 +33,13 @@ def drafted(demo, n: int, *, submit: bool = True) -> Claim:
 
 def claims_granted_to(user):
     """The rule as the per-claim object permissions state it (claims_visible_to before issue 12)."""
-    granted = _objects_with_perm(user, "claims.view_claim", Claim).values("pk")
-    overseen = jurisdictions_overseen_by(user).values("pk")
-    return Claim.objects.filter(Q(pk__in=granted) | (Q(jurisdiction__in=overseen) & ~Q(status=ClaimStatus.DRAFT)))
+    granted_claims = get_objects_for_user(user, "claims.view_claim", klass=Claim, accept_global_perms=False, with_superuser=False)
+    overseen = get_objects_for_user(
+        user, "claims.oversee_jurisdiction", klass=Jurisdiction, accept_global_perms=False, with_superuser=False
+    )
+    return Claim.objects.filter(
+        Q(pk__in=granted_claims.values("pk")) | (Q(jurisdiction__in=overseen.values("pk")) & ~Q(status=ClaimStatus.DRAFT))
+    )
 
 
 def test_the_columns_say_what_the_grants_say_for_every_person_and_state(demo):
@@ -60,6 +60,40 @@ def _pages(client, url: str) -> list[dict]:
         pages.append(ok(client.get(url)))
         url = pages[-1]["next"]
     return pages
+
+
+def test_the_scope_read_in_one_statement_says_what_guardian_says(demo, django_user_model):
+    """scope_ids reads the six grant tables in one statement; guardian's own query is the rule:
+    a grant to one of the user's groups or to the user directly, and nothing from a global
+    permission, another user's grant or another permission on the same object."""
+    outsider = django_user_model.objects.create_user("scope_outsider", password="x")
+    department = Department.objects.order_by("pk").last()
+    jurisdiction = Jurisdiction.objects.order_by("pk").first()
+    assign_perm("claims.review_department_claims", outsider, department)
+    assign_perm("claims.view_jurisdiction", outsider, jurisdiction)  # another permission: no scope
+    assign_perm("claims.oversee_jurisdiction", django_user_model.objects.create_user("someone_else"), jurisdiction)
+    outsider.user_permissions.add(Permission.objects.get(codename="submit_provider_claims"))  # global: no scope
+    kinds = {"provider": ("submit_provider_claims", Provider), "department": ("review_department_claims", Department)}
+    kinds["jurisdiction"] = ("oversee_jurisdiction", Jurisdiction)
+    for user in [*demo.values(), django_user_model.objects.get(pk=outsider.pk)]:
+        expected = {
+            kind: sorted(
+                get_objects_for_user(
+                    user, f"claims.{codename}", klass=model, accept_global_perms=False, with_superuser=False
+                ).values_list("pk", flat=True)
+            )
+            for kind, (codename, model) in kinds.items()
+        }
+        with CaptureQueriesContext(connection) as queries:
+            assert scope_ids(user) == expected, user.username
+            scope_ids(user)
+        assert len(queries) == 1
+    assert scope_ids(django_user_model.objects.get(pk=outsider.pk)) == {
+        "provider": [],
+        "department": [department.pk],
+        "jurisdiction": [],
+    }
+    assert any(scope_ids(user)["provider"] for user in demo.values())  # the demo's grants to groups are read
 
 
 def test_the_claims_api_pages_newest_first_by_keyset_stable_across_new_claims(demo, monkeypatch):
