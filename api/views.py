@@ -291,7 +291,9 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return claim_selectors.get_claim_for_user(user=self.request.user, claim_id=self.kwargs["pk"])
 
     def retrieve(self, request, pk=None):
-        return claim_response(self.get_object())
+        # One read: everything the response shows, of a claim in the caller's scope.
+        claim = claim_selectors.get_claim_for_user(user=request.user, claim_id=pk, queryset=with_lines)
+        return Response(s.ClaimSerializer(claim).data)
 
     def create(self, request):
         data, refused = claim_input(request)
@@ -408,12 +410,12 @@ class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             }
         )
 
-    def _task_response(self, task_id) -> Response:
-        task = task_selectors.get_task_for_user(user=self.request.user, task_id=task_id)
+    @staticmethod
+    def _task_response(task) -> Response:
         return Response(s.TaskSerializer(task_selectors.mark_due([task_selectors.task_item(task)])[0]).data)
 
     def retrieve(self, request, pk=None):
-        return self._task_response(pk)
+        return self._task_response(task_selectors.get_task_for_user(user=request.user, task_id=pk))
 
     @extend_schema(
         summary="Take the task (assign it to oneself)",
@@ -423,8 +425,8 @@ class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def take(self, request, pk=None):
-        claim_process.take_task(user=request.user, task_id=pk)
-        return self._task_response(pk)
+        # The task as take_task left it, found in the caller's scope there: not looked up again.
+        return self._task_response(claim_process.take_task(user=request.user, task_id=pk))
 
     @extend_schema(
         summary="Approve (wholly or by line), return for correction, or reject; returns the claim",

@@ -178,9 +178,13 @@ def ledger_history_of_claim(*, user, claim) -> QuerySet:
     return ledger_entries_visible_to(user).filter(claim_id=claim_id).order_by("seq")
 
 
-def get_claim_for_user(*, user, claim_id) -> Claim:
+def get_claim_for_user(*, user, claim_id, queryset=None) -> Claim:
+    """The claim if the user may see it, else NotInScope (missing and out of scope alike).
+    ``queryset``: what to read with it (a function of the scoped claims), instead of its relations."""
+    claims = claims_visible_to(user)
+    claims = queryset(claims) if queryset else claims.select_related("provider", "department", "policy", "jurisdiction")
     try:
-        return claims_visible_to(user).select_related("provider", "department", "policy", "jurisdiction").get(pk=claim_id)
+        return claims.get(pk=claim_id)
     except (Claim.DoesNotExist, ValueError, TypeError):
         raise NotInScope("Not found.") from None
 

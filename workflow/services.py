@@ -59,7 +59,8 @@ def _claim_task(*, user, task: Task, principal=None) -> Task:
     )
     if not taken:
         raise StepAlreadyTaken(_("该步骤已由他人处理或领取。"))
-    task.refresh_from_db()
+    # What the UPDATE wrote (the row is ours now, under the process lock): not read back.
+    task.status, task.owner, task.started, task.assigned = STATUS.STARTED, user, now, task.assigned or now
     return task
 
 
@@ -300,11 +301,12 @@ def take_task(*, user, task_id) -> Task:
         task.refresh_from_db()
         claim = task.process.claim
         principal = policy.require_may_act(user=user, task=task, claim=claim)
+        now = timezone.now()
         if not Task.objects.filter(pk=task.pk, status=STATUS.NEW, owner__isnull=True).update(
-            status=STATUS.ASSIGNED, owner=user, assigned=timezone.now()
+            status=STATUS.ASSIGNED, owner=user, assigned=now
         ):
             raise StepAlreadyTaken(_("该任务已被领取或已处理。"))
-        task.refresh_from_db()
+        task.status, task.owner, task.assigned = STATUS.ASSIGNED, user, now  # what the UPDATE wrote
         refresh_inbox(claim)
         record_event(
             actor=user,
@@ -486,19 +488,19 @@ def _decide_task(
             raise StepAlreadyTaken(_("该步骤已处理。"))
         claim = Claim.objects.select_for_update().get(process_id=task.process_id)
         principal = policy.require_may_act(user=user, task=task, claim=claim)
+        lines_before, total_before = _line_states(claim), claim.total
         by_line = policy.validate_decision(
             step_name=step_name,
             decision=decision,
             comment=comment,
             reason=reason,
             line_decisions=line_decisions,
-            line_numbers=set(claim.lines.values_list("line_no", flat=True)),
+            line_numbers=set(lines_before),
             fix=fix,
             attachment_ids=attachment_ids_of(claim) if fix else (),
         )
         task = _claim_task(user=user, task=task, principal=principal)
         from_state = claim.status
-        lines_before, total_before = _line_states(claim), claim.total
         # The rules again, under a lock on the claim's people, and the certificates at their
         # source, before the decision: the reviewer decides on the latest check (the total is
         # computed once, after the line decisions below).
