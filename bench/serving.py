@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -124,6 +125,38 @@ def api_token(server: Server, username: str) -> str:
     if status != 200:
         sys.exit(f"token for {username}: {status} {content[:200]!r}")
     return json.loads(content)["token"]
+
+
+def request_rate(server: Server, token: str, paths: list[str], seconds: float) -> float:
+    """GETs per second, one thread per path, each asking its path again and again on a kept-alive
+    connection with the API token: the served bound of what a benchmark's requests can reach."""
+    count, failures, lock = [0], [], threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def ask(path: str) -> None:
+        connection, done = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120), 0
+        while time.perf_counter() < deadline:
+            connection.request("GET", path, headers={"Authorization": f"Token {token}"})
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                with lock:
+                    failures.append(f"GET {path} answered {response.status}")
+                return
+            done += 1
+        connection.close()
+        with lock:
+            count[0] += done
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=ask, args=(path,)) for path in paths]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        sys.exit("; ".join(failures[:3]))
+    return count[0] / (time.perf_counter() - started)
 
 
 def session_cookie(server: Server, username: str) -> str:
