@@ -127,6 +127,11 @@ def api_token(server: Server, username: str) -> str:
     return json.loads(content)["token"]
 
 
+# The cheapest authenticated read of the API: the token, the caller's scope, and a short list in it
+# (a reviewer's own department). Every request of a decision does at least this much.
+CHEAPEST_READ = "/api/v1/departments/"
+
+
 def request_rate(server: Server, token: str, paths: list[str], seconds: float) -> float:
     """GETs per second, one thread per path, each asking its path again and again on a kept-alive
     connection with the API token: the served bound of what a benchmark's requests can reach."""
