@@ -32,9 +32,12 @@ class NotificationSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Kind.choices, read_only=True)
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
     message = serializers.CharField(read_only=True)
-    claim = serializers.IntegerField(source="claim_id", read_only=True)
-    claim_number = serializers.CharField(source="claim.number", read_only=True)
+    # What it is about: a claim (and maybe its task), or a filed class.
+    claim = serializers.IntegerField(source="claim_id", read_only=True, allow_null=True)
+    claim_number = serializers.CharField(source="claim.number", read_only=True, allow_null=True)
     task = serializers.IntegerField(source="task_id", read_only=True, allow_null=True)
+    training_class = serializers.IntegerField(source="training_class_id", read_only=True, allow_null=True)
+    class_number = serializers.CharField(source="training_class.number", read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True)
     read_at = serializers.DateTimeField(read_only=True, allow_null=True)
 

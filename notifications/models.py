@@ -16,6 +16,8 @@ class Kind(models.TextChoices):
     DEADLINE_NEAR = "deadline_near", _("办理期限将至")
     DEADLINE_PASSED = "deadline_passed", _("办理已超期")
     MENTION = "mention", _("留言中提到您")
+    CLASS_FILED = "class_filed", _("班级待确认备案")
+    CLASS_DECIDED = "class_decided", _("班级备案结果")
 
 
 class Channel(models.TextChoices):
@@ -74,7 +76,9 @@ class Notification(models.Model):
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(_("类别"), max_length=30, choices=Kind.choices, default=Kind.TASK)
     key = models.CharField(max_length=200, unique=True)
-    claim = models.ForeignKey("claims.Claim", on_delete=models.CASCADE, related_name="+")
+    # What it is about: a claim (and maybe its task), or a filed class.
+    claim = models.ForeignKey("claims.Claim", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    training_class = models.ForeignKey("claims.TrainingClass", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     task_id = models.BigIntegerField(null=True, blank=True)
     message = models.CharField(_("内容"), max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -88,6 +92,12 @@ class Notification(models.Model):
             models.Index(fields=["recipient", "-created_at", "-id"], name="notification_list"),
             models.Index(fields=["recipient"], condition=models.Q(read_at__isnull=True), name="notification_unread"),
             models.Index(fields=["recipient"], condition=models.Q(digest=True, email__isnull=True), name="notification_digest"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(claim__isnull=False) | models.Q(training_class__isnull=False),
+                name="notification_is_about_something",
+            ),
         ]
 
 

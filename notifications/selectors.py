@@ -9,7 +9,7 @@ def notifications_of(user) -> QuerySet:
     """The user's notifications, newest first (nobody reads another's)."""
     if not user.is_authenticated:
         return Notification.objects.none()
-    return Notification.objects.filter(recipient=user).select_related("claim").order_by("-created_at", "-pk")
+    return Notification.objects.filter(recipient=user).select_related("claim", "training_class").order_by("-created_at", "-pk")
 
 
 def unread_count(user) -> int:

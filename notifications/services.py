@@ -54,15 +54,27 @@ def recipient_language(user) -> str:
 
 
 def notify(
-    *, recipients, kind: str, claim, message: Callable[[], str] | str, key: str, task_id: int | None = None, link: str = ""
+    *,
+    recipients,
+    kind: str,
+    message: Callable[[], str] | str,
+    key: str,
+    claim=None,
+    training_class=None,
+    task_id: int | None = None,
+    link: str = "",
 ) -> int:
     """Tell these people, in the caller's transaction: an in-app notification each, and their
-    e-mail in the outbox (or marked for their daily digest). ``key`` names the event: writing the
-    same event again adds nothing (per recipient ``<key>:<user id>``, unique). Returns how many
-    notifications were new.
+    e-mail in the outbox (or marked for their daily digest). It is about a claim (and maybe its
+    ``task_id``) or a filed class, whose number the e-mail's subject names. ``key`` names the
+    event: writing the same event again adds nothing (per recipient ``<key>:<user id>``, unique).
+    Returns how many notifications were new.
 
     ``message``: a function that builds the text with gettext; it is called in each recipient's
     language (recipient_language), as is the e-mail's subject. A plain string is used as it is."""
+    about = claim if claim is not None else training_class
+    if about is None:
+        raise ValueError("a notification is about a claim or a class")
     people = {user.pk: user for user in recipients if user is not None and user.is_active}
     if not people:
         return 0
@@ -82,7 +94,7 @@ def notify(
         if language not in rendered:
             with translation.override(language):
                 text = str(message() if callable(message) else message)
-                subject = _("【补贴审核】%(kind)s：%(claim)s") % {"kind": Kind(kind).label, "claim": claim.number}
+                subject = _("【补贴审核】%(kind)s：%(claim)s") % {"kind": Kind(kind).label, "claim": about.number}
             rendered[language] = (text, subject)
         return rendered[language]
 
@@ -108,6 +120,7 @@ def notify(
                 kind=kind,
                 key=keys[user_id],
                 claim=claim,
+                training_class=training_class,
                 task_id=task_id,
                 message=texts(user)[0][:300],
                 digest=channels[user_id] == Channel.DIGEST and bool(user.email),

@@ -19,10 +19,12 @@ PAGE_SIZE = 50
 
 
 def link_of(notification) -> str:
-    """Where a notification leads: its task, else its claim."""
+    """Where a notification leads: its task, else its claim, else its class."""
     if notification.task_id:
         return reverse("approvals:task", args=[notification.task_id])
-    return reverse("approvals:claim", args=[notification.claim_id])
+    if notification.claim_id:
+        return reverse("approvals:claim", args=[notification.claim_id])
+    return reverse("approvals:class", args=[notification.training_class_id])
 
 
 @require_safe

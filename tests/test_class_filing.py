@@ -15,6 +15,7 @@ from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlready
 from claims.models import ClaimLine, Jurisdiction, TrainingClass
 from claims.roster import read_attendance, read_class_roster
 from claims.services import create_claim
+from notifications.models import Notification
 from workflow.calendar import WorkingCalendar
 from workflow.classes import accept_class, earliest_start, file_class, record_attendance, refuse_class
 from workflow.services import decide_task, override_flag, submit_claim
@@ -359,3 +360,42 @@ def test_the_clerk_records_attendance_day_by_day_on_a_page_and_sixty_percent_is_
     assert lines[1].decision == "reject" and lines[2].decision == "approve"
     claim.refresh_from_db()
     assert claim.total == lines[2].amount
+
+
+def test_a_filing_tells_its_departments_reviewers_and_the_answer_tells_the_provider(demo, client):
+    """The department has days, not weeks, to answer a filing (it is filed a few working days
+    before the class starts): its reviewers hear of it at once, in the app and by e-mail, and the
+    provider's clerks hear the answer, a refusal with its reason."""
+    one = filed(demo, accept=False)
+    told = Notification.objects.filter(training_class=one).select_related("recipient", "email")
+    reviewers = {note.recipient.username for note in told}
+    assert "dept_reviewer" in reviewers
+    assert not reviewers & {"dept2_reviewer", "provider_clerk", "provider2_clerk", "hr_reviewer", "admin"}
+    note = told.get(recipient=demo["dept_reviewer"])
+    assert (note.kind, note.claim_id) == ("class_filed", None)
+    assert one.number in note.message and date_text(one.start) in note.message
+    assert one.number in note.email.subject and note.email.body.endswith(f"/classes/{one.pk}/")
+    client.force_login(demo["dept_reviewer"])
+    assert f'href="/classes/{one.pk}/"' in client.get("/notifications/").content.decode()
+    assert client.get(f"/classes/{one.pk}/").status_code == 200
+    api = APIClient()
+    api.force_authenticate(demo["dept_reviewer"])
+    listed = next(item for item in api.get("/api/v1/notifications/").json()["results"] if item["kind"] == "class_filed")
+    assert (listed["training_class"], listed["class_number"], listed["claim"], listed["claim_number"]) == (
+        one.pk,
+        one.number,
+        None,
+        None,
+    )
+
+    refuse_class(user=demo["dept_reviewer"], class_id=one.pk, reason="教师无资质")
+    answer = Notification.objects.filter(training_class=one, kind="class_decided").select_related("recipient")
+    clerks = {note.recipient.username for note in answer}
+    assert "provider_clerk" in clerks and not clerks & {"provider2_clerk", "dept_reviewer"}
+    assert "不予备案：教师无资质" in answer.get(recipient=demo["provider_clerk"]).message
+    two = filed(demo, name="低压电工作业 第2期")  # accepted
+    accepted = Notification.objects.get(training_class=two, kind="class_decided", recipient=demo["provider_clerk"])
+    assert accepted.message == f"班级 {two.number}（低压电工作业 第2期）已备案"
+    client.force_login(demo["provider_clerk"])
+    page = client.get("/notifications/").content.decode()
+    assert f'href="/classes/{one.pk}/"' in page and f'href="/classes/{two.pk}/"' in page

@@ -31,6 +31,7 @@ from claims.selectors import departments_of_reviewer, providers_of_clerk
 from claims.services import _resolve_department_and_policy, _resolve_provider, _trainee_ids_for
 
 from .calendar import WorkingCalendar
+from .notify import notify_class_decided, notify_class_filed
 
 SPECS = {spec.name: spec for spec in LINE_FIELDS}
 
@@ -241,6 +242,7 @@ def file_class(*, user, data: dict, today: datetime.date | None = None) -> Train
         to_state=training_class.status,
         detail={**_class_detail(training_class), "trainees": _roster_detail(training_class)},
     )
+    notify_class_filed(training_class=training_class)
     return training_class
 
 
@@ -275,6 +277,7 @@ def _decide(*, user, class_id, status: str, reason: str) -> TrainingClass:
         reason=reason,
         detail={"number": training_class.number},
     )
+    notify_class_decided(training_class=training_class)
     return training_class
 
 

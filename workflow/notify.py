@@ -16,8 +16,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from viewflow.workflow.models import Task
 
+from claims import roles
 from claims.dates import date_text
-from claims.models import Claim, ClaimStatus
+from claims.models import Claim, ClaimStatus, ClassStatus, TrainingClass
 from notifications.models import Kind
 from notifications.services import notify
 
@@ -108,6 +109,51 @@ def notify_decision(*, claim: Claim, task: Task, status: str, comment: str = "")
         key=f"claim:{claim.pk}:{kind}:{task.pk}",
         task_id=task.pk,
         link=_claim_link(claim),
+    )
+
+
+def _class_link(training_class: TrainingClass) -> str:
+    return reverse("approvals:class", args=[training_class.pk])
+
+
+def notify_class_filed(*, training_class: TrainingClass) -> int:
+    """A provider filed a class: its department's reviewers, who accept or refuse the filing
+    before the class starts, are told."""
+    department = training_class.department
+    return notify(
+        recipients=policy.staff_with_role(department.staff_group_id, roles.DEPARTMENT_REVIEWER),
+        kind=Kind.CLASS_FILED,
+        training_class=training_class,
+        message=lambda: (
+            _("%(provider)s 报备了班级 %(number)s（%(name)s），%(start)s 开班，待您确认备案")
+            % {
+                "provider": training_class.provider.name,
+                "number": training_class.number,
+                "name": training_class.name,
+                "start": date_text(training_class.start),
+            }
+        ),
+        key=f"class:{training_class.pk}:filed",
+        link=_class_link(training_class),
+    )
+
+
+def notify_class_decided(*, training_class: TrainingClass) -> int:
+    """The department accepted or refused a filing: the provider's clerks are told (a refusal with its reason)."""
+
+    def message() -> str:
+        values = {"number": training_class.number, "name": training_class.name, "reason": training_class.decision_reason}
+        if training_class.status == ClassStatus.ACCEPTED:
+            return _("班级 %(number)s（%(name)s）已备案") % values
+        return _("班级 %(number)s（%(name)s）不予备案：%(reason)s") % values
+
+    return notify(
+        recipients=policy.staff_with_role(training_class.provider.staff_group_id, roles.PROVIDER_CLERK),
+        kind=Kind.CLASS_DECIDED,
+        training_class=training_class,
+        message=message,
+        key=f"class:{training_class.pk}:{training_class.status}",
+        link=_class_link(training_class),
     )
 
 

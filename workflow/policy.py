@@ -236,17 +236,22 @@ def people_who_may_act(*, step_name: str, claim: Claim) -> QuerySet:
     )
 
 
-def provider_clerks(claim: Claim) -> QuerySet:
-    """The clerks of the claim's provider: told of what happens to their claim."""
-    if claim.provider.staff_group_id is None:
+def staff_with_role(staff_group_id: int | None, role: str) -> QuerySet:
+    """The active members of a provider's or department's staff group who hold this role."""
+    if staff_group_id is None:
         return get_user_model().objects.none()
     return (
         get_user_model()
-        .objects.filter(is_active=True, groups__name=roles.PROVIDER_CLERK)
-        .filter(groups__pk=claim.provider.staff_group_id)
+        .objects.filter(is_active=True, groups__name=role)
+        .filter(groups__pk=staff_group_id)
         .distinct()
         .order_by("pk")
     )
+
+
+def provider_clerks(claim: Claim) -> QuerySet:
+    """The clerks of the claim's provider: told of what happens to their claim."""
+    return staff_with_role(claim.provider.staff_group_id, roles.PROVIDER_CLERK)
 
 
 def above_hr_head_threshold(claim: Claim) -> bool:
