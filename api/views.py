@@ -4,6 +4,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch
 from django.db.models.functions import Length
+from django.http import QueryDict
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -28,6 +31,7 @@ from claims.models import Claim, ClaimLine, Department, PolicyVersion, Provider,
 from payments.selectors.results import latest_batch_number
 from workflow import selectors as task_selectors
 from workflow import services as claim_process
+from workflow.inbox_filters import address_query, looks_like_id_number
 from workflow.models import InboxItem
 
 from . import serializers as s
@@ -35,7 +39,7 @@ from .audit_views import LedgerVerifySerializer
 from .errors import _flatten
 from .filters import ClaimFilter, PolicyFilter, TaskFilter
 from .permissions import MayReadLedger
-from .validation import body, bounded_body
+from .validation import BoundedSerializer, body, bounded_body
 
 
 class ClaimHistoryEventSerializer(s.AuditEventSerializer):
@@ -361,6 +365,17 @@ TASKS_PAGE_SIZE = 50
 TASK_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="the task's id")
 
 
+class TaskSearchSerializer(BoundedSerializer):
+    """The list's filters as a JSON object (strings, as in an address), each optional."""
+
+    def get_fields(self):
+        self._declared_fields = {
+            name: serializers.CharField(required=False, allow_blank=True, help_text=str(item.extra.get("help_text", "")))
+            for name, item in TaskFilter.base_filters.items()
+        }
+        return super().get_fields()
+
+
 @extend_schema_view(
     retrieve=extend_schema(
         summary="One task of a claim the caller can see",
@@ -384,13 +399,39 @@ class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         responses={200: s.TaskPageSerializer, **errors(400, 401)},
     )
     def list(self, request):
-        filters = TaskFilter(request.query_params, self.get_queryset(), request=request)
+        if looks_like_id_number(request.query_params.get("q", "")):
+            # An address is logged and kept in histories: a person's ID number is posted (search).
+            raise InvalidInput(
+                _("身份证号码不能写在网址中。"),
+                fields={"q": [_("请用 POST /api/v1/tasks/search/ 在请求正文中提交身份证号码。")]},
+            )
+        return self._page(request, request.query_params, request.build_absolute_uri())
+
+    @extend_schema(
+        summary="The caller's work, searched with the filters in the body (a JSON object of the list's "
+        "parameters): a trainee's ID number in `q` is sent here, never in an address",
+        description="The answer is the list's, and its `next` is a GET address in which the ID number has become "
+        "its keyed digest (`trainee`).",
+        request=TaskSearchSerializer,
+        responses={200: s.TaskPageSerializer, **errors(400, 401)},
+    )
+    @action(detail=False, methods=["post"])
+    def search(self, request):
+        query = address_query(bounded_body(request, TaskSearchSerializer), TaskFilter)
+        params = QueryDict(mutable=True)
+        params.update(query)
+        address = request.build_absolute_uri(reverse("v1:task-list")) + ("?" + urlencode(query) if query else "")
+        return self._page(request, params, address)
+
+    def _page(self, request, params, address: str) -> Response:
+        """A page of the caller's work under these filters; ``address``: the list's, for ``next``."""
+        filters = TaskFilter(params, self.get_queryset(), request=request)
         if not filters.is_valid():
             raise InvalidInput(_("筛选条件有误。"), fields=filters.errors_by_field())
         try:
             page = task_selectors.inbox_page(
                 filters.qs,
-                cursor=request.query_params.get("cursor"),
+                cursor=params.get("cursor"),
                 size=TASKS_PAGE_SIZE,
                 order=filters.order,
                 nullable=filters.nullable,
@@ -399,7 +440,7 @@ class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             raise InvalidInput(_("分页参数有误。"), fields={"cursor": [_("无效的分页位置：请从第一页开始。")]}) from None
         next_url = None
         if page.next_cursor:
-            next_url = replace_query_param(request.build_absolute_uri(), "cursor", page.next_cursor)
+            next_url = replace_query_param(address, "cursor", page.next_cursor)
         return Response(
             {
                 "count": page.count,

@@ -111,6 +111,47 @@ def test_a_trainee_is_found_by_the_keyed_digest_of_the_id_number_which_no_addres
     assert rows_of(other.get(address).content.decode()) == 0
 
 
+def test_the_api_takes_an_id_number_in_a_posted_search_never_in_an_address(demo, morning, monkeypatch):
+    """The API's GET refuses an ID number in ``q`` (an address is logged and kept in histories),
+    naming the field and where to send it; POST /api/v1/tasks/search/ takes it in the body and
+    answers the list's page, whose ``next`` carries the digest."""
+    import api.views
+
+    id_number = resident_id(502)
+    reviewer = login("dept_reviewer")
+    refused = error(reviewer.get("/api/v1/tasks/", {"q": id_number}), 400)
+    assert "/api/v1/tasks/search/" in refused["fields"]["q"][0]
+    found = ok(reviewer.post("/api/v1/tasks/search/", {"q": id_number, "flags": "clean"}, format="json"))
+    assert [task["claim"] for task in found["results"]] == [morning["clean"][1].pk]
+    assert found["count"] == 1 and found["next"] is None and id_number not in str(found)
+    everyone = ok(reviewer.post("/api/v1/tasks/search/", {}, format="json"))
+    assert everyone["count"] == len(morning["clean"]) + len(morning["flagged"])
+    # A page at a time: the next page is a GET address with the filters, the number never in it.
+    monkeypatch.setattr(api.views, "TASKS_PAGE_SIZE", 2)
+    first = ok(reviewer.post("/api/v1/tasks/search/", {"flags": "clean", "sort": "-amount"}, format="json"))
+    assert len(first["results"]) == 2 and "flags=clean" in first["next"] and "sort=-amount" in first["next"]
+    second = ok(reviewer.get(first["next"]))
+    seen = [task["id"] for task in first["results"] + second["results"]]
+    assert len(seen) == len(set(seen)) == len(morning["clean"])
+    # The person's second claim (another occupation): a page of one names the next by the digest.
+    clerk = demo["provider_clerk"]
+    again = create_claim(
+        user=clerk,
+        data=claim_data(lines=[line(id_number, "学员2", occupation="焊工", certificate_number="W-2")], class_name="焊工"),
+    )
+    submit_claim(user=clerk, claim=again)
+    monkeypatch.setattr(api.views, "TASKS_PAGE_SIZE", 1)
+    person = ok(reviewer.post("/api/v1/tasks/search/", {"q": id_number}, format="json"))
+    assert person["count"] == 2 and f"trainee={id_number_digest(id_number)}" in person["next"]
+    assert id_number not in person["next"]
+    claims = {person["results"][0]["claim"], ok(reviewer.get(person["next"]))["results"][0]["claim"]}
+    assert claims == {morning["clean"][1].pk, again.pk}
+    assert error(reviewer.post("/api/v1/tasks/search/", ["q"], format="json"), 400)["fields"]
+    # Another jurisdiction's reviewer searching for the same person finds nothing of ours.
+    other = login("dept2_reviewer")
+    assert ok(other.post("/api/v1/tasks/search/", {"q": id_number}, format="json"))["count"] == 0
+
+
 def test_filters_by_amount_due_date_resubmission_department_and_provider(demo, morning):
     page = reviewer_page(demo["dept_reviewer"])
     assert rows_of(page.get("/inbox/?amount_min=800").content.decode()) == 2  # the two-line claims: 900

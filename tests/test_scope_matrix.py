@@ -280,6 +280,7 @@ MATRIX: dict[str, Row] = {
     "v1:task-detail": Row("task", (200, 200, 200, 200, 200, 200, 404)),
     "v1:task-list": Row(None, 200),
     "v1:task-reassign": Row("task", 405, (403, 403, 403, 403, 403, 403, 404)),
+    "v1:task-search": Row(None, 405, 200),  # the list, searched: each caller their own work
     "v1:task-release": Row("task", 405, (403, 403, 403, 403, 403, 403, 404)),
     "v1:task-take": Row("task", 405, (403, None, 403, 403, 403, 403, 404)),
     "v1:token": Row(None, 405, 400),

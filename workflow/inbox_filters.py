@@ -218,12 +218,13 @@ class InboxFilter(django_filters.FilterSet):
         return {name: [str(message) for message in messages] for name, messages in self.errors.items()}
 
 
-def address_query(data) -> dict[str, str]:
-    """The filters as an address carries them, from the page's search form (which posts): a
-    trainee's ID number typed in the search box becomes its keyed digest (``trainee``), so that
-    the number is in no address, browser history or server log."""
+def address_query(data, filters: type[InboxFilter] = InboxFilter) -> dict[str, str]:
+    """The filters as an address carries them, from a search that was posted (the page's search
+    form, the API's POST /api/v1/tasks/search/): a trainee's ID number typed in the search box
+    becomes its keyed digest (``trainee``), so that the number is in no address, browser history
+    or server log. ``filters``: the filter set whose fields are read (the API's adds ``claim``)."""
     query = {}
-    for key in InboxFilter.base_filters:
+    for key in filters.base_filters:
         value = str(data.get(key, "") or "").strip()
         if value and value != "unknown":  # "unknown": the yes-or-no select's "either" (resubmitted)
             query[key] = value
