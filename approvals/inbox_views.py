@@ -20,7 +20,7 @@ from claims.keyset import bounded_count
 from payments import access as payments_access
 from payments.selectors import batches as batch_selectors
 from workflow import bulk, labels, selectors
-from workflow.inbox_filters import InboxFilter, address_query
+from workflow.inbox_filters import InboxFilter, address_query, looks_like_id_number
 from workflow.steps import REVIEW_STEPS, STEPS
 
 PAGE_SIZE = 50
@@ -70,8 +70,13 @@ def inbox(request):
         if request.POST.get("tab") in TAB_NAMES[1:]:
             query["tab"] = request.POST["tab"]
         return redirect(_inbox_url(query))
-    user = request.user
     tab = request.GET.get("tab") if request.GET.get("tab") in TAB_NAMES else TAB_NAMES[0]
+    if looks_like_id_number(request.GET.get("q", "")):  # typed into the address: out of it, and of the history
+        query = address_query(request.GET)
+        if tab != TAB_NAMES[0]:
+            query["tab"] = tab
+        return redirect(_inbox_url(query))
+    user = request.user
     filters = InboxFilter(request.GET, user=user)
     for name in AUTOSUBMIT:  # a choice made submits the form (static/js/autosubmit.js)
         filters.form.fields[name].widget.attrs["data-autosubmit"] = ""

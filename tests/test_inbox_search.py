@@ -109,6 +109,10 @@ def test_a_trainee_is_found_by_the_keyed_digest_of_the_id_number_which_no_addres
     # Another jurisdiction's reviewer searching for the same person finds nothing of ours.
     other = reviewer_page(demo["dept2_reviewer"])
     assert rows_of(other.get(address).content.decode()) == 0
+    # Typed into the address bar, the number leaves it at once: the same address as the form's.
+    typed = page.get("/inbox/", {"q": id_number, "flags": "clean", "tab": "team"})
+    assert typed.status_code == 302 and id_number not in typed["Location"]
+    assert f"trainee={id_number_digest(id_number)}" in typed["Location"] and "tab=team" in typed["Location"]
 
 
 def test_the_api_takes_an_id_number_in_a_posted_search_never_in_an_address(demo, morning, monkeypatch):
