@@ -65,8 +65,15 @@ def test_a_provider_files_a_class_and_the_department_accepts_it_in_the_browser(
     training_class = TrainingClass.objects.get()
     expect(page.locator("#class-roster")).to_contain_text("学员2")
 
+    # The department's reviewer hears of it by the bell and goes to the class from there.
     log_in(page, live_server.url, "dept_reviewer")
-    page.goto(f"{live_server.url}/classes/{training_class.pk}/")
+    expect(page.locator("#bell [data-unread]")).to_have_text("1")
+    page.locator("#bell").click()
+    filed = page.locator("#notifications tbody tr.unread")
+    expect(filed).to_contain_text("班级待确认备案")
+    expect(filed).to_contain_text(training_class.number)
+    filed.get_by_role("link").click()
+    expect(page).to_have_url(f"{live_server.url}/classes/{training_class.pk}/")
     page.fill("#class-comment", "材料齐全")
     page.get_by_role("button", name="确认备案").click()
     expect(page.locator(".message.success")).to_contain_text("已确认备案")
@@ -74,6 +81,14 @@ def test_a_provider_files_a_class_and_the_department_accepts_it_in_the_browser(
     page.screenshot(path=str(SCREENSHOTS / "browser_class_accepted.png"), full_page=True)
     training_class.refresh_from_db()
     assert training_class.status == "accepted" and training_class.decided_by == demo["dept_reviewer"]
+
+    # And the provider's clerk hears the answer the same way.
+    log_in(page, live_server.url, "provider_clerk")
+    page.locator("#bell").click()
+    answer = page.locator("#notifications tbody tr.unread")
+    expect(answer).to_have_count(1)
+    expect(answer).to_contain_text(f"班级 {training_class.number}（低压电工作业 第3期）已备案")
+    page.screenshot(path=str(SCREENSHOTS / "browser_class_answer_notified.png"), full_page=True)
 
 
 @pytest.mark.browser
