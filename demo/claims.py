@@ -1,5 +1,6 @@
-"""A few claims for `make run` (seed_demo --with-claims), made through the real services, so that
-every desk has something to do: one per step, and approved ones awaiting finance's batch."""
+"""A few claims and class filings for `make run` (seed_demo --with-claims), made through the real
+services, so that every desk has something to do: one claim per step, approved ones awaiting
+finance's batch, and a class filing awaiting the department's answer."""
 
 import datetime
 
@@ -10,6 +11,7 @@ from viewflow.workflow.status import STATUS
 from claims.models import Claim
 from claims.services import create_claim
 from claims.validators import resident_id_check_char
+from workflow.classes import accept_class, earliest_start, file_class
 from workflow.services import decide_task, submit_claim
 
 from . import assessment
@@ -67,6 +69,44 @@ def _claim(user, *, class_no: int, serials, policy="S3", **line_fields) -> Claim
     )
 
 
+def _class_data(*, name: str, start: datetime.date, serials) -> dict:
+    return {
+        "department": "WL-YJJ",
+        "policy": "S3",
+        "occupation": "电工",
+        "level": "senior",
+        "name": name,
+        "start": start.isoformat(),
+        "end": (start + datetime.timedelta(days=9)).isoformat(),
+        "daily_start": "08:30",
+        "daily_end": "17:00",
+        "place": "温岭市太平街道 实训楼 201",
+        "teacher": "林老师",
+        "trainees": [{"id_number": _resident_id(serial), "name": name_} for serial, name_ in serials],
+    }
+
+
+def seed_demo_classes(clerk, dept) -> int:
+    """Two filings of the first provider with 市应急管理局 (STORIES 1), through the real services:
+    one that has run, accepted when it was filed; one filed today for the weeks ahead, waiting for
+    the department's answer (its reviewers are told). Returns how many were filed."""
+    today = datetime.date.today()
+    ran = datetime.date(today.year, today.month, 1) - datetime.timedelta(days=45)
+    filed_then = file_class(
+        user=clerk,
+        data=_class_data(name=f"低压电工作业 {ran.year} 第1期", start=ran, serials=[(3, "王五"), (4, "赵六")]),
+        today=ran - datetime.timedelta(days=14),
+    )
+    accept_class(user=dept, class_id=filed_then.pk, comment="材料齐全")
+    upcoming = earliest_start(jurisdiction=filed_then.jurisdiction, filed_on=today) + datetime.timedelta(days=7)
+    file_class(
+        user=clerk,
+        data=_class_data(name=f"低压电工作业 {upcoming.year} 第2期", start=upcoming, serials=[(12, "陈十四"), (13, "褚十五")]),
+        today=today,
+    )
+    return 2
+
+
 def seed_demo_claims() -> int:
     """Only into a database without claims; returns how many were made."""
     if Claim.objects.exists():
@@ -91,4 +131,5 @@ def seed_demo_claims() -> int:
         submit_claim(user=owner, claim=approved)
         decide_task(user=dept, task_id=_open_task_id(approved), decision="approve", comment="材料齐全")
         decide_task(user=hr, task_id=_open_task_id(approved), decision="approve", comment="同意")
+    seed_demo_classes(clerk, dept)
     return 5

@@ -149,7 +149,8 @@ class Command(BaseCommand):
             made = seed_demo_claims()
             if made:
                 self.stdout.write(
-                    f"Demo claims: {made} (a draft, one at each review step, two approved awaiting a payment batch)"
+                    f"Demo claims: {made} (a draft, one at each review step, two approved awaiting a payment batch);"
+                    " two class filings (one accepted, one awaiting the department)"
                 )
             # 公示 from the day the demo is seeded with claims: the claims approved from now on (the one at
             # HR's review, when someone approves it) are published before finance pays; those above were
