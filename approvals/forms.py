@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from claims.bounds import TEXT_MAX_LENGTH
+from claims.dates import date_text
 from claims.inputs import CLASS_FIELD, ENTERPRISE_FIELDS
 from claims.line_fields import BOOL, CHOICE, DATE, DECIMAL, INT, LINE_FIELDS, InputField
 from claims.models import Claim, ClassStatus, LineDecision, SubsidyPolicy, TrainingClass
@@ -16,8 +17,6 @@ from claims.widgets import DATE_INPUT
 from workflow.labels import fix_field_label
 from workflow.policy import FIXABLE_HEADER_FIELDS, FIXABLE_LINE_FIELDS
 from workflow.services import LineDecisionInput
-
-from .templatetags.approvals_tags import day_text
 
 BLANK = [("", "—")]
 LINE_PATH_PREFIX = "lines["
@@ -194,7 +193,7 @@ class ClaimHeaderForm(forms.Form):
         self.fields["class"] = forms.ChoiceField(
             label=CLASS_FIELD.label,
             required=False,
-            choices=BLANK + [(str(c.pk), f"{c.number} {c.name}（{day_text(c.start)}）") for c in classes],
+            choices=BLANK + [(str(c.pk), f"{c.number} {c.name}（{date_text(c.start)}）") for c in classes],
             help_text=_("须开班备案的标准：选择已确认备案的班级。"),
         )
 

@@ -82,7 +82,7 @@ def _class_data(*, name: str, start: datetime.date, serials) -> dict:
         "daily_end": "17:00",
         "place": "温岭市太平街道 实训楼 201",
         "teacher": "林老师",
-        "trainees": [{"id_number": _resident_id(serial), "name": name_} for serial, name_ in serials],
+        "trainees": [{"id_number": _resident_id(serial), "name": person} for serial, person in serials],
     }
 
 
