@@ -40,6 +40,11 @@ class NotificationSerializer(serializers.Serializer):
     class_number = serializers.CharField(source="training_class.number", read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True)
     read_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    settled_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="when it stopped asking anything of the caller: someone else took the task or the filing, or it was done",
+    )
 
 
 class NotificationPageSerializer(serializers.Serializer):
@@ -80,14 +85,12 @@ class NotificationList(APIView):
         summary="The caller's notifications, newest first (never another person's)",
         parameters=[
             OpenApiParameter("before", int, description="`next`'s position: notifications older than this id"),
-            OpenApiParameter("unread", bool, description="true: unread ones only"),
+            OpenApiParameter("unread", bool, description="true: the ones the bell counts (unread, not settled)"),
         ],
         responses={200: NotificationPageSerializer, **errors(400, 401)},
     )
     def get(self, request):
-        items = selectors.notifications_of(request.user)
-        if request.query_params.get("unread") in ("1", "true"):
-            items = items.filter(read_at__isnull=True)
+        items = selectors.notifications_of(request.user, unread_only=request.query_params.get("unread") in ("1", "true"))
         before = _positive_int(request.query_params.get("before"), "before")
         if before is not None:
             items = items.filter(pk__lt=before)

@@ -178,8 +178,14 @@ def recompute_total(*, claim: Claim) -> None:
     claim_lines_changed.send(sender=Claim, claim=claim)
 
 
-def line_summary(claim: Claim) -> list[dict]:
-    """What the ledger keeps of each line: no personal data beyond the masked ID."""
+def lines_for_summary(claim: Claim) -> list[ClaimLine]:
+    """The claim's lines with what line_summary shows of them, in one read."""
+    return list(claim.lines.select_related("trainee", "occupation", "policy_version__policy"))
+
+
+def line_summary(claim: Claim, lines: list[ClaimLine] | None = None) -> list[dict]:
+    """What the ledger keeps of each line: no personal data beyond the masked ID. ``lines``: the
+    claim's lines as lines_for_summary read them, when the caller has them."""
     return [
         {
             "line": line.line_no,
@@ -194,7 +200,7 @@ def line_summary(claim: Claim) -> list[dict]:
             "flags": [flag["code"] for flag in line.flags],
             "decision": line.decision,
         }
-        for line in claim.lines.select_related("trainee", "occupation", "policy_version__policy")
+        for line in (lines_for_summary(claim) if lines is None else lines)
     ]
 
 

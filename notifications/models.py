@@ -20,6 +20,14 @@ class Kind(models.TextChoices):
     CLASS_DECIDED = "class_decided", _("班级备案结果")
 
 
+# The kinds that ask their recipient to act on a task (its task_id): settled once the task no
+# longer asks it of them (notifications.services.settle_task_notifications).
+TASK_KINDS = (Kind.TASK, Kind.DEADLINE_NEAR, Kind.DEADLINE_PASSED)
+
+# What the bell counts: not read, and still asking something of its recipient.
+UNREAD = models.Q(read_at__isnull=True, settled_at__isnull=True)
+
+
 class Channel(models.TextChoices):
     """How a kind of notification reaches a person beyond the in-app list."""
 
@@ -83,6 +91,9 @@ class Notification(models.Model):
     message = models.CharField(_("内容"), max_length=300)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # When it stopped asking anything of its recipient: someone else took the task or filing,
+    # or it was done. Not counted as unread, not put in a digest; still listed.
+    settled_at = models.DateTimeField(null=True, blank=True)
     digest = models.BooleanField(default=False)
     email = models.ForeignKey(OutboxEmail, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
 
@@ -90,7 +101,7 @@ class Notification(models.Model):
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["recipient", "-created_at", "-id"], name="notification_list"),
-            models.Index(fields=["recipient"], condition=models.Q(read_at__isnull=True), name="notification_unread"),
+            models.Index(fields=["recipient"], condition=UNREAD, name="notification_unread"),
             models.Index(fields=["recipient"], condition=models.Q(digest=True, email__isnull=True), name="notification_digest"),
         ]
         constraints = [

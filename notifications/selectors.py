@@ -2,20 +2,24 @@
 
 from django.db.models import QuerySet
 
-from .models import Channel, Kind, Notification, Preference
+from .models import UNREAD, Channel, Kind, Notification, Preference
 
 
-def notifications_of(user) -> QuerySet:
-    """The user's notifications, newest first (nobody reads another's)."""
+def notifications_of(user, *, unread_only: bool = False) -> QuerySet:
+    """The user's notifications, newest first (nobody reads another's); ``unread_only``: those
+    the bell counts (unread and not settled)."""
     if not user.is_authenticated:
         return Notification.objects.none()
-    return Notification.objects.filter(recipient=user).select_related("claim", "training_class").order_by("-created_at", "-pk")
+    items = Notification.objects.filter(recipient=user)
+    if unread_only:
+        items = items.filter(UNREAD)
+    return items.select_related("claim", "training_class").order_by("-created_at", "-pk")
 
 
 def unread_count(user) -> int:
     if not user.is_authenticated:
         return 0
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+    return Notification.objects.filter(recipient=user).filter(UNREAD).count()
 
 
 def preferences_of(user) -> dict[str, str]:

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from claims.dates import date_text, moment_text
 
-from .models import Channel, EmailState, Kind, Notification, OutboxEmail, Preference
+from .models import TASK_KINDS, UNREAD, Channel, EmailState, Kind, Notification, OutboxEmail, Preference
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +135,34 @@ def notify(
     return len(new)
 
 
+def settle_task_notifications(*, claim_id: int, open_tasks: dict[int, tuple[int | None, datetime.datetime | None]]) -> int:
+    """The claim's notifications that asked someone to act on a task (TASK_KINDS) and no longer
+    do, settled, in the caller's transaction: the task is closed (not in ``open_tasks``), or
+    someone else holds it since before the notification was written (``open_tasks``: task id →
+    (owner id, when it was assigned)). So a reviewer's bell does not keep counting a claim their
+    colleague took, while a team lead told of an overdue task after it was taken is still asked.
+    Returns how many were settled."""
+    still_asking = Q(pk__in=[])
+    for task_id, (owner_id, assigned) in open_tasks.items():
+        if owner_id is None or assigned is None:
+            still_asking |= Q(task_id=task_id)
+        else:
+            still_asking |= Q(task_id=task_id) & (Q(recipient_id=owner_id) | Q(created_at__gte=assigned))
+    return (
+        Notification.objects.filter(claim_id=claim_id, kind__in=TASK_KINDS, task_id__isnull=False, settled_at__isnull=True)
+        .exclude(still_asking)
+        .update(settled_at=timezone.now())
+    )
+
+
+def settle_class_notifications(*, training_class_id: int) -> int:
+    """A filing was accepted or refused: the notifications asking its department's reviewers to
+    decide it are settled (in the caller's transaction)."""
+    return Notification.objects.filter(
+        training_class_id=training_class_id, kind=Kind.CLASS_FILED, settled_at__isnull=True
+    ).update(settled_at=timezone.now())
+
+
 def enqueue_after_commit(email_ids: list[int]) -> None:
     """After commit, a Celery task per e-mail. robust: Redis being down must not turn a committed
     decision into an error; the e-mail stays pending and the sweep sends it."""
@@ -233,7 +261,7 @@ def send_digests(*, now: datetime.datetime | None = None) -> int:
     ``digest:<user>:<local date>``: once a day, whoever runs it). Sent like any e-mail."""
     now = now or timezone.now()
     day = timezone.localdate(now)
-    waiting = Notification.objects.filter(digest=True, email__isnull=True)
+    waiting = Notification.objects.filter(digest=True, email__isnull=True, settled_at__isnull=True)
     made = []
     for user_id in sorted(set(waiting.values_list("recipient_id", flat=True))):
         key = f"digest:{user_id}:{day.isoformat()}"
@@ -274,7 +302,7 @@ def mark_read(*, user, notification_id: int) -> bool:
 
 
 def mark_all_read(*, user) -> int:
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
+    return Notification.objects.filter(recipient=user).filter(UNREAD).update(read_at=timezone.now())
 
 
 @transaction.atomic

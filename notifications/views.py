@@ -31,9 +31,7 @@ def link_of(notification) -> str:
 @scoped
 def notification_list(request):
     unread_only = request.GET.get("unread") == "1"
-    items = selectors.notifications_of(request.user)
-    if unread_only:
-        items = items.filter(read_at__isnull=True)
+    items = selectors.notifications_of(request.user, unread_only=unread_only)
     page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
     for item in page:
         item.link = link_of(item)

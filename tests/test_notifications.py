@@ -123,16 +123,19 @@ def test_a_daily_digest_instead_of_immediate_email(demo, django_capture_on_commi
             submit_claim(user=demo["provider_clerk"], claim=claim)
             numbers.append(claim.number)
         task = actionable_tasks(reviewer).first()
+        decided = InboxItem.objects.get(task_id=task.pk).claim_number
         decide_task(user=reviewer, task_id=task.pk, decision="return", comment="补充材料")
     assert mail.outbox == []  # the reviewer's wait for the digest; the clerk wants none
-    assert unread_count(reviewer) == 2 and unread_count(demo["provider_clerk"]) == 1
+    # The claim the reviewer returned no longer asks anything of her (test_notifications_settled.py).
+    assert unread_count(reviewer) == 1 and unread_count(demo["provider_clerk"]) == 1
 
     assert outbox.send_digests() == 1
     [digest] = mail.outbox
-    assert digest.to == [reviewer.email] and all(number in digest.body for number in numbers)
-    # Dates as the reader writes them: 【补贴审核】2026年12月6日 通知汇总（2 条）, "- 2026年12月6日 08:30 …".
+    [waiting] = [number for number in numbers if number != decided]
+    assert digest.to == [reviewer.email] and waiting in digest.body and decided not in digest.body
+    # Dates as the reader writes them: 【补贴审核】2026年12月6日 通知汇总（1 条）, "- 2026年12月6日 08:30 …".
     today = timezone.localdate()
-    assert f"【补贴审核】{today.year}年{today.month}月{today.day}日 通知汇总（2 条）" == digest.subject
+    assert f"【补贴审核】{today.year}年{today.month}月{today.day}日 通知汇总（1 条）" == digest.subject
     assert re.match(r"- \d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2} ", digest.body)
     assert outbox.send_digests() == 0  # once a day
     tomorrow = timezone.now() + datetime.timedelta(days=1)

@@ -4,7 +4,9 @@
 task, and a duty row per done task of a person. The services call it in the transaction of every
 change of a task (sync_claim_status after each transition, take, withdraw); the claims app tells
 of a change of a claim's lines (claims.signals.claim_lines_changed: its total and flags), and
-``refresh_figures`` updates the figures of its open rows. So the inbox is never behind the process.
+``refresh_figures`` updates the figures of its open rows. So the inbox is never behind the process,
+and neither are the notifications that asked someone to act on a task (settled here when it no
+longer asks it of them).
 """
 
 from django.db.models import Count, Q
@@ -12,6 +14,7 @@ from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import STATUS
 
 from claims.models import Claim
+from notifications.services import settle_task_notifications
 
 from .deadlines import Deadlines, due_date, passed_at
 from .flows import ClaimFlow
@@ -51,10 +54,12 @@ def refresh_inbox(claim: Claim) -> None:
         return
     tasks = list(
         Task.objects.filter(process_id=claim.process_id, flow_task__in=step_nodes(STEPS)).only(
-            "pk", "flow_task", "status", "owner_id", "created", "data"
+            "pk", "flow_task", "status", "owner_id", "created", "assigned", "data"
         )
     )
     open_tasks = [task for task in tasks if task.status in OPEN_STATUSES and task.flow_task.name in HUMAN_STEPS]
+    # Who was asked to act on a task that no longer asks it of them (taken by another, done) is told no more.
+    settle_task_notifications(claim_id=claim.pk, open_tasks={task.pk: (task.owner_id, task.assigned) for task in open_tasks})
     done = [task for task in tasks if task.status == STATUS.DONE]
     stale = InboxItem.objects.filter(claim_id=claim.pk)
     if open_tasks:

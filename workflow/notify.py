@@ -20,7 +20,7 @@ from claims import roles
 from claims.dates import date_text
 from claims.models import Claim, ClaimStatus, ClassStatus, TrainingClass
 from notifications.models import Kind
-from notifications.services import notify
+from notifications.services import notify, settle_class_notifications
 
 from . import policy
 from .deadlines import Deadlines, DueState, local_date
@@ -139,7 +139,9 @@ def notify_class_filed(*, training_class: TrainingClass) -> int:
 
 
 def notify_class_decided(*, training_class: TrainingClass) -> int:
-    """The department accepted or refused a filing: the provider's clerks are told (a refusal with its reason)."""
+    """The department accepted or refused a filing: the provider's clerks are told (a refusal with
+    its reason), and the department's reviewers are no longer asked to decide it."""
+    settle_class_notifications(training_class_id=training_class.pk)
 
     def message() -> str:
         values = {"number": training_class.number, "name": training_class.name, "reason": training_class.decision_reason}

@@ -26,7 +26,7 @@ from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlready
 from claims.models import SETTLED_LINE_STATES, Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecision, PaymentStatus
 from claims.payment_stage import payment_stage_status, refresh_payment_stage
 from claims.selectors import get_claim_for_user
-from claims.services import line_summary, recompute_total, refresh_flags
+from claims.services import line_summary, lines_for_summary, recompute_total, refresh_flags
 from payments.services.funds import reserve_approved_lines
 
 from . import policy
@@ -320,35 +320,35 @@ def take_task(*, user, task_id) -> Task:
     return task
 
 
+LINE_STATE_FIELDS = ("decision", "decision_reason", "flags", "amount", "payment_status")
+
+
+def _line_state(values: dict) -> dict:
+    """What a step may change on a line (its LINE_STATE_FIELDS), the flags by their codes."""
+    return {name: values[name] for name in LINE_STATE_FIELDS} | {"flags": [flag.get("code") for flag in values["flags"]]}
+
+
 def _line_states(claim: Claim) -> dict[int, dict]:
-    """What a step may change on each line: decision, its reason, flags, amount, payment status."""
-    return {
-        row["line_no"]: {
-            "decision": row["decision"],
-            "decision_reason": row["decision_reason"],
-            "flags": [flag.get("code") for flag in row["flags"]],
-            "amount": row["amount"],
-            "payment_status": row["payment_status"],
-        }
-        for row in claim.lines.values("line_no", "decision", "decision_reason", "flags", "amount", "payment_status")
-    }
+    """Each line's state (_line_state), by line number."""
+    return {row["line_no"]: _line_state(row) for row in claim.lines.values("line_no", *LINE_STATE_FIELDS)}
 
 
 def _what_changed(claim: Claim, *, lines_before: dict[int, dict], total_before) -> dict:
     """The ledger's account of a step's effect on the claim: its total before and after, its
-    lines now, and the fields of each line that changed."""
+    lines now, and the fields of each line that changed (one read of the lines for both)."""
+    lines = lines_for_summary(claim)
     return {
         "total": claim.total,
         "total_before": total_before,
-        "lines": line_summary(claim),
-        "line_changes": _line_changes(lines_before, claim),
+        "lines": line_summary(claim, lines),
+        "line_changes": _line_changes(lines_before, {line.line_no: _line_state(vars(line)) for line in lines}),
     }
 
 
-def _line_changes(before: dict[int, dict], claim: Claim) -> list[dict]:
-    """Before and after of the changed fields of each line that changed since ``before``."""
+def _line_changes(before: dict[int, dict], after: dict[int, dict]) -> list[dict]:
+    """Before and after of the changed fields of each line that changed between two _line_states."""
     changes = []
-    for line_no, now in sorted(_line_states(claim).items()):
+    for line_no, now in sorted(after.items()):
         was = before.get(line_no, {})
         changed = [name for name in now if was.get(name) != now[name]]
         if changed:
@@ -455,7 +455,7 @@ def _keep_rechecked_flags(*, user, claim_id: int) -> None:
     changed = check_claim(claim=claim)
     refresh_class_flags(claim, at_review=True)
     certificates = check_certificates(claim=claim, occasion=CheckOccasion.REVIEW, actor=user, record=False)
-    line_changes = _line_changes(lines_before, claim)
+    line_changes = _line_changes(lines_before, _line_states(claim))
     if line_changes:
         refresh_figures(claim)
         record_event(
