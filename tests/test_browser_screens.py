@@ -117,6 +117,12 @@ def the_world(demo) -> dict:
     }
 
 
+# Elements with the hidden attribute that a stylesheet's display rule shows all the same.
+HIDDEN_BUT_SHOWN = """() => [...document.querySelectorAll('[hidden]')]
+    .filter(element => element.getClientRects().length > 0)
+    .map(element => element.outerHTML.slice(0, 120))"""
+
+
 def sign_in(page, base: str, username: str) -> None:
     page.goto(f"{base}{reverse('login')}")
     page.fill("#id_username", username)
@@ -160,6 +166,7 @@ def test_every_roles_main_pages_pass_axe_and_fit_a_phone_and_200_percent_zoom(tr
             assert response.status == 200, (role, path, response.status)
             page.screenshot(path=str(SCREENSHOTS / f"{role}-{name}-1366.png"), full_page=True)
             problems += [f"{role} {name} 1366px: {v}" for v in axe_violations(page)]
+            problems += [f"{role} {name}: shown though hidden: {html}" for html in page.evaluate(HIDDEN_BUT_SHOWN)]
 
             page.set_viewport_size(PHONE)
             page.goto(f"{live_server.url}{path}")
