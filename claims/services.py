@@ -170,12 +170,15 @@ def refresh_flags(*, claim: Claim, as_of=None) -> None:
     recompute_total(claim=claim)
 
 
-def recompute_total(*, claim: Claim) -> None:
-    """The claim's total is what would be paid: every line not rejected."""
+def recompute_total(*, claim: Claim, announce: bool = True) -> None:
+    """The claim's total is what would be paid: every line not rejected. ``announce``: send
+    claim_lines_changed (the inbox's figures follow it); a caller that rewrites the claim's inbox
+    rows itself later in the same transaction (a decision: sync_claim_status) passes False."""
     total = claim.lines.exclude(decision=LineDecision.REJECT).aggregate(total=Sum("amount"))["total"] or ZERO
     claim.total = total.quantize(CENT)  # in cents whatever the database sums in (SQLite's SUM drops the places)
     claim.save(update_fields=["total"])
-    claim_lines_changed.send(sender=Claim, claim=claim)
+    if announce:
+        claim_lines_changed.send(sender=Claim, claim=claim)
 
 
 def lines_for_summary(claim: Claim) -> list[ClaimLine]:

@@ -65,6 +65,19 @@ def get_task_for_user(*, user, task_id) -> Task:
         raise NotInScope("Not found.") from None
 
 
+def process_of_task_for_user(*, user, task_id) -> int:
+    """The process of a task get_task_for_user finds, in one read and without the task itself:
+    a service acting on it locks the process first and reads the task as it is under the lock."""
+    try:
+        task_id = int(task_id)
+        process_id = team_items(user).order_by().filter(task_id=task_id).values_list("task__process_id", flat=True).first()
+        if process_id is None:
+            process_id = tasks_visible_to(user).values_list("process_id", flat=True).get(pk=task_id)
+        return process_id
+    except (Task.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise NotInScope("Not found.") from None
+
+
 SCOPE_COLUMN = {
     Scope.PROVIDER: "provider_id__in",
     Scope.DEPARTMENT: "department_id__in",

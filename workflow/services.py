@@ -4,6 +4,7 @@ each drives viewflow's activation under the flow's lock, in one transaction with
 events and the inbox's rows (inbox.py). Who may do what is the decision policy (policy.py); the claim's status is written
 here only (sync_claim_status), from where its process stands."""
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -35,7 +36,7 @@ from .flows import ClaimFlow
 from .inbox import refresh_figures, refresh_inbox
 from .models import ESCALATED_KEY, InboxItem
 from .notify import notify_decision, notify_escalated, notify_open_tasks, notify_paid, notify_withdrawn_by_deadline
-from .selectors import OPEN_STATUSES, claim_content, get_task_for_user, node, open_task_of_claim
+from .selectors import OPEN_STATUSES, claim_content, node, open_task_of_claim, process_of_task_for_user
 from .steps import END_STATUS, HR_STEPS, REVIEW_STEPS, STEPS, Decision
 
 
@@ -293,12 +294,19 @@ def escalate_overdue_task(*, task_id: int, now) -> bool:
     return True
 
 
+@contextmanager
+def _task_under_lock(*, user, task_id):
+    """The task (with its process and claim) as it stands under its process's lock, if the user
+    can see it (else NotInScope: 404): read once, after the lock, not before and again."""
+    process_id = process_of_task_for_user(user=user, task_id=task_id)
+    with ClaimFlow.lock(process_id):
+        yield Task.objects.select_related("process__claim").get(pk=int(task_id))
+
+
 @transaction.atomic
 def take_task(*, user, task_id) -> Task:
     """Assign an open task to oneself, so the team sees who is on it."""
-    task = get_task_for_user(user=user, task_id=task_id)
-    with ClaimFlow.lock(task.process_id):
-        task.refresh_from_db()
+    with _task_under_lock(user=user, task_id=task_id) as task:
         claim = task.process.claim
         principal = policy.require_may_act(user=user, task=task, claim=claim)
         now = timezone.now()
@@ -362,20 +370,32 @@ def _line_changes(before: dict[int, dict], after: dict[int, dict]) -> list[dict]
     return changes
 
 
-def _apply_line_decisions(*, claim: Claim, decision: str, reason: str, by_line: dict[int, LineDecisionInput]) -> None:
-    lines = list(claim.lines.all())
-    for line in lines:
+def _apply_line_decisions(
+    *, claim: Claim, decision: str, reason: str, by_line: dict[int, LineDecisionInput], lines_before: dict[int, dict]
+) -> None:
+    """Each line's decision after this step's: a rejection rejects every line; else the reviewer's
+    choice for a line, and an approval approves the lines still pending. Written for the lines
+    whose decision changes, one UPDATE per outcome (``lines_before``: _line_states, read under
+    the claim's lock; the checks since change flags, never decisions)."""
+    chosen = {}
+    for line_no, state in lines_before.items():
         if decision == "reject":
-            line.decision, line.decision_reason = LineDecision.REJECT, reason
-        elif line.line_no in by_line:
-            chosen = by_line[line.line_no]
-            line.decision = chosen.decision
-            line.decision_reason = chosen.reason if chosen.decision == LineDecision.REJECT else ""
-        elif line.decision == LineDecision.PENDING:
-            line.decision = LineDecision.APPROVE
-    if decision == "approve" and not any(line.decision == LineDecision.APPROVE for line in lines):
+            chosen[line_no] = (LineDecision.REJECT, reason)
+        elif line_no in by_line:
+            line = by_line[line_no]
+            chosen[line_no] = (line.decision, line.reason if line.decision == LineDecision.REJECT else "")
+        elif state["decision"] == LineDecision.PENDING:
+            chosen[line_no] = (LineDecision.APPROVE, "")
+        else:
+            chosen[line_no] = (state["decision"], state["decision_reason"])
+    if decision == "approve" and not any(outcome == LineDecision.APPROVE for outcome, _reason in chosen.values()):
         raise InvalidInput(_("所有行均被驳回：请选择“不予补贴”。"), fields={"lines": [_("至少须同意一行。")]})
-    type(lines[0]).objects.bulk_update(lines, ["decision", "decision_reason"])
+    changed: dict[tuple[str, str], list[int]] = {}
+    for line_no, outcome in chosen.items():
+        if outcome != (lines_before[line_no]["decision"], lines_before[line_no]["decision_reason"]):
+            changed.setdefault(outcome, []).append(line_no)
+    for (outcome, outcome_reason), line_numbers in sorted(changed.items()):
+        claim.lines.filter(line_no__in=line_numbers).update(decision=outcome, decision_reason=outcome_reason)
 
 
 class ActiveFlagsRefused(InvalidInput):
@@ -477,16 +497,17 @@ def _keep_rechecked_flags(*, user, claim_id: int) -> None:
 def _decide_task(
     *, user, task_id, decision: str, comment: str, reason: str, line_decisions, fix, require_clean: bool = False
 ) -> Claim:
-    task = get_task_for_user(user=user, task_id=task_id)
-    with ClaimFlow.lock(task.process_id):
-        task.refresh_from_db()
+    with _task_under_lock(user=user, task_id=task_id) as task:
         step_name = task.flow_task.name
         if step_name not in REVIEW_STEPS:
             raise ActionForbidden(_("此步骤不是审核步骤。"), code="role")
         # Before locking the claim: a resubmission locks the claim, then the process.
         if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
             raise StepAlreadyTaken(_("该步骤已处理。"))
-        claim = Claim.objects.select_for_update().get(process_id=task.process_id)
+        # The claim locked (not its jurisdiction and standard, read with it for the rules below).
+        claim = (
+            Claim.objects.select_for_update(of=("self",)).select_related("jurisdiction", "policy").get(process_id=task.process_id)
+        )
         principal = policy.require_may_act(user=user, task=task, claim=claim)
         lines_before, total_before = _line_states(claim), claim.total
         by_line = policy.validate_decision(
@@ -508,10 +529,10 @@ def _decide_task(
         refresh_class_flags(claim, at_review=True)  # the class's roster, days, overlaps and attendance as they now are
         certificates = check_certificates(claim=claim, occasion=CheckOccasion.REVIEW, actor=user, record=False)
         if decision != "return":
-            _apply_line_decisions(claim=claim, decision=decision, reason=reason, by_line=by_line)
+            _apply_line_decisions(claim=claim, decision=decision, reason=reason, by_line=by_line, lines_before=lines_before)
         if decision == "approve":
             _refuse_active_flags(claim=claim, step_name=step_name, always=require_clean)
-        recompute_total(claim=claim)
+        recompute_total(claim=claim, announce=False)  # sync_claim_status rewrites the inbox rows below
         returned = decision == Decision.RETURN
         # Where an approval goes (the flow's switches read the flags): one definition, also said
         # by a bulk approval's confirmation (workflow.bulk).
