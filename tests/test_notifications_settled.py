@@ -20,7 +20,7 @@ from claims.services import create_claim
 from notifications import services as outbox
 from notifications.models import Channel, Kind, Notification
 from notifications.selectors import unread_count
-from workflow import notify
+from workflow import assignment, notify
 from workflow.classes import accept_class
 from workflow.models import InboxItem
 from workflow.services import decide_task, submit_claim, take_task
@@ -125,3 +125,24 @@ def test_a_filing_answered_by_one_reviewer_no_longer_asks_the_others(demo):
     assert not asking.filter(settled_at__isnull=True).exists() and unread_count(liu) == 0
     answer = Notification.objects.get(training_class=one, kind=Kind.CLASS_DECIDED, recipient=demo["provider_clerk"])
     assert answer.settled_at is None and unread_count(demo["provider_clerk"]) >= 1
+
+
+def test_a_task_the_team_lead_puts_back_in_the_queue_asks_the_team_again(demo):
+    zhang, liu = demo["dept_reviewer"], second_reviewer()
+    lead = second_reviewer("dept_lead")
+    lead.groups.add(Group.objects.get_or_create(name=roles.TEAM_LEAD)[0])
+    claim = submitted(demo)
+    task = InboxItem.objects.get(claim=claim).task_id
+    take_task(user=zhang, task_id=task)
+    assert unread_count(liu) == 0
+
+    assignment.release_task(user=lead, task_id=task, reason="张敏休假")
+    again = Notification.objects.filter(task_id=task, kind=Kind.TASK, settled_at__isnull=True).exclude(
+        key=f"task:{task}:{zhang.pk}"
+    )
+    assert set(again.values_list("recipient__username", flat=True)) == {"dept_reviewer", "dept_reviewer_liu"}
+    assert "退回队列，待您处理：张敏休假" in again.get(recipient=liu).message
+    assert unread_count(liu) == 1
+    # Taken again, by 刘洋 this time: 张敏 is no longer asked.
+    take_task(user=liu, task_id=task)
+    assert unread_count(liu) == 1 and not again.filter(recipient=zhang).exists()

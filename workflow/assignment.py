@@ -22,7 +22,7 @@ from . import policy
 from .flows import ClaimFlow
 from .inbox import refresh_inbox
 from .models import Delegation
-from .notify import notify_task_given
+from .notify import notify_task_given, notify_task_released
 from .selectors import HUMAN_STEPS, get_task_for_user, node, open_task_of_claim
 
 # A substitute is named for at most this long at once (a leave, not a standing transfer of work).
@@ -200,6 +200,7 @@ def release_task(*, user, task_id, reason: str) -> Task:
             reason=reason,
             detail={"task": task.pk, "step": task.flow_task.name, "from": previous.get_username()},
         )
+        notify_task_released(task=task, claim=claim, by=user, reason=reason)
     return task
 
 

@@ -89,6 +89,29 @@ def notify_task_given(*, task: Task, claim: Claim, to, by) -> int:
     )
 
 
+def notify_task_released(*, task: Task, claim: Claim, by, reason: str) -> int:
+    """A team lead put a taken task back in the queue: everyone who may take it (the lead aside)
+    is asked again (what they were told when it opened was settled when it was taken)."""
+
+    def message() -> str:
+        return _("%(by)s 将申领 %(number)s 的“%(step)s”退回队列，待您处理：%(reason)s") % {
+            "by": by.get_full_name() or by.get_username(),
+            "number": claim.number,
+            "step": STEPS[task.flow_task.name].label,
+            "reason": reason,
+        }
+
+    return notify(
+        recipients=[person for person in people_for_task(task, claim) if person.pk != by.pk],
+        kind=Kind.TASK,
+        claim=claim,
+        message=message,
+        key=f"task:{task.pk}:released:{timezone.now().timestamp():.6f}",
+        task_id=task.pk,
+        link=_task_link(task),
+    )
+
+
 DECISION_KINDS = {
     ClaimStatus.RETURNED: (Kind.RETURNED, gettext_lazy("申领 %(number)s 被退回修改：%(comment)s")),
     ClaimStatus.REJECTED: (Kind.REJECTED, gettext_lazy("申领 %(number)s 不予补贴：%(comment)s")),
