@@ -68,33 +68,16 @@ def notify_open_tasks(*, claim: Claim) -> int:
     )
 
 
-def notify_task_given(*, task: Task, claim: Claim, to, by) -> int:
-    """A team lead gave this task to a person: tell them."""
+TASK_GIVEN = gettext_lazy("%(by)s 将申领 %(number)s 的“%(step)s”交给您办理")
+TASK_RELEASED = gettext_lazy("%(by)s 将申领 %(number)s 的“%(step)s”退回队列，待您处理：%(reason)s")
+
+
+def _notify_lead_action(*, task: Task, claim: Claim, by, recipients, event: str, template, reason: str = "") -> int:
+    """A team lead's action on a task (``event``: given, released), told to these people; a new
+    event each time (a task may be given or released again)."""
 
     def message() -> str:
-        return _("%(by)s 将申领 %(number)s 的“%(step)s”交给您办理") % {
-            "by": by.get_full_name() or by.get_username(),
-            "number": claim.number,
-            "step": STEPS[task.flow_task.name].label,
-        }
-
-    return notify(
-        recipients=[to],
-        kind=Kind.TASK,
-        claim=claim,
-        message=message,
-        key=f"task:{task.pk}:given:{timezone.now().timestamp():.6f}",
-        task_id=task.pk,
-        link=_task_link(task),
-    )
-
-
-def notify_task_released(*, task: Task, claim: Claim, by, reason: str) -> int:
-    """A team lead put a taken task back in the queue: everyone who may take it (the lead aside)
-    is asked again (what they were told when it opened was settled when it was taken)."""
-
-    def message() -> str:
-        return _("%(by)s 将申领 %(number)s 的“%(step)s”退回队列，待您处理：%(reason)s") % {
+        return str(template) % {
             "by": by.get_full_name() or by.get_username(),
             "number": claim.number,
             "step": STEPS[task.flow_task.name].label,
@@ -102,13 +85,27 @@ def notify_task_released(*, task: Task, claim: Claim, by, reason: str) -> int:
         }
 
     return notify(
-        recipients=[person for person in people_for_task(task, claim) if person.pk != by.pk],
+        recipients=recipients,
         kind=Kind.TASK,
         claim=claim,
         message=message,
-        key=f"task:{task.pk}:released:{timezone.now().timestamp():.6f}",
+        key=f"task:{task.pk}:{event}:{timezone.now().timestamp():.6f}",
         task_id=task.pk,
         link=_task_link(task),
+    )
+
+
+def notify_task_given(*, task: Task, claim: Claim, to, by) -> int:
+    """A team lead gave this task to a person: tell them."""
+    return _notify_lead_action(task=task, claim=claim, by=by, recipients=[to], event="given", template=TASK_GIVEN)
+
+
+def notify_task_released(*, task: Task, claim: Claim, by, reason: str) -> int:
+    """A team lead put a taken task back in the queue: everyone who may take it (the lead aside)
+    is asked again (what they were told when it opened was settled when it was taken)."""
+    recipients = [person for person in people_for_task(task, claim) if person.pk != by.pk]
+    return _notify_lead_action(
+        task=task, claim=claim, by=by, recipients=recipients, event="released", template=TASK_RELEASED, reason=reason
     )
 
 
