@@ -12,7 +12,7 @@ from claims import keyset, roles
 from claims.models import Claim
 from claims.services import create_claim, update_claim
 from workflow import selectors as inbox
-from workflow.inbox import inbox_drift, rebuild_inbox
+from workflow.inbox import ITEM_FIELDS, inbox_drift, rebuild_inbox
 from workflow.models import ClaimDuty, InboxItem
 from workflow.services import LineDecisionInput, decide_task, submit_claim, take_task, withdraw_claim
 
@@ -20,26 +20,8 @@ from .api_support import error, login, ok
 from .conftest import claim_data, line, resident_id
 from .test_segregation import person_with
 
-ROW_FIELDS = (
-    "task_id",
-    "claim_id",
-    "step",
-    "status",
-    "owner_id",
-    "jurisdiction_id",
-    "department_id",
-    "provider_id",
-    "claim_number",
-    "class_name",
-    "submitted",
-    "amount",
-    "flagged_lines",
-    "created",
-    "due",
-    "resubmitted",
-    "changes",
-    "duties",
-)
+# Every column the read model keeps (workflow.inbox.ITEM_FIELDS), by the task it stands for.
+ROW_FIELDS = ("task_id", *(InboxItem._meta.get_field(name).attname for name in ITEM_FIELDS))
 
 
 def rows() -> list[tuple]:
