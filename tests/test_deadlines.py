@@ -11,6 +11,7 @@ import logging
 from io import StringIO
 from zoneinfo import ZoneInfo
 
+import chinese_calendar
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
@@ -29,7 +30,7 @@ from claims.models import Claim, ClaimStatus
 from claims.services import create_claim
 from due import registry
 from workflow import selectors
-from workflow.calendar import WorkingCalendar, _warn_unknown, unknown_years
+from workflow.calendar import WorkingCalendar, _warn_unknown, statutory_holidays, unknown_years
 from workflow.deadlines import DueState, due_date
 from workflow.inbox import rebuild_inbox, refresh_inbox
 from workflow.models import ClaimDuty, InboxItem, StepDeadline, WorkingDayOverride
@@ -118,17 +119,47 @@ def test_a_time_limit_set_for_the_jurisdiction_replaces_the_policy_default(demo)
     assert due_date(created, "department_review", None) == datetime.date(2026, 9, 24)  # the rest: every jurisdiction's
 
 
-def test_a_year_nobody_knows_is_counted_monday_to_friday_and_said_so(demo, caplog):
+def test_the_holidays_the_law_fixes_are_those_the_state_council_announced(demo):
+    """For the years chinese-calendar knows under the 2024 revision of the law (2025, 2026), the
+    computed statutory days are official holidays, one or more of every festival, 13 in all."""
+    for year in (2025, 2026):
+        days = statutory_holidays(year)
+        assert len(days) == 13 and all(chinese_calendar.is_holiday(day) for day in days), year
+        announced = {
+            chinese_calendar.get_holiday_detail(day)[1]
+            for day in chinese_calendar.get_holidays(datetime.date(year, 1, 1), datetime.date(year, 12, 31))
+        }
+        assert {chinese_calendar.get_holiday_detail(day)[1] for day in days} == announced - {None}, year
+
+
+def test_a_year_nobody_knows_is_counted_monday_to_friday_without_the_statutory_holidays_and_said_so(demo, caplog, client):
     """chinese-calendar 1.11.0 knows 2004–2026. For 2027 the count falls back to Monday to
-    Friday, with a warning, until the administrator enters the year's national days."""
+    Friday without the holidays the law fixes (New Year's Day is a Friday; the Spring Festival
+    runs from Friday 5 to Monday 8 February), with a warning, until the administrator enters the
+    State Council's arrangement for the year (the days given in lieu, the weekends worked)."""
     assert unknown_years(None, (2026, 2027)) == [2027]
     _warn_unknown.cache_clear()  # logged once per process and year: as if this process were new
     with caplog.at_level(logging.WARNING, logger="workflow.calendar"):
         due = WorkingCalendar(None).add_working_days(datetime.date(2027, 3, 5), 5)
     assert due == datetime.date(2027, 3, 12)
     assert [record.getMessage() for record in caplog.records if "2027" in record.getMessage()]
+    calendar = WorkingCalendar(None)
+    assert calendar.add_working_days(datetime.date(2026, 12, 31), 1) == datetime.date(2027, 1, 4)
+    assert calendar.add_working_days(datetime.date(2027, 2, 4), 1) == datetime.date(2027, 2, 9)
+    off = ["2027-01-01", "2027-02-05", "2027-02-08", "2027-04-05", "2027-06-09", "2027-09-15", "2027-10-01"]
+    assert [day for day in off if calendar.is_working(datetime.date.fromisoformat(day))] == []
+    # What only the yearly notice can say is not guessed: Monday 4 October is counted as worked.
+    assert calendar.is_working(datetime.date(2027, 10, 4))
+    # The administrator reads it where the days are entered.
+    assert client.login(request=HttpRequest(), username="admin", password=DEMO_PASSWORD)
+    listing = client.get(reverse("admin:claim_workflow_workingdayoverride_changelist")).content.decode()
+    assert "2027 年的放假调休安排尚未录入" in listing and "扣除法定节假日" in listing
     WorkingDayOverride.objects.create(date=datetime.date(2027, 3, 8), is_working=False, reason="示例：全国假日")
     assert unknown_years(None, (2027,)) == []
+    assert (
+        "2027 年的放假调休安排尚未录入"
+        not in client.get(reverse("admin:claim_workflow_workingdayoverride_changelist")).content.decode()
+    )
     assert WorkingCalendar(None).add_working_days(datetime.date(2027, 3, 5), 5) == datetime.date(2027, 3, 15)
 
 

@@ -135,12 +135,17 @@ class WorkingDayOverrideAdmin(DeadlineInputsAdmin):
         refresh_due_dates(jurisdiction_id=row.jurisdiction_id, dates=[row.date])
 
     def changelist_view(self, request, extra_context=None):
-        # A year neither the library nor an administrator knows is counted Monday to Friday: say so.
+        # A year neither the library nor an administrator knows is counted Monday to Friday without
+        # the statutory holidays (workflow.calendar): say so.
         this_year = timezone.localdate().year
         for year in unknown_years(None, (this_year, this_year + 1)):
             messages.warning(
                 request,
-                _("%(year)s 年的法定节假日和调休上班日尚未录入（节假日库也没有该年数据），期限暂按周一至周五计算。")
+                _(
+                    "%(year)s 年的放假调休安排尚未录入（节假日库也没有该年数据）：期限暂按周一至周五计算，"
+                    "扣除法定节假日（元旦、春节、清明节、劳动节、端午节、中秋节、国庆节）；"
+                    "补休日和调休上班日须按国务院办公厅当年通知录入。"
+                )
                 % {"year": year},
             )
         return super().changelist_view(request, extra_context)

@@ -5,9 +5,13 @@ A day is a working day when, in this order:
    row for every jurisdiction), e.g. a local holiday or a year the library does not know yet;
 2. else the ``chinese-calendar`` library says so: weekends, the State Council's public holidays
    and the adjusted working days (调休: a Sunday worked before National Day is a working day);
-3. else Monday to Friday; a year neither knows (no override for every jurisdiction in it) is
-   reported as unknown: logged once per process, listed by ``unknown_years`` (the override
-   admin and ``run_due`` warn of it), never silent.
+3. else Monday to Friday, except the holidays the law itself fixes (``statutory_holidays``: New
+   Year's Day, the Spring Festival's four days, Qingming, 1–2 May, the Dragon Boat Festival,
+   the Mid-Autumn Festival, 1–3 October). What the State Council settles each year (the weekday
+   given in lieu of a holiday on a weekend, the weekends worked in exchange) is not known: a
+   year neither the library nor an override for every jurisdiction knows is reported as
+   unknown: logged once per process, listed by ``unknown_years`` (the override admin and
+   ``run_due`` warn of it), never silent.
 """
 
 import datetime
@@ -15,8 +19,13 @@ import logging
 from functools import cache
 
 import chinese_calendar
+from lunar_python import Lunar
 
 logger = logging.getLogger(__name__)
+
+# 全国年节及纪念日放假办法, as revised by the State Council on 12 November 2024, in force from 2025
+# (Art. 2): the days of a year everyone has off, whatever the yearly notice adds.
+STATUTORY_SINCE = 2025
 
 
 @cache
@@ -30,10 +39,40 @@ def library_knows(year: int) -> bool:
 
 
 @cache
+def statutory_holidays(year: int) -> frozenset[datetime.date]:
+    """The days the law gives everyone off in this year (from STATUTORY_SINCE): 元旦 1 January;
+    春节 the lunar year's eve and its first three days; 清明节 the day of the Qingming solar term;
+    劳动节 1 and 2 May; 端午节 the fifth day of the fifth lunar month; 中秋节 the fifteenth of
+    the eighth; 国庆节 1 to 3 October. Lunar dates and the solar term from lunar-python."""
+    if year < STATUTORY_SINCE:
+        return frozenset()
+
+    def lunar(month: int, day: int) -> datetime.date:
+        solar = Lunar.fromYmd(year, month, day).getSolar()
+        return datetime.date(solar.getYear(), solar.getMonth(), solar.getDay())
+
+    new_year = lunar(1, 1)
+    qingming = Lunar.fromYmd(year, 3, 1).getJieQiTable()["清明"]
+    return frozenset(
+        {
+            datetime.date(year, 1, 1),
+            *(new_year + datetime.timedelta(days=offset) for offset in range(-1, 3)),
+            datetime.date(qingming.getYear(), qingming.getMonth(), qingming.getDay()),
+            datetime.date(year, 5, 1),
+            datetime.date(year, 5, 2),
+            lunar(5, 5),
+            lunar(8, 15),
+            *(datetime.date(year, 10, day) for day in (1, 2, 3)),
+        }
+    )
+
+
+@cache
 def _warn_unknown(year: int) -> None:
     logger.warning(
-        "working-day calendar: neither chinese-calendar nor an override knows %s; counting Monday to Friday. "
-        "Enter the year's holidays and adjusted working days as overrides (admin: 工作日调整).",
+        "working-day calendar: neither chinese-calendar nor an override knows %s; counting Monday to Friday "
+        "without the statutory holidays, and no day given in lieu or swapped. Enter the State Council's "
+        "arrangement for the year as overrides (admin: 工作日调整).",
         year,
     )
 
@@ -88,7 +127,7 @@ class WorkingCalendar:
             return chinese_calendar.is_workday(day)
         if not self.year_known(day.year):
             _warn_unknown(day.year)
-        return day.weekday() < 5
+        return day.weekday() < 5 and day not in statutory_holidays(day.year)
 
     def add_working_days(self, start: datetime.date, days: int) -> datetime.date:
         """The date ``days`` working days after ``start`` (the start day itself not counted)."""

@@ -42,8 +42,9 @@ class Command(BaseCommand):
         today = local_date(now)
         for year in unknown_years(None, (today.year, today.year + 1)):
             self.stderr.write(
-                f"warning: the working-day calendar does not know {year}: Monday to Friday is counted "
-                "until its holidays and adjusted working days are entered (admin: 工作日调整)"
+                f"warning: the working-day calendar does not know {year}: Monday to Friday without the statutory "
+                "holidays is counted until the State Council's arrangement (days in lieu, weekends worked) is "
+                "entered (admin: 工作日调整)"
             )
         try:
             done = run_due(now, only=tuple(only))
