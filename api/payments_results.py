@@ -59,9 +59,15 @@ class ResultSummarySerializer(serializers.Serializer):
     lines_paid = serializers.IntegerField()
     lines_returned = serializers.IntegerField()
     claims = serializers.IntegerField(help_text="claims whose lines changed")
-    claims_paid = serializers.IntegerField(help_text="claims that ended as paid")
+    claims_to_settle = serializers.SerializerMethodField(
+        help_text="claims with a line now paid: the worker ends each that has nothing else left to pay, "
+        "moments after the response (the reconciliation's `settling_since` is null once it is done)"
+    )
     reconciled = serializers.BooleanField(help_text="every transfer of the batch now has a result")
     transfers = ResultTransferSerializer(many=True)
+
+    def get_claims_to_settle(self, summary) -> int:
+        return len(summary.claims_to_settle)
 
 
 class FigureSerializer(serializers.Serializer):
@@ -110,6 +116,11 @@ class ReconciliationSerializer(serializers.Serializer):
     transfers = TransferFiguresSerializer()
     lines = LineFiguresSerializer()
     anomalies = AnomalySerializer(many=True)
+    settling_since = serializers.DateTimeField(
+        allow_null=True,
+        help_text="since when the claims of a bank result applied to the batch are being ended by the worker; "
+        "null when none await it",
+    )
 
 
 class CorrectionInputSerializer(BoundedSerializer):

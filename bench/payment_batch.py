@@ -14,7 +14,9 @@ reserved lines each against the WL-YJJ allocation; 70 % are paid to providers (4
 bank accounts), 30 % to persons (300 trainees with social security card accounts) — 340 payees.
 
 It prints the seconds and lines/s of build_batch, of request_release (the four-eyes check) and of
-release_batch (bank files CSV + XLSX, lines in payment, one ledger entry per claim), then a plain
+release_batch (bank files CSV + XLSX, lines in payment, one ledger entry per claim), of the bank's
+result (every transfer paid) applied as the upload's request applies it (transfers, batch and claim
+lines, one ledger entry per claim; the claims' workflow follows in the worker, not timed), then a plain
 bulk_create of as many BatchLine rows (rolled back), the ratios, and the process's peak memory
 (ru_maxrss; with --tracemalloc also the Python heap peak of each step, which slows them down).
 """
@@ -286,12 +288,13 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
+    from serving import bank_answer
 
     from claims.models import ClaimLine, Jurisdiction
     from config.celery import app
     from payments.models import BankFile, BatchStatus
     from payments.services.batches import release_batch
-    from workflow.disbursement import build_batch, request_release
+    from workflow.disbursement import apply_bank_result, build_batch, request_release
 
     trace = args.tracemalloc
     try:
@@ -322,6 +325,11 @@ def main() -> None:
         assert released.status == BatchStatus.RELEASED
         assert ClaimLine.objects.filter(payment_status="in_payment").count() == rows
         csv_size = BankFile.objects.filter(batch=batch, kind="payment_csv").values_list("content", flat=True).get()
+        answer = bank_answer(bytes(csv_size))  # every transfer paid
+        with Step("result", trace=trace, profile=args.profile) as result:
+            # The upload's request: the claims' workflow follows in the worker (settle_batch), not timed here.
+            summary = apply_bank_result(actor=builder, batch=batch, filename="result.csv", content=answer)
+        assert summary.reconciled and summary.lines_paid == rows, (summary.reconciled, summary.lines_paid)
 
         with Step("baseline", trace=False):
             baseline_seconds = bulk_insert_baseline(batch, rows)
@@ -342,6 +350,7 @@ def main() -> None:
         print(line(check, "request_release (check, four eyes)"))
         print(line(release, "release_batch (task body)"))
         print(f"{'build + release':<34} {whole:8.2f}s  {rows / whole:>10,.0f} lines/s  ratio {whole / baseline_seconds:6.1f}x")
+        print(line(result, f"bank result, {summary.claims:,} claims (request)"))
         print(f"{'baseline: bulk_create BatchLine':<34} {baseline_seconds:8.2f}s  {rows / baseline_seconds:>10,.0f} rows/s")
         print(f"peak RSS of the process: {peak_rss_mib():.0f} MiB")
     finally:

@@ -4,7 +4,9 @@ persistent connections, config/gunicorn.py), sign-in as an API token or a sessio
 
 from __future__ import annotations
 
+import csv
 import http.client
+import io
 import json
 import os
 import re
@@ -273,3 +275,20 @@ def purge_queues(name: str, redis_url: str) -> None:
         check=True,
         capture_output=True,
     )
+
+
+RESULT_HEADER = ["批次号", "序号", "账号", "金额", "结果", "银行流水号", "失败原因"]
+
+
+def bank_answer(payment_file: bytes) -> bytes:
+    """The bank's result file for a payment file: every transfer paid (成功), with a reference."""
+    rows = list(csv.reader(io.StringIO(payment_file.decode("utf-8-sig"))))
+    header, transfers = rows[0], [row for row in rows[1:] if row and row[0] != "合计"]
+    column = {name: header.index(name) for name in ("批次号", "序号", "账号", "金额")}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(RESULT_HEADER)
+    for row in transfers:
+        batch, seq = row[column["批次号"]], row[column["序号"]]
+        writer.writerow([batch, seq, row[column["账号"]], row[column["金额"]], "成功", f"BANK-{batch}-{seq}", ""])
+    return ("\ufeff" + out.getvalue()).encode()

@@ -199,11 +199,24 @@ class PaymentBatch(InFundAccountJurisdiction, models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     # Approved lines left out when the batch was built, and why: [{"claim", "line", "reason"}].
     skipped = models.JSONField(default=list, blank=True)
+    # A bank result moved lines at this moment: the claims it may end are ended by the worker
+    # (workflow.disbursement.settle_batch), which clears it. A file of thousands of claims would
+    # outlast a web request; a lost task is found again by the due-job sweep.
+    settle_requested_at = models.DateTimeField(_("申领待办结（自）"), null=True, blank=True)
+    # The worker settling the batch holds it until then (renewed with each chunk of claims); once
+    # passed, the worker is taken for dead and the sweep hands the batch to another.
+    settle_lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("拨付批次")
         verbose_name_plural = _("拨付批次")
         ordering = ["-id"]
+        # The sweep's question (batches whose claims await settling): a few rows at any time.
+        indexes = [
+            models.Index(
+                fields=["settle_requested_at"], condition=Q(settle_requested_at__isnull=False), name="batch_settle_requested"
+            )
+        ]
 
     def __str__(self):
         return self.number

@@ -78,8 +78,8 @@ def result_upload(request, batch_id):
     if summary.changed:
         messages.success(
             request,
-            _("已登记银行结果：入账 %(paid)s 笔，退票 %(returned)s 笔；%(claims)s 笔申领办结。")
-            % {"paid": summary.paid, "returned": summary.returned, "claims": summary.claims_paid},
+            _("已登记银行结果：入账 %(paid)s 笔，退票 %(returned)s 笔；涉及 %(claims)s 笔申领，由后台逐笔办结。")
+            % {"paid": summary.paid, "returned": summary.returned, "claims": summary.claims},
         )
     else:
         messages.info(request, _("该回单的结果均已登记，未作改动。"))

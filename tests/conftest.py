@@ -580,6 +580,19 @@ def celery_worker(celery_worker_process, transactional_db, celery_test_queue):
 
 
 @pytest.fixture
+def apply_result(django_capture_on_commit_callbacks, celery_eager):
+    """workflow.disbursement.apply_bank_result as finance's upload makes it: committed, then the
+    claims it moved settled by the task it enqueued on commit (run here, eagerly)."""
+    from workflow.disbursement import apply_bank_result
+
+    def apply(**kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return apply_bank_result(**kwargs)
+
+    return apply
+
+
+@pytest.fixture
 def celery_eager():
     """Tasks run in this process when enqueued (what `make run` does without Redis)."""
     app = _celery_app()

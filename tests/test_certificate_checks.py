@@ -141,13 +141,14 @@ def test_a_certificate_revoked_between_submission_and_review_is_flagged_at_the_r
     assert [p["code"] for c in latest_checks(claim).values() for p in c.problems] == ["revoked"]
 
 
-def test_a_certificate_revoked_after_payment_opens_a_recovery_order(demo, django_capture_on_commit_callbacks, celery_eager):
+def test_a_certificate_revoked_after_payment_opens_a_recovery_order(
+    demo, django_capture_on_commit_callbacks, celery_eager, apply_result
+):
     records = [issue(1), issue(2)]
     claim = approved_claim(demo, serials=(1, 2))
     batch = released_batch(demo, django_capture_on_commit_callbacks)
-    from workflow.disbursement import apply_bank_result
 
-    apply_bank_result(
+    apply_result(
         actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(result_rows(batch, {1: "成功"}))
     )
     claim.refresh_from_db()

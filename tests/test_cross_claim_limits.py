@@ -19,7 +19,6 @@ from claims.eligibility import check_claim
 from claims.models import TRAINING_SUBSIDY_CATEGORIES, Claim, ClaimLine, PaymentStatus, PolicyCategory
 from claims.reasons import REASONS
 from payments.services.recoveries import open_recovery, record_recovery_receipt
-from workflow.disbursement import apply_bank_result
 
 from .conftest import line, resident_id
 from .payments_support import approved_claim
@@ -198,10 +197,12 @@ def recover_in_full(demo, line: ClaimLine, reason_code: str) -> None:
     assert line.payment_status == PaymentStatus.RECOVERED
 
 
-def test_a_training_recovered_in_full_for_fraud_no_longer_counts(demo, django_capture_on_commit_callbacks, celery_eager):
+def test_a_training_recovered_in_full_for_fraud_no_longer_counts(
+    demo, django_capture_on_commit_callbacks, celery_eager, apply_result
+):
     paid = approved_claim(demo, serials=(1,))
     batch = released_batch(demo, django_capture_on_commit_callbacks)
-    apply_bank_result(
+    apply_result(
         actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(result_rows(batch, {1: "成功"}))
     )
     paid_line = paid.lines.get()
@@ -223,11 +224,11 @@ def test_a_training_recovered_in_full_for_fraud_no_longer_counts(demo, django_ca
 
 
 def test_a_training_recovered_in_full_for_another_reason_no_longer_counts_and_flags_nothing(
-    demo, django_capture_on_commit_callbacks, celery_eager
+    demo, django_capture_on_commit_callbacks, celery_eager, apply_result
 ):
     paid = approved_claim(demo, serials=(1,))
     batch = released_batch(demo, django_capture_on_commit_callbacks)
-    apply_bank_result(
+    apply_result(
         actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(result_rows(batch, {1: "成功"}))
     )
     recover_in_full(demo, paid.lines.get(), "revoked")

@@ -21,7 +21,7 @@ from claims.models import Jurisdiction
 from claims.services import create_claim
 from payments.services.recoveries import open_recovery
 from workflow import assignment
-from workflow.disbursement import apply_bank_result, build_batch
+from workflow.disbursement import build_batch
 from workflow.selectors import open_task_of_claim
 from workflow.services import decide_task, submit_claim
 
@@ -76,7 +76,7 @@ def test_day_and_moment_wrap_the_language_format_in_a_machine_readable_time():
 
 
 @pytest.fixture
-def world(demo, django_capture_on_commit_callbacks, celery_eager):
+def world(demo, django_capture_on_commit_callbacks, celery_eager, apply_result):
     """Every kind of date the pages show."""
     under_review = large_claim(demo, lines=6)
     review_task = open_task_of_claim(under_review)
@@ -93,7 +93,7 @@ def world(demo, django_capture_on_commit_callbacks, celery_eager):
     )
     paid = approved_claim(demo, serials=(41, 42))
     batch = released_batch(demo, django_capture_on_commit_callbacks)
-    apply_bank_result(
+    apply_result(
         actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(result_rows(batch, {1: "成功"}))
     )
     paid.refresh_from_db()

@@ -11,7 +11,7 @@ from claims.services import create_claim
 from payments.models import BatchLine, PayeeAccount, Transfer
 from payments.services.payees import account_number_of, set_payee_account
 from payments.services.results import correct_payee_after_return
-from workflow.disbursement import apply_bank_result, build_batch, request_release
+from workflow.disbursement import build_batch, request_release
 from workflow.services import decide_task
 from workflow.services import submit_claim as submit
 
@@ -106,14 +106,14 @@ def test_an_enterprise_without_an_account_waits_with_the_reason(demo):
 
 
 def test_a_returned_transfer_to_the_enterprise_is_corrected_and_paid_in_the_next_batch(
-    demo, django_capture_on_commit_callbacks, celery_eager
+    demo, django_capture_on_commit_callbacks, celery_eager, apply_result
 ):
     contest = contest_claim(demo)
     pump_works_account(demo, number="6228480000000000000")
     wl = Jurisdiction.objects.get(code="WL")
     batch = released(demo, build_batch(actor=demo["finance_officer"], jurisdiction=wl), django_capture_on_commit_callbacks)
     returned = batch.transfers.get()
-    apply_bank_result(
+    apply_result(
         actor=demo["finance_officer"],
         batch=batch,
         filename="回单.csv",
@@ -141,7 +141,7 @@ def test_a_returned_transfer_to_the_enterprise_is_corrected_and_paid_in_the_next
         Decimal("20000.00"),
     )
     assert account_number_of(again) == "6228480000001234567"
-    apply_bank_result(
+    apply_result(
         actor=demo["finance_officer"],
         batch=second,
         filename="回单.csv",

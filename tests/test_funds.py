@@ -698,10 +698,10 @@ def report_row(user, code="WL-YJJ"):
     return next(r for r in account["rows"] if r["department"] == code), account
 
 
-def test_report_follows_the_real_payment_services(demo, django_capture_on_commit_callbacks, celery_eager):
+def test_report_follows_the_real_payment_services(demo, django_capture_on_commit_callbacks, celery_eager, apply_result):
     """Batches, bank results and recoveries as their services drive them; the report follows."""
     from payments.services.recoveries import open_recovery, record_recovery_receipt
-    from workflow.disbursement import apply_bank_result, build_batch, request_release
+    from workflow.disbursement import build_batch, request_release
 
     from .payments_support import approved_claim
     from .test_payment_results import csv_file, result_rows, seq_of
@@ -718,7 +718,7 @@ def test_report_follows_the_real_payment_services(demo, django_capture_on_commit
         request_release(actor=demo["finance_officer2"], batch=batch)
     assert report_row(finance)[0]["reserved"] == Decimal("1350.00")  # at the bank
     rows = result_rows(batch, {seq_of(batch, paid_claim): "成功", seq_of(batch, returned_claim): ("失败", "户名不符")})
-    apply_bank_result(actor=finance, batch=batch, filename="result.csv", content=csv_file(rows))
+    apply_result(actor=finance, batch=batch, filename="result.csv", content=csv_file(rows))
     later = approved_claim(demo, serials=(64,))  # reserved, awaiting the next batch
 
     line = paid_claim.lines.get(line_no=1)

@@ -24,7 +24,6 @@ from notifications import services as outbox
 from notifications.models import Channel, EmailState, Kind, Notification, OutboxEmail
 from notifications.selectors import unread_count
 from workflow import notify
-from workflow.disbursement import apply_bank_result
 from workflow.models import InboxItem
 from workflow.selectors import actionable_tasks
 from workflow.services import decide_task, submit_claim
@@ -144,7 +143,7 @@ def test_a_daily_digest_instead_of_immediate_email(demo, django_capture_on_commi
 
 
 def test_final_approval_and_payment_and_a_bank_return_tell_the_providers_clerks(
-    demo, django_capture_on_commit_callbacks, celery_eager
+    demo, django_capture_on_commit_callbacks, celery_eager, apply_result
 ):
     paid = approved_claim(demo, serials=(1, 2))
     returned = approved_claim(demo, serials=(3,), clerk="provider2_clerk")
@@ -157,7 +156,7 @@ def test_final_approval_and_payment_and_a_bank_return_tell_the_providers_clerks(
     ]
     batch = released_batch(demo, django_capture_on_commit_callbacks)
     content = csv_file(result_rows(batch, {seq_of(batch, paid): "成功", seq_of(batch, returned): ("失败", "户名与账号不符")}))
-    apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=content)
+    apply_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=content)
 
     [paid_note] = Notification.objects.filter(claim=paid, kind=Kind.PAID)
     assert paid_note.recipient == demo["provider_clerk"] and "900.00" in paid_note.message

@@ -119,14 +119,20 @@ def two_payees(demo, django_capture_on_commit_callbacks, celery_eager):
 # --------------------------------------------------------------------------- results
 
 
-def test_mixed_result_pays_one_claim_and_returns_the_other(demo, two_payees):
+def test_mixed_result_pays_one_claim_and_returns_the_other(demo, two_payees, apply_result):
     claim_a, claim_b, batch = two_payees
     seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
     ledger = Ledger()
     content = csv_file(result_rows(batch, {seq_a: "成功", seq_b: ("失败", "户名与账号不符")}))
     with ledger.expect("payment_batch.result_applied", "claim.payment_result", "claim.paid") as call:
-        summary = apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=content)
-    assert (summary.paid, summary.returned, summary.lines_paid, summary.lines_returned, summary.claims_paid) == (1, 1, 2, 1, 1)
+        summary = apply_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=content)
+    assert (summary.paid, summary.returned, summary.lines_paid, summary.lines_returned, summary.claims_to_settle) == (
+        1,
+        1,
+        2,
+        1,
+        [claim_a.pk],
+    )
     assert summary.reconciled
 
     batch.refresh_from_db()
@@ -160,20 +166,20 @@ def test_mixed_result_pays_one_claim_and_returns_the_other(demo, two_payees):
 
     # The same file again changes nothing and records nothing.
     with ledger.nothing():
-        again = apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=content)
+        again = apply_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=content)
     assert not again.changed and again.unchanged == 2
 
     # A result contradicting the recorded one is refused, naming the row.
     contradicting = csv_file(result_rows(batch, {seq_a: ("失败", "账户冻结")}))
     with ledger.nothing(), pytest.raises(StepAlreadyTaken) as refused:
-        apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单2.csv", content=contradicting)
+        apply_result(actor=demo["finance_officer"], batch=batch, filename="回单2.csv", content=contradicting)
     assert list(refused.value.fields) == ["rows[2].结果"]
 
 
-def test_partial_results_in_two_files_xlsx_then_csv(demo, two_payees):
+def test_partial_results_in_two_files_xlsx_then_csv(demo, two_payees, apply_result):
     claim_a, claim_b, batch = two_payees
     seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
-    first = apply_bank_result(
+    first = apply_result(
         actor=demo["finance_officer"], batch=batch, filename="part1.xlsx", content=xlsx_file(result_rows(batch, {seq_b: "成功"}))
     )
     assert (first.paid, first.reconciled) == (1, False)
@@ -181,7 +187,7 @@ def test_partial_results_in_two_files_xlsx_then_csv(demo, two_payees):
     assert batch.status == "released"
     claim_b.refresh_from_db()
     assert claim_b.status == "paid"
-    second = apply_bank_result(
+    second = apply_result(
         actor=demo["finance_officer"],
         batch=batch,
         filename="part2.csv",
@@ -191,7 +197,7 @@ def test_partial_results_in_two_files_xlsx_then_csv(demo, two_payees):
     assert BankFile.objects.filter(batch=batch, kind="result").count() == 2
 
 
-def test_bad_result_files_name_the_row_and_field_and_save_nothing(demo, two_payees):
+def test_bad_result_files_name_the_row_and_field_and_save_nothing(demo, two_payees, apply_result):
     claim_a, claim_b, batch = two_payees
     seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
     rows = result_rows(batch, {seq_a: "成功", seq_b: ("失败", "户名不符")})
@@ -209,15 +215,15 @@ def test_bad_result_files_name_the_row_and_field_and_save_nothing(demo, two_paye
     ledger = Ledger()
     for content_rows, fields in cases:
         with ledger.nothing(), pytest.raises(InvalidInput) as refused:
-            apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(content_rows))
+            apply_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(content_rows))
         assert set(refused.value.fields) == fields, refused.value.fields
         assert all(message for messages in refused.value.fields.values() for message in messages)
     for filename, content in (("回单.pdf", b"%PDF-1.4"), ("回单.xlsx", b"not a workbook"), ("回单.csv", b"")):
         with ledger.nothing(), pytest.raises(InvalidInput) as refused:
-            apply_bank_result(actor=demo["finance_officer"], batch=batch, filename=filename, content=content)
+            apply_result(actor=demo["finance_officer"], batch=batch, filename=filename, content=content)
         assert list(refused.value.fields) == ["file"]
     with ledger.nothing(), pytest.raises(InvalidInput) as refused:
-        apply_bank_result(
+        apply_result(
             actor=demo["finance_officer"],
             batch=batch,
             filename="回单.csv",
@@ -226,41 +232,41 @@ def test_bad_result_files_name_the_row_and_field_and_save_nothing(demo, two_paye
     assert "账号" in refused.value.fields["file"][0]
     # Only finance of the jurisdiction.
     with ledger.nothing(), pytest.raises(ActionForbidden):
-        apply_bank_result(actor=demo["hr_reviewer"], batch=batch, filename="回单.csv", content=csv_file(rows))
+        apply_result(actor=demo["hr_reviewer"], batch=batch, filename="回单.csv", content=csv_file(rows))
     assert Transfer.objects.filter(batch=batch, status="sent").count() == 2
 
 
-def test_unreadable_csv_and_nul_bytes_are_400_not_500(demo, two_payees):
+def test_unreadable_csv_and_nul_bytes_are_400_not_500(demo, two_payees, apply_result):
     claim_a, claim_b, batch = two_payees
     rows = result_rows(batch, {seq_of(batch, claim_a): "成功", seq_of(batch, claim_b): ("失败", "户名不符")})
     ledger = Ledger()
     # A field over the csv module's limit (131072 characters): csv.Error, the file named.
     huge = [rows[0], [*rows[1][:6], "x" * 200_000]]
     with ledger.nothing(), pytest.raises(InvalidInput) as refused:
-        apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(huge))
+        apply_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(huge))
     assert list(refused.value.fields) == ["file"]
     # A NUL byte in a cell: the row and the column named.
     nul = [rows[0], [*rows[1][:5], "BANK\x00REF", rows[1][6]]]
     with ledger.nothing(), pytest.raises(InvalidInput) as refused:
-        apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(nul))
+        apply_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(nul))
     assert list(refused.value.fields) == ["rows[3].银行流水号"]
     assert Transfer.objects.filter(batch=batch, status="sent").count() == 2
 
 
-def test_result_for_a_batch_not_released_is_refused(demo, django_capture_on_commit_callbacks):
+def test_result_for_a_batch_not_released_is_refused(demo, django_capture_on_commit_callbacks, apply_result):
     claim = approved_claim(demo, serials=(1,))
     batch = build_batch(actor=demo["finance_officer"], jurisdiction=claim.jurisdiction)
     with pytest.raises(StepAlreadyTaken):
-        apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file([]))
+        apply_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file([]))
 
 
 # --------------------------------------------------------------------------- re-payment after a return
 
 
-def test_return_corrected_then_paid_in_a_later_batch(demo, two_payees, django_capture_on_commit_callbacks):
+def test_return_corrected_then_paid_in_a_later_batch(demo, two_payees, django_capture_on_commit_callbacks, apply_result):
     claim_a, claim_b, batch = two_payees
     seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
-    apply_bank_result(
+    apply_result(
         actor=demo["finance_officer"],
         batch=batch,
         filename="回单.csv",
@@ -304,7 +310,7 @@ def test_return_corrected_then_paid_in_a_later_batch(demo, two_payees, django_ca
     new_transfer = Transfer.objects.get(batch=second)
     assert account_number_of(new_transfer) == "6228480000001234567"
     assert BatchLine.objects.filter(claim_line=line_b, status__in=LIVE_BATCH_LINE_STATUSES).count() == 1
-    apply_bank_result(
+    apply_result(
         actor=demo["finance_officer"],
         batch=second,
         filename="回单.csv",
@@ -319,11 +325,13 @@ def test_return_corrected_then_paid_in_a_later_batch(demo, two_payees, django_ca
     assert reconciliation(batch)["anomalies"] == [] and reconciliation(second)["anomalies"] == []
 
 
-def test_a_line_returned_twice_is_listed_on_its_latest_transfer_only(demo, django_capture_on_commit_callbacks, celery_eager):
+def test_a_line_returned_twice_is_listed_on_its_latest_transfer_only(
+    demo, django_capture_on_commit_callbacks, celery_eager, apply_result
+):
     claim = approved_claim(demo, serials=(1,))
     line = ClaimLine.objects.get(claim=claim)
     first = released_batch(demo, django_capture_on_commit_callbacks)
-    apply_bank_result(
+    apply_result(
         actor=demo["finance_officer"],
         batch=first,
         filename="回单.csv",
@@ -339,7 +347,7 @@ def test_a_line_returned_twice_is_listed_on_its_latest_transfer_only(demo, djang
         reason="机构提供新账号",
     )
     second = released_batch(demo, django_capture_on_commit_callbacks)
-    apply_bank_result(
+    apply_result(
         actor=demo["finance_officer"],
         batch=second,
         filename="回单.csv",
@@ -370,13 +378,13 @@ def test_a_line_returned_twice_is_listed_on_its_latest_transfer_only(demo, djang
 
 
 def test_cancel_a_returned_line_releases_its_reservation_and_finishes_the_claim(
-    demo, django_capture_on_commit_callbacks, celery_eager
+    demo, django_capture_on_commit_callbacks, celery_eager, apply_result
 ):
     claim = approved_claim(demo, serials=(1,))
     allocation = Allocation.objects.get(pk=ClaimLine.objects.get(claim=claim).allocation_id)
     committed = allocation.committed
     batch = released_batch(demo, django_capture_on_commit_callbacks)
-    apply_bank_result(
+    apply_result(
         actor=demo["finance_officer"],
         batch=batch,
         filename="回单.csv",
@@ -402,7 +410,9 @@ def test_cancel_a_returned_line_releases_its_reservation_and_finishes_the_claim(
         cancel_line_payment(actor=demo["hr_head"], line=line, reason_code="CERT_INVALID", reason="again")
 
 
-def test_cancel_a_reserved_line_of_a_claim_whose_other_line_is_paid(demo, django_capture_on_commit_callbacks, celery_eager):
+def test_cancel_a_reserved_line_of_a_claim_whose_other_line_is_paid(
+    demo, django_capture_on_commit_callbacks, celery_eager, apply_result
+):
     claim = approved_claim(demo, serials=(1, 2))
     first, second = ClaimLine.objects.filter(claim=claim).order_by("line_no")
     # Line 2 is finally not paid before any batch: the batch pays line 1 only, and the claim ends.
@@ -413,7 +423,7 @@ def test_cancel_a_reserved_line_of_a_claim_whose_other_line_is_paid(demo, django
     assert batch.line_count == 1
     with pytest.raises(StepAlreadyTaken):  # in payment: not cancellable
         cancel_line_payment(actor=demo["hr_reviewer"], line=first, reason_code="OTHER", reason="x")
-    apply_bank_result(
+    apply_result(
         actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(result_rows(batch, {1: "成功"}))
     )
     claim.refresh_from_db()
@@ -423,13 +433,13 @@ def test_cancel_a_reserved_line_of_a_claim_whose_other_line_is_paid(demo, django
 # --------------------------------------------------------------------------- reconciliation
 
 
-def test_reconciliation_counts_and_an_anomaly(demo, two_payees, client):
+def test_reconciliation_counts_and_an_anomaly(demo, two_payees, client, apply_result):
     claim_a, claim_b, batch = two_payees
     seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
     report = reconciliation(batch)
     assert report["transfers"]["sent"]["count"] == 2 and report["transfers"]["pending"]["count"] == 2
     assert report["anomalies"] == []
-    apply_bank_result(
+    apply_result(
         actor=demo["finance_officer"],
         batch=batch,
         filename="回单.csv",

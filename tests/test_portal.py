@@ -8,7 +8,6 @@ from django.test import Client
 from approvals.templatetags.approvals_tags import day, money
 from claims.models import Claim, ClaimLine, ClaimStatus
 from workflow import selectors as inbox
-from workflow.disbursement import apply_bank_result
 from workflow.portal import provider_dashboard
 from workflow.services import decide_task, submit_claim
 
@@ -17,9 +16,9 @@ from .conftest import claim_data, line, resident_id
 from .test_payment_results import csv_file, result_rows, seq_of, two_payees  # noqa: F401 (a fixture)
 
 
-def test_the_dashboard_puts_returned_claims_first_and_shows_what_was_paid(demo, two_payees):
+def test_the_dashboard_puts_returned_claims_first_and_shows_what_was_paid(demo, two_payees, apply_result):
     claim_a, claim_b, batch = two_payees
-    apply_bank_result(
+    apply_result(
         actor=demo["finance_officer"],
         batch=batch,
         filename="回单.csv",

@@ -13,7 +13,6 @@ from claims.models import Claim, ClaimLine
 from payments.models import Allocation, RecoveryOrder, RecoveryReceipt
 from payments.services.recoveries import open_recovery, record_recovery_receipt
 from tests.test_audit_completeness import Ledger
-from workflow.disbursement import apply_bank_result
 
 from .payments_support import approved_claim
 from .test_payment_results import csv_file, released_batch, result_rows
@@ -22,10 +21,10 @@ TODAY = datetime.date.today()
 
 
 @pytest.fixture
-def paid_claim(demo, django_capture_on_commit_callbacks, celery_eager) -> Claim:
+def paid_claim(demo, django_capture_on_commit_callbacks, celery_eager, apply_result) -> Claim:
     claim = approved_claim(demo, serials=(1, 2))
     batch = released_batch(demo, django_capture_on_commit_callbacks)
-    apply_bank_result(
+    apply_result(
         actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(result_rows(batch, {1: "成功"}))
     )
     claim.refresh_from_db()
@@ -296,7 +295,7 @@ def test_recovery_pages(demo, paid_claim, client):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_receipts_at_once_never_recover_more_than_due(demo, celery_eager):
+def test_two_receipts_at_once_never_recover_more_than_due(demo, celery_eager, apply_result):
     """Two finance officers record the whole amount at the same moment: one receipt is taken, the
     other is refused; the allocation is restored once."""
     import threading
@@ -309,7 +308,7 @@ def test_two_receipts_at_once_never_recover_more_than_due(demo, celery_eager):
     batch = build_batch(actor=demo["finance_officer"], jurisdiction=claim.jurisdiction)
     request_release(actor=demo["finance_officer2"], batch=batch)  # committed: the eager task ran on commit
     batch.refresh_from_db()
-    apply_bank_result(
+    apply_result(
         actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(result_rows(batch, {1: "成功"}))
     )
     line = ClaimLine.objects.get(claim=claim)

@@ -9,7 +9,7 @@ class WorkflowConfig(AppConfig):
         from claims.signals import claim_lines_changed
         from due.registry import register
 
-        from . import notice, notify, timers
+        from . import disbursement, notice, notify, timers
         from .inbox import on_claim_lines_changed
 
         claim_lines_changed.connect(on_claim_lines_changed, dispatch_uid="workflow.inbox.refresh_figures")
@@ -32,6 +32,11 @@ class WorkflowConfig(AppConfig):
             "workflow.close_due_notices",
             notice.close_due_notices,
             description="claims whose public notice period passed with no objection open go to finance",
+        )
+        register(
+            "workflow.settle_forgotten_batches",
+            disbursement.settle_forgotten_batches,
+            description="claims of bank results whose settling task was lost (Redis down, worker killed) are settled",
         )
         register(
             "workflow.overdue_objections",

@@ -512,7 +512,7 @@ def close_notice(*, claim_id: int, now: datetime.datetime) -> bool:
                 "timer": "public_notice",
             },
         )
-    _settle_claim(actor=None, claim=claim)  # nothing approved left: ends as not paid
+    _settle_claim(actor=None, claim=claim, detail={})  # nothing approved left: ends as not paid
     notify_open_tasks(claim=claim)
     return True
 

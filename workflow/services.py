@@ -648,7 +648,7 @@ def override_flag(*, user, line_id: int, code: str, reason: str) -> FlagOverride
     return override
 
 
-def _settle_claim(*, actor, claim: Claim) -> bool:
+def _settle_claim(*, actor, claim: Claim, detail: dict) -> bool:
     """When every approved line of a claim awaiting payment is settled (paid, recovered or
     finally not paid, or there was nothing to pay), its disbursement step completes and the
     claim ends as paid (rejected when nothing at all was paid). True if it ended."""
@@ -676,7 +676,12 @@ def _settle_claim(*, actor, claim: Claim) -> bool:
             claim=claim,
             from_state=from_state,
             to_state=status,
-            detail={"task": task.pk, "paid": sum((line.amount for line in paid), Decimal("0.00")), "lines": line_summary(claim)},
+            detail={
+                "task": task.pk,
+                "paid": sum((line.amount for line in paid), Decimal("0.00")),
+                "lines": line_summary(claim),
+                **detail,
+            },
         )
         if status == ClaimStatus.PAID:
             notify_paid(claim=claim, paid=sum((line.amount for line in paid), Decimal("0.00")))
@@ -686,11 +691,11 @@ def _settle_claim(*, actor, claim: Claim) -> bool:
 def settle_claims(*, actor, claim_ids, detail: dict) -> int:
     """The payment services report the claims whose lines they moved; in the same transaction,
     each claim whose lines are all settled ends (paid, or rejected when nothing was paid), and
-    the others' status follows their lines (a "status synced" entry when it changed, with
-    ``detail``). Returns how many claims ended."""
+    the others' status follows their lines (a "status synced" entry when it changed). Each
+    entry carries ``detail`` (what settled it: a batch, a line). Returns how many claims ended."""
     ended = 0
     for claim in Claim.objects.filter(pk__in=set(claim_ids)).select_related("jurisdiction").order_by("pk"):
-        if _settle_claim(actor=actor, claim=claim):
+        if _settle_claim(actor=actor, claim=claim, detail=detail):
             ended += 1
             continue
         for before, after in refresh_payment_stage(claim_ids=[claim.pk]).values():

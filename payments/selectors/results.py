@@ -141,6 +141,8 @@ def reconciliation(batch: PaymentBatch) -> dict:
             "all": _pick(lines, *BatchLineStatus.values),
         },
         "anomalies": anomalies(batch),
+        # A bank result's claims still being ended by the worker (workflow.disbursement.settle_batch).
+        "settling_since": batch.settle_requested_at,
     }
 
 

@@ -9,12 +9,14 @@ chunks), under the batch's row lock, taken once the file is read and checked (ne
 parsed); the same file applied twice changes nothing, a result contradicting a recorded one is
 refused (409)."""
 
+import datetime
 import functools
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -22,7 +24,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from audit.services import record_event, record_events
 from claims.errors import InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, LineDecision, PaymentStatus
-from claims.payment_stage import refresh_payment_stage
+from claims.payment_stage import AWAITING_PAYMENT, refresh_payment_stage
 from claims.reasons import REASONS
 from claims.services import recompute_total
 from claims.spreadsheets import ErrorList, SpreadsheetRefused, csv_rows, open_xlsx, sheet_rows
@@ -285,10 +287,9 @@ class ResultSummary:
     lines_paid: int = 0
     lines_returned: int = 0
     claims: int = 0
-    claims_paid: int = 0
+    # The claims with a line just paid: each ends (paid) once nothing else of it is left to pay,
+    # by the worker (workflow.disbursement.settle_batch), moments after the file is applied.
     claims_to_settle: list = field(default_factory=list)
-    # {claim id: [line numbers]} whose payment the bank returned in this result (they are told).
-    returned_lines: dict = field(default_factory=dict)
     reconciled: bool = False
     file: BankFile | None = None
     transfers: list = field(default_factory=list)
@@ -325,7 +326,7 @@ def _require_released(batch: PaymentBatch) -> None:
 def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: bytes) -> ResultSummary:
     """Finance applies the bank's result file to a released batch (see the module's docstring).
     The claims it may have settled are listed in ``claims_to_settle``; call it through
-    workflow.disbursement, which ends them in the same transaction."""
+    workflow.disbursement, which has the worker end them once this transaction commits."""
     # The file is read and checked against the batch's transfers (their numbers, accounts and
     # amounts never change once the batch is released) before the batch's row lock is taken:
     # nothing is locked while a file is parsed. Under the lock, the batch's state again and the
@@ -402,9 +403,6 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
             ClaimLine.objects.filter(pk__in=chunk, payment_status=PaymentStatus.IN_PAYMENT).update(payment_status=outcome)
     summary.lines_paid = len(by_outcome[TransferStatus.PAID][1])
     summary.lines_returned = len(by_outcome[TransferStatus.RETURNED][1])
-    for item in lines:
-        if item["transfer__status"] == TransferStatus.RETURNED and item["claim_line__payment_status"] == PaymentStatus.IN_PAYMENT:
-            summary.returned_lines.setdefault(item["claim_line__claim_id"], []).append(item["claim_line__line_no"])
 
     summary.file = BankFile.objects.create(
         batch=batch,
@@ -417,9 +415,12 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
     pending = Transfer.objects.filter(batch=batch).exclude(status__in=(*RESULT_STATES, TransferStatus.CANCELLED)).exists()
     from_state = batch.status
     if not pending and batch.status == BatchStatus.RELEASED:
-        PaymentBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.RECONCILED)
         batch.status = BatchStatus.RECONCILED
         summary.reconciled = True
+    # The claims' workflow follows in the worker: it ends those with nothing left to pay and tells
+    # the providers of returned lines (workflow.disbursement.settle_batch).
+    batch.settle_requested_at = now
+    PaymentBatch.objects.filter(pk=batch.pk).update(status=batch.status, settle_requested_at=now)
     record_event(
         actor=actor,
         action="payment_batch.result_applied",
@@ -484,6 +485,93 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
         if any(item["transfer__status"] == TransferStatus.PAID for item in items)
     ]
     return summary
+
+
+# --------------------------------------------------------------------------- settling the claims
+
+
+# A worker settling a batch holds it this long past its last chunk of claims; then it is taken for dead.
+SETTLE_LEASE = datetime.timedelta(minutes=2)
+
+
+def take_settlement(batch_id: int, *, now: datetime.datetime) -> datetime.datetime | None:
+    """The worker takes a batch whose claims await settling: the moment that was asked for, or
+    None when nothing is asked or another worker holds it (its lease not yet passed)."""
+    with transaction.atomic():
+        requested_at = (
+            PaymentBatch.objects.select_for_update()
+            .filter(pk=batch_id, settle_requested_at__isnull=False)
+            .filter(Q(settle_lease_until__isnull=True) | Q(settle_lease_until__lt=now))
+            .values_list("settle_requested_at", flat=True)
+            .first()
+        )
+        if requested_at is not None:
+            PaymentBatch.objects.filter(pk=batch_id).update(settle_lease_until=now + SETTLE_LEASE)
+    return requested_at
+
+
+def renew_settlement(batch_id: int, *, now: datetime.datetime) -> None:
+    PaymentBatch.objects.filter(pk=batch_id).update(settle_lease_until=now + SETTLE_LEASE)
+
+
+def finish_settlement(batch_id: int, *, requested_at: datetime.datetime) -> datetime.datetime | None:
+    """Done with what was asked at ``requested_at``: None. Or the moment a later result asked
+    again meanwhile: the worker, still holding the batch, goes over its claims once more."""
+    with transaction.atomic():
+        done = PaymentBatch.objects.filter(pk=batch_id, settle_requested_at=requested_at).update(
+            settle_requested_at=None, settle_lease_until=None
+        )
+        if done:
+            return None
+        return PaymentBatch.objects.values_list("settle_requested_at", flat=True).get(pk=batch_id)
+
+
+def release_settlement(batch_id: int) -> None:
+    """The worker failed: the batch is free for its retry (or the sweep) at once."""
+    PaymentBatch.objects.filter(pk=batch_id).update(settle_lease_until=None)
+
+
+def batches_to_settle(*, now: datetime.datetime, older_than: datetime.timedelta):
+    """Batches whose claims have awaited settling for a while with no worker on them (the task
+    enqueued on commit was lost: Redis down, the worker killed)."""
+    return PaymentBatch.objects.filter(settle_requested_at__lt=now - older_than).filter(
+        Q(settle_lease_until__isnull=True) | Q(settle_lease_until__lt=now)
+    )
+
+
+@dataclass
+class AnsweredClaims:
+    """What the bank's answers in a batch mean for its claims: those with a line paid that still
+    await payment (each may now end) and, per claim, its lines whose payment was returned (the
+    provider is told; again only if the lines differ from what it was told)."""
+
+    number: str
+    actor: object  # who uploaded the batch's latest result file: the claims' events are theirs
+    with_paid_line: list[int]
+    returned_lines: dict[int, list[int]]
+
+
+def answered_claims(batch_id: int) -> AnsweredClaims:
+    batch = PaymentBatch.objects.get(pk=batch_id)
+    latest_file = (
+        BankFile.objects.filter(batch_id=batch_id, kind=BankFileKind.RESULT).select_related("created_by").order_by("-pk").first()
+    )
+    paid: set[int] = set()
+    returned: dict[int, list[int]] = defaultdict(list)
+    answered = BatchLine.objects.filter(
+        batch_id=batch_id, status__in=(BatchLineStatus.PAID, BatchLineStatus.RETURNED)
+    ).values_list("claim_line__claim_id", "claim_line__line_no", "status", "claim_line__claim__status")
+    for claim_id, line_no, status, claim_status in answered.iterator(chunk_size=CHUNK):
+        if status == BatchLineStatus.RETURNED:
+            returned[claim_id].append(line_no)
+        elif claim_status in AWAITING_PAYMENT:  # a claim already ended (an earlier pass) is left alone
+            paid.add(claim_id)
+    return AnsweredClaims(
+        number=batch.number,
+        actor=latest_file.created_by if latest_file else batch.released_by,
+        with_paid_line=sorted(paid),
+        returned_lines={claim_id: sorted(lines) for claim_id, lines in returned.items()},
+    )
 
 
 # --------------------------------------------------------------------------- returns (退票)
