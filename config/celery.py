@@ -12,7 +12,7 @@ app.autodiscover_tasks()
 # E-mail waits on a queue of its own beside the default one (CELERY_QUEUE, "claims"), and every
 # worker takes both in turn: a storm of notifications (a bulk approval, a deadline sweep) must not
 # keep a batch's release or a roster's import waiting behind hundreds of messages.
-MAIL_TASKS = frozenset({"notifications.tasks.deliver_email"})
+MAIL_TASKS = frozenset({"notifications.tasks.deliver_emails"})
 
 
 def mail_queue_of(default_queue: str) -> str:

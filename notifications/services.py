@@ -164,20 +164,18 @@ def settle_class_notifications(*, training_class_id: int) -> int:
 
 
 def enqueue_after_commit(email_ids: list[int]) -> None:
-    """After commit, a Celery task per e-mail. robust: Redis being down must not turn a committed
-    decision into an error; the e-mail stays pending and the sweep sends it."""
+    """After commit, one Celery task for these e-mails. robust: Redis being down must not turn a
+    committed decision into an error; the e-mails stay pending and the sweep sends them."""
     transaction.on_commit(partial(_enqueue, email_ids), robust=True)
 
 
 def _enqueue(email_ids: list[int]) -> None:
-    from .tasks import deliver_email  # tasks.py imports this module
+    from .tasks import deliver_emails  # tasks.py imports this module
 
-    for email_id in email_ids:
-        try:
-            deliver_email.delay(email_id)
-        except Exception as error:  # the broker is unreachable: the sweep will send it
-            logger.warning("e-mail %s not enqueued (%s); the outbox sweep will send it", email_id, error)
-            return
+    try:
+        deliver_emails.delay(email_ids)
+    except Exception as error:  # the broker is unreachable: the sweep will send them
+        logger.warning("e-mails %s not enqueued (%s); the outbox sweep will send them", email_ids, error)
 
 
 def deliver(email_id: int, *, now: datetime.datetime | None = None) -> str:

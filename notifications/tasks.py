@@ -1,5 +1,6 @@
-"""Celery tasks of the notifications: deliver one e-mail after commit. The sweep and the daily
-digest are due jobs (notifications/apps.py), run by beat's ``run_due_jobs`` and ``manage.py run_due``."""
+"""Celery tasks of the notifications: deliver the e-mails of one notification after commit. The
+sweep and the daily digest are due jobs (notifications/apps.py), run by beat's ``run_due_jobs``
+and ``manage.py run_due``."""
 
 from celery import shared_task
 
@@ -7,8 +8,10 @@ from . import services
 
 
 @shared_task(acks_late=True)
-def deliver_email(email_id: int) -> str:
-    """Send one outbox e-mail (services.deliver). No automatic retry: a refused e-mail goes back
-    to pending with a later attempt time, and the sweep sends it then. A task that finds its
-    e-mail already claimed or sent does nothing."""
-    return services.deliver(email_id)
+def deliver_emails(email_ids: list[int]) -> list[str]:
+    """Send the outbox e-mails one notification wrote (its recipients'), each at most once
+    (services.deliver); one message, not one per e-mail: publishing a task costs the request
+    about 2 ms. No automatic retry: a refused e-mail goes back to pending with a later attempt
+    time, and the sweep sends it then, as it sends those left by a task that failed midway. An
+    e-mail found already claimed or sent is left alone."""
+    return [services.deliver(email_id) for email_id in email_ids]

@@ -276,6 +276,6 @@ def test_e_mail_waits_on_its_own_queue_so_a_storm_of_notifications_never_holds_a
         return app.amqp.router.route({}, task_name)["queue"].name
 
     default = app.conf.task_default_queue
-    assert queue_of("notifications.tasks.deliver_email") == f"{default}.mail"
+    assert queue_of("notifications.tasks.deliver_emails") == f"{default}.mail"
     assert queue_of("payments.tasks.release_batch_task") == default
     assert queue_of("claims.tasks.import_roster") == default

@@ -20,14 +20,14 @@ from claims.models import ClaimStatus
 from claims.services import create_claim
 from notifications import services as outbox
 from notifications.models import EmailState, Kind, Notification, OutboxEmail
-from notifications.tasks import deliver_email
+from notifications.tasks import deliver_emails
 from workflow.selectors import actionable_tasks, open_task_of_claim
 from workflow.services import decide_task, submit_claim
 from workflow.tasks import run_due_jobs
 
 from .conftest import WorkerProcess, _celery_app, _content_types, _purge_queue, _route_to, claim_data
 
-DELIVER = r"notifications\.tasks\.deliver_email\[[0-9a-f-]+\] succeeded"
+DELIVER = r"notifications\.tasks\.deliver_emails\[[0-9a-f-]+\] succeeded"
 
 
 def sent_copies(worker, email: OutboxEmail, *, after: int = 0) -> int:
@@ -64,7 +64,7 @@ def test_a_decision_sends_exactly_one_email_and_one_notification(celery_worker, 
     assert (task_note.recipient, task_note.task_id) == (demo["dept_reviewer"], task.pk)  # not dept2_reviewer (民政局)
 
     # The task enqueued again (a redelivered message): the e-mail is sent already, nothing goes out.
-    again = deliver_email.delay(email.pk)
+    again = deliver_emails.delay([email.pk])
     celery_worker.wait_for_task(again.id)
     assert sent_copies(celery_worker, email, after=offset) == 1
     assert Notification.objects.filter(claim=claim).count() == 2
