@@ -7,6 +7,7 @@ class Kind(models.TextChoices):
     """What a notification is about; each user chooses per kind how (or whether) it is e-mailed."""
 
     TASK = "task", _("任务待办理")
+    TASK_REASSIGNED = "task_reassigned", _("任务已改派他人")
     RETURNED = "returned", _("申领被退回修改")
     REJECTED = "rejected", _("申领不予补贴")
     APPROVED = "approved", _("申领已核准")

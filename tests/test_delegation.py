@@ -211,6 +211,11 @@ def test_a_team_lead_reassigns_and_releases_a_taken_task(demo, leave):
     assert selectors.actionable_items(demo["hr_reviewer2"]).filter(task_id=task.pk).exists()
     assert not selectors.actionable_items(demo["hr_reviewer"]).filter(task_id=task.pk).exists()
     assert Notification.objects.filter(task_id=task.pk, recipient=demo["hr_reviewer2"]).exists()
+    # The reviewer who held it is told who has it now, and why; it asks nothing of her.
+    [away] = Notification.objects.filter(task_id=task.pk, recipient=demo["hr_reviewer"], kind="task_reassigned")
+    assert "原办理人休假" in away.message and "无需您再处理" in away.message
+    assert (demo["hr_reviewer2"].get_full_name() or "hr_reviewer2") in away.message
+    assert away.settled_at is None and away.read_at is None
 
     assignment.release_task(user=lead, task_id=task.pk, reason="重新分配")
     item = InboxItem.objects.get(task=task)

@@ -22,7 +22,7 @@ from . import policy
 from .flows import ClaimFlow
 from .inbox import refresh_inbox
 from .models import Delegation
-from .notify import notify_task_given, notify_task_released
+from .notify import notify_task_given, notify_task_released, notify_task_taken_away
 from .selectors import HUMAN_STEPS, get_task_for_user, node, open_task_of_claim
 
 # A substitute is named for at most this long at once (a leave, not a standing transfer of work).
@@ -138,7 +138,8 @@ def task_for_lead(*, user, task_id) -> Task:
 @transaction.atomic
 def reassign_task(*, user, task_id, to_username: str, reason: str) -> Task:
     """A team lead gives an open task to a person who may act on it (role, scope, segregation
-    of duties: policy.acting_refusal), taking it from whoever held it. Recorded, told to them."""
+    of duties: policy.acting_refusal), taking it from whoever held it. Recorded, told to them
+    and to whoever held it."""
     task = task_for_lead(user=user, task_id=task_id)
     reason = _reason(reason, required=True)
     with ClaimFlow.lock(task.process_id):
@@ -170,6 +171,7 @@ def reassign_task(*, user, task_id, to_username: str, reason: str) -> Task:
             detail={"task": task.pk, "step": task.flow_task.name, "from": _username(previous), "to": to.get_username()},
         )
         notify_task_given(task=task, claim=claim, to=to, by=user)
+        notify_task_taken_away(task=task, claim=claim, previous=previous, to=to, by=user, reason=reason)
     return task
 
 

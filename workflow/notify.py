@@ -70,23 +70,31 @@ def notify_open_tasks(*, claim: Claim) -> int:
 
 TASK_GIVEN = gettext_lazy("%(by)s 将申领 %(number)s 的“%(step)s”交给您办理")
 TASK_RELEASED = gettext_lazy("%(by)s 将申领 %(number)s 的“%(step)s”退回队列，待您处理：%(reason)s")
+TASK_TAKEN_AWAY = gettext_lazy("%(by)s 已将申领 %(number)s 的“%(step)s”改交 %(to)s 办理，无需您再处理：%(reason)s")
 
 
-def _notify_lead_action(*, task: Task, claim: Claim, by, recipients, event: str, template, reason: str = "") -> int:
-    """A team lead's action on a task (``event``: given, released), told to these people; a new
-    event each time (a task may be given or released again)."""
+def _name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _notify_lead_action(
+    *, task: Task, claim: Claim, by, recipients, event: str, template, reason: str = "", to=None, kind=Kind.TASK
+) -> int:
+    """A team lead's action on a task (``event``: given, released, taken away), told to these
+    people; a new event each time (a task may be given or released again)."""
 
     def message() -> str:
         return str(template) % {
-            "by": by.get_full_name() or by.get_username(),
+            "by": _name(by),
             "number": claim.number,
             "step": STEPS[task.flow_task.name].label,
             "reason": reason,
+            "to": _name(to) if to is not None else "",
         }
 
     return notify(
         recipients=recipients,
-        kind=Kind.TASK,
+        kind=kind,
         claim=claim,
         message=message,
         key=f"task:{task.pk}:{event}:{timezone.now().timestamp():.6f}",
@@ -98,6 +106,24 @@ def _notify_lead_action(*, task: Task, claim: Claim, by, recipients, event: str,
 def notify_task_given(*, task: Task, claim: Claim, to, by) -> int:
     """A team lead gave this task to a person: tell them."""
     return _notify_lead_action(task=task, claim=claim, by=by, recipients=[to], event="given", template=TASK_GIVEN)
+
+
+def notify_task_taken_away(*, task: Task, claim: Claim, previous, to, by, reason: str) -> int:
+    """A team lead gave a task someone held to another person: the one who held it is told why
+    (it left their list); not a task of theirs any more, so nothing to settle later."""
+    if previous is None or previous.pk == by.pk:
+        return 0
+    return _notify_lead_action(
+        task=task,
+        claim=claim,
+        by=by,
+        recipients=[previous],
+        event="taken_away",
+        template=TASK_TAKEN_AWAY,
+        reason=reason,
+        to=to,
+        kind=Kind.TASK_REASSIGNED,
+    )
 
 
 def notify_task_released(*, task: Task, claim: Claim, by, reason: str) -> int:
