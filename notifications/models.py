@@ -45,6 +45,9 @@ class EmailState(models.TextChoices):
     # between claiming and marking). Never sent again automatically (at most once).
     UNCERTAIN = "uncertain", _("发送结果不明")
     FAILED = "failed", _("发送失败")
+    # Its notification was settled before it went (the task taken by a colleague while the mail
+    # server refused it, say): it no longer asks anything of its reader, so it is not sent.
+    WITHDRAWN = "withdrawn", _("已无需发送")
 
 
 class OutboxEmail(models.Model):

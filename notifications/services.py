@@ -20,7 +20,7 @@ from functools import partial
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -186,15 +186,24 @@ def deliver(email_id: int, *, now: datetime.datetime | None = None) -> str:
     2. Send it, with Message-ID = its key.
     3. Mark it sent (only with our token). A refusal by the mail server (an exception) puts it
        back to pending with a later attempt time, or failed after MAX_ATTEMPTS.
+    An e-mail whose notification was settled before it was claimed (the task it asked about taken
+    or done meanwhile) is withdrawn instead: it would ask its reader for nothing.
     A crash between 1 and 3 leaves it "sending": the sweep sets it "uncertain", never resends."""
     now = now or timezone.now()
     token = uuid.uuid4()
+    settled = Notification.objects.filter(email_id=OuterRef("pk"), settled_at__isnull=False)
     with transaction.atomic():
         # Not gated on next_attempt_at: the after-commit task's clock may differ from the web
         # process's; the sweep picks what is due, a redelivered task only sends early.
-        claimed = OutboxEmail.objects.filter(pk=email_id, state=EmailState.PENDING).update(
-            state=EmailState.SENDING, token=token, claimed_at=now, attempts=F("attempts") + 1
+        claimed = (
+            OutboxEmail.objects.filter(pk=email_id, state=EmailState.PENDING)
+            .exclude(Exists(settled))
+            .update(state=EmailState.SENDING, token=token, claimed_at=now, attempts=F("attempts") + 1)
         )
+        if not claimed:  # its notification no longer asks anything: withdrawn, never sent
+            OutboxEmail.objects.filter(pk=email_id, state=EmailState.PENDING).filter(Exists(settled)).update(
+                state=EmailState.WITHDRAWN
+            )
     email = OutboxEmail.objects.filter(pk=email_id).first()
     if email is None:
         return "missing"

@@ -146,3 +146,25 @@ def test_a_task_the_team_lead_puts_back_in_the_queue_asks_the_team_again(demo):
     # Taken again, by 刘洋 this time: 张敏 is no longer asked.
     take_task(user=liu, task_id=task)
     assert unread_count(liu) == 1 and not again.filter(recipient=zhang).exists()
+
+
+def test_an_email_held_back_by_the_mail_server_is_not_sent_once_the_task_is_taken(demo, settings):
+    """The mail server refused 刘洋's e-mail about the new claim; before its next attempt 张敏
+    took the task. The sweep does not send him an e-mail asking him to act: it is withdrawn."""
+    zhang, liu = demo["dept_reviewer"], second_reviewer()
+    settings.EMAIL_BACKEND = "tests.mail_backends.RefusingBackend"
+    claim = submitted(demo)
+    email = asked(liu, claim).email
+    assert outbox.deliver(email.pk) == "pending"  # refused: a later attempt
+    email.refresh_from_db()
+    assert email.attempts == 1
+
+    take_task(user=zhang, task_id=InboxItem.objects.get(claim=claim).task_id)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox.clear()
+    counts = outbox.sweep_outbox(now=email.next_attempt_at + datetime.timedelta(seconds=1))
+    email.refresh_from_db()
+    assert email.state == "withdrawn" and counts.get("withdrawn") == 1
+    assert [message.to for message in mail.outbox] == [[zhang.email]]  # hers still asks her: sent
+    assert outbox.deliver(email.pk) == "withdrawn"  # a redelivered task sends nothing either
+    assert mail.outbox[-1].to == [zhang.email]
