@@ -204,6 +204,18 @@ def multipart(filename: str, content: bytes) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
+def wait_for_worker(batches: list[int], what: str, done) -> None:
+    """Until the worker has done its part on every batch (``done(batch)``), at most 600 s."""
+    waiting = set(batches)
+    deadline = time.monotonic() + 600
+    while waiting and time.monotonic() < deadline:
+        waiting = {batch for batch in waiting if not done(batch)}
+        if waiting:
+            time.sleep(0.05)
+    if waiting:
+        raise RuntimeError(f"batches {sorted(waiting)} were not {what} within 600 s: is the worker running?")
+
+
 def lifecycle(server: Server, claims: int, clients: int, batch_size: int) -> tuple[dict[str, tuple[float, list[float]]], int]:
     """Every claim from the first POST to paid; per phase (seconds, times of its units); the batches."""
     phases: dict[str, tuple[float, list[float]]] = {}
@@ -262,16 +274,9 @@ def lifecycle(server: Server, claims: int, clients: int, batch_size: int) -> tup
         one = time.perf_counter()
         finance2.call("POST", f"/api/v1/payment-batches/{batch}/release/", {"password": PASSWORD}, expect=(200, 202))
         times.append(time.perf_counter() - one)
-    waiting = set(batches)
-    deadline = time.monotonic() + 600
-    while waiting and time.monotonic() < deadline:
-        for batch in sorted(waiting):
-            if finance.call("GET", f"/api/v1/payment-batches/{batch}/")["status"] == "released":
-                waiting.discard(batch)
-        if waiting:
-            time.sleep(0.05)
-    if waiting:
-        raise RuntimeError(f"batches {sorted(waiting)} were not released within 600 s: is the worker running?")
+    wait_for_worker(
+        batches, "released", lambda batch: finance.call("GET", f"/api/v1/payment-batches/{batch}/")["status"] == "released"
+    )
     phases["second officer releases; the worker writes the bank files"] = (time.perf_counter() - phase, times)
 
     phase = time.perf_counter()
@@ -285,16 +290,11 @@ def lifecycle(server: Server, claims: int, clients: int, batch_size: int) -> tup
             raise RuntimeError(f"batch {batch}: the result left transfers without a result: {summary}")
         times.append(time.perf_counter() - one)
     # The worker ends the claims after each upload commits (workflow.disbursement.settle_batch).
-    waiting = set(batches)
-    deadline = time.monotonic() + 600
-    while waiting and time.monotonic() < deadline:
-        for batch in sorted(waiting):
-            if finance.call("GET", f"/api/v1/payment-batches/{batch}/reconciliation/")["settling_since"] is None:
-                waiting.discard(batch)
-        if waiting:
-            time.sleep(0.05)
-    if waiting:
-        raise RuntimeError(f"the claims of batches {sorted(waiting)} were not settled within 600 s: is the worker running?")
+    wait_for_worker(
+        batches,
+        "settled",
+        lambda batch: finance.call("GET", f"/api/v1/payment-batches/{batch}/reconciliation/")["settling_since"] is None,
+    )
     phases["bank result imported; the worker ends the claims (paid)"] = (time.perf_counter() - phase, times)
     phases["whole"] = (time.perf_counter() - started, [])
     return phases, len(batches)
