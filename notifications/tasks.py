@@ -11,7 +11,7 @@ from . import services
 def deliver_emails(email_ids: list[int]) -> list[str]:
     """Send the outbox e-mails one notification wrote (its recipients'), each at most once
     (services.deliver); one message, not one per e-mail: publishing a task costs the request
-    about 2 ms. No automatic retry: a refused e-mail goes back to pending with a later attempt
+    about 1 ms. No automatic retry: a refused e-mail goes back to pending with a later attempt
     time, and the sweep sends it then, as it sends those left by a task that failed midway. An
     e-mail found already claimed or sent is left alone."""
     return [services.deliver(email_id) for email_id in email_ids]
