@@ -9,7 +9,7 @@ import io
 import pytest
 from django.db import connections
 
-from claims.models import ClaimLine
+from claims.models import Claim, ClaimLine
 from payments.models import PayeeAccount, PaymentBatch
 from payments.services.payees import account_number_of, set_payee_account
 
@@ -123,3 +123,20 @@ def test_finance_builds_and_the_other_officer_releases_a_batch_and_downloads_its
     digest = hashlib.sha256("\n".join(",".join(row) for row in details).encode("utf-8")).hexdigest()
     assert trailer[7] == f"SHA256:{digest}" == checksum_text
     assert set(ClaimLine.objects.filter(claim__in=[first, person]).values_list("payment_status", flat=True)) == {"in_payment"}
+
+    # The bank answers: both transfers paid. The officer uploads its result file on the batch and
+    # lands on the reconciliation; the claims end in the worker's task (run here by the server as
+    # the upload commits: celery_eager), so nothing is left being settled.
+    answer = tmp_path / "回单.csv"
+    with answer.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["批次号", "序号", "账号", "金额", "结果", "银行流水号", "失败原因"])
+        for row in details:
+            writer.writerow([row[0], row[1], row[4], row[6], "成功", f"BANK-{row[1]}", ""])
+    page.goto(f"{base}/payments/batches/{batch.pk}/results/")
+    page.set_input_files("#id_file", str(answer))
+    page.click("#result-upload-form button[type=submit]")
+    expect(page.locator(".message.success")).to_contain_text("入账 2 笔，退票 0 笔；涉及 2 笔申领，由后台逐笔办结")
+    expect(page.locator('#reconciliation tr[data-figure="paid"] td').first).to_have_text("2")
+    expect(page.locator("#settling")).to_have_count(0)
+    assert set(Claim.objects.filter(pk__in=[first.pk, person.pk]).values_list("status", flat=True)) == {"paid"}
