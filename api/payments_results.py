@@ -121,6 +121,9 @@ class ReconciliationSerializer(serializers.Serializer):
         help_text="since when the claims of a bank result applied to the batch are being ended by the worker; "
         "null when none await it",
     )
+    claims_left_to_settle = serializers.IntegerField(
+        help_text="while settling: the batch's claims with nothing left to pay that the worker has yet to end"
+    )
 
 
 class CorrectionInputSerializer(BoundedSerializer):

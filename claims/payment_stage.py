@@ -7,10 +7,17 @@ by the payment services when they move lines."""
 
 from django.db.models import Exists, OuterRef
 
-from .models import IN_PAYMENT_LINE_STATES, Claim, ClaimLine, ClaimStatus
+from .models import IN_PAYMENT_LINE_STATES, SETTLED_LINE_STATES, Claim, ClaimLine, ClaimStatus, LineDecision
 
 AWAITING_PAYMENT = (ClaimStatus.APPROVED, ClaimStatus.IN_PAYMENT)
 CHUNK = 5000
+
+
+def unsettled_lines():
+    """Approved lines with an amount whose payment is not settled (paid, recovered or finally not
+    paid): while a claim awaiting payment has one, its disbursement step stays open. The one
+    definition: the workflow ends a claim by it, the reconciliation counts and checks by it."""
+    return ClaimLine.objects.filter(decision=LineDecision.APPROVE, amount__gt=0).exclude(payment_status__in=SETTLED_LINE_STATES)
 
 
 def payment_stage_status(claim: Claim) -> str:

@@ -59,12 +59,14 @@ def test_finance_uploads_the_result_and_the_worker_ends_the_claims(demo, two_pay
     text = page.content.decode()
     assert "入账 1 笔，退票 1 笔；涉及 2 笔申领，由后台逐笔办结" in text
     # The request's transaction is the test's: its after-commit task has not run.
-    assert 'id="settling"' in text and "正由后台逐笔办结" in text
+    # Claim A has nothing left to pay: the worker is to end it; claim B waits for its payee's account.
+    assert 'id="settling"' in text and "正由后台逐笔办结" in text and "还有 1 笔待办结" in text
     assert status_of(claim_a) == "in_payment" and status_of(claim_b) == "in_payment"
     assert not Notification.objects.filter(kind=Kind.PAYMENT_RETURNED).exists()
     reconciliation = APIClient()
     reconciliation.force_authenticate(demo["finance_officer"])
-    assert reconciliation.get(f"/api/v1/payment-batches/{batch.pk}/reconciliation/").json()["settling_since"] is not None
+    report = reconciliation.get(f"/api/v1/payment-batches/{batch.pk}/reconciliation/").json()
+    assert report["settling_since"] is not None and report["claims_left_to_settle"] == 1
 
     assert settle_batch_task.apply(args=[batch.pk]).get() == 1  # what the worker runs
     assert status_of(claim_a) == "paid" and status_of(claim_b) == "in_payment"
@@ -75,7 +77,8 @@ def test_finance_uploads_the_result_and_the_worker_ends_the_claims(demo, two_pay
     assert settling_since(batch) is None
     page = client.get(reverse("payments:reconciliation", args=[batch.pk]))
     assert 'id="settling"' not in page.content.decode()
-    assert reconciliation.get(f"/api/v1/payment-batches/{batch.pk}/reconciliation/").json()["settling_since"] is None
+    report = reconciliation.get(f"/api/v1/payment-batches/{batch.pk}/reconciliation/").json()
+    assert (report["settling_since"], report["claims_left_to_settle"]) == (None, 0)
 
     # The task again (a redelivered message): nothing more.
     events = AuditEvent.objects.count()

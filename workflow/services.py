@@ -24,8 +24,8 @@ from claims.classes import refresh_class_flags
 from claims.dates import chinese_date_text
 from claims.eligibility import NOT_OVERRIDABLE, active_flags, check_claim
 from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
-from claims.models import SETTLED_LINE_STATES, Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecision, PaymentStatus
-from claims.payment_stage import payment_stage_status, refresh_payment_stage
+from claims.models import Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecision, PaymentStatus
+from claims.payment_stage import payment_stage_status, refresh_payment_stage, unsettled_lines
 from claims.selectors import get_claim_for_user
 from claims.services import line_summary, lines_for_summary, recompute_total, refresh_flags
 from payments.services.funds import reserve_approved_lines
@@ -656,10 +656,7 @@ def _settle_claim(*, actor, claim: Claim, detail: dict) -> bool:
         task = open_task_of_claim(claim)
         if task is None or task.flow_task.name != "disbursement":
             return False
-        unsettled = claim.lines.filter(decision=LineDecision.APPROVE, amount__gt=0).exclude(
-            payment_status__in=SETTLED_LINE_STATES
-        )
-        if unsettled.exists():
+        if unsettled_lines().filter(claim=claim).exists():
             return False
         from_state = claim.status
         now = timezone.now()

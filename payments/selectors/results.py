@@ -12,7 +12,8 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from claims.errors import NotInScope
-from claims.models import SETTLED_LINE_STATES, Claim, ClaimLine, ClaimStatus, LineDecision, PaymentStatus
+from claims.models import Claim, ClaimLine, ClaimStatus, PaymentStatus
+from claims.payment_stage import AWAITING_PAYMENT, unsettled_lines
 from claims.selectors import jurisdictions_overseen_by
 
 from .. import access
@@ -141,9 +142,21 @@ def reconciliation(batch: PaymentBatch) -> dict:
             "all": _pick(lines, *BatchLineStatus.values),
         },
         "anomalies": anomalies(batch),
-        # A bank result's claims still being ended by the worker (workflow.disbursement.settle_batch).
+        # A bank result's claims still being ended by the worker (workflow.disbursement.settle_batch),
+        # and how many it has left: nothing left to pay, their disbursement step still open.
         "settling_since": batch.settle_requested_at,
+        "claims_left_to_settle": claims_left_to_settle(batch) if batch.settle_requested_at else 0,
     }
+
+
+def claims_left_to_settle(batch: PaymentBatch) -> int:
+    """The batch's claims that await payment with nothing left to pay: the worker ends each."""
+    in_batch = BatchLine.objects.filter(batch=batch).values("claim_line__claim_id")
+    return (
+        Claim.objects.filter(pk__in=in_batch, status__in=AWAITING_PAYMENT)
+        .exclude(Exists(unsettled_lines().filter(claim=OuterRef("pk"))))
+        .count()
+    )
 
 
 def anomalies(batch: PaymentBatch) -> list[dict]:
@@ -283,10 +296,7 @@ def anomalies(batch: PaymentBatch) -> list[dict]:
     add(
         "claim_paid_unsettled",
         _("申领已办结（已拨付），但有核准明细尚未结清。"),
-        ClaimLine.objects.filter(claim__in=claims, decision=LineDecision.APPROVE, amount__gt=0)
-        .exclude(payment_status__in=SETTLED_LINE_STATES)
-        .annotate(actual=F("payment_status"))
-        .values(*line_ref, "actual"),
+        unsettled_lines().filter(claim__in=claims).annotate(actual=F("payment_status")).values(*line_ref, "actual"),
     )
     return found
 
