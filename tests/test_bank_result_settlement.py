@@ -124,6 +124,38 @@ def test_a_lost_task_is_found_by_the_sweep(demo, two_payees):
     assert "workflow.settle_forgotten_batches: 0" in run_due(asked + datetime.timedelta(hours=1))
 
 
+def test_a_batch_the_sweep_cannot_settle_does_not_hold_back_the_others(
+    demo, django_capture_on_commit_callbacks, celery_eager, monkeypatch
+):
+    """Two batches' tasks were lost; settling the first fails. The sweep still settles the second,
+    then reports the failure; the first is free for the next run."""
+    first_claim, second_claim = approved_claim(demo, serials=(31,)), approved_claim(demo, serials=(32,))
+    batches = [released_batch(demo, django_capture_on_commit_callbacks, claims=[claim]) for claim in (first_claim, second_claim)]
+    for batch in batches:
+        disbursement.apply_bank_result(
+            actor=demo["finance_officer"],
+            batch=batch,
+            filename="回单.csv",
+            content=csv_file(result_rows(batch, {transfer.seq: "成功" for transfer in batch.transfers.all()})),
+        )
+    real_settle = disbursement.settle_claims
+
+    def fails_for_the_first(**kwargs):
+        if first_claim.pk in kwargs["claim_ids"]:
+            raise RuntimeError("database hiccup")
+        return real_settle(**kwargs)
+
+    monkeypatch.setattr(disbursement, "settle_claims", fails_for_the_first)
+    later = settling_since(batches[1]) + disbursement.SETTLE_SWEEP_AFTER + datetime.timedelta(seconds=1)
+    with pytest.raises(RuntimeError, match="database hiccup"):
+        disbursement.settle_forgotten_batches(later)
+    assert status_of(first_claim) == "in_payment" and status_of(second_claim) == "paid"
+    assert settling_since(batches[0]) is not None and settling_since(batches[1]) is None
+    monkeypatch.setattr(disbursement, "settle_claims", real_settle)
+    assert disbursement.settle_forgotten_batches(later) == 1
+    assert status_of(first_claim) == "paid"
+
+
 def test_a_worker_that_dies_midway_leaves_its_work_and_the_rest_to_the_retry(
     demo, django_capture_on_commit_callbacks, celery_eager, monkeypatch
 ):

@@ -106,10 +106,18 @@ SETTLE_SWEEP_AFTER = datetime.timedelta(minutes=2)
 
 
 def settle_forgotten_batches(now: datetime.datetime) -> int:
-    """Due job: batches whose claims still await settling with no worker on them are settled."""
+    """Due job: batches whose claims still await settling with no worker on them are settled. A
+    batch that fails is logged and raised after the others: it must not hold them back."""
     batch_ids = list(results.batches_to_settle(now=now, older_than=SETTLE_SWEEP_AFTER).values_list("pk", flat=True))
+    failure: Exception | None = None
     for batch_id in batch_ids:
-        settle_batch(batch_id, now=now)
+        try:
+            settle_batch(batch_id, now=now)
+        except Exception as error:  # noqa: BLE001 - logged, the other batches still settled, then raised
+            logger.exception("settling of batch %s failed in the sweep", batch_id)
+            failure = failure or error
+    if failure is not None:
+        raise failure
     return len(batch_ids)
 
 

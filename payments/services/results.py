@@ -534,8 +534,10 @@ def release_settlement(batch_id: int) -> None:
 def batches_to_settle(*, now: datetime.datetime, older_than: datetime.timedelta):
     """Batches whose claims have awaited settling for a while with no worker on them (the task
     enqueued on commit was lost: Redis down, the worker killed)."""
-    return PaymentBatch.objects.filter(settle_requested_at__lt=now - older_than).filter(
-        Q(settle_lease_until__isnull=True) | Q(settle_lease_until__lt=now)
+    return (
+        PaymentBatch.objects.filter(settle_requested_at__lt=now - older_than)
+        .filter(Q(settle_lease_until__isnull=True) | Q(settle_lease_until__lt=now))
+        .order_by("settle_requested_at", "pk")  # the longest waiting first
     )
 
 
