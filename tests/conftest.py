@@ -399,7 +399,6 @@ class WorkerProcess:
         self.env = env
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
-        self.content_types = None
         self._output = threading.Condition()  # notified at each line and when the output ends
         self._text = ""  # everything every worker of the session said, in order
         self._output_open = False  # the current worker's output has not ended (it has not exited)
@@ -426,7 +425,7 @@ class WorkerProcess:
                 self._output_open = False
             self._output.notify_all()
 
-    def start(self, content_types) -> None:
+    def start(self) -> None:
         """Start the worker and wait until it says it is ready, then check that it consumes our queue."""
         for queue in (self.queue, mail_queue_of(self.queue)):  # tasks of earlier tests, for rows long gone
             _purge_queue(self.app, queue)
@@ -445,7 +444,6 @@ class WorkerProcess:
             self._output_open = True
         self._reader = threading.Thread(target=self._read_output, args=(self.process,), daemon=True, name="celery-worker-output")
         self._reader.start()
-        self.content_types = content_types
         # Celery logs "<hostname> ready." once its consumer has started: queues bound, remote control on.
         if not self.wait_for_log(
             rf"{re.escape(self.hostname)} ready\.", after=offset, timeout=self.START_TIMEOUT, required=False
@@ -480,14 +478,6 @@ class WorkerProcess:
         with self._output:
             self.process = None
             self._output_open = False
-
-    def ensure_current(self, content_types) -> None:
-        """A worker caches content type ids (guardian finds permissions through them). In production
-        they never change, but every transactional test's flush recreates them with new ids: so a
-        worker that has lived through a flush is replaced by a fresh one."""
-        if self.process is None or self.process.poll() is not None or content_types != self.content_types:
-            self.stop()
-            self.start(content_types)
 
     @property
     def running(self) -> bool:
@@ -525,16 +515,11 @@ class WorkerProcess:
         return self.wait_for_log(rf"\[{re.escape(task_id)}\] succeeded", timeout=timeout)[0]
 
 
-def _content_types():
-    from django.contrib.contenttypes.models import ContentType
-
-    return tuple(ContentType.objects.order_by("pk").values_list("pk", "app_label", "model"))
-
-
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, celery_test_queue, tmp_path_factory):
     """A real `celery worker` subprocess on this run's own queue, connected to the test database
-    (env DATABASE_URL built from the test connection), with this run's keys.
+    (env DATABASE_URL built from the test connection), with this run's keys: started for each
+    test that asks for ``celery_worker``.
 
     It depends on django_db_setup, so it is stopped before the test database is dropped."""
     if not os.environ.get("REDIS_URL"):
@@ -543,7 +528,6 @@ def celery_worker_process(django_db_setup, django_db_blocker, celery_test_queue,
 
     with django_db_blocker.unblock():
         database_url = database_url_of(connection.settings_dict)
-        content_types = _content_types()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -559,7 +543,6 @@ def celery_worker_process(django_db_setup, django_db_blocker, celery_test_queue,
         app=_celery_app(), queue=celery_test_queue, env=env, log_path=tmp_path_factory.mktemp("celery") / "worker.log"
     )
     try:
-        worker.start(content_types)
         yield worker
     finally:
         worker.stop()
@@ -568,15 +551,24 @@ def celery_worker_process(django_db_setup, django_db_blocker, celery_test_queue,
 @pytest.fixture
 def celery_worker(celery_worker_process, transactional_db, celery_test_queue):
     """The worker process, with this test process enqueuing to it instead of running tasks
-    itself; the test's writes are committed (transactional_db) so the worker sees them."""
-    celery_worker_process.ensure_current(_content_types())
+    itself; the test's writes are committed (transactional_db) so the worker sees them.
+
+    A worker lives for one test. It starts on the test's database as it is: a flush recreates the
+    content types with new ids, which a worker caches (guardian finds permissions through them).
+    It stops (finishing the task at hand) before the test's flush: what the test's last task
+    enqueued (the e-mails of a settled batch) would otherwise run during the flush's TRUNCATE,
+    and a deadlock between the two failed the flush and left rows to the next test."""
+    celery_worker_process.start()
     app = _celery_app()
     previous = app.conf.task_always_eager, app.conf.task_default_queue
     app.conf.task_always_eager = False
     _route_to(app, celery_test_queue)
-    yield celery_worker_process
-    app.conf.task_always_eager = previous[0]
-    _route_to(app, previous[1])
+    try:
+        yield celery_worker_process
+    finally:
+        app.conf.task_always_eager = previous[0]
+        _route_to(app, previous[1])
+        celery_worker_process.stop()
 
 
 @pytest.fixture
