@@ -58,10 +58,12 @@ from serving import (
     CHEAPEST_READ,
     PASSWORD,
     PROJECT,
+    CpuMeter,
     Server,
     Worker,
     api_token,
     bank_answer,
+    cpu_table,
     ensure_database,
     environment,
     p,
@@ -334,7 +336,9 @@ def main() -> None:
     worker = Worker(args.database, args.redis, args.concurrency)
     server = Server(args.database, args.workers, extra_env={"REDIS_URL": args.redis})
     try:
+        meter = CpuMeter({"web (gunicorn)": server.process.pid, "Celery worker": worker.process.pid})
         phases, batches = lifecycle(server, args.claims, args.clients, args.batch_size)
+        elapsed, cpu_spent = meter.stop()
         # The bound of this API shape: the cheapest authenticated read, as many clients.
         reads = request_rate(server, api_token(server, "dept_reviewer"), [CHEAPEST_READ] * args.clients, 10)
     finally:
@@ -370,6 +374,8 @@ def main() -> None:
         f" {reads:,.0f} ÷ {REQUESTS_PER_CLAIM} = {reads / REQUESTS_PER_CLAIM:,.1f}/s,"
         f" ÷ pgbench TPC-B TPS = {reads / REQUESTS_PER_CLAIM / baseline:.4f}"
     )
+    print(f"\nwhere the CPU went from the first submission to the last claim paid ({elapsed:.0f} s × {os.cpu_count()} cores):\n")
+    print(cpu_table(elapsed, cpu_spent, per=args.claims, unit="claim"))
 
 
 if __name__ == "__main__":

@@ -292,3 +292,72 @@ def bank_answer(payment_file: bytes) -> bytes:
         batch, seq = row[column["批次号"]], row[column["序号"]]
         writer.writerow([batch, seq, row[column["账号"]], row[column["金额"]], "成功", f"BANK-{batch}-{seq}", ""])
     return ("\ufeff" + out.getvalue()).encode()
+
+
+# Where a benchmark's CPU goes, by part of the system: read from /proc (Linux), each process's
+# user + system time, before and after the measured window.
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _processes() -> dict[int, tuple[int, str, float]]:
+    """Every process: pid → (parent pid, command name, CPU seconds so far)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                text = stat.read()
+        except OSError:  # it exited meanwhile
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        # After the name: state, ppid, …; utime and stime are the 12th and 13th of these (man 5 proc).
+        found[int(entry)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    return found
+
+
+class CpuMeter:
+    """CPU seconds spent in a window by the web server's processes, the Celery worker's, PostgreSQL's
+    (every postgres process: backends, WAL writer, checkpointer) and this benchmark's own, against
+    what the machine's cores could give in that time. Processes that exit within the window are not
+    counted (the web and worker processes live through it; persistent connections keep backends)."""
+
+    def __init__(self, parts: dict[str, int]):
+        self.roots = parts  # part → the pid of its root process (gunicorn's master, celery's main)
+        self.started_at = time.perf_counter()
+        self.start = self._sample()
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        processes = _processes()
+        children: dict[int, list[int]] = {}
+        for pid, (parent, _name, _cpu) in processes.items():
+            children.setdefault(parent, []).append(pid)
+        sample = {}
+        for part, root in self.roots.items():
+            tree, stack = {}, [root]
+            while stack:
+                pid = stack.pop()
+                if pid in processes:
+                    tree[pid] = processes[pid][2]
+                    stack.extend(children.get(pid, ()))
+            sample[part] = tree
+        sample["PostgreSQL"] = {pid: cpu for pid, (_parent, name, cpu) in processes.items() if name == "postgres"}
+        own = os.times()
+        sample["the benchmark's clients"] = {os.getpid(): own.user + own.system}
+        return sample
+
+    def stop(self) -> tuple[float, dict[str, float]]:
+        """The window's length and each part's CPU seconds in it."""
+        end, elapsed = self._sample(), time.perf_counter() - self.started_at
+        spent = {part: sum(cpu - self.start[part].get(pid, 0.0) for pid, cpu in tree.items()) for part, tree in end.items()}
+        return elapsed, spent
+
+
+def cpu_table(elapsed: float, spent: dict[str, float], per: int, unit: str) -> str:
+    """A Markdown table of where the CPU went: seconds, ms per ``unit`` and share of the cores' time."""
+    capacity = elapsed * (os.cpu_count() or 1)
+    rows = ["| part | CPU s | ms per " + unit + " | share of the cores |", "|---|---|---|---|"]
+    for part, seconds in [*spent.items(), ("idle or elsewhere", capacity - sum(spent.values()))]:
+        rows.append(f"| {part} | {seconds:.1f} | {seconds * 1000 / max(per, 1):.0f} | {seconds / capacity:.0%} |")
+    return "\n".join(rows)

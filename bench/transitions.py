@@ -33,7 +33,20 @@ import sys
 import threading
 import time
 
-from serving import CHEAPEST_READ, Server, Worker, api_token, ensure_database, p, pgbench_tps, psql, purge_queues, request_rate
+from serving import (
+    CHEAPEST_READ,
+    CpuMeter,
+    Server,
+    Worker,
+    api_token,
+    cpu_table,
+    ensure_database,
+    p,
+    pgbench_tps,
+    psql,
+    purge_queues,
+    request_rate,
+)
 
 
 def usernames(database: str, prefix: str) -> list[str]:
@@ -180,9 +193,9 @@ def main() -> None:
     try:
         clients = [Client(server, username) for username in chosen]
         decide_for(2, clients)  # warm each worker's connection and caches
-        started = time.perf_counter()
+        meter = CpuMeter({"web (gunicorn)": server.process.pid, "Celery worker": worker.process.pid})
         times, lost, failures = decide_for(args.seconds, clients)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu_spent = meter.stop()
         # The cheapest authenticated read the API has, asked by as many clients: a decision's
         # three requests each do at least this much.
         token = clients[0].headers["Authorization"].split()[1]
@@ -214,6 +227,8 @@ def main() -> None:
         f"bound: a decision is 3 requests; were each as cheap as that read, {reads:,.0f} ÷ 3 = {reads / 3:,.0f}/s,"
         f" ÷ pgbench -N TPS = {reads / 3 / baseline:.4f}"
     )
+    print(f"\nwhere the CPU went while the clients decided ({elapsed:.0f} s × {os.cpu_count()} cores):\n")
+    print(cpu_table(elapsed, cpu_spent, per=len(times), unit="decision"))
 
 
 if __name__ == "__main__":
