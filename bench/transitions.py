@@ -24,6 +24,7 @@ tests/test_inbox_read_model.py::test_a_decision_takes_as_many_queries_for_twenty
 from __future__ import annotations
 
 import argparse
+import collections
 import http.client
 import json
 import os
@@ -61,8 +62,10 @@ class Client:
         self.username = username
         self.headers = {"Authorization": f"Token {api_token(server, username)}", "Content-Type": "application/json"}
         self.connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        self.requests: collections.Counter[str] = collections.Counter()  # "POST /api/v1/tasks/{id}/take/" → how many
 
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        self.requests[f"{method} {re.sub(r'/[0-9]+/', '/{id}/', path)}"] += 1
         payload = json.dumps(body).encode() if body is not None else None
         self.connection.request(method, path, body=payload, headers=self.headers)
         response = self.connection.getresponse()
@@ -193,6 +196,8 @@ def main() -> None:
     try:
         clients = [Client(server, username) for username in chosen]
         decide_for(2, clients)  # warm each worker's connection and caches
+        for client in clients:
+            client.requests.clear()
         meter = CpuMeter({"web (gunicorn)": server.process.pid, "Celery worker": worker.process.pid})
         times, lost, failures = decide_for(args.seconds, clients)
         elapsed, cpu_spent = meter.stop()
@@ -226,6 +231,11 @@ def main() -> None:
     print(
         f"bound: a decision is 3 requests; were each as cheap as that read, {reads:,.0f} ÷ 3 = {reads / 3:,.0f}/s,"
         f" ÷ pgbench -N TPS = {reads / 3 / baseline:.4f}"
+    )
+    requests = sum((client.requests for client in clients), collections.Counter())
+    print(
+        "requests per decision: "
+        + ", ".join(f"{kind} {count / max(len(times), 1):.2f}" for kind, count in sorted(requests.items()))
     )
     print(f"\nwhere the CPU went while the clients decided ({elapsed:.0f} s × {os.cpu_count()} cores):\n")
     print(cpu_table(elapsed, cpu_spent, per=len(times), unit="decision"))
