@@ -2,11 +2,7 @@
 logs in, opens the task from the inbox and approves it; a member of the public objects to a line
 on public notice."""
 
-import os
-from pathlib import Path
-
 import pytest
-from django.db import connections
 
 from claims.models import Claim, Jurisdiction
 from claims.services import create_claim
@@ -14,43 +10,9 @@ from workflow.models import Objection
 from workflow.selectors import open_task_of_claim
 from workflow.services import submit_claim
 
+from .browser_support import SCREENSHOTS, browser_page, playwright_sync  # noqa: F401 (a fixture)
 from .conftest import DEMO_PASSWORD, TODAY, claim_data
 from .test_public_notice import on_notice
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp"))
-
-
-@pytest.fixture
-def browser_page(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls here are plain sync code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with playwright_sync.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            viewport={"width": 1400, "height": 1000}
-        )  # browser default locale (en-US): pages must still open in Chinese
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
-            # ORM calls made while Playwright's loop runs open a connection in that context;
-            # close it here, or PostgreSQL cannot drop the test database at the end.
-            connections.close_all()
 
 
 @pytest.mark.browser

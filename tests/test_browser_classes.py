@@ -13,8 +13,8 @@ from openpyxl import Workbook
 from claims.models import TrainingClass
 from notifications.models import Notification
 
-from .conftest import DEMO_PASSWORD, resident_id
-from .test_browser import SCREENSHOTS, browser_page, playwright_sync  # noqa: F401 (a fixture)
+from .browser_support import SCREENSHOTS, browser_page, playwright_sync, sign_in  # noqa: F401 (a fixture)
+from .conftest import resident_id
 
 
 def roster(tmp_path, *serials):
@@ -31,11 +31,8 @@ def roster(tmp_path, *serials):
 
 
 def log_in(page, url: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{url}/classes/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit].primary")
+    page.context.clear_cookies()  # whoever was signed in before
+    sign_in(page, f"{url}/classes/", username)
 
 
 @pytest.mark.browser

@@ -6,7 +6,6 @@ roster status page polls, the admin site and Swagger UI render) with no violatio
 import urllib.request
 
 import pytest
-from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,10 +13,8 @@ from claims.models import RosterUpload, RosterUploadStatus
 from claims.services import create_claim
 from workflow.services import submit_claim
 
-from .conftest import DEMO_PASSWORD, claim_data
-from .test_browser import CHROMIUM, CHROMIUM_ARGS
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
+from .browser_support import chromium, playwright_sync, sign_in  # noqa: F401 (a fixture)
+from .conftest import claim_data
 
 # Runs before any page script (injected by the browser, not by the page, so the policy does not
 # apply to it): keeps every violation the page reports.
@@ -45,10 +42,7 @@ class Browser:
         page.set_default_timeout(20_000)
         page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
         self.pages.append(page)
-        page.goto(f"{self.base_url}{next_path}")
-        page.fill("#id_username", username)
-        page.fill("#id_password", DEMO_PASSWORD)
-        page.press("#id_password", "Enter")
+        sign_in(page, f"{self.base_url}{next_path}", username, by_keyboard=True)
         return page
 
     @staticmethod
@@ -60,15 +54,8 @@ class Browser:
 
 
 @pytest.fixture
-def browser(monkeypatch, live_server):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop runs in this thread
-    with playwright_sync.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield Browser(chromium, live_server.url)
-        finally:
-            chromium.close()
-            connections.close_all()  # the ORM calls made under Playwright's loop opened a connection
+def browser(chromium, live_server):
+    return Browser(chromium, live_server.url)
 
 
 @pytest.mark.browser

@@ -9,11 +9,9 @@ from claims.personal_data import id_number_digest
 from claims.services import create_claim
 from workflow.services import submit_claim
 
-from .conftest import DEMO_PASSWORD, claim_data, line, resident_id
-from .test_browser import SCREENSHOTS, browser_page  # noqa: F401 (a fixture)
+from .browser_support import SCREENSHOTS, browser_page, playwright_sync, sign_in  # noqa: F401 (a fixture)
+from .conftest import claim_data, line, resident_id
 from .test_browser_screens import DESK, PHONE, SIDEWAYS, axe_violations
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
 def submitted(demo, serial: int, *, flagged: bool = False):
@@ -37,10 +35,7 @@ def test_the_reviewer_searches_and_bulk_approves_in_the_browser(transactional_db
     clean = [submitted(demo, n) for n in (1, 2, 3)]
     flagged = submitted(demo, 4, flagged=True)
     page = browser_page
-    page.goto(f"{live_server.url}/inbox/")
-    page.fill("#id_username", "dept_reviewer")
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.press("#id_password", "Enter")
+    sign_in(page, f"{live_server.url}/inbox/", "dept_reviewer", by_keyboard=True)
     expect(page.locator("h1")).to_contain_text("收件箱")
     expect(page.locator("#my-tasks tbody tr")).to_have_count(4)
     expect(page.locator("#my-tasks")).to_contain_text("低压电工作业 第2期")  # the class name in the rows

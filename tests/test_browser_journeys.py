@@ -11,18 +11,9 @@ from claims.services import create_claim
 from workflow.selectors import open_task_of_claim
 from workflow.services import LineDecisionInput, decide_task, submit_claim
 
+from .browser_support import SCREENSHOTS, browser_page, playwright_sync, sign_in  # noqa: F401 (a fixture)
 from .conftest import DEMO_PASSWORD, claim_data
-from .test_browser import browser_page  # noqa: F401  (the fixture)
-from .test_browser_screens import SCREENSHOTS, large_claim
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-
-def sign_in(page, url: str, username: str) -> None:
-    page.goto(url)
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit].primary")
+from .test_browser_screens import large_claim
 
 
 @pytest.mark.browser

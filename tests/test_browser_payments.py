@@ -7,53 +7,13 @@ import hashlib
 import io
 
 import pytest
-from django.db import connections
 
 from claims.models import Claim, ClaimLine
 from payments.models import PayeeAccount, PaymentBatch
 from payments.services.payees import account_number_of, set_payee_account
 
-from .conftest import DEMO_PASSWORD
+from .browser_support import browser_page, playwright_sync, sign_in  # noqa: F401 (a fixture)
 from .payments_support import approved_claim, living_allowance_claim
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def browser_page(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of these tests are plain sync code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with playwright_sync.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
-            connections.close_all()
-
-
-def log_in(page, base_url: str, username: str, next_path: str) -> None:
-    page.goto(f"{base_url}{next_path}")
-    expect = playwright_sync.expect
-    expect(page.locator("h1")).to_have_text("登录")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit].primary")
 
 
 @pytest.mark.browser
@@ -78,7 +38,7 @@ def test_finance_builds_and_the_other_officer_releases_a_batch_and_downloads_its
     page, expect, base = browser_page, playwright_sync.expect, live_server.url
 
     # The first officer sees what awaits payment and builds a batch of all of it.
-    log_in(page, base, "finance_officer", "/payments/batches/new/")
+    sign_in(page, f"{base}/payments/batches/new/", "finance_officer")
     expect(page.locator("h1")).to_contain_text("生成拨付批次")
     expect(page.locator("#awaiting-claims tbody tr")).to_have_count(2)
     expect(page.locator("#awaiting")).to_contain_text(f"{expected_total:,.2f}")
@@ -95,7 +55,7 @@ def test_finance_builds_and_the_other_officer_releases_a_batch_and_downloads_its
     page.get_by_role("button", name="退出").click()
 
     # The second officer releases it; the page follows the task until the batch is released.
-    log_in(page, base, "finance_officer2", f"/payments/batches/{batch.pk}/")
+    sign_in(page, f"{base}/payments/batches/{batch.pk}/", "finance_officer2")
     expect(page.locator("h1")).to_contain_text(batch.number)
     page.check("#id_release_confirm")
     page.click("#release-batch")

@@ -10,8 +10,8 @@ from notifications.models import Notification
 from workflow.selectors import open_task_of_claim
 from workflow.services import decide_task, submit_claim
 
-from .conftest import DEMO_PASSWORD, claim_data
-from .test_browser import SCREENSHOTS, browser_page, playwright_sync  # noqa: F401 (a fixture)
+from .browser_support import SCREENSHOTS, browser_page, playwright_sync, sign_in  # noqa: F401 (a fixture)
+from .conftest import claim_data
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
@@ -24,10 +24,7 @@ def test_a_provider_answers_a_return_with_a_document_and_a_comment(transactional
     )
     page, expect = browser_page, playwright_sync.expect
 
-    page.goto(f"{live_server.url}/portal/")
-    page.fill("#id_username", "provider_clerk")
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit].primary")
+    sign_in(page, f"{live_server.url}/portal/", "provider_clerk")
 
     # The dashboard: the returned claim first, with the reason and its deadline.
     expect(page.locator("h1")).to_have_text("机构工作台")

@@ -13,11 +13,7 @@ use them on a desk, on a phone and zoomed in (issue 15):
 device pixels (deviceScaleFactor 2), giving a 1366 px-wide image. Browser zoom itself cannot be
 driven through Playwright; this is the layout it produces, not a screenshot of the zoom UI."""
 
-import os
-from pathlib import Path
-
 import pytest
-from django.db import connections
 from django.urls import reverse
 
 from claims.models import Jurisdiction
@@ -27,15 +23,12 @@ from workflow.disbursement import build_batch
 from workflow.selectors import open_task_of_claim
 from workflow.services import submit_claim
 
-from .conftest import DEMO_PASSWORD, PROJECT_DIR, TODAY, claim_data, line, resident_id
+from .browser_support import SCREENSHOTS, chromium, playwright_sync, sign_in  # noqa: F401 (a fixture)
+from .conftest import TODAY, claim_data, line, resident_id
 from .payments_support import approved_claim
-from .test_browser import CHROMIUM, CHROMIUM_ARGS
 from .test_class_filing import filed
 from .test_public_notice import on_notice
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", PROJECT_DIR / "var" / "screenshots"))
 AXE = "/static/vendor/axe-core/axe.min.js"
 DESK = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
@@ -123,29 +116,14 @@ HIDDEN_BUT_SHOWN = """() => [...document.querySelectorAll('[hidden]')]
     .map(element => element.outerHTML.slice(0, 120))"""
 
 
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}{reverse('login')}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.press("#id_password", "Enter")  # Enter in the form submits it
+def signed_in(page, base: str, username: str) -> None:
+    sign_in(page, f"{base}{reverse('login')}", username, by_keyboard=True)  # Enter in the form submits it
     playwright_sync.expect(page.locator(".site-nav")).to_be_visible()
 
 
 def axe_violations(page) -> list[str]:
     page.add_script_tag(url=AXE)  # from our static files, allowed by the page's CSP (script-src 'self')
     return page.evaluate(RUN_AXE)
-
-
-@pytest.fixture
-def chromium(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop runs in this thread
-    with playwright_sync.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            connections.close_all()  # the ORM calls made under Playwright's loop opened a connection
 
 
 @pytest.mark.browser
@@ -159,7 +137,7 @@ def test_every_roles_main_pages_pass_axe_and_fit_a_phone_and_200_percent_zoom(tr
         page = desk.new_page()
         page.set_default_timeout(30_000)
         if username:
-            sign_in(page, live_server.url, username)
+            signed_in(page, live_server.url, username)
         for name, path in pages:
             page.set_viewport_size(DESK)
             response = page.goto(f"{live_server.url}{path}")
@@ -196,7 +174,7 @@ def test_enter_in_the_claim_form_saves_the_draft_rather_than_adding_a_row(transa
     """The clerk types the class's name and presses Enter: the form is sent to be saved (and
     refused, the lines being empty), not given another row by the "增加一行" button."""
     page = chromium.new_context(viewport=PHONE).new_page()
-    sign_in(page, live_server.url, "provider_clerk")
+    signed_in(page, live_server.url, "provider_clerk")
     page.goto(f"{live_server.url}{reverse('approvals:claim_new')}")
     rows = page.locator("#line-rows tbody tr[id^='row-']").count()
     page.get_by_label("班级名称").fill("低压电工作业 2026 第9期")
