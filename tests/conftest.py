@@ -7,6 +7,7 @@ Redis. Without them the test is skipped, except under ``CI_REQUIRE_SERVICES=1`` 
 
 The clock: the whole run (and its worker processes) sees one date, TODAY (see the clock section)."""
 
+import contextlib
 import datetime
 import os
 import re
@@ -549,7 +550,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, celery_test_queue,
 
 
 @pytest.fixture
-def celery_worker(celery_worker_process, transactional_db, celery_test_queue):
+def celery_worker(celery_worker_process, transactional_db):
     """The worker process, with this test process enqueuing to it instead of running tasks
     itself; the test's writes are committed (transactional_db) so the worker sees them.
 
@@ -558,17 +559,25 @@ def celery_worker(celery_worker_process, transactional_db, celery_test_queue):
     It stops (finishing the task at hand) before the test's flush: what the test's last task
     enqueued (the e-mails of a settled batch) would otherwise run during the flush's TRUNCATE,
     and a deadlock between the two failed the flush and left rows to the next test."""
-    celery_worker_process.start()
+    with worker_running(celery_worker_process) as worker:
+        yield worker
+
+
+@contextlib.contextmanager
+def worker_running(worker: WorkerProcess):
+    """The worker started, and this process enqueuing to its queue (not running tasks itself)
+    until the worker is stopped again; then as before."""
+    worker.start()
     app = _celery_app()
     previous = app.conf.task_always_eager, app.conf.task_default_queue
     app.conf.task_always_eager = False
-    _route_to(app, celery_test_queue)
+    _route_to(app, worker.queue)
     try:
-        yield celery_worker_process
+        yield worker
     finally:
         app.conf.task_always_eager = previous[0]
         _route_to(app, previous[1])
-        celery_worker_process.stop()
+        worker.stop()
 
 
 @pytest.fixture

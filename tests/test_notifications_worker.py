@@ -25,7 +25,7 @@ from workflow.selectors import actionable_tasks, open_task_of_claim
 from workflow.services import decide_task, submit_claim
 from workflow.tasks import run_due_jobs
 
-from .conftest import WorkerProcess, _celery_app, _purge_queue, _route_to, claim_data
+from .conftest import WorkerProcess, _celery_app, _purge_queue, claim_data, worker_running
 
 DELIVER = r"notifications\.tasks\.deliver_emails\[[0-9a-f-]+\] succeeded"
 
@@ -120,16 +120,10 @@ def crashing_worker(celery_worker_process, transactional_db, celery_test_queue, 
     queue = f"{celery_test_queue}-crash"
     env = {**celery_worker_process.env, "CELERY_QUEUE": queue, "EMAIL_BACKEND": "tests.mail_backends.CrashAfterSendBackend"}
     worker = WorkerProcess(app=app, queue=queue, env=env, log_path=tmp_path / "crashing-worker.log")
-    worker.start()
-    previous = app.conf.task_always_eager, app.conf.task_default_queue
-    app.conf.task_always_eager = False
-    _route_to(app, queue)
     try:
-        yield worker
+        with worker_running(worker):
+            yield worker
     finally:
-        app.conf.task_always_eager = previous[0]
-        _route_to(app, previous[1])
-        worker.stop()
         _purge_queue(app, queue)
         with app.connection_for_write() as conn:
             conn.default_channel.client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
