@@ -557,8 +557,8 @@ def celery_worker(celery_worker_process, transactional_db):
     A worker lives for one test. It starts on the test's database as it is: a flush recreates the
     content types with new ids, which a worker caches (guardian finds permissions through them).
     It stops (finishing the task at hand) before the test's flush: what the test's last task
-    enqueued (the e-mails of a settled batch) would otherwise run during the flush's TRUNCATE,
-    and a deadlock between the two failed the flush and left rows to the next test."""
+    enqueued (the e-mails of a settled batch) would otherwise run during the flush's TRUNCATE:
+    CI saw the flush fail there ("couldn't be flushed") and leave rows to the next test."""
     with worker_running(celery_worker_process) as worker:
         yield worker
 
