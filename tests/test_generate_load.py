@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import override_settings
 from viewflow.workflow.models import Task
 
 from audit import services as audit_services
@@ -29,6 +30,7 @@ from workflow.services import decide_task
 from workflow.steps import END_STATUS, HUMAN_STEPS, STEPS
 
 from .api_support import login, ok
+from .conftest import FAST_PASSWORD_HASHERS, module_world
 from .test_inbox_read_model import duties, rows
 
 pytestmark = pytest.mark.postgres
@@ -37,16 +39,23 @@ CLAIMS = 300
 OPEN = ("NEW", "ASSIGNED", "STARTED")
 
 
+@pytest.fixture(scope="module")
+def generated_ids(django_db_setup, django_db_blocker) -> set[int]:
+    """The generated claims' ids: generated once for the module (each test in a savepoint)."""
+    with module_world(django_db_blocker), override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
+        before = set(Claim.objects.values_list("pk", flat=True))
+        # Three batches over two worker processes: the writer chains their entries in batch order.
+        generate(claims=CLAIMS, seed=7, password="load-pass", batch_size=120, check_foreign_keys=True, workers=2)
+        with connection.cursor() as cursor:
+            # The module's transaction never commits: check every deferred foreign key of the rows now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        yield set(Claim.objects.exclude(pk__in=before).values_list("pk", flat=True))
+
+
 @pytest.fixture
-def generated(demo, fast_password_hashing):
-    before = set(Claim.objects.values_list("pk", flat=True))
-    # Three batches over two worker processes: the writer chains their entries in batch order.
-    generate(claims=CLAIMS, seed=7, password="load-pass", batch_size=120, check_foreign_keys=True, workers=2)
-    with connection.cursor() as cursor:
-        # The test's transaction never commits: check every deferred foreign key of the rows now.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-    return Claim.objects.exclude(pk__in=before)
+def generated(generated_ids, demo, fast_password_hashing):
+    return Claim.objects.filter(pk__in=generated_ids)
 
 
 def open_task(claim):
@@ -120,7 +129,7 @@ def test_every_entry_is_in_audits_canonical_form_and_its_detail_is_the_payloads(
         assert hashlib.sha256(payload.encode()).hexdigest() == digest
 
 
-def test_a_load_stops_before_writing_if_audits_entry_body_changed(db, monkeypatch):
+def test_a_load_stops_before_writing_if_audits_entry_body_changed(demo, monkeypatch):
     """The load writes the body key by key for speed; audit.services.body_of stays its definition."""
     load.check_ledger_body()
 
@@ -295,7 +304,7 @@ def test_a_big_load_builds_the_indexes_it_dropped_even_when_it_fails_midway(demo
     assert index_definitions() == before
 
 
-def test_the_copy_text_it_writes_reads_back_as_the_values_it_was_made_of(db):
+def test_the_copy_text_it_writes_reads_back_as_the_values_it_was_made_of(demo):
     """generate_load formats COPY's text itself (the writer thread only sends bytes): tabs, line
     breaks, backslashes, NULLs, times with their offset and amounts come back as they went in."""
     when = datetime.datetime(2026, 10, 1, 9, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=8)))

@@ -30,7 +30,6 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -64,7 +63,7 @@ from workflow import selectors as inbox
 from workflow.models import Delegation, Objection
 from workflow.services import submit_claim
 
-from .conftest import DEMO_PASSWORD, claim_data, demo_is_seeded, line, resident_id, seed_demo
+from .conftest import DEMO_PASSWORD, claim_data, line, module_world, resident_id
 
 pytestmark = pytest.mark.postgres  # the abuse suite runs on PostgreSQL, as production does
 
@@ -580,16 +579,8 @@ def marks_hidden_from(world, username) -> list[str]:
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker):
     """Built once for the module inside a transaction rolled back at its end."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            if not demo_is_seeded():
-                seed_demo()
-            yield build_world()
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
+    with module_world(django_db_blocker):
+        yield build_world()
 
 
 # --------------------------------------------------------------------------- asking
