@@ -255,6 +255,9 @@ class Transfer(models.Model):
     bank_reference = models.CharField(_("银行流水号"), max_length=60, blank=True)
     return_reason = models.CharField(_("退票原因"), max_length=200, blank=True)
     result_at = models.DateTimeField(null=True, blank=True)
+    # The result file that stated the transfer's result: its uploader is who a claim's payment is
+    # recorded as done by, when two files of one batch are settled together.
+    result_file = models.ForeignKey("BankFile", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         ordering = ["batch", "seq"]

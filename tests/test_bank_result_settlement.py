@@ -236,11 +236,26 @@ def test_a_second_result_while_the_worker_settles_is_settled_too(demo, two_payee
     assert passes == [[claim_a.pk], [claim_b.pk]]  # the second pass: what still awaits payment
     assert status_of(claim_a) == "paid" and status_of(claim_b) == "paid"
     assert settling_since(batch) is None
-    # Each claim's event is by whoever had uploaded the batch's latest result when it was settled.
+    # Each claim's event is by whoever uploaded the file that stated its payment.
     assert dict(AuditEvent.objects.filter(action="claim.paid").values_list("claim_id", "actor_id")) == {
         claim_a.pk: demo["finance_officer"].pk,
         claim_b.pk: demo["finance_officer2"].pk,
     }
+
+
+def test_two_files_settled_together_name_each_claims_payment_by_its_own_files_uploader(demo, two_payees):
+    """Both files are applied before the worker runs (one pass settles both): claim A's payment
+    is still recorded as done by the officer whose file stated it, not by the later uploader."""
+    claim_a, claim_b, batch = two_payees
+    seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
+    first = csv_file(result_rows(batch, {seq_a: "成功"}))
+    second = csv_file(result_rows(batch, {seq_b: "成功"}))
+    disbursement.apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="1.csv", content=first)
+    disbursement.apply_bank_result(actor=demo["finance_officer2"], batch=batch, filename="2.csv", content=second)
+    assert disbursement.settle_batch(batch.pk) == 2
+    paid_by = dict(AuditEvent.objects.filter(action="claim.paid").values_list("claim_id", "actor_id"))
+    stated_by = dict(AuditEvent.objects.filter(action="claim.payment_result").values_list("claim_id", "actor_id"))
+    assert paid_by == stated_by == {claim_a.pk: demo["finance_officer"].pk, claim_b.pk: demo["finance_officer2"].pk}
 
 
 @pytest.mark.celery_worker

@@ -7,6 +7,7 @@ these, not the payment services directly."""
 
 import datetime
 import logging
+from collections import defaultdict
 from functools import partial
 
 from django.db import transaction
@@ -93,7 +94,12 @@ def _settle_answered(batch_id: int, answered: results.AnsweredClaims) -> int:
     for start in range(0, len(claim_ids), SETTLE_CHUNK):
         chunk = claim_ids[start : start + SETTLE_CHUNK]
         with transaction.atomic():
-            ended += settle_claims(actor=answered.actor, claim_ids=[pk for pk in chunk if pk in paid], detail=detail)
+            by_actor = defaultdict(list)  # each claim's payment is recorded as done by its file's uploader
+            for pk in chunk:
+                if pk in paid:
+                    by_actor[answered.actors[pk]].append(pk)
+            for actor, claim_ids_of_actor in by_actor.items():
+                ended += settle_claims(actor=actor, claim_ids=claim_ids_of_actor, detail=detail)
             returned = [pk for pk in chunk if pk in answered.returned_lines]
             for claim in Claim.objects.filter(pk__in=returned).select_related("provider").order_by("pk"):
                 notify_payment_returned(claim=claim, lines=answered.returned_lines[claim.pk], batch_number=answered.number)

@@ -361,8 +361,16 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
         return summary  # the same result again: nothing to do, nothing recorded
 
     now = timezone.now()
+    summary.file = BankFile.objects.create(
+        batch=batch,
+        kind=BankFileKind.RESULT,
+        filename=(filename or "result")[:200],
+        content=content,
+        sha256=sha256,
+        created_by=actor,
+    )
     for row, transfer in changed:
-        transfer.status, transfer.result_at = row.result, now
+        transfer.status, transfer.result_at, transfer.result_file = row.result, now, summary.file
         transfer.bank_reference, transfer.return_reason = row.bank_reference, row.reason
         summary.transfers.append(
             {
@@ -379,7 +387,9 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
         else:
             summary.returned += 1
     Transfer.objects.bulk_update(
-        [transfer for _row, transfer in changed], ["status", "result_at", "bank_reference", "return_reason"], batch_size=CHUNK
+        [transfer for _row, transfer in changed],
+        ["status", "result_at", "result_file", "bank_reference", "return_reason"],
+        batch_size=CHUNK,
     )
 
     # The batch lines of the transfers just answered, and their claim lines, as they were.
@@ -404,14 +414,6 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
     summary.lines_paid = len(by_outcome[TransferStatus.PAID][1])
     summary.lines_returned = len(by_outcome[TransferStatus.RETURNED][1])
 
-    summary.file = BankFile.objects.create(
-        batch=batch,
-        kind=BankFileKind.RESULT,
-        filename=(filename or "result")[:200],
-        content=content,
-        sha256=sha256,
-        created_by=actor,
-    )
     pending = Transfer.objects.filter(batch=batch).exclude(status__in=(*RESULT_STATES, TransferStatus.CANCELLED)).exists()
     from_state = batch.status
     if not pending and batch.status == BatchStatus.RELEASED:
@@ -548,9 +550,12 @@ class AnsweredClaims:
     provider is told; again only if the lines differ from what it was told)."""
 
     number: str
-    actor: object  # who uploaded the batch's latest result file: the claims' events are theirs
     with_paid_line: list[int]
     returned_lines: dict[int, list[int]]
+    # Per claim with a paid line, who uploaded the file that stated its latest paid transfer: the
+    # claim's events are theirs. A transfer paid before files were kept on it: the batch's latest
+    # result file's uploader.
+    actors: dict[int, object]
 
 
 def answered_claims(batch_id: int) -> AnsweredClaims:
@@ -558,21 +563,26 @@ def answered_claims(batch_id: int) -> AnsweredClaims:
     latest_file = (
         BankFile.objects.filter(batch_id=batch_id, kind=BankFileKind.RESULT).select_related("created_by").order_by("-pk").first()
     )
-    paid: set[int] = set()
+    paid_by_file: dict[int, int | None] = {}  # claim → its latest paid transfer's result file
     returned: dict[int, list[int]] = defaultdict(list)
     answered = BatchLine.objects.filter(
         batch_id=batch_id, status__in=(BatchLineStatus.PAID, BatchLineStatus.RETURNED)
-    ).values_list("claim_line__claim_id", "claim_line__line_no", "status", "claim_line__claim__status")
-    for claim_id, line_no, status, claim_status in answered.iterator(chunk_size=CHUNK):
+    ).values_list("claim_line__claim_id", "claim_line__line_no", "status", "claim_line__claim__status", "transfer__result_file")
+    for claim_id, line_no, status, claim_status, file_id in answered.iterator(chunk_size=CHUNK):
         if status == BatchLineStatus.RETURNED:
             returned[claim_id].append(line_no)
         elif claim_status in AWAITING_PAYMENT:  # a claim already ended (an earlier pass) is left alone
-            paid.add(claim_id)
+            paid_by_file[claim_id] = max(file_id or 0, paid_by_file.get(claim_id) or 0) or None
+    uploaders = {
+        file.pk: file.created_by
+        for file in BankFile.objects.filter(pk__in={pk for pk in paid_by_file.values() if pk}).select_related("created_by")
+    }
+    fallback = latest_file.created_by if latest_file else batch.released_by
     return AnsweredClaims(
         number=batch.number,
-        actor=latest_file.created_by if latest_file else batch.released_by,
-        with_paid_line=sorted(paid),
+        with_paid_line=sorted(paid_by_file),
         returned_lines={claim_id: sorted(lines) for claim_id, lines in returned.items()},
+        actors={claim_id: uploaders.get(file_id, fallback) for claim_id, file_id in paid_by_file.items()},
     )
 
 
