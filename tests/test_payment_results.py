@@ -7,6 +7,7 @@ release task run eagerly on commit)."""
 import csv
 import io
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -615,9 +616,7 @@ def test_pages_upload_reconciliation_and_returns(demo, two_payees, client):
 def test_two_uploads_of_one_result_at_once_apply_it_once(demo, celery_eager):
     """Two finance officers upload the same result at once: the batch's row lock makes the second
     see the first's result (nothing changes twice, one result file, one set of entries)."""
-    import threading
-
-    from django.db import close_old_connections
+    from .test_concurrency import join_all, run_at_once
 
     claim = approved_claim(demo, serials=(1, 2))
     batch = build_batch(actor=demo["finance_officer"], jurisdiction=claim.jurisdiction)
@@ -625,24 +624,16 @@ def test_two_uploads_of_one_result_at_once_apply_it_once(demo, celery_eager):
     batch.refresh_from_db()
     assert batch.status == "released"
     content = csv_file(result_rows(batch, {1: "成功"}))
-    results, barrier = [], threading.Barrier(2)
-
-    def upload(user):
-        try:
-            barrier.wait()
-            results.append(apply_bank_result(actor=user, batch=batch, filename="回单.csv", content=content).changed)
-        except Exception as error:  # noqa: BLE001
-            results.append(error)
-        finally:
-            close_old_connections()
-
-    threads = [threading.Thread(target=upload, args=(demo[name],)) for name in ("finance_officer", "finance_officer2")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert all(isinstance(result, bool) for result in results), results  # no error in either
-    assert results.count(True) == 1 and results.count(False) == 1, results
+    threads, outcomes = run_at_once(
+        *(
+            partial(apply_bank_result, actor=demo[name], batch=batch, filename="回单.csv", content=content)
+            for name in ("finance_officer", "finance_officer2")
+        )
+    )
+    join_all(threads)
+    assert [error for _summary, error in outcomes] == [None, None]
+    changed = [summary.changed for summary, _error in outcomes]
+    assert changed.count(True) == 1 and changed.count(False) == 1, changed
     assert BankFile.objects.filter(batch=batch, kind="result").count() == 1
     assert AuditEvent.objects.filter(action="claim.payment_result").count() == 1
     assert AuditEvent.objects.filter(action="claim.paid").count() == 1

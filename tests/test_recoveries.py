@@ -3,6 +3,7 @@ amount back to the allocation; the line is recovered once all of it came back.""
 
 import datetime
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from django.urls import reverse
@@ -298,11 +299,9 @@ def test_recovery_pages(demo, paid_claim, client):
 def test_two_receipts_at_once_never_recover_more_than_due(demo, celery_eager, apply_result):
     """Two finance officers record the whole amount at the same moment: one receipt is taken, the
     other is refused; the allocation is restored once."""
-    import threading
-
-    from django.db import close_old_connections
-
     from workflow.disbursement import build_batch, request_release
+
+    from .test_concurrency import join_all, run_at_once
 
     claim = approved_claim(demo, serials=(1,))
     batch = build_batch(actor=demo["finance_officer"], jurisdiction=claim.jurisdiction)
@@ -322,24 +321,15 @@ def test_two_receipts_at_once_never_recover_more_than_due(demo, celery_eager, ap
         reason_code="fraud",
         reason="虚假培训",
     )
-    results, barrier = [], threading.Barrier(2)
-
-    def receipt(user, reference):
-        try:
-            barrier.wait()
-            record_recovery_receipt(actor=user, order=order, amount=line.amount, received_on=TODAY, reference=reference)
-            results.append("ok")
-        except (InvalidInput, StepAlreadyTaken) as error:
-            results.append(type(error).__name__)
-        finally:
-            close_old_connections()
-
-    threads = [threading.Thread(target=receipt, args=(demo[name], name)) for name in ("finance_officer", "finance_officer2")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(results) == ["StepAlreadyTaken", "ok"], results  # the loser sees the order closed: 409
+    threads, outcomes = run_at_once(
+        *(
+            partial(record_recovery_receipt, actor=demo[name], order=order, amount=line.amount, received_on=TODAY, reference=name)
+            for name in ("finance_officer", "finance_officer2")
+        )
+    )
+    join_all(threads)
+    results = sorted("ok" if error is None else type(error).__name__ for _receipt, error in outcomes)
+    assert results == ["StepAlreadyTaken", "ok"], outcomes  # the loser sees the order closed: 409
     order.refresh_from_db()
     line.refresh_from_db()
     assert (order.status, order.amount_recovered, line.payment_status) == ("recovered", line.amount, "recovered")
