@@ -87,16 +87,22 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
         database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("sqlite") / "test_claims.sqlite3")
 
 
+def require_postgresql() -> None:
+    """Skip (or, under CI_REQUIRE_SERVICES=1, fail) unless the test database is PostgreSQL: for a
+    ``postgres`` test, and for a module fixture, which is made before its tests' markers are read."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        skip_or_fail(
+            f"needs PostgreSQL (row locks, advisory locks), the test database is {connection.vendor}: "
+            "run with DATABASE_URL=postgres://…"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _services_for_markers(request):
     if request.node.get_closest_marker("postgres"):
-        from django.db import connection
-
-        if connection.vendor != "postgresql":
-            skip_or_fail(
-                f"needs PostgreSQL (row locks, advisory locks), the test database is {connection.vendor}: "
-                "run with DATABASE_URL=postgres://…"
-            )
+        require_postgresql()
 
 
 # --------------------------------------------------------------------------- demo data

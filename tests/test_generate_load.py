@@ -30,7 +30,7 @@ from workflow.services import decide_task
 from workflow.steps import END_STATUS, HUMAN_STEPS, STEPS
 
 from .api_support import login, ok
-from .conftest import FAST_PASSWORD_HASHERS, module_world
+from .conftest import FAST_PASSWORD_HASHERS, module_world, require_postgresql
 from .test_inbox_read_model import duties, rows
 
 pytestmark = pytest.mark.postgres
@@ -42,6 +42,7 @@ OPEN = ("NEW", "ASSIGNED", "STARTED")
 @pytest.fixture(scope="module")
 def generated_ids(django_db_setup, django_db_blocker) -> set[int]:
     """The generated claims' ids: generated once for the module (each test in a savepoint)."""
+    require_postgresql()
     with module_world(django_db_blocker), override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS):
         before = set(Claim.objects.values_list("pk", flat=True))
         # Three batches over two worker processes: the writer chains their entries in batch order.

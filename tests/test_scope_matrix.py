@@ -63,7 +63,7 @@ from workflow import selectors as inbox
 from workflow.models import Delegation, Objection
 from workflow.services import submit_claim
 
-from .conftest import DEMO_PASSWORD, claim_data, line, module_world, resident_id
+from .conftest import DEMO_PASSWORD, claim_data, line, module_world, require_postgresql, resident_id
 
 pytestmark = pytest.mark.postgres  # the abuse suite runs on PostgreSQL, as production does
 
@@ -579,6 +579,7 @@ def marks_hidden_from(world, username) -> list[str]:
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker):
     """Built once for the module inside a transaction rolled back at its end."""
+    require_postgresql()
     with module_world(django_db_blocker):
         yield build_world()
 
