@@ -142,6 +142,16 @@ def _rows_by_pk(connection, tables: dict[str, str]) -> dict[str, dict]:
     return rows
 
 
+def tables_with_triggers(connection) -> set[str]:
+    """Tables with triggers of their own: the ledger's append-only ones (BEFORE UPDATE OR DELETE,
+    audit/migrations), which refuse the DELETE a test's cleanup would send (PostgreSQL only)."""
+    if connection.vendor != "postgresql":
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger WHERE NOT tgisinternal")
+        return {name.strip('"') for (name,) in cursor.fetchall()}
+
+
 class DemoSeed:
     """The demo organisation, seeded once into the test database (committed), and what it added,
     so a test that did not ask for it can have the database as migrate left it.
@@ -174,11 +184,7 @@ class DemoSeed:
         self.added = {table: sorted(set(after[table]) - set(before[table])) for table in tables}
         self.added = {table: pks for table, pks in self.added.items() if pks}
         self.pk_columns = {table: tables[table] for table in self.added}
-        self.triggered = set()  # tables with triggers of their own (the ledger's append-only ones)
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger WHERE NOT tgisinternal")
-                self.triggered = {name.strip('"') for (name,) in cursor.fetchall()} & set(self.added)
+        self.triggered = tables_with_triggers(connection) & set(self.added)
 
     def remove(self) -> None:
         """Delete the rows the seed added (call inside a transaction)."""
@@ -233,10 +239,11 @@ class SessionSnapshot:
             columns: dict[str, list[str]] = {}
             for table, column in cursor.fetchall():
                 columns.setdefault(table, []).append(quote(column))
-        # The ledger's tables refuse DELETE (append-only triggers, BEFORE UPDATE OR DELETE): truncated.
-        append_only = {"audit_auditevent", "audit_checkpoint"} & set(tables)
+        # The ledger's tables refuse DELETE: truncated (a TRUNCATE fires no row trigger).
+        append_only = sorted(tables_with_triggers(connection) & set(tables))
         statements = ["SET CONSTRAINTS ALL DEFERRED"]
-        statements.append("TRUNCATE " + ", ".join(quote(table) for table in sorted(append_only)))
+        if append_only:
+            statements.append("TRUNCATE " + ", ".join(quote(table) for table in append_only))
         statements += [f"DELETE FROM {quote(table)}" for table in tables if table not in append_only]
         for table in copied:
             names = ", ".join(columns[table])
