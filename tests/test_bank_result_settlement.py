@@ -258,6 +258,20 @@ def test_two_files_settled_together_name_each_claims_payment_by_its_own_files_up
     assert paid_by == stated_by == {claim_a.pk: demo["finance_officer"].pk, claim_b.pk: demo["finance_officer2"].pk}
 
 
+def test_the_worker_ends_claims_in_claim_order_whoever_uploaded_their_files(demo, two_payees, monkeypatch):
+    """The worker takes the claims' locks in claim order, as an upload does: however the files'
+    uploaders alternate, the worker and a later file's upload never wait on each other in a ring."""
+    _claim_a, _claim_b, batch = two_payees
+    calls = []
+    monkeypatch.setattr(disbursement, "settle_claims", lambda *, actor, claim_ids, detail: calls.append((actor, claim_ids)) or 0)
+    first, second = demo["finance_officer"], demo["finance_officer2"]
+    answered = results.AnsweredClaims(
+        number=batch.number, with_paid_line=[11, 12, 13], returned_lines={}, actors={11: first, 12: second, 13: first}
+    )
+    disbursement._settle_answered(batch.pk, answered)
+    assert calls == [(first, [11]), (second, [12]), (first, [13])]
+
+
 @pytest.mark.celery_worker
 def test_a_real_worker_ends_the_claims_of_an_uploaded_result(celery_worker, demo):
     """PostgreSQL, Redis and a Celery worker: release, upload through the API, and the claims end."""

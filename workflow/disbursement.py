@@ -7,8 +7,8 @@ these, not the payment services directly."""
 
 import datetime
 import logging
-from collections import defaultdict
 from functools import partial
+from itertools import groupby
 
 from django.db import transaction
 from django.utils import timezone
@@ -94,12 +94,11 @@ def _settle_answered(batch_id: int, answered: results.AnsweredClaims) -> int:
     for start in range(0, len(claim_ids), SETTLE_CHUNK):
         chunk = claim_ids[start : start + SETTLE_CHUNK]
         with transaction.atomic():
-            by_actor = defaultdict(list)  # each claim's payment is recorded as done by its file's uploader
-            for pk in chunk:
-                if pk in paid:
-                    by_actor[answered.actors[pk]].append(pk)
-            for actor, claim_ids_of_actor in by_actor.items():
-                ended += settle_claims(actor=actor, claim_ids=claim_ids_of_actor, detail=detail)
+            # Each claim's payment is recorded as done by its file's uploader. In claim order, as
+            # an upload locks them (results.apply_bank_result): the two never deadlock.
+            paid_in_order = (pk for pk in chunk if pk in paid)
+            for actor, same_actor in groupby(paid_in_order, key=answered.actors.__getitem__):
+                ended += settle_claims(actor=actor, claim_ids=list(same_actor), detail=detail)
             returned = [pk for pk in chunk if pk in answered.returned_lines]
             for claim in Claim.objects.filter(pk__in=returned).select_related("provider").order_by("pk"):
                 notify_payment_returned(claim=claim, lines=answered.returned_lines[claim.pk], batch_number=answered.number)
