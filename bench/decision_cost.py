@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serving import CHEAPEST_READ, database_url, ensure_database, purge_queues  # noqa: E402
+from serving import CHEAPEST_READ, database_url, ensure_database, p, purge_queues  # noqa: E402
 from transitions import decision_on, rejecting_flagged  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,11 +59,6 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from accounts.tokens import issue_token  # noqa: E402
-
-
-def p(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 class Reviewer:

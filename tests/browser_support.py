@@ -42,8 +42,8 @@ def launched(monkeypatch):
             connections.close_all()
 
 
-# Both fixtures depend on transactional_db so that the browser closes before the test's flush:
-# nothing it still asks of the live server meets the flush's TRUNCATE.
+# Both fixtures depend on transactional_db so that the browser closes before the test's cleanup
+# (conftest.SessionSnapshot, or the flush): nothing it still asks of the live server meets it.
 
 
 @pytest.fixture

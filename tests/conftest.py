@@ -298,7 +298,7 @@ def _no_demo_unless_asked(request):
                 _demo_seed.remove()
     elif "db" in names or marker:
         if _module_world_open:
-            pytest.fail("a database test of a module_world module asks for `demo`: the module's rows stand on the seed")
+            pytest.fail("a database test in a module_world module must ask for `demo`: the module's rows stand on the seed")
         request.getfixturevalue("db")
         _demo_seed.remove()
     else:
@@ -424,7 +424,7 @@ def celery_test_queue():
     runs on the same Redis never take each other's tasks and nothing is left in `claims`.
     Two of them: the worker's (yielded; a test asking for ``celery_worker`` enqueues there),
     and an idle one that no worker reads, for every other test: the session's worker, once
-    started, must not run another test's tasks against the database that test is flushing.
+    started, must not run another test's tasks against the database that test is emptying.
     Without Redis, Celery runs eagerly (settings) and this does nothing."""
     if not os.environ.get("REDIS_URL"):
         yield None
@@ -650,11 +650,12 @@ def celery_worker(celery_worker_process, transactional_db):
     """The worker process, with this test process enqueuing to it instead of running tasks
     itself; the test's writes are committed (transactional_db) so the worker sees them.
 
-    A worker lives for one test. It starts on the test's database as it is: a flush recreates the
-    content types with new ids, which a worker caches (guardian finds permissions through them).
-    It stops (finishing the task at hand) before the test's flush: what the test's last task
-    enqueued (the e-mails of a settled batch) would otherwise run during the flush's TRUNCATE:
-    CI saw the flush fail there ("couldn't be flushed") and leave rows to the next test."""
+    A worker lives for one test. It starts on the test's database as it is (on SQLite a flush
+    recreates the content types with new ids, which a worker caches: guardian finds permissions
+    through them). It stops (finishing the task at hand) before the test's cleanup (the session
+    snapshot put back, or the flush): what the test's last task enqueued (the e-mails of a settled
+    batch) would otherwise run while the tables are emptied: CI saw the flush fail there ("couldn't
+    be flushed") and leave rows to the next test."""
     with worker_running(celery_worker_process) as worker:
         yield worker
 
