@@ -48,15 +48,13 @@ def step_nodes(names) -> list:
     return [node(name) for name in names]
 
 
-def refresh_inbox(claim: Claim) -> None:
-    """The claim's inbox rows and duties as its process stands (a handful of queries)."""
+def refresh_inbox(claim: Claim) -> list[Task]:
+    """The claim's inbox rows and duties as its process stands (a handful of queries). Returns
+    its open human tasks, newest first, with their owners: what the caller's status and
+    notifications read, not read again."""
     if claim.process_id is None:
-        return
-    tasks = list(
-        Task.objects.filter(process_id=claim.process_id, flow_task__in=step_nodes(STEPS)).only(
-            "pk", "flow_task", "status", "owner_id", "created", "assigned", "data"
-        )
-    )
+        return []
+    tasks = list(Task.objects.filter(process_id=claim.process_id, flow_task__in=step_nodes(STEPS)).select_related("owner"))
     open_tasks = [task for task in tasks if task.status in OPEN_STATUSES and task.flow_task.name in HUMAN_STEPS]
     # Who was asked to act on a task that no longer asks it of them (taken by another, done) is told no more.
     settle_task_notifications(claim_id=claim.pk, open_tasks={task.pk: (task.owner_id, task.assigned) for task in open_tasks})
@@ -87,6 +85,7 @@ def refresh_inbox(claim: Claim) -> None:
         ClaimDuty.objects.bulk_create(
             [ClaimDuty(claim_id=claim.pk, user_id=user_id, duty=duty) for user_id, duty in duties], ignore_conflicts=True
         )
+    return open_tasks
 
 
 def review_changes(process_data: dict | None) -> dict:

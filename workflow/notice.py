@@ -492,7 +492,7 @@ def close_notice(*, claim_id: int, now: datetime.datetime) -> bool:
         Task.objects.filter(pk=task.pk).update(status=STATUS.STARTED, started=started, assigned=task.assigned or started)
         task.refresh_from_db()
         _execute(task, decision=Decision.APPROVE)
-        status = sync_claim_status(claim)
+        status, _open_task = sync_claim_status(claim)
         objections = dict.fromkeys(ObjectionStatus.values, 0)
         for value in Objection.objects.filter(claim=claim).values_list("status", flat=True):
             objections[value] += 1
@@ -513,7 +513,7 @@ def close_notice(*, claim_id: int, now: datetime.datetime) -> bool:
             },
         )
     _settle_claim(actor=None, claim=claim, detail={})  # nothing approved left: ends as not paid
-    notify_open_tasks(claim=claim)
+    notify_open_tasks(claim=claim, task=open_task_of_claim(claim))  # read after the settlement, which may end it
     return True
 
 

@@ -24,7 +24,6 @@ from notifications.services import notify, settle_class_notifications
 
 from . import policy
 from .deadlines import Deadlines, DueState, local_date
-from .selectors import open_task_of_claim
 from .steps import STEPS
 
 # Rows read for reminders: due within this many calendar days; which of them are due soon (2
@@ -51,9 +50,9 @@ def people_for_task(task: Task, claim: Claim) -> list:
     return people + policy.substitutes_for(people, step_name=task.flow_task.name, claim=claim)
 
 
-def notify_open_tasks(*, claim: Claim) -> int:
-    """The claim's open step reached these people (in the caller's transaction)."""
-    task = open_task_of_claim(claim)
+def notify_open_tasks(*, claim: Claim, task: Task | None) -> int:
+    """The claim's open step (``task``, with its owner: sync_claim_status's) reached these people
+    (in the caller's transaction)."""
     if task is None or task.flow_task.name == "correction":
         return 0  # a correction is the return's own notification (notify_decision)
     step = STEPS[task.flow_task.name]

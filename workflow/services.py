@@ -7,6 +7,7 @@ here only (sync_claim_status), from where its process stands."""
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import transaction
 from django.db.models import Q
@@ -65,10 +66,18 @@ def _claim_task(*, user, task: Task, principal=None) -> Task:
     return task
 
 
-def sync_claim_status(claim: Claim) -> str:
+class Standing(NamedTuple):
+    status: str
+    open_task: Task | None  # the open human task; None once the claim ended
+
+
+def sync_claim_status(claim: Claim) -> Standing:
     """The claim's status mirrors where its process stands (and, awaiting payment, its lines):
-    the step table gives each open step's status, END_STATUS each end's."""
-    open_task = open_task_of_claim(claim)
+    the step table gives each open step's status, END_STATUS each end's; its inbox rows follow.
+    Returns the status and the open task, which the caller's notifications reach
+    (notify_open_tasks): read once, with the inbox's rows."""
+    open_tasks = refresh_inbox(claim)
+    open_task = open_tasks[0] if open_tasks else None
     if open_task is not None:
         status = STEPS[open_task.flow_task.name].claim_status
         if open_task.flow_task.name == "disbursement":
@@ -78,8 +87,7 @@ def sync_claim_status(claim: Claim) -> str:
         status = END_STATUS[finished.flow_task.name]
     claim.status = status
     claim.save(update_fields=["status"])
-    refresh_inbox(claim)
-    return status
+    return Standing(status, open_task)
 
 
 def _execute(task: Task, *, decision: str, **process_fields) -> None:
@@ -118,7 +126,7 @@ def submit_claim(*, user, claim: Claim) -> Claim:
     process = ClaimFlow.submit.run(submitted_by=user)
     claim.process = process
     claim.save(update_fields=["process", "submitted_at"])
-    status = sync_claim_status(claim)
+    status, open_task = sync_claim_status(claim)
     group = claim.department.staff_group
     if group is not None:
         assign_perm("claims.view_claim", group, claim)
@@ -142,7 +150,7 @@ def submit_claim(*, user, claim: Claim) -> Claim:
             "certificate_checks": certificates.summary,
         },
     )
-    notify_open_tasks(claim=claim)
+    notify_open_tasks(claim=claim, task=open_task)
     return claim
 
 
@@ -170,7 +178,7 @@ def _resubmit(*, user, claim: Claim) -> Claim:
         _execute(
             task, decision=Decision.RESUBMIT, resubmit_to=to_step, changes_outside_fix=outside, review_changes=review_changes
         )
-        status = sync_claim_status(claim)
+        status, open_task = sync_claim_status(claim)
         record_event(
             actor=user,
             action="claim.resubmitted",
@@ -188,7 +196,7 @@ def _resubmit(*, user, claim: Claim) -> Claim:
                 "certificate_checks": certificates.summary,
             },
         )
-    notify_open_tasks(claim=claim)
+    notify_open_tasks(claim=claim, task=open_task)
     return claim
 
 
@@ -551,7 +559,7 @@ def _decide_task(
             needs_hr_head=following == "hr_head_approval",
             needs_notice=following == "public_notice",
         )
-        status = sync_claim_status(claim)
+        status, open_task = sync_claim_status(claim)
         action = {"approve": "claim.approved_step", "return": "claim.returned", "reject": "claim.rejected"}[decision]
         record_event(
             actor=user,
@@ -584,7 +592,7 @@ def _decide_task(
             # refused; reserved while on notice too, so an objection upheld gives it back.
             reserve_approved_lines(actor=user, claim=claim)
         notify_decision(claim=claim, task=task, status=status, comment=comment)
-    notify_open_tasks(claim=claim)
+    notify_open_tasks(claim=claim, task=open_task)
     return claim
 
 
@@ -665,7 +673,7 @@ def _settle_claim(*, actor, claim: Claim, detail: dict) -> bool:
         paid = claim.lines.filter(decision=LineDecision.APPROVE, payment_status__in=(PaymentStatus.PAID, PaymentStatus.RECOVERED))
         # Every approved line finally not paid (an objection upheld, a payee who cannot be paid): rejected.
         _execute(task, decision=Decision.PAID if paid.exists() else Decision.NOTHING_PAID)
-        status = sync_claim_status(claim)
+        status, _open_task = sync_claim_status(claim)
         record_event(
             actor=actor,
             action="claim.paid" if status == ClaimStatus.PAID else "claim.payment_cancelled",
