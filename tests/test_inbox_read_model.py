@@ -319,3 +319,24 @@ def test_a_decision_takes_as_many_queries_for_twenty_lines_as_for_two(demo):
     # the notifications the task no longer asks for: 60. Then the open task read once, with the
     # inbox's rows, for the claim's status and the next step's notifications: 58.
     assert counts[2] <= 58, counts
+
+
+def test_a_final_approval_takes_as_many_queries_for_twenty_lines_as_for_two(demo):
+    """HR's approval also reserves the approved amount against the department's allocation and
+    tells the provider: still a bounded number of statements (issue 12)."""
+    clerk = demo["provider_clerk"]
+    counts = []
+    for n, size in ((1, 2), (2, 2), (3, 20)):  # the first warms the process's caches, as a server's are
+        lines = [line(resident_id(100 * n + i), f"学员{i}", certificate_number=f"F-{n}-{i}") for i in range(size)]
+        claim = create_claim(user=clerk, data=claim_data(lines=lines, class_name=f"班 {n}"))
+        submit_claim(user=clerk, claim=claim)
+        decide_task(user=demo["dept_reviewer"], task_id=open_item(claim).task_id, decision="approve", comment="ok")
+        reviewer = type(demo["hr_reviewer"]).objects.get(pk=demo["hr_reviewer"].pk)  # as a request reads it
+        with CaptureQueriesContext(connection) as queries:
+            decide_task(user=reviewer, task_id=open_item(claim).task_id, decision="approve", comment="ok")
+        assert claim.lines.filter(payment_status="reserved").count() == size  # the reservation ran
+        counts.append(len(queries.captured_queries))
+    assert counts[1] == counts[2], counts
+    # The lines to reserve read once (not asked whether there are any, then summed, then
+    # numbered), and the claim's department and provider read with the claim: 76 before, 72.
+    assert counts[2] <= 72, counts

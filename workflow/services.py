@@ -512,9 +512,12 @@ def _decide_task(
         # Before locking the claim: a resubmission locks the claim, then the process.
         if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
             raise StepAlreadyTaken(_("该步骤已处理。"))
-        # The claim locked (not its jurisdiction and standard, read with it for the rules below).
+        # The claim locked (not what is read with it: its jurisdiction and standard for the rules
+        # below, its department and provider for the funds reservation and the notifications).
         claim = (
-            Claim.objects.select_for_update(of=("self",)).select_related("jurisdiction", "policy").get(process_id=task.process_id)
+            Claim.objects.select_for_update(of=("self",))
+            .select_related("jurisdiction", "policy", "department", "provider")
+            .get(process_id=task.process_id)
         )
         principal = policy.require_may_act(user=user, task=task, claim=claim)
         lines_before, total_before = _line_states(claim), claim.total

@@ -345,9 +345,11 @@ def reserve_approved_lines(*, actor, claim: Claim) -> Decimal:
     allocation, or refuse (409) when the allocation cannot hold them. Runs in the approval's
     transaction, so a refusal leaves the claim undecided."""
     lines = claim.lines.filter(decision=LineDecision.APPROVE, payment_status=PaymentStatus.UNPAID)
-    if not lines.exists():
+    # Read once: the claim is locked by the approval, so its lines stand still until it commits.
+    amounts = dict(lines.order_by("line_no").values_list("line_no", "amount"))
+    if not amounts:
         return Decimal("0.00")  # nothing approved is waiting to be reserved: no allocation needed
-    amount = (lines.aggregate(total=Sum("amount"))["total"] or Decimal("0")).quantize(MONEY_PLACES)  # SQLite drops the places
+    amount = sum(amounts.values(), Decimal("0")).quantize(MONEY_PLACES)
     year = timezone.localdate().year
     allocation = allocation_for(claim, year=year)
     if allocation is None:
@@ -376,7 +378,6 @@ def reserve_approved_lines(*, actor, claim: Claim) -> Decimal:
             },
             fields={"allocation": [_("余额 %(left)s 元，本申领需 %(total)s 元。") % {"left": left, "total": amount}]},
         )
-    line_numbers = list(lines.order_by("line_no").values_list("line_no", flat=True))
     lines.update(payment_status=PaymentStatus.RESERVED, allocation=allocation)
     allocation.refresh_from_db()
     record_event(
@@ -388,7 +389,7 @@ def reserve_approved_lines(*, actor, claim: Claim) -> Decimal:
             "department": claim.department.code,
             "year": year,
             "amount": amount,
-            "lines": line_numbers,
+            "lines": list(amounts),
             "committed_after": allocation.committed,
             "allocation": allocation.amount,
         },
