@@ -240,6 +240,42 @@ def test_two_reviewers_posting_decide_at_once_get_200_and_409(transactional_db, 
 
 
 @pytest.mark.postgres
+def test_a_decision_that_cannot_lock_the_process_in_time_is_a_409_and_writes_nothing(transactional_db, demo):
+    """The flow's lock holds no savepoint of its own (workflow/locks.py): a lock that fails
+    (here lock_timeout, while another transaction holds the process) still leaves nothing of the
+    decision behind, the take before it included, and the API says so as a conflict."""
+    from rest_framework.test import APIClient
+
+    claim = submitted_claim(demo)
+    task = inbox.actionable_tasks(demo["dept_reviewer"]).get()
+    entries = AuditEvent.objects.count()
+    client = APIClient()
+    client.force_authenticate(demo["dept_reviewer"])
+
+    def lock_process():
+        Process.objects.select_for_update().filter(pk=claim.process_id).exists()
+
+    with Gate(lock_process):
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '200ms'")
+        try:
+            refused = client.post(f"/api/v1/tasks/{task.pk}/decide/", {"decision": "approve", "comment": "ok"}, format="json")
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "conflict", refused.content
+    task.refresh_from_db()
+    claim.refresh_from_db()
+    assert (task.status, task.owner_id, claim.status) == ("NEW", None, ClaimStatus.DEPARTMENT_REVIEW)
+    assert AuditEvent.objects.count() == entries
+    # Once the other transaction let go, the same decision goes through.
+    decided = client.post(f"/api/v1/tasks/{task.pk}/decide/", {"decision": "approve", "comment": "ok"}, format="json")
+    assert decided.status_code == 200, decided.content
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.HR_REVIEW
+
+
+@pytest.mark.postgres
 def test_two_submits_of_one_draft_start_one_process(transactional_db, demo):
     clerk = demo["provider_clerk"]
     claim = create_claim(user=clerk, data=claim_data())

@@ -317,8 +317,9 @@ def test_a_decision_takes_as_many_queries_for_twenty_lines_as_for_two(demo):
     # read already, for the lines they change; the ledger's line summary and changes from one
     # read; the inbox's figures not updated before its rows are rewritten; and one more to settle
     # the notifications the task no longer asks for: 60. Then the open task read once, with the
-    # inbox's rows, for the claim's status and the next step's notifications: 58.
-    assert counts[2] <= 58, counts
+    # inbox's rows, for the claim's status and the next step's notifications: 58. The flow's
+    # lock without a savepoint of its own (workflow/locks.py): 56.
+    assert counts[2] <= 56, counts
 
 
 def test_a_final_approval_takes_as_many_queries_for_twenty_lines_as_for_two(demo):
@@ -338,5 +339,6 @@ def test_a_final_approval_takes_as_many_queries_for_twenty_lines_as_for_two(demo
         counts.append(len(queries.captured_queries))
     assert counts[1] == counts[2], counts
     # The lines to reserve read once (not asked whether there are any, then summed, then
-    # numbered), and the claim's department and provider read with the claim: 76 before, 72.
-    assert counts[2] <= 72, counts
+    # numbered), and the claim's department and provider read with the claim: 76 before, 72;
+    # the flow's lock without its savepoint: 70.
+    assert counts[2] <= 70, counts
