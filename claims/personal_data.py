@@ -11,13 +11,16 @@ from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
 from django.core import checks
 
+from .validators import normalize_resident_id
+
 ENCRYPTED_SUFFIX = "_encrypted"
 
 
 def id_number_digest(id_number: str) -> str:
-    """Keyed hash used to find a person without storing the number in the clear."""
+    """Keyed hash used to find a person without storing the number in the clear, of the number's
+    one spelling (validators.normalize_resident_id), whoever typed it how."""
     key = settings.PII_HASH_KEY.encode()
-    return hmac.new(key, id_number.strip().upper().encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, normalize_resident_id(id_number).encode(), hashlib.sha256).hexdigest()
 
 
 def mask_id_number(id_number: str) -> str:

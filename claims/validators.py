@@ -2,6 +2,7 @@
 
 import datetime
 import operator
+import unicodedata
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -20,13 +21,18 @@ def resident_id_check_char(first17: str) -> str:
 
 
 def normalize_resident_id(value: str) -> str:
-    return (value or "").strip().upper()
+    """One spelling of a resident ID number: NFKC (full-width "１１０…Ｘ", as Chinese input
+    methods type it, is "110…X"), without the spaces around it, its check character upper-case.
+    The keyed digest that finds a person is taken of this spelling (personal_data.id_number_digest):
+    a second spelling of one number must not become a second person, whose quota is fresh."""
+    return unicodedata.normalize("NFKC", value or "").strip().upper()
 
 
 def validate_resident_id(value: str) -> None:
     """GB 11643-1999: 17 digits, a real birth date, and the check character."""
     value = normalize_resident_id(value)
-    if len(value) != 18 or not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
+    # ASCII digits only: str.isdigit() also takes other scripts' digits ("١٢٣"), which int() reads.
+    if len(value) != 18 or not value.isascii() or not value[:17].isdigit() or not (value[17].isdigit() or value[17] == "X"):
         raise ValidationError(_("身份证号码须为18位：17位数字加1位校验码（数字或X）。"), code="format")
     try:
         birth = datetime.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
