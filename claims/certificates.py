@@ -1,7 +1,8 @@
 """What identifies a certificate (the CERT_DUP rule, claims/eligibility.py): its issuer and number.
 
 Numbers and issuers are compared normalised (``certificate_key``): full-width and half-width
-forms are one (NFKC), spaces anywhere are ignored, letters in any case. The issuer is optional
+forms are one (NFKC), spaces, dashes and invisible characters anywhere are ignored, letters in
+any case. The issuer is optional
 on a line (API contract v1 had none): a line without one has the "unknown issuer", and then its
 certificate is identified by number and certificate type instead. So two lines name the same
 certificate when their numbers are equal and either they are the same person's, or their issuers
@@ -26,9 +27,17 @@ UNKNOWN_ISSUER = ""  # a line that does not say who issued its certificate
 CERTIFICATE_LOCK_CLASS = 0x43455254  # "CERT"
 
 
+# What does not tell one certificate number from another (Unicode categories): spaces of every
+# kind (Z*), control and invisible format characters (Cc, Cf: a zero-width space, a soft hyphen)
+# and dashes of every kind (Pd: "-", "‐", "–", "—"). Typed in or left out, they are a second
+# spelling of one number, not a second certificate paid again.
+IGNORED_IN_NUMBERS = ("Z", "Cc", "Cf", "Pd")
+
+
 def certificate_key(text: str) -> str:
-    """ "T-2026-0001", "ｔ－２０２６－０００１" and " t-2026 0001 " are one key."""
-    return "".join(unicodedata.normalize("NFKC", text or "").split()).upper()
+    """ "T-2026-0001", "ｔ－２０２６－０００１", " t 2026 0001 ", "T20260001" and "T–2026‐0001" are one key."""
+    normalized = unicodedata.normalize("NFKC", text or "")
+    return "".join(char for char in normalized if not unicodedata.category(char).startswith(IGNORED_IN_NUMBERS)).upper()
 
 
 @dataclass(frozen=True)

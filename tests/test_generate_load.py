@@ -200,6 +200,15 @@ def test_trainees_id_numbers_are_encrypted_digested_and_masked_as_personal_data_
         assert trainee.id_number_masked == mask_id_number(number)
 
 
+def test_lines_certificate_keys_are_their_numbers_as_certificate_key_normalises_them(generated):
+    """A number typed in later must find the generated line naming it (CERT_DUP, the registry)."""
+    from claims.certificates import certificate_key
+    from claims.models import ClaimLine
+
+    lines = ClaimLine.objects.filter(claim__in=generated).values_list("certificate_number", "certificate_key")[:200]
+    assert lines and all(key == certificate_key(number) for number, key in lines)
+
+
 def test_the_inbox_has_no_drift_and_a_rebuild_writes_the_same_rows(generated):
     assert inbox_drift() == []
     kept_rows, kept_duties = rows(), duties()
