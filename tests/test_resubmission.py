@@ -139,6 +139,28 @@ def test_hr_asked_for_line_2_but_line_1_was_changed_goes_to_the_department(demo)
     assert {"line": 1, "field": "level"} in resubmission_entry(claim).detail["outside_fix"]
 
 
+def test_hr_asked_to_fix_line_2_without_naming_a_field_but_another_person_is_put_on_it_goes_to_the_department(demo):
+    """ "Line 2's scan is unreadable" lets the provider correct line 2, not put someone else on it
+    (with a higher cost): another person is another line, the department's to review first."""
+    claim = at_hr_review(demo)
+    returned_by(demo["hr_reviewer"], claim, fix={"lines": [2]}, comment="第2行扫描件不清晰")
+
+    lines = [line(resident_id(1), "张三"), line(resident_id(9), "丙", certificate_number="T-2026-0009", stated_cost="500.00")]
+    claim = corrected_and_resubmitted(demo, claim, lines=lines)
+    assert claim.status == ClaimStatus.DEPARTMENT_REVIEW
+    assert {"line": 2, "field": "id_number"} in resubmission_entry(claim).detail["outside_fix"]
+
+
+def test_hr_who_names_line_2s_id_number_lets_the_provider_correct_it(demo):
+    """A mistyped ID number, named by HR, is corrected within the fix: back to HR."""
+    claim = at_hr_review(demo)
+    returned_by(demo["hr_reviewer"], claim, fix={"lines": [2], "fields": ["id_number", "name"]}, comment="第2行身份证号有误")
+
+    corrected = [line(resident_id(1), "张三"), line(resident_id(9), "李四", certificate_number="T-2026-0002")]
+    claim = corrected_and_resubmitted(demo, claim, lines=corrected)
+    assert (claim.status, resubmission_entry(claim).detail["outside_fix"]) == (ClaimStatus.HR_REVIEW, [])
+
+
 def test_a_training_date_hr_asked_to_fix_may_change_but_one_it_did_not_name_sends_the_claim_to_the_department(demo):
     claim = at_hr_review(demo)
     day = datetime.timedelta(days=1)

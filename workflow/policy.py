@@ -461,8 +461,9 @@ FIXABLE_LINE_FIELDS = tuple(spec.name for spec in LINE_FIELDS)
 FIXABLE_HEADER_FIELDS = tuple(spec.name for spec in HEADER_FIELDS)
 # The header fields that change what a line is priced at.
 PRICING_HEADER_FIELDS = ("training_start", "training_end")
-# A return that names nothing leaves the provider to correct the lines as they are: any field
-# but the trainee (another person is another line), the class name, and no amount raised.
+# A return that names no line field leaves the provider to correct the lines as they are: any
+# field but the trainee (another person is another line: only a return naming id_number lets it
+# change); one that names nothing also leaves the class name, and raises no amount.
 UNNAMED_FIX_LINE_FIELDS = tuple(name for name in FIXABLE_LINE_FIELDS if name != "id_number")
 UNNAMED_FIX_HEADER_FIELDS = ("class_name",)
 
@@ -529,20 +530,20 @@ def content_changes(before: dict, after: dict) -> list[dict]:
 
 def changes_outside_fix(asked: dict | None, before: dict, after: dict) -> list[dict]:
     """The changes between the claim as returned and as resubmitted (``before``, ``after``: the
-        claim's content, workflow.selectors.claim_content) that the return did not ask for:
-        ``{"field": name}`` for the claim's own fields, ``{"line": n, "field": name}`` for a line's,
-        ``{"line": n, "change": "added" | "removed"}`` for a line that came or went.
+    claim's content, workflow.selectors.claim_content) that the return did not ask for:
+    ``{"field": name}`` for the claim's own fields, ``{"line": n, "field": name}`` for a line's,
+    ``{"line": n, "change": "added" | "removed"}`` for a line that came or went.
 
-        ``asked`` names lines and fields (normalized_fix): the named fields may change on the named
-        lines (on every line if none is named; every field of the named lines if no line field is
-        named), and a line's amount may change with them (or with a named training date) when nothing
-    else of the line changed. When it
-        names nothing, the provider may correct the lines as they are (UNNAMED_FIX_*) but raise no
-        amount."""
+    ``asked`` names lines and fields (normalized_fix): the named fields may change on the named
+    lines (on every line if none is named; every field of the named lines but the trainee if no
+    line field is named: another person is another line, the department's to see), and a line's
+    amount may change with them (or with a named training date) when nothing else of the line
+    changed. When it names nothing, the provider may correct the lines as they are
+    (UNNAMED_FIX_*) but raise no amount."""
     asked = normalized_fix(asked)
     if asked["lines"] or asked["fields"]:
         lines = set(asked["lines"]) or None  # None: every line
-        line_fields = set(asked["fields"]) & set(FIXABLE_LINE_FIELDS) or None  # None: every field
+        line_fields = set(asked["fields"]) & set(FIXABLE_LINE_FIELDS) or set(UNNAMED_FIX_LINE_FIELDS)
         header_fields = set(asked["fields"]) & set(FIXABLE_HEADER_FIELDS)
         may_raise = True
     else:
@@ -567,7 +568,7 @@ def changes_outside_fix(asked: dict | None, before: dict, after: dict) -> list[d
         was, now = was_lines[key], now_lines[key]
         changed = [name for name in now if name != "amount" and was.get(name) != now[name]]
         in_scope = lines is None or line_no in lines
-        allowed = [name for name in changed if in_scope and (line_fields is None or name in line_fields)]
+        allowed = [name for name in changed if in_scope and name in line_fields]
         not_asked = [{"line": line_no, "field": name} for name in changed if name not in allowed]
         outside += not_asked
         if was.get("amount") != now.get("amount"):
