@@ -138,6 +138,10 @@ def bilingual(render: Callable[[], str]) -> tuple[str, str]:
     return chinese, english
 
 
+# The flags pricing itself raises (a line it prices at nothing): computed again whenever the line is priced again.
+PRICING_CODES = frozenset({"NO_STANDARD", "LEVEL", "VARIANT"})
+
+
 def pricing_flag(code: str, render: Callable[[], str], source: str) -> dict:
     """A flag in the shape every rule uses: code, message (Chinese), message_en, source."""
     message, message_en = bilingual(render)

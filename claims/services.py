@@ -43,10 +43,10 @@ from .models import (
     TrainingClass,
 )
 from .personal_data import encrypt_id_number, id_number_digest, mask_id_number
-from .pricing import CENT, price_lines, versions_for
+from .pricing import CENT, PRICING_CODES, price_lines, versions_for
 from .selectors import providers_of_clerk
 from .signals import claim_lines_changed
-from .standard_checks import condition_flags, problems, with_condition_flags
+from .standard_checks import CONDITION_CODES, condition_flags, problems
 from .validators import validate_credit_code
 
 EDITABLE_STATUSES = (ClaimStatus.DRAFT, ClaimStatus.RETURNED)
@@ -150,15 +150,20 @@ def _write_lines(claim: Claim, lines: list[LineInput]) -> None:
     refresh_flags(claim=claim)
 
 
-def _refresh_condition_flags(claim: Claim) -> None:
-    """The flags on the person (S4, S5, S15) under the claim's class and standard as they now are."""
-    changed = []
-    for line in claim.lines.all():
-        flags = with_condition_flags(policy=claim.policy, training_start=claim.training_start, line=line)
-        if flags != line.flags:
-            line.flags = flags
-            changed.append(line)
-    ClaimLine.objects.bulk_update(changed, ["flags"], batch_size=LINE_BATCH)
+def _reprice_lines(claim: Claim) -> None:
+    """The claim's own lines priced again under its header as it now is (the standard, the class,
+    the training dates changed; the lines did not): each line's amount, version and explanation,
+    its pricing flags and the conditions on the person (S4, S5, S15), as _write_lines prices a
+    line given; then every rule again (refresh_flags). A standard switched under unchanged lines
+    must not keep the old standard's amounts, nor its category's flags."""
+    lines = list(claim.lines.order_by("line_no"))
+    priced = price_lines(policy=claim.policy, lines=lines, versions=versions_for(claim.policy))
+    for line, price in zip(lines, priced, strict=True):
+        kept = [flag for flag in line.flags if flag.get("code") not in PRICING_CODES | CONDITION_CODES]
+        line.amount, line.policy_version, line.explanation = price.amount, price.version, price.explanation
+        line.flags = kept + price.flags + condition_flags(policy=claim.policy, training_start=claim.training_start, line=line)
+    ClaimLine.objects.bulk_update(lines, ["amount", "policy_version", "explanation", "flags"], batch_size=LINE_BATCH)
+    refresh_flags(claim=claim)
 
 
 def refresh_flags(*, claim: Claim, as_of=None) -> None:
@@ -459,9 +464,7 @@ def update_claim(*, user, claim: Claim, data: dict, refused: dict | None = None)
     if lines is not None:
         _write_lines(claim, lines)
     else:
-        _refresh_condition_flags(claim)
-        if refresh_class_flags(claim):
-            claim_lines_changed.send(sender=Claim, claim=claim)
+        _reprice_lines(claim)
     after = _header_fields(claim)
     record_event(
         actor=user,

@@ -177,12 +177,6 @@ CONDITION_SOURCES = {
 CONDITION_CODES = frozenset(CONDITION_SOURCES)
 
 
-def with_condition_flags(*, policy: SubsidyPolicy, training_start: datetime.date, line) -> list[dict]:
-    """A stored line's flags with its condition flags computed again (the class or standard changed)."""
-    kept = [flag for flag in line.flags if flag.get("code") not in CONDITION_CODES]
-    return kept + condition_flags(policy=policy, training_start=training_start, line=line)
-
-
 def condition_flags(*, policy: SubsidyPolicy, training_start: datetime.date, line) -> list[dict]:
     """The flags of a line whose person does not meet a condition the standard names."""
     category = policy.category

@@ -725,3 +725,32 @@ def test_a_share_is_rounded_down_to_the_cent(catalogue):
     PolicyVersion.objects.filter(pk=s1_v2.pk).update(amount_by_level={**s1_v2.amount_by_level, "senior": "3333.33"})
     priced = price_line(policy=catalogue["S2"], line=line_input(certificate_type="training"))
     assert priced.amount == Decimal("1666.66")
+
+
+def test_a_claim_switched_to_another_standard_without_its_lines_is_priced_by_that_standard(demo):
+    """A header edit (API PATCH {"policy": ...} with no lines) once kept the old standard's
+    amounts: a line of S8's 20,000 (out of province) went through under S3, where it is worth
+    nothing. Now its lines are priced as a claim made under the new standard prices them."""
+    from claims.services import create_claim, update_claim
+
+    from .conftest import claim_data, line, resident_id
+
+    clerk = demo["provider_clerk"]
+    elite = line(
+        resident_id(141),
+        certificate_type="skill_level",
+        certificate_number="PS-1",
+        stated_cost="20000.00",
+        variant="out_of_province",
+    )
+    claim = create_claim(user=clerk, data=claim_data([elite], policy="S8"))
+    assert claim.total == Decimal("20000.00")
+    update_claim(user=clerk, claim=claim, data={"policy": "S3"})
+    claim.refresh_from_db()
+    made_under_s3 = create_claim(user=clerk, data=claim_data([{**elite, "certificate_number": "PS-2"}], policy="S3"))
+
+    def priced(made):
+        return [(made_line.amount, made_line.policy_version_id, made_line.flags) for made_line in made.lines.all()]
+
+    assert priced(claim) == priced(made_under_s3)
+    assert claim.total == made_under_s3.total < Decimal("20000.00")
