@@ -769,7 +769,8 @@ class Generator:
                 cap if needs_head or rng.random() < 0.7 else (cap * Decimal(rng.randint(60, 99)) / 100).quantize(Decimal("0.01"))
             )
             amounts.append(amount)
-            certificate = f"L{self.seed}-{first_line_id + n:09d}"
+            # Already its own key (claims.certificates.certificate_key: no dash, upper case), stored as both.
+            certificate = f"L{self.seed}N{first_line_id + n:09d}"
             out.lines.append(
                 (
                     first_line_id + n,
