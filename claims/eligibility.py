@@ -583,13 +583,6 @@ def lock_trainees(claim: Claim) -> None:
     )
 
 
-def _claim_date(claim: Claim) -> datetime.date:
-    """The date the claim was made: its (first) submission, or today for a draft."""
-    if claim.submitted_at is not None:
-        return timezone.localdate(claim.submitted_at)
-    return timezone.localdate()
-
-
 def _overridden_codes(claim: Claim) -> dict[int, set[str]]:
     """Overridden flag codes by line, for every line of every person on the claim."""
     overridden: dict[int, set[str]] = defaultdict(set)
@@ -660,8 +653,8 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
     """Recompute the eligibility flags of every line of the claim (pricing flags are kept) and
     save those that changed; return the changed lines.
 
-    ``as_of`` is the date the claim is made (N2): by default its submission date, today for a
-    draft. ``lock`` (by default: unless the claim is a draft, whose lines count for no one)
+    ``as_of`` is the date the claim is made (N2): by default each line's own (the day it was
+    first submitted on the claim: ClaimLine.claimed_on), today for a line not submitted yet. ``lock`` (by default: unless the claim is a draft, whose lines count for no one)
     locks the claim's people first, so that two claims for one person submitted or reviewed
     at the same moment are counted one after the other. Call it inside the transaction that
     submits or decides."""
@@ -675,7 +668,6 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
         lock_trainees(claim)
         lock_certificates(line.certificate_key for line in lines)
         hold_advisory_locks(LIMIT_LOCK_CLASS, (_limit_name(claim, version) for version in limited.values()))
-    as_of = as_of or _claim_date(claim)
     category = claim.policy.category
     is_training = category in TRAINING_SUBSIDY_CATEGORIES
     overridden = _overridden_codes(claim)
@@ -726,7 +718,7 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
             line=line,
             claim=claim,
             category=category,
-            as_of=as_of,
+            as_of=as_of or line.claimed_on or timezone.localdate(),
             history=list(history[line.trainee_id]),
             overlapping=list(dict.fromkeys(overlapping[line.trainee_id])),
             first_line_no=first_line_no[line.trainee_id],

@@ -437,6 +437,10 @@ class ClaimLine(models.Model):
     flags = models.JSONField(default=list, blank=True)
     decision = models.CharField(_("审核结果"), max_length=10, choices=LineDecision.choices, default=LineDecision.PENDING)
     decision_reason = models.CharField(_("理由代码"), max_length=30, blank=True)
+    # The local date this person's certificate (of this date) was first submitted on this claim:
+    # N2's 12 months count to it. Null until submitted; a line added or replaced on a returned
+    # claim is claimed when it is resubmitted, not at the claim's first submission.
+    claimed_on = models.DateField(_("申领日期"), null=True, blank=True, editable=False)
     payment_status = models.CharField(_("拨付状态"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID)
     # The allocation the approved amount is reserved against (set at final approval).
     allocation = models.ForeignKey("payments.Allocation", null=True, blank=True, on_delete=models.PROTECT, related_name="lines")

@@ -1,11 +1,13 @@
 """Writes to claims. Each public function is one transaction and records its audit events."""
 
+import datetime
 import uuid
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm
 
@@ -126,8 +128,36 @@ def _trainee_ids_for(lines: list[LineInput]) -> list[int]:
     return [ids[digest] for digest in digests]
 
 
+# A line as the provider wrote it: every field kept on the line itself (its person is its trainee).
+WRITTEN_LINE_FIELDS = tuple(ClaimLine._meta.get_field(spec.name).attname for spec in LINE_FIELDS if spec.stored_as == "")
+
+
+def _as_written(line: ClaimLine) -> tuple:
+    return (line.trainee_id, *(getattr(line, name) for name in WRITTEN_LINE_FIELDS))
+
+
+def _carry_over(before: list[ClaimLine], after: list[ClaimLine]) -> None:
+    """What a line keeps when a returned claim's lines are written again: a line sent again
+    exactly as it was keeps its reviewer's decision (a line the department rejected stays
+    rejected; an approval approves only what is pending), and a person's certificate of the same
+    date keeps the day it was first claimed (N2). A changed line is decided anew."""
+    decided: dict[tuple, list[tuple[str, str]]] = {}
+    claimed: dict[tuple, datetime.date] = {}
+    for line in before:
+        decided.setdefault(_as_written(line), []).append((line.decision, line.decision_reason))
+        if line.claimed_on is not None:
+            claimed.setdefault((line.trainee_id, line.certificate_date), line.claimed_on)
+    for line in after:
+        same = decided.get(_as_written(line))
+        if same:
+            line.decision, line.decision_reason = same.pop(0)
+        line.claimed_on = claimed.get((line.trainee_id, line.certificate_date))
+
+
 def _write_lines(claim: Claim, lines: list[LineInput]) -> None:
-    """Replace the claim's lines, priced with the catalogue read once for the claim (versions_for)."""
+    """Replace the claim's lines, priced with the catalogue read once for the claim (versions_for);
+    what an unchanged line keeps of its review is carried over (_carry_over)."""
+    before = list(claim.lines.all())
     claim.lines.all().delete()
     versions = versions_for(claim.policy)
     priced = price_lines(policy=claim.policy, lines=lines, versions=versions)
@@ -146,6 +176,7 @@ def _write_lines(claim: Claim, lines: list[LineInput]) -> None:
         )
         for line_no, (line, price, trainee_id) in enumerate(zip(lines, priced, trainee_ids, strict=True), start=1)
     ]
+    _carry_over(before, new_lines)
     ClaimLine.objects.bulk_create(new_lines, batch_size=LINE_BATCH)
     refresh_flags(claim=claim)
 
@@ -164,6 +195,12 @@ def _reprice_lines(claim: Claim) -> None:
         line.flags = kept + price.flags + condition_flags(policy=claim.policy, training_start=claim.training_start, line=line)
     ClaimLine.objects.bulk_update(lines, ["amount", "policy_version", "explanation", "flags"], batch_size=LINE_BATCH)
     refresh_flags(claim=claim)
+
+
+def mark_claimed(claim: Claim) -> None:
+    """The lines submitted now for the first time are claimed today (N2 counts to this day):
+    called by a submission and a resubmission before the rules run."""
+    claim.lines.filter(claimed_on__isnull=True).update(claimed_on=timezone.localdate())
 
 
 def refresh_flags(*, claim: Claim, as_of=None) -> None:

@@ -491,12 +491,13 @@ def task_text(rows: list) -> bytes:
 
 def line_text(rows: list) -> bytes:
     """copy_text of LINE_COLUMNS rows, by position (the texts read from the catalogue escaped)."""
-    text, boolean = _copy_str, {True: "t", False: "f"}
+    text, boolean, iso = _copy_str, {True: "t", False: "f"}, _iso_or_null
     return "".join(
         [
             f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t{r[4]}\t{text(r[5])}\t{text(r[6])}\t{text(r[7])}\t{text(r[8])}\t"
             f"{text(r[9])}\t{r[10].isoformat()}\t{r[11]}\t{r[12]}\t{text(r[13])}\t{text(r[14])}\t{boolean[r[15]]}\t"
-            f"{text(r[16])}\t{boolean[r[17]]}\t{r[18]}\t{r[19]}\t{text(r[20])}\t{r[21]}\t{r[22]}\t{r[23]}\t{r[24]}\n"
+            f"{text(r[16])}\t{boolean[r[17]]}\t{r[18]}\t{r[19]}\t{text(r[20])}\t{r[21]}\t{r[22]}\t{r[23]}\t{r[24]}\t"
+            f"{iso(r[25])}\n"
             for r in rows
         ]
     ).encode()
@@ -555,7 +556,7 @@ LINE_COLUMNS = (
     "id", "claim_id", "line_no", "trainee_id", "occupation_id", "level", "certificate_type", "certificate_number",
     "certificate_issuer", "certificate_key", "certificate_date", "training_days", "stated_cost", "variant",
     "hardship_group", "free_training", "target_group", "chief_technician_filed", "amount", "policy_version_id",
-    "explanation", "flags", "decision", "decision_reason", "payment_status",
+    "explanation", "flags", "decision", "decision_reason", "payment_status", "claimed_on",
 )  # fmt: skip
 TASK_COLUMNS = (
     "id", "flow_task", "flow_task_type", "status", "created", "assigned", "started", "finished", "token", "owner_id",
@@ -759,6 +760,7 @@ class Generator:
         line_constants = f'","certificate_date":"{certificate_date.isoformat()}","certificate_issuer":"","certificate_number":"'
         line_rest = f',"occupation":{string(occupation_name)},"rule_version":{string(rule_version)},"trainee":'
         pending = string(LineDecision.PENDING)
+        first_line_row = len(out.lines)
         for n in range(lines):
             index = line_index + n
             trainee = trainee_base + (index if index < pool else index - pool)
@@ -798,6 +800,7 @@ class Generator:
                     decision,
                     "OTHER" if rejected else "",
                     payment,
+                    None,  # claimed_on: the submission's date, once the path below has one
                 )  # fmt: skip
             )
             # {"line", "trainee", "occupation", "level", "certificate_number", "certificate_issuer": "",
@@ -1092,6 +1095,9 @@ class Generator:
         process_status = {"paid": "DONE", "rejected": "DONE", "canceled": "CANCELED"}.get(end, "NEW")
         out.processes.append((process_id, FLOW, process_status, created, times[-1] if end else None, json.dumps(data)))
         out.duties += [(claim_id, user_id, duty) for user_id, duty in sorted(duties)]
+        if submitted_at is not None:
+            claimed_on = timezone.localdate(submitted_at)
+            out.lines[first_line_row:] = [row[:-1] + (claimed_on,) for row in out.lines[first_line_row:]]
         out.claims.append(
             (claim_id, number, jurisdiction.pk, provider.pk, department.pk, version.policy_id, f"{occupation_name} 第{claim_id}期",
              training_start, training_end, "", "", state, total, clerk[0], created, submitted_at, process_id)

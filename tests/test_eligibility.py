@@ -412,8 +412,11 @@ def test_n2_is_checked_against_the_submission_date_not_the_review_date(demo):
     old = TODAY - datetime.timedelta(days=400)
     claim = submitted(demo["provider_clerk"], [person_line("电工", certificate_date=old)], n=9)
     assert "N2" in codes(claim)
-    # As if it had been submitted 60 days ago, when the certificate was 340 days old.
-    Claim.objects.filter(pk=claim.pk).update(submitted_at=timezone.now() - datetime.timedelta(days=60))
+    # As if it had been submitted 60 days ago, when the certificate was 340 days old (its lines
+    # claimed that day: ClaimLine.claimed_on, to which N2 counts).
+    then = timezone.now() - datetime.timedelta(days=60)
+    Claim.objects.filter(pk=claim.pk).update(submitted_at=then)
+    claim.lines.update(claimed_on=timezone.localdate(then))
     claim.refresh_from_db()
     check_claim(claim=claim)
     assert "N2" not in codes(claim)

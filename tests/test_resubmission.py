@@ -16,7 +16,7 @@ from claims.models import ClaimStatus
 from claims.services import create_claim, update_claim
 from workflow import selectors as inbox
 from workflow.policy import resubmission_target
-from workflow.services import decide_task, submit_claim
+from workflow.services import LineDecisionInput, decide_task, submit_claim
 
 from .api_support import decide, error, login, ok, only_task, submit, tasks
 from .conftest import claim_data, line, resident_id
@@ -159,6 +159,66 @@ def test_hr_who_names_line_2s_id_number_lets_the_provider_correct_it(demo):
     corrected = [line(resident_id(1), "张三"), line(resident_id(9), "李四", certificate_number="T-2026-0002")]
     claim = corrected_and_resubmitted(demo, claim, lines=corrected)
     assert (claim.status, resubmission_entry(claim).detail["outside_fix"]) == (ClaimStatus.HR_REVIEW, [])
+
+
+def test_a_line_the_department_rejected_and_sent_again_unchanged_stays_rejected_at_hr(demo):
+    """Every edit writes the lines again: line 2, rejected by the department and re-sent as it
+    was while line 1 was fixed as HR asked, once came back pending, and HR's plain approval
+    paid it. It keeps the department's decision; HR approves only what is pending."""
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    rejected = [LineDecisionInput(line=2, decision="reject", reason="NOT_TRAINED")]
+    decide_task(user=demo["dept_reviewer"], task_id=open_task(claim).pk, decision="approve", line_decisions=rejected)
+    returned_by(demo["hr_reviewer"], claim, fix={"lines": [1], "fields": ["certificate_number"]})
+
+    corrected = [line(resident_id(1), "张三", certificate_number="T-2026-0099"), two_trainees()[1]]
+    claim = corrected_and_resubmitted(demo, claim, lines=corrected)
+    assert (claim.status, resubmission_entry(claim).detail["outside_fix"]) == (ClaimStatus.HR_REVIEW, [])
+    decide_task(user=demo["hr_reviewer"], task_id=open_task(claim).pk, decision="approve", comment="同意")
+    claim.refresh_from_db()
+    assert {x.line_no: (x.decision, x.decision_reason) for x in claim.lines.all()} == {
+        1: ("approve", ""),
+        2: ("reject", "NOT_TRAINED"),
+    }
+    assert claim.total == Decimal("450.00")
+
+
+def test_a_line_changed_after_its_rejection_is_decided_anew(demo):
+    """Sent again changed (another certificate), the rejected line is pending again, and the
+    change HR did not ask for sends the claim to the department, which decides it."""
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    rejected = [LineDecisionInput(line=2, decision="reject", reason="DOCS")]
+    decide_task(user=demo["dept_reviewer"], task_id=open_task(claim).pk, decision="approve", line_decisions=rejected)
+    returned_by(demo["hr_reviewer"], claim, fix=FIX_LINE_2_CERTIFICATE)
+
+    claim = corrected_and_resubmitted(demo, claim, lines=two_trainees(certificate_number="T-2026-0099"))
+    assert claim.status == ClaimStatus.HR_REVIEW  # the fix HR asked for
+    assert claim.lines.get(line_no=2).decision == "pending"
+
+
+def test_n2_counts_to_the_day_each_line_was_first_claimed(demo):
+    """A claim submitted five months ago is returned by the department today. Line 1, sent again
+    unchanged, keeps its claim date (its certificate, 14 months old now, was 9 months old then);
+    line 2 now names another person whose certificate is 13 months old: it is claimed today,
+    past N2's 12 months, and flagged (it was once measured from the first submission)."""
+    today = datetime.date.today()
+    months_ago = lambda n: (today - datetime.timedelta(days=round(30.5 * n))).isoformat()  # noqa: E731
+    first = line(resident_id(1), "张三", certificate_date=months_ago(14))
+    trained = {"training_start": months_ago(16), "training_end": months_ago(15)}
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data(lines=[first, two_trainees()[1]], **trained))
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    then = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=153)
+    type(claim).objects.filter(pk=claim.pk).update(submitted_at=then)  # as if submitted five months ago
+    claim.lines.update(claimed_on=then.date())
+    returned_by(demo["dept_reviewer"], claim, comment="请核对第2行")
+
+    replaced = line(resident_id(7), "赵六", certificate_number="T-2026-0077", certificate_date=months_ago(13))
+    claim = corrected_and_resubmitted(demo, claim, lines=[first, replaced])
+    lines = {x.line_no: x for x in claim.lines.all()}
+    assert lines[1].claimed_on == then.date() and lines[2].claimed_on == today
+    assert "N2" not in [flag["code"] for flag in lines[1].flags]
+    assert "N2" in [flag["code"] for flag in lines[2].flags]
 
 
 def test_a_training_date_hr_asked_to_fix_may_change_but_one_it_did_not_name_sends_the_claim_to_the_department(demo):

@@ -28,7 +28,7 @@ from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlready
 from claims.models import Claim, ClaimLine, ClaimStatus, FlagOverride, LineDecision, PaymentStatus
 from claims.payment_stage import payment_stage_status, refresh_payment_stage, unsettled_lines
 from claims.selectors import get_claim_for_user
-from claims.services import line_summary, lines_for_summary, recompute_total, refresh_flags
+from claims.services import line_summary, lines_for_summary, mark_claimed, recompute_total, refresh_flags
 from payments.services.funds import reserve_approved_lines
 
 from . import policy
@@ -121,6 +121,7 @@ def submit_claim(*, user, claim: Claim) -> Claim:
     claim.submitted_at = timezone.now()
     lines_before, total_before = _line_states(claim), claim.total
     # The eligibility rules as of the submission date, under a lock on the claim's people.
+    mark_claimed(claim)
     refresh_flags(claim=claim)
     certificates = check_certificates(claim=claim, occasion=CheckOccasion.SUBMISSION, actor=user, record=False)
     process = ClaimFlow.submit.run(submitted_by=user)
@@ -163,6 +164,7 @@ def _resubmit(*, user, claim: Claim) -> Claim:
         policy.require_may_act(user=user, task=task, claim=claim)
         task = _claim_task(user=user, task=task)
         lines_before, total_before = _line_states(claim), claim.total
+        mark_claimed(claim)  # a line added or replaced since the return is claimed now (N2)
         refresh_flags(claim=claim)
         certificates = check_certificates(claim=claim, occasion=CheckOccasion.SUBMISSION, actor=user, record=False)
         process = task.process.coerced
