@@ -15,6 +15,7 @@ The limits are settings (``SPREADSHEET_*``, see config/settings.py).
 
 import csv
 import io
+import logging
 import re
 import xml.parsers.expat
 import zipfile
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- writing
 
@@ -186,7 +189,7 @@ def open_xlsx(
 ):
     """The workbook, opened with openpyxl's read-only reader once the archive has passed
     ``check_xlsx_archive`` and each of its sheets ``check_sheet_rows``; closed on leaving. A file
-    openpyxl cannot open is refused as damaged."""
+    openpyxl cannot open, or without a worksheet, is refused as damaged."""
     from openpyxl import load_workbook
 
     bounds = bounds or limits()
@@ -204,6 +207,8 @@ def open_xlsx(
     except Exception:  # noqa: BLE001 - openpyxl raises many kinds (KeyError, XML errors…) on a damaged file
         raise _damaged() from None
     try:
+        if not workbook.worksheets:  # every reader reads a worksheet (``worksheets[0]`` would be a 500)
+            raise _damaged()
         yield workbook
     finally:
         workbook.close()
@@ -215,7 +220,9 @@ def sheet_rows(
     """The sheet's rows as value tuples (trailing blank cells dropped), blank rows included, at
     most ``max_rows`` of them: the sheet's stated size refuses a larger file before a row is read,
     and rows are counted as they come (a stated size may lie, and openpyxl fills every gap between
-    two rows with blank rows): ``too_many(max_rows, count)`` is raised at the first row over."""
+    two rows with blank rows): ``too_many(max_rows, count)`` is raised at the first row over.
+    A row openpyxl cannot read refuses the file as damaged (``SpreadsheetRefused``, code
+    "damaged"): the one place where reading a workbook's rows turns its errors into a refusal."""
     bounds = bounds or limits()
     stated_rows, stated_columns = sheet.max_row, sheet.max_column
     if stated_rows is not None and stated_rows > max_rows:
@@ -224,7 +231,18 @@ def sheet_rows(
         raise SpreadsheetRefused("too_many_columns", lambda: _("工作表超过 %(max)d 列，无法处理。") % {"max": bounds.max_columns})
     sheet.reset_dimensions()
     rows = sheet.iter_rows(min_row=1, max_row=max_rows + 1, max_col=bounds.max_columns, values_only=True)
-    for count, row in enumerate(rows, start=1):
+    count = 0
+    while True:
+        try:
+            row = next(rows, None)
+        # A sheet damaged inside a row (a shared string past the table, text in a number cell)
+        # opens, and fails only here: the file is damaged, for every reader alike.
+        except Exception:  # noqa: BLE001 - openpyxl raises many kinds (IndexError, ValueError, XML errors…)
+            logger.warning("sheet could not be read", exc_info=True)
+            raise _damaged() from None
+        if row is None:
+            return
+        count += 1
         if count > max_rows:
             raise too_many(max_rows, count)
         end = len(row)

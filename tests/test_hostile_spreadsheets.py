@@ -7,11 +7,13 @@ one bounded reader of claims/spreadsheets.py.
   its sheet says it has, without reading the rows past the bound;
 - a bank result of 300,000 bad rows is refused at the row bound; one of thousands of bad rows
   lists the first 200 errors and the total, in a small body;
-- the batch's row lock is not held while a result file is parsed.
+- the batch's row lock is not held while a result file is parsed;
+- a workbook that opens but is damaged inside a row is refused as damaged (400) by every reader.
 
 Every fixture is generated here (no large file in the repository)."""
 
 import csv
+import datetime
 import io
 import re
 import tracemalloc
@@ -27,13 +29,15 @@ from openpyxl import Workbook
 
 from claims import roster
 from claims.errors import InvalidInput
-from claims.models import Claim, RosterUpload
+from claims.models import Attendance, Claim, Jurisdiction, RegistryImport, RosterUpload, TrainingClass
+from claims.registry import ExportRejected, import_registry_export
 from claims.spreadsheets import SpreadsheetRefused, check_xlsx_archive, limits
 from payments.models import BankFile, Transfer
 from workflow.disbursement import apply_bank_result, build_batch, request_release
 
 from .api_support import login
 from .payments_support import approved_claim
+from .test_class_filing import class_data, filed
 from .test_payment_results import HEADER, csv_file, result_rows, two_payees  # noqa: F401 - a fixture
 from .test_roster_import import HEADER as ROSTER_HEADER
 from .test_roster_import import IMPORT_URL, fill_template, rows_read, trainee_row  # noqa: F401 - a fixture
@@ -346,3 +350,145 @@ def test_the_row_bound_is_a_setting(demo, two_payees):
     with pytest.raises(InvalidInput) as refused:
         apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=bad_rows(60))
     assert refused.value.fields["file"] == ["文件超过 50 行（至少有 51 行，空行也计算在内）。"]
+
+
+# --------------------------------------------------------------------------- a workbook damaged inside a row
+
+PACKAGE_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/{sheet}" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    "{types}</Types>"
+)
+PACKAGE_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Target="xl/workbook.xml" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"/></Relationships>'
+)
+WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Target="{target}" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"/>{relationships}</Relationships>'
+)
+SHEET_HEAD = '<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+SHEET_TAIL = "</sheetData></worksheet>"
+
+
+def package(sheet: str, *, sheet_path="xl/worksheets/sheet1.xml", parts=None, relationships="", types="") -> bytes:
+    """A workbook written by hand, as a hostile uploader would: one sheet (``sheet``, its XML) at
+    ``sheet_path``, found through the workbook's relationships, and ``parts`` besides."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", PACKAGE_TYPES.format(sheet=sheet_path, types=types))
+        archive.writestr("_rels/.rels", PACKAGE_RELS)
+        archive.writestr("xl/workbook.xml", WORKBOOK)
+        archive.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS.format(target="/" + sheet_path, relationships=relationships))
+        archive.writestr(sheet_path, sheet)
+        for name, data in (parts or {}).items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def title_row(titles) -> str:
+    return '<row r="1">' + "".join(f'<c t="inlineStr"><is><t>{title}</t></is></c>' for title in titles) + "</row>"
+
+
+DAMAGED_CELLS = {
+    "a shared string past the table": '<c r="A2" t="s"><v>7</v></c>',
+    "text in a number cell": '<c r="A2"><v>abc</v></c>',
+}
+DAMAGED = "文件可能已损坏"
+CLASS_ROSTER_TITLES = ["身份证号码", "姓名"]
+ATTENDANCE_TITLES = ["身份证号码", "日期", "出勤"]
+EXPORT_TITLES = ["证书编号", "姓名", "身份证号码", "职业编码", "等级", "发证日期"]
+
+
+def damaged_in_a_row(titles, cell: str) -> bytes:
+    """A workbook that opens (its archive and XML are sound) and fails only while row 2 is read."""
+    return package(SHEET_HEAD + title_row(titles) + f'<row r="2">{cell}</row>' + SHEET_TAIL)
+
+
+@pytest.fixture(params=list(DAMAGED_CELLS.values()), ids=list(DAMAGED_CELLS))
+def damaged_cell(request) -> str:
+    return request.param
+
+
+def test_a_class_filed_with_a_roster_damaged_inside_a_row_is_refused_as_damaged(demo, client, damaged_cell):
+    start = datetime.date.today() + datetime.timedelta(days=21)
+    form = {
+        key: value for key, value in class_data(start=start, end=start + datetime.timedelta(days=4)).items() if key != "trainees"
+    }
+    client.force_login(demo["provider_clerk"])
+    upload = SimpleUploadedFile("名单.xlsx", damaged_in_a_row(CLASS_ROSTER_TITLES, damaged_cell))
+    response = client.post("/classes/new/", {**form, "file": upload})
+    assert response.status_code == 400
+    assert DAMAGED in response.content.decode()
+    assert not TrainingClass.objects.exists()
+
+
+def test_a_class_roster_or_attendance_damaged_inside_a_row_is_refused_as_damaged(demo, client, damaged_cell):
+    training_class = filed(demo, 1)
+    client.force_login(demo["provider_clerk"])
+    for path, titles in (("roster", CLASS_ROSTER_TITLES), ("attendance", ATTENDANCE_TITLES)):
+        upload = SimpleUploadedFile(f"{path}.xlsx", damaged_in_a_row(titles, damaged_cell))
+        response = client.post(f"/classes/{training_class.pk}/{path}/", {"file": upload})
+        assert response.status_code == 400, path
+        assert DAMAGED in response.content.decode(), path
+    assert training_class.trainees.count() == 1
+    assert not Attendance.objects.exists()
+
+
+def test_a_registry_export_damaged_inside_a_row_is_refused_as_damaged(demo, client, damaged_cell):
+    client.force_login(demo["hr_reviewer"])
+    upload = SimpleUploadedFile("证书.xlsx", damaged_in_a_row(EXPORT_TITLES, damaged_cell))
+    response = client.post("/registry/", {"source": "台州市职业技能鉴定中心", "jurisdiction": "WL", "file": upload})
+    assert response.status_code == 400
+    assert DAMAGED in response.content.decode()
+    assert not RegistryImport.objects.exists()
+
+
+def test_every_reader_refuses_a_sheet_damaged_inside_a_row_as_damaged(demo, two_payees, damaged_cell):
+    """The one definition (claims.spreadsheets.sheet_rows) serves every reader: the claim's
+    roster, the class's roster and attendance, the registry's export and the bank's result."""
+    for read, titles in (
+        (roster.read_roster, [column.header() for column in roster.COLUMNS]),
+        (roster.read_class_roster, CLASS_ROSTER_TITLES),
+        (roster.read_attendance, ATTENDANCE_TITLES),
+    ):
+        with pytest.raises(roster.RosterFileError) as refused:
+            read(damaged_in_a_row(titles, damaged_cell))
+        assert [error["row"] for error in refused.value.errors] == [None]
+        assert DAMAGED in refused.value.errors[0]["message"], read.__name__
+    with pytest.raises(ExportRejected) as rejected:
+        import_registry_export(
+            actor=demo["hr_reviewer"],
+            jurisdiction=Jurisdiction.objects.get(code="WL"),
+            source="台州市职业技能鉴定中心",
+            filename="证书.xlsx",
+            content=damaged_in_a_row(EXPORT_TITLES, damaged_cell),
+        )
+    assert DAMAGED in rejected.value.message
+    _claim_a, _claim_b, batch = two_payees
+    with pytest.raises(InvalidInput) as unreadable:
+        apply_bank_result(
+            actor=demo["finance_officer"], batch=batch, filename="回单.xlsx", content=damaged_in_a_row(HEADER, damaged_cell)
+        )
+    assert unreadable.value.fields == {"file": ["不是有效的 .xlsx 文件。"]}
+    assert set(Transfer.objects.filter(batch=batch).values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_workbook_without_a_worksheet_is_refused_as_damaged(demo):
+    empty = rewritten(
+        package(SHEET_HEAD + SHEET_TAIL),
+        {"xl/workbook.xml": WORKBOOK.replace('<sheet name="Sheet1" sheetId="1" r:id="rId1"/>', "").encode()},
+    )
+    with pytest.raises(roster.RosterFileError) as refused:
+        roster.read_attendance(empty)
+    assert DAMAGED in refused.value.errors[0]["message"]
