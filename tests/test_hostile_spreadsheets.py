@@ -8,7 +8,10 @@ one bounded reader of claims/spreadsheets.py.
 - a bank result of 300,000 bad rows is refused at the row bound; one of thousands of bad rows
   lists the first 200 errors and the total, in a small body;
 - the batch's row lock is not held while a result file is parsed;
-- a workbook that opens but is damaged inside a row is refused as damaged (400) by every reader.
+- a workbook that opens but is damaged inside a row is refused as damaged (400) by every reader;
+- every XML part openpyxl could read is bounded before it opens the workbook, wherever the part
+  is stored: rows, cells of a row and in all, shared strings, the elements of a part (styles…),
+  and no DTD.
 
 Every fixture is generated here (no large file in the repository)."""
 
@@ -377,7 +380,8 @@ WORKBOOK_RELS = (
     '<Relationship Id="rId1" Target="{target}" '
     'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"/>{relationships}</Relationships>'
 )
-SHEET_HEAD = '<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+SHEET_HEAD = f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{MAIN_NS}"><sheetData>'
 SHEET_TAIL = "</sheetData></worksheet>"
 
 
@@ -492,3 +496,114 @@ def test_a_workbook_without_a_worksheet_is_refused_as_damaged(demo):
     with pytest.raises(roster.RosterFileError) as refused:
         roster.read_attendance(empty)
     assert DAMAGED in refused.value.errors[0]["message"]
+
+
+# --------------------------------------------------------------------------- every part openpyxl could read
+
+ROSTER_TITLES = [column.header() for column in roster.COLUMNS]
+STYLES_REL = (
+    '<Relationship Id="rIdStyles" Target="styles.xml" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles"/>'
+)
+STYLES_TYPE = (
+    '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+)
+DTD = '<!DOCTYPE x [<!ENTITY a "AAAAAAAAAA">]>'
+
+
+def import_roster(content: bytes):
+    return login("provider_clerk").post(
+        IMPORT_URL, {**ROSTER_HEADER, "file": SimpleUploadedFile("花名册.xlsx", content)}, format="multipart"
+    )
+
+
+def refusal_of(response) -> str:
+    assert response.status_code == 400, response.content[:500]
+    assert RosterUpload.objects.count() == 0
+    return response.json()["error"]["fields"]["file"][0]
+
+
+def with_shared_strings(sheet: str, strings: str) -> bytes:
+    return package(
+        sheet,
+        parts={"xl/sharedStrings.xml": strings},
+        relationships=SHARED_STRINGS_REL.replace('Target="sharedStrings.xml"', 'Target="/xl/sharedStrings.xml"'),
+        types=SHARED_STRINGS_TYPE,
+    )
+
+
+def test_a_sheet_stored_outside_xl_worksheets_is_bounded_all_the_same(demo, rows_read):
+    """openpyxl finds a sheet through the workbook's relationships, wherever it is stored."""
+    blank_rows = "<row/>" * (roster.MAX_ROWS + 1)
+    content = package(SHEET_HEAD + title_row(ROSTER_TITLES) + blank_rows + SHEET_TAIL, sheet_path="xl/data/sheet1.xml")
+    message = refusal_of(import_roster(content))
+    assert f"花名册超过 {roster.MAX_ROWS} 行" in message
+    assert rows_read["rows"] == 0  # refused by the scan, before openpyxl read a row
+
+
+@pytest.mark.parametrize("where", ["the sheet, stored outside xl/worksheets", "the shared strings"])
+def test_a_dtd_in_any_part_is_refused_as_damaged(demo, where):
+    """Entity expansion starts at a DTD, which no spreadsheet needs."""
+    expanded = "&a;" * 1000
+    if where == "the shared strings":
+        strings = f'<?xml version="1.0"?>{DTD}<sst xmlns="{MAIN_NS}"><si><t>{expanded}</t></si></sst>'
+        row = '<row r="2"><c r="B2" t="s"><v>0</v></c></row>'
+        content = with_shared_strings(SHEET_HEAD + title_row(ROSTER_TITLES) + row + SHEET_TAIL, strings)
+    else:
+        row = f'<row r="2"><c r="B2" t="inlineStr"><is><t>{expanded}</t></is></c></row>'
+        sheet = f'<?xml version="1.0"?>{DTD}<worksheet xmlns="{MAIN_NS}"><sheetData>' + title_row(ROSTER_TITLES) + row
+        content = package(sheet + SHEET_TAIL, sheet_path="xl/data/sheet1.xml")
+    assert DAMAGED in refusal_of(import_roster(content))
+
+
+def test_a_row_of_more_cells_than_the_column_bound_is_refused_before_it_is_read(demo, rows_read):
+    """A row of thousands of empty cells: openpyxl would build every one of them."""
+    row = '<row r="2">' + "<c/>" * 5_000 + "</row>"
+    content = package(SHEET_HEAD + title_row(ROSTER_TITLES) + row + SHEET_TAIL)
+    assert refusal_of(import_roster(content)) == f"第2行超过 {limits().max_columns} 列，无法处理。"
+    assert rows_read["rows"] == 0
+
+
+@override_settings(SPREADSHEET_MAX_CELLS=100)
+def test_the_rows_and_cells_of_all_sheets_and_the_shared_strings_are_bounded(demo, rows_read):
+    rows = "".join(f'<row r="{number}">' + "<c/>" * 10 + "</row>" for number in range(2, 12))  # 100 cells and the titles
+    content = package(SHEET_HEAD + title_row(ROSTER_TITLES) + rows + SHEET_TAIL)
+    assert refusal_of(import_roster(content)) == "文件的行和单元格过多（共超过 100 个），无法处理。"
+    blank_rows = SHEET_HEAD + "<row/>" * 60 + SHEET_TAIL  # two sheets under the row bound, over this one together
+    content = package(blank_rows, parts={"xl/worksheets/sheet2.xml": blank_rows})
+    assert refusal_of(import_roster(content)) == "文件的行和单元格过多（共超过 100 个），无法处理。"
+    strings = f'<?xml version="1.0"?><sst xmlns="{MAIN_NS}">' + "<si><t>x</t></si>" * 101 + "</sst>"
+    content = with_shared_strings(SHEET_HEAD + title_row(ROSTER_TITLES) + SHEET_TAIL, strings)
+    assert refusal_of(import_roster(content)) == "文件的共享文本过多（超过 100 条），无法处理。"
+    assert rows_read["rows"] == 0
+
+
+@override_settings(SPREADSHEET_MAX_ELEMENTS=5_000)
+def test_a_styles_part_of_too_many_entries_is_refused_before_openpyxl_builds_it(demo, two_payees):
+    """openpyxl builds the styles whole when it opens the workbook (2 million <xf/> took 1.3 GB)."""
+    _claim_a, _claim_b, batch = two_payees
+    styles = (
+        f'<?xml version="1.0"?><styleSheet xmlns="{MAIN_NS}"><cellXfs count="6000">' + "<xf/>" * 6_000 + "</cellXfs></styleSheet>"
+    )
+    content = package(
+        SHEET_HEAD + title_row(HEADER) + SHEET_TAIL, parts={"xl/styles.xml": styles}, relationships=STYLES_REL, types=STYLES_TYPE
+    )
+    with pytest.raises(InvalidInput) as refused:
+        apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.xlsx", content=content)
+    assert refused.value.fields == {"file": ["文件的结构过于复杂（到部件 xl/styles.xml 已超过 5000 个元素），无法处理。"]}
+    assert set(Transfer.objects.filter(batch=batch).values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_row_number_of_thousands_of_digits_is_refused_as_too_many_rows(demo):
+    far = "9" * 5_000
+    row = f'<row r="{far}"><c r="A{far}" t="inlineStr"><is><t>x</t></is></c></row>'
+    content = package(SHEET_HEAD.replace("<sheetData>", f'<dimension ref="A1:A{far}"/><sheetData>') + row + SHEET_TAIL)
+    assert f"花名册超过 {roster.MAX_ROWS} 行" in refusal_of(import_roster(content))
+
+
+def test_a_part_that_is_not_xml_such_as_an_image_is_left_to_openpyxl(demo):
+    """The scan bounds what an XML parser would read: a binary part fails it at its first byte."""
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    content = rewritten(fill_template([trainee_row(1)]), {"xl/media/image1.png": png}, add=["xl/media/image1.png"])
+    response = import_roster(content)
+    assert response.status_code == 201, response.content[:500]
