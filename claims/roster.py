@@ -10,7 +10,6 @@ English (``{row, column, column_en, field, message, message_en}``), all at once.
 
 import datetime
 import io
-import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,8 +25,6 @@ from .inputs import ErrorCollector, LineInput, parse_line
 from .line_fields import BOOL, CHOICE, DATE, DECIMAL, ID_NUMBER, INT, LINE_FIELDS, TEXT, InputField
 from .models import CertificateType, Level
 from .spreadsheets import SpreadsheetRefused, open_xlsx, safe_cell, safe_row, sheet_rows
-
-logger = logging.getLogger(__name__)
 
 MAX_ROWS = 20_000  # trainees per roster; larger classes are split into several claims
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -486,11 +483,8 @@ def read_roster(content: bytes) -> RosterSheet:
                 result.append(_roster_row(number, cells, fields, width))
     except RosterFileError:
         raise
-    except SpreadsheetRefused as refused:
+    except SpreadsheetRefused as refused:  # a damaged row too (claims.spreadsheets.sheet_rows)
         raise _file_error(refused.build) from None
-    except Exception:  # noqa: BLE001 - a damaged sheet part fails only while it is read
-        logger.warning("roster sheet could not be read", exc_info=True)
-        raise _file_error(lambda: _("无法读取该 Excel 文件（文件可能已损坏），请用 Excel 打开后重新保存为 .xlsx。")) from None
     if not result:
         raise _file_error(lambda: _("花名册没有学员：第2行起每行填写一名学员。"))
     return RosterSheet(rows=result, columns=[name for name in fields if name])

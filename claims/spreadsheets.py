@@ -7,14 +7,16 @@ or a carriage return) is written with a leading apostrophe, so it stays text; nu
 
 In: every uploaded spreadsheet is read through ``open_xlsx`` and ``sheet_rows`` (or ``csv_rows``):
 the zip's sizes and compression ratios are checked from its directory before anything is
-inflated, each sheet's rows are counted by a bare expat scan (blank rows and gaps included) before
-openpyxl opens the workbook, the sheet is then read with openpyxl's read-only (streaming) reader,
-and rows are counted again as they come, up to the same bound. ``ErrorList`` keeps the first errors of a file and the count of all.
+inflated, every part of the package is scanned by bare expat (rows, blank ones and gaps included;
+cells of a row and in all; shared strings; the elements of each part; no DTD) before openpyxl
+opens the workbook, the sheet is then read with openpyxl's read-only (streaming) reader, and rows
+are counted again as they come, up to the same bound. ``ErrorList`` keeps the first errors of a file and the count of all.
 The limits are settings (``SPREADSHEET_*``, see config/settings.py).
 """
 
 import csv
 import io
+import logging
 import re
 import xml.parsers.expat
 import zipfile
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- writing
 
@@ -57,8 +61,10 @@ class Limits:
     max_member_bytes: int  # one part of it (a sheet, the shared strings), uncompressed
     max_ratio: int  # uncompressed / compressed, for a part larger than RATIO_FROM_BYTES
     max_members: int
-    max_columns: int
+    max_columns: int  # cells of a row
     max_rows: int  # rows of a sheet or a CSV, blank ones counted
+    max_cells: int  # rows and cells of all the sheets together; shared strings, apart
+    max_elements: int  # XML elements of all the parts besides rows and shared strings
     max_listed_errors: int
 
 
@@ -73,6 +79,8 @@ def limits() -> Limits:
         max_members=settings.SPREADSHEET_MAX_MEMBERS,
         max_columns=settings.SPREADSHEET_MAX_COLUMNS,
         max_rows=settings.SPREADSHEET_MAX_ROWS,
+        max_cells=settings.SPREADSHEET_MAX_CELLS,
+        max_elements=settings.SPREADSHEET_MAX_ELEMENTS,
         max_listed_errors=settings.SPREADSHEET_MAX_LISTED_ERRORS,
     )
 
@@ -135,44 +143,140 @@ def too_many_rows(bound: int, count: int) -> SpreadsheetRefused:
     )
 
 
+def _number(digits: str) -> int:
+    """A row number written as ASCII digits (0 if it is not one); one too long to be a row is
+    taken as huge (int() refuses thousands of digits with a ValueError)."""
+    if not (digits.isascii() and digits.isdigit()):
+        return 0
+    return int(digits) if len(digits) <= 12 else 10**12
+
+
 def _last_row_of(ref: str) -> int:
     """The last row of a range such as "A1:J4000000" (0 when it names none)."""
-    found = re.search(r"(\d+)$", ref.rpartition(":")[2])
-    return int(found.group(1)) if found else 0
+    found = re.search(r"([0-9]+)$", ref.rpartition(":")[2])
+    return _number(found.group(1)) if found else 0
 
 
-def check_sheet_rows(stream, *, max_rows: int, too_many: Callable[[int, int], SpreadsheetRefused]) -> None:
-    """Count a worksheet part's rows with a bare expat scan (no tree kept), blank rows and the
-    gaps before a row's number included, and refuse it at the first one over ``max_rows``; its
-    stated size too. openpyxl's read-only reader parses the whole of a sheet that states no size
-    when the workbook is opened, keeping an element per row: this bounds that before it happens."""
+# openpyxl builds a row of a sheet, or an item of the shared strings, whole before it lets it go.
+MAX_ITEM_ELEMENTS = 10_000
+
+
+def _too_many_columns(row: int, bound: int) -> SpreadsheetRefused:
+    return SpreadsheetRefused(
+        "too_many_columns", lambda: _("第%(row)d行超过 %(max)d 列，无法处理。") % {"row": row, "max": bound}
+    )
+
+
+def _too_complex(part: str, bound: int) -> SpreadsheetRefused:
+    part = part[:100]  # the uploader's name for it
+    return SpreadsheetRefused(
+        "too_complex",
+        lambda: _("文件的结构过于复杂（到部件 %(part)s 已超过 %(max)d 个元素），无法处理。") % {"part": part, "max": bound},
+    )
+
+
+@dataclass
+class _Totals:
+    """What the parts of one package hold together."""
+
+    cells: int = 0  # and rows
+    strings: int = 0
+    elements: int = 0  # besides rows and shared strings
+
+
+def check_xml_part(
+    stream,
+    name: str,
+    *,
+    max_rows: int,
+    too_many: Callable[[int, int], SpreadsheetRefused],
+    bounds: Limits,
+    totals: _Totals,
+) -> None:
+    """Bound what openpyxl could build from one part of the package, with a bare expat scan
+    (nothing kept), before it opens the workbook: its rows (blank ones and the gaps before a
+    row's number counted; its stated size too), the cells of each row, and with the other parts
+    the rows and cells, the shared strings, and the elements besides (styles, the workbook,
+    relationships, which openpyxl builds whole) in all; a row or a shared string of at most
+    MAX_ITEM_ELEMENTS elements; no DTD. Every part is scanned, wherever it is stored and whatever its root:
+    openpyxl finds a sheet through the workbook's relationships, and reads rows by their tag. A
+    part expat cannot start to read (an image) is left alone: openpyxl's parser, expat too, would
+    stop at its first byte as well."""
     parser = xml.parsers.expat.ParserCreate()
-    rows = 0
+    started = False
+    depth = 0
+    item_depth = 0  # the depth of the row or shared string being scanned, 0 between them
+    in_row = False
+    item_elements = cells = rows = 0
 
-    def start(name, attributes):
-        nonlocal rows
-        local = name.rpartition(":")[2]
+    def start(tag, attributes):
+        nonlocal started, depth, item_depth, in_row, item_elements, cells, rows
+        started = True
+        depth += 1
+        if item_depth:
+            item_elements += 1
+            if item_elements > MAX_ITEM_ELEMENTS:
+                raise _too_complex(name, MAX_ITEM_ELEMENTS)
+            if in_row and depth == item_depth + 1:  # openpyxl takes every child of a row for a cell
+                cells += 1
+                if cells > bounds.max_columns:
+                    raise _too_many_columns(rows, bounds.max_columns)
+                count_cell()
+            return
+        local = tag.rpartition(":")[2]
         if local == "row":
-            number = attributes.get("r", "")
-            rows = max(rows + 1, int(number) if number.isdigit() else 0)
+            rows = max(rows + 1, _number(attributes.get("r", "")))
             if rows > max_rows:
                 raise too_many(max_rows, rows)
-        elif local == "dimension":
-            stated = _last_row_of(attributes.get("ref", ""))
-            if stated > max_rows:
-                raise too_many(max_rows, stated)
+            count_cell()  # a blank row costs as much
+            item_depth, in_row, item_elements, cells = depth, True, 1, 0
+        elif local == "si":
+            totals.strings += 1
+            if totals.strings > bounds.max_cells:
+                raise SpreadsheetRefused(
+                    "too_many_strings", lambda: _("文件的共享文本过多（超过 %(max)d 条），无法处理。") % {"max": bounds.max_cells}
+                )
+            item_depth, in_row, item_elements = depth, False, 1
+        else:
+            totals.elements += 1
+            if totals.elements > bounds.max_elements:
+                raise _too_complex(name, bounds.max_elements)
+            if local == "dimension":
+                stated = _last_row_of(attributes.get("ref", ""))
+                if stated > max_rows:
+                    raise too_many(max_rows, stated)
+
+    def count_cell():
+        totals.cells += 1
+        if totals.cells > bounds.max_cells:
+            raise SpreadsheetRefused(
+                "too_many_cells", lambda: _("文件的行和单元格过多（共超过 %(max)d 个），无法处理。") % {"max": bounds.max_cells}
+            )
+
+    def end(_tag):
+        nonlocal depth, item_depth
+        if depth == item_depth:
+            item_depth = 0
+        depth -= 1
+
+    def begun(*_args):
+        nonlocal started
+        started = True
 
     def doctype(*_args):  # no spreadsheet needs a DTD; entity tricks start there
         raise _damaged()
 
     parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.XmlDeclHandler = parser.CommentHandler = parser.ProcessingInstructionHandler = begun
     parser.StartDoctypeDeclHandler = doctype
     try:
         while chunk := stream.read(64 * 1024):
             parser.Parse(chunk, False)
         parser.Parse(b"", True)
     except xml.parsers.expat.ExpatError:
-        raise _damaged() from None
+        if started:
+            raise _damaged() from None
 
 
 @contextmanager
@@ -185,18 +289,18 @@ def open_xlsx(
     bounds: Limits | None = None,
 ):
     """The workbook, opened with openpyxl's read-only reader once the archive has passed
-    ``check_xlsx_archive`` and each of its sheets ``check_sheet_rows``; closed on leaving. A file
-    openpyxl cannot open is refused as damaged."""
+    ``check_xlsx_archive`` and each of its parts ``check_xml_part``; closed on leaving. A file
+    openpyxl cannot open, or without a worksheet, is refused as damaged."""
     from openpyxl import load_workbook
 
     bounds = bounds or limits()
     check_xlsx_archive(content, bounds)
+    totals = _Totals()
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            for name in archive.namelist():
-                if name.startswith("xl/worksheets/") and name.endswith(".xml"):
-                    with archive.open(name) as stream:
-                        check_sheet_rows(stream, max_rows=max_rows, too_many=too_many)
+            for member in archive.infolist():
+                with archive.open(member) as stream:
+                    check_xml_part(stream, member.filename, max_rows=max_rows, too_many=too_many, bounds=bounds, totals=totals)
     except (zipfile.BadZipFile, EOFError, OSError, zlib.error):  # a CRC that does not match, a truncated part
         raise _damaged() from None
     try:
@@ -204,6 +308,8 @@ def open_xlsx(
     except Exception:  # noqa: BLE001 - openpyxl raises many kinds (KeyError, XML errors…) on a damaged file
         raise _damaged() from None
     try:
+        if not workbook.worksheets:  # every reader reads a worksheet (``worksheets[0]`` would be a 500)
+            raise _damaged()
         yield workbook
     finally:
         workbook.close()
@@ -215,7 +321,9 @@ def sheet_rows(
     """The sheet's rows as value tuples (trailing blank cells dropped), blank rows included, at
     most ``max_rows`` of them: the sheet's stated size refuses a larger file before a row is read,
     and rows are counted as they come (a stated size may lie, and openpyxl fills every gap between
-    two rows with blank rows): ``too_many(max_rows, count)`` is raised at the first row over."""
+    two rows with blank rows): ``too_many(max_rows, count)`` is raised at the first row over.
+    A row openpyxl cannot read refuses the file as damaged (``SpreadsheetRefused``, code
+    "damaged"): the one place where reading a workbook's rows turns its errors into a refusal."""
     bounds = bounds or limits()
     stated_rows, stated_columns = sheet.max_row, sheet.max_column
     if stated_rows is not None and stated_rows > max_rows:
@@ -224,7 +332,18 @@ def sheet_rows(
         raise SpreadsheetRefused("too_many_columns", lambda: _("工作表超过 %(max)d 列，无法处理。") % {"max": bounds.max_columns})
     sheet.reset_dimensions()
     rows = sheet.iter_rows(min_row=1, max_row=max_rows + 1, max_col=bounds.max_columns, values_only=True)
-    for count, row in enumerate(rows, start=1):
+    count = 0
+    while True:
+        try:
+            row = next(rows, None)
+        # A sheet damaged inside a row (a shared string past the table, text in a number cell)
+        # opens, and fails only here: the file is damaged, for every reader alike.
+        except Exception:  # noqa: BLE001 - openpyxl raises many kinds (IndexError, ValueError, XML errors…)
+            logger.warning("sheet could not be read", exc_info=True)
+            raise _damaged() from None
+        if row is None:
+            return
+        count += 1
         if count > max_rows:
             raise too_many(max_rows, count)
         end = len(row)
@@ -262,10 +381,7 @@ def csv_rows(
         if count > max_rows:
             raise too_many(max_rows, count)
         if len(row) > bounds.max_columns:
-            raise SpreadsheetRefused(
-                "too_many_columns",
-                lambda count=count: _("第%(row)d行超过 %(max)d 列，无法处理。") % {"row": count, "max": bounds.max_columns},
-            )
+            raise _too_many_columns(count, bounds.max_columns)
         yield row
 
 

@@ -275,13 +275,19 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Uploaded spreadsheets (rosters, bank results): read through claims/spreadsheets.py, which
-# refuses a file over these before parsing it (a zip bomb, a sheet of millions of blank rows).
+# refuses a file over these before parsing it (a zip bomb, a sheet of millions of blank rows or
+# cells, a styles part of millions of entries).
 SPREADSHEET_MAX_UNPACKED_BYTES = int(os.environ.get("SPREADSHEET_MAX_UNPACKED_BYTES", str(100 * 1024 * 1024)))
 SPREADSHEET_MAX_MEMBER_BYTES = int(os.environ.get("SPREADSHEET_MAX_MEMBER_BYTES", str(50 * 1024 * 1024)))
 SPREADSHEET_MAX_RATIO = int(os.environ.get("SPREADSHEET_MAX_RATIO", "100"))  # uncompressed / compressed, per part
 SPREADSHEET_MAX_MEMBERS = int(os.environ.get("SPREADSHEET_MAX_MEMBERS", "200"))
 SPREADSHEET_MAX_COLUMNS = int(os.environ.get("SPREADSHEET_MAX_COLUMNS", "100"))
 SPREADSHEET_MAX_ROWS = int(os.environ.get("SPREADSHEET_MAX_ROWS", "100000"))  # a bank result; rosters have their own
+SPREADSHEET_MAX_CELLS = int(
+    os.environ.get("SPREADSHEET_MAX_CELLS", "2000000")
+)  # rows and cells of all sheets; shared strings apart
+# XML elements of all the parts besides rows and shared strings (styles, the workbook, relationships: built whole).
+SPREADSHEET_MAX_ELEMENTS = int(os.environ.get("SPREADSHEET_MAX_ELEMENTS", "200000"))
 SPREADSHEET_MAX_LISTED_ERRORS = int(os.environ.get("SPREADSHEET_MAX_LISTED_ERRORS", "200"))  # then only counted
 
 # Documents attached to claims (claims/attachments.py): kept on disk under random names, outside

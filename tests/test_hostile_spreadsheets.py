@@ -7,11 +7,16 @@ one bounded reader of claims/spreadsheets.py.
   its sheet says it has, without reading the rows past the bound;
 - a bank result of 300,000 bad rows is refused at the row bound; one of thousands of bad rows
   lists the first 200 errors and the total, in a small body;
-- the batch's row lock is not held while a result file is parsed.
+- the batch's row lock is not held while a result file is parsed;
+- a workbook that opens but is damaged inside a row is refused as damaged (400) by every reader;
+- every XML part openpyxl could read is bounded before it opens the workbook, wherever the part
+  is stored: rows, cells of a row and in all, shared strings, the elements of a part (styles…),
+  and no DTD.
 
 Every fixture is generated here (no large file in the repository)."""
 
 import csv
+import datetime
 import io
 import re
 import tracemalloc
@@ -27,13 +32,15 @@ from openpyxl import Workbook
 
 from claims import roster
 from claims.errors import InvalidInput
-from claims.models import Claim, RosterUpload
+from claims.models import Attendance, Claim, Jurisdiction, RegistryImport, RosterUpload, TrainingClass
+from claims.registry import ExportRejected, import_registry_export
 from claims.spreadsheets import SpreadsheetRefused, check_xlsx_archive, limits
 from payments.models import BankFile, Transfer
 from workflow.disbursement import apply_bank_result, build_batch, request_release
 
 from .api_support import login
 from .payments_support import approved_claim
+from .test_class_filing import class_data, filed
 from .test_payment_results import HEADER, csv_file, result_rows, two_payees  # noqa: F401 - a fixture
 from .test_roster_import import HEADER as ROSTER_HEADER
 from .test_roster_import import IMPORT_URL, fill_template, rows_read, trainee_row  # noqa: F401 - a fixture
@@ -346,3 +353,257 @@ def test_the_row_bound_is_a_setting(demo, two_payees):
     with pytest.raises(InvalidInput) as refused:
         apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=bad_rows(60))
     assert refused.value.fields["file"] == ["文件超过 50 行（至少有 51 行，空行也计算在内）。"]
+
+
+# --------------------------------------------------------------------------- a workbook damaged inside a row
+
+PACKAGE_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/{sheet}" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    "{types}</Types>"
+)
+PACKAGE_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Target="xl/workbook.xml" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"/></Relationships>'
+)
+WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Target="{target}" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"/>{relationships}</Relationships>'
+)
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+SHEET_HEAD = f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{MAIN_NS}"><sheetData>'
+SHEET_TAIL = "</sheetData></worksheet>"
+
+
+def package(sheet: str, *, sheet_path="xl/worksheets/sheet1.xml", parts=None, relationships="", types="") -> bytes:
+    """A workbook written by hand, as a hostile uploader would: one sheet (``sheet``, its XML) at
+    ``sheet_path``, found through the workbook's relationships, and ``parts`` besides."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", PACKAGE_TYPES.format(sheet=sheet_path, types=types))
+        archive.writestr("_rels/.rels", PACKAGE_RELS)
+        archive.writestr("xl/workbook.xml", WORKBOOK)
+        archive.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS.format(target="/" + sheet_path, relationships=relationships))
+        archive.writestr(sheet_path, sheet)
+        for name, data in (parts or {}).items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def title_row(titles) -> str:
+    return '<row r="1">' + "".join(f'<c t="inlineStr"><is><t>{title}</t></is></c>' for title in titles) + "</row>"
+
+
+DAMAGED_CELLS = {
+    "a shared string past the table": '<c r="A2" t="s"><v>7</v></c>',
+    "text in a number cell": '<c r="A2"><v>abc</v></c>',
+}
+DAMAGED = "文件可能已损坏"
+CLASS_ROSTER_TITLES = ["身份证号码", "姓名"]
+ATTENDANCE_TITLES = ["身份证号码", "日期", "出勤"]
+EXPORT_TITLES = ["证书编号", "姓名", "身份证号码", "职业编码", "等级", "发证日期"]
+
+
+def damaged_in_a_row(titles, cell: str) -> bytes:
+    """A workbook that opens (its archive and XML are sound) and fails only while row 2 is read."""
+    return package(SHEET_HEAD + title_row(titles) + f'<row r="2">{cell}</row>' + SHEET_TAIL)
+
+
+@pytest.fixture(params=list(DAMAGED_CELLS.values()), ids=list(DAMAGED_CELLS))
+def damaged_cell(request) -> str:
+    return request.param
+
+
+def test_a_class_filed_with_a_roster_damaged_inside_a_row_is_refused_as_damaged(demo, client, damaged_cell):
+    start = datetime.date.today() + datetime.timedelta(days=21)
+    form = {
+        key: value for key, value in class_data(start=start, end=start + datetime.timedelta(days=4)).items() if key != "trainees"
+    }
+    client.force_login(demo["provider_clerk"])
+    upload = SimpleUploadedFile("名单.xlsx", damaged_in_a_row(CLASS_ROSTER_TITLES, damaged_cell))
+    response = client.post("/classes/new/", {**form, "file": upload})
+    assert response.status_code == 400
+    assert DAMAGED in response.content.decode()
+    assert not TrainingClass.objects.exists()
+
+
+def test_a_class_roster_or_attendance_damaged_inside_a_row_is_refused_as_damaged(demo, client, damaged_cell):
+    training_class = filed(demo, 1)
+    client.force_login(demo["provider_clerk"])
+    for path, titles in (("roster", CLASS_ROSTER_TITLES), ("attendance", ATTENDANCE_TITLES)):
+        upload = SimpleUploadedFile(f"{path}.xlsx", damaged_in_a_row(titles, damaged_cell))
+        response = client.post(f"/classes/{training_class.pk}/{path}/", {"file": upload})
+        assert response.status_code == 400, path
+        assert DAMAGED in response.content.decode(), path
+    assert training_class.trainees.count() == 1
+    assert not Attendance.objects.exists()
+
+
+def test_a_registry_export_damaged_inside_a_row_is_refused_as_damaged(demo, client, damaged_cell):
+    client.force_login(demo["hr_reviewer"])
+    upload = SimpleUploadedFile("证书.xlsx", damaged_in_a_row(EXPORT_TITLES, damaged_cell))
+    response = client.post("/registry/", {"source": "台州市职业技能鉴定中心", "jurisdiction": "WL", "file": upload})
+    assert response.status_code == 400
+    assert DAMAGED in response.content.decode()
+    assert not RegistryImport.objects.exists()
+
+
+def test_every_reader_refuses_a_sheet_damaged_inside_a_row_as_damaged(demo, two_payees, damaged_cell):
+    """The one definition (claims.spreadsheets.sheet_rows) serves every reader: the claim's
+    roster, the class's roster and attendance, the registry's export and the bank's result."""
+    for read, titles in (
+        (roster.read_roster, [column.header() for column in roster.COLUMNS]),
+        (roster.read_class_roster, CLASS_ROSTER_TITLES),
+        (roster.read_attendance, ATTENDANCE_TITLES),
+    ):
+        with pytest.raises(roster.RosterFileError) as refused:
+            read(damaged_in_a_row(titles, damaged_cell))
+        assert [error["row"] for error in refused.value.errors] == [None]
+        assert DAMAGED in refused.value.errors[0]["message"], read.__name__
+    with pytest.raises(ExportRejected) as rejected:
+        import_registry_export(
+            actor=demo["hr_reviewer"],
+            jurisdiction=Jurisdiction.objects.get(code="WL"),
+            source="台州市职业技能鉴定中心",
+            filename="证书.xlsx",
+            content=damaged_in_a_row(EXPORT_TITLES, damaged_cell),
+        )
+    assert DAMAGED in rejected.value.message
+    _claim_a, _claim_b, batch = two_payees
+    with pytest.raises(InvalidInput) as unreadable:
+        apply_bank_result(
+            actor=demo["finance_officer"], batch=batch, filename="回单.xlsx", content=damaged_in_a_row(HEADER, damaged_cell)
+        )
+    assert unreadable.value.fields == {"file": ["不是有效的 .xlsx 文件。"]}
+    assert set(Transfer.objects.filter(batch=batch).values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_workbook_without_a_worksheet_is_refused_as_damaged(demo):
+    empty = rewritten(
+        package(SHEET_HEAD + SHEET_TAIL),
+        {"xl/workbook.xml": WORKBOOK.replace('<sheet name="Sheet1" sheetId="1" r:id="rId1"/>', "").encode()},
+    )
+    with pytest.raises(roster.RosterFileError) as refused:
+        roster.read_attendance(empty)
+    assert DAMAGED in refused.value.errors[0]["message"]
+
+
+# --------------------------------------------------------------------------- every part openpyxl could read
+
+ROSTER_TITLES = [column.header() for column in roster.COLUMNS]
+STYLES_REL = (
+    '<Relationship Id="rIdStyles" Target="styles.xml" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles"/>'
+)
+STYLES_TYPE = (
+    '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+)
+DTD = '<!DOCTYPE x [<!ENTITY a "AAAAAAAAAA">]>'
+
+
+def import_roster(content: bytes):
+    return login("provider_clerk").post(
+        IMPORT_URL, {**ROSTER_HEADER, "file": SimpleUploadedFile("花名册.xlsx", content)}, format="multipart"
+    )
+
+
+def refusal_of(response) -> str:
+    assert response.status_code == 400, response.content[:500]
+    assert RosterUpload.objects.count() == 0
+    return response.json()["error"]["fields"]["file"][0]
+
+
+def with_shared_strings(sheet: str, strings: str) -> bytes:
+    return package(
+        sheet,
+        parts={"xl/sharedStrings.xml": strings},
+        relationships=SHARED_STRINGS_REL.replace('Target="sharedStrings.xml"', 'Target="/xl/sharedStrings.xml"'),
+        types=SHARED_STRINGS_TYPE,
+    )
+
+
+def test_a_sheet_stored_outside_xl_worksheets_is_bounded_all_the_same(demo, rows_read):
+    """openpyxl finds a sheet through the workbook's relationships, wherever it is stored."""
+    blank_rows = "<row/>" * (roster.MAX_ROWS + 1)
+    content = package(SHEET_HEAD + title_row(ROSTER_TITLES) + blank_rows + SHEET_TAIL, sheet_path="xl/data/sheet1.xml")
+    message = refusal_of(import_roster(content))
+    assert f"花名册超过 {roster.MAX_ROWS} 行" in message
+    assert rows_read["rows"] == 0  # refused by the scan, before openpyxl read a row
+
+
+@pytest.mark.parametrize("where", ["the sheet, stored outside xl/worksheets", "the shared strings"])
+def test_a_dtd_in_any_part_is_refused_as_damaged(demo, where):
+    """Entity expansion starts at a DTD, which no spreadsheet needs."""
+    expanded = "&a;" * 1000
+    if where == "the shared strings":
+        strings = f'<?xml version="1.0"?>{DTD}<sst xmlns="{MAIN_NS}"><si><t>{expanded}</t></si></sst>'
+        row = '<row r="2"><c r="B2" t="s"><v>0</v></c></row>'
+        content = with_shared_strings(SHEET_HEAD + title_row(ROSTER_TITLES) + row + SHEET_TAIL, strings)
+    else:
+        row = f'<row r="2"><c r="B2" t="inlineStr"><is><t>{expanded}</t></is></c></row>'
+        sheet = f'<?xml version="1.0"?>{DTD}<worksheet xmlns="{MAIN_NS}"><sheetData>' + title_row(ROSTER_TITLES) + row
+        content = package(sheet + SHEET_TAIL, sheet_path="xl/data/sheet1.xml")
+    assert DAMAGED in refusal_of(import_roster(content))
+
+
+def test_a_row_of_more_cells_than_the_column_bound_is_refused_before_it_is_read(demo, rows_read):
+    """A row of thousands of empty cells: openpyxl would build every one of them."""
+    row = '<row r="2">' + "<c/>" * 5_000 + "</row>"
+    content = package(SHEET_HEAD + title_row(ROSTER_TITLES) + row + SHEET_TAIL)
+    assert refusal_of(import_roster(content)) == f"第2行超过 {limits().max_columns} 列，无法处理。"
+    assert rows_read["rows"] == 0
+
+
+@override_settings(SPREADSHEET_MAX_CELLS=100)
+def test_the_rows_and_cells_of_all_sheets_and_the_shared_strings_are_bounded(demo, rows_read):
+    rows = "".join(f'<row r="{number}">' + "<c/>" * 10 + "</row>" for number in range(2, 12))  # 100 cells and the titles
+    content = package(SHEET_HEAD + title_row(ROSTER_TITLES) + rows + SHEET_TAIL)
+    assert refusal_of(import_roster(content)) == "文件的行和单元格过多（共超过 100 个），无法处理。"
+    blank_rows = SHEET_HEAD + "<row/>" * 60 + SHEET_TAIL  # two sheets under the row bound, over this one together
+    content = package(blank_rows, parts={"xl/worksheets/sheet2.xml": blank_rows})
+    assert refusal_of(import_roster(content)) == "文件的行和单元格过多（共超过 100 个），无法处理。"
+    strings = f'<?xml version="1.0"?><sst xmlns="{MAIN_NS}">' + "<si><t>x</t></si>" * 101 + "</sst>"
+    content = with_shared_strings(SHEET_HEAD + title_row(ROSTER_TITLES) + SHEET_TAIL, strings)
+    assert refusal_of(import_roster(content)) == "文件的共享文本过多（超过 100 条），无法处理。"
+    assert rows_read["rows"] == 0
+
+
+@override_settings(SPREADSHEET_MAX_ELEMENTS=5_000)
+def test_a_styles_part_of_too_many_entries_is_refused_before_openpyxl_builds_it(demo, two_payees):
+    """openpyxl builds the styles whole when it opens the workbook (2 million <xf/> took 1.3 GB)."""
+    _claim_a, _claim_b, batch = two_payees
+    styles = (
+        f'<?xml version="1.0"?><styleSheet xmlns="{MAIN_NS}"><cellXfs count="6000">' + "<xf/>" * 6_000 + "</cellXfs></styleSheet>"
+    )
+    content = package(
+        SHEET_HEAD + title_row(HEADER) + SHEET_TAIL, parts={"xl/styles.xml": styles}, relationships=STYLES_REL, types=STYLES_TYPE
+    )
+    with pytest.raises(InvalidInput) as refused:
+        apply_bank_result(actor=demo["finance_officer"], batch=batch, filename="回单.xlsx", content=content)
+    assert refused.value.fields == {"file": ["文件的结构过于复杂（到部件 xl/styles.xml 已超过 5000 个元素），无法处理。"]}
+    assert set(Transfer.objects.filter(batch=batch).values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_row_number_of_thousands_of_digits_is_refused_as_too_many_rows(demo):
+    far = "9" * 5_000
+    row = f'<row r="{far}"><c r="A{far}" t="inlineStr"><is><t>x</t></is></c></row>'
+    content = package(SHEET_HEAD.replace("<sheetData>", f'<dimension ref="A1:A{far}"/><sheetData>') + row + SHEET_TAIL)
+    assert f"花名册超过 {roster.MAX_ROWS} 行" in refusal_of(import_roster(content))
+
+
+def test_a_part_that_is_not_xml_such_as_an_image_is_left_to_openpyxl(demo):
+    """The scan bounds what an XML parser would read: a binary part fails it at its first byte."""
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    content = rewritten(fill_template([trainee_row(1)]), {"xl/media/image1.png": png}, add=["xl/media/image1.png"])
+    response = import_roster(content)
+    assert response.status_code == 201, response.content[:500]

@@ -317,7 +317,7 @@ def test_a_100000_row_roster_is_refused_without_reading_it_all(demo, clerk, rows
     message = refused(clerk, buffer.getvalue())["fields"]["file"][0]
     assert f"{roster.MAX_ROWS}" in message and "超过" in message
     assert f"至少有 {roster.MAX_ROWS + 1} 行" in message  # it stopped counting there
-    assert rows_read["rows"] == 0, rows_read  # refused by claims.spreadsheets.check_sheet_rows
+    assert rows_read["rows"] == 0, rows_read  # refused by claims.spreadsheets.check_xml_part
 
     # A file that states its size (Excel writes <dimension>) is refused before any row is read.
     sized = Workbook()
