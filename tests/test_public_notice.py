@@ -279,6 +279,26 @@ def test_the_public_page_and_its_xlsx_show_no_full_id_number_or_name(publishing)
     assert {claim.pk, other.pk} == set(Claim.objects.filter(status=ClaimStatus.PUBLIC_NOTICE).values_list("pk", flat=True))
 
 
+def test_text_stored_with_control_characters_before_they_were_refused_still_exports(publishing):
+    """Old rows: a trainee's name and an objection's reason stored with control characters (put
+    straight into the database). The public file and the auditor's export still open, the
+    characters a spreadsheet cannot hold written as U+FFFD."""
+    claim = on_notice(publishing)
+    Trainee.objects.filter(pk=claim.lines.get(line_no=1).trainee_id).update(name="\x01张三丰")
+    objection = object_to(claim)
+    Objection.objects.filter(pk=objection.pk).update(reason="该学员未参加培训\x0b（见附件）")
+    public = Client().get("/public/notice.xlsx")
+    assert public.status_code == 200
+    names = [row[4] for row in load_workbook(io.BytesIO(public.content)).active.iter_rows(values_only=True)]
+    assert "\ufffd**丰" in names  # the name masked as it is stored: \x01 张 三 丰
+    auditor = Client()
+    auditor.force_login(publishing["auditor"])
+    exported = auditor.post("/audit/export/xlsx/", {"query": ""})
+    assert exported.status_code == 200
+    rows = list(load_workbook(io.BytesIO(exported.content))["notice"].iter_rows(values_only=True))
+    assert "该学员未参加培训\ufffd（见附件）" in [row[11] for row in rows if row[10] == objection.receipt]
+
+
 def test_a_member_of_the_public_objects_and_follows_the_receipt_the_hr_head_decides_on_the_page(publishing):
     claim = on_notice(publishing)
     public = Client()
