@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.access import client_ip
-from claims.bounds import has_nul
+from claims.bounds import character_refusal
 from claims.errors import DomainError, InvalidInput, NotInScope
 from claims.http import scoped
 from claims.models import Provider
@@ -30,7 +30,7 @@ XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml
 
 def _filter_value(request, name: str) -> str:
     value = request.GET.get(name, "").strip()
-    return "" if has_nul(value) or len(value) > 100 else value
+    return "" if character_refusal(value) or len(value) > 100 else value
 
 
 def _filters(request) -> dict:

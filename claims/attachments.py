@@ -30,7 +30,7 @@ from audit import actions
 from audit.services import record_event
 
 from . import access
-from .bounds import has_nul
+from .bounds import character_refusal
 from .errors import InvalidInput, NotInScope
 from .models import Attachment, AttachmentKind, Claim
 from .selectors import get_claim_for_user
@@ -149,8 +149,8 @@ def add_attachment(*, user, claim: Claim, kind: str, content: bytes, filename: s
         errors["file"] = [_("请选择要上传的文件（PDF、PNG 或 JPEG）。")]
     elif len(content) > settings.ATTACHMENT_MAX_BYTES:
         raise too_large_error()
-    elif has_nul(filename or ""):
-        errors["file"] = [_("文件名不能包含空字符（NUL）。")]
+    elif refusal := character_refusal(filename or ""):
+        errors["file"] = [_("文件名：%(refusal)s") % {"refusal": refusal}]
     else:
         content_type = sniff(content[:64])
         if content_type is None:

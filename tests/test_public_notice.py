@@ -227,6 +227,8 @@ def test_only_the_hr_head_of_the_jurisdiction_decides_and_bad_objections_name_th
     for values, field in (
         ({"contact": ""}, "contact"),
         ({"reason": "虚假\x00培训"}, "reason"),
+        ({"reason": "该学员未参加培训\x0b（见附件）"}, "reason"),  # a textarea takes a vertical tab
+        ({"contact": "138\x0100000000"}, "contact"),
         ({"reason": "长" * 2001}, "reason"),
         ({"contact": "1" * 101}, "contact"),
     ):
@@ -251,6 +253,17 @@ def test_objections_are_rate_limited_per_client_address(publishing, settings):
     # Another address (as the trusted proxy saw it) is not held back by the first's count.
     assert client.post(url, body, HTTP_X_FORWARDED_FOR="198.51.100.7, 198.51.100.8").status_code == 200
     assert Objection.objects.count() == 3
+
+
+def test_an_objection_with_a_control_character_is_refused_on_the_page_naming_the_field(publishing):
+    claim = on_notice(publishing)
+    line_id = claim.lines.get(line_no=1).pk
+    body = {"line": line_id, "contact": "13900000000", "reason": "该学员未参加培训\x0b（见附件）"}
+    refused = Client().post("/public/notice/objection/", body)
+    assert refused.status_code == 400
+    assert set(refused.context["errors"]) == {"reason"}
+    assert "U+000B" in refused.context["errors"]["reason"][0]
+    assert not Objection.objects.exists()
 
 
 # --------------------------------------------------------------------------- the public page and file
