@@ -15,10 +15,12 @@ attendance sheet, invoices.
 
 import hashlib
 import os
+import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import transaction
@@ -73,8 +75,18 @@ def request_too_large(content_length) -> bool:
         return False
 
 
+# What a quoted-string filename could hold only escaped (or not at all).
+NOT_FOR_QUOTING = re.compile(r'["\\\x00-\x1f\x7f]')
+
+
 def content_disposition(filename: str) -> str:
-    """Always a download (never shown inline), the name encoded for any browser (RFC 6266)."""
+    """Always a download (never shown inline), the name encoded for any browser (RFC 6266): every
+    download of ours sets its header with this, never by hand (a name holding a quote would add
+    parameters of its own, a Chinese one would make Django MIME-encode the whole header)."""
+    if NOT_FOR_QUOTING.search(filename):
+        # Django would write a quote as \" in filename="…", which some browsers do not unescape
+        # (RFC 6266 appendix D); filename* (RFC 5987) percent-encodes it instead.
+        return f"attachment; filename*=utf-8''{quote(filename, safe='')}"
     return content_disposition_header(True, filename)
 
 
