@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from claims import imports
+from claims.attachments import content_disposition
 from claims.errors import InvalidInput
 from claims.models import RosterUpload
 from claims.roster import MAX_FILE_BYTES, TEMPLATE_FILENAME, XLSX_CONTENT_TYPE
@@ -110,5 +111,5 @@ class RosterUploadView(APIView):
 class RosterTemplateView(APIView):
     def get(self, request):
         response = HttpResponse(imports.roster_template(), content_type=XLSX_CONTENT_TYPE)
-        response["Content-Disposition"] = f'attachment; filename="{TEMPLATE_FILENAME}"'
+        response["Content-Disposition"] = content_disposition(TEMPLATE_FILENAME)
         return response

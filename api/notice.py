@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.access import client_ip
-from claims.bounds import has_nul
+from claims.bounds import character_refusal
 from claims.models import ClaimLine
 from workflow import notice, policy
 from workflow.models import Objection, ObjectionStatus
@@ -88,7 +88,7 @@ class ObjectionDecisionInputSerializer(BoundedSerializer):
 
 def _filter(request, name: str) -> str:
     value = request.query_params.get(name, "").strip()
-    return "" if has_nul(value) or len(value) > 100 else value
+    return "" if character_refusal(value) or len(value) > 100 else value
 
 
 class PublicNoticeList(GenericAPIView):

@@ -1,7 +1,8 @@
 """The API's request parsers: DRF's, refusing before any view sees them what no field may hold.
 
-A NUL byte in any text or key (PostgreSQL refuses it in a text column), a number JSON cannot
-hold (1e400 parses as infinity) and JSON nested deeper
+A character no text of ours may hold (claims.bounds.REFUSED_CHARACTER: NUL, which PostgreSQL
+refuses, other control characters, a lone surrogate no column can encode) in any text or key, a
+number JSON cannot hold (1e400 parses as infinity) and JSON nested deeper
 than claims.bounds.JSON_MAX_DEPTH (Python's parser would run out of stack on 100,000 levels)
 are a 400 in the error shape naming the field by path (``lines[0].name``), as every other bad
 input is. A body past DATA_UPLOAD_MAX_MEMORY_SIZE is refused by Django before parsing
@@ -16,7 +17,7 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions, parsers
 from rest_framework.utils import json as drf_json
 
-from claims.bounds import JSON_MAX_DEPTH, NESTED_TOO_DEEP, NUL_REFUSED, NUMBER_TOO_LARGE, has_nul
+from claims.bounds import JSON_MAX_DEPTH, NESTED_TOO_DEEP, NUMBER_TOO_LARGE, character_refusal, visible
 
 
 def _path(parent: str, key) -> str:
@@ -27,13 +28,13 @@ def _path(parent: str, key) -> str:
 
 def refuse_hostile(data, *, max_depth: int = JSON_MAX_DEPTH) -> None:
     """Walk a parsed body (iteratively: its depth is what is checked) and raise a ValidationError
-    naming the first NUL-bearing text or over-deep value by its path."""
+    naming the first text holding a refused character or over-deep value by its path."""
     pending = [(data, "", 0)]
     while pending:
         value, path, depth = pending.pop()
         if isinstance(value, str):
-            if has_nul(value):
-                raise exceptions.ValidationError({path or "non_field_errors": [str(NUL_REFUSED)]})
+            if refusal := character_refusal(value):
+                raise exceptions.ValidationError({path or "non_field_errors": [refusal]})
             continue
         if isinstance(value, float) and not math.isfinite(value):  # 1e400 parses as infinity
             raise exceptions.ValidationError({path or "non_field_errors": [str(NUMBER_TOO_LARGE)]})
@@ -43,9 +44,9 @@ def refuse_hostile(data, *, max_depth: int = JSON_MAX_DEPTH) -> None:
             raise exceptions.ValidationError({path or "non_field_errors": [NESTED_TOO_DEEP % {"depth": max_depth}]})
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, item in items:
-            if isinstance(key, str) and has_nul(key):
+            if isinstance(key, str) and (refusal := character_refusal(key)):
                 # The key itself is the field: named as JSON would escape it.
-                raise exceptions.ValidationError({_path(path, key.replace("\x00", "\\u0000")): [str(NUL_REFUSED)]})
+                raise exceptions.ValidationError({_path(path, visible(key)): [refusal]})
             pending.append((item, _path(path, key), depth + 1))
 
 
@@ -98,22 +99,22 @@ class JSONParser(parsers.JSONParser):
         return data
 
 
-def _refuse_nul_in_form(data) -> None:
+def _refuse_characters_in_form(data) -> None:
     for key, values in data.lists():
         for value in (key, *values):
-            if isinstance(value, str) and has_nul(value):
-                raise exceptions.ValidationError({key.replace("\x00", "\\u0000"): [str(NUL_REFUSED)]})
+            if isinstance(value, str) and (refusal := character_refusal(value)):
+                raise exceptions.ValidationError({visible(key): [refusal]})
 
 
 class FormParser(parsers.FormParser):
     def parse(self, stream, media_type=None, parser_context=None):
         data = super().parse(stream, media_type, parser_context)
-        _refuse_nul_in_form(data)
+        _refuse_characters_in_form(data)
         return data
 
 
 class MultiPartParser(parsers.MultiPartParser):
     def parse(self, stream, media_type=None, parser_context=None):
         parsed = super().parse(stream, media_type, parser_context)
-        _refuse_nul_in_form(parsed.data)
+        _refuse_characters_in_form(parsed.data)
         return parsed

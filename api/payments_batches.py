@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit import actions
+from claims.attachments import content_disposition
 from claims.bounds import column_length
 from claims.errors import InvalidInput, NotInScope
 from claims.models import Jurisdiction, Payee
@@ -454,7 +455,7 @@ class BatchFile(BatchView):
             actor=request.user, batch=batch, bank_file=selectors.get_batch_file(batch=batch, kind=FILE_KINDS[kind])
         )
         response = HttpResponse(bytes(bank_file.content), content_type=content_type_of(bank_file))
-        response["Content-Disposition"] = f'attachment; filename="{bank_file.filename}"'
+        response["Content-Disposition"] = content_disposition(bank_file.filename)
         response["X-Content-SHA256"] = bank_file.sha256
         return response
 

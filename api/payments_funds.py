@@ -12,6 +12,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from claims.attachments import content_disposition
 from claims.bounds import COUNT_MAX, MONEY_TEXT_LENGTH, column_length
 from claims.errors import InvalidInput
 from claims.models import Department, Jurisdiction, PolicyCategory
@@ -451,7 +452,7 @@ class FundsReportXlsx(APIView):
     def get(self, request):
         content, filename = services.export_funds_report(actor=request.user, year=year_of(request))
         response = HttpResponse(content, content_type=services.XLSX_CONTENT_TYPE)
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["Content-Disposition"] = content_disposition(filename)
         return response
 
 

@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.access import client_ip
-from claims.bounds import has_nul
+from claims.attachments import content_disposition
+from claims.bounds import character_refusal
 from claims.errors import DomainError, InvalidInput, NotInScope
 from claims.http import scoped
 from claims.models import Provider
@@ -30,7 +31,7 @@ XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml
 
 def _filter_value(request, name: str) -> str:
     value = request.GET.get(name, "").strip()
-    return "" if has_nul(value) or len(value) > 100 else value
+    return "" if character_refusal(value) or len(value) > 100 else value
 
 
 def _filters(request) -> dict:
@@ -100,7 +101,7 @@ def public_notice_xlsx(request):
     out = io.BytesIO()
     book.save(out)
     response = HttpResponse(out.getvalue(), content_type=XLSX_CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="notice-{timezone.localdate():%Y%m%d}.xlsx"'
+    response["Content-Disposition"] = content_disposition(f"notice-{timezone.localdate():%Y%m%d}.xlsx")
     return response
 
 

@@ -12,6 +12,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from claims import access, imports
+from claims.attachments import content_disposition
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.http import scoped
 from claims.models import RosterUploadStatus
@@ -122,5 +123,5 @@ def roster_status(request, upload_id):
 @scoped
 def roster_template(request):
     response = HttpResponse(imports.roster_template(), content_type=XLSX_CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{TEMPLATE_FILENAME}"'
+    response["Content-Disposition"] = content_disposition(TEMPLATE_FILENAME)
     return response

@@ -27,6 +27,7 @@ from audit import actions
 from audit.export import ExportError, export_period
 from audit.selectors import verify_ledger
 from audit.services import record_event
+from claims.attachments import content_disposition
 from claims.bounds import validate_plausible_date
 from claims.catalogue import version_label
 from claims.errors import NotInScope
@@ -374,7 +375,7 @@ def export_xlsx(request):
     book.save(buffer)
     response = HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = f'attachment; filename="audit-claims-{stamp}.xlsx"'
+    response["Content-Disposition"] = content_disposition(f"audit-claims-{stamp}.xlsx")
     return response
 
 

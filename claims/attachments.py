@@ -15,10 +15,12 @@ attendance sheet, invoices.
 
 import hashlib
 import os
+import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import transaction
@@ -30,7 +32,7 @@ from audit import actions
 from audit.services import record_event
 
 from . import access
-from .bounds import has_nul
+from .bounds import character_refusal
 from .errors import InvalidInput, NotInScope
 from .models import Attachment, AttachmentKind, Claim
 from .selectors import get_claim_for_user
@@ -73,8 +75,18 @@ def request_too_large(content_length) -> bool:
         return False
 
 
+# What a quoted-string filename could hold only escaped (or not at all).
+NOT_FOR_QUOTING = re.compile(r'["\\\x00-\x1f\x7f]')
+
+
 def content_disposition(filename: str) -> str:
-    """Always a download (never shown inline), the name encoded for any browser (RFC 6266)."""
+    """Always a download (never shown inline), the name encoded for any browser (RFC 6266): every
+    download of ours sets its header with this, never by hand (a name holding a quote would add
+    parameters of its own, a Chinese one would make Django MIME-encode the whole header)."""
+    if NOT_FOR_QUOTING.search(filename):
+        # Django would write a quote as \" in filename="…", which some browsers do not unescape
+        # (RFC 6266 appendix D); filename* (RFC 5987) percent-encodes it instead.
+        return f"attachment; filename*=utf-8''{quote(filename, safe='')}"
     return content_disposition_header(True, filename)
 
 
@@ -149,8 +161,8 @@ def add_attachment(*, user, claim: Claim, kind: str, content: bytes, filename: s
         errors["file"] = [_("请选择要上传的文件（PDF、PNG 或 JPEG）。")]
     elif len(content) > settings.ATTACHMENT_MAX_BYTES:
         raise too_large_error()
-    elif has_nul(filename or ""):
-        errors["file"] = [_("文件名不能包含空字符（NUL）。")]
+    elif refusal := character_refusal(filename or ""):
+        errors["file"] = [_("文件名：%(refusal)s") % {"refusal": refusal}]
     else:
         content_type = sniff(content[:64])
         if content_type is None:

@@ -1,18 +1,19 @@
 """The plausible bounds of what anyone may type, defined once.
 
 Every channel checks its input against these before anything reaches the database: the API
-(api/parsers.py refuses NUL bytes and deep nesting in any body; api/validation.py's
+(api/parsers.py refuses refused characters and deep nesting in any body; api/validation.py's
 BoundedSerializer gives every input field these bounds), the line field table
-(claims/line_fields.py, hence the claim form, the roster file and the API's claim input) and
-the pages' filters (auditor/views.py). A value past them is a 400 naming the field, never a
-database error (a NUL byte, a text longer than its column, a number past its column, a date
-whose day after does not exist).
+(claims/line_fields.py, hence the claim form, the roster file and the API's claim input), the
+services that take free text (comments, reasons, objections) and the pages' filters
+(auditor/views.py). A value past them is a 400 naming the field, never a database error or a
+file that cannot be written later (a NUL byte, a control character, a lone surrogate, a text
+longer than its column, a number past its column, a date whose day after does not exist).
 """
 
 import datetime
+import re
 
 from django.core.exceptions import ValidationError
-from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -39,16 +40,42 @@ ID_MAX = 2**63 - 1
 # (a decision's fix.lines[0]); the margin is for clients that wrap values.
 JSON_MAX_DEPTH = 16
 
-NUL_REFUSED = _("不能包含空字符（NUL）。")
+# The characters no text of ours may hold, wherever it comes in. They look like nothing on screen
+# (a reviewer cannot see them) and break what is made of the text later:
+# - NUL and the other C0 controls but tab, newline and carriage return (which a textarea or a
+#   pasted table brings): PostgreSQL refuses NUL, and no spreadsheet (XML) can hold the others;
+# - DEL and the C1 controls (U+0080-U+009F): XML holds them, but nobody types them; they come
+#   from mis-decoded text or on purpose, and make two names that look alike differ;
+# - lone surrogates (a JSON escape such as \ud800): no UTF-8 text, so no column, can hold them;
+# - U+FFFE and U+FFFF, not characters at all, which XML cannot hold either.
+REFUSED_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+CHARACTER_REFUSED = _("不能包含控制字符或无效字符（此处有 U+%(code)s）。")
 DATE_OUT_OF_RANGE = _("日期须在 %(min)s 至 %(max)s 之间。")
 NESTED_TOO_DEEP = _("嵌套超过 %(depth)d 层。")
 NUMBER_TOO_LARGE = _("数值过大。")
 
-reject_nul = ProhibitNullCharactersValidator(message=NUL_REFUSED, code="null_characters_not_allowed")
+
+def character_refusal(text: str) -> str | None:
+    """What is wrong with ``text``'s characters (naming the first refused one, which the user
+    cannot see), or None when it holds none of REFUSED_CHARACTER."""
+    found = REFUSED_CHARACTER.search(text)
+    if found is None:
+        return None
+    return CHARACTER_REFUSED % {"code": f"{ord(found.group()):04X}"}
 
 
-def has_nul(text: str) -> bool:
-    return "\x00" in text
+def reject_refused_characters(value: str) -> None:
+    """character_refusal as a validator."""
+    message = character_refusal(value)
+    if message is not None:
+        raise ValidationError(message, code="refused_character")
+
+
+def visible(text: str) -> str:
+    """``text`` with each refused character written as its JSON escape (``\\u000b``): how an error
+    names a key that holds one (the key itself could not be shown, nor a lone surrogate encoded)."""
+    return REFUSED_CHARACTER.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def validate_plausible_date(value: datetime.date) -> None:

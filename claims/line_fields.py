@@ -23,7 +23,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .bounds import reject_nul, validate_plausible_date
+from .bounds import reject_refused_characters, validate_plausible_date
 from .models import CertificateType, HardshipGroup, Level, Occupation, TargetGroup
 from .occupations import resolve_occupation
 from .validators import normalize_resident_id, validate_resident_id
@@ -112,7 +112,7 @@ class InputField:
 
     def _parse_text(self, value) -> str:
         value = str(value).strip()
-        reject_nul(value)
+        reject_refused_characters(value)
         if self.max_length is not None and len(value) > self.max_length:
             raise ValidationError(_("不能超过 %(n)d 个字符。") % {"n": self.max_length})
         return self.resolve(value) if self.resolve is not None else value

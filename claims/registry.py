@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from audit import actions
 from audit.services import record_event
 
-from .bounds import has_nul
+from .bounds import character_refusal
 from .certificates import certificate_key
 from .dates import date_text
 from .errors import InvalidInput
@@ -371,8 +371,8 @@ def _export_row_problems(row_number: int, cells: dict, text: dict) -> list[dict]
             value is not None and not isinstance(value, PLAIN_CELLS)
         ):
             found.append(problem(name, _("不接受公式，请导出为数值。")))
-        elif has_nul(text[name]):
-            found.append(problem(name, _("含有不允许的字符。")))
+        elif refusal := character_refusal(text[name]):
+            found.append(problem(name, refusal))
     if found:
         return found
     for name, limit in TEXT_LIMITS.items():

@@ -3,7 +3,9 @@ and the auditor all reach it).
 
 Out: every cell the product writes to an .xlsx or a .csv goes through ``safe_cell`` (or
 ``safe_row``): a text that a spreadsheet would take for a formula (it starts with = + - @, a tab
-or a carriage return) is written with a leading apostrophe, so it stays text; numbers stay numbers.
+or a carriage return) is written with a leading apostrophe, so it stays text; numbers stay numbers;
+a character a spreadsheet cannot hold (text stored before claims.bounds refused it) is written
+as U+FFFD.
 
 In: every uploaded spreadsheet is read through ``open_xlsx`` and ``sheet_rows`` (or ``csv_rows``):
 the zip's sizes and compression ratios are checked from its directory before anything is
@@ -35,14 +37,22 @@ logger = logging.getLogger(__name__)
 # Excel, LibreOffice and Numbers start a formula with these (a tab or CR may precede one).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+# What XML 1.0, so an .xlsx, cannot hold (openpyxl refuses the controls, and writes a file that
+# will not open for the rest), nor UTF-8 (a lone surrogate): claims.bounds refuses all of these
+# where text comes in, but a row stored before that must still export. Not the same set as
+# claims.bounds.REFUSED_CHARACTER: a file can hold DEL and the C1 controls.
+UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+REPLACEMENT = "\ufffd"  # Unicode's mark for "a character was here that cannot be shown"
 
 
 def safe_cell(value):
     """The value as it may be written to a spreadsheet cell: a text that would start a formula
     gets a leading apostrophe (so ``=HYPERLINK(…)`` stays visible text, never a live formula);
-    a number, or a text that is just a number ("-12.50"), is left as it is."""
+    a number, or a text that is just a number ("-12.50"), is left as it is. Each character the
+    file cannot hold becomes U+FFFD, one for one, so the rest of the text reads as stored."""
     if not isinstance(value, str):
         return value
+    value = UNWRITABLE.sub(REPLACEMENT, value)
     if value.lstrip(" ").startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(value.strip()):
         return "'" + value
     return value

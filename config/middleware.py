@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.views import defaults
 
 from api import errors
-from claims.bounds import NUL_REFUSED, has_nul
+from claims.bounds import character_refusal, visible
 
 
 class ChineseFirstLocaleMiddleware(LocaleMiddleware):
@@ -24,30 +24,32 @@ class ChineseFirstLocaleMiddleware(LocaleMiddleware):
         request.LANGUAGE_CODE = translation.get_language()
 
 
-class RefuseNulInUrlMiddleware:
-    """A NUL byte in the path or the query string is a 400 before any view runs: no filter,
-    lookup or form would hold it (PostgreSQL refuses NUL in text). Under /api/ the answer is
-    the error shape naming the parameter; a page gets Django's 400 page. Bodies are checked by
-    the API's parsers (api/parsers.py) and Django's form fields."""
+class RefuseBadCharactersInUrlMiddleware:
+    """A character no text of ours may hold (claims.bounds.REFUSED_CHARACTER: NUL, a control
+    character) in the path or the query string is a 400 before any view runs: no filter, lookup
+    or form would hold it (PostgreSQL refuses NUL in text). Under /api/ the answer is the error
+    shape naming the parameter; a page gets Django's 400 page. Bodies are checked by the API's
+    parsers (api/parsers.py), Django's form fields and the services."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        field = None
-        if has_nul(request.path_info):
+        field, refusal = None, character_refusal(request.path_info)
+        if refusal:
             field = "path"
         else:
             for key, values in request.GET.lists():
-                if has_nul(key) or any(has_nul(value) for value in values):
-                    field = key.replace("\x00", "\\u0000")
+                refusal = next(filter(None, map(character_refusal, (key, *values))), None)
+                if refusal:
+                    field = visible(key)
                     break
         if field is None:
             return self.get_response(request)
         if errors.is_api(request):
             return JsonResponse(
-                errors.error_body("invalid", _("输入有误。"), {field: [str(NUL_REFUSED)]}),
+                errors.error_body("invalid", _("输入有误。"), {field: [refusal]}),
                 status=400,
                 json_dumps_params={"ensure_ascii": False},
             )
-        return defaults.bad_request(request, SuspiciousOperation("NUL in the URL"))
+        return defaults.bad_request(request, SuspiciousOperation("A refused character in the URL"))

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import reauth
 from audit import actions
+from claims.attachments import content_disposition
 from claims.errors import DomainError, NotInScope
 from claims.http import scoped
 from claims.selectors import jurisdictions_overseen_by
@@ -178,7 +179,7 @@ def batch_file(request, batch_id, kind):
     except DomainError:
         raise PermissionDenied from None
     response = HttpResponse(bytes(bank_file.content), content_type=content_type_of(bank_file))
-    response["Content-Disposition"] = f'attachment; filename="{bank_file.filename}"'
+    response["Content-Disposition"] = content_disposition(bank_file.filename)
     return response
 
 

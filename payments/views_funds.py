@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from claims.attachments import content_disposition
 from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope
 from claims.http import scoped
 from claims.selectors import departments_of_reviewer, jurisdictions_overseen_by
@@ -289,5 +290,5 @@ def report_xlsx(request):
     except NotInScope:
         raise Http404 from None
     response = HttpResponse(content, content_type=services.XLSX_CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition(filename)
     return response

@@ -103,10 +103,15 @@ def test_an_internal_note_mentions_only_those_who_may_read_it(demo, claim):
 
 @pytest.mark.parametrize(
     ("body", "expected"),
-    [("a\x00b", "NUL"), ("长" * (TEXT_MAX_LENGTH + 1), str(TEXT_MAX_LENGTH)), ("   ", "请填写")],
-    ids=["nul", "huge", "blank"],
+    [
+        ("a\x00b", "U+0000"),
+        ("见附件\x0b第二页", "U+000B"),
+        ("长" * (TEXT_MAX_LENGTH + 1), str(TEXT_MAX_LENGTH)),
+        ("   ", "请填写"),
+    ],
+    ids=["nul", "vertical-tab", "huge", "blank"],
 )
-def test_nul_bytes_and_huge_texts_are_refused_naming_the_field(demo, claim, body, expected):
+def test_control_characters_and_huge_texts_are_refused_naming_the_field(demo, claim, body, expected):
     before = AuditEvent.objects.filter(claim_id=claim.pk).count()
     with pytest.raises(InvalidInput) as refused:
         conversation.post_comment(user=demo["provider_clerk"], claim=claim, body=body)

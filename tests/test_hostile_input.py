@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
-from claims.models import Claim
+from claims.models import Claim, Comment
 from payments.models import FundAccount, PayeeAccount
 
 from .api_support import create_claim, error, login, ok, only_task, submit
@@ -142,6 +142,50 @@ HOSTILE = {
         payee(account_name=NUL),
         "account_name",
     ),
+    # Control characters (an invisible \x01 pasted into a name) and lone surrogates (valid JSON
+    # escapes no UTF-8 text can hold): a spreadsheet cannot carry the first, PostgreSQL the second.
+    "a control character in a line's name": (
+        "provider_clerk",
+        "post",
+        lambda w: "/api/v1/claims/",
+        lambda w: claim_data(lines=[line(resident_id(1), "张\x01三")]),
+        "lines[0].name",
+    ),
+    "a vertical tab in a decision's comment": (
+        "dept_reviewer",
+        "post",
+        lambda w: f"/api/v1/tasks/{w['task']}/decide/",
+        lambda w: {"decision": "return", "comment": "见附件\x0b第二页"},
+        "comment",
+    ),
+    "a C1 control in a withdrawal's reason": (
+        "provider_clerk",
+        "post",
+        lambda w: f"/api/v1/claims/{w['draft']}/withdraw/",
+        lambda w: {"reason": "重复\x9b申报"},
+        "reason",
+    ),
+    "a lone surrogate in an edit": (
+        "provider_clerk",
+        "patch",
+        lambda w: f"/api/v1/claims/{w['draft']}/",
+        lambda w: {"class_name": "x\ud800"},  # json.dumps writes it as the escape \ud800
+        "class_name",
+    ),
+    "a lone surrogate in a comment": (
+        "provider_clerk",
+        "post",
+        lambda w: f"/api/v1/claims/{w['draft']}/comments/",
+        lambda w: {"body": "a\ud800b"},
+        "body",
+    ),
+    "a control character in a key": (
+        "dept_reviewer",
+        "post",
+        lambda w: f"/api/v1/tasks/{w['task']}/decide/",
+        lambda w: {"decision": "approve", "a\x0bb": "x"},
+        "a\\u000bb",
+    ),
     # Text longer than its column.
     "a fund account's name too long": (
         "finance_officer",
@@ -252,18 +296,14 @@ HOSTILE = {
 def test_hostile_values_are_400_naming_the_field_and_save_nothing(world, case):
     who, method, url, body, field = HOSTILE[case]
     client = world["finance"] if who == "finance_officer" else login(who)
-    before = (Claim.objects.count(), FundAccount.objects.count(), PayeeAccount.objects.count(), AuditEvent.objects.count())
+    counts = (Claim.objects, FundAccount.objects, PayeeAccount.objects, AuditEvent.objects, Comment.objects)
+    before = [objects.count() for objects in counts]
     payload = body(world)
     payload = payload if isinstance(payload, str) else json.dumps(payload)
     response = getattr(client, method)(url(world), payload, content_type="application/json")
     found = error(response, 400)
     assert field in found["fields"], found
-    assert (
-        Claim.objects.count(),
-        FundAccount.objects.count(),
-        PayeeAccount.objects.count(),
-        AuditEvent.objects.count(),
-    ) == before
+    assert [objects.count() for objects in counts] == before
 
 
 # Query parameters: (who, URL, the parameter the 400 names).

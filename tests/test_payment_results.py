@@ -7,6 +7,7 @@ release task run eagerly on commit)."""
 import csv
 import io
 from decimal import Decimal
+from email.message import Message
 from functools import partial
 
 import pytest
@@ -476,6 +477,32 @@ def api(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+def named_download(response) -> str:
+    """The one file name a browser takes from the response's Content-Disposition (RFC 6266: a
+    filename* wins over a filename)."""
+    assert response.status_code == 200, response.content[:200]
+    header = Message()
+    header["Content-Disposition"] = response["Content-Disposition"]
+    assert header.get_content_disposition() == "attachment"
+    names = [name for name, _value in header.get_params(header="Content-Disposition")[1:]]
+    assert len(names) == 1 and names[0] in ("filename", "filename*"), names  # nothing injected
+    return header.get_filename()
+
+
+@pytest.mark.parametrize("filename", ['a";b.csv', "银行回单.csv", "x\"; filename*=UTF-8''evil.html; a=\".csv"])
+def test_a_result_file_is_downloaded_under_exactly_the_name_it_was_uploaded_as(demo, two_payees, apply_result, client, filename):
+    claim_a, _claim_b, batch = two_payees
+    content = csv_file(result_rows(batch, {seq_of(batch, claim_a): "成功"}))
+    apply_result(actor=demo["finance_officer"], batch=batch, filename=filename, content=content)
+    by_api = api(demo["finance_officer"]).get(f"/api/v1/payment-batches/{batch.pk}/files/result/")
+    client.force_login(demo["finance_officer"])
+    by_page = client.get(reverse("payments:batch_file", args=[batch.pk, "result"]))
+    for response in (by_api, by_page):
+        assert named_download(response) == filename
+        # Neither a quote nor a Chinese character in a quoted filename="…" (RFC 6266 appendix D).
+        assert response["Content-Disposition"].startswith("attachment; filename*=utf-8''")
 
 
 def test_api_results_reconciliation_correction_and_scope(demo, two_payees):

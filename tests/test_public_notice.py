@@ -227,6 +227,8 @@ def test_only_the_hr_head_of_the_jurisdiction_decides_and_bad_objections_name_th
     for values, field in (
         ({"contact": ""}, "contact"),
         ({"reason": "虚假\x00培训"}, "reason"),
+        ({"reason": "该学员未参加培训\x0b（见附件）"}, "reason"),  # a textarea takes a vertical tab
+        ({"contact": "138\x0100000000"}, "contact"),
         ({"reason": "长" * 2001}, "reason"),
         ({"contact": "1" * 101}, "contact"),
     ):
@@ -253,6 +255,17 @@ def test_objections_are_rate_limited_per_client_address(publishing, settings):
     assert Objection.objects.count() == 3
 
 
+def test_an_objection_with_a_control_character_is_refused_on_the_page_naming_the_field(publishing):
+    claim = on_notice(publishing)
+    line_id = claim.lines.get(line_no=1).pk
+    body = {"line": line_id, "contact": "13900000000", "reason": "该学员未参加培训\x0b（见附件）"}
+    refused = Client().post("/public/notice/objection/", body)
+    assert refused.status_code == 400
+    assert set(refused.context["errors"]) == {"reason"}
+    assert "U+000B" in refused.context["errors"]["reason"][0]
+    assert not Objection.objects.exists()
+
+
 # --------------------------------------------------------------------------- the public page and file
 
 
@@ -277,6 +290,26 @@ def test_the_public_page_and_its_xlsx_show_no_full_id_number_or_name(publishing)
     assert client.get("/public/notice/", {"provider": "WL-P002"}).context["rows"] == []
     assert len(client.get("/public/notice/", {"occupation": "电工"}).context["rows"]) == 4
     assert {claim.pk, other.pk} == set(Claim.objects.filter(status=ClaimStatus.PUBLIC_NOTICE).values_list("pk", flat=True))
+
+
+def test_text_stored_with_control_characters_before_they_were_refused_still_exports(publishing):
+    """Old rows: a trainee's name and an objection's reason stored with control characters (put
+    straight into the database). The public file and the auditor's export still open, the
+    characters a spreadsheet cannot hold written as U+FFFD."""
+    claim = on_notice(publishing)
+    Trainee.objects.filter(pk=claim.lines.get(line_no=1).trainee_id).update(name="\x01张三丰")
+    objection = object_to(claim)
+    Objection.objects.filter(pk=objection.pk).update(reason="该学员未参加培训\x0b（见附件）")
+    public = Client().get("/public/notice.xlsx")
+    assert public.status_code == 200
+    names = [row[4] for row in load_workbook(io.BytesIO(public.content)).active.iter_rows(values_only=True)]
+    assert "\ufffd**丰" in names  # the name masked as it is stored: \x01 张 三 丰
+    auditor = Client()
+    auditor.force_login(publishing["auditor"])
+    exported = auditor.post("/audit/export/xlsx/", {"query": ""})
+    assert exported.status_code == 200
+    rows = list(load_workbook(io.BytesIO(exported.content))["notice"].iter_rows(values_only=True))
+    assert "该学员未参加培训\ufffd（见附件）" in [row[11] for row in rows if row[10] == objection.receipt]
 
 
 def test_a_member_of_the_public_objects_and_follows_the_receipt_the_hr_head_decides_on_the_page(publishing):

@@ -68,6 +68,13 @@ def all_values(xlsx: bytes) -> list:
         ("-12.50", "-12.50"),  # a number written as text stays a number
         ("+3", "+3"),
         (Decimal("-12.50"), Decimal("-12.50")),  # and a number cell is not text at all
+        # What XML cannot carry (stored before it was refused at the door) is written as U+FFFD.
+        ("张\x01三", "张\ufffd三"),
+        ("=\x0b1", "'=\ufffd1"),
+        ("a\ud800b", "a\ufffdb"),
+        ("\ufffe", "\ufffd"),
+        ("第一行\n第二行\t", "第一行\n第二行\t"),  # tab, newline and CR are text
+        ("a\x7fb\x85", "a\x7fb\x85"),  # DEL and C1 controls XML holds
         (-7, -7),
         (None, None),
     ],

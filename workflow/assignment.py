@@ -14,7 +14,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from audit.services import record_event
-from claims.bounds import NUL_REFUSED, column_length, date_out_of_range, has_nul
+from claims.bounds import character_refusal, column_length, date_out_of_range
 from claims.errors import DomainError, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.selectors import claims_visible_to
 
@@ -31,8 +31,8 @@ MAX_DELEGATION_DAYS = 92
 
 def _reason(value, *, required: bool) -> str:
     reason = (value or "").strip()
-    if has_nul(reason):
-        raise InvalidInput(_("事由有误。"), fields={"reason": [NUL_REFUSED]})
+    if refusal := character_refusal(reason):
+        raise InvalidInput(_("事由有误。"), fields={"reason": [refusal]})
     if len(reason) > column_length(Delegation, "reason"):
         raise InvalidInput(
             _("事由有误。"), fields={"reason": [_("最多 %(n)d 个字符。") % {"n": column_length(Delegation, "reason")}]}

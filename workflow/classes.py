@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from audit import actions
 from audit.services import record_event
 from claims import access
-from claims.bounds import date_out_of_range, has_nul
+from claims.bounds import character_refusal, date_out_of_range
 from claims.classes import get_class_for_user
 from claims.dates import date_text
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
@@ -72,8 +72,8 @@ def _text(data: dict, name: str, limit: int, errors: ErrorCollector, *, required
         errors.add(name, _("必填。"))
     elif len(value) > limit:
         errors.add(name, _("不能超过 %(n)d 个字符。") % {"n": limit})
-    elif has_nul(value):
-        errors.add(name, _("不能包含空字符（NUL）。"))
+    elif refusal := character_refusal(value):
+        errors.add(name, refusal)
     return value
 
 
@@ -285,8 +285,10 @@ def _decide(*, user, class_id, status: str, reason: str) -> TrainingClass:
 def accept_class(*, user, class_id, comment: str = "") -> TrainingClass:
     """The class's department accepts the filing (备案)."""
     comment = (comment or "").strip()
-    if len(comment) > 2000 or has_nul(comment):
-        raise InvalidInput(_("意见过长或含有空字符。"), fields={"comment": [_("最长 2000 个字符。")]})
+    if refusal := character_refusal(comment):
+        raise InvalidInput(_("意见有误。"), fields={"comment": [refusal]})
+    if len(comment) > 2000:
+        raise InvalidInput(_("意见有误。"), fields={"comment": [_("最长 2000 个字符。")]})
     return _decide(user=user, class_id=class_id, status=ClassStatus.ACCEPTED, reason=comment)
 
 
@@ -294,7 +296,9 @@ def accept_class(*, user, class_id, comment: str = "") -> TrainingClass:
 def refuse_class(*, user, class_id, reason: str) -> TrainingClass:
     """The class's department refuses the filing, with its reason."""
     reason = (reason or "").strip()
-    if not reason or len(reason) > 2000 or has_nul(reason):
+    if refusal := character_refusal(reason):
+        raise InvalidInput(_("不予备案须写明理由。"), fields={"reason": [refusal]})
+    if not reason or len(reason) > 2000:
         raise InvalidInput(_("不予备案须写明理由。"), fields={"reason": [_("必填（最长 2000 个字符）。")]})
     return _decide(user=user, class_id=class_id, status=ClassStatus.REFUSED, reason=reason)
 

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from audit import actions
 from audit.services import record_event
 from claims import access
-from claims.bounds import TEXT_MAX_LENGTH, has_nul
+from claims.bounds import TEXT_MAX_LENGTH, character_refusal
 from claims.errors import ActionForbidden, InvalidInput
 from claims.models import Claim, Comment
 from claims.selectors import claims_visible_to, get_claim_for_user
@@ -71,8 +71,8 @@ def post_comment(*, user, claim: Claim, body: str, internal: bool = False) -> Co
     if internal and not access.may_read_internal_notes(user):
         raise ActionForbidden(str(access.REFUSALS[access.READ_INTERNAL_NOTES]))
     text = body if isinstance(body, str) else ""
-    if has_nul(text):
-        raise InvalidInput(_("留言有误。"), fields={"body": [_("不能包含空字符（NUL）。")]})
+    if refusal := character_refusal(text):
+        raise InvalidInput(_("留言有误。"), fields={"body": [refusal]})
     text = text.strip()
     if not text:
         raise InvalidInput(_("留言有误。"), fields={"body": [_("请填写留言内容。")]})

@@ -23,7 +23,7 @@ from viewflow.workflow.status import STATUS
 
 from audit.services import record_event
 from claims.advisory_locks import hold_advisory_locks
-from claims.bounds import has_nul
+from claims.bounds import character_refusal
 from claims.dates import chinese_date_text
 from claims.errors import DomainError, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, PaymentStatus
@@ -321,8 +321,8 @@ def _text(value, *, field: str, limit: int, errors: dict) -> str:
     value = (value or "").strip() if isinstance(value, str) else ""
     if not value:
         errors[field] = [_("此项为必填项。")]
-    elif has_nul(value):
-        errors[field] = [_("不能包含空字符（NUL）。")]
+    elif refusal := character_refusal(value):
+        errors[field] = [refusal]
     elif len(value) > limit:
         errors[field] = [_("最多 %(n)d 个字符。") % {"n": limit}]
     return value

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from audit.services import record_event, record_events
+from claims.bounds import character_refusal
 from claims.errors import InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, LineDecision, PaymentStatus
 from claims.payment_stage import AWAITING_PAYMENT, refresh_payment_stage
@@ -182,11 +183,11 @@ def parse_result_file(*, batch: PaymentBatch, filename: str, content: bytes, tra
             continue
         bad = len(errors)
         for position, cell in enumerate(cells):
-            if "\x00" in cell:
+            if refusal := character_refusal(cell):
                 title = next(
                     (name for name, index in columns.items() if index == position), _("第 %(n)s 列") % {"n": position + 1}
                 )
-                error(row_no, title, _lazy("单元格含有空字符（\\x00）。"))
+                error(row_no, title, refusal)
         if len(errors) != bad:
             continue
         if value("批次号") != batch.number:
