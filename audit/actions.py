@@ -64,7 +64,8 @@ ATTACHMENT_DOWNLOADED = _action("attachment.downloaded", pgettext_lazy("audit", 
 COMMENT_POSTED = _action("comment.posted", pgettext_lazy("audit", "留言"))
 # Read only by those who may read internal notes (claims.selectors.ledger_entries_visible_to).
 INTERNAL_NOTE_POSTED = _action("comment.internal_note", pgettext_lazy("audit", "内部备注"))
-# Entries that a provider's clerk never reads, not even of its own claims.
+# Entries that a provider's clerk never reads, not even of its own claims (PARTLY_SHOWN_TO_PROVIDER
+# below: those it reads in part).
 INTERNAL_ACTIONS = frozenset({INTERNAL_NOTE_POSTED})
 
 # --------------------------------------------------------------------------- a claim's payment
@@ -165,6 +166,24 @@ AUDIT_EXPORTED = _action("audit.exported", pgettext_lazy("audit", "导出审计�
 
 BENCH_APPEND = _action("bench.append", pgettext_lazy("audit", "基准测试写入"))
 BENCH_GENERATED = _action("bench.generated", pgettext_lazy("audit", "基准测试生成"))
+
+
+# --------------------------------------------------------------------------- what a provider's clerk reads
+
+# Entries of its own claims a provider's clerk reads in part: the action → the detail keys it is
+# shown; never the entry's reason (claims.selectors.ledger_entries_visible_to shapes what it reads,
+# the stored entry is untouched). An objection to the public notice is anonymous: the provider reads
+# that a line was objected to and what became of it, not the objector's words, the receipt (the key
+# to the objection's public status page) nor the HR head's reasoning, which the release of an
+# upheld line's money repeats (its other reasons are on the decision entry that follows it).
+PARTLY_SHOWN_TO_PROVIDER: dict[str, frozenset[str]] = {
+    OBJECTION_FILED: frozenset({"line", "period_end"}),
+    OBJECTION_UPHELD: frozenset({"line", "line_before", "line_after", "total"}),
+    OBJECTION_DISMISSED: frozenset({"line", "line_before", "line_after", "total"}),
+    ALLOCATION_RELEASED: frozenset(
+        {"line", "amount", "committed_after", "allocation", "payment_status_before", "payment_status"}
+    ),
+}
 
 
 def is_registered(action: str) -> bool:

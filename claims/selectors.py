@@ -6,8 +6,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.query import ModelIterable
 
-from audit.actions import INTERNAL_ACTIONS
+from audit.actions import INTERNAL_ACTIONS, PARTLY_SHOWN_TO_PROVIDER
 from audit.models import AuditEvent
 
 from . import roles
@@ -160,7 +161,9 @@ def ledger_entries_visible_to(user) -> QuerySet:
     those who oversee that jurisdiction. Entries of no jurisdiction (accounts, roles, sign-ins,
     denied requests) are read by no one here: they name people of every jurisdiction. The
     reviewers' internal notes (audit.actions.INTERNAL_ACTIONS) only by those who may read them
-    (claims.access.may_read_internal_notes): never by the claim's provider."""
+    (claims.access.may_read_internal_notes): never by the claim's provider, who reads some entries
+    only in part (audit.actions.PARTLY_SHOWN_TO_PROVIDER: an objection's words and receipt).
+    A ``values()`` of these rows is not shaped: read entries as instances."""
     if not user.is_authenticated:
         return AuditEvent.objects.none()
     overseen = jurisdictions_overseen_by(user).values("pk")
@@ -169,7 +172,22 @@ def ledger_entries_visible_to(user) -> QuerySet:
     )
     if not may_read_internal_notes(user):
         entries = entries.exclude(action__in=INTERNAL_ACTIONS)
+        entries._iterable_class = _AsShownToProvider  # kept by every filter, slice, get and page of it
     return entries
+
+
+class _AsShownToProvider(ModelIterable):
+    """Entries as a provider's clerk reads them: those of audit.actions.PARTLY_SHOWN_TO_PROVIDER
+    without their reason, the detail it is not shown, or the bytes that hold both. Only the
+    instances read change: the stored, hashed entry is never touched (the ledger is append-only)."""
+
+    def __iter__(self):
+        for entry in super().__iter__():
+            shown = PARTLY_SHOWN_TO_PROVIDER.get(entry.action)
+            if shown is not None:
+                entry.reason, entry.payload = "", ""
+                entry.detail = {key: value for key, value in (entry.detail or {}).items() if key in shown}
+            yield entry
 
 
 def ledger_history_of_claim(*, user, claim) -> QuerySet:

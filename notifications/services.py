@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from claims.dates import date_text, moment_text
 
 from .models import TASK_KINDS, UNREAD, Channel, EmailState, Kind, Notification, OutboxEmail, Preference
+from .selectors import readable_notifications
 
 logger = logging.getLogger(__name__)
 
@@ -301,15 +302,17 @@ def send_digests(*, now: datetime.datetime | None = None) -> int:
 
 
 def mark_read(*, user, notification_id: int) -> bool:
-    """Mark one of the user's notifications read (another person's is not found: False)."""
+    """Mark one of the user's notifications read (another person's, or one about what the user no
+    longer sees, is not found: False)."""
+    mine = readable_notifications(user)
     return bool(
-        Notification.objects.filter(pk=notification_id, recipient=user, read_at__isnull=True).update(read_at=timezone.now())
-        or Notification.objects.filter(pk=notification_id, recipient=user).exists()
+        mine.filter(pk=notification_id, read_at__isnull=True).update(read_at=timezone.now())
+        or mine.filter(pk=notification_id).exists()
     )
 
 
 def mark_all_read(*, user) -> int:
-    return Notification.objects.filter(recipient=user).filter(UNREAD).update(read_at=timezone.now())
+    return readable_notifications(user).filter(UNREAD).update(read_at=timezone.now())
 
 
 @transaction.atomic

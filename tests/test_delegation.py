@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
@@ -29,6 +30,7 @@ from workflow.models import ClaimDuty, InboxItem
 from workflow.services import decide_task, submit_claim, take_task
 from workflow.staffing import ensure_staff_user
 
+from .api_support import error, login
 from .conftest import DEMO_PASSWORD, claim_data, line, resident_id
 
 
@@ -156,6 +158,23 @@ def test_who_may_name_whom(demo, leave):
     with pytest.raises(InvalidInput) as refused:
         name(user=demo["hr_head"], substitute_username="hr_reviewer", starts_on=today, ends_on=today, reason="x\x00")
     assert "reason" in refused.value.fields
+
+
+def test_naming_a_substitute_does_not_tell_which_usernames_exist(demo, leave):
+    """The form is no directory: a username nobody has, a deactivated account, and people who may
+    not be named (a clerk, finance, another jurisdiction's auditor, the administrator) are all
+    refused with one answer, on the substitute field."""
+    today = leave.isoformat()
+    get_user_model().objects.create_user(username="former_reviewer", password=DEMO_PASSWORD, is_active=False)
+    api = login("dept_reviewer")
+    answers = {
+        username: error(
+            api.post("/api/v1/delegations/", {"substitute": username, "starts_on": today, "ends_on": today}, format="json"), 400
+        )
+        for username in ("no_such_user_zz", "former_reviewer", "provider_clerk", "finance_officer", "auditor_yh", "admin")
+    }
+    assert list(answers["no_such_user_zz"]["fields"]) == ["substitute"]
+    assert all(answer == answers["no_such_user_zz"] for answer in answers.values()), answers
 
 
 def test_a_department_colleague_substitutes_across_departments(demo, leave):

@@ -19,11 +19,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from claims import roles
+from claims.models import Department
 from claims.services import create_claim
 from notifications import services as outbox
 from notifications.models import Channel, EmailState, Kind, Notification, OutboxEmail
 from notifications.selectors import unread_count
-from workflow import notify
+from workflow import assignment, notify
 from workflow.models import InboxItem
 from workflow.selectors import actionable_tasks, open_task_of_claim
 from workflow.services import decide_task, submit_claim
@@ -212,6 +213,55 @@ def test_reading_marks_one_or_all_and_never_another_persons(demo):
     assert unread_count(reviewer) == 1
     assert outbox.mark_all_read(user=reviewer) == 1
     assert unread_count(reviewer) == 0
+
+
+def test_a_reviewer_moved_out_of_the_department_no_longer_reads_what_it_told_her(demo):
+    """Two claims told the 应急管理局 reviewer; she leaves the department's staff group: as its
+    claims are 404 to her, the list (page and API) and the bell leave their notifications out,
+    and she cannot mark them read. The rows stay: back in the group, she reads them again."""
+    claims = []
+    for serial in (1, 3):
+        claims.append(create_claim(user=demo["provider_clerk"], data=claim_data(class_name=f"第{serial}期")))
+        submit_claim(user=demo["provider_clerk"], claim=claims[-1])
+    reviewer = demo["dept_reviewer"]
+    group = Department.objects.get(code="WL-YJJ").staff_group
+    assert unread_count(reviewer) == 2
+    reviewer.groups.remove(group)
+
+    page = Client()
+    page.force_login(reviewer)
+    assert page.get(f"/claims/{claims[0].pk}/", secure=True).status_code == 404
+    listing = page.get("/notifications/", secure=True).content.decode()
+    assert "data-notification=" not in listing and not [claim.number for claim in claims if claim.number in listing]
+    assert '<span class="count" data-unread>0</span>' in listing
+    api = APIClient()
+    api.force_authenticate(reviewer)
+    assert api.get("/api/v1/notifications/", secure=True).json() == {"unread": 0, "next": None, "results": []}
+    hidden = Notification.objects.filter(recipient=reviewer).first()
+    assert api.post(f"/api/v1/notifications/{hidden.pk}/read/", secure=True).status_code == 404
+    assert api.post("/api/v1/notifications/read-all/", secure=True).json() == {"marked": 0}
+    assert unread_count(reviewer) == 0
+
+    reviewer.groups.add(group)
+    assert unread_count(reviewer) == 2
+
+
+def test_a_substitute_of_another_department_reads_the_tasks_notification_while_the_delegation_lasts(demo):
+    """The 民政局 reviewer stands in for the 应急管理局 reviewer today: told of the task, he reads
+    it in his list (he does not see the claim, only the task); revoked, it leaves his list."""
+    today = timezone.localdate()
+    delegation = assignment.name_substitute(
+        user=demo["dept_reviewer"], substitute_username="dept2_reviewer", starts_on=today, ends_on=today
+    )
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    colleague = demo["dept2_reviewer"]
+    api = APIClient()
+    api.force_authenticate(colleague)
+    body = api.get("/api/v1/notifications/", secure=True).json()
+    assert body["unread"] == 1 and [item["claim_number"] for item in body["results"]] == [claim.number]
+    assignment.revoke_substitute(user=demo["dept_reviewer"], delegation_id=delegation.pk)
+    assert api.get("/api/v1/notifications/", secure=True).json() == {"unread": 0, "next": None, "results": []}
 
 
 def test_run_due_sends_what_the_outbox_holds_and_the_reminders(demo, settings):

@@ -207,6 +207,46 @@ def test_an_upheld_objection_rejects_the_line_and_releases_its_reservation(publi
     assert list(notice.lines_on_notice().filter(claim=claim).values_list("line_no", flat=True)) == [2]
 
 
+def test_the_provider_reads_that_its_line_was_objected_to_but_not_the_objection_nor_its_receipt(
+    publishing, django_capture_on_commit_callbacks
+):
+    """An objection is anonymous: the provider under question reads, in its claim's history (API
+    and page), that line 1 was objected to and what the HR head decided, never the objector's
+    words, the receipt (the key to the objection's public status page) nor the HR head's
+    reasoning on it. The bureau reads everything; the stored entries are what they were."""
+    claim = on_notice(publishing)
+    words = "举报人王五：张三丰从未到课，本人是同班学员。"
+    with django_capture_on_commit_callbacks(execute=True):
+        objection = object_to(claim, 1, reason=words)
+        notice.decide_objection(
+            user=publishing["hr_head"], objection_id=objection.pk, decision="upheld", reason="经核实王五所述属实。"
+        )
+    secrets = (words, "王五", objection.receipt)
+
+    body = login("provider_clerk").get(f"/api/v1/claims/{claim.pk}/history/")
+    history = ok(body)["results"]
+    assert not [secret for secret in secrets if secret in body.content.decode()]
+    [filed] = [entry for entry in history if entry["action"] == "objection.filed"]
+    [upheld] = [entry for entry in history if entry["action"] == "objection.upheld"]
+    assert filed["reason"] == "" and filed["detail"]["line"] == 1 and "receipt" not in filed["detail"]
+    assert upheld["reason"] == "" and upheld["detail"]["line_after"]["decision"] == LineDecision.REJECT
+    assert "receipts" not in upheld["detail"]
+    clerk = Client()
+    clerk.force_login(publishing["provider_clerk"])
+    page = clerk.get(f"/claims/{claim.pk}/").content.decode()
+    assert 'data-action="objection.filed"' in page and 'data-action="objection.upheld"' in page
+    assert not [secret for secret in secrets if secret in page]
+
+    for username in ("hr_reviewer", "hr_head", "dept_reviewer", "auditor"):
+        shown = login(username).get(f"/api/v1/claims/{claim.pk}/history/").content.decode()
+        assert all(secret in shown for secret in secrets), username
+    head = Client()
+    head.force_login(publishing["hr_head"])
+    assert words in head.get(f"/claims/{claim.pk}/").content.decode()  # the page shows no receipt to anyone
+    stored = AuditEvent.objects.get(claim_id=claim.pk, action="objection.filed")
+    assert stored.reason == words and stored.detail["receipt"] == objection.receipt
+
+
 def test_a_claim_whose_every_line_is_upheld_against_ends_unpaid_at_the_period_end(publishing):
     claim = on_notice(publishing, names=("王五",), serials=(3,))
     notice_started_at(claim, beijing(2026, 9, 18, 10, 0))

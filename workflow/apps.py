@@ -8,11 +8,13 @@ class WorkflowConfig(AppConfig):
     def ready(self):
         from claims.signals import claim_lines_changed
         from due.registry import register
+        from notifications.selectors import also_read
 
-        from . import disbursement, notice, notify, timers
+        from . import disbursement, notice, notify, selectors, timers
         from .inbox import on_claim_lines_changed
 
         claim_lines_changed.connect(on_claim_lines_changed, dispatch_uid="workflow.inbox.refresh_figures")
+        also_read(selectors.delegated_task_notifications)
         register(
             "workflow.withdraw_unanswered_returns",
             timers.withdraw_unanswered_returns,

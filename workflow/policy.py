@@ -172,12 +172,14 @@ def delegation_refusal(*, delegator, substitute) -> InvalidInput | ActionForbidd
     when the substitute acts (acting_principal)."""
     if not may_name_substitute(delegator):
         return ActionForbidden(_("只有审核人员可以指定代理人。"), code="role")
-    if substitute is None or not substitute.is_active:
-        return InvalidInput(_("代理人有误。"), fields={"substitute": [_("没有这个用户。")]})
-    if substitute.pk == delegator.pk:
+    if substitute is not None and substitute.pk == delegator.pk:
         return InvalidInput(_("代理人有误。"), fields={"substitute": [_("不能指定自己为代理人。")]})
+    # One answer whether the username is nobody's, a deactivated account's or someone who may not
+    # be named: the form tells no reviewer which accounts exist, nor what role they hold.
     if (
-        is_administrator(substitute)
+        substitute is None
+        or not substitute.is_active
+        or is_administrator(substitute)
         or not roles.roles_of(substitute) & set(DELEGABLE_ROLES)
         or not _jurisdictions_of(substitute) & _jurisdictions_of(delegator)
     ):

@@ -136,6 +136,15 @@ def delegated_items(user) -> QuerySet:
     return InboxItem.objects.filter(_delegated(user), status__in=(STATUS.NEW, STATUS.ASSIGNED)).order_by(*INBOX_ORDER)
 
 
+def delegated_task_notifications(user) -> Q | None:
+    """The user's notifications of the open tasks they may act on today as someone's substitute
+    (tasks_visible_to's second part): their bell lists them while the delegation lasts, beside
+    those about the claims they see (notifications.selectors, registered in workflow/apps.py)."""
+    if not delegators_of(user):
+        return None
+    return Q(task_id__in=delegated_items(user).values("task_id"))
+
+
 def actionable_tasks(user) -> QuerySet:
     """The tasks of ``actionable_items``, for a check on one task or a short list."""
     return Task.objects.filter(pk__in=actionable_items(user).values("task_id")).order_by("created", "pk")
