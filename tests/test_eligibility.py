@@ -551,6 +551,9 @@ def test_override_needs_a_reason_and_a_flag_the_line_has(demo, at_hr_review):
     with pytest.raises(InvalidInput) as no_flag:
         override_flag(user=hr, line_id=line1.pk, code="E2", reason="理由")
     assert set(no_flag.value.fields) == {"code"}
+    with pytest.raises(InvalidInput) as hidden:  # the page's form reaches here unparsed: a control character
+        override_flag(user=hr, line_id=line2.pk, code="E2", reason="核实\x0b无误")
+    assert "U+000B" in hidden.value.fields["reason"][0]
     assert not FlagOverride.objects.exists() and not AuditEvent.objects.filter(action="flag.overridden").exists()
     override_flag(user=hr, line_id=line2.pk, code="E2", reason="理由")
     with pytest.raises(StepAlreadyTaken):

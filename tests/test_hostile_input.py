@@ -430,3 +430,27 @@ def test_a_roster_with_a_cost_of_1e15_and_a_certificate_of_year_1_names_both_row
     found = error(upload(login("provider_clerk"), fill_template(rows)), 400)
     assert {"rows[2].stated_cost", "rows[3].certificate_date"} <= set(found["fields"]), found
     assert Claim.objects.count() == 0
+
+
+def test_a_decision_comment_and_a_withdrawal_reason_are_checked_by_their_services_naming_the_field(demo):
+    """The pages' forms reach the services without the API's parser: the services refuse a
+    control character themselves (the API refuses it earlier, the same way)."""
+    from claims.errors import InvalidInput
+    from claims.services import create_claim as create
+    from workflow.selectors import open_task_of_claim
+    from workflow.services import decide_task, submit_claim, withdraw_claim
+
+    clerk = demo["provider_clerk"]
+    claim = create(user=clerk, data=claim_data(lines=[line(resident_id(61))]))
+    with pytest.raises(InvalidInput) as withdrawal:
+        withdraw_claim(user=clerk, claim=claim, reason="重复\x00提交")
+    assert "U+0000" in withdrawal.value.fields["reason"][0]
+    submit_claim(user=clerk, claim=claim)
+    claim.refresh_from_db()
+    task = open_task_of_claim(claim)
+    with pytest.raises(InvalidInput) as decision:
+        decide_task(user=demo["dept_reviewer"], task_id=task.pk, decision="return", comment="请补充\x0b考勤表")
+    assert "U+000B" in decision.value.fields["comment"][0]
+    claim.refresh_from_db()
+    assert claim.status == "department_review"
+    assert not AuditEvent.objects.filter(claim_id=claim.pk, action__in=["claim.returned", "claim.withdrawn"]).exists()

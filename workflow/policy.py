@@ -16,6 +16,7 @@ from viewflow.workflow.status import STATUS
 
 from claims import access as claims_access
 from claims import roles
+from claims.bounds import character_refusal
 from claims.errors import ActionForbidden, InvalidInput
 from claims.inputs import HEADER_FIELDS
 from claims.line_fields import LINE_FIELDS
@@ -435,6 +436,8 @@ def validate_decision(
         errors["decision"] = [_("须为 approve、return 或 reject。")]
     if decision in (Decision.RETURN, Decision.REJECT) and not (comment or "").strip():
         errors["comment"] = [_("退回或不予补贴时须填写意见。")]
+    elif (refusal := character_refusal(comment or "")) is not None:  # the page's form as the API's parser
+        errors["comment"] = [refusal]
     if decision == Decision.REJECT and reason not in REASONS:
         errors["reason"] = [_("不予补贴须选择理由代码：%(codes)s。") % {"codes": ", ".join(REASONS)}]
     by_line: dict = {}
