@@ -408,6 +408,9 @@ class ClaimLine(models.Model):
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="lines")
     line_no = models.PositiveIntegerField(_("行号"))
     trainee = models.ForeignKey(Trainee, on_delete=models.PROTECT, related_name="claim_lines")
+    # The name as typed on this line: a person (trainee) is one record across every provider, so
+    # a name read from it would show what another provider typed for that ID number.
+    name = models.CharField(_("姓名"), max_length=50)
     occupation = models.ForeignKey(Occupation, on_delete=models.PROTECT, related_name="+", verbose_name=_("职业（工种）"))
     level = models.CharField(_("等级"), max_length=30, choices=Level.choices)
     certificate_type = models.CharField(_("证书类型"), max_length=30, choices=CertificateType.choices)
@@ -661,6 +664,7 @@ class ClassTrainee(models.Model):
 
     training_class = models.ForeignKey(TrainingClass, on_delete=models.CASCADE, related_name="trainees")
     trainee = models.ForeignKey(Trainee, on_delete=models.PROTECT, related_name="classes")
+    name = models.CharField(_("姓名"), max_length=50)  # as filed with this class (see ClaimLine.name)
     row = models.PositiveIntegerField()
 
     class Meta:
