@@ -249,6 +249,8 @@ class Provider(models.Model):
 class Trainee(models.Model):
     """A person, identified by the keyed digest of the resident ID number (never stored in clear)."""
 
+    # The name typed with the ID number the first time anyone did, in any provider: shown nowhere
+    # (each line and class place shows its own), as it may be another provider's typing.
     name = models.CharField(_("姓名"), max_length=50)
     id_number_digest = models.CharField(max_length=64, unique=True)
     id_number_masked = models.CharField(_("身份证号码"), max_length=18)
@@ -259,7 +261,7 @@ class Trainee(models.Model):
         verbose_name_plural = _("学员")
 
     def __str__(self):
-        return f"{self.name} {self.id_number_masked}"
+        return self.id_number_masked  # not the name: whichever provider first typed it (ClaimLine.name)
 
 
 class SubsidyPolicy(models.Model):
