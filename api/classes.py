@@ -51,7 +51,7 @@ class ClassRefuseInputSerializer(BoundedSerializer):
 class PlannedTraineeSerializer(serializers.Serializer):
     row = serializers.IntegerField()
     trainee = serializers.CharField(source="trainee.id_number_masked", help_text="masked resident ID number")
-    name = serializers.CharField(source="trainee.name")
+    name = serializers.CharField(help_text="the name as filed with this class")
     days_present = serializers.IntegerField()
 
 
@@ -99,7 +99,7 @@ class ClassSerializer(serializers.ModelSerializer):
             {
                 "row": place.row,
                 "trainee": place.trainee.id_number_masked,
-                "name": place.trainee.name,
+                "name": place.name,
                 "days_present": rates.get(place.trainee_id, (0, 0))[0],
             }
             for place in training_class.trainees.select_related("trainee").order_by("row")

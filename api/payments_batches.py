@@ -508,7 +508,7 @@ def missing_row(item: dict) -> dict:
         "amount": f"{item['amount']:.2f}",
         "payee_kind": kind,
         "trainee": item["trainee_id"] if to_person else None,
-        "trainee_name": item["trainee__name"] if to_person else None,
+        "trainee_name": item["name"] if to_person else None,
         "trainee_id_number": item["trainee__id_number_masked"] if to_person else None,
         "provider": item["claim__provider__code"] if kind == PayeeKind.PROVIDER else None,
         "provider_name": item["claim__provider__name"] if kind == PayeeKind.PROVIDER else None,
@@ -590,7 +590,7 @@ class TraineePayeeAccount(APIView):
             account_data(
                 kind=PayeeKind.TRAINEE,
                 owner_label=trainee.id_number_masked,
-                owner_name=trainee.name,
+                owner_name=trainee.line_name,
                 account=selectors.payee_account_of(trainee),
             )
         )
@@ -604,7 +604,9 @@ class TraineePayeeAccount(APIView):
         trainee = selectors.trainee_for_payee_account(user=request.user, trainee_id=trainee_id)
         account = save_account(request, trainee=trainee)
         return Response(
-            account_data(kind=PayeeKind.TRAINEE, owner_label=trainee.id_number_masked, owner_name=trainee.name, account=account)
+            account_data(
+                kind=PayeeKind.TRAINEE, owner_label=trainee.id_number_masked, owner_name=trainee.line_name, account=account
+            )
         )
 
 

@@ -202,7 +202,7 @@ class CertificateCheckSerializer(serializers.Serializer):
 
 class ClaimLineSerializer(serializers.ModelSerializer):
     trainee = serializers.CharField(source="trainee.id_number_masked", read_only=True, help_text="masked resident ID number")
-    trainee_name = serializers.CharField(source="trainee.name", read_only=True)
+    trainee_name = serializers.CharField(source="name", read_only=True, help_text="the name as typed on this line")
     occupation = serializers.CharField(
         source="occupation.name", read_only=True, help_text="the occupation's name in the occupation table"
     )

@@ -103,6 +103,7 @@ def bulk_insert_baseline(claim_like, trainee_ids: list[int]) -> float:
             claim=baseline_claim,
             line_no=line_no,
             trainee_id=trainee_id,
+            name=f"学员{line_no}",
             occupation_id=occupation_id,
             level="junior",
             certificate_type="special_operation",

@@ -213,6 +213,7 @@ def create_fixtures(*, claims: int, lines_per_claim: int) -> int:
                         claim=claim,
                         line_no=j + 1,
                         trainee=trainee,
+                        name=trainee.name,
                         occupation=electrician,
                         level="junior",
                         certificate_type="special_operation",

@@ -73,6 +73,7 @@ def roster_with_attendance(training_class: TrainingClass) -> list[dict]:
             {
                 "row": place.row,
                 "trainee": place.trainee,
+                "name": place.name,
                 "present": present,
                 "days": days,
                 "percent": present * 100 // days if days else 0,
@@ -223,7 +224,7 @@ def attendance_day_sheet(training_class: TrainingClass, day) -> list[dict]:
     with the day's record (True present, False absent, None not yet recorded)."""
     recorded = dict(attendance_of(training_class).filter(day=day).values_list("class_trainee_id", "present"))
     return [
-        {"place": place.pk, "row": place.row, "trainee": place.trainee, "present": recorded.get(place.pk)}
+        {"place": place.pk, "row": place.row, "trainee": place.trainee, "name": place.name, "present": recorded.get(place.pk)}
         for place in training_class.trainees.select_related("trainee").order_by("row")
     ]
 

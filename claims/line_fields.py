@@ -58,8 +58,8 @@ class InputField:
     future_refused: Promise | None = None  # DATE: the message for a date after today (None: any date)
     help_text: Promise | str = ""  # gettext_lazy; the API's schema shows its English
     # Where a claim line keeps the value: "" its field of the same name (claims.services writes it
-    # there), else a dotted path from the line (the trainee's name); None: not readable back (the
-    # ID number, kept encrypted on the trainee, is never sent to the browser).
+    # there); None: not readable back (the ID number, kept encrypted on the trainee, is never sent
+    # to the browser).
     stored_as: str | None = ""
     roster_width: int = 12  # the column's width in the roster template, in characters
     roster_aliases: tuple[str, ...] = ()  # other header titles a roster may use for the column
@@ -192,7 +192,7 @@ LINE_FIELDS = (
         roster_width=22,
         roster_aliases=("身份证号", "公民身份号码"),
     ),
-    InputField("name", gettext_lazy("姓名"), TEXT, max_length=50, stored_as="trainee.name"),
+    InputField("name", gettext_lazy("姓名"), TEXT, max_length=50),
     InputField(
         "occupation",
         gettext_lazy("职业（工种）"),

@@ -249,6 +249,8 @@ class Provider(models.Model):
 class Trainee(models.Model):
     """A person, identified by the keyed digest of the resident ID number (never stored in clear)."""
 
+    # The name typed with the ID number the first time anyone did, in any provider: shown nowhere
+    # (each line and class place shows its own), as it may be another provider's typing.
     name = models.CharField(_("姓名"), max_length=50)
     id_number_digest = models.CharField(max_length=64, unique=True)
     id_number_masked = models.CharField(_("身份证号码"), max_length=18)
@@ -259,7 +261,7 @@ class Trainee(models.Model):
         verbose_name_plural = _("学员")
 
     def __str__(self):
-        return f"{self.name} {self.id_number_masked}"
+        return self.id_number_masked  # not the name: whichever provider first typed it (ClaimLine.name)
 
 
 class SubsidyPolicy(models.Model):
@@ -408,6 +410,9 @@ class ClaimLine(models.Model):
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="lines")
     line_no = models.PositiveIntegerField(_("行号"))
     trainee = models.ForeignKey(Trainee, on_delete=models.PROTECT, related_name="claim_lines")
+    # The name as typed on this line: a person (trainee) is one record across every provider, so
+    # a name read from it would show what another provider typed for that ID number.
+    name = models.CharField(_("姓名"), max_length=50)
     occupation = models.ForeignKey(Occupation, on_delete=models.PROTECT, related_name="+", verbose_name=_("职业（工种）"))
     level = models.CharField(_("等级"), max_length=30, choices=Level.choices)
     certificate_type = models.CharField(_("证书类型"), max_length=30, choices=CertificateType.choices)
@@ -665,6 +670,7 @@ class ClassTrainee(models.Model):
 
     training_class = models.ForeignKey(TrainingClass, on_delete=models.CASCADE, related_name="trainees")
     trainee = models.ForeignKey(Trainee, on_delete=models.PROTECT, related_name="classes")
+    name = models.CharField(_("姓名"), max_length=50)  # as filed with this class (see ClaimLine.name)
     row = models.PositiveIntegerField()
 
     class Meta:

@@ -23,6 +23,11 @@ def id_number_digest(id_number: str) -> str:
     return hmac.new(key, normalize_resident_id(id_number).encode(), hashlib.sha256).hexdigest()
 
 
+def name_digest(name: str) -> str:
+    """Keyed hash of a person's name as typed: whether it changed, without keeping it."""
+    return hmac.new(settings.PII_HASH_KEY.encode(), name.encode(), hashlib.sha256).hexdigest()
+
+
 def mask_id_number(id_number: str) -> str:
     """110105********002X: region and the last four only."""
     value = id_number.strip().upper()

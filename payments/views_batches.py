@@ -201,6 +201,7 @@ def payee_accounts(request):
             user=request.user, code=request.POST.get("provider") or request.GET.get("provider")
         )
     owner = trainee or provider or enterprise
+    owner_name = trainee.line_name if trainee is not None else owner.name if owner is not None else ""
     current = selectors.payee_account_of(owner) if owner is not None else None
     status = 200
     if request.method == "POST" and owner is not None:
@@ -221,12 +222,12 @@ def payee_accounts(request):
                 if not error.fields:
                     form.add_error(None, error.message)
             else:
-                messages.success(request, _("已保存 %(name)s 的收款账户。") % {"name": owner.name})
+                messages.success(request, _("已保存 %(name)s 的收款账户。") % {"name": owner_name})
                 return redirect("payments:payee_accounts")
         status = 400
     elif owner is not None:
         initial = (
-            {"account_name": current.account_name, "bank_name": current.bank_name} if current else {"account_name": owner.name}
+            {"account_name": current.account_name, "bank_name": current.bank_name} if current else {"account_name": owner_name}
         )
         form = PayeeAccountForm(initial=initial)
     else:

@@ -165,7 +165,10 @@ def _set_roster(training_class: TrainingClass, people: list[Person]) -> None:
     training_class.trainees.all().delete()
     ids = _trainee_ids_for(people)
     ClassTrainee.objects.bulk_create(
-        [ClassTrainee(training_class=training_class, trainee_id=trainee_id, row=row) for row, trainee_id in enumerate(ids, 1)]
+        [
+            ClassTrainee(training_class=training_class, trainee_id=trainee_id, name=person.name, row=row)
+            for row, (person, trainee_id) in enumerate(zip(people, ids, strict=True), 1)
+        ]
     )
 
 

@@ -126,7 +126,7 @@ def notice_rows(lines) -> list[NoticeRow]:
                 occupation=line.occupation.name,
                 level=line.get_level_display(),
                 standard=f"{line.claim.policy.code} {line.claim.policy.name}",
-                name_masked=mask_name(line.trainee.name),
+                name_masked=mask_name(line.name),
                 id_masked=line.trainee.id_number_masked,
                 amount=line.amount,
                 start=local_date(item.created),

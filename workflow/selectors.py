@@ -15,6 +15,7 @@ from claims.keyset import BadCursor as BadCursor  # the pages and the API catch 
 from claims.keyset import after, bounded_count, decode_cursor, encode_cursor
 from claims.line_fields import LINE_FIELDS
 from claims.models import ClaimStatus, Level, LineDecision
+from claims.personal_data import name_digest
 from claims.selectors import claims_visible_to, scope_ids
 
 from .deadlines import Deadlines
@@ -216,13 +217,15 @@ def claim_content(claim) -> dict:
     """What the provider may change on a returned claim, as plain JSON (kept on its process when
     it is returned, compared at resubmission by policy.changes_outside_fix): the department, the
     standard, the header fields, and each line's fields (claims.line_fields) and amount by line
-    number. The trainee is kept by its key (the name is the trainee's): no personal data in the process."""
+    number. The trainee is kept by its key, the name by its keyed digest: no personal data in the process."""
     lines = {}
     for line in claim.lines.order_by("line_no"):
         values = {}
         for spec in LINE_FIELDS:
             if spec.name == "id_number":
                 values["id_number"] = line.trainee_id
+            elif spec.name == "name":
+                values["name"] = name_digest(line.name)
             elif spec.stored_as == "":
                 values[spec.name] = _plain(spec.stored_value(line))
         values["amount"] = _plain(line.amount)

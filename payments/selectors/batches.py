@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -223,7 +223,7 @@ def lines_without_payee_account(user) -> QuerySet:
             "amount",
             "claim__policy__payee",
             "trainee_id",
-            "trainee__name",
+            "name",
             "trainee__id_number_masked",
             "claim__provider_id",
             "claim__provider__code",
@@ -238,13 +238,20 @@ def lines_without_payee_account(user) -> QuerySet:
 
 
 def trainee_for_payee_account(*, user, trainee_id) -> Trainee:
-    """A person whose account finance may see and set: one with a line in a submitted claim of its jurisdictions."""
+    """A person whose account finance may see and set: one with a line in a submitted claim of its
+    jurisdictions; ``line_name``: the name on the latest of those lines (not the person's record,
+    which holds whatever name any provider anywhere first typed with the ID number)."""
     if not access.may(user, access.SET_PAYEE_ACCOUNTS):
         raise NotInScope("Not found.")
     overseen = jurisdictions_overseen_by(user).values("pk")
     lines = ClaimLine.objects.filter(claim__jurisdiction__in=overseen).exclude(claim__status=ClaimStatus.DRAFT)
+    latest_name = lines.filter(trainee_id=OuterRef("pk")).order_by("-pk").values("name")[:1]
     try:
-        return Trainee.objects.select_related("payee_account").get(pk=trainee_id, pk__in=lines.values("trainee_id"))
+        return (
+            Trainee.objects.select_related("payee_account")
+            .annotate(line_name=Subquery(latest_name))
+            .get(pk=trainee_id, pk__in=lines.values("trainee_id"))
+        )
     except (Trainee.DoesNotExist, ValueError, TypeError):
         raise NotInScope("Not found.") from None
 

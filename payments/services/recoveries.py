@@ -212,7 +212,7 @@ def _payer_of(line: ClaimLine) -> tuple[str, str]:
     claim = line.claim
     payee = claim.policy.payee
     if payee == PayeeKind.TRAINEE:
-        return PayeeKind.TRAINEE, line.trainee.name
+        return PayeeKind.TRAINEE, line.name
     if payee == PayeeKind.ENTERPRISE:
         return PayeeKind.ENTERPRISE, claim.enterprise_name
     return PayeeKind.PROVIDER, claim.provider.name
