@@ -46,7 +46,9 @@ def test_a_1000_row_roster_is_queued_and_imported_by_the_worker(celery_worker, d
     clerk = login("provider_clerk")
     offset = celery_worker.log_offset()
     queued = ok(upload(clerk, big_roster()), 202)
-    assert queued["status"] == "received" and queued["row_count"] == 1000 and queued["claim"] is None
+    # The answer reads the upload as it is when it is sent (api/imports.py): the worker, told on
+    # commit, may have taken it by then.
+    assert queued["status"] in ("received", "processing") and queued["row_count"] == 1000 and queued["claim"] is None
 
     body, seen = follow(clerk, queued["id"], celery_worker)
     assert body["status"] == "done", body
