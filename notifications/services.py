@@ -18,6 +18,7 @@ from collections.abc import Callable
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
@@ -265,20 +266,22 @@ def send_digests_due(now: datetime.datetime) -> int:
 
 
 def send_digests(*, now: datetime.datetime | None = None) -> int:
-    """Each person's daily digest: one e-mail listing their notifications waiting for it (key
-    ``digest:<user>:<local date>``: once a day, whoever runs it). Sent like any e-mail."""
+    """Each person's daily digest: one e-mail listing their notifications waiting for it that they
+    may still read (readable_notifications: not what a department they left told them; those
+    wait, and come back with the scope), key ``digest:<user>:<local date>``: once a day, whoever
+    runs it. Sent like any e-mail."""
     now = now or timezone.now()
     day = timezone.localdate(now)
-    waiting = Notification.objects.filter(digest=True, email__isnull=True, settled_at__isnull=True)
+    waiting = Q(digest=True, email__isnull=True, settled_at__isnull=True)
     made = []
-    for user_id in sorted(set(waiting.values_list("recipient_id", flat=True))):
-        key = f"digest:{user_id}:{day.isoformat()}"
+    recipients = get_user_model().objects.filter(pk__in=Notification.objects.filter(waiting).values("recipient_id"))
+    for user in recipients.order_by("pk"):
+        key = f"digest:{user.pk}:{day.isoformat()}"
         with transaction.atomic():
             if OutboxEmail.objects.filter(key=key).exists():
                 continue  # today's digest has gone: these wait for tomorrow's
-            items = list(waiting.filter(recipient_id=user_id).select_related("recipient", "claim").order_by("created_at", "pk"))
-            user = items[0].recipient
-            if not user.email:
+            items = list(readable_notifications(user).filter(waiting).select_related("claim").order_by("created_at", "pk"))
+            if not items or not user.email:
                 continue
             with translation.override(recipient_language(user)):  # dates as the reader writes them
                 lines = [f"- {moment_text(item.created_at)} {item.message}" for item in items]

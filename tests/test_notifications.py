@@ -246,6 +246,22 @@ def test_a_reviewer_moved_out_of_the_department_no_longer_reads_what_it_told_her
     assert unread_count(reviewer) == 2
 
 
+def test_a_daily_digest_lists_only_what_its_reader_may_still_read(demo, celery_eager):
+    """Her daily digest leaves out what the department she left told her, as her list does;
+    back in the department, the next digest has it."""
+    reviewer = demo["dept_reviewer"]
+    outbox.set_preferences(user=reviewer, channels={"task": "digest"})
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    group = Department.objects.get(code="WL-YJJ").staff_group
+    reviewer.groups.remove(group)
+    mail.outbox.clear()
+    assert outbox.send_digests() == 0 and mail.outbox == []
+    reviewer.groups.add(group)
+    assert outbox.send_digests(now=timezone.now() + datetime.timedelta(days=1)) == 1
+    assert claim.number in mail.outbox[0].body
+
+
 def test_a_substitute_of_another_department_reads_the_tasks_notification_while_the_delegation_lasts(demo):
     """The 民政局 reviewer stands in for the 应急管理局 reviewer today: told of the task, he reads
     it in his list (he does not see the claim, only the task); revoked, it leaves his list."""
