@@ -316,9 +316,9 @@ def _check_file(content: bytes) -> None:
 
 
 def _roster_sheet(workbook):
-    if SHEET_TITLE in workbook.sheetnames:
-        return workbook[SHEET_TITLE]
-    return workbook.worksheets[0]
+    """The worksheet named 花名册, else the first worksheet (a chart sheet of that name has no rows)."""
+    named = [sheet for sheet in workbook.worksheets if sheet.title == SHEET_TITLE]
+    return (named or workbook.worksheets)[0]
 
 
 def _header_field(text) -> str | None:

@@ -488,3 +488,19 @@ def test_a_failing_run_hands_the_upload_back_for_the_retry(transactional_db, dem
     assert not Claim.objects.exists() and not ClaimLine.objects.exists()
     monkeypatch.undo()
     assert imports.process_roster(upload_id=upload_row.pk).status == "done"
+
+
+def test_a_chart_sheet_named_like_the_roster_is_passed_over_for_the_worksheet(demo, clerk):
+    """花名册 names a chart here (no rows): the roster is read from the first worksheet, not a 500."""
+    from openpyxl.chart import BarChart, Reference
+
+    workbook = load_workbook(io.BytesIO(fill_template(story_rows())))
+    data = workbook[roster.SHEET_TITLE]
+    data.title = "学员"
+    chart = BarChart()
+    chart.add_data(Reference(data, min_col=8, min_row=1, max_row=3))
+    workbook.create_chartsheet(roster.SHEET_TITLE).add_chart(chart)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    claim = ok(upload(clerk, buffer.getvalue()), 201)
+    assert len(claim["lines"]) == 34
