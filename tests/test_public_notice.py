@@ -337,7 +337,7 @@ def test_text_stored_with_control_characters_before_they_were_refused_still_expo
     straight into the database). The public file and the auditor's export still open, the
     characters a spreadsheet cannot hold written as U+FFFD."""
     claim = on_notice(publishing)
-    Trainee.objects.filter(pk=claim.lines.get(line_no=1).trainee_id).update(name="\x01张三丰")
+    claim.lines.filter(line_no=1).update(name="\x01张三丰")  # the line's own name, which the notice shows
     objection = object_to(claim)
     Objection.objects.filter(pk=objection.pk).update(reason="该学员未参加培训\x0b（见附件）")
     public = Client().get("/public/notice.xlsx")
