@@ -64,3 +64,23 @@ def test_without_the_former_key_the_rotation_stops_and_changes_nothing(demo):
         with pytest.raises(CommandError, match="no configured key decrypts it"):
             quiet("rotate_personal_data_keys")
     assert list(Trainee.objects.order_by("pk").values_list("id_number_digest", "id_number_encrypted")) == stored
+
+
+def test_two_rows_of_one_person_stored_before_id_numbers_had_one_spelling_stop_the_rotation(demo):
+    """A person once stored from full-width digits is a second row whose number now digests like
+    the first's: the rotation names both for an administrator to merge, and changes nothing."""
+    from claims.personal_data import encrypt_id_number, mask_id_number
+
+    number = resident_id(8)
+    create_claim(user=demo["provider_clerk"], data=claim_data(lines=[line(number, "王五")]))
+    first = Trainee.objects.get(id_number_digest=id_number_digest(number))
+    full_width = number.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    second = Trainee.objects.create(  # as stored before: its digest taken of the full-width text
+        id_number_digest="old-" + first.id_number_digest[4:],
+        id_number_masked=mask_id_number(number),
+        id_number_encrypted=encrypt_id_number(full_width),
+    )
+    stored = list(Trainee.objects.order_by("pk").values_list("id_number_digest", "id_number_encrypted"))
+    with pytest.raises(CommandError, match=f"Trainee#{first.pk} and Trainee#{second.pk}"):
+        quiet("rotate_personal_data_keys")
+    assert list(Trainee.objects.order_by("pk").values_list("id_number_digest", "id_number_encrypted")) == stored

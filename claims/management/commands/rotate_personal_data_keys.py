@@ -32,6 +32,7 @@ def rotate_model(model, names: list[str], batch: int) -> int:
     recompute_digest = model is Trainee
     written = [*names, "id_number_digest"] if recompute_digest else names
     pending, count = [], 0
+    people: dict[str, int] = {}  # digest → the trainee it is now (one person, one row)
     for row in model.objects.select_for_update().only("pk", *written).order_by("pk").iterator(chunk_size=batch):
         for name in names:
             token = getattr(row, name)
@@ -46,6 +47,14 @@ def rotate_model(model, names: list[str], batch: int) -> int:
                 ) from error
         if recompute_digest:
             row.id_number_digest = id_number_digest(decrypt_id_number(row.id_number_encrypted))
+            twin = people.setdefault(row.id_number_digest, row.pk)
+            if twin != row.pk:
+                # Stored before an ID number had one spelling (validators.normalize_resident_id:
+                # full-width digits): two rows of one person, for an administrator to merge.
+                raise CommandError(
+                    f"Trainee#{twin} and Trainee#{row.pk} hold one ID number written two ways; "
+                    "merge their claims onto one of them first; nothing was changed"
+                )
         pending.append(row)
         if len(pending) >= batch:
             model.objects.bulk_update(pending, written)
