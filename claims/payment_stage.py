@@ -20,6 +20,20 @@ def unsettled_lines():
     return ClaimLine.objects.filter(decision=LineDecision.APPROVE, amount__gt=0).exclude(payment_status__in=SETTLED_LINE_STATES)
 
 
+def lock_claims(claim_ids) -> None:
+    """The claims' row locks, in pk order (chunked), before any of their lines or the ledger: the
+    order every payment service takes them in (claim, line, ledger; cancel_line_payment locks one
+    claim, then its line), so that two of them never deadlock."""
+    ordered = sorted(set(claim_ids))
+    for start in range(0, len(ordered), CHUNK):
+        list(
+            Claim.objects.select_for_update()
+            .filter(pk__in=ordered[start : start + CHUNK])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+
 def payment_stage_status(claim: Claim) -> str:
     in_payment = claim.lines.filter(payment_status__in=IN_PAYMENT_LINE_STATES).exists()
     return ClaimStatus.IN_PAYMENT if in_payment else ClaimStatus.APPROVED

@@ -367,3 +367,32 @@ def test_make_runs_demo_claims_give_every_desk_work_and_finance_a_batch_to_build
     assert Claim.objects.count() == 5  # only into a database without claims
     batch = build_batch(actor=demo["finance_officer"], jurisdiction=wl)
     assert (batch.line_count, batch.payee_count, batch.skipped) == (5, 2, [])
+
+
+@pytest.mark.postgres
+def test_building_and_cancelling_a_batch_lock_the_claims_before_their_lines(demo):
+    """The order of every payment service (claims.payment_stage.lock_claims): claim, line,
+    ledger. A line's payment cancelled by HR locks its claim, then the line; a build that locked
+    the lines first, then the claims, deadlocked with it (seen once in four tries)."""
+    from django.test.utils import CaptureQueriesContext
+
+    approved_claim(demo, serials=(1, 2))
+    wl = Jurisdiction.objects.get(code="WL")
+
+    def first_lock_of(queries) -> list[str]:
+        tables = []
+        for query in queries.captured_queries:
+            sql = query["sql"]
+            for table in ("claims_claimline", "claims_claim"):
+                locks = "FOR UPDATE" in sql and sql.split(" FROM ")[1].lstrip().startswith(f'"{table}"')
+                writes = sql.startswith(f'UPDATE "{table}"')
+                if (locks or writes) and table not in tables:
+                    tables.append(table)
+        return tables
+
+    with CaptureQueriesContext(connection) as built:
+        batch = build_batch(actor=demo["finance_officer"], jurisdiction=wl)
+    assert first_lock_of(built)[:2] == ["claims_claim", "claims_claimline"], first_lock_of(built)
+    with CaptureQueriesContext(connection) as cancelled:
+        cancel_batch(actor=demo["finance_officer"], batch=batch, reason="重建")
+    assert first_lock_of(cancelled)[:2] == ["claims_claim", "claims_claimline"], first_lock_of(cancelled)

@@ -24,7 +24,7 @@ from openpyxl import Workbook
 from audit.services import record_event, record_events
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, ClaimStatus, Jurisdiction, LineDecision, Payee, PaymentStatus
-from claims.payment_stage import refresh_payment_stage
+from claims.payment_stage import lock_claims, refresh_payment_stage
 from claims.spreadsheets import safe_row
 
 from .. import access
@@ -123,7 +123,10 @@ def build_batch(
         if errors:
             raise InvalidInput(_("所选申领不能编入批次。"), fields=errors)
         eligible = eligible.filter(claim_id__in=wanted)
-    # Lock the lines (PostgreSQL): a concurrent build waits, then no longer sees them as reserved.
+    # The claims first, then their lines (lock_claims: the order of every payment service; a
+    # line's cancellation locks its claim, then the line). A concurrent build waits on the lines,
+    # then no longer sees them as reserved.
+    lock_claims(eligible.values_list("claim_id", flat=True))
     locking = {"of": ("self",)} if connection.features.has_select_for_update_of else {}
     rows = list(
         eligible.select_for_update(**locking)
@@ -336,6 +339,7 @@ def cancel_batch(*, actor, batch: PaymentBatch, reason: str) -> PaymentBatch:
     if batch.status != BatchStatus.BUILT:
         raise StepAlreadyTaken(_("批次已发放或已作废，不能作废。"))
     rows = _batch_rows(batch)
+    lock_claims(row["claim_id"] for row, _seq in rows)  # before their lines (lock_claims)
     states_before = dict(Claim.objects.filter(pk__in={row["claim_id"] for row, _seq in rows}).values_list("pk", "status"))
     line_ids = list(batch.lines.values_list("claim_line_id", flat=True))
     for chunk in chunks(line_ids):

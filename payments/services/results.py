@@ -25,7 +25,7 @@ from audit.services import record_event, record_events
 from claims.bounds import character_refusal
 from claims.errors import InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, LineDecision, PaymentStatus
-from claims.payment_stage import AWAITING_PAYMENT, refresh_payment_stage
+from claims.payment_stage import AWAITING_PAYMENT, lock_claims, refresh_payment_stage
 from claims.reasons import REASONS
 from claims.services import recompute_total
 from claims.spreadsheets import ErrorList, SpreadsheetRefused, csv_rows, open_xlsx, sheet_rows
@@ -395,10 +395,7 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
     lines = []
     for chunk in chunks([transfer.pk for _row, transfer in changed]):
         lines += _claim_line_rows({"transfer_id__in": chunk, "status": BatchLineStatus.IN_PAYMENT})
-    # The claims' row locks, in pk order, before any claim line or the ledger: the order
-    # cancel_line_payment takes them in (claim, line, ledger), so the two never deadlock.
-    for chunk in chunks(sorted({item["claim_line__claim_id"] for item in lines})):
-        list(Claim.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk", flat=True))
+    lock_claims(item["claim_line__claim_id"] for item in lines)  # before any claim line or the ledger
     by_outcome = defaultdict(lambda: ([], []))  # outcome → (batch line ids, claim line ids)
     for item in lines:
         batch_ids, claim_ids = by_outcome[item["transfer__status"]]
@@ -645,7 +642,7 @@ def correct_payee_after_return(
     # the order cancel_line_payment and apply_bank_result lock in.
     returned = _returned_lines_of_payee(transfer)
     claim_ids = sorted(set(returned.values_list("claim_id", flat=True)))
-    list(Claim.objects.select_for_update().filter(pk__in=claim_ids).order_by("pk").values_list("pk", flat=True))
+    lock_claims(claim_ids)
     lines = list(returned.filter(claim_id__in=claim_ids).select_for_update().order_by("claim_id", "line_no"))
     if not lines:
         raise StepAlreadyTaken(_("该收款人的退票明细已更正并重新安排拨付。"))
