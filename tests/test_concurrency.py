@@ -415,3 +415,52 @@ def test_two_reviewers_deciding_at_once_on_sqlite(transactional_db, sqlite_only,
 
 def test_audit_chain_stays_unbroken_with_eight_concurrent_writers_on_sqlite(transactional_db, sqlite_only, demo):
     concurrent_writers_keep_the_chain(demo)
+
+
+@pytest.mark.postgres
+def test_an_objection_filed_as_the_notice_closes_waits_for_it_and_is_refused(transactional_db, demo):
+    """The objection's last second and the due job's first one: the closing holds the claim (not
+    committed yet); the objection waits for it, then finds the notice closed. Once, it went in
+    after the closing had counted no open objection, and the HR head upheld it on an approved
+    claim whose line was already in a batch."""
+    import datetime
+
+    from claims.errors import InvalidInput
+    from claims.models import Jurisdiction
+    from workflow import notice
+    from workflow.deadlines import passed_at
+    from workflow.models import InboxItem, Objection
+
+    from .conftest import TODAY
+    from .test_public_notice import on_notice
+
+    Jurisdiction.objects.filter(code="WL").update(public_notice_from=TODAY)
+    claim = on_notice(demo)
+    item = InboxItem.objects.get(claim_id=claim.pk, step="public_notice")
+    deadline = passed_at(item.due, claim.jurisdiction_id)
+    line_id = claim.lines.get(line_no=1).pk
+
+    def close_the_notice():
+        assert notice.close_notice(claim_id=claim.pk, now=deadline + datetime.timedelta(seconds=1))
+
+    def file():
+        return notice.file_objection(
+            line_id=line_id,
+            contact="13800000000",
+            reason="该学员未参加培训。",
+            client_address="203.0.113.9",
+            now=deadline - datetime.timedelta(seconds=1),
+        )
+
+    with Gate(close_the_notice) as gate:
+        threads, outcomes = run_at_once(file)
+        waiting = wait_for_postgres_lock_waiters(1, threads)
+        gate.open()
+        join_all(threads)
+    assert waiting == 1, outcomes
+    [(_result, error)] = outcomes
+    assert isinstance(error, InvalidInput) and list(error.fields) == ["line"], outcomes
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.APPROVED
+    assert not Objection.objects.exists() and not AuditEvent.objects.filter(action="objection.filed").exists()
+    assert verify_chain()["ok"] is True

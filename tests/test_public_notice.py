@@ -562,3 +562,18 @@ def test_the_auditor_finds_the_notice_file_in_the_workspace_and_both_exports(pub
     actions = [json.loads(entry)["action"] for entry in archive.read("entries.jsonl").decode().splitlines()]
     for action in ("claim.notice_published", "objection.filed", "objection.upheld", "objection.dismissed", "claim.notice_closed"):
         assert action in actions, action
+
+
+def test_an_objection_left_open_on_a_claim_no_longer_on_notice_is_not_decided(publishing):
+    """After the notice, a line is stopped by cancelling its payment or recovering it (finance),
+    not by an objection: upholding one there once rejected a line already batched, and it was paid."""
+    from claims.errors import StepAlreadyTaken
+
+    claim = on_notice(publishing)
+    objection = object_to(claim)
+    Claim.objects.filter(pk=claim.pk).update(status=ClaimStatus.APPROVED)  # as the closing race once left one
+    with pytest.raises(StepAlreadyTaken):
+        notice.decide_objection(user=publishing["hr_head"], objection_id=objection.pk, decision="upheld", reason="成立")
+    line = claim.lines.get(line_no=1)
+    assert (line.decision, line.payment_status) == (LineDecision.APPROVE, PaymentStatus.RESERVED)
+    assert Objection.objects.get(pk=objection.pk).status == ObjectionStatus.OPEN

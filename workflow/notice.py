@@ -349,8 +349,11 @@ def file_objection(*, line_id, contact, reason, client_address: str, now: dateti
         line_pk = int(line_id)
     except (TypeError, ValueError):
         line_pk = None
-    line = ClaimLine.objects.filter(pk=line_pk).select_related("claim").first() if line_pk else None
-    claim = line.claim if line else None
+    claim_id = ClaimLine.objects.filter(pk=line_pk).values_list("claim_id", flat=True).first() if line_pk else None
+    # The claim locked before anything is checked: the notice's closing (close_notice) takes the
+    # same lock and counts the open objections, so it sees this one, or this one sees it closed.
+    claim = Claim.objects.select_for_update().filter(pk=claim_id).first() if claim_id else None
+    line = ClaimLine.objects.filter(pk=line_pk, claim=claim).first() if claim else None
     item = _notice_item(claim) if claim else None
     on_notice = (
         line is not None
@@ -428,6 +431,11 @@ def decide_objection(*, user, objection_id, decision: str, reason) -> Objection:
         raise InvalidInput(_("异议处理信息有误。"), fields=errors)
     if objection.status != ObjectionStatus.OPEN:
         raise StepAlreadyTaken(_("该异议已处理。"))
+    if claim.status != ClaimStatus.PUBLIC_NOTICE:
+        # An objection is decided while its line is on notice, reserved and unpaid (the notice does
+        # not close with one open); after that, a line is stopped by cancelling its payment or
+        # recovering it, which finance records.
+        raise StepAlreadyTaken(_("该申领已不在公示期，异议不能再处理；如须停止拨付，请按取消拨付或追回办理。"))
     now = timezone.now()
     line = ClaimLine.objects.select_for_update().get(pk=objection.line_id)
     same_line = [objection]
