@@ -162,18 +162,43 @@ def ledger_entries_visible_to(user) -> QuerySet:
     denied requests) are read by no one here: they name people of every jurisdiction. The
     reviewers' internal notes (audit.actions.INTERNAL_ACTIONS) only by those who may read them
     (claims.access.may_read_internal_notes): never by the claim's provider, who reads some entries
-    only in part (audit.actions.PARTLY_SHOWN_TO_PROVIDER: an objection's words and receipt).
-    A ``values()`` of these rows is not shaped: read entries as instances."""
+    only in part (audit.actions.PARTLY_SHOWN_TO_PROVIDER: an objection's words and receipt):
+    their instances come shaped, and a ``values()`` or ``values_list()`` that reads what shaping
+    hides leaves those entries out (LedgerAsShownToProvider)."""
     if not user.is_authenticated:
         return AuditEvent.objects.none()
     overseen = jurisdictions_overseen_by(user).values("pk")
-    entries = AuditEvent.objects.filter(
-        Q(claim_id__in=claims_visible_to(user).values("pk")) | Q(claim_id__isnull=True, jurisdiction_id__in=overseen)
-    )
-    if not may_read_internal_notes(user):
-        entries = entries.exclude(action__in=INTERNAL_ACTIONS)
-        entries._iterable_class = _AsShownToProvider  # kept by every filter, slice, get and page of it
-    return entries
+    readable = Q(claim_id__in=claims_visible_to(user).values("pk")) | Q(claim_id__isnull=True, jurisdiction_id__in=overseen)
+    if may_read_internal_notes(user):
+        return AuditEvent.objects.filter(readable)
+    return LedgerAsShownToProvider(AuditEvent).filter(readable).exclude(action__in=INTERNAL_ACTIONS)
+
+
+# What shaping hides of an entry read in part (_AsShownToProvider).
+SHAPED_FIELDS = frozenset({"reason", "detail", "payload"})
+
+
+class LedgerAsShownToProvider(QuerySet):
+    """Ledger entries for a reader who may not read internal notes: instances come shaped
+    (_AsShownToProvider, kept by every filter, slice, get and page); a raw read (``values()``,
+    ``values_list()``) that names a field shaping hides, or every field, leaves out the entries
+    read in part, since its rows cannot be shaped without their action."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._iterable_class = _AsShownToProvider
+
+    def values(self, *fields, **expressions):
+        return QuerySet.values(self._for_raw_read(fields, expressions), *fields, **expressions)
+
+    def values_list(self, *fields, flat=False, named=False):
+        return QuerySet.values_list(self._for_raw_read(fields, {}), *fields, flat=flat, named=named)
+
+    def _for_raw_read(self, fields, expressions) -> QuerySet:
+        named = {str(field).split("__")[0] for field in fields}
+        if fields and not expressions and not named & SHAPED_FIELDS:
+            return self
+        return self.exclude(action__in=PARTLY_SHOWN_TO_PROVIDER)
 
 
 class _AsShownToProvider(ModelIterable):

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.db.models import F
 from django.http import HttpRequest
 from django.test import Client
 from openpyxl import load_workbook
@@ -23,6 +24,7 @@ from audit.models import AuditEvent
 from claims.errors import InvalidInput
 from claims.models import Claim, ClaimStatus, Jurisdiction, LineDecision, PaymentStatus, Trainee
 from claims.personal_data import decrypt_id_number
+from claims.selectors import ledger_entries_visible_to
 from claims.services import create_claim
 from notifications.models import Notification
 from payments.models import Allocation
@@ -245,6 +247,31 @@ def test_the_provider_reads_that_its_line_was_objected_to_but_not_the_objection_
     assert words in head.get(f"/claims/{claim.pk}/").content.decode()  # the page shows no receipt to anyone
     stored = AuditEvent.objects.get(claim_id=claim.pk, action="objection.filed")
     assert stored.reason == words and stored.detail["receipt"] == objection.receipt
+
+
+def test_a_raw_read_of_the_providers_ledger_never_gives_what_shaping_hides(publishing, django_capture_on_commit_callbacks):
+    """The shaping of an objection's entries holds for every read of the provider's ledger, not
+    only for instances: a values() or values_list() that reads the reason, the detail or the
+    bytes leaves those entries out; one that reads none of them still lists them."""
+    claim = on_notice(publishing)
+    words = "举报人赵六：未到课。"
+    with django_capture_on_commit_callbacks(execute=True):
+        objection = object_to(claim, 1, reason=words)
+    clerk_reads = ledger_entries_visible_to(publishing["provider_clerk"]).filter(claim_id=claim.pk)
+    raw_reads = [
+        list(clerk_reads.values()),
+        list(clerk_reads.values("action", "reason")),
+        list(clerk_reads.values_list("detail__receipt", flat=True)),
+        list(clerk_reads.values_list("payload", "hash")),
+        list(clerk_reads.values(said=F("reason"))),
+    ]
+    for read in raw_reads:
+        assert read and words not in str(read) and objection.receipt not in str(read), read
+    assert "objection.filed" in set(clerk_reads.values_list("action", flat=True))
+    [filed] = clerk_reads.filter(action="objection.filed")
+    assert filed.reason == "" and filed.payload == "" and "receipt" not in filed.detail
+    bureau_reads = ledger_entries_visible_to(publishing["hr_head"]).filter(claim_id=claim.pk)
+    assert words in str(list(bureau_reads.values("reason")))
 
 
 def test_a_claim_whose_every_line_is_upheld_against_ends_unpaid_at_the_period_end(publishing):
