@@ -224,6 +224,20 @@ def test_a_team_lead_reassigns_and_releases_a_taken_task(demo, leave):
     with pytest.raises(InvalidInput) as refused:
         assignment.reassign_task(user=lead, task_id=task.pk, to_username="hr_reviewer2", reason="")
     assert "reason" in refused.value.fields
+    # Nobody's username, a deactivated reviewer's, an administrator's, another jurisdiction's
+    # auditor's, a department reviewer's and a finance officer's all get one answer: the form
+    # tells no lead which accounts exist.
+    gone = ensure_staff_user(
+        username="hr_gone", password=DEMO_PASSWORD, role=roles.HR_REVIEWER, scope_group=claim.jurisdiction.staff_group
+    )
+    gone.is_active = False
+    gone.save(update_fields=["is_active"])
+    answers = set()
+    for username in ("no_such_person", gone.username, "admin", "auditor_yh", "dept_reviewer", "finance_officer"):
+        with pytest.raises(InvalidInput) as refused:
+            assignment.reassign_task(user=lead, task_id=task.pk, to_username=username, reason="x")
+        answers.add((str(refused.value), tuple(str(message) for message in refused.value.fields["to"])))
+    assert len(answers) == 1, answers
 
     assignment.reassign_task(user=lead, task_id=task.pk, to_username="hr_reviewer2", reason="原办理人休假")
     assert InboxItem.objects.get(task=task).owner == demo["hr_reviewer2"]

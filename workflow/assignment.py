@@ -146,9 +146,16 @@ def reassign_task(*, user, task_id, to_username: str, reason: str) -> Task:
         task.refresh_from_db()
         claim = task.process.claim
         to = get_user_model().objects.filter(username=to_username or "", is_active=True).first()
-        if to is None:
-            raise InvalidInput(_("改派对象有误。"), fields={"to": [_("没有这个用户。")]})
-        refusal = policy.acting_refusal(user=to, step_name=task.flow_task.name, claim=claim, process_id=task.process_id)
+        refusal = (
+            policy.acting_refusal(user=to, step_name=task.flow_task.name, claim=claim, process_id=task.process_id)
+            if to is not None
+            else None
+        )
+        # One answer whether the username is nobody's, a deactivated account's, an administrator's
+        # or of someone outside the step's role and scope: the form tells no lead which accounts
+        # exist elsewhere. Who may act but did another duty on the claim is told so (N4).
+        if to is None or policy.is_administrator(to) or (refusal is not None and refusal.code == "role"):
+            raise InvalidInput(_("改派对象有误。"), fields={"to": [_("须为可以办理本步骤的在职人员。")]})
         if refusal is not None:
             raise InvalidInput(_("不能改派给 %(user)s。") % {"user": to.get_username()}, fields={"to": [refusal.message]})
         previous = task.owner
