@@ -158,7 +158,6 @@ def create_fixtures(*, claims: int, lines_per_claim: int) -> int:
         trainees = Trainee.objects.bulk_create(
             [
                 Trainee(
-                    name=f"学员{n:05d}",
                     id_number_digest=f"bench-{n:058d}",
                     id_number_masked="331081********0000",
                     id_number_encrypted=secret,
@@ -213,7 +212,7 @@ def create_fixtures(*, claims: int, lines_per_claim: int) -> int:
                         claim=claim,
                         line_no=j + 1,
                         trainee=trainee,
-                        name=trainee.name,
+                        name=f"学员{serial % TRAINEES:05d}",
                         occupation=electrician,
                         level="junior",
                         certificate_type="special_operation",

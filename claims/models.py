@@ -247,11 +247,10 @@ class Provider(models.Model):
 
 
 class Trainee(models.Model):
-    """A person, identified by the keyed digest of the resident ID number (never stored in clear)."""
+    """A person, identified by the keyed digest of the resident ID number (never stored in clear).
+    No name: each line and class place keeps the name its provider typed (ClaimLine.name,
+    ClassTrainee.name); one kept here would be one provider's typing shown to another."""
 
-    # The name typed with the ID number the first time anyone did, in any provider: shown nowhere
-    # (each line and class place shows its own), as it may be another provider's typing.
-    name = models.CharField(_("姓名"), max_length=50)
     id_number_digest = models.CharField(max_length=64, unique=True)
     id_number_masked = models.CharField(_("身份证号码"), max_length=18)
     id_number_encrypted = models.TextField()

@@ -115,7 +115,6 @@ def _trainee_ids_for(lines: list[LineInput]) -> list[int]:
             [
                 Trainee(
                     id_number_digest=digest,
-                    name=first_line[digest].name,
                     id_number_masked=mask_id_number(first_line[digest].id_number),
                     id_number_encrypted=encrypt_id_number(first_line[digest].id_number),
                 )

@@ -551,7 +551,7 @@ CLAIM_COLUMNS = (
     "training_end", "enterprise_name", "enterprise_credit_code", "status", "total", "created_by_id", "created_at",
     "submitted_at", "process_id",
 )  # fmt: skip
-TRAINEE_COLUMNS = ("id", "name", "id_number_digest", "id_number_masked", "id_number_encrypted")
+TRAINEE_COLUMNS = ("id", "id_number_digest", "id_number_masked", "id_number_encrypted")
 LINE_COLUMNS = (
     "id", "claim_id", "line_no", "trainee_id", "occupation_id", "level", "certificate_type", "certificate_number",
     "certificate_issuer", "certificate_key", "certificate_date", "training_days", "stated_cost", "variant",
@@ -692,12 +692,12 @@ class Generator:
         digests = self.cipher.digests(numbers)
         tokens = self.cipher.tokens(numbers)
         self._masked = {}
-        self._names = {}  # a line's name is its own (ClaimLine.name): here the one its person was made with
+        self._names = {}  # the name each line of this person is typed with (ClaimLine.name)
         for i in range(count):
             masked_number = masked(numbers[i])
             self._masked[first_id + i] = masked_number
             self._names[first_id + i] = names[i]
-            out.trainees.append((first_id + i, names[i], digests[i], masked_number, tokens[i]))
+            out.trainees.append((first_id + i, digests[i], masked_number, tokens[i]))
 
     def _version(self, jurisdiction, standard: str, day: datetime.date):
         for version in reversed(self.org.versions[(jurisdiction.pk, standard)]):

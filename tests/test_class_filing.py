@@ -312,7 +312,7 @@ def test_the_clerk_records_attendance_day_by_day_on_a_page_and_sixty_percent_is_
     from workflow.services import LineDecisionInput
 
     training_class = filed(demo, 1, 2)
-    places = dict(training_class.trainees.values_list("trainee__name", "pk"))
+    places = dict(training_class.trainees.values_list("name", "pk"))
     client.force_login(demo["provider_clerk"])
     detail = client.get(f"/classes/{training_class.pk}/").content.decode()
     assert f"/classes/{training_class.pk}/attendance/{START.isoformat()}/" in detail

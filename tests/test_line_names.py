@@ -6,15 +6,13 @@ another provider typed with it."""
 import datetime
 import io
 import json
-from importlib import import_module
 
-from django.apps import apps
 from django.test import Client
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 from viewflow.workflow.models import Process
 
-from claims.models import ClaimLine, ClassTrainee, Jurisdiction, Trainee
+from claims.models import ClaimLine, Jurisdiction, Trainee
 from claims.services import create_claim
 from workflow.services import decide_task, submit_claim
 
@@ -139,13 +137,3 @@ def test_a_name_changed_outside_the_fix_goes_to_the_department_and_the_process_k
     claim = corrected_and_resubmitted(demo, claim, lines=lines)
     assert claim.status == "department_review"
     assert list(claim.lines.values_list("name", flat=True)) == ["张叁", "李四"]
-
-
-def test_the_migration_gives_existing_lines_and_class_places_their_persons_name(demo):
-    claim = first_provider_submits(demo, 906)
-    training_class = filed(demo, 907)
-    ClaimLine.objects.filter(claim=claim).update(name="")  # as added, before the fill
-    ClassTrainee.objects.filter(training_class=training_class).update(name="")
-    import_module("claims.migrations.0018_line_and_class_place_names").fill_names(apps, None)
-    assert list(ClaimLine.objects.filter(claim=claim).values_list("name", flat=True)) == [REAL]
-    assert list(training_class.trainees.values_list("name", flat=True)) == ["学员907"]

@@ -240,7 +240,7 @@ def lines_without_payee_account(user) -> QuerySet:
 def trainee_for_payee_account(*, user, trainee_id) -> Trainee:
     """A person whose account finance may see and set: one with a line in a submitted claim of its
     jurisdictions; ``line_name``: the name on the latest of those lines (not the person's record,
-    which holds whatever name any provider anywhere first typed with the ID number)."""
+    which keeps no name: each line keeps the name its provider typed)."""
     if not access.may(user, access.SET_PAYEE_ACCOUNTS):
         raise NotInScope("Not found.")
     overseen = jurisdictions_overseen_by(user).values("pk")
