@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from . import actions as audit_actions
@@ -117,5 +118,7 @@ class AuditedAdminMixin:
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_model(request, obj)
+        # The changelist's "delete selected" runs outside a transaction (the delete view runs in one).
+        with transaction.atomic():
+            for obj in queryset:
+                self.delete_model(request, obj)

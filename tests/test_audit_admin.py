@@ -1,7 +1,13 @@
-"""Changes made in the Django admin (users, groups, their permissions) land in the ledger too."""
+"""Changes made in the Django admin (users, groups, their permissions, passwords) land in the
+ledger too; what the admin cannot record, it does not offer."""
 
+import datetime
+
+import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.http import HttpRequest  # django-axes: a login names its request
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -85,8 +91,6 @@ def test_the_administrator_sets_a_jurisdictions_settings_in_the_admin_and_the_le
     """温岭 starts publishing its approved claims (公示) from 1 January 2027 and raises its attendance
     minimum to 85%: the administrator sets both on the jurisdiction's admin page. A minimum of 150%
     is refused, nothing saved. Its code and name are not changed there; no one adds or deletes one."""
-    import datetime
-
     from claims.models import Jurisdiction
 
     admin = admin_client(client, demo)
@@ -117,3 +121,33 @@ def test_the_administrator_sets_a_jurisdictions_settings_in_the_admin_and_the_le
     assert entry.detail["after"] == {"attendance_minimum_percent": 85, "public_notice_from": "2027-01-01"}
     assert admin.get(reverse("admin:claims_jurisdiction_add")).status_code == 403
     assert verify_chain()["ok"]
+
+
+# --------------------------------------------------------------------------- every writing page of the admin
+
+
+@pytest.mark.parametrize("kind", ["user", "group", "working_day", "deadline"])
+def test_the_admins_bulk_delete_is_recorded_for_each_row(transactional_db, demo, kind):
+    """The changelist's "delete selected" runs outside a transaction (Django wraps only the change
+    and delete pages in one): each deleted row gets its entry, the deletions and entries in one
+    transaction, instead of a server error."""
+    from claims.models import Jurisdiction
+    from workflow.models import StepDeadline, WorkingDayOverride
+
+    wl = Jurisdiction.objects.get(code="WL")
+    rows = {
+        "user": lambda: get_user_model().objects.create_user("leaver", password=None),
+        "group": lambda: Group.objects.create(name="temporary-bulk"),
+        "working_day": lambda: WorkingDayOverride.objects.create(
+            date=datetime.date(2031, 5, 3), is_working=True, jurisdiction=wl, reason="调休上班"
+        ),
+        "deadline": lambda: StepDeadline.objects.create(kind="department_review", working_days=7, jurisdiction=wl),
+    }
+    row = rows[kind]()
+    admin = admin_client(Client(raise_request_exception=False), demo)
+    changelist = reverse(f"admin:{row._meta.app_label}_{row._meta.model_name}_changelist")
+    response = admin.post(changelist, {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"})
+    assert response.status_code == 302, f"bulk delete answered {response.status_code}"
+    assert not type(row).objects.filter(pk=row.pk).exists()
+    action = f"{kind}.deleted"
+    assert AuditEvent.objects.filter(action=action, object_id=str(row.pk), actor_username="admin").exists()
