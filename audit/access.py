@@ -6,6 +6,8 @@ has no transaction of its change to join; a denied request's transaction, if any
 or rolled back). Only the username attempted and the client's address are kept: never a
 password or any other credential."""
 
+from contextlib import contextmanager
+
 from django.conf import settings
 from django.db import transaction
 
@@ -93,6 +95,40 @@ def record_token_revoked(*, request, user) -> None:
         obj=user,
         detail={"username": user.get_username(), "ip": client_ip(request)},
     )
+
+
+@contextmanager
+def password_set_recorded(*, request, user):
+    """Around a page that may set ``user``'s password (the admin's password pages, a user's and
+    one's own): one transaction, and in it an entry when the stored password changed: who set
+    it, whose, whether it can still be used to sign in, from where. Never the password or its
+    hash. ``user`` None (no such account): the page answers without a change."""
+    with transaction.atomic():
+        before = _stored_password(user)
+        yield
+        if user is None:
+            return
+        user.refresh_from_db(fields=["password"])
+        if user.password != before:
+            record_event(
+                actor=request.user,
+                action=actions.USER_PASSWORD_SET,
+                obj=user,
+                detail={
+                    "via": "admin",
+                    "username": user.get_username(),
+                    "usable": user.has_usable_password(),
+                    "ip": client_ip(request),
+                },
+            )
+
+
+def _stored_password(user) -> str | None:
+    if user is None:
+        return None
+    from django.contrib.auth import get_user_model
+
+    return get_user_model()._default_manager.filter(pk=user.pk).values_list("password", flat=True).first()
 
 
 def record_reauthenticated(*, request, user, purpose: str) -> None:

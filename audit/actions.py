@@ -136,6 +136,8 @@ PROVIDER_UPDATED = _action("provider.updated", pgettext_lazy("audit", "修改培
 USER_CREATED = _action("user.created", pgettext_lazy("audit", "新建用户"))
 USER_UPDATED = _action("user.updated", pgettext_lazy("audit", "修改用户"))
 USER_DELETED = _action("user.deleted", pgettext_lazy("audit", "删除用户"))
+# A password set (or made unusable) on the admin's password pages; never the password or its hash.
+USER_PASSWORD_SET = _action("user.password_set", pgettext_lazy("audit", "设置用户密码"))
 USER_GROUPS_CHANGED = _action("user.groups_changed", pgettext_lazy("audit", "变更用户所属组"))
 USER_RELATIONS_CHANGED = _action("user.relations_changed", pgettext_lazy("audit", "变更用户的组与权限"))
 GROUP_CREATED = _action("group.created", pgettext_lazy("audit", "新建用户组"))

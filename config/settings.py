@@ -45,7 +45,7 @@ PII_KEYS_FROM_SECRET_KEY = not (os.environ.get("PII_HASH_KEY") and os.environ.ge
 PII_ENCRYPTION_KEY_FALLBACKS = [key for key in os.environ.get("PII_ENCRYPTION_KEY_FALLBACKS", "").split(",") if key]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.AuditedAdminConfig",  # django.contrib.admin, its site config/admin_site.py
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -126,6 +126,43 @@ def test_the_administrator_sets_a_jurisdictions_settings_in_the_admin_and_the_le
 # --------------------------------------------------------------------------- every writing page of the admin
 
 
+def ledger_head() -> int:
+    return AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+
+
+def test_an_administrator_setting_someones_password_in_the_admin_is_recorded_in_its_transaction(transactional_db, demo):
+    """The administrator sets hr_head's password on her password page: whoever knows it now signs
+    in, and decides claims, as the HR head. The ledger says who set it and whose, never the
+    password or its hash; a weak one is refused and nothing is recorded. The administrator's own
+    password page is recorded the same way. (Committed transactions: the admin's password pages
+    run in none of their own.)"""
+    admin = admin_client(Client(), demo)
+    hr_head = demo["hr_head"]
+    page = reverse("admin:auth_user_password_change", args=[hr_head.pk])
+    start = ledger_head()
+    refused = admin.post(page, {"password1": "1234", "password2": "1234", "usable_password": "true"})
+    assert refused.status_code == 200 and not AuditEvent.objects.filter(seq__gt=start).exists()
+
+    new_password = "An0ther-Secret-2026!"
+    response = admin.post(page, {"password1": new_password, "password2": new_password, "usable_password": "true"})
+    assert response.status_code == 302, response.content[:1500]
+    hr_head.refresh_from_db()
+    assert hr_head.check_password(new_password)
+    entry = AuditEvent.objects.get(seq__gt=start, action="user.password_set")
+    assert (entry.actor_username, entry.object_id) == ("admin", str(hr_head.pk))
+    assert entry.detail["username"] == "hr_head" and entry.detail["usable"] is True
+    assert hr_head.password not in entry.payload and new_password not in entry.payload
+
+    own = admin.post(
+        reverse("admin:password_change"),
+        {"old_password": DEMO_PASSWORD, "new_password1": new_password, "new_password2": new_password},
+    )
+    assert own.status_code == 302, own.content[:1500]
+    entry = AuditEvent.objects.filter(action="user.password_set").latest("seq")
+    assert (entry.actor_username, entry.object_id) == ("admin", str(demo["admin"].pk))
+    assert verify_chain()["ok"]
+
+
 @pytest.mark.parametrize("kind", ["user", "group", "working_day", "deadline"])
 def test_the_admins_bulk_delete_is_recorded_for_each_row(transactional_db, demo, kind):
     """The changelist's "delete selected" runs outside a transaction (Django wraps only the change

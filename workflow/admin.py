@@ -1,10 +1,12 @@
 """Users and groups in the Django admin: every change recorded in the ledger (audit.admin), and
 every change of who holds which role refused when it breaks segregation of duties
 (policy.role_change_refusal, the rule workflow.staffing applies too). And the working-day
-calendar's overrides and the time limits per jurisdiction (deadlines.py), recorded the same way."""
+calendar's overrides and the time limits per jurisdiction (deadlines.py), recorded the same way.
+A password set on a user's password page is recorded too (user.password_set)."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import UserChangeForm
@@ -15,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from audit import actions as audit_actions
+from audit.access import password_set_recorded
 from audit.admin import AuditedAdminMixin
 from claims import roles
 from claims.admin import ClaimAdmin
@@ -82,6 +85,11 @@ class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
         "relations_changed": audit_actions.USER_RELATIONS_CHANGED,
         "deleted": audit_actions.USER_DELETED,
     }
+
+    def user_change_password(self, request, id, form_url=""):
+        # Setting another's password is taking over their sign-in: recorded, in the change's transaction.
+        with password_set_recorded(request=request, user=self.get_object(request, unquote(id))):
+            return super().user_change_password(request, id, form_url)
 
 
 @admin.register(Group)
