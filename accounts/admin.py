@@ -2,6 +2,7 @@ from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.db import transaction
+from rest_framework.authtoken.models import TokenProxy
 
 from audit.access import record_lockout_lifted
 
@@ -9,12 +10,23 @@ from audit.access import record_lockout_lifted
 admin.site.unregister(AccessLog)
 admin.site.unregister(AccessFailureLog)
 admin.site.unregister(AccessAttempt)
+# DRF's token admin mints a token for anyone, its key in the list, unrecorded. Tokens are issued
+# by the API's login (accounts/tokens.py, recorded as auth.token_issued); a user's are revoked by
+# the user, or by deactivating the account or setting its password (both recorded).
+admin.site.unregister(TokenProxy)
 
 
 @admin.register(AccessAttempt)
 class RecordedAccessAttemptAdmin(AccessAttemptAdmin):
     """django-axes' counted failures; deleting them lifts a lockout, which the ledger records
-    (who lifted it, for which account and address) in the deletion's transaction."""
+    (who lifted it, for which account and address) in the deletion's transaction. Never changed
+    here. Axes' "clean up expired attempts" action is left out: expired attempts lock no one, and
+    axes deletes them itself at every login."""
+
+    actions = []
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def delete_model(self, request, obj):
         with transaction.atomic():  # the admin's bulk delete action runs outside a transaction

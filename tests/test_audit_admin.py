@@ -4,17 +4,20 @@ ledger too; what the admin cannot record, it does not offer."""
 import datetime
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.http import HttpRequest  # django-axes: a login names its request
 from django.test import Client
-from django.urls import reverse
+from django.urls import NoReverseMatch, URLResolver, reverse
 from django.utils import timezone
 
+from audit.admin import AuditedAdminMixin
 from audit.models import AuditEvent
 from audit.selectors import verify_chain
+from claims.services import create_claim
 
-from .conftest import DEMO_PASSWORD
+from .conftest import DEMO_PASSWORD, claim_data, line
 
 
 def admin_client(client, demo):
@@ -188,3 +191,94 @@ def test_the_admins_bulk_delete_is_recorded_for_each_row(transactional_db, demo,
     assert not type(row).objects.filter(pk=row.pk).exists()
     action = f"{kind}.deleted"
     assert AuditEvent.objects.filter(action=action, object_id=str(row.pk), actor_username="admin").exists()
+
+
+def test_the_admin_mints_no_api_tokens(demo):
+    """DRF's token admin would mint a token for anyone, its key in the list, with no entry: it is
+    gone. Tokens come from the API's login (auth.token_issued)."""
+    admin = admin_client(Client(), demo)
+    with pytest.raises(NoReverseMatch):
+        reverse("admin:authtoken_tokenproxy_add")
+    assert "authtoken" not in admin.get(reverse("admin:index")).content.decode()
+
+
+def test_a_claims_process_and_tasks_are_shown_but_never_changed_in_the_admin(demo):
+    """The process's data holds the switches the flow routes on; a claim whose open task is
+    deleted is stranded at its step. The administrator reads both in the admin, and neither a
+    change nor a deletion is accepted."""
+    from viewflow.workflow.models import Process, Task
+
+    from workflow import selectors
+    from workflow.services import submit_claim
+
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data(lines=[line(stated_cost=None)]))
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    claim.refresh_from_db()
+    process, task = claim.process, selectors.open_task_of_claim(claim)
+    admin = admin_client(Client(), demo)
+    process_page = reverse("admin:viewflow_process_change", args=[process.pk])
+    task_page = reverse("admin:viewflow_task_change", args=[task.pk])
+    assert admin.get(process_page).status_code == 200 and admin.get(task_page).status_code == 200
+    routing = Process.objects.get(pk=process.pk).data
+    assert admin.post(process_page, {"data": '{"needs_hr_head": false}'}).status_code == 403
+    assert admin.post(reverse("admin:viewflow_task_delete", args=[task.pk]), {"post": "yes"}).status_code == 403
+    assert admin.post(reverse("admin:viewflow_process_delete", args=[process.pk]), {"post": "yes"}).status_code == 403
+    assert Process.objects.get(pk=process.pk).data == routing and Task.objects.filter(pk=task.pk).exists()
+
+
+# Admins whose writes reach the ledger other than through AuditedAdminMixin, each reviewed.
+RECORDED_OTHERWISE = {
+    "claims.Jurisdiction": "saved through claims.organisation.ensure_jurisdiction (jurisdiction.updated)",
+    "axes.AccessAttempt": "a deletion lifts a lockout: audit.access.record_lockout_lifted (auth.lockout_lifted)",
+}
+# Changelist actions besides "delete selected" (allowed only where deleting is: checked below).
+ACTIONS_RECORDED = {
+    "recheck_certificates": "workflow.certificates.recheck_claim_certificates (claim.certificates_checked)",
+}
+# The admin's pages besides each model's changelist, add, change, delete and history.
+SITE_PAGES = {
+    "index": "read only",
+    "app_list": "read only",
+    "autocomplete": "read only",
+    "jsi18n": "read only",
+    "view_on_site": "a redirect",
+    "login": "recorded: auth.login",
+    "logout": "recorded: auth.logout",
+    "password_change": "recorded: user.password_set (config/admin_site.py)",
+    "password_change_done": "read only",
+    "auth_user_password_change": "recorded: user.password_set (workflow/admin.py)",
+}
+
+
+def admin_page_names(patterns):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from admin_page_names(pattern.url_patterns)
+        elif pattern.name:
+            yield pattern.name
+
+
+def test_every_write_the_admin_offers_is_recorded_or_refused(rf):
+    """A model registered in the admin (ours, Django's, a library's) may be added, changed or
+    deleted there only through an audited admin, whose changes the ledger records; any other is
+    read only. A changelist action or an extra page that writes must be one reviewed here. A new
+    registration, action or page fails until it is recorded or made read only."""
+    request = rf.get("/")
+    request.user = get_user_model()(is_superuser=True, is_staff=True, is_active=True)
+    writable_unrecorded, unreviewed_actions = [], []
+    standard_pages = {"index", "app_list"}
+    for model, model_admin in admin.site._registry.items():
+        label = model._meta.label
+        writes = [verb for verb in ("add", "change", "delete") if getattr(model_admin, f"has_{verb}_permission")(request)]
+        if writes and not isinstance(model_admin, AuditedAdminMixin) and label not in RECORDED_OTHERWISE:
+            writable_unrecorded.append(f"{label} ({type(model_admin).__module__}.{type(model_admin).__name__}): {writes}")
+        actions = set(model_admin.get_actions(request)) - {"delete_selected"}
+        unreviewed_actions += [f"{label}: {name}" for name in actions - set(ACTIONS_RECORDED)]
+        opts = model._meta
+        standard_pages |= {
+            f"{opts.app_label}_{opts.model_name}_{page}" for page in ("changelist", "add", "change", "delete", "history")
+        }
+    unreviewed_pages = sorted(set(admin_page_names(admin.site.get_urls())) - standard_pages - set(SITE_PAGES))
+    assert not writable_unrecorded, "admins that write without a ledger entry:\n" + "\n".join(writable_unrecorded)
+    assert not unreviewed_actions, "changelist actions not reviewed for the ledger:\n" + "\n".join(unreviewed_actions)
+    assert not unreviewed_pages, "admin pages not reviewed for the ledger:\n" + "\n".join(unreviewed_pages)

@@ -2,7 +2,8 @@
 every change of who holds which role refused when it breaks segregation of duties
 (policy.role_change_refusal, the rule workflow.staffing applies too). And the working-day
 calendar's overrides and the time limits per jurisdiction (deadlines.py), recorded the same way.
-A password set on a user's password page is recorded too (user.password_set)."""
+A password set on a user's password page is recorded too (user.password_set). viewflow's processes
+and tasks are shown, never changed here."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -15,10 +16,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from viewflow.workflow.admin import ProcessAdmin, TaskAdmin
+from viewflow.workflow.models import Process, Task
 
 from audit import actions as audit_actions
 from audit.access import password_set_recorded
-from audit.admin import AuditedAdminMixin
+from audit.admin import AuditedAdminMixin, ReadOnlyAdmin
 from claims import roles
 from claims.admin import ClaimAdmin
 from claims.models import Claim
@@ -195,3 +198,23 @@ class ClaimAdminWithChecks(ClaimAdmin):
 
 admin.site.unregister(Claim)
 admin.site.register(Claim, ClaimAdminWithChecks)
+
+
+# --------------------------------------------------------------------------- viewflow's processes and tasks
+
+# Read only: a process's data holds the switches the flow routes on, and a claim whose open task
+# is deleted is stranded at its step. The flow's services change them (and record it).
+
+
+class ReadOnlyProcessAdmin(ReadOnlyAdmin, ProcessAdmin):
+    pass
+
+
+class ReadOnlyTaskAdmin(ReadOnlyAdmin, TaskAdmin):
+    pass
+
+
+admin.site.unregister(Process)
+admin.site.unregister(Task)
+admin.site.register(Process, ReadOnlyProcessAdmin)
+admin.site.register(Task, ReadOnlyTaskAdmin)
