@@ -11,8 +11,16 @@ class ClaimsConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from django.db.models.signals import m2m_changed
 
+        from due.registry import register
+
+        from . import imports
         from .personal_data import check_keys_set
         from .roles import forget_groups
 
         checks.register(check_keys_set, checks.Tags.security, deploy=True)
         m2m_changed.connect(forget_groups, sender=get_user_model().groups.through, dispatch_uid="claims.forget_groups")
+        register(
+            "claims.requeue_stale_uploads",
+            imports.requeue_stale_uploads,
+            description="roster uploads left received (task lost) or processing (worker killed) are imported",
+        )

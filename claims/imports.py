@@ -16,8 +16,9 @@ committed, and ``process_roster`` does the work in the worker:
 A run that fails on an error of its own (the database went away…) hands the upload back
 (processing → received) so the task's retry can claim it again. A run killed outright leaves
 the upload ``processing``; after ``STALE_AFTER`` it may be claimed again: by the redelivered
-task message (acks_late), or by ``requeue_stale_uploads()`` (run it from a shell or a periodic
-task). The ``started_at`` stamp tells the old run, should it wake up, that it lost the upload.
+task message (acks_late), or by the due job ``requeue_stale_uploads``, which also sends again
+the task of an upload left ``received`` (its message lost: Redis down at commit). The
+``started_at`` stamp tells the old run, should it wake up, that it lost the upload.
 """
 
 import datetime
@@ -32,6 +33,7 @@ from django.utils.translation import gettext as _
 
 from audit import actions
 from audit.services import record_event
+from due.enqueue import enqueue, enqueue_after_commit
 
 from . import access
 from .errors import InvalidInput, NotInScope, StepAlreadyTaken
@@ -231,8 +233,8 @@ def receive_roster(*, user, header: dict, filename: str, content: bytes) -> Rost
                     "queued": True,
                 },
             )
-            upload_id = upload.pk
-            transaction.on_commit(lambda: import_roster.delay(upload_id))
+            # Redis down: the upload stands "received" (answered as usual), requeue_stale_uploads sends it later.
+            enqueue_after_commit(import_roster, upload.pk, sweep="claims.requeue_stale_uploads")
             return upload
         claim = create_claim_from_inputs(user=user, header=checked, lines=lines, source=_source(upload))
         upload.claim = claim
@@ -357,21 +359,21 @@ def give_up(*, upload_id: int) -> None:
             )
 
 
-def requeue_stale_uploads() -> list[int]:
-    """Enqueue again the uploads whose run died (processing for longer than STALE_AFTER) and the
-    received ones whose task message was lost. The task's claim makes a spare message harmless."""
-    from .tasks import import_roster
+def requeue_stale_uploads(now: datetime.datetime) -> int:
+    """Due job: the uploads whose run died (processing for longer than STALE_AFTER) and the
+    received ones whose task message was lost (Redis down at commit) are handed to the import
+    task again. The task's claim makes a spare message harmless. Returns how many."""
+    from .tasks import import_roster  # tasks.py imports this module
 
-    now = timezone.now()
-    ids = list(
+    upload_ids = list(
         RosterUpload.objects.filter(
             Q(status=RosterUploadStatus.PROCESSING, started_at__lt=now - STALE_AFTER)
             | Q(status=RosterUploadStatus.RECEIVED, created_at__lt=now - STALE_AFTER)
         ).values_list("pk", flat=True)
     )
-    for upload_id in ids:
-        import_roster.delay(upload_id)
-    return ids
+    for upload_id in upload_ids:
+        enqueue(import_roster, upload_id, sweep="claims.requeue_stale_uploads")
+    return len(upload_ids)
 
 
 def uploads_visible_to(user):

@@ -269,7 +269,6 @@ DUE_JOBS_INTERVAL = int(os.environ.get("DUE_JOBS_INTERVAL", "60"))  # seconds
 # `celery -A config beat` sends these; a worker runs them.
 CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {"task": "audit.tasks.sign_checkpoint", "schedule": AUDIT_CHECKPOINT_INTERVAL},
-    "payments-requeue-stuck-releases": {"task": "payments.tasks.requeue_stuck_releases", "schedule": 300},
     # Every timer and sweep of the due-job registry (due/registry.py), as `manage.py run_due` runs them.
     "due-jobs": {"task": "workflow.tasks.run_due_jobs", "schedule": DUE_JOBS_INTERVAL},
 }

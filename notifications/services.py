@@ -15,7 +15,6 @@ import datetime
 import logging
 import uuid
 from collections.abc import Callable
-from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -26,6 +25,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from claims.dates import date_text, moment_text
+from due.enqueue import enqueue_after_commit
 
 from .models import TASK_KINDS, UNREAD, Channel, EmailState, Kind, Notification, OutboxEmail, Preference
 from .selectors import readable_notifications
@@ -133,7 +133,7 @@ def notify(
         ignore_conflicts=True,
     )
     if email_ids:
-        enqueue_after_commit(list(email_ids.values()))
+        _send_after_commit(list(email_ids.values()))
     return len(new)
 
 
@@ -165,19 +165,11 @@ def settle_class_notifications(*, training_class_id: int) -> int:
     ).update(settled_at=timezone.now())
 
 
-def enqueue_after_commit(email_ids: list[int]) -> None:
-    """After commit, one Celery task for these e-mails. robust: Redis being down must not turn a
-    committed decision into an error; the e-mails stay pending and the sweep sends them."""
-    transaction.on_commit(partial(_enqueue, email_ids), robust=True)
-
-
-def _enqueue(email_ids: list[int]) -> None:
+def _send_after_commit(email_ids: list[int]) -> None:
+    """After commit, one Celery task for these e-mails; Redis down leaves them pending for the sweep."""
     from .tasks import deliver_emails  # tasks.py imports this module
 
-    try:
-        deliver_emails.delay(email_ids)
-    except Exception as error:  # the broker is unreachable: the sweep will send them
-        logger.warning("e-mails %s not enqueued (%s); the outbox sweep will send them", email_ids, error)
+    enqueue_after_commit(deliver_emails, email_ids, sweep="notifications.sweep_outbox")
 
 
 def deliver(email_id: int, *, now: datetime.datetime | None = None) -> str:

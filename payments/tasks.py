@@ -13,19 +13,11 @@ logger = logging.getLogger(__name__)
 def release_batch_task(self, batch_id: int) -> str:
     """Write a released batch's bank files and mark its lines in payment (services.batches.release_batch).
     All of it is one transaction: a crash leaves the batch "releasing" and a retry, a redelivered
-    message or the sweep below does it once. A batch already released is left alone."""
+    message or the due job ``payments.requeue_stuck_releases`` does it once. A batch already
+    released is left alone."""
     try:
         batch = batches.release_batch(batch_id=batch_id)
     except Exception as error:
         logger.warning("release of batch %s failed (attempt %d): %s", batch_id, self.request.retries + 1, error)
         raise self.retry(exc=error, countdown=min(2**self.request.retries, 300)) from error
     return batch.status if batch is not None else "missing"
-
-
-@shared_task
-def requeue_stuck_releases() -> int:
-    """Beat: re-enqueue releases whose task was lost (Redis down at commit, message dropped)."""
-    stuck = list(batches.stuck_releases().values_list("pk", flat=True))
-    for batch_id in stuck:
-        release_batch_task.delay(batch_id)
-    return len(stuck)

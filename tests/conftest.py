@@ -698,3 +698,18 @@ def celery_eager():
     app.conf.task_always_eager = True
     yield app
     app.conf.task_always_eager = previous
+
+
+@contextlib.contextmanager
+def redis_unreachable():
+    """The broker is gone for this process: publishing a task raises as with Redis stopped (and
+    nothing runs eagerly, even under ``celery_eager``: a task must go through the broker)."""
+    app = _celery_app()
+    previous = app.conf.broker_url, app.conf.task_always_eager
+    app.conf.broker_url, app.conf.task_always_eager = "redis://127.0.0.1:1/0", False  # nothing listens on port 1
+    app._pool, app.amqp._producer_pool = None, None
+    try:
+        yield
+    finally:
+        app.conf.broker_url, app.conf.task_always_eager = previous
+        app._pool, app.amqp._producer_pool = None, None

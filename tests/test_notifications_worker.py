@@ -9,7 +9,6 @@ leaves it "sending": nothing sends it again.
 The worker writes e-mails with Django's console backend, into its log: a message is counted
 there by its Message-ID (its idempotency key)."""
 
-import contextlib
 import datetime
 
 import pytest
@@ -25,7 +24,7 @@ from workflow.selectors import actionable_tasks, open_task_of_claim
 from workflow.services import decide_task, submit_claim
 from workflow.tasks import run_due_jobs
 
-from .conftest import WorkerProcess, _celery_app, _purge_queue, claim_data, worker_running
+from .conftest import WorkerProcess, _celery_app, _purge_queue, claim_data, redis_unreachable, worker_running
 
 DELIVER = r"notifications\.tasks\.deliver_emails\[[0-9a-f-]+\] succeeded"
 
@@ -68,20 +67,6 @@ def test_a_decision_sends_exactly_one_email_and_one_notification(celery_worker, 
     celery_worker.wait_for_task(again.id)
     assert sent_copies(celery_worker, email, after=offset) == 1
     assert Notification.objects.filter(claim=claim).count() == 2
-
-
-@contextlib.contextmanager
-def redis_unreachable():
-    """The broker is gone for this process: publishing raises as with Redis stopped."""
-    app = _celery_app()
-    previous = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    app._pool, app.amqp._producer_pool = None, None
-    try:
-        yield
-    finally:
-        app.conf.broker_url = previous
-        app._pool, app.amqp._producer_pool = None, None
 
 
 @pytest.mark.celery_worker

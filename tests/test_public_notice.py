@@ -209,6 +209,31 @@ def test_an_upheld_objection_rejects_the_line_and_releases_its_reservation(publi
     assert list(notice.lines_on_notice().filter(claim=claim).values_list("line_no", flat=True)) == [2]
 
 
+def test_an_upheld_objection_is_told_to_the_provider_even_if_the_process_dies_after_commit(
+    publishing, django_capture_on_commit_callbacks, mailoutbox
+):
+    """The HR head upholds an objection, and the web process dies right after the commit: no
+    after-commit callback runs. The provider is told all the same, as of every decision: its
+    notification and e-mail were written with the rejected line, and the outbox's sweep (a due
+    job) sends the e-mail."""
+    claim = on_notice(publishing)
+    with django_capture_on_commit_callbacks(execute=True):
+        objection = object_to(claim, line_no=1)
+    with django_capture_on_commit_callbacks(execute=False):  # committed; nothing after it runs
+        notice.decide_objection(
+            user=publishing["hr_head"], objection_id=objection.pk, decision="upheld", reason="经核实未参加培训。"
+        )
+    assert claim.lines.get(line_no=1).decision == LineDecision.REJECT
+    [told] = Notification.objects.filter(recipient=publishing["provider_clerk"], claim=claim, message__contains="异议成立")
+    assert told.email is not None and told.email.state == "pending"
+
+    mailoutbox.clear()
+    run_due(datetime.datetime.now(datetime.UTC).isoformat())
+    told.email.refresh_from_db()
+    assert told.email.state == "sent"
+    assert [message.to for message in mailoutbox if "异议成立" in message.body] == [[publishing["provider_clerk"].email]]
+
+
 def test_the_provider_reads_that_its_line_was_objected_to_but_not_the_objection_nor_its_receipt(
     publishing, django_capture_on_commit_callbacks
 ):

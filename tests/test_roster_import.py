@@ -10,13 +10,16 @@ import zipfile
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpRequest  # django-axes: a login names its request
+from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 
 from claims import imports, roster
 from claims.models import Claim, ClaimLine, RosterUpload, RosterUploadStatus, Trainee
 from claims.validators import resident_id_check_char
+from due.registry import run_due
 
 from .api_support import error, login, ok
+from .conftest import redis_unreachable
 
 IMPORT_URL = "/api/v1/claims/import/"
 TEMPLATE_URL = "/api/v1/claims/import/template/"
@@ -461,6 +464,55 @@ def test_a_stale_processing_upload_is_taken_over_and_the_old_run_writes_nothing(
     done = imports.process_roster(upload_id=upload_row.pk)
     assert done.status == "done" and done.claim.lines.count() == 2
     assert imports.process_roster(upload_id=upload_row.pk).claim_id == done.claim_id
+    assert Claim.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_roster_queued_while_redis_is_down_is_imported_by_the_due_jobs(demo, clerk, monkeypatch, celery_eager):
+    """王磊 uploads a roster big enough for the worker while Redis is down. The upload is kept
+    ("received") and he is answered as with Redis up (202), not with an error for what was
+    committed. The same file again is refused: it is waiting. Once it has waited STALE_AFTER, the
+    due jobs (beat's every minute, or `make due`) hand it to the worker (here, eager Celery: in
+    this process), and it becomes his claim."""
+    monkeypatch.setattr(imports, "QUEUE_FROM_ROWS", 2)  # two rows take the worker's path
+    content = fill_template([trainee_row(1), trainee_row(2)])
+    with redis_unreachable():
+        queued = ok(upload(clerk, content), 202)
+    assert (queued["status"], queued["claim"]) == ("received", None)
+    assert error(upload(clerk, content, filename="again.xlsx"), 409)["code"] == "duplicate_upload"
+
+    received = RosterUpload.objects.get(pk=queued["id"]).created_at
+    waited = imports.STALE_AFTER + datetime.timedelta(minutes=1)
+    assert run_due(received + datetime.timedelta(minutes=1))["claims.requeue_stale_uploads"] == 0  # its task may yet come
+    assert run_due(received + waited)["claims.requeue_stale_uploads"] == 1
+    body = ok(clerk.get(f"{IMPORT_URL}{queued['id']}/"))
+    assert body["status"] == "done" and Claim.objects.get(pk=body["claim"]).lines.count() == 2
+    assert run_due(received + waited)["claims.requeue_stale_uploads"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_roster_whose_worker_was_killed_midway_is_imported_by_the_due_jobs(demo, celery_eager):
+    """The worker importing a roster is killed (a deploy, out of memory): the upload is left
+    "processing". Its message, redelivered at once (acks_late), finds it taken by a run that
+    still looks alive and does nothing. Once STALE_AFTER has passed, the due jobs hand it to the
+    worker again, which takes it over and makes the claim."""
+    provider = demo["provider_clerk"].groups.get(provider__isnull=False).provider
+    killed_at = timezone.now()
+    upload_row = RosterUpload.objects.create(
+        provider=provider, created_by=demo["provider_clerk"], header={**HEADER, "provider": provider.code},
+        filename="big.xlsx", content=fill_template([trainee_row(1), trainee_row(2)]), sha256="k", row_count=2,
+        status=RosterUploadStatus.PROCESSING, started_at=killed_at,
+    )  # fmt: skip
+    from claims.tasks import import_roster
+
+    assert import_roster.apply(args=[upload_row.pk]).get() == "processing"  # the redelivered message: nothing to do
+    assert run_due(killed_at + datetime.timedelta(minutes=1))["claims.requeue_stale_uploads"] == 0  # may be alive
+
+    # STALE_AFTER on (the run's stamp moved back: the worker's claim reads the real clock).
+    RosterUpload.objects.filter(pk=upload_row.pk).update(started_at=killed_at - imports.STALE_AFTER)
+    assert run_due(timezone.now())["claims.requeue_stale_uploads"] == 1
+    upload_row.refresh_from_db()
+    assert upload_row.status == "done" and upload_row.claim.lines.count() == 2
     assert Claim.objects.count() == 1
 
 

@@ -7,13 +7,13 @@ these, not the payment services directly."""
 
 import datetime
 import logging
-from functools import partial
 from itertools import groupby
 
 from django.db import transaction
 from django.utils import timezone
 
 from claims.models import Claim, ClaimLine, Jurisdiction
+from due.enqueue import enqueue_after_commit
 from payments.models import PaymentBatch
 from payments.services import batches, results
 
@@ -49,17 +49,10 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
     thousands would outlast the request and roll back with it."""
     summary = results.apply_bank_result(actor=actor, batch=batch, filename=filename, content=content)
     if summary.changed:
-        transaction.on_commit(partial(_enqueue_settlement, summary.batch.pk), robust=True)
+        from .tasks import settle_batch_task  # tasks.py imports this module
+
+        enqueue_after_commit(settle_batch_task, summary.batch.pk, sweep="workflow.settle_forgotten_batches")
     return summary
-
-
-def _enqueue_settlement(batch_id: int) -> None:
-    from .tasks import settle_batch_task  # tasks.py imports this module
-
-    try:
-        settle_batch_task.delay(batch_id)
-    except Exception as error:  # the broker is unreachable: the due-job sweep finds the batch
-        logger.warning("settling of batch %s not enqueued (%s); the sweep will settle it", batch_id, error)
 
 
 SETTLE_CHUNK = 20  # claims per transaction: progress is kept, each claim's process lock held briefly

@@ -29,15 +29,13 @@ from claims.errors import DomainError, InvalidInput, NotInScope, StepAlreadyTake
 from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, PaymentStatus
 from claims.personal_data import id_number_digest
 from claims.services import recompute_total
-from notifications.models import Kind
-from notifications.services import notify
 from payments.services.funds import release_reservation
 
 from . import policy
 from .deadlines import Deadlines, DueState, last_due_not_passed, local_date, passed_at
 from .flows import ClaimFlow
 from .models import InboxItem, Objection, ObjectionStatus
-from .notify import notify_objection_filed, notify_objection_overdue, notify_open_tasks
+from .notify import notify_objection_filed, notify_objection_overdue, notify_objection_upheld, notify_open_tasks
 from .selectors import open_task_of_claim
 from .steps import Decision
 
@@ -396,18 +394,6 @@ def file_objection(*, line_id, contact, reason, client_address: str, now: dateti
     return objection
 
 
-def _tell_provider(*, claim: Claim, objection_id: int, line_no: int) -> None:
-    notify(
-        recipients=list(policy.provider_clerks(claim)),
-        kind=Kind.REJECTED,
-        claim=claim,
-        message=lambda: (
-            _("申领 %(number)s 第 %(line)d 行公示异议成立，该行不予补贴。") % {"number": claim.number, "line": line_no}
-        ),
-        key=f"objection_upheld:{objection_id}",
-    )
-
-
 @transaction.atomic
 def decide_objection(*, user, objection_id, decision: str, reason) -> Objection:
     """The HR head upholds an objection (the line is rejected with the reason, its reservation
@@ -472,8 +458,9 @@ def decide_objection(*, user, objection_id, decision: str, reason) -> Objection:
         },
     )
     if decision == ObjectionStatus.UPHELD:
-        objection_id, line_no = objection.pk, line.line_no
-        transaction.on_commit(lambda: _tell_provider(claim=claim, objection_id=objection_id, line_no=line_no))
+        # In this transaction, as every decision tells: the notification and its e-mail (the
+        # outbox, which its sweep delivers) commit with the rejected line or not at all.
+        notify_objection_upheld(claim=claim, objection_id=objection.pk, line_no=line.line_no)
     return objection
 
 

@@ -248,6 +248,20 @@ def notify_objection_filed(*, claim: Claim, objection_id: int, summary: str = ""
     )
 
 
+def notify_objection_upheld(*, claim: Claim, objection_id: int, line_no: int) -> int:
+    """An objection was upheld (workflow/notice.py, in the decision's transaction): the line is
+    not paid, and the provider's clerks are told; once per objection (its key)."""
+    return notify(
+        recipients=list(policy.provider_clerks(claim)),
+        kind=Kind.REJECTED,
+        claim=claim,
+        message=lambda: (
+            _("申领 %(number)s 第 %(line)d 行公示异议成立，该行不予补贴。") % {"number": claim.number, "line": line_no}
+        ),
+        key=f"objection_upheld:{objection_id}",
+    )
+
+
 def notify_withdrawn_by_deadline(*, claim: Claim, due) -> int:
     """A returned claim was withdrawn by the system at its correction deadline: its provider's clerks are told."""
     return notify(

@@ -26,6 +26,7 @@ from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, ClaimStatus, Jurisdiction, LineDecision, Payee, PaymentStatus
 from claims.payment_stage import lock_claims, refresh_payment_stage
 from claims.spreadsheets import safe_row
+from due.enqueue import enqueue, enqueue_after_commit
 
 from .. import access
 from ..models import (
@@ -407,7 +408,7 @@ def request_release(*, actor, batch: PaymentBatch, other_duty_processes) -> Paym
     batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
     access.require_in(actor, access.RELEASE_BATCHES, batch.fund_account.jurisdiction)
     if batch.status == BatchStatus.RELEASING and batch.released_by_id == actor.pk:
-        transaction.on_commit(lambda: release_batch_task.delay(batch.pk))
+        enqueue_after_commit(release_batch_task, batch.pk, sweep="payments.requeue_stuck_releases")
         return batch
     if batch.status != BatchStatus.BUILT:
         raise StepAlreadyTaken(_("批次 %(number)s 已发放或已作废。") % {"number": batch.number})
@@ -437,7 +438,8 @@ def request_release(*, actor, batch: PaymentBatch, other_duty_processes) -> Paym
             "built_by": batch.built_by.get_username(),
         },
     )
-    transaction.on_commit(lambda: release_batch_task.delay(batch.pk))
+    # Redis down: the release stands (answered as usual), requeue_stuck_releases sends it later.
+    enqueue_after_commit(release_batch_task, batch.pk, sweep="payments.requeue_stuck_releases")
     return batch
 
 
@@ -543,7 +545,18 @@ def release_batch(*, batch_id: int) -> PaymentBatch | None:
         return batch
 
 
-def stuck_releases(*, older_than_seconds: int = 120):
-    """Batches asked to be released whose task never ran (Redis was down at commit, the worker died)."""
-    cutoff = timezone.now() - datetime.timedelta(seconds=older_than_seconds)
-    return PaymentBatch.objects.filter(status=BatchStatus.RELEASING, release_requested_at__lt=cutoff)
+RELEASE_SWEEP_AFTER = datetime.timedelta(minutes=2)  # a release still "releasing" this long after it was asked
+
+
+def requeue_stuck_releases(now: datetime.datetime) -> int:
+    """Due job: batches asked to be released whose task never ran or died (Redis down at commit,
+    a message dropped, a worker killed past its retries) are handed to the release task again;
+    a batch released meanwhile is left alone by it (release_batch). Returns how many."""
+    from ..tasks import release_batch_task  # tasks.py imports this module
+
+    cutoff = now - RELEASE_SWEEP_AFTER
+    stuck = PaymentBatch.objects.filter(status=BatchStatus.RELEASING, release_requested_at__lt=cutoff)
+    batch_ids = list(stuck.values_list("pk", flat=True))
+    for batch_id in batch_ids:
+        enqueue(release_batch_task, batch_id, sweep="payments.requeue_stuck_releases")
+    return len(batch_ids)
