@@ -343,9 +343,11 @@ def build_report_scenario(demo):
     )
     RecoveryReceipt.objects.create(
         order=full,
+        jurisdiction=full.claim_line.claim.jurisdiction,
         amount=Decimal("450.00"),
         received_on=timezone.localdate(),
         reference="R1",
+        reference_key="R1",
         recorded_by=demo["finance_officer"],
     )
     part = RecoveryOrder.objects.create(
@@ -360,9 +362,11 @@ def build_report_scenario(demo):
     )
     RecoveryReceipt.objects.create(
         order=part,
+        jurisdiction=part.claim_line.claim.jurisdiction,
         amount=Decimal("100.00"),
         received_on=timezone.localdate(),
         reference="R2",
+        reference_key="R2",
         recorded_by=demo["finance_officer"],
     )
     Allocation.objects.filter(pk=allocation().pk).update(committed=Decimal("3600.00") - Decimal("550.00"))
