@@ -19,7 +19,7 @@ from claims.bounds import character_refusal
 from claims.errors import DomainError, InvalidInput, NotInScope
 from claims.http import scoped
 from claims.models import Provider
-from claims.spreadsheets import safe_row
+from claims.spreadsheets import xlsx_row
 from workflow import notice, policy
 from workflow.models import ObjectionStatus
 
@@ -68,7 +68,8 @@ def public_notice_xlsx(request):
     sheet = book.active
     sheet.title = "公示"
     sheet.append(
-        safe_row(
+        xlsx_row(
+            sheet,
             [
                 _("培训机构"),
                 _("职业（工种）"),
@@ -79,12 +80,13 @@ def public_notice_xlsx(request):
                 _("补贴金额"),
                 _("公示开始"),
                 _("公示截止"),
-            ]
+            ],
         )
     )
     for row in rows:
         sheet.append(
-            safe_row(
+            xlsx_row(
+                sheet,
                 [
                     row.provider,
                     row.occupation,
@@ -95,7 +97,7 @@ def public_notice_xlsx(request):
                     row.amount,
                     row.start.isoformat(),
                     row.end.isoformat(),
-                ]
+                ],
             )
         )
     out = io.BytesIO()

@@ -5,6 +5,7 @@ import datetime
 import io
 import secrets
 import tempfile
+from decimal import Decimal
 from functools import wraps
 from pathlib import Path
 from urllib.parse import urlencode
@@ -41,7 +42,7 @@ from claims.selectors import (
     ledger_entries_visible_to,
     providers_visible_to,
 )
-from claims.spreadsheets import safe_row
+from claims.spreadsheets import xlsx_row
 from claims.validators import validate_resident_id
 from claims.widgets import DATE_INPUT
 from workflow import labels
@@ -333,7 +334,8 @@ def export_xlsx(request):
     sheet = book.active
     sheet.title = "claims"
     sheet.append(
-        safe_row(
+        xlsx_row(
+            sheet,
             [
                 _("申领编号"),
                 _("培训机构"),
@@ -345,13 +347,13 @@ def export_xlsx(request):
                 _("行数"),
                 _("学员（脱敏）"),
                 _("规则版本"),
-            ]
+            ],
         )
     )
     for claim in claims:
         lines = list(claim.lines.all())
         submitted = timezone.localtime(claim.submitted_at).strftime("%Y-%m-%d %H:%M") if claim.submitted_at else ""
-        sheet.append(safe_row([
+        sheet.append(xlsx_row(sheet, [
             claim.number,
             claim.provider.name,
             claim.department.name,
@@ -386,7 +388,8 @@ def _notice_sheet(book, claims) -> None:
     statuses = dict(ClaimStatus.choices)
     sheet = book.create_sheet("notice")
     sheet.append(
-        safe_row(
+        xlsx_row(
+            sheet,
             [
                 _("申领编号"),
                 _("公示开始"),
@@ -404,7 +407,7 @@ def _notice_sheet(book, claims) -> None:
                 _("处理意见"),
                 _("处理人"),
                 _("处理时间"),
-            ]
+            ],
         )
     )
 
@@ -424,10 +427,13 @@ def _notice_sheet(book, claims) -> None:
             str(statuses.get(found["closed_to"], found["closed_to"])),
         ]
         for line in found["lines"]:
-            sheet.append(safe_row([*head, _("公示"), line["line"], f"{line['trainee']} {line['id_number']}", line["amount"]]))
+            # The notice file keeps the amount as text ("900.00"); the sheet shows it as money.
+            row = [*head, _("公示"), line["line"], f"{line['trainee']} {line['id_number']}", Decimal(line["amount"])]
+            sheet.append(xlsx_row(sheet, row))
         for objection in found["objections"]:
             sheet.append(
-                safe_row(
+                xlsx_row(
+                    sheet,
                     [
                         *head,
                         _("异议"),
@@ -440,7 +446,7 @@ def _notice_sheet(book, claims) -> None:
                         objection.decision_reason,
                         objection.decided_by.username if objection.decided_by else "",
                         moment(objection.decided_at),
-                    ]
+                    ],
                 )
             )
 

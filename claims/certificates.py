@@ -15,11 +15,11 @@ other: ``lock_certificates`` takes a PostgreSQL advisory lock per certificate nu
 rest of the transaction (SQLite serialises writers already).
 """
 
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .advisory_locks import hold_advisory_locks, lock_id
+from .validators import number_key
 
 UNKNOWN_ISSUER = ""  # a line that does not say who issued its certificate
 # The first key of the two-key advisory locks taken here: no other lock of ours uses it (the
@@ -27,17 +27,9 @@ UNKNOWN_ISSUER = ""  # a line that does not say who issued its certificate
 CERTIFICATE_LOCK_CLASS = 0x43455254  # "CERT"
 
 
-# What does not tell one certificate number from another (Unicode categories): spaces of every
-# kind (Z*), control and invisible format characters (Cc, Cf: a zero-width space, a soft hyphen)
-# and dashes of every kind (Pd: "-", "‐", "–", "—"). Typed in or left out, they are a second
-# spelling of one number, not a second certificate paid again.
-IGNORED_IN_NUMBERS = ("Z", "Cc", "Cf", "Pd")
-
-
 def certificate_key(text: str) -> str:
     """ "T-2026-0001", "ｔ－２０２６－０００１", " t 2026 0001 ", "T20260001" and "T–2026‐0001" are one key."""
-    normalized = unicodedata.normalize("NFKC", text or "")
-    return "".join(char for char in normalized if not unicodedata.category(char).startswith(IGNORED_IN_NUMBERS)).upper()
+    return number_key(text)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
 """Resident ID numbers are personal data: kept encrypted, found by keyed hash, shown masked.
+Bank account numbers are kept encrypted too (payments); the ledger records their keyed hash.
 
 Every field holding a ciphertext of this module is named ``…_encrypted`` (ENCRYPTED_SUFFIX):
 rotate_personal_data_keys finds them by that name, in every app."""
@@ -26,6 +27,20 @@ def id_number_digest(id_number: str) -> str:
 def name_digest(name: str) -> str:
     """Keyed hash of a person's name as typed: whether it changed, without keeping it."""
     return hmac.new(settings.PII_HASH_KEY.encode(), name.encode(), hashlib.sha256).hexdigest()
+
+
+# What a bank account number's digest is of: the purpose first, so that it never equals the
+# digest of an ID number or a name with the same characters.
+ACCOUNT_NUMBER_PURPOSE = "bank-account-number:"
+
+
+def account_number_digest(number: str) -> str:
+    """Keyed hash of a bank account number (its digits), for the ledger: the masked number keeps
+    the first and last four only, so two accounts alike there read the same; their digests tell
+    them apart without the number (PII_HASH_KEY: a digest recorded before a rotation of the key
+    compares with those of its own time)."""
+    message = (ACCOUNT_NUMBER_PURPOSE + number).encode()
+    return hmac.new(settings.PII_HASH_KEY.encode(), message, hashlib.sha256).hexdigest()
 
 
 def mask_id_number(id_number: str) -> str:

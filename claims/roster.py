@@ -24,7 +24,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from .inputs import ErrorCollector, LineInput, parse_line
 from .line_fields import BOOL, CHOICE, DATE, DECIMAL, ID_NUMBER, INT, LINE_FIELDS, TEXT, InputField
 from .models import CertificateType, Level
-from .spreadsheets import SpreadsheetRefused, open_xlsx, safe_cell, safe_row, sheet_rows
+from .spreadsheets import MONEY_FORMAT, SpreadsheetRefused, open_xlsx, safe_cell, safe_row, sheet_rows
 
 MAX_ROWS = 20_000  # trainees per roster; larger classes are split into several claims
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -188,7 +188,7 @@ def build_template(*, variants: Sequence[str] = (), today: datetime.date | None 
         elif column.kind == DATE:
             dimension.number_format = "yyyy-mm-dd"
         elif column.kind == DECIMAL:
-            dimension.number_format = "0.00"
+            dimension.number_format = MONEY_FORMAT
     sheet.row_dimensions[1].height = 32
     sheet.freeze_panes = "A2"
 
@@ -213,7 +213,7 @@ def build_template(*, variants: Sequence[str] = (), today: datetime.date | None 
         elif column.kind == DATE:
             cell.number_format = "yyyy-mm-dd"
         elif column.kind == DECIMAL:
-            cell.number_format = "0.00"
+            cell.number_format = MONEY_FORMAT
 
     # Allowed values, and drop-down lists that use them.
     choices_sheet = workbook.create_sheet(CHOICES_SHEET_TITLE)

@@ -5,7 +5,8 @@ Out: every cell the product writes to an .xlsx or a .csv goes through ``safe_cel
 ``safe_row``): a text that a spreadsheet would take for a formula (it starts with = + - @, a tab
 or a carriage return) is written with a leading apostrophe, so it stays text; numbers stay numbers;
 a character a spreadsheet cannot hold (text stored before claims.bounds refused it) is written
-as U+FFFD.
+as U+FFFD. A row of an .xlsx is built by ``xlsx_row``: the same, and money (a Decimal) shown
+with two decimals (``MONEY_FORMAT``).
 
 In: every uploaded spreadsheet is read through ``open_xlsx`` and ``sheet_rows`` (or ``csv_rows``):
 the zip's sizes and compression ratios are checked from its directory before anything is
@@ -26,6 +27,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -60,6 +62,26 @@ def safe_cell(value):
 
 def safe_row(values: Iterable) -> list:
     return [safe_cell(value) for value in values]
+
+
+# Money in an .xlsx: always two decimals (the General format shows 900.00 as "900" and 1234.50
+# as "1234.5"), and no thousands separator: the cell reads as the CSV writes it, and as a bank's
+# upload tool that takes a cell's text expects it.
+MONEY_FORMAT = "0.00"
+
+
+def xlsx_row(sheet, values: Iterable) -> list:
+    """The values to append to ``sheet`` (any worksheet, write-only too) as one row: safe_row's,
+    each Decimal (money: the one Decimal the product writes) a cell shown in MONEY_FORMAT."""
+    from openpyxl.cell import WriteOnlyCell
+
+    row = []
+    for value in safe_row(values):
+        if isinstance(value, Decimal):
+            value = WriteOnlyCell(sheet, value=value)
+            value.number_format = MONEY_FORMAT
+        row.append(value)
+    return row
 
 
 # --------------------------------------------------------------------------- reading

@@ -28,6 +28,21 @@ def normalize_resident_id(value: str) -> str:
     return unicodedata.normalize("NFKC", value or "").strip().upper()
 
 
+# What does not tell one typed number from another (Unicode categories): spaces of every kind
+# (Z*), control and invisible format characters (Cc, Cf: a zero-width space, a soft hyphen) and
+# dashes of every kind (Pd: "-", "‐", "–", "—"). Typed in or left out, they are a second
+# spelling of one number, not a second certificate paid again or a second payment received.
+IGNORED_IN_NUMBERS = ("Z", "Cc", "Cf", "Pd")
+
+
+def number_key(text: str) -> str:
+    """One spelling of a number people type (a certificate's, a bank voucher's): NFKC, without
+    spaces, dashes and invisible characters anywhere, letters upper-case. "T-2026-0001",
+    "ｔ－２０２６－０００１", " t 2026 0001 " and "T–2026‐0001" are one key."""
+    normalized = unicodedata.normalize("NFKC", text or "")
+    return "".join(char for char in normalized if not unicodedata.category(char).startswith(IGNORED_IN_NUMBERS)).upper()
+
+
 def validate_resident_id(value: str) -> None:
     """GB 11643-1999: 17 digits, a real birth date, and the check character."""
     value = normalize_resident_id(value)

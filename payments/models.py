@@ -369,13 +369,26 @@ class RecoveryOrder(models.Model):
 
 
 class RecoveryReceipt(models.Model):
+    """Money that came back on an order, named by the bank's voucher (缴款凭证号): one payment
+    into the treasury, so one receipt of the jurisdiction; recorded again (a double click, a
+    retried POST, two officers working from one bank statement) it would be counted twice."""
+
     order = models.ForeignKey(RecoveryOrder, on_delete=models.PROTECT, related_name="receipts")
+    # The order's claim's: a copy, for the uniqueness of the voucher within the jurisdiction.
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="+", editable=False)
     amount = models.DecimalField(_("金额"), max_digits=12, decimal_places=2)
     received_on = models.DateField(_("到账日期"))
     reference = models.CharField(_("缴款凭证号"), max_length=60)
+    # The voucher number as compared (claims.validators.number_key: "缴-2026-0001" and
+    # "缴２０２６０００１" are one voucher). Null only on a receipt recorded again before the key
+    # existed (migration 0006): kept as counted, and no key of its own.
+    reference_key = models.CharField(max_length=120, null=True, editable=False)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["order", "id"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="receipt_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="receipt_amount_positive"),
+            models.UniqueConstraint(fields=["jurisdiction", "reference_key"], name="one_receipt_per_voucher"),
+        ]

@@ -17,6 +17,7 @@ from audit.models import AuditEvent
 from claims.errors import ActionForbidden, FundsExceeded, InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, Department, Jurisdiction, PaymentStatus
 from claims.services import create_claim
+from claims.spreadsheets import MONEY_FORMAT
 from payments.models import Allocation, FundAccount, FundingPlan, RecoveryOrder, RecoveryReceipt
 from payments.selectors.funds import funds_report
 from payments.services import funds as services
@@ -343,9 +344,11 @@ def build_report_scenario(demo):
     )
     RecoveryReceipt.objects.create(
         order=full,
+        jurisdiction=full.claim_line.claim.jurisdiction,
         amount=Decimal("450.00"),
         received_on=timezone.localdate(),
         reference="R1",
+        reference_key="R1",
         recorded_by=demo["finance_officer"],
     )
     part = RecoveryOrder.objects.create(
@@ -360,9 +363,11 @@ def build_report_scenario(demo):
     )
     RecoveryReceipt.objects.create(
         order=part,
+        jurisdiction=part.claim_line.claim.jurisdiction,
         amount=Decimal("100.00"),
         received_on=timezone.localdate(),
         reference="R2",
+        reference_key="R2",
         recorded_by=demo["finance_officer"],
     )
     Allocation.objects.filter(pk=allocation().pk).update(committed=Decimal("3600.00") - Decimal("550.00"))
@@ -448,7 +453,7 @@ def test_api_report_json_and_xlsx_agree_and_the_export_is_recorded(demo):
     assert [Decimal(str(v)).quantize(Decimal("0.01")) for v in totals[4:11]] == [Decimal(account["totals"][f]) for f in figures]
     assert all(isinstance(v, (int, float)) for v in totals[4:11])
     yjj = next(r for r in rows if r[2] == "WL-YJJ")
-    assert sheet.cell(row=rows.index(yjj) + 2, column=6).number_format == "#,##0.00"
+    assert sheet.cell(row=rows.index(yjj) + 2, column=6).number_format == MONEY_FORMAT
     events = AuditEvent.objects.filter(action="report.exported").order_by("seq")
     assert events.count() == before + 1
     event = events.last()

@@ -376,6 +376,75 @@ def test_a_line_returned_twice_is_listed_on_its_latest_transfer_only(
     assert list(returned_transfers_visible_to(demo["finance_officer"])) == []
 
 
+# --------------------------------------------------------------------------- an account changed, told apart
+
+# The demo provider's account (demo/funds.py), and another with the same bank prefix and last four:
+# masked, both read 6222***********0011.
+DEMO_ACCOUNT, ALIKE_ACCOUNT = "6222020000000000011", "6222029999999990011"
+
+
+def test_a_payee_account_changed_to_one_alike_in_its_first_and_last_four_is_told_apart_in_the_ledger(demo):
+    """The ledger records an account masked (first four, last four): changed to a number alike
+    there, its before and after would read the same, and no one could tell the account changed.
+    It records the keyed digest of the whole number besides: the two differ, and neither is
+    the number or its plain hash (a bank number has few enough digits to be guessed from one)."""
+    import hashlib
+
+    from claims.models import Provider
+    from payments.services.payees import set_payee_account
+
+    provider = Provider.objects.get(code="WL-P001")
+    ledger = Ledger()
+    with ledger.expect("payee_account.set") as call:
+        set_payee_account(
+            actor=demo["finance_officer"], provider=provider, account_name=provider.name, bank_name="中国工商银行温岭支行",
+            account_number=ALIKE_ACCOUNT, reason="机构申请变更账户",
+        )  # fmt: skip
+    (entry,) = [entry for entry in call["entries"] if entry.action == "payee_account.set"]
+    before, after = entry.detail["before"], entry.detail["after"]
+    assert before["account_number"] == after["account_number"] == "6222***********0011"
+    assert before["account_number_digest"] != after["account_number_digest"]
+    written = repr(entry.detail)
+    for number in (DEMO_ACCOUNT, ALIKE_ACCOUNT):
+        assert number not in written and hashlib.sha256(number.encode()).hexdigest() not in written
+
+
+def test_the_claims_timeline_shows_its_money_sent_to_another_account_after_a_return(
+    demo, client, django_capture_on_commit_callbacks, celery_eager, apply_result
+):
+    """The bank returned the claim's transfer; finance corrects the provider's account to one
+    alike in its first and last four. The claim's entry records where its money went and where
+    it goes now, and the auditor's timeline of the claim shows the account's digest changed."""
+    from payments.services.payees import account_in_ledger
+
+    claim = approved_claim(demo, serials=(1,))
+    batch = released_batch(demo, django_capture_on_commit_callbacks)
+    apply_result(
+        actor=demo["finance_officer"],
+        batch=batch,
+        filename="回单.csv",
+        content=csv_file(result_rows(batch, {1: ("失败", "账户冻结")})),
+    )
+    returned = Transfer.objects.get(batch=batch, seq=1)
+    sent_to = account_in_ledger(returned)["account_number_digest"]
+    correct_payee_after_return(
+        actor=demo["finance_officer"], transfer=returned, account_name="温岭市某职业技能培训学校", bank_name="中国工商银行温岭支行",
+        account_number=ALIKE_ACCOUNT, reason="机构提供新账号",
+    )  # fmt: skip
+    entry = AuditEvent.objects.get(claim_id=claim.pk, action="claim.payment_requeued")
+    assert entry.detail["before"]["account_number_digest"] == sent_to
+    corrected_to = entry.detail["after"]["account_number_digest"]
+    assert corrected_to != sent_to
+
+    client.force_login(demo["auditor"])
+    page = client.get(reverse("audit:timeline", args=[claim.pk]))
+    (row,) = [row for row in page.context["rows"] if row["event"].pk == entry.pk]
+    shown = {diff["field"]: (diff["before"], diff["after"]) for diff in row["diffs"]}
+    assert shown["账号摘要（密钥散列）"] == (sent_to[:12] + "…", corrected_to[:12] + "…")
+    assert "账号" not in shown  # the masked numbers read the same
+    assert corrected_to[:12] in page.content.decode()
+
+
 # --------------------------------------------------------------------------- finally not paid
 
 

@@ -335,3 +335,162 @@ def test_two_receipts_at_once_never_recover_more_than_due(demo, celery_eager, ap
     assert (order.status, order.amount_recovered, line.payment_status) == ("recovered", line.amount, "recovered")
     assert RecoveryReceipt.objects.filter(order=order).count() == 1
     assert Allocation.objects.get(pk=line.allocation_id).committed == committed - line.amount
+
+
+# --------------------------------------------------------------------------- one bank voucher, one receipt
+
+
+def open_order(demo, line, amount_due=None) -> RecoveryOrder:
+    return open_recovery(
+        actor=demo["hr_reviewer"],
+        line=line,
+        amount_due=line.amount if amount_due is None else amount_due,
+        payer_kind="provider",
+        payer_name="温岭市某职业技能培训学校",
+        reason_code="revoked",
+        reason="证书被撤销",
+    )
+
+
+def test_the_same_bank_voucher_recorded_again_is_refused_not_counted_twice(demo, paid_claim):
+    """One voucher (缴款凭证号) of 100 is entered, then entered again: a double click, a retried
+    POST, a second officer working from the same bank statement, or typed another way (full
+    width, spaces, dashes, lower case). The second time is refused with nothing written: the
+    order shows 100 recovered and the allocation is freed by 100, not 200. The voucher is one
+    payment into the treasury: recorded on another order of the jurisdiction, it is refused too."""
+    first_line, second_line = ClaimLine.objects.filter(claim=paid_claim).order_by("line_no")
+    committed = Allocation.objects.get(pk=first_line.allocation_id).committed
+    order, other_order = open_order(demo, first_line), open_order(demo, second_line)
+    record_recovery_receipt(
+        actor=demo["finance_officer"], order=order, amount="100.00", received_on=TODAY, reference="JK-2026-0001"
+    )
+
+    ledger = Ledger()
+    for actor, on, spelling in (
+        (demo["finance_officer"], order, "JK-2026-0001"),  # the double click
+        (demo["finance_officer2"], order, " ｊｋ－２０２６－０００１ "),  # typed again, full width
+        (demo["finance_officer2"], order, "JK 2026 0001"),
+        (demo["finance_officer2"], other_order, "jk20260001"),  # the same payment, on another order
+    ):
+        with ledger.nothing(), pytest.raises(StepAlreadyTaken) as refused:
+            record_recovery_receipt(actor=actor, order=on, amount="100.00", received_on=TODAY, reference=spelling)
+        assert list(refused.value.fields) == ["reference"]
+        assert str(order.pk) in refused.value.fields["reference"][0]  # where it was recorded
+
+    order.refresh_from_db()
+    freed = committed - Allocation.objects.get(pk=first_line.allocation_id).committed
+    assert (RecoveryReceipt.objects.count(), order.amount_recovered, freed) == (1, Decimal("100.00"), Decimal("100.00"))
+    # Another voucher is another payment.
+    record_recovery_receipt(
+        actor=demo["finance_officer"], order=order, amount="50.00", received_on=TODAY, reference="JK-2026-0002"
+    )
+    order.refresh_from_db()
+    assert order.amount_recovered == Decimal("150.00")
+
+
+def test_a_voucher_recorded_again_through_the_api_is_a_409_naming_the_reference(demo, paid_claim):
+    line = ClaimLine.objects.get(claim=paid_claim, line_no=1)
+    order = open_order(demo, line)
+    receipts = f"/api/v1/recoveries/{order.pk}/receipts/"
+    body = {"amount": "100.00", "received_on": TODAY.isoformat(), "reference": "缴-2026-0001"}
+    assert api(demo["finance_officer"]).post(receipts, body, format="json").status_code == 201
+    response = api(demo["finance_officer"]).post(receipts, body, format="json")  # the client's retry
+    assert response.status_code == 409, response.content
+    assert list(response.json()["error"]["fields"]) == ["reference"]
+    order.refresh_from_db()
+    assert (order.amount_recovered, order.receipts.count()) == (Decimal("100.00"), 1)
+
+
+def test_a_voucher_recorded_again_on_the_page_is_a_form_error(demo, paid_claim, client):
+    line = ClaimLine.objects.get(claim=paid_claim, line_no=1)
+    order = open_order(demo, line)
+    client.force_login(demo["finance_officer"])
+    url = reverse("payments:recovery_receipt", args=[order.pk])
+    form = {"amount": "100.00", "received_on": TODAY.isoformat(), "reference": "缴-2026-0001"}
+    assert client.post(url, form).status_code == 302
+    page = client.post(url, form)  # the browser's second submit
+    assert page.status_code == 409
+    assert "该凭证号已登记" in page.context["form"].errors["reference"][0]
+    order.refresh_from_db()
+    assert (order.amount_recovered, order.receipts.count()) == (Decimal("100.00"), 1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_voucher_recorded_on_two_orders_at_once_is_counted_once(demo, celery_eager, apply_result):
+    """Two finance officers record one voucher at the same moment, each on an order of another
+    line (their line locks do not order them): both are past the check for a voucher recorded
+    before when either writes. The database's unique constraint takes one; the other is refused
+    whole: its order counts nothing and the allocation is freed once."""
+    from workflow.disbursement import build_batch, request_release
+
+    from .test_concurrency import Gate, join_all, run_at_once, wait_for_postgres_lock_waiters
+
+    claim = approved_claim(demo, serials=(1, 2))
+    batch = build_batch(actor=demo["finance_officer"], jurisdiction=claim.jurisdiction)
+    request_release(actor=demo["finance_officer2"], batch=batch)  # committed: the eager task ran on commit
+    batch.refresh_from_db()
+    apply_result(
+        actor=demo["finance_officer"],
+        batch=batch,
+        filename="回单.csv",
+        content=csv_file(result_rows(batch, {1: "成功"})),  # one transfer to the provider: both lines
+    )
+    lines = list(ClaimLine.objects.filter(claim=claim).order_by("line_no"))
+    assert [line.payment_status for line in lines] == ["paid", "paid"]
+    committed = Allocation.objects.get(pk=lines[0].allocation_id).committed
+    orders = [open_order(demo, line) for line in lines]
+
+    def hold_both_lines():
+        list(ClaimLine.objects.select_for_update().filter(pk__in=[line.pk for line in lines]))
+
+    with Gate(hold_both_lines) as gate:
+        threads, outcomes = run_at_once(
+            *(
+                partial(
+                    record_recovery_receipt,
+                    actor=demo[name],
+                    order=order,
+                    amount="100.00",
+                    received_on=TODAY,
+                    reference="缴-0001",
+                )
+                for name, order in zip(("finance_officer", "finance_officer2"), orders, strict=True)
+            )
+        )
+        # Both have checked the voucher and wait for their line: neither has written yet.
+        assert wait_for_postgres_lock_waiters(2, threads) == 2
+        gate.open()
+        join_all(threads)
+    results = sorted("ok" if error is None else type(error).__name__ for _receipt, error in outcomes)
+    assert results == ["StepAlreadyTaken", "ok"], outcomes
+    (refused,) = [error for _receipt, error in outcomes if error is not None]
+    assert list(refused.fields) == ["reference"]
+    recovered = sorted(RecoveryOrder.objects.filter(pk__in=[o.pk for o in orders]).values_list("amount_recovered", flat=True))
+    assert recovered == [Decimal("0.00"), Decimal("100.00")]
+    assert RecoveryReceipt.objects.count() == 1
+    assert Allocation.objects.get(pk=lines[0].allocation_id).committed == committed - Decimal("100.00")
+
+
+def test_the_migration_keys_the_receipts_recorded_before_and_keeps_an_old_repeat_unkeyed(demo, paid_claim):
+    """payments 0006 gives each receipt its jurisdiction and its voucher's key; of one voucher
+    recorded twice before the constraint, the first takes the key, the repeat stays as counted
+    with none, so the constraint (0007) can be added whatever was recorded."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    line = ClaimLine.objects.get(claim=paid_claim, line_no=1)
+    order = open_order(demo, line)
+
+    def recorded_before(reference):
+        return RecoveryReceipt.objects.create(
+            order=order, jurisdiction=paid_claim.jurisdiction, amount=Decimal("10.00"), received_on=TODAY,
+            reference=reference, recorded_by=demo["finance_officer"],
+        )  # fmt: skip
+
+    first, repeat, other = recorded_before("缴-7"), recorded_before("缴 7"), recorded_before("缴-8")
+    import_module("payments.migrations.0006_receipt_voucher_keys").fill(apps, None)
+    keys = dict(RecoveryReceipt.objects.values_list("pk", "reference_key"))
+    assert (keys[first.pk], keys[repeat.pk], keys[other.pk]) == ("缴7", None, "缴8")
+    assert set(RecoveryReceipt.objects.values_list("jurisdiction", flat=True)) == {paid_claim.jurisdiction_id}

@@ -1,6 +1,7 @@
 """Formula injection (issue 11): a name typed by one user must never become a live formula in a
 spreadsheet another user opens. Every file the product writes (the bank's payment files, the
-auditor's export, the funds report, the roster template) goes through claims.spreadsheets.safe_row:
+auditor's export, the funds report, the roster template) goes through claims.spreadsheets.safe_row
+(an .xlsx row through xlsx_row, which uses it):
 a text starting with = + - @ TAB CR is written with a leading apostrophe, as text.
 
 The hostile names are put straight into the database: names entered today are refused at the
@@ -155,7 +156,7 @@ def test_every_module_that_writes_a_spreadsheet_uses_safe_row():
         text = path.read_text(encoding="utf-8")
         if re.search(r"\bWorkbook\(|csv\.writer\(|csv\.DictWriter\(", text):
             writers.append(str(relative))
-            assert re.search(r"\bsafe_(row|cell)\(", text), (
-                f"{relative} writes a spreadsheet without claims.spreadsheets.safe_row"
+            assert re.search(r"\b(safe_row|safe_cell|xlsx_row)\(", text), (
+                f"{relative} writes a spreadsheet without claims.spreadsheets.safe_row (or xlsx_row)"
             )
     assert len(writers) >= 4, writers  # payment files, funds report, auditor export, roster template

@@ -58,16 +58,32 @@ def reason_label(code: str) -> str:
     return str(label) if label else code
 
 
+DIGEST_SHOWN = 12  # hex digits of a keyed digest shown: enough to tell two apart at a glance
+
+
+def digest_label(value: str) -> str:
+    """A keyed digest, shortened: what tells two values apart, not the value."""
+    return f"{value[:DIGEST_SHOWN]}…" if len(value) > DIGEST_SHOWN else value
+
+
 # Line fields whose values are codes, and how each is labelled.
 _LINE_VALUE_LABELS = {
     "decision": line_decision_label,
     "decision_reason": reason_label,
     "payment_status": payment_label,
+    "account_number_digest": digest_label,
 }
 
 
-# Line fields whose model field has no verbose name of its own.
-_LINE_FIELD_LABELS = {"flags": _("预警")}
+# Line fields whose model field has no verbose name of its own, and the payee's account that a
+# claim's entry records when it is corrected (payments.services.payees.account_in_ledger).
+_LINE_FIELD_LABELS = {
+    "flags": _("预警"),
+    "account_name": _("户名"),
+    "bank_name": _("开户银行"),
+    "account_number": _("账号"),
+    "account_number_digest": _("账号摘要（密钥散列）"),
+}
 
 
 def line_field_label(name: str) -> str:

@@ -25,7 +25,7 @@ from audit.services import record_event, record_events
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, ClaimStatus, Jurisdiction, LineDecision, Payee, PaymentStatus
 from claims.payment_stage import lock_claims, refresh_payment_stage
-from claims.spreadsheets import safe_row
+from claims.spreadsheets import safe_row, xlsx_row
 from due.enqueue import enqueue, enqueue_after_commit
 
 from .. import access
@@ -481,10 +481,10 @@ def payment_files(batch: PaymentBatch) -> tuple[bytes, bytes, str]:
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(batch.number)
-    sheet.append(safe_row(PAYMENT_FILE_HEADER))
+    sheet.append(xlsx_row(sheet, PAYMENT_FILE_HEADER))
     for row in rows:  # already safe; the amount as a number, the account as text (no lost digits)
-        sheet.append([*row[:4], str(row[4]), row[5], Decimal(row[6]), row[7]])
-    sheet.append(safe_row([*trailer[:6], Decimal(total), trailer[7]]))
+        sheet.append(xlsx_row(sheet, [*row[:4], str(row[4]), row[5], Decimal(row[6]), row[7]]))
+    sheet.append(xlsx_row(sheet, [*trailer[:6], Decimal(total), trailer[7]]))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return csv_bytes, buffer.getvalue(), digest

@@ -18,7 +18,7 @@ from audit import actions
 from audit.services import record_event
 from claims.errors import FundsExceeded, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, Department, Jurisdiction, LineDecision, PaymentStatus, PolicyCategory
-from claims.spreadsheets import safe_row
+from claims.spreadsheets import xlsx_row
 from claims.validators import checked_account_name
 
 from .. import access
@@ -478,17 +478,14 @@ def export_funds_report(*, actor, year: int) -> tuple[bytes, str]:
     book = Workbook()
     sheet = book.active
     sheet.title = f"funds-{year}"
-    sheet.append(safe_row(_report_headers()))
+    sheet.append(xlsx_row(sheet, _report_headers()))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    money = "#,##0.00"
 
     def put(values: list, *, bold: bool = False):
-        sheet.append(safe_row(values))
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, Decimal):
-                cell.number_format = money
-            if bold:
+        sheet.append(xlsx_row(sheet, values))
+        if bold:
+            for cell in sheet[sheet.max_row]:
                 cell.font = Font(bold=True)
 
     for account in report["accounts"]:

@@ -11,7 +11,7 @@ from audit import actions
 from audit.services import record_event
 from claims.errors import InvalidInput
 from claims.models import Provider, Trainee
-from claims.personal_data import decrypt_id_number, encrypt_id_number
+from claims.personal_data import account_number_digest, decrypt_id_number, encrypt_id_number
 from claims.validators import checked_account_name
 
 from .. import access
@@ -28,6 +28,18 @@ def mask_account_number(number: str) -> str:
 def account_number_of(holder) -> str:
     """The full number, for the bank file only."""
     return decrypt_id_number(holder.account_number_encrypted)
+
+
+def account_in_ledger(holder) -> dict:
+    """A payee's account (a PayeeAccount, or a Transfer: where it was sent) as the ledger records
+    it: the number masked for people, and its keyed digest, which tells apart two numbers alike
+    in their first and last four (6222000011112222 and 6222999988882222)."""
+    return {
+        "account_name": holder.account_name,
+        "bank_name": holder.bank_name,
+        "account_number": holder.account_number_masked,
+        "account_number_digest": account_number_digest(account_number_of(holder)),
+    }
 
 
 def clean_account(*, account_name: str, bank_name: str, account_number: str, prefix: str = "") -> tuple[str, str, str]:
@@ -83,11 +95,7 @@ def set_payee_account(
     account = PayeeAccount.objects.select_for_update().filter(**owner).first()
     before = None
     if account is not None:
-        before = {
-            "account_name": account.account_name,
-            "bank_name": account.bank_name,
-            "account_number": account.account_number_masked,
-        }
+        before = account_in_ledger(account)
     else:
         account = PayeeAccount(**owner)
     account.account_name, account.bank_name = account_name, bank_name
@@ -95,7 +103,7 @@ def set_payee_account(
     account.account_number_masked = mask_account_number(account_number)
     account.updated_by = actor
     account.save()
-    after = {"account_name": account_name, "bank_name": bank_name, "account_number": account.account_number_masked}
+    after = account_in_ledger(account)
     record_event(
         actor=actor,
         action=actions.PAYEE_ACCOUNT_SET,

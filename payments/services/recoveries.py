@@ -3,12 +3,14 @@ overpayment); finance records what comes back. Each receipt gives its amount bac
 department's allocation; the line shows ``recovered`` once its whole amount has come back.
 
 Amounts change only by conditional UPDATEs (recovered + x <= due; committed >= x), also bounded
-by CHECK constraints: two receipts recorded at once never recover more than is due."""
+by CHECK constraints: two receipts recorded at once never recover more than is due. A bank
+voucher (缴款凭证号) is recorded once in a jurisdiction (a unique constraint on its normalised
+number): the same receipt entered twice is refused, not counted twice."""
 
 import datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,6 +21,7 @@ from claims.bounds import date_out_of_range
 from claims.eligibility import mark_recovered_for_fraud
 from claims.errors import InvalidInput, StepAlreadyTaken
 from claims.models import ClaimLine, PaymentStatus
+from claims.validators import number_key
 
 from .. import access
 from ..models import PayeeKind, RecoveryOrder, RecoveryReason, RecoveryReceipt, RecoveryStatus
@@ -131,12 +134,18 @@ def record_recovery_receipt(*, actor, order: RecoveryOrder, amount, received_on,
     elif received_on > timezone.localdate():
         errors["received_on"] = [_("到账日期不能晚于今天。")]
     reference = (reference or "").strip()
-    if not reference:
+    reference_key = number_key(reference)
+    if not reference_key:
         errors["reference"] = [_("必填：缴款凭证号。")]
-    elif len(reference) > 60:
+    elif len(reference) > 60 or len(reference_key) > RecoveryReceipt._meta.get_field("reference_key").max_length:
         errors["reference"] = [_("最长 60 个字符。")]
     if errors:
         raise InvalidInput(_("到账信息有误。"), fields=errors)
+    jurisdiction = line.claim.jurisdiction
+    # A friendly answer to a voucher recorded before; the unique constraint below answers the
+    # one recorded at this very moment by someone else.
+    if earlier := RecoveryReceipt.objects.filter(jurisdiction=jurisdiction, reference_key=reference_key).first():
+        raise _voucher_recorded(reference, earlier)
     if order.status != RecoveryStatus.OPEN:
         raise StepAlreadyTaken(_("追回单已全部追回。"))
     # The line's row lock: receipts on two orders of one line are counted one after the other.
@@ -153,9 +162,24 @@ def record_recovery_receipt(*, actor, order: RecoveryOrder, amount, received_on,
             _("到账金额 %(amount)s 元超出尚未追回的 %(left)s 元。") % {"amount": value, "left": outstanding},
             fields={"amount": [_("最多 %(left)s 元。") % {"left": outstanding}]},
         )
-    receipt = RecoveryReceipt.objects.create(
-        order=order, amount=value, received_on=received_on, reference=reference, recorded_by=actor
-    )
+    try:
+        with transaction.atomic():  # a savepoint: the caller's transaction stays usable after the refusal
+            receipt = RecoveryReceipt.objects.create(
+                order=order,
+                jurisdiction=jurisdiction,
+                amount=value,
+                received_on=received_on,
+                reference=reference,
+                reference_key=reference_key,
+                recorded_by=actor,
+            )
+    except IntegrityError:
+        # Recorded at the same moment by another request, which committed first: this one is
+        # refused whole (the service's transaction undoes the amount counted above).
+        earlier = RecoveryReceipt.objects.filter(jurisdiction=jurisdiction, reference_key=reference_key).first()
+        if earlier is None:
+            raise
+        raise _voucher_recorded(reference, earlier) from None
     order.refresh_from_db()
     before = RecoveryStatus.OPEN
     if order.amount_recovered == order.amount_due:
@@ -205,6 +229,15 @@ def record_recovery_receipt(*, actor, order: RecoveryOrder, amount, received_on,
             },
         )
     return receipt
+
+
+def _voucher_recorded(reference: str, earlier: RecoveryReceipt) -> StepAlreadyTaken:
+    """409 naming ``reference``: the bank's voucher is already a receipt of the jurisdiction."""
+    params = {"reference": reference, "day": earlier.received_on.isoformat(), "order": earlier.order_id}
+    return StepAlreadyTaken(
+        _("缴款凭证号 %(reference)s 已登记过到账，同一笔缴款不能重复登记。") % params,
+        fields={"reference": [_("该凭证号已登记：追回单 %(order)s，%(day)s 到账。") % params]},
+    )
 
 
 def _payer_of(line: ClaimLine) -> tuple[str, str]:

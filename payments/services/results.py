@@ -45,7 +45,7 @@ from ..models import (
 )
 from .batches import CHUNK, chunks
 from .funds import parse_money, release_reservation
-from .payees import account_number_of, set_payee_account
+from .payees import account_in_ledger, account_number_of, set_payee_account
 
 MAX_RESULT_BYTES = 20 * 1024 * 1024
 
@@ -651,9 +651,12 @@ def correct_payee_after_return(
         PayeeKind.TRAINEE: {"trainee": transfer.trainee},
         PayeeKind.ENTERPRISE: {"enterprise_credit_code": transfer.enterprise_credit_code},
     }[transfer.payee_kind]
-    set_payee_account(
+    corrected = set_payee_account(
         actor=actor, account_name=account_name, bank_name=bank_name, account_number=account_number, reason=reason, **owner
     )
+    # Each claim's entry says where its money went and where it goes now (the digests tell two
+    # accounts alike in their first and last four apart): the claim's timeline shows the change.
+    accounts = {"before": account_in_ledger(transfer), "after": account_in_ledger(corrected)}
     ids = [item.pk for item in lines]
     for chunk in chunks(ids):
         ClaimLine.objects.filter(pk__in=chunk, payment_status=PaymentStatus.RETURNED).update(
@@ -689,6 +692,7 @@ def correct_payee_after_return(
                 "batch": transfer.batch.number,
                 "transfer": transfer.seq,
                 "return_reason": transfer.return_reason,
+                **accounts,
                 "line_changes": [
                     {
                         "line": item.line_no,
