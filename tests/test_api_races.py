@@ -1,0 +1,133 @@
+"""Two people clicking at once, through the API: the same take, decide, submit, resubmit or
+withdraw POSTed twice (or a take against a decide), on two PostgreSQL connections held at a gate
+(tests/test_concurrency.py's helpers) until both wait on the same row. Exactly one wins (200),
+the other is a 409, and nothing is recorded twice."""
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+from viewflow.workflow.models import Process, Task
+
+from audit.models import AuditEvent
+from claims import roles
+from claims.models import Claim, ClaimStatus
+from claims.organisation import ensure_staff_user
+from claims.services import create_claim
+from workflow import selectors as inbox
+from workflow.services import decide_task, submit_claim
+
+from .conftest import DEMO_PASSWORD, claim_data
+from .test_concurrency import Gate, join_all, run_at_once, wait_for_postgres_lock_waiters
+
+pytestmark = pytest.mark.postgres
+
+
+def client_of(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def race(lock, *posts):
+    """Both POSTs wait at the gate on ``lock``'s row, then go; the responses' status codes."""
+    with Gate(lock) as gate:
+        threads, outcomes = run_at_once(*posts)
+        waiting = wait_for_postgres_lock_waiters(len(posts), threads)
+        gate.open()
+        join_all(threads)
+    assert waiting == len(posts), f"the requests did not both wait on the row: {outcomes}"
+    assert all(error is None for _r, error in outcomes), outcomes
+    responses = [response for response, _error in outcomes]
+    return waiting, sorted(response.status_code for response in responses), responses
+
+
+@pytest.fixture
+def second_reviewer(demo):
+    return ensure_staff_user(
+        username="dept_reviewer_b",
+        password=DEMO_PASSWORD,
+        role=roles.DEPARTMENT_REVIEWER,
+        scope_group=Group.objects.get(name="department:WL-YJJ"),
+    )
+
+
+def submitted(demo):
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    submit_claim(user=demo["provider_clerk"], claim=claim)
+    claim.refresh_from_db()
+    return claim
+
+
+def lock_process_of(claim):
+    return lambda: Process.objects.select_for_update().filter(pk=claim.process_id).exists()
+
+
+def lock_claim(claim):
+    return lambda: Claim.objects.select_for_update().filter(pk=claim.pk).exists()
+
+
+def test_two_reviewers_taking_one_task_at_once_one_gets_it_the_other_409(transactional_db, demo, second_reviewer):
+    claim = submitted(demo)
+    task = inbox.actionable_tasks(demo["dept_reviewer"]).get()
+    reviewers = [demo["dept_reviewer"], second_reviewer]
+    waiting, codes, _ = race(
+        lock_process_of(claim), *[lambda u=u: client_of(u).post(f"/api/v1/tasks/{task.pk}/take/") for u in reviewers]
+    )
+    assert codes == [200, 409], codes
+    assert AuditEvent.objects.filter(claim_id=claim.pk, action="task.assigned").count() == 1
+
+
+def test_one_reviewer_posting_decide_twice_at_once_records_one_decision(transactional_db, demo):
+    claim = submitted(demo)
+    reviewer = demo["dept_reviewer"]
+    task = inbox.actionable_tasks(reviewer).get()
+    post = lambda: client_of(reviewer).post(f"/api/v1/tasks/{task.pk}/decide/", {"decision": "approve"}, format="json")  # noqa: E731
+    waiting, codes, responses = race(lock_process_of(claim), post, post)
+    assert codes == [200, 409], codes
+    assert AuditEvent.objects.filter(claim_id=claim.pk, action="claim.approved_step").count() == 1
+    assert Task.objects.filter(process_id=claim.process_id, flow_task=inbox.node("hr_review")).count() == 1
+
+
+def test_take_and_decide_of_two_reviewers_at_once(transactional_db, demo, second_reviewer):
+    claim = submitted(demo)
+    task = inbox.actionable_tasks(demo["dept_reviewer"]).get()
+    waiting, codes, _ = race(
+        lock_process_of(claim),
+        lambda: client_of(demo["dept_reviewer"]).post(f"/api/v1/tasks/{task.pk}/decide/", {"decision": "approve"}, format="json"),
+        lambda: client_of(second_reviewer).post(f"/api/v1/tasks/{task.pk}/take/"),
+    )
+    assert codes == [200, 409], codes
+    assert AuditEvent.objects.filter(claim_id=claim.pk, action="claim.approved_step").count() <= 1
+
+
+def test_submit_posted_twice_at_once_through_the_api(transactional_db, demo):
+    clerk = demo["provider_clerk"]
+    claim = create_claim(user=clerk, data=claim_data())
+    post = lambda: client_of(clerk).post(f"/api/v1/claims/{claim.pk}/submit/")  # noqa: E731
+    waiting, codes, responses = race(lock_claim(claim), post, post)
+    assert codes == [200, 409], [(r.status_code, r.content[:200]) for r in responses]
+    assert Process.objects.count() == 1
+    assert AuditEvent.objects.filter(claim_id=claim.pk, action="claim.submitted").count() == 1
+
+
+def test_resubmit_posted_twice_at_once_through_the_api(transactional_db, demo):
+    clerk, reviewer = demo["provider_clerk"], demo["dept_reviewer"]
+    claim = submitted(demo)
+    decide_task(user=reviewer, task_id=inbox.actionable_tasks(reviewer).get().pk, decision="return", comment="补材料")
+    claim.refresh_from_db()
+    assert claim.status == ClaimStatus.RETURNED
+    post = lambda: client_of(clerk).post(f"/api/v1/claims/{claim.pk}/submit/")  # noqa: E731
+    waiting, codes, responses = race(lock_claim(claim), post, post)
+    assert codes == [200, 409], [(r.status_code, r.content[:200]) for r in responses]
+    assert AuditEvent.objects.filter(claim_id=claim.pk, action="claim.resubmitted").count() == 1
+    open_tasks = Task.objects.filter(process_id=claim.process_id, status__in=("NEW", "ASSIGNED"))
+    assert open_tasks.count() == 1
+
+
+def test_withdraw_posted_twice_at_once_through_the_api(transactional_db, demo):
+    clerk = demo["provider_clerk"]
+    claim = create_claim(user=clerk, data=claim_data())
+    post = lambda: client_of(clerk).post(f"/api/v1/claims/{claim.pk}/withdraw/", {"reason": "重复"}, format="json")  # noqa: E731
+    waiting, codes, responses = race(lock_claim(claim), post, post)
+    assert codes == [200, 409], [(r.status_code, r.content[:200]) for r in responses]
+    assert AuditEvent.objects.filter(claim_id=claim.pk, action="claim.withdrawn").count() == 1
