@@ -44,7 +44,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
 
 from .advisory_locks import hold_advisory_locks
-from .certificates import Certificate, lock_certificates
+from .certificates import Certificate, CertificateIndex, lock_certificates
 from .dates import date_text
 from .models import (
     TRAINING_SUBSIDY_CATEGORIES,
@@ -707,13 +707,14 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
                 (other["claim__number"], periods_claimed(other["periods"]), other["certificate_date"].year)
             )
 
-    certificates = _certificates_elsewhere(claim) if is_training else []
+    certificates = CertificateIndex(_certificates_elsewhere(claim) if is_training else ())
     enterprise_grants, items = _limits_used_elsewhere(claim, limited.values())
-    seen: list[tuple[Certificate, int]] = []  # this claim's counting lines so far (CERT_DUP)
+    seen = CertificateIndex()  # this claim's counting lines so far, by line number (CERT_DUP)
     first_line_no: dict[int, int] = {}
     changed = []
     for line in lines:
         first_line_no.setdefault(line.trainee_id, line.line_no)
+        certificate = _certificate(line)
         ctx = LineContext(
             line=line,
             claim=claim,
@@ -724,8 +725,8 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
             first_line_no=first_line_no[line.trainee_id],
             periods_used=list(periods_used[line.trainee_id]),
             recovered_for_fraud=list(dict.fromkeys(recovered_for_fraud[line.trainee_id])),
-            certificate_lines=[n for certificate, n in seen if certificate.same_as(_certificate(line))],
-            certificate_claims=[number for certificate, number in certificates if certificate.same_as(_certificate(line))],
+            certificate_lines=seen.where_claimed(certificate),
+            certificate_claims=certificates.where_claimed(certificate),
             enterprise_grants=list(enterprise_grants[line.policy_version_id]),
             items=list(items[line.policy_version_id]),
         )
@@ -742,7 +743,7 @@ def check_claim(*, claim: Claim, as_of: datetime.date | None = None, lock: bool 
             decision=line.decision, payment_status=line.payment_status, flags=flags, overridden=overridden.get(line.pk, set())
         ):
             if is_training:
-                seen.append((_certificate(line), line.line_no))
+                seen.add(certificate, line.line_no)
                 history[line.trainee_id].append(
                     Record(claim.number, ctx.occupation, line.level, line.certificate_date.year, claim.policy_id)
                 )

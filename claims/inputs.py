@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .line_fields import DATE, INT, LINE_FIELDS, TEXT, InputField
+from .occupations import occupations_read_once
 from .validators import checked_account_name
 
 # A claim line, as the service takes it: one attribute per field of the table, in its order;
@@ -149,4 +150,5 @@ def parse_lines(rows, errors: ErrorCollector) -> list[LineInput]:
     if not isinstance(rows, list) or not rows:
         errors.add("lines", NO_LINES)
         return []
-    return [line for index, row in enumerate(rows) if (line := parse_line(row, index, errors)) is not None]
+    with occupations_read_once():
+        return [line for index, row in enumerate(rows) if (line := parse_line(row, index, errors)) is not None]

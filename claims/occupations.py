@@ -8,7 +8,9 @@ An occupation the table does not know (or no longer accepts) is refused with the
 """
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -22,10 +24,35 @@ def occupation_key(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text or "").split()).casefold()
 
 
+# What occupations_read_once has looked up: key → the OccupationKey found, or None.
+_read_once: ContextVar[dict[str, OccupationKey | None] | None] = ContextVar("occupations_read_once", default=None)
+
+
+@contextmanager
+def occupations_read_once() -> Iterator[None]:
+    """Within it, each occupation text is looked up once: a claim's or a roster's thousands of
+    lines name a few occupations, not one query a line. Scoped to one parse (a request, a roster),
+    so a change of the table is seen by the next. Nested: the outer scope's lookups are kept."""
+    if _read_once.get() is not None:
+        yield
+        return
+    token = _read_once.set({})
+    try:
+        yield
+    finally:
+        _read_once.reset(token)
+
+
 def resolve_occupation(text: str) -> Occupation:
     """The active occupation the text names (its name or an alias), or ValidationError."""
     key = occupation_key(text)
-    found = OccupationKey.objects.filter(key=key, occupation__active=True).select_related("occupation").first()
+    read = _read_once.get()
+    if read is not None and key in read:
+        found = read[key]
+    else:
+        found = OccupationKey.objects.filter(key=key, occupation__active=True).select_related("occupation").first()
+        if read is not None:
+            read[key] = found
     if found is None:
         raise ValidationError(_("未知的职业（工种）：%(value)s；请使用国家职业分类大典中的职业（工种）名称。") % {"value": text})
     return found.occupation

@@ -24,6 +24,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from .inputs import ErrorCollector, LineInput, parse_line
 from .line_fields import BOOL, CHOICE, DATE, DECIMAL, ID_NUMBER, INT, LINE_FIELDS, TEXT, InputField
 from .models import CertificateType, Level
+from .occupations import occupations_read_once
 from .spreadsheets import MONEY_FORMAT, SpreadsheetRefused, open_xlsx, safe_cell, safe_row, sheet_rows
 
 MAX_ROWS = 20_000  # trainees per roster; larger classes are split into several claims
@@ -519,6 +520,11 @@ def _roster_row(number: int, cells: tuple, fields: list[str | None], width: int)
 def check_rows(rows: Sequence[RosterRow], *, first_index: int = 0) -> tuple[list[LineInput], list[dict]]:
     """Check each row with the same parse_line the API uses; its ``lines[i].field`` errors become
     row-and-column errors in both languages. ``first_index`` is the index of ``rows[0]`` in the roster."""
+    with occupations_read_once():
+        return _checked_rows(rows, first_index)
+
+
+def _checked_rows(rows: Sequence[RosterRow], first_index: int) -> tuple[list[LineInput], list[dict]]:
     lines: list[LineInput] = []
     errors: list[dict] = []
     for offset, row in enumerate(rows):
