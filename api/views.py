@@ -38,6 +38,7 @@ from . import serializers as s
 from .audit_views import LedgerVerifySerializer
 from .errors import _flatten
 from .filters import ClaimFilter, PolicyFilter, TaskFilter
+from .pagination import past_the_end, positive_int_param
 from .permissions import MayReadLedger
 from .validation import BoundedSerializer, body, bounded_body
 
@@ -246,7 +247,7 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             OpenApiParameter("cursor", str, description="`next`'s cursor: the page after it (newest first)"),
             OpenApiParameter("page", int, description="v1's page number (an OFFSET: prefer `next`'s cursor)"),
         ],
-        responses={200: s.ClaimPageSerializer, **errors(400, 401, 404)},
+        responses={200: s.ClaimPageSerializer, **errors(400, 401)},
     )
     def list(self, request):
         """Newest first. Without ``page``: keyset pages (``next`` carries a cursor). v1's ``?page=N``
@@ -264,14 +265,11 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return self._page_response(page.items, page.count, page.count_capped, next_url, None)
 
     def _numbered_page(self, request, claims):
-        try:
-            number = int(request.query_params["page"])
-        except ValueError:
-            number = 0
+        number = positive_int_param(request, "page", 1)
         offset = (number - 1) * CLAIMS_PAGE_SIZE
-        rows = list(with_lines(claims).order_by(*CLAIM_LIST_ORDER)[offset : offset + CLAIMS_PAGE_SIZE + 1]) if number > 0 else []
-        if number < 1 or (number > 1 and not rows):
-            raise NotInScope("Invalid page.")
+        rows = list(with_lines(claims).order_by(*CLAIM_LIST_ORDER)[offset : offset + CLAIMS_PAGE_SIZE + 1])
+        if number > 1 and not rows:
+            raise past_the_end()
         count, capped = bounded_count(claims)
         url = request.build_absolute_uri()
         next_url = replace_query_param(url, "page", number + 1) if len(rows) > CLAIMS_PAGE_SIZE else None
@@ -387,6 +385,7 @@ class TaskSearchSerializer(BoundedSerializer):
 class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = s.TaskSerializer
     filterset_class = TaskFilter
+    pagination_class = None  # the list pages by keyset itself, answering TaskPageSerializer
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
