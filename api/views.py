@@ -38,7 +38,7 @@ from . import serializers as s
 from .audit_views import LedgerVerifySerializer
 from .errors import _flatten
 from .filters import ClaimFilter, PolicyFilter, TaskFilter
-from .pagination import past_the_end, positive_int_param
+from .pagination import MAX_PAGE_NUMBER, Pagination, past_the_end, positive_int_param
 from .permissions import MayReadLedger
 from .validation import BoundedSerializer, body, bounded_body
 
@@ -234,6 +234,9 @@ class PolicyList(ListAPIView):
 class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ClaimSerializer
     filterset_class = ClaimFilter
+    # The list pages itself (by keyset, or v1's page numbers), answering ClaimPageSerializer: no DRF
+    # paginator, which the schema would wrap around that page again. The history has DRF's.
+    pagination_class = None
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -245,7 +248,11 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         summary="Claims visible to the caller, newest first",
         parameters=[
             OpenApiParameter("cursor", str, description="`next`'s cursor: the page after it (newest first)"),
-            OpenApiParameter("page", int, description="v1's page number (an OFFSET: prefer `next`'s cursor)"),
+            OpenApiParameter(
+                "page",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_NUMBER},
+                description="v1's page number (an OFFSET: prefer `next`'s cursor)",
+            ),
         ],
         responses={200: s.ClaimPageSerializer, **errors(400, 401)},
     )
@@ -351,7 +358,7 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         summary="The claim's audit events, oldest first",
         responses={200: ClaimHistoryEventSerializer(many=True), **errors(401, 404)},
     )
-    @action(detail=True, methods=["get"], filter_backends=[])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=Pagination)
     def history(self, request, pk=None):
         events = claim_selectors.ledger_history_of_claim(user=request.user, claim=self.get_object())
         page = self.paginate_queryset(events)

@@ -250,6 +250,12 @@ def the_schema() -> dict:
     return APIClient().get("/api/schema/", {"format": "json"}).json()
 
 
+def resolved(schema: dict, node: dict) -> dict:
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
 def takes_a_page_number(operation: dict) -> bool:
     return any(parameter["name"] == "page" for parameter in operation.get("parameters", []))
 
@@ -268,6 +274,26 @@ def test_a_page_that_is_no_page_is_a_400_naming_page_on_every_page_numbered_list
         reader = next(client for client in readers if client.get(path).status_code == 200)
         for bad in ("2000", "x", "0", "-1", "99999999999999999999"):
             assert error(reader.get(path, {"page": bad}), 400)["fields"]["page"], (path, bad)
+
+
+def test_every_list_in_the_schema_is_a_page_of_its_resources(db):
+    """The claim and task lists answer {count, count_capped, next, previous, results: [Claim]}; their
+    schema said a page of such pages (drf-spectacular's pagination wrapped around the declared page),
+    without count_capped, and gave the task list a `page` it does not read."""
+    schema = the_schema()
+    pages = {}
+    for path, operations in schema["paths"].items():
+        answer = operations.get("get", {}).get("responses", {}).get("200", {}).get("content", {}).get("application/json")
+        body = resolved(schema, answer["schema"]) if answer else {}
+        if "results" in body.get("properties", {}):
+            item = body["properties"]["results"]["items"]
+            assert body["type"] == "object" and "results" not in resolved(schema, item).get("properties", {}), path
+            pages[path] = body
+    assert len(pages) > 10
+    for path, resource in (("/api/v1/claims/", "Claim"), ("/api/v1/tasks/", "Task")):
+        assert pages[path]["properties"]["results"]["items"] == {"$ref": f"#/components/schemas/{resource}"}, path
+        assert {"count", "count_capped", "next", "previous"} <= set(pages[path]["required"]), path
+    assert not takes_a_page_number(schema["paths"]["/api/v1/tasks/"]["get"])  # keyset pages only
 
 
 def test_a_flow_lock_held_by_someone_else_is_409():
