@@ -29,8 +29,9 @@ from . import pagination
 from .pagination import past_the_end, positive_int_param
 from .payments_funds import as_year, jurisdiction_for
 from .permissions import HasCapability
+from .schema import errors
 from .validation import BoundedSerializer, bounded_body
-from .views import errors, require_password, text
+from .views import require_password, text
 
 LINES_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000

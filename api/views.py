@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
@@ -40,6 +40,7 @@ from .errors import _flatten
 from .filters import ClaimFilter, PolicyFilter, TaskFilter
 from .pagination import MAX_PAGE_NUMBER, Pagination, past_the_end, positive_int_param
 from .permissions import MayReadLedger
+from .schema import errors
 from .validation import BoundedSerializer, body, bounded_body
 
 
@@ -52,18 +53,6 @@ class ClaimHistoryEventSerializer(s.AuditEventSerializer):
     class Meta(s.AuditEventSerializer.Meta):
         fields = [*s.AuditEventSerializer.Meta.fields, "action_label"]
         read_only_fields = fields
-
-
-def errors(*statuses: int) -> dict:
-    descriptions = {
-        400: "bad input; `fields` names each failing field by path (lines[1].level)",
-        401: "not authenticated",
-        403: "the caller's role may not do this",
-        404: "not found or outside the caller's scope",
-        409: "the step was already taken or decided",
-        429: "`locked_out`: too many failed logins for the account or the address; try again later",
-    }
-    return {code: OpenApiResponse(s.ErrorSerializer, description=descriptions[code]) for code in statuses}
 
 
 CLAIMS_PAGE_SIZE = settings.REST_FRAMEWORK["PAGE_SIZE"]
