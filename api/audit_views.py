@@ -9,7 +9,7 @@ Checkpoints and consistency proofs hold hashes only: no entry's content.
 
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import APIException
 from rest_framework.generics import ListAPIView
@@ -26,7 +26,7 @@ from claims.errors import DomainError, InvalidInput, NotInScope
 from claims.selectors import ledger_entries_visible_to
 
 from .permissions import MayReadLedger
-from .serializers import ErrorSerializer
+from .schema import error_response
 
 
 def errors(*statuses: int) -> dict:
@@ -38,7 +38,7 @@ def errors(*statuses: int) -> dict:
         409: "the ledger lacks entries the proof needs (run audit_verify)",
         503: "no audit signing key is configured",
     }
-    return {code: OpenApiResponse(ErrorSerializer, description=descriptions[code]) for code in statuses}
+    return {code: error_response(descriptions[code]) for code in statuses}
 
 
 class LedgerInconsistent(DomainError):

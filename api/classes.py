@@ -15,8 +15,9 @@ from claims.classes import attendance_rates, classes_visible_to, get_class_for_u
 from claims.models import ClassStatus, Level, TrainingClass
 from workflow import classes as services
 
+from .schema import errors
 from .validation import BoundedSerializer, body, bounded_body
-from .views import errors, text
+from .views import text
 
 
 class PlannedTraineeInputSerializer(BoundedSerializer):

@@ -17,8 +17,9 @@ from claims.selectors import get_claim_for_user
 from workflow import conversation
 
 from .parsers import FormParser, JSONParser, MultiPartParser
+from .schema import errors
 from .validation import BoundedSerializer, bounded_body
-from .views import errors, text
+from .views import text
 
 
 class AttachmentSerializer(serializers.ModelSerializer):

@@ -17,7 +17,8 @@ from claims.roster import MAX_FILE_BYTES, TEMPLATE_FILENAME, XLSX_CONTENT_TYPE
 
 from . import serializers as s
 from .parsers import FormParser, MultiPartParser
-from .views import claim_response, errors
+from .schema import errors
+from .views import claim_response
 
 
 class RosterImportInputSerializer(serializers.Serializer):

@@ -19,9 +19,10 @@ from workflow import notice, policy
 from workflow.models import Objection, ObjectionStatus
 
 from . import serializers as s
+from .schema import errors
 from .serializers import money
 from .validation import BoundedSerializer, bounded_body
-from .views import errors, text
+from .views import text
 
 RATE_LIMITED = {
     429: OpenApiResponse(s.ErrorSerializer, description="`rate_limited`: this address filed its objections for the hour")

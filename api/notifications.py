@@ -21,8 +21,9 @@ from workflow import selectors as task_selectors
 from workflow.models import Delegation
 
 from . import serializers as s
+from .schema import errors
 from .validation import BoundedSerializer, bounded_body
-from .views import errors, text
+from .views import text
 
 PAGE_SIZE = 50
 

@@ -8,7 +8,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,10 +25,13 @@ from payments.services.batch_files import FILE_KINDS, content_type_of, download_
 from payments.services.payees import set_payee_account
 from workflow import disbursement
 
+from . import pagination
+from .pagination import past_the_end, positive_int_param
 from .payments_funds import as_year, jurisdiction_for
 from .permissions import HasCapability
+from .schema import errors
 from .validation import BoundedSerializer, bounded_body
-from .views import errors, require_password, text
+from .views import require_password, text
 
 LINES_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -217,33 +219,17 @@ def summary(batch) -> dict:
     }
 
 
-MAX_PAGE_NUMBER = 10**6
-
-
-def _int_param(request, name: str, default: int, maximum: int | None = None) -> int:
-    """A positive whole number from the query string; past ``maximum`` it is taken as ``maximum``, and a
-    number no page could have (more than MAX_PAGE_NUMBER) is refused, naming the parameter."""
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    raw = raw.strip()
-    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_PAGE_NUMBER)) else 0
-    if not 1 <= value <= MAX_PAGE_NUMBER:
-        raise InvalidInput(_("分页参数有误。"), fields={name: [_("须为 1 至 %(max)s 的整数。") % {"max": MAX_PAGE_NUMBER}]})
-    return min(value, maximum) if maximum else value
-
-
 def _page_url(request, base: str, param: str, number: int, size_param: str, size: int) -> str:
     return request.build_absolute_uri(f"{base}?{param}={number}&{size_param}={size}")
 
 
 def detail(request, batch, status: int = 200) -> Response:
     batch = selectors.get_batch_for_user(user=request.user, batch_id=batch.pk)  # fresh, with its people
-    page_number = _int_param(request, "lines_page", 1)
-    size = _int_param(request, "lines_page_size", LINES_PAGE_SIZE, MAX_PAGE_SIZE)
+    page_number = positive_int_param(request, "lines_page", 1)
+    size = positive_int_param(request, "lines_page_size", LINES_PAGE_SIZE, MAX_PAGE_SIZE)
     start = (page_number - 1) * size
     if page_number > 1 and start >= batch.line_count:
-        raise InvalidInput(_("分页参数有误。"), fields={"lines_page": [_("没有这一页。")]})
+        raise past_the_end("lines_page")
     lines = [BatchLineSerializer.row(item) for item in selectors.batch_lines(batch)[start : start + size]]
     # The batch's own URL, whatever call answered (a build, a release and a cancel answer with the batch too).
     detail_url = reverse("v1:payment-batch", args=[batch.pk])
@@ -300,7 +286,7 @@ def claim_ids_of(raw) -> list[int] | None:
     return raw
 
 
-class Pagination(PageNumberPagination):
+class Pagination(pagination.Pagination):
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
 

@@ -21,8 +21,9 @@ from payments.models import Allocation, FundAccount, FundingPlan, PlanStatus
 from payments.selectors import funds as selectors
 from payments.services import funds as services
 
+from .schema import errors
 from .validation import BoundedSerializer, bounded_body
-from .views import errors, text
+from .views import text
 
 
 def money(**kwargs):

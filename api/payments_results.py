@@ -20,8 +20,9 @@ from payments.services import recoveries, results
 from workflow import disbursement
 
 from .parsers import FormParser, JSONParser, MultiPartParser
+from .schema import errors
 from .validation import BoundedSerializer, bounded_body
-from .views import errors, text
+from .views import text
 
 
 def money(**kwargs):

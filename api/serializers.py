@@ -11,7 +11,7 @@ their services check what the values mean (workflow/services.py) and name the fa
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone, translation
 from django.utils.functional import lazy
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.fields import SkipField, empty
 
@@ -392,6 +392,7 @@ class TaskSerializer(serializers.Serializer):
         return item.owner.get_username() if item.owner_id else None
 
 
+@extend_schema_serializer(many=False)  # a page: the list action's answer, not a list of them
 class TaskPageSerializer(serializers.Serializer):
     """A page of the caller's tasks, oldest first (keyset pages: ``next`` continues after the last row)."""
 
@@ -402,6 +403,7 @@ class TaskPageSerializer(serializers.Serializer):
     results = TaskSerializer(many=True)
 
 
+@extend_schema_serializer(many=False)  # a page: the list action's answer, not a list of them
 class ClaimPageSerializer(serializers.Serializer):
     """A page of the caller's claims, newest first (keyset pages: ``next`` continues after the last row)."""
 

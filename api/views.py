@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
@@ -38,7 +38,9 @@ from . import serializers as s
 from .audit_views import LedgerVerifySerializer
 from .errors import _flatten
 from .filters import ClaimFilter, PolicyFilter, TaskFilter
+from .pagination import MAX_PAGE_NUMBER, Pagination, past_the_end, positive_int_param
 from .permissions import MayReadLedger
+from .schema import errors
 from .validation import BoundedSerializer, body, bounded_body
 
 
@@ -51,18 +53,6 @@ class ClaimHistoryEventSerializer(s.AuditEventSerializer):
     class Meta(s.AuditEventSerializer.Meta):
         fields = [*s.AuditEventSerializer.Meta.fields, "action_label"]
         read_only_fields = fields
-
-
-def errors(*statuses: int) -> dict:
-    descriptions = {
-        400: "bad input; `fields` names each failing field by path (lines[1].level)",
-        401: "not authenticated",
-        403: "the caller's role may not do this",
-        404: "not found or outside the caller's scope",
-        409: "the step was already taken or decided",
-        429: "`locked_out`: too many failed logins for the account or the address; try again later",
-    }
-    return {code: OpenApiResponse(s.ErrorSerializer, description=descriptions[code]) for code in statuses}
 
 
 CLAIMS_PAGE_SIZE = settings.REST_FRAMEWORK["PAGE_SIZE"]
@@ -233,6 +223,9 @@ class PolicyList(ListAPIView):
 class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.ClaimSerializer
     filterset_class = ClaimFilter
+    # The list pages itself (by keyset, or v1's page numbers), answering ClaimPageSerializer: no DRF
+    # paginator, which the schema would wrap around that page again. The history has DRF's.
+    pagination_class = None
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -244,9 +237,13 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         summary="Claims visible to the caller, newest first",
         parameters=[
             OpenApiParameter("cursor", str, description="`next`'s cursor: the page after it (newest first)"),
-            OpenApiParameter("page", int, description="v1's page number (an OFFSET: prefer `next`'s cursor)"),
+            OpenApiParameter(
+                "page",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_NUMBER},
+                description="v1's page number (an OFFSET: prefer `next`'s cursor)",
+            ),
         ],
-        responses={200: s.ClaimPageSerializer, **errors(400, 401, 404)},
+        responses={200: s.ClaimPageSerializer, **errors(400, 401)},
     )
     def list(self, request):
         """Newest first. Without ``page``: keyset pages (``next`` carries a cursor). v1's ``?page=N``
@@ -264,14 +261,11 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return self._page_response(page.items, page.count, page.count_capped, next_url, None)
 
     def _numbered_page(self, request, claims):
-        try:
-            number = int(request.query_params["page"])
-        except ValueError:
-            number = 0
+        number = positive_int_param(request, "page", 1)
         offset = (number - 1) * CLAIMS_PAGE_SIZE
-        rows = list(with_lines(claims).order_by(*CLAIM_LIST_ORDER)[offset : offset + CLAIMS_PAGE_SIZE + 1]) if number > 0 else []
-        if number < 1 or (number > 1 and not rows):
-            raise NotInScope("Invalid page.")
+        rows = list(with_lines(claims).order_by(*CLAIM_LIST_ORDER)[offset : offset + CLAIMS_PAGE_SIZE + 1])
+        if number > 1 and not rows:
+            raise past_the_end()
         count, capped = bounded_count(claims)
         url = request.build_absolute_uri()
         next_url = replace_query_param(url, "page", number + 1) if len(rows) > CLAIMS_PAGE_SIZE else None
@@ -353,7 +347,7 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         summary="The claim's audit events, oldest first",
         responses={200: ClaimHistoryEventSerializer(many=True), **errors(401, 404)},
     )
-    @action(detail=True, methods=["get"], filter_backends=[])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=Pagination)
     def history(self, request, pk=None):
         events = claim_selectors.ledger_history_of_claim(user=request.user, claim=self.get_object())
         page = self.paginate_queryset(events)
@@ -387,6 +381,7 @@ class TaskSearchSerializer(BoundedSerializer):
 class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = s.TaskSerializer
     filterset_class = TaskFilter
+    pagination_class = None  # the list pages by keyset itself, answering TaskPageSerializer
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

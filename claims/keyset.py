@@ -4,6 +4,11 @@ A page is read from where the last one ended (an index range: ``WHERE key < last
 LIMIT n+1``), never with an OFFSET, which reads and throws away every row before it. The list's
 count is exact up to ``COUNT_BOUND`` and then says "more than" it: counting further would read the
 whole range for a figure nobody acts on. The inbox pages the same way (workflow.selectors.inbox_page).
+
+A cursor is signed (HMAC with SECRET_KEY) for the list it was written by: its model and order. Its
+keys then have the types that order's fields hold, so they can go into the WHERE as they are; a
+cursor altered, made up, or written by another list or sort (``?sort=amount``'s cursor in the
+default order) is refused as BadCursor, never a filter comparing an id with a word.
 """
 
 import base64
@@ -13,6 +18,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core import signing
 from django.db.models import Q, QuerySet
 
 # Every list's count (the inbox's tabs, the claim lists, the auditor's search): exact up to this,
@@ -74,18 +80,26 @@ def _typed(value):
     raise ValueError("not a key")
 
 
-def encode_cursor(values: list) -> str:
+def _signer(queryset: QuerySet, order: tuple[str, ...]) -> signing.Signer:
+    # "." joins the keys and their signature: it is in no base64url text, and needs no escaping in an address.
+    return signing.Signer(salt=f"claims.keyset:{queryset.model._meta.label}:{','.join(order)}", sep=".")
+
+
+def encode_cursor(values: list, *, queryset: QuerySet, order: tuple[str, ...]) -> str:
+    """The keys of a list's last row read, signed for that list: its model and ``order``."""
     text = json.dumps([_plain(value) for value in values], separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    return _signer(queryset, order).sign(base64.urlsafe_b64encode(text.encode()).decode().rstrip("="))
 
 
-def decode_cursor(cursor: str, width: int) -> list:
+def decode_cursor(cursor: str, *, queryset: QuerySet, order: tuple[str, ...]) -> list:
+    """The keys ``encode_cursor`` signed for this list and order; BadCursor for any other text."""
     try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-        if not isinstance(values, list) or len(values) != width:
+        keys = _signer(queryset, order).unsign(cursor)
+        values = json.loads(base64.urlsafe_b64decode(keys + "=" * (-len(keys) % 4)).decode())
+        if not isinstance(values, list) or len(values) != len(order):
             raise ValueError("width")
         return [_typed(value) for value in values]
-    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error, json.JSONDecodeError):
+    except (signing.BadSignature, ValueError, TypeError, UnicodeDecodeError, binascii.Error):
         raise BadCursor(cursor) from None
 
 
@@ -123,13 +137,14 @@ def keyset_page(
     ``counted``: what to count when the rows are groups (a queryset of one row per group), else the rows."""
     page_rows = queryset.order_by(*order)
     if cursor:
-        page_rows = page_rows.filter(after(order, decode_cursor(cursor, len(order)), nullable=frozenset(nullable)))
+        keys = decode_cursor(cursor, queryset=queryset, order=order)
+        page_rows = page_rows.filter(after(order, keys, nullable=frozenset(nullable)))
     rows = list(page_rows[: size + 1])
     count, capped = bounded_count(queryset if counted is None else counted)
     next_cursor = None
     if len(rows) > size:
         last = rows[size - 1]
-        next_cursor = encode_cursor([_value(last, name.lstrip("-")) for name in order])
+        next_cursor = encode_cursor([_value(last, name.lstrip("-")) for name in order], queryset=queryset, order=order)
     return KeysetPage(items=rows[:size], next_cursor=next_cursor, count=count, count_capped=capped)
 
 

@@ -15,6 +15,18 @@ def login(username: str, password: str = DEMO_PASSWORD) -> APIClient:
     return client
 
 
+def token_of(username: str) -> str:
+    """A new token of the user as an Authorization header ("Token <key>"), replacing any earlier one
+    as a login does, but without a test client: its requests turn Django's connection-closing
+    signals back on, which the schemathesis test keeps off (tests/test_api_schemathesis.py)."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.tokens import issue_token
+
+    token, _revoked = issue_token(get_user_model().objects.get(username=username))
+    return f"Token {token.key}"
+
+
 def ok(response, status: int = 200) -> dict:
     assert response.status_code == status, (response.status_code, response.content.decode())
     return response.json()

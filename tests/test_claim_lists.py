@@ -3,6 +3,9 @@ an index range of the claims in the reader's scope, page by keyset and count up 
 Scope is the claims' own columns (claims.selectors._claims_of), which say what the per-claim
 object permissions say: checked here for every demo person and every state a claim can be in."""
 
+import base64
+import json
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
@@ -127,7 +130,46 @@ def test_the_claims_api_keeps_v1_page_numbers_with_a_bounded_count(demo, monkeyp
     second = ok(client.get("/api/v1/claims/?page=2"))
     assert [claim["number"] for claim in second["results"]] == expected[2:4]
     assert "page=1" in second["previous"] and second["count"] == len(expected)
-    assert error(client.get("/api/v1/claims/?page=999"), 404)["code"] == "not_found"
+    # A page that is no page is bad input naming `page` (404 is for an object outside one's scope):
+    # past the last page, not a number, below 1, or so large that its OFFSET would pass bigint.
+    for bad in ("999", "x", "0", "-1", "99999999999999999999"):
+        assert error(client.get("/api/v1/claims/", {"page": bad}), 400)["fields"]["page"], bad
+
+
+def unsigned(values: list) -> str:
+    """A cursor as one would make it up: the keys' JSON in base64, without the list's signature."""
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def test_a_cursor_the_list_did_not_write_is_a_400_naming_cursor_and_a_page_starts_again(demo, monkeypatch):
+    """A cursor is signed for the list and order that wrote it: one made up (a word or a time where
+    the claim's id goes), one altered, or one of another list (the auditor's search, ordered by
+    submission) is refused before it reaches the query; the pages start from the first page."""
+    import api.views
+    import auditor.views
+
+    for n in range(3):
+        drafted(demo, n)
+    monkeypatch.setattr(api.views, "CLAIMS_PAGE_SIZE", 2)
+    monkeypatch.setattr(auditor.views, "PAGE_SIZE", 2)
+    client = login("hr_reviewer")
+    genuine = ok(client.get("/api/v1/claims/"))["next"].split("cursor=")[1]
+    assert ok(client.get("/api/v1/claims/", {"cursor": genuine}))["results"]
+    keys, _dot, signature = genuine.rpartition(".")
+    auditors = Client()
+    auditors.force_login(demo["auditor"])
+    searched = auditors.get("/audit/").content.decode().split("after=")[1].split('"')[0]
+    for cursor in (
+        unsigned(["abc"]),
+        unsigned([{"t": "2020-01-01T00:00:00+00:00"}]),
+        f"{unsigned(['abc'])}.{signature}",  # another key under the genuine cursor's signature
+        f"{keys}.{signature[:-2]}",
+        searched,
+    ):
+        assert error(client.get("/api/v1/claims/", {"cursor": cursor}), 400)["fields"]["cursor"], cursor
+        page = Client()
+        page.force_login(demo["hr_reviewer"])
+        assert page.get("/claims/", {"after": cursor}).status_code == 200, cursor
 
 
 def test_a_count_is_exact_up_to_its_bound_then_says_more(demo, monkeypatch):

@@ -189,6 +189,36 @@ def test_the_sorts_and_their_keyset_pages(demo, morning, monkeypatch):
     assert [task["claim_number"] for task in numbers] == sorted((task["claim_number"] for task in numbers), reverse=True)
 
 
+def test_a_cursor_of_another_sort_is_refused_by_name_and_the_inbox_starts_again(demo, morning, monkeypatch):
+    """``?sort=amount``'s cursor holds an amount where the default order's holds a time, and
+    ``?sort=number``'s a claim number: sent with another sort (or none), or made up, it is a 400
+    naming ``cursor``, never a query comparing a time with an amount; the inbox page starts again."""
+    import api.views
+    import approvals.inbox_views
+
+    monkeypatch.setattr(api.views, "TASKS_PAGE_SIZE", 2)
+    monkeypatch.setattr(approvals.inbox_views, "PAGE_SIZE", 2)
+    reviewer = login("dept_reviewer")
+    cursors = {}
+    for sort in ("amount", "number", ""):
+        following = ok(reviewer.get("/api/v1/tasks/", {"sort": sort} if sort else {}))["next"]
+        cursors[sort] = following.split("cursor=")[1].split("&")[0]
+        assert ok(reviewer.get(following))["results"], sort
+    made_up = "W1siYWJjIiwgImRlZiJdXQ"  # ["abc", "def"] in base64, unsigned
+    page = reviewer_page(demo["dept_reviewer"])
+    for sort, cursor in (
+        ("", cursors["amount"]),
+        ("", cursors["number"]),
+        ("due", cursors["amount"]),
+        ("amount", cursors[""]),
+        ("", made_up),
+    ):
+        params = {"cursor": cursor, **({"sort": sort} if sort else {})}
+        assert error(reviewer.get("/api/v1/tasks/", params), 400)["fields"]["cursor"], (sort, cursor)
+        html = page.get("/inbox/", {"mine_after": cursor, **({"sort": sort} if sort else {})})
+        assert html.status_code == 200 and rows_of(html.content.decode()) == 2, (sort, cursor)
+
+
 def test_the_tabs_count_what_the_filters_leave(demo, morning):
     page = reviewer_page(demo["dept_reviewer"])
     html = page.get("/inbox/?flags=clean").content.decode()

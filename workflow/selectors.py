@@ -164,16 +164,17 @@ def inbox_page(
 ) -> InboxPage:
     """One page of an inbox list in ``order`` (the inbox's own, or a sort of inbox_filters.SORTS),
     after ``cursor`` (keyset: rows after the last one read, never an OFFSET), with the list's
-    bounded count (claims.keyset.bounded_count). A cursor that does not parse raises BadCursor."""
+    bounded count (claims.keyset.bounded_count). A cursor this list and order did not write raises BadCursor."""
     page_rows = items.order_by(*order)
     if cursor:
-        page_rows = page_rows.filter(after(order, decode_cursor(cursor, len(order)), nullable=frozenset(nullable)))
+        keys = decode_cursor(cursor, queryset=items, order=order)
+        page_rows = page_rows.filter(after(order, keys, nullable=frozenset(nullable)))
     rows = list(page_rows.select_related("owner", "provider", "department")[: size + 1])
     count, capped = bounded_count(items)
     next_cursor = None
     if len(rows) > size:
         last = rows[size - 1]
-        next_cursor = encode_cursor([getattr(last, name.lstrip("-")) for name in order])
+        next_cursor = encode_cursor([getattr(last, name.lstrip("-")) for name in order], queryset=items, order=order)
     return InboxPage(items=rows[:size], next_cursor=next_cursor, count=count, count_capped=capped)
 
 
