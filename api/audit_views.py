@@ -76,11 +76,18 @@ class CheckpointResultSerializer(serializers.Serializer):
 
 
 class LedgerVerifySerializer(serializers.Serializer):
-    ok = serializers.BooleanField(help_text="the chain and every checkpoint check out")
+    ok = serializers.BooleanField(help_text="the chain, every entry's columns and every checkpoint check out")
     events = serializers.IntegerField(help_text="entries that check out before the first bad one")
     head_hash = serializers.CharField()
     first_bad_seq = serializers.IntegerField(allow_null=True)
     chain_ok = serializers.BooleanField()
+    copies_ok = serializers.BooleanField(
+        help_text="every entry's columns (shown, and deciding who reads it) are copies of its hashed bytes"
+    )
+    first_bad_copy_seq = serializers.IntegerField(
+        allow_null=True, help_text="the first entry whose columns disagree with its bytes"
+    )
+    bad_copy_columns = serializers.ListField(child=serializers.CharField(), help_text="the columns of that entry that disagree")
     tree_size = serializers.IntegerField(help_text="the highest seq in the ledger")
     checkpoints_checked = serializers.IntegerField()
     checkpoints_ok = serializers.BooleanField()

@@ -4,9 +4,10 @@
 still has the root of the latest checkpoint at that checkpoint's size, and signs the root
 over all entries as a C2SP tlog-checkpoint. It never signs over a broken ledger.
 
-``verify_ledger`` checks the chain and every checkpoint: its signature with the configured
-verifier key, that what the stored columns say is what was signed, that its root is the
-root recomputed from the entries at its tree size, and that checkpoints grow in time order.
+``verify_ledger`` checks the chain, that every entry's columns are copies of its bytes
+(audit.copies: the columns are what is shown and who may read an entry, the signatures cover
+only the bytes), and every checkpoint: its signature with the configured verifier key, that
+what the stored columns say is what was signed, that its root is the root recomputed from the entries at its tree size, and that checkpoints grow in time order.
 Two checkpoints whose roots both equal the roots recomputed from the same entries are
 consistent (the smaller tree is a prefix of the larger); a consistency proof between them
 (``LedgerTree.consistency_proof``) is what a client without the entries checks instead.
@@ -22,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from . import signing
+from .copies import check_copies
 from .models import Checkpoint
 from .tree import ledger_size, scan_ledger
 
@@ -125,9 +127,12 @@ class CheckpointResult:
 
 
 def verify_ledger() -> dict:
-    """The chain (as verify_chain reports it) and every checkpoint, oldest first."""
+    """The chain (as verify_chain reports it), the entries' columns against their bytes, and
+    every checkpoint, oldest first."""
     checkpoints = list(Checkpoint.objects.order_by("tree_size", "created_at"))
-    scan = scan_ledger(root_sizes=[c.tree_size for c in checkpoints])
+    size = ledger_size()
+    scan = scan_ledger(size=size, root_sizes=[c.tree_size for c in checkpoints])
+    copies = check_copies(size)
     key = None
     key_error = ""
     if checkpoints:
@@ -155,11 +160,13 @@ def verify_ledger() -> dict:
     failures = [result for result in results if not result.ok]
     latest = results[-1] if results else None
     chain = scan.chain()
-    size = ledger_size()
     return {
         **chain,
-        "ok": chain["ok"] and not failures,
+        "ok": chain["ok"] and copies.ok and not failures,
         "chain_ok": chain["ok"],
+        "copies_ok": copies.ok,
+        "first_bad_copy_seq": copies.first_bad_seq,
+        "bad_copy_columns": copies.columns,
         "tree_size": size,
         "checkpoints_checked": len(results),
         "checkpoints_ok": not failures,

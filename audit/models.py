@@ -10,7 +10,8 @@ class AuditEvent(models.Model):
 
     ``payload`` holds the exact canonical bytes (RFC 8785 JSON, UTF-8) that were
     hashed, so a verifier recomputes ``hash`` from the stored text alone;
-    the other columns are copies for querying.
+    the other columns are copies of its keys for querying (audit.services.body_of), which
+    the verification checks against it (audit.copies).
     """
 
     seq = models.PositiveBigIntegerField(unique=True)
@@ -26,8 +27,9 @@ class AuditEvent(models.Model):
     claim_id = models.PositiveBigIntegerField(null=True, blank=True)  # indexed with seq (Meta.indexes)
     # The jurisdiction the entry belongs to, by id, for the same reason: who may read the entry
     # (claims.selectors.ledger_entries_visible_to). Set when recorded from what record_event is
-    # given; null for the bureau's own entries (accounts, roles, sign-ins). A copy for querying
-    # like claim_id, outside the hashed bytes, so entries written before it existed keep theirs.
+    # given; null for the bureau's own entries (accounts, roles, sign-ins). A copy like claim_id:
+    # the bytes name it by its code ("jurisdiction"); entries written before they did have no
+    # such key, and theirs was filled from their claim (audit/backfill.py).
     jurisdiction_id = models.PositiveBigIntegerField(null=True, blank=True)
     from_state = models.CharField(max_length=30, blank=True)
     to_state = models.CharField(max_length=30, blank=True)

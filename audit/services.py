@@ -11,7 +11,7 @@ import rfc8785
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import actions
+from . import actions, references
 from .models import AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -136,10 +136,16 @@ def _draft(
     detail: dict | None,
     claim_number: str | None = None,
     jurisdiction=None,
+    jurisdiction_codes: dict | None = None,
 ) -> dict:
     """What an entry holds but its place in the chain (seq, prev_hash) and its time: worked out
-    before the ledger's lock is taken, so that appends hold it as briefly as they can."""
+    before the ledger's lock is taken, so that appends hold it as briefly as they can.
+    ``jurisdiction_codes``: codes already read, by jurisdiction id (many entries at once)."""
     claim_id, claim_number = _claim_reference(claim, claim_number)
+    jurisdiction_id = _jurisdiction_reference(jurisdiction, claim, obj)
+    codes = {} if jurisdiction_codes is None else jurisdiction_codes
+    if jurisdiction_id not in codes:
+        codes[jurisdiction_id] = references.jurisdiction_code(jurisdiction_id)
     return {
         "actor": actor,
         "actor_username": actor.get_username() if actor is not None else "",
@@ -148,7 +154,8 @@ def _draft(
         "object_id": str(obj.pk),
         "claim_id": claim_id,
         "claim_number": claim_number,
-        "jurisdiction_id": _jurisdiction_reference(jurisdiction, claim, obj),
+        "jurisdiction_id": jurisdiction_id,
+        "jurisdiction_code": codes[jurisdiction_id],
         "from_state": from_state,
         "to_state": to_state,
         "reason": reason,
@@ -157,7 +164,10 @@ def _draft(
 
 
 def body_of(draft: dict, *, seq, at, prev_hash) -> dict:
-    """The JSON an entry's hash is over: the draft at its place in the chain (``at`` canonical)."""
+    """The JSON an entry's hash is over: the draft at its place in the chain (``at`` canonical).
+    Every column of the entry but its hashes is a copy of a key here, which the verification
+    checks (audit.copies): the claim and the jurisdiction by number and code. Entries written
+    before "jurisdiction" was added have no such key; their bytes stay as they were hashed."""
     return {
         "seq": seq,
         "at": at,
@@ -166,6 +176,7 @@ def body_of(draft: dict, *, seq, at, prev_hash) -> dict:
         "object_type": draft["object_type"],
         "object_id": draft["object_id"],
         "claim": draft["claim_number"],
+        "jurisdiction": draft["jurisdiction_code"],
         "from_state": draft["from_state"],
         "to_state": draft["to_state"],
         "reason": draft["reason"],
@@ -267,17 +278,21 @@ def record_events(events: list[dict], *, batch_size: int = 2000) -> list[AuditEv
         raise RuntimeError("audit events must be written in the transaction of the change they record")
     if not events:
         return []
+    # Drafted before the lock, as record_event's: the jurisdictions' codes are read once each.
+    jurisdiction_codes = {}
+    drafts = [
+        _draft(
+            jurisdiction_codes=jurisdiction_codes,
+            **{"claim": None, "from_state": "", "to_state": "", "reason": "", "detail": None, **event},
+        )
+        for event in events
+    ]
     with transaction.atomic():
         last_seq, prev_hash = _lock_ledger_and_read_head()
         at = timezone.now()
         entries = []
-        for offset, event in enumerate(events, start=1):
-            entry = _entry(
-                seq=last_seq + offset,
-                prev_hash=prev_hash,
-                at=at,
-                **{"claim": None, "from_state": "", "to_state": "", "reason": "", "detail": None, **event},
-            )
+        for offset, draft in enumerate(drafts, start=1):
+            entry = _chained(draft, seq=last_seq + offset, prev_hash=prev_hash, at=at)
             prev_hash = entry.hash
             entries.append(entry)
         if connection.vendor == "postgresql":

@@ -11,12 +11,19 @@ class ClaimsConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from django.db.models.signals import m2m_changed
 
+        from audit import references
         from due.registry import register
 
         from . import imports
+        from .models import Claim, Jurisdiction
         from .personal_data import check_keys_set
         from .roles import forget_groups
 
+        # The ledger names a claim by its number and a jurisdiction by its code (both read-only).
+        references.register(
+            claims=references.NamedTable(Claim, "number", jurisdiction_field="jurisdiction"),
+            jurisdictions=references.NamedTable(Jurisdiction, "code"),
+        )
         checks.register(check_keys_set, checks.Tags.security, deploy=True)
         m2m_changed.connect(forget_groups, sender=get_user_model().groups.through, dispatch_uid="claims.forget_groups")
         register(

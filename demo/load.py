@@ -525,7 +525,7 @@ class Batch:
     tasks: list = field(default_factory=list)
     links: list = field(default_factory=list)
     perms: list = field(default_factory=list)
-    events: list = field(default_factory=list)  # (claim id, jurisdiction id, body without seq/prev_hash, actor id, action...)
+    events: list = field(default_factory=list)  # (claim id, jurisdiction id and code, number, at, actor, action...)
     items: list = field(default_factory=list)
     duties: list = field(default_factory=list)
 
@@ -821,7 +821,7 @@ class Generator:
         # the ledger: created, the provider's grant
         at = created
         events = out.events
-        base = (claim_id, jurisdiction.pk, number)
+        base = (claim_id, jurisdiction.pk, jurisdiction.code, number)
         events.append(base + (at, clerk, "claim.created", "", ClaimStatus.DRAFT, "", CanonicalJSON(
             f'{{"class_name":{string(f"{occupation_name} 第{claim_id}期")},"department":{string(department.code)},'
             f'"lines":[{",".join(summary)}],"policy":{string(version.policy.code)},"provider":{string(provider.code)},'
@@ -1123,7 +1123,19 @@ class Generator:
         encode_detail = CANONICAL_ENCODER.encode
         escape = _copy_str
         parts = []
-        for claim_id, jurisdiction_id, number, at, actor, action, from_state, to_state, reason, detail in events:
+        for (
+            claim_id,
+            jurisdiction_id,
+            jurisdiction_code,
+            number,
+            at,
+            actor,
+            action,
+            from_state,
+            to_state,
+            reason,
+            detail,
+        ) in events:
             at_text = at.isoformat()
             # to_canonical_value's form of a time: UTC, "Z" (the load's times are UTC already)
             canonical_at = at_text[:-6] + "Z" if at_text.endswith("+00:00") else to_canonical_value(at)
@@ -1134,6 +1146,7 @@ class Generator:
                 at=string(canonical_at),
                 claim=string(number),
                 detail=detail_text,
+                jurisdiction=string(jurisdiction_code),
                 from_state=string(from_state),
                 object_id=f'"{claim_id}"',
                 reason=string(reason),
@@ -1182,17 +1195,21 @@ class Generator:
 
 LEDGER_OBJECT_TYPE = "claims.claim"
 # The draft's fields the load gives each entry (audit.services._draft's, but the constant object type).
-LEDGER_FIELDS = ("actor_username", "action", "object_id", "claim_number", "from_state", "to_state", "reason", "detail")
+LEDGER_FIELDS = (
+    "actor_username", "action", "object_id", "claim_number", "jurisdiction_code", "from_state", "to_state", "reason", "detail",
+)  # fmt: skip
 
 
-def ledger_body(*, action, actor, at, claim, detail, from_state, object_id, reason, to_state) -> tuple[str, str, str]:
+def ledger_body(
+    *, action, actor, at, claim, detail, from_state, jurisdiction, object_id, reason, to_state
+) -> tuple[str, str, str]:
     """An entry's canonical body (what its hash is over) from each field's JSON text, before its
     prev_hash, between it and its seq, after its seq: keys sorted, compact. Written out (a format
     call per entry cost more than the rest of its text), and checked against audit's own definition
     (body_of written by canonical_json) before every load: check_ledger_body."""
     return (
         f'{{"action":{action},"actor":{actor},"at":{at},"claim":{claim},"detail":{detail},"from_state":{from_state},'
-        f'"object_id":{object_id},"object_type":"{LEDGER_OBJECT_TYPE}","prev_hash":"',
+        f'"jurisdiction":{jurisdiction},"object_id":{object_id},"object_type":"{LEDGER_OBJECT_TYPE}","prev_hash":"',
         f'","reason":{reason},"seq":',
         f',"to_state":{to_state}}}',
     )
@@ -1212,6 +1229,7 @@ def check_ledger_body() -> None:
         claim=string(marker("claim_number")),
         detail=string(marker("detail")),
         from_state=string(marker("from_state")),
+        jurisdiction=string(marker("jurisdiction_code")),
         object_id=string(marker("object_id")),
         reason=string(marker("reason")),
         to_state=string(marker("to_state")),

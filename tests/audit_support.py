@@ -3,11 +3,14 @@ tests' own, and a way around the append-only triggers for the tests that tamper 
 ledger on purpose."""
 
 import contextlib
+import hashlib
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
-from audit import actions, signing
+from audit import actions, services, signing
+from audit.models import AuditEvent
 
 # Entries that exist only to fill a test ledger; record_event refuses unregistered actions.
 TEST_ACTIONS = ("test.event", "test.parallel", "test.after_hole")
@@ -57,3 +60,21 @@ def tamper(model, pk, **changes):
     """Change a ledger row behind the application's back, as someone with the database could."""
     with triggers_disabled(model._meta.db_table):
         model.objects.filter(pk=pk).update(**changes)
+
+
+def old_format_entry(*, claim, reason: str) -> AuditEvent:
+    """An entry of ``claim`` as record_event wrote it before the bytes named a jurisdiction (no
+    such key), with the jurisdiction the backfill gave it (audit/backfill.py: its claim's)."""
+    with transaction.atomic():
+        seq, prev_hash = services._head()
+        draft = services._draft(
+            actor=None, action="claim.edited", obj=claim, claim=claim, from_state="", to_state="", reason=reason, detail={}
+        )
+        at = timezone.now()
+        body = services.body_of(draft, seq=seq + 1, at=services.to_canonical_value(at), prev_hash=prev_hash)
+        del body["jurisdiction"]
+        entry = services._chained(draft, seq=seq + 1, prev_hash=prev_hash, at=at)
+        entry.payload = services.canonical_json(body).decode()
+        entry.hash = hashlib.sha256(entry.payload.encode()).hexdigest()
+        entry.save(force_insert=True)
+    return entry

@@ -22,7 +22,7 @@ from audit.checkpoints import sign_checkpoint
 from audit.models import AuditEvent, Checkpoint
 from audit.services import record_event
 
-from .audit_support import audit_key, ledger_test_actions  # noqa: F401 - fixtures
+from .audit_support import audit_key, ledger_test_actions, old_format_entry  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.usefixtures("ledger_test_actions")  # entries of the tests' own actions (audit_support)
 
@@ -98,6 +98,26 @@ def test_a_good_export_verifies_offline(ledger, auditor_machine, tmp_path, audit
     assert "VERDICT: OK" in result.stdout
     assert f"entries: {total}, hash chain ok" in result.stdout
     assert f"checkpoint {ledger['early'].tree_size}: signature ok, root ok" in result.stdout
+
+
+def test_entries_from_before_and_after_the_bytes_named_a_jurisdiction_verify_offline(audit_key, demo, auditor_machine, tmp_path):
+    """A ledger whose entries named no jurisdiction in their bytes goes on with entries that do:
+    the offline verifier, which judges the bytes alone, verifies both."""
+    from claims.services import create_claim
+
+    from .conftest import claim_data
+
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    old_format_entry(claim=claim, reason="升级前的记录")
+    sign_checkpoint()
+    append_events(3)
+    out = tmp_path / "export"
+    export_today(out)
+    bodies = [json.loads(line) for line in (out / "entries.jsonl").read_bytes().splitlines()]
+    assert any("jurisdiction" not in body for body in bodies)
+    assert any(body.get("jurisdiction") == claim.jurisdiction.code for body in bodies)
+    result = run_verifier(auditor_machine, out, "--public-key", audit_key.verifier.text)
+    assert result.returncode == 0 and "VERDICT: OK" in result.stdout, result.stdout + result.stderr
 
 
 def test_the_verifier_cannot_import_django_where_it_runs(auditor_machine):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from audit import services
 from audit.checkpoints import sign_checkpoint, verify_ledger
 from audit.models import AuditEvent
-from audit.selectors import claim_history
+from audit.selectors import claim_history, verify_chain
 from audit.services import record_event
 from claims.services import create_claim
 
@@ -97,7 +97,9 @@ def migrate_back_write_and_forward(demo, *, on_each_state) -> dict:
         write_entries_with_the_old_model(old_apps, claim=claim, count=6)
         checkpoint = sign_checkpoint()
         rows = ledger_rows()
-        assert verify_ledger()["ok"] is True
+        # The chain only: the check of the columns against the bytes reads today's columns
+        # (jurisdiction_id), which 0004's table has not; after the migration verify_ledger runs whole.
+        assert verify_chain()["ok"] is True
     finally:
         migrate(target)  # whatever happened, the next tests get the current schema
     on_each_state("after")

@@ -2,7 +2,10 @@
 
 Row-level BEFORE triggers: every UPDATE or DELETE statement that touches a row fails,
 whoever runs it (the table owner included, unless they first ALTER TABLE … DISABLE
-TRIGGER, which is itself a visible DDL act and which the signed checkpoints expose).
+TRIGGER, which is itself a visible DDL act). What is done then: a changed payload breaks the
+chain and the signed checkpoints' roots; a changed copied column (actor, reason, claim_id,
+jurisdiction_id…) leaves both intact, and the verification's check of the columns against the
+payload names it (audit/copies.py).
 
 TRUNCATE is not refused: Django's test runner empties tables between transactional
 tests with ``TRUNCATE … CASCADE``, and a statement-level TRUNCATE trigger would break

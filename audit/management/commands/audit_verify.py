@@ -5,9 +5,10 @@ from audit.checkpoints import verify_ledger
 
 class Command(BaseCommand):
     help = (
-        "Verify the whole ledger: the hash chain of every entry and every signed checkpoint "
-        "(signature, root recomputed from the entries). Exits non-zero naming the first bad "
-        "sequence number and the failing checkpoints."
+        "Verify the whole ledger: the hash chain of every entry, every entry's columns against its "
+        "hashed bytes, and every signed checkpoint (signature, root recomputed from the entries). "
+        "Exits non-zero naming the first bad sequence number, the first entry whose columns "
+        "disagree and the failing checkpoints."
     )
 
     def handle(self, *args, **options):
@@ -18,6 +19,13 @@ class Command(BaseCommand):
         else:
             self.stdout.write(
                 f"hash chain: BROKEN at seq {result['first_bad_seq']} ({result['events']} entries before it check out)"
+            )
+        if result["copies_ok"]:
+            self.stdout.write("columns: ok (every entry's columns are copies of its bytes)")
+        else:
+            self.stdout.write(
+                f"columns: DISAGREE with the bytes from seq {result['first_bad_copy_seq']} "
+                f"({', '.join(result['bad_copy_columns'])})"
             )
         self.stdout.write(f"checkpoints: {result['checkpoints_checked']} checked, {result['checkpoints_failed']} failed")
         for failure in result["checkpoint_failures"]:
@@ -34,6 +42,10 @@ class Command(BaseCommand):
         problems = []
         if not result["chain_ok"]:
             problems.append(f"first bad seq {result['first_bad_seq']}")
+        if not result["copies_ok"]:
+            problems.append(
+                f"the columns of seq {result['first_bad_copy_seq']} disagree with its bytes: {', '.join(result['bad_copy_columns'])}"
+            )
         if result["first_bad_checkpoint"]:
             bad = result["first_bad_checkpoint"]
             problems.append(f"checkpoint {bad['tree_size']} fails: {bad['error']}")
