@@ -7,12 +7,13 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
-from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from claims import access, imports
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.http import file_response, scoped
+from claims.languages import in_active_language
 from claims.models import RosterUploadStatus
 from claims.roster import MAX_FILE_BYTES, MAX_ROWS, TEMPLATE_FILENAME, XLSX_CONTENT_TYPE
 
@@ -29,12 +30,11 @@ class RosterImportForm(ClaimHeaderForm):
 
 def _localized(errors: list[dict]) -> list[dict]:
     """The errors with the message in the page's language."""
-    english = (get_language() or "").startswith("en")
     return [
         {
             **error,
-            "text": error["message_en"] if english else error["message"],
-            "column": error["column_en"] if english else error["column"],
+            "text": in_active_language(error["message"], error["message_en"]),
+            "column": in_active_language(error["column"], error["column_en"]),
         }
         for error in errors
     ]
