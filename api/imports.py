@@ -2,7 +2,6 @@
 
 Thin, like api/views.py: claims.imports checks and does everything."""
 
-from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -10,8 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from claims import imports
-from claims.attachments import content_disposition
 from claims.errors import InvalidInput
+from claims.http import file_response
 from claims.models import RosterUpload
 from claims.roster import MAX_FILE_BYTES, TEMPLATE_FILENAME, XLSX_CONTENT_TYPE
 
@@ -111,6 +110,4 @@ class RosterUploadView(APIView):
 )
 class RosterTemplateView(APIView):
     def get(self, request):
-        response = HttpResponse(imports.roster_template(), content_type=XLSX_CONTENT_TYPE)
-        response["Content-Disposition"] = content_disposition(TEMPLATE_FILENAME)
-        return response
+        return file_response(imports.roster_template(), filename=TEMPLATE_FILENAME, content_type=XLSX_CONTENT_TYPE)

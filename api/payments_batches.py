@@ -1,7 +1,6 @@
 """API v1: payment batches (build, check and release, cancel, bank files) and payee accounts.
 Thin: scope from payments/selectors/batches.py, every write and its rules from the services."""
 
-from django.http import HttpResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -13,9 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit import actions
-from claims.attachments import content_disposition
 from claims.bounds import column_length
 from claims.errors import InvalidInput, NotInScope
+from claims.http import file_response
 from claims.models import Jurisdiction, Payee
 from payments import access
 from payments.models import BatchStatus, PayeeAccount, PayeeKind
@@ -440,8 +439,7 @@ class BatchFile(BatchView):
         bank_file = download_bank_file(
             actor=request.user, batch=batch, bank_file=selectors.get_batch_file(batch=batch, kind=FILE_KINDS[kind])
         )
-        response = HttpResponse(bytes(bank_file.content), content_type=content_type_of(bank_file))
-        response["Content-Disposition"] = content_disposition(bank_file.filename)
+        response = file_response(bank_file.content, filename=bank_file.filename, content_type=content_type_of(bank_file))
         response["X-Content-SHA256"] = bank_file.sha256
         return response
 

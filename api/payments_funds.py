@@ -1,7 +1,6 @@
 """API v1: fund accounts, annual plans, allocations and the funds report. Thin: scope from
 payments/selectors/funds.py, every write and its rules from payments/services/funds.py."""
 
-from django.http import HttpResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -12,9 +11,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from claims.attachments import content_disposition
 from claims.bounds import COUNT_MAX, MONEY_TEXT_LENGTH, column_length
 from claims.errors import InvalidInput
+from claims.http import file_response
 from claims.models import Department, Jurisdiction, PolicyCategory
 from claims.selectors import departments_of_reviewer, jurisdictions_overseen_by
 from payments.models import Allocation, FundAccount, FundingPlan, PlanStatus
@@ -452,9 +451,7 @@ class FundsReportXlsx(APIView):
     )
     def get(self, request):
         content, filename = services.export_funds_report(actor=request.user, year=year_of(request))
-        response = HttpResponse(content, content_type=services.XLSX_CONTENT_TYPE)
-        response["Content-Disposition"] = content_disposition(filename)
-        return response
+        return file_response(content, filename=filename, content_type=services.XLSX_CONTENT_TYPE)
 
 
 urlpatterns = [

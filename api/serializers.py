@@ -222,6 +222,12 @@ class ClaimLineSerializer(serializers.ModelSerializer):
     rule_version_demo_only = serializers.SerializerMethodField(
         help_text="true when that version's figures are demo data that no policy document states (演示数据，非政策规定)"
     )
+    explanation = serializers.CharField(
+        source="localized_explanation",
+        read_only=True,
+        help_text="how the amount was computed, in the request's language: Chinese by default, English with "
+        "Accept-Language: en (a line priced before its English was kept: Chinese)",
+    )
     flags = serializers.SerializerMethodField(help_text="the line's flags; empty when the line is clean")
     decision = serializers.ChoiceField(choices=LineDecision.choices, read_only=True)
     payment_status = serializers.ChoiceField(choices=PaymentStatus.choices, read_only=True)

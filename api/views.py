@@ -150,6 +150,7 @@ class TokenView(ObtainAuthToken):
         with transaction.atomic():
             token, replaced = tokens.issue_token(user)
             record_token_issued(request=request, user=user, replaced=replaced)
+        request.user = user  # the answer is the user's credential: an answer to them (kept by no cache)
         return Response({"token": token.key, "expires": tokens.expires_at(token)})
 
 

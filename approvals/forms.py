@@ -34,6 +34,13 @@ def _split_line_path(path: str) -> tuple[int, str | None] | None:
     return index, rest.lstrip(".") or None
 
 
+def coded_reason_choices() -> list[tuple[str, str]]:
+    """The reason codes with their labels ("E2 …") in the language of the page being shown: a
+    callable, so that a field declared on the class builds its list for each request, not once
+    at import (the labels are lazy; formatting them at import froze them in Chinese)."""
+    return BLANK + [(code, f"{code} {label}") for code, label in REASONS.items()]
+
+
 def _add_errors(form: forms.Form, field: str | None, messages) -> None:
     for message in messages:
         form.add_error(field if field in form.fields else None, message)
@@ -66,7 +73,7 @@ class DecisionForm(forms.Form):
     reason = forms.ChoiceField(
         label=_("不予补贴理由代码"),
         required=False,
-        choices=BLANK + [(code, f"{code} {label}") for code, label in REASONS.items()],
+        choices=coded_reason_choices,
     )
 
     # With a return: what to fix (the API's ``fix``). A resubmission changing only that goes back
@@ -104,7 +111,7 @@ class DecisionForm(forms.Form):
             self.fields[self.line_field(line.line_no, "reason")] = forms.ChoiceField(
                 label=_("第 %(n)d 行理由代码") % {"n": line.line_no},
                 required=False,
-                choices=BLANK + [(code, f"{code} {label}") for code, label in REASONS.items()],
+                choices=coded_reason_choices,
             )
 
     @staticmethod

@@ -14,10 +14,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.access import client_ip
-from claims.attachments import content_disposition
 from claims.bounds import character_refusal
 from claims.errors import DomainError, InvalidInput, NotInScope
-from claims.http import scoped
+from claims.http import file_response, scoped
 from claims.models import Provider
 from claims.spreadsheets import xlsx_row
 from workflow import notice, policy
@@ -102,9 +101,7 @@ def public_notice_xlsx(request):
         )
     out = io.BytesIO()
     book.save(out)
-    response = HttpResponse(out.getvalue(), content_type=XLSX_CONTENT_TYPE)
-    response["Content-Disposition"] = content_disposition(f"notice-{timezone.localdate():%Y%m%d}.xlsx")
-    return response
+    return file_response(out.getvalue(), filename=f"notice-{timezone.localdate():%Y%m%d}.xlsx", content_type=XLSX_CONTENT_TYPE)
 
 
 def public_objection(request):

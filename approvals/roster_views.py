@@ -6,15 +6,14 @@ on the page (every failing row and column), anything out of scope is a 404."""
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from claims import access, imports
-from claims.attachments import content_disposition
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
-from claims.http import scoped
+from claims.http import file_response, scoped
+from claims.languages import in_active_language
 from claims.models import RosterUploadStatus
 from claims.roster import MAX_FILE_BYTES, MAX_ROWS, TEMPLATE_FILENAME, XLSX_CONTENT_TYPE
 
@@ -31,12 +30,11 @@ class RosterImportForm(ClaimHeaderForm):
 
 def _localized(errors: list[dict]) -> list[dict]:
     """The errors with the message in the page's language."""
-    english = (get_language() or "").startswith("en")
     return [
         {
             **error,
-            "text": error["message_en"] if english else error["message"],
-            "column": error["column_en"] if english else error["column"],
+            "text": in_active_language(error["message"], error["message_en"]),
+            "column": in_active_language(error["column"], error["column_en"]),
         }
         for error in errors
     ]
@@ -122,6 +120,4 @@ def roster_status(request, upload_id):
 
 @scoped
 def roster_template(request):
-    response = HttpResponse(imports.roster_template(), content_type=XLSX_CONTENT_TYPE)
-    response["Content-Disposition"] = content_disposition(TEMPLATE_FILENAME)
-    return response
+    return file_response(imports.roster_template(), filename=TEMPLATE_FILENAME, content_type=XLSX_CONTENT_TYPE)

@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpResponse, QueryDict
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,10 +28,10 @@ from audit import actions
 from audit.export import ExportError, export_period
 from audit.selectors import verify_ledger
 from audit.services import record_event
-from claims.attachments import content_disposition
 from claims.bounds import validate_plausible_date
 from claims.catalogue import version_label
 from claims.errors import NotInScope
+from claims.http import file_response
 from claims.keyset import BadCursor, keyset_page
 from claims.models import ClaimStatus
 from claims.personal_data import id_number_digest
@@ -375,10 +375,8 @@ def export_xlsx(request):
         )
     buffer = io.BytesIO()
     book.save(buffer)
-    response = HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = content_disposition(f"audit-claims-{stamp}.xlsx")
-    return response
+    return file_response(buffer.getvalue(), filename=f"audit-claims-{stamp}.xlsx", content_type=XLSX_TYPE)
 
 
 def _notice_sheet(book, claims) -> None:
@@ -494,4 +492,4 @@ def export_package(request):
     handle = open(target, "rb")
     target.unlink()  # the open handle keeps the file until the response is sent
     workdir.rmdir()
-    return FileResponse(handle, as_attachment=True, filename=target.name, content_type="application/zip")
+    return file_response(handle, filename=target.name, content_type="application/zip")

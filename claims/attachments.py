@@ -81,7 +81,7 @@ NOT_FOR_QUOTING = re.compile(r'["\\\x00-\x1f\x7f]')
 
 def content_disposition(filename: str) -> str:
     """Always a download (never shown inline), the name encoded for any browser (RFC 6266): every
-    download of ours sets its header with this, never by hand (a name holding a quote would add
+    download of ours sets its header with this (through claims.http.file_response), never by hand (a name holding a quote would add
     parameters of its own, a Chinese one would make Django MIME-encode the whole header)."""
     if NOT_FOR_QUOTING.search(filename):
         # Django would write a quote as \" in filename="…", which some browsers do not unescape

@@ -46,6 +46,7 @@ from django.utils.translation import gettext_lazy
 from .advisory_locks import hold_advisory_locks
 from .certificates import Certificate, CertificateIndex, lock_certificates
 from .dates import date_text
+from .languages import in_active_language, in_both_languages
 from .models import (
     TRAINING_SUBSIDY_CATEGORIES,
     Claim,
@@ -159,9 +160,7 @@ class Rule:
 
 def localized_message(flag: dict) -> str:
     """The flag's message in the active language (Chinese unless English is active)."""
-    if (translation.get_language() or "").startswith("en"):
-        return flag.get("message_en") or flag.get("message", "")
-    return flag.get("message", "")
+    return in_active_language(flag.get("message", ""), flag.get("message_en", ""))
 
 
 def active_flags(flags: Iterable[dict], overridden_codes: Iterable[str]) -> list[dict]:
@@ -199,11 +198,7 @@ def _level_label(level: str) -> Bilingual:
         label = Level(level).label
     except ValueError:
         return Bilingual(level, level)
-    with translation.override("zh-hans"):
-        zh = str(label)
-    with translation.override("en"):
-        en = str(label)
-    return Bilingual(zh, en)
+    return Bilingual(*in_both_languages(lambda: label))
 
 
 # --------------------------------------------------------------------------- what a check sees

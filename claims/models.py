@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from .languages import in_active_language
 from .validators import validate_credit_code
 
 ZERO = Decimal("0.00")
@@ -436,7 +437,10 @@ class ClaimLine(models.Model):
     chief_technician_filed = models.BooleanField(_("首席技师已备案"), default=False)
     amount = models.DecimalField(_("补贴金额"), max_digits=12, decimal_places=2, default=ZERO)
     policy_version = models.ForeignKey(PolicyVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # How the amount was computed (claims/pricing.py), in Chinese and in English; read through
+    # localized_explanation. A line priced before the English was kept may have none.
     explanation = models.CharField(_("计算说明"), max_length=300, blank=True)
+    explanation_en = models.CharField(_("计算说明（英文）"), max_length=300, blank=True)
     # [{"code": "DUP", "message": "…", "message_en": "…", "source": "…"}]; empty when the line is clean.
     flags = models.JSONField(default=list, blank=True)
     decision = models.CharField(_("审核结果"), max_length=10, choices=LineDecision.choices, default=LineDecision.PENDING)
@@ -459,6 +463,11 @@ class ClaimLine(models.Model):
 
     def __str__(self):
         return f"{self.claim.number}#{self.line_no}"
+
+    @property
+    def localized_explanation(self) -> str:
+        """The explanation in the language of the page or the API request."""
+        return in_active_language(self.explanation, self.explanation_en)
 
 
 class FlagOverride(models.Model):

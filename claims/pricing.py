@@ -12,7 +12,8 @@ Each amount rule reads like the policy text:
 ``capped_by_cost`` makes the last four pay the lesser of the computed amount and the stated cost
 (a "cap" always does). A line's ``variant`` picks an alternative amount (S3 renewal, S8 out of
 province, S7 assessment standard). A line is priced by the version in force on its certificate
-date, never by today's date, and stores that version, the amount and a short Chinese explanation.
+date, never by today's date, and stores that version, the amount and a short explanation, in
+Chinese and in English (as a flag keeps its message: rendered once in each language).
 """
 
 import datetime
@@ -22,12 +23,12 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
 from django.db import connection
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from .dates import date_text
-from .models import ZERO, AmountRule, CertificateType, Level, Period, PolicyVersion, PricingUnit, SubsidyPolicy
+from .languages import in_both_languages
+from .models import ZERO, AmountRule, CertificateType, ClaimLine, Level, Period, PolicyVersion, PricingUnit, SubsidyPolicy
 
 ANY_LEVEL = "*"
 CENT = Decimal("0.01")
@@ -35,6 +36,8 @@ CENT = Decimal("0.01")
 OWN_AMOUNT_RULES = (AmountRule.FIXED, AmountRule.CAP, AmountRule.PER_DAY, AmountRule.PER_PERIOD)
 BASED_RULES = (AmountRule.PERCENT_OF, AmountRule.UPLIFT)
 NO_STANDARD_SOURCE = "RULES.md §3 / 002 末段（过渡条款）"
+# What a line keeps of its explanation, in either language (a flag keeps its whole message).
+EXPLANATION_MAX_LENGTH = ClaimLine._meta.get_field("explanation").max_length
 
 
 def variant_labels() -> dict[str, str]:
@@ -65,11 +68,14 @@ def _money(value) -> Decimal:
 class PricedLine:
     amount: Decimal
     version: PolicyVersion | None
-    explanation: str
+    explanation: str  # Chinese
+    explanation_en: str
     flags: list = field(default_factory=list)
 
     def __post_init__(self):
         self.amount = Decimal(self.amount).quantize(CENT)
+        self.explanation = self.explanation[:EXPLANATION_MAX_LENGTH]
+        self.explanation_en = self.explanation_en[:EXPLANATION_MAX_LENGTH]
 
 
 class VersionBook:
@@ -129,28 +135,14 @@ def version_in_force(policy: SubsidyPolicy, on: datetime.date) -> PolicyVersion 
     return versions_for(policy, depth=1).in_force(policy.pk, on)
 
 
-def bilingual(render: Callable[[], str]) -> tuple[str, str]:
-    """The same message in Chinese (stored) and English (message_en), from one Chinese msgid."""
-    with translation.override("zh-hans"):
-        chinese = str(render())
-    with translation.override("en"):
-        english = str(render())
-    return chinese, english
-
-
 # The flags pricing itself raises (a line it prices at nothing): computed again whenever the line is priced again.
 PRICING_CODES = frozenset({"NO_STANDARD", "LEVEL", "VARIANT"})
 
 
 def pricing_flag(code: str, render: Callable[[], str], source: str) -> dict:
     """A flag in the shape every rule uses: code, message (Chinese), message_en, source."""
-    message, message_en = bilingual(render)
+    message, message_en = in_both_languages(render)
     return {"code": code, "message": message, "message_en": message_en, "source": source}
-
-
-def _chinese(render: Callable[[], str]) -> str:
-    with translation.override("zh-hans"):
-        return str(render())
 
 
 def _level_label(level: str) -> str:
@@ -208,12 +200,12 @@ def _no_standard(policy: SubsidyPolicy, on: datetime.date, *, base: SubsidyPolic
             }
 
     flag = pricing_flag("NO_STANDARD", render, NO_STANDARD_SOURCE)
-    return PricedLine(ZERO, version, flag["message"], [flag])
+    return PricedLine(ZERO, version, flag["message"], flag["message_en"], [flag])
 
 
 def _not_covered(version: PolicyVersion, render: Callable[[], str]) -> PricedLine:
     flag = pricing_flag("LEVEL", render, f"RULES.md §3 {version.policy.code} / {version.source}".strip(" /"))
-    return PricedLine(ZERO, version, flag["message"], [flag])
+    return PricedLine(ZERO, version, flag["message"], flag["message_en"], [flag])
 
 
 def _settle(gross: Decimal, stated_cost: Decimal | None, capped: bool) -> Decimal:
@@ -278,7 +270,7 @@ def price_line(*, policy: SubsidyPolicy, line, versions: VersionBook | None = No
                 }
 
             flag = pricing_flag("VARIANT", render, f"RULES.md §3 {policy.code} / {version.source}".strip(" /"))
-            return PricedLine(ZERO, version, flag["message"], [flag])
+            return PricedLine(ZERO, version, flag["message"], flag["message_en"], [flag])
         standard, level_specific = Decimal(version.variant_amounts[variant]), False
 
     def label() -> str:
@@ -294,7 +286,9 @@ def price_line(*, policy: SubsidyPolicy, line, versions: VersionBook | None = No
         return PricedLine(
             standard,
             version,
-            _chinese(lambda: _("%(label)s 定额 %(amount)s → %(amount)s") % {"label": label(), "amount": money_text(standard)}),
+            *in_both_languages(
+                lambda: _("%(label)s 定额 %(amount)s → %(amount)s") % {"label": label(), "amount": money_text(standard)}
+            ),
         )
 
     if rule == AmountRule.CAP:
@@ -302,7 +296,7 @@ def price_line(*, policy: SubsidyPolicy, line, versions: VersionBook | None = No
             return PricedLine(
                 standard,
                 version,
-                _chinese(
+                *in_both_languages(
                     lambda: (
                         _("%(label)s ≤%(cap)s，未填实际费用 → 按上限 %(cap)s") % {"label": label(), "cap": money_text(standard)}
                     )
@@ -312,7 +306,7 @@ def price_line(*, policy: SubsidyPolicy, line, versions: VersionBook | None = No
         return PricedLine(
             amount,
             version,
-            _chinese(
+            *in_both_languages(
                 lambda: (
                     _("%(label)s ≤%(cap)s，实际费用 %(cost)s → %(amount)s")
                     % {
@@ -333,7 +327,7 @@ def price_line(*, policy: SubsidyPolicy, line, versions: VersionBook | None = No
         return PricedLine(
             _settle(gross, line.stated_cost, capped),
             version,
-            _chinese(
+            *in_both_languages(
                 lambda: (
                     _("%(label)s %(limit)s%(rate)s/天 × %(days)d 天")
                     % {"label": label(), "limit": limit, "rate": money_text(standard), "days": days}
@@ -369,7 +363,7 @@ def price_line(*, policy: SubsidyPolicy, line, versions: VersionBook | None = No
                 "note": note,
             } + _settle_text(gross, line.stated_cost, capped)
 
-        return PricedLine(_settle(gross, line.stated_cost, capped), version, _chinese(render_period))
+        return PricedLine(_settle(gross, line.stated_cost, capped), version, *in_both_languages(render_period))
 
     raise ValueError(f"unknown amount rule {rule!r} on {version}")
 
@@ -419,7 +413,7 @@ def _price_on_base(policy: SubsidyPolicy, version: PolicyVersion, head: str, lin
             text = _("%(head)s %(level)s：%(base)s %(base_amount)s 上浮 ≤%(percent)s%%") % values
         return text + _settle_text(gross, line.stated_cost, capped)
 
-    return PricedLine(_settle(gross, line.stated_cost, capped), version, _chinese(render))
+    return PricedLine(_settle(gross, line.stated_cost, capped), version, *in_both_languages(render))
 
 
 def price_lines(*, policy: SubsidyPolicy, lines: Iterable, versions: VersionBook | None = None) -> list[PricedLine]:
@@ -440,10 +434,11 @@ def price_lines(*, policy: SubsidyPolicy, lines: Iterable, versions: VersionBook
         paid = min(price.amount, left[version.pk])
         if paid != price.amount:
             values = {"cap": money_text(cap), "amount": money_text(paid)}
-            price.explanation = (
-                price.explanation
-                + _chinese(lambda values=values: _("；按企业计，本申领合计不超过 %(cap)s → %(amount)s") % values)
-            )[:300]
+            chinese, english = in_both_languages(
+                lambda values=values: _("；按企业计，本申领合计不超过 %(cap)s → %(amount)s") % values
+            )
+            price.explanation = (price.explanation + chinese)[:EXPLANATION_MAX_LENGTH]
+            price.explanation_en = (price.explanation_en + english)[:EXPLANATION_MAX_LENGTH]
             price.amount = paid
         left[version.pk] -= paid
     return priced

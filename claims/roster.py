@@ -22,6 +22,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from .inputs import ErrorCollector, LineInput, parse_line
+from .languages import in_both_languages
 from .line_fields import BOOL, CHOICE, DATE, DECIMAL, ID_NUMBER, INT, LINE_FIELDS, TEXT, InputField
 from .models import CertificateType, Level
 from .occupations import occupations_read_once
@@ -88,15 +89,6 @@ REQUIRED_FIELDS = tuple(column.field for column in COLUMNS if column.required)
 
 
 # --------------------------------------------------------------------------- errors
-
-
-def in_both_languages(build: Callable[[], str]) -> tuple[str, str]:
-    """Call ``build`` (which uses gettext) once in Chinese and once in English."""
-    with translation.override("zh-hans"):
-        chinese = str(build())
-    with translation.override("en"):
-        english = str(build())
-    return chinese, english
 
 
 def column_titles(fields: Iterable[str]) -> Callable[[], str]:

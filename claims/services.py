@@ -171,6 +171,7 @@ def _write_lines(claim: Claim, lines: list[LineInput]) -> None:
             amount=price.amount,
             policy_version=price.version,
             explanation=price.explanation,
+            explanation_en=price.explanation_en,
             flags=price.flags + condition_flags(policy=claim.policy, training_start=claim.training_start, line=line),
         )
         for line_no, (line, price, trainee_id) in enumerate(zip(lines, priced, trainee_ids, strict=True), start=1)
@@ -190,9 +191,12 @@ def _reprice_lines(claim: Claim) -> None:
     priced = price_lines(policy=claim.policy, lines=lines, versions=versions_for(claim.policy))
     for line, price in zip(lines, priced, strict=True):
         kept = [flag for flag in line.flags if flag.get("code") not in PRICING_CODES | CONDITION_CODES]
-        line.amount, line.policy_version, line.explanation = price.amount, price.version, price.explanation
+        line.amount, line.policy_version = price.amount, price.version
+        line.explanation, line.explanation_en = price.explanation, price.explanation_en
         line.flags = kept + price.flags + condition_flags(policy=claim.policy, training_start=claim.training_start, line=line)
-    ClaimLine.objects.bulk_update(lines, ["amount", "policy_version", "explanation", "flags"], batch_size=LINE_BATCH)
+    ClaimLine.objects.bulk_update(
+        lines, ["amount", "policy_version", "explanation", "explanation_en", "flags"], batch_size=LINE_BATCH
+    )
     refresh_flags(claim=claim)
 
 

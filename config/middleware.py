@@ -1,8 +1,10 @@
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.core.exceptions import SuspiciousOperation
 from django.http import JsonResponse
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views import defaults
 
@@ -53,3 +55,28 @@ class RefuseBadCharactersInUrlMiddleware:
                 json_dumps_params={"ensure_ascii": False},
             )
         return defaults.bad_request(request, SuspiciousOperation("A refused character in the URL"))
+
+
+class NoStoreWhenSignedInMiddleware:
+    """Whatever is answered to a signed-in user (a session's, or one an API token or a login
+    authenticated) is kept by no cache,
+    the browser's or a shared one (Cache-Control: private, no-store): pages, exports and files
+    show personal data, and on a shared bureau PC the back button or the disk cache would show
+    them after logout. What is answered to someone not signed in (公示, the health probe) is left
+    as it is; static files never get here (WhiteNoise answers them first).
+
+    After AuthenticationMiddleware: it asks who is signed in, and DRF sets the user a token
+    authenticated on the request too (a public API view sets an anonymous one: the session
+    still says who it answers). On the way out it sees every response of the views and of the
+    middleware after it (a denied access, the lockout page)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        session = getattr(request, "session", None)
+        if (user is not None and user.is_authenticated) or (session is not None and SESSION_KEY in session):
+            patch_cache_control(response, private=True, no_store=True)
+        return response

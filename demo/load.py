@@ -496,8 +496,8 @@ def line_text(rows: list) -> bytes:
         [
             f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t{r[4]}\t{text(r[5])}\t{text(r[6])}\t{text(r[7])}\t{text(r[8])}\t"
             f"{text(r[9])}\t{r[10].isoformat()}\t{r[11]}\t{r[12]}\t{text(r[13])}\t{text(r[14])}\t{boolean[r[15]]}\t"
-            f"{text(r[16])}\t{boolean[r[17]]}\t{r[18]}\t{r[19]}\t{text(r[20])}\t{r[21]}\t{r[22]}\t{r[23]}\t{r[24]}\t"
-            f"{text(r[25])}\t{iso(r[26])}\n"
+            f"{text(r[16])}\t{boolean[r[17]]}\t{r[18]}\t{r[19]}\t{text(r[20])}\t{text(r[21])}\t{r[22]}\t{r[23]}\t{r[24]}\t"
+            f"{r[25]}\t{text(r[26])}\t{iso(r[27])}\n"
             for r in rows
         ]
     ).encode()
@@ -556,7 +556,7 @@ LINE_COLUMNS = (
     "id", "claim_id", "line_no", "trainee_id", "occupation_id", "level", "certificate_type", "certificate_number",
     "certificate_issuer", "certificate_key", "certificate_date", "training_days", "stated_cost", "variant",
     "hardship_group", "free_training", "target_group", "chief_technician_filed", "amount", "policy_version_id",
-    "explanation", "flags", "decision", "decision_reason", "payment_status", "name", "claimed_on",
+    "explanation", "explanation_en", "flags", "decision", "decision_reason", "payment_status", "name", "claimed_on",
 )  # fmt: skip
 TASK_COLUMNS = (
     "id", "flow_task", "flow_task_type", "status", "created", "assigned", "started", "finished", "token", "owner_id",
@@ -798,6 +798,7 @@ class Generator:
                     amount,
                     version.pk,
                     f"{rule_version}：{amount}",
+                    f"{rule_version}: {amount}",  # the explanation in English (ClaimLine.explanation_en)
                     "[]",
                     decision,
                     "OTHER" if rejected else "",

@@ -5,7 +5,6 @@ payee accounts. Thin: reads from payments/selectors/batches.py, writes through t
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -13,9 +12,8 @@ from django.views.decorators.http import require_POST
 
 from accounts import reauth
 from audit import actions
-from claims.attachments import content_disposition
 from claims.errors import DomainError, NotInScope
-from claims.http import scoped
+from claims.http import file_response, scoped
 from claims.selectors import jurisdictions_overseen_by
 from workflow import disbursement
 
@@ -178,9 +176,7 @@ def batch_file(request, batch_id, kind):
         download_bank_file(actor=request.user, batch=batch, bank_file=bank_file)
     except DomainError:
         raise PermissionDenied from None
-    response = HttpResponse(bytes(bank_file.content), content_type=content_type_of(bank_file))
-    response["Content-Disposition"] = content_disposition(bank_file.filename)
-    return response
+    return file_response(bank_file.content, filename=bank_file.filename, content_type=content_type_of(bank_file))
 
 
 @scoped

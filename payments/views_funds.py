@@ -11,9 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from claims.attachments import content_disposition
 from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope
-from claims.http import scoped
+from claims.http import file_response, scoped
 from claims.selectors import departments_of_reviewer, jurisdictions_overseen_by
 
 from . import access
@@ -289,6 +288,4 @@ def report_xlsx(request):
         raise PermissionDenied from None
     except NotInScope:
         raise Http404 from None
-    response = HttpResponse(content, content_type=services.XLSX_CONTENT_TYPE)
-    response["Content-Disposition"] = content_disposition(filename)
-    return response
+    return file_response(content, filename=filename, content_type=services.XLSX_CONTENT_TYPE)

@@ -7,6 +7,7 @@ priced by version 1 (2020-02-21, the date 002 was issued, to 2021-12-31), 2023 b
 from 2026-01-01: 高级工 ≤ 4000)."""
 
 import datetime
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -681,6 +682,7 @@ def test_price(catalogue, case):
     assert priced.amount == Decimal(case.amount)
     assert (str(priced.version) if priced.version else None) == case.version
     assert priced.explanation == case.explanation
+    assert priced.explanation_en and not re.search(r"[\u4e00-\u9fff]", priced.explanation_en), priced.explanation_en
     assert [flag["code"] for flag in priced.flags] == case.flags
     # The row cites the paragraph the catalogue cites for this standard.
     cited = {version.source for version in policy.versions.all()}
@@ -696,13 +698,24 @@ def test_pricing_flags_are_bilingual_with_a_source(catalogue, case):
     assert flag["source"].startswith("RULES.md §3")
 
 
-def test_explanations_are_stored_in_chinese_whatever_the_request_language(catalogue):
+def test_explanations_are_kept_in_both_languages_whatever_the_request_language(catalogue):
     from django.utils import translation
 
     with translation.override("en"):
-        priced = price_line(policy=catalogue["S1"], line=line_input(level="technician"))
-    assert priced.explanation == "S1 v2 不适用于该等级（技师）。"
-    assert priced.flags[0]["message_en"] == "S1 v2 does not cover this level (Technician)."
+        refused = price_line(policy=catalogue["S1"], line=line_input(level="technician"))
+    with translation.override("zh-hans"):
+        capped = price_line(
+            policy=catalogue["S3"], line=line_input(certificate_type="special_operation", stated_cost=Decimal("450"))
+        )
+    assert (refused.explanation, refused.explanation_en) == (
+        "S1 v2 不适用于该等级（技师）。",
+        "S1 v2 does not cover this level (Technician).",
+    )
+    assert refused.flags[0]["message_en"] == refused.explanation_en
+    assert (capped.explanation, capped.explanation_en) == (
+        "S3 v2 高级工 ≤500，实际费用 450 → 450",
+        "S3 v2 Senior ≤500, actual cost 450 → 450",
+    )
 
 
 def test_a_version_book_prices_many_lines_without_further_queries(catalogue, django_assert_num_queries):

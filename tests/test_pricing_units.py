@@ -151,6 +151,8 @@ def test_an_enterprise_contest_is_paid_at_most_20000_whatever_the_number_of_line
     assert amounts(claim) == ["15000.00", "5000.00", "0.00"]
     assert claim["total"] == "20000.00"
     assert "合计不超过 20000" in claim["lines"][1]["explanation"]
+    in_english = clerk.get(f"/api/v1/claims/{claim['id']}/", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert "this claim's lines together at most 20000 → 5000" in in_english["lines"][1]["explanation"]
 
 
 def test_a_development_item_is_paid_once_per_item_not_per_person(clerk):

@@ -21,7 +21,8 @@ savepoint): the demo jurisdiction 温岭 (WL) and a second one, 诸暨 (ZJ).
   catalogue     WL's S3                   –                  –                  ZJ's S3
 
 Reads are GETs; writes are sent (POST, or the row's method) only where they must be refused,
-so nothing in the world moves. Every 200 a WL role gets must hold nothing of ZJ's claim."""
+so nothing in the world moves. Every 200 a WL role gets must hold nothing of ZJ's claim, and no
+answer to a signed-in role may be kept by a cache (unsafe_to_keep)."""
 
 import datetime
 import hashlib
@@ -606,11 +607,25 @@ def client_for(username: str, key: str):
 WRITE_BODY = {"reason": "scope matrix", "comment": "scope matrix", "decision": "approve"}
 
 
-def ask(client, method: str, url: str) -> int:
+def ask(client, method: str, url: str):
     send = getattr(client, method)
     if isinstance(client, APIClient):
-        return send(url, WRITE_BODY, format="json", secure=True).status_code
-    return send(url, WRITE_BODY, secure=True).status_code
+        return send(url, WRITE_BODY, format="json", secure=True)
+    return send(url, WRITE_BODY, secure=True)
+
+
+def unsafe_to_keep(response, said: str) -> list[str]:
+    """What is wrong with how a response to a signed-in user may be kept or opened: any of them
+    may show personal data, so no cache (the browser's disk, a proxy) keeps one; a file is
+    always a download that runs nothing were it opened (claims.http.file_response)."""
+    found = []
+    if "no-store" not in response.get("Cache-Control", ""):
+        found.append(f"{said}: Cache-Control {response.get('Cache-Control')!r}, expected no-store")
+    if response.get("Content-Disposition", "").startswith("attachment") and "sandbox" not in response.get(
+        "Content-Security-Policy", ""
+    ):
+        found.append(f"{said}: a file without the sandbox CSP")
+    return found
 
 
 def changes_recorded() -> int:
@@ -637,6 +652,7 @@ def test_the_matrix(world, demo, key):
             url = url_for(key, params)
             expected_get = expected(gets, outs, username, in_scope)
             response = client.get(url, secure=True)
+            found += unsafe_to_keep(response, f"GET {url} as {username}")
             if response.status_code != expected_get:
                 found.append(f"GET {url} as {username} ({scope}): {response.status_code}, expected {expected_get}")
             elif response.status_code == 200 and not response.streaming:
@@ -646,7 +662,9 @@ def test_the_matrix(world, demo, key):
             if expected_write is None:
                 continue
             ledger_before = changes_recorded()
-            status = ask(client, row.method, url)
+            response = ask(client, row.method, url)
+            status = response.status_code
+            found += unsafe_to_keep(response, f"{row.method.upper()} {url} as {username}")
             if status != expected_write:
                 found.append(f"{row.method.upper()} {url} as {username} ({scope}): {status}, expected {expected_write}")
             if changes_recorded() != ledger_before:  # a write that must be refused acted (every change is recorded)
