@@ -2,8 +2,8 @@
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch
-from django.db.models.functions import Length
+from django.db.models import Count, OuterRef, Prefetch, Subquery, prefetch_related_objects
+from django.db.models.functions import Coalesce, Length
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -16,7 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.utils.urls import replace_query_param
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from accounts import reauth, tokens
@@ -26,7 +26,7 @@ from claims import selectors as claim_selectors
 from claims import services as claims
 from claims.certificate_checks import latest_checks_first
 from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope
-from claims.keyset import BadCursor, bounded_count, keyset_page
+from claims.keyset import BadCursor, bounded_count, cursor_after, keyset_page, within_budget
 from claims.models import Claim, ClaimLine, Department, PolicyVersion, Provider, SubsidyPolicy
 from payments.selectors.results import latest_batch_number
 from workflow import selectors as task_selectors
@@ -76,20 +76,34 @@ def text(value) -> str:
     return "" if value is None else str(value)
 
 
+def claim_rows(queryset):
+    """A claim response's claim rows, without their lines (with_lines, CLAIM_LINES)."""
+    return task_selectors.with_open_step(queryset).select_related("jurisdiction", "provider", "department", "policy")
+
+
+# A claim response's lines, and what each shows.
+CLAIM_LINES = Prefetch(
+    "lines",
+    queryset=ClaimLine.objects.select_related("trainee", "occupation", "policy_version__policy")
+    .prefetch_related("overrides", Prefetch("certificate_checks", queryset=latest_checks_first()))
+    .annotate(batch_number=latest_batch_number()),
+)
+
+
 def with_lines(queryset):
     """Everything a claim response reads, in a fixed number of queries."""
-    return (
-        task_selectors.with_open_step(queryset)
-        .select_related("jurisdiction", "provider", "department", "policy")
-        .prefetch_related(
-            Prefetch(
-                "lines",
-                queryset=ClaimLine.objects.select_related("trainee", "occupation", "policy_version__policy")
-                .prefetch_related("overrides", Prefetch("certificate_checks", queryset=latest_checks_first()))
-                .annotate(batch_number=latest_batch_number()),
-            )
-        )
-    )
+    return claim_rows(queryset).prefetch_related(CLAIM_LINES)
+
+
+# A page of the claim list ends once its claims hold this many lines (a claim of more comes alone):
+# a claim may hold 20,000 lines (a roster's bound), and fifty such made one response of ~760 MB.
+LINES_PER_PAGE = 2_000
+
+
+def claim_list_rows(queryset):
+    """The claim list's rows, each with its number of lines (the page's budget); lines read after."""
+    lines = ClaimLine.objects.filter(claim=OuterRef("pk")).order_by().values("claim").annotate(n=Count("pk")).values("n")
+    return claim_rows(queryset).annotate(line_count=Coalesce(Subquery(lines), 0))
 
 
 def claim_response(claim: Claim, status: int = 200) -> Response:
@@ -254,7 +268,11 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             return self._numbered_page(request, claims)
         try:
             page = keyset_page(
-                with_lines(claims), order=CLAIM_LIST_ORDER, cursor=request.query_params.get("cursor"), size=CLAIMS_PAGE_SIZE
+                claim_list_rows(claims),
+                order=CLAIM_LIST_ORDER,
+                cursor=request.query_params.get("cursor"),
+                size=CLAIMS_PAGE_SIZE,
+                budget=("line_count", LINES_PER_PAGE),
             )
         except BadCursor:
             raise InvalidInput(_("分页参数有误。"), fields={"cursor": [_("无效的分页位置：请从第一页开始。")]}) from None
@@ -264,17 +282,25 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def _numbered_page(self, request, claims):
         number = positive_int_param(request, "page", 1)
         offset = (number - 1) * CLAIMS_PAGE_SIZE
-        rows = list(with_lines(claims).order_by(*CLAIM_LIST_ORDER)[offset : offset + CLAIMS_PAGE_SIZE + 1])
+        listed = claim_list_rows(claims)
+        rows = list(listed.order_by(*CLAIM_LIST_ORDER)[offset : offset + CLAIMS_PAGE_SIZE + 1])
         if number > 1 and not rows:
             raise past_the_end()
         count, capped = bounded_count(claims)
         url = request.build_absolute_uri()
-        next_url = replace_query_param(url, "page", number + 1) if len(rows) > CLAIMS_PAGE_SIZE else None
+        items = within_budget(rows[:CLAIMS_PAGE_SIZE], ("line_count", LINES_PER_PAGE))
+        if len(items) < min(len(rows), CLAIMS_PAGE_SIZE):
+            # Ended early by its lines: the rest of this page and the pages after it follow by cursor.
+            cursor = cursor_after(items[-1], queryset=listed, order=CLAIM_LIST_ORDER)
+            next_url = replace_query_param(remove_query_param(url, "page"), "cursor", cursor)
+        else:
+            next_url = replace_query_param(url, "page", number + 1) if len(rows) > CLAIMS_PAGE_SIZE else None
         previous_url = replace_query_param(url, "page", number - 1) if number > 1 else None
-        return self._page_response(rows[:CLAIMS_PAGE_SIZE], count, capped, next_url, previous_url)
+        return self._page_response(items, count, capped, next_url, previous_url)
 
     @staticmethod
     def _page_response(claims, count, capped, next_url, previous_url) -> Response:
+        prefetch_related_objects(claims, CLAIM_LINES)
         return Response(
             {
                 "count": count,

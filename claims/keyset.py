@@ -130,22 +130,48 @@ def after(order: tuple[str, ...], values: list, *, nullable: frozenset = frozens
 
 
 def keyset_page(
-    queryset: QuerySet, *, order: tuple[str, ...], cursor: str | None, size: int, nullable=frozenset(), counted=None
+    queryset: QuerySet,
+    *,
+    order: tuple[str, ...],
+    cursor: str | None,
+    size: int,
+    nullable=frozenset(),
+    counted=None,
+    budget: tuple[str, int] | None = None,
 ) -> KeysetPage:
     """One page of ``queryset`` in ``order`` (its last key unique, e.g. the id), after ``cursor``,
     with the list's bounded count. ``nullable``: the keys that may be NULL (PostgreSQL's NULL order).
-    ``counted``: what to count when the rows are groups (a queryset of one row per group), else the rows."""
+    ``counted``: what to count when the rows are groups (a queryset of one row per group), else the rows.
+    ``budget`` (an attribute of the rows, the most a page holds of it): the page ends early once
+    its rows hold that much (within_budget)."""
     page_rows = queryset.order_by(*order)
     if cursor:
         keys = decode_cursor(cursor, queryset=queryset, order=order)
         page_rows = page_rows.filter(after(order, keys, nullable=frozenset(nullable)))
     rows = list(page_rows[: size + 1])
     count, capped = bounded_count(queryset if counted is None else counted)
-    next_cursor = None
-    if len(rows) > size:
-        last = rows[size - 1]
-        next_cursor = encode_cursor([_value(last, name.lstrip("-")) for name in order], queryset=queryset, order=order)
-    return KeysetPage(items=rows[:size], next_cursor=next_cursor, count=count, count_capped=capped)
+    items = within_budget(rows[:size], budget)
+    next_cursor = cursor_after(items[-1], queryset=queryset, order=order) if len(rows) > len(items) else None
+    return KeysetPage(items=items, next_cursor=next_cursor, count=count, count_capped=capped)
+
+
+def within_budget(rows: list, budget: tuple[str, int] | None) -> list:
+    """The first rows whose ``budget`` attribute adds up to at most its bound; the first row always
+    (a page is never empty): e.g. claims up to 2,000 lines, a claim of more alone on its page."""
+    if budget is None:
+        return rows
+    name, most = budget
+    held = 0
+    for index, row in enumerate(rows):
+        held += _value(row, name)
+        if held > most and index > 0:
+            return rows[:index]
+    return rows
+
+
+def cursor_after(row, *, queryset: QuerySet, order: tuple[str, ...]) -> str:
+    """The cursor of the page that follows ``row`` (a row of ``queryset`` read in ``order``)."""
+    return encode_cursor([_value(row, name.lstrip("-")) for name in order], queryset=queryset, order=order)
 
 
 def _value(row, name: str):

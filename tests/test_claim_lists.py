@@ -313,3 +313,26 @@ def test_finances_desk_pages_what_awaits_payment_by_keyset(demo, monkeypatch):
 
     page = awaiting_page(demo["finance_officer"], None, 2)["claims"]
     assert (page.count, page.count_capped, len(page.items)) == (2, True, 2)
+
+
+def test_a_page_of_the_claims_api_ends_once_its_claims_hold_the_lines_a_page_may(demo, monkeypatch):
+    """A claim may hold 20,000 lines: a page of fifty such was a response of ~760 MB. A page ends
+    once its claims hold LINES_PER_PAGE lines (a claim of more comes alone); following ``next``
+    still reads every claim once, by cursor and by v1's page numbers alike."""
+    import api.views
+
+    clerk = demo["provider_clerk"]
+    sizes = (3, 3, 2, 7, 1)  # read newest first: 1, 7, 2, 3, 3
+    for n, size in enumerate(sizes):
+        people = [line(resident_id(600 + 10 * n + i), f"学员{n}{i}", certificate_number=f"B-{n}-{i}") for i in range(size)]
+        create_claim(user=clerk, data=claim_data(lines=people, class_name=f"大班 {n}"))
+    monkeypatch.setattr(api.views, "LINES_PER_PAGE", 5)
+    client = login("provider_clerk")
+    expected = list(claims_visible_to(clerk).order_by("-id").values_list("number", flat=True))
+    for first_page in ("/api/v1/claims/", "/api/v1/claims/?page=1"):
+        pages = [ok(client.get(first_page))]
+        pages += list(_pages(client, pages[0]["next"]))
+        lines_of_pages = [[len(claim["lines"]) for claim in page["results"]] for page in pages]
+        assert lines_of_pages[:3] == [[1], [7], [2, 3]], lines_of_pages
+        assert all(sum(sizes) <= 5 or len(sizes) == 1 for sizes in lines_of_pages), lines_of_pages
+        assert [claim["number"] for page in pages for claim in page["results"]] == expected
