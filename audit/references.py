@@ -67,6 +67,19 @@ def jurisdictions() -> NamedTable:
     return _table("jurisdictions")
 
 
+def code_already_read(jurisdiction_id: int | None, *objects) -> str | None:
+    """The code of the jurisdiction, when one of ``objects`` is it or was read with it (a claim
+    read with its jurisdiction): no query; else None."""
+    table = jurisdictions()
+    for source in objects:
+        if source is None or isinstance(source, int):
+            continue
+        found = source if isinstance(source, table.model) else source._state.fields_cache.get("jurisdiction")
+        if found is not None and found.pk == jurisdiction_id:
+            return getattr(found, table.name_field)
+    return None
+
+
 def jurisdiction_code(jurisdiction_id: int | None) -> str | None:
     """The code a new entry's bytes name its jurisdiction by (None: the bureau's own entry)."""
     if jurisdiction_id is None:

@@ -145,7 +145,9 @@ def _draft(
     jurisdiction_id = _jurisdiction_reference(jurisdiction, claim, obj)
     codes = {} if jurisdiction_codes is None else jurisdiction_codes
     if jurisdiction_id not in codes:
-        codes[jurisdiction_id] = references.jurisdiction_code(jurisdiction_id)
+        codes[jurisdiction_id] = references.code_already_read(
+            jurisdiction_id, jurisdiction, claim, obj
+        ) or references.jurisdiction_code(jurisdiction_id)
     return {
         "actor": actor,
         "actor_username": actor.get_username() if actor is not None else "",
