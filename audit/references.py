@@ -74,7 +74,8 @@ def code_already_read(jurisdiction_id: int | None, *objects) -> str | None:
     for source in objects:
         if source is None or isinstance(source, int):
             continue
-        found = source if isinstance(source, table.model) else source._state.fields_cache.get("jurisdiction")
+        state = getattr(source, "_state", None)  # a model instance (the ledger is also given stand-ins)
+        found = source if isinstance(source, table.model) else state and state.fields_cache.get("jurisdiction")
         if found is not None and found.pk == jurisdiction_id:
             return getattr(found, table.name_field)
     return None
