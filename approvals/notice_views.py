@@ -44,7 +44,8 @@ def public_notice(request):
     page = Paginator(lines, PAGE_SIZE).get_page(request.GET.get("page"))
     on_notice = notice.lines_on_notice()
     providers = Provider.objects.filter(pk__in=on_notice.values("claim__provider_id")).order_by("code")
-    occupations = sorted(set(on_notice.values_list("occupation__name", flat=True)))
+    # The names, not a row per line on notice (a year's notice holds tens of thousands of lines).
+    occupations = list(on_notice.order_by("occupation__name").values_list("occupation__name", flat=True).distinct())
     return render(
         request,
         "public/notice.html",
