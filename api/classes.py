@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from claims import access
 from claims.bounds import column_length
-from claims.classes import attendance_rates, classes_visible_to, get_class_for_user
+from claims.classes import class_attendance, classes_visible_to, get_class_for_user
 from claims.models import ClassStatus, Level, TrainingClass
 from workflow import classes as services
 
@@ -63,7 +63,13 @@ class ClassSerializer(serializers.ModelSerializer):
     occupation = serializers.CharField(source="occupation.name", read_only=True)
     occupation_code = serializers.CharField(source="occupation.code", read_only=True)
     status = serializers.ChoiceField(choices=ClassStatus.choices, read_only=True)
-    days = serializers.IntegerField(read_only=True, help_text="the class's days, its first to its last")
+    days = serializers.IntegerField(
+        source="calendar_days", read_only=True, help_text="the calendar days from the class's first to its last, taught or not"
+    )
+    days_taught = serializers.SerializerMethodField(
+        help_text="the days the class taught: those of its attendance record (anyone present or absent); "
+        "each trainee's attendance share is days_present of these"
+    )
     trainees = serializers.SerializerMethodField()
 
     class Meta:
@@ -82,6 +88,7 @@ class ClassSerializer(serializers.ModelSerializer):
             "start",
             "end",
             "days",
+            "days_taught",
             "daily_start",
             "daily_end",
             "place",
@@ -93,15 +100,18 @@ class ClassSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def get_days_taught(self, training_class) -> int:
+        return class_attendance(training_class).days_taught
+
     @extend_schema_field(PlannedTraineeSerializer(many=True))
     def get_trainees(self, training_class) -> list[dict]:
-        rates = attendance_rates(training_class)
+        attendance = class_attendance(training_class)
         return [
             {
                 "row": place.row,
                 "trainee": place.trainee.id_number_masked,
                 "name": place.name,
-                "days_present": rates.get(place.trainee_id, (0, 0))[0],
+                "days_present": attendance.days_present(place.trainee_id),
             }
             for place in training_class.trainees.select_related("trainee").order_by("row")
         ]

@@ -144,13 +144,16 @@ def _detail(request, class_id, *, form_errors=None, status=200):
         access.may(request.user, access.FILE_CLASS)
         and providers_of_clerk(request.user).filter(pk=training_class.provider_id).exists()
     )
+    minimum = training_class.jurisdiction.attendance_minimum_percent
+    roster = roster_with_attendance(training_class, minimum)
     return render(
         request,
         "approvals/class_detail.html",
         {
             "training_class": training_class,
-            "roster": roster_with_attendance(training_class),
-            "minimum": training_class.jurisdiction.attendance_minimum_percent,
+            "roster": roster,
+            "days_taught": roster[0]["days"] if roster else 0,
+            "minimum": minimum,
             "may_decide": may_decide,
             "may_change_roster": is_clerk and training_class.status == ClassStatus.FILED,
             "may_record_attendance": is_clerk and training_class.status == ClassStatus.ACCEPTED,

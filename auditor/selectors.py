@@ -166,22 +166,21 @@ def before_the_money(*, claim) -> dict:
     """What an auditor asks for before the money (RULES.md N10): the claim's filed class, each
     line's attendance in it, and each line's latest certificate check at its source."""
     from claims.certificate_checks import latest_checks
-    from claims.classes import attendance_rates
+    from claims.classes import class_attendance
 
     training_class = claim.training_class
-    rates = attendance_rates(training_class) if training_class is not None else {}
+    attendance = class_attendance(training_class) if training_class is not None else None
     checks = latest_checks(claim)
     lines = []
     for line in claim.lines.select_related("trainee").order_by("line_no"):
-        present = rates.get(line.trainee_id)
         lines.append(
             {
                 "line": line.line_no,
                 "trainee": line.trainee.id_number_masked,
                 "certificate_number": line.certificate_number,
                 "check": checks.get(line.pk),
-                "present": present[0] if present else None,
-                "days": training_class.days if training_class is not None else None,
+                "present": attendance.days_present(line.trainee_id) if attendance is not None else None,
+                "days": attendance.days_taught if attendance is not None else None,
             }
         )
     return {"training_class": training_class, "lines": lines}

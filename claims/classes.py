@@ -10,15 +10,18 @@ every draft change, submission and review):
   class starts on or after the jurisdiction's ``class_filing_from``, and the claim names no
   accepted class of its provider;
 - CLASS_ROSTER: the line's trainee is not on the filed roster;
-- CLASS_DAYS: the line claims more training days than the class has;
+- CLASS_DAYS: the line claims more training days than the class taught (``ClassAttendance``:
+  the days of its attendance record);
 - CLASS_OVERLAP: the trainee is also on another filed (not refused) class whose dates and daily
   hours overlap this one's;
-- ATTENDANCE: the trainee attended less than the jurisdiction's minimum share of the class's
-  days (``attendance_minimum_percent``, 80 by default); the line is not paid (no override).
+- ATTENDANCE: the trainee attended less than the jurisdiction's minimum share of the days the
+  class taught (``attendance_minimum_percent``, 80 by default), or the class has no attendance
+  recorded at all; the line is not paid (no override).
 """
 
 import datetime
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 
@@ -53,33 +56,62 @@ def get_class_for_user(*, user, class_id) -> TrainingClass:
         raise NotInScope("Not found.") from None
 
 
-def attendance_rates(training_class: TrainingClass) -> dict[int, tuple[int, int]]:
-    """(days present, the class's days) by trainee id."""
+def attendance_of(training_class: TrainingClass) -> QuerySet:
+    return Attendance.objects.filter(class_trainee__training_class=training_class)
+
+
+@dataclass(frozen=True)
+class ClassAttendance:
+    """A class's attendance record: the days it taught and each trainee's days present.
+
+    The days taught are the days on which anyone on the roster was recorded, present or absent:
+    the filing gives only the first and last day (a weekday class skips the weekends, a class for
+    working adults teaches only on them), so the record is what says which days were taught.
+    Counting them over the whole class, not per trainee, keeps an absentee's missing row from
+    helping: on a day the class taught, a trainee not recorded was not there (docs/rules.md N9)."""
+
+    days_taught: int
+    present: dict[int, int]  # days present, by trainee id
+
+    def days_present(self, trainee_id: int) -> int:
+        return self.present.get(trainee_id, 0)
+
+    def percent(self, trainee_id: int) -> int:
+        return self.days_present(trainee_id) * 100 // self.days_taught if self.days_taught else 0
+
+    def under(self, trainee_id: int, minimum_percent: int) -> bool:
+        """Present on less than ``minimum_percent`` of the days taught; with no day on record the
+        attendance is unproven, which is under too."""
+        return not self.days_taught or self.days_present(trainee_id) * 100 < minimum_percent * self.days_taught
+
+
+def class_attendance(training_class: TrainingClass) -> ClassAttendance:
+    record = attendance_of(training_class)
     present = dict(
-        ClassTrainee.objects.filter(training_class=training_class)
-        .annotate(n=Count("attendance", filter=Q(attendance__present=True)))
-        .values_list("trainee_id", "n")
+        record.filter(present=True)
+        .values("class_trainee__trainee_id")
+        .annotate(n=Count("id"))
+        .values_list("class_trainee__trainee_id", "n")
     )
-    return {trainee_id: (n, training_class.days) for trainee_id, n in present.items()}
+    return ClassAttendance(days_taught=record.values("day").distinct().count(), present=present)
 
 
-def roster_with_attendance(training_class: TrainingClass) -> list[dict]:
-    """The roster in filed order, each with the days present and the share of the class's days."""
-    rates = attendance_rates(training_class)
-    rows = []
-    for place in training_class.trainees.select_related("trainee").order_by("row"):
-        present, days = rates.get(place.trainee_id, (0, training_class.days))
-        rows.append(
-            {
-                "row": place.row,
-                "trainee": place.trainee,
-                "name": place.name,
-                "present": present,
-                "days": days,
-                "percent": present * 100 // days if days else 0,
-            }
-        )
-    return rows
+def roster_with_attendance(training_class: TrainingClass, minimum_percent: int) -> list[dict]:
+    """The roster in filed order, each with the days present, the share of the days taught and
+    whether it is under the jurisdiction's minimum (a line of theirs would be flagged ATTENDANCE)."""
+    attendance = class_attendance(training_class)
+    return [
+        {
+            "row": place.row,
+            "trainee": place.trainee,
+            "name": place.name,
+            "present": attendance.days_present(place.trainee_id),
+            "days": attendance.days_taught,
+            "percent": attendance.percent(place.trainee_id),
+            "under": attendance.under(place.trainee_id, minimum_percent),
+        }
+        for place in training_class.trainees.select_related("trainee").order_by("row")
+    ]
 
 
 # --------------------------------------------------------------------------- a claim's class flags
@@ -103,8 +135,8 @@ CLASS_ROSTER = Rule(
 CLASS_DAYS = Rule(
     "CLASS_DAYS",
     SOURCE_FILING,
-    "申领培训天数 %(claimed)d 天，超过备案班级的 %(days)d 天（%(start)s 至 %(end)s）。",
-    "%(claimed)d training days claimed, more than the filed class's %(days)d days (%(start)s to %(end)s).",
+    "申领培训天数 %(claimed)d 天，超过备案班级已登记考勤的上课日 %(days)d 天（%(start)s 至 %(end)s）。",
+    "%(claimed)d training days claimed, more than the %(days)d days the filed class taught by its attendance record (%(start)s to %(end)s).",
     lambda ctx: None,
 )
 CLASS_OVERLAP = Rule(
@@ -119,6 +151,13 @@ ATTENDANCE = Rule(
     SOURCE_N9,
     "出勤 %(present)d 天 / 共 %(days)d 天（%(percent)d%%），低于最低出勤率 %(minimum)d%%，不予补贴。",
     "Present %(present)d of %(days)d days (%(percent)d%%), below the minimum of %(minimum)d%%: not paid.",
+    lambda ctx: None,
+)
+ATTENDANCE_NOT_RECORDED = Rule(
+    "ATTENDANCE",
+    SOURCE_N9,
+    "备案班级（%(start)s 至 %(end)s）尚未登记考勤：出勤无据，不予补贴。",
+    "No attendance is recorded for the filed class (%(start)s to %(end)s): attendance unproven, not paid.",
     lambda ctx: None,
 )
 CLASS_CODES = frozenset(rule.code for rule in (CLASS_NOT_FILED, CLASS_ROSTER, CLASS_DAYS, CLASS_OVERLAP, ATTENDANCE))
@@ -165,31 +204,31 @@ def class_flags(claim: Claim, lines: list[ClaimLine] | None = None) -> dict[int,
                 flags[line.pk].append(flag)
         return flags
     on_roster = set(training_class.trainees.values_list("trainee_id", flat=True))
-    rates = attendance_rates(training_class)
+    attendance = class_attendance(training_class)
     overlapping = _overlapping_classes(training_class, [line.trainee_id for line in lines])
     minimum = claim.jurisdiction.attendance_minimum_percent
+    dates = {"start": written_date(training_class.start), "end": written_date(training_class.end)}
     for line in lines:
         found = flags[line.pk]
         if line.trainee_id not in on_roster:
             found.append(CLASS_ROSTER.flag(Finding({"number": training_class.number})))
-        else:
-            present, days = rates.get(line.trainee_id, (0, training_class.days))
-            if days and present * 100 < minimum * days:
-                percent = present * 100 // days
-                found.append(ATTENDANCE.flag(Finding({"present": present, "days": days, "percent": percent, "minimum": minimum})))
-        if line.training_days > training_class.days:
+        elif not attendance.days_taught:
+            found.append(ATTENDANCE_NOT_RECORDED.flag(Finding(dates)))
+        elif attendance.under(line.trainee_id, minimum):
             found.append(
-                CLASS_DAYS.flag(
+                ATTENDANCE.flag(
                     Finding(
                         {
-                            "claimed": line.training_days,
-                            "days": training_class.days,
-                            "start": written_date(training_class.start),
-                            "end": written_date(training_class.end),
+                            "present": attendance.days_present(line.trainee_id),
+                            "days": attendance.days_taught,
+                            "percent": attendance.percent(line.trainee_id),
+                            "minimum": minimum,
                         }
                     )
                 )
             )
+        if line.training_days > attendance.days_taught:
+            found.append(CLASS_DAYS.flag(Finding({"claimed": line.training_days, "days": attendance.days_taught, **dates})))
         if overlapping.get(line.trainee_id):
             found.append(CLASS_OVERLAP.flag(Finding({}, tuple(overlapping[line.trainee_id]))))
     return flags
@@ -213,10 +252,6 @@ def refresh_class_flags(claim: Claim, *, at_review: bool = False) -> list[ClaimL
     if changed:
         ClaimLine.objects.bulk_update(changed, ["flags"])
     return changed
-
-
-def attendance_of(training_class: TrainingClass) -> QuerySet:
-    return Attendance.objects.filter(class_trainee__training_class=training_class)
 
 
 def attendance_day_sheet(training_class: TrainingClass, day) -> list[dict]:

@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -134,7 +135,7 @@ class InputField:
             except ValueError:
                 raise ValidationError(_("日期格式应为 YYYY-MM-DD。")) from None
         validate_plausible_date(value)
-        if self.future_refused is not None and value > datetime.date.today():
+        if self.future_refused is not None and value > timezone.localdate():
             raise ValidationError(str(self.future_refused))
         return value
 

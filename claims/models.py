@@ -668,8 +668,9 @@ class TrainingClass(models.Model):
         return f"{self.number} {self.name}"
 
     @property
-    def days(self) -> int:
-        """The class's days: every day from its start to its end."""
+    def calendar_days(self) -> int:
+        """Every day from its start to its end, taught or not (the days it taught are its
+        attendance record's: claims.classes.ClassAttendance)."""
         return (self.end - self.start).days + 1
 
 

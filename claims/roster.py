@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -159,7 +159,7 @@ def _choice_labels(choices) -> list[str]:
 def build_template(*, variants: Sequence[str] = (), today: datetime.date | None = None) -> bytes:
     """The roster template: headers in Chinese with the field key, an example row, drop-down
     lists of allowed values (from the 可选值 sheet), text and date formats on the right columns."""
-    today = today or datetime.date.today()
+    today = today or timezone.localdate()
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = SHEET_TITLE

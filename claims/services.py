@@ -17,6 +17,7 @@ from audit.services import record_event
 from . import access
 from .certificates import certificate_key
 from .classes import refresh_class_flags
+from .dates import local_date
 from .eligibility import check_claim
 from .errors import InvalidInput
 from .inputs import (
@@ -399,7 +400,7 @@ def create_claim_from_inputs(*, user, header: ClaimHeader, lines: list[LineInput
         training_class=header.training_class,
         created_by=user,
     )
-    claim.number = f"{provider.jurisdiction.code}-{claim.created_at.year}-{claim.pk:06d}"
+    claim.number = f"{provider.jurisdiction.code}-{local_date(claim.created_at, claim.jurisdiction_id).year}-{claim.pk:06d}"
     claim.save(update_fields=["number"])
     _write_lines(claim, lines)
     if provider.staff_group is not None:

@@ -5,6 +5,7 @@ import operator
 import unicodedata
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -53,7 +54,7 @@ def validate_resident_id(value: str) -> None:
         birth = datetime.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         raise ValidationError(_("身份证号码中的出生日期不存在。"), code="birth_date") from None
-    if birth.year < 1900 or birth > datetime.date.today():
+    if birth.year < 1900 or birth > timezone.localdate():
         raise ValidationError(_("身份证号码中的出生日期不存在。"), code="birth_date")
     if resident_id_check_char(value[:17]) != value[17]:
         raise ValidationError(_("身份证号码校验码错误。"), code="check_digit")

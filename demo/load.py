@@ -45,6 +45,7 @@ from audit import actions
 from audit.models import AuditEvent
 from audit.services import LEDGER_LOCK_KEY, _head, body_of, canonical_json, record_events, to_canonical_value
 from claims import roles
+from claims.dates import local_date
 from claims.models import (
     Claim,
     ClaimGroupObjectPermission,
@@ -606,7 +607,7 @@ class Generator:
         check_ledger_body()
         for jurisdiction in self.org.jurisdictions.values():
             calendar = self.deadlines.calendar(jurisdiction.pk)
-            for year in range(self.now.year - YEARS_BACK - 1, self.now.year + 2):
+            for year in range(local_date(self.now).year - YEARS_BACK - 1, local_date(self.now).year + 2):
                 calendar.is_working(datetime.date(year, 1, 1))
             self.deadlines.working_days("department_review", jurisdiction.pk)
 
@@ -733,7 +734,7 @@ class Generator:
             created = self.now - datetime.timedelta(days=rng.uniform(1, 20))
         else:
             created = self.now - datetime.timedelta(days=rng.uniform(60, 365 * YEARS_BACK))
-        certificate_date = (created - datetime.timedelta(days=rng.randint(10, 120))).date()
+        certificate_date = local_date(created - datetime.timedelta(days=rng.randint(10, 120)))
         training_end = certificate_date - datetime.timedelta(days=rng.randint(3, 20))
         training_start = training_end - datetime.timedelta(days=rng.randint(5, 30))
         standard = HIGH_STANDARD if needs_head else rng.choices(self.standards, self.standard_weights)[0]
@@ -741,7 +742,7 @@ class Generator:
         levels = sorted(key for key in version.amount_by_level if key != "*") or ["senior"]
         certificate_type = (version.certificate_types or ["skill_level"])[0]
         occupation_id, occupation_name = rng.choice(org.occupations)
-        number = f"{code}-{created.year}-{claim_id:06d}"
+        number = f"{code}-{local_date(created).year}-{claim_id:06d}"
         rule_version = f"{version.policy.code} v{version.version}"
 
         # lines

@@ -19,6 +19,7 @@ import uuid
 import warnings
 from pathlib import Path
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -41,17 +42,23 @@ hypothesis_settings.load_profile("claims")
 
 # --------------------------------------------------------------------------- the clock
 
-# One date for the whole run. The test process runs on a clock that starts at 12:00 UTC of the
-# day the run started and ticks on from there, so that
-# - a run that crosses midnight (or a year's end) never sees date.today() change between
-#   collecting a test (module constants such as TODAY = date.today(), parametrize, hypothesis
-#   bounds) and running it, nor between a test's data and the code it tests;
-# - date.today() (the machine's time zone) and timezone.localdate() (Asia/Shanghai, UTC+8)
-#   name the same day: at 12:00 UTC they do in every time zone from UTC-12 to UTC+11.
+# One date for the whole run, in production's time zone. The test process runs on a clock that
+# starts at 12:00 of the day the run started, local time (settings.TIME_ZONE, Asia/Shanghai),
+# and ticks on from there, so that
+# - a run that crosses midnight (or a year's end) never sees the date change between collecting
+#   a test (module constants such as TODAY = date.today(), parametrize, hypothesis bounds) and
+#   running it, nor between a test's data and the code it tests;
+# - the process's time zone stays production's: every production process runs with
+#   TZ=settings.TIME_ZONE (Django's settings set it), and time-machine sets TZ to the zone of a
+#   destination that has one. (A destination in UTC made the whole run UTC's, so code reading the
+#   machine's day, date.today(), passed here and failed in Beijing's first eight hours.) The
+#   code under test never reads the process's zone (claims.dates.local_date, timezone.localdate);
+#   tests/test_local_dates.py holds both.
 # Celery worker processes get the same clock (WorkerProcess.command). Only the wall clock moves:
 # time.monotonic() and perf_counter(), and so every timeout, are untouched.
-TODAY = datetime.date.today()
-_CLOCK_START = datetime.datetime.combine(TODAY, datetime.time(12), tzinfo=datetime.UTC)
+LOCAL_ZONE = ZoneInfo(settings.TIME_ZONE)
+TODAY = datetime.datetime.now(LOCAL_ZONE).date()
+_CLOCK_START = datetime.datetime.combine(TODAY, datetime.time(12), tzinfo=LOCAL_ZONE)
 _clock = time_machine.travel(_CLOCK_START, tick=True)
 CLOCK_OFFSET = 0.0  # seconds the test clock is ahead of the real one (negative: behind)
 

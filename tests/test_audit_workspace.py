@@ -19,7 +19,7 @@ from workflow import selectors as inbox
 from workflow.services import LineDecisionInput, decide_task, submit_claim
 
 from .audit_support import audit_key  # noqa: F401 - fixture
-from .conftest import DEMO_PASSWORD, claim_data, resident_id
+from .conftest import DEMO_PASSWORD, claim_data, line, resident_id
 
 ZONE = ZoneInfo(settings.TIME_ZONE)
 
@@ -50,11 +50,17 @@ def only_task(user):
 
 @pytest.fixture
 def journey(demo, monkeypatch):
-    """A claim created and submitted on 2 March, approved by the department on 5 March with a
-    comment, and by HR on 9 March with line 2 rejected."""
+    """A claim for a January class, its certificates issued on 10 February, created and submitted
+    on 2 March, approved by the department on 5 March with a comment, and by HR on 9 March with
+    line 2 rejected."""
     clock = Clock(monkeypatch)
     clock.set(at(2))
-    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    people = [
+        line(resident_id(n), name, certificate_number=f"T-2026-000{n}", certificate_date="2026-02-10")
+        for n, name in ((1, "张三"), (2, "李四"))
+    ]
+    data = claim_data(lines=people, training_start="2026-01-05", training_end="2026-01-20")
+    claim = create_claim(user=demo["provider_clerk"], data=data)
     submit_claim(user=demo["provider_clerk"], claim=claim)
     clock.set(at(5))
     decide_task(

@@ -5,6 +5,7 @@ for classes starting from the day seed_demo first ran (today, in the tests)."""
 
 import datetime
 import io
+import re
 
 import pytest
 from openpyxl import Workbook
@@ -74,14 +75,26 @@ def attend(demo, training_class, present: dict[int, int]):
     """present: {serial: days present}, the first n days of the class; the rest absent."""
     rows = []
     for serial, days in present.items():
-        for offset in range(training_class.days):
+        for offset in range(training_class.calendar_days):
             day = training_class.start + datetime.timedelta(days=offset)
             rows.append([resident_id(serial), day, "是" if offset < days else "否"])
+    return record(demo, training_class, rows)
+
+
+def record(demo, training_class, rows):
+    """The clerk uploads these attendance rows (身份证号码, 日期, 出勤)."""
     content = attendance_file(rows)
     parsed, errors = read_attendance(content)
     return record_attendance(
         user=demo["provider_clerk"], class_id=training_class.pk, rows=parsed, errors=errors, filename="考勤.xlsx", content=content
     )
+
+
+def working_days_of(training_class) -> list[datetime.date]:
+    """The class's days that are working days on its jurisdiction's calendar."""
+    calendar = WorkingCalendar(training_class.jurisdiction_id)
+    days = (training_class.start + datetime.timedelta(days=n) for n in range(training_class.calendar_days))
+    return [day for day in days if calendar.is_working(day)]
 
 
 def claim_for(demo, training_class, *serials, start=None, **line_fields):
@@ -178,6 +191,82 @@ def test_sixty_percent_attendance_is_flagged_and_not_paid(demo):
         decide_task(user=demo["hr_reviewer"], task_id=open_task_id(claim), decision="approve")
 
 
+def test_attendance_is_a_share_of_the_days_the_class_taught_not_of_the_calendar(demo, client):
+    """A weekday class, Monday 2 to Friday 20 November 2026, teaches on its 15 working days, not
+    on the 19 days from its first to its last. 学员1 came on all 15: 100%, paid (the calendar's
+    15 of 19 was 78%, under N9's 80%: never paid). 学员2 came on 12, exactly 80%: paid. 学员3 came
+    on 11 and the clerk left out his absent days instead of recording them: on a day the class
+    taught, a trainee not recorded was not there — 73%, not paid."""
+    training_class = filed(demo, 1, 2, 3, start=datetime.date(2026, 11, 2), end=datetime.date(2026, 11, 20))
+    taught = working_days_of(training_class)
+    assert (len(taught), training_class.calendar_days) == (15, 19)
+    rows = [[resident_id(1), day, "是"] for day in taught]
+    rows += [[resident_id(2), day, "是" if n < 12 else "否"] for n, day in enumerate(taught)]
+    rows += [[resident_id(3), day, "是"] for day in taught[:11]]
+    record(demo, training_class, rows)
+
+    claim = claim_for(demo, training_class, 1, 2, 3, training_days=15)
+    assert [flags(claim, n) for n in (1, 2, 3)] == [[], [], ["ATTENDANCE"]]
+    assert "出勤 11 天 / 共 15 天（73%）" in ClaimLine.objects.get(claim=claim, line_no=3).flags[0]["message"]
+    # The days claimed are the days taught too: a 16th day is beyond the class.
+    longer = claim_for(demo, training_class, 1, training_days=16)
+    assert flags(longer) == ["CLASS_DAYS"]
+    assert "已登记考勤的上课日 15 天" in ClaimLine.objects.get(claim=longer, line_no=1).flags[0]["message"]
+
+    client.force_login(demo["dept_reviewer"])
+    page = client.get(f"/classes/{training_class.pk}/").content.decode()
+    assert re.findall(r'data-percent="(\d+)"', page) == ["100", "80", "73"]
+    assert "15 / 15" in page and "共 15 天" in page
+    api = APIClient()
+    api.force_authenticate(demo["dept_reviewer"])
+    shown = api.get(f"/api/v1/classes/{training_class.pk}/").json()
+    assert (shown["days"], shown["days_taught"]) == (19, 15)
+    assert [trainee["days_present"] for trainee in shown["trainees"]] == [15, 12, 11]
+
+
+def test_a_weekend_class_for_working_adults_is_measured_on_its_weekends(demo):
+    """A class for people who work in the week: Saturdays and Sundays, 7 to 29 November 2026, 8
+    days taught in a span of 23, none of them a working day. 学员1 missed one Sunday: 7 of 8
+    (87%), paid; 学员2 missed two: 6 of 8 (75%), not paid."""
+    training_class = filed(demo, 1, 2, start=datetime.date(2026, 11, 7), end=datetime.date(2026, 11, 29))
+    weekends = [day for n in range(23) if (day := training_class.start + datetime.timedelta(days=n)).weekday() >= 5]
+    assert len(weekends) == 8 and not set(weekends) & set(working_days_of(training_class))
+    record(
+        demo,
+        training_class,
+        [[resident_id(1), day, "否" if n == 1 else "是"] for n, day in enumerate(weekends)]
+        + [[resident_id(2), day, "否" if n in (1, 3) else "是"] for n, day in enumerate(weekends)],
+    )
+    claim = claim_for(demo, training_class, 1, 2, training_days=8)
+    assert flags(claim, 1) == [] and flags(claim, 2) == ["ATTENDANCE"]
+    assert "出勤 6 天 / 共 8 天（75%）" in ClaimLine.objects.get(claim=claim, line_no=2).flags[0]["message"]
+
+
+def test_a_three_month_veterans_class_pays_those_who_came_every_day_it_taught(demo):
+    """S5 (002 §二(五)): a veterans' class of at least 3 months, 1 September to 30 November 2026,
+    taught on China's working days (中秋 and 国庆 off, Sunday 20 September and Saturday 10 October
+    worked, 调休): 61 days of 91. 学员1 came on every one of them. Counted over the calendar he was
+    at 67%, and so was every trainee of every such class: none of them paid."""
+    training_class = filed(demo, 1, policy="S5", start=datetime.date(2026, 9, 1), end=datetime.date(2026, 11, 30))
+    taught = working_days_of(training_class)
+    assert (len(taught), training_class.calendar_days) == (61, 91)
+    record(demo, training_class, [[resident_id(1), day, "是"] for day in taught])
+    veteran = line(
+        resident_id(1),
+        "学员1",
+        certificate_number="T-00001",
+        certificate_type="training",
+        target_group="veteran",
+        discharge_year=2026,
+        training_days=len(taught),
+        certificate_date=(TODAY - datetime.timedelta(days=1)).isoformat(),
+    )
+    data = claim_data(lines=[veteran], policy="S5", training_start="2026-09-01", training_end="2026-11-30")
+    data["class"] = training_class.pk
+    claim = create_claim(user=demo["provider_clerk"], data=data)
+    assert flags(claim) == []
+
+
 def test_one_person_in_two_filed_classes_at_the_same_hours_is_flagged(demo):
     first = filed(demo, 1, 2)
     # 温岭市某技工学校 files an evening class for 学员2 the same days: no overlap of hours.
@@ -255,7 +344,9 @@ def test_the_api_files_a_class_the_department_accepts_and_a_claim_names_it(demo)
     assert response.status_code == 201, response.content
     made = response.json()
     assert made["class"] == ran.pk
-    assert [flag["code"] for flag in made["lines"][0]["flags"]] == ["ATTENDANCE"]  # none recorded yet
+    # No attendance recorded yet: unproven, not paid, and no day on record to claim.
+    assert [flag["code"] for flag in made["lines"][0]["flags"]] == ["ATTENDANCE", "CLASS_DAYS"]
+    assert "尚未登记考勤" in made["lines"][0]["flags"][0]["message"]
     other = api.post("/api/v1/claims/", {**claim, "class": created["id"] + 1000}, format="json")
     assert other.status_code == 400 and "class" in other.json()["error"]["fields"]
 
@@ -316,7 +407,7 @@ def test_the_clerk_records_attendance_day_by_day_on_a_page_and_sixty_percent_is_
     client.force_login(demo["provider_clerk"])
     detail = client.get(f"/classes/{training_class.pk}/").content.decode()
     assert f"/classes/{training_class.pk}/attendance/{START.isoformat()}/" in detail
-    for offset in range(training_class.days):
+    for offset in range(training_class.calendar_days):
         day = (START + datetime.timedelta(days=offset)).isoformat()
         present = [places["学员2"]] + ([places["学员1"]] if offset < 6 else [])
         response = client.post(f"/classes/{training_class.pk}/attendance/{day}/", {"present": present})

@@ -20,7 +20,7 @@ from audit.services import record_event
 from claims import access
 from claims.bounds import character_refusal, date_out_of_range
 from claims.classes import get_class_for_user
-from claims.dates import date_text
+from claims.dates import date_text, local_date
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.inputs import ErrorCollector
 from claims.line_fields import LINE_FIELDS
@@ -235,7 +235,8 @@ def file_class(*, user, data: dict, today: datetime.date | None = None) -> Train
         teacher=teacher,
         filed_by=user,
     )
-    training_class.number = f"{provider.jurisdiction.code}-BA-{training_class.filed_at.year}-{training_class.pk:06d}"
+    filed_year = local_date(training_class.filed_at, training_class.jurisdiction_id).year
+    training_class.number = f"{provider.jurisdiction.code}-BA-{filed_year}-{training_class.pk:06d}"
     training_class.save(update_fields=["number"])
     _set_roster(training_class, people)
     record_event(

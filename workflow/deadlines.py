@@ -9,11 +9,11 @@ due on Tuesday 2026-09-29 (the days in between are not counted twice, the start 
 A task is overdue from the first moment of the day after its due date, local time."""
 
 import datetime
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+
+from claims.dates import local_date, local_zone
 
 from .calendar import WorkingCalendar
 from .steps import DEADLINE_KINDS, DUE_SOON_WORKING_DAYS
@@ -25,17 +25,6 @@ class DueState:
     ON_TIME = ""
     DUE_SOON = "due_soon"  # due within DUE_SOON_WORKING_DAYS working days
     OVERDUE = "overdue"  # the due date has passed
-
-
-def local_zone(jurisdiction_id: int | None = None) -> ZoneInfo:
-    """The jurisdiction's local time zone. Every jurisdiction of the product is in China, which
-    keeps one time zone: settings.TIME_ZONE (Asia/Shanghai). The one place to change if a
-    jurisdiction ever needs its own."""
-    return ZoneInfo(settings.TIME_ZONE)
-
-
-def local_date(moment: datetime.datetime, jurisdiction_id: int | None = None) -> datetime.date:
-    return timezone.localtime(moment, local_zone(jurisdiction_id)).date()
 
 
 class Deadlines:

@@ -24,7 +24,7 @@ from viewflow.workflow.status import STATUS
 from audit.services import record_event
 from claims.advisory_locks import hold_advisory_locks
 from claims.bounds import character_refusal
-from claims.dates import chinese_date_text
+from claims.dates import chinese_date_text, local_date
 from claims.errors import DomainError, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, PaymentStatus
 from claims.personal_data import id_number_digest
@@ -32,7 +32,7 @@ from claims.services import recompute_total
 from payments.services.funds import release_reservation
 
 from . import policy
-from .deadlines import Deadlines, DueState, last_due_not_passed, local_date, passed_at
+from .deadlines import Deadlines, DueState, last_due_not_passed, passed_at
 from .flows import ClaimFlow
 from .models import InboxItem, Objection, ObjectionStatus
 from .notify import notify_objection_filed, notify_objection_overdue, notify_objection_upheld, notify_open_tasks

@@ -17,13 +17,13 @@ from django.utils.translation import gettext_lazy
 from viewflow.workflow.models import Task
 
 from claims import roles
-from claims.dates import date_text
+from claims.dates import date_text, local_date
 from claims.models import Claim, ClaimStatus, ClassStatus, TrainingClass
 from notifications.models import Kind
 from notifications.services import notify, settle_class_notifications
 
 from . import policy
-from .deadlines import Deadlines, DueState, local_date
+from .deadlines import Deadlines, DueState
 from .steps import STEPS
 
 # Rows read for reminders: due within this many calendar days; which of them are due soon (2

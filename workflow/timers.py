@@ -20,7 +20,7 @@ from .steps import REVIEW_STEPS
 
 
 def _overdue(now: datetime.datetime):
-    # Every jurisdiction shares one time zone (deadlines.local_zone): one "today" for the query.
+    # Every jurisdiction shares one time zone (claims.dates.local_zone): one "today" for the query.
     return InboxItem.objects.filter(due__lt=last_due_not_passed(now)).order_by("due", "task_id")
 
 

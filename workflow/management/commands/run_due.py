@@ -10,9 +10,9 @@ import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from claims.dates import local_date
 from due.registry import JOBS, run_due
 from workflow.calendar import unknown_years
-from workflow.deadlines import local_date
 
 
 def aware_moment(text: str) -> datetime.datetime:
