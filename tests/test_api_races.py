@@ -4,20 +4,24 @@ withdraw POSTed twice (or a take against a decide), on two PostgreSQL connection
 the other is a 409, and nothing is recorded twice."""
 
 import pytest
-from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 from viewflow.workflow.models import Process, Task
 
 from audit.models import AuditEvent
-from claims import roles
 from claims.models import Claim, ClaimStatus
-from claims.organisation import ensure_staff_user
 from claims.services import create_claim
 from workflow import selectors as inbox
-from workflow.services import decide_task, submit_claim
+from workflow.services import decide_task
 
-from .conftest import DEMO_PASSWORD, claim_data
-from .test_concurrency import Gate, join_all, run_at_once, wait_for_postgres_lock_waiters
+from .conftest import claim_data
+from .test_concurrency import (  # noqa: F401 - second_department_reviewer is a fixture
+    Gate,
+    join_all,
+    run_at_once,
+    second_department_reviewer,
+    submitted_claim,
+    wait_for_postgres_lock_waiters,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -41,23 +45,6 @@ def race(lock, *posts):
     return waiting, sorted(response.status_code for response in responses), responses
 
 
-@pytest.fixture
-def second_reviewer(demo):
-    return ensure_staff_user(
-        username="dept_reviewer_b",
-        password=DEMO_PASSWORD,
-        role=roles.DEPARTMENT_REVIEWER,
-        scope_group=Group.objects.get(name="department:WL-YJJ"),
-    )
-
-
-def submitted(demo):
-    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
-    submit_claim(user=demo["provider_clerk"], claim=claim)
-    claim.refresh_from_db()
-    return claim
-
-
 def lock_process_of(claim):
     return lambda: Process.objects.select_for_update().filter(pk=claim.process_id).exists()
 
@@ -66,10 +53,10 @@ def lock_claim(claim):
     return lambda: Claim.objects.select_for_update().filter(pk=claim.pk).exists()
 
 
-def test_two_reviewers_taking_one_task_at_once_one_gets_it_the_other_409(transactional_db, demo, second_reviewer):
-    claim = submitted(demo)
+def test_two_reviewers_taking_one_task_at_once_one_gets_it_the_other_409(transactional_db, demo, second_department_reviewer):
+    claim = submitted_claim(demo)
     task = inbox.actionable_tasks(demo["dept_reviewer"]).get()
-    reviewers = [demo["dept_reviewer"], second_reviewer]
+    reviewers = [demo["dept_reviewer"], second_department_reviewer]
     waiting, codes, _ = race(
         lock_process_of(claim), *[lambda u=u: client_of(u).post(f"/api/v1/tasks/{task.pk}/take/") for u in reviewers]
     )
@@ -78,7 +65,7 @@ def test_two_reviewers_taking_one_task_at_once_one_gets_it_the_other_409(transac
 
 
 def test_one_reviewer_posting_decide_twice_at_once_records_one_decision(transactional_db, demo):
-    claim = submitted(demo)
+    claim = submitted_claim(demo)
     reviewer = demo["dept_reviewer"]
     task = inbox.actionable_tasks(reviewer).get()
     post = lambda: client_of(reviewer).post(f"/api/v1/tasks/{task.pk}/decide/", {"decision": "approve"}, format="json")  # noqa: E731
@@ -88,13 +75,13 @@ def test_one_reviewer_posting_decide_twice_at_once_records_one_decision(transact
     assert Task.objects.filter(process_id=claim.process_id, flow_task=inbox.node("hr_review")).count() == 1
 
 
-def test_take_and_decide_of_two_reviewers_at_once(transactional_db, demo, second_reviewer):
-    claim = submitted(demo)
+def test_take_and_decide_of_two_reviewers_at_once(transactional_db, demo, second_department_reviewer):
+    claim = submitted_claim(demo)
     task = inbox.actionable_tasks(demo["dept_reviewer"]).get()
     waiting, codes, _ = race(
         lock_process_of(claim),
         lambda: client_of(demo["dept_reviewer"]).post(f"/api/v1/tasks/{task.pk}/decide/", {"decision": "approve"}, format="json"),
-        lambda: client_of(second_reviewer).post(f"/api/v1/tasks/{task.pk}/take/"),
+        lambda: client_of(second_department_reviewer).post(f"/api/v1/tasks/{task.pk}/take/"),
     )
     assert codes == [200, 409], codes
     assert AuditEvent.objects.filter(claim_id=claim.pk, action="claim.approved_step").count() <= 1
@@ -112,7 +99,7 @@ def test_submit_posted_twice_at_once_through_the_api(transactional_db, demo):
 
 def test_resubmit_posted_twice_at_once_through_the_api(transactional_db, demo):
     clerk, reviewer = demo["provider_clerk"], demo["dept_reviewer"]
-    claim = submitted(demo)
+    claim = submitted_claim(demo)
     decide_task(user=reviewer, task_id=inbox.actionable_tasks(reviewer).get().pk, decision="return", comment="补材料")
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.RETURNED
