@@ -44,7 +44,8 @@ def test_submitting_a_claim_compares_each_certificate_only_with_those_of_its_num
 
 def test_drafting_a_claim_reads_its_occupations_once_not_once_a_line(demo):
     """Through the service and through the API (which checks the body's fields first): a claim
-    of 40 lines takes as many statements as one of 20."""
+    of 40 lines takes as many statements as one of 20 (SQLite may split a bulk insert in two;
+    a query a line was 20 more)."""
     clerk = demo["provider_clerk"]
 
     def service_statements(count: int, first: int) -> int:
@@ -60,6 +61,8 @@ def test_drafting_a_claim_reads_its_occupations_once_not_once_a_line(demo):
         return len(captured)
 
     service_statements(2, 900)  # what a process reads once
-    assert service_statements(20, 100) == service_statements(40, 200)
+    twenty, forty = service_statements(20, 100), service_statements(40, 200)
+    assert forty - twenty <= 1, (twenty, forty)
     api_statements(2, 902)
-    assert api_statements(20, 300) == api_statements(40, 400)
+    twenty, forty = api_statements(20, 300), api_statements(40, 400)
+    assert forty - twenty <= 1, (twenty, forty)
