@@ -77,3 +77,12 @@ def sign_in(page, url: str, username: str, *, by_keyboard: bool = False) -> None
         page.press("#id_password", "Enter")
     else:
         page.click("button[type=submit].primary")
+
+
+def select_that_submits(page, selector: str, value: str) -> None:
+    """Choose ``value`` in a control marked data-autosubmit (static/js/autosubmit.js), as a person
+    does once the page has loaded: the script is deferred, and a change made before it runs
+    submits nothing (a race the test clock made likely: when the server's clock is behind the
+    browser's, every static file is asked again before it runs)."""
+    page.wait_for_load_state("load")
+    page.select_option(selector, value)

@@ -13,7 +13,7 @@ from claims.models import RosterUpload, RosterUploadStatus
 from claims.services import create_claim
 from workflow.services import submit_claim
 
-from .browser_support import chromium, playwright_sync, sign_in  # noqa: F401 (a fixture)
+from .browser_support import chromium, playwright_sync, select_that_submits, sign_in  # noqa: F401 (a fixture)
 from .conftest import claim_data
 
 # Runs before any page script (injected by the browser, not by the page, so the policy does not
@@ -79,7 +79,7 @@ def test_pages_work_under_the_content_security_policy_with_no_violation(transact
     reviewer = browser.page_as("dept_reviewer", "/inbox/")
     expect(reviewer.locator("h1")).to_contain_text("收件箱")
     expect(reviewer.locator("#my-tasks")).to_contain_text(claim.number)
-    reviewer.select_option('select[name="flags"]', "clean")
+    select_that_submits(reviewer, 'select[name="flags"]', "clean")
     expect(reviewer).to_have_url(f"{live_server.url}/inbox/?flags=clean")
     reviewer.goto(f"{live_server.url}/claims/{claim.pk}/")
     expect(reviewer.locator("h1")).to_contain_text(claim.number)

@@ -9,7 +9,7 @@ from claims.personal_data import id_number_digest
 from claims.services import create_claim
 from workflow.services import submit_claim
 
-from .browser_support import SCREENSHOTS, browser_page, playwright_sync, sign_in  # noqa: F401 (a fixture)
+from .browser_support import SCREENSHOTS, browser_page, playwright_sync, select_that_submits, sign_in  # noqa: F401 (a fixture)
 from .conftest import claim_data, line, resident_id
 from .test_browser_screens import DESK, PHONE, SIDEWAYS, axe_violations
 
@@ -51,7 +51,7 @@ def test_the_reviewer_searches_and_bulk_approves_in_the_browser(transactional_db
     expect(page.locator("#my-tasks tbody tr")).to_have_count(4)
 
     # Clean claims only (the select submits itself), all ticked, one confirmation.
-    page.select_option('select[name="flags"]', "clean")
+    select_that_submits(page, 'select[name="flags"]', "clean")
     expect(page).to_have_url(f"{live_server.url}/inbox/?flags=clean")
     expect(page.locator("#my-tasks tbody tr")).to_have_count(3)
     expect(page.locator('a[data-tab="mine"] .count')).to_have_text("3")
