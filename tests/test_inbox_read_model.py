@@ -344,3 +344,20 @@ def test_a_final_approval_takes_as_many_queries_for_twenty_lines_as_for_two(demo
     # numbered), and the claim's department and provider read with the claim: 76 before, 72;
     # the flow's lock without its savepoint: 70.
     assert counts[2] <= 70, counts
+
+
+def test_taking_a_task_takes_a_fixed_small_number_of_statements(demo):
+    """Taking a task (issue 12: bounded statements): the task, its claim and the claim's
+    jurisdiction read in one statement under the lock; the ledger's entry names the jurisdiction
+    by its code without reading it again."""
+    clerk = demo["provider_clerk"]
+    counts = []
+    for n in (1, 2):
+        claim = create_claim(user=clerk, data=claim_data(class_name=f"领取班 {n}"))
+        submit_claim(user=clerk, claim=claim)
+        reviewer = type(demo["dept_reviewer"]).objects.get(pk=demo["dept_reviewer"].pk)  # as a request reads it
+        task_id = open_item(claim).task_id
+        with CaptureQueriesContext(connection) as queries:
+            take_task(user=reviewer, task_id=task_id)
+        counts.append(len(queries.captured_queries))
+    assert counts[1] <= 21, counts  # 22 while the entry read its jurisdiction's code again

@@ -309,11 +309,12 @@ def escalate_overdue_task(*, task_id: int, now) -> bool:
 
 @contextmanager
 def _task_under_lock(*, user, task_id):
-    """The task (with its process and claim) as it stands under its process's lock, if the user
-    can see it (else NotInScope: 404): read once, after the lock, not before and again."""
+    """The task (with its process, claim and the claim's jurisdiction: the ledger names it by its
+    code) as it stands under its process's lock, if the user can see it (else NotInScope: 404):
+    read once, after the lock, not before and again."""
     process_id = process_of_task_for_user(user=user, task_id=task_id)
     with ClaimFlow.lock(process_id):
-        yield Task.objects.select_related("process__claim").get(pk=int(task_id))
+        yield Task.objects.select_related("process__claim__jurisdiction").get(pk=int(task_id))
 
 
 @transaction.atomic
