@@ -7,12 +7,9 @@ the audit did) rewrites a copy: the verification names the entry and the column.
 
 import datetime
 import hashlib
-import io
 import json
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
@@ -26,6 +23,7 @@ from workflow.services import decide_task, submit_claim
 from .api_support import login, ok
 from .audit_support import audit_key, old_format_entry, tamper  # noqa: F401 - fixture
 from .conftest import DEMO_PASSWORD, claim_data, line, resident_id
+from .test_audit_ledger import verify_command
 
 pytestmark = pytest.mark.postgres  # the tampering goes around PostgreSQL's append-only triggers
 
@@ -51,15 +49,6 @@ def auditor_client():
     auditor = Client()
     assert auditor.login(request=HttpRequest(), username="auditor", password=DEMO_PASSWORD)
     return auditor
-
-
-def verify_command() -> tuple[str, str | None]:
-    out = io.StringIO()
-    try:
-        call_command("audit_verify", stdout=out)
-    except CommandError as error:
-        return out.getvalue(), str(error)
-    return out.getvalue(), None
 
 
 def test_rewriting_an_entrys_shown_columns_is_noticed_by_the_verifier(audit_key, demo):
