@@ -33,7 +33,7 @@ from claims.catalogue import version_label
 from claims.errors import NotInScope
 from claims.http import file_response
 from claims.keyset import BadCursor, keyset_page
-from claims.models import ClaimStatus
+from claims.models import ClaimLine, ClaimStatus
 from claims.personal_data import id_number_digest
 from claims.selectors import (
     departments_visible_to,
@@ -42,7 +42,7 @@ from claims.selectors import (
     ledger_entries_visible_to,
     providers_visible_to,
 )
-from claims.spreadsheets import xlsx_row
+from claims.spreadsheets import CELL_MAX_CHARACTERS, xlsx_row
 from claims.validators import validate_resident_id
 from claims.widgets import DATE_INPUT
 from workflow import labels
@@ -312,6 +312,9 @@ def verify(request):
 # --- exports -----------------------------------------------------------------------------
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# What one export may hold, in claim lines (the registry's export bound; a year of a city's claims
+# is several times more, read in one request): past it, the search is to be narrowed.
+EXPORT_MAX_LINES = 50_000
 
 
 @auditor_only
@@ -324,11 +327,17 @@ def export_xlsx(request):
     form, filters = _filters_from(QueryDict(request.POST.get("query", "")), request.user)
     if not form.is_valid():
         raise Http404
-    claims = list(
-        selectors.search_claims(user=request.user, filters=filters).prefetch_related(
-            "lines__trainee", "lines__policy_version__policy"
+    found = selectors.search_claims(user=request.user, filters=filters)
+    # Read in this request, in memory: a year of a city's claims is bounded by its lines first.
+    lines_found = ClaimLine.objects.filter(claim__in=found.values("pk")).count()
+    if lines_found > EXPORT_MAX_LINES:
+        messages.error(
+            request,
+            _("查询结果共有 %(lines)s 行学员明细，超过导出上限 %(most)s 行；请缩小查询范围（如提交日期）后再导出。")
+            % {"lines": f"{lines_found:,}", "most": f"{EXPORT_MAX_LINES:,}"},
         )
-    )
+        return redirect(f"{reverse('audit:search')}?{request.POST.get('query', '')}")
+    claims = list(found.prefetch_related("lines__trainee", "lines__policy_version__policy"))
     statuses = dict(ClaimStatus.choices)
     book = Workbook()
     sheet = book.active
@@ -362,7 +371,7 @@ def export_xlsx(request):
             claim.total,
             submitted,
             len(lines),
-            "; ".join(line.trainee.id_number_masked for line in lines),
+            masked_ids_cell(lines),
             "; ".join(sorted({version_label(line.policy_version) for line in lines if line.policy_version})),
         ]))  # fmt: skip
     _notice_sheet(book, claims)
@@ -377,6 +386,16 @@ def export_xlsx(request):
     book.save(buffer)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     return file_response(buffer.getvalue(), filename=f"audit-claims-{stamp}.xlsx", content_type=XLSX_TYPE)
+
+
+def masked_ids_cell(lines) -> str:
+    """The claim's people (masked), as many as a spreadsheet cell holds (CELL_MAX_CHARACTERS),
+    then how many there are in all: a cell past the bound makes Excel drop the file's contents."""
+    text = "; ".join(line.trainee.id_number_masked for line in lines)
+    if len(text) <= CELL_MAX_CHARACTERS:
+        return text
+    rest = "; " + _("… 共 %(n)d 人，余见申领明细") % {"n": len(lines)}
+    return text[: CELL_MAX_CHARACTERS - len(rest)].rpartition("; ")[0] + rest
 
 
 def _notice_sheet(book, claims) -> None:

@@ -68,6 +68,9 @@ def safe_row(values: Iterable) -> list:
 # as "1234.5"), and no thousands separator: the cell reads as the CSV writes it, and as a bank's
 # upload tool that takes a cell's text expects it.
 MONEY_FORMAT = "0.00"
+# The most characters a cell of a spreadsheet holds (Excel's bound: a longer one is cut or the
+# file "repaired").
+CELL_MAX_CHARACTERS = 32_767
 
 
 def xlsx_row(sheet, values: Iterable) -> list:

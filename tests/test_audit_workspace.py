@@ -174,6 +174,34 @@ def test_the_xlsx_export_has_the_rows_masked_ids_only_and_is_recorded(auditor, j
     assert event.detail == {"format": "xlsx", "filters": {"status": "approved"}, "rows": 1}
 
 
+def test_an_export_past_its_bound_asks_for_a_narrower_search_and_records_nothing(auditor, journey, monkeypatch):
+    """A year of a city's claims would be read in one request: past EXPORT_MAX_LINES lines the
+    auditor is sent back to the search, told how many lines it found and the bound."""
+    from auditor import views as auditor_views
+
+    monkeypatch.setattr(auditor_views, "EXPORT_MAX_LINES", journey.lines.count() - 1)
+    response = auditor.post("/audit/export/xlsx/", {"query": "status=approved"}, follow=True)
+    assert response.redirect_chain[-1][0] == "/audit/?status=approved"
+    assert "超过导出上限 1 行" in response.content.decode()
+    assert not AuditEvent.objects.filter(action="audit.exported").exists()
+
+
+def test_a_claims_people_fill_their_cell_up_to_what_a_spreadsheet_cell_holds():
+    """A claim of 2,000 lines: its masked IDs would be 41,998 characters in one cell, past Excel's
+    32,767 (it drops the cell's contents); the cell holds whole IDs that fit, then the count."""
+    from types import SimpleNamespace
+
+    from auditor.views import masked_ids_cell
+    from claims.spreadsheets import CELL_MAX_CHARACTERS
+
+    people = [SimpleNamespace(trainee=SimpleNamespace(id_number_masked=f"331081********{n:04d}")) for n in range(2000)]
+    cell = masked_ids_cell(people)
+    assert len(cell) <= CELL_MAX_CHARACTERS and cell.endswith("共 2000 人，余见申领明细")
+    assert cell.startswith("331081********0000; 331081********0001")
+    assert all(len(item) == 18 for item in cell.split("; …")[0].split("; "))  # whole IDs only
+    assert masked_ids_cell(people[:3]) == "331081********0000; 331081********0001; 331081********0002"
+
+
 def test_the_signed_package_downloads_as_a_zip_and_is_recorded(auditor, journey, audit_key):
     today = timezone.localdate().isoformat()
     response = auditor.post("/audit/export/package/", {"date_from": "2026-03-01", "date_to": today})
