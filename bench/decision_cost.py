@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,6 +35,11 @@ parser.add_argument("--redis", default="redis://127.0.0.1:6379/7", help="where t
 parser.add_argument("--database", default="claims_bench_transitions")
 parser.add_argument(
     "--profile", metavar="FILE", help="write cProfile's statistics of the POST decide requests (CPU time) to FILE"
+)
+parser.add_argument(
+    "--statements",
+    action="store_true",
+    help="print each statement of the first request of each kind, with the project's line that issued it",
 )
 ARGS = parser.parse_args()
 
@@ -74,9 +80,37 @@ class Reviewer:
 
 
 PROFILE = cProfile.Profile(time.process_time) if ARGS.profile else None
+PROJECT = str(Path(__file__).resolve().parent.parent)
+STATEMENTS_SHOWN: set[str] = set()
+
+
+def issued_by(execute, sql, params, many, context):
+    """Remembers which of the project's lines issued a statement: the innermost frame outside the
+    libraries (and outside this benchmark)."""
+    frames = [
+        frame
+        for frame in traceback.extract_stack()
+        if frame.filename.startswith(PROJECT) and "/.venv/" not in frame.filename and "/bench/" not in frame.filename
+    ]
+    where = f"{frames[-1].filename[len(PROJECT) + 1 :]}:{frames[-1].lineno} {frames[-1].name}" if frames else "(libraries)"
+    ISSUED.append((where, " ".join(sql.split())[:110]))
+    return execute(sql, params, many, context)
+
+
+ISSUED: list[tuple[str, str]] = []
 
 
 def measured(samples: dict, kind: str, reviewer: Reviewer, method: str, path: str, body: dict | None = None):
+    if ARGS.statements and kind not in STATEMENTS_SHOWN:
+        # Shown, not measured: finding each statement's line costs more than the statement.
+        STATEMENTS_SHOWN.add(kind)
+        ISSUED.clear()
+        with connection.execute_wrapper(issued_by):
+            response = reviewer.call(method, path, body)
+        print(f"\n{kind}: {len(ISSUED)} statements")
+        for number, (where, sql) in enumerate(ISSUED, 1):
+            print(f"{number:3} {where:64} {sql}")
+        return response
     profiled = PROFILE is not None and kind.startswith("POST decide")
     with CaptureQueriesContext(connection) as queries:
         started = time.process_time()
