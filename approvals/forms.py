@@ -13,7 +13,7 @@ from claims.models import Claim, ClassStatus, LineDecision, SubsidyPolicy, Train
 from claims.personal_data import decrypt_id_number
 from claims.reasons import REASONS
 from claims.selectors import departments_visible_to, providers_of_clerk
-from claims.widgets import DATE_INPUT
+from claims.widgets import DATE_INPUT, ManyCheckboxes, ManySelect
 from workflow.labels import fix_field_label
 from workflow.policy import FIXABLE_HEADER_FIELDS, FIXABLE_LINE_FIELDS
 from workflow.services import LineDecisionInput
@@ -78,9 +78,7 @@ class DecisionForm(forms.Form):
 
     # With a return: what to fix (the API's ``fix``). A resubmission changing only that goes back
     # to this step; any other change goes to the department's review.
-    fix_lines = forms.TypedMultipleChoiceField(
-        label=_("要求修改的行"), required=False, coerce=int, widget=forms.CheckboxSelectMultiple
-    )
+    fix_lines = forms.TypedMultipleChoiceField(label=_("要求修改的行"), required=False, coerce=int, widget=ManyCheckboxes)
     fix_fields = forms.MultipleChoiceField(label=_("要求修改的字段"), required=False, widget=forms.CheckboxSelectMultiple)
     # The claim's documents the return points at (材料不全: this scan is unreadable, that invoice is missing a stamp).
     fix_attachments = forms.TypedMultipleChoiceField(
@@ -98,20 +96,25 @@ class DecisionForm(forms.Form):
         self.fields["fix_fields"].choices = [
             (name, fix_field_label(name)) for name in (*FIXABLE_HEADER_FIELDS, *FIXABLE_LINE_FIELDS)
         ]
+        # Each line's two lists, built once for the form (a claim may have thousands of lines).
+        line_decision_choices = [
+            ("", str(_("随整体决定"))),
+            (LineDecision.APPROVE, str(pgettext_lazy("decision", "同意"))),
+            (LineDecision.REJECT, str(pgettext_lazy("decision", "驳回"))),
+        ]
+        reason_choices = coded_reason_choices()
         for line in self.lines:
             self.fields[self.line_field(line.line_no, "decision")] = forms.ChoiceField(
                 label=_("第 %(n)d 行决定") % {"n": line.line_no},
                 required=False,
-                choices=[
-                    ("", _("随整体决定")),
-                    (LineDecision.APPROVE, pgettext_lazy("decision", "同意")),
-                    (LineDecision.REJECT, pgettext_lazy("decision", "驳回")),
-                ],
+                choices=line_decision_choices,
+                widget=ManySelect,
             )
             self.fields[self.line_field(line.line_no, "reason")] = forms.ChoiceField(
                 label=_("第 %(n)d 行理由代码") % {"n": line.line_no},
                 required=False,
-                choices=coded_reason_choices,
+                choices=reason_choices,
+                widget=ManySelect,
             )
 
     @staticmethod
