@@ -259,6 +259,13 @@ class BaseLineForm(forms.Form):
 LineForm = type("LineForm", (BaseLineForm,), {spec.name: _line_form_field(spec) for spec in LINE_FIELDS})
 
 
+# The lines the claim form carries. It posts 19 fields a line (the line's, its number, its delete
+# box): a thousand lines are 19,000 fields and about 1 MB as a browser encodes them, within what
+# Django takes of a request (settings.DATA_UPLOAD_MAX_NUMBER_FIELDS; DATA_UPLOAD_MAX_MEMORY_SIZE,
+# 2.5 MB). A larger claim is corrected through its roster or the API.
+FORM_LINES_MAX = 1_000
+
+
 def line_formset(*, data=None, claim: Claim | None = None, blank_rows: int = 3) -> forms.BaseFormSet:
     """Rows of the claim (masked ID as placeholder), or blank rows for a new claim."""
     initial = []
@@ -270,7 +277,9 @@ def line_formset(*, data=None, claim: Claim | None = None, blank_rows: int = 3) 
                     **{spec.name: spec.stored_value(line) for spec in LINE_FIELDS if spec.stored_as is not None},
                 }
             )
-    formset_class = forms.formset_factory(LineForm, extra=0 if initial else blank_rows, can_delete=True)
+    formset_class = forms.formset_factory(
+        LineForm, extra=0 if initial else blank_rows, can_delete=True, max_num=FORM_LINES_MAX, validate_max=True
+    )
     formset = formset_class(data=data, initial=initial or None, prefix="lines")
     if claim is not None:
         masked = {line.line_no: line.trainee.id_number_masked for line in claim.lines.select_related("trainee")}

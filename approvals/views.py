@@ -32,6 +32,7 @@ from workflow.services import decide_task, may_override_flags, override_flag, su
 from workflow.steps import REVIEW_STEPS, STEPS
 
 from .forms import (
+    FORM_LINES_MAX,
     ClaimHeaderForm,
     DecisionForm,
     ReassignForm,
@@ -388,6 +389,13 @@ def _claim_form(request, claim=None):
         raise PermissionDenied
     if claim is not None and not claims_access.may_edit_claim(request.user, claim):
         raise PermissionDenied
+    if claim is not None and (count := claim.lines.count()) > FORM_LINES_MAX:
+        messages.error(
+            request,
+            _("本申领有 %(count)d 行，网页表单最多修改 %(max)d 行：请撤回后按花名册重新导入，或通过接口修改。")
+            % {"count": count, "max": FORM_LINES_MAX},
+        )
+        return redirect("approvals:claim", claim.pk)
     status = 200
     general_errors: list[str] = []
     if request.method == "POST":

@@ -13,6 +13,7 @@ import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -28,7 +29,7 @@ from .models import CertificateType, Level
 from .occupations import occupations_read_once
 from .spreadsheets import MONEY_FORMAT, SpreadsheetRefused, open_xlsx, safe_cell, safe_row, sheet_rows
 
-MAX_ROWS = 20_000  # trainees per roster; larger classes are split into several claims
+MAX_ROWS = settings.CLAIM_LINES_MAX  # trainees per roster; larger classes are split into several claims
 MAX_FILE_BYTES = 20 * 1024 * 1024
 SHEET_TITLE = "花名册"
 CHOICES_SHEET_TITLE = "可选值"

@@ -291,6 +291,14 @@ SPREADSHEET_MAX_RATIO = int(os.environ.get("SPREADSHEET_MAX_RATIO", "100"))  # u
 SPREADSHEET_MAX_MEMBERS = int(os.environ.get("SPREADSHEET_MAX_MEMBERS", "200"))
 SPREADSHEET_MAX_COLUMNS = int(os.environ.get("SPREADSHEET_MAX_COLUMNS", "100"))
 SPREADSHEET_MAX_ROWS = int(os.environ.get("SPREADSHEET_MAX_ROWS", "100000"))  # a bank result; rosters have their own
+
+# The lines of one claim: a roster's rows at most (claims.roster). A page posts a few fields a line
+# (a reviewer's decision: a choice, a reason and a "fix" box), and Django refuses a request of more
+# than DATA_UPLOAD_MAX_NUMBER_FIELDS fields (1,000 unless set): deciding a claim of 500 lines on its
+# page, or saving the form of one of 53 (19 fields a line), was a 400 page. The claim form takes at
+# most approvals.forms.FORM_LINES_MAX lines.
+CLAIM_LINES_MAX = 20_000
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 3 * CLAIM_LINES_MAX + 1_000
 SPREADSHEET_MAX_CELLS = int(
     os.environ.get("SPREADSHEET_MAX_CELLS", "2000000")
 )  # rows and cells of all sheets; shared strings apart

@@ -18,6 +18,7 @@ from workflow import selectors as inbox
 from workflow.services import LineDecisionInput, decide_task, submit_claim
 
 from .conftest import claim_data, line, resident_id
+from .page_support import form_as_sent
 
 
 def lines_for(count: int, *, duplicate_of_first: int | None = None) -> list[dict]:
@@ -200,3 +201,68 @@ def test_the_many_widgets_write_what_djangos_own_write():
         with translation.override(language):
             reasons = ManySelect(choices=coded_reason_choices()).render("reason", "E2")
         assert f'<option value="E2" selected>{label}</option>' in reasons, language
+
+
+def test_a_large_claim_is_decided_and_edited_on_its_pages(demo):
+    """The forms of a large claim as the browser sends them: the reviewer's decision (two fields
+    a line) on a claim of 600 lines, the clerk's edit (16 fields a line, boxes unticked) of one of 70. Django
+    refuses a request of more than 1,000 fields unless told otherwise: each was a 400 page."""
+    claim = submitted(demo, 600, duplicate_of_first=6)
+    task = inbox.open_task_of_claim(claim)
+    reviewer = signed_in(demo["dept_reviewer"])
+    url = reverse("approvals:task", args=[task.pk])
+    post = form_as_sent(reviewer.get(url).content.decode(), "decision-form")
+    assert len(post) > 1200
+    post.update({"decision": "approve", "comment": "第6行证书重复", "line_6_decision": "reject", "line_6_reason": "CERT_DUP"})
+    response = reviewer.post(reverse("approvals:task_decide", args=[task.pk]), post)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    claim.refresh_from_db()
+    assert claim.status == "hr_review"
+    assert [line.line_no for line in claim.lines.filter(decision="reject")] == [6]
+
+    clerk = signed_in(demo["provider_clerk"])
+    draft = create_claim(user=demo["provider_clerk"], data=claim_data(lines=lines_for(70)))
+    edit = reverse("approvals:claim_edit", args=[draft.pk])
+    post = form_as_sent(clerk.get(edit).content.decode())
+    assert len(post) > 1000
+    post["lines-69-name"] = "学员七十"
+    response = clerk.post(edit, post)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert draft.lines.get(line_no=70).name == "学员七十"
+
+
+def test_the_largest_claim_fits_the_requests_a_page_may_send(settings):
+    """A claim may have settings.CLAIM_LINES_MAX lines (a roster's rows): its decision form, every
+    box ticked, is within the fields Django takes of a request; so is the claim form at its own
+    bound, with the header's fields."""
+    from types import SimpleNamespace
+
+    from approvals.forms import FORM_LINES_MAX, ClaimHeaderForm, DecisionForm, LineForm
+
+    lines = [SimpleNamespace(line_no=n) for n in range(1, settings.CLAIM_LINES_MAX + 1)]
+    decision = DecisionForm(lines=lines)
+    # Each field once, but a multiple choice once for each value ticked; and the CSRF token.
+    sent = len(decision.fields) + sum(len(decision.fields[name].choices) - 1 for name in ("fix_lines", "fix_fields")) + 1
+    assert settings.CLAIM_LINES_MAX * 3 <= sent <= settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+
+    header_fields = len(ClaimHeaderForm.base_fields) + 1  # the class, added for the user
+    row_fields = len(LineForm.base_fields) + 1  # and the delete box
+    sent = header_fields + FORM_LINES_MAX * row_fields + 4 + 1  # the formset's management form; the token
+    assert sent <= settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+
+
+def test_a_claim_too_large_for_the_claim_form_says_where_it_is_corrected(demo, monkeypatch):
+    """Past approvals.forms.FORM_LINES_MAX lines (here lowered to 50) the claim form is not shown,
+    whose save could not be sent; the clerk is told how such a claim is corrected."""
+    import approvals.forms
+    import approvals.views
+
+    for module in (approvals.views, approvals.forms):
+        monkeypatch.setattr(module, "FORM_LINES_MAX", 50)
+    clerk = signed_in(demo["provider_clerk"])
+    draft = create_claim(user=demo["provider_clerk"], data=claim_data(lines=lines_for(60)))
+    response = clerk.get(reverse("approvals:claim_edit", args=[draft.pk]), follow=True)
+    assert response.redirect_chain == [(reverse("approvals:claim", args=[draft.pk]), 302)]
+    assert "本申领有 60 行，网页表单最多修改 50 行：请撤回后按花名册重新导入，或通过接口修改。" in response.content.decode()
+    small = create_claim(user=demo["provider_clerk"], data=claim_data(lines=lines_for(3)))
+    assert clerk.get(reverse("approvals:claim_edit", args=[small.pk])).status_code == 200

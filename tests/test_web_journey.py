@@ -3,7 +3,6 @@ through both reviews to payment; every page is scoped; English is one click away
 
 import re
 from decimal import Decimal
-from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
@@ -15,6 +14,7 @@ from workflow import selectors as inbox
 from workflow.services import submit_claim
 
 from .conftest import claim_data, line, resident_id
+from .page_support import form_as_sent
 
 BAD_ID = "110105194912310021"  # right shape, wrong check character (the right one is X)
 CONFIRM = {"confirm": "1"}  # the box a clerk ticks to submit (irreversible)
@@ -294,54 +294,6 @@ def test_add_row_keeps_what_was_typed_and_saves_nothing(demo, clients):
     post["lines-1-DELETE"] = "on"
     assert provider.post(reverse("approvals:claim_new"), post).status_code == 302
     assert [l.name for l in Claim.objects.get().lines.all()] == ["张三"]
-
-
-class _FormReader(HTMLParser):
-    """What a browser would send for a form of a page: its inputs, selects and textareas as rendered."""
-
-    def __init__(self, form_id: str):
-        super().__init__()
-        self.form_id, self.inside, self.select, self.textarea = form_id, False, None, None
-        self.values: dict[str, str] = {}
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form":
-            self.inside = attrs.get("id") == self.form_id
-        if not self.inside or "name" not in attrs and tag != "option":
-            return
-        if tag == "input" and attrs.get("type") not in ("submit", "button"):
-            if attrs.get("type") == "checkbox":
-                if "checked" in attrs:
-                    self.values[attrs["name"]] = attrs.get("value") or "on"
-            else:
-                self.values[attrs["name"]] = attrs.get("value") or ""
-        elif tag == "select":
-            self.select = attrs["name"]
-            self.values.setdefault(self.select, "")
-        elif tag == "option" and self.select and "selected" in attrs:
-            self.values[self.select] = attrs.get("value", "")
-        elif tag == "textarea":
-            self.textarea = attrs["name"]
-            self.values[self.textarea] = ""
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self.inside = False
-        elif tag == "select":
-            self.select = None
-        elif tag == "textarea":
-            self.textarea = None
-
-    def handle_data(self, data):
-        if self.textarea:
-            self.values[self.textarea] += data
-
-
-def form_as_sent(html: str, form_id: str = "claim-form") -> dict[str, str]:
-    reader = _FormReader(form_id)
-    reader.feed(html)
-    return reader.values
 
 
 def test_a_renewal_line_edited_on_the_form_keeps_its_variant_and_its_amount(demo, clients):
