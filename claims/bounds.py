@@ -47,8 +47,15 @@ JSON_MAX_DEPTH = 16
 # - DEL and the C1 controls (U+0080-U+009F): XML holds them, but nobody types them; they come
 #   from mis-decoded text or on purpose, and make two names that look alike differ;
 # - lone surrogates (a JSON escape such as \ud800): no UTF-8 text, so no column, can hold them;
-# - U+FFFE and U+FFFF, not characters at all, which XML cannot hold either.
-REFUSED_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# - U+FFFE and U+FFFF, not characters at all, which XML cannot hold either;
+# - the bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): shown,
+#   they reorder the text around them, so a reviewer reads what is not stored ("Trojan Source");
+# - the zero-width space, the word joiner and the zero-width no-break space (U+200B, U+2060,
+#   U+FEFF, a byte-order mark inside a text): a second spelling of a name, a class or a voucher
+#   that looks the same. Joiners (U+200C, U+200D) stay: scripts and emoji need them.
+REFUSED_CHARACTER = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u200b\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
+)
 
 CHARACTER_REFUSED = _("不能包含控制字符或无效字符（此处有 U+%(code)s）。")
 DATE_OUT_OF_RANGE = _("日期须在 %(min)s 至 %(max)s 之间。")

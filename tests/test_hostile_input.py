@@ -454,3 +454,30 @@ def test_a_decision_comment_and_a_withdrawal_reason_are_checked_by_their_service
     claim.refresh_from_db()
     assert claim.status == "department_review"
     assert not AuditEvent.objects.filter(claim_id=claim.pk, action__in=["claim.returned", "claim.withdrawn"]).exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("张\u202e三丰", "202E"),  # right-to-left override: shown reversed, stored as typed
+        ("张\u2067三", "2067"),  # right-to-left isolate
+        ("张\u200b三", "200B"),  # zero-width space: "张三" spelled a second way
+        ("\ufeff张三", "FEFF"),  # a byte-order mark inside the text
+    ],
+)
+def test_a_name_that_reads_otherwise_than_it_is_stored_is_refused_naming_the_line(demo, name, code):
+    """A text whose invisible characters reorder it on screen, or spell it a second way that looks
+    the same, is refused where it comes in, naming the field and the line; nothing is saved."""
+    clerk = login("provider_clerk")
+    before = Claim.objects.count()
+    body = error(
+        clerk.post("/api/v1/claims/", claim_data(lines=[line(resident_id(71)), line(resident_id(72), name)]), format="json"), 400
+    )
+    assert any(f"U+{code}" in message for message in body["fields"]["lines[1].name"]), body
+    assert Claim.objects.count() == before
+
+
+def test_joiners_that_scripts_and_emoji_need_are_kept():
+    from claims.bounds import character_refusal
+
+    assert character_refusal("阿依古丽\u200d·买买提") is None and character_refusal("👩\u200d💻") is None
