@@ -5,6 +5,7 @@ shows what was claimed beside what is approved; and the page costs the same numb
 for 2 lines as for 200."""
 
 import gzip
+import json
 import re
 
 from django.db import connection
@@ -17,6 +18,7 @@ from claims.services import create_claim
 from workflow import selectors as inbox
 from workflow.services import LineDecisionInput, decide_task, submit_claim
 
+from .api_support import login
 from .conftest import claim_data, line, resident_id
 from .page_support import form_as_sent
 
@@ -266,3 +268,13 @@ def test_a_claim_too_large_for_the_claim_form_says_where_it_is_corrected(demo, m
     assert "本申领有 60 行，网页表单最多修改 50 行：请撤回后按花名册重新导入，或通过接口修改。" in response.content.decode()
     small = create_claim(user=demo["provider_clerk"], data=claim_data(lines=lines_for(3)))
     assert clerk.get(reverse("approvals:claim_edit", args=[small.pk])).status_code == 200
+
+
+def test_the_api_answers_a_large_claim_compressed_to_a_client_that_asks(demo):
+    claim = submitted(demo, 200)
+    reviewer = login("dept_reviewer")
+    plain = reviewer.get(f"/api/v1/claims/{claim.pk}/")
+    packed = reviewer.get(f"/api/v1/claims/{claim.pk}/", HTTP_ACCEPT_ENCODING="gzip")
+    assert packed["Content-Encoding"] == "gzip" and len(packed.content) * 5 < len(plain.content)
+    assert json.loads(gzip.decompress(packed.content)) == plain.json()
+    assert len(plain.json()["lines"]) == 200
