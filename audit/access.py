@@ -100,30 +100,30 @@ def record_token_revoked(*, request, user) -> None:
 @contextmanager
 def password_set_recorded(*, request, user):
     """Around a page that may set ``user``'s password (the admin's password pages, a user's and
-    one's own): one transaction, and in it an entry when the stored password changed: who set
-    it, whose, whether it can still be used to sign in, from where. Never the password or its
-    hash. ``user`` None (no such account): the page answers without a change."""
+    one's own): one transaction, and in it an entry when the stored password changed (see
+    record_password_set). ``user`` None (no such account): the page answers without a change."""
     with transaction.atomic():
-        before = _stored_password(user)
+        before = stored_password(user)
         yield
-        if user is None:
-            return
-        user.refresh_from_db(fields=["password"])
-        if user.password != before:
-            record_event(
-                actor=request.user,
-                action=actions.USER_PASSWORD_SET,
-                obj=user,
-                detail={
-                    "via": "admin",
-                    "username": user.get_username(),
-                    "usable": user.has_usable_password(),
-                    "ip": client_ip(request),
-                },
-            )
+        if user is not None:
+            record_password_set(actor=request.user, user=user, before=before, via="admin", where={"ip": client_ip(request)})
 
 
-def _stored_password(user) -> str | None:
+def record_password_set(*, actor, user, before: str | None, via: str, where: dict) -> None:
+    """An entry when ``user``'s stored password is no longer ``before``: who set it (None: the
+    console), whose, whether it can still be used to sign in, how and from where. Never the
+    password or its hash."""
+    user.refresh_from_db(fields=["password"])
+    if user.password != before:
+        record_event(
+            actor=actor,
+            action=actions.USER_PASSWORD_SET,
+            obj=user,
+            detail={"via": via, "username": user.get_username(), "usable": user.has_usable_password(), **where},
+        )
+
+
+def stored_password(user) -> str | None:
     if user is None:
         return None
     from django.contrib.auth import get_user_model

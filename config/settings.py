@@ -46,6 +46,8 @@ PII_ENCRYPTION_KEY_FALLBACKS = [key for key in os.environ.get("PII_ENCRYPTION_KE
 
 INSTALLED_APPS = [
     "config.apps.AuditedAdminConfig",  # django.contrib.admin, its site config/admin_site.py
+    # Before django.contrib.auth, whose commands it replaces (the first app's command wins).
+    "accounts.console",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

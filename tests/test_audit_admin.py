@@ -2,6 +2,7 @@
 ledger too; what the admin cannot record, it does not offer."""
 
 import datetime
+import io
 
 import pytest
 from django.contrib import admin
@@ -163,6 +164,32 @@ def test_an_administrator_setting_someones_password_in_the_admin_is_recorded_in_
     assert own.status_code == 302, own.content[:1500]
     entry = AuditEvent.objects.filter(action="user.password_set").latest("seq")
     assert (entry.actor_username, entry.object_id) == ("admin", str(demo["admin"].pk))
+    assert verify_chain()["ok"]
+
+
+def test_a_password_set_at_the_console_is_recorded(demo):
+    """The operator runs ``manage.py changepassword hr_head`` on the server: the ledger says it
+    was set at the console, by which system account, and whose; a password refused (three weak
+    tries) changes nothing and records nothing."""
+    from unittest import mock
+
+    from django.core.management import CommandError, call_command
+
+    hr_head = demo["hr_head"]
+    start = ledger_head()
+    with mock.patch("getpass.getpass", return_value="1234"), pytest.raises(CommandError):
+        call_command("changepassword", "hr_head", stdout=io.StringIO(), stderr=io.StringIO())
+    assert not AuditEvent.objects.filter(seq__gt=start).exists()
+
+    new_password = "Console-Secret-2026!"
+    with mock.patch("getpass.getpass", return_value=new_password):
+        call_command("changepassword", "hr_head", stdout=io.StringIO())
+    hr_head.refresh_from_db()
+    assert hr_head.check_password(new_password)
+    entry = AuditEvent.objects.get(seq__gt=start)
+    assert (entry.action, entry.actor_id, entry.object_id) == ("user.password_set", None, str(hr_head.pk))
+    assert entry.detail["via"] == "console" and entry.detail["username"] == "hr_head" and entry.detail["os_user"]
+    assert hr_head.password not in entry.payload and new_password not in entry.payload
     assert verify_chain()["ok"]
 
 
