@@ -3,6 +3,7 @@ ledger too; what the admin cannot record, it does not offer."""
 
 import datetime
 import io
+from unittest import mock
 
 import pytest
 from django.contrib import admin
@@ -171,8 +172,6 @@ def test_a_password_set_at_the_console_is_recorded(demo):
     """The operator runs ``manage.py changepassword hr_head`` on the server: the ledger says it
     was set at the console, by which system account, and whose; a password refused (three weak
     tries) changes nothing and records nothing."""
-    from unittest import mock
-
     from django.core.management import CommandError, call_command
 
     hr_head = demo["hr_head"]
@@ -191,6 +190,18 @@ def test_a_password_set_at_the_console_is_recorded(demo):
     assert entry.detail["via"] == "console" and entry.detail["username"] == "hr_head" and entry.detail["os_user"]
     assert hr_head.password not in entry.payload and new_password not in entry.payload
     assert verify_chain()["ok"]
+
+
+def test_a_superuser_created_at_the_console_is_recorded(db):
+    from django.core.management import call_command
+
+    start = ledger_head()
+    with mock.patch.dict("os.environ", {"DJANGO_SUPERUSER_PASSWORD": "Console-Secret-2026!"}):
+        call_command("createsuperuser", "--noinput", "--username", "ops_root", "--email", "ops@example.org", stdout=io.StringIO())
+    entry = AuditEvent.objects.get(seq__gt=start)
+    assert (entry.action, entry.actor_id, entry.detail["username"]) == ("user.created", None, "ops_root")
+    assert entry.detail["via"] == "console" and entry.detail["is_superuser"] is True and entry.detail["os_user"]
+    assert "Console-Secret-2026!" not in entry.payload
 
 
 @pytest.mark.parametrize("kind", ["user", "group", "working_day", "deadline"])

@@ -10,6 +10,8 @@ from django.db import transaction
 
 from audit.access import record_password_set, stored_password
 
+from ._console import os_user
+
 
 class Command(changepassword.Command):
     help = changepassword.Command.help + " Recorded in the audit ledger (user.password_set, via console)."
@@ -23,12 +25,5 @@ class Command(changepassword.Command):
         # (config/settings.py), which would stop the running site while the operator types.
         answer = super().handle(*args, **options)
         with transaction.atomic():
-            record_password_set(actor=None, user=user, before=before, via="console", where={"os_user": _os_user()})
+            record_password_set(actor=None, user=user, before=before, via="console", where={"os_user": os_user()})
         return answer
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no name for the process's user id (a container's)
-        return ""
