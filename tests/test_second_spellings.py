@@ -52,7 +52,6 @@ def test_an_id_number_in_another_scripts_digits_is_refused_naming_the_line(demo)
     [
         "CD20260001",  # the dashes left out
         "CD–2026‐0001",  # an en dash and a Unicode hyphen
-        "CD-2026\u200b-0001",  # a zero-width space
         "CD-2026\u00ad-0001",  # a soft hyphen
         "ｃｄ－２０２６－０００１",  # full-width, lower case (as before)
     ],
@@ -63,6 +62,17 @@ def test_a_certificate_number_typed_another_way_is_the_same_certificate(demo, se
     submitted(demo, line(number, certificate_number="CD-2026-0001"))
     second = submitted(demo, line(number, certificate_number=second_spelling, occupation="焊工"))
     assert "CERT_DUP" in codes(second)[0], codes(second)
+
+
+def test_a_certificate_number_with_a_zero_width_space_is_refused_naming_the_line(demo):
+    """Refused where it comes in (claims.bounds), rather than read as another spelling."""
+    with pytest.raises(InvalidInput) as refused:
+        create_claim(
+            user=demo["provider_clerk"],
+            data=claim_data(lines=[line(resident_id(107), certificate_number="CD-2026\u200b-0001")]),
+        )
+    assert list(refused.value.fields) == ["lines[0].certificate_number"], refused.value.fields
+    assert "U+200B" in refused.value.fields["lines[0].certificate_number"][0]
 
 
 def test_the_migration_rekeys_lines_registry_entries_and_issued_certificates(demo):
