@@ -5,6 +5,7 @@ from django.db import transaction
 from rest_framework.authtoken.models import TokenProxy
 
 from audit.access import record_lockout_lifted
+from audit.admin import ReasonedAdminMixin
 
 # Switched off in settings (the ledger records logins): nothing to show.
 admin.site.unregister(AccessLog)
@@ -17,11 +18,11 @@ admin.site.unregister(TokenProxy)
 
 
 @admin.register(AccessAttempt)
-class RecordedAccessAttemptAdmin(AccessAttemptAdmin):
+class RecordedAccessAttemptAdmin(ReasonedAdminMixin, AccessAttemptAdmin):
     """django-axes' counted failures; deleting them lifts a lockout, which the ledger records
-    (who lifted it, for which account and address) in the deletion's transaction. Never changed
-    here. Axes' "clean up expired attempts" action is left out: expired attempts lock no one, and
-    axes deletes them itself at every login."""
+    (who lifted it, for which account and address, and why: the delete pages ask) in the
+    deletion's transaction. Never changed here. Axes' "clean up expired attempts" action is left
+    out: expired attempts lock no one, and axes deletes them itself at every login."""
 
     actions = []
 
@@ -30,7 +31,12 @@ class RecordedAccessAttemptAdmin(AccessAttemptAdmin):
 
     def delete_model(self, request, obj):
         with transaction.atomic():  # the admin's bulk delete action runs outside a transaction
-            record_lockout_lifted(request=request, username=obj.username or "", address=obj.ip_address or "")
+            record_lockout_lifted(
+                request=request,
+                username=obj.username or "",
+                address=obj.ip_address or "",
+                reason=self.deletion_reason(request),
+            )
             super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):

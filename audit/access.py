@@ -61,8 +61,8 @@ def record_lockout(*, request, username: str, failures: int) -> None:
     )
 
 
-def record_lockout_lifted(*, request, username: str, address: str) -> None:
-    """An administrator deleted counted failures (a lockout, or the way to one) in the admin."""
+def record_lockout_lifted(*, request, username: str, address: str, reason: str) -> None:
+    """An administrator deleted counted failures (a lockout, or the way to one) in the admin, for ``reason``."""
     from django.contrib.auth import get_user_model
 
     user_model = get_user_model()
@@ -71,6 +71,7 @@ def record_lockout_lifted(*, request, username: str, address: str) -> None:
         actor=request.user,
         action=actions.AUTH_LOCKOUT_LIFTED,
         obj=target,
+        reason=reason,
         detail={"username": username, "address": address, "ip": client_ip(request)},
     )
 
@@ -98,27 +99,31 @@ def record_token_revoked(*, request, user) -> None:
 
 
 @contextmanager
-def password_set_recorded(*, request, user):
+def password_set_recorded(*, request, user, reason: str = ""):
     """Around a page that may set ``user``'s password (the admin's password pages, a user's and
     one's own): one transaction, and in it an entry when the stored password changed (see
-    record_password_set). ``user`` None (no such account): the page answers without a change."""
+    record_password_set), with the administrator's ``reason`` (a user's page asks it). ``user``
+    None (no such account): the page answers without a change."""
     with transaction.atomic():
         before = stored_password(user)
         yield
         if user is not None:
-            record_password_set(actor=request.user, user=user, before=before, via="admin", where={"ip": client_ip(request)})
+            record_password_set(
+                actor=request.user, user=user, before=before, via="admin", where={"ip": client_ip(request)}, reason=reason
+            )
 
 
-def record_password_set(*, actor, user, before: str | None, via: str, where: dict) -> None:
+def record_password_set(*, actor, user, before: str | None, via: str, where: dict, reason: str = "") -> None:
     """An entry when ``user``'s stored password is no longer ``before``: who set it (None: the
-    console), whose, whether it can still be used to sign in, how and from where. Never the
-    password or its hash."""
+    console), whose, whether it can still be used to sign in, how and from where, and why when
+    told. Never the password or its hash."""
     user.refresh_from_db(fields=["password"])
     if user.password != before:
         record_event(
             actor=actor,
             action=actions.USER_PASSWORD_SET,
             obj=user,
+            reason=reason,
             detail={"via": via, "username": user.get_username(), "usable": user.has_usable_password(), **where},
         )
 

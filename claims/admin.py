@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from audit.admin import ReadOnlyAdmin
+from audit.admin import ReadOnlyAdmin, ReasonedAdminMixin
 
 from .models import Claim, ClaimLine, Department, Jurisdiction, Occupation, PolicyVersion, Provider, SubsidyPolicy
 from .organisation import JURISDICTION_SETTINGS, ensure_jurisdiction
@@ -58,11 +58,12 @@ class JurisdictionSettingsForm(forms.ModelForm):
 
 
 @admin.register(Jurisdiction)
-class JurisdictionAdmin(admin.ModelAdmin):
+class JurisdictionAdmin(ReasonedAdminMixin, admin.ModelAdmin):
     """The administrator changes a jurisdiction's settings (the HR head's amount line, certificate
     check mode, class filing days ahead and start date, public notice start date, attendance
     minimum) here; never adds or deletes one (provisioning does: claims.organisation). A change is
-    saved through ``ensure_jurisdiction``, which records it in the ledger (before and after)."""
+    saved through ``ensure_jurisdiction``, which records it in the ledger (before and after, and
+    the reason the form asks)."""
 
     form = JurisdictionSettingsForm
     list_display = ("code", "name", "hr_head_threshold", "certificate_check_mode", "class_filing_from", "public_notice_from")
@@ -82,6 +83,7 @@ class JurisdictionAdmin(admin.ModelAdmin):
             code=obj.code,
             name=obj.name,
             hr_head_threshold=form.cleaned_data["hr_head_threshold"],
+            reason=self.change_reason(form),
             **settings,
         )
         obj.refresh_from_db()

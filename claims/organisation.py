@@ -45,16 +45,16 @@ LEDGER_ACTIONS = {
 }
 
 
-def _upsert(*, actor, model, kind: str, code: str, values: dict):
+def _upsert(*, actor, model, kind: str, code: str, values: dict, reason: str = ""):
     """Create the object with ``code``, or update its fields to ``values``; the ledger gets
     "<kind>.created" with the fields, or "<kind>.updated" with before/after of the fields that
-    changed (nothing when none did)."""
+    changed (nothing when none did), with ``reason``."""
     created_action, updated_action = LEDGER_ACTIONS[kind]
     existing = model.objects.select_for_update().filter(code=code).first()
     names = list(values)
     if existing is None:
         obj = model.objects.create(code=code, **values)
-        record_event(actor=actor, action=created_action, obj=obj, detail={"code": code, **_snapshot(obj, names)})
+        record_event(actor=actor, action=created_action, obj=obj, reason=reason, detail={"code": code, **_snapshot(obj, names)})
         return obj
     before = _snapshot(existing, names)
     for name, value in values.items():
@@ -68,6 +68,7 @@ def _upsert(*, actor, model, kind: str, code: str, values: dict):
             actor=actor,
             action=updated_action,
             obj=existing,
+            reason=reason,
             detail={
                 "code": code,
                 "before": {name: before[name] for name in changed},
@@ -100,9 +101,12 @@ def _set_staff_group(*, actor, obj, kind: str, name: str, perm: str) -> None:
 
 
 @transaction.atomic
-def ensure_jurisdiction(*, actor=None, code: str, name: str, hr_head_threshold=None, **settings) -> Jurisdiction:
+def ensure_jurisdiction(
+    *, actor=None, code: str, name: str, hr_head_threshold=None, reason: str = "", **settings
+) -> Jurisdiction:
     """``settings``: the jurisdiction's other settings to set (certificate_check_mode,
-    class_filing_days_ahead, class_filing_from, attendance_minimum_percent, public_notice_from)."""
+    class_filing_days_ahead, class_filing_from, attendance_minimum_percent, public_notice_from).
+    ``reason``: why, for the ledger (the admin asks it)."""
     values = {"name": name}
     if hr_head_threshold is not None:
         values["hr_head_threshold"] = hr_head_threshold
@@ -110,7 +114,7 @@ def ensure_jurisdiction(*, actor=None, code: str, name: str, hr_head_threshold=N
         if name_ not in JURISDICTION_SETTINGS:
             raise TypeError(f"unknown jurisdiction setting {name_!r}")
     values.update(settings)
-    jurisdiction = _upsert(actor=actor, model=Jurisdiction, kind="jurisdiction", code=code, values=values)
+    jurisdiction = _upsert(actor=actor, model=Jurisdiction, kind="jurisdiction", code=code, values=values, reason=reason)
     if jurisdiction.staff_group is None:
         _set_staff_group(
             actor=actor, obj=jurisdiction, kind="jurisdiction", name=f"jurisdiction:{code}", perm="claims.oversee_jurisdiction"

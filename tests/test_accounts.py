@@ -19,6 +19,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from audit.admin import CHANGE_REASON
 from audit.models import AuditEvent
 from claims import roles
 from claims.models import Jurisdiction
@@ -165,10 +166,17 @@ def test_an_administrator_lifts_a_lockout_with_axes_reset_or_in_the_admin(demo):
     changelist = reverse("admin:axes_accessattempt_changelist")
     assert "provider2_clerk" in admin.get(changelist).content.decode()
     attempts = list(AccessAttempt.objects.filter(username="provider2_clerk").values_list("pk", flat=True))
-    response = admin.post(changelist, {"action": "delete_selected", "_selected_action": attempts, "post": "yes"})
+    confirmed = {"action": "delete_selected", "_selected_action": attempts, "post": "yes"}
+    # Deleting asks why: without a reason the confirmation comes back, nothing lifted.
+    refused = admin.post(changelist, confirmed)
+    assert refused.status_code == 200 and refused.context["change_reason"].errors
+    assert AccessAttempt.objects.filter(pk__in=attempts).count() == len(attempts)
+    assert not entries("auth.lockout_lifted").exists()
+    response = admin.post(changelist, {**confirmed, CHANGE_REASON: "本人来电，核实身份后解锁"})
     assert response.status_code == 302 and not AccessAttempt.objects.filter(username="provider2_clerk").exists()
     lifted = entries("auth.lockout_lifted").get()
     assert (lifted.actor, lifted.detail["username"], lifted.detail["address"]) == (demo["admin"], "provider2_clerk", "10.4.4.5")
+    assert lifted.reason == "本人来电，核实身份后解锁"
     assert page_login(Client(REMOTE_ADDR="10.4.4.6"), "provider2_clerk").status_code == 302
 
 
@@ -231,13 +239,15 @@ def test_the_admin_refuses_a_weak_password(demo):
     admin = Client()
     admin.force_login(demo["admin"])
     add = reverse("admin:auth_user_add")
+    reason = {CHANGE_REASON: "新入职"}
     response = admin.post(
-        add, {"username": "newcomer", "password1": "password", "password2": "password", "usable_password": "true"}
+        add, {"username": "newcomer", "password1": "password", "password2": "password", "usable_password": "true", **reason}
     )
     assert response.status_code == 200 and not get_user_model().objects.filter(username="newcomer").exists()
+    assert "password2" in response.context["adminform"].form.errors
     change = reverse("admin:auth_user_password_change", args=[demo["hr_head"].pk])
-    response = admin.post(change, {"password1": "1234", "password2": "1234", "usable_password": "true"})
-    assert response.status_code == 200
+    response = admin.post(change, {"password1": "1234", "password2": "1234", "usable_password": "true", **reason})
+    assert response.status_code == 200 and "password2" in response.context["form"].errors
     assert get_user_model().objects.get(pk=demo["hr_head"].pk).check_password(DEMO_PASSWORD)
 
 

@@ -1,5 +1,5 @@
 """Changes made in the Django admin (users, groups, their permissions, passwords) land in the
-ledger too; what the admin cannot record, it does not offer."""
+ledger too, with the administrator's reason; what the admin cannot record, it does not offer."""
 
 import datetime
 import io
@@ -14,9 +14,10 @@ from django.test import Client
 from django.urls import NoReverseMatch, URLResolver, reverse
 from django.utils import timezone
 
-from audit.admin import AuditedAdminMixin
+from audit.admin import CHANGE_REASON, AuditedAdminMixin, ReasonedAdminMixin
 from audit.models import AuditEvent
 from audit.selectors import verify_chain
+from claims.bounds import TEXT_MAX_LENGTH
 from claims.services import create_claim
 
 from .conftest import DEMO_PASSWORD, claim_data, line
@@ -30,7 +31,10 @@ def admin_client(client, demo):
 def test_creating_a_group_with_permissions_in_the_admin_is_recorded(client, demo):
     admin = admin_client(client, demo)
     view_claim = Permission.objects.get(codename="view_claim")
-    response = admin.post(reverse("admin:auth_group_add"), {"name": "inspectors", "permissions": [view_claim.pk]})
+    reason = "市局稽查组成立（温人社〔2026〕12号），只读申领"
+    response = admin.post(
+        reverse("admin:auth_group_add"), {"name": "inspectors", "permissions": [view_claim.pk], CHANGE_REASON: reason}
+    )
     assert response.status_code == 302, response.content[:500]
     group = Group.objects.get(name="inspectors")
     created = AuditEvent.objects.get(action="group.created", object_id=str(group.pk))
@@ -38,6 +42,7 @@ def test_creating_a_group_with_permissions_in_the_admin_is_recorded(client, demo
     relations = AuditEvent.objects.get(action="group.relations_changed", object_id=str(group.pk))
     assert relations.detail["before"] == {"permissions": []}
     assert relations.detail["after"]["permissions"] == [str(view_claim)]
+    assert created.reason == relations.reason == reason
     assert verify_chain()["ok"]
 
 
@@ -60,6 +65,7 @@ def test_changing_a_users_groups_in_the_admin_is_recorded_with_before_and_after(
             "date_joined_1": joined.time().strftime("%H:%M:%S"),
             "initial-date_joined_0": joined.date().isoformat(),
             "initial-date_joined_1": joined.time().strftime("%H:%M:%S"),
+            CHANGE_REASON: "兼任财务复核（局务会决定）；更正姓氏",
         },
     )
     assert response.status_code == 302, response.content[:2000]
@@ -68,17 +74,93 @@ def test_changing_a_users_groups_in_the_admin_is_recorded_with_before_and_after(
     relations = AuditEvent.objects.get(action="user.relations_changed", object_id=str(auditor.pk))
     assert relations.detail["before"]["groups"] == before_groups
     assert relations.detail["after"]["groups"] == sorted(before_groups + ["finance_officer"])
+    assert updated.reason == relations.reason == "兼任财务复核（局务会决定）；更正姓氏"
     # No password or its hash in the ledger.
     assert "pbkdf2" not in updated.payload and "md5$" not in updated.payload
 
 
-def test_deleting_a_group_in_the_admin_is_recorded(client, demo):
+def test_a_change_in_the_admin_asks_why_and_without_a_valid_reason_saves_and_records_nothing(client, demo):
+    """The add and change forms end with a required reason, in a fieldset of its own (the add-user
+    form too, which has fieldsets of its own). Without one, or with one too long or holding a
+    character no text may hold, the form comes back with the error on that field alone, nothing
+    saved, nothing recorded. With one, the change is saved and its entries keep it."""
+    from claims.models import Jurisdiction
+    from workflow.models import StepDeadline, WorkingDayOverride
+
+    admin = admin_client(client, demo)
+    group = Group.objects.create(name="inspectors")
+    wl = Jurisdiction.objects.get(code="WL")
+    password = "An0ther-Secret-2026!"
+    pages = {
+        reverse("admin:auth_user_add"): {
+            "username": "newcomer",
+            "password1": password,
+            "password2": password,
+            "usable_password": "true",
+        },
+        reverse("admin:auth_group_change", args=[group.pk]): {"name": "renamed"},
+        reverse("admin:claim_workflow_workingdayoverride_add"): {"date": "2031-05-03", "is_working": "on", "reason": "调休上班"},
+        reverse("admin:claim_workflow_stepdeadline_add"): {"kind": "department_review", "working_days": "7"},
+        reverse("admin:claims_jurisdiction_change", args=[wl.pk]): {
+            "hr_head_threshold": str(wl.hr_head_threshold),
+            "certificate_check_mode": wl.certificate_check_mode,
+            "class_filing_days_ahead": wl.class_filing_days_ahead,
+            "attendance_minimum_percent": 85,
+        },
+    }
+    start = ledger_head()
+    for url, form in pages.items():
+        fieldsets = admin.get(url).context["adminform"].fieldsets
+        assert fieldsets[-1][1]["fields"] == [CHANGE_REASON], url
+        assert all(CHANGE_REASON not in options["fields"] for _name, options in fieldsets[:-1]), url
+        for reason in (None, "  ", "x" * (TEXT_MAX_LENGTH + 1), "退回‮重审"):
+            refused = admin.post(url, form if reason is None else {**form, CHANGE_REASON: reason})
+            assert refused.status_code == 200, (url, reason)
+            assert list(refused.context["adminform"].form.errors) == [CHANGE_REASON], (url, reason)
+    assert ledger_head() == start
+    assert not get_user_model().objects.filter(username="newcomer").exists()
+    assert Group.objects.get(pk=group.pk).name == "inspectors"
+    assert not WorkingDayOverride.objects.exists() and not StepDeadline.objects.exists()
+    assert Jurisdiction.objects.get(pk=wl.pk).attendance_minimum_percent == 80
+
+    reasons = {url: f"理由 {n}" for n, url in enumerate(pages)}
+    for url, form in pages.items():
+        assert admin.post(url, {**form, CHANGE_REASON: reasons[url]}).status_code == 302, url
+    newcomer = get_user_model().objects.get(username="newcomer")
+    recorded = {(entry.action, entry.reason) for entry in AuditEvent.objects.filter(seq__gt=start)}
+    assert recorded == {
+        ("user.created", reasons[reverse("admin:auth_user_add")]),
+        ("group.updated", reasons[reverse("admin:auth_group_change", args=[group.pk])]),
+        ("working_day.created", reasons[reverse("admin:claim_workflow_workingdayoverride_add")]),
+        ("deadline.created", reasons[reverse("admin:claim_workflow_stepdeadline_add")]),
+        ("jurisdiction.updated", reasons[reverse("admin:claims_jurisdiction_change", args=[wl.pk])]),
+    }
+    assert newcomer.check_password(password)
+    english = Client()
+    english.force_login(demo["admin"])
+    english.cookies["django_language"] = "en"
+    assert "Reason for the change" in english.get(reverse("admin:auth_group_add")).content.decode()
+
+
+def test_deleting_a_group_in_the_admin_asks_why_and_is_recorded_with_it(client, demo):
+    """The confirmation page asks the reason; confirmed without one, it is asked again with the
+    error, nothing deleted, nothing recorded."""
     admin = admin_client(client, demo)
     group = Group.objects.create(name="temporary")
-    response = admin.post(reverse("admin:auth_group_delete", args=[group.pk]), {"post": "yes"})
+    page = reverse("admin:auth_group_delete", args=[group.pk])
+    assert f'name="{CHANGE_REASON}"' in admin.get(page).content.decode()
+    start = ledger_head()
+    for missing in ({}, {CHANGE_REASON: "   "}):
+        refused = admin.post(page, {"post": "yes", **missing})
+        assert refused.status_code == 200 and refused.context["change_reason"].errors
+        assert f'name="{CHANGE_REASON}"' in refused.content.decode()
+        assert Group.objects.filter(pk=group.pk).exists() and ledger_head() == start
+
+    response = admin.post(page, {"post": "yes", CHANGE_REASON: "临时组，用毕撤销"})
     assert response.status_code == 302
     assert not Group.objects.filter(pk=group.pk).exists()
-    assert AuditEvent.objects.get(action="group.deleted", object_id=str(group.pk)).detail["fields"]["name"] == "temporary"
+    entry = AuditEvent.objects.get(action="group.deleted", object_id=str(group.pk))
+    assert entry.detail["fields"]["name"] == "temporary" and entry.reason == "临时组，用毕撤销"
 
 
 def test_the_ledger_in_the_admin_is_read_only_and_filtered_by_action_label(client, demo):
@@ -111,6 +193,7 @@ def test_the_administrator_sets_a_jurisdictions_settings_in_the_admin_and_the_le
         "attendance_minimum_percent": 150,
         "public_notice_from": "2027-01-01",
         "name": "改名",
+        CHANGE_REASON: "市政府令：2027 年起公示核准的申领",
     }
     refused = admin.post(url, form)
     assert refused.status_code == 200 and "须在 1 到 100 之间" in refused.content.decode()
@@ -124,6 +207,7 @@ def test_the_administrator_sets_a_jurisdictions_settings_in_the_admin_and_the_le
     assert entry.actor_username == "admin"
     assert entry.detail["before"] == {"attendance_minimum_percent": 80, "public_notice_from": None}
     assert entry.detail["after"] == {"attendance_minimum_percent": 85, "public_notice_from": "2027-01-01"}
+    assert entry.reason == "市政府令：2027 年起公示核准的申领"
     assert admin.get(reverse("admin:claims_jurisdiction_add")).status_code == 403
     assert verify_chain()["ok"]
 
@@ -137,24 +221,32 @@ def ledger_head() -> int:
 
 def test_an_administrator_setting_someones_password_in_the_admin_is_recorded_in_its_transaction(transactional_db, demo):
     """The administrator sets hr_head's password on her password page: whoever knows it now signs
-    in, and decides claims, as the HR head. The ledger says who set it and whose, never the
-    password or its hash; a weak one is refused and nothing is recorded. The administrator's own
-    password page is recorded the same way. (Committed transactions: the admin's password pages
-    run in none of their own.)"""
+    in, and decides claims, as the HR head. The ledger says who set it, whose and why, never the
+    password or its hash; a weak one, or one set without a reason, is refused and nothing is
+    recorded. The administrator's own password page is recorded the same way (no reason asked:
+    it is one's own). (Committed transactions: the admin's password pages run in none of their own.)"""
     admin = admin_client(Client(), demo)
     hr_head = demo["hr_head"]
     page = reverse("admin:auth_user_password_change", args=[hr_head.pk])
+    assert f'name="{CHANGE_REASON}"' in admin.get(page).content.decode()
     start = ledger_head()
-    refused = admin.post(page, {"password1": "1234", "password2": "1234", "usable_password": "true"})
+    reason = "本人忘记密码，电话核实身份后重置"
+    refused = admin.post(page, {"password1": "1234", "password2": "1234", "usable_password": "true", CHANGE_REASON: reason})
     assert refused.status_code == 200 and not AuditEvent.objects.filter(seq__gt=start).exists()
 
     new_password = "An0ther-Secret-2026!"
-    response = admin.post(page, {"password1": new_password, "password2": new_password, "usable_password": "true"})
+    form = {"password1": new_password, "password2": new_password, "usable_password": "true"}
+    unexplained = admin.post(page, form)
+    assert unexplained.status_code == 200 and unexplained.context["change_reason"].errors
+    hr_head.refresh_from_db()
+    assert not hr_head.check_password(new_password) and not AuditEvent.objects.filter(seq__gt=start).exists()
+
+    response = admin.post(page, {**form, CHANGE_REASON: reason})
     assert response.status_code == 302, response.content[:1500]
     hr_head.refresh_from_db()
     assert hr_head.check_password(new_password)
     entry = AuditEvent.objects.get(seq__gt=start, action="user.password_set")
-    assert (entry.actor_username, entry.object_id) == ("admin", str(hr_head.pk))
+    assert (entry.actor_username, entry.object_id, entry.reason) == ("admin", str(hr_head.pk), reason)
     assert entry.detail["username"] == "hr_head" and entry.detail["usable"] is True
     assert hr_head.password not in entry.payload and new_password not in entry.payload
 
@@ -208,7 +300,8 @@ def test_a_superuser_created_at_the_console_is_recorded(db):
 def test_the_admins_bulk_delete_is_recorded_for_each_row(transactional_db, demo, kind):
     """The changelist's "delete selected" runs outside a transaction (Django wraps only the change
     and delete pages in one): each deleted row gets its entry, the deletions and entries in one
-    transaction, instead of a server error."""
+    transaction, instead of a server error. Its confirmation asks the reason: confirmed without
+    one, it is asked again, nothing deleted; with one, each row's entry keeps it."""
     from claims.models import Jurisdiction
     from workflow.models import StepDeadline, WorkingDayOverride
 
@@ -221,14 +314,30 @@ def test_the_admins_bulk_delete_is_recorded_for_each_row(transactional_db, demo,
         ),
         "deadline": lambda: StepDeadline.objects.create(kind="department_review", working_days=7, jurisdiction=wl),
     }
-    row = rows[kind]()
+    row, other = rows[kind](), None
+    if kind == "working_day":
+        other = WorkingDayOverride.objects.create(
+            date=datetime.date(2031, 5, 4), is_working=True, jurisdiction=wl, reason="调休上班"
+        )
+    selected = [row.pk] + ([other.pk] if other else [])
     admin = admin_client(Client(raise_request_exception=False), demo)
     changelist = reverse(f"admin:{row._meta.app_label}_{row._meta.model_name}_changelist")
-    response = admin.post(changelist, {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"})
+    asked = admin.post(changelist, {"action": "delete_selected", "_selected_action": selected})
+    assert asked.status_code == 200 and f'name="{CHANGE_REASON}"' in asked.content.decode()
+    start = ledger_head()
+    confirmed = {"action": "delete_selected", "_selected_action": selected, "post": "yes"}
+    refused = admin.post(changelist, confirmed)
+    assert refused.status_code == 200 and refused.context["change_reason"].errors
+    assert f'name="{CHANGE_REASON}"' in refused.content.decode()
+    assert type(row).objects.filter(pk__in=selected).count() == len(selected) and ledger_head() == start
+
+    response = admin.post(changelist, {**confirmed, CHANGE_REASON: "误建，撤销"})
     assert response.status_code == 302, f"bulk delete answered {response.status_code}"
-    assert not type(row).objects.filter(pk=row.pk).exists()
-    action = f"{kind}.deleted"
-    assert AuditEvent.objects.filter(action=action, object_id=str(row.pk), actor_username="admin").exists()
+    assert not type(row).objects.filter(pk__in=selected).exists()
+    entries = AuditEvent.objects.filter(
+        action=f"{kind}.deleted", object_id__in=[str(pk) for pk in selected], actor_username="admin"
+    )
+    assert sorted(entries.values_list("reason", flat=True)) == ["误建，撤销"] * len(selected)
 
 
 def test_the_admin_mints_no_api_tokens(demo):
@@ -267,7 +376,7 @@ def test_a_claims_process_and_tasks_are_shown_but_never_changed_in_the_admin(dem
 # Admins whose writes reach the ledger other than through AuditedAdminMixin, each reviewed.
 RECORDED_OTHERWISE = {
     "claims.Jurisdiction": "saved through claims.organisation.ensure_jurisdiction (jurisdiction.updated)",
-    "axes.AccessAttempt": "a deletion lifts a lockout: audit.access.record_lockout_lifted (auth.lockout_lifted)",
+    "axes.AccessAttempt": "a deletion lifts a lockout: audit.access.record_lockout_lifted (auth.lockout_lifted, with its reason)",
 }
 # Changelist actions besides "delete selected" (allowed only where deleting is: checked below).
 ACTIONS_RECORDED = {
@@ -282,9 +391,9 @@ SITE_PAGES = {
     "view_on_site": "a redirect",
     "login": "recorded: auth.login",
     "logout": "recorded: auth.logout",
-    "password_change": "recorded: user.password_set (config/admin_site.py)",
+    "password_change": "recorded: user.password_set (config/admin_site.py); one's own, so no reason asked",
     "password_change_done": "read only",
-    "auth_user_password_change": "recorded: user.password_set (workflow/admin.py)",
+    "auth_user_password_change": "recorded with its reason: user.password_set (workflow/admin.py)",
 }
 
 
@@ -303,13 +412,20 @@ def test_every_write_the_admin_offers_is_recorded_or_refused(rf):
     registration, action or page fails until it is recorded or made read only."""
     request = rf.get("/")
     request.user = get_user_model()(is_superuser=True, is_staff=True, is_active=True)
-    writable_unrecorded, unreviewed_actions = [], []
+    writable_unrecorded, unexplained, unreviewed_actions = [], [], []
     standard_pages = {"index", "app_list"}
     for model, model_admin in admin.site._registry.items():
         label = model._meta.label
+        name = f"{label} ({type(model_admin).__module__}.{type(model_admin).__name__})"
         writes = [verb for verb in ("add", "change", "delete") if getattr(model_admin, f"has_{verb}_permission")(request)]
         if writes and not isinstance(model_admin, AuditedAdminMixin) and label not in RECORDED_OTHERWISE:
-            writable_unrecorded.append(f"{label} ({type(model_admin).__module__}.{type(model_admin).__name__}): {writes}")
+            writable_unrecorded.append(f"{name}: {writes}")
+        # Whatever writes asks why: its forms end with the reason, its delete pages ask it.
+        if writes and not isinstance(model_admin, ReasonedAdminMixin):
+            unexplained.append(f"{name}: {writes}")
+        for verb, obj in (("add", None), ("change", model())):
+            if verb in writes and CHANGE_REASON not in model_admin.get_form(request, obj, change=obj is not None).base_fields:
+                unexplained.append(f"{name}: its {verb} form")
         actions = set(model_admin.get_actions(request)) - {"delete_selected"}
         unreviewed_actions += [f"{label}: {name}" for name in actions - set(ACTIONS_RECORDED)]
         opts = model._meta
@@ -318,5 +434,6 @@ def test_every_write_the_admin_offers_is_recorded_or_refused(rf):
         }
     unreviewed_pages = sorted(set(admin_page_names(admin.site.get_urls())) - standard_pages - set(SITE_PAGES))
     assert not writable_unrecorded, "admins that write without a ledger entry:\n" + "\n".join(writable_unrecorded)
+    assert not unexplained, "admins that write without asking the reason:\n" + "\n".join(unexplained)
     assert not unreviewed_actions, "changelist actions not reviewed for the ledger:\n" + "\n".join(unreviewed_actions)
     assert not unreviewed_pages, "admin pages not reviewed for the ledger:\n" + "\n".join(unreviewed_pages)

@@ -24,6 +24,7 @@ from django.utils import translation
 from viewflow.workflow.models import Task
 
 from approvals.templatetags.approvals_tags import day
+from audit.admin import CHANGE_REASON
 from audit.models import AuditEvent
 from claims import roles
 from claims.models import Claim, ClaimStatus
@@ -99,13 +100,15 @@ def test_an_override_of_the_jurisdiction_moves_its_due_dates_and_is_recorded(dem
     assert client.login(request=HttpRequest(), username="admin", password=DEMO_PASSWORD)
     response = client.post(
         reverse("admin:claim_workflow_workingdayoverride_add"),
-        {"jurisdiction": claim.jurisdiction_id, "date": "2026-10-09", "reason": "本地停工一天"},  # unchecked: a day off
+        # unchecked: a day off
+        {"jurisdiction": claim.jurisdiction_id, "date": "2026-10-09", "reason": "本地停工一天", CHANGE_REASON: "县政府通知停工"},
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert open_item(claim).due == datetime.date(2026, 10, 10)
     assert WorkingCalendar(None).is_working(datetime.date(2026, 10, 9))  # every other jurisdiction still works
     entry = AuditEvent.objects.filter(action="working_day.created").last()
     assert entry.actor_username == "admin" and entry.jurisdiction_id == claim.jurisdiction_id
+    assert entry.reason == "县政府通知停工"
 
 
 def test_a_time_limit_set_for_the_jurisdiction_replaces_the_policy_default(demo):
@@ -327,10 +330,11 @@ def test_a_time_limit_set_in_the_admin_moves_open_tasks_and_refuses_zero_days(de
     started_at(claim, beijing(2026, 9, 18, 10, 0))
     assert client.login(request=HttpRequest(), username="admin", password=DEMO_PASSWORD)
     url = reverse("admin:claim_workflow_stepdeadline_add")
-    refused = client.post(url, {"kind": "department_review", "working_days": "0"})
+    reason = {CHANGE_REASON: "局务会决定缩短部门审核时限"}
+    refused = client.post(url, {"kind": "department_review", "working_days": "0", **reason})
     assert refused.status_code == 200 and not StepDeadline.objects.exists()
     assert "working_days" in refused.context["adminform"].form.errors
-    assert client.post(url, {"kind": "department_review", "working_days": "1"}).status_code == 302
+    assert client.post(url, {"kind": "department_review", "working_days": "1", **reason}).status_code == 302
     assert open_item(claim).due == datetime.date(2026, 9, 20)  # the worked Sunday
     assert AuditEvent.objects.filter(action="deadline.created", actor_username="admin").exists()
 

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.admin import CHANGE_REASON
 from audit.models import AuditEvent
 from claims import roles
 from claims.errors import ActionForbidden
@@ -46,6 +47,7 @@ def change_user_in_admin(client, user, *, groups, is_staff=None, is_superuser=No
         "date_joined_1": joined.time().strftime("%H:%M:%S"),
         "initial-date_joined_0": joined.date().isoformat(),
         "initial-date_joined_1": joined.time().strftime("%H:%M:%S"),
+        CHANGE_REASON: "岗位调整",
     }
     if is_staff if is_staff is not None else user.is_staff:
         data["is_staff"] = "on"
@@ -111,8 +113,11 @@ def test_renaming_a_group_cannot_slip_a_deciding_role_to_the_administrator(clien
     demo["admin"].groups.add(inspectors)
     head = Group.objects.get(name=roles.HR_HEAD)
     # Renaming the HR head's group away only takes a role from its members: allowed.
-    assert admin.post(reverse("admin:auth_group_change", args=[head.pk]), {"name": "hr_head_old"}).status_code == 302
-    response = admin.post(reverse("admin:auth_group_change", args=[inspectors.pk]), {"name": roles.HR_HEAD})
+    renamed = {"name": "hr_head_old", CHANGE_REASON: "旧组停用"}
+    assert admin.post(reverse("admin:auth_group_change", args=[head.pk]), renamed).status_code == 302
+    response = admin.post(
+        reverse("admin:auth_group_change", args=[inspectors.pk]), {"name": roles.HR_HEAD, CHANGE_REASON: "改名"}
+    )
     assert response.status_code == 200 and "职责分离" in response.content.decode()
     assert Group.objects.get(pk=inspectors.pk).name == "inspectors"
 

@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
-from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -21,7 +21,7 @@ from viewflow.workflow.models import Process, Task
 
 from audit import actions as audit_actions
 from audit.access import password_set_recorded
-from audit.admin import AuditedAdminMixin, ReadOnlyAdmin
+from audit.admin import CHANGE_REASON, AuditedAdminMixin, ReadOnlyAdmin
 from claims import roles
 from claims.admin import ClaimAdmin
 from claims.models import Claim
@@ -89,10 +89,21 @@ class AuditedUserAdmin(AuditedAdminMixin, UserAdmin):
         "deleted": audit_actions.USER_DELETED,
     }
 
+    change_user_password_template = "admin/auth/user/change_password_with_reason.html"
+
+    @property
+    def change_password_form(self):
+        return self.with_change_reason(AdminPasswordChangeForm)
+
     def user_change_password(self, request, id, form_url=""):
-        # Setting another's password is taking over their sign-in: recorded, in the change's transaction.
-        with password_set_recorded(request=request, user=self.get_object(request, unquote(id))):
-            return super().user_change_password(request, id, form_url)
+        # Setting another's password is taking over their sign-in: recorded with its reason, in the
+        # change's transaction (a form without a valid reason sets nothing, so records nothing).
+        user = self.get_object(request, unquote(id))
+        with password_set_recorded(request=request, user=user, reason=self.posted_reason(request)):
+            response = super().user_change_password(request, id, form_url)
+        if getattr(response, "context_data", None) is not None:  # the page (else a redirect)
+            response.context_data["change_reason"] = response.context_data["form"][CHANGE_REASON]
+        return response
 
 
 @admin.register(Group)
