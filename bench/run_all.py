@@ -33,6 +33,7 @@ BENCHES = [
     ("inbox.py", [], ["--small", "2000", "--large", "5000", "--requests", "10"], None),
     ("transitions.py", [], ["--claims", "2000", "--seconds", "10"], None),
     ("decision_cost.py", [], ["--claims", "2000", "--decisions", "10"], None),  # on transitions' database
+    ("claim_pages.py", [], ["--large", "200", "--requests", "1"], None),  # makes claims_bench_pages itself
     ("lifecycle.py", [], ["--claims", "40", "--load-claims", "0", "--batch-size", "20", "--pgbench-seconds", "5"], None),
     ("ledger.py", [], ["--entries", "100000", "--seconds", "2", "--rounds", "1"], "claims_bench_ledger"),
     ("payment_batch.py", [], ["--claims", "1000", "--lines-per-claim", "5"], "claims_bench_batches"),
