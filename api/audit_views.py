@@ -205,7 +205,7 @@ class InclusionProofView(AuditRoleMixin, APIView):
             raise InvalidInput(_("序号超出树的大小。"), fields={"seq": [_("超出树的大小。")]})
         entry = ledger_entries_visible_to(request.user).filter(seq=seq).values("payload", "hash").first()
         if entry is None:
-            raise NotInScope("Not found.")
+            raise NotInScope()
         tree = LedgerTree()
         try:
             proof = tree.inclusion_proof(seq - 1, tree_size)

@@ -186,7 +186,7 @@ class ClassRefuse(APIView):
 
 urlpatterns = [
     path("classes/", ClassList.as_view(), name="classes"),
-    path("classes/<int:pk>/", ClassDetail.as_view(), name="class"),
-    path("classes/<int:pk>/accept/", ClassAccept.as_view(), name="class-accept"),
-    path("classes/<int:pk>/refuse/", ClassRefuse.as_view(), name="class-refuse"),
+    path("classes/<id:pk>/", ClassDetail.as_view(), name="class"),
+    path("classes/<id:pk>/accept/", ClassAccept.as_view(), name="class-accept"),
+    path("classes/<id:pk>/refuse/", ClassRefuse.as_view(), name="class-refuse"),
 ]

@@ -148,11 +148,11 @@ class CommentListView(APIView):
 
 
 urlpatterns = [
-    path("claims/<int:pk>/attachments/", AttachmentListView.as_view(), name="claim-attachments"),
+    path("claims/<id:pk>/attachments/", AttachmentListView.as_view(), name="claim-attachments"),
     path(
-        "claims/<int:pk>/attachments/<int:attachment_id>/download/",
+        "claims/<id:pk>/attachments/<id:attachment_id>/download/",
         AttachmentDownloadView.as_view(),
         name="claim-attachment-download",
     ),
-    path("claims/<int:pk>/comments/", CommentListView.as_view(), name="claim-comments"),
+    path("claims/<id:pk>/comments/", CommentListView.as_view(), name="claim-comments"),
 ]

@@ -209,6 +209,6 @@ urlpatterns = [
     path("public/objections/", PublicObjectionCreate.as_view(), name="public-objections"),
     path("public/objections/<str:receipt>/", PublicObjectionStatus.as_view(), name="public-objection"),
     path("objections/", ObjectionList.as_view(), name="objections"),
-    path("objections/<int:pk>/", ObjectionDetail.as_view(), name="objection"),
-    path("objections/<int:pk>/decide/", ObjectionDecide.as_view(), name="objection-decide"),
+    path("objections/<id:pk>/", ObjectionDetail.as_view(), name="objection"),
+    path("objections/<id:pk>/decide/", ObjectionDecide.as_view(), name="objection-decide"),
 ]

@@ -118,7 +118,7 @@ class NotificationRead(APIView):
     )
     def post(self, request, pk):
         if not services.mark_read(user=request.user, notification_id=pk):
-            raise NotInScope("Not found.")
+            raise NotInScope()
         return Response(NotificationSerializer(selectors.notifications_of(request.user).get(pk=pk)).data)
 
 
@@ -274,11 +274,11 @@ class TaskRelease(APIView):
 
 urlpatterns = [
     path("notifications/", NotificationList.as_view(), name="notifications"),
-    path("notifications/<int:pk>/read/", NotificationRead.as_view(), name="notification-read"),
+    path("notifications/<id:pk>/read/", NotificationRead.as_view(), name="notification-read"),
     path("notifications/read-all/", NotificationReadAll.as_view(), name="notifications-read-all"),
     path("notifications/preferences/", NotificationPreferences.as_view(), name="notification-preferences"),
     path("delegations/", DelegationList.as_view(), name="delegations"),
-    path("delegations/<int:pk>/revoke/", DelegationRevoke.as_view(), name="delegation-revoke"),
-    path("tasks/<int:pk>/reassign/", TaskReassign.as_view(), name="task-reassign"),
-    path("tasks/<int:pk>/release/", TaskRelease.as_view(), name="task-release"),
+    path("delegations/<id:pk>/revoke/", DelegationRevoke.as_view(), name="delegation-revoke"),
+    path("tasks/<id:pk>/reassign/", TaskReassign.as_view(), name="task-reassign"),
+    path("tasks/<id:pk>/release/", TaskRelease.as_view(), name="task-release"),
 ]

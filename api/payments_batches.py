@@ -435,7 +435,7 @@ class BatchFile(BatchView):
     def get(self, request, pk, kind):
         batch = self.batch(request, pk)
         if kind not in FILE_KINDS:
-            raise NotInScope("Not found.")
+            raise NotInScope()
         bank_file = download_bank_file(
             actor=request.user, batch=batch, bank_file=selectors.get_batch_file(batch=batch, kind=FILE_KINDS[kind])
         )
@@ -659,13 +659,13 @@ class EnterprisePayeeAccount(APIView):
 urlpatterns = [
     path("payment-batches/", BatchList.as_view(), name="payment-batches"),
     path("payment-batches/awaiting/", AwaitingPayment.as_view(), name="payment-awaiting"),
-    path("payment-batches/<int:pk>/", BatchDetail.as_view(), name="payment-batch"),
-    path("payment-batches/<int:pk>/lines/", BatchLines.as_view(), name="payment-batch-lines"),
-    path("payment-batches/<int:pk>/payees/", BatchPayees.as_view(), name="payment-batch-payees"),
-    path("payment-batches/<int:pk>/release/", BatchRelease.as_view(), name="payment-batch-release"),
-    path("payment-batches/<int:pk>/cancel/", BatchCancel.as_view(), name="payment-batch-cancel"),
-    path("payment-batches/<int:pk>/files/<str:kind>/", BatchFile.as_view(), name="payment-batch-file"),
-    path("payee-accounts/trainees/<int:trainee_id>/", TraineePayeeAccount.as_view(), name="payee-account-trainee"),
+    path("payment-batches/<id:pk>/", BatchDetail.as_view(), name="payment-batch"),
+    path("payment-batches/<id:pk>/lines/", BatchLines.as_view(), name="payment-batch-lines"),
+    path("payment-batches/<id:pk>/payees/", BatchPayees.as_view(), name="payment-batch-payees"),
+    path("payment-batches/<id:pk>/release/", BatchRelease.as_view(), name="payment-batch-release"),
+    path("payment-batches/<id:pk>/cancel/", BatchCancel.as_view(), name="payment-batch-cancel"),
+    path("payment-batches/<id:pk>/files/<str:kind>/", BatchFile.as_view(), name="payment-batch-file"),
+    path("payee-accounts/trainees/<id:trainee_id>/", TraineePayeeAccount.as_view(), name="payee-account-trainee"),
     path("payee-accounts/providers/<str:code>/", ProviderPayeeAccount.as_view(), name="payee-account-provider"),
     path("payee-accounts/enterprises/<str:credit_code>/", EnterprisePayeeAccount.as_view(), name="payee-account-enterprise"),
 ]

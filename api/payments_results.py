@@ -375,13 +375,11 @@ class RecoveryReceiptView(APIView):
 
 
 urlpatterns = [
-    path("payment-batches/<int:pk>/results/", BatchResultView.as_view(), name="payment-batch-results"),
-    path("payment-batches/<int:pk>/reconciliation/", BatchReconciliationView.as_view(), name="payment-batch-reconciliation"),
-    path("payment-transfers/<int:pk>/correct/", TransferCorrectView.as_view(), name="payment-transfer-correct"),
-    path(
-        "claims/<int:pk>/lines/<int:line_no>/cancel-payment/", LineCancelPaymentView.as_view(), name="claim-line-cancel-payment"
-    ),
+    path("payment-batches/<id:pk>/results/", BatchResultView.as_view(), name="payment-batch-results"),
+    path("payment-batches/<id:pk>/reconciliation/", BatchReconciliationView.as_view(), name="payment-batch-reconciliation"),
+    path("payment-transfers/<id:pk>/correct/", TransferCorrectView.as_view(), name="payment-transfer-correct"),
+    path("claims/<id:pk>/lines/<id:line_no>/cancel-payment/", LineCancelPaymentView.as_view(), name="claim-line-cancel-payment"),
     path("recoveries/", RecoveryListView.as_view(), name="recoveries"),
-    path("recoveries/<int:pk>/", RecoveryDetailView.as_view(), name="recovery"),
-    path("recoveries/<int:pk>/receipts/", RecoveryReceiptView.as_view(), name="recovery-receipts"),
+    path("recoveries/<id:pk>/", RecoveryDetailView.as_view(), name="recovery"),
+    path("recoveries/<id:pk>/receipts/", RecoveryReceiptView.as_view(), name="recovery-receipts"),
 ]

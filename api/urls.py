@@ -40,7 +40,7 @@ v1 = [
     # Before the router: "claims/import/" is not a claim's id.
     path("claims/import/", imports.RosterImportView.as_view(), name="claim-import"),
     path("claims/import/template/", imports.RosterTemplateView.as_view(), name="claim-import-template"),
-    path("claims/import/<int:pk>/", imports.RosterUploadView.as_view(), name="claim-import-status"),
+    path("claims/import/<id:pk>/", imports.RosterUploadView.as_view(), name="claim-import-status"),
     *documents.urlpatterns,
     *classes.urlpatterns,
     *notice.urlpatterns,

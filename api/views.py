@@ -365,7 +365,7 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         claim = self.get_object()
         line = claim.lines.filter(line_no=int(line_no)).values_list("pk", flat=True).first()
         if line is None:
-            raise NotInScope("Not found.")
+            raise NotInScope()
         data = bounded_body(request, s.OverrideInputSerializer)
         claim_process.override_flag(user=request.user, line_id=line, code=text(data.get("code")), reason=text(data.get("reason")))
         return claim_response(claim)

@@ -207,7 +207,7 @@ def get_attachment_for_user(*, user, claim_id, attachment_id) -> Attachment:
     try:
         return Attachment.objects.select_related("claim").get(claim=claim, pk=attachment_id)
     except (Attachment.DoesNotExist, ValueError, TypeError):
-        raise NotInScope("Not found.") from None
+        raise NotInScope() from None
 
 
 @dataclass(frozen=True)

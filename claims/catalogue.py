@@ -571,14 +571,14 @@ def get_policy(*, jurisdiction_code: str, code: str) -> SubsidyPolicy:
     try:
         return catalogue_entries(jurisdiction_code=jurisdiction_code).get(code=code)
     except SubsidyPolicy.DoesNotExist:
-        raise NotInScope("Not found.") from None
+        raise NotInScope() from None
 
 
 def get_version(*, policy: SubsidyPolicy, number: int) -> PolicyVersion:
     try:
         return policy.versions.select_related("base_policy", "policy__jurisdiction").get(version=number)
     except PolicyVersion.DoesNotExist:
-        raise NotInScope("Not found.") from None
+        raise NotInScope() from None
 
 
 def version_label(version: PolicyVersion | None) -> str:

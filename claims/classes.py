@@ -53,7 +53,7 @@ def get_class_for_user(*, user, class_id) -> TrainingClass:
             .get(pk=class_id)
         )
     except (TrainingClass.DoesNotExist, ValueError, TypeError):
-        raise NotInScope("Not found.") from None
+        raise NotInScope() from None
 
 
 def attendance_of(training_class: TrainingClass) -> QuerySet:

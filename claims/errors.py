@@ -1,5 +1,7 @@
 """Domain errors raised by services; the API and the pages turn them into responses."""
 
+from django.utils.translation import gettext as _
+
 
 class DomainError(Exception):
     code = "error"
@@ -28,10 +30,14 @@ class ActionForbidden(DomainError):
 
 
 class NotInScope(DomainError):
-    """The object is outside the user's scope; answered as if it did not exist: 404."""
+    """The object is outside the user's scope; answered as if it did not exist: 404. Its message,
+    unless one is given, is the one every "not found" says, in the user's language."""
 
     code = "not_found"
     status = 404
+
+    def __init__(self, message: str | None = None, **kwargs):
+        super().__init__(message if message is not None else _("未找到。"), **kwargs)
 
 
 class StepAlreadyTaken(DomainError):

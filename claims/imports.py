@@ -388,4 +388,4 @@ def get_upload_for_user(*, user, upload_id) -> RosterUpload:
     try:
         return uploads_visible_to(user).select_related("claim").defer("content").get(pk=upload_id)
     except (RosterUpload.DoesNotExist, ValueError, TypeError):
-        raise NotInScope("Not found.") from None
+        raise NotInScope() from None

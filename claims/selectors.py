@@ -229,7 +229,7 @@ def get_claim_for_user(*, user, claim_id, queryset=None) -> Claim:
     try:
         return claims.get(pk=claim_id)
     except (Claim.DoesNotExist, ValueError, TypeError):
-        raise NotInScope("Not found.") from None
+        raise NotInScope() from None
 
 
 def departments_visible_to(user) -> QuerySet:

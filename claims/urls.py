@@ -13,7 +13,7 @@ urlpatterns = [
     path("catalogue/<str:jurisdiction>/<str:code>/edit/", catalogue_views.policy_edit, name="catalogue_policy_edit"),
     path("catalogue/<str:jurisdiction>/<str:code>/versions/new/", catalogue_views.version_new, name="catalogue_version_new"),
     path(
-        "catalogue/<str:jurisdiction>/<str:code>/versions/<int:number>/edit/",
+        "catalogue/<str:jurisdiction>/<str:code>/versions/<id:number>/edit/",
         catalogue_views.version_edit,
         name="catalogue_version_edit",
     ),

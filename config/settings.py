@@ -250,6 +250,8 @@ SPECTACULAR_SETTINGS = {
         "NotificationChannelEnum": "notifications.models.Channel",
         "ObjectionStatusEnum": "workflow.models.ObjectionStatus",
     },
+    # Our paths' ids (config/converters.py): whole numbers a bigint column holds.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "format": "int64", "minimum": 0}},
 }
 
 # Celery: Redis when REDIS_URL is set, otherwise tasks run eagerly in-process.

@@ -2,8 +2,13 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponse
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
+
+from .converters import IdConverter
+
+# Before the apps' URL modules are read (by the include() calls below): they name it.
+register_converter(IdConverter, "id")
 
 
 def healthz(request):

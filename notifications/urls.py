@@ -6,7 +6,7 @@ app_name = "notifications"
 
 urlpatterns = [
     path("", views.notification_list, name="list"),
-    path("<int:notification_id>/read/", views.notification_read, name="read"),
+    path("<id:notification_id>/read/", views.notification_read, name="read"),
     path("read-all/", views.notification_read_all, name="read_all"),
     path("preferences/", views.preferences, name="preferences"),
 ]

@@ -4,13 +4,13 @@ from . import views_results as views
 
 # Included by payments/urls.py under /payments/ (namespace "payments").
 urlpatterns = [
-    path("batches/<int:batch_id>/results/", views.result_upload, name="result_upload"),
-    path("batches/<int:batch_id>/reconciliation/", views.reconciliation, name="reconciliation"),
+    path("batches/<id:batch_id>/results/", views.result_upload, name="result_upload"),
+    path("batches/<id:batch_id>/reconciliation/", views.reconciliation, name="reconciliation"),
     path("returns/", views.returns, name="returns"),
-    path("returns/<int:transfer_id>/correct/", views.return_correct, name="return_correct"),
-    path("claims/<int:claim_id>/lines/<int:line_no>/cancel-payment/", views.line_cancel, name="line_cancel"),
-    path("claims/<int:claim_id>/lines/<int:line_no>/recovery/", views.recovery_open, name="recovery_open"),
+    path("returns/<id:transfer_id>/correct/", views.return_correct, name="return_correct"),
+    path("claims/<id:claim_id>/lines/<id:line_no>/cancel-payment/", views.line_cancel, name="line_cancel"),
+    path("claims/<id:claim_id>/lines/<id:line_no>/recovery/", views.recovery_open, name="recovery_open"),
     path("recoveries/", views.recoveries, name="recoveries"),
-    path("recoveries/<int:order_id>/", views.recovery_detail, name="recovery"),
-    path("recoveries/<int:order_id>/receipts/", views.recovery_receipt, name="recovery_receipt"),
+    path("recoveries/<id:order_id>/", views.recovery_detail, name="recovery"),
+    path("recoveries/<id:order_id>/receipts/", views.recovery_receipt, name="recovery_receipt"),
 ]

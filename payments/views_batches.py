@@ -170,7 +170,7 @@ def batch_file(request, batch_id, kind):
     _require(request.user, access.READ_BATCHES)
     batch = selectors.get_batch_for_user(user=request.user, batch_id=batch_id)
     if kind not in FILE_KINDS:
-        raise NotInScope("Not found.")
+        raise NotInScope()
     bank_file = selectors.get_batch_file(batch=batch, kind=FILE_KINDS[kind])
     try:
         download_bank_file(actor=request.user, batch=batch, bank_file=bank_file)

@@ -94,7 +94,7 @@ def revoke_substitute(*, user, delegation_id: int) -> Delegation:
     """The reviewer ends a delegation they made (it stays, revoked, for the record)."""
     delegation = Delegation.objects.select_for_update().filter(pk=delegation_id, delegator=user).first()
     if delegation is None:
-        raise NotInScope("Not found.")
+        raise NotInScope()
     if delegation.revoked_at is not None:
         raise StepAlreadyTaken(_("该代理已撤销。"))
     delegation.revoked_at = timezone.now()
@@ -127,7 +127,7 @@ def task_for_lead(*, user, task_id) -> Task:
         else None
     )
     if task is None:
-        raise NotInScope("Not found.")
+        raise NotInScope()
     refusal = policy.lead_refusal(user=user, step_name=task.flow_task.name, claim=task.process.claim)
     if refusal is not None:
         get_task_for_user(user=user, task_id=task.pk)  # 404 outside the user's scope
@@ -252,7 +252,7 @@ def reader_of_task_claim(*, user, task: Task):
         return user
     principal = acting_for(user=user, task=task)
     if principal is None:
-        raise NotInScope("Not found.")
+        raise NotInScope()
     return principal
 
 
@@ -266,7 +266,7 @@ def reader_of_claim(*, user, claim_id):
     claim = Claim.objects.filter(pk=claim_id).first()
     task = open_task_of_claim(claim) if claim is not None else None
     if task is None:
-        raise NotInScope("Not found.")
+        raise NotInScope()
     return reader_of_task_claim(user=user, task=task)
 
 

@@ -292,7 +292,7 @@ def get_objection_for(*, user, objection_id) -> Objection:
     try:
         return objections_for(user).get(pk=int(objection_id))
     except (Objection.DoesNotExist, TypeError, ValueError):
-        raise NotInScope("Not found.") from None
+        raise NotInScope() from None
 
 
 def notify_overdue_objections(now: datetime.datetime) -> int:
@@ -401,13 +401,13 @@ def decide_objection(*, user, objection_id, decision: str, reason) -> Objection:
     dismisses it (the line proceeds). Both recorded in the ledger."""
     found = Objection.objects.filter(pk=objection_id).values_list("claim_id", flat=True).first()
     if found is None:
-        raise NotInScope("Not found.")
+        raise NotInScope()
     claim = Claim.objects.select_for_update().select_related("provider").get(pk=found)
     refusal = policy.objection_refusal(user=user, claim=claim)
     if refusal is not None:
         if not policy.may_decide_objections(user):
             raise refusal
-        raise NotInScope("Not found.")  # another jurisdiction's objection: as if it did not exist
+        raise NotInScope()  # another jurisdiction's objection: as if it did not exist
     objection = Objection.objects.select_for_update().get(pk=objection_id)
     errors: dict[str, list[str]] = {}
     if decision not in (ObjectionStatus.UPHELD, ObjectionStatus.DISMISSED):

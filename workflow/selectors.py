@@ -63,7 +63,7 @@ def get_task_for_user(*, user, task_id) -> Task:
             return Task.objects.select_related(*TASK_RELATED).get(pk=task_id)
         return tasks_visible_to(user).get(pk=task_id)
     except (Task.DoesNotExist, ValueError, TypeError, OverflowError):
-        raise NotInScope("Not found.") from None
+        raise NotInScope() from None
 
 
 def process_of_task_for_user(*, user, task_id) -> int:
@@ -76,7 +76,7 @@ def process_of_task_for_user(*, user, task_id) -> int:
             process_id = tasks_visible_to(user).values_list("process_id", flat=True).get(pk=task_id)
         return process_id
     except (Task.DoesNotExist, ValueError, TypeError, OverflowError):
-        raise NotInScope("Not found.") from None
+        raise NotInScope() from None
 
 
 SCOPE_COLUMN = {

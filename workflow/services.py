@@ -623,7 +623,7 @@ def override_flag(*, user, line_id: int, code: str, reason: str) -> FlagOverride
     the line: the approval may then pass it. Kept across re-checks; recorded in the ledger."""
     line = ClaimLine.objects.filter(pk=line_id).values("claim_id").first()
     if line is None:
-        raise NotInScope("Not found.")
+        raise NotInScope()
     get_claim_for_user(user=user, claim_id=line["claim_id"])  # 404 outside the user's scope
     claim = Claim.objects.select_for_update().get(pk=line["claim_id"])
     refusal = policy.override_refusal(user=user, claim=claim)

@@ -74,7 +74,7 @@ def get_batch_for_user(*, user, batch_id) -> PaymentBatch:
     try:
         return batches_visible_to(user).get(pk=batch_id)
     except (PaymentBatch.DoesNotExist, ValueError, TypeError):
-        raise NotInScope("Not found.") from None
+        raise NotInScope() from None
 
 
 def batch_lines(batch: PaymentBatch) -> QuerySet:
@@ -103,7 +103,7 @@ def batch_files(batch: PaymentBatch) -> list[BankFile]:
 def get_batch_file(*, batch: PaymentBatch, kind: str) -> BankFile:
     found = BankFile.objects.filter(batch=batch, kind=kind).order_by("-id").first()
     if found is None:
-        raise NotInScope("Not found.")
+        raise NotInScope()
     return found
 
 
@@ -242,7 +242,7 @@ def trainee_for_payee_account(*, user, trainee_id) -> Trainee:
     jurisdictions; ``line_name``: the name on the latest of those lines (not the person's record,
     which keeps no name: each line keeps the name its provider typed)."""
     if not access.may(user, access.SET_PAYEE_ACCOUNTS):
-        raise NotInScope("Not found.")
+        raise NotInScope()
     overseen = jurisdictions_overseen_by(user).values("pk")
     lines = ClaimLine.objects.filter(claim__jurisdiction__in=overseen).exclude(claim__status=ClaimStatus.DRAFT)
     latest_name = lines.filter(trainee_id=OuterRef("pk")).order_by("-pk").values("name")[:1]
@@ -253,7 +253,7 @@ def trainee_for_payee_account(*, user, trainee_id) -> Trainee:
             .get(pk=trainee_id, pk__in=lines.values("trainee_id"))
         )
     except (Trainee.DoesNotExist, ValueError, TypeError):
-        raise NotInScope("Not found.") from None
+        raise NotInScope() from None
 
 
 def provider_for_payee_account(*, user, code) -> Provider:
@@ -265,7 +265,7 @@ def provider_for_payee_account(*, user, code) -> Provider:
     )
     provider = found.select_related("payee_account").first()
     if provider is None:
-        raise NotInScope("Not found.")
+        raise NotInScope()
     return provider
 
 
@@ -281,7 +281,7 @@ class EnterprisePayee:
 def enterprise_for_payee_account(*, user, credit_code) -> EnterprisePayee:
     """An enterprise whose account finance may see and set: one a submitted claim of its jurisdictions names."""
     if not access.may(user, access.SET_PAYEE_ACCOUNTS):
-        raise NotInScope("Not found.")
+        raise NotInScope()
     credit_code = str(credit_code or "").strip().upper()
     claim = (
         Claim.objects.filter(
@@ -293,7 +293,7 @@ def enterprise_for_payee_account(*, user, credit_code) -> EnterprisePayee:
         .first()
     )
     if claim is None:
-        raise NotInScope("Not found.")
+        raise NotInScope()
     return EnterprisePayee(
         credit_code=credit_code,
         name=claim["enterprise_name"],

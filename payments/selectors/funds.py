@@ -73,7 +73,7 @@ def _get(queryset, pk):
     try:
         return queryset.get(pk=pk)
     except (queryset.model.DoesNotExist, ValueError, TypeError):
-        raise NotInScope("Not found.") from None
+        raise NotInScope() from None
 
 
 def get_fund_account_for_user(*, user, account_id) -> FundAccount:

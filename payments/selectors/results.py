@@ -52,7 +52,7 @@ def get_batch_for_user(*, user, batch_id) -> PaymentBatch:
     try:
         return batches_visible_to(user).get(pk=batch_id)
     except (PaymentBatch.DoesNotExist, ValueError, TypeError):
-        raise NotInScope("Not found.") from None
+        raise NotInScope() from None
 
 
 def get_transfer_for_user(*, user, transfer_id) -> Transfer:
@@ -61,7 +61,7 @@ def get_transfer_for_user(*, user, transfer_id) -> Transfer:
             pk=transfer_id, batch__in=batches_visible_to(user).values("pk")
         )
     except (Transfer.DoesNotExist, ValueError, TypeError):
-        raise NotInScope("Not found.") from None
+        raise NotInScope() from None
 
 
 def recoveries_visible_to(user) -> QuerySet:
@@ -76,13 +76,13 @@ def get_recovery_for_user(*, user, order_id) -> RecoveryOrder:
     try:
         return recoveries_visible_to(user).get(pk=order_id)
     except (RecoveryOrder.DoesNotExist, ValueError, TypeError):
-        raise NotInScope("Not found.") from None
+        raise NotInScope() from None
 
 
 def get_line_for_overseer(*, user, claim_id, line_no) -> ClaimLine:
     """A line of a submitted claim of a jurisdiction the user oversees (HR, finance, auditor)."""
     if not access.may(user, access.READ_PAYMENT_RESULTS):
-        raise NotInScope("Not found.")
+        raise NotInScope()
     try:
         return ClaimLine.objects.select_related("claim__jurisdiction", "trainee").get(
             claim_id=claim_id,
@@ -91,7 +91,7 @@ def get_line_for_overseer(*, user, claim_id, line_no) -> ClaimLine:
             claim__status__in=[status for status in ClaimStatus.values if status != ClaimStatus.DRAFT],
         )
     except (ClaimLine.DoesNotExist, ValueError, TypeError):
-        raise NotInScope("Not found.") from None
+        raise NotInScope() from None
 
 
 # --------------------------------------------------------------------------- reconciliation

@@ -474,7 +474,7 @@ def export_funds_report(*, actor, year: int) -> tuple[bytes, str]:
 
     report = funds_report_for(user=actor, year=year)
     if not report["accounts"]:
-        raise NotInScope("Not found.")
+        raise NotInScope()
     book = Workbook()
     sheet = book.active
     sheet.title = f"funds-{year}"
