@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.core.exceptions import SuspiciousOperation
 from django.http import JsonResponse
+from django.middleware.gzip import GZipMiddleware
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 from django.utils.cache import patch_cache_control
@@ -10,6 +11,19 @@ from django.views import defaults
 
 from api import errors
 from claims.bounds import character_refusal, visible
+
+
+class GZipTextMiddleware(GZipMiddleware):
+    """Pages, JSON and text files compressed for browsers that ask; a file already compressed (an
+    .xlsx or .zip is a zip, a PDF or image packs its own) goes out as it is: gzip would spend the
+    CPU of a large download for nothing, and a streamed one would lose its Content-Length."""
+
+    COMPRESSED_TYPES = ("text/", "application/json", "application/javascript", "application/xml", "image/svg+xml")
+
+    def process_response(self, request, response):
+        if not response.get("Content-Type", "").startswith(self.COMPRESSED_TYPES):
+            return response
+        return super().process_response(request, response)
 
 
 class ChineseFirstLocaleMiddleware(LocaleMiddleware):

@@ -80,8 +80,9 @@ MIDDLEWARE = [
     # Pages and files compressed for browsers that ask (gunicorn serves them, no proxy before it):
     # a claim of 2,000 lines is an 8 MB page, 0.15 MB compressed. After WhiteNoise, which answers
     # static files itself (compressed ahead, and ranges, which this must not compress); before every
-    # middleware that writes the body. Django's "Heal the Breach" padding blunts BREACH.
-    "django.middleware.gzip.GZipMiddleware",
+    # middleware that writes the body. Django's "Heal the Breach" padding blunts BREACH. Files
+    # already compressed (xlsx, zip, PDF, images) go out as they are.
+    "config.middleware.GZipTextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "config.middleware.ChineseFirstLocaleMiddleware",
     "config.middleware.RefuseBadCharactersInUrlMiddleware",

@@ -108,6 +108,16 @@ def clerk(demo):
 # --------------------------------------------------------------------------- story 1
 
 
+def test_the_template_goes_out_as_it_is_to_a_browser_that_asks_for_gzip(demo, clerk):
+    """An .xlsx is a zip already: compressing it again costs the CPU of every download for nothing
+    (pages and JSON are still compressed: tests/test_large_claims.py)."""
+    response = clerk.get(TEMPLATE_URL, HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    assert response.status_code == 200 and not response.has_header("Content-Encoding")
+    assert load_workbook(io.BytesIO(response.content)).sheetnames[0] == roster.SHEET_TITLE
+
+
+
+
 def test_template_downloads_with_the_headers_an_example_and_drop_down_lists(demo, clerk):
     response = clerk.get(TEMPLATE_URL)
     assert response.status_code == 200
