@@ -116,8 +116,6 @@ def test_the_template_goes_out_as_it_is_to_a_browser_that_asks_for_gzip(demo, cl
     assert load_workbook(io.BytesIO(response.content)).sheetnames[0] == roster.SHEET_TITLE
 
 
-
-
 def test_template_downloads_with_the_headers_an_example_and_drop_down_lists(demo, clerk):
     response = clerk.get(TEMPLATE_URL)
     assert response.status_code == 200
