@@ -25,6 +25,8 @@ $(BIN)/.installed: requirements.txt
 setup: $(BIN)/.installed
 	$(BIN)/python manage.py migrate --noinput -v0
 
+# The demo's e-mails (printed on the console) link to the demo's own address.
+run due: export NOTIFICATION_SITE_URL ?= http://127.0.0.1:8000
 run: setup
 	$(BIN)/python manage.py seed_demo --password $(DEMO_PASSWORD) --with-claims
 	@echo "Demo password for every login above: $(DEMO_PASSWORD)"

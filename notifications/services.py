@@ -87,7 +87,7 @@ def notify(
         return 0
     channels = channels_of(list(new), kind)
     now = timezone.now()
-    url = settings.NOTIFICATION_SITE_URL.rstrip("/") + link if link else ""
+    url = settings.NOTIFICATION_SITE_URL + link if link and settings.NOTIFICATION_SITE_URL else ""
     rendered: dict[str, tuple[str, str]] = {}
 
     def texts(user) -> tuple[str, str]:

@@ -62,6 +62,24 @@ def test_the_notification_and_its_email_are_written_with_the_change_and_sent_aft
     assert claim.number in sent.subject and claim.number in sent.body
 
 
+@pytest.mark.parametrize(("site", "link_line"), [("", None), ("https://claims.example.gov.cn", "https://claims.example.gov.cn/tasks/")])
+def test_the_email_links_to_the_task_only_by_the_sites_full_address(
+    demo, celery_eager, django_capture_on_commit_callbacks, settings, site, link_line
+):
+    """A mail client opens an address, not a path: with NOTIFICATION_SITE_URL unset the e-mail
+    carries no link at all (the in-app notification still does)."""
+    settings.NOTIFICATION_SITE_URL = site
+    claim = create_claim(user=demo["provider_clerk"], data=claim_data())
+    with django_capture_on_commit_callbacks(execute=True):
+        submit_claim(user=demo["provider_clerk"], claim=claim)
+    [sent] = mail.outbox
+    last_line = sent.body.rstrip().splitlines()[-1]
+    if link_line is None:
+        assert "/tasks/" not in sent.body and not last_line.startswith("/")
+    else:
+        assert last_line.startswith(link_line) and last_line.endswith("/")
+
+
 def test_a_rolled_back_change_leaves_no_notification_and_no_email(demo, celery_eager, django_capture_on_commit_callbacks):
     claim = create_claim(user=demo["provider_clerk"], data=claim_data())
     with django_capture_on_commit_callbacks(execute=True) as callbacks:

@@ -50,6 +50,7 @@ print(json.dumps({
     "session_cookie_secure": settings.SESSION_COOKIE_SECURE,
     "csrf_cookie_secure": settings.CSRF_COOKIE_SECURE,
     "admin": reverse("admin:index"),
+    "notification_site_url": settings.NOTIFICATION_SITE_URL,
 }))
 """
 
@@ -96,6 +97,12 @@ def test_the_admin_lives_at_the_path_the_environment_gives():
     assert settings_under(ADMIN_URL="office-7f3a/")["admin"] == "/office-7f3a/"
     refused = run_python(["-c", SHOW_SETTINGS], environment(ADMIN_URL="/admin"))
     assert refused.returncode != 0 and "ADMIN_URL must be a relative path ending in '/'" in refused.stderr
+
+
+def test_the_notification_site_url_must_be_an_absolute_address():
+    refused = run_python(["-c", SHOW_SETTINGS], environment(NOTIFICATION_SITE_URL="claims.example.gov.cn"))
+    assert refused.returncode != 0 and "NOTIFICATION_SITE_URL must be the site's absolute address" in refused.stderr
+    assert settings_under(NOTIFICATION_SITE_URL="https://claims.example.gov.cn/")["notification_site_url"] == "https://claims.example.gov.cn"
 
 
 def test_check_deploy_reports_no_issue_with_production_settings():
