@@ -62,7 +62,9 @@ def test_the_notification_and_its_email_are_written_with_the_change_and_sent_aft
     assert claim.number in sent.subject and claim.number in sent.body
 
 
-@pytest.mark.parametrize(("site", "link_line"), [("", None), ("https://claims.example.gov.cn", "https://claims.example.gov.cn/tasks/")])
+@pytest.mark.parametrize(
+    ("site", "link_line"), [("", None), ("https://claims.example.gov.cn", "https://claims.example.gov.cn/tasks/")]
+)
 def test_the_email_links_to_the_task_only_by_the_sites_full_address(
     demo, celery_eager, django_capture_on_commit_callbacks, settings, site, link_line
 ):

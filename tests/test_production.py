@@ -102,7 +102,10 @@ def test_the_admin_lives_at_the_path_the_environment_gives():
 def test_the_notification_site_url_must_be_an_absolute_address():
     refused = run_python(["-c", SHOW_SETTINGS], environment(NOTIFICATION_SITE_URL="claims.example.gov.cn"))
     assert refused.returncode != 0 and "NOTIFICATION_SITE_URL must be the site's absolute address" in refused.stderr
-    assert settings_under(NOTIFICATION_SITE_URL="https://claims.example.gov.cn/")["notification_site_url"] == "https://claims.example.gov.cn"
+    assert (
+        settings_under(NOTIFICATION_SITE_URL="https://claims.example.gov.cn/")["notification_site_url"]
+        == "https://claims.example.gov.cn"
+    )
 
 
 def test_check_deploy_reports_no_issue_with_production_settings():
