@@ -394,7 +394,8 @@ class BatchPayees(BatchView):
 @extend_schema(tags=["payment batches"])
 class BatchRelease(BatchView):
     @extend_schema(
-        summary="Check and release the batch (a finance officer other than its builder: 403 `four_eyes`). The bank files are "
+        summary="Check and release the batch (a finance officer other than its builder and than whoever set the account of a "
+        "payee it pays: 403 `four_eyes`). The bank files are "
         "written by a background task: 202 while it runs (`status` releasing), 200 once released; 409 when already "
         "released or cancelled. Needs the password entered within the last REAUTH_MINUTES: the token's login, or "
         "`password` given again (403 `reauthentication_required` otherwise)",

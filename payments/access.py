@@ -178,6 +178,18 @@ def require_not_builder(user, batch: PaymentBatch) -> None:
         raise ActionForbidden(_("复核发放须由生成批次以外的另一名财政经办人办理。"), code="four_eyes")
 
 
+def require_not_account_setter(user, batch: PaymentBatch) -> None:
+    """Whoever set a payee's account (entered or corrected it) does not also release the money to
+    it: one person alone would decide where the money goes and send it there."""
+    seqs = list(batch.transfers.filter(account_set_by=user).order_by("seq").values_list("seq", flat=True)[:10])
+    if seqs:
+        raise ActionForbidden(
+            _("双人复核：本批次第 %(seqs)s 笔的收款账户由您设置，须由另一名财政经办人复核发放。")
+            % {"seqs": "、".join(str(seq) for seq in seqs)},
+            code="four_eyes",
+        )
+
+
 def may_cancel_batch(user, batch: PaymentBatch) -> bool:
     return batch.status == BatchStatus.BUILT and may(user, CANCEL_BATCHES)
 

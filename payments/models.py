@@ -250,6 +250,10 @@ class Transfer(models.Model):
     bank_name = models.CharField(_("开户银行"), max_length=200)
     account_number_encrypted = models.TextField()
     account_number_masked = models.CharField(_("账号"), max_length=40)
+    # Who had set that account (PayeeAccount.updated_by): they may not release the batch (four eyes).
+    account_set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     amount = models.DecimalField(_("金额"), max_digits=14, decimal_places=2)
     status = models.CharField(_("状态"), max_length=20, choices=TransferStatus.choices, default=TransferStatus.PENDING)
     bank_reference = models.CharField(_("银行流水号"), max_length=60, blank=True)

@@ -236,6 +236,84 @@ def test_a_cancelled_batch_gives_its_lines_back_to_the_next_batch(demo, wl):
     assert set(BatchLine.objects.filter(batch=first).values_list("status", flat=True)) == {"cancelled"}
 
 
+def test_whoever_set_a_payees_account_cannot_release_the_batch_that_pays_it(demo, wl):
+    """The person who says where money goes does not also send it there: a finance officer who
+    set a payee's account (entered it, or corrected it after a return) cannot release the batch
+    paying that account, even when a colleague built it; a third officer releases it (N4)."""
+    from claims import roles
+    from workflow.staffing import ensure_staff_user
+
+    approved_claim(demo, serials=(1,))  # the school, whose account the seed entered
+    person = living_allowance_claim(demo, serials=(52,))  # S6: 20 days × 50 to the person's card
+    set_payee_account(
+        actor=demo["finance_officer2"],
+        trainee=person.lines.get().trainee,
+        account_name="学员52",
+        bank_name="温岭农商银行",
+        account_number="6230910000000000052",
+    )
+    batch = build_batch(actor=demo["finance_officer"], jurisdiction=wl)
+    seq = batch.transfers.get(payee_kind="trainee").seq
+    with pytest.raises(ActionForbidden) as refused:
+        request_release(actor=demo["finance_officer2"], batch=batch)
+    assert refused.value.code == "four_eyes"
+    assert f"第 {seq} 笔" in str(refused.value)
+    batch.refresh_from_db()
+    assert (batch.status, batch.released_by) == ("built", None)
+
+    # A correction after the build changes nothing of this batch: it pays the account it was built with.
+    set_payee_account(
+        actor=demo["finance_officer"],
+        trainee=person.lines.get().trainee,
+        account_name="学员52",
+        bank_name="温岭农商银行",
+        account_number="6230910000000000099",
+    )
+    with pytest.raises(ActionForbidden):
+        request_release(actor=demo["finance_officer2"], batch=batch)
+
+    third = ensure_staff_user(
+        username="finance_officer3",
+        password=DEMO_PASSWORD,
+        role=roles.FINANCE_OFFICER,
+        scope_group=wl.staff_group,
+    )
+    assert request_release(actor=third, batch=batch).status == "releasing"
+
+
+def test_the_migration_names_who_set_the_accounts_of_batches_not_yet_released(demo, wl):
+    """payments 0008: a batch built before it and not released takes, for each transfer, who set
+    the payee's account, where that is still the very account the transfer pays."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    approved_claim(demo, serials=(1,))
+    first, second = living_allowance_claim(demo, serials=(53,)), living_allowance_claim(demo, serials=(54,))
+    for claim, number in ((first, "6230910000000000053"), (second, "6230910000000000054")):
+        set_payee_account(
+            actor=demo["finance_officer2"],
+            trainee=claim.lines.get().trainee,
+            account_name=claim.lines.get().name,
+            bank_name="温岭农商银行",
+            account_number=number,
+        )
+    batch = build_batch(actor=demo["finance_officer"], jurisdiction=wl)
+    Transfer.objects.filter(batch=batch).update(account_set_by=None)  # as built before the migration
+    set_payee_account(  # changed since: the batch does not pay this one
+        actor=demo["finance_officer"],
+        trainee=second.lines.get().trainee,
+        account_name=second.lines.get().name,
+        bank_name="温岭农商银行",
+        account_number="6230910000000000055",
+    )
+    import_module("payments.migrations.0008_transfer_account_set_by").fill(apps, None)
+    set_by = dict(Transfer.objects.filter(batch=batch).values_list("trainee", "account_set_by"))
+    assert set_by[first.lines.get().trainee_id] == demo["finance_officer2"].pk
+    assert set_by[second.lines.get().trainee_id] is None
+    assert set_by[None] is None  # the school's account, entered by the seed
+
+
 def test_the_database_refuses_a_second_live_payment_of_a_line(demo, wl):
     approved_claim(demo, serials=(1,))
     batch = build_batch(actor=demo["finance_officer"], jurisdiction=wl)

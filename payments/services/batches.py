@@ -235,6 +235,7 @@ def build_batch(
                 bank_name=payee.account.bank_name,
                 account_number_encrypted=payee.account.account_number_encrypted,
                 account_number_masked=payee.account.account_number_masked,
+                account_set_by_id=payee.account.updated_by_id,
                 amount=sum((row["amount"] for row in payee.lines), Decimal("0.00")),
             )
             for seq, payee in enumerate(ordered, start=1)
@@ -413,6 +414,7 @@ def request_release(*, actor, batch: PaymentBatch, other_duty_processes) -> Paym
     if batch.status != BatchStatus.BUILT:
         raise StepAlreadyTaken(_("批次 %(number)s 已发放或已作废。") % {"number": batch.number})
     access.require_not_builder(actor, batch)
+    access.require_not_account_setter(actor, batch)
     reviewed = _reviewed_claims_in_batch(other_duty_processes=other_duty_processes, batch=batch)
     if reviewed:
         raise ActionForbidden(
