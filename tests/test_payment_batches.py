@@ -101,6 +101,18 @@ def test_a_batch_pays_each_payee_once_and_the_file_adds_up(demo, wl):
     assert verify_chain()["ok"] is True
 
 
+def test_a_long_batch_number_still_gives_a_workbook_excel_opens(demo, wl):
+    """A jurisdiction code of 20 characters (the field allows it) makes a batch number of 33; Excel
+    allows a sheet title of 31 at most and would "repair" the bank file."""
+    approved_claim(demo, serials=(1,))
+    batch = build_batch(actor=demo["finance_officer"], jurisdiction=wl)
+    PaymentBatch.objects.filter(pk=batch.pk).update(number=f"PB-{'W' * 20}-2026-0001")
+    batch = released(request_release(actor=demo["finance_officer2"], batch=batch))
+    xlsx = load_workbook(io.BytesIO(bytes(batch.files.get(kind="payment_xlsx").content)), read_only=True)
+    assert all(len(title) <= 31 for title in xlsx.sheetnames)
+    assert [row[0] for row in xlsx.active.iter_rows(min_row=2, max_row=2, values_only=True)] == [batch.number]
+
+
 def test_lines_without_a_payee_account_or_reviewed_by_the_builder_wait_for_a_later_batch(demo, wl):
     from django.contrib.auth.models import Group
 

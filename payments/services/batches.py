@@ -468,6 +468,9 @@ def payment_file_rows(batch: PaymentBatch, transfers: list[Transfer]) -> tuple[l
     return rows, digest
 
 
+EXCEL_SHEET_TITLE_MAX = 31
+
+
 def payment_files(batch: PaymentBatch) -> tuple[bytes, bytes, str]:
     """CSV (UTF-8 with BOM, so Excel opens it) and XLSX, each ending in a trailer: count, total, checksum."""
     transfers = list(batch.transfers.order_by("seq"))
@@ -482,7 +485,9 @@ def payment_files(batch: PaymentBatch) -> tuple[bytes, bytes, str]:
     csv_bytes = b"\xef\xbb\xbf" + text.getvalue().encode("utf-8")
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(batch.number)
+    # Excel refuses a sheet title over 31 characters (and "repairs" the file): a jurisdiction code
+    # of 19 or 20 characters makes the batch number longer; the number is on every row anyway.
+    sheet = workbook.create_sheet(batch.number if len(batch.number) <= EXCEL_SHEET_TITLE_MAX else "transfers")
     sheet.append(xlsx_row(sheet, PAYMENT_FILE_HEADER))
     for row in rows:  # already safe; the amount as a number, the account as text (no lost digits)
         sheet.append(xlsx_row(sheet, [*row[:4], str(row[4]), row[5], Decimal(row[6]), row[7]]))
