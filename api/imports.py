@@ -87,7 +87,7 @@ class RosterImportView(APIView):
         header = {name: request.data.get(name) for name in imports.HEADER_FIELDS}
         upload = imports.receive_roster(user=request.user, header=header, filename=upload_file.name, content=upload_file.read())
         if upload.claim_id is not None:
-            return claim_response(upload.claim, status=201)
+            return claim_response(upload.claim, reader=request.user, status=201)
         upload.refresh_from_db()  # eager Celery (no Redis) may have imported it already
         return Response(RosterUploadSerializer(upload).data, status=202)
 

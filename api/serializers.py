@@ -17,7 +17,7 @@ from rest_framework.fields import SkipField, empty
 
 from audit.models import AuditEvent
 from claims.catalogue import VERSION_CONDITION_FIELDS, in_force
-from claims.eligibility import flags_for_display
+from claims.eligibility import flags_for_display, related_numbers
 from claims.inputs import CLAIM_CODE_FIELDS, ENTERPRISE_FIELDS, HEADER_FIELDS, LINE_NOT_AN_OBJECT, NO_LINES
 from claims.keyset import COUNT_BOUND
 from claims.line_fields import BOOL, CHOICE, DATE, DECIMAL, INT, LINE_FIELDS, InputField
@@ -43,6 +43,7 @@ from claims.models import (
 )
 from claims.occupations import occupations_read_once
 from claims.reasons import REASONS
+from claims.selectors import claim_numbers_visible_to
 from workflow.steps import REVIEW_DECISIONS, STEPS
 
 from .validation import BoundedSerializer
@@ -174,6 +175,11 @@ class PolicySerializer(serializers.ModelSerializer):
         return version.version if version else None
 
 
+def reader_context(reader) -> dict:
+    """The context a claim's serializer needs: who reads it (its flags name the claims they may see)."""
+    return {"reader": reader, "claims_in_sight": {}}
+
+
 class FlagSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text="the rule's code: E2, E3, N3, N2, N9, E9, DUP, CERT_DUP, HARDSHIP, NO_STANDARD, LEVEL…"
@@ -181,7 +187,9 @@ class FlagSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="in the request's language: Chinese by default, English with Accept-Language: en")
     source = serializers.CharField(help_text="the policy paragraph the rule comes from")
     related = serializers.ListField(
-        child=serializers.CharField(), help_text="numbers of the claims the rule found (E2: the earlier ones)"
+        child=serializers.CharField(),
+        help_text="numbers of the claims the rule found (E2: the earlier ones) that the caller may see; the message "
+        "counts the others",
     )
     overridden = serializers.BooleanField(help_text="an HR reviewer decided, with a reason, that the flag does not stop the line")
     override_reason = serializers.CharField(help_text="the written reason of the override; empty when not overridden")
@@ -301,8 +309,19 @@ class ClaimLineSerializer(serializers.ModelSerializer):
     def get_flags(self, line) -> list[dict]:
         return [
             {key: flag[key] for key in ("code", "message", "source", "related", "overridden", "override_reason")}
-            for flag in flags_for_display(line)
+            for flag in flags_for_display(line, visible_claims=self._claims_in_sight(line))
         ]
+
+    def _claims_in_sight(self, line) -> frozenset[str]:
+        """The claims the line's flags name that the reader (reader_context) may see: asked once
+        per number for the whole response, and only of the lines whose flags name claims."""
+        reader, known = self.context["reader"], self.context["claims_in_sight"]
+        numbers = related_numbers(line.flags)
+        unknown = numbers - known.keys()
+        if unknown:
+            seen = claim_numbers_visible_to(reader, unknown)
+            known.update({number: number in seen for number in unknown})
+        return frozenset(number for number in numbers if known[number])
 
 
 class ClaimSerializer(serializers.ModelSerializer):

@@ -106,9 +106,10 @@ def claim_list_rows(queryset):
     return claim_rows(queryset).annotate(line_count=Coalesce(Subquery(lines), 0))
 
 
-def claim_response(claim: Claim, status: int = 200) -> Response:
+def claim_response(claim: Claim, *, reader, status: int = 200) -> Response:
+    """The claim as ``reader`` sees it (its flags name only the claims the reader may see)."""
     claim = with_lines(Claim.objects.filter(pk=claim.pk)).get()
-    return Response(s.ClaimSerializer(claim).data, status=status)
+    return Response(s.ClaimSerializer(claim, context=s.reader_context(reader)).data, status=status)
 
 
 class LockedOut(DomainError):
@@ -277,7 +278,7 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         except BadCursor:
             raise InvalidInput(_("分页参数有误。"), fields={"cursor": [_("无效的分页位置：请从第一页开始。")]}) from None
         next_url = replace_query_param(request.build_absolute_uri(), "cursor", page.next_cursor) if page.next_cursor else None
-        return self._page_response(page.items, page.count, page.count_capped, next_url, None)
+        return self._page_response(request, page.items, page.count, page.count_capped, next_url, None)
 
     def _numbered_page(self, request, claims):
         number = positive_int_param(request, "page", 1)
@@ -296,10 +297,10 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         else:
             next_url = replace_query_param(url, "page", number + 1) if len(rows) > CLAIMS_PAGE_SIZE else None
         previous_url = replace_query_param(url, "page", number - 1) if number > 1 else None
-        return self._page_response(items, count, capped, next_url, previous_url)
+        return self._page_response(request, items, count, capped, next_url, previous_url)
 
     @staticmethod
-    def _page_response(claims, count, capped, next_url, previous_url) -> Response:
+    def _page_response(request, claims, count, capped, next_url, previous_url) -> Response:
         prefetch_related_objects(claims, CLAIM_LINES)
         return Response(
             {
@@ -307,7 +308,7 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 "count_capped": capped,
                 "next": next_url,
                 "previous": previous_url,
-                "results": s.ClaimSerializer(claims, many=True).data,
+                "results": s.ClaimSerializer(claims, many=True, context=s.reader_context(request.user)).data,
             }
         )
 
@@ -318,18 +319,18 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def retrieve(self, request, pk=None):
         # One read: everything the response shows, of a claim in the caller's scope.
         claim = claim_selectors.get_claim_for_user(user=request.user, claim_id=pk, queryset=with_lines)
-        return Response(s.ClaimSerializer(claim).data)
+        return Response(s.ClaimSerializer(claim, context=s.reader_context(request.user)).data)
 
     def create(self, request):
         data, refused = claim_input(request)
         claim = claims.create_claim(user=request.user, data=data, refused=refused)
-        return claim_response(claim, status=201)
+        return claim_response(claim, reader=request.user, status=201)
 
     def partial_update(self, request, pk=None):
         claim = self.get_object()
         data, refused = claim_input(request, partial=True)
         claim = claims.update_claim(user=request.user, claim=claim, data=data, refused=refused)
-        return claim_response(claim)
+        return claim_response(claim, reader=request.user)
 
     @extend_schema(
         summary="Submit a draft (starts the flow), or resubmit a returned claim to the step that returned it",
@@ -339,7 +340,7 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
         claim = claim_process.submit_claim(user=request.user, claim=self.get_object())
-        return claim_response(claim)
+        return claim_response(claim, reader=request.user)
 
     @extend_schema(
         summary="Withdraw a draft or returned claim (its provider's clerk), with a reason; returns the claim",
@@ -353,7 +354,7 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             claim=self.get_object(),
             reason=text(bounded_body(request, s.WithdrawInputSerializer).get("reason")),
         )
-        return claim_response(claim)
+        return claim_response(claim, reader=request.user)
 
     @extend_schema(
         summary="Override a flag on a line (HR reviewer or HR head, at an HR step), with a written reason; returns the claim",
@@ -368,7 +369,7 @@ class ClaimViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             raise NotInScope()
         data = bounded_body(request, s.OverrideInputSerializer)
         claim_process.override_flag(user=request.user, line_id=line, code=text(data.get("code")), reason=text(data.get("reason")))
-        return claim_response(claim)
+        return claim_response(claim, reader=request.user)
 
     @extend_schema(
         summary="The claim's audit events, oldest first",
@@ -509,7 +510,7 @@ class TaskViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             line_decisions=line_decisions(data.get("lines")),
             fix=data.get("fix"),  # shape and values checked by the decision policy (fix.lines[0], …)
         )
-        return claim_response(claim)
+        return claim_response(claim, reader=request.user)
 
 
 def line_decisions(raw) -> list[claim_process.LineDecisionInput]:

@@ -17,12 +17,18 @@ from audit import actions
 from claims import access as claims_access
 from claims.attachments import attachments_of, max_bytes_text
 from claims.certificate_checks import latest_checks_first
-from claims.eligibility import flags_for_display
+from claims.eligibility import flags_for_display, related_numbers
 from claims.errors import ActionForbidden, DomainError, InvalidInput, StepAlreadyTaken
 from claims.http import scoped
 from claims.keyset import BadCursor, keyset_page
 from claims.models import AttachmentKind, ClaimStatus
-from claims.selectors import claim_scope, claims_in_scope, get_claim_for_user, ledger_history_of_claim
+from claims.selectors import (
+    claim_numbers_visible_to,
+    claim_scope,
+    claims_in_scope,
+    get_claim_for_user,
+    ledger_history_of_claim,
+)
 from claims.services import create_claim, update_claim
 from payments import access as payments_access
 from payments.selectors import batches as batch_selectors
@@ -70,9 +76,9 @@ def _decorate(task):
 # --- the task page ------------------------------------------------------------------------
 
 
-def _lines_of(claim) -> list:
-    """The claim's lines as the pages show them, each with its flags in the active language
-    and their overrides (``line.shown_flags``)."""
+def _lines_of(claim, *, reader) -> list:
+    """The claim's lines as the pages show them to ``reader``, each with its flags in the active
+    language and their overrides (``line.shown_flags``), naming the claims the reader may see."""
     lines = list(
         claim.lines.select_related("trainee", "occupation", "policy_version__policy").prefetch_related(
             "overrides__overridden_by", Prefetch("certificate_checks", queryset=latest_checks_first())
@@ -80,8 +86,9 @@ def _lines_of(claim) -> list:
     )
     payments = line_payment_info([line.pk for line in lines])  # batch and return reason, one query
     recovery = recoveries_of_lines([line.pk for line in lines])
+    in_sight = claim_numbers_visible_to(reader, related_numbers(flag for line in lines for flag in line.flags))
     for line in lines:
-        line.shown_flags = flags_for_display(line)
+        line.shown_flags = flags_for_display(line, visible_claims=in_sight)
         line.payment = payments.get(line.pk)
         line.recoveries = recovery.get(line.pk, [])
         line.certificate_check = next(iter(line.certificate_checks.all()), None)  # the latest
@@ -150,7 +157,7 @@ def _claim_context(claim, *, user) -> dict:
     open_task = selectors.open_task_of_claim(claim)
     if open_task is not None:
         _decorate(open_task)
-    lines = _lines_of(claim)
+    lines = _lines_of(claim, reader=user)
     # Back at the department because the provider changed more than HR asked to fix: say what.
     sent_to_department = (
         resubmitted[-1]
@@ -256,7 +263,9 @@ def task_take(request, task_id):
 def task_decide(request, task_id):
     task = selectors.get_task_for_user(user=request.user, task_id=task_id)
     claim = task.process.claim
-    form = DecisionForm(request.POST, lines=_lines_of(claim), attachments=attachments_of(user=request.user, claim=claim))
+    form = DecisionForm(
+        request.POST, lines=_lines_of(claim, reader=request.user), attachments=attachments_of(user=request.user, claim=claim)
+    )
     if not form.is_valid():
         return _render_task(request, task, decision_form=form, status=400)
     try:
@@ -271,7 +280,7 @@ def task_decide(request, task_id):
         )
     except InvalidInput as error:
         form.add_service_errors(error.fields)
-        form.lines = _lines_of(claim)  # the flags as the refused decision re-checked them
+        form.lines = _lines_of(claim, reader=request.user)  # the flags as the refused decision re-checked them
         messages.error(request, error.message)
         return _render_task(request, task, decision_form=form, status=400)
     except StepAlreadyTaken as error:

@@ -173,8 +173,8 @@ BENCH_GENERATED = _action("bench.generated", pgettext_lazy("audit", "基准测�
 # --------------------------------------------------------------------------- what a provider's clerk reads
 
 # Entries of its own claims a provider's clerk reads in part: the action → the detail keys it is
-# shown; never the entry's reason (claims.selectors.ledger_entries_visible_to shapes what it reads,
-# the stored entry is untouched). An objection to the public notice is anonymous: the provider reads
+# shown; the entry's reason only where "reason" is among them (claims.selectors.
+# ledger_entries_visible_to shapes what it reads, the stored entry is untouched). An objection to the public notice is anonymous: the provider reads
 # that a line was objected to and what became of it, not the objector's words, the receipt (the key
 # to the objection's public status page) nor the HR head's reasoning, which the release of an
 # upheld line's money repeats (its other reasons are on the decision entry that follows it).
@@ -185,6 +185,10 @@ PARTLY_SHOWN_TO_PROVIDER: dict[str, frozenset[str]] = {
     ALLOCATION_RELEASED: frozenset(
         {"line", "amount", "committed_after", "allocation", "payment_status_before", "payment_status"}
     ),
+    # HR's override of a flag: which flag of which line and why, as the claim page shows it; not the
+    # flag's message and related claims, which name other providers' claims (claims.eligibility.
+    # flag_as_seen: the page shows the flag as its reader may see it).
+    FLAG_OVERRIDDEN: frozenset({"line", "code", "source", "reason"}),
 }
 
 

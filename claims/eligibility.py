@@ -33,8 +33,9 @@ the period rule counts the lines of the same standard.
 """
 
 import datetime
+import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -169,13 +170,48 @@ def active_flags(flags: Iterable[dict], overridden_codes: Iterable[str]) -> list
     return [flag for flag in flags if flag.get("code") not in overridden]
 
 
-def flags_for_display(line: ClaimLine) -> list[dict]:
+# What stands in a flag's message for the claims it names that its reader may not see.
+HIDDEN_CLAIMS = Bilingual("另 %(n)d 份您无权查看的申领", "%(n)d other claim(s) you may not see")
+
+
+def related_numbers(flags: Iterable[dict]) -> set[str]:
+    """The numbers of the claims the flags name (``related``): those a reader's sight is asked of."""
+    return {number for flag in flags for number in flag.get("related", [])}
+
+
+def flag_as_seen(flag: dict, visible: Container[str]) -> dict:
+    """The flag as a reader who may see the claims ``visible`` (numbers) reads it: the others it
+    names are out of ``related`` and, in its messages, each run of them is "另 N 份您无权查看的
+    申领". The rule's finding stays (the line is still flagged, and why); which claims of other
+    providers hold the person, or were recovered for fraud, is not the reader's to learn."""
+    hidden = [number for number in flag.get("related", []) if number not in visible]
+    if not hidden:
+        return flag
+    names = "|".join(re.escape(number) for number in sorted(hidden, key=len, reverse=True))
+    run = re.compile(f"(?:{names})(?:(?:、|, )(?:{names}))*")
+
+    def without_hidden(text: str, language: str) -> str:
+        template = getattr(HIDDEN_CLAIMS, language)
+        return run.sub(lambda found: template % {"n": len(re.findall(names, found.group(0)))}, text)
+
+    return {
+        **flag,
+        "message": without_hidden(flag.get("message", ""), "zh"),
+        "message_en": without_hidden(flag.get("message_en", ""), "en"),
+        "related": [number for number in flag.get("related", []) if number in visible],
+    }
+
+
+def flags_for_display(line: ClaimLine, *, visible_claims: Container[str]) -> list[dict]:
     """Each flag of the line with its message in the active language and its override, if any
-    (reads ``line.overrides``: prefetch it, and ``overrides__overridden_by`` to show who)."""
+    (reads ``line.overrides``: prefetch it, and ``overrides__overridden_by`` to show who), as a
+    reader who may see the claims ``visible_claims`` (claims.selectors.claim_numbers_visible_to
+    of the lines' related_numbers, read once for all the lines) reads it (flag_as_seen)."""
     overrides = {override.code: override for override in line.overrides.all()}
     shown = []
     for flag in line.flags:
         override = overrides.get(flag.get("code"))
+        flag = flag_as_seen(flag, visible_claims)
         shown.append(
             {
                 "code": flag.get("code", ""),

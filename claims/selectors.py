@@ -210,9 +210,17 @@ class _AsShownToProvider(ModelIterable):
         for entry in super().__iter__():
             shown = PARTLY_SHOWN_TO_PROVIDER.get(entry.action)
             if shown is not None:
-                entry.reason, entry.payload = "", ""
+                entry.reason, entry.payload = (entry.reason if "reason" in shown else ""), ""
                 entry.detail = {key: value for key, value in (entry.detail or {}).items() if key in shown}
             yield entry
+
+
+def claim_numbers_visible_to(user, numbers) -> frozenset[str]:
+    """Which of these claim numbers (a flag's ``related``: claims.eligibility.related_numbers) name
+    claims the user may see: one query, for no numbers too (a page costs the same statements
+    whether its lines' flags name claims or not: tests/test_large_claims.py)."""
+    numbers = set(numbers) or {""}  # no claim's number is empty: asked, and found in none
+    return frozenset(claims_visible_to(user).filter(number__in=numbers).values_list("number", flat=True))
 
 
 def ledger_history_of_claim(*, user, claim) -> QuerySet:
