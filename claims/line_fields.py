@@ -228,7 +228,9 @@ LINE_FIELDS = (
         min_value=0,
         max_digits=12,
         invalid=gettext_lazy("实际费用须为不小于 0、最多两位小数的金额。"),
-        help_text=gettext_lazy("培训机构实际收取的费用：按实际费用补贴的标准必填，付两者中较低者；其余标准填写时同样以其为上限"),
+        help_text=gettext_lazy(
+            "培训机构实际收取的费用：按实际费用补贴的标准必填；“不超过”某数额的标准填写时付两者中较低者；定额等其余标准不受其影响"
+        ),
         roster_width=14,
     ),
     InputField(
