@@ -597,3 +597,19 @@ def test_a_note_marked_internal_in_any_spelling_of_true_stays_internal(demo, spe
     assert posted["internal"] is True
     assert Comment.objects.get(pk=posted["id"]).internal
     assert all(comment["body"] != note["body"] for comment in ok(clerk.get(f"/api/v1/claims/{claim['id']}/comments/")))
+
+
+@pytest.mark.parametrize(
+    ("who", "query", "parameter"),
+    [
+        ("auditor", "/api/v1/claims/?status=nope&status=draft", "status"),
+        ("auditor", "/api/v1/claims/?department=WL-YJJ&department=WL-JYJ", "department"),
+        ("finance_officer", "/api/v1/plans/?year=abc&year=2026", "year"),
+        ("dept_reviewer", "/api/v1/tasks/?claim=1&claim=2", "claim"),
+    ],
+)
+def test_a_query_parameter_given_twice_is_400_naming_it(demo, who, query, parameter):
+    """No parameter of the API takes two values: the first was silently dropped (a proxy's log, a
+    cache or a reviewer's link says one thing, the answer another), so which one counts is refused."""
+    found = error(login(who).get(query), 400)
+    assert parameter in found["fields"], found
