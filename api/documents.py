@@ -140,10 +140,11 @@ class CommentListView(APIView):
     def post(self, request, pk):
         claim = get_claim_for_user(user=request.user, claim_id=pk)
         data = bounded_body(request, CommentInputSerializer)
-        internal = data.get("internal", False)
-        comment = conversation.post_comment(
-            user=request.user, claim=claim, body=text(data.get("body")), internal=internal in (True, "true", "1", 1)
-        )
+        # One of DRF's spellings of a boolean by now (bounded_body refused any other), read as DRF
+        # reads it: "True", "yes" and "on" are true, or the note meant for reviewers would reach the provider.
+        raw = data.get("internal")
+        internal = False if raw is None else serializers.BooleanField().to_internal_value(raw)
+        comment = conversation.post_comment(user=request.user, claim=claim, body=text(data.get("body")), internal=internal)
         return Response(CommentSerializer(comment).data, status=201)
 
 

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from claims.bounds import whole_number
 from claims.errors import ActionForbidden, InvalidInput, NotInScope
 from notifications import selectors, services
 from notifications.models import Channel, Kind
@@ -75,9 +76,10 @@ NOTIFICATION_ID = OpenApiParameter("pk", OpenApiTypes.INT, OpenApiParameter.PATH
 def _positive_int(value, field: str) -> int | None:
     if value in (None, ""):
         return None
-    if not str(value).isdigit() or int(value) > 2**63 - 1:
+    number = whole_number(value)
+    if number is None:
         raise InvalidInput(_("分页参数有误。"), fields={field: [_("须为正整数。")]})
-    return int(value)
+    return number
 
 
 @extend_schema(tags=["notifications"])

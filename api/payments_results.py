@@ -12,7 +12,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from claims.bounds import column_length
+from claims.bounds import column_length, whole_number
 from claims.errors import InvalidInput
 from payments.models import PayeeAccount
 from payments.selectors import results as selectors
@@ -214,13 +214,11 @@ class ReceiptInputSerializer(BoundedSerializer):
 
 
 def _whole_number(value, *, field: str, message: str, errors: dict) -> int | None:
-    """An id from JSON or a form: an int (not a bool, not a float) or a string of digits; else an error on ``field``."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip())
-    errors[field] = [message]
-    return None
+    """An id from JSON or a form (claims.bounds.whole_number); else an error on ``field``."""
+    number = whole_number(value)
+    if number is None:
+        errors[field] = [message]
+    return number
 
 
 @extend_schema(

@@ -7,8 +7,9 @@ TEXT_MAX_LENGTH characters (a field filling a column says the column's length:
 The schema shows these bounds (maxLength, maximum).
 
 ``bounded_body`` checks a request body against its serializer's bounds and answers 400 naming
-each field past one; what the values mean (required, a known code, a valid amount) stays the
-services' to check and to word, as before. NUL bytes and deep nesting never get this far
+each field past one, or holding a type the field never takes (a list as a text, "maybe" as a
+boolean); what the values mean (required, a known code, a valid amount) stays the services' to
+check and to word, as before. NUL bytes and deep nesting never get this far
 (api/parsers.py).
 """
 
@@ -65,19 +66,42 @@ class BoundedSerializer(serializers.Serializer):
         return fields
 
 
-def bounds_only(detail):
-    """DRF's error detail, keeping only the errors that say a value is past a bound (lists of
-    per-item errors keep their positions, so the paths stay right); None when there are none."""
+# The fields whose "invalid" says the value is of a type the field never takes: a list or an object
+# where text is expected (str() would make "['a']" of it, into the ledger), a word that is no
+# boolean ("maybe"; DRF's other spellings, "yes", "on", stay true). Other fields' "invalid" (a
+# number, a date) is the services' to word.
+TYPE_CHECKED_FIELDS = (serializers.CharField, serializers.BooleanField)
+
+
+def _refused(error, field) -> bool:
+    if not isinstance(error, ErrorDetail):
+        return False
+    return error.code in BOUND_CODES or (error.code == "invalid" and isinstance(field, TYPE_CHECKED_FIELDS))
+
+
+def _child(field, key):
+    """The field that holds ``key`` (a name, or a list's index) of ``field``'s value."""
+    if isinstance(field, (serializers.ListField, serializers.ListSerializer)):
+        return field.child
+    if isinstance(field, serializers.Serializer):
+        return field.fields.get(key)
+    return None
+
+
+def bounds_only(detail, field=None):
+    """DRF's error detail of ``field`` (a serializer), keeping only the errors that say a value is
+    past a bound, or of a type its field never takes (TYPE_CHECKED_FIELDS); lists of per-item
+    errors keep their positions, so the paths stay right. None when there are none."""
     if isinstance(detail, dict):
-        kept = {key: found for key, value in detail.items() if (found := bounds_only(value))}
+        kept = {key: found for key, value in detail.items() if (found := bounds_only(value, _child(field, key)))}
         return kept or None
     if isinstance(detail, list):
         if any(isinstance(item, (dict, list)) for item in detail):
-            kept = [bounds_only(item) or {} for item in detail]
+            kept = [bounds_only(item, _child(field, index)) or {} for index, item in enumerate(detail)]
             return kept if any(kept) else None
-        kept = [item for item in detail if isinstance(item, ErrorDetail) and item.code in BOUND_CODES]
+        kept = [item for item in detail if _refused(item, field)]
         return kept or None
-    return [detail] if isinstance(detail, ErrorDetail) and detail.code in BOUND_CODES else None
+    return [detail] if _refused(detail, field) else None
 
 
 def body(request) -> dict:
@@ -91,6 +115,6 @@ def bounded_body(request, serializer_class: type[serializers.Serializer]) -> dic
     """The request's JSON object, once no field of it is past its bound (else a 400 naming them)."""
     data = body(request)
     serializer = serializer_class(data=data, partial=True)
-    if not serializer.is_valid() and (refused := bounds_only(serializer.errors)):
+    if not serializer.is_valid() and (refused := bounds_only(serializer.errors, serializer)):
         raise serializers.ValidationError(refused)
     return data

@@ -24,6 +24,7 @@ from audit.access import record_token_issued, record_token_revoked
 from audit.checkpoints import verify_ledger
 from claims import selectors as claim_selectors
 from claims import services as claims
+from claims.bounds import whole_number
 from claims.certificate_checks import latest_checks_first
 from claims.errors import ActionForbidden, DomainError, InvalidInput, NotInScope
 from claims.keyset import BadCursor, bounded_count, cursor_after, keyset_page, within_budget
@@ -524,8 +525,8 @@ def line_decisions(raw) -> list[claim_process.LineDecisionInput]:
         if not isinstance(item, dict):
             raise InvalidInput(_("审核意见有误。"), fields={f"lines[{index}]": [_("每行须为一个对象。")]})
         line = item.get("line")
-        if isinstance(line, str) and line.strip().isdigit():
-            line = int(line)
+        if isinstance(line, str) and (number := whole_number(line)) is not None:
+            line = number
         elif isinstance(line, bool) or not isinstance(line, int):
             line = text(line)  # not a line number: the service reports it under lines[i].line
         items.append(

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from audit.access import client_ip
-from claims.bounds import character_refusal
+from claims.bounds import character_refusal, whole_number
 from claims.errors import DomainError, InvalidInput, NotInScope
 from claims.http import file_response, scoped
 from claims.models import Provider
@@ -109,8 +109,8 @@ def public_objection(request):
     """GET: the form for one line on notice; POST: file it, then the receipt."""
     line_id = request.POST.get("line") if request.method == "POST" else request.GET.get("line")
     row = None
-    if (line_id or "").isdigit():
-        line = notice.lines_on_notice().filter(pk=int(line_id)).first()
+    if (line_pk := whole_number(line_id)) is not None:
+        line = notice.lines_on_notice().filter(pk=line_pk).first()
         row = notice.notice_rows([line])[0] if line else None
     context = {"row": row, "line_id": line_id or "", "errors": {}, "values": {}}
     if request.method == "POST":

@@ -107,3 +107,21 @@ def date_out_of_range(value: datetime.date) -> str | None:
 def column_length(model: type[models.Model], name: str) -> int:
     """The max_length of a model's text column: the input bound of the field that fills it."""
     return model._meta.get_field(name).max_length
+
+
+def whole_number(value, *, maximum: int = ID_MAX) -> int | None:
+    """``value`` as an id or a line number, 0 to ``maximum``: a JSON whole number (not a boolean),
+    or its text in ASCII digits (spaces around it allowed, as a form sends them); None when it is
+    neither. str.isdigit() alone is not enough: it takes "²", which int() refuses (a 500), and
+    "١", which int() reads as 1."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value <= maximum else None
+    if not isinstance(value, str):
+        return None
+    digits = value.strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > len(str(maximum)):
+        return None
+    number = int(digits)
+    return number if number <= maximum else None

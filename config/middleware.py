@@ -45,7 +45,11 @@ class RefuseBadCharactersInUrlMiddleware:
     character) in the path or the query string is a 400 before any view runs: no filter, lookup
     or form would hold it (PostgreSQL refuses NUL in text). Under /api/ the answer is the error
     shape naming the parameter; a page gets Django's 400 page. Bodies are checked by the API's
-    parsers (api/parsers.py), Django's form fields and the services."""
+    parsers (api/parsers.py), Django's form fields and the services.
+
+    Under /api/ a query parameter given twice is refused the same way: none takes two values, and
+    the view would silently read the last (``?status=nope&status=draft``), while a proxy's log, a
+    cache or the link someone was sent reads the first. Pages keep their multi-value filters."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -57,6 +61,8 @@ class RefuseBadCharactersInUrlMiddleware:
         else:
             for key, values in request.GET.lists():
                 refusal = next(filter(None, map(character_refusal, (key, *values))), None)
+                if refusal is None and len(values) > 1 and errors.is_api(request):
+                    refusal = _("只能给一个值（此处给了 %(count)d 个）。") % {"count": len(values)}
                 if refusal:
                     field = visible(key)
                     break

@@ -267,6 +267,94 @@ HOSTILE = {
         lambda w: {**plan()(w), "fund_account": 2**63},
         "fund_account",
     ),
+    # A value of a type its field never takes: str() would write ['a'] or {'a': 1} into the
+    # ledger, and a boolean's other spellings ("yes", "on") would be read as false.
+    "a list as a withdrawal's reason": (
+        "provider_clerk",
+        "post",
+        lambda w: f"/api/v1/claims/{w['draft']}/withdraw/",
+        lambda w: {"reason": ["重复申报"]},
+        "reason",
+    ),
+    "an object as a decision's comment": (
+        "dept_reviewer",
+        "post",
+        lambda w: f"/api/v1/tasks/{w['task']}/decide/",
+        lambda w: {"decision": "return", "comment": {"text": "请补充考勤表"}},
+        "comment",
+    ),
+    "an object as a comment's body": (
+        "provider_clerk",
+        "post",
+        lambda w: f"/api/v1/claims/{w['draft']}/comments/",
+        lambda w: {"body": {"text": "你好"}},
+        "body",
+    ),
+    "a word no boolean is as a comment's internal": (
+        "dept_reviewer",
+        "post",
+        lambda w: f"/api/v1/claims/{w['submitted']}/comments/",
+        lambda w: {"body": "内部意见", "internal": "maybe"},
+        "internal",
+    ),
+    "a list as a task search's text": (
+        "dept_reviewer",
+        "post",
+        lambda w: "/api/v1/tasks/search/",
+        lambda w: {"q": ["张三"]},
+        "q",
+    ),
+    # A reason is a code of the reason list, and says why something is refused (DESIGN.md's decide).
+    "an unknown reason code on an approval": (
+        "dept_reviewer",
+        "post",
+        lambda w: f"/api/v1/tasks/{w['task']}/decide/",
+        lambda w: {"decision": "approve", "reason": "NOPE"},
+        "reason",
+    ),
+    "an unknown reason code on a return": (
+        "dept_reviewer",
+        "post",
+        lambda w: f"/api/v1/tasks/{w['task']}/decide/",
+        lambda w: {"decision": "return", "comment": "请补充", "reason": "NOPE"},
+        "reason",
+    ),
+    "a reason code on an approval": (
+        "dept_reviewer",
+        "post",
+        lambda w: f"/api/v1/tasks/{w['task']}/decide/",
+        lambda w: {"decision": "approve", "reason": "FRAUD"},
+        "reason",
+    ),
+    "a reason code on an approved line": (
+        "dept_reviewer",
+        "post",
+        lambda w: f"/api/v1/tasks/{w['task']}/decide/",
+        lambda w: {"decision": "approve", "lines": [{"line": 1, "decision": "approve", "reason": "DOCS"}]},
+        "lines[0].reason",
+    ),
+    "a line approved in a rejection": (
+        "dept_reviewer",
+        "post",
+        lambda w: f"/api/v1/tasks/{w['task']}/decide/",
+        lambda w: {"decision": "reject", "comment": "未开班", "reason": "DOCS", "lines": [{"line": 1, "decision": "approve"}]},
+        "lines",
+    ),
+    # Digits of other scripts: str.isdigit() takes them, int() refuses "²" (a 500) and reads "١" as 1.
+    "a superscript digit as a decision's line": (
+        "dept_reviewer",
+        "post",
+        lambda w: f"/api/v1/tasks/{w['task']}/decide/",
+        lambda w: {"decision": "approve", "lines": [{"line": "²", "decision": "approve"}]},
+        "lines[0].line",
+    ),
+    "an Arabic-Indic digit as a decision's line": (
+        "dept_reviewer",
+        "post",
+        lambda w: f"/api/v1/tasks/{w['task']}/decide/",
+        lambda w: {"decision": "approve", "lines": [{"line": "١", "decision": "approve"}]},
+        "lines[0].line",
+    ),
     # Dates no claim can have.
     "training in year 9999": (
         "provider_clerk",
@@ -315,6 +403,7 @@ HOSTILE_QUERIES = {
     "a task filter's claim of 1e999999999": ("dept_reviewer", "/api/v1/tasks/?claim=1e999999999", "claim"),
     "a claim search longer than any class name": ("auditor", "/api/v1/claims/?q=" + "班" * 201, "q"),
     "a provider filter longer than any code": ("auditor", "/api/v1/claims/?provider=" + "P" * 41, "provider"),
+    "notifications before a superscript digit": ("dept_reviewer", "/api/v1/notifications/?before=²", "before"),
 }
 
 
@@ -481,3 +570,46 @@ def test_joiners_that_scripts_and_emoji_need_are_kept():
     from claims.bounds import character_refusal
 
     assert character_refusal("阿依古丽\u200d·买买提") is None and character_refusal("👩\u200d💻") is None
+
+
+@pytest.mark.parametrize("digit", ["²", "١"])
+def test_a_digit_of_another_script_is_no_line_or_task_on_the_pages(demo, client, digit):
+    """The public objection form (no login) and the bulk approval's confirmation answer a digit of
+    another script as any other value that is no id: no such line (404, 400 when filed), a
+    redirect with the message; never a 500 (str.isdigit() takes "²", which int() refuses)."""
+    from workflow.models import Objection
+
+    assert client.get(f"/public/notice/objection/?line={digit}").status_code == 404  # as for ?line=x: no such line on notice
+    filed = client.post("/public/notice/objection/", {"line": digit, "contact": "13800000000", "reason": "未参加培训"})
+    assert filed.status_code == 400 and not Objection.objects.exists()
+    client.force_login(demo["dept_reviewer"])
+    assert client.post("/inbox/bulk-approve/confirm/", {"tasks": [digit]}).status_code == 302
+
+
+@pytest.mark.parametrize("spelling", ["True", "yes", "on", 1])
+def test_a_note_marked_internal_in_any_spelling_of_true_stays_internal(demo, spelling):
+    """The API takes DRF's spellings of a boolean; each true one keeps the note from the provider
+    (read as false, a reviewer's internal note would be shown to the school)."""
+    clerk = login("provider_clerk")
+    claim = submit(clerk, create_claim(clerk, claim_data())["id"])
+    note = {"body": "内部：核对考勤", "internal": spelling}
+    posted = ok(login("dept_reviewer").post(f"/api/v1/claims/{claim['id']}/comments/", note, format="json"), 201)
+    assert posted["internal"] is True
+    assert Comment.objects.get(pk=posted["id"]).internal
+    assert all(comment["body"] != note["body"] for comment in ok(clerk.get(f"/api/v1/claims/{claim['id']}/comments/")))
+
+
+@pytest.mark.parametrize(
+    ("who", "query", "parameter"),
+    [
+        ("auditor", "/api/v1/claims/?status=nope&status=draft", "status"),
+        ("auditor", "/api/v1/claims/?department=WL-YJJ&department=WL-JYJ", "department"),
+        ("finance_officer", "/api/v1/plans/?year=abc&year=2026", "year"),
+        ("dept_reviewer", "/api/v1/tasks/?claim=1&claim=2", "claim"),
+    ],
+)
+def test_a_query_parameter_given_twice_is_400_naming_it(demo, who, query, parameter):
+    """No parameter of the API takes two values: the first was silently dropped (a proxy's log, a
+    cache or a reviewer's link says one thing, the answer another), so which one counts is refused."""
+    found = error(login(who).get(query), 400)
+    assert parameter in found["fields"], found

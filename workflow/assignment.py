@@ -14,7 +14,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from audit.services import record_event
-from claims.bounds import character_refusal, column_length, date_out_of_range
+from claims.bounds import character_refusal, column_length, date_out_of_range, whole_number
 from claims.errors import DomainError, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.selectors import claims_visible_to
 
@@ -123,7 +123,7 @@ def task_for_lead(*, user, task_id) -> Task:
         Task.objects.filter(pk=task_id, flow_task__in=[node(name) for name in HUMAN_STEPS])
         .select_related("owner", "process__claim__provider", "process__claim__department", "process__claim__jurisdiction")
         .first()
-        if str(task_id).isdigit()
+        if whole_number(task_id) is not None
         else None
     )
     if task is None:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from claims.bounds import whole_number
 from claims.errors import DomainError, InvalidInput, NotInScope
 from claims.models import Claim
 
@@ -29,6 +30,7 @@ from .services import decide_task
 from .steps import REVIEW_STEPS
 
 BULK_MAX = 50  # tasks in one bulk approval: the inbox's page
+TASK_ID_MAX = 10**12 - 1  # twelve digits: more is no task's id
 # The comment each approval records (the ledger keeps it as written; the pages show it).
 BULK_COMMENT = gettext_lazy("批量审批：无预警，同意。")
 
@@ -38,11 +40,12 @@ def parse_task_ids(raw) -> list[int]:
     naming ``tasks`` when there are none, too many, or one is not an id."""
     ids: list[int] = []
     for value in raw or []:
-        text = str(value).strip()
-        if not text.isdigit() or len(text) > 12:
-            raise InvalidInput(_("所选任务有误。"), fields={"tasks": [_("“%(value)s”不是任务编号。") % {"value": text[:20]}]})
-        if int(text) not in ids:
-            ids.append(int(text))
+        task_id = whole_number(value, maximum=TASK_ID_MAX)
+        if task_id is None:
+            shown = str(value).strip()[:20]
+            raise InvalidInput(_("所选任务有误。"), fields={"tasks": [_("“%(value)s”不是任务编号。") % {"value": shown}]})
+        if task_id not in ids:
+            ids.append(task_id)
     if not ids:
         raise InvalidInput(_("请先勾选要批量同意的申领。"), fields={"tasks": [_("至少选择一件。")]})
     if len(ids) > BULK_MAX:

@@ -23,7 +23,7 @@ from viewflow.workflow.status import STATUS
 
 from audit.services import record_event
 from claims.advisory_locks import hold_advisory_locks
-from claims.bounds import character_refusal
+from claims.bounds import character_refusal, whole_number
 from claims.dates import chinese_date_text, local_date
 from claims.errors import DomainError, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, PaymentStatus
@@ -343,10 +343,7 @@ def file_objection(*, line_id, contact, reason, client_address: str, now: dateti
     errors: dict[str, list[str]] = {}
     contact = _text(contact, field="contact", limit=CONTACT_MAX, errors=errors)
     reason = _text(reason, field="reason", limit=REASON_MAX, errors=errors)
-    try:
-        line_pk = int(line_id)
-    except (TypeError, ValueError):
-        line_pk = None
+    line_pk = whole_number(line_id)
     claim_id = ClaimLine.objects.filter(pk=line_pk).values_list("claim_id", flat=True).first() if line_pk else None
     # The claim locked before anything is checked: the notice's closing (close_notice) takes the
     # same lock and counts the open objections, so it sees this one, or this one sees it closed.

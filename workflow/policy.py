@@ -438,8 +438,17 @@ def validate_decision(
         errors["comment"] = [_("退回或不予补贴时须填写意见。")]
     elif (refusal := character_refusal(comment or "")) is not None:  # the page's form as the API's parser
         errors["comment"] = [refusal]
+    # A reason is a code of the list, and says why something is refused: the ledger keeps it with
+    # the decision, so an approval "for FRAUD" or a code nobody defined is refused, not recorded.
     if decision == Decision.REJECT and reason not in REASONS:
         errors["reason"] = [_("不予补贴须选择理由代码：%(codes)s。") % {"codes": ", ".join(REASONS)}]
+    elif reason and reason not in REASONS:
+        errors["reason"] = [_("须为理由代码之一：%(codes)s。") % {"codes": ", ".join(REASONS)}]
+    elif reason and decision == Decision.APPROVE:
+        errors["reason"] = [_("同意时不填理由代码。")]
+    if line_decisions and decision in (Decision.RETURN, Decision.REJECT):
+        # A rejection rejects every line and a return decides none: a line's decision would be recorded, not done.
+        errors["lines"] = [_("只有同意时才能逐行决定（驳回某行即部分核准）。")]
     by_line: dict = {}
     for index, item in enumerate(line_decisions or []):
         path = f"lines[{index}]"
@@ -451,6 +460,10 @@ def validate_decision(
             errors.setdefault(f"{path}.decision", []).append(_("须为 approve 或 reject。"))
         if item.decision == LineDecision.REJECT and item.reason not in REASONS:
             errors.setdefault(f"{path}.reason", []).append(_("驳回某行须选择理由代码。"))
+        elif item.reason and item.reason not in REASONS:
+            errors.setdefault(f"{path}.reason", []).append(_("须为理由代码之一：%(codes)s。") % {"codes": ", ".join(REASONS)})
+        elif item.reason and item.decision == LineDecision.APPROVE:
+            errors.setdefault(f"{path}.reason", []).append(_("同意的行不填理由代码。"))
         by_line[item.line] = item
     if errors:
         raise InvalidInput(_("审核意见有误。"), fields=errors)
