@@ -21,7 +21,7 @@ from audit import merkle, signing
 from audit.checkpoints import origin
 from audit.models import Checkpoint
 from audit.tree import LedgerTree, ledger_size
-from claims.bounds import ID_MAX
+from claims.bounds import whole_number
 from claims.errors import DomainError, InvalidInput, NotInScope
 from claims.selectors import ledger_entries_visible_to
 
@@ -139,11 +139,12 @@ def int_param(request, name: str, *, required: bool = True, minimum: int = 0) ->
         if required:
             raise InvalidInput(_("缺少参数 %(name)s。") % {"name": name}, fields={name: [_("必填。")]})
         return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(ID_MAX)) or int(raw) < minimum:
+    value = whole_number(raw)
+    if value is None or value < minimum:
         raise InvalidInput(
             _("参数 %(name)s 须为不小于 %(min)s 的整数。") % {"name": name, "min": minimum}, fields={name: [_("无效。")]}
         )
-    return int(raw)
+    return value
 
 
 class AuditRoleMixin:

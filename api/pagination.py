@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 
+from claims.bounds import whole_number
 from claims.errors import InvalidInput
 
 # No list has a million pages; the bound keeps a page's OFFSET (page x size) far inside bigint.
@@ -23,8 +24,7 @@ def positive_int_param(request, name: str, default: int, maximum: int | None = N
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
-    raw = raw.strip()
-    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_PAGE_NUMBER)) else 0
+    value = whole_number(raw, maximum=MAX_PAGE_NUMBER) or 0
     if not 1 <= value <= MAX_PAGE_NUMBER:
         raise page_error(name, _("须为 1 至 %(max)s 的整数。") % {"max": MAX_PAGE_NUMBER})
     return min(value, maximum) if maximum else value

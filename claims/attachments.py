@@ -32,10 +32,12 @@ from audit import actions
 from audit.services import record_event
 
 from . import access
-from .bounds import character_refusal
+from .bounds import character_refusal, whole_number
 from .errors import InvalidInput, NotInScope
 from .models import Attachment, AttachmentKind, Claim
 from .selectors import get_claim_for_user
+
+LINE_NO_MAX = 999_999_999  # nine digits: more is no line of any claim
 
 PDF, PNG, JPEG = "application/pdf", "image/png", "image/jpeg"
 EXTENSIONS = {PDF: ".pdf", PNG: ".png", JPEG: ".jpg"}
@@ -145,17 +147,12 @@ def add_attachment(*, user, claim: Claim, kind: str, content: bytes, filename: s
         errors["kind"] = [_("须为以下之一：%(kinds)s。") % {"kinds": "、".join(str(label) for label in AttachmentKind.labels)}]
     if line_no in ("", None):
         line_no = None
-    elif (
-        isinstance(line_no, bool)
-        or not str(line_no).strip().isascii()
-        or not str(line_no).strip().isdigit()
-        or len(str(line_no).strip()) > 9
-    ):
+    elif (number := whole_number(line_no, maximum=LINE_NO_MAX)) is None:
         errors["line"] = [_("须为行号。")]
-    elif not claim.lines.filter(line_no=int(line_no)).exists():
-        errors["line"] = [_("本申领没有第 %(n)s 行。") % {"n": line_no}]
+    elif not claim.lines.filter(line_no=number).exists():
+        errors["line"] = [_("本申领没有第 %(n)s 行。") % {"n": number}]
     else:
-        line_no = int(line_no)
+        line_no = number
     content_type = None
     if not content:
         errors["file"] = [_("请选择要上传的文件（PDF、PNG 或 JPEG）。")]

@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext as gettext_now
 from django.utils.translation import gettext_lazy as _
 
+from claims.bounds import whole_number
 from claims.errors import InvalidInput
 from claims.validators import validate_account_name
 
@@ -48,8 +49,8 @@ def selected_claim_ids(data) -> list[int] | None:
         return None
     ids = []
     for raw in data.getlist("claims"):
-        raw = raw.strip()
-        if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not 0 < int(raw) <= MAX_ID:
+        claim_id = whole_number(raw, maximum=MAX_ID)
+        if not claim_id:
             raise InvalidInput(gettext_now("所选申领有误。"), fields={"claims": [gettext_now("须为申领编号（整数）。")]})
-        ids.append(int(raw))
+        ids.append(claim_id)
     return ids

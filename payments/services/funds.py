@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from audit import actions
 from audit.services import record_event
+from claims.bounds import whole_number
 from claims.errors import FundsExceeded, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, Department, Jurisdiction, LineDecision, PaymentStatus, PolicyCategory
 from claims.spreadsheets import xlsx_row
@@ -57,12 +58,8 @@ def parse_money(value, *, field: str, errors: dict, positive: bool = False, max_
 def parse_year(value, *, field: str = "year") -> int:
     """A budget year from input (an int or its digits, never a bool), or InvalidInput naming ``field``."""
     low, high = YEAR_RANGE
-    year = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        year = value
-    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 4:
-        year = int(value.strip())  # ASCII digits only, and few: int() refuses "²" and 5,000 digits with a ValueError
-    if year is None or not low <= year <= high:
+    year = whole_number(value, maximum=high)
+    if year is None or not low <= year:
         raise InvalidInput(_("年度有误。"), fields={field: [_("年度须为 2000–2100 之间的整数。")]})
     return year
 
