@@ -18,8 +18,9 @@ import json
 import zipfile
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -104,7 +105,23 @@ def test_the_emergency_departments_reviewer_reads_the_override_without_the_civil
     assert stored.detail["related"] == [theirs.number] and theirs.number in stored.payload
 
 
-def test_hr_and_the_civil_affairs_reviewer_who_see_the_claim_read_it_named(demo, civil_affairs_and_emergency):
+def test_a_history_with_more_overrides_costs_the_reviewer_no_more_statements(demo, civil_affairs_and_emergency):
+    """The claims all the entries name are asked in one statement, not one per entry."""
+    _theirs, ours, _event = civil_affairs_and_emergency
+
+    def statements() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            entries = list(ledger_history_of_claim(user=demo["dept_reviewer"], claim=ours))
+        assert all(not entry.detail.get("related") for entry in entries if entry.action == actions.FLAG_OVERRIDDEN)
+        return len(captured)
+
+    one = statements()
+    overridden(ours, hr=demo["hr_reviewer"], code="E3")
+    overridden(ours, hr=demo["hr_reviewer"], code="N9")
+    assert statements() == one
+
+
+def test_hr_and_the_auditor_who_see_the_claim_read_it_named(demo, civil_affairs_and_emergency):
     theirs, ours, _event = civil_affairs_and_emergency
     [entry] = [entry for entry in history_of("hr_reviewer", ours) if entry["action"] == actions.FLAG_OVERRIDDEN]
     assert entry["detail"]["related"] == [theirs.number] and theirs.number in entry["detail"]["message"]
