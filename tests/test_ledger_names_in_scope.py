@@ -100,6 +100,9 @@ def test_the_emergency_departments_reviewer_reads_the_override_without_the_civil
     assert theirs.number not in page(demo["dept_reviewer"], reverse("approvals:claim", args=[ours.pk]))
     for read in ledger_history_of_claim(user=demo["dept_reviewer"], claim=ours):
         assert theirs.number not in json.dumps(read.detail, ensure_ascii=False) + read.payload
+    # A raw read of the details cannot be shaped: it leaves the override out.
+    raw = ledger_history_of_claim(user=demo["dept_reviewer"], claim=ours).values_list("action", "detail")
+    assert raw and theirs.number not in json.dumps(list(raw), ensure_ascii=False, default=str)
     # The stored entry is untouched.
     stored = AuditEvent.objects.get(pk=event.pk)
     assert stored.detail["related"] == [theirs.number] and theirs.number in stored.payload
