@@ -192,6 +192,16 @@ PARTLY_SHOWN_TO_PROVIDER: dict[str, frozenset[str]] = {
 }
 
 
+# --------------------------------------------------------------------------- what names other claims
+
+# Entries whose detail is a claim line's flag: its ``related`` claims, named in its messages too,
+# are often of other providers, departments or jurisdictions. Every reader reads the flag as
+# claims.eligibility.flag_as_seen shapes it, naming only the claims they may see (claims.selectors.
+# ledger_entries_visible_to); the stored entry is untouched, and its bytes go whole where bytes
+# are the evidence (inclusion proofs, the signed package: docs/architecture.md).
+FLAG_IN_DETAIL = frozenset({FLAG_OVERRIDDEN})
+
+
 def is_registered(action: str) -> bool:
     return action in REGISTRY
 

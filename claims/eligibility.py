@@ -194,12 +194,11 @@ def flag_as_seen(flag: dict, visible: Container[str]) -> dict:
         template = getattr(HIDDEN_CLAIMS, language)
         return run.sub(lambda found: template % {"n": len(re.findall(names, found.group(0)))}, text)
 
-    return {
-        **flag,
-        "message": without_hidden(flag.get("message", ""), "zh"),
-        "message_en": without_hidden(flag.get("message_en", ""), "en"),
-        "related": [number for number in flag.get("related", []) if number in visible],
+    # Only the messages the flag holds: a flag kept in the ledger (HR's override) has no English.
+    messages = {
+        key: without_hidden(flag[key], language) for key, language in (("message", "zh"), ("message_en", "en")) if key in flag
     }
+    return {**flag, **messages, "related": [number for number in flag.get("related", []) if number in visible]}
 
 
 def flags_for_display(line: ClaimLine, *, visible_claims: Container[str]) -> list[dict]:

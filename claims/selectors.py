@@ -1,5 +1,6 @@
 """Reads, always scoped to what the user may see."""
 
+import itertools
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -8,11 +9,12 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.query import ModelIterable
 
-from audit.actions import INTERNAL_ACTIONS, PARTLY_SHOWN_TO_PROVIDER
+from audit.actions import FLAG_IN_DETAIL, INTERNAL_ACTIONS, PARTLY_SHOWN_TO_PROVIDER
 from audit.models import AuditEvent
 
 from . import roles
 from .access import may_read_internal_notes
+from .eligibility import flag_as_seen, related_numbers
 from .errors import NotInScope
 from .models import (
     Claim,
@@ -162,31 +164,48 @@ def ledger_entries_visible_to(user) -> QuerySet:
     denied requests) are read by no one here: they name people of every jurisdiction. The
     reviewers' internal notes (audit.actions.INTERNAL_ACTIONS) only by those who may read them
     (claims.access.may_read_internal_notes): never by the claim's provider, who reads some entries
-    only in part (audit.actions.PARTLY_SHOWN_TO_PROVIDER: an objection's words and receipt):
-    their instances come shaped, and a ``values()`` or ``values_list()`` that reads what shaping
-    hides leaves those entries out (LedgerAsShownToProvider)."""
+    only in part (audit.actions.PARTLY_SHOWN_TO_PROVIDER: an objection's words and receipt).
+    Every reader reads a flag kept in an entry (audit.actions.FLAG_IN_DETAIL: HR's override)
+    naming only the claims they may see. The instances come shaped for their reader (LedgerAsSeen);
+    a ``values()`` or ``values_list()`` that reads what shaping hides leaves those entries out."""
     if not user.is_authenticated:
         return AuditEvent.objects.none()
     overseen = jurisdictions_overseen_by(user).values("pk")
     readable = Q(claim_id__in=claims_visible_to(user).values("pk")) | Q(claim_id__isnull=True, jurisdiction_id__in=overseen)
     if may_read_internal_notes(user):
-        return AuditEvent.objects.filter(readable)
-    return LedgerAsShownToProvider(AuditEvent).filter(readable).exclude(action__in=INTERNAL_ACTIONS)
+        return LedgerAsSeen(AuditEvent).seen_by(user, as_provider=False).filter(readable)
+    return LedgerAsSeen(AuditEvent).seen_by(user, as_provider=True).filter(readable).exclude(action__in=INTERNAL_ACTIONS)
 
 
-# What shaping hides of an entry read in part (_AsShownToProvider).
+# What shaping hides of an entry a provider's clerk reads in part; of an entry keeping a flag, its
+# detail (a raw read of its payload, the bytes, is the evidence: given whole to the entry's readers,
+# as the signed package gives it: docs/architecture.md, "Who reads the ledger").
 SHAPED_FIELDS = frozenset({"reason", "detail", "payload"})
+SHAPED_FLAG_FIELDS = frozenset({"detail"})
 
 
-class LedgerAsShownToProvider(QuerySet):
-    """Ledger entries for a reader who may not read internal notes: instances come shaped
-    (_AsShownToProvider, kept by every filter, slice, get and page); a raw read (``values()``,
-    ``values_list()``) that names a field shaping hides, or every field, leaves out the entries
-    read in part, since its rows cannot be shaped without their action."""
+class LedgerAsSeen(QuerySet):
+    """Ledger entries as one reader reads them (seen_by): instances come shaped (_AsSeen, kept by
+    every filter, slice, get and page); a raw read (``values()``, ``values_list()``) that names a
+    field shaping hides, or every field, leaves out the entries that shaping would change, since
+    its rows cannot be shaped without their action."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._iterable_class = _AsShownToProvider
+        self._iterable_class = _AsSeen
+        self._reader = None
+        self._as_provider = True
+
+    def seen_by(self, reader, *, as_provider: bool) -> "LedgerAsSeen":
+        """``as_provider``: the reader may not read internal notes, and reads some entries in part."""
+        clone = self._chain()
+        clone._reader, clone._as_provider = reader, as_provider
+        return clone
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._reader, clone._as_provider = self._reader, self._as_provider
+        return clone
 
     def values(self, *fields, **expressions):
         return QuerySet.values(self._for_raw_read(fields, expressions), *fields, **expressions)
@@ -196,23 +215,51 @@ class LedgerAsShownToProvider(QuerySet):
 
     def _for_raw_read(self, fields, expressions) -> QuerySet:
         named = {str(field).split("__")[0] for field in fields}
-        if fields and not expressions and not named & SHAPED_FIELDS:
-            return self
-        return self.exclude(action__in=PARTLY_SHOWN_TO_PROVIDER)
+        every = not fields or bool(expressions)
+        left_out = set()
+        if every or named & SHAPED_FLAG_FIELDS:
+            left_out |= FLAG_IN_DETAIL
+        if self._as_provider and (every or named & SHAPED_FIELDS):
+            left_out |= set(PARTLY_SHOWN_TO_PROVIDER)
+        return self.exclude(action__in=left_out) if left_out else self
 
 
-class _AsShownToProvider(ModelIterable):
-    """Entries as a provider's clerk reads them: those of audit.actions.PARTLY_SHOWN_TO_PROVIDER
-    without their reason, the detail it is not shown, or the bytes that hold both. Only the
-    instances read change: the stored, hashed entry is never touched (the ledger is append-only)."""
+class _AsSeen(ModelIterable):
+    """Entries as their reader reads them (entry_as_seen). Only the instances read change: the
+    stored, hashed entry is never touched (the ledger is append-only)."""
 
     def __iter__(self):
-        for entry in super().__iter__():
-            shown = PARTLY_SHOWN_TO_PROVIDER.get(entry.action)
-            if shown is not None:
-                entry.reason, entry.payload = (entry.reason if "reason" in shown else ""), ""
-                entry.detail = {key: value for key, value in (entry.detail or {}).items() if key in shown}
-            yield entry
+        reader, as_provider = self.queryset._reader, self.queryset._as_provider
+        rows = super().__iter__()
+        # The entries read at once (an iterator(): a chunk at a time), so that the claims their
+        # flags name are asked in one statement, whether they name any or not; none if no entry
+        # keeps a flag.
+        size = self.chunk_size if self.chunked_fetch else None
+        while entries := list(itertools.islice(rows, size)):
+            flags = [entry.detail for entry in entries if entry.action in FLAG_IN_DETAIL and isinstance(entry.detail, dict)]
+            visible = claim_numbers_visible_to(reader, related_numbers(flags)) if flags else frozenset()
+            for entry in entries:
+                yield entry_as_seen(entry, visible_claims=visible, as_provider=as_provider)
+            if size is None:
+                return
+
+
+def entry_as_seen(entry: AuditEvent, *, visible_claims, as_provider: bool) -> AuditEvent:
+    """The one shaping of a ledger entry for its reader, in place on the instance read: a flag it
+    keeps (audit.actions.FLAG_IN_DETAIL) names only the claims ``visible_claims`` (numbers:
+    claim_numbers_visible_to), the others counted (claims.eligibility.flag_as_seen); a provider's
+    clerk (``as_provider``) reads the entries of audit.actions.PARTLY_SHOWN_TO_PROVIDER without
+    their reason, the detail it is not shown, or the bytes that hold both. Shaped, an entry
+    loses its payload (the bytes, which hold what was hidden)."""
+    if entry.action in FLAG_IN_DETAIL and isinstance(entry.detail, dict):
+        seen = flag_as_seen(entry.detail, visible_claims)
+        if seen is not entry.detail:
+            entry.detail, entry.payload = seen, ""
+    shown = PARTLY_SHOWN_TO_PROVIDER.get(entry.action) if as_provider else None
+    if shown is not None:
+        entry.reason, entry.payload = (entry.reason if "reason" in shown else ""), ""
+        entry.detail = {key: value for key, value in (entry.detail or {}).items() if key in shown}
+    return entry
 
 
 def claim_numbers_visible_to(user, numbers) -> frozenset[str]:
