@@ -175,7 +175,11 @@ class DelegationInputSerializer(BoundedSerializer):
     substitute = serializers.CharField(max_length=150, help_text="the colleague's username (same review role)")
     starts_on = serializers.DateField(help_text="first day (local), today or later")
     ends_on = serializers.DateField(help_text="last day (local), at most 92 days after the first")
-    reason = serializers.CharField(required=False, max_length=200)
+    reason = serializers.CharField(max_length=200, help_text="why (a leave, a training); kept in the ledger")
+
+
+class DelegationRevokeInputSerializer(BoundedSerializer):
+    reason = serializers.CharField(max_length=200, help_text="why the delegation ends; kept in the ledger")
 
 
 def _date(data: dict, field: str) -> datetime.date:
@@ -217,13 +221,14 @@ class DelegationList(APIView):
 @extend_schema(tags=["delegations"])
 class DelegationRevoke(APIView):
     @extend_schema(
-        summary="End a delegation the caller made",
+        summary="End a delegation the caller made, saying why",
         parameters=[OpenApiParameter("pk", OpenApiTypes.INT, OpenApiParameter.PATH, description="the delegation's id")],
-        request=None,
-        responses={200: DelegationSerializer, **errors(401, 404, 409)},
+        request=DelegationRevokeInputSerializer,
+        responses={200: DelegationSerializer, **errors(400, 401, 404, 409)},
     )
     def post(self, request, pk):
-        delegation = assignment.revoke_substitute(user=request.user, delegation_id=pk)
+        data = bounded_body(request, DelegationRevokeInputSerializer)
+        delegation = assignment.revoke_substitute(user=request.user, delegation_id=pk, reason=text(data.get("reason")))
         return Response(
             DelegationSerializer(Delegation.objects.select_related("delegator", "substitute").get(pk=delegation.pk)).data
         )

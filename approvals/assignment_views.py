@@ -11,7 +11,7 @@ from claims.errors import ActionForbidden, DomainError, InvalidInput
 from claims.http import scoped
 from workflow import assignment
 
-from .forms import DelegationForm, ReassignForm, ReleaseForm
+from .forms import DelegationForm, ReassignForm, ReleaseForm, RevokeDelegationForm
 
 
 def _show_errors(request, form, error: DomainError) -> None:
@@ -51,6 +51,7 @@ def delegations(request):
         "approvals/delegations.html",
         {
             "form": form,
+            "revoke_form": RevokeDelegationForm(),
             "may_delegate": may_delegate,
             "delegations": assignment.delegations_of(request.user),
         },
@@ -62,11 +63,12 @@ def delegations(request):
 @scoped
 def delegation_revoke(request, delegation_id):
     try:
-        assignment.revoke_substitute(user=request.user, delegation_id=delegation_id)
+        # The service checks whose delegation it is before the reason (a stranger's is a 404), then the reason.
+        assignment.revoke_substitute(user=request.user, delegation_id=delegation_id, reason=request.POST.get("reason", ""))
     except DomainError as error:
         if error.code == "not_found":
             raise
-        messages.error(request, error.message)
+        messages.error(request, "；".join([error.message, *(e for errs in (error.fields or {}).values() for e in errs)]))
     else:
         messages.success(request, _("已撤销代理。"))
     return redirect("approvals:delegations")

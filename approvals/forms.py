@@ -347,7 +347,13 @@ class DelegationForm(forms.Form):
     substitute = forms.CharField(label=_("代理人（用户名）"), max_length=150)
     starts_on = forms.DateField(label=_("开始日期"), widget=DATE_INPUT)
     ends_on = forms.DateField(label=_("结束日期"), widget=DATE_INPUT)
-    reason = forms.CharField(label=_("事由"), max_length=200, required=False)
+    reason = forms.CharField(label=_("事由"), max_length=200)
+
+
+class RevokeDelegationForm(forms.Form):
+    """Why a delegation ends early (kept in the ledger's entry of the revocation)."""
+
+    reason = forms.CharField(label=_("撤销理由"), max_length=200)
 
 
 class ReassignForm(forms.Form):

@@ -202,6 +202,71 @@ PARTLY_SHOWN_TO_PROVIDER: dict[str, frozenset[str]] = {
 FLAG_IN_DETAIL = frozenset({FLAG_OVERRIDDEN})
 
 
+# --------------------------------------------------------------------------- what a person must say why of
+
+# A person's discretionary change (to undo, refuse, cancel, override, hand over or set policy,
+# money and people): its entry keeps the written reason the person gave, and record_event and
+# record_events refuse such an entry without one (ValueError) when a person makes it. A system step
+# (actor None: the seed, the console, a scheduled job) needs none. Routine acts whose doing is its
+# own why (submit, approve, take a task, build a batch) are not here; their comment stays optional.
+# The pages and the API ask the reason (required, stripped, bounded: claims.bounds) before the
+# service runs; this is the ledger's last word. tests/test_reasons_for_changes.py pins the list.
+REASON_REQUIRED: frozenset[str] = frozenset(
+    {
+        CLAIM_WITHDRAWN,
+        CLAIM_RETURNED,
+        CLAIM_REJECTED,
+        FLAG_OVERRIDDEN,
+        TASK_REASSIGNED,
+        TASK_RELEASED,
+        DELEGATION_CREATED,
+        DELEGATION_REVOKED,
+        OBJECTION_UPHELD,
+        OBJECTION_DISMISSED,
+        CLASS_REFUSED,
+        PLAN_REFUSED,
+        PAYMENT_BATCH_CANCELLED,
+        CLAIM_LINE_PAYMENT_CANCELLED,
+        CLAIM_PAYMENT_REQUEUED,
+        RECOVERY_OPENED,
+        CATALOGUE_POLICY_CREATED,
+        CATALOGUE_POLICY_UPDATED,
+        CATALOGUE_VERSION_ADDED,
+        CATALOGUE_VERSION_UPDATED,
+        CATALOGUE_VERSION_CLOSED,
+        # What the admin changes, which asks CHANGE_REASON on every page that writes (audit.admin).
+        JURISDICTION_CREATED,
+        JURISDICTION_UPDATED,
+        DEPARTMENT_CREATED,
+        DEPARTMENT_UPDATED,
+        PROVIDER_CREATED,
+        PROVIDER_UPDATED,
+        USER_CREATED,
+        USER_UPDATED,
+        USER_DELETED,
+        USER_GROUPS_CHANGED,
+        USER_RELATIONS_CHANGED,
+        GROUP_CREATED,
+        GROUP_UPDATED,
+        GROUP_DELETED,
+        GROUP_RELATIONS_CHANGED,
+        WORKING_DAY_SET,
+        WORKING_DAY_CHANGED,
+        WORKING_DAY_REMOVED,
+        DEADLINE_SET,
+        DEADLINE_CHANGED,
+        DEADLINE_REMOVED,
+        AUTH_LOCKOUT_LIFTED,
+    }
+)
+
+
+def check_reason(action: str, *, actor, reason: str) -> None:
+    """ValueError when a person records an action of REASON_REQUIRED without a reason."""
+    if actor is not None and action in REASON_REQUIRED and not (reason or "").strip():
+        raise ValueError(f"audit action {action!r} needs the reason its actor gave (audit.actions.REASON_REQUIRED)")
+
+
 def is_registered(action: str) -> bool:
     return action in REGISTRY
 

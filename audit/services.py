@@ -245,8 +245,10 @@ def record_event(
     ``claim``: the claim the entry belongs to (its timeline shows it), a claim or a claim id
     with ``claim_number``. ``jurisdiction`` (a jurisdiction or its id): whose entry it is, when
     neither the claim nor ``obj`` says (_jurisdiction_reference). ``action`` must be registered
-    in audit/actions.py (ValueError otherwise)."""
+    in audit/actions.py (ValueError otherwise); one of actions.REASON_REQUIRED, with ``reason``
+    when ``actor`` is a person (ValueError otherwise)."""
     actions.check(action)
+    actions.check_reason(action, actor=actor, reason=reason)
     if not connection.in_atomic_block:
         raise RuntimeError("audit events must be written in the transaction of the change they record")
     # No savepoint: its two round trips would be spent holding the ledger's lock, and an entry that
@@ -273,9 +275,11 @@ def record_event(
 def record_events(events: list[dict], *, batch_size: int = 2000) -> list[AuditEvent]:
     """Append many entries at once (a payment batch's entry for each of its claims): one lock and
     bulk inserts, chained in list order. Each dict holds record_event's keyword arguments; an
-    unregistered action refuses the whole list (ValueError) before anything is written."""
+    unregistered action, or one of actions.REASON_REQUIRED a person records without its reason,
+    refuses the whole list (ValueError) before anything is written."""
     for event in events:
         actions.check(event.get("action"))
+        actions.check_reason(event.get("action"), actor=event.get("actor"), reason=event.get("reason", ""))
     if not connection.in_atomic_block:
         raise RuntimeError("audit events must be written in the transaction of the change they record")
     if not events:

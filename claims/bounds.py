@@ -13,6 +13,7 @@ longer than its column, a number past its column, a date whose day after does no
 import datetime
 import re
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -61,6 +62,8 @@ CHARACTER_REFUSED = _("不能包含控制字符或无效字符（此处有 U+%(c
 DATE_OUT_OF_RANGE = _("日期须在 %(min)s 至 %(max)s 之间。")
 NESTED_TOO_DEEP = _("嵌套超过 %(depth)d 层。")
 NUMBER_TOO_LARGE = _("数值过大。")
+REASON_MISSING = _("必填。")
+TOO_LONG = _("不能超过 %(n)d 个字符。")
 
 
 def character_refusal(text: str) -> str | None:
@@ -125,3 +128,38 @@ def whole_number(value, *, maximum: int = ID_MAX) -> int | None:
         return None
     number = int(digits)
     return number if number <= maximum else None
+
+
+# --------------------------------------------------------------------------- the reason for a change
+
+
+def reason_refusal(reason: str, *, limit: int = TEXT_MAX_LENGTH, required: bool = True) -> str | None:
+    """What is wrong with a person's written reason for a change (already stripped): missing,
+    a refused character, longer than ``limit``; None when it may go in the ledger
+    (audit.actions.REASON_REQUIRED: the ledger refuses such an entry without it)."""
+    if not reason:
+        return str(REASON_MISSING) if required else None
+    if (refusal := character_refusal(reason)) is not None:
+        return refusal
+    if len(reason) > limit:
+        return TOO_LONG % {"n": limit}
+    return None
+
+
+class ChangeReasonField(forms.CharField):
+    """Why a change is made: not a field of the object, so never listed as changed (the admin's history)."""
+
+    def has_changed(self, initial, data) -> bool:
+        return False
+
+
+def change_reason_field() -> forms.Field:
+    """The form field of a person's reason for a change, required, kept in its ledger entries
+    (``reason``): the admin's pages (config/admin_site.py) and the catalogue's ask it alike."""
+    return ChangeReasonField(
+        label=_("变更理由"),
+        help_text=_("写明为何作此变更；理由随变更记入审计台账。"),
+        max_length=TEXT_MAX_LENGTH,
+        validators=[reject_refused_characters],
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+    )

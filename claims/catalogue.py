@@ -3,7 +3,8 @@
 A standard (SubsidyPolicy, S1…S18 of RULES.md §3) has numbered versions, each in force for a
 period. A version that has priced a claim line is never changed in place: the administrator adds
 a new version, which closes the previous one the day before it starts. Every write is one
-transaction and leaves an audit event with the values before and after.
+transaction and leaves an audit event with the values before and after, and the reason the
+administrator gave (money policy: required of a person, audit.actions.REASON_REQUIRED).
 """
 
 import datetime
@@ -21,6 +22,7 @@ from audit.models import AuditEvent
 from audit.services import record_event
 
 from . import access
+from .bounds import reason_refusal
 from .dates import date_text
 from .errors import DomainError, InvalidInput, NotInScope
 from .models import (
@@ -320,12 +322,27 @@ def _event_detail(policy: SubsidyPolicy, **rest) -> dict:
     return {"jurisdiction": policy.jurisdiction.code, "policy": policy.code, **rest}
 
 
+def _reason(reason: str, *, actor, errors: dict) -> str:
+    """The stripped reason; its problem in ``errors`` (with the other fields'). Required of a person;
+    a system step (actor None: the seed) may give none."""
+    reason = (reason or "").strip()
+    if (problem := reason_refusal(reason, required=actor is not None)) is not None:
+        errors.setdefault("reason", []).append(problem)
+    return reason
+
+
 def _last_priced_date(version: PolicyVersion) -> datetime.date | None:
     return ClaimLine.objects.filter(policy_version=version).aggregate(last=Max("certificate_date"))["last"]
 
 
 def _move_end(
-    *, actor, policy: SubsidyPolicy, version: PolicyVersion, valid_to: datetime.date, because: PolicyVersion | None
+    *,
+    actor,
+    policy: SubsidyPolicy,
+    version: PolicyVersion,
+    valid_to: datetime.date,
+    because: PolicyVersion | None,
+    reason: str,
 ) -> None:
     """Set ``version``'s last day (it is followed by another version). Never cuts into dates it already priced:
     a line priced by it must still fall in its period (the transition clause of 002)."""
@@ -357,6 +374,7 @@ def _move_end(
         actor=actor,
         action=VERSION_CLOSED,
         obj=version,
+        reason=reason,  # the why of the version that ends it
         detail=_event_detail(
             policy,
             version=version.version,
@@ -376,11 +394,14 @@ def _locked_policy(policy: SubsidyPolicy) -> SubsidyPolicy:
 
 
 @transaction.atomic
-def create_policy(*, actor, jurisdiction: Jurisdiction, code: str, name: str, category: str, payee: str) -> SubsidyPolicy:
+def create_policy(
+    *, actor, jurisdiction: Jurisdiction, code: str, name: str, category: str, payee: str, reason: str
+) -> SubsidyPolicy:
     """A new catalogue entry, without versions yet (add_version gives it its amounts)."""
     access.require_catalogue_administrator(actor)
     code, name = (code or "").strip(), (name or "").strip()
     errors: dict[str, list[str]] = {}
+    reason = _reason(reason, actor=actor, errors=errors)
     if not CODE_PATTERN.match(code):
         errors["code"] = [_("代码须为 1 至 10 个英文字母、数字，例如 S19。")]
     elif SubsidyPolicy.objects.filter(jurisdiction=jurisdiction, code=code).exists():
@@ -390,7 +411,11 @@ def create_policy(*, actor, jurisdiction: Jurisdiction, code: str, name: str, ca
         raise InvalidInput(_("补贴标准有误，未保存。"), fields=errors)
     policy = SubsidyPolicy.objects.create(jurisdiction=jurisdiction, code=code, name=name, category=category, payee=payee)
     record_event(
-        actor=actor, action=POLICY_CREATED, obj=policy, detail=_event_detail(policy, before=None, after=policy_snapshot(policy))
+        actor=actor,
+        action=POLICY_CREATED,
+        obj=policy,
+        reason=reason,
+        detail=_event_detail(policy, before=None, after=policy_snapshot(policy)),
     )
     return policy
 
@@ -409,12 +434,13 @@ def _policy_field_errors(*, name: str, category: str, payee: str) -> dict:
 
 
 @transaction.atomic
-def update_policy(*, actor, policy: SubsidyPolicy, name: str, category: str, payee: str) -> SubsidyPolicy:
+def update_policy(*, actor, policy: SubsidyPolicy, name: str, category: str, payee: str, reason: str) -> SubsidyPolicy:
     """Rename an entry or correct its category or payee (its code never changes). No change, no event."""
     access.require_catalogue_administrator(actor)
     policy = _locked_policy(policy)
     name = (name or "").strip()
     errors = _policy_field_errors(name=name, category=category, payee=payee)
+    reason = _reason(reason, actor=actor, errors=errors)
     if errors:
         raise InvalidInput(_("补贴标准有误，未保存。"), fields=errors)
     before = policy_snapshot(policy)
@@ -422,28 +448,45 @@ def update_policy(*, actor, policy: SubsidyPolicy, name: str, category: str, pay
     after = policy_snapshot(policy)
     if after != before:
         policy.save(update_fields=["name", "category", "payee"])
-        record_event(actor=actor, action=POLICY_UPDATED, obj=policy, detail=_event_detail(policy, before=before, after=after))
+        record_event(
+            actor=actor,
+            action=POLICY_UPDATED,
+            obj=policy,
+            reason=reason,
+            detail=_event_detail(policy, before=before, after=after),
+        )
     return policy
 
 
 @transaction.atomic
-def set_class_filing_required(*, actor, policy: SubsidyPolicy, required: bool) -> SubsidyPolicy:
+def set_class_filing_required(*, actor, policy: SubsidyPolicy, required: bool, reason: str) -> SubsidyPolicy:
     """Whether the standard's classes are filed before they start (开班备案, RULES.md N1). No change, no event."""
     access.require_catalogue_administrator(actor)
+    errors: dict[str, list[str]] = {}
+    reason = _reason(reason, actor=actor, errors=errors)
+    if errors:
+        raise InvalidInput(_("补贴标准有误，未保存。"), fields=errors)
     policy = _locked_policy(policy)
     if policy.class_filing_required != bool(required):
         before = {"class_filing_required": policy.class_filing_required}
         policy.class_filing_required = bool(required)
         policy.save(update_fields=["class_filing_required"])
         after = {"class_filing_required": policy.class_filing_required}
-        record_event(actor=actor, action=POLICY_UPDATED, obj=policy, detail=_event_detail(policy, before=before, after=after))
+        record_event(
+            actor=actor,
+            action=POLICY_UPDATED,
+            obj=policy,
+            reason=reason,
+            detail=_event_detail(policy, before=before, after=after),
+        )
     return policy
 
 
 @transaction.atomic
-def add_version(*, actor, policy: SubsidyPolicy, terms: VersionTerms) -> PolicyVersion:
+def add_version(*, actor, policy: SubsidyPolicy, terms: VersionTerms, reason: str) -> PolicyVersion:
     """The next version of a standard (number = last + 1). It must start after the previous version
-    started; the previous version, if still in force then, ends the day before."""
+    started; the previous version, if still in force then, ends the day before. ``reason``: why
+    (the document that sets the amounts), on both entries."""
     access.require_catalogue_administrator(actor)
     policy = _locked_policy(policy)
     previous = PolicyVersion.objects.select_for_update().filter(policy=policy).order_by("-version").first()
@@ -454,30 +497,39 @@ def add_version(*, actor, policy: SubsidyPolicy, terms: VersionTerms) -> PolicyV
             % {"version": previous.version, "date": date_text(previous.valid_from)},
             fields={"valid_from": [_("须晚于 %(date)s。") % {"date": date_text(previous.valid_from)}]},
         )
+    reason_errors: dict[str, list[str]] = {}
+    reason = _reason(reason, actor=actor, errors=reason_errors)
     try:
         values = clean_terms(policy=policy, terms=terms)
     except InvalidInput as error:
         if order_error is not None:  # every problem at once
             error.fields.setdefault("valid_from", []).extend(order_error.fields["valid_from"])
+        error.fields.update(reason_errors)
         raise
     if order_error is not None:
+        order_error.fields.update(reason_errors)
         raise order_error
+    if reason_errors:
+        raise InvalidInput(_("补贴标准有误，未保存。"), fields=reason_errors)
     number = previous.version + 1 if previous else 1
     version = PolicyVersion(policy=policy, version=number, created_by=actor, **values)
     if previous is not None and (previous.valid_to is None or previous.valid_to >= version.valid_from):
-        _move_end(actor=actor, policy=policy, version=previous, valid_to=version.valid_from - ONE_DAY, because=version)
+        _move_end(
+            actor=actor, policy=policy, version=previous, valid_to=version.valid_from - ONE_DAY, because=version, reason=reason
+        )
     version.save()
     record_event(
         actor=actor,
         action=VERSION_ADDED,
         obj=version,
+        reason=reason,
         detail=_event_detail(policy, version=number, before=None, after=version_snapshot(version)),
     )
     return version
 
 
 @transaction.atomic
-def update_version(*, actor, version: PolicyVersion, terms: VersionTerms) -> PolicyVersion:
+def update_version(*, actor, version: PolicyVersion, terms: VersionTerms, reason: str) -> PolicyVersion:
     """Correct a version no claim line has used yet. A used version is refused (VersionInUse):
     add a new version instead. Its period must stay clear of its neighbours; a previous version
     that ended the day before it started keeps ending the day before."""
@@ -491,7 +543,15 @@ def update_version(*, actor, version: PolicyVersion, terms: VersionTerms) -> Pol
             _("%(code)s v%(version)d 已用于 %(n)d 条申领明细的计价，不能修改；请新增版本。")
             % {"code": policy.code, "version": version.version, "n": used}
         )
-    values = clean_terms(policy=policy, terms=terms)
+    reason_errors: dict[str, list[str]] = {}
+    reason = _reason(reason, actor=actor, errors=reason_errors)
+    try:
+        values = clean_terms(policy=policy, terms=terms)
+    except InvalidInput as error:
+        error.fields.update(reason_errors)
+        raise
+    if reason_errors:
+        raise InvalidInput(_("补贴标准有误，未保存。"), fields=reason_errors)
     siblings = PolicyVersion.objects.select_for_update().filter(policy=policy).exclude(pk=version.pk)
     previous = siblings.filter(version__lt=version.version).order_by("-version").first()
     following = siblings.filter(version__gt=version.version).order_by("version").first()
@@ -505,7 +565,7 @@ def update_version(*, actor, version: PolicyVersion, terms: VersionTerms) -> Pol
     if previous is not None:
         adjacent = previous.valid_to is not None and previous.valid_to == version.valid_from - ONE_DAY
         if adjacent:
-            _move_end(actor=actor, policy=policy, version=previous, valid_to=valid_from - ONE_DAY, because=version)
+            _move_end(actor=actor, policy=policy, version=previous, valid_to=valid_from - ONE_DAY, because=version, reason=reason)
         elif previous.valid_to is None or previous.valid_to >= valid_from:
             raise InvalidInput(
                 _("与 v%(version)d 的有效期重叠。") % {"version": previous.version},
@@ -522,16 +582,21 @@ def update_version(*, actor, version: PolicyVersion, terms: VersionTerms) -> Pol
             actor=actor,
             action=VERSION_UPDATED,
             obj=version,
+            reason=reason,
             detail=_event_detail(policy, version=version.version, before=before, after=after, changed=changed),
         )
     return version
 
 
 @transaction.atomic
-def mark_demo_only(*, actor, version: PolicyVersion, demo_only: bool) -> PolicyVersion:
+def mark_demo_only(*, actor, version: PolicyVersion, demo_only: bool, reason: str) -> PolicyVersion:
     """Mark (or unmark) a version's figures as demo data that no seed states. Not a term: it changes
     no amount, so a version that priced lines may be marked too (a database seeded before the mark)."""
     access.require_catalogue_administrator(actor)
+    errors: dict[str, list[str]] = {}
+    reason = _reason(reason, actor=actor, errors=errors)
+    if errors:
+        raise InvalidInput(_("补贴标准有误，未保存。"), fields=errors)
     policy = _locked_policy(version.policy)
     version = PolicyVersion.objects.select_for_update().get(pk=version.pk)
     if version.demo_only == demo_only:
@@ -543,6 +608,7 @@ def mark_demo_only(*, actor, version: PolicyVersion, demo_only: bool) -> PolicyV
         actor=actor,
         action=VERSION_UPDATED,
         obj=version,
+        reason=reason,
         detail=_event_detail(
             policy, version=version.version, before=before, after=version_snapshot(version), changed=["demo_only"]
         ),

@@ -22,6 +22,7 @@ from claims.http import scoped
 from claims.widgets import DATE_INPUT
 
 from . import access, catalogue
+from .bounds import change_reason_field
 from .dates import date_text
 from .errors import DomainError, InvalidInput
 from .models import (
@@ -210,6 +211,7 @@ def history_rows(events) -> list[dict]:
                 "version": detail.get("version"),
                 "superseded_by": detail.get("superseded_by"),
                 "changes": changes,
+                "reason": event.reason,
             }
         )
     return rows
@@ -227,6 +229,7 @@ class PolicyForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("名称"), max_length=200)
     category = forms.ChoiceField(label=gettext_lazy("类别"), choices=PolicyCategory.choices)
     payee = forms.ChoiceField(label=gettext_lazy("补贴对象"), choices=Payee.choices)
+    reason = change_reason_field()  # money policy: the ledger keeps why (audit.actions.REASON_REQUIRED)
 
     def __init__(self, *args, jurisdictions=None, editing=False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -273,6 +276,7 @@ class VersionForm(forms.Form):
     )
     source = forms.CharField(label=gettext_lazy("依据"), max_length=200, help_text=gettext_lazy("文件及段落，例如 002 §二(一)。"))
     notes = forms.CharField(label=gettext_lazy("说明"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = change_reason_field()  # why the amounts or dates change: the policy document, kept in the ledger
 
     AMOUNT_FIELDS = [("amount_any", ANY_LEVEL), *[(f"amount_{level}", level) for level in Level.values]]
 
@@ -463,6 +467,7 @@ def policy_new(request):
                     name=data["name"],
                     category=data["category"],
                     payee=data["payee"],
+                    reason=data["reason"],
                 )
             except InvalidInput as error:
                 for name, problems in error.fields.items():
@@ -507,7 +512,9 @@ def version_new(request, jurisdiction, code):
         form = VersionForm(request.POST, policy=policy)
         if form.is_valid():
             try:
-                version = catalogue.add_version(actor=request.user, policy=policy, terms=form.terms())
+                version = catalogue.add_version(
+                    actor=request.user, policy=policy, terms=form.terms(), reason=form.cleaned_data["reason"]
+                )
             except InvalidInput as error:
                 form.add_service_errors(error.fields)
                 messages.error(request, error.message)
@@ -556,7 +563,9 @@ def version_edit(request, jurisdiction, code, number):
         form = VersionForm(request.POST, policy=policy)
         if form.is_valid():
             try:
-                catalogue.update_version(actor=request.user, version=version, terms=form.terms())
+                catalogue.update_version(
+                    actor=request.user, version=version, terms=form.terms(), reason=form.cleaned_data["reason"]
+                )
             except InvalidInput as error:
                 form.add_service_errors(error.fields)
                 messages.error(request, error.message)

@@ -18,12 +18,16 @@ from .models import Department, Jurisdiction, Provider
 from .validators import validate_credit_code
 
 
-def _staff_group(name: str, perm: str, obj, actor) -> Group:
+def _staff_group(name: str, perm: str, obj, actor, reason: str) -> Group:
     group, created = Group.objects.get_or_create(name=name)
     assign_perm(perm, group, obj)
     if created:
         record_event(
-            actor=actor, action=actions.GROUP_CREATED, obj=group, detail={"group": name, "perm": perm, "on": str(obj.pk)}
+            actor=actor,
+            action=actions.GROUP_CREATED,
+            obj=group,
+            reason=reason,
+            detail={"group": name, "perm": perm, "on": str(obj.pk)},
         )
     record_event(actor=actor, action=actions.PERMISSION_GRANTED, obj=obj, detail={"group": name, "perms": [perm.split(".")[-1]]})
     return group
@@ -89,13 +93,14 @@ def _snapshot(obj, names) -> dict:
     return values
 
 
-def _set_staff_group(*, actor, obj, kind: str, name: str, perm: str) -> None:
-    obj.staff_group = _staff_group(name, perm, obj, actor)
+def _set_staff_group(*, actor, obj, kind: str, name: str, perm: str, reason: str) -> None:
+    obj.staff_group = _staff_group(name, perm, obj, actor, reason)
     obj.save(update_fields=["staff_group"])
     record_event(
         actor=actor,
         action=LEDGER_ACTIONS[kind][1],
         obj=obj,
+        reason=reason,
         detail={"code": obj.code, "before": {"staff_group": None}, "after": {"staff_group": name}},
     )
 
@@ -117,29 +122,46 @@ def ensure_jurisdiction(
     jurisdiction = _upsert(actor=actor, model=Jurisdiction, kind="jurisdiction", code=code, values=values, reason=reason)
     if jurisdiction.staff_group is None:
         _set_staff_group(
-            actor=actor, obj=jurisdiction, kind="jurisdiction", name=f"jurisdiction:{code}", perm="claims.oversee_jurisdiction"
+            actor=actor,
+            obj=jurisdiction,
+            kind="jurisdiction",
+            name=f"jurisdiction:{code}",
+            perm="claims.oversee_jurisdiction",
+            reason=reason,
         )
     return jurisdiction
 
 
 @transaction.atomic
-def ensure_department(*, actor=None, jurisdiction: Jurisdiction, code: str, name: str, sector: str = "") -> Department:
+def ensure_department(
+    *, actor=None, jurisdiction: Jurisdiction, code: str, name: str, sector: str = "", reason: str = ""
+) -> Department:
+    """``reason``: why, for the ledger (required of a person: audit.actions.REASON_REQUIRED)."""
     department = _upsert(
         actor=actor,
         model=Department,
         kind="department",
         code=code,
         values={"jurisdiction": jurisdiction, "name": name, "sector": sector},
+        reason=reason,
     )
     if department.staff_group is None:
         _set_staff_group(
-            actor=actor, obj=department, kind="department", name=f"department:{code}", perm="claims.review_department_claims"
+            actor=actor,
+            obj=department,
+            kind="department",
+            name=f"department:{code}",
+            perm="claims.review_department_claims",
+            reason=reason,
         )
     return department
 
 
 @transaction.atomic
-def ensure_provider(*, actor=None, jurisdiction: Jurisdiction, code: str, name: str, credit_code: str) -> Provider:
+def ensure_provider(
+    *, actor=None, jurisdiction: Jurisdiction, code: str, name: str, credit_code: str, reason: str = ""
+) -> Provider:
+    """``reason``: why, for the ledger (required of a person: audit.actions.REASON_REQUIRED)."""
     try:
         validate_credit_code(credit_code)
     except ValidationError as error:
@@ -150,10 +172,16 @@ def ensure_provider(*, actor=None, jurisdiction: Jurisdiction, code: str, name: 
         kind="provider",
         code=code,
         values={"jurisdiction": jurisdiction, "name": name, "credit_code": credit_code},
+        reason=reason,
     )
     if provider.staff_group is None:
         _set_staff_group(
-            actor=actor, obj=provider, kind="provider", name=f"provider:{code}", perm="claims.submit_provider_claims"
+            actor=actor,
+            obj=provider,
+            kind="provider",
+            name=f"provider:{code}",
+            perm="claims.submit_provider_claims",
+            reason=reason,
         )
     return provider
 
@@ -168,10 +196,12 @@ def ensure_staff_user(
     scope_group: Group | None,
     email: str = "",
     team_lead: bool = False,
+    reason: str = "",
     **extra,
 ):
     """Create or reset a person with one role and one scope; ``team_lead``: also marked the team
-    lead of that scope (roles.TEAM_LEAD: overdue reviews escalate to them; they reassign tasks)."""
+    lead of that scope (roles.TEAM_LEAD: overdue reviews escalate to them; they reassign tasks).
+    ``reason``: why, for the ledger (required of a person: audit.actions.REASON_REQUIRED)."""
     if role not in roles.ALL_ROLES:
         raise ValueError(f"unknown role {role}")
     # Django's password validators (settings.AUTH_PASSWORD_VALIDATORS), before anything is saved:
@@ -189,12 +219,14 @@ def ensure_staff_user(
     user.save()
     role_group, role_created = Group.objects.get_or_create(name=role)
     if role_created:
-        record_event(actor=actor, action=actions.GROUP_CREATED, obj=role_group, detail={"group": role})
+        record_event(actor=actor, action=actions.GROUP_CREATED, obj=role_group, reason=reason, detail={"group": role})
     groups = [role_group] + ([scope_group] if scope_group is not None else [])
     if team_lead:
         lead_group, lead_created = Group.objects.get_or_create(name=roles.TEAM_LEAD)
         if lead_created:
-            record_event(actor=actor, action=actions.GROUP_CREATED, obj=lead_group, detail={"group": roles.TEAM_LEAD})
+            record_event(
+                actor=actor, action=actions.GROUP_CREATED, obj=lead_group, reason=reason, detail={"group": roles.TEAM_LEAD}
+            )
         groups.append(lead_group)
     before = sorted(user.groups.values_list("name", flat=True))
     user.groups.set(groups)
@@ -204,6 +236,7 @@ def ensure_staff_user(
             actor=actor,
             action=actions.USER_CREATED,
             obj=user,
+            reason=reason,
             detail={"username": username, "groups": after, **{name: getattr(user, name) for name in fields}},
         )
         return user
@@ -214,6 +247,7 @@ def ensure_staff_user(
             actor=actor,
             action=actions.USER_UPDATED,
             obj=user,
+            reason=reason,
             detail={
                 "username": username,
                 "password": "reset" if password_changed else "unchanged",
@@ -222,5 +256,7 @@ def ensure_staff_user(
             },
         )
     if before != after:
-        record_event(actor=actor, action=actions.USER_GROUPS_CHANGED, obj=user, detail={"before": before, "after": after})
+        record_event(
+            actor=actor, action=actions.USER_GROUPS_CHANGED, obj=user, reason=reason, detail={"before": before, "after": after}
+        )
     return user

@@ -350,7 +350,13 @@ def test_roster_import_catalogue_and_organisation_services_record_their_changes(
     jurisdiction = Jurisdiction.objects.get(code="WL")
     with ledger.expect("catalogue.policy_created"):
         policy = catalogue.create_policy(
-            actor=admin, jurisdiction=jurisdiction, code="S19", name="演示", category="personal_certificate", payee="trainee"
+            actor=admin,
+            jurisdiction=jurisdiction,
+            code="S19",
+            name="演示",
+            category="personal_certificate",
+            payee="trainee",
+            reason="依据 002 号文件",
         )
     terms = catalogue.VersionTerms(
         valid_from=datetime.date(2024, 1, 1),
@@ -360,36 +366,51 @@ def test_roster_import_catalogue_and_organisation_services_record_their_changes(
         source="002 §三(十三)",
     )
     with ledger.expect():
-        first = catalogue.add_version(actor=admin, policy=policy, terms=terms)
+        first = catalogue.add_version(actor=admin, policy=policy, terms=terms, reason="依据 002 号文件")
     with ledger.expect() as call:
-        catalogue.update_version(actor=admin, version=first, terms=replace(catalogue.terms_of(first), notes="更正"))
+        catalogue.update_version(
+            actor=admin, version=first, terms=replace(catalogue.terms_of(first), notes="更正"), reason="依据 002 号文件"
+        )
     assert call["changed"] and call["entries"]
     with ledger.expect() as call:
-        catalogue.add_version(actor=admin, policy=policy, terms=replace(terms, valid_from=datetime.date(2025, 1, 1)))
+        catalogue.add_version(
+            actor=admin, policy=policy, terms=replace(terms, valid_from=datetime.date(2025, 1, 1)), reason="依据 002 号文件"
+        )
     first.refresh_from_db()
     assert first.valid_to == datetime.date(2024, 12, 31)  # closed the day before: its own entry covers it
 
     with ledger.expect("jurisdiction.created", "group.created", "permission.granted"):
-        other = ensure_jurisdiction(actor=admin, code="XJ", name="新区")
+        other = ensure_jurisdiction(actor=admin, code="XJ", name="新区", reason="区划调整")
     with ledger.expect("jurisdiction.updated") as call:
-        ensure_jurisdiction(actor=admin, code="XJ", name="新区（更名）", hr_head_threshold="50000.00")
+        ensure_jurisdiction(actor=admin, code="XJ", name="新区（更名）", hr_head_threshold="50000.00", reason="区划调整")
     updated = one(call["entries"], "jurisdiction.updated").detail
     assert updated["before"] == {"name": "新区", "hr_head_threshold": "100000.00"}
     assert updated["after"] == {"name": "新区（更名）", "hr_head_threshold": "50000.00"}
     with ledger.expect() as call:
-        ensure_jurisdiction(actor=admin, code="XJ", name="新区（更名）")
+        ensure_jurisdiction(actor=admin, code="XJ", name="新区（更名）", reason="区划调整")
     assert call["entries"] == [] and call["changed"] == []  # nothing changed, nothing recorded
 
     with ledger.expect("department.created", "permission.granted"):
-        department = ensure_department(actor=admin, jurisdiction=other, code="XJ-YJJ", name="应急管理局")
+        department = ensure_department(actor=admin, jurisdiction=other, code="XJ-YJJ", name="应急管理局", reason="区划调整")
     with ledger.expect("department.updated") as call:
-        ensure_department(actor=admin, jurisdiction=other, code="XJ-YJJ", name="应急管理局（新）", sector="安全")
+        ensure_department(
+            actor=admin, jurisdiction=other, code="XJ-YJJ", name="应急管理局（新）", sector="安全", reason="区划调整"
+        )
     assert one(call["entries"], "department.updated").detail["after"] == {"name": "应急管理局（新）", "sector": "安全"}
 
     with ledger.expect("provider.created", "permission.granted"):
-        provider = ensure_provider(actor=admin, jurisdiction=other, code="XJ-P1", name="某学校", credit_code="91350100M000100Y43")
+        provider = ensure_provider(
+            actor=admin, jurisdiction=other, code="XJ-P1", name="某学校", credit_code="91350100M000100Y43", reason="区划调整"
+        )
     with ledger.expect("provider.updated"):
-        ensure_provider(actor=admin, jurisdiction=other, code="XJ-P1", name="某学校（新）", credit_code="91350100M000100Y43")
+        ensure_provider(
+            actor=admin,
+            jurisdiction=other,
+            code="XJ-P1",
+            name="某学校（新）",
+            credit_code="91350100M000100Y43",
+            reason="区划调整",
+        )
 
     with ledger.expect("user.created"):
         person = ensure_staff_user(
@@ -398,6 +419,7 @@ def test_roster_import_catalogue_and_organisation_services_record_their_changes(
             password="Xj-Clerk-Pass-One",
             role=roles.PROVIDER_CLERK,
             scope_group=provider.staff_group,
+            reason="区划调整",
         )
     with ledger.expect("user.groups_changed", "user.updated") as call:
         ensure_staff_user(
@@ -406,6 +428,7 @@ def test_roster_import_catalogue_and_organisation_services_record_their_changes(
             password="Xj-Clerk-Pass-Two",
             role=roles.DEPARTMENT_REVIEWER,
             scope_group=department.staff_group,
+            reason="区划调整",
         )
     groups = one(call["entries"], "user.groups_changed").detail
     assert groups["before"] == sorted([roles.PROVIDER_CLERK, "provider:XJ-P1"])

@@ -56,6 +56,7 @@ def entry(demo):
         name="演示：个人取证补贴（新）",
         category="personal_certificate",
         payee="trainee",
+        reason="依据 002 号文件",
     )
 
 
@@ -77,11 +78,12 @@ def priced_s3_claim(demo, certificate_date=None):
 
 
 def test_add_version_numbers_it_and_closes_the_previous_one_the_day_before(demo, entry):
-    first = add_version(actor=demo["admin"], policy=entry, terms=terms())
+    first = add_version(actor=demo["admin"], policy=entry, terms=terms(), reason="依据 002 号文件")
     second = add_version(
         actor=demo["admin"],
         policy=entry,
         terms=terms(valid_from=datetime.date(2025, 7, 1), amount_by_level={"junior": "1200", "senior": "2400"}),
+        reason="依据 002 号文件",
     )
     first.refresh_from_db()
     assert (first.version, first.valid_from, first.valid_to) == (1, datetime.date(2024, 1, 1), datetime.date(2025, 6, 30))
@@ -111,14 +113,19 @@ def test_add_version_numbers_it_and_closes_the_previous_one_the_day_before(demo,
 
 
 def test_a_new_version_must_start_after_the_previous_one_started(demo, entry):
-    add_version(actor=demo["admin"], policy=entry, terms=terms())
+    add_version(actor=demo["admin"], policy=entry, terms=terms(), reason="依据 002 号文件")
     before = catalogue_events()
     with pytest.raises(InvalidInput) as refused:
-        add_version(actor=demo["admin"], policy=entry, terms=terms(valid_from=datetime.date(2024, 1, 1)))
+        add_version(
+            actor=demo["admin"], policy=entry, terms=terms(valid_from=datetime.date(2024, 1, 1)), reason="依据 002 号文件"
+        )
     assert "valid_from" in refused.value.fields
     with pytest.raises(InvalidInput) as both:  # the date and the terms are reported together
         add_version(
-            actor=demo["admin"], policy=entry, terms=terms(valid_from=datetime.date(2023, 1, 1), amount_rule="per_period")
+            actor=demo["admin"],
+            policy=entry,
+            terms=terms(valid_from=datetime.date(2023, 1, 1), amount_rule="per_period"),
+            reason="依据 002 号文件",
         )
     assert set(both.value.fields) == {"valid_from", "period"}
     assert list(entry.versions.values_list("version", "valid_to")) == [(1, None)]
@@ -134,6 +141,7 @@ def test_a_new_version_never_cuts_into_dates_the_previous_one_already_priced(dem
             actor=demo["admin"],
             policy=s3,
             terms=replace(catalogue.terms_of(s3.versions.get(version=2)), valid_from=last_priced, valid_to=None),
+            reason="依据 002 号文件",
         )
     assert date_text(last_priced) in refused.value.message
     assert s3.versions.get(version=2).valid_to is None and s3.versions.count() == 2
@@ -142,6 +150,7 @@ def test_a_new_version_never_cuts_into_dates_the_previous_one_already_priced(dem
         actor=demo["admin"],
         policy=s3,
         terms=replace(catalogue.terms_of(s3.versions.get(version=2)), valid_from=last_priced + datetime.timedelta(days=1)),
+        reason="依据 002 号文件",
     )
     assert s3.versions.get(version=2).valid_to == last_priced
     assert third.version == 3
@@ -155,7 +164,7 @@ def test_a_version_used_to_price_lines_is_never_changed_in_place(demo):
     snapshot, events = version_snapshot(used), catalogue_events()
     changed = replace(catalogue.terms_of(used), amount_by_level={"senior": "600.00"})
     with pytest.raises(VersionInUse) as refused:
-        update_version(actor=demo["admin"], version=used, terms=changed)
+        update_version(actor=demo["admin"], version=used, terms=changed, reason="依据 002 号文件")
     assert refused.value.status == 409
     assert "已用于 2 条申领明细的计价" in refused.value.message and "请新增版本" in refused.value.message
     used.refresh_from_db()
@@ -164,14 +173,17 @@ def test_a_version_used_to_price_lines_is_never_changed_in_place(demo):
 
 
 def test_an_unused_version_is_corrected_with_before_and_after_in_the_ledger(demo, entry):
-    first = add_version(actor=demo["admin"], policy=entry, terms=terms())
-    second = add_version(actor=demo["admin"], policy=entry, terms=terms(valid_from=datetime.date(2025, 7, 1)))
+    first = add_version(actor=demo["admin"], policy=entry, terms=terms(), reason="依据 002 号文件")
+    second = add_version(
+        actor=demo["admin"], policy=entry, terms=terms(valid_from=datetime.date(2025, 7, 1)), reason="依据 002 号文件"
+    )
     update_version(
         actor=demo["admin"],
         version=second,
         terms=terms(
             valid_from=datetime.date(2025, 9, 1), amount_by_level={"junior": "1000", "senior": "2500"}, notes="更正：高级工 2500"
         ),
+        reason="依据 002 号文件",
     )
     first.refresh_from_db()
     second.refresh_from_db()
@@ -195,10 +207,12 @@ def test_an_unused_version_is_corrected_with_before_and_after_in_the_ledger(demo
 
 
 def test_a_correction_must_stay_clear_of_the_next_version(demo, entry):
-    first = add_version(actor=demo["admin"], policy=entry, terms=terms(valid_to=datetime.date(2024, 12, 31)))
-    add_version(actor=demo["admin"], policy=entry, terms=terms(valid_from=datetime.date(2025, 1, 1)))
+    first = add_version(
+        actor=demo["admin"], policy=entry, terms=terms(valid_to=datetime.date(2024, 12, 31)), reason="依据 002 号文件"
+    )
+    add_version(actor=demo["admin"], policy=entry, terms=terms(valid_from=datetime.date(2025, 1, 1)), reason="依据 002 号文件")
     with pytest.raises(InvalidInput) as refused:
-        update_version(actor=demo["admin"], version=first, terms=terms(valid_to=None))
+        update_version(actor=demo["admin"], version=first, terms=terms(valid_to=None), reason="依据 002 号文件")
     assert "valid_to" in refused.value.fields
     first.refresh_from_db()
     assert first.valid_to == datetime.date(2024, 12, 31)
@@ -244,7 +258,7 @@ INVALID_TERMS = [
 @pytest.mark.parametrize("overrides, field", INVALID_TERMS)
 def test_a_version_is_checked_field_by_field_and_nothing_is_saved(demo, entry, overrides, field):
     with pytest.raises(InvalidInput) as refused:
-        add_version(actor=demo["admin"], policy=entry, terms=terms(**overrides))
+        add_version(actor=demo["admin"], policy=entry, terms=terms(**overrides), reason="依据 002 号文件")
     assert field in refused.value.fields, refused.value.fields
     assert entry.versions.count() == 0
     assert [e.action for e in catalogue_events(actor=demo["admin"])] == ["catalogue.policy_created"]
@@ -253,10 +267,16 @@ def test_a_version_is_checked_field_by_field_and_nothing_is_saved(demo, entry, o
 def test_only_administrators_change_the_catalogue(demo, entry):
     for username in ("hr_head", "hr_reviewer", "auditor", "provider_clerk"):
         with pytest.raises(ActionForbidden):
-            add_version(actor=demo[username], policy=entry, terms=terms())
+            add_version(actor=demo[username], policy=entry, terms=terms(), reason="依据 002 号文件")
         with pytest.raises(ActionForbidden):
             create_policy(
-                actor=demo[username], jurisdiction=entry.jurisdiction, code="S20", name="x", category="skills", payee="provider"
+                actor=demo[username],
+                jurisdiction=entry.jurisdiction,
+                code="S20",
+                name="x",
+                category="skills",
+                payee="provider",
+                reason="依据 002 号文件",
             )
     assert entry.versions.count() == 0 and not SubsidyPolicy.objects.filter(code="S20").exists()
 
@@ -291,7 +311,9 @@ def test_seed_demo_refreshes_a_stale_demo_version_only_while_unused_and_unedited
     s4_v2 = PolicyVersion.objects.get(policy__code="S4", version=2)
     PolicyVersion.objects.filter(pk=s4_v2.pk).update(**stale)
     s5_v2 = PolicyVersion.objects.get(policy__code="S5", version=2)
-    update_version(actor=demo["admin"], version=s5_v2, terms=replace(catalogue.terms_of(s5_v2), notes="管理员更正"))
+    update_version(
+        actor=demo["admin"], version=s5_v2, terms=replace(catalogue.terms_of(s5_v2), notes="管理员更正"), reason="依据 002 号文件"
+    )
     claim = priced_s3_claim(demo)
     s3_v2 = claim.lines.first().policy_version
     PolicyVersion.objects.filter(pk=s3_v2.pk).update(source="002 §三(三)")
@@ -390,6 +412,7 @@ def version_post(**overrides) -> dict:
         "certificate_types": ["skill_level"],
         "source": "002 §三(十三)",
         "notes": "",
+        "reason": "依据 002 号文件",
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not None}
@@ -461,6 +484,7 @@ def test_the_administrator_adds_an_entry_and_its_versions_through_the_pages(demo
             "name": "演示：技能提升补贴",
             "category": "personal_certificate",
             "payee": "trainee",
+            "reason": "依据 002 号文件",
         },
     )
     assert (response.status_code, response["Location"]) == (302, "/catalogue/WL/S19/versions/new/")
@@ -525,8 +549,9 @@ def test_the_administrator_corrects_an_unused_version_but_not_a_used_one(demo):
         name="演示",
         category="skills",
         payee="provider",
+        reason="依据 002 号文件",
     )
-    add_version(actor=demo["admin"], policy=entry, terms=terms())
+    add_version(actor=demo["admin"], policy=entry, terms=terms(), reason="依据 002 号文件")
     edit_url = "/catalogue/WL/S19/versions/1/edit/"
     form = admin.get(edit_url)
     assert form.status_code == 200 and 'name="amount_junior" value="1000.00"' in form.content.decode()
@@ -624,6 +649,7 @@ def test_an_edit_waits_for_a_claim_being_priced_with_the_version_and_then_refuse
                 actor=demo["admin"],
                 version=version,
                 terms=replace(catalogue.terms_of(version), amount_by_level={"senior": "600.00"}),
+                reason="依据 002 号文件",
             )
         except BaseException as error:  # noqa: BLE001
             outcome["edit"] = error

@@ -115,7 +115,11 @@ def world(demo, django_capture_on_commit_callbacks, celery_eager, apply_result):
     training_class = filed(demo, 61, 62)
     attend(demo, training_class, {61: 2, 62: 1})
     assignment.name_substitute(
-        user=demo["hr_head"], substitute_username="hr_reviewer", starts_on=TODAY, ends_on=TODAY + datetime.timedelta(days=5)
+        user=demo["hr_head"],
+        substitute_username="hr_reviewer",
+        starts_on=TODAY,
+        ends_on=TODAY + datetime.timedelta(days=5),
+        reason="休假",
     )
     attendance_day = reverse("approvals:class_attendance_day", args=[training_class.pk, training_class.start.isoformat()])
     claim_pages = [f"/claims/{claim.pk}/" for claim in (under_review, returned, paid, noticed)]

@@ -103,7 +103,11 @@ def test_the_range_bounds_the_substitute(demo, leave):
     _claim, task = at_hr_head(demo, serial=30, hr_reviewer="hr_reviewer2")
     start = today + datetime.timedelta(days=7)
     assignment.name_substitute(
-        user=demo["hr_head"], substitute_username="hr_reviewer", starts_on=start, ends_on=start + datetime.timedelta(days=2)
+        user=demo["hr_head"],
+        substitute_username="hr_reviewer",
+        starts_on=start,
+        ends_on=start + datetime.timedelta(days=2),
+        reason="休假",
     )
     substitute = demo["hr_reviewer"]
 
@@ -122,37 +126,47 @@ def test_the_range_bounds_the_substitute(demo, leave):
 def test_a_revoked_delegation_ends_at_once_and_the_substitute_is_told_of_new_work(demo, leave):
     today = leave
     delegation = assignment.name_substitute(
-        user=demo["hr_head"], substitute_username="hr_reviewer", starts_on=today, ends_on=today
+        user=demo["hr_head"], substitute_username="hr_reviewer", starts_on=today, ends_on=today, reason="休假"
     )
     claim, task = at_hr_head(demo, serial=40, hr_reviewer="hr_reviewer2")
     told = set(Notification.objects.filter(task_id=task.pk, kind=Kind.TASK).values_list("recipient__username", flat=True))
     assert told == {"hr_head", "hr_reviewer"}
-    assignment.revoke_substitute(user=demo["hr_head"], delegation_id=delegation.pk)
+    assignment.revoke_substitute(user=demo["hr_head"], delegation_id=delegation.pk, reason="提前返岗")
     assert not selectors.actionable_items(demo["hr_reviewer"]).filter(task_id=task.pk).exists()
     with pytest.raises(NotInScope):  # only the delegator revokes
-        assignment.revoke_substitute(user=demo["hr_reviewer"], delegation_id=delegation.pk)
+        assignment.revoke_substitute(user=demo["hr_reviewer"], delegation_id=delegation.pk, reason="提前返岗")
     with pytest.raises(StepAlreadyTaken):
-        assignment.revoke_substitute(user=demo["hr_head"], delegation_id=delegation.pk)
+        assignment.revoke_substitute(user=demo["hr_head"], delegation_id=delegation.pk, reason="提前返岗")
 
 
 def test_who_may_name_whom(demo, leave):
     today = leave
     name = assignment.name_substitute
     with pytest.raises(ActionForbidden):  # a clerk is no reviewer
-        name(user=demo["provider_clerk"], substitute_username="provider2_clerk", starts_on=today, ends_on=today)
+        name(user=demo["provider_clerk"], substitute_username="provider2_clerk", starts_on=today, ends_on=today, reason="休假")
     for username, field in (("admin", "substitute"), ("finance_officer", "substitute"), ("nobody", "substitute")):
         with pytest.raises(InvalidInput) as refused:
-            name(user=demo["hr_head"], substitute_username=username, starts_on=today, ends_on=today)
+            name(user=demo["hr_head"], substitute_username=username, starts_on=today, ends_on=today, reason="休假")
         assert field in refused.value.fields
     with pytest.raises(InvalidInput) as refused:
-        name(user=demo["hr_head"], substitute_username="hr_head", starts_on=today, ends_on=today)
+        name(user=demo["hr_head"], substitute_username="hr_head", starts_on=today, ends_on=today, reason="休假")
     assert "substitute" in refused.value.fields
     with pytest.raises(InvalidInput) as refused:
-        name(user=demo["hr_head"], substitute_username="hr_reviewer", starts_on=today - datetime.timedelta(days=1), ends_on=today)
+        name(
+            user=demo["hr_head"],
+            substitute_username="hr_reviewer",
+            starts_on=today - datetime.timedelta(days=1),
+            ends_on=today,
+            reason="休假",
+        )
     assert "starts_on" in refused.value.fields
     with pytest.raises(InvalidInput) as refused:
         name(
-            user=demo["hr_head"], substitute_username="hr_reviewer", starts_on=today, ends_on=today + datetime.timedelta(days=200)
+            user=demo["hr_head"],
+            substitute_username="hr_reviewer",
+            starts_on=today,
+            ends_on=today + datetime.timedelta(days=200),
+            reason="休假",
         )
     assert "ends_on" in refused.value.fields
     with pytest.raises(InvalidInput) as refused:
@@ -188,7 +202,9 @@ def test_a_department_colleague_substitutes_across_departments(demo, leave):
     task = selectors.open_task_of_claim(claim)
     colleague = demo["dept2_reviewer"]
     assert not selectors.tasks_visible_to(colleague).filter(pk=task.pk).exists()
-    assignment.name_substitute(user=demo["dept_reviewer"], substitute_username="dept2_reviewer", starts_on=today, ends_on=today)
+    assignment.name_substitute(
+        user=demo["dept_reviewer"], substitute_username="dept2_reviewer", starts_on=today, ends_on=today, reason="休假"
+    )
     assert selectors.tasks_visible_to(colleague).filter(pk=task.pk).exists()
     api = APIClient()
     api.force_authenticate(colleague)
@@ -297,7 +313,7 @@ def test_a_substitute_of_another_department_opens_the_task_page_and_its_document
     colleague.force_login(demo["dept2_reviewer"])
     assert colleague.get(f"/tasks/{task.pk}/").status_code == 404
     delegation = assignment.name_substitute(
-        user=demo["dept_reviewer"], substitute_username="dept2_reviewer", starts_on=today, ends_on=today
+        user=demo["dept_reviewer"], substitute_username="dept2_reviewer", starts_on=today, ends_on=today, reason="休假"
     )
     page = colleague.get(f"/tasks/{task.pk}/")
     assert page.status_code == 200
@@ -315,5 +331,5 @@ def test_a_substitute_of_another_department_opens_the_task_page_and_its_document
     assert colleague.get(f"/claims/{claim.pk}/attachments/{scan.pk}/").status_code == 404
     duty.delete()
     assert colleague.get(f"/tasks/{task.pk}/").status_code == 200
-    assignment.revoke_substitute(user=demo["dept_reviewer"], delegation_id=delegation.pk)
+    assignment.revoke_substitute(user=demo["dept_reviewer"], delegation_id=delegation.pk, reason="提前返岗")
     assert colleague.get(f"/tasks/{task.pk}/").status_code == 404

@@ -287,7 +287,7 @@ def test_a_substitute_of_another_department_reads_the_tasks_notification_while_t
     it in his list (he does not see the claim, only the task); revoked, it leaves his list."""
     today = timezone.localdate()
     delegation = assignment.name_substitute(
-        user=demo["dept_reviewer"], substitute_username="dept2_reviewer", starts_on=today, ends_on=today
+        user=demo["dept_reviewer"], substitute_username="dept2_reviewer", starts_on=today, ends_on=today, reason="休假"
     )
     claim = create_claim(user=demo["provider_clerk"], data=claim_data())
     submit_claim(user=demo["provider_clerk"], claim=claim)
@@ -296,7 +296,7 @@ def test_a_substitute_of_another_department_reads_the_tasks_notification_while_t
     api.force_authenticate(colleague)
     body = api.get("/api/v1/notifications/", secure=True).json()
     assert body["unread"] == 1 and [item["claim_number"] for item in body["results"]] == [claim.number]
-    assignment.revoke_substitute(user=demo["dept_reviewer"], delegation_id=delegation.pk)
+    assignment.revoke_substitute(user=demo["dept_reviewer"], delegation_id=delegation.pk, reason="提前返岗")
     assert api.get("/api/v1/notifications/", secure=True).json() == {"unread": 0, "next": None, "results": []}
 
 

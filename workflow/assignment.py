@@ -14,7 +14,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from audit.services import record_event
-from claims.bounds import character_refusal, column_length, date_out_of_range, whole_number
+from claims.bounds import column_length, date_out_of_range, reason_refusal, whole_number
 from claims.errors import DomainError, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.selectors import claims_visible_to
 
@@ -29,16 +29,11 @@ from .selectors import HUMAN_STEPS, get_task_for_user, node, open_task_of_claim
 MAX_DELEGATION_DAYS = 92
 
 
-def _reason(value, *, required: bool) -> str:
+def _reason(value) -> str:
+    """The person's reason, stripped: required (audit.actions.REASON_REQUIRED), within the bounds."""
     reason = (value or "").strip()
-    if refusal := character_refusal(reason):
-        raise InvalidInput(_("事由有误。"), fields={"reason": [refusal]})
-    if len(reason) > column_length(Delegation, "reason"):
-        raise InvalidInput(
-            _("事由有误。"), fields={"reason": [_("最多 %(n)d 个字符。") % {"n": column_length(Delegation, "reason")}]}
-        )
-    if required and not reason:
-        raise InvalidInput(_("须写明事由。"), fields={"reason": [_("必填。")]})
+    if (problem := reason_refusal(reason, limit=column_length(Delegation, "reason"))) is not None:
+        raise InvalidInput(_("须写明事由。") if not reason else _("事由有误。"), fields={"reason": [problem]})
     return reason
 
 
@@ -47,10 +42,10 @@ def _username(user) -> str | None:
 
 
 @transaction.atomic
-def name_substitute(*, user, substitute_username: str, starts_on: datetime.date, ends_on: datetime.date, reason: str = ""):
+def name_substitute(*, user, substitute_username: str, starts_on: datetime.date, ends_on: datetime.date, reason: str):
     """The reviewer ``user`` names a colleague of the same role to act for them from
     ``starts_on`` to ``ends_on`` (local dates, both included; not in the past, at most
-    MAX_DELEGATION_DAYS days)."""
+    MAX_DELEGATION_DAYS days), saying why (a leave, a training)."""
     substitute = get_user_model().objects.filter(username=substitute_username or "").first()
     refusal = policy.delegation_refusal(delegator=user, substitute=substitute)
     if refusal is not None:
@@ -70,7 +65,7 @@ def name_substitute(*, user, substitute_username: str, starts_on: datetime.date,
         errors["ends_on"] = [_("代理期限最长 %(days)d 天。") % {"days": MAX_DELEGATION_DAYS}]
     if errors:
         raise InvalidInput(_("代理期限有误。"), fields=errors)
-    reason = _reason(reason, required=False)
+    reason = _reason(reason)
     delegation = Delegation.objects.create(
         delegator=user, substitute=substitute, starts_on=starts_on, ends_on=ends_on, reason=reason
     )
@@ -90,19 +85,22 @@ def name_substitute(*, user, substitute_username: str, starts_on: datetime.date,
 
 
 @transaction.atomic
-def revoke_substitute(*, user, delegation_id: int) -> Delegation:
-    """The reviewer ends a delegation they made (it stays, revoked, for the record)."""
+def revoke_substitute(*, user, delegation_id: int, reason: str) -> Delegation:
+    """The reviewer ends a delegation they made, saying why (it stays, revoked, for the record;
+    the reason is its ledger entry's)."""
     delegation = Delegation.objects.select_for_update().filter(pk=delegation_id, delegator=user).first()
     if delegation is None:
-        raise NotInScope()
+        raise NotInScope()  # before the reason: whoever else asks learns nothing of it
     if delegation.revoked_at is not None:
         raise StepAlreadyTaken(_("该代理已撤销。"))
+    reason = _reason(reason)
     delegation.revoked_at = timezone.now()
     delegation.save(update_fields=["revoked_at"])
     record_event(
         actor=user,
         action="delegation.revoked",
         obj=delegation,
+        reason=reason,
         detail={"delegator": user.get_username(), "substitute": delegation.substitute.get_username()},
     )
     return delegation
@@ -141,7 +139,7 @@ def reassign_task(*, user, task_id, to_username: str, reason: str) -> Task:
     of duties: policy.acting_refusal), taking it from whoever held it. Recorded, told to them
     and to whoever held it."""
     task = task_for_lead(user=user, task_id=task_id)
-    reason = _reason(reason, required=True)
+    reason = _reason(reason)
     with ClaimFlow.lock(task.process_id):
         task.refresh_from_db()
         claim = task.process.claim
@@ -186,7 +184,7 @@ def reassign_task(*, user, task_id, to_username: str, reason: str) -> Task:
 def release_task(*, user, task_id, reason: str) -> Task:
     """A team lead puts a taken task back in the team's queue (nobody holds it)."""
     task = task_for_lead(user=user, task_id=task_id)
-    reason = _reason(reason, required=True)
+    reason = _reason(reason)
     with ClaimFlow.lock(task.process_id):
         task.refresh_from_db()
         claim = task.process.claim

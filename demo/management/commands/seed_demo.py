@@ -37,6 +37,8 @@ WENLING_DEPARTMENTS = [
 ]
 
 # The standards that pay for a class: their classes are filed before they start (开班备案).
+# The reason on the seed's catalogue entries (a system step: the ledger asks none, the history shows it).
+SEED_REASON = "seed_demo：演示补贴目录"
 CLASS_STANDARDS = ("S1", "S2", "S3", "S4", "S5", "S6", "S8")
 
 PROVIDERS = [
@@ -88,7 +90,7 @@ class Command(BaseCommand):
         ]
         self._seed_catalogue(jurisdiction)
         for policy in SubsidyPolicy.objects.filter(jurisdiction=jurisdiction, code__in=CLASS_STANDARDS):
-            catalogue.set_class_filing_required(actor=None, policy=policy, required=True)
+            catalogue.set_class_filing_required(actor=None, policy=policy, required=True, reason=SEED_REASON)
         ensure_body()
         ensure_demo_occupations()
         ensure_demo_funds(jurisdiction=jurisdiction)
@@ -179,26 +181,32 @@ class Command(BaseCommand):
                     name=standard.name,
                     category=standard.category,
                     payee=standard.payee,
+                    reason=SEED_REASON,
                 )
             else:
                 catalogue.update_policy(
-                    actor=None, policy=policy, name=standard.name, category=standard.category, payee=standard.payee
+                    actor=None,
+                    policy=policy,
+                    name=standard.name,
+                    category=standard.category,
+                    payee=standard.payee,
+                    reason=SEED_REASON,
                 )
             existing = {version.version: version for version in policy.versions.select_related("base_policy")}
             for number, terms in versions(standard):
                 try:
                     version = existing.get(number)
                     if version is None:
-                        catalogue.add_version(actor=None, policy=policy, terms=terms)
+                        catalogue.add_version(actor=None, policy=policy, terms=terms, reason=SEED_REASON)
                         continue
                     if terms.valid_to is None and version.valid_to is not None and number < max(existing):
                         terms = replace(terms, valid_to=version.valid_to)  # closed by a later version: keep that
                     if str(version.pk) in edited_by_people or catalogue.has_terms(version, terms):
                         continue
                     if not ClaimLine.objects.filter(policy_version=version).exists():
-                        catalogue.update_version(actor=None, version=version, terms=terms)
+                        catalogue.update_version(actor=None, version=version, terms=terms, reason=SEED_REASON)
                     elif version.demo_only != terms.demo_only:  # used: only the demo mark is brought up to date
-                        catalogue.mark_demo_only(actor=None, version=version, demo_only=terms.demo_only)
+                        catalogue.mark_demo_only(actor=None, version=version, demo_only=terms.demo_only, reason=SEED_REASON)
                 except DomainError as error:
                     self.stderr.write(f"demo catalogue: {standard.code} v{number} left as it is: {error.message} {error.fields}")
                     break
