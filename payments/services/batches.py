@@ -236,6 +236,7 @@ def build_batch(
                 account_number_encrypted=payee.account.account_number_encrypted,
                 account_number_masked=payee.account.account_number_masked,
                 account_set_by_id=payee.account.updated_by_id,
+                account_set_at=payee.account.updated_at,
                 amount=sum((row["amount"] for row in payee.lines), Decimal("0.00")),
             )
             for seq, payee in enumerate(ordered, start=1)
