@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from claims import roles
 from claims.errors import ActionForbidden, InvalidInput
 from claims.models import Jurisdiction, Provider
@@ -18,7 +19,7 @@ from payments.models import PayeeAccount
 from payments.selectors.batches import changed_accounts
 from payments.services.payees import set_payee_account
 from payments.services.results import correct_payee_after_return
-from workflow.disbursement import apply_bank_result, build_batch
+from workflow.disbursement import apply_bank_result, build_batch, request_release
 from workflow.services import submit_claim as submit
 from workflow.staffing import ensure_staff_user
 
@@ -215,6 +216,11 @@ def test_the_releaser_sees_which_payees_account_changed_since_it_was_last_paid(
     text = page.content.decode()
     assert "收款账户自上次成功拨付后已变更" in text
     assert "6230***********9999" in text and "6222***********0011" in text and "provider_clerk" in text
+
+    # The release's entry in the ledger names the transfers its releaser was shown.
+    released = request_release(actor=demo["finance_officer2"], batch=batch)
+    entry = AuditEvent.objects.filter(action="payment_batch.release_requested", object_id=str(released.pk)).get()
+    assert entry.detail["changed_accounts"] == [to_school.seq]
 
 
 def test_an_account_changed_and_changed_back_is_the_account_last_paid(demo, django_capture_on_commit_callbacks, celery_eager):
