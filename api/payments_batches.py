@@ -142,6 +142,21 @@ class BatchSummarySerializer(serializers.Serializer):
     payee_count = serializers.IntegerField()
 
 
+class ChangedAccountSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(help_text="the transfer's sequence number in the bank file")
+    payee_kind = serializers.CharField(help_text="provider, trainee or enterprise")
+    account_name = serializers.CharField()
+    bank_name = serializers.CharField()
+    account_number = serializers.CharField(help_text="masked: the account this batch pays")
+    previous_account_name = serializers.CharField()
+    previous_bank_name = serializers.CharField()
+    previous_account_number = serializers.CharField(help_text="masked: the account the payee was last paid into")
+    previous_batch = serializers.CharField(help_text="the batch that last paid the payee")
+    previously_paid_at = serializers.DateTimeField(allow_null=True)
+    set_by = serializers.CharField(allow_null=True, help_text="who set the account this batch pays (username)")
+    set_at = serializers.DateTimeField(allow_null=True)
+
+
 class BatchDetailSerializer(BatchSummarySerializer):
     skipped = BatchSkippedLineSerializer(many=True)
     files = BatchFileSerializer(many=True)
@@ -154,6 +169,11 @@ class BatchDetailSerializer(BatchSummarySerializer):
     lines_next = serializers.CharField(allow_null=True)
     lines_previous = serializers.CharField(allow_null=True)
     problems = serializers.ListField(child=serializers.CharField(), help_text="what stops a release (built batches only)")
+    changed_accounts = ChangedAccountSerializer(
+        many=True,
+        help_text="transfers paying an account other than the one their payee was last paid into: "
+        "for the releaser to check (four eyes)",
+    )
 
 
 class BatchBuildInputSerializer(BoundedSerializer):
@@ -261,6 +281,7 @@ def detail(request, batch, status: int = 200) -> Response:
             if page_number > 1
             else None,
             "problems": services.check_batch(batch) if batch.status == BatchStatus.BUILT else [],
+            "changed_accounts": selectors.changed_accounts(batch),
         },
         status=status,
     )

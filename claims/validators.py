@@ -44,6 +44,21 @@ def number_key(text: str) -> str:
     return "".join(char for char in normalized if not unicodedata.category(char).startswith(IGNORED_IN_NUMBERS)).upper()
 
 
+# Brackets and middle dots as names are typed: full width, half width, square, lenticular (【】),
+# the katakana and the Latin middle dot. One kind each in a name's key.
+NAME_MARK_VARIANTS = str.maketrans(
+    {**dict.fromkeys("（[［【〔〖", "("), **dict.fromkeys("）]］】〕〗", ")"), **dict.fromkeys("・•‧･", "·")}
+)
+
+
+def name_key(text: str) -> str:
+    """One spelling of a name people type (an account's holder, a provider's or a person's name):
+    ``number_key`` (NFKC, so full-width letters and digits are half-width; no spaces, dashes or
+    invisible characters), Latin letters in one case, brackets and middle dots of one kind.
+    "温岭市某公司（温岭）", "温岭市某公司 [温岭]" and "温岭市某公司【温岭】" are one name."""
+    return number_key(text).casefold().translate(NAME_MARK_VARIANTS)
+
+
 def validate_resident_id(value: str) -> None:
     """GB 11643-1999: 17 digits, a real birth date, and the check character."""
     value = normalize_resident_id(value)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from claims import roles
 from claims.access import holds_any, roles_held
 from claims.errors import ActionForbidden
-from claims.models import Claim, Department, Jurisdiction, Provider, Trainee
+from claims.models import Claim, ClaimLine, ClaimStatus, Department, Jurisdiction, Payee, PaymentStatus, Provider, Trainee
 from claims.selectors import departments_of_reviewer, jurisdictions_overseen_by, providers_of_clerk
 
 from .models import BatchStatus, FundingPlan, PaymentBatch, PlanStatus, RecoveryOrder, RecoveryStatus
@@ -202,21 +202,19 @@ def may_set_payee_account(
     user, *, provider: Provider | None = None, trainee: Trainee | None = None, enterprise_credit_code: str | None = None
 ) -> bool:
     """A provider's account: its clerks, or finance of its jurisdiction. A person's: finance of a
-    jurisdiction where the person has a claim line. An enterprise's: finance of a jurisdiction
-    where a claim names it."""
+    jurisdiction where the person has a line in a claim out of draft. An enterprise's: finance of
+    a jurisdiction where a claim out of draft names it. (A draft is a clerk's typing, not a claim:
+    typing a person's ID number into one gives that jurisdiction's finance no hold on their card.)"""
     overseen = jurisdictions_overseen_by(user)
     if enterprise_credit_code is not None:
-        return (
-            may(user, SET_PAYEE_ACCOUNTS)
-            and overseen.filter(
-                pk__in=Claim.objects.filter(enterprise_credit_code=enterprise_credit_code).values("jurisdiction")
-            ).exists()
-        )
+        claims = Claim.objects.filter(enterprise_credit_code=enterprise_credit_code).exclude(status=ClaimStatus.DRAFT)
+        return may(user, SET_PAYEE_ACCOUNTS) and overseen.filter(pk__in=claims.values("jurisdiction")).exists()
     if provider is not None:
         if providers_of_clerk(user).filter(pk=provider.pk).exists():
             return True
         return may(user, SET_PAYEE_ACCOUNTS) and overseen.filter(pk=provider.jurisdiction_id).exists()
-    return may(user, SET_PAYEE_ACCOUNTS) and overseen.filter(pk__in=trainee.claim_lines.values("claim__jurisdiction")).exists()
+    lines = trainee.claim_lines.exclude(claim__status=ClaimStatus.DRAFT)
+    return may(user, SET_PAYEE_ACCOUNTS) and overseen.filter(pk__in=lines.values("claim__jurisdiction")).exists()
 
 
 def require_may_set_payee_account(
@@ -224,6 +222,45 @@ def require_may_set_payee_account(
 ) -> None:
     if not may_set_payee_account(user, provider=provider, trainee=trainee, enterprise_credit_code=enterprise_credit_code):
         raise ActionForbidden(_("您不能修改该收款账户。"), code="role")
+
+
+def jurisdictions_awaiting_payment_to(*, trainee: Trainee | None = None, enterprise_credit_code: str | None = None):
+    """The jurisdictions with approved lines waiting for a batch that will pay this person's card
+    (or this enterprise's account): a batch pays the account as it is when built."""
+    if trainee is not None:
+        lines = ClaimLine.objects.filter(trainee=trainee, claim__policy__payee=Payee.TRAINEE)
+    else:
+        lines = ClaimLine.objects.filter(
+            claim__enterprise_credit_code=enterprise_credit_code, claim__policy__payee=Payee.ENTERPRISE
+        )
+    lines = lines.filter(payment_status=PaymentStatus.RESERVED)
+    return Jurisdiction.objects.filter(pk__in=lines.values("claim__jurisdiction")).order_by("code")
+
+
+def require_not_redirecting_elsewhere(
+    user, *, provider: Provider | None = None, trainee: Trainee | None = None, enterprise_credit_code: str | None = None
+) -> None:
+    """A person's card account (an enterprise's account) is one, whichever jurisdictions pay it,
+    and finance of each of them may set it. Changing it is refused while another jurisdiction,
+    one the user does not oversee, has approved money waiting to be paid into it: finance of one
+    jurisdiction does not decide where another's money goes, unseen by the other's officers (whose
+    four-eyes rule knows only their own people). Once that money is in a batch (which keeps the
+    account it was built with) the change may be made. A provider's account is its jurisdiction's."""
+    if provider is not None:
+        return
+    elsewhere = jurisdictions_awaiting_payment_to(trainee=trainee, enterprise_credit_code=enterprise_credit_code).exclude(
+        pk__in=jurisdictions_overseen_by(user).values("pk")
+    )
+    names = list(elsewhere.values_list("name", flat=True)[:5])
+    if names:
+        raise ActionForbidden(
+            _(
+                "%(jurisdictions)s有已核准待拨付给该收款人的款项，将付入现有账户：请由该地区财政经办人修改，"
+                "或待其编入拨付批次后再修改。"
+            )
+            % {"jurisdictions": "、".join(names)},
+            code="scope",
+        )
 
 
 # --------------------------------------------------------------------------- recoveries

@@ -254,6 +254,9 @@ class Transfer(models.Model):
     account_set_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # When that account was set (PayeeAccount.updated_at): shown to the releaser when it is not
+    # the account the payee was last paid into (selectors.batches.changed_accounts).
+    account_set_at = models.DateTimeField(null=True, blank=True)
     amount = models.DecimalField(_("金额"), max_digits=14, decimal_places=2)
     status = models.CharField(_("状态"), max_length=20, choices=TransferStatus.choices, default=TransferStatus.PENDING)
     bank_reference = models.CharField(_("银行流水号"), max_length=60, blank=True)

@@ -19,7 +19,7 @@ from workflow import disbursement
 
 from . import access
 from .forms_batches import CancelBatchForm, PayeeAccountForm, ReleaseConfirmForm, selected_claim_ids
-from .models import BatchLineStatus, BatchStatus, TransferStatus
+from .models import BatchLineStatus, BatchStatus, PayeeKind, TransferStatus
 from .selectors import batches as selectors
 from .services import batches as services
 from .services.batch_files import FILE_KINDS, content_type_of, download_bank_file
@@ -101,6 +101,10 @@ def _render_detail(request, batch, *, cancel_form: CancelBatchForm | None = None
         row["status_display"] = BatchLineStatus(row["status"]).label
     for row in payees.object_list:
         row["status_display"] = TransferStatus(row["status"]).label
+        row["kind_display"] = PayeeKind(row["payee_kind"]).label
+    changed_accounts = selectors.changed_accounts(batch)
+    for row in changed_accounts:
+        row["kind_display"] = PayeeKind(row["payee_kind"]).label
     built = batch.status == BatchStatus.BUILT
     released = batch.status in (BatchStatus.RELEASED, BatchStatus.RECONCILED)
     return render(
@@ -113,6 +117,7 @@ def _render_detail(request, batch, *, cancel_form: CancelBatchForm | None = None
             "files": selectors.batch_files(batch) if released else [],
             "checksum": selectors.payment_checksum(batch) if released else None,
             "problems": services.check_batch(batch) if built else [],
+            "changed_accounts": changed_accounts,
             "may_release": access.may_release_batch(user, batch),
             "password_needed": not reauth.is_recent(request),
             "four_eyes": access.waits_for_another_releaser(user, batch),

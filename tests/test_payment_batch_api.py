@@ -242,12 +242,17 @@ def test_provider_account_via_api(demo):
     saved = ok(
         finance.put(
             "/api/v1/payee-accounts/providers/WL-P001/",
-            {"account_name": "新户名", "bank_name": "工商银行", "account_number": "6222 0000 1111 2222", "reason": "退票更正"},
+            {
+                "account_name": "温岭市某职业技能培训学校",
+                "bank_name": "工商银行",
+                "account_number": "6222 0000 1111 2222",
+                "reason": "退票更正",
+            },
             format="json",
         )
     )
     assert saved["account_number"] == "6222********2222"
-    assert PayeeAccount.objects.get(provider=Provider.objects.get(code="WL-P001")).account_name == "新户名"
+    assert PayeeAccount.objects.get(provider=Provider.objects.get(code="WL-P001")).account_number_masked == "6222********2222"
     assert error(login("auditor").put("/api/v1/payee-accounts/providers/WL-P001/", {}, format="json"), 404)
 
 

@@ -343,7 +343,7 @@ def test_a_line_returned_twice_is_listed_on_its_latest_transfer_only(
     correct_payee_after_return(
         actor=demo["finance_officer"],
         line=line,
-        account_name="温岭市某技工学校",
+        account_name="温岭市某职业技能培训学校",
         bank_name="农业银行温岭支行",
         account_number="6228480000001234567",
         reason="机构提供新账号",
@@ -364,7 +364,7 @@ def test_a_line_returned_twice_is_listed_on_its_latest_transfer_only(
         correct_payee_after_return(
             actor=demo["finance_officer"],
             line=line,
-            account_name="温岭市某技工学校",
+            account_name="温岭市某职业技能培训学校",
             bank_name="建设银行温岭支行",
             account_number="6217000000000012345",
             reason="再次更正",

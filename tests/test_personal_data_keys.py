@@ -14,6 +14,7 @@ from claims.personal_data import decrypt_id_number, id_number_digest
 from claims.services import create_claim
 from payments.models import PayeeAccount
 from payments.services.payees import account_number_of, set_payee_account
+from workflow.services import submit_claim
 
 from .conftest import claim_data, line, resident_id
 
@@ -34,6 +35,7 @@ def quiet(*args, **options):
 def test_after_rotation_the_new_keys_alone_read_and_find_everything(demo, settings):
     clerk = demo["provider_clerk"]
     claim = create_claim(user=clerk, data=claim_data())
+    submit_claim(user=clerk, claim=claim)  # a person's card account is held in the name their submitted lines carry
     trainee = claim.lines.first().trainee
     set_payee_account(
         actor=None, trainee=trainee, account_name="张三", bank_name="温岭农商银行", account_number="6222000011112222"

@@ -91,7 +91,7 @@ def test_the_released_bank_files_hold_no_formula_and_their_checksum_covers_what_
     set_payee_account(
         actor=demo["finance_officer"],
         trainee=person.lines.get().trainee,
-        account_name="学员五十",
+        account_name="学员50",
         bank_name="温岭农商银行",
         account_number="6230910000000000050",
     )

@@ -7,18 +7,21 @@ the batch: the lines and payees of a batch are read a page at a time, as flat ro
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from claims.errors import NotInScope
 from claims.keyset import BadCursor, keyset_page
 from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, Payee, PaymentStatus, Provider, Trainee
+from claims.personal_data import decrypt_id_number
 from claims.selectors import jurisdictions_overseen_by
+from claims.validators import name_key
 
 from .. import access
-from ..models import ZERO, BankFile, BatchLine, BatchStatus, PayeeAccount, PaymentBatch, Transfer
+from ..models import ZERO, BankFile, BatchLine, BatchStatus, PayeeAccount, PayeeKind, PaymentBatch, Transfer, TransferStatus
 
 MAX_ID = 2**63 - 1  # the largest primary key the database holds; a larger id names nothing
 
@@ -317,3 +320,75 @@ def payment_checksum(batch: PaymentBatch) -> str | None:
         return None
     last = bytes(content).decode("utf-8-sig").rstrip("\r\n").rsplit("\n", 1)[-1]
     return last.rsplit("SHA256:", 1)[-1].strip() if "SHA256:" in last else None
+
+
+def changed_accounts(batch: PaymentBatch) -> list[dict]:
+    """The batch's transfers that pay an account other than the one their payee was last paid into
+    (the latest transfer of an earlier batch the bank paid), with who set the account and when:
+    what the second pair of eyes looks at before releasing (a provider's clerk sets its account
+    alone; finance of another jurisdiction may set a person's card). A payee never paid before is
+    not listed: there is no account to compare with. Numbers are compared, not their ciphertexts
+    (a key rotation re-encrypts), and names by ``name_key``. Two queries, whatever the batch."""
+    earlier_paid = (
+        Transfer.objects.filter(status=TransferStatus.PAID, batch_id__lt=OuterRef("batch_id"), payee_kind=OuterRef("payee_kind"))
+        .filter(
+            Q(provider_id=OuterRef("provider_id"))
+            | Q(trainee_id=OuterRef("trainee_id"))
+            | Q(payee_kind=PayeeKind.ENTERPRISE, enterprise_credit_code=OuterRef("enterprise_credit_code"))
+        )
+        .order_by("-result_at", "-pk")
+    )
+    username = f"account_set_by__{get_user_model().USERNAME_FIELD}"
+    candidates = list(
+        Transfer.objects.filter(batch=batch)
+        .annotate(
+            previous_id=Subquery(earlier_paid.values("pk")[:1]),
+            previous_cipher=Subquery(earlier_paid.values("account_number_encrypted")[:1]),
+            previous_name=Subquery(earlier_paid.values("account_name")[:1]),
+        )
+        .filter(previous_id__isnull=False)
+        .exclude(account_number_encrypted=F("previous_cipher"), account_name=F("previous_name"))
+        .order_by("seq")
+        .values(
+            "seq",
+            "payee_kind",
+            "account_name",
+            "bank_name",
+            "account_number_masked",
+            "account_number_encrypted",
+            "account_set_at",
+            "previous_id",
+            username,
+        )
+    )
+    previous = {
+        row["pk"]: row
+        for row in Transfer.objects.filter(pk__in=[row["previous_id"] for row in candidates]).values(
+            "pk", "account_name", "bank_name", "account_number_masked", "account_number_encrypted", "result_at", "batch__number"
+        )
+    }
+    changed = []
+    for row in candidates:
+        before = previous[row["previous_id"]]
+        same_number = row["account_number_encrypted"] == before["account_number_encrypted"] or decrypt_id_number(
+            row["account_number_encrypted"]
+        ) == decrypt_id_number(before["account_number_encrypted"])
+        if same_number and name_key(row["account_name"]) == name_key(before["account_name"]):
+            continue
+        changed.append(
+            {
+                "seq": row["seq"],
+                "payee_kind": row["payee_kind"],
+                "account_name": row["account_name"],
+                "bank_name": row["bank_name"],
+                "account_number": row["account_number_masked"],
+                "previous_account_name": before["account_name"],
+                "previous_bank_name": before["bank_name"],
+                "previous_account_number": before["account_number_masked"],
+                "previous_batch": before["batch__number"],
+                "previously_paid_at": before["result_at"],
+                "set_by": row[username],
+                "set_at": row["account_set_at"],
+            }
+        )
+    return changed

@@ -236,6 +236,7 @@ def build_batch(
                 account_number_encrypted=payee.account.account_number_encrypted,
                 account_number_masked=payee.account.account_number_masked,
                 account_set_by_id=payee.account.updated_by_id,
+                account_set_at=payee.account.updated_at,
                 amount=sum((row["amount"] for row in payee.lines), Decimal("0.00")),
             )
             for seq, payee in enumerate(ordered, start=1)
@@ -404,6 +405,7 @@ def _reviewed_claims_in_batch(*, other_duty_processes, batch: PaymentBatch) -> l
 def request_release(*, actor, batch: PaymentBatch, other_duty_processes) -> PaymentBatch:
     """The second finance officer checks and releases the batch (four eyes): the bank file is written
     by a Celery task after commit. Asking again while it is being released only re-queues that task."""
+    from ..selectors.batches import changed_accounts
     from ..tasks import release_batch_task
 
     batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
@@ -438,6 +440,9 @@ def request_release(*, actor, batch: PaymentBatch, other_duty_processes) -> Paym
             "lines": batch.line_count,
             "payees": batch.payee_count,
             "built_by": batch.built_by.get_username(),
+            # What the releaser was shown (selectors.batches.changed_accounts): the transfers paying
+            # an account other than the one their payee was last paid into.
+            "changed_accounts": [row["seq"] for row in changed_accounts(batch)],
         },
     )
     # Redis down: the release stands (answered as usual), requeue_stuck_releases sends it later.

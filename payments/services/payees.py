@@ -10,9 +10,9 @@ from django.utils.translation import gettext as _
 from audit import actions
 from audit.services import record_event
 from claims.errors import InvalidInput
-from claims.models import Provider, Trainee
+from claims.models import Claim, ClaimLine, ClaimStatus, Provider, Trainee
 from claims.personal_data import account_number_digest, decrypt_id_number, encrypt_id_number
-from claims.validators import checked_account_name
+from claims.validators import checked_account_name, name_key
 
 from .. import access
 from ..models import PayeeAccount
@@ -63,6 +63,32 @@ def clean_account(*, account_name: str, bank_name: str, account_number: str, pre
     return account_name, bank_name, account_number
 
 
+def require_held_by_payee(
+    account_name: str, *, provider: Provider | None, trainee: Trainee | None, enterprise_credit_code: str | None
+) -> None:
+    """The account is the payee's own (N7: the trainee's own social security card, the provider's
+    own basic account; the enterprise's own account): its holder's name is the payee's, as
+    ``name_key`` compares names (full or half width, spaces, kinds of brackets). An account held
+    by another is where subsidies are diverted to. A person's name is the one their claim lines
+    carry (Trainee keeps none): any line of a claim out of draft; an enterprise's, the one the
+    claims naming it carry."""
+    if provider is not None:
+        names = [provider.name]
+        problem = _("户名须为培训机构的名称“%(name)s”：补贴只能付入培训机构本单位的账户。") % {"name": provider.name}
+    elif trainee is not None:
+        lines = ClaimLine.objects.filter(trainee=trainee).exclude(claim__status=ClaimStatus.DRAFT)
+        names = lines.order_by().values_list("name", flat=True).distinct()
+        problem = _("户名须为学员本人的姓名（与其申领明细上的姓名一致）：社会保障卡账户只能是本人的。")
+    else:
+        claims = Claim.objects.filter(enterprise_credit_code=enterprise_credit_code).exclude(status=ClaimStatus.DRAFT)
+        names = claims.order_by().values_list("enterprise_name", flat=True).distinct()
+        latest = claims.order_by("-pk").values_list("enterprise_name", flat=True).first() or ""
+        problem = _("户名须为企业的名称“%(name)s”（与申领所填一致）：补贴只能付入企业本单位的账户。") % {"name": latest}
+    wanted = name_key(account_name)
+    if not any(name_key(name) == wanted for name in names):
+        raise InvalidInput(_("收款账户信息有误。"), fields={"account_name": [problem]})
+
+
 @transaction.atomic
 def set_payee_account(
     *,
@@ -86,6 +112,7 @@ def set_payee_account(
     account_name, bank_name, account_number = clean_account(
         account_name=account_name, bank_name=bank_name, account_number=account_number
     )
+    require_held_by_payee(account_name, provider=provider, trainee=trainee, enterprise_credit_code=enterprise_credit_code)
     if provider is not None:
         owner = {"provider": provider}
     elif trainee is not None:
@@ -95,6 +122,8 @@ def set_payee_account(
     account = PayeeAccount.objects.select_for_update().filter(**owner).first()
     before = None
     if account is not None:
+        if actor is not None:
+            access.require_not_redirecting_elsewhere(actor, **owner)
         before = account_in_ledger(account)
     else:
         account = PayeeAccount(**owner)
