@@ -453,10 +453,11 @@ def test_the_clerk_records_attendance_day_by_day_on_a_page_and_sixty_percent_is_
     assert claim.total == lines[2].amount
 
 
-def test_a_filing_tells_its_departments_reviewers_and_the_answer_tells_the_provider(demo, client):
+def test_a_filing_tells_its_departments_reviewers_and_the_answer_tells_the_provider(demo, client, settings):
     """The department has days, not weeks, to answer a filing (it is filed a few working days
     before the class starts): its reviewers hear of it at once, in the app and by e-mail, and the
     provider's clerks hear the answer, a refusal with its reason."""
+    settings.NOTIFICATION_SITE_URL = "https://claims.example.gov.cn"
     one = filed(demo, accept=False)
     told = Notification.objects.filter(training_class=one).select_related("recipient", "email")
     reviewers = {note.recipient.username for note in told}
@@ -465,7 +466,7 @@ def test_a_filing_tells_its_departments_reviewers_and_the_answer_tells_the_provi
     note = told.get(recipient=demo["dept_reviewer"])
     assert (note.kind, note.claim_id) == ("class_filed", None)
     assert one.number in note.message and date_text(one.start) in note.message
-    assert one.number in note.email.subject and note.email.body.endswith(f"/classes/{one.pk}/")
+    assert one.number in note.email.subject and note.email.body.endswith(f"https://claims.example.gov.cn/classes/{one.pk}/")
     client.force_login(demo["dept_reviewer"])
     assert f'href="/classes/{one.pk}/"' in client.get("/notifications/").content.decode()
     assert client.get(f"/classes/{one.pk}/").status_code == 200
