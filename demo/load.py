@@ -66,6 +66,7 @@ from demo.funds import ensure_demo_funds
 from workflow.deadlines import Deadlines, due_date
 from workflow.flows import ClaimFlow
 from workflow.models import ClaimDuty, InboxItem
+from workflow.services import DECISION_ACTION
 from workflow.steps import STEPS
 
 # The final states of claims and their shares (most finished; about 7% open at some step).
@@ -373,7 +374,6 @@ SWITCH_AFTER = {
     "correction": "back_to_returning_step",
     "disbursement": "after_disbursement",
 }
-DECISION_ACTION = {"approve": "claim.approved_step", "return": "claim.returned", "reject": "claim.rejected"}
 
 
 def status_after(step: Step, next_step: Step | None, end: str | None) -> str:
@@ -824,7 +824,7 @@ class Generator:
         at = created
         events = out.events
         base = (claim_id, jurisdiction.pk, jurisdiction.code, number)
-        events.append(base + (at, clerk, "claim.created", "", ClaimStatus.DRAFT, "", CanonicalJSON(
+        events.append(base + (at, clerk, actions.CLAIM_CREATED, "", ClaimStatus.DRAFT, "", CanonicalJSON(
             f'{{"class_name":{string(f"{occupation_name} 第{claim_id}期")},"department":{string(department.code)},'
             f'"lines":[{",".join(summary)}],"policy":{string(version.policy.code)},"provider":{string(provider.code)},'
             f'"total":"{money(full_total)}"}}'
@@ -832,7 +832,15 @@ class Generator:
         provider_group = self.group_names[provider.staff_group_id]
         events.append(
             base
-            + (at, clerk, "permission.granted", "", "", "", {"group": provider_group, "perms": ["view_claim", "change_claim"]})
+            + (
+                at,
+                clerk,
+                actions.PERMISSION_GRANTED,
+                "",
+                "",
+                "",
+                {"group": provider_group, "perms": ["view_claim", "change_claim"]},
+            )
         )
         out.perms += [
             (claim_id, provider.staff_group_id, org.perms["view_claim"]),
@@ -847,7 +855,7 @@ class Generator:
                     + (
                         at,
                         clerk,
-                        "claim.withdrawn",
+                        actions.CLAIM_WITHDRAWN,
                         ClaimStatus.DRAFT,
                         ClaimStatus.WITHDRAWN,
                         "不再申领",
@@ -917,7 +925,7 @@ class Generator:
                 )  # fmt: skip
                 if assigned:
                     events.append(
-                        base + (started, actor, "task.assigned", status, status, "", {"task": task_id, "step": step.name})
+                        base + (started, actor, actions.TASK_ASSIGNED, status, status, "", {"task": task_id, "step": step.name})
                     )
                 self._link(out, task_id, previous)
                 task_id += 1
@@ -945,7 +953,7 @@ class Generator:
                     + (
                         finished,
                         clerk,
-                        "claim.withdrawn",
+                        actions.CLAIM_WITHDRAWN,
                         ClaimStatus.RETURNED,
                         ClaimStatus.WITHDRAWN,
                         "不再申领",
@@ -1003,7 +1011,7 @@ class Generator:
                     + (
                         started,
                         clerk,
-                        "permission.granted",
+                        actions.PERMISSION_GRANTED,
                         "",
                         "",
                         "",
@@ -1015,7 +1023,7 @@ class Generator:
                     + (
                         started,
                         clerk,
-                        "claim.submitted",
+                        actions.CLAIM_SUBMITTED,
                         ClaimStatus.DRAFT,
                         new_status,
                         "",
@@ -1029,7 +1037,7 @@ class Generator:
                 data = {}
             elif step.name == "correction":
                 resubmitted = True
-                events.append(base + (finished, clerk, "claim.resubmitted", ClaimStatus.RETURNED, new_status, "", {
+                events.append(base + (finished, clerk, actions.CLAIM_RESUBMITTED, ClaimStatus.RETURNED, new_status, "", {
                     "task": this_task, "returned_from": data.get("returned_from"), "fix": NO_FIX, "to_step": "department_review",
                     "outside_fix": [], "total": money(last_total), "total_before": money(last_total), "line_changes": [],
                 }))  # fmt: skip
@@ -1040,7 +1048,7 @@ class Generator:
                     + (
                         finished,
                         actor,
-                        "claim.paid",
+                        actions.CLAIM_PAID,
                         ClaimStatus.IN_PAYMENT,
                         ClaimStatus.PAID,
                         "",

@@ -114,24 +114,90 @@ def recorded_action_literals(path: Path) -> list[tuple[int, str]]:
     return found
 
 
-TEMPLATE_ACTION = re.compile(r"""\.action\s*(?:==|!=)\s*["']([^"']+)["']|["']([^"']+)["']\s*(?:==|!=)\s*[\w.]+\.action\b""")
+REGISTRY_MODULE = PROJECT / "audit" / "actions.py"
 
 
-def test_every_action_the_code_records_is_registered():
-    found = {}
+def identifier_literals(path: Path) -> list[tuple[int, str]]:
+    """(line, literal) of every string in the module that is a registered action's identifier,
+    wherever it stands (``action__in=(…)``, a dict's key, ``.get(…)``): the spellings the scan of
+    action positions above does not see."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in actions.REGISTRY
+    ]
+
+
+def action_constants_named(path: Path) -> list[tuple[int, str]]:
+    """(line, name) of every name the module takes from audit/actions.py: ``actions.NAME`` (the
+    module imported as ``actions`` or another alias) and ``from audit.actions import NAME``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    aliases, named = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "audit":
+            aliases |= {alias.asname or alias.name for alias in node.names if alias.name == "actions"}
+        elif isinstance(node, ast.ImportFrom) and node.module == "audit.actions":
+            named += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.Import):
+            aliases |= {alias.asname for alias in node.names if alias.name == "audit.actions" and alias.asname}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases:
+            named.append((node.lineno, node.attr))
+    return named
+
+
+TEMPLATE_ACTION = re.compile(r"""\.action\s*(?:==|!=|in)\s*["']([^"']+)["']|["']([^"']+)["']\s*(?:==|!=|in)\s*[\w.]+\.action\b""")
+TEMPLATE_CONSTANT = re.compile(r"""\|\s*is_action\s*:\s*["']([^"']+)["']""")
+
+
+def test_the_code_names_every_action_by_its_constant_never_by_its_identifier():
+    """One definition of each action: audit/actions.py spells the identifier once, and every module
+    (not the tests, nor migrations, which keep history) and every template names the constant. A
+    copy spelt again drifts from it unseen: a typo records nothing (record_event refuses it) or, in a
+    comparison or a query, silently matches nothing."""
+    spelt = []
     for path in python_sources():
-        for line, literal in recorded_action_literals(path):
-            found.setdefault(literal, []).append(f"{path.relative_to(PROJECT)}:{line}")
+        if path == REGISTRY_MODULE:
+            continue
+        where = path.relative_to(PROJECT)
+        spelt += [f"{where}:{line} {literal}" for line, literal in recorded_action_literals(path)]
+        spelt += [f"{where}:{line} {literal}" for line, literal in identifier_literals(path)]
     for path in template_sources():
-        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            for match in TEMPLATE_ACTION.finditer(text):
-                found.setdefault(match.group(1) or match.group(2), []).append(f"{path.relative_to(PROJECT)}:{number}")
-    assert "<f-string>" not in found, f"actions built at run time cannot be checked: {found.get('<f-string>')}"
-    unregistered = {literal: where for literal, where in found.items() if literal not in actions.REGISTRY}
-    assert not unregistered, unregistered
-    # The scan sees the code base: the three services another engineer is rewriting still use
-    # literals, and the code records far more than a handful of actions.
-    assert {"claim.submitted", "claim.approved_step", "payment_batch.released", "claim.payment_result"} <= set(found)
+        text = path.read_text(encoding="utf-8")
+        for number, line in enumerate(text.splitlines(), 1):
+            spelt += [f"{path.relative_to(PROJECT)}:{number} {m.group(1) or m.group(2)}" for m in TEMPLATE_ACTION.finditer(line)]
+            spelt += [
+                f"{path.relative_to(PROJECT)}:{number} {action}"
+                for action in actions.REGISTRY
+                if f'"{action}"' in line or f"'{action}'" in line
+            ]
+    assert sorted(set(spelt)) == [], "name the action by its constant in audit/actions.py"
+
+
+def test_every_action_constant_the_code_names_is_registered():
+    """What the code names from audit/actions.py exists there (a misspelt constant is an
+    AttributeError only when its line first runs) and, an action, is registered."""
+    named, unknown = set(), []
+    for path in python_sources():
+        if path == REGISTRY_MODULE:
+            continue
+        for line, name in action_constants_named(path):
+            named.add(name)
+            if not hasattr(actions, name):
+                unknown.append(f"{path.relative_to(PROJECT)}:{line} {name}")
+    for path in template_sources():
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for match in TEMPLATE_CONSTANT.finditer(line):
+                named.add(match.group(1))
+                if not hasattr(actions, match.group(1)):
+                    unknown.append(f"{path.relative_to(PROJECT)}:{number} {match.group(1)}")
+    assert unknown == []
+    constants = {name for name in named if name.isupper() and isinstance(getattr(actions, name), str)}
+    assert all(actions.is_registered(getattr(actions, name)) for name in constants)
+    # The scan sees the code base: the services name their actions, and templates theirs.
+    assert {"CLAIM_SUBMITTED", "CLAIM_APPROVED_STEP", "PAYMENT_BATCH_RELEASED", "CLAIM_PAYMENT_RESULT"} <= constants
+    assert {"PERMISSION_GRANTED", "OBJECTION_FILED", "TASK_REASSIGNED", "CLAIM_NOTICE_CLOSED"} <= constants
 
 
 def test_the_scan_finds_literals_in_every_form_the_code_uses(tmp_path):
@@ -150,6 +216,25 @@ def test_the_scan_finds_literals_in_every_form_the_code_uses(tmp_path):
     assert sorted(recorded_action_literals(probe)) == [
         (1, "a.one"), (2, "b.three"), (2, "b.two"), (3, "c.four"), (4, "d.five"), (4, "d.six"), (5, "e.seven"),
         (6, "<f-string>")]  # fmt: skip
+
+
+def test_the_scan_finds_identifiers_wherever_they_stand_and_the_constants_named(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from audit import actions\n"
+        "from audit import actions as ledger\n"
+        "from audit.actions import CLAIM_PAID\n"
+        'events = AuditEvent.objects.filter(action__in=("claim.notice_published", "claim.nowhere"))\n'
+        'closed = by_action.get("claim.notice_closed")\n'
+        "record_event(action=actions.CLAIM_SUBMITTED if first else ledger.CLAIM_RESUBMITED, obj=x)\n",
+        encoding="utf-8",
+    )
+    assert sorted(identifier_literals(probe)) == [(4, "claim.notice_published"), (5, "claim.notice_closed")]
+    assert sorted(action_constants_named(probe)) == [(3, "CLAIM_PAID"), (6, "CLAIM_RESUBMITED"), (6, "CLAIM_SUBMITTED")]
+    assert not hasattr(actions, "CLAIM_RESUBMITED")  # the misspelling the registry test reports
+    page = '{% if event.action == "permission.granted" %}{% if "claim.paid" in event.action %}{% if event.action|is_action:"CLAIM_PAID" %}'
+    assert [m.group(1) or m.group(2) for m in TEMPLATE_ACTION.finditer(page)] == ["permission.granted", "claim.paid"]
+    assert TEMPLATE_CONSTANT.findall(page) == ["CLAIM_PAID"]
 
 
 def test_the_registry_constants_are_the_registered_values():
@@ -233,3 +318,32 @@ def test_the_api_history_keeps_the_identifiers_and_adds_the_labels(journey):  # 
     english = ok(client.get(f"/api/v1/claims/{journey.pk}/history/", HTTP_ACCEPT_LANGUAGE="en"))["results"]
     assert [item["action"] for item in english] == [item["action"] for item in items]
     assert english[0]["action_label"] == "Claim created"
+
+
+def test_the_claim_page_history_names_the_group_a_permission_was_granted_to(client, journey, demo):  # noqa: F811 - fixture
+    """The template names the action by its constant (``is_action``), and still picks its entries."""
+    client.force_login(demo["hr_reviewer"])
+    body = client.get(f"/claims/{journey.pk}/").content.decode()
+    granted = AuditEvent.objects.filter(claim_id=journey.pk, action=actions.PERMISSION_GRANTED)
+    groups = {event.detail["group"] for event in granted}
+    assert groups
+    rows = re.findall(r'<tr data-action="([^"]+)">(.*?)</tr>', body, flags=re.S)
+    for action, row in rows:
+        shown = set(re.findall(r'<span class="muted small">([^<]*)</span>', row))
+        assert shown <= groups if action == actions.PERMISSION_GRANTED else not (shown & groups), (action, shown)
+    assert groups == {
+        group for action, row in rows if action == actions.PERMISSION_GRANTED
+        for group in re.findall(r'<span class="muted small">([^<]*)</span>', row)
+    }  # fmt: skip
+
+
+def test_a_template_naming_an_action_that_is_not_registered_fails_to_render():
+    from django.template import Context, Template, TemplateSyntaxError
+
+    page = Template('{% load approvals_tags %}{% if action|is_action:"CLAIM_PAID" %}paid{% endif %}')
+    assert page.render(Context({"action": "claim.paid"})) == "paid"
+    assert page.render(Context({"action": "claim.submitted"})) == ""
+    for name in ("CLAIM_TELEPORTED", "REGISTRY", "claim.paid"):
+        misspelt = Template('{% load approvals_tags %}{% if action|is_action:"' + name + '" %}x{% endif %}')
+        with pytest.raises(TemplateSyntaxError, match="is_action"):
+            misspelt.render(Context({"action": "claim.paid"}))

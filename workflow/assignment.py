@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
+from audit import actions
 from audit.services import record_event
 from claims.bounds import column_length, date_out_of_range, reason_refusal, whole_number
 from claims.errors import DomainError, InvalidInput, NotInScope, StepAlreadyTaken
@@ -71,7 +72,7 @@ def name_substitute(*, user, substitute_username: str, starts_on: datetime.date,
     )
     record_event(
         actor=user,
-        action="delegation.created",
+        action=actions.DELEGATION_CREATED,
         obj=delegation,
         reason=reason,
         detail={
@@ -98,7 +99,7 @@ def revoke_substitute(*, user, delegation_id: int, reason: str) -> Delegation:
     delegation.save(update_fields=["revoked_at"])
     record_event(
         actor=user,
-        action="delegation.revoked",
+        action=actions.DELEGATION_REVOKED,
         obj=delegation,
         reason=reason,
         detail={"delegator": user.get_username(), "substitute": delegation.substitute.get_username()},
@@ -167,7 +168,7 @@ def reassign_task(*, user, task_id, to_username: str, reason: str) -> Task:
         refresh_inbox(claim)
         record_event(
             actor=user,
-            action="task.reassigned",
+            action=actions.TASK_REASSIGNED,
             obj=claim,
             claim=claim,
             from_state=claim.status,
@@ -199,7 +200,7 @@ def release_task(*, user, task_id, reason: str) -> Task:
         refresh_inbox(claim)
         record_event(
             actor=user,
-            action="task.released",
+            action=actions.TASK_RELEASED,
             obj=claim,
             claim=claim,
             from_state=claim.status,

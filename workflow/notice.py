@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
+from audit import actions
 from audit.services import record_event
 from claims.advisory_locks import hold_advisory_locks
 from claims.bounds import character_refusal, whole_number
@@ -169,7 +170,7 @@ def record_published(*, actor, claim: Claim) -> None:
     line_nos = dict(ClaimLine.objects.filter(claim=claim).values_list("pk", "line_no"))
     record_event(
         actor=actor,
-        action="claim.notice_published",
+        action=actions.CLAIM_NOTICE_PUBLISHED,
         obj=claim,
         claim=claim,
         from_state=claim.status,
@@ -193,7 +194,7 @@ def notice_files(claim_ids) -> dict[int, dict]:
     claim_ids = list(claim_ids)
     events: dict[int, dict] = {}
     for event in AuditEvent.objects.filter(
-        claim_id__in=claim_ids, action__in=("claim.notice_published", "claim.notice_closed")
+        claim_id__in=claim_ids, action__in=(actions.CLAIM_NOTICE_PUBLISHED, actions.CLAIM_NOTICE_CLOSED)
     ).order_by("seq"):
         events.setdefault(event.claim_id, {})[event.action] = event
     items = {item.claim_id: item for item in InboxItem.objects.filter(step=STEP, claim_id__in=claim_ids)}
@@ -204,8 +205,8 @@ def notice_files(claim_ids) -> dict[int, dict]:
         objections.setdefault(objection.claim_id, []).append(objection)
     files = {}
     for claim_id in claim_ids:
-        published = events.get(claim_id, {}).get("claim.notice_published")
-        closed = events.get(claim_id, {}).get("claim.notice_closed")
+        published = events.get(claim_id, {}).get(actions.CLAIM_NOTICE_PUBLISHED)
+        closed = events.get(claim_id, {}).get(actions.CLAIM_NOTICE_CLOSED)
         item = items.get(claim_id)
         if published is None and item is None and closed is None:
             continue
@@ -378,7 +379,7 @@ def file_objection(*, line_id, contact, reason, client_address: str, now: dateti
     )
     record_event(
         actor=None,
-        action="objection.filed",
+        action=actions.OBJECTION_FILED,
         obj=objection,
         claim=claim,
         from_state=claim.status,
@@ -435,12 +436,12 @@ def decide_objection(*, user, objection_id, decision: str, reason) -> Objection:
         line.save(update_fields=["decision", "decision_reason"])
         if line.payment_status == PaymentStatus.RESERVED:
             release_reservation(
-                actor=user, line=line, to_status=PaymentStatus.CANCELLED, action="allocation.released", reason=reason
+                actor=user, line=line, to_status=PaymentStatus.CANCELLED, action=actions.ALLOCATION_RELEASED, reason=reason
             )
         recompute_total(claim=claim)
     record_event(
         actor=user,
-        action="objection.upheld" if decision == ObjectionStatus.UPHELD else "objection.dismissed",
+        action=actions.OBJECTION_UPHELD if decision == ObjectionStatus.UPHELD else actions.OBJECTION_DISMISSED,
         obj=objection,
         claim=claim,
         from_state=claim.status,
@@ -490,7 +491,7 @@ def close_notice(*, claim_id: int, now: datetime.datetime) -> bool:
             objections[value] += 1
         record_event(
             actor=None,
-            action="claim.notice_closed",
+            action=actions.CLAIM_NOTICE_CLOSED,
             obj=claim,
             claim=claim,
             from_state=ClaimStatus.PUBLIC_NOTICE,

@@ -17,6 +17,7 @@ from guardian.shortcuts import assign_perm
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
+from audit import actions
 from audit.services import record_event
 from claims.access import may_edit_claim
 from claims.attachments import attachment_ids_of
@@ -135,14 +136,14 @@ def submit_claim(*, user, claim: Claim) -> Claim:
         assign_perm("claims.review_claim", group, claim)
         record_event(
             actor=user,
-            action="permission.granted",
+            action=actions.PERMISSION_GRANTED,
             obj=claim,
             claim=claim,
             detail={"group": group.name, "perms": ["view_claim", "review_claim"]},
         )
     record_event(
         actor=user,
-        action="claim.submitted",
+        action=actions.CLAIM_SUBMITTED,
         obj=claim,
         claim=claim,
         from_state=ClaimStatus.DRAFT,
@@ -184,7 +185,7 @@ def _resubmit(*, user, claim: Claim) -> Claim:
         status, open_task = sync_claim_status(claim)
         record_event(
             actor=user,
-            action="claim.resubmitted",
+            action=actions.CLAIM_RESUBMITTED,
             obj=claim,
             claim=claim,
             from_state=ClaimStatus.RETURNED,
@@ -232,7 +233,7 @@ def _withdraw(claim: Claim, *, actor, reason: str, detail: dict) -> Claim:
     refresh_inbox(claim)
     record_event(
         actor=actor,
-        action="claim.withdrawn",
+        action=actions.CLAIM_WITHDRAWN,
         obj=claim,
         claim=claim,
         from_state=from_state,
@@ -295,7 +296,7 @@ def escalate_overdue_task(*, task_id: int, now) -> bool:
         refresh_inbox(claim)
         record_event(
             actor=None,
-            action="task.escalated",
+            action=actions.TASK_ESCALATED,
             obj=claim,
             claim=claim,
             from_state=claim.status,
@@ -332,7 +333,7 @@ def take_task(*, user, task_id) -> Task:
         refresh_inbox(claim)
         record_event(
             actor=user,
-            action="task.assigned",
+            action=actions.TASK_ASSIGNED,
             obj=claim,
             claim=claim,
             from_state=claim.status,
@@ -494,7 +495,7 @@ def _keep_rechecked_flags(*, user, claim_id: int) -> None:
         refresh_figures(claim)
         record_event(
             actor=user,
-            action="claim.flags_rechecked",
+            action=actions.CLAIM_FLAGS_RECHECKED,
             obj=claim,
             claim=claim,
             from_state=claim.status,
@@ -505,6 +506,10 @@ def _keep_rechecked_flags(*, user, claim_id: int) -> None:
                 "certificate_checks": certificates.summary,
             },
         )
+
+
+# A reviewer's decision and the ledger entry it writes (demo/load.py writes the same entries in bulk).
+DECISION_ACTION = {"approve": actions.CLAIM_APPROVED_STEP, "return": actions.CLAIM_RETURNED, "reject": actions.CLAIM_REJECTED}
 
 
 @transaction.atomic
@@ -569,10 +574,9 @@ def _decide_task(
             needs_notice=following == "public_notice",
         )
         status, open_task = sync_claim_status(claim)
-        action = {"approve": "claim.approved_step", "return": "claim.returned", "reject": "claim.rejected"}[decision]
         record_event(
             actor=user,
-            action=action,
+            action=DECISION_ACTION[decision],
             obj=claim,
             claim=claim,
             from_state=from_state,
@@ -649,7 +653,7 @@ def override_flag(*, user, line_id: int, code: str, reason: str) -> FlagOverride
     override = FlagOverride.objects.create(line=line, code=code, reason=reason, overridden_by=user)
     record_event(
         actor=user,
-        action="flag.overridden",
+        action=actions.FLAG_OVERRIDDEN,
         obj=line,
         claim=claim,
         from_state=claim.status,
@@ -687,7 +691,7 @@ def _settle_claim(*, actor, claim: Claim, detail: dict) -> bool:
         status, _open_task = sync_claim_status(claim)
         record_event(
             actor=actor,
-            action="claim.paid" if status == ClaimStatus.PAID else "claim.payment_cancelled",
+            action=actions.CLAIM_PAID if status == ClaimStatus.PAID else actions.CLAIM_PAYMENT_CANCELLED,
             obj=claim,
             claim=claim,
             from_state=from_state,
@@ -717,7 +721,7 @@ def settle_claims(*, actor, claim_ids, detail: dict) -> int:
         for before, after in refresh_payment_stage(claim_ids=[claim.pk]).values():
             record_event(
                 actor=actor,
-                action="claim.status_synced",
+                action=actions.CLAIM_STATUS_SYNCED,
                 obj=claim,
                 claim=claim,
                 from_state=before,

@@ -66,6 +66,16 @@ def action_label(action: str) -> str:
 
 
 @register.filter
+def is_action(action: str, name: str) -> bool:
+    """``event.action|is_action:"PERMISSION_GRANTED"``: the entry is of that action, named by its
+    constant in audit/actions.py (templates spell no identifier: tests/test_audit_actions.py)."""
+    value = getattr(actions, name, None)
+    if not name.isupper() or not isinstance(value, str) or not actions.is_registered(value):
+        raise template.TemplateSyntaxError(f"is_action: no action {name!r} in audit/actions.py")
+    return action == value
+
+
+@register.filter
 def person(user) -> str:
     """A user as people know them: full name and login name."""
     if user is None:

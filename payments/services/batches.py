@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
+from audit import actions
 from audit.services import record_event, record_events
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, ClaimStatus, Jurisdiction, LineDecision, Payee, PaymentStatus
@@ -260,7 +261,7 @@ def build_batch(
     refresh_payment_stage(claim_ids=claim_ids_in_batch)
     record_event(
         actor=actor,
-        action="payment_batch.built",
+        action=actions.PAYMENT_BATCH_BUILT,
         obj=batch,
         to_state=batch.status,
         detail={
@@ -276,7 +277,7 @@ def build_batch(
     _record_claim_events(
         actor=actor,
         batch=batch,
-        action="claim.payment_batched",
+        action=actions.CLAIM_PAYMENT_BATCHED,
         lines=[(row, seq) for seq, payee in enumerate(ordered, start=1) for row in payee.lines],
         line_from=PaymentStatus.RESERVED,
         line_to=PaymentStatus.IN_BATCH,
@@ -356,7 +357,7 @@ def cancel_batch(*, actor, batch: PaymentBatch, reason: str) -> PaymentBatch:
     refresh_payment_stage(claim_ids={row["claim_id"] for row, _seq in rows})
     record_event(
         actor=actor,
-        action="payment_batch.cancelled",
+        action=actions.PAYMENT_BATCH_CANCELLED,
         obj=batch,
         from_state=BatchStatus.BUILT,
         to_state=batch.status,
@@ -366,7 +367,7 @@ def cancel_batch(*, actor, batch: PaymentBatch, reason: str) -> PaymentBatch:
     _record_claim_events(
         actor=actor,
         batch=batch,
-        action="claim.payment_unbatched",
+        action=actions.CLAIM_PAYMENT_UNBATCHED,
         lines=rows,
         line_from=PaymentStatus.IN_BATCH,
         line_to=PaymentStatus.RESERVED,
@@ -430,7 +431,7 @@ def request_release(*, actor, batch: PaymentBatch, other_duty_processes) -> Paym
     batch.save(update_fields=["status", "released_by", "release_requested_at"])
     record_event(
         actor=actor,
-        action="payment_batch.release_requested",
+        action=actions.PAYMENT_BATCH_RELEASE_REQUESTED,
         obj=batch,
         from_state=BatchStatus.BUILT,
         to_state=batch.status,
@@ -533,7 +534,7 @@ def release_batch(*, batch_id: int) -> PaymentBatch | None:
         batch.save(update_fields=["status", "released_at"])
         record_event(
             actor=batch.released_by,
-            action="payment_batch.released",
+            action=actions.PAYMENT_BATCH_RELEASED,
             obj=batch,
             from_state=BatchStatus.RELEASING,
             to_state=batch.status,
@@ -549,7 +550,7 @@ def release_batch(*, batch_id: int) -> PaymentBatch | None:
         _record_claim_events(
             actor=batch.released_by,
             batch=batch,
-            action="claim.in_payment",
+            action=actions.CLAIM_IN_PAYMENT,
             lines=_batch_rows(batch),
             line_from=PaymentStatus.IN_BATCH,
             line_to=PaymentStatus.IN_PAYMENT,

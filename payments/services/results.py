@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from audit import actions
 from audit.services import record_event, record_events
 from claims.bounds import character_refusal
 from claims.errors import InvalidInput, StepAlreadyTaken
@@ -421,7 +422,7 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
     PaymentBatch.objects.filter(pk=batch.pk).update(status=batch.status, settle_requested_at=now)
     record_event(
         actor=actor,
-        action="payment_batch.result_applied",
+        action=actions.PAYMENT_BATCH_RESULT_APPLIED,
         obj=batch,
         from_state=from_state,
         to_state=batch.status,
@@ -453,7 +454,7 @@ def apply_bank_result(*, actor, batch: PaymentBatch, filename: str, content: byt
         [
             {
                 "actor": actor,
-                "action": "claim.payment_result",
+                "action": actions.CLAIM_PAYMENT_RESULT,
                 "obj": claims[claim_id],
                 "claim": claims[claim_id],
                 "from_state": claims[claim_id].status,
@@ -682,7 +683,7 @@ def correct_payee_after_return(
         before = states_before[claim.pk]
         record_event(
             actor=actor,
-            action="claim.payment_requeued",
+            action=actions.CLAIM_PAYMENT_REQUEUED,
             obj=claim,
             claim=claim,
             from_state=before,
@@ -744,7 +745,9 @@ def cancel_line_payment(*, actor, line: ClaimLine, reason_code: str, reason: str
     before = {"decision": line.decision, "decision_reason": line.decision_reason, "payment_status": line.payment_status}
     ClaimLine.objects.filter(pk=line.pk).update(decision=LineDecision.REJECT, decision_reason=reason_code)
     line.decision, line.decision_reason = LineDecision.REJECT, reason_code
-    release_reservation(actor=actor, line=line, to_status=PaymentStatus.CANCELLED, action="allocation.released", reason=reason)
+    release_reservation(
+        actor=actor, line=line, to_status=PaymentStatus.CANCELLED, action=actions.ALLOCATION_RELEASED, reason=reason
+    )
     if line.allocation_id is None:  # nothing was reserved: still not to be paid
         ClaimLine.objects.filter(pk=line.pk).update(payment_status=PaymentStatus.CANCELLED)
         line.payment_status = PaymentStatus.CANCELLED
@@ -752,7 +755,7 @@ def cancel_line_payment(*, actor, line: ClaimLine, reason_code: str, reason: str
     recompute_total(claim=claim)
     record_event(
         actor=actor,
-        action="claim.line_payment_cancelled",
+        action=actions.CLAIM_LINE_PAYMENT_CANCELLED,
         obj=claim,
         claim=claim,
         reason=reason,
