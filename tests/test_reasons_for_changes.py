@@ -303,3 +303,71 @@ def test_every_call_that_records_such_an_action_for_a_person_passes_a_reason():
             if action in actions.REASON_REQUIRED and "reason" not in keywords and not system:
                 missing.append(f"{path.relative_to(PROJECT)}:{node.lineno} {action}")
     assert missing == []
+
+
+# --------------------------------------------------------------------------- one check of the reason a person writes
+
+# What claims.bounds.reason_refusal refuses, whatever the service: nothing to read, a character the
+# reader cannot see (a page's form reaches the service unparsed: only the API's parser refuses it
+# before), more than the ledger keeps of a reason. Each service still words a missing one its way.
+REFUSED_REASONS = [("  ", ""), ("核实\x0b无误", "U+000B"), ("理" * (TEXT_MAX_LENGTH + 1), str(TEXT_MAX_LENGTH))]
+
+
+def _refused_with(attempt, reason: str, said: str) -> None:
+    before = AuditEvent.objects.count()
+    with pytest.raises(InvalidInput) as refused, transaction.atomic():
+        attempt(reason)
+    assert said in " ".join(refused.value.fields["reason"]), refused.value.fields
+    assert AuditEvent.objects.count() == before
+
+
+@pytest.mark.parametrize(("reason", "said"), REFUSED_REASONS)
+def test_the_provider_withdraws_a_claim_only_with_a_reason_the_ledger_keeps(demo, reason, said):
+    from workflow.services import withdraw_claim
+
+    from .test_claim_lists import drafted
+
+    claim = drafted(demo, 1, submit=False)
+    _refused_with(lambda text: withdraw_claim(user=demo["provider_clerk"], claim=claim, reason=text), reason, said)
+    claim.refresh_from_db()
+    assert claim.status == "draft"
+
+
+@pytest.mark.parametrize(("reason", "said"), REFUSED_REASONS)
+def test_hr_overrides_a_flag_only_with_a_reason_the_ledger_keeps(demo, reason, said):
+    from claims.models import FlagOverride
+    from workflow.services import decide_task, override_flag
+
+    from .test_eligibility import only_task, story3_elder_care_class
+
+    _earlier, claim = story3_elder_care_class(demo)
+    decide_task(user=demo["dept2_reviewer"], task_id=only_task(demo["dept2_reviewer"]).pk, decision="approve", comment="材料齐全")
+    line = claim.lines.get(line_no=2)
+    _refused_with(lambda text: override_flag(user=demo["hr_reviewer"], line_id=line.pk, code="E2", reason=text), reason, said)
+    assert not FlagOverride.objects.exists()
+
+
+@pytest.mark.parametrize(("reason", "said"), REFUSED_REASONS)
+def test_finance_cancels_a_batch_only_with_a_reason_the_ledger_keeps(demo, reason, said):
+    from payments.services.batches import cancel_batch
+    from workflow.disbursement import build_batch
+
+    from .payments_support import approved_claim
+
+    approved_claim(demo, serials=(1,))
+    batch = build_batch(actor=demo["finance_officer"], jurisdiction=Jurisdiction.objects.get(code="WL"))
+    _refused_with(lambda text: cancel_batch(actor=demo["finance_officer"], batch=batch, reason=text), reason, said)
+    batch.refresh_from_db()
+    assert batch.status == "built"
+
+
+@pytest.mark.parametrize(("reason", "said"), REFUSED_REASONS)
+def test_hr_sends_a_plan_back_only_with_a_reason_the_ledger_keeps(demo, reason, said):
+    from payments.services import funds as services
+
+    from .test_funds import filed_plan, next_account
+
+    plan = filed_plan(demo, next_account(demo))
+    _refused_with(lambda text: services.refuse_plan(actor=demo["hr_reviewer"], plan=plan, reason=text), reason, said)
+    plan.refresh_from_db()
+    assert plan.status == "filed"

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from audit import actions
 from audit.services import record_event
 from claims import access
-from claims.bounds import character_refusal, date_out_of_range
+from claims.bounds import character_refusal, date_out_of_range, reason_refusal
 from claims.classes import get_class_for_user
 from claims.dates import date_text, local_date
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
@@ -289,10 +289,8 @@ def _decide(*, user, class_id, status: str, reason: str) -> TrainingClass:
 def accept_class(*, user, class_id, comment: str = "") -> TrainingClass:
     """The class's department accepts the filing (备案)."""
     comment = (comment or "").strip()
-    if refusal := character_refusal(comment):
-        raise InvalidInput(_("意见有误。"), fields={"comment": [refusal]})
-    if len(comment) > 2000:
-        raise InvalidInput(_("意见有误。"), fields={"comment": [_("最长 2000 个字符。")]})
+    if (problem := reason_refusal(comment, required=False)) is not None:
+        raise InvalidInput(_("意见有误。"), fields={"comment": [problem]})
     return _decide(user=user, class_id=class_id, status=ClassStatus.ACCEPTED, reason=comment)
 
 
@@ -300,10 +298,8 @@ def accept_class(*, user, class_id, comment: str = "") -> TrainingClass:
 def refuse_class(*, user, class_id, reason: str) -> TrainingClass:
     """The class's department refuses the filing, with its reason."""
     reason = (reason or "").strip()
-    if refusal := character_refusal(reason):
-        raise InvalidInput(_("不予备案须写明理由。"), fields={"reason": [refusal]})
-    if not reason or len(reason) > 2000:
-        raise InvalidInput(_("不予备案须写明理由。"), fields={"reason": [_("必填（最长 2000 个字符）。")]})
+    if (problem := reason_refusal(reason)) is not None:
+        raise InvalidInput(_("不予备案须写明理由。"), fields={"reason": [problem]})
     return _decide(user=user, class_id=class_id, status=ClassStatus.REFUSED, reason=reason)
 
 

@@ -24,7 +24,7 @@ from viewflow.workflow.status import STATUS
 from audit import actions
 from audit.services import record_event
 from claims.advisory_locks import hold_advisory_locks
-from claims.bounds import character_refusal, whole_number
+from claims.bounds import reason_refusal, whole_number
 from claims.dates import chinese_date_text, local_date
 from claims.errors import DomainError, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, ClaimStatus, LineDecision, PaymentStatus
@@ -317,13 +317,11 @@ def notify_overdue_objections(now: datetime.datetime) -> int:
 
 
 def _text(value, *, field: str, limit: int, errors: dict) -> str:
+    """A required text a person writes (an objector's contact and reason, the HR head's reasoning):
+    the one check of claims.bounds.reason_refusal."""
     value = (value or "").strip() if isinstance(value, str) else ""
-    if not value:
-        errors[field] = [_("此项为必填项。")]
-    elif refusal := character_refusal(value):
-        errors[field] = [refusal]
-    elif len(value) > limit:
-        errors[field] = [_("最多 %(n)d 个字符。") % {"n": limit}]
+    if (problem := reason_refusal(value, limit=limit)) is not None:
+        errors[field] = [problem]
     return value
 
 

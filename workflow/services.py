@@ -21,7 +21,7 @@ from audit import actions
 from audit.services import record_event
 from claims.access import may_edit_claim
 from claims.attachments import attachment_ids_of
-from claims.bounds import character_refusal
+from claims.bounds import reason_refusal
 from claims.certificate_checks import CheckOccasion, check_certificates
 from claims.classes import refresh_class_flags
 from claims.dates import chinese_date_text
@@ -215,10 +215,8 @@ def withdraw_claim(*, user, claim: Claim, reason: str) -> Claim:
             raise StepAlreadyTaken(_("该申领已撤回。"))
         raise ActionForbidden(_("只有本机构经办人可以撤回草稿或退回修改的申领。"))
     reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput(_("撤回申领须写明理由。"), fields={"reason": [_("必填。")]})
-    if (refusal := character_refusal(reason)) is not None:
-        raise InvalidInput(_("撤回申领须写明理由。"), fields={"reason": [refusal]})
+    if (problem := reason_refusal(reason)) is not None:
+        raise InvalidInput(_("撤回申领须写明理由。"), fields={"reason": [problem]})
     return _withdraw(claim, actor=user, reason=reason, detail={"total": claim.total})
 
 
@@ -642,10 +640,8 @@ def override_flag(*, user, line_id: int, code: str, reason: str) -> FlagOverride
         errors["code"] = [_("第 %(n)d 行没有预警 %(code)s。") % {"n": line.line_no, "code": code or "—"}]
     elif code in NOT_OVERRIDABLE:
         errors["code"] = [str(NOT_OVERRIDABLE[code])]
-    if not reason:
-        errors["reason"] = [_("豁免预警须写明理由。")]
-    elif (refusal := character_refusal(reason)) is not None:
-        errors["reason"] = [refusal]
+    if (problem := reason_refusal(reason)) is not None:
+        errors["reason"] = [_("豁免预警须写明理由。") if not reason else problem]
     if errors:
         raise InvalidInput(_("豁免预警的信息有误。"), fields=errors)
     if FlagOverride.objects.filter(line=line, code=code).exists():

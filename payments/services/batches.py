@@ -23,6 +23,7 @@ from openpyxl import Workbook
 
 from audit import actions
 from audit.services import record_event, record_events
+from claims.bounds import reason_refusal
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, ClaimStatus, Jurisdiction, LineDecision, Payee, PaymentStatus
 from claims.payment_stage import lock_claims, refresh_payment_stage
@@ -336,8 +337,8 @@ def _batch_rows(batch: PaymentBatch) -> list:
 def cancel_batch(*, actor, batch: PaymentBatch, reason: str) -> PaymentBatch:
     """A batch not yet released is withdrawn: its lines go back to await the next batch."""
     reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput(_("作废批次须写明理由。"), fields={"reason": [_("必填。")]})
+    if (problem := reason_refusal(reason)) is not None:
+        raise InvalidInput(_("作废批次须写明理由。"), fields={"reason": [problem]})
     batch = PaymentBatch.objects.select_for_update().get(pk=batch.pk)
     access.require_in(actor, access.CANCEL_BATCHES, batch.fund_account.jurisdiction)
     if batch.status != BatchStatus.BUILT:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from audit import actions
 from audit.services import record_event
-from claims.bounds import whole_number
+from claims.bounds import reason_refusal, whole_number
 from claims.errors import FundsExceeded, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, Department, Jurisdiction, LineDecision, PaymentStatus, PolicyCategory
 from claims.spreadsheets import xlsx_row
@@ -298,8 +298,8 @@ def accept_plan(*, actor, plan: FundingPlan) -> FundingPlan:
 def refuse_plan(*, actor, plan: FundingPlan, reason: str) -> FundingPlan:
     """HR (a filed plan) or finance (an HR-accepted plan) sends it back with a reason."""
     reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput(_("退回须写明理由。"), fields={"reason": [_("必填。")]})
+    if (problem := reason_refusal(reason)) is not None:
+        raise InvalidInput(_("退回须写明理由。"), fields={"reason": [problem]})
     # Refused by whoever would accept it next (a plan in any other state: HR's check, then 409).
     access.require_in(actor, access.acceptance_of(plan) or access.HR_ACCEPT_PLANS, plan.fund_account.jurisdiction)
     access.require_not_earlier_hand(actor, plan)

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from audit import actions
 from audit.services import record_event
+from claims.bounds import reason_refusal
 from claims.errors import InvalidInput
 from claims.models import Claim, ClaimLine, ClaimStatus, Provider, Trainee
 from claims.personal_data import account_number_digest, decrypt_id_number, encrypt_id_number
@@ -109,6 +110,9 @@ def set_payee_account(
         access.require_may_set_payee_account(
             actor, provider=provider, trainee=trainee, enterprise_credit_code=enterprise_credit_code
         )
+    reason = (reason or "").strip()
+    if (problem := reason_refusal(reason, required=False)) is not None:
+        raise InvalidInput(_("收款账户信息有误。"), fields={"reason": [problem]})
     account_name, bank_name, account_number = clean_account(
         account_name=account_name, bank_name=bank_name, account_number=account_number
     )

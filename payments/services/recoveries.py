@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from audit import actions
 from audit.services import record_event
-from claims.bounds import date_out_of_range
+from claims.bounds import date_out_of_range, reason_refusal
 from claims.eligibility import mark_recovered_for_fraud
 from claims.errors import InvalidInput, StepAlreadyTaken
 from claims.models import ClaimLine, PaymentStatus
@@ -55,8 +55,8 @@ def open_recovery(
         errors["payer_name"] = [_("最长 200 个字符。")]
     if reason_code not in RecoveryReason.values:
         errors["reason_code"] = [_("请选择追回原因。")]
-    if not reason:
-        errors["reason"] = [_("必填：写明追回的情况和依据。")]
+    if (problem := reason_refusal(reason)) is not None:
+        errors["reason"] = [_("必填：写明追回的情况和依据。") if not reason else problem]
     if line.payment_status != PaymentStatus.PAID:
         raise StepAlreadyTaken(
             _("第 %(line)s 行未拨付（%(status)s），不能追回。")

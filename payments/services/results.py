@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from audit import actions
 from audit.services import record_event, record_events
-from claims.bounds import character_refusal
+from claims.bounds import character_refusal, reason_refusal
 from claims.errors import InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, LineDecision, PaymentStatus
 from claims.payment_stage import AWAITING_PAYMENT, lock_claims, refresh_payment_stage
@@ -635,8 +635,8 @@ def correct_payee_after_return(
     transfer = Transfer.objects.select_related("batch__fund_account__jurisdiction", "provider", "trainee").get(pk=transfer.pk)
     access.require_in(actor, access.CORRECT_RETURNED_PAYEES, transfer.batch.fund_account.jurisdiction)
     reason = (reason or "").strip()
-    if not reason:
-        raise InvalidInput(_("更正收款账户须写明理由。"), fields={"reason": [_("必填。")]})
+    if (problem := reason_refusal(reason)) is not None:
+        raise InvalidInput(_("更正收款账户须写明理由。"), fields={"reason": [problem]})
     if transfer.status != TransferStatus.RETURNED:
         raise StepAlreadyTaken(_("第 %(seq)s 笔转账不是退票，无需更正。") % {"seq": transfer.seq})
     # Claims first (in pk order), then their lines, then the payee's account and the ledger:
@@ -728,8 +728,8 @@ def cancel_line_payment(*, actor, line: ClaimLine, reason_code: str, reason: str
     if reason_code not in REASONS:
         errors["reason_code"] = [_("请选择理由代码。")]
     reason = (reason or "").strip()
-    if not reason:
-        errors["reason"] = [_("必填：写明不予拨付的情况。")]
+    if (problem := reason_refusal(reason)) is not None:
+        errors["reason"] = [_("必填：写明不予拨付的情况。") if not reason else problem]
     if errors:
         raise InvalidInput(_("不予拨付须写明理由。"), fields=errors)
     line = ClaimLine.objects.select_for_update().get(pk=line.pk)
