@@ -179,6 +179,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = False  # else a login to one's own account would clear the address's failures
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out_page"
 AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_address"  # the address the ledger records
+AXES_USERNAME_CALLABLE = "accounts.lockout.attempted_username"  # the account the login names, whichever door
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_DISABLE_ACCESS_LOG = True  # the ledger records logins and logouts
 AXES_VERBOSE = False

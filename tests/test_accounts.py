@@ -140,6 +140,44 @@ def test_an_unknown_username_counts_against_the_address(demo):
     assert lockout.detail["ip"] == "10.2.2.2" and lockout.object_id == ""
 
 
+@pytest.mark.parametrize("door", ["page", "token", "admin"])
+def test_a_username_too_long_for_any_account_is_a_counted_failure_not_a_server_error(demo, door):
+    """No account's name is longer than the user model allows; such a name must still fail like
+    any other (counted against the address), not crash the counting of failures (a 500 that
+    also left the attempt uncounted, so the address never locked out)."""
+    address = "10.2.2.3"
+    browser = Client(REMOTE_ADDR=address, raise_request_exception=False)
+    api = APIClient(REMOTE_ADDR=address, raise_request_exception=False)
+    admin_login = reverse("admin:login")
+    for n in range(settings.LOGIN_FAILURE_LIMIT):
+        name = f"{n}-" + "x" * 300
+        if door == "page":
+            assert page_login(browser, name, "whatever-it-is").status_code in (200, 429)
+        elif door == "token":
+            assert token_login(api, name, "whatever-it-is").status_code in (400, 429)
+        else:
+            assert browser.post(admin_login, {"username": name, "password": "whatever-it-is"}).status_code in (200, 429)
+    assert page_login(Client(REMOTE_ADDR=address), "auditor").status_code == 429
+    assert entries("auth.locked_out").get().detail["ip"] == address
+
+
+def test_a_username_typed_in_full_width_letters_is_the_same_account_on_the_page_and_through_the_api(demo):
+    """A Chinese input method in full-width mode types ｄｅｐｔ＿ｒｅｖｉｅｗｅｒ: the login page reads it
+    as dept_reviewer (Unicode NFKC, as the user model does), so the API reads it so too, and its
+    failures count against that one account whichever door they knock at."""
+    full_width = "ｈｒ＿ｒｅｖｉｅｗｅｒ"
+    assert token_login(APIClient(), full_width).status_code == 200
+    assert page_login(Client(), full_width).status_code == 302
+    for n in range(settings.LOGIN_FAILURE_LIMIT):
+        address = f"10.5.{n}.1"  # every failure from another address: only the account can lock
+        if n % 2:
+            token_login(APIClient(REMOTE_ADDR=address), full_width, f"wrong-{n}")
+        else:
+            page_login(Client(REMOTE_ADDR=address), full_width, f"wrong-{n}")
+    assert error(token_login(APIClient(REMOTE_ADDR="10.5.99.1"), "hr_reviewer"), 429)["code"] == "locked_out"
+    assert entries("auth.locked_out").get().detail["username"] == "hr_reviewer"
+
+
 def test_the_lockout_ends_after_its_time(demo):
     browser = Client(REMOTE_ADDR="10.3.3.3")
     for n in range(settings.LOGIN_FAILURE_LIMIT):
