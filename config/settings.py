@@ -155,7 +155,8 @@ AUTHENTICATION_BACKENDS = [
 ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False
 
-# Every place a password is set (admin, seed_demo, ensure_staff_user) runs these.
+# Every place a password is set (admin, seed_demo, ensure_staff_user, changepassword, createsuperuser,
+# --noinput too: accounts.console) runs these.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},

@@ -3,6 +3,7 @@ expire and are revoked, password rules, session timeouts and revocation, and the
 again before releasing a payment batch or exporting the ledger."""
 
 import datetime
+import io
 
 import pytest
 import time_machine
@@ -271,6 +272,17 @@ def test_weak_passwords_are_refused_where_a_password_is_set(demo, weak):
     assert not get_user_model().objects.filter(username="dept_reviewer1").exists()
     with pytest.raises(CommandError, match="too weak"):
         call_command("seed_demo", password=weak)
+
+
+@pytest.mark.parametrize("weak", ["1234", "ops_root2026", "password123"])
+def test_createsuperuser_without_prompts_refuses_a_weak_password(demo, monkeypatch, weak):
+    """Django's createsuperuser --noinput takes DJANGO_SUPERUSER_PASSWORD as it is, unchecked:
+    a deployment script would make the most powerful account with any password."""
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", weak)
+    with pytest.raises(CommandError, match="too weak"):
+        call_command("createsuperuser", "--noinput", "--username", "ops_root", "--email", "ops@example.org", stdout=io.StringIO())
+    assert not get_user_model().objects.filter(username="ops_root").exists()
+    assert not entries("user.created").filter(detail__username="ops_root").exists()
 
 
 def test_the_admin_refuses_a_weak_password(demo):
