@@ -200,6 +200,7 @@ SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "30"))
 SESSION_ABSOLUTE_HOURS = int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12"))
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_HOURS * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_ENGINE = "accounts.sessions"  # Django's database sessions, every key of a signed-in one kept as its user's
 # API tokens: expire API_TOKEN_HOURS after issue; a login issues a new one (the old one stops
 # working); revoked on password change and deactivation, and by their owner.
 API_TOKEN_HOURS = int(os.environ.get("API_TOKEN_HOURS", "12"))

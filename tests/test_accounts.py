@@ -359,6 +359,27 @@ def test_every_session_of_a_user_ends_when_disabled_or_the_password_changes(demo
         assert browser.get(reverse("approvals:inbox")).status_code == 302
 
 
+def test_a_session_that_changed_its_own_password_still_ends_when_the_account_is_disabled(demo):
+    """Changing one's own password keeps one signed in under a new session key (Django's
+    update_session_auth_hash); that key must be the user's too, or disabling the account later
+    leaves the session in place, to come back to life if the account is enabled again."""
+    browser = Client()
+    assert page_login(browser, "admin").status_code == 302
+    new_password = "Another-Long-Secret-2026"
+    changed = browser.post(
+        reverse("admin:password_change"),
+        {"old_password": DEMO_PASSWORD, "new_password1": new_password, "new_password2": new_password},
+    )
+    assert changed.status_code == 302 and signed_in(browser)
+    user = get_user_model().objects.get(username="admin")
+    user.is_active = False
+    user.save()
+    assert not Session.objects.filter(session_key=browser.session.session_key).exists()
+    user.is_active = True
+    user.save()
+    assert browser.get(reverse("approvals:inbox")).status_code == 302 and not signed_in(browser)
+
+
 # --------------------------------------------------------------------------- re-authentication
 
 
