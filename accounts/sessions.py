@@ -4,8 +4,9 @@ session of a user (on deactivation and password change: accounts/signals.py)."""
 import time
 
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.contrib.sessions.models import Session
 
 from .models import UserSession
@@ -41,6 +42,23 @@ def revoke_sessions(user) -> int:
     ended_count, _ = Session.objects.filter(session_key__in=keys).delete()
     UserSession.objects.filter(session_key__in=keys).delete()
     return ended_count
+
+
+class SessionStore(DatabaseSessionStore):
+    """Django's database sessions (SESSION_ENGINE), a signed-in session's new key kept as the
+    user's: Django gives one without a login when a user changes their own password
+    (update_session_auth_hash), and revoke_sessions must find it to end it."""
+
+    def cycle_key(self):
+        before = self.session_key
+        super().cycle_key()
+        user_id = self.get(SESSION_KEY)
+        if user_id is None:  # not signed in yet (a login's own cycle: started() keeps its key)
+            return
+        UserSession.objects.filter(session_key=before).delete()
+        UserSession.objects.get_or_create(
+            session_key=self.session_key, defaults={"user_id": get_user_model()._meta.pk.to_python(user_id)}
+        )
 
 
 def expired(session, now: float) -> bool:

@@ -13,8 +13,10 @@ from django.utils import timezone, translation
 from django.utils.functional import lazy
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.fields import SkipField, empty
 
+from accounts.lockout import login_username
 from audit.models import AuditEvent
 from claims.catalogue import VERSION_CONDITION_FIELDS, in_force
 from claims.eligibility import flags_for_display, related_numbers
@@ -67,6 +69,15 @@ class ErrorSerializer(serializers.Serializer):
 class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"})
+
+
+class TokenLoginSerializer(AuthTokenSerializer):
+    """DRF's token login, the username read as the login page reads it (accounts.lockout.login_username):
+    full-width letters name the same account through the API as on the page."""
+
+    def validate(self, attrs):
+        attrs["username"] = login_username(attrs.get("username"))
+        return super().validate(attrs)
 
 
 class TokenSerializer(serializers.Serializer):

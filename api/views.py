@@ -153,6 +153,7 @@ def require_password(request, *, purpose: str) -> None:
 class TokenView(ObtainAuthToken):
     # Logging in needs no prior authentication (a stale session or token must not get in the way).
     authentication_classes = ()
+    serializer_class = s.TokenLoginSerializer
 
     def post(self, request, *args, **kwargs):
         # A wrong password goes through authenticate(), whose user_login_failed signal django-axes

@@ -155,7 +155,8 @@ AUTHENTICATION_BACKENDS = [
 ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False
 
-# Every place a password is set (admin, seed_demo, ensure_staff_user) runs these.
+# Every place a password is set (admin, seed_demo, ensure_staff_user, changepassword, createsuperuser,
+# --noinput too: accounts.console) runs these.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
@@ -179,6 +180,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = False  # else a login to one's own account would clear the address's failures
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out_page"
 AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_address"  # the address the ledger records
+AXES_USERNAME_CALLABLE = "accounts.lockout.attempted_username"  # the account the login names, whichever door
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_DISABLE_ACCESS_LOG = True  # the ledger records logins and logouts
 AXES_VERBOSE = False
@@ -198,6 +200,7 @@ SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "30"))
 SESSION_ABSOLUTE_HOURS = int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12"))
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_HOURS * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_ENGINE = "accounts.sessions"  # Django's database sessions, every key of a signed-in one kept as its user's
 # API tokens: expire API_TOKEN_HOURS after issue; a login issues a new one (the old one stops
 # working); revoked on password change and deactivation, and by their owner.
 API_TOKEN_HOURS = int(os.environ.get("API_TOKEN_HOURS", "12"))

@@ -3,6 +3,7 @@ expire and are revoked, password rules, session timeouts and revocation, and the
 again before releasing a payment batch or exporting the ledger."""
 
 import datetime
+import io
 
 import pytest
 import time_machine
@@ -140,6 +141,44 @@ def test_an_unknown_username_counts_against_the_address(demo):
     assert lockout.detail["ip"] == "10.2.2.2" and lockout.object_id == ""
 
 
+@pytest.mark.parametrize("door", ["page", "token", "admin"])
+def test_a_username_too_long_for_any_account_is_a_counted_failure_not_a_server_error(demo, door):
+    """No account's name is longer than the user model allows; such a name must still fail like
+    any other (counted against the address), not crash the counting of failures (a 500 that
+    also left the attempt uncounted, so the address never locked out)."""
+    address = "10.2.2.3"
+    browser = Client(REMOTE_ADDR=address, raise_request_exception=False)
+    api = APIClient(REMOTE_ADDR=address, raise_request_exception=False)
+    admin_login = reverse("admin:login")
+    for n in range(settings.LOGIN_FAILURE_LIMIT):
+        name = f"{n}-" + "x" * 300
+        if door == "page":
+            assert page_login(browser, name, "whatever-it-is").status_code in (200, 429)
+        elif door == "token":
+            assert token_login(api, name, "whatever-it-is").status_code in (400, 429)
+        else:
+            assert browser.post(admin_login, {"username": name, "password": "whatever-it-is"}).status_code in (200, 429)
+    assert page_login(Client(REMOTE_ADDR=address), "auditor").status_code == 429
+    assert entries("auth.locked_out").get().detail["ip"] == address
+
+
+def test_a_username_typed_in_full_width_letters_is_the_same_account_on_the_page_and_through_the_api(demo):
+    """A Chinese input method in full-width mode types ｄｅｐｔ＿ｒｅｖｉｅｗｅｒ: the login page reads it
+    as dept_reviewer (Unicode NFKC, as the user model does), so the API reads it so too, and its
+    failures count against that one account whichever door they knock at."""
+    full_width = "ｈｒ＿ｒｅｖｉｅｗｅｒ"
+    assert token_login(APIClient(), full_width).status_code == 200
+    assert page_login(Client(), full_width).status_code == 302
+    for n in range(settings.LOGIN_FAILURE_LIMIT):
+        address = f"10.5.{n}.1"  # every failure from another address: only the account can lock
+        if n % 2:
+            token_login(APIClient(REMOTE_ADDR=address), full_width, f"wrong-{n}")
+        else:
+            page_login(Client(REMOTE_ADDR=address), full_width, f"wrong-{n}")
+    assert error(token_login(APIClient(REMOTE_ADDR="10.5.99.1"), "hr_reviewer"), 429)["code"] == "locked_out"
+    assert entries("auth.locked_out").get().detail["username"] == "hr_reviewer"
+
+
 def test_the_lockout_ends_after_its_time(demo):
     browser = Client(REMOTE_ADDR="10.3.3.3")
     for n in range(settings.LOGIN_FAILURE_LIMIT):
@@ -235,6 +274,17 @@ def test_weak_passwords_are_refused_where_a_password_is_set(demo, weak):
         call_command("seed_demo", password=weak)
 
 
+@pytest.mark.parametrize("weak", ["1234", "ops_root2026", "password123"])
+def test_createsuperuser_without_prompts_refuses_a_weak_password(demo, monkeypatch, weak):
+    """Django's createsuperuser --noinput takes DJANGO_SUPERUSER_PASSWORD as it is, unchecked:
+    a deployment script would make the most powerful account with any password."""
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", weak)
+    with pytest.raises(CommandError, match="too weak"):
+        call_command("createsuperuser", "--noinput", "--username", "ops_root", "--email", "ops@example.org", stdout=io.StringIO())
+    assert not get_user_model().objects.filter(username="ops_root").exists()
+    assert not entries("user.created").filter(detail__username="ops_root").exists()
+
+
 def test_the_admin_refuses_a_weak_password(demo):
     admin = Client()
     admin.force_login(demo["admin"])
@@ -307,6 +357,27 @@ def test_every_session_of_a_user_ends_when_disabled_or_the_password_changes(demo
     assert not Session.objects.filter(session_key__in=keys).exists()
     for browser in (office, home):
         assert browser.get(reverse("approvals:inbox")).status_code == 302
+
+
+def test_a_session_that_changed_its_own_password_still_ends_when_the_account_is_disabled(demo):
+    """Changing one's own password keeps one signed in under a new session key (Django's
+    update_session_auth_hash); that key must be the user's too, or disabling the account later
+    leaves the session in place, to come back to life if the account is enabled again."""
+    browser = Client()
+    assert page_login(browser, "admin").status_code == 302
+    new_password = "Another-Long-Secret-2026"
+    changed = browser.post(
+        reverse("admin:password_change"),
+        {"old_password": DEMO_PASSWORD, "new_password1": new_password, "new_password2": new_password},
+    )
+    assert changed.status_code == 302 and signed_in(browser)
+    user = get_user_model().objects.get(username="admin")
+    user.is_active = False
+    user.save()
+    assert not Session.objects.filter(session_key=browser.session.session_key).exists()
+    user.is_active = True
+    user.save()
+    assert browser.get(reverse("approvals:inbox")).status_code == 302 and not signed_in(browser)
 
 
 # --------------------------------------------------------------------------- re-authentication
