@@ -19,6 +19,7 @@ from workflow import notice, policy
 from workflow.models import Objection, ObjectionStatus
 
 from . import serializers as s
+from .parsers import JSONParser
 from .schema import errors
 from .serializers import money
 from .validation import BoundedSerializer, bounded_body
@@ -118,8 +119,14 @@ class PublicNoticeList(GenericAPIView):
 
 
 class PublicObjectionCreate(APIView):
+    """No login, so no CSRF check: JSON only, which a page of another site cannot make a visitor's
+    browser send (a form posts form-encoded or text/plain; a script's JSON needs a CORS preflight,
+    never granted). Otherwise any site could file objections through its visitors, each from its
+    own address, past the per-address limit. The public page has its own form, with CSRF."""
+
     authentication_classes = ()
     permission_classes = (AllowAny,)
+    parser_classes = (JSONParser,)
 
     @extend_schema(
         tags=["public notice"],

@@ -469,6 +469,10 @@ def test_the_api_lists_the_notice_masked_as_the_page_and_takes_objections_rate_l
     assert error(public.get("/api/v1/public/objections/YY0000/"), 404)["code"] == "not_found"
     assert "line" in error(public.post("/api/v1/public/objections/", {**body, "line": 10**9}, format="json"), 400)["fields"]
     assert "reason" in error(public.post("/api/v1/public/objections/", {**body, "reason": ""}, format="json"), 400)["fields"]
+    # Only JSON: a page of another site can make a visitor's browser post a form, not JSON.
+    for form_encoded in (public.post("/api/v1/public/objections/", body), Client().post("/api/v1/public/objections/", body)):
+        assert error(form_encoded, 415)["code"] == "unsupported_media_type"
+    assert Objection.objects.count() == 1
     # One more on the page, one more by the API: the fourth from the address is refused.
     assert Client().post("/public/notice/objection/", body, **here).status_code == 200
     ok(public.post("/api/v1/public/objections/", body, format="json", **here), 201)
