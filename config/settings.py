@@ -271,6 +271,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "claims")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A silent broker (its host gone, a hung server or a half-open connection) is given up on like a
+# refused one: without these a publish in a request's on_commit waited forever after the change
+# had committed (due/enqueue.py; tests/test_silent_broker.py). Above the worker's BRPOP (1 s).
+BROKER_TIMEOUT = float(os.environ.get("BROKER_TIMEOUT", "2"))  # seconds
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": BROKER_TIMEOUT, "socket_timeout": BROKER_TIMEOUT}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 # Audit ledger checkpoints (see README, "Audit ledger"): the log's origin line, the Ed25519
 # signing key (base64 of the 32-byte seed, or a file holding it; `seed_demo` writes a demo

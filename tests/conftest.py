@@ -11,6 +11,7 @@ import contextlib
 import datetime
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +31,7 @@ from django.test import override_settings
 from hypothesis import settings as hypothesis_settings
 
 from config.celery import mail_queue_of
+from due.enqueue import broker_back
 
 DEMO_PASSWORD = "Subsidy-Demo-2026"  # the Makefile's demo password; meets AUTH_PASSWORD_VALIDATORS
 REQUIRE_SERVICES = os.environ.get("CI_REQUIRE_SERVICES") == "1"
@@ -720,3 +722,46 @@ def redis_unreachable():
     finally:
         app.conf.broker_url, app.conf.task_always_eager = previous
         app._pool, app.amqp._producer_pool = None, None
+        broker_back()  # Redis is back: the next message is tried at once
+
+
+REDIS_SILENT_FOR = 20.0  # seconds a silent broker (redis_not_answering) stays before it goes away
+
+
+@contextlib.contextmanager
+def redis_not_answering(how: str):
+    """The broker is there but silent, for this process: "host gone" (a connection is never
+    accepted: the machine is off or cut off, its SYNs dropped) or "server hung" (connected, no
+    reply ever comes: the server paused, a half-open connection). Publishing waits on it, unlike a
+    refused connection (redis_unreachable). After REDIS_SILENT_FOR seconds it goes away (its
+    connections reset), so that whatever still waits on it ends and the test can say how long."""
+    app = _celery_app()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    held = []
+    if how == "host gone":
+        listener.listen(0)  # one connection waits to be accepted; later SYNs are dropped
+        held.append(socket.create_connection(listener.getsockname()))
+    elif how == "server hung":
+        listener.listen(64)  # the kernel completes the connections; nothing ever reads them
+    else:
+        raise ValueError(how)
+
+    def go_away():
+        for sock in (*held, listener):
+            sock.close()
+
+    timer = threading.Timer(REDIS_SILENT_FOR, go_away)
+    previous = app.conf.broker_url, app.conf.task_always_eager
+    host, port = listener.getsockname()
+    app.conf.broker_url, app.conf.task_always_eager = f"redis://{host}:{port}/0", False
+    app._pool, app.amqp._producer_pool = None, None
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        go_away()
+        app.conf.broker_url, app.conf.task_always_eager = previous
+        app._pool, app.amqp._producer_pool = None, None
+        broker_back()  # Redis is back: the next message is tried at once

@@ -4,13 +4,13 @@ account. Account numbers are personal or banking data: stored encrypted, shown m
 import re
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from audit import actions
 from audit.services import record_event
 from claims.bounds import reason_refusal
-from claims.errors import InvalidInput
+from claims.errors import InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, ClaimStatus, Provider, Trainee
 from claims.personal_data import account_number_digest, decrypt_id_number, encrypt_id_number
 from claims.validators import checked_account_name, name_key
@@ -135,7 +135,16 @@ def set_payee_account(
     account.account_number_encrypted = encrypt_id_number(account_number)
     account.account_number_masked = mask_account_number(account_number)
     account.updated_by = actor
-    account.save()
+    if before is None:
+        # No row to lock yet: a second first setting at the same moment (the clerk and finance,
+        # a double click) waits on this one's unique key, then is told, not answered with a 500.
+        try:
+            with transaction.atomic():
+                account.save()
+        except IntegrityError:
+            raise StepAlreadyTaken(_("收款账户刚由他人设置，请刷新后重试。")) from None
+    else:
+        account.save()
     after = account_in_ledger(account)
     record_event(
         actor=actor,
