@@ -165,10 +165,10 @@ class TokenView(ObtainAuthToken):
             raise serializers.ValidationError(serializer.errors)
         user = serializer.validated_data["user"]
         with transaction.atomic():
-            token, replaced = tokens.issue_token(user)
+            issued, replaced = tokens.issue_token(user)
             record_token_issued(request=request, user=user, replaced=replaced)
         request.user = user  # the answer is the user's credential: an answer to them (kept by no cache)
-        return Response({"token": token.key, "expires": tokens.expires_at(token)})
+        return Response({"token": issued.key, "expires": issued.expires})
 
 
 @extend_schema(
