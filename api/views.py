@@ -151,7 +151,8 @@ def require_password(request, *, purpose: str) -> None:
     "`Authorization: Token <token>`. It expires after API_TOKEN_HOURS (12 by default)",
 )
 class TokenView(ObtainAuthToken):
-    # Logging in needs no prior authentication (a stale session or token must not get in the way).
+    # DRF's login view for its parsers, renderer and no throttle; its post (DRF's plain-text token
+    # model) is replaced: accounts/tokens.py issues the key. Logging in needs no prior authentication (a stale session or token must not get in the way).
     authentication_classes = ()
     serializer_class = s.TokenLoginSerializer
 

@@ -340,7 +340,9 @@ def test_the_admins_bulk_delete_is_recorded_for_each_row(transactional_db, demo,
     assert sorted(entries.values_list("reason", flat=True)) == ["误建，撤销"] * len(selected)
 
 
-@pytest.mark.parametrize("page", ["admin:authtoken_tokenproxy_add", "admin:accounts_apitoken_add", "admin:accounts_apitoken_changelist"])
+@pytest.mark.parametrize(
+    "page", ["admin:authtoken_tokenproxy_add", "admin:accounts_apitoken_add", "admin:accounts_apitoken_changelist"]
+)
 def test_the_admin_mints_no_api_tokens(demo, page):
     """DRF's token admin would mint a token for anyone, its key in the list, with no entry: it is
     gone, and API tokens have no admin. Tokens come from the API's login (auth.token_issued)."""
