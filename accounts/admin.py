@@ -2,7 +2,6 @@ from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.db import transaction
-from rest_framework.authtoken.models import TokenProxy
 
 from audit.access import record_lockout_lifted
 from audit.admin import ReasonedAdminMixin
@@ -11,10 +10,10 @@ from audit.admin import ReasonedAdminMixin
 admin.site.unregister(AccessLog)
 admin.site.unregister(AccessFailureLog)
 admin.site.unregister(AccessAttempt)
-# DRF's token admin mints a token for anyone, its key in the list, unrecorded. Tokens are issued
-# by the API's login (accounts/tokens.py, recorded as auth.token_issued); a user's are revoked by
-# the user, or by deactivating the account or setting its password (both recorded).
-admin.site.unregister(TokenProxy)
+# No admin for API tokens (accounts.models.ApiToken): they are issued by the API's login
+# (accounts/tokens.py, recorded as auth.token_issued); a user's is revoked by the user, or by
+# deactivating the account or setting its password (both recorded). DRF's token app, whose admin
+# minted a token for anyone with its key in the list, is not installed.
 
 
 @admin.register(AccessAttempt)

@@ -9,17 +9,17 @@ import time
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, authenticate
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from audit.access import record_reauthenticated
 
+from .models import ApiToken
 from .sessions import PASSWORD_AT
 
 
 def _password_age(request) -> float | None:
     """Seconds since the password was last entered for this request's credentials, if known."""
     token = getattr(request, "auth", None)
-    if isinstance(token, Token):
+    if isinstance(token, ApiToken):
         return (timezone.now() - token.created).total_seconds()
     session = getattr(request, "session", None)
     if session is not None and session.get(SESSION_KEY) and session.get(PASSWORD_AT) is not None:

@@ -151,7 +151,8 @@ def require_password(request, *, purpose: str) -> None:
     "`Authorization: Token <token>`. It expires after API_TOKEN_HOURS (12 by default)",
 )
 class TokenView(ObtainAuthToken):
-    # Logging in needs no prior authentication (a stale session or token must not get in the way).
+    # DRF's login view for its parsers, renderer and no throttle; its post (DRF's plain-text token
+    # model) is replaced: accounts/tokens.py issues the key. Logging in needs no prior authentication (a stale session or token must not get in the way).
     authentication_classes = ()
     serializer_class = s.TokenLoginSerializer
 
@@ -165,10 +166,10 @@ class TokenView(ObtainAuthToken):
             raise serializers.ValidationError(serializer.errors)
         user = serializer.validated_data["user"]
         with transaction.atomic():
-            token, replaced = tokens.issue_token(user)
+            issued, replaced = tokens.issue_token(user)
             record_token_issued(request=request, user=user, replaced=replaced)
         request.user = user  # the answer is the user's credential: an answer to them (kept by no cache)
-        return Response({"token": token.key, "expires": tokens.expires_at(token)})
+        return Response({"token": issued.key, "expires": issued.expires})
 
 
 @extend_schema(

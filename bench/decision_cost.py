@@ -70,8 +70,8 @@ from accounts.tokens import issue_token  # noqa: E402
 class Reviewer:
     def __init__(self, user):
         self.user = user
-        token, _revoked = issue_token(user)
-        self.client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+        issued, _revoked = issue_token(user)
+        self.client = Client(HTTP_AUTHORIZATION=f"Token {issued.key}")
 
     def call(self, method: str, path: str, body: dict | None = None):
         if method == "GET":

@@ -23,8 +23,8 @@ def token_of(username: str) -> str:
 
     from accounts.tokens import issue_token
 
-    token, _revoked = issue_token(get_user_model().objects.get(username=username))
-    return f"Token {token.key}"
+    issued, _revoked = issue_token(get_user_model().objects.get(username=username))
+    return f"Token {issued.key}"
 
 
 def ok(response, status: int = 200) -> dict:

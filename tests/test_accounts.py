@@ -4,6 +4,7 @@ again before releasing a payment batch or exporting the ledger."""
 
 import datetime
 import io
+import secrets
 
 import pytest
 import time_machine
@@ -14,12 +15,13 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.models import ApiToken
 from audit.admin import CHANGE_REASON
 from audit.models import AuditEvent
 from claims import roles
@@ -52,6 +54,17 @@ def page_login(client: Client, username: str, password: str = DEMO_PASSWORD):
 
 def token_login(client: APIClient, username: str, password: str = DEMO_PASSWORD):
     return client.post(TOKEN, {"username": username, "password": password}, format="json")
+
+
+def token_table_values(user) -> list[str]:
+    """Every text the token table keeps for the user."""
+    return [value for row in ApiToken.objects.filter(user=user).values() for value in row.values() if isinstance(value, str)]
+
+
+def api_of(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
 
 
 def signed_in(client: Client) -> bool:
@@ -100,7 +113,7 @@ def test_thirty_wrong_passwords_on_the_token_endpoint_lock_out_with_a_json_429(d
 
     refused = error(token_login(api, "hr_reviewer"), 429)
     assert refused["code"] == "locked_out" and "锁定" in refused["message"]
-    assert not Token.objects.filter(user=demo["hr_reviewer"]).exists()
+    assert not ApiToken.objects.filter(user=demo["hr_reviewer"]).exists()
     assert entries("auth.locked_out").count() == 1 and not entries("auth.token_issued").exists()
 
 
@@ -228,7 +241,64 @@ def test_a_token_expires_after_its_hours(demo):
         ok(api.get("/api/v1/departments/"))
     with later(hours=settings.API_TOKEN_HOURS, minutes=1):
         assert error(api.get("/api/v1/departments/"), 401)["code"] == "token_expired"
-    assert not Token.objects.filter(user=demo["provider_clerk"]).exists()
+    assert not ApiToken.objects.filter(user=demo["provider_clerk"]).exists()
+
+
+def rows_holding(text: str) -> list[str]:
+    """The tables with a row whose text holds ``text``: what a reader of the database (or of a
+    backup) would find by searching it."""
+    quote = connection.ops.quote_name
+    found = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(include_views=False):
+            cursor.execute(f"SELECT 1 FROM {quote(table)} AS row WHERE strpos(row::text, %s) > 0 LIMIT 1", [text])
+            if cursor.fetchone():
+                found.append(table)
+    return found
+
+
+def test_the_database_keeps_no_usable_api_key(demo):
+    """Only a digest of the key is kept: the key is in the login's answer, once. Nothing stored
+    authenticates; the key given out does."""
+    key = ok(token_login(APIClient(), "provider_clerk"))["token"]
+    assert len(key) >= 43  # 32 random bytes, URL-safe base64
+    assert rows_holding(key) == []
+    stored = token_table_values(demo["provider_clerk"])
+    assert stored
+    for value in stored:
+        assert error(api_of(value).get("/api/v1/departments/"), 401)["code"] == "authentication_failed"
+    ok(api_of(key).get("/api/v1/departments/"))
+
+
+def test_drf_tokens_issued_before_the_digests_keep_working_until_they_expire(transactional_db, demo):
+    """accounts/0002 hashes the keys of DRF's token table (plain text) into ApiToken, each with
+    its issue time, and drops DRF's table: a client signed in before it keeps its token, no key
+    is left in the database, and an old token still expires on time."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    executor.migrate([("accounts", "0001_initial")])
+    issued = {"dept_reviewer": timezone.now() - datetime.timedelta(hours=1), "hr_reviewer": timezone.now()}
+    keys = {name: secrets.token_hex(20) for name in issued}  # DRF's: 20 random bytes in hex
+    with connection.cursor() as cursor:
+        # DRF's table as its app's migrations left it.
+        cursor.execute(
+            "CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, created timestamp with time zone NOT NULL, "
+            "user_id integer NOT NULL UNIQUE REFERENCES auth_user (id))"
+        )
+        for name, created in issued.items():
+            cursor.execute("INSERT INTO authtoken_token VALUES (%s, %s, %s)", [keys[name], created, demo[name].pk])
+    MigrationExecutor(connection).migrate(latest)
+
+    assert "authtoken_token" not in connection.introspection.table_names()
+    for name, key in keys.items():
+        assert rows_holding(key) == []
+        assert ApiToken.objects.get(user=demo[name]).created == issued[name]
+        ok(api_of(key).get("/api/v1/departments/"))
+    with later(hours=settings.API_TOKEN_HOURS - 1, minutes=1):
+        assert error(api_of(keys["dept_reviewer"]).get("/api/v1/departments/"), 401)["code"] == "token_expired"
+        ok(api_of(keys["hr_reviewer"]).get("/api/v1/departments/"))
 
 
 def test_logging_in_again_issues_a_new_token_and_the_old_one_stops_working(demo):
@@ -258,7 +328,7 @@ def test_a_password_change_or_a_deactivation_revokes_the_token(demo, change):
     else:
         user.is_active = False
     user.save()
-    assert not Token.objects.filter(user=user).exists()
+    assert not ApiToken.objects.filter(user=user).exists()
     assert error(api.get("/api/v1/departments/"), 401)["code"] == "authentication_failed"
 
 

@@ -340,13 +340,17 @@ def test_the_admins_bulk_delete_is_recorded_for_each_row(transactional_db, demo,
     assert sorted(entries.values_list("reason", flat=True)) == ["误建，撤销"] * len(selected)
 
 
-def test_the_admin_mints_no_api_tokens(demo):
+@pytest.mark.parametrize(
+    "page", ["admin:authtoken_tokenproxy_add", "admin:accounts_apitoken_add", "admin:accounts_apitoken_changelist"]
+)
+def test_the_admin_mints_no_api_tokens(demo, page):
     """DRF's token admin would mint a token for anyone, its key in the list, with no entry: it is
-    gone. Tokens come from the API's login (auth.token_issued)."""
+    gone, and API tokens have no admin. Tokens come from the API's login (auth.token_issued)."""
     admin = admin_client(Client(), demo)
     with pytest.raises(NoReverseMatch):
-        reverse("admin:authtoken_tokenproxy_add")
-    assert "authtoken" not in admin.get(reverse("admin:index")).content.decode()
+        reverse(page)
+    index = admin.get(reverse("admin:index")).content.decode()
+    assert "authtoken" not in index and "apitoken" not in index
 
 
 def test_a_claims_process_and_tasks_are_shown_but_never_changed_in_the_admin(demo):

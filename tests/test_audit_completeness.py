@@ -137,7 +137,7 @@ def owners(label: str, pk, row: dict) -> list[tuple]:
         return [("payments.fundingplan", value("plan_id"))]
     if label == "payments.recoveryreceipt":
         return [("payments.recoveryorder", value("order_id"))]
-    if label == "authtoken.token":
+    if label == "accounts.apitoken":
         return [("auth.user", value("user_id"))]
     if label.endswith("objectpermission"):
         if "content_object_id" in row:  # direct foreign-key tables: the object's model by the table's name
