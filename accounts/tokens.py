@@ -43,6 +43,9 @@ def issue_token(user) -> tuple[IssuedToken, int]:
     """A new token for the user, replacing any earlier one: (the key and its expiry, how many were revoked)."""
     key = secrets.token_urlsafe(KEY_BYTES)
     with transaction.atomic():
+        # Two logins of one user at once take turns here: the later replaces the earlier's token
+        # rather than both inserting one (a 500 on the one-per-user rule).
+        type(user).objects.select_for_update().filter(pk=user.pk).exists()
         revoked = revoke_tokens(user)
         token = ApiToken.objects.create(user=user, digest=digest(key))
     return IssuedToken(key=key, expires=expires_at(token)), revoked

@@ -4,6 +4,7 @@ withdraw POSTed twice (or a take against a decide), on two PostgreSQL connection
 the other is a 409, and nothing is recorded twice."""
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 from viewflow.workflow.models import Process, Task
 
@@ -13,7 +14,7 @@ from claims.services import create_claim
 from workflow import selectors as inbox
 from workflow.services import decide_task
 
-from .conftest import claim_data
+from .conftest import DEMO_PASSWORD, claim_data
 from .test_concurrency import (  # noqa: F401 - second_department_reviewer is a fixture
     Gate,
     join_all,
@@ -118,3 +119,26 @@ def test_withdraw_posted_twice_at_once_through_the_api(transactional_db, demo):
     waiting, codes, responses = race(lock_claim(claim), post, post)
     assert codes == [200, 409], [(r.status_code, r.content[:200]) for r in responses]
     assert AuditEvent.objects.filter(claim_id=claim.pk, action="claim.withdrawn").count() == 1
+
+
+def test_two_logins_of_one_user_at_once_each_get_a_token_and_the_later_one_holds(transactional_db, demo):
+    """A script and a person signing in as the same user at the same moment: one token per user,
+    so the second replaces the first, never a 500 on the table's one-per-user rule."""
+    from accounts.models import ApiToken
+    from audit.services import LEDGER_LOCK_KEY
+
+    def lock_ledger():  # each login writes its token, then waits to record it
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
+
+    body = {"username": "hr_reviewer", "password": DEMO_PASSWORD}
+    sign_in = lambda: APIClient().post("/api/v1/auth/token/", body, format="json")  # noqa: E731
+    waiting, codes, responses = race(lock_ledger, sign_in, sign_in)
+    assert codes == [200, 200], [(r.status_code, r.content[:300]) for r in responses]
+    assert ApiToken.objects.filter(user=demo["hr_reviewer"]).count() == 1
+    live = [
+        r.json()["token"]
+        for r in responses
+        if APIClient(HTTP_AUTHORIZATION=f"Token {r.json()['token']}").get("/api/v1/tasks/").status_code == 200
+    ]
+    assert len(live) == 1
