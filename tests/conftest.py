@@ -725,16 +725,13 @@ def redis_unreachable():
         broker_back()  # Redis is back: the next message is tried at once
 
 
-REDIS_SILENT_FOR = 20.0  # seconds a silent broker (redis_not_answering) stays before it goes away
-
-
 @contextlib.contextmanager
 def redis_not_answering(how: str):
     """The broker is there but silent, for this process: "host gone" (a connection is never
     accepted: the machine is off or cut off, its SYNs dropped) or "server hung" (connected, no
     reply ever comes: the server paused, a half-open connection). Publishing waits on it, unlike a
-    refused connection (redis_unreachable). After REDIS_SILENT_FOR seconds it goes away (its
-    connections reset), so that whatever still waits on it ends and the test can say how long."""
+    refused connection (redis_unreachable). It stays silent until the block ends: code that waits
+    on it without a timeout of its own never returns (the test's pytest-timeout ends it)."""
     app = _celery_app()
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -751,16 +748,13 @@ def redis_not_answering(how: str):
         for sock in (*held, listener):
             sock.close()
 
-    timer = threading.Timer(REDIS_SILENT_FOR, go_away)
     previous = app.conf.broker_url, app.conf.task_always_eager
     host, port = listener.getsockname()
     app.conf.broker_url, app.conf.task_always_eager = f"redis://{host}:{port}/0", False
     app._pool, app.amqp._producer_pool = None, None
-    timer.start()
     try:
         yield
     finally:
-        timer.cancel()
         go_away()
         app.conf.broker_url, app.conf.task_always_eager = previous
         app._pool, app.amqp._producer_pool = None, None

@@ -6,7 +6,7 @@ Without a socket timeout the publish waited forever: the person saw no answer (g
 the request at WEB_TIMEOUT: a 502 for a decision that stood) and each such request held one of
 the few web workers."""
 
-import time
+import logging
 
 import pytest
 from django.utils import timezone
@@ -20,10 +20,14 @@ from workflow.selectors import actionable_tasks
 from workflow.services import submit_claim
 
 from .api_support import login
-from .conftest import REDIS_SILENT_FOR, claim_data, line, redis_not_answering, resident_id
+from .conftest import claim_data, line, redis_not_answering, resident_id
+
+# A request that waited on the silent broker would never return: pytest-timeout ends the test.
+HANGS_AFTER = 120  # seconds
 
 
 @pytest.mark.postgres
+@pytest.mark.timeout(HANGS_AFTER)
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("how", ["host gone", "server hung"])
 def test_a_decision_answers_at_once_while_redis_is_silent_and_the_sweep_sends_its_email(demo, how, mailoutbox):
@@ -33,15 +37,12 @@ def test_a_decision_answers_at_once_while_redis_is_silent_and_the_sweep_sends_it
     task = actionable_tasks(reviewer).get()
     client = login("dept_reviewer")
 
-    with redis_not_answering(how):
-        started = time.monotonic()
+    with redis_not_answering(how):  # silent for as long as the request takes: it must give up itself
         response = client.post(
             f"/api/v1/tasks/{task.pk}/decide/", {"decision": "reject", "comment": "非本部门职责", "reason": "E2"}, format="json"
         )
-        waited = time.monotonic() - started
 
     assert response.status_code == 200, response.content[:300]
-    assert waited < REDIS_SILENT_FOR / 2, f"the request waited {waited:.1f} s on a silent broker"
     claim.refresh_from_db()
     assert claim.status == ClaimStatus.REJECTED
     [rejected] = Notification.objects.filter(claim=claim, kind=Kind.REJECTED)
@@ -56,8 +57,9 @@ def test_a_decision_answers_at_once_while_redis_is_silent_and_the_sweep_sends_it
 
 
 @pytest.mark.postgres
+@pytest.mark.timeout(HANGS_AFTER)
 @pytest.mark.django_db(transaction=True)
-def test_a_bulk_approval_waits_on_a_silent_broker_once_not_once_a_claim(demo):
+def test_a_bulk_approval_waits_on_a_silent_broker_once_not_once_a_claim(demo, caplog):
     """Each approval commits on its own and has its e-mails to send: the broker's silence, found
     by the first, is not waited for again by each of the others (due/enqueue.py)."""
     clerk, reviewer = demo["provider_clerk"], demo["dept_reviewer"]
@@ -70,11 +72,13 @@ def test_a_bulk_approval_waits_on_a_silent_broker_once_not_once_a_claim(demo):
     task_ids = list(actionable_tasks(reviewer).values_list("pk", flat=True))
     assert len(task_ids) == 4
 
-    with redis_not_answering("server hung"):
-        started = time.monotonic()
+    with redis_not_answering("server hung"), caplog.at_level(logging.WARNING, logger="due.enqueue"):
         outcome = bulk_approve(user=reviewer, task_ids=task_ids)
-        waited = time.monotonic() - started
 
     assert (len(outcome.approved), outcome.failed) == (4, [])
-    assert waited < REDIS_SILENT_FOR / 2, f"the bulk approval waited {waited:.1f} s on a silent broker"
+    # The first message waited on the broker until the socket timeout; every later one was not tried.
+    tried, skipped = [], []
+    for record in (record for record in caplog.records if record.name == "due.enqueue"):
+        (skipped if "the broker failed just before" in record.getMessage() else tried).append(record.getMessage())
+    assert len(tried) == 1 and len(skipped) >= 3, (tried, skipped)
     assert OutboxEmail.objects.filter(state=EmailState.PENDING).count() >= 4  # for the sweep
