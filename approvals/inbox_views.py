@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from claims.amounts import amount_text
 from claims.errors import InvalidInput
 from claims.http import scoped
 from claims.keyset import bounded_count
@@ -182,7 +183,7 @@ def bulk_approve(request):
             _("已批量同意 %(n)d 件，合计 %(total)s 元：%(numbers)s")
             % {
                 "n": len(outcome.approved),
-                "total": f"{outcome.approved_total:,.2f}",
+                "total": amount_text(outcome.approved_total),
                 "numbers": "、".join(item["number"] for item in outcome.approved),
             },
         )

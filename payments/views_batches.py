@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import reauth
 from audit import actions
+from claims.amounts import amount_text
 from claims.errors import DomainError, NotInScope
 from claims.http import file_response, scoped
 from claims.selectors import jurisdictions_overseen_by
@@ -71,7 +72,12 @@ def batch_build(request):
                     _(
                         "已生成拨付批次 %(number)s：%(lines)s 行，%(payees)s 个收款人，合计 %(total)s 元。请另一名财政经办人复核发放。"
                     )
-                    % {"number": batch.number, "lines": batch.line_count, "payees": batch.payee_count, "total": batch.total},
+                    % {
+                        "number": batch.number,
+                        "lines": batch.line_count,
+                        "payees": batch.payee_count,
+                        "total": amount_text(batch.total),
+                    },
                 )
                 return redirect("payments:batch", batch.pk)
         except DomainError as error:

@@ -13,13 +13,14 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
-from claims.models import ClaimLine
+from claims.models import ClaimLine, Jurisdiction
 from claims.services import create_claim
+from workflow.disbursement import build_batch
 from workflow.services import submit_claim
 
 from .api_support import login, ok
 from .conftest import claim_data, line, resident_id
-from .payments_support import open_task_id
+from .payments_support import approved_claim, open_task_id
 
 pytestmark = pytest.mark.usefixtures("celery_eager")
 
@@ -153,3 +154,19 @@ def test_lines_priced_before_the_english_was_kept_get_it_where_pricing_again_giv
     assert lines[4].explanation_en == ""
     with translation.override("en"):
         assert lines[4].localized_explanation == "S3 v2：300"
+
+
+def test_a_page_about_one_batch_or_one_claim_is_headed_in_the_singular(demo):
+    """Chinese says 拨付批次 and 申领 for one or many; English heads the list "Payment batches"
+    and "Claims", and the page of one "Payment batch PB-…" and "Claim WL-…"."""
+    claim = approved_claim(demo, serials=(91,))
+    batch = build_batch(actor=demo["finance_officer"], jurisdiction=Jurisdiction.objects.get(code="WL"))
+    headings = {
+        "finance_officer2": (reverse("payments:batch", args=[batch.pk]), f"Payment batch {batch.number}"),
+        "auditor": (reverse("audit:timeline", args=[claim.pk]), f"Claim {claim.number}"),
+        "provider_clerk": (reverse("approvals:claim", args=[claim.pk]), f"Claim {claim.number}"),
+    }
+    for username, (path, heading) in headings.items():
+        html = english_client(demo[username]).get(path).content.decode()
+        h1 = " ".join(re.sub(r"<[^>]+>", " ", re.search(r"<h1>(.*?)</h1>", html, re.S).group(1)).split())
+        assert h1.startswith(heading), (username, h1)

@@ -202,8 +202,8 @@ def test_finance_acceptance_is_refused_when_the_budget_cannot_hold_it(demo):
     services.accept_plan_hr(actor=demo["hr_reviewer"], plan=second)
     with pytest.raises(FundsExceeded) as raised:
         services.accept_plan_finance(actor=demo["finance_officer"], plan=second)
-    assert "150000.00" in raised.value.message and "60000.00" in raised.value.message
-    assert raised.value.fields == {"total": ["超出专账可分配余额 50000.00 元。"]}
+    assert "150,000.00" in raised.value.message and "60,000.00" in raised.value.message
+    assert raised.value.fields == {"total": ["超出专账可分配余额 50,000.00 元。"]}
     second.refresh_from_db()
     assert second.status == "hr_accepted"
     assert not Allocation.objects.filter(plan=second).exists()
@@ -540,7 +540,7 @@ def test_api_plan_lifecycle_roles_and_scope(demo):
     ok(other.post(f"/api/v1/plans/{plan2['id']}/file/"))
     ok(hr.post(f"/api/v1/plans/{plan2['id']}/accept/"))
     exceeded = error(finance.post(f"/api/v1/plans/{plan2['id']}/accept/"), 409)
-    assert exceeded["code"] == "allocation_exceeded" and "150000.01" in exceeded["message"]
+    assert exceeded["code"] == "allocation_exceeded" and "150,000.01" in exceeded["message"]
     refused = ok(finance.post(f"/api/v1/plans/{plan2['id']}/refuse/", {"reason": "超出年度资金"}, format="json"))
     assert (refused["status"], refused["refusal_reason"]) == ("refused", "超出年度资金")
     assert ok(login("provider_clerk").get("/api/v1/plans/"))["results"] == []

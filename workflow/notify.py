@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from viewflow.workflow.models import Task
 
 from claims import roles
+from claims.amounts import amount_text
 from claims.dates import date_text, local_date
 from claims.models import Claim, ClaimStatus, ClassStatus, TrainingClass
 from notifications.models import Kind
@@ -150,7 +151,7 @@ def notify_decision(*, claim: Claim, task: Task, status: str, comment: str = "")
         recipients=policy.provider_clerks(claim),
         kind=kind,
         claim=claim,
-        message=lambda: str(template) % {"number": claim.number, "comment": comment, "total": claim.total},
+        message=lambda: str(template) % {"number": claim.number, "comment": comment, "total": amount_text(claim.total)},
         key=f"claim:{claim.pk}:{kind}:{task.pk}",
         task_id=task.pk,
         link=_claim_link(claim),

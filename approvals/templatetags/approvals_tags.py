@@ -2,7 +2,6 @@
 as people write them."""
 
 import datetime
-from decimal import Decimal, InvalidOperation
 
 from django import template
 from django.utils import formats, timezone
@@ -12,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit import actions
 from claims import access, dates, roles
+from claims.amounts import amount_text
 from claims.sources import source_label
 from workflow import labels
 
@@ -89,13 +89,8 @@ def person(user) -> str:
 @register.filter
 def money(value) -> str:
     """An amount in yuan with thousands separators and two places: 1234567.5 → 1,234,567.50
-    (the grouping finance writes in both languages); not an amount: as it is."""
-    if value is None or value == "":
-        return ""
-    try:
-        return f"{Decimal(str(value)):,.2f}"
-    except (InvalidOperation, ValueError):
-        return str(value)
+    (``claims.amounts.amount_text``); not an amount: as it is."""
+    return amount_text(value)
 
 
 def _as_date_or_moment(value):

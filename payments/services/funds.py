@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from audit import actions
 from audit.services import record_event
+from claims.amounts import amount_text
 from claims.bounds import reason_refusal, whole_number
 from claims.errors import FundsExceeded, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, Department, Jurisdiction, LineDecision, PaymentStatus, PolicyCategory
@@ -257,8 +258,8 @@ def accept_plan_finance(*, actor, plan: FundingPlan) -> Allocation:
     if allocated + plan.total > account.budget:
         raise FundsExceeded(
             _("专账年度资金 %(budget)s 元，已分配 %(allocated)s 元，不足以分配本计划 %(total)s 元。")
-            % {"budget": account.budget, "allocated": allocated, "total": plan.total},
-            fields={"total": [_("超出专账可分配余额 %(left)s 元。") % {"left": account.budget - allocated}]},
+            % {"budget": amount_text(account.budget), "allocated": amount_text(allocated), "total": amount_text(plan.total)},
+            fields={"total": [_("超出专账可分配余额 %(left)s 元。") % {"left": amount_text(account.budget - allocated)}]},
         )
     allocation = Allocation.objects.create(fund_account=account, department=plan.department, plan=plan, amount=plan.total)
     record_event(
@@ -368,12 +369,16 @@ def reserve_approved_lines(*, actor, claim: Claim) -> Decimal:
             % {
                 "department": claim.department.name,
                 "year": year,
-                "amount": allocation.amount,
-                "committed": allocation.committed,
-                "left": left,
-                "total": amount,
+                "amount": amount_text(allocation.amount),
+                "committed": amount_text(allocation.committed),
+                "left": amount_text(left),
+                "total": amount_text(amount),
             },
-            fields={"allocation": [_("余额 %(left)s 元，本申领需 %(total)s 元。") % {"left": left, "total": amount}]},
+            fields={
+                "allocation": [
+                    _("余额 %(left)s 元，本申领需 %(total)s 元。") % {"left": amount_text(left), "total": amount_text(amount)}
+                ]
+            },
         )
     lines.update(payment_status=PaymentStatus.RESERVED, allocation=allocation)
     allocation.refresh_from_db()

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from audit import actions
 from audit.services import record_event
+from claims.amounts import amount_text
 from claims.bounds import date_out_of_range, reason_refusal
 from claims.eligibility import mark_recovered_for_fraud
 from claims.errors import InvalidInput, StepAlreadyTaken
@@ -67,7 +68,7 @@ def open_recovery(
         if amount > left:
             errors["amount_due"] = [
                 _("超出可追回金额 %(left)s 元（本行拨付 %(amount)s 元，已开追回单的金额除外）。")
-                % {"left": left, "amount": line.amount}
+                % {"left": amount_text(left), "amount": amount_text(line.amount)}
             ]
     if errors:
         raise InvalidInput(_("追回单信息有误。"), fields=errors)
@@ -159,8 +160,9 @@ def record_recovery_receipt(*, actor, order: RecoveryOrder, amount, received_on,
             raise StepAlreadyTaken(_("追回单已全部追回。"))
         outstanding = order.amount_due - order.amount_recovered
         raise InvalidInput(
-            _("到账金额 %(amount)s 元超出尚未追回的 %(left)s 元。") % {"amount": value, "left": outstanding},
-            fields={"amount": [_("最多 %(left)s 元。") % {"left": outstanding}]},
+            _("到账金额 %(amount)s 元超出尚未追回的 %(left)s 元。")
+            % {"amount": amount_text(value), "left": amount_text(outstanding)},
+            fields={"amount": [_("最多 %(left)s 元。") % {"left": amount_text(outstanding)}]},
         )
     try:
         with transaction.atomic():  # a savepoint: the caller's transaction stays usable after the refusal
