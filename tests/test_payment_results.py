@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 from viewflow.workflow.models import Task
 
 from audit.models import AuditEvent
+from claims.amounts import amount_text
 from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, Jurisdiction
 from payments.models import (
@@ -204,7 +205,7 @@ def test_bad_result_files_name_the_row_and_field_and_save_nothing(demo, two_paye
     seq_a, seq_b = seq_of(batch, claim_a), seq_of(batch, claim_b)
     rows = result_rows(batch, {seq_a: "成功", seq_b: ("失败", "户名不符")})
     wrong_amount = [row[:] for row in rows]
-    wrong_amount[1][3] = "1.00"
+    wrong_amount[1][3] = "12345.60"
     cases = [
         (wrong_amount, {"rows[3].金额"}),
         ([rows[0], [batch.number, 99, *rows[1][2:]]], {"rows[3].序号"}),
@@ -220,6 +221,9 @@ def test_bad_result_files_name_the_row_and_field_and_save_nothing(demo, two_paye
             apply_result(actor=demo["finance_officer"], batch=batch, filename="回单.csv", content=csv_file(content_rows))
         assert set(refused.value.fields) == fields, refused.value.fields
         assert all(message for messages in refused.value.fields.values() for message in messages)
+        if content_rows is wrong_amount:  # both amounts as the pages write them (claims.amounts)
+            [message] = refused.value.fields["rows[3].金额"]
+            assert "12,345.60" in message and amount_text(Transfer.objects.get(batch=batch, seq=seq_b).amount) in message
     for filename, content in (("回单.pdf", b"%PDF-1.4"), ("回单.xlsx", b"not a workbook"), ("回单.csv", b"")):
         with ledger.nothing(), pytest.raises(InvalidInput) as refused:
             apply_result(actor=demo["finance_officer"], batch=batch, filename=filename, content=content)

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from audit import actions
 from audit.services import record_event, record_events
+from claims.amounts import amount_text
 from claims.bounds import character_refusal, reason_refusal
 from claims.errors import InvalidInput, StepAlreadyTaken
 from claims.models import Claim, ClaimLine, LineDecision, PaymentStatus
@@ -230,9 +231,9 @@ def parse_result_file(*, batch: PaymentBatch, filename: str, content: bytes, tra
                     row_no,
                     "金额",
                     _lazy("金额 %(value)s 与第 %(seq)s 笔转账金额 %(amount)s 不符。"),
-                    value=amount,
+                    value=amount_text(amount),
                     seq=seq,
-                    amount=transfer.amount,
+                    amount=amount_text(transfer.amount),
                 )
         result = RESULT_VALUES.get(value("结果").lower())
         if result is None:
