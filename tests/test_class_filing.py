@@ -11,6 +11,7 @@ import pytest
 from openpyxl import Workbook
 from rest_framework.test import APIClient
 
+from claims.classes import _overlapping_classes
 from claims.dates import date_text
 from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import ClaimLine, Jurisdiction, TrainingClass
@@ -277,6 +278,33 @@ def test_one_person_in_two_filed_classes_at_the_same_hours_is_flagged(demo):
     claim = claim_for(demo, first, 1, 2)
     assert flags(claim, 1) == ["CLASS_OVERLAP"] and flags(claim, 2) == []
     assert ClaimLine.objects.get(claim=claim, line_no=1).flags[0]["related"] == [same.number]
+
+
+def test_a_class_filed_through_the_api_with_only_the_contracts_fields_is_filed_for_the_whole_day(demo):
+    # API v1's body: department, policy, occupation, level, start, end, place, teacher, trainees.
+    # No name and no daily hours: the class is named after what it teaches, and, its hours
+    # unknown, it takes the whole day, so that it overlaps any class of its trainees those days.
+    api = APIClient()
+    api.force_authenticate(demo["provider_clerk"])
+    start = TODAY + datetime.timedelta(days=14)
+    body = {
+        key: value
+        for key, value in class_data(1, 2, start=start, end=start + datetime.timedelta(days=4)).items()
+        if key not in ("name", "daily_start", "daily_end")
+    }
+    response = api.post("/api/v1/classes/", body, format="json")
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created["status"] == "filed" and created["id"]
+    assert created["name"] == f"电工 高级工 {start.isoformat()}"
+    assert (created["daily_start"], created["daily_end"]) == ("00:00:00", "23:59:59")
+    # An evening class of 学员2 the same days overlaps it (the hours of the first are not known).
+    api.force_authenticate(demo["provider2_clerk"])
+    evening = {**class_data(2, start=start, end=start + datetime.timedelta(days=4)), "daily_start": "18:30", "daily_end": "21:00"}
+    evening = api.post("/api/v1/classes/", evening, format="json").json()
+    first = TrainingClass.objects.get(pk=created["id"])
+    student2 = first.trainees.get(row=2).trainee_id
+    assert _overlapping_classes(first, [student2]) == {student2: [evening["number"]]}
 
 
 def test_a_claim_for_a_class_that_had_to_be_filed_without_one_is_flagged(demo):
