@@ -172,7 +172,7 @@ class ClassAccept(APIView):
     @extend_schema(
         summary="Accept the filing (the class's department reviewer)",
         request=ClassDecisionInputSerializer,
-        responses={200: ClassSerializer, **errors(400, 401, 403, 404, 409)},
+        responses={200: ClassSerializer, **errors(400, 401, 404, 409)},
     )
     def post(self, request, pk):
         data = bounded_body(request, ClassDecisionInputSerializer)
@@ -183,7 +183,7 @@ class ClassRefuse(APIView):
     @extend_schema(
         summary="Refuse the filing, with the reason (the class's department reviewer)",
         request=ClassRefuseInputSerializer,
-        responses={200: ClassSerializer, **errors(400, 401, 403, 404, 409)},
+        responses={200: ClassSerializer, **errors(400, 401, 404, 409)},
     )
     def post(self, request, pk):
         data = bounded_body(request, ClassRefuseInputSerializer)

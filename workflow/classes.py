@@ -22,7 +22,7 @@ from claims import access
 from claims.bounds import character_refusal, date_out_of_range, reason_refusal
 from claims.classes import get_class_for_user
 from claims.dates import date_text, local_date
-from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
+from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.inputs import ErrorCollector
 from claims.line_fields import LINE_FIELDS
 from claims.models import Attendance, ClassStatus, ClassTrainee, Jurisdiction, Level, TrainingClass
@@ -273,16 +273,18 @@ def _require_clerk_of(user, training_class: TrainingClass) -> None:
         raise ActionForbidden(_("只有本机构经办人可以修改该班级的备案材料。"))
 
 
-def _require_reviewer_of(user, training_class: TrainingClass) -> None:
+def require_reviewer_of(user, training_class: TrainingClass) -> None:
+    # API v1: "the class's department reviewer; others 404": to anyone else, the filing to decide
+    # is not there, even to those who read the class (its provider, HR, finance, auditors).
     if not (
         access.may(user, access.DECIDE_CLASS) and departments_of_reviewer(user).filter(pk=training_class.department_id).exists()
     ):
-        raise ActionForbidden(_("只有该班级所属行业主管部门的审核人可以确认或不予备案。"))
+        raise NotInScope()
 
 
 def _decide(*, user, class_id, status: str, reason: str) -> TrainingClass:
     training_class = get_class_for_user(user=user, class_id=class_id)
-    _require_reviewer_of(user, training_class)
+    require_reviewer_of(user, training_class)
     now = timezone.now()
     # Of two decisions at once, one changes the row; the other is told it was decided.
     if not TrainingClass.objects.filter(pk=training_class.pk, status=ClassStatus.FILED).update(
