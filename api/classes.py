@@ -31,11 +31,17 @@ class ClassInputSerializer(BoundedSerializer):
     policy = serializers.CharField(max_length=10, help_text="the standard's code, S1…S18")
     occupation = serializers.CharField(max_length=100, help_text="the occupation's name or alias (电工)")
     level = serializers.ChoiceField(choices=Level.choices)
-    name = serializers.CharField(max_length=column_length(TrainingClass, "name"))
+    name = serializers.CharField(
+        required=False,
+        max_length=column_length(TrainingClass, "name"),
+        help_text="optional: without it, the occupation, level and start (电工 高级工 2026-03-01)",
+    )
     start = serializers.DateField(help_text="the first day; filed at least the jurisdiction's working days ahead (5)")
     end = serializers.DateField()
-    daily_start = serializers.TimeField(help_text="HH:MM")
-    daily_end = serializers.TimeField(help_text="HH:MM")
+    daily_start = serializers.TimeField(
+        required=False, help_text="HH:MM; optional: without the hours the class takes the whole day (00:00–23:59:59)"
+    )
+    daily_end = serializers.TimeField(required=False, help_text="HH:MM; optional, as daily_start")
     place = serializers.CharField(max_length=column_length(TrainingClass, "place"))
     teacher = serializers.CharField(max_length=column_length(TrainingClass, "teacher"))
     trainees = PlannedTraineeInputSerializer(many=True, help_text="the planned trainees (the class's roster)")
@@ -166,7 +172,7 @@ class ClassAccept(APIView):
     @extend_schema(
         summary="Accept the filing (the class's department reviewer)",
         request=ClassDecisionInputSerializer,
-        responses={200: ClassSerializer, **errors(400, 401, 403, 404, 409)},
+        responses={200: ClassSerializer, **errors(400, 401, 404, 409)},
     )
     def post(self, request, pk):
         data = bounded_body(request, ClassDecisionInputSerializer)
@@ -177,7 +183,7 @@ class ClassRefuse(APIView):
     @extend_schema(
         summary="Refuse the filing, with the reason (the class's department reviewer)",
         request=ClassRefuseInputSerializer,
-        responses={200: ClassSerializer, **errors(400, 401, 403, 404, 409)},
+        responses={200: ClassSerializer, **errors(400, 401, 404, 409)},
     )
     def post(self, request, pk):
         data = bounded_body(request, ClassRefuseInputSerializer)

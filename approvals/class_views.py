@@ -167,7 +167,8 @@ def _detail(request, class_id, *, form_errors=None, status=200):
 @require_POST
 @scoped
 def class_decide(request, class_id):
-    get_class_for_user(user=request.user, class_id=class_id)  # 404 outside the user's scope
+    # 404 outside the user's scope, and to all but the class's department reviewers (API v1's rule).
+    services.require_reviewer_of(request.user, get_class_for_user(user=request.user, class_id=class_id))
     decision = request.POST.get("decision")
     try:
         if decision == "accept":
@@ -177,8 +178,6 @@ def class_decide(request, class_id):
             services.refuse_class(user=request.user, class_id=class_id, reason=request.POST.get("reason", ""))
             messages.success(request, _("已不予备案。"))
         else:
-            if not access.may(request.user, access.DECIDE_CLASS):
-                raise PermissionDenied
             messages.error(request, _("请选择确认备案或不予备案。"))
             return _detail(request, class_id, status=400)
     except ActionForbidden as error:

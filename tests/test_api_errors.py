@@ -219,6 +219,16 @@ def test_schema_and_docs_are_public(db):
     assert assets and not [url for url in assets if url.startswith(("http:", "https:", "//"))], assets
 
 
+def test_the_public_schema_and_docs_are_read_with_a_stale_token_too(db):
+    # "/api/schema/ is public": a provider's system whose token expired (or was revoked) still
+    # reads it, as the public notice is read; its credentials are not even looked at.
+    stale = APIClient()
+    stale.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
+    assert stale.get("/api/schema/", HTTP_ACCEPT="application/json").status_code == 200
+    assert stale.get("/api/docs/").status_code == 200
+    assert stale.get("/api/v1/public/notice/").status_code == 200
+
+
 def test_schema_generates_without_warnings(db, tmp_path):
     # --fail-on-warn turns every drf-spectacular warning (an unresolvable field, a clashing enum) into an error.
     call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(tmp_path / "schema.yaml"))

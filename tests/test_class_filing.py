@@ -11,8 +11,9 @@ import pytest
 from openpyxl import Workbook
 from rest_framework.test import APIClient
 
+from claims.classes import _overlapping_classes
 from claims.dates import date_text
-from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
+from claims.errors import InvalidInput, NotInScope, StepAlreadyTaken
 from claims.models import ClaimLine, Jurisdiction, TrainingClass
 from claims.roster import read_attendance, read_class_roster
 from claims.services import create_claim
@@ -139,8 +140,9 @@ def test_the_department_accepts_or_refuses_and_nobody_else_sees_the_class(demo):
     one = filed(demo, accept=False)
     with pytest.raises(NotInScope):  # another provider's clerk, another department's reviewer: no such class
         accept_class(user=demo["dept2_reviewer"], class_id=one.pk)
-    with pytest.raises(ActionForbidden):  # the provider cannot accept its own filing
-        accept_class(user=demo["provider_clerk"], class_id=one.pk)
+    for other in ("provider_clerk", "hr_reviewer", "auditor"):  # API v1: "the class's department reviewer; others 404"
+        with pytest.raises(NotInScope):  # the provider cannot accept its own filing, nor HR, who sees it
+            accept_class(user=demo[other], class_id=one.pk)
     with ledger.expect("class.accepted"):
         accept_class(user=demo["dept_reviewer"], class_id=one.pk, comment="材料齐全")
     with pytest.raises(StepAlreadyTaken):
@@ -279,6 +281,33 @@ def test_one_person_in_two_filed_classes_at_the_same_hours_is_flagged(demo):
     assert ClaimLine.objects.get(claim=claim, line_no=1).flags[0]["related"] == [same.number]
 
 
+def test_a_class_filed_through_the_api_with_only_the_contracts_fields_is_filed_for_the_whole_day(demo):
+    # API v1's body: department, policy, occupation, level, start, end, place, teacher, trainees.
+    # No name and no daily hours: the class is named after what it teaches, and, its hours
+    # unknown, it takes the whole day, so that it overlaps any class of its trainees those days.
+    api = APIClient()
+    api.force_authenticate(demo["provider_clerk"])
+    start = TODAY + datetime.timedelta(days=14)
+    body = {
+        key: value
+        for key, value in class_data(1, 2, start=start, end=start + datetime.timedelta(days=4)).items()
+        if key not in ("name", "daily_start", "daily_end")
+    }
+    response = api.post("/api/v1/classes/", body, format="json")
+    assert response.status_code == 201, response.content
+    created = response.json()
+    assert created["status"] == "filed" and created["id"]
+    assert created["name"] == f"电工 高级工 {start.isoformat()}"
+    assert (created["daily_start"], created["daily_end"]) == ("00:00:00", "23:59:59")
+    # An evening class of 学员2 the same days overlaps it (the hours of the first are not known).
+    api.force_authenticate(demo["provider2_clerk"])
+    evening = {**class_data(2, start=start, end=start + datetime.timedelta(days=4)), "daily_start": "18:30", "daily_end": "21:00"}
+    evening = api.post("/api/v1/classes/", evening, format="json").json()
+    first = TrainingClass.objects.get(pk=created["id"])
+    student2 = first.trainees.get(row=2).trainee_id
+    assert _overlapping_classes(first, [student2]) == {student2: [evening["number"]]}
+
+
 def test_a_claim_for_a_class_that_had_to_be_filed_without_one_is_flagged(demo):
     # Starting from today (温岭's filing start date) under S3, which pays for a class.
     data = claim_data(
@@ -332,7 +361,8 @@ def test_the_api_files_a_class_the_department_accepts_and_a_claim_names_it(demo)
     assert (created["status"], created["days"], len(created["trainees"])) == ("filed", 5, 2)
     late = api.post("/api/v1/classes/", {**body, "start": TODAY.isoformat()}, format="json")
     assert late.status_code == 400 and "start" in late.json()["error"]["fields"]
-    assert api.post(f"/api/v1/classes/{created['id']}/accept/", {}, format="json").status_code == 403
+    assert api.post(f"/api/v1/classes/{created['id']}/accept/", {}, format="json").status_code == 404
+    assert api.post(f"/api/v1/classes/{created['id']}/refuse/", {"reason": "x"}, format="json").status_code == 404
     api.force_authenticate(demo["dept_reviewer"])
     accepted = api.post(f"/api/v1/classes/{created['id']}/accept/", {"comment": "同意"}, format="json")
     assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"

@@ -126,7 +126,8 @@ MATRIX: dict[str, Row] = {
     "approvals:class_attendance": Row("class", 405, (None, 403, 403, 403, 403, 403, 404)),
     # A day's attendance: read by everyone who sees the class; recorded by its provider's clerk.
     "approvals:class_attendance_day": Row("class", (200, 200, 200, 200, 200, 200, 404), (None, 403, 403, 403, 403, 403, 404)),
-    "approvals:class_decide": Row("class", 405, (403, None, 403, 403, 403, 403, 404)),
+    # API v1: the class's department reviewer decides a filing; to everyone else it is not there.
+    "approvals:class_decide": Row("class", 405, (404, None, 404, 404, 404, 404, 404)),
     "approvals:class_new": Row(None, (200, 403, 403, 403, 403, 403, 403), (None, 403, 403, 403, 403, 403, 403)),
     "approvals:class_roster": Row("class", 405, (None, 403, 403, 403, 403, 403, 404)),
     "approvals:classes": Row(None, 200),
@@ -254,8 +255,8 @@ MATRIX: dict[str, Row] = {
     "v1:payment-batches": Row(None, (403, 403, 403, 403, 200, 200, 403), (403, 403, 403, 403, None, 403, 403)),
     "v1:payment-transfer-correct": Row("transfer", 405, (404, 404, 403, 403, None, 403, 404)),
     "v1:class": Row("class", (200, 200, 200, 200, 200, 200, 404)),
-    "v1:class-accept": Row("class", 405, (403, None, 403, 403, 403, 403, 404)),
-    "v1:class-refuse": Row("class", 405, (403, None, 403, 403, 403, 403, 404)),
+    "v1:class-accept": Row("class", 405, (404, None, 404, 404, 404, 404, 404)),
+    "v1:class-refuse": Row("class", 405, (404, None, 404, 404, 404, 404, 404)),
     "v1:classes": Row(None, 200, (None, 403, 403, 403, 403, 403, 403)),
     # 公示 in the API: public, as the page is; the HR head's objections of its jurisdiction.
     "v1:public-notice": Row(None, 200, 405),

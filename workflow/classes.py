@@ -10,9 +10,10 @@ import datetime
 import hashlib
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from audit import actions
@@ -21,7 +22,7 @@ from claims import access
 from claims.bounds import character_refusal, date_out_of_range, reason_refusal
 from claims.classes import get_class_for_user
 from claims.dates import date_text, local_date
-from claims.errors import ActionForbidden, InvalidInput, StepAlreadyTaken
+from claims.errors import ActionForbidden, InvalidInput, NotInScope, StepAlreadyTaken
 from claims.inputs import ErrorCollector
 from claims.line_fields import LINE_FIELDS
 from claims.models import Attendance, ClassStatus, ClassTrainee, Jurisdiction, Level, TrainingClass
@@ -77,10 +78,17 @@ def _text(data: dict, name: str, limit: int, errors: ErrorCollector, *, required
     return value
 
 
-def _time(data: dict, name: str, errors: ErrorCollector) -> datetime.time | None:
+# A class filed without its daily hours (API v1's body has none) takes the whole day: its hours
+# unknown, it overlaps every class of its trainees on its days (CLASS_OVERLAP), never none.
+WHOLE_DAY = (datetime.time(0, 0), datetime.time(23, 59, 59))
+
+
+def _time(data: dict, name: str, errors: ErrorCollector, *, default: datetime.time) -> datetime.time | None:
     value = data.get(name)
     if isinstance(value, datetime.time):
         return value
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
     try:
         return datetime.time.fromisoformat(str(value or "").strip())
     except ValueError:
@@ -172,6 +180,13 @@ def _set_roster(training_class: TrainingClass, people: list[Person]) -> None:
     )
 
 
+def default_class_name(*, occupation, level: str, start: datetime.date) -> str:
+    """The name of a class filed without one (API v1's body has none): what it teaches and when,
+    in the product's language whatever the caller's (it is stored)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return f"{occupation.name} {Level(level).label} {start.isoformat()}"
+
+
 @transaction.atomic
 def file_class(*, user, data: dict, today: datetime.date | None = None) -> TrainingClass:
     """A provider's clerk files a class before it starts. Every field is checked, the filing
@@ -183,7 +198,7 @@ def file_class(*, user, data: dict, today: datetime.date | None = None) -> Train
     department = policy = None
     if provider is not None:
         department, policy = _resolve_department_and_policy(data=data, jurisdiction=provider.jurisdiction, errors=errors)
-    name = _text(data, "name", 200, errors)
+    name = _text(data, "name", 200, errors, required=False)
     occupation = _parsed("occupation", data.get("occupation"), "occupation", errors)
     level = data.get("level")
     if level not in Level.values:
@@ -191,7 +206,10 @@ def file_class(*, user, data: dict, today: datetime.date | None = None) -> Train
             "level", _("无效的取值“%(value)s”，可选：%(allowed)s。") % {"value": level, "allowed": ", ".join(Level.values)}
         )
     start, end = _date(data, "start", errors), _date(data, "end", errors)
-    daily_start, daily_end = _time(data, "daily_start", errors), _time(data, "daily_end", errors)
+    daily_start = _time(data, "daily_start", errors, default=WHOLE_DAY[0])
+    daily_end = _time(data, "daily_end", errors, default=WHOLE_DAY[1])
+    if not name and occupation and level in Level.values and start:
+        name = default_class_name(occupation=occupation, level=level, start=start)
     place = _text(data, "place", 200, errors)
     teacher = _text(data, "teacher", 100, errors)
     people = parse_trainees(data.get("trainees"), errors)
@@ -255,16 +273,18 @@ def _require_clerk_of(user, training_class: TrainingClass) -> None:
         raise ActionForbidden(_("只有本机构经办人可以修改该班级的备案材料。"))
 
 
-def _require_reviewer_of(user, training_class: TrainingClass) -> None:
+def require_reviewer_of(user, training_class: TrainingClass) -> None:
+    # API v1: "the class's department reviewer; others 404": to anyone else, the filing to decide
+    # is not there, even to those who read the class (its provider, HR, finance, auditors).
     if not (
         access.may(user, access.DECIDE_CLASS) and departments_of_reviewer(user).filter(pk=training_class.department_id).exists()
     ):
-        raise ActionForbidden(_("只有该班级所属行业主管部门的审核人可以确认或不予备案。"))
+        raise NotInScope()
 
 
 def _decide(*, user, class_id, status: str, reason: str) -> TrainingClass:
     training_class = get_class_for_user(user=user, class_id=class_id)
-    _require_reviewer_of(user, training_class)
+    require_reviewer_of(user, training_class)
     now = timezone.now()
     # Of two decisions at once, one changes the row; the other is told it was decided.
     if not TrainingClass.objects.filter(pk=training_class.pk, status=ClassStatus.FILED).update(
