@@ -41,6 +41,7 @@ from .errors import _flatten
 from .filters import ClaimFilter, PolicyFilter, TaskFilter
 from .pagination import MAX_PAGE_NUMBER, Pagination, past_the_end, positive_int_param
 from .permissions import MayReadLedger
+from .renderers import JSONRenderer
 from .schema import errors
 from .validation import BoundedSerializer, body, bounded_body
 
@@ -154,6 +155,7 @@ class TokenView(ObtainAuthToken):
     # DRF's login view for its parsers, renderer and no throttle; its post (DRF's plain-text token
     # model) is replaced: accounts/tokens.py issues the key. Logging in needs no prior authentication (a stale session or token must not get in the way).
     authentication_classes = ()
+    renderer_classes = (JSONRenderer,)  # ours, not DRF's that ObtainAuthToken names
     serializer_class = s.TokenLoginSerializer
 
     def post(self, request, *args, **kwargs):

@@ -227,6 +227,8 @@ STORAGES = {
 MEDIA_ROOT = BASE_DIR / "media"
 
 REST_FRAMEWORK = {
+    # Moments in local time however a view puts them in its answer (api/renderers.py).
+    "DEFAULT_RENDERER_CLASSES": ["api.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

@@ -3,6 +3,7 @@ file download (finance only, recorded), pagination of a batch's lines, payee acc
 
 import csv
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -15,6 +16,7 @@ from payments.models import BatchStatus, PayeeAccount, PaymentBatch
 from payments.services.payees import account_number_of
 
 from .api_support import error, login, ok
+from .conftest import DEMO_PASSWORD
 from .payments_support import approved_claim, living_allowance_claim
 from .test_audit_completeness import Ledger
 
@@ -312,3 +314,35 @@ def test_build_refuses_a_bad_claim_id_and_builds_nothing(demo, bad):
     with Ledger().nothing():
         assert set(error(build(finance, claims=[claim.pk, bad]), 400)["fields"]) == {"claims[1]"}
     assert not PaymentBatch.objects.exists()
+
+
+def moments_in(answer) -> list[str]:
+    """Every ISO 8601 moment (a date and a time) anywhere in a JSON answer."""
+    found = []
+    if isinstance(answer, dict):
+        answer = list(answer.values())
+    if isinstance(answer, list):
+        for item in answer:
+            found += moments_in(item)
+    elif isinstance(answer, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", answer):
+        found.append(answer)
+    return found
+
+
+def test_every_moment_the_api_writes_is_in_local_time(demo, eager_commit):
+    """One way of writing a time: +08:00, whether a serializer's field or the view put it there
+    (the token's expiry, a batch's built and released times were written in UTC, "Z")."""
+    from rest_framework.test import APIClient
+
+    approved_claim(demo, serials=(1,))
+    signed_in = APIClient().post("/api/v1/auth/token/", {"username": "finance_officer", "password": DEMO_PASSWORD}, format="json")
+    finance, finance2 = login("finance_officer"), login("finance_officer2")
+    batch = ok(build(finance), 201)
+    ok(eager_commit(lambda: release(finance2, batch["id"])), 202)
+    answers = [
+        signed_in.json(),
+        ok(finance.get(f"/api/v1/payment-batches/{batch['id']}/")),
+        ok(finance.get("/api/v1/payment-batches/")),
+    ]
+    moments = [moment for answer in answers for moment in moments_in(answer)]
+    assert len(moments) >= 3 and all(moment.endswith("+08:00") for moment in moments), moments
