@@ -77,8 +77,7 @@ def roster_import(request):
                 content=upload_file.read(),
             )
         except imports.RosterRejected as error:
-            messages.error(request, error.message)
-            row_errors = error.rows
+            row_errors = error.rows  # the page's own banner says it was refused, and lists them
         except StepAlreadyTaken as error:
             form.add_error("file", error.message)
             messages.error(request, error.message)

@@ -402,6 +402,8 @@ def test_web_upload_shows_every_error_then_creates_the_claim(demo, client):
     assert response.status_code == 400
     html = response.content.decode()
     assert 'id="roster-errors"' in html and "第4行 身份证号码：身份证号码校验码错误。" in html
+    # One banner says the roster was refused (the count, the table), not a second message above it.
+    assert html.count("未保存") == 1 and 'class="message error"' not in html
     # The registry's table too (one include): row, the column's letter and header, the problem.
     assert re.search(r'<td class="num">4</td>\s*<td class="nowrap"><span class="mono">[A-Z]+</span> 身份证号码</td>', html)
     assert not Claim.objects.exists()
