@@ -257,6 +257,7 @@ def rows_holding(text: str) -> list[str]:
     return found
 
 
+@pytest.mark.postgres  # reads every row as text, and DRF's table as PostgreSQL held it
 def test_the_database_keeps_no_usable_api_key(demo):
     """Only a digest of the key is kept: the key is in the login's answer, once. Nothing stored
     authenticates; the key given out does."""
@@ -270,6 +271,7 @@ def test_the_database_keeps_no_usable_api_key(demo):
     ok(api_of(key).get("/api/v1/departments/"))
 
 
+@pytest.mark.postgres  # reads every row as text, and DRF's table as PostgreSQL held it
 def test_drf_tokens_issued_before_the_digests_keep_working_until_they_expire(transactional_db, demo):
     """accounts/0002 hashes the keys of DRF's token table (plain text) into ApiToken, each with
     its issue time, and drops DRF's table: a client signed in before it keeps its token, no key
